@@ -1,0 +1,206 @@
+//! `scripts/bench`: assay against the same work written by hand.
+//!
+//! 1. For 1M, 5M and 10M rows: builds a DuckDB table, then times `assay verify` on a
+//!    contract with row_count, missing, duplicate, invalid and aggregate checks, and a
+//!    hand-written single query computing the same aggregates, each as its own process
+//!    on the same engine (the hand-written one is this binary re-run in query mode), and
+//!    records each process's peak memory (ru_maxrss from wait4).
+//! 2. Times start-up + parse + plan of a 1,000-check contract (`assay verify --plan`),
+//!    and parse + plan alone in-process.
+//!
+//! Prints a table; the targets are assay / hand-written <= 1.10 at 10M rows, start-up
+//! plus parse and plan under 50 ms, and assay's peak memory flat as the table grows.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 5;
+
+const HAND_QUERY: &str = "SELECT
+  COUNT(*),
+  COUNT(CASE WHEN status IS NULL THEN 1 END),
+  COUNT(customer_id) - COUNT(DISTINCT customer_id),
+  COUNT(id) - COUNT(DISTINCT id),
+  COUNT(CASE WHEN status IS NULL THEN NULL WHEN status IN ('placed', 'shipped', 'delivered', 'returned') THEN NULL ELSE 1 END),
+  COUNT(CASE WHEN amount IS NULL THEN NULL WHEN amount >= 0 THEN NULL ELSE 1 END),
+  AVG(amount),
+  MAX(amount)
+FROM main.orders";
+
+const CONTRACT: &str = "dataset: bench/main/orders
+columns:
+  - name: id
+    checks:
+      - duplicate:
+  - name: customer_id
+    checks:
+      - duplicate:
+          threshold: {metric: percent, must_be_less_than: 100}
+  - name: status
+    checks:
+      - missing:
+          threshold: {metric: percent, must_be_less_than: 5}
+      - invalid:
+          valid_values: [placed, shipped, delivered, returned]
+  - name: amount
+    checks:
+      - invalid: {valid_min: 0}
+      - aggregate: {function: avg, threshold: {must_be_between: {greater_than: 0, less_than: 100}}}
+      - aggregate: {function: max, threshold: {must_be_less_than: 1000}}
+checks:
+  - row_count: {threshold: {must_be_greater_than: 0}}
+";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--hand-query") {
+        hand_query(&args[i + 1]);
+        return;
+    }
+    // `cargo test` builds and runs this file too; the benchmark itself is opt-in
+    if std::env::var_os("ASSAY_BENCH").is_none() {
+        println!("benchmark skipped: run scripts/bench");
+        return;
+    }
+    let assay = env!("CARGO_BIN_EXE_assay");
+    let dir = tempfile::tempdir().unwrap();
+    println!("assay benchmark ({} runs each, median; {} cores)", RUNS, std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!();
+    println!("{:>10}  {:>12}  {:>12}  {:>7}  {:>14}  {:>14}", "rows", "assay", "hand-written", "ratio", "assay peak RSS", "hand peak RSS");
+    for rows in [1_000_000u64, 5_000_000, 10_000_000] {
+        let db = dir.path().join(format!("bench_{rows}.duckdb"));
+        build_table(&db, rows);
+        std::fs::write(
+            dir.path().join("assay.yml"),
+            format!("data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n", db.display()),
+        )
+        .unwrap();
+        let contract = dir.path().join("contract.yml");
+        std::fs::write(&contract, CONTRACT).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let mut assay_times = Vec::new();
+        let mut hand_times = Vec::new();
+        let (mut assay_rss, mut hand_rss) = (0, 0);
+        // alternate the two so machine noise hits both alike
+        for _ in 0..RUNS {
+            let (t, rss, code) = run_measured(
+                Command::new(assay)
+                    .current_dir(dir.path())
+                    .args(["verify", "contract.yml", "-q", "--jobs", "1"]),
+            );
+            assert_eq!(code, 0, "assay verify did not pass");
+            assay_times.push(t);
+            assay_rss = assay_rss.max(rss);
+            let (t, rss, code) = run_measured(Command::new(&exe).args(["--hand-query", db.to_str().unwrap()]));
+            assert_eq!(code, 0, "hand-written query failed");
+            hand_times.push(t);
+            hand_rss = hand_rss.max(rss);
+        }
+        let a = median(&mut assay_times);
+        let h = median(&mut hand_times);
+        println!(
+            "{:>10}  {:>10.1}ms  {:>10.1}ms  {:>7.3}  {:>11.1} MiB  {:>11.1} MiB",
+            rows,
+            ms(a),
+            ms(h),
+            a.as_secs_f64() / h.as_secs_f64(),
+            assay_rss as f64 / 1024.0,
+            hand_rss as f64 / 1024.0
+        );
+        let _ = std::fs::remove_file(&db);
+    }
+    println!();
+    startup(assay, dir.path());
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn build_table(db: &Path, rows: u64) {
+    let conn = duckdb::Connection::open(db).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE orders AS
+         SELECT range AS id,
+                range % 100000 AS customer_id,
+                CASE WHEN range % 50 = 0 THEN NULL
+                     ELSE ['placed', 'shipped', 'delivered', 'returned'][(range % 4) + 1] END AS status,
+                (range % 10000) / 100.0 AS amount
+         FROM range({rows})"
+    ))
+    .unwrap();
+}
+
+/// The baseline: open the same database read-only and run the hand-written query.
+fn hand_query(db: &str) {
+    let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
+    let conn = duckdb::Connection::open_with_flags(db, config).unwrap();
+    let mut stmt = conn.prepare(HAND_QUERY).unwrap();
+    let mut rows = stmt.query([]).unwrap();
+    let row = rows.next().unwrap().unwrap();
+    let count: i64 = row.get(0).unwrap();
+    assert!(count > 0);
+}
+
+/// Wall time, peak resident memory (KiB) and exit code of one child process.
+fn run_measured(cmd: &mut Command) -> (Duration, i64, i32) {
+    let start = Instant::now();
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data filled in by the kernel
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waiting on our own child; std's Child is not waited on afterwards
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = start.elapsed();
+    assert_eq!(waited, pid);
+    std::mem::forget(child);
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    (elapsed, usage.ru_maxrss, code)
+}
+
+fn startup(assay: &str, dir: &Path) {
+    let mut contract = String::from("dataset: bench/main/orders\ncolumns:\n");
+    for c in 0..250 {
+        contract.push_str(&format!(
+            "  - name: col_{c}\n    valid_values: [a, b, c]\n    checks:\n      - missing:\n      - invalid:\n      - duplicate:\n      - aggregate: {{function: max_length, threshold: {{must_be_less_than: 10}}}}\n"
+        ));
+    }
+    let path = dir.join("big.yml");
+    std::fs::write(&path, &contract).unwrap();
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let (t, _, code) = run_measured(
+            Command::new(assay)
+                .current_dir(dir)
+                .args(["verify", "big.yml", "--plan"])
+                .stdout(std::process::Stdio::null()),
+        );
+        assert_eq!(code, 0);
+        times.push(t);
+    }
+    let whole = median(&mut times);
+
+    // parse + plan alone, in-process
+    let config = assay::config::load(Some(&dir.join("assay.yml")), &[], &Default::default()).unwrap();
+    let mut times = Vec::new();
+    let mut checks = 0;
+    for _ in 0..10 {
+        let start = Instant::now();
+        let c = assay::contract::load(&path, &Default::default(), "2025-01-01T00:00:00Z").unwrap();
+        checks = c.checks.len();
+        let ds = config.data_source("bench").unwrap().clone();
+        let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds).unwrap();
+        let plan = assay::plan::plan(&resolved, None);
+        assert!(!plan.queries.is_empty());
+        times.push(start.elapsed());
+    }
+    let parse_plan = median(&mut times);
+    println!("{checks}-check contract: start-up + parse + plan (assay verify --plan) {:.1} ms; parse + plan in-process {:.1} ms", ms(whole), ms(parse_plan));
+}

@@ -1,0 +1,372 @@
+//! `assay verify`: arguments -> a validated run -> results -> reports -> exit code.
+//!
+//! Everything that can be wrong with the input (arguments, config, contracts, SQL) is
+//! found before anything connects, and reported together with exit code 2.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::checks::freshness::parse_timestamp;
+use crate::cli::{FailOnArg, VerifyArgs};
+use crate::config::{self, Config};
+use crate::contract::{self, Contract};
+use crate::diag::{did_you_mean, Diag, Diags};
+use crate::exec::RunControl;
+use crate::interp::Vars;
+use crate::plan::{self, Resolved};
+use crate::report::{self, Format, FORMATS};
+use crate::results::FailOn;
+use crate::verify::{self, RunOptions};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_BAD_INPUT: i32 = 2;
+pub const EXIT_RUNTIME: i32 = 3;
+
+/// What went wrong before or outside verification.
+pub enum AppError {
+    /// the user's input is wrong: exit 2
+    Input(Diags),
+    /// something failed at run time (an output file could not be written): exit 3
+    Runtime(String),
+}
+
+impl From<Diags> for AppError {
+    fn from(d: Diags) -> AppError {
+        AppError::Input(d)
+    }
+}
+
+impl From<Diag> for AppError {
+    fn from(d: Diag) -> AppError {
+        AppError::Input(d.into())
+    }
+}
+
+struct Output {
+    format: Format,
+    path: Option<PathBuf>,
+}
+
+/// The run, validated: everything below is known good.
+pub struct Run {
+    resolved: Vec<Resolved>,
+    outputs: Vec<Output>,
+    options: RunOptions,
+    fail_on: FailOn,
+    plan_only: bool,
+}
+
+pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
+    let run = prepare(args)?;
+    if run.plan_only {
+        print!("{}", plan_text(&run.resolved));
+        return Ok(EXIT_OK);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let control = RunControl::new();
+    let results = runtime.block_on(verify::run(run.resolved, &run.options, control));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    let mut stdout = std::io::stdout().lock();
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    for out in &run.outputs {
+        match &out.path {
+            None => {
+                let text = report::render(out.format, &results, color && out.format == Format::Table);
+                let _ = stdout.write_all(text.as_bytes());
+            }
+            Some(path) => {
+                let text = report::render(out.format, &results, false);
+                write_file(path, &text).map_err(AppError::Runtime)?;
+            }
+        }
+    }
+    let _ = stdout.flush();
+    Ok(results.exit_code(run.fail_on))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create folder '{}': {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write '{}': {e}", path.display()))
+}
+
+fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
+    let mut diags = Diags::default();
+    let set = parse_set(&args.set, &mut diags);
+    let outputs = parse_outputs(&args.outputs, args.quiet, &mut diags);
+    let now = match &args.now {
+        None => Utc::now(),
+        Some(text) => parse_timestamp(text).unwrap_or_else(|| {
+            diags.push(
+                Diag::plain(format!("--now '{text}' is not a timestamp"))
+                    .with_help("use RFC 3339, like 2025-06-01T12:00:00Z"),
+            );
+            Utc::now()
+        }),
+    };
+    let timeout = args.timeout.as_ref().and_then(|t| match humantime::parse_duration(t) {
+        Ok(d) if !d.is_zero() => Some(d),
+        _ => {
+            diags.push(
+                Diag::plain(format!("--timeout '{t}' is not a duration"))
+                    .with_help("write it like 30s, 5m or 1h30m"),
+            );
+            None
+        }
+    });
+    if args.jobs == 0 {
+        diags.push(Diag::plain("--jobs must be at least 1"));
+    }
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+
+    // -d takes files to add and names to select; a value that is an existing file is a file
+    let (files, names): (Vec<&String>, Vec<&String>) =
+        args.data_sources.iter().partition(|d| Path::new(d.as_str()).is_file());
+    let files: Vec<PathBuf> = files.into_iter().map(PathBuf::from).collect();
+    let config_path = match &args.config {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(Diag::plain(format!("config file '{}' does not exist", p.display())).into());
+            }
+            Some(p.clone())
+        }
+        None => Some(PathBuf::from("assay.yml")).filter(|p| p.is_file()),
+    };
+    let config_vars = Vars {
+        set: set.clone(),
+        defaults: HashMap::new(),
+        now: now_text(now),
+    };
+    let config = config::load(config_path.as_deref(), &files, &config_vars)?;
+    for name in &names {
+        if config.data_source(name).is_none() {
+            let help = match did_you_mean(name, config.names()) {
+                Some(s) => format!("did you mean '{s}'?"),
+                None if config.data_sources.is_empty() => {
+                    "no data sources are configured: add them to assay.yml or pass a data source file".into()
+                }
+                None => format!("configured data sources: {}", config.names().join(", ")),
+            };
+            diags.push(Diag::plain(format!("-d {name}: no such data source file or data source name")).with_help(help));
+        }
+    }
+
+    let contract_files = find_contracts(&args.paths, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+    let mut resolved = Vec::new();
+    for path in contract_files {
+        match contract::load(&path, &set, &now_text(now)) {
+            Ok(c) => {
+                if let Some(r) = resolve(c, &config, &names, &mut diags) {
+                    resolved.push(r);
+                }
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+    if resolved.is_empty() && !names.is_empty() {
+        let list: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        return Err(Diag::plain(format!("no contract targets the data source(s) {}", list.join(", "))).into());
+    }
+    Ok(Run {
+        resolved,
+        outputs,
+        options: RunOptions {
+            jobs: args.jobs,
+            timeout,
+            now,
+        },
+        fail_on: match args.fail_on {
+            FailOnArg::Fail => FailOn::Fail,
+            FailOnArg::Warn => FailOn::Warn,
+        },
+        plan_only: args.plan,
+    })
+}
+
+fn now_text(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Find the contract's data source and check it against it. None when it was filtered
+/// out by `-d NAME` or has errors (pushed to `diags`).
+fn resolve(c: Contract, config: &Config, selected: &[&String], diags: &mut Diags) -> Option<Resolved> {
+    let name = &c.dataset.data_source;
+    if !selected.is_empty() && !selected.iter().any(|s| *s == name) {
+        return None;
+    }
+    let Some(ds) = config.data_source(name) else {
+        let help = match did_you_mean(name, config.names()) {
+            Some(s) => format!("did you mean '{s}'?"),
+            None if config.data_sources.is_empty() => {
+                "no data sources are configured: create assay.yml with `data_sources:`, or pass -d FILE".into()
+            }
+            None => format!("configured data sources: {}", config.names().join(", ")),
+        };
+        diags.push(
+            Diag::at(
+                &c.source,
+                c.dataset.span,
+                format!("unknown data source '{name}'"),
+                "data source name",
+            )
+            .with_help(help),
+        );
+        return None;
+    };
+    match plan::resolve(Arc::new(c), ds) {
+        Ok(r) => Some(r),
+        Err(d) => {
+            diags.extend(d);
+            None
+        }
+    }
+}
+
+fn parse_set(pairs: &[String], diags: &mut Diags) -> HashMap<String, String> {
+    let mut set = HashMap::new();
+    for pair in pairs {
+        match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                set.insert(name.trim().to_string(), value.to_string());
+            }
+            _ => diags.push(
+                Diag::plain(format!("--set '{pair}' is not NAME=VALUE"))
+                    .with_help("for example --set START=2025-01-01"),
+            ),
+        }
+    }
+    set
+}
+
+fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) -> Vec<Output> {
+    let mut outputs = Vec::new();
+    for spec in specs {
+        let (name, path) = match spec.split_once('=') {
+            Some((n, p)) if !p.is_empty() => (n, Some(PathBuf::from(p))),
+            Some((n, _)) => {
+                diags.push(Diag::plain(format!("-o {spec}: the path after '=' is empty")));
+                (n, None)
+            }
+            None => (spec.as_str(), None),
+        };
+        match Format::parse(name) {
+            Some(format) => outputs.push(Output { format, path }),
+            None => {
+                let help = match did_you_mean(name, FORMATS.iter().copied()) {
+                    Some(s) => format!("did you mean '{s}'?"),
+                    None => format!("formats: {}", FORMATS.join(", ")),
+                };
+                diags.push(Diag::plain(format!("-o {spec}: unknown output format '{name}'")).with_help(help));
+            }
+        }
+    }
+    // the table on stdout unless another report already goes there, or --quiet
+    if !quiet && !outputs.iter().any(|o| o.path.is_none()) {
+        outputs.insert(
+            0,
+            Output {
+                format: Format::Table,
+                path: None,
+            },
+        );
+    }
+    if quiet {
+        outputs.retain(|o| o.path.is_some());
+    }
+    outputs
+}
+
+/// Contract files from the arguments: files as given, folders searched for *.yml/*.yaml.
+fn find_contracts(paths: &[PathBuf], diags: &mut Diags) -> Vec<PathBuf> {
+    let defaulted = paths.is_empty();
+    let roots: Vec<PathBuf> = if defaulted {
+        vec![PathBuf::from("contracts")]
+    } else {
+        paths.to_vec()
+    };
+    let mut found = Vec::new();
+    for root in &roots {
+        if root.is_file() {
+            found.push(root.clone());
+        } else if root.is_dir() {
+            let before = found.len();
+            collect_yaml(root, &mut found);
+            if found.len() == before {
+                diags.push(
+                    Diag::plain(format!("no contracts (*.yml, *.yaml) found in '{}'", root.display()))
+                        .with_help("pass contract files or a folder that holds them"),
+                );
+            }
+        } else {
+            let help = if defaulted {
+                "pass contract files or folders, or create contracts/"
+            } else {
+                "check the path"
+            };
+            diags.push(Diag::plain(format!("'{}' does not exist", root.display())).with_help(help));
+        }
+    }
+    found
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            collect_yaml(&p, out);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            out.push(p);
+        }
+    }
+}
+
+/// `--plan`: the SQL per dataset, in the order it would run.
+pub fn plan_text(resolved: &[Resolved]) -> String {
+    let mut out = String::new();
+    for r in resolved {
+        let plan = plan::plan(r, None);
+        out.push_str(&format!(
+            "-- dataset {} (data source '{}', {}), contract {}\n",
+            r.contract.dataset.text,
+            r.data_source.name,
+            r.data_source.type_name(),
+            r.contract.source.name
+        ));
+        for (view, file) in &r.files {
+            out.push_str(&format!(
+                "-- view {} reads {}\n",
+                r.dialect().quote_ident(view),
+                crate::exec::duckdb::reader_sql(file)
+            ));
+        }
+        out.push_str("-- columns (from the catalog)\n");
+        out.push_str(&crate::exec::columns_sql(r.dialect(), &r.table));
+        out.push_str(";\n");
+        for q in &plan.queries {
+            out.push_str(&format!("-- {}\n{};\n", q.label, q.sql));
+        }
+        out.push('\n');
+    }
+    out
+}

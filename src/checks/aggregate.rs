@@ -1,0 +1,124 @@
+//! `aggregate`: avg, sum, min, max, avg_length, min_length, max_length of the column's
+//! non-missing values.
+
+use super::rules::{self, MissingRules};
+use super::{alias_part, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs, NoValue};
+use crate::decode::Reader;
+use crate::sql::ast::{AggFn, Expr};
+use crate::yaml::{Node, Span};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Avg,
+    Sum,
+    Min,
+    Max,
+    AvgLength,
+    MinLength,
+    MaxLength,
+}
+
+const FUNCTIONS: &[&str] = &["avg", "sum", "min", "max", "avg_length", "min_length", "max_length"];
+
+impl Function {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Function::Avg => "avg",
+            Function::Sum => "sum",
+            Function::Min => "min",
+            Function::Max => "max",
+            Function::AvgLength => "avg_length",
+            Function::MinLength => "min_length",
+            Function::MaxLength => "max_length",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    pub function: Function,
+    pub missing: MissingRules,
+}
+
+impl Aggregate {
+    pub fn parse(r: &mut Reader, node: &Node, column: &ColumnDefaults, key_span: Span) -> Option<Aggregate> {
+        let missing = rules::parse_missing(r, node)
+            .or_else(|| column.missing.cloned())
+            .unwrap_or_default();
+        let Some(f) = node.get("function").filter(|n| !n.is_null()) else {
+            r.error(
+                if node.is_null() { key_span } else { node.span },
+                "an aggregate check needs `function:`",
+                Some(format!("one of {}", FUNCTIONS.join(", "))),
+            );
+            return None;
+        };
+        let name = r.string(f, "function")?;
+        let function = match name.as_str() {
+            "avg" => Function::Avg,
+            "sum" => Function::Sum,
+            "min" => Function::Min,
+            "max" => Function::Max,
+            "avg_length" => Function::AvgLength,
+            "min_length" => Function::MinLength,
+            "max_length" => Function::MaxLength,
+            other => {
+                let hint = crate::diag::did_you_mean(other, FUNCTIONS.iter().copied())
+                    .map(|s| format!("did you mean '{s}'?"))
+                    .unwrap_or_else(|| format!("one of {}", FUNCTIONS.join(", ")));
+                r.error(f.span, format!("unknown aggregate function '{other}'"), Some(hint));
+                return None;
+            }
+        };
+        Some(Aggregate { function, missing })
+    }
+
+    pub fn needs(&self, ctx: &NeedCtx) -> Needs {
+        let column = ctx.column.unwrap_or_default();
+        let value = self.missing.present_value(column);
+        let length = || Expr::CharLength(Box::new(value.clone()));
+        let expr = match self.function {
+            Function::Avg => Expr::agg(AggFn::Avg, value.clone()),
+            Function::Sum => Expr::agg(AggFn::Sum, value.clone()),
+            Function::Min => Expr::agg(AggFn::Min, value.clone()),
+            Function::Max => Expr::agg(AggFn::Max, value.clone()),
+            Function::AvgLength => Expr::agg(AggFn::Avg, length()),
+            Function::MinLength => Expr::agg(AggFn::Min, length()),
+            Function::MaxLength => Expr::agg(AggFn::Max, length()),
+        };
+        Needs {
+            aggregates: vec![
+                Metric {
+                    name: "row_count".into(),
+                    expr: Expr::CountAll,
+                },
+                Metric {
+                    name: format!("{}_{}", alias_part(column), self.function.as_str()),
+                    expr,
+                },
+            ],
+            columns: vec![column.to_string()],
+            ..Needs::default()
+        }
+    }
+
+    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
+        let rows = super::count_value(inputs.aggregates.first(), "row count")?;
+        let raw = inputs.aggregates.get(1).ok_or("the query returned no value")?;
+        let value = if raw.is_null() {
+            None
+        } else {
+            Some(raw.as_f64().ok_or_else(|| {
+                format!("{} returned {raw}, which is not a number", self.function.as_str())
+            })?)
+        };
+        let mut m = Measurement::new(value)
+            .diag(self.function.as_str(), raw.to_json())
+            .diag("check_rows_tested", rows);
+        m.no_value = NoValue::NotEvaluated(format!(
+            "{} has no value: the column has no non-missing values in the rows tested",
+            self.function.as_str()
+        ));
+        Ok(m)
+    }
+}

@@ -1,0 +1,121 @@
+//! `duplicate`: "extra" rows that repeat a value (1,2,2,3,3,3 gives 3).
+//!
+//! On a column: over non-missing values, percent of non-missing rows.
+//! On the dataset with `columns: [..]`: over whole tuples, NULL counting as a value,
+//! percent of all rows tested.
+
+use serde_json::{json, Map, Value as Json};
+
+use super::rules::{self, MissingRules};
+use super::{alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs};
+use crate::decode::Reader;
+use crate::sql::ast::{AggFn, Expr};
+use crate::yaml::Node;
+
+#[derive(Debug, Clone)]
+pub enum Duplicate {
+    Column { missing: MissingRules },
+    Columns { columns: Vec<String> },
+}
+
+impl Duplicate {
+    pub fn parse(r: &mut Reader, node: &Node, column: Option<&ColumnDefaults>) -> Option<Duplicate> {
+        match column {
+            Some(col) => Some(Duplicate::Column {
+                missing: rules::parse_missing(r, node)
+                    .or_else(|| col.missing.cloned())
+                    .unwrap_or_default(),
+            }),
+            None => {
+                let Some(list) = node.get("columns") else {
+                    r.error(
+                        node.span,
+                        "a dataset-level duplicate check needs `columns: [...]`",
+                        Some("list the columns whose combined values must be unique, or move the check under a column".into()),
+                    );
+                    return None;
+                };
+                let columns = r.string_list(list, "columns")?;
+                if columns.is_empty() {
+                    r.error(list.span, "columns must list at least one column", None);
+                    return None;
+                }
+                Some(Duplicate::Columns { columns })
+            }
+        }
+    }
+
+    pub fn describe(&self, m: &mut Map<String, Json>) {
+        match self {
+            Duplicate::Column { missing } => missing.describe(m),
+            Duplicate::Columns { columns } => {
+                m.insert("columns".into(), json!(columns));
+            }
+        }
+    }
+
+    pub fn needs(&self, ctx: &NeedCtx) -> Needs {
+        let rows = Metric {
+            name: "row_count".into(),
+            expr: Expr::CountAll,
+        };
+        match self {
+            Duplicate::Column { missing } => {
+                let column = ctx.column.unwrap_or_default();
+                let name = alias_part(column);
+                let present = missing.present_value(column);
+                Needs {
+                    aggregates: vec![
+                        rows,
+                        Metric {
+                            name: format!("{name}_present_count"),
+                            expr: Expr::agg(AggFn::Count, present.clone()),
+                        },
+                        Metric {
+                            name: format!("{name}_distinct_count"),
+                            expr: Expr::CountDistinct(Box::new(present)),
+                        },
+                    ],
+                    columns: vec![column.to_string()],
+                    ..Needs::default()
+                }
+            }
+            Duplicate::Columns { columns } => Needs {
+                aggregates: vec![
+                    rows,
+                    Metric {
+                        name: format!(
+                            "{}_distinct_count",
+                            columns.iter().map(|c| alias_part(c)).collect::<Vec<_>>().join("_")
+                        ),
+                        expr: Expr::CountDistinctTuple(columns.iter().map(|c| Expr::col(c)).collect()),
+                    },
+                ],
+                columns: columns.clone(),
+                ..Needs::default()
+            },
+        }
+    }
+
+    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
+        let rows = count_value(inputs.aggregates.first(), "row count")?;
+        let (basis, distinct) = match self {
+            Duplicate::Column { .. } => (
+                count_value(inputs.aggregates.get(1), "non-missing count")?,
+                count_value(inputs.aggregates.get(2), "distinct count")?,
+            ),
+            Duplicate::Columns { .. } => (rows, count_value(inputs.aggregates.get(1), "distinct count")?),
+        };
+        let duplicates = basis.saturating_sub(distinct);
+        let pct = percent(duplicates, basis);
+        let mut m = Measurement::new(Some(duplicates as f64))
+            .diag("duplicate_count", duplicates)
+            .diag("duplicate_percent", pct)
+            .diag("check_rows_tested", rows);
+        if matches!(self, Duplicate::Column { .. }) {
+            m = m.diag("missing_count", rows.saturating_sub(basis));
+        }
+        m.percent = Some(pct);
+        Ok(m)
+    }
+}

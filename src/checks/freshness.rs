@@ -1,0 +1,162 @@
+//! `freshness`: how long ago the newest row was, in minutes, hours or days.
+//!
+//! now is the run's start (`--now` for reproducible runs), or the variable named by
+//! `now_variable`. Naive timestamps are taken as UTC. An empty table fails.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+
+use super::{Inputs, Measurement, Metric, Needs, NoValue};
+use crate::contract::threshold::TimeUnit;
+use crate::decode::Reader;
+use crate::exec::Value;
+use crate::sql::ast::{AggFn, Expr};
+use crate::yaml::{Node, Span};
+
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    pub column: String,
+    /// the run's now, replaced by the `now_variable`'s value when one is named
+    pub now_override: Option<DateTime<Utc>>,
+    /// set from the threshold's `unit` once the threshold is parsed
+    pub unit: TimeUnit,
+}
+
+impl Freshness {
+    pub fn parse(r: &mut Reader, node: &Node, key_span: Span) -> Option<Freshness> {
+        let Some(col) = node.get("column").filter(|n| !n.is_null()) else {
+            r.error(
+                if node.is_null() { key_span } else { node.span },
+                "a freshness check needs `column:` naming a timestamp column",
+                Some("freshness: {column: updated_at, threshold: {unit: hour, must_be_less_than: 24}}".into()),
+            );
+            return None;
+        };
+        let column = r.string(col, "column")?;
+        let mut now_override = None;
+        if let Some(v) = node.get("now_variable") {
+            let name = r.string(v, "now_variable")?;
+            let value = r.vars.and_then(|vars| vars.var(&name));
+            match value {
+                None => {
+                    r.error(
+                        v.span,
+                        format!("now_variable names '{name}', which has no value"),
+                        Some(format!("pass it with `--set {name}=2025-01-01T00:00:00Z` or give it a default under `variables`")),
+                    );
+                    return None;
+                }
+                Some(text) => match parse_timestamp(&text) {
+                    Some(t) => now_override = Some(t),
+                    None => {
+                        r.error(
+                            v.span,
+                            format!("variable '{name}' is '{text}', which is not a timestamp"),
+                            Some("use RFC 3339, like 2025-01-01T00:00:00Z".into()),
+                        );
+                        return None;
+                    }
+                },
+            }
+        }
+        Some(Freshness {
+            column,
+            now_override,
+            unit: TimeUnit::Hour,
+        })
+    }
+
+    pub fn needs(&self) -> Needs {
+        Needs {
+            aggregates: vec![
+                Metric {
+                    name: "row_count".into(),
+                    expr: Expr::CountAll,
+                },
+                Metric {
+                    name: format!("{}_max", super::alias_part(&self.column)),
+                    expr: Expr::agg(AggFn::Max, Expr::col(&self.column)),
+                },
+            ],
+            columns: vec![self.column.clone()],
+            ..Needs::default()
+        }
+    }
+
+    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
+        let rows = super::count_value(inputs.aggregates.first(), "row count")?;
+        let now = self.now_override.unwrap_or(inputs.now);
+        let max = inputs.aggregates.get(1).ok_or("the query returned no value")?;
+        let newest = match max {
+            Value::Null => None,
+            other => Some(timestamp_of(other).ok_or_else(|| {
+                format!("the newest value of '{}' is {other}, which is not a timestamp", self.column)
+            })?),
+        };
+        let key = format!("freshness_in_{}", self.unit.plural());
+        let now_text = now.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let mut m = match newest {
+            Some(t) => {
+                let age = (now - t).num_microseconds().map(|us| us as f64 / 1e6).unwrap_or(f64::MAX);
+                let value = age / self.unit.seconds();
+                Measurement::new(Some(value))
+                    .diag(&key, value)
+                    .diag("max_timestamp", t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+            }
+            None => Measurement::new(None)
+                .diag(&key, serde_json::Value::Null)
+                .diag("max_timestamp", serde_json::Value::Null),
+        };
+        m = m.diag("now", now_text).diag("check_rows_tested", rows);
+        // no rows (or only NULL timestamps) means no fresh data: that is a failure
+        m.no_value = NoValue::Fail;
+        Ok(m)
+    }
+}
+
+fn timestamp_of(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::Timestamp(micros) => DateTime::from_timestamp_micros(*micros),
+        Value::Date(days) => DateTime::from_timestamp(*days as i64 * 86400, 0),
+        Value::Text(s) => parse_timestamp(s),
+        _ => None,
+    }
+}
+
+/// RFC 3339, or a naive date-time or date taken as UTC.
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_parse_zoned_naive_and_dates() {
+        let z = parse_timestamp("2025-01-01T10:00:00+02:00").unwrap();
+        assert_eq!(z.to_rfc3339(), "2025-01-01T08:00:00+00:00");
+        let n = parse_timestamp("2025-01-01 10:00:00").unwrap();
+        assert_eq!(n.to_rfc3339(), "2025-01-01T10:00:00+00:00");
+        let pg = parse_timestamp("2025-01-01 10:00:00+02").unwrap();
+        assert_eq!(pg.to_rfc3339(), "2025-01-01T08:00:00+00:00");
+        assert!(parse_timestamp("2025-01-01").is_some());
+        assert!(parse_timestamp("yesterday").is_none());
+    }
+}

@@ -1,0 +1,374 @@
+//! Check types. One file per type says which keys it takes, which metrics it needs, and
+//! how it turns measured values into the number its threshold compares.
+//!
+//! Adding a type means a new file here plus one arm in each `match` below.
+
+pub mod aggregate;
+pub mod duplicate;
+pub mod failed_rows;
+pub mod freshness;
+pub mod invalid;
+pub mod metric;
+pub mod missing;
+pub mod row_count;
+pub mod rules;
+pub mod schema;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value as Json};
+
+use crate::contract::threshold::{Condition, ThresholdRules};
+use crate::contract::ColumnSpec;
+use crate::decode::Reader;
+use crate::exec::{ColumnInfo, Value};
+use crate::sql::ast::{Expr, Select, TableRef};
+use crate::sql::dialect::Dialect;
+use crate::yaml::Node;
+
+use rules::{MissingRules, ValidityRules};
+
+/// Where a check is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Dataset,
+    Column,
+}
+
+#[derive(Debug, Clone)]
+pub enum CheckKind {
+    RowCount,
+    Schema(schema::Schema),
+    Missing(missing::Missing),
+    Invalid(invalid::Invalid),
+    Duplicate(duplicate::Duplicate),
+    Freshness(freshness::Freshness),
+    Aggregate(aggregate::Aggregate),
+    Metric(metric::Metric),
+    FailedRows(failed_rows::FailedRows),
+}
+
+pub const TYPES: &[&str] = &[
+    "schema",
+    "row_count",
+    "missing",
+    "invalid",
+    "duplicate",
+    "freshness",
+    "aggregate",
+    "metric",
+    "failed_rows",
+];
+
+/// Column defaults a column-level check may inherit.
+pub struct ColumnDefaults<'a> {
+    pub spec: &'a ColumnSpec,
+    pub missing: Option<&'a MissingRules>,
+    pub validity: Option<&'a ValidityRules>,
+}
+
+pub struct Parsed {
+    pub kind: CheckKind,
+    pub threshold_rules: ThresholdRules,
+}
+
+/// Which scopes a type may be written in, for a helpful error when it is misplaced.
+pub fn allowed_scopes(type_name: &str) -> &'static [Scope] {
+    match type_name {
+        "schema" | "row_count" | "freshness" => &[Scope::Dataset],
+        "missing" | "invalid" | "aggregate" => &[Scope::Column],
+        _ => &[Scope::Dataset, Scope::Column],
+    }
+}
+
+/// The keys a type takes besides the common ones (name, qualifier, filter, threshold,
+/// attributes).
+pub fn type_keys(type_name: &str, scope: Scope) -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = match (type_name, scope) {
+        ("schema", _) => vec!["allow_extra_columns", "allow_other_column_order"],
+        ("missing", _) => rules::MISSING_KEYS.to_vec(),
+        ("invalid", _) => {
+            let mut k = rules::MISSING_KEYS.to_vec();
+            k.extend(rules::VALIDITY_KEYS);
+            k
+        }
+        ("duplicate", Scope::Column) => rules::MISSING_KEYS.to_vec(),
+        ("duplicate", Scope::Dataset) => vec!["columns"],
+        ("freshness", _) => vec!["column", "now_variable"],
+        ("aggregate", _) => {
+            let mut k = vec!["function"];
+            k.extend(rules::MISSING_KEYS);
+            k
+        }
+        ("metric", _) | ("failed_rows", _) => vec!["expression", "query"],
+        _ => vec![],
+    };
+    keys.sort_unstable();
+    keys
+}
+
+/// Parse the type-specific part of a check. `node` is the check's mapping (possibly null).
+pub fn parse(
+    r: &mut Reader,
+    type_name: &str,
+    node: &Node,
+    column: Option<&ColumnDefaults>,
+    key_span: crate::yaml::Span,
+) -> Option<Parsed> {
+    let must_be_zero = || ThresholdRules {
+        default: Some(Condition::Eq(0.0)),
+        percent: true,
+        unit: false,
+    };
+    let required = || ThresholdRules {
+        default: None,
+        percent: false,
+        unit: false,
+    };
+    Some(match type_name {
+        "row_count" => Parsed {
+            kind: CheckKind::RowCount,
+            threshold_rules: ThresholdRules {
+                default: Some(Condition::Gt(0.0)),
+                percent: false,
+                unit: false,
+            },
+        },
+        "schema" => Parsed {
+            kind: CheckKind::Schema(schema::Schema::parse(r, node)?),
+            threshold_rules: required(),
+        },
+        "missing" => Parsed {
+            kind: CheckKind::Missing(missing::Missing::parse(r, node, column?)),
+            threshold_rules: must_be_zero(),
+        },
+        "invalid" => Parsed {
+            kind: CheckKind::Invalid(invalid::Invalid::parse(r, node, column?, key_span)?),
+            threshold_rules: must_be_zero(),
+        },
+        "duplicate" => Parsed {
+            kind: CheckKind::Duplicate(duplicate::Duplicate::parse(r, node, column)?),
+            threshold_rules: must_be_zero(),
+        },
+        "freshness" => Parsed {
+            kind: CheckKind::Freshness(freshness::Freshness::parse(r, node, key_span)?),
+            threshold_rules: ThresholdRules {
+                default: None,
+                percent: false,
+                unit: true,
+            },
+        },
+        "aggregate" => Parsed {
+            kind: CheckKind::Aggregate(aggregate::Aggregate::parse(r, node, column?, key_span)?),
+            threshold_rules: required(),
+        },
+        "metric" => Parsed {
+            kind: CheckKind::Metric(metric::Metric::parse(r, node, key_span)?),
+            threshold_rules: required(),
+        },
+        "failed_rows" => {
+            let f = failed_rows::FailedRows::parse(r, node, key_span)?;
+            let percent = f.has_percent();
+            Parsed {
+                kind: CheckKind::FailedRows(f),
+                threshold_rules: ThresholdRules {
+                    default: Some(Condition::Eq(0.0)),
+                    percent,
+                    unit: false,
+                },
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// One aggregate the check needs from its dataset's shared query.
+#[derive(Debug, Clone)]
+pub struct Metric {
+    /// readable alias in the SQL ("id_missing_count")
+    pub name: String,
+    pub expr: Expr,
+}
+
+/// A query a check runs on its own; its first row is handed to `measure`.
+#[derive(Debug, Clone)]
+pub enum OwnQuery {
+    Select(Select),
+    /// user SQL returning failing rows: we count them
+    CountRowsOf(String),
+    /// user SQL returning one number
+    Value(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Needs {
+    pub aggregates: Vec<Metric>,
+    pub own_query: Option<OwnQuery>,
+    pub schema: bool,
+    /// columns that must exist for the check to run
+    pub columns: Vec<String>,
+}
+
+pub struct NeedCtx<'a> {
+    pub table: &'a TableRef,
+    pub column: Option<&'a str>,
+    /// check filter AND dataset filter, for checks that build their own query
+    pub filter: Option<&'a Expr>,
+    /// resolved table of `valid_reference_data`, when the check has one
+    pub reference_table: Option<&'a TableRef>,
+}
+
+pub struct Inputs<'a> {
+    pub aggregates: &'a [Value],
+    /// rows of the check's aggregate query (dataset and check filters applied)
+    pub rows_tested: Option<u64>,
+    pub own_row: Option<&'a [Value]>,
+    pub schema: Option<&'a [ColumnInfo]>,
+    pub now: DateTime<Utc>,
+    pub dialect: &'a dyn Dialect,
+}
+
+/// What happens when the measured value is NULL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoValue {
+    Fail,
+    NotEvaluated(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    pub count: Option<f64>,
+    pub percent: Option<f64>,
+    pub diagnostics: Map<String, Json>,
+    pub no_value: NoValue,
+}
+
+impl Measurement {
+    pub fn new(count: Option<f64>) -> Measurement {
+        Measurement {
+            count,
+            percent: None,
+            diagnostics: Map::new(),
+            no_value: NoValue::NotEvaluated("the metric has no value".into()),
+        }
+    }
+
+    pub fn diag(mut self, key: &str, value: impl Into<Json>) -> Measurement {
+        self.diagnostics.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+impl CheckKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CheckKind::RowCount => "row_count",
+            CheckKind::Schema(_) => "schema",
+            CheckKind::Missing(_) => "missing",
+            CheckKind::Invalid(_) => "invalid",
+            CheckKind::Duplicate(_) => "duplicate",
+            CheckKind::Freshness(_) => "freshness",
+            CheckKind::Aggregate(_) => "aggregate",
+            CheckKind::Metric(_) => "metric",
+            CheckKind::FailedRows(_) => "failed_rows",
+        }
+    }
+
+    pub fn needs(&self, ctx: &NeedCtx) -> Needs {
+        match self {
+            CheckKind::RowCount => row_count::needs(),
+            CheckKind::Schema(_) => Needs {
+                schema: true,
+                ..Needs::default()
+            },
+            CheckKind::Missing(c) => c.needs(ctx),
+            CheckKind::Invalid(c) => c.needs(ctx),
+            CheckKind::Duplicate(c) => c.needs(ctx),
+            CheckKind::Freshness(c) => c.needs(),
+            CheckKind::Aggregate(c) => c.needs(ctx),
+            CheckKind::Metric(c) => c.needs(),
+            CheckKind::FailedRows(c) => c.needs(ctx),
+        }
+    }
+
+    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
+        match self {
+            CheckKind::RowCount => row_count::measure(inputs),
+            CheckKind::Schema(c) => c.measure(inputs),
+            CheckKind::Missing(c) => c.measure(inputs),
+            CheckKind::Invalid(c) => c.measure(inputs),
+            CheckKind::Duplicate(c) => c.measure(inputs),
+            CheckKind::Freshness(c) => c.measure(inputs),
+            CheckKind::Aggregate(c) => c.measure(inputs),
+            CheckKind::Metric(c) => c.measure(inputs),
+            CheckKind::FailedRows(c) => c.measure(inputs),
+        }
+    }
+
+    /// Settings worth echoing in results (valid_values, columns, function, ...).
+    pub fn settings(&self) -> Map<String, Json> {
+        let mut m = Map::new();
+        match self {
+            CheckKind::Missing(c) => c.rules.describe(&mut m),
+            CheckKind::Invalid(c) => {
+                c.missing.describe(&mut m);
+                c.validity.describe(&mut m);
+            }
+            CheckKind::Duplicate(c) => c.describe(&mut m),
+            CheckKind::Aggregate(c) => {
+                m.insert("function".into(), Json::from(c.function.as_str()));
+            }
+            CheckKind::Metric(c) => c.describe(&mut m),
+            CheckKind::FailedRows(c) => c.describe(&mut m),
+            CheckKind::Freshness(c) => {
+                m.insert("column".into(), Json::from(c.column.clone()));
+            }
+            CheckKind::Schema(c) => c.describe(&mut m),
+            CheckKind::RowCount => {}
+        }
+        m
+    }
+}
+
+/// count / total x 100, rounded to 2 decimals as reports show it; 0 when total is 0
+/// (an empty table has no missing values).
+pub fn percent(count: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        (count as f64 * 100.0 / total as f64 * 100.0).round() / 100.0
+    }
+}
+
+/// A whole-number metric (COUNT) from a query result.
+pub fn count_value(v: Option<&Value>, what: &str) -> Result<u64, String> {
+    match v {
+        Some(Value::Null) => Ok(0),
+        Some(v) => v
+            .as_f64()
+            .filter(|f| *f >= 0.0)
+            .map(|f| f as u64)
+            .ok_or_else(|| format!("{what}: expected a count, the query returned {v}")),
+        None => Err(format!("{what}: the query returned no value")),
+    }
+}
+
+/// A name for SQL aliases: letters, digits and underscores only.
+pub fn alias_part(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    cleaned.trim_matches('_').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_rounds_to_two_decimals_and_handles_empty() {
+        assert_eq!(percent(5, 9), 55.56);
+        assert_eq!(percent(1, 4), 25.0);
+        assert_eq!(percent(0, 0), 0.0);
+    }
+}

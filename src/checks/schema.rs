@@ -1,0 +1,164 @@
+//! `schema`: declared columns against the catalog. A missing column fails; an extra
+//! column fails unless `allow_extra_columns`; a different order fails unless
+//! `allow_other_column_order`; `data_type` and its size settings, when given, must match
+//! after engine aliases are normalised (int4 = integer, ...).
+
+use serde_json::{json, Map, Value as Json};
+
+use super::{Inputs, Measurement};
+use crate::contract::ColumnSpec;
+use crate::decode::Reader;
+use crate::exec::ColumnInfo;
+use crate::sql::dialect::{type_params, Dialect};
+use crate::yaml::Node;
+
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    pub allow_extra_columns: bool,
+    pub allow_other_column_order: bool,
+    /// the contract's columns, filled in once they are parsed
+    pub expected: Vec<ColumnSpec>,
+}
+
+impl Schema {
+    pub fn parse(r: &mut Reader, node: &Node) -> Option<Schema> {
+        let mut s = Schema::default();
+        if let Some(n) = node.get("allow_extra_columns") {
+            s.allow_extra_columns = r.bool(n, "allow_extra_columns")?;
+        }
+        if let Some(n) = node.get("allow_other_column_order") {
+            s.allow_other_column_order = r.bool(n, "allow_other_column_order")?;
+        }
+        Some(s)
+    }
+
+    pub fn describe(&self, m: &mut Map<String, Json>) {
+        m.insert("allow_extra_columns".into(), json!(self.allow_extra_columns));
+        m.insert("allow_other_column_order".into(), json!(self.allow_other_column_order));
+    }
+
+    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
+        let actual = inputs.schema.ok_or("the dataset's columns could not be read")?;
+        let differences = self.differences(actual, inputs.dialect);
+        let expected: Vec<Json> = self.expected.iter().map(expected_json).collect();
+        let actual_json: Vec<Json> = actual.iter().map(actual_json).collect();
+        let mut m = Measurement::new(Some(differences.len() as f64))
+            .diag("expected_columns", Json::Array(expected))
+            .diag("actual_columns", Json::Array(actual_json))
+            .diag("differences", json!(differences));
+        m.no_value = super::NoValue::Fail;
+        Ok(m)
+    }
+
+    pub fn differences(&self, actual: &[ColumnInfo], d: &dyn Dialect) -> Vec<String> {
+        let mut out = Vec::new();
+        let find = |name: &str| actual.iter().find(|a| d.same_ident(&a.name, name));
+        for spec in &self.expected {
+            let Some(col) = find(&spec.name) else {
+                out.push(format!("column '{}' is missing", spec.name));
+                continue;
+            };
+            if let Some(want) = &spec.data_type {
+                if d.normalize_type(want) != d.normalize_type(&col.data_type) {
+                    out.push(format!(
+                        "column '{}' has data type '{}', expected '{}'",
+                        spec.name, col.data_type, want
+                    ));
+                } else {
+                    // sizes written into the type, like varchar(20) or decimal(10,2)
+                    let params = type_params(want);
+                    let base = d.normalize_type(want);
+                    let numeric = matches!(base.as_str(), "decimal" | "numeric");
+                    let (len, precision, scale) = if numeric {
+                        (None, params.first().copied(), params.get(1).copied())
+                    } else {
+                        (params.first().copied(), None, None)
+                    };
+                    let len = spec.character_maximum_length.or(len);
+                    let precision = spec.numeric_precision.or(precision);
+                    let scale = spec.numeric_scale.or(scale);
+                    compare(&mut out, &spec.name, "character_maximum_length", len, col.character_maximum_length);
+                    compare(&mut out, &spec.name, "numeric_precision", precision, col.numeric_precision);
+                    compare(&mut out, &spec.name, "numeric_scale", scale, col.numeric_scale);
+                }
+            } else {
+                compare(&mut out, &spec.name, "character_maximum_length", spec.character_maximum_length, col.character_maximum_length);
+                compare(&mut out, &spec.name, "numeric_precision", spec.numeric_precision, col.numeric_precision);
+                compare(&mut out, &spec.name, "numeric_scale", spec.numeric_scale, col.numeric_scale);
+            }
+        }
+        if !self.allow_extra_columns {
+            for col in actual {
+                if !self.expected.iter().any(|s| d.same_ident(&s.name, &col.name)) {
+                    out.push(format!("column '{}' is not in the contract", col.name));
+                }
+            }
+        }
+        if !self.allow_other_column_order {
+            let expected_order: Vec<&str> = self
+                .expected
+                .iter()
+                .filter(|s| find(&s.name).is_some())
+                .map(|s| s.name.as_str())
+                .collect();
+            let actual_order: Vec<&str> = actual
+                .iter()
+                .filter(|a| self.expected.iter().any(|s| d.same_ident(&s.name, &a.name)))
+                .map(|a| a.name.as_str())
+                .collect();
+            let same = expected_order.len() == actual_order.len()
+                && expected_order.iter().zip(&actual_order).all(|(e, a)| d.same_ident(e, a));
+            if !same {
+                out.push(format!(
+                    "columns are in a different order: expected [{}], found [{}]",
+                    expected_order.join(", "),
+                    actual_order.join(", ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+fn compare(out: &mut Vec<String>, column: &str, what: &str, want: Option<u64>, got: Option<u64>) {
+    if let Some(want) = want {
+        if got != Some(want) {
+            let got = got.map_or("none".to_string(), |g| g.to_string());
+            out.push(format!("column '{column}' has {what} {got}, expected {want}"));
+        }
+    }
+}
+
+fn expected_json(spec: &ColumnSpec) -> Json {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(spec.name));
+    if let Some(t) = &spec.data_type {
+        m.insert("data_type".into(), json!(t));
+    }
+    for (k, v) in [
+        ("character_maximum_length", spec.character_maximum_length),
+        ("numeric_precision", spec.numeric_precision),
+        ("numeric_scale", spec.numeric_scale),
+    ] {
+        if let Some(v) = v {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    Json::Object(m)
+}
+
+fn actual_json(col: &ColumnInfo) -> Json {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(col.name));
+    m.insert("data_type".into(), json!(col.data_type));
+    for (k, v) in [
+        ("character_maximum_length", col.character_maximum_length),
+        ("numeric_precision", col.numeric_precision),
+        ("numeric_scale", col.numeric_scale),
+    ] {
+        if let Some(v) = v {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    Json::Object(m)
+}

@@ -1,0 +1,99 @@
+//! Command-line arguments, as typed by the user. Turned into a validated run in `app`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  assay verify                                  verify every contract under contracts/
+  assay verify contracts/orders.yml -o junit=reports/assay.xml
+  assay verify --plan contracts/orders.yml      print the SQL, connect to nothing
+  assay verify --set START=2025-01-01 --now 2025-06-01T00:00:00Z
+  assay verify -d warehouse.yml --fail-on warn --timeout 5m
+
+Exit codes: 0 all checks passed, 1 a check failed (or warned with --fail-on warn),
+2 bad input (usage, config or contract error; nothing ran), 3 runtime error
+(a data source or query failed, some checks were not evaluated).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "assay",
+    version,
+    about = "Verify data against YAML data contracts, inside your own database",
+    long_about = "assay turns data contracts (Soda Core v4 contract language) into SQL, runs it \
+                  inside your database (embedded DuckDB and data files out of the box), and \
+                  exits with a code your CI can gate on. Rows never leave your database.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify contracts and exit with the verdict (the CI gate)
+    #[command(after_help = EXAMPLES)]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// exit 1 only when a check fails
+    Fail,
+    /// exit 1 when a check fails or warns
+    Warn,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Contract files or folders to verify [default: every *.yml/*.yaml under contracts/]
+    #[arg(value_name = "CONTRACT_OR_DIR")]
+    pub paths: Vec<PathBuf>,
+
+    /// Project config file [default: ./assay.yml when present]
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A data source file to add, or the NAME of a configured data source to restrict
+    /// the run to (repeatable)
+    #[arg(short = 'd', long = "data-source", value_name = "FILE|NAME")]
+    pub data_sources: Vec<String>,
+
+    /// Set a contract variable, used as ${var.NAME} (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+
+    /// Output format, optionally to a file: table, json, junit, markdown (repeatable)
+    #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
+    pub outputs: Vec<String>,
+
+    /// Print the SQL each dataset would run, connect to nothing, exit 0
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Which outcome makes the run exit 1
+    #[arg(long, value_enum, default_value_t = FailOnArg::Fail)]
+    pub fail_on: FailOnArg,
+
+    /// Bound the whole run (e.g. 30s, 5m); running queries are cancelled when it expires
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Datasets verified concurrently
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+
+    /// The run's "now" (RFC 3339), for reproducible freshness checks and ${var.NOW}
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<String>,
+
+    /// Print nothing but errors (the exit code tells the verdict)
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More logging on stderr; -vv shows every SQL statement with its duration
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+}

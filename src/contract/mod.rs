@@ -1,0 +1,445 @@
+//! Contract files: YAML -> a validated, typed model where every part knows its place in
+//! the file. The language is Soda Core v4's, so existing contracts run unchanged.
+
+pub mod threshold;
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value as Json};
+
+use crate::checks::{self, rules, CheckKind, ColumnDefaults, Scope};
+use crate::decode::Reader;
+use crate::diag::{did_you_mean, Diags};
+use crate::interp::Vars;
+use crate::yaml::{self, Node, Source, Span, Value};
+
+use threshold::Threshold;
+
+/// SQL written by the user, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlText {
+    pub sql: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub span: Span,
+    pub data_type: Option<String>,
+    pub character_maximum_length: Option<u64>,
+    pub numeric_precision: Option<u64>,
+    pub numeric_scale: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatasetName {
+    pub data_source: String,
+    /// the parts after the data source: [schema, table], [file path parts], ...
+    pub path: Vec<String>,
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// stable identity: `columns/id/missing`, `checks/row_count`, plus `/qualifier`
+    pub id: String,
+    pub kind: CheckKind,
+    pub column: Option<String>,
+    pub name: Option<String>,
+    pub qualifier: Option<String>,
+    pub filter: Option<SqlText>,
+    pub threshold: Threshold,
+    pub attributes: Map<String, Json>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub source: Source,
+    pub dataset: DatasetName,
+    pub filter: Option<SqlText>,
+    pub columns: Vec<ColumnSpec>,
+    pub checks: Vec<Check>,
+}
+
+const CONTRACT_KEYS: &[&str] = &["dataset", "filter", "variables", "columns", "checks"];
+const COLUMN_KEYS: &[&str] = &[
+    "name",
+    "data_type",
+    "character_maximum_length",
+    "numeric_precision",
+    "numeric_scale",
+    "checks",
+];
+const COMMON_CHECK_KEYS: &[&str] = &["name", "qualifier", "filter", "threshold", "attributes"];
+
+/// Read and validate one contract file.
+pub fn load(path: &std::path::Path, set: &HashMap<String, String>, now: &str) -> Result<Contract, Diags> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        crate::diag::Diag::plain(format!("cannot read contract '{}': {e}", path.display()))
+    })?;
+    parse(Source::new(path, text), set, now)
+}
+
+pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result<Contract, Diags> {
+    let root = yaml::parse(&source)?;
+    let mut vars = Vars {
+        set: set.clone(),
+        defaults: HashMap::new(),
+        now: now.to_string(),
+    };
+    // variables first: everything else may use them
+    {
+        let mut r = Reader::new(&source, None);
+        if root.is_null() {
+            r.error(
+                Span::default(),
+                "the contract is empty",
+                Some("a contract needs at least `dataset:` and `columns:` or `checks:`".into()),
+            );
+            return Err(r.diags);
+        }
+        if let Some(v) = root.get("variables") {
+            read_variables(&mut r, v, &mut vars);
+        }
+        if !r.diags.is_empty() {
+            return Err(r.diags);
+        }
+    }
+    let mut r = Reader::new(&source, Some(&vars));
+    if !r.keys(&root, CONTRACT_KEYS, "the contract") {
+        return Err(r.diags);
+    }
+    let dataset = r
+        .required(&root, "dataset", "the contract")
+        .and_then(|n| dataset_name(&mut r, n));
+    let filter = root.get("filter").and_then(|n| sql_text(&mut r, n, "filter"));
+    if root.get("columns").is_none() && root.get("checks").is_none() {
+        r.error(
+            root.span,
+            "the contract has neither `columns:` nor `checks:`",
+            Some("add dataset-level `checks:` or a `columns:` list".into()),
+        );
+    }
+
+    let mut columns = Vec::new();
+    let mut checks_out: Vec<Check> = Vec::new();
+    let mut ids: HashMap<String, Span> = HashMap::new();
+
+    if let Some(cols) = root.get("columns").filter(|n| !n.is_null()) {
+        if let Some(items) = r.list(cols, "columns") {
+            for item in items {
+                read_column(&mut r, item, &mut columns, &mut checks_out, &mut ids);
+            }
+        }
+    }
+    if let Some(list) = root.get("checks").filter(|n| !n.is_null()) {
+        if let Some(items) = r.list(list, "checks") {
+            for item in items {
+                if let Some(check) = read_check(&mut r, item, Scope::Dataset, None) {
+                    push_check(&mut r, &mut checks_out, &mut ids, check);
+                }
+            }
+        }
+    }
+    for check in &mut checks_out {
+        if let CheckKind::Schema(s) = &mut check.kind {
+            s.expected = columns.clone();
+        }
+    }
+    let diags = r.diags;
+    match dataset {
+        Some(dataset) if diags.is_empty() => Ok(Contract {
+            source,
+            dataset,
+            filter,
+            columns,
+            checks: checks_out,
+        }),
+        _ => Err(diags),
+    }
+}
+
+fn read_variables(r: &mut Reader, node: &Node, vars: &mut Vars) {
+    let Some(entries) = node.as_map() else {
+        r.error(
+            node.span,
+            format!("variables must be a mapping, found {}", node.kind_name()),
+            Some("variables: {START: {default: \"2025-01-01\"}}".into()),
+        );
+        return;
+    };
+    for (key, value) in entries {
+        if value.is_null() {
+            continue; // declared, no default: must come from --set
+        }
+        if !r.keys(value, &["default"], &format!("variable '{}'", key.name)) {
+            continue;
+        }
+        if let Some(d) = value.get("default").filter(|d| !d.is_null()) {
+            if let Some(text) = r.string(d, "default") {
+                vars.defaults.insert(key.name.clone(), text);
+            }
+        }
+    }
+}
+
+fn dataset_name(r: &mut Reader, node: &Node) -> Option<DatasetName> {
+    let text = r.string(node, "dataset")?;
+    let parts: Vec<String> = text.split('/').map(str::to_string).collect();
+    if parts.len() < 2 || parts.iter().any(String::is_empty) {
+        r.error(
+            node.span,
+            format!("dataset '{text}' must be written data_source/.../table"),
+            Some("for example shop/main/orders (duckdb) or files/orders.csv (files)".into()),
+        );
+        return None;
+    }
+    Some(DatasetName {
+        data_source: parts[0].clone(),
+        path: parts[1..].to_vec(),
+        text,
+        span: node.span,
+    })
+}
+
+fn sql_text(r: &mut Reader, node: &Node, what: &str) -> Option<SqlText> {
+    if node.is_null() {
+        return None;
+    }
+    let sql = r.string(node, what)?;
+    if sql.trim().is_empty() {
+        r.error(node.span, format!("{what} is empty"), None);
+        return None;
+    }
+    Some(SqlText { sql, span: node.span })
+}
+
+fn read_column(
+    r: &mut Reader,
+    item: &Node,
+    columns: &mut Vec<ColumnSpec>,
+    checks_out: &mut Vec<Check>,
+    ids: &mut HashMap<String, Span>,
+) {
+    let mut allowed: Vec<&str> = COLUMN_KEYS.to_vec();
+    allowed.extend(rules::MISSING_KEYS);
+    allowed.extend(rules::VALIDITY_KEYS);
+    if !r.keys(item, &allowed, "a column") {
+        return;
+    }
+    let Some(name) = r.required(item, "name", "a column").and_then(|n| r.string(n, "name")) else {
+        return;
+    };
+    if let Some(prev) = columns.iter().find(|c| c.name == name) {
+        let line = r.source.line_col(prev.span.offset).0;
+        r.error(
+            item.get("name").map_or(item.span, |n| n.span),
+            format!("column '{name}' is listed twice (first on line {line})"),
+            Some("put all checks of a column under one entry".into()),
+        );
+        return;
+    }
+    let count = |r: &mut Reader, key: &str| item.get(key).and_then(|n| r.count(n, key));
+    let spec = ColumnSpec {
+        name: name.clone(),
+        span: item.get("name").map_or(item.span, |n| n.span),
+        data_type: item.get("data_type").and_then(|n| r.string(n, "data_type")),
+        character_maximum_length: count(r, "character_maximum_length"),
+        numeric_precision: count(r, "numeric_precision"),
+        numeric_scale: count(r, "numeric_scale"),
+    };
+    let missing = rules::parse_missing(r, item);
+    let validity = rules::parse_validity(r, item);
+    columns.push(spec.clone());
+    let defaults = ColumnDefaults {
+        spec: &spec,
+        missing: missing.as_ref(),
+        validity: validity.as_ref(),
+    };
+    if let Some(list) = item.get("checks").filter(|n| !n.is_null()) {
+        if let Some(items) = r.list(list, "checks") {
+            for c in items {
+                if let Some(check) = read_check(r, c, Scope::Column, Some(&defaults)) {
+                    push_check(r, checks_out, ids, check);
+                }
+            }
+        }
+    }
+}
+
+fn push_check(r: &mut Reader, out: &mut Vec<Check>, ids: &mut HashMap<String, Span>, check: Check) {
+    if let Some(first) = ids.get(&check.id) {
+        let line = r.source.line_col(first.offset).0;
+        r.error(
+            check.span,
+            format!(
+                "this check has the same identity '{}' as the check on line {line}",
+                check.id
+            ),
+            Some("add `qualifier: ...` to one of them to tell them apart".into()),
+        );
+        return;
+    }
+    ids.insert(check.id.clone(), check.span);
+    out.push(check);
+}
+
+fn read_check(r: &mut Reader, item: &Node, scope: Scope, column: Option<&ColumnDefaults>) -> Option<Check> {
+    let Some(entries) = item.as_map() else {
+        r.error(
+            item.span,
+            format!("a check must be a mapping like `- missing:`, found {}", item.kind_name()),
+            None,
+        );
+        return None;
+    };
+    let [(type_key, body)] = entries else {
+        let second = entries.get(1).map_or(item.span, |(k, _)| k.span);
+        r.error(
+            second,
+            if entries.is_empty() {
+                "a check needs a type, like `- missing:`".to_string()
+            } else {
+                format!(
+                    "one list item holds one check, but this one has {} keys",
+                    entries.len()
+                )
+            },
+            Some("start each check with its own `- ` and indent its settings under the type".into()),
+        );
+        return None;
+    };
+    let type_name = type_key.name.as_str();
+    if !checks::TYPES.contains(&type_name) {
+        let help = match did_you_mean(type_name, checks::TYPES.iter().copied()) {
+            Some(s) => format!("did you mean '{s}'?"),
+            None => format!("check types: {}", checks::TYPES.join(", ")),
+        };
+        r.diags.push(
+            crate::diag::Diag::at(r.source, type_key.span, format!("unknown check type '{type_name}'"), "unknown check type")
+                .with_help(help),
+        );
+        return None;
+    }
+    if !checks::allowed_scopes(type_name).contains(&scope) {
+        let (here, there) = match scope {
+            Scope::Dataset => ("the dataset's `checks:`", "under a column's `checks:`"),
+            Scope::Column => ("a column's `checks:`", "in the dataset-level `checks:`"),
+        };
+        r.error(
+            type_key.span,
+            format!("a {type_name} check cannot go in {here}"),
+            Some(format!("move it {there}")),
+        );
+        return None;
+    }
+    // `- missing:` with nothing after it is a check with every default
+    let empty = Node {
+        value: Value::Map(Vec::new()),
+        span: type_key.span,
+    };
+    let body_map = if body.is_null() { &empty } else { body };
+    let mut allowed: Vec<&str> = COMMON_CHECK_KEYS.to_vec();
+    allowed.extend(checks::type_keys(type_name, scope));
+    if !r.keys(body_map, &allowed, &format!("a {type_name} check")) {
+        return None;
+    }
+    let errors_before = r.diags.items.len();
+    let parsed = checks::parse(r, type_name, body_map, column, type_key.span);
+    let name = body_map.get("name").and_then(|n| r.string(n, "name"));
+    let qualifier = body_map.get("qualifier").and_then(|n| r.string(n, "qualifier"));
+    let filter = body_map.get("filter").and_then(|n| sql_text(r, n, "filter"));
+    let attributes = match body_map.get("attributes").filter(|n| !n.is_null()) {
+        Some(n) if n.as_map().is_some() => match to_json(n) {
+            Json::Object(m) => m,
+            _ => Map::new(),
+        },
+        Some(n) => {
+            r.error(n.span, "attributes must be a mapping of names to values", None);
+            Map::new()
+        }
+        None => Map::new(),
+    };
+    let parsed = parsed?;
+    let threshold_node = body_map.get("threshold");
+    if type_name == "schema" && threshold_node.is_some_and(|n| !n.is_null()) {
+        r.error(
+            threshold_node.map_or(type_key.span, |n| n.span),
+            "a schema check takes no threshold: any difference fails it",
+            Some("remove `threshold:`".into()),
+        );
+        return None;
+    }
+    let threshold = threshold::parse(r, threshold_node, &parsed.threshold_rules, type_name);
+    let Some(threshold) = threshold else {
+        if r.diags.items.len() == errors_before {
+            r.error(
+                type_key.span,
+                format!("a {type_name} check needs a threshold"),
+                Some(match type_name {
+                    "freshness" => "threshold: {unit: hour, must_be_less_than: 24}".to_string(),
+                    _ => "threshold: {must_be_between: {greater_than: 0, less_than: 100}}".to_string(),
+                }),
+            );
+        }
+        return None;
+    };
+    let mut kind = parsed.kind;
+    if let CheckKind::Freshness(f) = &mut kind {
+        f.unit = threshold.unit.unwrap_or(threshold::TimeUnit::Hour);
+    }
+    let uses_query = matches!(
+        &kind,
+        CheckKind::Metric(checks::metric::Metric::Query(_))
+            | CheckKind::FailedRows(checks::failed_rows::FailedRows::Query(_))
+    );
+    if uses_query {
+        if let Some(f) = &filter {
+            r.error(
+                f.span,
+                "a check with `query:` cannot have a `filter`: the query selects its own rows",
+                Some("put the condition in the query's WHERE clause".into()),
+            );
+            return None;
+        }
+    }
+    if r.diags.items.len() > errors_before {
+        return None;
+    }
+    let column_name = column.map(|c| c.spec.name.clone());
+    let base = match &column_name {
+        Some(c) => format!("columns/{c}/{type_name}"),
+        None => format!("checks/{type_name}"),
+    };
+    let id = match &qualifier {
+        Some(q) => format!("{base}/{q}"),
+        None => base,
+    };
+    Some(Check {
+        id,
+        kind,
+        column: column_name,
+        name,
+        qualifier,
+        filter,
+        threshold,
+        attributes,
+        span: type_key.span,
+    })
+}
+
+/// A YAML node as JSON, for `attributes` (copied into results as written).
+fn to_json(node: &Node) -> Json {
+    match &node.value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Str(s) => Json::String(s.clone()),
+        Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => Json::Object(entries.iter().map(|(k, v)| (k.name.clone(), to_json(v))).collect()),
+    }
+}

@@ -1,0 +1,221 @@
+//! Typed reading of spanned YAML with errors that point at the offending key or value.
+//!
+//! Used by both the contract and the config readers so that "unknown key", "expected a
+//! number" and friends read the same everywhere.
+
+use crate::diag::{did_you_mean, Diag, Diags};
+use crate::interp::{interpolate, Vars};
+use crate::sql::ast::Literal;
+use crate::yaml::{Node, Source, Span, Value};
+
+pub struct Reader<'a> {
+    pub source: &'a Source,
+    pub vars: Option<&'a Vars>,
+    pub diags: Diags,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(source: &'a Source, vars: Option<&'a Vars>) -> Self {
+        Reader {
+            source,
+            vars,
+            diags: Diags::default(),
+        }
+    }
+
+    pub fn error(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
+        let d = Diag::at(self.source, span, message, "here").with_help_opt(help);
+        self.diags.push(d);
+    }
+
+    /// Require a mapping whose keys are all in `allowed`; reports every unknown key.
+    /// `what` names the thing for messages ("a threshold", "the contract").
+    pub fn keys(&mut self, node: &Node, allowed: &[&str], what: &str) -> bool {
+        let Some(entries) = node.as_map() else {
+            self.error(
+                node.span,
+                format!("{what} must be a mapping, found {}", node.kind_name()),
+                Some(format!("allowed keys: {}", allowed.join(", "))),
+            );
+            return false;
+        };
+        for (key, _) in entries {
+            if !allowed.contains(&key.name.as_str()) {
+                let help = match did_you_mean(&key.name, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean '{s}'?"),
+                    None => format!("allowed keys: {}", allowed.join(", ")),
+                };
+                self.diags.push(
+                    Diag::at(
+                        self.source,
+                        key.span,
+                        format!("unknown key '{}' in {what}", key.name),
+                        "unknown key",
+                    )
+                    .with_help(help),
+                );
+            }
+        }
+        true
+    }
+
+    pub fn required<'n>(&mut self, map: &'n Node, key: &str, what: &str) -> Option<&'n Node> {
+        match map.get(key) {
+            Some(n) if !n.is_null() => Some(n),
+            _ => {
+                self.error(
+                    map.span,
+                    format!("{what} is missing the required key '{key}'"),
+                    Some(format!("add `{key}: ...`")),
+                );
+                None
+            }
+        }
+    }
+
+    /// A text value with placeholders resolved. Numbers are accepted as their text.
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        let Some(raw) = node.scalar_text() else {
+            self.error(
+                node.span,
+                format!("{what} must be text, found {}", node.kind_name()),
+                None,
+            );
+            return None;
+        };
+        self.interpolate(&raw, node.span)
+    }
+
+    pub fn interpolate(&mut self, raw: &str, span: Span) -> Option<String> {
+        match interpolate(raw, self.vars) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.error(span, e.message(), Some(e.help()));
+                None
+            }
+        }
+    }
+
+    pub fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
+        if let Some(n) = node.as_f64() {
+            if n.is_nan() {
+                self.error(node.span, format!("{what} must be a number, not NaN"), None);
+                return None;
+            }
+            return Some(n);
+        }
+        if let Value::Str(s) = &node.value {
+            // "${var.MAX}" is a number once resolved
+            let text = self.interpolate(s, node.span)?;
+            if let Ok(n) = text.trim().parse::<f64>() {
+                if !n.is_nan() {
+                    return Some(n);
+                }
+            }
+        }
+        self.error(
+            node.span,
+            format!("{what} must be a number, found {}", node.kind_name()),
+            None,
+        );
+        None
+    }
+
+    /// A whole number >= 0.
+    pub fn count(&mut self, node: &Node, what: &str) -> Option<u64> {
+        let n = self.number(node, what)?;
+        if n < 0.0 || n.fract() != 0.0 || n > 1e15 {
+            self.error(
+                node.span,
+                format!("{what} must be a whole number of 0 or more, found {n}"),
+                None,
+            );
+            return None;
+        }
+        Some(n as u64)
+    }
+
+    pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.error(
+                    node.span,
+                    format!("{what} must be true or false, found {}", node.kind_name()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub fn list<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+        match &node.value {
+            Value::Seq(items) => Some(items),
+            _ => {
+                self.error(
+                    node.span,
+                    format!("{what} must be a list, found {}", node.kind_name()),
+                    Some("write it as `[a, b]` or one `- item` per line".to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn string_list(&mut self, node: &Node, what: &str) -> Option<Vec<String>> {
+        let items = self.list(node, what)?;
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items {
+            match self.string(item, &format!("each entry of {what}")) {
+                Some(s) => out.push(s),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    /// A value to compare column values with: text stays text, numbers stay numbers.
+    pub fn literal(&mut self, node: &Node, what: &str) -> Option<Literal> {
+        match &node.value {
+            Value::Str(s) => Some(Literal::Str(self.interpolate(s, node.span)?)),
+            Value::Int(i) => Some(Literal::Number(i.to_string())),
+            Value::Float(f) if f.is_finite() => Some(Literal::Number(f.to_string())),
+            Value::Bool(b) => Some(Literal::Bool(*b)),
+            _ => {
+                self.error(
+                    node.span,
+                    format!("{what} must be a text, number or boolean value, found {}", node.kind_name()),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    pub fn literal_list(&mut self, node: &Node, what: &str) -> Option<Vec<Literal>> {
+        let items = self.list(node, what)?;
+        if items.is_empty() {
+            self.error(node.span, format!("{what} must not be empty"), None);
+            return None;
+        }
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items {
+            match self.literal(item, &format!("each entry of {what}")) {
+                Some(l) => out.push(l),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    pub fn into_result<T>(self, value: T) -> Result<T, Diags> {
+        if self.diags.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.diags)
+        }
+    }
+}

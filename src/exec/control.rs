@@ -1,0 +1,97 @@
+//! Stopping a run: `--timeout` and Ctrl-C cancel every query still running, on the
+//! server, and turn queries not yet started into quick "not evaluated" results.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use super::ExecError;
+
+/// Something that can stop a running statement (a DuckDB interrupt handle, a Postgres
+/// cancel token, ...).
+pub trait Interrupt: Send + Sync {
+    fn interrupt(&self);
+}
+
+#[derive(Default)]
+pub struct RunControl {
+    cancelled: AtomicBool,
+    reason: Mutex<Option<String>>,
+    // Weak: a finished session drops its handle and is simply skipped
+    interrupters: Mutex<Vec<Weak<dyn Interrupt>>>,
+}
+
+impl RunControl {
+    pub fn new() -> Arc<RunControl> {
+        Arc::new(RunControl::default())
+    }
+
+    pub fn cancel(&self, reason: &str) {
+        {
+            let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+            if r.is_none() {
+                *r = Some(reason.to_string());
+            }
+        }
+        self.cancelled.store(true, Ordering::SeqCst);
+        let handles = self.interrupters.lock().unwrap_or_else(|e| e.into_inner());
+        for h in handles.iter().filter_map(Weak::upgrade) {
+            h.interrupt();
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn register(&self, handle: &Arc<dyn Interrupt>) {
+        let mut handles = self.interrupters.lock().unwrap_or_else(|e| e.into_inner());
+        handles.retain(|w| w.strong_count() > 0);
+        handles.push(Arc::downgrade(handle));
+        drop(handles);
+        if self.is_cancelled() {
+            handle.interrupt();
+        }
+    }
+
+    /// Err when the run was cancelled, to be checked before each statement.
+    pub fn check(&self) -> Result<(), ExecError> {
+        if self.is_cancelled() {
+            Err(ExecError::Cancelled(self.reason().unwrap_or_else(|| "cancelled".into())))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    struct Counter(AtomicUsize);
+    impl Interrupt for Counter {
+        fn interrupt(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn cancel_interrupts_live_handles_and_late_registrations() {
+        let control = RunControl::new();
+        let live = Arc::new(Counter(AtomicUsize::new(0)));
+        let live_handle: Arc<dyn Interrupt> = live.clone();
+        control.register(&live_handle);
+        assert!(control.check().is_ok());
+        control.cancel("timeout after 1s");
+        let late = Arc::new(Counter(AtomicUsize::new(0)));
+        let late_handle: Arc<dyn Interrupt> = late.clone();
+        control.register(&late_handle);
+        assert!(matches!(control.check(), Err(ExecError::Cancelled(r)) if r == "timeout after 1s"));
+        assert_eq!(live.0.load(Ordering::SeqCst), 1);
+        assert_eq!(late.0.load(Ordering::SeqCst), 1);
+    }
+}

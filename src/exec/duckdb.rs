@@ -1,0 +1,262 @@
+//! Embedded DuckDB: a database file opened read-only, or (for the `files` data source)
+//! an in-memory database whose views read CSV, Parquet and JSON files in place.
+//!
+//! DuckDB calls block, so every statement runs on tokio's blocking pool; each dataset
+//! gets its own connection to the one database, so datasets run concurrently.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use duckdb::types::{TimeUnit, Value as DValue};
+use duckdb::{AccessMode, Config, Connection};
+
+use super::control::Interrupt;
+use super::{ColumnInfo, ExecError, Executor, RunControl, Session, Value};
+use crate::sql::ast::TableRef;
+use crate::sql::dialect::Dialect;
+use crate::sql::duckdb::DuckDbDialect;
+
+pub struct DuckDbExecutor {
+    data_source: String,
+    base: Mutex<Connection>,
+    /// files whose view could not be created (unreadable, not CSV, ...)
+    file_errors: HashMap<String, String>,
+}
+
+/// The SQL function that reads a data file, chosen by its extension.
+pub fn reader_sql(path: &Path) -> String {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let quoted = format!("'{}'", path.to_string_lossy().replace('\'', "''"));
+    let func = if name.ends_with(".parquet") {
+        "read_parquet"
+    } else if name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        "read_json_auto"
+    } else {
+        "read_csv_auto"
+    };
+    format!("{func}({quoted})")
+}
+
+fn connect_error(data_source: &str, e: impl std::fmt::Display) -> ExecError {
+    ExecError::Connect {
+        data_source: data_source.to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl DuckDbExecutor {
+    /// Open a database file read-only (or `:memory:`).
+    pub fn open_database(data_source: &str, database: &str) -> Result<DuckDbExecutor, ExecError> {
+        let conn = if database == ":memory:" {
+            // DuckDB cannot open an in-memory database read-only; it is empty anyway
+            Connection::open_in_memory()
+        } else {
+            if !Path::new(database).exists() {
+                return Err(connect_error(
+                    data_source,
+                    format!("database file '{database}' does not exist"),
+                ));
+            }
+            let config = Config::default()
+                .access_mode(AccessMode::ReadOnly)
+                .map_err(|e| connect_error(data_source, e))?;
+            Connection::open_with_flags(database, config)
+        }
+        .map_err(|e| connect_error(data_source, e))?;
+        Ok(DuckDbExecutor {
+            data_source: data_source.to_string(),
+            base: Mutex::new(conn),
+            file_errors: HashMap::new(),
+        })
+    }
+
+    /// An in-memory database with one view per data file, named as the table parts say.
+    pub fn open_files(data_source: &str, files: &[(String, PathBuf)]) -> Result<DuckDbExecutor, ExecError> {
+        let conn = Connection::open_in_memory().map_err(|e| connect_error(data_source, e))?;
+        let dialect = DuckDbDialect;
+        let mut file_errors = HashMap::new();
+        for (view, path) in files {
+            if !path.exists() {
+                continue; // reported as "dataset not found" when it is verified
+            }
+            let sql = format!(
+                "CREATE OR REPLACE VIEW {} AS SELECT * FROM {}",
+                dialect.quote_ident(view),
+                reader_sql(path)
+            );
+            if let Err(e) = conn.execute_batch(&sql) {
+                file_errors.insert(view.clone(), format!("could not read '{}': {e}", path.display()));
+            }
+        }
+        Ok(DuckDbExecutor {
+            data_source: data_source.to_string(),
+            base: Mutex::new(conn),
+            file_errors,
+        })
+    }
+}
+
+pub fn columns_query(d: &dyn Dialect, table: &TableRef) -> String {
+    let lit = |s: &str| d.string_literal(s);
+    let (catalog, schema, name) = match table.parts.as_slice() {
+        [c, s, t] => (Some(c.as_str()), s.as_str(), t.as_str()),
+        [s, t] => (None, s.as_str(), t.as_str()),
+        [t] => (None, "main", t.as_str()),
+        _ => (None, "main", table.name()),
+    };
+    // DuckDB resolves names case-insensitively, so the catalog lookup does too
+    let mut sql = format!(
+        "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale\n\
+         FROM information_schema.columns\n\
+         WHERE lower(table_schema) = lower({}) AND lower(table_name) = lower({})",
+        lit(schema),
+        lit(name)
+    );
+    if let Some(c) = catalog {
+        sql.push_str(&format!(" AND lower(table_catalog) = lower({})", lit(c)));
+    }
+    sql.push_str("\nORDER BY ordinal_position");
+    sql
+}
+
+#[async_trait]
+impl Executor for DuckDbExecutor {
+    fn dialect(&self) -> &dyn Dialect {
+        &DuckDbDialect
+    }
+
+    fn columns_sql(&self, table: &TableRef) -> String {
+        columns_query(&DuckDbDialect, table)
+    }
+
+    async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError> {
+        control.check()?;
+        let conn = self
+            .base
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .try_clone()
+            .map_err(|e| connect_error(&self.data_source, e))?;
+        let handle: Arc<dyn Interrupt> = Arc::new(DuckInterrupt(conn.interrupt_handle()));
+        control.register(&handle);
+        Ok(Box::new(DuckDbSession {
+            conn: Arc::new(Mutex::new(conn)),
+            _interrupt: handle,
+            file_errors: self.file_errors.clone(),
+        }))
+    }
+}
+
+struct DuckInterrupt(Arc<duckdb::InterruptHandle>);
+
+impl Interrupt for DuckInterrupt {
+    fn interrupt(&self) {
+        self.0.interrupt();
+    }
+}
+
+struct DuckDbSession {
+    conn: Arc<Mutex<Connection>>,
+    // kept alive for as long as the session, so a cancel reaches it
+    _interrupt: Arc<dyn Interrupt>,
+    file_errors: HashMap<String, String>,
+}
+
+impl DuckDbSession {
+    async fn rows(&self, sql: String, limit: usize) -> Result<Vec<Vec<Value>>, ExecError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            let mut stmt = conn.prepare(&sql).map_err(query_error)?;
+            let mut rows = stmt.query([]).map_err(query_error)?;
+            let mut out = Vec::new();
+            while out.len() < limit {
+                let Some(row) = rows.next().map_err(query_error)? else {
+                    break;
+                };
+                let n = row.as_ref().column_count();
+                let mut values = Vec::with_capacity(n);
+                for i in 0..n {
+                    let v: DValue = row.get(i).map_err(query_error)?;
+                    values.push(convert(v));
+                }
+                out.push(values);
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| ExecError::Query(format!("query task failed: {e}")))?
+    }
+}
+
+fn query_error(e: duckdb::Error) -> ExecError {
+    let text = e.to_string();
+    if text.contains("INTERRUPT") || text.contains("Interrupted") {
+        ExecError::Cancelled("the query was interrupted".into())
+    } else {
+        ExecError::Query(text)
+    }
+}
+
+#[async_trait]
+impl Session for DuckDbSession {
+    async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
+        if let Some(e) = self.file_errors.get(table.name()).filter(|_| table.parts.len() == 1) {
+            return Err(ExecError::Query(e.clone()));
+        }
+        let rows = self.rows(columns_query(&DuckDbDialect, table), usize::MAX).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let text = |v: &Value| match v {
+            Value::Text(t) => t.clone(),
+            other => other.to_string(),
+        };
+        let num = |v: &Value| v.as_f64().map(|f| f as u64);
+        Ok(Some(
+            rows.iter()
+                .map(|r| ColumnInfo {
+                    name: text(&r[0]),
+                    data_type: text(&r[1]),
+                    character_maximum_length: num(&r[2]),
+                    numeric_precision: num(&r[3]),
+                    numeric_scale: num(&r[4]),
+                })
+                .collect(),
+        ))
+    }
+
+    async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
+        Ok(self.rows(sql.to_string(), 1).await?.pop())
+    }
+}
+
+fn convert(v: DValue) -> Value {
+    match v {
+        DValue::Null => Value::Null,
+        DValue::Boolean(b) => Value::Bool(b),
+        DValue::TinyInt(i) => Value::Int(i.into()),
+        DValue::SmallInt(i) => Value::Int(i.into()),
+        DValue::Int(i) => Value::Int(i.into()),
+        DValue::BigInt(i) => Value::Int(i.into()),
+        DValue::HugeInt(i) => Value::Int(i),
+        DValue::UTinyInt(i) => Value::Int(i.into()),
+        DValue::USmallInt(i) => Value::Int(i.into()),
+        DValue::UInt(i) => Value::Int(i.into()),
+        DValue::UBigInt(i) => Value::Int(i.into()),
+        DValue::UHugeInt(i) => i128::try_from(i).map(Value::Int).unwrap_or_else(|_| Value::Other(i.to_string())),
+        DValue::Float(f) => Value::Float(f.into()),
+        DValue::Double(f) => Value::Float(f),
+        DValue::Decimal(d) => Value::Decimal(d.to_string()),
+        DValue::Timestamp(unit, t) => Value::Timestamp(to_micros(unit, t)),
+        DValue::Date32(d) => Value::Date(d),
+        DValue::Text(s) | DValue::Enum(s) => Value::Text(s),
+        other => Value::Other(format!("{other:?}")),
+    }
+}
+
+fn to_micros(unit: TimeUnit, t: i64) -> i64 {
+    unit.to_micros(t)
+}

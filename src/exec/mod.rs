@@ -1,0 +1,135 @@
+//! Executors run SQL in a data source and hand back values. They know nothing of
+//! contracts or checks: SQL in, rows out, plus the catalog's column list.
+
+pub mod control;
+pub mod duckdb;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde_json::{json, Value as Json};
+
+use crate::sql::ast::TableRef;
+use crate::sql::dialect::Dialect;
+
+pub use control::RunControl;
+
+/// SQL listing a table's columns, as `--plan` shows it.
+pub fn columns_sql(d: &dyn Dialect, table: &TableRef) -> String {
+    duckdb::columns_query(d, table)
+}
+
+/// A value from a result row, engine-neutral.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    /// exact decimal as text, so sums of decimals are reported without float error
+    Decimal(String),
+    Text(String),
+    /// microseconds since the Unix epoch, UTC
+    Timestamp(i64),
+    /// days since the Unix epoch
+    Date(i32),
+    /// anything else, as text (intervals, lists, ...)
+    Other(String),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Decimal(d) => d.parse().ok(),
+            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+            Value::Text(t) => t.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// For diagnostics: numbers as JSON numbers, anything else as text.
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Null => Json::Null,
+            Value::Bool(b) => json!(b),
+            Value::Int(i) => i64::try_from(*i).map(|i| json!(i)).unwrap_or_else(|_| json!(i.to_string())),
+            Value::Float(f) => json!(f),
+            // a decimal with more digits than a double holds stays exact, as text
+            Value::Decimal(d) if d.chars().filter(char::is_ascii_digit).count() <= 15 => {
+                d.parse::<f64>().map(|f| json!(f)).unwrap_or_else(|_| json!(d))
+            }
+            other => json!(other.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Decimal(d) => f.write_str(d),
+            Value::Text(t) => write!(f, "'{t}'"),
+            Value::Timestamp(us) => match chrono::DateTime::from_timestamp_micros(*us) {
+                Some(t) => write!(f, "{}", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                None => write!(f, "timestamp {us}us"),
+            },
+            Value::Date(d) => match chrono::DateTime::from_timestamp(*d as i64 * 86400, 0) {
+                Some(t) => write!(f, "{}", t.format("%Y-%m-%d")),
+                None => write!(f, "date {d}"),
+            },
+            Value::Other(o) => f.write_str(o),
+        }
+    }
+}
+
+/// A column as the catalog describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub data_type: String,
+    pub character_maximum_length: Option<u64>,
+    pub numeric_precision: Option<u64>,
+    pub numeric_scale: Option<u64>,
+}
+
+/// Why a statement or connection failed. The message never holds a secret: executors
+/// build it from the engine's error, and the run redacts known secrets once more.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ExecError {
+    #[error("could not connect to data source '{data_source}': {message}")]
+    Connect { data_source: String, message: String },
+    #[error("{0}")]
+    Query(String),
+    #[error("{0}")]
+    Cancelled(String),
+}
+
+/// One data source: how to open sessions on it.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    fn dialect(&self) -> &dyn Dialect;
+
+    /// SQL that lists a table's columns, for `--plan` output.
+    fn columns_sql(&self, table: &TableRef) -> String;
+
+    async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError>;
+}
+
+/// A connection in use by one dataset's verification.
+#[async_trait]
+pub trait Session: Send {
+    /// The table's columns in catalog order; None when the table does not exist.
+    async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError>;
+
+    /// Run a query and return its first row (None when it returned no rows).
+    async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError>;
+}

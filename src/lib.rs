@@ -1,0 +1,20 @@
+//! assay: verify data against YAML data contracts, inside the user's own database.
+//!
+//! The flow, one way down: contract YAML + config -> contract model -> plan -> SQL ->
+//! executor -> metric values -> check outcomes -> results -> reporters.
+
+pub mod app;
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod contract;
+pub mod decode;
+pub mod diag;
+pub mod exec;
+pub mod interp;
+pub mod plan;
+pub mod report;
+pub mod results;
+pub mod sql;
+pub mod verify;
+pub mod yaml;

@@ -1,0 +1,49 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use assay::app::{self, AppError};
+use assay::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    // unwrapped lines: a CI log or a grep must see each message whole
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
+    let cli = Cli::parse();
+    let code = match &cli.command {
+        Command::Verify(args) => {
+            init_logging(args.verbose, args.quiet);
+            match app::verify(args) {
+                Ok(code) => code,
+                Err(AppError::Input(diags)) => {
+                    eprintln!("{:?}", miette::Report::new(diags));
+                    app::EXIT_BAD_INPUT
+                }
+                Err(AppError::Runtime(message)) => {
+                    eprintln!("error: {message}");
+                    app::EXIT_RUNTIME
+                }
+            }
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+/// Logs go to stderr so stdout stays clean for reports (`-o json | jq`).
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "assay=info",
+        _ => "assay=debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ASSAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

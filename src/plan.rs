@@ -1,0 +1,343 @@
+//! Contract -> the queries to run for one dataset.
+//!
+//! Every aggregate metric of every check with the same filter goes into ONE query,
+//! deduplicated by its printed SQL, so two checks needing COUNT(*) share it and a table
+//! is scanned once per distinct filter. Checks that need another table or the user's
+//! own query get queries of their own.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::checks::{CheckKind, NeedCtx, Needs, OwnQuery};
+use crate::config::DataSourceConfig;
+use crate::contract::{Contract, SqlText};
+use crate::diag::{Diag, Diags};
+use crate::exec::ColumnInfo;
+use crate::sql::ast::{Expr, Select, SelectItem, TableRef};
+use crate::sql::dialect::{print_expr, print_select, Dialect};
+use crate::sql::user_sql;
+
+/// A contract checked against its data source: tables resolved, user SQL validated.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub contract: Arc<Contract>,
+    pub data_source: DataSourceConfig,
+    pub table: TableRef,
+    /// check index -> table of its valid_reference_data
+    pub reference_tables: HashMap<usize, TableRef>,
+    /// files data source: (view name, file) for the dataset and its reference data
+    pub files: Vec<(String, PathBuf)>,
+}
+
+impl Resolved {
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        self.data_source.dialect()
+    }
+}
+
+/// Resolve a contract's dataset and validate every piece of SQL it holds, before
+/// anything runs. Errors point at the YAML.
+pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolved, Diags> {
+    let src = &contract.source;
+    let mut diags = Diags::default();
+    let dialect = ds.dialect();
+    let mut files = Vec::new();
+    let table = match ds.table_ref(&contract.dataset.path) {
+        Ok(t) => {
+            if let Some(p) = ds.file_path(&contract.dataset.path) {
+                files.push((t.name().to_string(), p));
+            }
+            Some(t)
+        }
+        Err(e) => {
+            diags.push(Diag::at(src, contract.dataset.span, format!("dataset '{}': {e}", contract.dataset.text), "here"));
+            None
+        }
+    };
+    let mut check_sql = |sql: &SqlText, what: &str, query: bool, diags: &mut Diags| {
+        let result = if query {
+            user_sql::check_query(dialect, &sql.sql)
+        } else {
+            user_sql::check_expression(dialect, &sql.sql)
+        };
+        if let Err(e) = result {
+            diags.push(
+                Diag::at(src, sql.span, format!("{what} {e}"), "this SQL")
+                    .with_help(if query {
+                        "write one SELECT statement; it runs read-only"
+                    } else {
+                        "write one SQL expression, without a trailing ';'"
+                    }),
+            );
+        }
+    };
+    if let Some(f) = &contract.filter {
+        check_sql(f, "the dataset filter", false, &mut diags);
+    }
+    let mut reference_tables = HashMap::new();
+    for (i, check) in contract.checks.iter().enumerate() {
+        if let Some(f) = &check.filter {
+            check_sql(f, &format!("the filter of {}", check.id), false, &mut diags);
+        }
+        match &check.kind {
+            CheckKind::Metric(crate::checks::metric::Metric::Expression(s))
+            | CheckKind::FailedRows(crate::checks::failed_rows::FailedRows::Expression(s)) => {
+                check_sql(s, &format!("the expression of {}", check.id), false, &mut diags)
+            }
+            CheckKind::Metric(crate::checks::metric::Metric::Query(s))
+            | CheckKind::FailedRows(crate::checks::failed_rows::FailedRows::Query(s)) => {
+                check_sql(s, &format!("the query of {}", check.id), true, &mut diags)
+            }
+            CheckKind::Invalid(inv) => {
+                if let Some(rd) = &inv.validity.reference {
+                    let parts: Vec<String> = rd.dataset.split('/').map(str::to_string).collect();
+                    if parts.first().map(String::as_str) != Some(ds.name.as_str()) || parts.len() < 2 {
+                        diags.push(
+                            Diag::at(
+                                src,
+                                rd.span,
+                                format!(
+                                    "valid_reference_data dataset '{}' must be in the same data source '{}'",
+                                    rd.dataset, ds.name
+                                ),
+                                "here",
+                            )
+                            .with_help(format!("write it as {}/.../table", ds.name)),
+                        );
+                        continue;
+                    }
+                    match ds.table_ref(&parts[1..]) {
+                        Ok(t) => {
+                            if let Some(p) = ds.file_path(&parts[1..]) {
+                                files.push((t.name().to_string(), p));
+                            }
+                            reference_tables.insert(i, t);
+                        }
+                        Err(e) => diags.push(Diag::at(src, rd.span, format!("valid_reference_data: {e}"), "here")),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    match table {
+        Some(table) if diags.is_empty() => Ok(Resolved {
+            contract,
+            data_source: ds.clone(),
+            table,
+            reference_tables,
+            files,
+        }),
+        _ => Err(diags),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedQuery {
+    /// what the query is for, shown in `--plan` and logs
+    pub label: String,
+    pub sql: String,
+    /// aggregate queries keep their tree, to split it per check if the query fails
+    pub select: Option<Select>,
+}
+
+#[derive(Debug, Clone)]
+pub enum CheckPlan {
+    Run {
+        /// (query index, item indexes) of the check's aggregates; item 0 of every
+        /// aggregate query is COUNT(*), the rows tested
+        aggregates: Option<(usize, Vec<usize>)>,
+        own_query: Option<usize>,
+        schema: bool,
+    },
+    /// cannot run, with the reason (a column it needs does not exist)
+    Skip(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DatasetPlan {
+    pub queries: Vec<PlannedQuery>,
+    pub checks: Vec<CheckPlan>,
+    pub needs_schema: bool,
+}
+
+struct Group {
+    filter: Option<Expr>,
+    label: String,
+    items: Vec<SelectItem>,
+    by_sql: HashMap<String, usize>,
+}
+
+impl Group {
+    fn new(filter: Option<Expr>, label: String) -> Group {
+        let mut g = Group {
+            filter,
+            label,
+            items: Vec::new(),
+            by_sql: HashMap::new(),
+        };
+        g.items.push(SelectItem {
+            expr: Expr::CountAll,
+            alias: Some("row_count".into()),
+        });
+        g.by_sql.insert("COUNT(*)".into(), 0);
+        g
+    }
+
+    fn add(&mut self, d: &dyn Dialect, name: &str, expr: &Expr) -> usize {
+        let sql = print_expr(d, expr);
+        if let Some(i) = self.by_sql.get(&sql) {
+            return *i;
+        }
+        let mut alias = name.to_string();
+        let mut n = 2;
+        while self.items.iter().any(|it| it.alias.as_deref() == Some(alias.as_str())) {
+            alias = format!("{name}_{n}");
+            n += 1;
+        }
+        self.items.push(SelectItem {
+            expr: expr.clone(),
+            alias: Some(alias),
+        });
+        self.by_sql.insert(sql, self.items.len() - 1);
+        self.items.len() - 1
+    }
+}
+
+fn and_filters(a: Option<&SqlText>, b: Option<&SqlText>) -> Option<Expr> {
+    let parts: Vec<Expr> = [a, b].into_iter().flatten().map(|s| Expr::Raw(s.sql.clone())).collect();
+    (!parts.is_empty()).then(|| Expr::and(parts))
+}
+
+/// Plan a resolved contract. With `known_columns` (read from the catalog), checks on
+/// columns that do not exist are skipped with a reason instead of breaking the shared
+/// query for every other check.
+pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> DatasetPlan {
+    let d = resolved.dialect();
+    let contract = &resolved.contract;
+    let mut groups: Vec<Group> = vec![Group::new(
+        and_filters(contract.filter.as_ref(), None),
+        "metrics".to_string(),
+    )];
+    let mut group_of_filter: HashMap<String, usize> = HashMap::new();
+    let mut own: Vec<(usize, PlannedQuery)> = Vec::new();
+    let mut check_plans = Vec::with_capacity(contract.checks.len());
+    let mut needs_schema = false;
+
+    for (i, check) in contract.checks.iter().enumerate() {
+        let filter = and_filters(contract.filter.as_ref(), check.filter.as_ref());
+        let ctx = NeedCtx {
+            table: &resolved.table,
+            column: check.column.as_deref(),
+            filter: filter.as_ref(),
+            reference_table: resolved.reference_tables.get(&i),
+        };
+        let needs: Needs = check.kind.needs(&ctx);
+        if let Some(cols) = known_columns {
+            let absent: Vec<&String> = needs
+                .columns
+                .iter()
+                .filter(|c| !cols.iter().any(|k| d.same_ident(&k.name, c)))
+                .collect();
+            if !absent.is_empty() {
+                let names: Vec<String> = absent.iter().map(|c| format!("'{c}'")).collect();
+                check_plans.push(CheckPlan::Skip(format!(
+                    "column {} not found in dataset {}",
+                    names.join(", "),
+                    contract.dataset.text
+                )));
+                continue;
+            }
+        }
+        needs_schema |= needs.schema;
+        let aggregates = if needs.aggregates.is_empty() {
+            None
+        } else {
+            let g = match &check.filter {
+                None => 0,
+                Some(f) => *group_of_filter.entry(f.sql.clone()).or_insert_with(|| {
+                    groups.push(Group::new(filter.clone(), format!("metrics where {}", f.sql.trim())));
+                    groups.len() - 1
+                }),
+            };
+            let items = needs
+                .aggregates
+                .iter()
+                .map(|m| groups[g].add(d, &m.name, &m.expr))
+                .collect();
+            Some((g, items))
+        };
+        let own_query = needs.own_query.map(|q| {
+            let (sql, select) = match q {
+                OwnQuery::Select(s) => (print_select(d, &s), None),
+                OwnQuery::CountRowsOf(user) => (d.count_rows_of(&user), None),
+                OwnQuery::Value(user) => (user.trim().trim_end_matches(';').to_string(), None),
+            };
+            own.push((
+                i,
+                PlannedQuery {
+                    label: check.id.clone(),
+                    sql,
+                    select,
+                },
+            ));
+            own.len() - 1
+        });
+        check_plans.push(CheckPlan::Run {
+            aggregates,
+            own_query,
+            schema: needs.schema,
+        });
+    }
+
+    let group_count = groups.len();
+    let mut queries: Vec<PlannedQuery> = groups
+        .into_iter()
+        .map(|g| {
+            let select = Select {
+                items: g.items,
+                from: resolved.table.clone(),
+                filter: g.filter,
+            };
+            PlannedQuery {
+                label: g.label,
+                sql: print_select(d, &select),
+                select: Some(select),
+            }
+        })
+        .collect();
+    queries.extend(own.into_iter().map(|(_, q)| q));
+    // own queries were numbered from 0; shift them past the aggregate queries
+    for plan in &mut check_plans {
+        if let CheckPlan::Run { own_query: Some(q), .. } = plan {
+            *q += group_count;
+        }
+    }
+    DatasetPlan {
+        queries,
+        checks: check_plans,
+        needs_schema,
+    }
+}
+
+/// When a shared aggregate query fails, this is the query with just one check's items
+/// (plus COUNT(*) first), so the failure can be pinned on the checks that cause it.
+pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String, Vec<usize>) {
+    let mut chosen: Vec<usize> = vec![0];
+    for i in items {
+        if !chosen.contains(i) {
+            chosen.push(*i);
+        }
+    }
+    let sub = Select {
+        items: chosen.iter().map(|i| select.items[*i].clone()).collect(),
+        from: select.from.clone(),
+        filter: select.filter.clone(),
+    };
+    let positions = items
+        .iter()
+        .map(|i| chosen.iter().position(|c| c == i).unwrap_or(0))
+        .collect();
+    (print_select(d, &sub), positions)
+}

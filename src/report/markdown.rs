@@ -1,0 +1,52 @@
+//! Markdown, for pull-request comments and CI job summaries.
+
+use super::{details_text, summary_line, threshold_text, value_text};
+use crate::results::{Outcome, Results};
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn icon(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "✅ pass",
+        Outcome::Warn => "⚠️ warn",
+        Outcome::Fail => "❌ fail",
+        Outcome::NotEvaluated => "⛔ not evaluated",
+    }
+}
+
+pub fn render(results: &Results) -> String {
+    let mut out = format!(
+        "## assay verification: {}\n\n{}\n\n",
+        icon(results.outcome),
+        summary_line(results)
+    );
+    for d in &results.datasets {
+        out.push_str(&format!("### {} `{}`\n\n", icon(d.outcome), cell(&d.dataset)));
+        out.push_str(&format!("Contract `{}`", cell(&d.contract)));
+        if let Some(n) = d.dataset_rows_tested {
+            out.push_str(&format!(", {n} rows tested"));
+        }
+        out.push_str("\n\n");
+        if let Some(e) = &d.error {
+            out.push_str(&format!("Error: {}\n\n", cell(e)));
+        }
+        if d.checks.is_empty() {
+            continue;
+        }
+        out.push_str("| outcome | check | value | threshold | details |\n|---|---|---|---|---|\n");
+        for c in &d.checks {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                icon(c.outcome),
+                cell(&c.name),
+                cell(&value_text(c)),
+                cell(&threshold_text(c)),
+                cell(&details_text(c))
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,150 @@
+//! Reporters turn the results document into text. They know nothing of SQL or contracts:
+//! everything they show is in `Results`.
+
+mod junit;
+mod markdown;
+mod table;
+
+use serde_json::Value as Json;
+
+use crate::contract::threshold::fmt_num;
+use crate::results::{CheckResult, Results};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Junit,
+    Markdown,
+}
+
+pub const FORMATS: &[&str] = &["table", "json", "junit", "markdown"];
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "table" => Some(Format::Table),
+            "json" => Some(Format::Json),
+            "junit" => Some(Format::Junit),
+            "markdown" | "md" => Some(Format::Markdown),
+            _ => None,
+        }
+    }
+}
+
+/// Render results; `color` only matters for the table (and only on a terminal).
+pub fn render(format: Format, results: &Results, color: bool) -> String {
+    match format {
+        Format::Table => table::render(results, color),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(results).expect("results serialize");
+            s.push('\n');
+            s
+        }
+        Format::Junit => junit::render(results),
+        Format::Markdown => markdown::render(results),
+    }
+}
+
+/// The checked value as people read it: "25%" for percent thresholds, "1.5 hours" for
+/// freshness, plain numbers otherwise.
+pub fn value_text(c: &CheckResult) -> String {
+    let Some(v) = c.value else {
+        return "-".to_string();
+    };
+    let metric = c.threshold.get("metric").and_then(Json::as_str);
+    let unit = c.threshold.get("unit").and_then(Json::as_str);
+    match (metric, unit) {
+        (Some("percent"), _) => format!("{}%", fmt_num(v)),
+        (_, Some(u)) => format!("{} {u}s", fmt_num(v)),
+        _ => fmt_num(v),
+    }
+}
+
+/// "must be < 5%" from the threshold JSON.
+pub fn threshold_text(c: &CheckResult) -> String {
+    let t = &c.threshold;
+    let pct = if t.get("metric").and_then(Json::as_str) == Some("percent") { "%" } else { "" };
+    let unit = t
+        .get("unit")
+        .and_then(Json::as_str)
+        .map(|u| format!(" {u}s"))
+        .unwrap_or_default();
+    let n = |v: &Json| format!("{}{pct}{unit}", v.as_f64().map(fmt_num).unwrap_or_else(|| v.to_string()));
+    let Some(obj) = t.as_object() else {
+        return String::new();
+    };
+    for (key, value) in obj {
+        let text = match key.as_str() {
+            "must_be" => format!("= {}", n(value)),
+            "must_not_be" => format!("!= {}", n(value)),
+            "must_be_greater_than" => format!("> {}", n(value)),
+            "must_be_greater_than_or_equal" => format!(">= {}", n(value)),
+            "must_be_less_than" => format!("< {}", n(value)),
+            "must_be_less_than_or_equal" => format!("<= {}", n(value)),
+            "must_be_between" | "must_be_not_between" => {
+                let parts: Vec<String> = value
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                let op = match k.as_str() {
+                                    "greater_than" => ">",
+                                    "greater_than_or_equal" => ">=",
+                                    "less_than" => "<",
+                                    _ => "<=",
+                                };
+                                format!("{op} {}", n(v))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let joiner = if key == "must_be_between" { " and " } else { " or " };
+                parts.join(joiner)
+            }
+            _ => continue,
+        };
+        return text;
+    }
+    String::new()
+}
+
+/// The diagnostics worth a glance, as "key=value" pairs; schema differences listed.
+pub fn details_text(c: &CheckResult) -> String {
+    if let Some(e) = &c.error {
+        return e.clone();
+    }
+    if let Some(Json::Array(diffs)) = c.diagnostics.get("differences") {
+        return diffs.iter().filter_map(Json::as_str).collect::<Vec<_>>().join("; ");
+    }
+    c.diagnostics
+        .iter()
+        .filter(|(_, v)| !v.is_array() && !v.is_object())
+        .map(|(k, v)| {
+            let shown = match v {
+                Json::Number(num) => num.as_f64().map(fmt_num).unwrap_or_else(|| num.to_string()),
+                Json::String(s) => s.clone(),
+                Json::Null => "none".to_string(),
+                other => other.to_string(),
+            };
+            format!("{k}={shown}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn summary_line(r: &Results) -> String {
+    let s = &r.summary;
+    let datasets = r.datasets.len();
+    format!(
+        "{} check{} on {} dataset{}: {} passed, {} warned, {} failed, {} not evaluated",
+        s.checks,
+        if s.checks == 1 { "" } else { "s" },
+        datasets,
+        if datasets == 1 { "" } else { "s" },
+        s.pass,
+        s.warn,
+        s.fail,
+        s.not_evaluated
+    )
+}

@@ -1,0 +1,76 @@
+//! The human report: one table per dataset, a summary line, colour only on a terminal.
+
+use tabled::builder::Builder;
+use tabled::settings::{Style, Width};
+
+use super::{details_text, summary_line, threshold_text, value_text};
+use crate::results::{Outcome, Results};
+
+fn paint(text: &str, outcome: Outcome, color: bool) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let code = match outcome {
+        Outcome::Pass => "32",
+        Outcome::Warn => "33",
+        Outcome::Fail => "31",
+        Outcome::NotEvaluated => "35",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+fn label(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "PASS",
+        Outcome::Warn => "WARN",
+        Outcome::Fail => "FAIL",
+        Outcome::NotEvaluated => "NOT EVALUATED",
+    }
+}
+
+pub fn render(results: &Results, color: bool) -> String {
+    let mut out = String::new();
+    for d in &results.datasets {
+        let rows = d
+            .dataset_rows_tested
+            .map(|n| format!(", {n} rows tested"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{} {} ({}{rows})\n",
+            paint(label(d.outcome), d.outcome, color),
+            d.dataset,
+            d.contract
+        ));
+        if let Some(e) = &d.error {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+        if d.checks.is_empty() {
+            out.push('\n');
+            continue;
+        }
+        let mut b = Builder::default();
+        b.push_record(["outcome", "check", "value", "threshold", "details"]);
+        for c in &d.checks {
+            let name = match &c.column {
+                Some(col) if !c.name.contains(col.as_str()) => format!("{} ({col})", c.name),
+                _ => c.name.clone(),
+            };
+            let level = if c.level == "warn" { " [warn level]" } else { "" };
+            b.push_record([
+                paint(label(c.outcome), c.outcome, color),
+                name,
+                value_text(c),
+                format!("{}{level}", threshold_text(c)),
+                details_text(c),
+            ]);
+        }
+        let mut table = b.build();
+        table.with(Style::rounded());
+        table.with(Width::wrap(200).keep_words(true));
+        out.push_str(&table.to_string());
+        out.push_str("\n\n");
+    }
+    let overall = paint(label(results.outcome), results.outcome, color);
+    out.push_str(&format!("{overall} {}\n", summary_line(results)));
+    out
+}

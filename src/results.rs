@@ -1,0 +1,212 @@
+//! The results document: the `json` output, what `push` uploads, what reporters render.
+//! It holds metrics and outcomes, never row values.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+/// Bumped when a field changes meaning or disappears; additions keep the version.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Warn,
+    Fail,
+    NotEvaluated,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Warn => "warn",
+            Outcome::Fail => "fail",
+            Outcome::NotEvaluated => "not_evaluated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub checks: usize,
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+    pub not_evaluated: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    pub schema_version: String,
+    pub scan_id: String,
+    pub tool: Tool,
+    pub started_at: String,
+    pub ended_at: String,
+    /// the run's "now" (freshness and `${var.NOW}`)
+    pub now: String,
+    /// worst outcome over all checks: not_evaluated > fail > warn > pass
+    pub outcome: Outcome,
+    pub summary: Summary,
+    pub datasets: Vec<DatasetResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatasetResult {
+    pub data_source: String,
+    pub dataset: String,
+    pub contract: String,
+    /// rows left after the dataset filter (None when the dataset could not be read)
+    pub dataset_rows_tested: Option<u64>,
+    pub outcome: Outcome,
+    pub duration_ms: u64,
+    /// a problem with the whole dataset (unreachable, table not found)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub checks: Vec<CheckResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub check_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
+    pub level: String,
+    pub threshold: Json,
+    pub outcome: Outcome,
+    /// the number compared with the threshold
+    pub value: Option<f64>,
+    pub diagnostics: Map<String, Json>,
+    /// the check's own settings (valid_values, columns, expression, ...)
+    #[serde(skip_serializing_if = "Map::is_empty", default)]
+    pub settings: Map<String, Json>,
+    #[serde(skip_serializing_if = "Map::is_empty", default)]
+    pub attributes: Map<String, Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How a run's outcome maps to the process exit code (SPEC section 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Fail,
+    Warn,
+}
+
+pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
+    let rank = |o: Outcome| match o {
+        Outcome::Pass => 0,
+        Outcome::Warn => 1,
+        Outcome::Fail => 2,
+        Outcome::NotEvaluated => 3,
+    };
+    outcomes.into_iter().max_by_key(|o| rank(*o)).unwrap_or(Outcome::Pass)
+}
+
+impl Results {
+    pub fn summarize(&mut self) {
+        let mut s = Summary::default();
+        for c in self.datasets.iter().flat_map(|d| &d.checks) {
+            s.checks += 1;
+            match c.outcome {
+                Outcome::Pass => s.pass += 1,
+                Outcome::Warn => s.warn += 1,
+                Outcome::Fail => s.fail += 1,
+                Outcome::NotEvaluated => s.not_evaluated += 1,
+            }
+        }
+        let dataset_errors = self.datasets.iter().any(|d| d.error.is_some());
+        self.outcome = if dataset_errors {
+            Outcome::NotEvaluated
+        } else {
+            worst(self.datasets.iter().flat_map(|d| d.checks.iter().map(|c| c.outcome)))
+        };
+        self.summary = s;
+    }
+
+    /// 3 when something could not be evaluated, 1 when a check failed (or warned with
+    /// `--fail-on warn`), else 0. (2, bad input, never gets this far.)
+    pub fn exit_code(&self, fail_on: FailOn) -> i32 {
+        let s = &self.summary;
+        if s.not_evaluated > 0 || self.datasets.iter().any(|d| d.error.is_some()) {
+            3
+        } else if s.fail > 0 || (fail_on == FailOn::Warn && s.warn > 0) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn results_with(outcomes: &[Outcome]) -> Results {
+        let checks = outcomes
+            .iter()
+            .map(|o| CheckResult {
+                id: "checks/row_count".into(),
+                check_type: "row_count".into(),
+                column: None,
+                name: "row count".into(),
+                qualifier: None,
+                level: "fail".into(),
+                threshold: Json::Null,
+                outcome: *o,
+                value: Some(1.0),
+                diagnostics: Map::new(),
+                settings: Map::new(),
+                attributes: Map::new(),
+                error: None,
+            })
+            .collect();
+        let mut r = Results {
+            schema_version: SCHEMA_VERSION.into(),
+            scan_id: "x".into(),
+            tool: Tool {
+                name: "assay".into(),
+                version: "0".into(),
+            },
+            started_at: String::new(),
+            ended_at: String::new(),
+            now: String::new(),
+            outcome: Outcome::Pass,
+            summary: Summary::default(),
+            datasets: vec![DatasetResult {
+                data_source: "d".into(),
+                dataset: "d/t".into(),
+                contract: "c.yml".into(),
+                dataset_rows_tested: Some(1),
+                outcome: Outcome::Pass,
+                duration_ms: 0,
+                error: None,
+                checks,
+            }],
+        };
+        r.summarize();
+        r
+    }
+
+    #[test]
+    fn exit_codes_follow_the_spec_order() {
+        use Outcome::*;
+        assert_eq!(results_with(&[Pass, Pass]).exit_code(FailOn::Fail), 0);
+        assert_eq!(results_with(&[Pass, Warn]).exit_code(FailOn::Fail), 0);
+        assert_eq!(results_with(&[Pass, Warn]).exit_code(FailOn::Warn), 1);
+        assert_eq!(results_with(&[Fail, Warn]).exit_code(FailOn::Fail), 1);
+        assert_eq!(results_with(&[Fail, NotEvaluated]).exit_code(FailOn::Fail), 3);
+        assert_eq!(results_with(&[Fail, NotEvaluated]).outcome, NotEvaluated);
+    }
+}

@@ -1,0 +1,140 @@
+//! A small, dialect-neutral query tree: just what contract checks need.
+//!
+//! Checks build trees; a `Dialect` prints them. Nothing here knows about any engine.
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Str(String),
+    /// kept as written, so 0.1 stays 0.1 and big integers stay exact
+    Number(String),
+    Bool(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFn {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// a column of the dataset being verified
+    Column(String),
+    /// a column of a named table alias, for correlated subqueries
+    AliasColumn(String, String),
+    /// user-written SQL (already validated), printed in parentheses
+    Raw(String),
+    Lit(Literal),
+    CountAll,
+    Agg(AggFn, Box<Expr>),
+    CountDistinct(Box<Expr>),
+    /// distinct tuples of several columns, NULL counting as a value
+    CountDistinctTuple(Vec<Expr>),
+    /// CASE WHEN cond THEN value [ELSE otherwise] END
+    Case(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
+    IsNull(Box<Expr>),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    InList(Box<Expr>, Vec<Literal>),
+    Cmp(Box<Expr>, CmpOp, Box<Expr>),
+    /// the pattern is found anywhere in the value (as text)
+    RegexMatch(Box<Expr>, String),
+    /// length of the value as text, in characters
+    CharLength(Box<Expr>),
+    Exists(Box<Select>),
+    Int(i64),
+    Null,
+}
+
+impl Expr {
+    pub fn col(name: &str) -> Expr {
+        Expr::Column(name.to_string())
+    }
+
+    pub fn agg(f: AggFn, e: Expr) -> Expr {
+        Expr::Agg(f, Box::new(e))
+    }
+
+    pub fn not(e: Expr) -> Expr {
+        Expr::Not(Box::new(e))
+    }
+
+    /// COUNT(CASE WHEN cond THEN 1 END): rows where cond is true; 0 on an empty table.
+    pub fn count_where(cond: Expr) -> Expr {
+        Expr::agg(
+            AggFn::Count,
+            Expr::Case(Box::new(cond), Box::new(Expr::Int(1)), None),
+        )
+    }
+
+    /// the value when cond holds, else NULL (aggregates skip NULLs)
+    pub fn value_where(cond: Expr, value: Expr) -> Expr {
+        Expr::Case(Box::new(cond), Box::new(value), None)
+    }
+
+    pub fn and(mut parts: Vec<Expr>) -> Expr {
+        if parts.len() == 1 {
+            parts.pop().unwrap()
+        } else {
+            Expr::And(parts)
+        }
+    }
+
+    pub fn or(mut parts: Vec<Expr>) -> Expr {
+        if parts.len() == 1 {
+            parts.pop().unwrap()
+        } else {
+            Expr::Or(parts)
+        }
+    }
+}
+
+/// Where rows come from: a table (catalog path, each part quoted by the dialect).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRef {
+    pub parts: Vec<String>,
+    pub alias: Option<String>,
+}
+
+impl TableRef {
+    pub fn new(parts: Vec<String>) -> TableRef {
+        TableRef { parts, alias: None }
+    }
+
+    pub fn aliased(&self, alias: &str) -> TableRef {
+        TableRef {
+            parts: self.parts.clone(),
+            alias: Some(alias.to_string()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.parts.last().map(String::as_str).unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectItem {
+    pub expr: Expr,
+    pub alias: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Select {
+    pub items: Vec<SelectItem>,
+    pub from: TableRef,
+    pub filter: Option<Expr>,
+}

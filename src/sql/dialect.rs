@@ -1,0 +1,190 @@
+//! How each engine spells the query tree.
+//!
+//! A trait of capability methods with defaults (standard SQL); an engine overrides only
+//! what it spells differently. Printing walks the tree once and asks the dialect at each
+//! engine-specific node, so no `if engine == X` appears anywhere else.
+
+use super::ast::{AggFn, CmpOp, Expr, Literal, Select, TableRef};
+
+pub trait Dialect: Send + Sync {
+    /// Engine name for messages and plan output.
+    fn name(&self) -> &'static str;
+
+    /// The sqlparser dialect that validates user-written SQL for this engine.
+    fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect>;
+
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    fn string_literal(&self, s: &str) -> String {
+        format!("'{}'", s.replace('\'', "''"))
+    }
+
+    /// true when the pattern is found anywhere in the value
+    fn regex_match(&self, text_expr: &str, pattern: &str) -> String;
+
+    /// number of characters (not bytes) of a text expression
+    fn char_length(&self, text_expr: &str) -> String {
+        format!("CHAR_LENGTH({text_expr})")
+    }
+
+    fn cast_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS VARCHAR)")
+    }
+
+    /// COUNT of distinct tuples where NULL counts as a value
+    fn count_distinct_tuple(&self, exprs: &[String]) -> String;
+
+    /// Are two identifiers the same name for this engine's catalog?
+    fn same_ident(&self, a: &str, b: &str) -> bool {
+        a == b
+    }
+
+    /// Canonical spelling of a column type, so aliases compare equal.
+    fn normalize_type(&self, data_type: &str) -> String;
+
+    fn table(&self, t: &TableRef) -> String {
+        let name = t
+            .parts
+            .iter()
+            .map(|p| self.quote_ident(p))
+            .collect::<Vec<_>>()
+            .join(".");
+        match &t.alias {
+            Some(a) => format!("{name} AS {}", self.quote_ident(a)),
+            None => name,
+        }
+    }
+
+    fn literal(&self, l: &Literal) -> String {
+        match l {
+            Literal::Str(s) => self.string_literal(s),
+            Literal::Number(n) => n.clone(),
+            Literal::Bool(true) => "TRUE".to_string(),
+            Literal::Bool(false) => "FALSE".to_string(),
+        }
+    }
+
+    /// Count the rows a user's query returns.
+    fn count_rows_of(&self, query: &str) -> String {
+        format!("SELECT COUNT(*) FROM (\n{}\n) AS assay_failed_rows", query.trim().trim_end_matches(';'))
+    }
+}
+
+/// Print a whole SELECT.
+pub fn print_select(d: &dyn Dialect, s: &Select) -> String {
+    let items = s
+        .items
+        .iter()
+        .map(|item| match &item.alias {
+            Some(a) => format!("  {} AS {}", print_expr(d, &item.expr), d.quote_ident(a)),
+            None => format!("  {}", print_expr(d, &item.expr)),
+        })
+        .collect::<Vec<_>>()
+        .join(",\n");
+    let mut sql = format!("SELECT\n{items}\nFROM {}", d.table(&s.from));
+    if let Some(f) = &s.filter {
+        sql.push_str("\nWHERE ");
+        sql.push_str(&print_expr(d, f));
+    }
+    sql
+}
+
+pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
+    let p = |e: &Expr| print_expr(d, e);
+    match e {
+        Expr::Column(c) => d.quote_ident(c),
+        Expr::AliasColumn(t, c) => format!("{}.{}", d.quote_ident(t), d.quote_ident(c)),
+        Expr::Raw(sql) => format!("({})", sql.trim()),
+        Expr::Lit(l) => d.literal(l),
+        Expr::CountAll => "COUNT(*)".to_string(),
+        Expr::Agg(f, inner) => {
+            let name = match f {
+                AggFn::Count => "COUNT",
+                AggFn::Sum => "SUM",
+                AggFn::Avg => "AVG",
+                AggFn::Min => "MIN",
+                AggFn::Max => "MAX",
+            };
+            format!("{name}({})", p(inner))
+        }
+        Expr::CountDistinct(inner) => format!("COUNT(DISTINCT {})", p(inner)),
+        Expr::CountDistinctTuple(items) => {
+            let printed: Vec<String> = items.iter().map(p).collect();
+            d.count_distinct_tuple(&printed)
+        }
+        Expr::Case(cond, then, otherwise) => match otherwise {
+            Some(o) => format!("CASE WHEN {} THEN {} ELSE {} END", p(cond), p(then), p(o)),
+            None => format!("CASE WHEN {} THEN {} END", p(cond), p(then)),
+        },
+        Expr::IsNull(inner) => format!("{} IS NULL", p(inner)),
+        Expr::Not(inner) => format!("NOT ({})", p(inner)),
+        Expr::And(parts) => join_parts(d, parts, " AND "),
+        Expr::Or(parts) => join_parts(d, parts, " OR "),
+        Expr::InList(inner, list) => {
+            let items: Vec<String> = list.iter().map(|l| d.literal(l)).collect();
+            format!("{} IN ({})", p(inner), items.join(", "))
+        }
+        Expr::Cmp(l, op, r) => {
+            let op = match op {
+                CmpOp::Eq => "=",
+                CmpOp::Lt => "<",
+                CmpOp::LtEq => "<=",
+                CmpOp::Gt => ">",
+                CmpOp::GtEq => ">=",
+            };
+            format!("{} {op} {}", p(l), p(r))
+        }
+        Expr::RegexMatch(inner, pattern) => {
+            d.regex_match(&d.cast_text(&p(inner)), &d.string_literal(pattern))
+        }
+        Expr::CharLength(inner) => d.char_length(&d.cast_text(&p(inner))),
+        Expr::Exists(select) => {
+            let inner = print_select(d, select).replace('\n', " ");
+            format!("EXISTS ({inner})")
+        }
+        Expr::Int(i) => i.to_string(),
+        Expr::Null => "NULL".to_string(),
+    }
+}
+
+fn join_parts(d: &dyn Dialect, parts: &[Expr], sep: &str) -> String {
+    parts
+        .iter()
+        .map(|part| match part {
+            // keep precedence explicit: every operand of AND/OR that is itself compound
+            // gets parentheses
+            Expr::And(_) | Expr::Or(_) => format!("({})", print_expr(d, part)),
+            _ => print_expr(d, part),
+        })
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// Strip `(p,s)` from a type and collapse whitespace and case: "DECIMAL(18, 3)" -> "decimal".
+pub fn base_type(data_type: &str) -> String {
+    let lower = data_type.trim().to_ascii_lowercase();
+    let base = match lower.find('(') {
+        Some(i) => {
+            let close = lower[i..].find(')').map(|c| i + c + 1).unwrap_or(lower.len());
+            format!("{}{}", &lower[..i], &lower[close..])
+        }
+        None => lower,
+    };
+    base.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Numbers inside `(..)` of a type: "varchar(20)" -> [20], "decimal(10,2)" -> [10, 2].
+pub fn type_params(data_type: &str) -> Vec<u64> {
+    let Some(open) = data_type.find('(') else {
+        return Vec::new();
+    };
+    let Some(close) = data_type[open..].find(')') else {
+        return Vec::new();
+    };
+    data_type[open + 1..open + close]
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect()
+}

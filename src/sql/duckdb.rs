@@ -1,0 +1,79 @@
+//! DuckDB's spelling of SQL (also used for the `files` data source).
+
+use super::dialect::{base_type, Dialect};
+
+pub struct DuckDbDialect;
+
+impl Dialect for DuckDbDialect {
+    fn name(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::DuckDbDialect {})
+    }
+
+    fn regex_match(&self, text_expr: &str, pattern: &str) -> String {
+        // regexp_matches is a partial (find-anywhere) match, like Postgres `~`
+        format!("regexp_matches({text_expr}, {pattern})")
+    }
+
+    fn char_length(&self, text_expr: &str) -> String {
+        // length() counts characters; strlen() would count bytes
+        format!("length({text_expr})")
+    }
+
+    fn count_distinct_tuple(&self, exprs: &[String]) -> String {
+        // A ROW value is never NULL even when its fields are, so tuples holding NULLs are
+        // counted, and DISTINCT treats NULL fields as equal: NULL counts as a value.
+        format!("COUNT(DISTINCT ROW({}))", exprs.join(", "))
+    }
+
+    fn same_ident(&self, a: &str, b: &str) -> bool {
+        // DuckDB resolves identifiers case-insensitively, quoted or not
+        a.eq_ignore_ascii_case(b)
+    }
+
+    fn normalize_type(&self, data_type: &str) -> String {
+        let base = base_type(data_type);
+        let canonical = match base.as_str() {
+            "int" | "int4" | "integer" | "signed" => "integer",
+            "int8" | "bigint" | "long" => "bigint",
+            "int2" | "smallint" | "short" => "smallint",
+            "int1" | "tinyint" => "tinyint",
+            "int128" | "hugeint" => "hugeint",
+            "float4" | "float" | "real" => "real",
+            "float8" | "double" | "double precision" => "double",
+            "numeric" | "decimal" => "decimal",
+            "varchar" | "character varying" | "text" | "string" | "char" | "bpchar"
+            | "character" | "nvarchar" => "varchar",
+            "bool" | "boolean" | "logical" => "boolean",
+            "timestamp" | "datetime" | "timestamp without time zone" => "timestamp",
+            "timestamptz" | "timestamp with time zone" => "timestamp with time zone",
+            "bytea" | "blob" | "binary" | "varbinary" => "blob",
+            other => other,
+        };
+        canonical.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_normalise_to_one_name() {
+        let d = DuckDbDialect;
+        assert_eq!(d.normalize_type("INT4"), d.normalize_type("integer"));
+        assert_eq!(d.normalize_type("character varying(20)"), "varchar");
+        assert_eq!(d.normalize_type("TIMESTAMP WITH TIME ZONE"), d.normalize_type("timestamptz"));
+        assert_eq!(d.normalize_type("DECIMAL(18,3)"), "decimal");
+    }
+
+    #[test]
+    fn identifiers_with_quotes_are_escaped() {
+        let d = DuckDbDialect;
+        assert_eq!(d.quote_ident("we\"ird name"), "\"we\"\"ird name\"");
+        assert_eq!(d.string_literal("it's"), "'it''s'");
+    }
+}

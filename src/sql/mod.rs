@@ -1,0 +1,4 @@
+pub mod ast;
+pub mod dialect;
+pub mod duckdb;
+pub mod user_sql;

@@ -1,0 +1,146 @@
+//! Validation of SQL the user wrote in a contract (filters, expressions, queries).
+//!
+//! Everything is parsed with sqlparser in the data source's dialect before anything runs:
+//! an expression must be exactly one expression, a query exactly one read-only SELECT.
+//! A second statement, DDL or DML, `SELECT ... INTO` and row locks are refused, so a
+//! contract can never change the data it verifies.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{Query, Select, SetExpr, Statement, Visit, Visitor};
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+use super::dialect::Dialect;
+
+/// One SQL expression (a filter, a failed-rows predicate, a metric aggregate).
+pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<(), String> {
+    let pd = dialect.parser_dialect();
+    let mut parser = Parser::new(pd.as_ref())
+        .try_with_sql(sql)
+        .map_err(|e| format!("not valid SQL: {e}"))?;
+    let expr = parser
+        .parse_expr()
+        .map_err(|e| format!("not a valid SQL expression: {e}"))?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        let what = if next.token == Token::SemiColon {
+            "a second statement".to_string()
+        } else {
+            format!("'{}'", next.token)
+        };
+        return Err(format!(
+            "must be a single SQL expression, but {what} follows it"
+        ));
+    }
+    read_only(&expr)
+}
+
+/// One read-only SELECT (a metric query or a failed-rows query).
+pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<(), String> {
+    let pd = dialect.parser_dialect();
+    let statements =
+        Parser::parse_sql(pd.as_ref(), sql).map_err(|e| format!("not valid SQL: {e}"))?;
+    match statements.as_slice() {
+        [] => Err("is empty: expected one SELECT query".to_string()),
+        [one] => {
+            if !matches!(one, Statement::Query(_)) {
+                return Err(format!(
+                    "must be a read-only SELECT query, found {}",
+                    statement_kind(one)
+                ));
+            }
+            read_only(one)
+        }
+        many => Err(format!(
+            "must be a single SELECT query, found {} statements",
+            many.len()
+        )),
+    }
+}
+
+fn read_only<V: Visit>(node: &V) -> Result<(), String> {
+    let mut guard = ReadOnlyGuard;
+    match node.visit(&mut guard) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(why) => Err(why),
+    }
+}
+
+struct ReadOnlyGuard;
+
+impl Visitor for ReadOnlyGuard {
+    type Break = String;
+
+    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<String> {
+        match statement {
+            Statement::Query(_) => ControlFlow::Continue(()),
+            other => ControlFlow::Break(format!(
+                "must be read-only, but contains {}",
+                statement_kind(other)
+            )),
+        }
+    }
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<String> {
+        if !query.locks.is_empty() {
+            return ControlFlow::Break("must be read-only, but locks rows (FOR UPDATE/SHARE)".into());
+        }
+        if let SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) =
+            query.body.as_ref()
+        {
+            return ControlFlow::Break("must be read-only, but modifies data".into());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<String> {
+        if select.into.is_some() {
+            return ControlFlow::Break("must be read-only, but SELECT ... INTO creates a table".into());
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The first keywords of a statement, for messages: "a DROP TABLE statement".
+fn statement_kind(statement: &Statement) -> String {
+    let text = statement.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(2).collect();
+    let first = words.first().copied().unwrap_or("").to_ascii_uppercase();
+    let kind = match first.as_str() {
+        "CREATE" | "DROP" | "ALTER" | "TRUNCATE" => words.join(" ").to_ascii_uppercase(),
+        _ => first,
+    };
+    format!("a {kind} statement")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::duckdb::DuckDbDialect;
+
+    #[test]
+    fn expressions_must_be_single_and_read_only() {
+        let d = DuckDbDialect;
+        assert!(check_expression(&d, "amount > 0 AND status = 'open'").is_ok());
+        assert!(check_expression(&d, "avg(amount)").is_ok());
+        let e = check_expression(&d, "1 = 1; DROP TABLE orders").unwrap_err();
+        assert!(e.contains("second statement"), "{e}");
+        assert!(check_expression(&d, "amount >").is_err());
+        assert!(check_expression(&d, "DROP TABLE orders").is_err());
+    }
+
+    #[test]
+    fn queries_must_be_one_select() {
+        let d = DuckDbDialect;
+        assert!(check_query(&d, "SELECT * FROM orders WHERE amount < 0").is_ok());
+        assert!(check_query(&d, "WITH x AS (SELECT 1 AS a) SELECT a FROM x").is_ok());
+        let e = check_query(&d, "DELETE FROM orders").unwrap_err();
+        assert!(e.contains("DELETE"), "{e}");
+        let e = check_query(&d, "SELECT 1; SELECT 2").unwrap_err();
+        assert!(e.contains("2 statements"), "{e}");
+        let e = check_query(&d, "CREATE TABLE t AS SELECT 1").unwrap_err();
+        assert!(e.contains("CREATE TABLE"), "{e}");
+        assert!(check_query(&d, "SELECT * INTO t2 FROM orders").is_err());
+    }
+}

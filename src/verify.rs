@@ -1,0 +1,392 @@
+//! Running resolved contracts: open each data source once, verify datasets concurrently
+//! (bounded by `--jobs`), turn measured values into outcomes.
+//!
+//! A failure stays as small as it can: a query that fails marks only the checks that
+//! depend on it `not_evaluated`, and a failing shared aggregate query is retried per
+//! check so one bad expression does not take its neighbours down with it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use tokio::sync::Semaphore;
+use tracing::{debug, info};
+
+use crate::checks::{Inputs, NoValue};
+use crate::config::DataSourceKind;
+use crate::contract::threshold::{Level, MetricKind};
+use crate::contract::Check;
+use crate::exec::duckdb::DuckDbExecutor;
+use crate::exec::{ColumnInfo, ExecError, Executor, RunControl, Session, Value};
+use crate::plan::{self, CheckPlan, Resolved};
+use crate::results::{CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION};
+
+pub struct RunOptions {
+    pub jobs: usize,
+    pub timeout: Option<Duration>,
+    pub now: DateTime<Utc>,
+}
+
+/// Verify every resolved contract and assemble the results document.
+pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunControl>) -> Results {
+    let started = Utc::now();
+    let executors = open_executors(&resolved, &control).await;
+    let semaphore = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut tasks = Vec::with_capacity(resolved.len());
+    for r in resolved {
+        let executor = executors.get(&r.data_source.name).cloned();
+        let semaphore = semaphore.clone();
+        let control = control.clone();
+        let now = opts.now;
+        tasks.push(tokio::spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let started = Instant::now();
+            let mut result = match executor {
+                Some(Ok(exec)) => verify_dataset(exec.as_ref(), &r, now, &control).await,
+                Some(Err(e)) => dataset_error(&r, e.to_string()),
+                None => dataset_error(&r, "data source was not opened".into()),
+            };
+            result.duration_ms = started.elapsed().as_millis() as u64;
+            result
+        }));
+    }
+
+    let all = futures_join(tasks);
+    tokio::pin!(all);
+    let timeout = async {
+        match opts.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    let mut cancelled = false;
+    let datasets = loop {
+        tokio::select! {
+            done = &mut all => break done,
+            _ = &mut timeout, if !cancelled => {
+                let t = opts.timeout.unwrap_or_default();
+                control.cancel(&format!("the run exceeded --timeout {}", humantime::format_duration(t)));
+                cancelled = true;
+            }
+            _ = tokio::signal::ctrl_c(), if !cancelled => {
+                control.cancel("interrupted (Ctrl-C)");
+                cancelled = true;
+            }
+        }
+    };
+
+    let mut results = Results {
+        schema_version: SCHEMA_VERSION.into(),
+        scan_id: uuid::Uuid::new_v4().to_string(),
+        tool: Tool {
+            name: "assay".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        started_at: started.to_rfc3339_opts(SecondsFormat::Millis, true),
+        ended_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        now: opts.now.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        outcome: Outcome::Pass,
+        summary: Summary::default(),
+        datasets,
+    };
+    results.summarize();
+    results
+}
+
+async fn futures_join(tasks: Vec<tokio::task::JoinHandle<DatasetResult>>) -> Vec<DatasetResult> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        match t.await {
+            Ok(r) => out.push(r),
+            Err(e) => panic!("a dataset task panicked: {e}"),
+        }
+    }
+    out
+}
+
+type SharedExecutor = Result<Arc<dyn Executor>, ExecError>;
+
+/// One executor per data source used, opened on the blocking pool (DuckDB opens files).
+async fn open_executors(resolved: &[Resolved], control: &RunControl) -> HashMap<String, SharedExecutor> {
+    let mut by_source: HashMap<String, (crate::config::DataSourceConfig, Vec<(String, std::path::PathBuf)>)> =
+        HashMap::new();
+    for r in resolved {
+        let entry = by_source
+            .entry(r.data_source.name.clone())
+            .or_insert_with(|| (r.data_source.clone(), Vec::new()));
+        for f in &r.files {
+            if !entry.1.contains(f) {
+                entry.1.push(f.clone());
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for (name, (ds, files)) in by_source {
+        if let Err(e) = control.check() {
+            out.insert(name, Err(e));
+            continue;
+        }
+        let opened = tokio::task::spawn_blocking(move || -> SharedExecutor {
+            let exec = match &ds.kind {
+                DataSourceKind::DuckDb { database } => DuckDbExecutor::open_database(&ds.name, database)?,
+                DataSourceKind::Files { .. } => DuckDbExecutor::open_files(&ds.name, &files)?,
+            };
+            Ok(Arc::new(exec))
+        })
+        .await
+        .unwrap_or_else(|e| Err(ExecError::Query(format!("opening the data source failed: {e}"))));
+        if let Err(e) = &opened {
+            info!("{e}");
+        }
+        out.insert(name, opened);
+    }
+    out
+}
+
+fn dataset_error(r: &Resolved, error: String) -> DatasetResult {
+    let checks = r
+        .contract
+        .checks
+        .iter()
+        .map(|c| not_evaluated(c, error.clone()))
+        .collect();
+    DatasetResult {
+        data_source: r.data_source.name.clone(),
+        dataset: r.contract.dataset.text.clone(),
+        contract: r.contract.source.name.clone(),
+        dataset_rows_tested: None,
+        outcome: Outcome::NotEvaluated,
+        duration_ms: 0,
+        error: Some(error),
+        checks,
+    }
+}
+
+/// Run one statement with `-vv` logging of its SQL and duration.
+async fn timed(
+    session: &mut dyn Session,
+    control: &RunControl,
+    label: &str,
+    sql: &str,
+) -> Result<Option<Vec<Value>>, String> {
+    control.check().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let result = session.first_row(sql).await;
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    match &result {
+        Ok(_) => debug!("{label} ({ms:.1} ms)\n{sql}"),
+        Err(e) => debug!("{label} failed after {ms:.1} ms: {e}\n{sql}"),
+    }
+    result.map_err(|e| match control.reason() {
+        // an interrupted query says why the run was stopped, not just "interrupted"
+        Some(reason) if control.is_cancelled() => reason,
+        _ => e.to_string(),
+    })
+}
+
+async fn verify_dataset(exec: &dyn Executor, r: &Resolved, now: DateTime<Utc>, control: &RunControl) -> DatasetResult {
+    let mut session = match exec.session(control).await {
+        Ok(s) => s,
+        Err(e) => return dataset_error(r, e.to_string()),
+    };
+    let contract = &r.contract;
+    let columns_started = Instant::now();
+    let columns: Vec<ColumnInfo> = match session.columns(&r.table).await {
+        Ok(Some(cols)) => cols,
+        Ok(None) => {
+            return dataset_error(
+                r,
+                format!(
+                    "dataset {} not found in data source '{}'",
+                    contract.dataset.text, r.data_source.name
+                ),
+            )
+        }
+        Err(e) => return dataset_error(r, format!("could not read the columns of {}: {e}", contract.dataset.text)),
+    };
+    debug!(
+        "columns of {} ({:.1} ms)\n{}",
+        contract.dataset.text,
+        columns_started.elapsed().as_secs_f64() * 1000.0,
+        exec.columns_sql(&r.table)
+    );
+
+    let plan = plan::plan(r, Some(&columns));
+    let mut rows: Vec<Result<Option<Vec<Value>>, String>> = Vec::with_capacity(plan.queries.len());
+    for q in &plan.queries {
+        rows.push(timed(session.as_mut(), control, &format!("{}: {}", contract.dataset.text, q.label), &q.sql).await);
+    }
+
+    let dialect = r.dialect();
+    let mut checks = Vec::with_capacity(contract.checks.len());
+    for (check, check_plan) in contract.checks.iter().zip(&plan.checks) {
+        let (aggregates, own_query, schema) = match check_plan {
+            CheckPlan::Skip(reason) => {
+                checks.push(not_evaluated(check, reason.clone()));
+                continue;
+            }
+            CheckPlan::Run {
+                aggregates,
+                own_query,
+                schema,
+            } => (aggregates, own_query, schema),
+        };
+        // values of this check's aggregates, and its rows tested
+        let mut agg_values = Vec::new();
+        let mut rows_tested = None;
+        if let Some((q, items)) = aggregates {
+            let picked = match &rows[*q] {
+                Ok(Some(row)) => Ok(items.iter().map(|i| row[*i].clone()).chain([row[0].clone()]).collect::<Vec<_>>()),
+                Ok(None) => Err("the aggregate query returned no row".to_string()),
+                Err(e) => {
+                    // pin the failure: rerun this check's part of the query on its own
+                    let select = plan.queries[*q].select.as_ref().expect("aggregate queries keep their tree");
+                    let (sql, positions) = plan::split_query(dialect, select, items);
+                    let label = format!("{}: {} (alone, after the shared query failed: {e})", contract.dataset.text, check.id);
+                    match timed(session.as_mut(), control, &label, &sql).await {
+                        Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).chain([row[0].clone()]).collect()),
+                        Ok(None) => Err("the aggregate query returned no row".to_string()),
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match picked {
+                Ok(mut values) => {
+                    let count = values.pop();
+                    rows_tested = count.and_then(|v| v.as_f64()).map(|f| f as u64);
+                    agg_values = values;
+                }
+                Err(e) => {
+                    checks.push(not_evaluated(check, e));
+                    continue;
+                }
+            }
+        }
+        let own_row = match own_query {
+            Some(q) => match &rows[*q] {
+                Ok(row) => row.clone(),
+                Err(e) => {
+                    checks.push(not_evaluated(check, e.clone()));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let inputs = Inputs {
+            aggregates: &agg_values,
+            rows_tested,
+            own_row: own_row.as_deref(),
+            schema: schema.then_some(columns.as_slice()),
+            now,
+            dialect,
+        };
+        checks.push(evaluate(check, &inputs));
+    }
+
+    let dataset_rows_tested = match &rows.first() {
+        Some(Ok(Some(row))) => row.first().and_then(Value::as_f64).map(|f| f as u64),
+        _ => None,
+    };
+    DatasetResult {
+        data_source: r.data_source.name.clone(),
+        dataset: contract.dataset.text.clone(),
+        contract: contract.source.name.clone(),
+        dataset_rows_tested,
+        outcome: crate::results::worst(checks.iter().map(|c| c.outcome)),
+        duration_ms: 0,
+        error: None,
+        checks,
+    }
+}
+
+pub fn default_name(check: &Check) -> String {
+    use crate::checks::CheckKind::*;
+    let col = check.column.as_deref().unwrap_or("");
+    match &check.kind {
+        RowCount => "row count".to_string(),
+        Schema(_) => "schema".to_string(),
+        Missing(_) => format!("missing values in {col}"),
+        Invalid(_) => format!("invalid values in {col}"),
+        Duplicate(crate::checks::duplicate::Duplicate::Column { .. }) => format!("duplicate values in {col}"),
+        Duplicate(crate::checks::duplicate::Duplicate::Columns { columns }) => {
+            format!("duplicate rows over ({})", columns.join(", "))
+        }
+        Freshness(f) => format!("freshness of {}", f.column),
+        Aggregate(a) => format!("{} of {col}", a.function.as_str()),
+        Metric(m) => match m {
+            crate::checks::metric::Metric::Expression(s) => format!("metric {}", s.sql.trim()),
+            crate::checks::metric::Metric::Query(_) => "metric query".to_string(),
+        },
+        FailedRows(f) => match f {
+            crate::checks::failed_rows::FailedRows::Expression(s) => format!("failed rows where {}", s.sql.trim()),
+            crate::checks::failed_rows::FailedRows::Query(_) => "failed rows query".to_string(),
+        },
+    }
+}
+
+fn base_result(check: &Check) -> CheckResult {
+    CheckResult {
+        id: check.id.clone(),
+        check_type: check.kind.type_name().to_string(),
+        column: check.column.clone(),
+        name: check.name.clone().unwrap_or_else(|| default_name(check)),
+        qualifier: check.qualifier.clone(),
+        level: check.threshold.level.as_str().to_string(),
+        threshold: check.threshold.to_json(),
+        outcome: Outcome::NotEvaluated,
+        value: None,
+        diagnostics: serde_json::Map::new(),
+        settings: check.kind.settings(),
+        attributes: check.attributes.clone(),
+        error: None,
+    }
+}
+
+fn not_evaluated(check: &Check, error: String) -> CheckResult {
+    CheckResult {
+        error: Some(error),
+        ..base_result(check)
+    }
+}
+
+fn level_outcome(level: Level) -> Outcome {
+    match level {
+        Level::Fail => Outcome::Fail,
+        Level::Warn => Outcome::Warn,
+    }
+}
+
+/// Measured values -> the check's outcome.
+pub fn evaluate(check: &Check, inputs: &Inputs) -> CheckResult {
+    let mut result = base_result(check);
+    let m = match check.kind.measure(inputs) {
+        Ok(m) => m,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    result.diagnostics = m.diagnostics;
+    if let Some(rows) = inputs.rows_tested {
+        result.diagnostics.entry("check_rows_tested").or_insert(rows.into());
+    }
+    let value = match check.threshold.metric {
+        MetricKind::Count => m.count,
+        MetricKind::Percent => m.percent,
+    };
+    result.value = value;
+    result.outcome = match value {
+        Some(v) if check.threshold.condition.holds(v) => Outcome::Pass,
+        Some(_) => level_outcome(check.threshold.level),
+        None => match m.no_value {
+            NoValue::Fail => level_outcome(check.threshold.level),
+            NoValue::NotEvaluated(reason) => {
+                result.error = Some(reason);
+                Outcome::NotEvaluated
+            }
+        },
+    };
+    result
+}

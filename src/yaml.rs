@@ -1,0 +1,436 @@
+//! A YAML reader that remembers where every key and value came from.
+//!
+//! serde_yaml only reports positions for syntax errors; contract errors must point at the
+//! exact key that is wrong (an unknown key, a bad threshold), so we build our own small
+//! tree from yaml-rust2's marked events. Every node carries a byte span into the source,
+//! which miette turns into a snippet with the offending key underlined.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::{NamedSource, SourceSpan};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use crate::diag::{Diag, Diags};
+
+/// A loaded YAML (or other text) file, shared by every node and error that points into it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    /// The path as the user should see it in messages (as given on the command line).
+    pub name: String,
+    pub text: Arc<String>,
+}
+
+impl Source {
+    pub fn new(path: &Path, text: String) -> Source {
+        Source {
+            path: path.to_path_buf(),
+            name: path.display().to_string(),
+            text: Arc::new(text),
+        }
+    }
+
+    pub fn named(&self) -> NamedSource<Arc<String>> {
+        NamedSource::new(self.name.clone(), self.text.clone()).with_language("yaml")
+    }
+
+    /// 1-based line and column of a byte offset, for plain-text messages.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, col)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl From<Span> for SourceSpan {
+    fn from(s: Span) -> SourceSpan {
+        SourceSpan::new(s.offset.into(), s.len)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub span: Span,
+}
+
+impl Node {
+    pub fn kind_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "nothing",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) | Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    pub fn as_map(&self) -> Option<&[(Key, Node)]> {
+        match &self.value {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The number as f64 for ints and floats.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.value {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// A scalar rendered as text: strings as they are, numbers and booleans as written.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Parse one YAML document. An empty file is a null node.
+pub fn parse(source: &Source) -> Result<Node, Diag> {
+    let mut builder = Builder::new(&source.text);
+    let mut parser = Parser::new_from_str(&source.text);
+    if let Err(e) = parser.load(&mut builder, true) {
+        let offset = builder.byte_offset(e.marker());
+        return Err(Diag::at(
+            source,
+            Span { offset, len: 1 },
+            format!("invalid YAML: {}", e.info()),
+            "here",
+        )
+        .with_help("check the indentation and quoting around this point"));
+    }
+    if let Some(err) = builder.error {
+        return Err(Diag::at(source, err.1, err.0, "here"));
+    }
+    if builder.documents.len() > 1 {
+        return Err(Diag::at(
+            source,
+            builder.documents[1].span,
+            "a contract or config file holds one YAML document, this file has several",
+            "second document starts here",
+        )
+        .with_help("split the documents into separate files"));
+    }
+    Ok(builder.documents.pop().unwrap_or(Node {
+        value: Value::Null,
+        span: Span::default(),
+    }))
+}
+
+enum Frame {
+    Seq(Vec<Node>, Span, usize),
+    /// entries, span start, anchor, the key waiting for its value
+    Map(Vec<(Key, Node)>, Span, usize, Option<Key>),
+}
+
+struct Builder<'a> {
+    text: &'a str,
+    /// byte offset of each char index, only built when the text is not pure ASCII
+    char_to_byte: Option<Vec<usize>>,
+    stack: Vec<Frame>,
+    documents: Vec<Node>,
+    anchors: HashMap<usize, Node>,
+    error: Option<(String, Span)>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(text: &'a str) -> Self {
+        let char_to_byte = if text.is_ascii() {
+            None
+        } else {
+            let mut v: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+            v.push(text.len());
+            Some(v)
+        };
+        Builder {
+            text,
+            char_to_byte,
+            stack: Vec::new(),
+            documents: Vec::new(),
+            anchors: HashMap::new(),
+            error: None,
+        }
+    }
+
+    /// yaml-rust2 counts characters; miette wants bytes.
+    fn byte_offset(&self, mark: &Marker) -> usize {
+        let index = mark.index();
+        match &self.char_to_byte {
+            None => index.min(self.text.len()),
+            Some(v) => v.get(index).copied().unwrap_or(self.text.len()),
+        }
+    }
+
+    fn push_value(&mut self, node: Node, anchor: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.documents.push(node),
+            Some(Frame::Seq(items, _, _)) => items.push(node),
+            Some(Frame::Map(entries, _, _, pending)) => match pending.take() {
+                None => {
+                    let name = match &node.value {
+                        Value::Str(s) => s.clone(),
+                        other => match node.scalar_text() {
+                            Some(t) => t,
+                            None => {
+                                if self.error.is_none() {
+                                    self.error = Some((
+                                        format!(
+                                            "a mapping key must be plain text, not {}",
+                                            describe(other)
+                                        ),
+                                        node.span,
+                                    ));
+                                }
+                                String::new()
+                            }
+                        },
+                    };
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+                        if self.error.is_none() {
+                            let (line, _) = line_of(self.text, first.span.offset);
+                            self.error = Some((
+                                format!("duplicate key '{name}' (first given on line {line})"),
+                                node.span,
+                            ));
+                        }
+                    }
+                    *pending = Some(Key {
+                        name,
+                        span: node.span,
+                    });
+                }
+                Some(key) => entries.push((key, node)),
+            },
+        }
+    }
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Seq(_) => "a list",
+        Value::Map(_) => "a mapping",
+        _ => "a null",
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    (before.matches('\n').count() + 1, 0)
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let start = self.byte_offset(&mark);
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                let len = match style {
+                    TScalarStyle::Plain => text.len().max(1),
+                    TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => text.len() + 2,
+                    _ => 1,
+                };
+                let len = len.min(self.text.len().saturating_sub(start)).max(1);
+                let plain = matches!(style, TScalarStyle::Plain) && tag.is_none();
+                let value = if plain {
+                    resolve_plain(&text)
+                } else {
+                    Value::Str(text)
+                };
+                self.push_value(
+                    Node {
+                        value,
+                        span: Span { offset: start, len },
+                    },
+                    anchor,
+                );
+            }
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Frame::Seq(
+                    Vec::new(),
+                    Span {
+                        offset: start,
+                        len: 1,
+                    },
+                    anchor,
+                ));
+            }
+            Event::MappingStart(anchor, _) => {
+                self.stack.push(Frame::Map(
+                    Vec::new(),
+                    Span {
+                        offset: start,
+                        len: 1,
+                    },
+                    anchor,
+                    None,
+                ));
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(items, span, anchor)) = self.stack.pop() {
+                    self.push_value(
+                        Node {
+                            value: Value::Seq(items),
+                            span,
+                        },
+                        anchor,
+                    );
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map(entries, span, anchor, _)) = self.stack.pop() {
+                    // Point a mapping at its first key: that is where a reader looks.
+                    let span = entries.first().map_or(span, |(k, _)| k.span);
+                    self.push_value(
+                        Node {
+                            value: Value::Map(entries),
+                            span,
+                        },
+                        anchor,
+                    );
+                }
+            }
+            Event::Alias(id) => {
+                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
+                    value: Value::Null,
+                    span: Span {
+                        offset: start,
+                        len: 1,
+                    },
+                });
+                self.push_value(node, 0);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// YAML 1.2 core schema resolution of an unquoted scalar.
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        _ => {}
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Value::Int(i);
+        }
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Value::Int(i);
+        }
+    }
+    let looks_float = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && digits.bytes().any(|b| b.is_ascii_digit())
+        && digits.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    if looks_float {
+        if let Ok(f) = text.parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Node, Diag> {
+        parse(&Source::new(Path::new("t.yml"), text.to_string()))
+    }
+
+    #[test]
+    fn scalars_resolve_like_yaml_core_schema() {
+        let n = load("a: 1\nb: 1.5\nc: 'x'\nd:\ne: true\nf: '1'\ng: 2025-01-01\n").unwrap();
+        assert_eq!(n.get("a").unwrap().value, Value::Int(1));
+        assert_eq!(n.get("b").unwrap().value, Value::Float(1.5));
+        assert_eq!(n.get("c").unwrap().value, Value::Str("x".into()));
+        assert!(n.get("d").unwrap().is_null());
+        assert_eq!(n.get("e").unwrap().value, Value::Bool(true));
+        assert_eq!(n.get("f").unwrap().value, Value::Str("1".into()));
+        assert_eq!(n.get("g").unwrap().value, Value::Str("2025-01-01".into()));
+    }
+
+    #[test]
+    fn spans_point_at_keys_and_values_in_bytes() {
+        let text = "é: x\nname: orders\n";
+        let n = load(text).unwrap();
+        let (key, value) = &n.as_map().unwrap()[1];
+        assert_eq!(&text[key.span.offset..key.span.offset + 4], "name");
+        assert_eq!(&text[value.span.offset..value.span.offset + 6], "orders");
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let err = load("a: 1\na: 2\n").unwrap_err();
+        assert!(err.message.contains("duplicate key 'a'"), "{}", err.message);
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let err = load("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
+    }
+
+    #[test]
+    fn aliases_copy_the_anchored_node() {
+        let n = load("a: &x {k: 1}\nb: *x\n").unwrap();
+        assert_eq!(n.get("b").unwrap().get("k").unwrap().value, Value::Int(1));
+    }
+}
