@@ -47,7 +47,7 @@ columns:
     checks:
       - invalid: {valid_min: 0}
       - aggregate: {function: avg, threshold: {must_be_between: {greater_than: 0, less_than: 100}}}
-      - aggregate: {function: max, threshold: {must_be_less_than: 1000}}
+      - aggregate: {function: max, qualifier: max, threshold: {must_be_less_than: 1000}}
 checks:
   - row_count: {threshold: {must_be_greater_than: 0}}
 ";
@@ -65,15 +65,25 @@ fn main() {
     }
     let assay = env!("CARGO_BIN_EXE_assay");
     let dir = tempfile::tempdir().unwrap();
-    println!("assay benchmark ({} runs each, median; {} cores)", RUNS, std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "assay benchmark ({} runs each, median; {} cores)",
+        RUNS,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     println!();
-    println!("{:>10}  {:>12}  {:>12}  {:>7}  {:>14}  {:>14}", "rows", "assay", "hand-written", "ratio", "assay peak RSS", "hand peak RSS");
+    println!(
+        "{:>10}  {:>12}  {:>12}  {:>7}  {:>14}  {:>14}",
+        "rows", "assay", "hand-written", "ratio", "assay peak RSS", "hand peak RSS"
+    );
     for rows in [1_000_000u64, 5_000_000, 10_000_000] {
         let db = dir.path().join(format!("bench_{rows}.duckdb"));
         build_table(&db, rows);
         std::fs::write(
             dir.path().join("assay.yml"),
-            format!("data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n", db.display()),
+            format!(
+                "data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n",
+                db.display()
+            ),
         )
         .unwrap();
         let contract = dir.path().join("contract.yml");
@@ -84,15 +94,18 @@ fn main() {
         let (mut assay_rss, mut hand_rss) = (0, 0);
         // alternate the two so machine noise hits both alike
         for _ in 0..RUNS {
-            let (t, rss, code) = run_measured(
-                Command::new(assay)
-                    .current_dir(dir.path())
-                    .args(["verify", "contract.yml", "-q", "--jobs", "1"]),
-            );
+            let (t, rss, code) = run_measured(Command::new(assay).current_dir(dir.path()).args([
+                "verify",
+                "contract.yml",
+                "-q",
+                "--jobs",
+                "1",
+            ]));
             assert_eq!(code, 0, "assay verify did not pass");
             assay_times.push(t);
             assay_rss = assay_rss.max(rss);
-            let (t, rss, code) = run_measured(Command::new(&exe).args(["--hand-query", db.to_str().unwrap()]));
+            let (t, rss, code) =
+                run_measured(Command::new(&exe).args(["--hand-query", db.to_str().unwrap()]));
             assert_eq!(code, 0, "hand-written query failed");
             hand_times.push(t);
             hand_rss = hand_rss.max(rss);
@@ -139,7 +152,9 @@ fn build_table(db: &Path, rows: u64) {
 
 /// The baseline: open the same database read-only and run the hand-written query.
 fn hand_query(db: &str) {
-    let config = duckdb::Config::default().access_mode(duckdb::AccessMode::ReadOnly).unwrap();
+    let config = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .unwrap();
     let conn = duckdb::Connection::open_with_flags(db, config).unwrap();
     let mut stmt = conn.prepare(HAND_QUERY).unwrap();
     let mut rows = stmt.query([]).unwrap();
@@ -161,7 +176,11 @@ fn run_measured(cmd: &mut Command) -> (Duration, i64, i32) {
     let elapsed = start.elapsed();
     assert_eq!(waited, pid);
     std::mem::forget(child);
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
     (elapsed, usage.ru_maxrss, code)
 }
 
@@ -188,7 +207,8 @@ fn startup(assay: &str, dir: &Path) {
     let whole = median(&mut times);
 
     // parse + plan alone, in-process
-    let config = assay::config::load(Some(&dir.join("assay.yml")), &[], &Default::default()).unwrap();
+    let config =
+        assay::config::load(Some(&dir.join("assay.yml")), &[], &Default::default()).unwrap();
     let mut times = Vec::new();
     let mut checks = 0;
     for _ in 0..10 {

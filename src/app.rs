@@ -79,7 +79,8 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
     for out in &run.outputs {
         match &out.path {
             None => {
-                let text = report::render(out.format, &results, color && out.format == Format::Table);
+                let text =
+                    report::render(out.format, &results, color && out.format == Format::Table);
                 let _ = stdout.write_all(text.as_bytes());
             }
             Some(path) => {
@@ -94,7 +95,8 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create folder '{}': {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create folder '{}': {e}", dir.display()))?;
     }
     std::fs::write(path, text).map_err(|e| format!("cannot write '{}': {e}", path.display()))
 }
@@ -113,16 +115,19 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             Utc::now()
         }),
     };
-    let timeout = args.timeout.as_ref().and_then(|t| match humantime::parse_duration(t) {
-        Ok(d) if !d.is_zero() => Some(d),
-        _ => {
-            diags.push(
-                Diag::plain(format!("--timeout '{t}' is not a duration"))
-                    .with_help("write it like 30s, 5m or 1h30m"),
-            );
-            None
-        }
-    });
+    let timeout = args
+        .timeout
+        .as_ref()
+        .and_then(|t| match humantime::parse_duration(t) {
+            Ok(d) if !d.is_zero() => Some(d),
+            _ => {
+                diags.push(
+                    Diag::plain(format!("--timeout '{t}' is not a duration"))
+                        .with_help("write it like 30s, 5m or 1h30m"),
+                );
+                None
+            }
+        });
     if args.jobs == 0 {
         diags.push(Diag::plain("--jobs must be at least 1"));
     }
@@ -131,13 +136,17 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     }
 
     // -d takes files to add and names to select; a value that is an existing file is a file
-    let (files, names): (Vec<&String>, Vec<&String>) =
-        args.data_sources.iter().partition(|d| Path::new(d.as_str()).is_file());
+    let (files, names): (Vec<&String>, Vec<&String>) = args
+        .data_sources
+        .iter()
+        .partition(|d| Path::new(d.as_str()).is_file());
     let files: Vec<PathBuf> = files.into_iter().map(PathBuf::from).collect();
     let config_path = match &args.config {
         Some(p) => {
             if !p.is_file() {
-                return Err(Diag::plain(format!("config file '{}' does not exist", p.display())).into());
+                return Err(
+                    Diag::plain(format!("config file '{}' does not exist", p.display())).into(),
+                );
             }
             Some(p.clone())
         }
@@ -158,7 +167,12 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
                 }
                 None => format!("configured data sources: {}", config.names().join(", ")),
             };
-            diags.push(Diag::plain(format!("-d {name}: no such data source file or data source name")).with_help(help));
+            diags.push(
+                Diag::plain(format!(
+                    "-d {name}: no such data source file or data source name"
+                ))
+                .with_help(help),
+            );
         }
     }
 
@@ -182,7 +196,11 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     }
     if resolved.is_empty() && !names.is_empty() {
         let list: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-        return Err(Diag::plain(format!("no contract targets the data source(s) {}", list.join(", "))).into());
+        return Err(Diag::plain(format!(
+            "no contract targets the data source(s) {}",
+            list.join(", ")
+        ))
+        .into());
     }
     Ok(Run {
         resolved,
@@ -206,9 +224,14 @@ fn now_text(now: DateTime<Utc>) -> String {
 
 /// Find the contract's data source and check it against it. None when it was filtered
 /// out by `-d NAME` or has errors (pushed to `diags`).
-fn resolve(c: Contract, config: &Config, selected: &[&String], diags: &mut Diags) -> Option<Resolved> {
+fn resolve(
+    c: Contract,
+    config: &Config,
+    selected: &[&String],
+    diags: &mut Diags,
+) -> Option<Resolved> {
     let name = &c.dataset.data_source;
-    if !selected.is_empty() && !selected.iter().any(|s| *s == name) {
+    if !selected.is_empty() && !selected.contains(&name) {
         return None;
     }
     let Some(ds) = config.data_source(name) else {
@@ -261,7 +284,9 @@ fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) -> Vec<Output
         let (name, path) = match spec.split_once('=') {
             Some((n, p)) if !p.is_empty() => (n, Some(PathBuf::from(p))),
             Some((n, _)) => {
-                diags.push(Diag::plain(format!("-o {spec}: the path after '=' is empty")));
+                diags.push(Diag::plain(format!(
+                    "-o {spec}: the path after '=' is empty"
+                )));
                 (n, None)
             }
             None => (spec.as_str(), None),
@@ -273,7 +298,10 @@ fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) -> Vec<Output
                     Some(s) => format!("did you mean '{s}'?"),
                     None => format!("formats: {}", FORMATS.join(", ")),
                 };
-                diags.push(Diag::plain(format!("-o {spec}: unknown output format '{name}'")).with_help(help));
+                diags.push(
+                    Diag::plain(format!("-o {spec}: unknown output format '{name}'"))
+                        .with_help(help),
+                );
             }
         }
     }
@@ -310,8 +338,11 @@ fn find_contracts(paths: &[PathBuf], diags: &mut Diags) -> Vec<PathBuf> {
             collect_yaml(root, &mut found);
             if found.len() == before {
                 diags.push(
-                    Diag::plain(format!("no contracts (*.yml, *.yaml) found in '{}'", root.display()))
-                        .with_help("pass contract files or a folder that holds them"),
+                    Diag::plain(format!(
+                        "no contracts (*.yml, *.yaml) found in '{}'",
+                        root.display()
+                    ))
+                    .with_help("pass contract files or a folder that holds them"),
                 );
             }
         } else {

@@ -14,7 +14,9 @@ use crate::sql::duckdb::DuckDbDialect;
 use crate::yaml::{self, Node, Source, Span};
 
 pub const DATA_SOURCE_TYPES: &[&str] = &["duckdb", "files"];
-const FILE_EXTENSIONS: &[&str] = &[".csv", ".tsv", ".csv.gz", ".parquet", ".json", ".jsonl", ".ndjson"];
+const FILE_EXTENSIONS: &[&str] = &[
+    ".csv", ".tsv", ".csv.gz", ".parquet", ".json", ".jsonl", ".ndjson",
+];
 
 #[derive(Debug, Clone)]
 pub enum DataSourceKind {
@@ -69,7 +71,9 @@ impl DataSourceConfig {
     /// files data source: the file a dataset path names.
     pub fn file_path(&self, parts: &[String]) -> Option<PathBuf> {
         match &self.kind {
-            DataSourceKind::Files { root } => Some(parts.iter().fold(root.clone(), |p, part| p.join(part))),
+            DataSourceKind::Files { root } => {
+                Some(parts.iter().fold(root.clone(), |p, part| p.join(part)))
+            }
             _ => None,
         }
     }
@@ -97,7 +101,11 @@ fn read_source(path: &Path, what: &str) -> Result<Source, Diag> {
 }
 
 /// Load the project file (if any) and the `-d FILE` data source files.
-pub fn load(config_path: Option<&Path>, data_source_files: &[PathBuf], vars: &Vars) -> Result<Config, Diags> {
+pub fn load(
+    config_path: Option<&Path>,
+    data_source_files: &[PathBuf],
+    vars: &Vars,
+) -> Result<Config, Diags> {
     let mut config = Config::default();
     let mut diags = Diags::default();
     if let Some(path) = config_path {
@@ -167,7 +175,9 @@ fn data_source(r: &mut Reader, node: &Node, base: &Path) -> Option<DataSourceCon
     if !r.keys(node, &["name", "type", "connection"], "a data source") {
         return None;
     }
-    let name = r.required(node, "name", "a data source").and_then(|n| r.string(n, "name"));
+    let name = r
+        .required(node, "name", "a data source")
+        .and_then(|n| r.string(n, "name"));
     let type_node = r.required(node, "type", "a data source")?;
     let type_name = r.string(type_node, "type")?;
     let name = name?;
@@ -184,12 +194,14 @@ fn data_source(r: &mut Reader, node: &Node, base: &Path) -> Option<DataSourceCon
             Some(s) => format!("did you mean '{s}'?"),
             None => format!("supported types: {}", DATA_SOURCE_TYPES.join(", ")),
         };
-        r.error(type_node.span, format!("unknown data source type '{type_name}'"), Some(help));
+        r.error(
+            type_node.span,
+            format!("unknown data source type '{type_name}'"),
+            Some(help),
+        );
         return None;
     }
-    let Some(conn) = r.required(node, "connection", &format!("data source '{name}'")) else {
-        return None;
-    };
+    let conn = r.required(node, "connection", &format!("data source '{name}'"))?;
     let resolve = |p: String| -> PathBuf {
         let path = PathBuf::from(&p);
         if path.is_absolute() {
@@ -218,7 +230,9 @@ fn data_source(r: &mut Reader, node: &Node, base: &Path) -> Option<DataSourceCon
             }
             let root = r.required(conn, "root", "a files connection")?;
             let root = r.string(root, "root")?;
-            DataSourceKind::Files { root: resolve(root) }
+            DataSourceKind::Files {
+                root: resolve(root),
+            }
         }
         _ => unreachable!("type was checked against DATA_SOURCE_TYPES"),
     };
@@ -242,10 +256,18 @@ mod tests {
             database: "a.duckdb".into(),
         });
         let parts = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
-        assert_eq!(duck.table_ref(&parts("main/orders")).unwrap().parts, ["main", "orders"]);
+        assert_eq!(
+            duck.table_ref(&parts("main/orders")).unwrap().parts,
+            ["main", "orders"]
+        );
         assert!(duck.table_ref(&parts("orders")).is_err());
-        let files = ds(DataSourceKind::Files { root: "data".into() });
-        assert_eq!(files.table_ref(&parts("sub/orders.csv")).unwrap().parts, ["sub/orders"]);
+        let files = ds(DataSourceKind::Files {
+            root: "data".into(),
+        });
+        assert_eq!(
+            files.table_ref(&parts("sub/orders.csv")).unwrap().parts,
+            ["sub/orders"]
+        );
         assert!(files.table_ref(&parts("orders.xlsx")).is_err());
         assert_eq!(
             files.file_path(&parts("sub/orders.csv")).unwrap(),

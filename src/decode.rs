@@ -186,7 +186,10 @@ impl<'a> Reader<'a> {
             _ => {
                 self.error(
                     node.span,
-                    format!("{what} must be a text, number or boolean value, found {}", node.kind_name()),
+                    format!(
+                        "{what} must be a text, number or boolean value, found {}",
+                        node.kind_name()
+                    ),
                     None,
                 );
                 None

@@ -15,8 +15,14 @@ pub struct Diag {
     pub message: String,
     pub location: Option<String>,
     pub help: Option<String>,
-    source: Option<NamedSource<Arc<String>>>,
-    span: Option<Span>,
+    snippet: Option<Box<Snippet>>,
+}
+
+/// Where in which file, for the rendered snippet.
+#[derive(Debug, Clone)]
+struct Snippet {
+    source: NamedSource<Arc<String>>,
+    span: Span,
     label: String,
 }
 
@@ -28,9 +34,11 @@ impl Diag {
             message: message.into(),
             location: Some(format!("{}:{}:{}", source.name, line, col)),
             help: None,
-            source: Some(source.named()),
-            span: Some(span),
-            label: label.to_string(),
+            snippet: Some(Box::new(Snippet {
+                source: source.named(),
+                span,
+                label: label.to_string(),
+            })),
         }
     }
 
@@ -40,9 +48,7 @@ impl Diag {
             message: message.into(),
             location: None,
             help: None,
-            source: None,
-            span: None,
-            label: String::new(),
+            snippet: None,
         }
     }
 
@@ -78,14 +84,14 @@ impl Diagnostic for Diag {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn SourceCode)
+        self.snippet.as_ref().map(|s| &s.source as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = self.span?;
+        let s = self.snippet.as_ref()?;
         Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
-            Some(self.label.clone()),
-            span,
+            Some(s.label.clone()),
+            s.span,
         ))))
     }
 }

@@ -51,11 +51,16 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
             Some(t)
         }
         Err(e) => {
-            diags.push(Diag::at(src, contract.dataset.span, format!("dataset '{}': {e}", contract.dataset.text), "here"));
+            diags.push(Diag::at(
+                src,
+                contract.dataset.span,
+                format!("dataset '{}': {e}", contract.dataset.text),
+                "here",
+            ));
             None
         }
     };
-    let mut check_sql = |sql: &SqlText, what: &str, query: bool, diags: &mut Diags| {
+    let check_sql = |sql: &SqlText, what: &str, query: bool, diags: &mut Diags| {
         let result = if query {
             user_sql::check_query(dialect, &sql.sql)
         } else {
@@ -63,12 +68,11 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
         };
         if let Err(e) = result {
             diags.push(
-                Diag::at(src, sql.span, format!("{what} {e}"), "this SQL")
-                    .with_help(if query {
-                        "write one SELECT statement; it runs read-only"
-                    } else {
-                        "write one SQL expression, without a trailing ';'"
-                    }),
+                Diag::at(src, sql.span, format!("{what} {e}"), "this SQL").with_help(if query {
+                    "write one SELECT statement; it runs read-only"
+                } else {
+                    "write one SQL expression, without a trailing ';'"
+                }),
             );
         }
     };
@@ -83,7 +87,12 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
         match &check.kind {
             CheckKind::Metric(crate::checks::metric::Metric::Expression(s))
             | CheckKind::FailedRows(crate::checks::failed_rows::FailedRows::Expression(s)) => {
-                check_sql(s, &format!("the expression of {}", check.id), false, &mut diags)
+                check_sql(
+                    s,
+                    &format!("the expression of {}", check.id),
+                    false,
+                    &mut diags,
+                )
             }
             CheckKind::Metric(crate::checks::metric::Metric::Query(s))
             | CheckKind::FailedRows(crate::checks::failed_rows::FailedRows::Query(s)) => {
@@ -92,7 +101,9 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
             CheckKind::Invalid(inv) => {
                 if let Some(rd) = &inv.validity.reference {
                     let parts: Vec<String> = rd.dataset.split('/').map(str::to_string).collect();
-                    if parts.first().map(String::as_str) != Some(ds.name.as_str()) || parts.len() < 2 {
+                    if parts.first().map(String::as_str) != Some(ds.name.as_str())
+                        || parts.len() < 2
+                    {
                         diags.push(
                             Diag::at(
                                 src,
@@ -114,7 +125,12 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
                             }
                             reference_tables.insert(i, t);
                         }
-                        Err(e) => diags.push(Diag::at(src, rd.span, format!("valid_reference_data: {e}"), "here")),
+                        Err(e) => diags.push(Diag::at(
+                            src,
+                            rd.span,
+                            format!("valid_reference_data: {e}"),
+                            "here",
+                        )),
                     }
                 }
             }
@@ -192,7 +208,11 @@ impl Group {
         }
         let mut alias = name.to_string();
         let mut n = 2;
-        while self.items.iter().any(|it| it.alias.as_deref() == Some(alias.as_str())) {
+        while self
+            .items
+            .iter()
+            .any(|it| it.alias.as_deref() == Some(alias.as_str()))
+        {
             alias = format!("{name}_{n}");
             n += 1;
         }
@@ -206,7 +226,11 @@ impl Group {
 }
 
 fn and_filters(a: Option<&SqlText>, b: Option<&SqlText>) -> Option<Expr> {
-    let parts: Vec<Expr> = [a, b].into_iter().flatten().map(|s| Expr::Raw(s.sql.clone())).collect();
+    let parts: Vec<Expr> = [a, b]
+        .into_iter()
+        .flatten()
+        .map(|s| Expr::Raw(s.sql.clone()))
+        .collect();
     (!parts.is_empty()).then(|| Expr::and(parts))
 }
 
@@ -257,7 +281,10 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             let g = match &check.filter {
                 None => 0,
                 Some(f) => *group_of_filter.entry(f.sql.clone()).or_insert_with(|| {
-                    groups.push(Group::new(filter.clone(), format!("metrics where {}", f.sql.trim())));
+                    groups.push(Group::new(
+                        filter.clone(),
+                        format!("metrics where {}", f.sql.trim()),
+                    ));
                     groups.len() - 1
                 }),
             };
@@ -310,7 +337,10 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
     queries.extend(own.into_iter().map(|(_, q)| q));
     // own queries were numbered from 0; shift them past the aggregate queries
     for plan in &mut check_plans {
-        if let CheckPlan::Run { own_query: Some(q), .. } = plan {
+        if let CheckPlan::Run {
+            own_query: Some(q), ..
+        } = plan
+        {
             *q += group_count;
         }
     }

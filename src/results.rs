@@ -111,7 +111,10 @@ pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
         Outcome::Fail => 2,
         Outcome::NotEvaluated => 3,
     };
-    outcomes.into_iter().max_by_key(|o| rank(*o)).unwrap_or(Outcome::Pass)
+    outcomes
+        .into_iter()
+        .max_by_key(|o| rank(*o))
+        .unwrap_or(Outcome::Pass)
 }
 
 impl Results {
@@ -130,7 +133,11 @@ impl Results {
         self.outcome = if dataset_errors {
             Outcome::NotEvaluated
         } else {
-            worst(self.datasets.iter().flat_map(|d| d.checks.iter().map(|c| c.outcome)))
+            worst(
+                self.datasets
+                    .iter()
+                    .flat_map(|d| d.checks.iter().map(|c| c.outcome)),
+            )
         };
         self.summary = s;
     }
@@ -206,7 +213,10 @@ mod tests {
         assert_eq!(results_with(&[Pass, Warn]).exit_code(FailOn::Fail), 0);
         assert_eq!(results_with(&[Pass, Warn]).exit_code(FailOn::Warn), 1);
         assert_eq!(results_with(&[Fail, Warn]).exit_code(FailOn::Fail), 1);
-        assert_eq!(results_with(&[Fail, NotEvaluated]).exit_code(FailOn::Fail), 3);
+        assert_eq!(
+            results_with(&[Fail, NotEvaluated]).exit_code(FailOn::Fail),
+            3
+        );
         assert_eq!(results_with(&[Fail, NotEvaluated]).outcome, NotEvaluated);
     }
 }

@@ -109,9 +109,17 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<DatasetResult>>) -> Vec
 type SharedExecutor = Result<Arc<dyn Executor>, ExecError>;
 
 /// One executor per data source used, opened on the blocking pool (DuckDB opens files).
-async fn open_executors(resolved: &[Resolved], control: &RunControl) -> HashMap<String, SharedExecutor> {
-    let mut by_source: HashMap<String, (crate::config::DataSourceConfig, Vec<(String, std::path::PathBuf)>)> =
-        HashMap::new();
+async fn open_executors(
+    resolved: &[Resolved],
+    control: &RunControl,
+) -> HashMap<String, SharedExecutor> {
+    let mut by_source: HashMap<
+        String,
+        (
+            crate::config::DataSourceConfig,
+            Vec<(String, std::path::PathBuf)>,
+        ),
+    > = HashMap::new();
     for r in resolved {
         let entry = by_source
             .entry(r.data_source.name.clone())
@@ -130,13 +138,19 @@ async fn open_executors(resolved: &[Resolved], control: &RunControl) -> HashMap<
         }
         let opened = tokio::task::spawn_blocking(move || -> SharedExecutor {
             let exec = match &ds.kind {
-                DataSourceKind::DuckDb { database } => DuckDbExecutor::open_database(&ds.name, database)?,
+                DataSourceKind::DuckDb { database } => {
+                    DuckDbExecutor::open_database(&ds.name, database)?
+                }
                 DataSourceKind::Files { .. } => DuckDbExecutor::open_files(&ds.name, &files)?,
             };
             Ok(Arc::new(exec))
         })
         .await
-        .unwrap_or_else(|e| Err(ExecError::Query(format!("opening the data source failed: {e}"))));
+        .unwrap_or_else(|e| {
+            Err(ExecError::Query(format!(
+                "opening the data source failed: {e}"
+            )))
+        });
         if let Err(e) = &opened {
             info!("{e}");
         }
@@ -186,7 +200,12 @@ async fn timed(
     })
 }
 
-async fn verify_dataset(exec: &dyn Executor, r: &Resolved, now: DateTime<Utc>, control: &RunControl) -> DatasetResult {
+async fn verify_dataset(
+    exec: &dyn Executor,
+    r: &Resolved,
+    now: DateTime<Utc>,
+    control: &RunControl,
+) -> DatasetResult {
     let mut session = match exec.session(control).await {
         Ok(s) => s,
         Err(e) => return dataset_error(r, e.to_string()),
@@ -204,7 +223,15 @@ async fn verify_dataset(exec: &dyn Executor, r: &Resolved, now: DateTime<Utc>, c
                 ),
             )
         }
-        Err(e) => return dataset_error(r, format!("could not read the columns of {}: {e}", contract.dataset.text)),
+        Err(e) => {
+            return dataset_error(
+                r,
+                format!(
+                    "could not read the columns of {}: {e}",
+                    contract.dataset.text
+                ),
+            )
+        }
     };
     debug!(
         "columns of {} ({:.1} ms)\n{}",
@@ -216,7 +243,15 @@ async fn verify_dataset(exec: &dyn Executor, r: &Resolved, now: DateTime<Utc>, c
     let plan = plan::plan(r, Some(&columns));
     let mut rows: Vec<Result<Option<Vec<Value>>, String>> = Vec::with_capacity(plan.queries.len());
     for q in &plan.queries {
-        rows.push(timed(session.as_mut(), control, &format!("{}: {}", contract.dataset.text, q.label), &q.sql).await);
+        rows.push(
+            timed(
+                session.as_mut(),
+                control,
+                &format!("{}: {}", contract.dataset.text, q.label),
+                &q.sql,
+            )
+            .await,
+        );
     }
 
     let dialect = r.dialect();
@@ -238,15 +273,29 @@ async fn verify_dataset(exec: &dyn Executor, r: &Resolved, now: DateTime<Utc>, c
         let mut rows_tested = None;
         if let Some((q, items)) = aggregates {
             let picked = match &rows[*q] {
-                Ok(Some(row)) => Ok(items.iter().map(|i| row[*i].clone()).chain([row[0].clone()]).collect::<Vec<_>>()),
+                Ok(Some(row)) => Ok(items
+                    .iter()
+                    .map(|i| row[*i].clone())
+                    .chain([row[0].clone()])
+                    .collect::<Vec<_>>()),
                 Ok(None) => Err("the aggregate query returned no row".to_string()),
                 Err(e) => {
                     // pin the failure: rerun this check's part of the query on its own
-                    let select = plan.queries[*q].select.as_ref().expect("aggregate queries keep their tree");
+                    let select = plan.queries[*q]
+                        .select
+                        .as_ref()
+                        .expect("aggregate queries keep their tree");
                     let (sql, positions) = plan::split_query(dialect, select, items);
-                    let label = format!("{}: {} (alone, after the shared query failed: {e})", contract.dataset.text, check.id);
+                    let label = format!(
+                        "{}: {} (alone, after the shared query failed: {e})",
+                        contract.dataset.text, check.id
+                    );
                     match timed(session.as_mut(), control, &label, &sql).await {
-                        Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).chain([row[0].clone()]).collect()),
+                        Ok(Some(row)) => Ok(positions
+                            .iter()
+                            .map(|p| row[*p].clone())
+                            .chain([row[0].clone()])
+                            .collect()),
                         Ok(None) => Err("the aggregate query returned no row".to_string()),
                         Err(e) => Err(e),
                     }
@@ -309,7 +358,9 @@ pub fn default_name(check: &Check) -> String {
         Schema(_) => "schema".to_string(),
         Missing(_) => format!("missing values in {col}"),
         Invalid(_) => format!("invalid values in {col}"),
-        Duplicate(crate::checks::duplicate::Duplicate::Column { .. }) => format!("duplicate values in {col}"),
+        Duplicate(crate::checks::duplicate::Duplicate::Column { .. }) => {
+            format!("duplicate values in {col}")
+        }
         Duplicate(crate::checks::duplicate::Duplicate::Columns { columns }) => {
             format!("duplicate rows over ({})", columns.join(", "))
         }
@@ -320,7 +371,9 @@ pub fn default_name(check: &Check) -> String {
             crate::checks::metric::Metric::Query(_) => "metric query".to_string(),
         },
         FailedRows(f) => match f {
-            crate::checks::failed_rows::FailedRows::Expression(s) => format!("failed rows where {}", s.sql.trim()),
+            crate::checks::failed_rows::FailedRows::Expression(s) => {
+                format!("failed rows where {}", s.sql.trim())
+            }
             crate::checks::failed_rows::FailedRows::Query(_) => "failed rows query".to_string(),
         },
     }
@@ -331,7 +384,10 @@ fn base_result(check: &Check) -> CheckResult {
         id: check.id.clone(),
         check_type: check.kind.type_name().to_string(),
         column: check.column.clone(),
-        name: check.name.clone().unwrap_or_else(|| default_name(check)),
+        name: check.name.clone().unwrap_or_else(|| match &check.qualifier {
+            Some(q) => format!("{} [{q}]", default_name(check)),
+            None => default_name(check),
+        }),
         qualifier: check.qualifier.clone(),
         level: check.threshold.level.as_str().to_string(),
         threshold: check.threshold.to_json(),
@@ -370,7 +426,10 @@ pub fn evaluate(check: &Check, inputs: &Inputs) -> CheckResult {
     };
     result.diagnostics = m.diagnostics;
     if let Some(rows) = inputs.rows_tested {
-        result.diagnostics.entry("check_rows_tested").or_insert(rows.into());
+        result
+            .diagnostics
+            .entry("check_rows_tested")
+            .or_insert(rows.into());
     }
     let value = match check.threshold.metric {
         MetricKind::Count => m.count,

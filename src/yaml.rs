@@ -13,7 +13,7 @@ use miette::{NamedSource, SourceSpan};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
-use crate::diag::{Diag, Diags};
+use crate::diag::Diag;
 
 /// A loaded YAML (or other text) file, shared by every node and error that points into it.
 #[derive(Debug, Clone)]

@@ -118,7 +118,12 @@ checks:
         &["--now", "2025-01-01T00:00:00Z"],
     );
     assert_eq!(code, 1);
-    for id in ["columns/v/missing", "columns/v/invalid", "columns/v/duplicate", "columns/v/missing/pct"] {
+    for id in [
+        "columns/v/missing",
+        "columns/v/invalid",
+        "columns/v/duplicate",
+        "columns/v/missing/pct",
+    ] {
         assert_eq!(outcome(&r, id), "pass", "{id}");
     }
     assert_eq!(diag(&r, "columns/v/missing", "missing_percent"), json!(0.0));
@@ -146,7 +151,10 @@ checks:
         &[],
     );
     assert_eq!(outcome(&r, "columns/id/missing"), "pass");
-    assert_eq!(diag(&r, "columns/id/missing", "check_rows_tested"), json!(0));
+    assert_eq!(
+        diag(&r, "columns/id/missing", "check_rows_tested"),
+        json!(0)
+    );
     assert_eq!(outcome(&r, "checks/row_count"), "fail");
     assert_eq!(r["datasets"][0]["dataset_rows_tested"], json!(0));
 }
@@ -175,7 +183,10 @@ checks:
     assert_eq!(outcome(&r, "checks/row_count"), "pass");
     assert_eq!(outcome(&r, "checks/row_count/adults"), "pass");
     // rows ('1',1) and ('3',NULL) pass both filters; one of them is missing
-    assert_eq!(diag(&r, "columns/age/missing", "check_rows_tested"), json!(2));
+    assert_eq!(
+        diag(&r, "columns/age/missing", "check_rows_tested"),
+        json!(2)
+    );
     assert_eq!(diag(&r, "columns/age/missing", "missing_count"), json!(1));
 }
 
@@ -210,30 +221,56 @@ checks:
 ",
     );
     let run = p.assay(&[
-        "verify", "naive.yml", "zoned.yml", "days.yml", "-o", "json", "--now", "2025-01-01T10:00:00Z",
+        "verify",
+        "naive.yml",
+        "zoned.yml",
+        "days.yml",
+        "-o",
+        "json",
+        "--now",
+        "2025-01-01T10:00:00Z",
     ]);
     let r = run.json();
     let naive = &r["datasets"][0];
-    assert_eq!(naive["checks"][0]["diagnostics"]["freshness_in_hours"], json!(1.0));
-    assert_eq!(naive["checks"][0]["diagnostics"]["max_timestamp"], json!("2025-01-01T09:00:00Z"));
-    assert_eq!(naive["checks"][0]["diagnostics"]["now"], json!("2025-01-01T10:00:00Z"));
+    assert_eq!(
+        naive["checks"][0]["diagnostics"]["freshness_in_hours"],
+        json!(1.0)
+    );
+    assert_eq!(
+        naive["checks"][0]["diagnostics"]["max_timestamp"],
+        json!("2025-01-01T09:00:00Z")
+    );
+    assert_eq!(
+        naive["checks"][0]["diagnostics"]["now"],
+        json!("2025-01-01T10:00:00Z")
+    );
     assert_eq!(naive["checks"][0]["outcome"], "pass");
-    assert_eq!(naive["checks"][1]["diagnostics"]["freshness_in_minutes"], json!(60.0));
+    assert_eq!(
+        naive["checks"][1]["diagnostics"]["freshness_in_minutes"],
+        json!(60.0)
+    );
     assert_eq!(naive["checks"][1]["outcome"], "pass");
-    let days = naive["checks"][2]["diagnostics"]["freshness_in_days"].as_f64().unwrap();
+    let days = naive["checks"][2]["diagnostics"]["freshness_in_days"]
+        .as_f64()
+        .unwrap();
     assert!((days - 1.0 / 24.0).abs() < 1e-9, "{days}");
     // 09:00 at +02 is 07:00Z: three hours old
     let zoned = &r["datasets"][1]["checks"][0];
     assert_eq!(zoned["diagnostics"]["freshness_in_hours"], json!(3.0));
     assert_eq!(zoned["outcome"], "fail");
     // a date is midnight UTC
-    assert_eq!(r["datasets"][2]["checks"][0]["diagnostics"]["freshness_in_days"], json!(2.4166666666666665));
+    assert_eq!(
+        r["datasets"][2]["checks"][0]["diagnostics"]["freshness_in_days"],
+        json!(2.4166666666666665)
+    );
     assert_eq!(r["datasets"][2]["checks"][0]["outcome"], "fail");
 }
 
 #[test]
 fn freshness_now_variable_replaces_the_run_now() {
-    let p = Project::duckdb("CREATE TABLE t(ts TIMESTAMP); INSERT INTO t VALUES ('2025-01-01 09:00:00');");
+    let p = Project::duckdb(
+        "CREATE TABLE t(ts TIMESTAMP); INSERT INTO t VALUES ('2025-01-01 09:00:00');",
+    );
     let contract = "dataset: db/main/t
 variables:
   AS_OF: {default: '2025-01-01T12:00:00Z'}
@@ -259,19 +296,19 @@ columns:
     missing_values: [-1]
     checks:
       - aggregate: {function: avg, threshold: {must_be: 2}}
-      - aggregate: {function: sum, threshold: {must_be: 6}}
-      - aggregate: {function: min, threshold: {must_be: 1}}
-      - aggregate: {function: max, threshold: {must_be: 3}}
+      - aggregate: {function: sum, qualifier: sum, threshold: {must_be: 6}}
+      - aggregate: {function: min, qualifier: min, threshold: {must_be: 1}}
+      - aggregate: {function: max, qualifier: max, threshold: {must_be: 3}}
   - name: s
     missing_values: ['n/a']
     checks:
       - aggregate: {function: avg_length, threshold: {must_be: 3.5}}
-      - aggregate: {function: min_length, threshold: {must_be: 2}}
-      - aggregate: {function: max_length, threshold: {must_be: 5}}
+      - aggregate: {function: min_length, qualifier: min, threshold: {must_be: 2}}
+      - aggregate: {function: max_length, qualifier: max, threshold: {must_be: 5}}
   - name: d
     checks:
       - aggregate: {function: sum, threshold: {must_be: 3.65}}
-      - aggregate: {function: avg, threshold: {must_be_between: {greater_than: 1.2166, less_than: 1.2167}}}
+      - aggregate: {function: avg, qualifier: avg, threshold: {must_be_between: {greater_than: 1.2166, less_than: 1.2167}}}
 ",
         &[],
     );
@@ -296,12 +333,16 @@ columns:
     );
     assert_eq!(code, 3);
     assert_eq!(outcome(&r, "columns/n/aggregate"), "not_evaluated");
-    assert!(check(&r, "columns/n/aggregate")["error"].as_str().unwrap().contains("no non-missing values"));
+    assert!(check(&r, "columns/n/aggregate")["error"]
+        .as_str()
+        .unwrap()
+        .contains("no non-missing values"));
 }
 
 #[test]
 fn every_threshold_form() {
-    let p = Project::duckdb("CREATE TABLE t(v INTEGER); INSERT INTO t SELECT range FROM range(10);");
+    let p =
+        Project::duckdb("CREATE TABLE t(v INTEGER); INSERT INTO t SELECT range FROM range(10);");
     // row_count is 10 throughout; (form, expected outcome)
     let cases = [
         ("must_be: 10", "pass"),
@@ -314,19 +355,37 @@ fn every_threshold_form() {
         ("must_be_less_than_or_equal: 10", "pass"),
         ("must_be_between: {greater_than: 9, less_than: 11}", "pass"),
         ("must_be_between: {greater_than: 10, less_than: 11}", "fail"),
-        ("must_be_between: {greater_than_or_equal: 10, less_than_or_equal: 10}", "pass"),
-        ("must_be_not_between: {less_than: 5, greater_than: 9}", "pass"),
-        ("must_be_not_between: {less_than: 5, greater_than: 10}", "fail"),
-        ("must_be_not_between: {less_than_or_equal: 5, greater_than_or_equal: 10}", "pass"),
+        (
+            "must_be_between: {greater_than_or_equal: 10, less_than_or_equal: 10}",
+            "pass",
+        ),
+        (
+            "must_be_not_between: {less_than: 5, greater_than: 9}",
+            "pass",
+        ),
+        (
+            "must_be_not_between: {less_than: 5, greater_than: 10}",
+            "fail",
+        ),
+        (
+            "must_be_not_between: {less_than_or_equal: 5, greater_than_or_equal: 10}",
+            "pass",
+        ),
         ("must_be: 9, level: warn", "warn"),
     ];
     let mut contract = String::from("dataset: db/main/t\nchecks:\n");
     for (i, (form, _)) in cases.iter().enumerate() {
-        contract.push_str(&format!("  - row_count: {{qualifier: q{i}, threshold: {{{form}}}}}\n"));
+        contract.push_str(&format!(
+            "  - row_count: {{qualifier: q{i}, threshold: {{{form}}}}}\n"
+        ));
     }
     let (_, r) = p.verify_json(&contract, &[]);
     for (i, (form, want)) in cases.iter().enumerate() {
-        assert_eq!(outcome(&r, &format!("checks/row_count/q{i}")), *want, "{form}");
+        assert_eq!(
+            outcome(&r, &format!("checks/row_count/q{i}")),
+            *want,
+            "{form}"
+        );
     }
     assert_eq!(check(&r, "checks/row_count/q14")["level"], "warn");
 }
@@ -334,7 +393,8 @@ fn every_threshold_form() {
 #[test]
 fn warnings_pass_unless_fail_on_warn() {
     let p = Project::duckdb("CREATE TABLE t(v INTEGER); INSERT INTO t VALUES (1);");
-    let contract = "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be: 2, level: warn}}\n";
+    let contract =
+        "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be: 2, level: warn}}\n";
     let (code, r) = p.verify_json(contract, &[]);
     assert_eq!(code, 0);
     assert_eq!(r["outcome"], "warn");
@@ -395,7 +455,10 @@ columns:
     assert_eq!(count("maxlen"), json!(1)); // ABC-3
     assert_eq!(count("ref"), json!(2)); // ab-2, ABC-3: the NULL in ref matches nothing
     assert_eq!(count("both"), json!(3)); // AB-1, ab-2 too long; ABC-3 not listed
-    assert_eq!(diag(&r, "columns/code/invalid/ref", "missing_count"), json!(1));
+    assert_eq!(
+        diag(&r, "columns/code/invalid/ref", "missing_count"),
+        json!(1)
+    );
     assert_eq!(diag(&r, "columns/n/invalid", "invalid_count"), json!(2)); // 5, 50
 }
 
@@ -425,7 +488,7 @@ columns:
     assert_eq!(diag(&r, "columns/v/missing", "missing_count"), json!(2)); // X, NULL
     assert_eq!(diag(&r, "columns/v/missing/own", "missing_count"), json!(2)); // Y, NULL
     assert_eq!(diag(&r, "columns/v/invalid", "invalid_count"), json!(1)); // bad
-    // own validity replaces the column's; the column's missing_values still apply
+                                                                          // own validity replaces the column's; the column's missing_values still apply
     assert_eq!(diag(&r, "columns/v/invalid/own", "invalid_count"), json!(2)); // Y, bad
 }
 
@@ -459,9 +522,18 @@ checks:
     assert_eq!(outcome(&r, "checks/metric"), "pass");
     assert_eq!(outcome(&r, "checks/metric/q"), "pass");
     assert_eq!(outcome(&r, "checks/failed_rows"), "fail");
-    assert_eq!(diag(&r, "checks/failed_rows", "failed_rows_count"), json!(2));
-    assert_eq!(diag(&r, "checks/failed_rows", "failed_rows_percent"), json!(50.0));
-    assert_eq!(diag(&r, "checks/failed_rows/pct", "failed_rows_percent"), json!(50.0));
+    assert_eq!(
+        diag(&r, "checks/failed_rows", "failed_rows_count"),
+        json!(2)
+    );
+    assert_eq!(
+        diag(&r, "checks/failed_rows", "failed_rows_percent"),
+        json!(50.0)
+    );
+    assert_eq!(
+        diag(&r, "checks/failed_rows/pct", "failed_rows_percent"),
+        json!(50.0)
+    );
     assert_eq!(outcome(&r, "checks/failed_rows/pct"), "pass");
     assert_eq!(outcome(&r, "checks/failed_rows/q"), "pass");
 }
@@ -488,12 +560,24 @@ checks:
 ",
         &[],
     );
-    assert_eq!(outcome(&r, "checks/schema"), "pass", "{:#}", check(&r, "checks/schema"));
+    assert_eq!(
+        outcome(&r, "checks/schema"),
+        "pass",
+        "{:#}",
+        check(&r, "checks/schema")
+    );
     assert_eq!(outcome(&r, "checks/schema/strict"), "fail");
     let diffs = diag(&r, "checks/schema/strict", "differences");
-    let diffs: Vec<&str> = diffs.as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    let diffs: Vec<&str> = diffs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
     assert_eq!(diffs.len(), 2, "{diffs:?}");
-    assert!(diffs.iter().any(|d| d.contains("'extra' is not in the contract")));
+    assert!(diffs
+        .iter()
+        .any(|d| d.contains("'extra' is not in the contract")));
     assert!(diffs.iter().any(|d| d.contains("different order")));
 
     let (_, r) = p.verify_json(
@@ -510,9 +594,15 @@ checks:
         &[],
     );
     let diffs = diag(&r, "checks/schema", "differences").to_string();
-    assert!(diffs.contains("'id' has data type 'INTEGER', expected 'varchar'"), "{diffs}");
+    assert!(
+        diffs.contains("'id' has data type 'INTEGER', expected 'varchar'"),
+        "{diffs}"
+    );
     assert!(diffs.contains("'gone' is missing"), "{diffs}");
-    assert!(diffs.contains("numeric_precision 10, expected 12"), "{diffs}");
+    assert!(
+        diffs.contains("numeric_precision 10, expected 12"),
+        "{diffs}"
+    );
 }
 
 #[test]
@@ -545,10 +635,22 @@ checks:
 "#,
         &[],
     );
-    assert_eq!(diag(&r, "columns/select/duplicate", "duplicate_count"), json!(1));
-    assert_eq!(diag(&r, "columns/we\"ird/missing", "missing_count"), json!(1));
-    assert_eq!(diag(&r, "columns/Mixed Case/invalid", "invalid_count"), json!(0));
-    assert_eq!(diag(&r, "columns/Mixed Case/missing", "missing_count"), json!(1));
+    assert_eq!(
+        diag(&r, "columns/select/duplicate", "duplicate_count"),
+        json!(1)
+    );
+    assert_eq!(
+        diag(&r, "columns/we\"ird/missing", "missing_count"),
+        json!(1)
+    );
+    assert_eq!(
+        diag(&r, "columns/Mixed Case/invalid", "invalid_count"),
+        json!(0)
+    );
+    assert_eq!(
+        diag(&r, "columns/Mixed Case/missing", "missing_count"),
+        json!(1)
+    );
     assert_eq!(outcome(&r, "columns/group/aggregate"), "pass");
     assert_eq!(diag(&r, "checks/duplicate", "duplicate_count"), json!(0));
     assert_eq!(outcome(&r, "checks/schema"), "pass");
@@ -575,9 +677,15 @@ checks:
     );
     assert_eq!(code, 3);
     assert_eq!(outcome(&r, "checks/metric"), "not_evaluated");
-    assert!(check(&r, "checks/metric")["error"].as_str().unwrap().contains("no_such_column"));
+    assert!(check(&r, "checks/metric")["error"]
+        .as_str()
+        .unwrap()
+        .contains("no_such_column"));
     assert_eq!(outcome(&r, "columns/nope/missing"), "not_evaluated");
-    assert!(check(&r, "columns/nope/missing")["error"].as_str().unwrap().contains("'nope' not found"));
+    assert!(check(&r, "columns/nope/missing")["error"]
+        .as_str()
+        .unwrap()
+        .contains("'nope' not found"));
     assert_eq!(outcome(&r, "columns/id/missing"), "fail");
     assert_eq!(outcome(&r, "checks/row_count"), "pass");
 }
@@ -585,12 +693,21 @@ checks:
 #[test]
 fn a_missing_table_is_a_runtime_error_and_other_datasets_still_run() {
     let p = Project::duckdb(PEOPLE);
-    p.write("a.yml", "dataset: db/main/nothere\nchecks:\n  - row_count:\n");
-    p.write("b.yml", "dataset: db/main/people\nchecks:\n  - row_count:\n");
+    p.write(
+        "a.yml",
+        "dataset: db/main/nothere\nchecks:\n  - row_count:\n",
+    );
+    p.write(
+        "b.yml",
+        "dataset: db/main/people\nchecks:\n  - row_count:\n",
+    );
     let run = p.assay(&["verify", "a.yml", "b.yml", "-o", "json"]);
     assert_eq!(run.code, 3);
     let r = run.json();
-    assert!(r["datasets"][0]["error"].as_str().unwrap().contains("not found"));
+    assert!(r["datasets"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not found"));
     assert_eq!(r["datasets"][0]["checks"][0]["outcome"], "not_evaluated");
     assert_eq!(r["datasets"][1]["checks"][0]["outcome"], "pass");
 }
@@ -626,17 +743,32 @@ fn files_data_source_reads_csv_parquet_and_json() {
         ))
         .unwrap();
     }
-    p.write("assay.yml", "data_sources:\n  - {name: f, type: files, connection: {root: data}}\n");
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - {name: f, type: files, connection: {root: data}}\n",
+    );
     p.write("a.yml", "dataset: f/a.csv\ncolumns:\n  - name: id\n    checks:\n      - duplicate:\n  - name: name\n    checks:\n      - missing:\n");
-    p.write("b.yml", "dataset: f/sub/b.json\ncolumns:\n  - name: id\n    checks:\n      - missing:\n");
+    p.write(
+        "b.yml",
+        "dataset: f/sub/b.json\ncolumns:\n  - name: id\n    checks:\n      - missing:\n",
+    );
     p.write("c.yml", "dataset: f/c.parquet\nchecks:\n  - row_count: {threshold: {must_be: 5}}\n  - failed_rows: {query: 'SELECT * FROM c WHERE id > 3'}\n");
     let run = p.assay(&["verify", "a.yml", "b.yml", "c.yml", "-o", "json"]);
     let r = run.json();
-    assert_eq!(diag(&r, "columns/id/duplicate", "duplicate_count"), json!(1));
+    assert_eq!(
+        diag(&r, "columns/id/duplicate", "duplicate_count"),
+        json!(1)
+    );
     assert_eq!(diag(&r, "columns/name/missing", "missing_count"), json!(1));
-    assert_eq!(r["datasets"][1]["checks"][0]["diagnostics"]["missing_count"], json!(1));
+    assert_eq!(
+        r["datasets"][1]["checks"][0]["diagnostics"]["missing_count"],
+        json!(1)
+    );
     assert_eq!(r["datasets"][2]["checks"][0]["outcome"], "pass");
-    assert_eq!(r["datasets"][2]["checks"][1]["diagnostics"]["failed_rows_count"], json!(1));
+    assert_eq!(
+        r["datasets"][2]["checks"][1]["diagnostics"]["failed_rows_count"],
+        json!(1)
+    );
     assert_eq!(run.code, 1);
 }
 
@@ -657,9 +789,18 @@ columns:
     );
     let c = check(&r, "columns/id/invalid");
     assert_eq!(c["name"], "ids are digits");
-    assert_eq!(c["attributes"], json!({"owner": "data-team", "priority": 1}));
-    assert_eq!(c["settings"]["valid_format"], json!({"regex": "^[0-9]+$", "name": "digits"}));
-    assert_eq!(c["threshold"], json!({"metric": "count", "must_be": 0, "level": "fail"}));
+    assert_eq!(
+        c["attributes"],
+        json!({"owner": "data-team", "priority": 1})
+    );
+    assert_eq!(
+        c["settings"]["valid_format"],
+        json!({"regex": "^[0-9]+$", "name": "digits"})
+    );
+    assert_eq!(
+        c["threshold"],
+        json!({"metric": "count", "must_be": 0, "level": "fail"})
+    );
     assert_eq!(r["schema_version"], "1.0");
     assert_eq!(r["tool"]["name"], "assay");
     assert!(uuid_like(r["scan_id"].as_str().unwrap()));

@@ -9,7 +9,8 @@ const TABLE: &str = "CREATE TABLE t(id INTEGER, name VARCHAR);
 INSERT INTO t VALUES (1, 'a'), (2, 'b'), (2, NULL);";
 
 const PASSING: &str = "dataset: db/main/t\nchecks:\n  - row_count:\n";
-const FAILING: &str = "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - duplicate:\n";
+const FAILING: &str =
+    "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - duplicate:\n";
 
 #[test]
 fn exit_0_when_every_check_passes() {
@@ -18,7 +19,11 @@ fn exit_0_when_every_check_passes() {
     let run = p.assay(&["verify"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("PASS"), "{}", run.stdout);
-    assert!(run.stdout.contains("1 check on 1 dataset: 1 passed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 check on 1 dataset: 1 passed"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -34,7 +39,10 @@ fn exit_1_when_a_check_fails() {
 #[test]
 fn exit_2_on_bad_input_and_nothing_runs() {
     let p = Project::duckdb(TABLE);
-    p.write("contracts/t.yml", "dataset: db/main/t\nchecks:\n  - row_cont:\n");
+    p.write(
+        "contracts/t.yml",
+        "dataset: db/main/t\nchecks:\n  - row_cont:\n",
+    );
     let run = p.assay(&["verify"]);
     assert_eq!(run.code, 2);
     assert!(run.stdout.is_empty());
@@ -52,7 +60,10 @@ fn exit_3_when_a_data_source_cannot_be_opened() {
     assert_eq!(run.code, 3);
     let r = run.json();
     let error = r["datasets"][0]["error"].as_str().unwrap();
-    assert!(error.contains("data source 'db'") && error.contains("does not exist"), "{error}");
+    assert!(
+        error.contains("data source 'db'") && error.contains("does not exist"),
+        "{error}"
+    );
     assert_eq!(r["outcome"], "not_evaluated");
 }
 
@@ -60,7 +71,10 @@ fn exit_3_when_a_data_source_cannot_be_opened() {
 fn failures_win_over_warnings_and_runtime_errors_win_over_failures() {
     let p = Project::duckdb(TABLE);
     p.write("fail.yml", FAILING);
-    p.write("broken.yml", "dataset: db/main/nope\nchecks:\n  - row_count:\n");
+    p.write(
+        "broken.yml",
+        "dataset: db/main/nope\nchecks:\n  - row_count:\n",
+    );
     assert_eq!(p.assay(&["verify", "fail.yml", "broken.yml"]).code, 3);
 }
 
@@ -76,15 +90,35 @@ fn json_output_is_the_results_document_without_row_values() {
     let run = p.assay(&["verify", "contract.yml", "-o", "json", "-vv"]);
     assert_eq!(run.code, 1);
     let r = run.json();
-    for key in ["schema_version", "scan_id", "tool", "started_at", "ended_at", "now", "outcome", "summary", "datasets"] {
+    for key in [
+        "schema_version",
+        "scan_id",
+        "tool",
+        "started_at",
+        "ended_at",
+        "now",
+        "outcome",
+        "summary",
+        "datasets",
+    ] {
         assert!(r.get(key).is_some(), "missing {key}");
     }
     assert_eq!(r["summary"]["checks"], 4);
     assert_eq!(r["summary"]["fail"], 3);
-    assert!(!run.stdout.contains("tell-no-one"), "row values leaked into results");
-    assert!(!run.stderr.contains("tell-no-one"), "row values leaked into logs");
+    assert!(
+        !run.stdout.contains("tell-no-one"),
+        "row values leaked into results"
+    );
+    assert!(
+        !run.stderr.contains("tell-no-one"),
+        "row values leaked into logs"
+    );
     // -vv logs every statement with its duration
-    assert!(run.stderr.contains("COUNT(*)") && run.stderr.contains(" ms)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("COUNT(*)") && run.stderr.contains(" ms)"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -106,13 +140,20 @@ fn several_outputs_at_once_to_files_and_stdout() {
     assert!(run.stdout.contains("FAIL"), "{}", run.stdout);
     let junit = std::fs::read_to_string(p.path().join("out/report.xml")).unwrap();
     assert!(junit.starts_with("<?xml"));
-    assert!(junit.contains("<testsuites name=\"assay\" tests=\"1\" failures=\"1\""), "{junit}");
+    assert!(
+        junit.contains("<testsuites name=\"assay\" tests=\"1\" failures=\"1\""),
+        "{junit}"
+    );
     assert!(junit.contains("<failure message="), "{junit}");
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(p.path().join("out/results.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(p.path().join("out/results.json")).unwrap())
+            .unwrap();
     assert_eq!(json["summary"]["fail"], 1);
     let md = std::fs::read_to_string(p.path().join("out/summary.md")).unwrap();
-    assert!(md.contains("| outcome | check | value | threshold | details |"), "{md}");
+    assert!(
+        md.contains("| outcome | check | value | threshold | details |"),
+        "{md}"
+    );
     assert!(md.contains("❌ fail"), "{md}");
 }
 
@@ -121,9 +162,19 @@ fn markdown_and_junit_to_stdout_and_quiet_prints_nothing() {
     let p = Project::duckdb(TABLE);
     p.write("contract.yml", PASSING);
     let md = p.assay(&["verify", "contract.yml", "-o", "markdown"]);
-    assert!(md.stdout.starts_with("## assay verification: ✅ pass"), "{}", md.stdout);
+    assert!(
+        md.stdout.starts_with("## assay verification: ✅ pass"),
+        "{}",
+        md.stdout
+    );
     let junit = p.assay(&["verify", "contract.yml", "-o", "junit"]);
-    assert!(junit.stdout.contains("<testcase name=\"row count [checks/row_count]\""), "{}", junit.stdout);
+    assert!(
+        junit
+            .stdout
+            .contains("<testcase name=\"row count [checks/row_count]\""),
+        "{}",
+        junit.stdout
+    );
     let quiet = p.assay(&["verify", "contract.yml", "-q"]);
     assert_eq!(quiet.code, 0);
     assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());
@@ -138,7 +189,13 @@ fn plan_prints_sql_and_connects_to_nothing() {
         "data_sources:\n  - {name: db, type: duckdb, connection: {database: nowhere.duckdb}}\n",
     );
     p.write("contract.yml", include_str!("fixtures/every_check.yml"));
-    let run = p.assay(&["verify", "contract.yml", "--plan", "--now", "2025-01-01T00:00:00Z"]);
+    let run = p.assay(&[
+        "verify",
+        "contract.yml",
+        "--plan",
+        "--now",
+        "2025-01-01T00:00:00Z",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!p.path().join("nowhere.duckdb").exists());
     insta::assert_snapshot!("plan_duckdb_every_check", run.stdout);
@@ -162,7 +219,10 @@ checks:
     let r = run.json();
     let metric = &r["datasets"][0]["checks"][0];
     assert_eq!(metric["outcome"], "not_evaluated");
-    assert!(metric["error"].as_str().unwrap().contains("--timeout 1s"), "{metric}");
+    assert!(
+        metric["error"].as_str().unwrap().contains("--timeout 1s"),
+        "{metric}"
+    );
 }
 
 #[test]
@@ -170,7 +230,10 @@ fn data_source_files_and_name_selection() {
     let p = Project::duckdb(TABLE);
     std::fs::rename(p.path().join("assay.yml"), p.path().join("warehouse.yml")).unwrap();
     // a standalone data source file is one mapping, not a list
-    p.write("warehouse.yml", "name: db\ntype: duckdb\nconnection: {database: db.duckdb}\n");
+    p.write(
+        "warehouse.yml",
+        "name: db\ntype: duckdb\nconnection: {database: db.duckdb}\n",
+    );
     p.write("contract.yml", PASSING);
     let run = p.assay(&["verify", "contract.yml", "-d", "warehouse.yml"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -180,7 +243,10 @@ fn data_source_files_and_name_selection() {
         "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\n  - {name: other, type: files, connection: {root: .}}\n",
     );
     p.write("contracts/a.yml", PASSING);
-    p.write("contracts/b.yml", "dataset: other/x.csv\nchecks:\n  - row_count:\n");
+    p.write(
+        "contracts/b.yml",
+        "dataset: other/x.csv\nchecks:\n  - row_count:\n",
+    );
     let run = p.assay(&["verify", "-d", "db", "-o", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["datasets"].as_array().unwrap().len(), 1);
@@ -190,9 +256,21 @@ fn data_source_files_and_name_selection() {
 fn version_and_help() {
     let p = Project::empty();
     let v = p.assay(&["--version"]);
-    assert_eq!(v.stdout.trim(), format!("assay {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        v.stdout.trim(),
+        format!("assay {}", env!("CARGO_PKG_VERSION"))
+    );
     let h = p.assay(&["verify", "--help"]);
-    for needle in ["--plan", "--fail-on", "--timeout", "--jobs", "--now", "--set", "Examples:", "Exit codes"] {
+    for needle in [
+        "--plan",
+        "--fail-on",
+        "--timeout",
+        "--jobs",
+        "--now",
+        "--set",
+        "Examples:",
+        "Exit codes",
+    ] {
         assert!(h.stdout.contains(needle), "help lacks {needle}");
     }
 }
@@ -211,8 +289,22 @@ fn the_shipped_examples_pass_and_the_failing_one_fails() {
     };
     let ok = run(&["verify"]);
     let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert_eq!(ok.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&ok.stderr));
-    assert!(stdout.contains("passed, 0 warned, 0 failed, 0 not evaluated") || stdout.contains("warned, 0 failed, 0 not evaluated"), "{stdout}");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        stdout.contains("passed, 0 warned, 0 failed, 0 not evaluated")
+            || stdout.contains("warned, 0 failed, 0 not evaluated"),
+        "{stdout}"
+    );
     let bad = run(&["verify", "examples/failing/orders_strict.yml"]);
-    assert_eq!(bad.status.code(), Some(1), "{}", String::from_utf8_lossy(&bad.stdout));
+    assert_eq!(
+        bad.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&bad.stdout)
+    );
 }

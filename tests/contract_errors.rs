@@ -10,16 +10,16 @@ const TABLE: &str = "CREATE TABLE t(id INTEGER, name VARCHAR);";
 /// (what, contract, message fragment, "line:col" of the offending place)
 const CASES: &[(&str, &str, &str, &str)] = &[
     ("bad yaml", "dataset: db/main/t\ncolumns: [\n", "invalid YAML", "3:1"),
-    ("tab indentation", "dataset: db/main/t\nchecks:\n\t- row_count:\n", "invalid YAML", "3:1"),
+    ("tab indentation", "dataset: db/main/t\nchecks:\n\t- row_count:\n", "invalid YAML", "3:2"),
     ("unknown top-level key", "dataset: db/main/t\ncheks:\n  - row_count:\n", "unknown key 'cheks'", "2:1"),
     ("unknown check type", "dataset: db/main/t\nchecks:\n  - row_cnt:\n", "unknown check type 'row_cnt'", "3:5"),
     ("unknown check key", "dataset: db/main/t\nchecks:\n  - row_count:\n      treshold: {must_be: 1}\n", "unknown key 'treshold'", "4:7"),
     ("unknown threshold key", "dataset: db/main/t\nchecks:\n  - row_count:\n      threshold: {must_be_more_than: 1}\n", "unknown key 'must_be_more_than'", "4:19"),
     ("two comparisons", "dataset: db/main/t\nchecks:\n  - row_count:\n      threshold:\n        must_be_greater_than: 1\n        must_be_less_than: 5\n", "exactly one comparison", "6:9"),
     ("threshold not a number", "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be: lots}}\n", "must be a number", "3:38"),
-    ("bad metric", "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - missing: {threshold: {metric: ratio, must_be: 0}}\n", "metric must be", "5:40"),
+    ("bad metric", "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - missing: {threshold: {metric: ratio, must_be: 0}}\n", "metric must be", "5:39"),
     ("percent on row_count", "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {metric: percent, must_be: 1}}\n", "no percent metric", "3:37"),
-    ("bad level", "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be: 1, level: error}}\n", "level must be", "3:50"),
+    ("bad level", "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be: 1, level: error}}\n", "level must be", "3:48"),
     ("between missing bound", "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be_between: {greater_than: 1}}}\n", "needs 'less_than' or 'less_than_or_equal'", "3:47"),
     ("between empty range", "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be_between: {greater_than: 5, less_than: 1}}}\n", "empty range", "3:47"),
     ("not between low above high", "dataset: db/main/t\nchecks:\n  - row_count:\n      threshold:\n        must_be_not_between: {less_than: 10, greater_than: 1}\n", "LOW <= HIGH", "5:31"),
@@ -35,22 +35,22 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("two checks in one item", "dataset: db/main/t\nchecks:\n  - row_count:\n    schema:\n", "one list item holds one check", "4:5"),
     ("same identity twice", "dataset: db/main/t\nchecks:\n  - row_count:\n  - row_count:\n", "same identity 'checks/row_count'", "4:5"),
     ("invalid without rule", "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - invalid:\n", "needs a validity rule", "5:9"),
-    ("bad regex", "dataset: db/main/t\ncolumns:\n  - name: name\n    checks:\n      - invalid: {valid_format: {regex: '[a-z'}}\n", "invalid regex", "5:44"),
+    ("bad regex", "dataset: db/main/t\ncolumns:\n  - name: name\n    checks:\n      - invalid: {valid_format: {regex: '[a-z'}}\n", "invalid regex", "5:41"),
     ("metric without threshold", "dataset: db/main/t\nchecks:\n  - metric: {expression: 'avg(id)'}\n", "needs a threshold", "3:5"),
-    ("metric with both sources", "dataset: db/main/t\nchecks:\n  - metric: {expression: 'avg(id)', query: 'SELECT 1', threshold: {must_be: 1}}\n", "not both", "3:46"),
-    ("freshness without column", "dataset: db/main/t\nchecks:\n  - freshness: {threshold: {must_be_less_than: 1}}\n", "needs `column:`", "3:18"),
-    ("bad freshness unit", "dataset: db/main/t\nchecks:\n  - freshness: {column: id, threshold: {unit: week, must_be_less_than: 1}}\n", "unit must be", "3:50"),
-    ("bad aggregate function", "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - aggregate: {function: median, threshold: {must_be: 1}}\n", "unknown aggregate function 'median'", "5:34"),
+    ("metric with both sources", "dataset: db/main/t\nchecks:\n  - metric: {expression: 'avg(id)', query: 'SELECT 1', threshold: {must_be: 1}}\n", "not both", "3:44"),
+    ("freshness without column", "dataset: db/main/t\nchecks:\n  - freshness: {threshold: {must_be_less_than: 1}}\n", "needs `column:`", "3:17"),
+    ("bad freshness unit", "dataset: db/main/t\nchecks:\n  - freshness: {column: id, threshold: {unit: week, must_be_less_than: 1}}\n", "unit must be", "3:47"),
+    ("bad aggregate function", "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - aggregate: {function: median, threshold: {must_be: 1}}\n", "unknown aggregate function 'median'", "5:31"),
     ("filter with two statements", "dataset: db/main/t\nfilter: \"id > 0; DROP TABLE t\"\nchecks:\n  - row_count:\n", "second statement", "2:9"),
-    ("DDL in a filter", "dataset: db/main/t\nfilter: DROP TABLE t\nchecks:\n  - row_count:\n", "not a valid SQL expression", "2:9"),
-    ("DML in a query", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'DELETE FROM t'}\n", "must be a read-only SELECT", "3:27"),
-    ("two queries", "dataset: db/main/t\nchecks:\n  - metric: {query: 'SELECT 1; SELECT 2', threshold: {must_be: 1}}\n", "2 statements", "3:22"),
-    ("broken expression", "dataset: db/main/t\nchecks:\n  - failed_rows: {expression: 'id >'}\n", "not a valid SQL expression", "3:32"),
+    ("DDL in a filter", "dataset: db/main/t\nfilter: DROP TABLE t\nchecks:\n  - row_count:\n", "not a DROP TABLE statement", "2:9"),
+    ("DML in a query", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'DELETE FROM t'}\n", "must be a read-only SELECT", "3:26"),
+    ("two queries", "dataset: db/main/t\nchecks:\n  - metric: {query: 'SELECT 1; SELECT 2', threshold: {must_be: 1}}\n", "2 statements", "3:21"),
+    ("broken expression", "dataset: db/main/t\nchecks:\n  - failed_rows: {expression: 'id >'}\n", "not a valid SQL expression", "3:31"),
     ("unknown variable", "dataset: db/main/t\nfilter: id > ${var.MIN}\nchecks:\n  - row_count:\n", "variable 'MIN' has no value", "2:9"),
     ("unknown env var", "dataset: db/main/t\nfilter: id > ${env.ASSAY_TEST_SURELY_UNSET}\nchecks:\n  - row_count:\n", "environment variable 'ASSAY_TEST_SURELY_UNSET' is not set", "2:9"),
     ("malformed placeholder", "dataset: db/main/t\nfilter: id > ${foo.BAR}\nchecks:\n  - row_count:\n", "malformed placeholder", "2:9"),
     ("schema with threshold", "dataset: db/main/t\nchecks:\n  - schema: {threshold: {must_be: 0}}\n", "takes no threshold", "3:26"),
-    ("query with a filter", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', filter: 'id > 1'}\n", "cannot have a `filter`", "3:54"),
+    ("query with a filter", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', filter: 'id > 1'}\n", "cannot have a `filter`", "3:53"),
     ("duplicate key", "dataset: db/main/t\ndataset: db/main/u\nchecks:\n  - row_count:\n", "duplicate key 'dataset'", "2:1"),
     ("dataset duplicate without columns", "dataset: db/main/t\nchecks:\n  - duplicate:\n", "needs `columns: [...]`", "3:5"),
     ("valid_min above valid_max", "dataset: db/main/t\ncolumns:\n  - name: id\n    valid_min: 10\n    valid_max: 1\n    checks:\n      - invalid:\n", "greater than valid_max", "4:16"),
@@ -80,7 +80,13 @@ fn malformed_contracts_exit_2_with_the_place_named() {
         }
     }
     assert!(CASES.len() >= 30);
-    assert!(failures.is_empty(), "{} of {} cases wrong:\n\n{}", failures.len(), CASES.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -100,35 +106,55 @@ fn all_errors_of_a_contract_are_reported_together() {
 #[test]
 fn hints_suggest_the_closest_name() {
     let p = Project::duckdb(TABLE);
-    p.write("contract.yml", "dataset: db/main/t\nchecks:\n  - row_count:\n      treshold: {must_be: 1}\n");
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count:\n      treshold: {must_be: 1}\n",
+    );
     let run = p.assay(&["verify", "contract.yml"]);
-    assert!(run.stderr.contains("did you mean 'threshold'?"), "{}", run.stderr);
-    p.write("contract.yml", "dataset: db/main/t\nchecks:\n  - freshnes: {column: id}\n");
+    assert!(
+        run.stderr.contains("did you mean 'threshold'?"),
+        "{}",
+        run.stderr
+    );
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t\nchecks:\n  - freshnes: {column: id}\n",
+    );
     let run = p.assay(&["verify", "contract.yml"]);
-    assert!(run.stderr.contains("did you mean 'freshness'?"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did you mean 'freshness'?"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// (what, assay.yml, fragment, line:col)
 const CONFIG_CASES: &[(&str, &str, &str, &str)] = &[
     ("unknown top-level key", "data_source:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\n", "did you mean 'data_sources'?", "1:1"),
-    ("unknown type", "data_sources:\n  - {name: db, type: duckdbb, connection: {database: db.duckdb}}\n", "did you mean 'duckdb'?", "2:23"),
+    ("unknown type", "data_sources:\n  - {name: db, type: duckdbb, connection: {database: db.duckdb}}\n", "did you mean 'duckdb'?", "2:22"),
     ("unknown connection key", "data_sources:\n  - name: db\n    type: duckdb\n    connection: {databse: db.duckdb}\n", "unknown key 'databse'", "4:18"),
     ("missing connection", "data_sources:\n  - name: db\n    type: files\n", "required key 'connection'", "2:5"),
-    ("name twice", "data_sources:\n  - {name: db, type: files, connection: {root: .}}\n  - {name: db, type: files, connection: {root: .}}\n", "defined twice", "3:5"),
-    ("unset env var", "data_sources:\n  - {name: db, type: duckdb, connection: {database: '${env.ASSAY_TEST_UNSET_DB}'}}\n", "ASSAY_TEST_UNSET_DB", "2:54"),
+    ("name twice", "data_sources:\n  - {name: db, type: files, connection: {root: .}}\n  - {name: db, type: files, connection: {root: .}}\n", "defined twice", "3:6"),
+    ("unset env var", "data_sources:\n  - {name: db, type: duckdb, connection: {database: '${env.ASSAY_TEST_UNSET_DB}'}}\n", "ASSAY_TEST_UNSET_DB", "2:53"),
 ];
 
 #[test]
 fn malformed_configs_exit_2_with_the_place_named() {
     let p = Project::duckdb(TABLE);
-    p.write("contract.yml", "dataset: db/main/t\nchecks:\n  - row_count:\n");
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count:\n",
+    );
     let mut failures = Vec::new();
     for (what, config, fragment, place) in CONFIG_CASES {
         p.write("assay.yml", config);
         let run = p.assay(&["verify", "contract.yml"]);
         let location = format!("assay.yml:{place}");
         if !(run.code == 2 && run.stderr.contains(fragment) && run.stderr.contains(&location)) {
-            failures.push(format!("{what}: exit {}, want '{fragment}' at {location}\n{}", run.code, run.stderr));
+            failures.push(format!(
+                "{what}: exit {}, want '{fragment}' at {location}\n{}",
+                run.code, run.stderr
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -137,16 +163,43 @@ fn malformed_configs_exit_2_with_the_place_named() {
 #[test]
 fn bad_arguments_exit_2() {
     let p = Project::duckdb(TABLE);
-    p.write("contract.yml", "dataset: db/main/t\nchecks:\n  - row_count:\n");
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count:\n",
+    );
     for (args, fragment) in [
-        (vec!["verify", "contract.yml", "-o", "xml"], "unknown output format 'xml'"),
-        (vec!["verify", "contract.yml", "--now", "yesterday"], "is not a timestamp"),
-        (vec!["verify", "contract.yml", "--timeout", "soon"], "is not a duration"),
-        (vec!["verify", "contract.yml", "--set", "NOVALUE"], "is not NAME=VALUE"),
-        (vec!["verify", "nothere.yml"], "'nothere.yml' does not exist"),
-        (vec!["verify", "contract.yml", "-d", "dbx"], "did you mean 'db'?"),
-        (vec!["verify", "contract.yml", "--fail-on", "maybe"], "invalid value 'maybe'"),
-        (vec!["verify", "contract.yml", "-c", "missing.yml"], "config file 'missing.yml' does not exist"),
+        (
+            vec!["verify", "contract.yml", "-o", "xml"],
+            "unknown output format 'xml'",
+        ),
+        (
+            vec!["verify", "contract.yml", "--now", "yesterday"],
+            "is not a timestamp",
+        ),
+        (
+            vec!["verify", "contract.yml", "--timeout", "soon"],
+            "is not a duration",
+        ),
+        (
+            vec!["verify", "contract.yml", "--set", "NOVALUE"],
+            "is not NAME=VALUE",
+        ),
+        (
+            vec!["verify", "nothere.yml"],
+            "'nothere.yml' does not exist",
+        ),
+        (
+            vec!["verify", "contract.yml", "-d", "dbx"],
+            "did you mean 'db'?",
+        ),
+        (
+            vec!["verify", "contract.yml", "--fail-on", "maybe"],
+            "invalid value 'maybe'",
+        ),
+        (
+            vec!["verify", "contract.yml", "-c", "missing.yml"],
+            "config file 'missing.yml' does not exist",
+        ),
         (vec!["verify", "--bogus"], "unexpected argument"),
     ] {
         let run = p.assay(&args);

@@ -18,7 +18,15 @@ pub enum Function {
     MaxLength,
 }
 
-const FUNCTIONS: &[&str] = &["avg", "sum", "min", "max", "avg_length", "min_length", "max_length"];
+const FUNCTIONS: &[&str] = &[
+    "avg",
+    "sum",
+    "min",
+    "max",
+    "avg_length",
+    "min_length",
+    "max_length",
+];
 
 impl Function {
     pub fn as_str(self) -> &'static str {
@@ -41,7 +49,12 @@ pub struct Aggregate {
 }
 
 impl Aggregate {
-    pub fn parse(r: &mut Reader, node: &Node, column: &ColumnDefaults, key_span: Span) -> Option<Aggregate> {
+    pub fn parse(
+        r: &mut Reader,
+        node: &Node,
+        column: &ColumnDefaults,
+        key_span: Span,
+    ) -> Option<Aggregate> {
         let missing = rules::parse_missing(r, node)
             .or_else(|| column.missing.cloned())
             .unwrap_or_default();
@@ -66,7 +79,11 @@ impl Aggregate {
                 let hint = crate::diag::did_you_mean(other, FUNCTIONS.iter().copied())
                     .map(|s| format!("did you mean '{s}'?"))
                     .unwrap_or_else(|| format!("one of {}", FUNCTIONS.join(", ")));
-                r.error(f.span, format!("unknown aggregate function '{other}'"), Some(hint));
+                r.error(
+                    f.span,
+                    format!("unknown aggregate function '{other}'"),
+                    Some(hint),
+                );
                 return None;
             }
         };
@@ -104,12 +121,18 @@ impl Aggregate {
 
     pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
         let rows = super::count_value(inputs.aggregates.first(), "row count")?;
-        let raw = inputs.aggregates.get(1).ok_or("the query returned no value")?;
+        let raw = inputs
+            .aggregates
+            .get(1)
+            .ok_or("the query returned no value")?;
         let value = if raw.is_null() {
             None
         } else {
             Some(raw.as_f64().ok_or_else(|| {
-                format!("{} returned {raw}, which is not a number", self.function.as_str())
+                format!(
+                    "{} returned {raw}, which is not a number",
+                    self.function.as_str()
+                )
             })?)
         };
         let mut m = Measurement::new(value)

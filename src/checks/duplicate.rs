@@ -7,7 +7,9 @@
 use serde_json::{json, Map, Value as Json};
 
 use super::rules::{self, MissingRules};
-use super::{alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs};
+use super::{
+    alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs,
+};
 use crate::decode::Reader;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::Node;
@@ -19,7 +21,11 @@ pub enum Duplicate {
 }
 
 impl Duplicate {
-    pub fn parse(r: &mut Reader, node: &Node, column: Option<&ColumnDefaults>) -> Option<Duplicate> {
+    pub fn parse(
+        r: &mut Reader,
+        node: &Node,
+        column: Option<&ColumnDefaults>,
+    ) -> Option<Duplicate> {
         match column {
             Some(col) => Some(Duplicate::Column {
                 missing: rules::parse_missing(r, node)
@@ -86,9 +92,15 @@ impl Duplicate {
                     Metric {
                         name: format!(
                             "{}_distinct_count",
-                            columns.iter().map(|c| alias_part(c)).collect::<Vec<_>>().join("_")
+                            columns
+                                .iter()
+                                .map(|c| alias_part(c))
+                                .collect::<Vec<_>>()
+                                .join("_")
                         ),
-                        expr: Expr::CountDistinctTuple(columns.iter().map(|c| Expr::col(c)).collect()),
+                        expr: Expr::CountDistinctTuple(
+                            columns.iter().map(|c| Expr::col(c)).collect(),
+                        ),
                     },
                 ],
                 columns: columns.clone(),
@@ -104,7 +116,10 @@ impl Duplicate {
                 count_value(inputs.aggregates.get(1), "non-missing count")?,
                 count_value(inputs.aggregates.get(2), "distinct count")?,
             ),
-            Duplicate::Columns { .. } => (rows, count_value(inputs.aggregates.get(1), "distinct count")?),
+            Duplicate::Columns { .. } => (
+                rows,
+                count_value(inputs.aggregates.get(1), "distinct count")?,
+            ),
         };
         let duplicates = basis.saturating_sub(distinct);
         let pct = percent(duplicates, basis);

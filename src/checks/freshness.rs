@@ -85,22 +85,32 @@ impl Freshness {
     pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
         let rows = super::count_value(inputs.aggregates.first(), "row count")?;
         let now = self.now_override.unwrap_or(inputs.now);
-        let max = inputs.aggregates.get(1).ok_or("the query returned no value")?;
+        let max = inputs
+            .aggregates
+            .get(1)
+            .ok_or("the query returned no value")?;
         let newest = match max {
             Value::Null => None,
             other => Some(timestamp_of(other).ok_or_else(|| {
-                format!("the newest value of '{}' is {other}, which is not a timestamp", self.column)
+                format!(
+                    "the newest value of '{}' is {other}, which is not a timestamp",
+                    self.column
+                )
             })?),
         };
         let key = format!("freshness_in_{}", self.unit.plural());
         let now_text = now.to_rfc3339_opts(SecondsFormat::AutoSi, true);
         let mut m = match newest {
             Some(t) => {
-                let age = (now - t).num_microseconds().map(|us| us as f64 / 1e6).unwrap_or(f64::MAX);
+                let age = (now - t)
+                    .num_microseconds()
+                    .map(|us| us as f64 / 1e6)
+                    .unwrap_or(f64::MAX);
                 let value = age / self.unit.seconds();
-                Measurement::new(Some(value))
-                    .diag(&key, value)
-                    .diag("max_timestamp", t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+                Measurement::new(Some(value)).diag(&key, value).diag(
+                    "max_timestamp",
+                    t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+                )
             }
             None => Measurement::new(None)
                 .diag(&key, serde_json::Value::Null)
@@ -133,7 +143,12 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
             return Some(t.with_timezone(&Utc));
         }
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc());
         }

@@ -2,7 +2,10 @@
 //! own settings or, when it sets none, from the column's.
 
 use super::rules::{self, MissingRules, ValidityRules};
-use super::{alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs, OwnQuery};
+use super::{
+    alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs,
+    OwnQuery,
+};
 use crate::decode::Reader;
 use crate::sql::ast::{Expr, Select, SelectItem};
 use crate::yaml::{Node, Span};
@@ -18,13 +21,21 @@ const MAIN: &str = "assay_main";
 const REF: &str = "assay_ref";
 
 impl Invalid {
-    pub fn parse(r: &mut Reader, node: &Node, column: &ColumnDefaults, key_span: Span) -> Option<Invalid> {
+    pub fn parse(
+        r: &mut Reader,
+        node: &Node,
+        column: &ColumnDefaults,
+        key_span: Span,
+    ) -> Option<Invalid> {
         let missing = rules::parse_missing(r, node)
             .or_else(|| column.missing.cloned())
             .unwrap_or_default();
         let validity = rules::parse_validity(r, node).or_else(|| column.validity.cloned());
         match validity {
-            Some(v) if !v.is_empty() => Some(Invalid { missing, validity: v }),
+            Some(v) if !v.is_empty() => Some(Invalid {
+                missing,
+                validity: v,
+            }),
             Some(_) => None, // its own errors were reported
             None => {
                 r.error(

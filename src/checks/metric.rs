@@ -17,7 +17,12 @@ pub enum Metric {
 }
 
 /// `expression:` or `query:`, exactly one; shared with failed_rows.
-pub fn parse_sql_source(r: &mut Reader, node: &Node, key_span: Span, check: &str) -> Option<(bool, SqlText)> {
+pub fn parse_sql_source(
+    r: &mut Reader,
+    node: &Node,
+    key_span: Span,
+    check: &str,
+) -> Option<(bool, SqlText)> {
     let expression = node.get("expression").filter(|n| !n.is_null());
     let query = node.get("query").filter(|n| !n.is_null());
     let sql = |r: &mut Reader, n: &Node, what: &str| {
@@ -106,7 +111,10 @@ impl Metric {
         let value = if raw.is_null() {
             None
         } else {
-            Some(raw.as_f64().ok_or_else(|| format!("the metric returned {raw}, which is not a number"))?)
+            Some(
+                raw.as_f64()
+                    .ok_or_else(|| format!("the metric returned {raw}, which is not a number"))?,
+            )
         };
         let mut m = Measurement::new(value).diag("metric_value", raw.to_json());
         if let Some(rows) = rows {

@@ -1,7 +1,9 @@
 //! `missing`: rows whose value is NULL, in `missing_values`, or matches `missing_format`.
 
 use super::rules::{self, MissingRules};
-use super::{alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs};
+use super::{
+    alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs,
+};
 use crate::decode::Reader;
 use crate::sql::ast::Expr;
 use crate::yaml::Node;

@@ -39,7 +39,8 @@ pub enum CheckKind {
     RowCount,
     Schema(schema::Schema),
     Missing(missing::Missing),
-    Invalid(invalid::Invalid),
+    // boxed: by far the largest variant (all the validity rules)
+    Invalid(Box<invalid::Invalid>),
     Duplicate(duplicate::Duplicate),
     Freshness(freshness::Freshness),
     Aggregate(aggregate::Aggregate),
@@ -135,14 +136,21 @@ pub fn parse(
         },
         "schema" => Parsed {
             kind: CheckKind::Schema(schema::Schema::parse(r, node)?),
-            threshold_rules: required(),
+            // the value is the number of differences; a schema takes no threshold of its own
+            threshold_rules: ThresholdRules {
+                default: Some(Condition::Eq(0.0)),
+                percent: false,
+                unit: false,
+            },
         },
         "missing" => Parsed {
             kind: CheckKind::Missing(missing::Missing::parse(r, node, column?)),
             threshold_rules: must_be_zero(),
         },
         "invalid" => Parsed {
-            kind: CheckKind::Invalid(invalid::Invalid::parse(r, node, column?, key_span)?),
+            kind: CheckKind::Invalid(Box::new(invalid::Invalid::parse(
+                r, node, column?, key_span,
+            )?)),
             threshold_rules: must_be_zero(),
         },
         "duplicate" => Parsed {
@@ -356,7 +364,13 @@ pub fn count_value(v: Option<&Value>, what: &str) -> Result<u64, String> {
 pub fn alias_part(s: &str) -> String {
     let cleaned: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     cleaned.trim_matches('_').to_string()
 }

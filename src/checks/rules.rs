@@ -57,7 +57,7 @@ impl MissingRules {
             // NULL is the only missing value and aggregates skip NULLs already
             Expr::col(column)
         } else {
-            Expr::value_where(Expr::not(self.is_missing(column)), Expr::col(column))
+            Expr::value_where(Expr::negate(self.is_missing(column)), Expr::col(column))
         }
     }
 
@@ -108,19 +108,27 @@ impl ValidityRules {
             parts.push(Expr::InList(col(), v.clone()));
         }
         if let Some(v) = &self.invalid_values {
-            parts.push(Expr::not(Expr::InList(col(), v.clone())));
+            parts.push(Expr::negate(Expr::InList(col(), v.clone())));
         }
         if let Some(f) = &self.valid_format {
             parts.push(Expr::RegexMatch(col(), f.regex.clone()));
         }
         if let Some(f) = &self.invalid_format {
-            parts.push(Expr::not(Expr::RegexMatch(col(), f.regex.clone())));
+            parts.push(Expr::negate(Expr::RegexMatch(col(), f.regex.clone())));
         }
         if let Some(m) = &self.valid_min {
-            parts.push(Expr::Cmp(col(), CmpOp::GtEq, Box::new(Expr::Lit(m.clone()))));
+            parts.push(Expr::Cmp(
+                col(),
+                CmpOp::GtEq,
+                Box::new(Expr::Lit(m.clone())),
+            ));
         }
         if let Some(m) = &self.valid_max {
-            parts.push(Expr::Cmp(col(), CmpOp::LtEq, Box::new(Expr::Lit(m.clone()))));
+            parts.push(Expr::Cmp(
+                col(),
+                CmpOp::LtEq,
+                Box::new(Expr::Lit(m.clone())),
+            ));
         }
         let int = |n: u64| Box::new(Expr::Int(n as i64));
         if let Some(n) = self.valid_length {
@@ -247,7 +255,10 @@ pub fn parse_validity(r: &mut Reader, map: &Node) -> Option<ValidityRules> {
     }
     if let (Some(lo), Some(hi)) = (v.valid_min_length, v.valid_max_length) {
         if lo > hi {
-            let span = map.get("valid_min_length").map(|n| n.span).unwrap_or(map.span);
+            let span = map
+                .get("valid_min_length")
+                .map(|n| n.span)
+                .unwrap_or(map.span);
             r.error(
                 span,
                 format!("valid_min_length {lo} is greater than valid_max_length {hi}: no value could be valid"),
@@ -261,7 +272,9 @@ pub fn parse_validity(r: &mut Reader, map: &Node) -> Option<ValidityRules> {
                 let span = map.get("valid_min").map(|n| n.span).unwrap_or(map.span);
                 r.error(
                     span,
-                    format!("valid_min {lo} is greater than valid_max {hi}: no value could be valid"),
+                    format!(
+                        "valid_min {lo} is greater than valid_max {hi}: no value could be valid"
+                    ),
                     None,
                 );
             }

@@ -33,12 +33,20 @@ impl Schema {
     }
 
     pub fn describe(&self, m: &mut Map<String, Json>) {
-        m.insert("allow_extra_columns".into(), json!(self.allow_extra_columns));
-        m.insert("allow_other_column_order".into(), json!(self.allow_other_column_order));
+        m.insert(
+            "allow_extra_columns".into(),
+            json!(self.allow_extra_columns),
+        );
+        m.insert(
+            "allow_other_column_order".into(),
+            json!(self.allow_other_column_order),
+        );
     }
 
     pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let actual = inputs.schema.ok_or("the dataset's columns could not be read")?;
+        let actual = inputs
+            .schema
+            .ok_or("the dataset's columns could not be read")?;
         let differences = self.differences(actual, inputs.dialect);
         let expected: Vec<Json> = self.expected.iter().map(expected_json).collect();
         let actual_json: Vec<Json> = actual.iter().map(actual_json).collect();
@@ -77,19 +85,59 @@ impl Schema {
                     let len = spec.character_maximum_length.or(len);
                     let precision = spec.numeric_precision.or(precision);
                     let scale = spec.numeric_scale.or(scale);
-                    compare(&mut out, &spec.name, "character_maximum_length", len, col.character_maximum_length);
-                    compare(&mut out, &spec.name, "numeric_precision", precision, col.numeric_precision);
-                    compare(&mut out, &spec.name, "numeric_scale", scale, col.numeric_scale);
+                    compare(
+                        &mut out,
+                        &spec.name,
+                        "character_maximum_length",
+                        len,
+                        col.character_maximum_length,
+                    );
+                    compare(
+                        &mut out,
+                        &spec.name,
+                        "numeric_precision",
+                        precision,
+                        col.numeric_precision,
+                    );
+                    compare(
+                        &mut out,
+                        &spec.name,
+                        "numeric_scale",
+                        scale,
+                        col.numeric_scale,
+                    );
                 }
             } else {
-                compare(&mut out, &spec.name, "character_maximum_length", spec.character_maximum_length, col.character_maximum_length);
-                compare(&mut out, &spec.name, "numeric_precision", spec.numeric_precision, col.numeric_precision);
-                compare(&mut out, &spec.name, "numeric_scale", spec.numeric_scale, col.numeric_scale);
+                compare(
+                    &mut out,
+                    &spec.name,
+                    "character_maximum_length",
+                    spec.character_maximum_length,
+                    col.character_maximum_length,
+                );
+                compare(
+                    &mut out,
+                    &spec.name,
+                    "numeric_precision",
+                    spec.numeric_precision,
+                    col.numeric_precision,
+                );
+                compare(
+                    &mut out,
+                    &spec.name,
+                    "numeric_scale",
+                    spec.numeric_scale,
+                    col.numeric_scale,
+                );
             }
         }
         if !self.allow_extra_columns {
             for col in actual {
-                if !self.expected.iter().any(|s| d.same_ident(&s.name, &col.name)) {
+                if !self
+                    .expected
+                    .iter()
+                    .any(|s| d.same_ident(&s.name, &col.name))
+                {
                     out.push(format!("column '{}' is not in the contract", col.name));
                 }
             }
@@ -107,7 +155,10 @@ impl Schema {
                 .map(|a| a.name.as_str())
                 .collect();
             let same = expected_order.len() == actual_order.len()
-                && expected_order.iter().zip(&actual_order).all(|(e, a)| d.same_ident(e, a));
+                && expected_order
+                    .iter()
+                    .zip(&actual_order)
+                    .all(|(e, a)| d.same_ident(e, a));
             if !same {
                 out.push(format!(
                     "columns are in a different order: expected [{}], found [{}]",
@@ -124,7 +175,9 @@ fn compare(out: &mut Vec<String>, column: &str, what: &str, want: Option<u64>, g
     if let Some(want) = want {
         if got != Some(want) {
             let got = got.map_or("none".to_string(), |g| g.to_string());
-            out.push(format!("column '{column}' has {what} {got}, expected {want}"));
+            out.push(format!(
+                "column '{column}' has {what} {got}, expected {want}"
+            ));
         }
     }
 }

@@ -76,7 +76,11 @@ const COLUMN_KEYS: &[&str] = &[
 const COMMON_CHECK_KEYS: &[&str] = &["name", "qualifier", "filter", "threshold", "attributes"];
 
 /// Read and validate one contract file.
-pub fn load(path: &std::path::Path, set: &HashMap<String, String>, now: &str) -> Result<Contract, Diags> {
+pub fn load(
+    path: &std::path::Path,
+    set: &HashMap<String, String>,
+    now: &str,
+) -> Result<Contract, Diags> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         crate::diag::Diag::plain(format!("cannot read contract '{}': {e}", path.display()))
     })?;
@@ -115,7 +119,9 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
     let dataset = r
         .required(&root, "dataset", "the contract")
         .and_then(|n| dataset_name(&mut r, n));
-    let filter = root.get("filter").and_then(|n| sql_text(&mut r, n, "filter"));
+    let filter = root
+        .get("filter")
+        .and_then(|n| sql_text(&mut r, n, "filter"));
     if root.get("columns").is_none() && root.get("checks").is_none() {
         r.error(
             root.span,
@@ -214,7 +220,10 @@ fn sql_text(r: &mut Reader, node: &Node, what: &str) -> Option<SqlText> {
         r.error(node.span, format!("{what} is empty"), None);
         return None;
     }
-    Some(SqlText { sql, span: node.span })
+    Some(SqlText {
+        sql,
+        span: node.span,
+    })
 }
 
 fn read_column(
@@ -230,7 +239,10 @@ fn read_column(
     if !r.keys(item, &allowed, "a column") {
         return;
     }
-    let Some(name) = r.required(item, "name", "a column").and_then(|n| r.string(n, "name")) else {
+    let Some(name) = r
+        .required(item, "name", "a column")
+        .and_then(|n| r.string(n, "name"))
+    else {
         return;
     };
     if let Some(prev) = columns.iter().find(|c| c.name == name) {
@@ -287,11 +299,19 @@ fn push_check(r: &mut Reader, out: &mut Vec<Check>, ids: &mut HashMap<String, Sp
     out.push(check);
 }
 
-fn read_check(r: &mut Reader, item: &Node, scope: Scope, column: Option<&ColumnDefaults>) -> Option<Check> {
+fn read_check(
+    r: &mut Reader,
+    item: &Node,
+    scope: Scope,
+    column: Option<&ColumnDefaults>,
+) -> Option<Check> {
     let Some(entries) = item.as_map() else {
         r.error(
             item.span,
-            format!("a check must be a mapping like `- missing:`, found {}", item.kind_name()),
+            format!(
+                "a check must be a mapping like `- missing:`, found {}",
+                item.kind_name()
+            ),
             None,
         );
         return None;
@@ -308,7 +328,9 @@ fn read_check(r: &mut Reader, item: &Node, scope: Scope, column: Option<&ColumnD
                     entries.len()
                 )
             },
-            Some("start each check with its own `- ` and indent its settings under the type".into()),
+            Some(
+                "start each check with its own `- ` and indent its settings under the type".into(),
+            ),
         );
         return None;
     };
@@ -319,8 +341,13 @@ fn read_check(r: &mut Reader, item: &Node, scope: Scope, column: Option<&ColumnD
             None => format!("check types: {}", checks::TYPES.join(", ")),
         };
         r.diags.push(
-            crate::diag::Diag::at(r.source, type_key.span, format!("unknown check type '{type_name}'"), "unknown check type")
-                .with_help(help),
+            crate::diag::Diag::at(
+                r.source,
+                type_key.span,
+                format!("unknown check type '{type_name}'"),
+                "unknown check type",
+            )
+            .with_help(help),
         );
         return None;
     }
@@ -350,15 +377,23 @@ fn read_check(r: &mut Reader, item: &Node, scope: Scope, column: Option<&ColumnD
     let errors_before = r.diags.items.len();
     let parsed = checks::parse(r, type_name, body_map, column, type_key.span);
     let name = body_map.get("name").and_then(|n| r.string(n, "name"));
-    let qualifier = body_map.get("qualifier").and_then(|n| r.string(n, "qualifier"));
-    let filter = body_map.get("filter").and_then(|n| sql_text(r, n, "filter"));
+    let qualifier = body_map
+        .get("qualifier")
+        .and_then(|n| r.string(n, "qualifier"));
+    let filter = body_map
+        .get("filter")
+        .and_then(|n| sql_text(r, n, "filter"));
     let attributes = match body_map.get("attributes").filter(|n| !n.is_null()) {
         Some(n) if n.as_map().is_some() => match to_json(n) {
             Json::Object(m) => m,
             _ => Map::new(),
         },
         Some(n) => {
-            r.error(n.span, "attributes must be a mapping of names to values", None);
+            r.error(
+                n.span,
+                "attributes must be a mapping of names to values",
+                None,
+            );
             Map::new()
         }
         None => Map::new(),
@@ -381,7 +416,8 @@ fn read_check(r: &mut Reader, item: &Node, scope: Scope, column: Option<&ColumnD
                 format!("a {type_name} check needs a threshold"),
                 Some(match type_name {
                     "freshness" => "threshold: {unit: hour, must_be_less_than: 24}".to_string(),
-                    _ => "threshold: {must_be_between: {greater_than: 0, less_than: 100}}".to_string(),
+                    _ => "threshold: {must_be_between: {greater_than: 0, less_than: 100}}"
+                        .to_string(),
                 }),
             );
         }
@@ -440,6 +476,11 @@ fn to_json(node: &Node) -> Json {
         Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
         Value::Str(s) => Json::String(s.clone()),
         Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Map(entries) => Json::Object(entries.iter().map(|(k, v)| (k.name.clone(), to_json(v))).collect()),
+        Value::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.name.clone(), to_json(v)))
+                .collect(),
+        ),
     }
 }

@@ -166,14 +166,23 @@ impl Threshold {
             }
             Condition::Between(lo, hi) => {
                 let mut r = Map::new();
-                r.insert(bound(lo, "greater_than", "greater_than_or_equal"), num(lo.value));
+                r.insert(
+                    bound(lo, "greater_than", "greater_than_or_equal"),
+                    num(lo.value),
+                );
                 r.insert(bound(hi, "less_than", "less_than_or_equal"), num(hi.value));
                 m.insert("must_be_between".into(), Json::Object(r));
             }
             Condition::NotBetween(low, high) => {
                 let mut r = Map::new();
-                r.insert(bound(low, "less_than", "less_than_or_equal"), num(low.value));
-                r.insert(bound(high, "greater_than", "greater_than_or_equal"), num(high.value));
+                r.insert(
+                    bound(low, "less_than", "less_than_or_equal"),
+                    num(low.value),
+                );
+                r.insert(
+                    bound(high, "greater_than", "greater_than_or_equal"),
+                    num(high.value),
+                );
                 m.insert("must_be_not_between".into(), Json::Object(r));
             }
         }
@@ -222,7 +231,12 @@ pub struct ThresholdRules {
 }
 
 /// Parse `threshold:` (None when the key is absent or empty).
-pub fn parse(r: &mut Reader, node: Option<&Node>, rules: &ThresholdRules, check_type: &str) -> Option<Threshold> {
+pub fn parse(
+    r: &mut Reader,
+    node: Option<&Node>,
+    rules: &ThresholdRules,
+    check_type: &str,
+) -> Option<Threshold> {
     let node = match node {
         Some(n) if !n.is_null() => n,
         _ => {
@@ -288,7 +302,7 @@ pub fn parse(r: &mut Reader, node: Option<&Node>, rules: &ThresholdRules, check_
                     ok = false;
                 }
             },
-            comparison => {
+            comparison if COMPARISONS.contains(&comparison) => {
                 if let Some(first) = first_comparison {
                     r.error(
                         key.span,
@@ -304,6 +318,8 @@ pub fn parse(r: &mut Reader, node: Option<&Node>, rules: &ThresholdRules, check_
                     None => ok = false,
                 }
             }
+            // unknown keys were reported by `keys` above
+            _ => ok = false,
         }
     }
     let condition = match (condition, rules.default) {
@@ -406,7 +422,10 @@ fn parse_range(
             (Some(_), Some(b)) => {
                 r.error(
                     b.span,
-                    format!("'{key}' takes one of '{}' and '{}', not both", pair.0, pair.1),
+                    format!(
+                        "'{key}' takes one of '{}' and '{}', not both",
+                        pair.0, pair.1
+                    ),
                     None,
                 );
                 None
@@ -432,8 +451,14 @@ mod tests {
 
     #[test]
     fn conditions_hold_at_their_edges() {
-        let incl = |v| Bound { value: v, inclusive: true };
-        let excl = |v| Bound { value: v, inclusive: false };
+        let incl = |v| Bound {
+            value: v,
+            inclusive: true,
+        };
+        let excl = |v| Bound {
+            value: v,
+            inclusive: false,
+        };
         assert!(Condition::Between(excl(0.0), excl(10.0)).holds(5.0));
         assert!(!Condition::Between(excl(0.0), excl(10.0)).holds(10.0));
         assert!(Condition::Between(incl(0.0), incl(10.0)).holds(10.0));

@@ -44,7 +44,10 @@ impl RunControl {
     }
 
     pub fn reason(&self) -> Option<String> {
-        self.reason.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn register(&self, handle: &Arc<dyn Interrupt>) {
@@ -60,7 +63,9 @@ impl RunControl {
     /// Err when the run was cancelled, to be checked before each statement.
     pub fn check(&self) -> Result<(), ExecError> {
         if self.is_cancelled() {
-            Err(ExecError::Cancelled(self.reason().unwrap_or_else(|| "cancelled".into())))
+            Err(ExecError::Cancelled(
+                self.reason().unwrap_or_else(|| "cancelled".into()),
+            ))
         } else {
             Ok(())
         }

@@ -73,7 +73,10 @@ impl DuckDbExecutor {
     }
 
     /// An in-memory database with one view per data file, named as the table parts say.
-    pub fn open_files(data_source: &str, files: &[(String, PathBuf)]) -> Result<DuckDbExecutor, ExecError> {
+    pub fn open_files(
+        data_source: &str,
+        files: &[(String, PathBuf)],
+    ) -> Result<DuckDbExecutor, ExecError> {
         let conn = Connection::open_in_memory().map_err(|e| connect_error(data_source, e))?;
         let dialect = DuckDbDialect;
         let mut file_errors = HashMap::new();
@@ -87,7 +90,10 @@ impl DuckDbExecutor {
                 reader_sql(path)
             );
             if let Err(e) = conn.execute_batch(&sql) {
-                file_errors.insert(view.clone(), format!("could not read '{}': {e}", path.display()));
+                file_errors.insert(
+                    view.clone(),
+                    format!("could not read '{}': {e}", path.display()),
+                );
             }
         }
         Ok(DuckDbExecutor {
@@ -203,10 +209,16 @@ fn query_error(e: duckdb::Error) -> ExecError {
 #[async_trait]
 impl Session for DuckDbSession {
     async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
-        if let Some(e) = self.file_errors.get(table.name()).filter(|_| table.parts.len() == 1) {
+        if let Some(e) = self
+            .file_errors
+            .get(table.name())
+            .filter(|_| table.parts.len() == 1)
+        {
             return Err(ExecError::Query(e.clone()));
         }
-        let rows = self.rows(columns_query(&DuckDbDialect, table), usize::MAX).await?;
+        let rows = self
+            .rows(columns_query(&DuckDbDialect, table), usize::MAX)
+            .await?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -246,7 +258,9 @@ fn convert(v: DValue) -> Value {
         DValue::USmallInt(i) => Value::Int(i.into()),
         DValue::UInt(i) => Value::Int(i.into()),
         DValue::UBigInt(i) => Value::Int(i.into()),
-        DValue::UHugeInt(i) => i128::try_from(i).map(Value::Int).unwrap_or_else(|_| Value::Other(i.to_string())),
+        DValue::UHugeInt(i) => i128::try_from(i)
+            .map(Value::Int)
+            .unwrap_or_else(|_| Value::Other(i.to_string())),
         DValue::Float(f) => Value::Float(f.into()),
         DValue::Double(f) => Value::Float(f),
         DValue::Decimal(d) => Value::Decimal(d.to_string()),

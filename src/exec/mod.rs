@@ -58,12 +58,15 @@ impl Value {
         match self {
             Value::Null => Json::Null,
             Value::Bool(b) => json!(b),
-            Value::Int(i) => i64::try_from(*i).map(|i| json!(i)).unwrap_or_else(|_| json!(i.to_string())),
+            Value::Int(i) => i64::try_from(*i)
+                .map(|i| json!(i))
+                .unwrap_or_else(|_| json!(i.to_string())),
             Value::Float(f) => json!(f),
             // a decimal with more digits than a double holds stays exact, as text
-            Value::Decimal(d) if d.chars().filter(char::is_ascii_digit).count() <= 15 => {
-                d.parse::<f64>().map(|f| json!(f)).unwrap_or_else(|_| json!(d))
-            }
+            Value::Decimal(d) if d.chars().filter(char::is_ascii_digit).count() <= 15 => d
+                .parse::<f64>()
+                .map(|f| json!(f))
+                .unwrap_or_else(|_| json!(d)),
             other => json!(other.to_string()),
         }
     }
@@ -79,7 +82,11 @@ impl fmt::Display for Value {
             Value::Decimal(d) => f.write_str(d),
             Value::Text(t) => write!(f, "'{t}'"),
             Value::Timestamp(us) => match chrono::DateTime::from_timestamp_micros(*us) {
-                Some(t) => write!(f, "{}", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                Some(t) => write!(
+                    f,
+                    "{}",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ),
                 None => write!(f, "timestamp {us}us"),
             },
             Value::Date(d) => match chrono::DateTime::from_timestamp(*d as i64 * 86400, 0) {
@@ -106,7 +113,10 @@ pub struct ColumnInfo {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ExecError {
     #[error("could not connect to data source '{data_source}': {message}")]
-    Connect { data_source: String, message: String },
+    Connect {
+        data_source: String,
+        message: String,
+    },
     #[error("{0}")]
     Query(String),
     #[error("{0}")]

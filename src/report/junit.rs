@@ -26,7 +26,11 @@ pub fn render(results: &Results) -> String {
     let s = &results.summary;
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let total_ms: u64 = results.datasets.iter().map(|d| d.duration_ms).sum();
-    let dataset_errors = results.datasets.iter().filter(|d| d.error.is_some() && d.checks.is_empty()).count();
+    let dataset_errors = results
+        .datasets
+        .iter()
+        .filter(|d| d.error.is_some() && d.checks.is_empty())
+        .count();
     out.push_str(&format!(
         "<testsuites name=\"assay\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">\n",
         s.checks + dataset_errors,
@@ -53,7 +57,12 @@ pub fn render(results: &Results) -> String {
             ));
         }
         for c in &d.checks {
-            let message = format!("value {} (threshold {}): {}", value_text(c), threshold_text(c), details_text(c));
+            let message = format!(
+                "value {} (threshold {}): {}",
+                value_text(c),
+                threshold_text(c),
+                details_text(c)
+            );
             out.push_str(&format!(
                 "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\">\n",
                 esc(&format!("{} [{}]", c.name, c.id)),
@@ -62,7 +71,10 @@ pub fn render(results: &Results) -> String {
             ));
             match c.outcome {
                 Outcome::Pass => {}
-                Outcome::Warn => out.push_str(&format!("      <system-out>warning: {}</system-out>\n", esc(&message))),
+                Outcome::Warn => out.push_str(&format!(
+                    "      <system-out>warning: {}</system-out>\n",
+                    esc(&message)
+                )),
                 Outcome::Fail => out.push_str(&format!(
                     "      <failure message=\"{}\" type=\"{}\"/>\n",
                     esc(&message),

@@ -23,7 +23,11 @@ pub fn render(results: &Results) -> String {
         summary_line(results)
     );
     for d in &results.datasets {
-        out.push_str(&format!("### {} `{}`\n\n", icon(d.outcome), cell(&d.dataset)));
+        out.push_str(&format!(
+            "### {} `{}`\n\n",
+            icon(d.outcome),
+            cell(&d.dataset)
+        ));
         out.push_str(&format!("Contract `{}`", cell(&d.contract)));
         if let Some(n) = d.dataset_rows_tested {
             out.push_str(&format!(", {n} rows tested"));

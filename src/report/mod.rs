@@ -64,13 +64,22 @@ pub fn value_text(c: &CheckResult) -> String {
 /// "must be < 5%" from the threshold JSON.
 pub fn threshold_text(c: &CheckResult) -> String {
     let t = &c.threshold;
-    let pct = if t.get("metric").and_then(Json::as_str) == Some("percent") { "%" } else { "" };
+    let pct = if t.get("metric").and_then(Json::as_str) == Some("percent") {
+        "%"
+    } else {
+        ""
+    };
     let unit = t
         .get("unit")
         .and_then(Json::as_str)
         .map(|u| format!(" {u}s"))
         .unwrap_or_default();
-    let n = |v: &Json| format!("{}{pct}{unit}", v.as_f64().map(fmt_num).unwrap_or_else(|| v.to_string()));
+    let n = |v: &Json| {
+        format!(
+            "{}{pct}{unit}",
+            v.as_f64().map(fmt_num).unwrap_or_else(|| v.to_string())
+        )
+    };
     let Some(obj) = t.as_object() else {
         return String::new();
     };
@@ -99,7 +108,11 @@ pub fn threshold_text(c: &CheckResult) -> String {
                             .collect()
                     })
                     .unwrap_or_default();
-                let joiner = if key == "must_be_between" { " and " } else { " or " };
+                let joiner = if key == "must_be_between" {
+                    " and "
+                } else {
+                    " or "
+                };
                 parts.join(joiner)
             }
             _ => continue,
@@ -115,7 +128,11 @@ pub fn details_text(c: &CheckResult) -> String {
         return e.clone();
     }
     if let Some(Json::Array(diffs)) = c.diagnostics.get("differences") {
-        return diffs.iter().filter_map(Json::as_str).collect::<Vec<_>>().join("; ");
+        return diffs
+            .iter()
+            .filter_map(Json::as_str)
+            .collect::<Vec<_>>()
+            .join("; ");
     }
     c.diagnostics
         .iter()

@@ -1,6 +1,7 @@
 //! The human report: one table per dataset, a summary line, colour only on a terminal.
 
 use tabled::builder::Builder;
+use tabled::settings::object::Columns;
 use tabled::settings::{Style, Width};
 
 use super::{details_text, summary_line, threshold_text, value_text};
@@ -55,7 +56,11 @@ pub fn render(results: &Results, color: bool) -> String {
                 Some(col) if !c.name.contains(col.as_str()) => format!("{} ({col})", c.name),
                 _ => c.name.clone(),
             };
-            let level = if c.level == "warn" { " [warn level]" } else { "" };
+            let level = if c.level == "warn" {
+                " [warn level]"
+            } else {
+                ""
+            };
             b.push_record([
                 paint(label(c.outcome), c.outcome, color),
                 name,
@@ -66,7 +71,9 @@ pub fn render(results: &Results, color: bool) -> String {
         }
         let mut table = b.build();
         table.with(Style::rounded());
-        table.with(Width::wrap(200).keep_words(true));
+        // only the free-text columns wrap; outcome, value and threshold stay on one line
+        table.modify(Columns::one(1), Width::wrap(48).keep_words(true));
+        table.modify(Columns::one(4), Width::wrap(90).keep_words(true));
         out.push_str(&table.to_string());
         out.push_str("\n\n");
     }

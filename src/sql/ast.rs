@@ -68,7 +68,7 @@ impl Expr {
         Expr::Agg(f, Box::new(e))
     }
 
-    pub fn not(e: Expr) -> Expr {
+    pub fn negate(e: Expr) -> Expr {
         Expr::Not(Box::new(e))
     }
 

@@ -68,7 +68,10 @@ pub trait Dialect: Send + Sync {
 
     /// Count the rows a user's query returns.
     fn count_rows_of(&self, query: &str) -> String {
-        format!("SELECT COUNT(*) FROM (\n{}\n) AS assay_failed_rows", query.trim().trim_end_matches(';'))
+        format!(
+            "SELECT COUNT(*) FROM (\n{}\n) AS assay_failed_rows",
+            query.trim().trim_end_matches(';')
+        )
     }
 }
 
@@ -141,7 +144,11 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
         }
         Expr::CharLength(inner) => d.char_length(&d.cast_text(&p(inner))),
         Expr::Exists(select) => {
-            let inner = print_select(d, select).replace('\n', " ");
+            let items: Vec<String> = select.items.iter().map(|i| p(&i.expr)).collect();
+            let mut inner = format!("SELECT {} FROM {}", items.join(", "), d.table(&select.from));
+            if let Some(f) = &select.filter {
+                inner.push_str(&format!(" WHERE {}", p(f)));
+            }
             format!("EXISTS ({inner})")
         }
         Expr::Int(i) => i.to_string(),
@@ -167,7 +174,10 @@ pub fn base_type(data_type: &str) -> String {
     let lower = data_type.trim().to_ascii_lowercase();
     let base = match lower.find('(') {
         Some(i) => {
-            let close = lower[i..].find(')').map(|c| i + c + 1).unwrap_or(lower.len());
+            let close = lower[i..]
+                .find(')')
+                .map(|c| i + c + 1)
+                .unwrap_or(lower.len());
             format!("{}{}", &lower[..i], &lower[close..])
         }
         None => lower,

@@ -66,7 +66,10 @@ mod tests {
         let d = DuckDbDialect;
         assert_eq!(d.normalize_type("INT4"), d.normalize_type("integer"));
         assert_eq!(d.normalize_type("character varying(20)"), "varchar");
-        assert_eq!(d.normalize_type("TIMESTAMP WITH TIME ZONE"), d.normalize_type("timestamptz"));
+        assert_eq!(
+            d.normalize_type("TIMESTAMP WITH TIME ZONE"),
+            d.normalize_type("timestamptz")
+        );
         assert_eq!(d.normalize_type("DECIMAL(18,3)"), "decimal");
     }
 

@@ -18,10 +18,14 @@ pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<(), String> 
     let pd = dialect.parser_dialect();
     let mut parser = Parser::new(pd.as_ref())
         .try_with_sql(sql)
-        .map_err(|e| format!("not valid SQL: {e}"))?;
-    let expr = parser
-        .parse_expr()
-        .map_err(|e| format!("not a valid SQL expression: {e}"))?;
+        .map_err(|e| format!("is not valid SQL: {e}"))?;
+    let expr = match parser.parse_expr() {
+        Ok(e) => e,
+        Err(e) => {
+            return Err(statement_instead(dialect, sql)
+                .unwrap_or_else(|| format!("is not a valid SQL expression: {e}")))
+        }
+    };
     let next = parser.peek_token();
     if next.token != Token::EOF {
         let what = if next.token == Token::SemiColon {
@@ -29,9 +33,8 @@ pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<(), String> 
         } else {
             format!("'{}'", next.token)
         };
-        return Err(format!(
-            "must be a single SQL expression, but {what} follows it"
-        ));
+        return Err(statement_instead(dialect, sql)
+            .unwrap_or_else(|| format!("must be a single SQL expression, but {what} follows it")));
     }
     read_only(&expr)
 }
@@ -40,7 +43,7 @@ pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<(), String> 
 pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<(), String> {
     let pd = dialect.parser_dialect();
     let statements =
-        Parser::parse_sql(pd.as_ref(), sql).map_err(|e| format!("not valid SQL: {e}"))?;
+        Parser::parse_sql(pd.as_ref(), sql).map_err(|e| format!("is not valid SQL: {e}"))?;
     match statements.as_slice() {
         [] => Err("is empty: expected one SELECT query".to_string()),
         [one] => {
@@ -57,6 +60,21 @@ pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<(), String> {
             many.len()
         )),
     }
+}
+
+/// When text meant as an expression is really a statement (`DROP TABLE t`), say so.
+fn statement_instead(dialect: &dyn Dialect, sql: &str) -> Option<String> {
+    let pd = dialect.parser_dialect();
+    let statements = Parser::parse_sql(pd.as_ref(), sql).ok()?;
+    let first = statements.first()?;
+    Some(match (statements.len(), first) {
+        (1, Statement::Query(_)) => "must be a single SQL expression, not a query".to_string(),
+        (1, other) => format!(
+            "must be a single SQL expression, not {}",
+            statement_kind(other)
+        ),
+        (n, _) => format!("must be a single SQL expression, not {n} statements"),
+    })
 }
 
 fn read_only<V: Visit>(node: &V) -> Result<(), String> {
@@ -84,7 +102,9 @@ impl Visitor for ReadOnlyGuard {
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<String> {
         if !query.locks.is_empty() {
-            return ControlFlow::Break("must be read-only, but locks rows (FOR UPDATE/SHARE)".into());
+            return ControlFlow::Break(
+                "must be read-only, but locks rows (FOR UPDATE/SHARE)".into(),
+            );
         }
         if let SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) =
             query.body.as_ref()
@@ -96,7 +116,9 @@ impl Visitor for ReadOnlyGuard {
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<String> {
         if select.into.is_some() {
-            return ControlFlow::Break("must be read-only, but SELECT ... INTO creates a table".into());
+            return ControlFlow::Break(
+                "must be read-only, but SELECT ... INTO creates a table".into(),
+            );
         }
         ControlFlow::Continue(())
     }
