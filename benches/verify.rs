@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 
 const HAND_QUERY: &str = "SELECT
   COUNT(*),
@@ -52,10 +52,22 @@ checks:
   - row_count: {threshold: {must_be_greater_than: 0}}
 ";
 
+/// The same contract without the duplicate checks: COUNT(DISTINCT) needs the engine to
+/// hold every distinct value, so this shows what memory does without it.
+fn contract_without_distinct() -> String {
+    CONTRACT
+        .replace(
+            "      - duplicate:\n          threshold: {metric: percent, must_be_less_than: 100}\n",
+            "      - missing:\n",
+        )
+        .replace("      - duplicate:\n", "      - missing:\n")
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--hand-query") {
-        hand_query(&args[i + 1]);
+        let sql = args.get(i + 2).map(|f| std::fs::read_to_string(f).unwrap());
+        hand_query(&args[i + 1], sql.as_deref().unwrap_or(HAND_QUERY));
         return;
     }
     // `cargo test` builds and runs this file too; the benchmark itself is opt-in
@@ -75,7 +87,14 @@ fn main() {
         "{:>10}  {:>12}  {:>12}  {:>7}  {:>14}  {:>14}",
         "rows", "assay", "hand-written", "ratio", "assay peak RSS", "hand peak RSS"
     );
-    for rows in [1_000_000u64, 5_000_000, 10_000_000] {
+    let sizes: Vec<u64> = match std::env::var("ASSAY_BENCH_ROWS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| n.trim().parse().expect("ASSAY_BENCH_ROWS: numbers"))
+            .collect(),
+        Err(_) => vec![1_000_000, 5_000_000, 10_000_000],
+    };
+    for rows in sizes {
         let db = dir.path().join(format!("bench_{rows}.duckdb"));
         build_table(&db, rows);
         std::fs::write(
@@ -110,18 +129,33 @@ fn main() {
             hand_times.push(t);
             hand_rss = hand_rss.max(rss);
         }
+        std::fs::write(dir.path().join("flat.yml"), contract_without_distinct()).unwrap();
+        assert!(!contract_without_distinct().contains("duplicate"));
+        let (_, flat_rss, code) = run_measured(
+            Command::new(assay)
+                .current_dir(dir.path())
+                .args(["verify", "flat.yml", "-q", "--jobs", "1"]),
+        );
+        assert_eq!(code, 0, "assay verify (no distinct) did not pass");
         let a = median(&mut assay_times);
         let h = median(&mut hand_times);
         println!(
-            "{:>10}  {:>10.1}ms  {:>10.1}ms  {:>7.3}  {:>11.1} MiB  {:>11.1} MiB",
+            "{:>10}  {:>10.1}ms  {:>10.1}ms  {:>7.3}  {:>10.1} MiB  {:>10.1} MiB  {:>18.1} MiB",
             rows,
             ms(a),
             ms(h),
             a.as_secs_f64() / h.as_secs_f64(),
             assay_rss as f64 / 1024.0,
-            hand_rss as f64 / 1024.0
+            hand_rss as f64 / 1024.0,
+            flat_rss as f64 / 1024.0
         );
-        let _ = std::fs::remove_file(&db);
+        if std::env::var_os("ASSAY_BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_file(&db);
+        } else {
+            println!("kept {}", db.display());
+            std::mem::forget(dir);
+            return;
+        }
     }
     println!();
     startup(assay, dir.path());
@@ -151,12 +185,12 @@ fn build_table(db: &Path, rows: u64) {
 }
 
 /// The baseline: open the same database read-only and run the hand-written query.
-fn hand_query(db: &str) {
+fn hand_query(db: &str, sql: &str) {
     let config = duckdb::Config::default()
         .access_mode(duckdb::AccessMode::ReadOnly)
         .unwrap();
     let conn = duckdb::Connection::open_with_flags(db, config).unwrap();
-    let mut stmt = conn.prepare(HAND_QUERY).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
     let mut rows = stmt.query([]).unwrap();
     let row = rows.next().unwrap().unwrap();
     let count: i64 = row.get(0).unwrap();

@@ -384,10 +384,13 @@ fn base_result(check: &Check) -> CheckResult {
         id: check.id.clone(),
         check_type: check.kind.type_name().to_string(),
         column: check.column.clone(),
-        name: check.name.clone().unwrap_or_else(|| match &check.qualifier {
-            Some(q) => format!("{} [{q}]", default_name(check)),
-            None => default_name(check),
-        }),
+        name: check
+            .name
+            .clone()
+            .unwrap_or_else(|| match &check.qualifier {
+                Some(q) => format!("{} [{q}]", default_name(check)),
+                None => default_name(check),
+            }),
         qualifier: check.qualifier.clone(),
         level: check.threshold.level.as_str().to_string(),
         threshold: check.threshold.to_json(),
