@@ -770,6 +770,16 @@ fn files_data_source_reads_csv_parquet_and_json() {
         json!(1)
     );
     assert_eq!(run.code, 1);
+
+    // a dataset whose file is not there names the file it looked for
+    p.write("d.yml", "dataset: f/nothere.csv\nchecks:\n  - row_count:\n");
+    let run = p.assay(&["verify", "d.yml", "-o", "json"]);
+    assert_eq!(run.code, 3);
+    let error = run.json()["datasets"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("nothere.csv' does not exist"), "{error}");
 }
 
 #[test]

@@ -81,8 +81,12 @@ impl DuckDbExecutor {
         let dialect = DuckDbDialect;
         let mut file_errors = HashMap::new();
         for (view, path) in files {
-            if !path.exists() {
-                continue; // reported as "dataset not found" when it is verified
+            if !path.is_file() {
+                file_errors.insert(
+                    view.clone(),
+                    format!("file '{}' does not exist", path.display()),
+                );
+                continue;
             }
             let sql = format!(
                 "CREATE OR REPLACE VIEW {} AS SELECT * FROM {}",
