@@ -31,6 +31,26 @@ pub struct RunOptions {
 /// Verify every resolved contract and assemble the results document.
 pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunControl>) -> Results {
     let started = Utc::now();
+    // Ctrl-C and --timeout stop the run the same way: cancel, interrupt running queries
+    let mut watchers = Vec::new();
+    {
+        let control = control.clone();
+        watchers.push(tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                control.cancel("interrupted (Ctrl-C)");
+            }
+        }));
+    }
+    if let Some(t) = opts.timeout {
+        let control = control.clone();
+        watchers.push(tokio::spawn(async move {
+            tokio::time::sleep(t).await;
+            control.cancel(&format!(
+                "the run exceeded --timeout {}",
+                humantime::format_duration(t)
+            ));
+        }));
+    }
     let executors = open_executors(&resolved, &control).await;
     let semaphore = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = Vec::with_capacity(resolved.len());
@@ -52,30 +72,10 @@ pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunCon
         }));
     }
 
-    let all = futures_join(tasks);
-    tokio::pin!(all);
-    let timeout = async {
-        match opts.timeout {
-            Some(t) => tokio::time::sleep(t).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(timeout);
-    let mut cancelled = false;
-    let datasets = loop {
-        tokio::select! {
-            done = &mut all => break done,
-            _ = &mut timeout, if !cancelled => {
-                let t = opts.timeout.unwrap_or_default();
-                control.cancel(&format!("the run exceeded --timeout {}", humantime::format_duration(t)));
-                cancelled = true;
-            }
-            _ = tokio::signal::ctrl_c(), if !cancelled => {
-                control.cancel("interrupted (Ctrl-C)");
-                cancelled = true;
-            }
-        }
-    };
+    let datasets = futures_join(tasks).await;
+    for w in watchers {
+        w.abort();
+    }
 
     let mut results = Results {
         schema_version: SCHEMA_VERSION.into(),

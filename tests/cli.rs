@@ -308,3 +308,74 @@ fn the_shipped_examples_pass_and_the_failing_one_fails() {
         String::from_utf8_lossy(&bad.stdout)
     );
 }
+
+#[test]
+fn ctrl_c_interrupts_running_queries_and_still_reports() {
+    let p = Project::duckdb(TABLE);
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t
+checks:
+  - row_count:
+  - metric:
+      query: SELECT count(*) FROM range(200000) a, range(200000) b WHERE a.range + b.range = 7
+      threshold: {must_be: 8}
+",
+    );
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
+        .current_dir(p.path())
+        .args(["verify", "contract.yml", "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // wait until the long query runs, then interrupt as a terminal would
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: signalling our own child process
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["datasets"][0]["checks"][0]["outcome"], "pass");
+    let metric = &r["datasets"][0]["checks"][1];
+    assert_eq!(metric["outcome"], "not_evaluated");
+    assert!(
+        metric["error"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted (Ctrl-C)"),
+        "{metric}"
+    );
+}
+
+#[test]
+fn datasets_run_concurrently_and_report_in_contract_order() {
+    let p = Project::duckdb(
+        "CREATE TABLE a AS SELECT range AS v FROM range(10);
+         CREATE TABLE b AS SELECT range AS v FROM range(20);
+         CREATE TABLE c AS SELECT range AS v FROM range(30);",
+    );
+    for (name, rows) in [("a", 10), ("b", 20), ("c", 30)] {
+        p.write(
+            &format!("contracts/{name}.yml"),
+            &format!("dataset: db/main/{name}\nchecks:\n  - row_count: {{threshold: {{must_be: {rows}}}}}\n"),
+        );
+    }
+    for jobs in ["1", "3"] {
+        let run = p.assay(&["verify", "-j", jobs, "-o", "json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let r = run.json();
+        let order: Vec<&str> = r["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["dataset"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["db/main/a", "db/main/b", "db/main/c"]);
+    }
+}
