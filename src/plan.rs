@@ -296,17 +296,17 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             Some((g, items))
         };
         let own_query = needs.own_query.map(|q| {
-            let (sql, select) = match q {
-                OwnQuery::Select(s) => (print_select(d, &s), None),
-                OwnQuery::CountRowsOf(user) => (d.count_rows_of(&user), None),
-                OwnQuery::Value(user) => (user.trim().trim_end_matches(';').to_string(), None),
+            let sql = match q {
+                OwnQuery::Select(s) => print_select(d, &s),
+                OwnQuery::CountRowsOf(user) => d.count_rows_of(&user),
+                OwnQuery::Value(user) => user.trim().trim_end_matches(';').to_string(),
             };
             own.push((
                 i,
                 PlannedQuery {
                     label: check.id.clone(),
                     sql,
-                    select,
+                    select: None,
                 },
             ));
             own.len() - 1

@@ -268,16 +268,12 @@ async fn verify_dataset(
                 schema,
             } => (aggregates, own_query, schema),
         };
-        // values of this check's aggregates, and its rows tested
+        // values of this check's aggregates (each check asks for COUNT(*) first, so its
+        // rows tested come with them)
         let mut agg_values = Vec::new();
-        let mut rows_tested = None;
         if let Some((q, items)) = aggregates {
             let picked = match &rows[*q] {
-                Ok(Some(row)) => Ok(items
-                    .iter()
-                    .map(|i| row[*i].clone())
-                    .chain([row[0].clone()])
-                    .collect::<Vec<_>>()),
+                Ok(Some(row)) => Ok(items.iter().map(|i| row[*i].clone()).collect::<Vec<_>>()),
                 Ok(None) => Err("the aggregate query returned no row".to_string()),
                 Err(e) => {
                     // pin the failure: rerun this check's part of the query on its own
@@ -291,22 +287,14 @@ async fn verify_dataset(
                         contract.dataset.text, check.id
                     );
                     match timed(session.as_mut(), control, &label, &sql).await {
-                        Ok(Some(row)) => Ok(positions
-                            .iter()
-                            .map(|p| row[*p].clone())
-                            .chain([row[0].clone()])
-                            .collect()),
+                        Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).collect()),
                         Ok(None) => Err("the aggregate query returned no row".to_string()),
                         Err(e) => Err(e),
                     }
                 }
             };
             match picked {
-                Ok(mut values) => {
-                    let count = values.pop();
-                    rows_tested = count.and_then(|v| v.as_f64()).map(|f| f as u64);
-                    agg_values = values;
-                }
+                Ok(values) => agg_values = values,
                 Err(e) => {
                     checks.push(not_evaluated(check, e));
                     continue;
@@ -325,7 +313,6 @@ async fn verify_dataset(
         };
         let inputs = Inputs {
             aggregates: &agg_values,
-            rows_tested,
             own_row: own_row.as_deref(),
             schema: schema.then_some(columns.as_slice()),
             now,
@@ -428,12 +415,6 @@ pub fn evaluate(check: &Check, inputs: &Inputs) -> CheckResult {
         }
     };
     result.diagnostics = m.diagnostics;
-    if let Some(rows) = inputs.rows_tested {
-        result
-            .diagnostics
-            .entry("check_rows_tested")
-            .or_insert(rows.into());
-    }
     let value = match check.threshold.metric {
         MetricKind::Count => m.count,
         MetricKind::Percent => m.percent,

@@ -226,9 +226,8 @@ pub struct NeedCtx<'a> {
 }
 
 pub struct Inputs<'a> {
+    /// values of the check's aggregates, in the order it asked for them
     pub aggregates: &'a [Value],
-    /// rows of the check's aggregate query (dataset and check filters applied)
-    pub rows_tested: Option<u64>,
     pub own_row: Option<&'a [Value]>,
     pub schema: Option<&'a [ColumnInfo]>,
     pub now: DateTime<Utc>,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use duckdb::types::{TimeUnit, Value as DValue};
+use duckdb::types::Value as DValue;
 use duckdb::{AccessMode, Config, Connection};
 
 use super::control::Interrupt;
@@ -268,13 +268,9 @@ fn convert(v: DValue) -> Value {
         DValue::Float(f) => Value::Float(f.into()),
         DValue::Double(f) => Value::Float(f),
         DValue::Decimal(d) => Value::Decimal(d.to_string()),
-        DValue::Timestamp(unit, t) => Value::Timestamp(to_micros(unit, t)),
+        DValue::Timestamp(unit, t) => Value::Timestamp(unit.to_micros(t)),
         DValue::Date32(d) => Value::Date(d),
         DValue::Text(s) | DValue::Enum(s) => Value::Text(s),
         other => Value::Other(format!("{other:?}")),
     }
-}
-
-fn to_micros(unit: TimeUnit, t: i64) -> i64 {
-    unit.to_micros(t)
 }
