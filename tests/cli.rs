@@ -9,6 +9,12 @@ const TABLE: &str = "CREATE TABLE t(id INTEGER, name VARCHAR);
 INSERT INTO t VALUES (1, 'a'), (2, 'b'), (2, NULL);";
 
 const PASSING: &str = "dataset: db/main/t\nchecks:\n  - row_count:\n";
+/// A metric check whose query runs for minutes: something for --timeout and Ctrl-C to stop.
+const SLOW_METRIC: &str = "  - metric:
+      query: SELECT count(*) FROM range(200000) a, range(200000) b WHERE a.range + b.range = 7
+      threshold: {must_be: 8}
+";
+
 const FAILING: &str =
     "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - duplicate:\n";
 
@@ -206,13 +212,7 @@ fn timeout_interrupts_running_queries() {
     let p = Project::duckdb(TABLE);
     p.write(
         "contract.yml",
-        "dataset: db/main/t
-checks:
-  - metric:
-      query: SELECT count(*) FROM range(200000) a, range(200000) b WHERE a.range + b.range = 7
-      threshold: {must_be: 8}
-  - row_count:
-",
+        &format!("dataset: db/main/t\nchecks:\n{SLOW_METRIC}  - row_count:\n"),
     );
     let run = p.assay(&["verify", "contract.yml", "--timeout", "1s", "-o", "json"]);
     assert_eq!(run.code, 3, "{}", run.stderr);
@@ -314,13 +314,7 @@ fn ctrl_c_interrupts_running_queries_and_still_reports() {
     let p = Project::duckdb(TABLE);
     p.write(
         "contract.yml",
-        "dataset: db/main/t
-checks:
-  - row_count:
-  - metric:
-      query: SELECT count(*) FROM range(200000) a, range(200000) b WHERE a.range + b.range = 7
-      threshold: {must_be: 8}
-",
+        &format!("dataset: db/main/t\nchecks:\n  - row_count:\n{SLOW_METRIC}"),
     );
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
         .current_dir(p.path())
