@@ -7,9 +7,16 @@
 //!    records each process's peak memory (ru_maxrss from wait4).
 //! 2. Times start-up + parse + plan of a 1,000-check contract (`assay verify --plan`),
 //!    and parse + plan alone in-process.
+//! 3. PostgreSQL (ASSAY_TEST_POSTGRES_URL or the local default): a 10M-row table,
+//!    `assay verify` against the same work as one hand-written query through psql, and
+//!    the two ways of counting distinct values (COUNT(DISTINCT) inside the one query,
+//!    or GROUP BY queries of their own) timed through psql, which chose Postgres's.
+//! 4. MySQL/MariaDB (ASSAY_TEST_MYSQL_URL or the local default): the same distinct
+//!    counting comparison through the mariadb client, at 1M rows.
 //!
-//! Prints a table; the targets are assay / hand-written <= 1.10 at 10M rows, start-up
-//! plus parse and plan under 50 ms, and assay's peak memory flat as the table grows.
+//! Prints tables; the targets are assay / hand-written <= 1.10 at 10M rows (DuckDB and
+//! Postgres), start-up plus parse and plan under 50 ms, and assay's peak memory flat as
+//! the table grows. ASSAY_BENCH_ONLY=duckdb|postgres|mysql runs one part.
 
 use std::path::Path;
 use std::process::Command;
@@ -77,6 +84,24 @@ fn main() {
     }
     let assay = env!("CARGO_BIN_EXE_assay");
     let dir = tempfile::tempdir().unwrap();
+    let only = std::env::var("ASSAY_BENCH_ONLY").ok();
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if part("duckdb") {
+        duckdb_part(assay, dir.path());
+        println!();
+        startup(assay, dir.path());
+    }
+    if part("postgres") {
+        println!();
+        postgres_part(assay, dir.path());
+    }
+    if part("mysql") {
+        println!();
+        mysql_part();
+    }
+}
+
+fn duckdb_part(assay: &str, dir: &Path) {
     println!(
         "assay benchmark ({} runs each, median; {} cores)",
         RUNS,
@@ -95,17 +120,17 @@ fn main() {
         Err(_) => vec![1_000_000, 5_000_000, 10_000_000],
     };
     for rows in sizes {
-        let db = dir.path().join(format!("bench_{rows}.duckdb"));
+        let db = dir.join(format!("bench_{rows}.duckdb"));
         build_table(&db, rows);
         std::fs::write(
-            dir.path().join("assay.yml"),
+            dir.join("assay.yml"),
             format!(
                 "data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n",
                 db.display()
             ),
         )
         .unwrap();
-        let contract = dir.path().join("contract.yml");
+        let contract = dir.join("contract.yml");
         std::fs::write(&contract, CONTRACT).unwrap();
         let exe = std::env::current_exe().unwrap();
         let mut assay_times = Vec::new();
@@ -113,7 +138,7 @@ fn main() {
         let (mut assay_rss, mut hand_rss) = (0, 0);
         // alternate the two so machine noise hits both alike
         for _ in 0..RUNS {
-            let (t, rss, code) = run_measured(Command::new(assay).current_dir(dir.path()).args([
+            let (t, rss, code) = run_measured(Command::new(assay).current_dir(dir).args([
                 "verify",
                 "contract.yml",
                 "-q",
@@ -129,11 +154,11 @@ fn main() {
             hand_times.push(t);
             hand_rss = hand_rss.max(rss);
         }
-        std::fs::write(dir.path().join("flat.yml"), contract_without_distinct()).unwrap();
+        std::fs::write(dir.join("flat.yml"), contract_without_distinct()).unwrap();
         assert!(!contract_without_distinct().contains("duplicate"));
         let (_, flat_rss, code) = run_measured(
             Command::new(assay)
-                .current_dir(dir.path())
+                .current_dir(dir)
                 .args(["verify", "flat.yml", "-q", "--jobs", "1"]),
         );
         assert_eq!(code, 0, "assay verify (no distinct) did not pass");
@@ -153,12 +178,180 @@ fn main() {
             let _ = std::fs::remove_file(&db);
         } else {
             println!("kept {}", db.display());
-            std::mem::forget(dir);
             return;
         }
     }
-    println!();
-    startup(assay, dir.path());
+}
+
+/// Hand-written aggregates in Postgres's and MySQL's SQL: the DuckDB query on another table.
+fn hand_query_for(table: &str) -> String {
+    HAND_QUERY.replace("main.orders", table)
+}
+
+fn postgres_part(assay: &str, dir: &Path) {
+    let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let rows: u64 = std::env::var("ASSAY_BENCH_PG_ROWS")
+        .ok()
+        .map_or(10_000_000, |r| {
+            r.parse().expect("ASSAY_BENCH_PG_ROWS: a number")
+        });
+    let psql = |sql: &str| -> Command {
+        let mut c = Command::new("psql");
+        c.args([
+            url.as_str(),
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .stdout(std::process::Stdio::null());
+        c
+    };
+    let setup = format!(
+        "DROP SCHEMA IF EXISTS assay_bench CASCADE; CREATE SCHEMA assay_bench;
+         CREATE TABLE assay_bench.orders AS
+         SELECT g AS id, g % 100000 AS customer_id,
+                CASE WHEN g % 50 = 0 THEN NULL
+                     ELSE (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1] END AS status,
+                ((g % 10000) / 100.0)::numeric(10, 2) AS amount
+         FROM generate_series(0, {rows} - 1) g;
+         VACUUM ANALYZE assay_bench.orders;"
+    );
+    let built = Instant::now();
+    let (_, _, code) = run_measured(&mut psql(&setup));
+    assert_eq!(
+        code, 0,
+        "could not build the Postgres table (is psql installed and {url} up?)"
+    );
+    println!(
+        "PostgreSQL, {rows} rows (table built in {:.1} s), {RUNS} runs each, median",
+        built.elapsed().as_secs_f64()
+    );
+    std::fs::write(
+        dir.join("assay.yml"),
+        format!(
+            "data_sources:\n  - {{name: bench, type: postgres, connection: {{url: '{url}'}}}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pg.yml"),
+        CONTRACT.replace("bench/main/orders", "bench/assay_bench/orders"),
+    )
+    .unwrap();
+    let hand = hand_query_for("assay_bench.orders");
+    // the two ways to count distinct values, as whole query sets for this contract
+    let no_distinct = hand
+        .replace("  COUNT(customer_id) - COUNT(DISTINCT customer_id),\n", "")
+        .replace("  COUNT(id) - COUNT(DISTINCT id),\n", "");
+    let group_by = format!(
+        "{no_distinct};
+         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE id IS NOT NULL GROUP BY id) g;
+         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE customer_id IS NOT NULL GROUP BY customer_id) g"
+    );
+    let (mut assay_times, mut hand_times, mut group_times) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let (t, _, code) = run_measured(
+            Command::new(assay)
+                .current_dir(dir)
+                .args(["verify", "pg.yml", "-q", "--jobs", "1"]),
+        );
+        assert_eq!(code, 0, "assay verify on Postgres did not pass");
+        assay_times.push(t);
+        let (t, _, code) = run_measured(&mut psql(&hand));
+        assert_eq!(code, 0);
+        hand_times.push(t);
+        let (t, _, code) = run_measured(&mut psql(&group_by));
+        assert_eq!(code, 0);
+        group_times.push(t);
+    }
+    let a = median(&mut assay_times);
+    let h = median(&mut hand_times);
+    let g = median(&mut group_times);
+    println!(
+        "  assay verify {:.1} ms; hand-written single query through psql {:.1} ms; ratio {:.3}",
+        ms(a),
+        ms(h),
+        a.as_secs_f64() / h.as_secs_f64()
+    );
+    println!(
+        "  distinct counting through psql: COUNT(DISTINCT) in the one query {:.1} ms; GROUP BY queries of their own {:.1} ms",
+        ms(h),
+        ms(g)
+    );
+    if std::env::var_os("ASSAY_BENCH_KEEP").is_none() {
+        let _ = run_measured(&mut psql("DROP SCHEMA assay_bench CASCADE"));
+    }
+}
+
+fn mysql_part() {
+    let url = std::env::var("ASSAY_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let rest = url.trim_start_matches("mysql://");
+    let (user, rest) = rest.split_once('@').unwrap_or(("root", rest));
+    let host_port = rest.split('/').next().unwrap_or("127.0.0.1:3306");
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "3306"));
+    let rows: u64 = 1_000_000;
+    let client = |sql: &str| -> Command {
+        let mut c = Command::new("mariadb");
+        c.args([
+            "-h",
+            host,
+            "-P",
+            port,
+            "-u",
+            user.split(':').next().unwrap(),
+            "-N",
+            "-e",
+            sql,
+        ])
+        .stdout(std::process::Stdio::null());
+        c
+    };
+    let setup = format!(
+        "DROP DATABASE IF EXISTS assay_bench; CREATE DATABASE assay_bench;
+         CREATE TABLE assay_bench.orders (id BIGINT, customer_id BIGINT, status VARCHAR(20), amount DECIMAL(10, 2));
+         INSERT INTO assay_bench.orders
+         SELECT seq, seq % 100000,
+                CASE WHEN seq % 50 = 0 THEN NULL ELSE ELT((seq % 4) + 1, 'placed', 'shipped', 'delivered', 'returned') END,
+                (seq % 10000) / 100.0
+         FROM seq_0_to_{};",
+        rows - 1
+    );
+    let (_, _, code) = run_measured(&mut client(&setup));
+    assert_eq!(
+        code, 0,
+        "could not build the MariaDB table (is the mariadb client installed and {url} up?)"
+    );
+    let hand = hand_query_for("assay_bench.orders");
+    let no_distinct = hand
+        .replace("  COUNT(customer_id) - COUNT(DISTINCT customer_id),\n", "")
+        .replace("  COUNT(id) - COUNT(DISTINCT id),\n", "");
+    let group_by = format!(
+        "{no_distinct};
+         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE id IS NOT NULL GROUP BY id) g;
+         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE customer_id IS NOT NULL GROUP BY customer_id) g"
+    );
+    let (mut count_times, mut group_times) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let (t, _, code) = run_measured(&mut client(&hand));
+        assert_eq!(code, 0);
+        count_times.push(t);
+        let (t, _, code) = run_measured(&mut client(&group_by));
+        assert_eq!(code, 0);
+        group_times.push(t);
+    }
+    println!(
+        "MySQL/MariaDB, {rows} rows, distinct counting through the mariadb client ({RUNS} runs, median): COUNT(DISTINCT) in the one query {:.1} ms; GROUP BY queries of their own {:.1} ms",
+        ms(median(&mut count_times)),
+        ms(median(&mut group_times))
+    );
+    let _ = run_measured(&mut client("DROP DATABASE assay_bench"));
 }
 
 fn ms(d: Duration) -> f64 {

@@ -392,7 +392,7 @@ pub fn plan_text(resolved: &[Resolved]) -> String {
             ));
         }
         out.push_str("-- columns (from the catalog)\n");
-        out.push_str(&crate::exec::columns_sql(r.dialect(), &r.table));
+        out.push_str(&r.dialect().columns_query(&r.table));
         out.push_str(";\n");
         for q in &plan.queries {
             out.push_str(&format!("-- {}\n{};\n", q.label, q.sql));

@@ -3,7 +3,9 @@
 //! Relative paths in a config file are relative to that file's folder, so
 //! `assay -c project/assay.yml` works from anywhere.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::decode::Reader;
 use crate::diag::{did_you_mean, Diag, Diags};
@@ -11,9 +13,23 @@ use crate::interp::Vars;
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
+use crate::sql::mysql::MySqlDialect;
+use crate::sql::postgres::PostgresDialect;
 use crate::yaml::{self, Node, Source, Span};
 
-pub const DATA_SOURCE_TYPES: &[&str] = &["duckdb", "files"];
+pub const DATA_SOURCE_TYPES: &[&str] = &["duckdb", "files", "postgres", "mysql"];
+const SERVER_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "database",
+    "user",
+    "password",
+    "password_file",
+    "connection_string",
+    "url",
+    "sslmode",
+    "connect_timeout",
+];
 const FILE_EXTENSIONS: &[&str] = &[
     ".csv", ".tsv", ".csv.gz", ".parquet", ".json", ".jsonl", ".ndjson",
 ];
@@ -21,9 +37,64 @@ const FILE_EXTENSIONS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub enum DataSourceKind {
     /// a DuckDB database file (or ":memory:"), opened read-only
-    DuckDb { database: String },
+    DuckDb {
+        database: String,
+    },
     /// data files under a root folder, read through embedded DuckDB
-    Files { root: PathBuf },
+    Files {
+        root: PathBuf,
+    },
+    Postgres(ServerConfig),
+    /// MySQL and MariaDB
+    MySql(ServerConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// never encrypt
+    Disable,
+    /// encrypt when the server offers it, without verifying its certificate
+    Prefer,
+    /// always encrypt, without verifying the certificate
+    Require,
+    /// always encrypt, verify the certificate chain and the host name
+    VerifyFull,
+}
+
+const SSL_MODES: &[&str] = &["disable", "prefer", "require", "verify-full"];
+
+/// Where a database server is and how to log in. Keys given next to a
+/// `connection_string`/`url` override the URL's parts.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// `connection_string` or `url`, validated when the config was read; a secret
+    pub url: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub database: Option<String>,
+    pub user: Option<String>,
+    /// from `password` or the first line of `password_file`; a secret
+    pub password: Option<String>,
+    /// None: the connection string's, else `prefer`
+    pub sslmode: Option<SslMode>,
+    pub connect_timeout: Duration,
+    /// the database the connection ends up in (from `database` or the URL)
+    pub effective_database: Option<String>,
+}
+
+// by hand, so a password or URL never reaches a log through `{:?}`
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("url", &self.url.as_ref().map(|_| "<hidden>"))
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.effective_database)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("sslmode", &self.sslmode)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -37,11 +108,17 @@ impl DataSourceConfig {
         match self.kind {
             DataSourceKind::DuckDb { .. } => "duckdb",
             DataSourceKind::Files { .. } => "files",
+            DataSourceKind::Postgres(_) => "postgres",
+            DataSourceKind::MySql(_) => "mysql",
         }
     }
 
     pub fn dialect(&self) -> &'static dyn Dialect {
-        &DuckDbDialect
+        match self.kind {
+            DataSourceKind::DuckDb { .. } | DataSourceKind::Files { .. } => &DuckDbDialect,
+            DataSourceKind::Postgres(_) => &PostgresDialect,
+            DataSourceKind::MySql(_) => &MySqlDialect,
+        }
     }
 
     /// The table a dataset path (after the data source name) refers to.
@@ -65,6 +142,34 @@ impl DataSourceConfig {
                     )),
                 }
             }
+            DataSourceKind::Postgres(server) => match parts {
+                [schema, table] => Ok(TableRef::new(vec![schema.clone(), table.clone()])),
+                // a Postgres session sees one database: the path's must be the connected one
+                [database, schema, table] => match &server.effective_database {
+                    Some(db) if db == database => {
+                        Ok(TableRef::new(vec![schema.clone(), table.clone()]))
+                    }
+                    Some(db) => Err(format!(
+                        "the path names database '{database}', but data source '{}' connects to database '{db}' (a Postgres connection reads one database; add a data source for '{database}')",
+                        self.name
+                    )),
+                    None => Err(format!(
+                        "the path names database '{database}', but data source '{}' names no database",
+                        self.name
+                    )),
+                },
+                _ => Err(format!(
+                    "a postgres dataset is written {0}/schema/table or {0}/database/schema/table",
+                    self.name
+                )),
+            },
+            DataSourceKind::MySql(_) => match parts {
+                [database, table] => Ok(TableRef::new(vec![database.clone(), table.clone()])),
+                _ => Err(format!(
+                    "a mysql dataset is written {}/database/table",
+                    self.name
+                )),
+            },
         }
     }
 
@@ -210,6 +315,7 @@ fn data_source(r: &mut Reader, node: &Node, base: &Path) -> Option<DataSourceCon
             base.join(path)
         }
     };
+    let what = format!("a {type_name} connection");
     let kind = match type_name.as_str() {
         "duckdb" => {
             if !r.keys(conn, &["database"], "a duckdb connection") {
@@ -234,9 +340,182 @@ fn data_source(r: &mut Reader, node: &Node, base: &Path) -> Option<DataSourceCon
                 root: resolve(root),
             }
         }
+        "postgres" => DataSourceKind::Postgres(server(r, conn, &what, base, true)?),
+        "mysql" => DataSourceKind::MySql(server(r, conn, &what, base, false)?),
         _ => unreachable!("type was checked against DATA_SOURCE_TYPES"),
     };
     Some(DataSourceConfig { name, kind })
+}
+
+fn server(
+    r: &mut Reader,
+    conn: &Node,
+    what: &str,
+    base: &Path,
+    postgres: bool,
+) -> Option<ServerConfig> {
+    if !r.keys(conn, SERVER_KEYS, what) {
+        return None;
+    }
+    let mut ok = true;
+    let mut text = |r: &mut Reader, key: &str| -> Option<(String, Span)> {
+        let node = conn.get(key).filter(|n| !n.is_null())?;
+        match r.string(node, key) {
+            Some(s) => Some((s, node.span)),
+            None => {
+                ok = false;
+                None
+            }
+        }
+    };
+    let url = match (text(r, "connection_string"), text(r, "url")) {
+        (Some(_), Some((_, span))) => {
+            r.error(
+                span,
+                "give either `connection_string` or `url`, not both",
+                None,
+            );
+            return None;
+        }
+        (a, b) => a.or(b),
+    };
+    let host = text(r, "host").map(|t| t.0);
+    let database = text(r, "database").map(|t| t.0);
+    let user = text(r, "user").map(|t| t.0);
+    let password = text(r, "password");
+    let password_file = text(r, "password_file");
+    let sslmode = text(r, "sslmode");
+    let connect_timeout = text(r, "connect_timeout");
+    let port = match conn.get("port").filter(|n| !n.is_null()) {
+        Some(node) => match r.count(node, "port") {
+            Some(p) if (1..=65535).contains(&p) => Some(p as u16),
+            Some(_) => {
+                r.error(node.span, "port must be between 1 and 65535", None);
+                return None;
+            }
+            None => return None,
+        },
+        None => None,
+    };
+    if let Some((pw, _)) = &password {
+        crate::secrets::register(pw);
+    }
+    if let Some((u, _)) = &url {
+        crate::secrets::register(u);
+    }
+    if !ok {
+        return None;
+    }
+    let password = match (password, password_file) {
+        (Some(_), Some((_, span))) => {
+            r.error(
+                span,
+                "give either `password` or `password_file`, not both",
+                None,
+            );
+            return None;
+        }
+        (Some((pw, _)), None) => Some(pw),
+        (None, Some((file, span))) => {
+            let path = base.join(&file);
+            match std::fs::read_to_string(&path) {
+                // the first line, as psql's and mysql's password files are usually written
+                Ok(content) => {
+                    let pw = content.lines().next().unwrap_or("").to_string();
+                    crate::secrets::register(&pw);
+                    Some(pw)
+                }
+                Err(e) => {
+                    r.error(
+                        span,
+                        format!("cannot read password_file '{}': {e}", path.display()),
+                        Some("the path is relative to this config file's folder".into()),
+                    );
+                    return None;
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    let sslmode = match sslmode {
+        None => None,
+        Some((mode, span)) => match mode.as_str() {
+            "disable" => Some(SslMode::Disable),
+            "prefer" => Some(SslMode::Prefer),
+            "require" => Some(SslMode::Require),
+            "verify-full" => Some(SslMode::VerifyFull),
+            other => {
+                let help = match did_you_mean(other, SSL_MODES.iter().copied()) {
+                    Some(s) => format!("did you mean '{s}'?"),
+                    None => format!("one of {}", SSL_MODES.join(", ")),
+                };
+                r.error(span, format!("unknown sslmode '{other}'"), Some(help));
+                return None;
+            }
+        },
+    };
+    let connect_timeout = match connect_timeout {
+        None => Duration::from_secs(10),
+        Some((t, span)) => match humantime::parse_duration(&t) {
+            Ok(d) if !d.is_zero() => d,
+            _ => {
+                r.error(
+                    span,
+                    format!("connect_timeout '{t}' is not a duration"),
+                    Some("write it like 5s or 1m".into()),
+                );
+                return None;
+            }
+        },
+    };
+    let url_database = match &url {
+        None => None,
+        Some((u, span)) => match url_database(u, postgres) {
+            Ok(db) => db,
+            Err(e) => {
+                r.error(
+                    *span,
+                    format!("the connection string is not valid: {}", crate::secrets::mask(&e)),
+                    Some(if postgres {
+                        "write it as postgres://user:password@host:5432/database?sslmode=prefer, or use the separate keys".into()
+                    } else {
+                        "write it as mysql://user:password@host:3306/database, or use the separate keys".into()
+                    }),
+                );
+                return None;
+            }
+        },
+    };
+    if url.is_none() && postgres && database.is_none() {
+        r.error(
+            conn.span,
+            "a postgres connection needs `database:` (or a connection_string naming one)",
+            None,
+        );
+        return None;
+    }
+    Some(ServerConfig {
+        url: url.map(|u| u.0),
+        host,
+        port,
+        effective_database: database.clone().or(url_database),
+        database,
+        user,
+        password,
+        sslmode,
+        connect_timeout,
+    })
+}
+
+/// Validate a connection URL and read the database it names.
+fn url_database(url: &str, postgres: bool) -> Result<Option<String>, String> {
+    if postgres {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
+        Ok(config.get_dbname().map(str::to_string))
+    } else {
+        let opts = mysql_async::Opts::from_url(url).map_err(|e| format!("{e}"))?;
+        Ok(opts.db_name().map(str::to_string))
+    }
 }
 
 #[cfg(test)]

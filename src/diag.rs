@@ -63,6 +63,20 @@ impl Diag {
         }
         self
     }
+
+    /// Hide registered secrets in the message, hint and shown YAML before printing.
+    pub fn mask_secrets(&mut self) {
+        self.message = crate::secrets::mask(&self.message);
+        self.help = self.help.as_deref().map(crate::secrets::mask);
+        if let Some(snippet) = &mut self.snippet {
+            let text = snippet.source.inner();
+            let masked = crate::secrets::mask(text);
+            if masked != **text {
+                let name = snippet.source.name().to_string();
+                snippet.source = NamedSource::new(name, Arc::new(masked));
+            }
+        }
+    }
 }
 
 impl fmt::Display for Diag {
@@ -106,6 +120,10 @@ pub struct Diags {
 impl Diags {
     pub fn push(&mut self, d: Diag) {
         self.items.push(d);
+    }
+
+    pub fn mask_secrets(&mut self) {
+        self.items.iter_mut().for_each(Diag::mask_secrets);
     }
 
     pub fn is_empty(&self) -> bool {

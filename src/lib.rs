@@ -15,6 +15,7 @@ pub mod interp;
 pub mod plan;
 pub mod report;
 pub mod results;
+pub mod secrets;
 pub mod sql;
 pub mod verify;
 pub mod yaml;

@@ -17,12 +17,13 @@ fn main() -> ExitCode {
             init_logging(args.verbose, args.quiet);
             match app::verify(args) {
                 Ok(code) => code,
-                Err(AppError::Input(diags)) => {
+                Err(AppError::Input(mut diags)) => {
+                    diags.mask_secrets();
                     eprintln!("{:?}", miette::Report::new(diags));
                     app::EXIT_BAD_INPUT
                 }
                 Err(AppError::Runtime(message)) => {
-                    eprintln!("error: {message}");
+                    eprintln!("error: {}", assay::secrets::mask(&message));
                     app::EXIT_RUNTIME
                 }
             }

@@ -256,9 +256,11 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             column: check.column.as_deref(),
             filter: filter.as_ref(),
             reference_table: resolved.reference_tables.get(&i),
+            dialect: d,
         };
-        let needs: Needs = check.kind.needs(&ctx);
+        let mut needs: Needs = check.kind.needs(&ctx);
         if let Some(cols) = known_columns {
+            respell(&mut needs, cols, d);
             let absent: Vec<&String> = needs
                 .columns
                 .iter()
@@ -300,6 +302,7 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
                 OwnQuery::Select(s) => print_select(d, &s),
                 OwnQuery::CountRowsOf(user) => d.count_rows_of(&user),
                 OwnQuery::Value(user) => user.trim().trim_end_matches(';').to_string(),
+                OwnQuery::CountGroups(s) => d.count_rows_of(&print_select(d, &s)),
             };
             own.push((
                 i,
@@ -326,6 +329,7 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
                 items: g.items,
                 from: resolved.table.clone(),
                 filter: g.filter,
+                group_by: Vec::new(),
             };
             PlannedQuery {
                 label: g.label,
@@ -351,6 +355,29 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
     }
 }
 
+/// Write column names as the catalog spells them when the contract's spelling only
+/// matches by the engine's case rules (a contract's `Amount` is Postgres's `amount`).
+fn respell(needs: &mut Needs, cols: &[ColumnInfo], d: &dyn Dialect) {
+    let respell = |name: &str| -> Option<String> {
+        if cols.iter().any(|c| c.name == name) {
+            return None;
+        }
+        cols.iter()
+            .find(|c| d.same_ident(&c.name, name))
+            .map(|c| c.name.clone())
+    };
+    let main = crate::checks::invalid::MAIN;
+    for m in &mut needs.aggregates {
+        m.expr.respell_columns(main, &respell);
+    }
+    match &mut needs.own_query {
+        Some(OwnQuery::Select(s)) | Some(OwnQuery::CountGroups(s)) => {
+            s.respell_columns(main, &respell)
+        }
+        _ => {}
+    }
+}
+
 /// When a shared aggregate query fails, this is the query with just one check's items
 /// (plus COUNT(*) first), so the failure can be pinned on the checks that cause it.
 pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String, Vec<usize>) {
@@ -364,6 +391,7 @@ pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String
         items: chosen.iter().map(|i| select.items[*i].clone()).collect(),
         from: select.from.clone(),
         filter: select.filter.clone(),
+        group_by: Vec::new(),
     };
     let positions = items
         .iter()

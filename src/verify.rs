@@ -18,6 +18,8 @@ use crate::config::DataSourceKind;
 use crate::contract::threshold::{Level, MetricKind};
 use crate::contract::Check;
 use crate::exec::duckdb::DuckDbExecutor;
+use crate::exec::mysql::MySqlExecutor;
+use crate::exec::postgres::PostgresExecutor;
 use crate::exec::{ColumnInfo, ExecError, Executor, RunControl, Session, Value};
 use crate::plan::{self, CheckPlan, Resolved};
 use crate::results::{CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION};
@@ -42,6 +44,7 @@ pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunCon
         }));
     }
     if let Some(t) = opts.timeout {
+        control.set_deadline(Instant::now() + t);
         let control = control.clone();
         watchers.push(tokio::spawn(async move {
             tokio::time::sleep(t).await;
@@ -51,7 +54,7 @@ pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunCon
             ));
         }));
     }
-    let executors = open_executors(&resolved, &control).await;
+    let executors = open_executors(&resolved, &control, opts.jobs).await;
     let semaphore = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = Vec::with_capacity(resolved.len());
     for r in resolved {
@@ -112,6 +115,7 @@ type SharedExecutor = Result<Arc<dyn Executor>, ExecError>;
 async fn open_executors(
     resolved: &[Resolved],
     control: &RunControl,
+    jobs: usize,
 ) -> HashMap<String, SharedExecutor> {
     let mut by_source: HashMap<
         String,
@@ -120,7 +124,9 @@ async fn open_executors(
             Vec<(String, std::path::PathBuf)>,
         ),
     > = HashMap::new();
+    let mut datasets: HashMap<&str, usize> = HashMap::new();
     for r in resolved {
+        *datasets.entry(r.data_source.name.as_str()).or_default() += 1;
         let entry = by_source
             .entry(r.data_source.name.clone())
             .or_insert_with(|| (r.data_source.clone(), Vec::new()));
@@ -136,21 +142,34 @@ async fn open_executors(
             out.insert(name, Err(e));
             continue;
         }
-        let opened = tokio::task::spawn_blocking(move || -> SharedExecutor {
-            let exec = match &ds.kind {
-                DataSourceKind::DuckDb { database } => {
-                    DuckDbExecutor::open_database(&ds.name, database)?
-                }
-                DataSourceKind::Files { .. } => DuckDbExecutor::open_files(&ds.name, &files)?,
-            };
-            Ok(Arc::new(exec))
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(ExecError::Query(format!(
-                "opening the data source failed: {e}"
-            )))
-        });
+        // a small pool: no more connections than datasets that can run at once
+        let connections = jobs.min(datasets.get(name.as_str()).copied().unwrap_or(1));
+        let opened: SharedExecutor = match &ds.kind {
+            DataSourceKind::Postgres(server) => {
+                PostgresExecutor::new(&ds.name, server, connections)
+                    .map(|e| Arc::new(e) as Arc<dyn Executor>)
+            }
+            DataSourceKind::MySql(server) => MySqlExecutor::new(&ds.name, server, connections)
+                .map(|e| Arc::new(e) as Arc<dyn Executor>),
+            DataSourceKind::DuckDb { .. } | DataSourceKind::Files { .. } => {
+                // DuckDB opens files: on the blocking pool
+                tokio::task::spawn_blocking(move || -> SharedExecutor {
+                    let exec = match &ds.kind {
+                        DataSourceKind::DuckDb { database } => {
+                            DuckDbExecutor::open_database(&ds.name, database)?
+                        }
+                        _ => DuckDbExecutor::open_files(&ds.name, &files)?,
+                    };
+                    Ok(Arc::new(exec))
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(ExecError::Query(format!(
+                        "opening the data source failed: {e}"
+                    )))
+                })
+            }
+        };
         if let Err(e) = &opened {
             info!("{e}");
         }
@@ -160,6 +179,7 @@ async fn open_executors(
 }
 
 fn dataset_error(r: &Resolved, error: String) -> DatasetResult {
+    let error = crate::secrets::mask(&error);
     let checks = r
         .contract
         .checks
@@ -210,6 +230,18 @@ async fn verify_dataset(
         Ok(s) => s,
         Err(e) => return dataset_error(r, e.to_string()),
     };
+    let result = verify_in_session(exec, session.as_mut(), r, now, control).await;
+    session.finish().await;
+    result
+}
+
+async fn verify_in_session(
+    exec: &dyn Executor,
+    session: &mut dyn Session,
+    r: &Resolved,
+    now: DateTime<Utc>,
+    control: &RunControl,
+) -> DatasetResult {
     let contract = &r.contract;
     let columns_started = Instant::now();
     let columns: Vec<ColumnInfo> = match session.columns(&r.table).await {
@@ -237,7 +269,7 @@ async fn verify_dataset(
         "columns of {} ({:.1} ms)\n{}",
         contract.dataset.text,
         columns_started.elapsed().as_secs_f64() * 1000.0,
-        exec.columns_sql(&r.table)
+        exec.dialect().columns_query(&r.table)
     );
 
     let plan = plan::plan(r, Some(&columns));
@@ -245,7 +277,7 @@ async fn verify_dataset(
     for q in &plan.queries {
         rows.push(
             timed(
-                session.as_mut(),
+                &mut *session,
                 control,
                 &format!("{}: {}", contract.dataset.text, q.label),
                 &q.sql,
@@ -286,7 +318,7 @@ async fn verify_dataset(
                         "{}: {} (alone, after the shared query failed: {e})",
                         contract.dataset.text, check.id
                     );
-                    match timed(session.as_mut(), control, &label, &sql).await {
+                    match timed(&mut *session, control, &label, &sql).await {
                         Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).collect()),
                         Ok(None) => Err("the aggregate query returned no row".to_string()),
                         Err(e) => Err(e),
@@ -392,7 +424,8 @@ fn base_result(check: &Check) -> CheckResult {
 
 fn not_evaluated(check: &Check, error: String) -> CheckResult {
     CheckResult {
-        error: Some(error),
+        // engine errors may quote a connection string
+        error: Some(crate::secrets::mask(&error)),
         ..base_result(check)
     }
 }

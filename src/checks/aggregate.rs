@@ -2,7 +2,9 @@
 //! non-missing values.
 
 use super::rules::{self, MissingRules};
-use super::{alias_part, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs, NoValue};
+use super::{
+    alias_part, count_value, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs, NoValue,
+};
 use crate::decode::Reader;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::{Node, Span};
@@ -94,49 +96,74 @@ impl Aggregate {
         let column = ctx.column.unwrap_or_default();
         let value = self.missing.present_value(column);
         let length = || Expr::CharLength(Box::new(value.clone()));
-        let expr = match self.function {
-            Function::Avg => Expr::agg(AggFn::Avg, value.clone()),
-            Function::Sum => Expr::agg(AggFn::Sum, value.clone()),
-            Function::Min => Expr::agg(AggFn::Min, value.clone()),
-            Function::Max => Expr::agg(AggFn::Max, value.clone()),
-            Function::AvgLength => Expr::agg(AggFn::Avg, length()),
-            Function::MinLength => Expr::agg(AggFn::Min, length()),
-            Function::MaxLength => Expr::agg(AggFn::Max, length()),
+        let name = alias_part(column);
+        let metric = |suffix: &str, expr: Expr| Metric {
+            name: format!("{name}_{suffix}"),
+            expr,
         };
+        let mut aggregates = vec![Metric {
+            name: "row_count".into(),
+            expr: Expr::CountAll,
+        }];
+        // An average is asked for as SUM and COUNT and divided here: engines round AVG
+        // differently (MySQL keeps 4 decimals, Postgres returns numeric, DuckDB a double),
+        // while an exact sum divided by a count gives one answer everywhere.
+        match self.function {
+            Function::Avg => aggregates.extend([
+                metric("sum", Expr::agg(AggFn::Sum, value.clone())),
+                metric("count", Expr::agg(AggFn::Count, value.clone())),
+            ]),
+            Function::AvgLength => aggregates.extend([
+                metric("sum_length", Expr::agg(AggFn::Sum, length())),
+                metric("count", Expr::agg(AggFn::Count, value.clone())),
+            ]),
+            Function::Sum => aggregates.push(metric("sum", Expr::agg(AggFn::Sum, value.clone()))),
+            Function::Min => aggregates.push(metric("min", Expr::agg(AggFn::Min, value.clone()))),
+            Function::Max => aggregates.push(metric("max", Expr::agg(AggFn::Max, value.clone()))),
+            Function::MinLength => {
+                aggregates.push(metric("min_length", Expr::agg(AggFn::Min, length())))
+            }
+            Function::MaxLength => {
+                aggregates.push(metric("max_length", Expr::agg(AggFn::Max, length())))
+            }
+        }
         Needs {
-            aggregates: vec![
-                Metric {
-                    name: "row_count".into(),
-                    expr: Expr::CountAll,
-                },
-                Metric {
-                    name: format!("{}_{}", alias_part(column), self.function.as_str()),
-                    expr,
-                },
-            ],
+            aggregates,
             columns: vec![column.to_string()],
             ..Needs::default()
         }
     }
 
     pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let rows = super::count_value(inputs.aggregates.first(), "row count")?;
-        let raw = inputs
-            .aggregates
-            .get(1)
-            .ok_or("the query returned no value")?;
-        let value = if raw.is_null() {
-            None
-        } else {
-            Some(raw.as_f64().ok_or_else(|| {
+        let rows = count_value(inputs.aggregates.first(), "row count")?;
+        let number = |i: usize| -> Result<Option<f64>, String> {
+            let raw = inputs
+                .aggregates
+                .get(i)
+                .ok_or("the query returned no value")?;
+            if raw.is_null() {
+                return Ok(None);
+            }
+            raw.as_f64().map(Some).ok_or_else(|| {
                 format!(
                     "{} returned {raw}, which is not a number",
                     self.function.as_str()
                 )
-            })?)
+            })
+        };
+        let (value, shown) = match self.function {
+            Function::Avg | Function::AvgLength => {
+                let count = count_value(inputs.aggregates.get(2), "count")?;
+                let value = match number(1)? {
+                    Some(sum) if count > 0 => Some(sum / count as f64),
+                    _ => None,
+                };
+                (value, value.map_or(serde_json::Value::Null, Into::into))
+            }
+            _ => (number(1)?, inputs.aggregates[1].to_json()),
         };
         let mut m = Measurement::new(value)
-            .diag(self.function.as_str(), raw.to_json())
+            .diag(self.function.as_str(), shown)
             .diag("check_rows_tested", rows);
         m.no_value = NoValue::NotEvaluated(format!(
             "{} has no value: the column has no non-missing values in the rows tested",

@@ -9,9 +9,11 @@ use serde_json::{json, Map, Value as Json};
 use super::rules::{self, MissingRules};
 use super::{
     alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs,
+    OwnQuery,
 };
 use crate::decode::Reader;
-use crate::sql::ast::{AggFn, Expr};
+use crate::sql::ast::{AggFn, Expr, Select, SelectItem};
+use crate::sql::dialect::DistinctCounting;
 use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
@@ -65,61 +67,97 @@ impl Duplicate {
             name: "row_count".into(),
             expr: Expr::CountAll,
         };
+        let group_by = ctx.dialect.distinct_counting() == DistinctCounting::GroupBy;
+        // a GROUP BY query of its own: one group per distinct value (or tuple), NULLs
+        // grouped together in every engine
+        let groups = |keys: Vec<Expr>, only: Option<Expr>| {
+            let filter = match (ctx.filter.cloned(), only) {
+                (Some(f), Some(o)) => Some(Expr::and(vec![f, o])),
+                (f, o) => f.or(o),
+            };
+            OwnQuery::CountGroups(Select {
+                items: vec![SelectItem {
+                    expr: Expr::Int(1),
+                    alias: Some("assay_group".into()),
+                }],
+                from: ctx.table.clone(),
+                filter,
+                group_by: keys,
+            })
+        };
         match self {
             Duplicate::Column { missing } => {
                 let column = ctx.column.unwrap_or_default();
                 let name = alias_part(column);
                 let present = missing.present_value(column);
+                let mut aggregates = vec![
+                    rows,
+                    Metric {
+                        name: format!("{name}_present_count"),
+                        expr: Expr::agg(AggFn::Count, present.clone()),
+                    },
+                ];
+                let mut own_query = None;
+                if group_by {
+                    let is_present = Expr::negate(missing.is_missing(column));
+                    own_query = Some(groups(vec![Expr::col(column)], Some(is_present)));
+                } else {
+                    aggregates.push(Metric {
+                        name: format!("{name}_distinct_count"),
+                        expr: Expr::CountDistinct(Box::new(present)),
+                    });
+                }
                 Needs {
-                    aggregates: vec![
-                        rows,
-                        Metric {
-                            name: format!("{name}_present_count"),
-                            expr: Expr::agg(AggFn::Count, present.clone()),
-                        },
-                        Metric {
-                            name: format!("{name}_distinct_count"),
-                            expr: Expr::CountDistinct(Box::new(present)),
-                        },
-                    ],
+                    aggregates,
+                    own_query,
                     columns: vec![column.to_string()],
                     ..Needs::default()
                 }
             }
-            Duplicate::Columns { columns } => Needs {
-                aggregates: vec![
-                    rows,
-                    Metric {
-                        name: format!(
-                            "{}_distinct_count",
-                            columns
-                                .iter()
-                                .map(|c| alias_part(c))
-                                .collect::<Vec<_>>()
-                                .join("_")
-                        ),
-                        expr: Expr::CountDistinctTuple(
-                            columns.iter().map(|c| Expr::col(c)).collect(),
-                        ),
-                    },
-                ],
-                columns: columns.clone(),
-                ..Needs::default()
-            },
+            Duplicate::Columns { columns } => {
+                let keys: Vec<Expr> = columns.iter().map(|c| Expr::col(c)).collect();
+                let (aggregates, own_query) = if group_by {
+                    (vec![rows], Some(groups(keys, None)))
+                } else {
+                    let name = columns
+                        .iter()
+                        .map(|c| alias_part(c))
+                        .collect::<Vec<_>>()
+                        .join("_");
+                    (
+                        vec![
+                            rows,
+                            Metric {
+                                name: format!("{name}_distinct_count"),
+                                expr: Expr::CountDistinctTuple(keys),
+                            },
+                        ],
+                        None,
+                    )
+                };
+                Needs {
+                    aggregates,
+                    own_query,
+                    columns: columns.clone(),
+                    ..Needs::default()
+                }
+            }
         }
     }
 
     pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
         let rows = count_value(inputs.aggregates.first(), "row count")?;
+        // the distinct count comes last in the aggregates, or from the GROUP BY query
+        let distinct_value = |position: usize| match inputs.own_row {
+            Some(row) => row.first(),
+            None => inputs.aggregates.get(position),
+        };
         let (basis, distinct) = match self {
             Duplicate::Column { .. } => (
                 count_value(inputs.aggregates.get(1), "non-missing count")?,
-                count_value(inputs.aggregates.get(2), "distinct count")?,
+                count_value(distinct_value(2), "distinct count")?,
             ),
-            Duplicate::Columns { .. } => (
-                rows,
-                count_value(inputs.aggregates.get(1), "distinct count")?,
-            ),
+            Duplicate::Columns { .. } => (rows, count_value(distinct_value(1), "distinct count")?),
         };
         let duplicates = basis.saturating_sub(distinct);
         let pct = percent(duplicates, basis);

@@ -17,7 +17,7 @@ pub struct Invalid {
 }
 
 /// Alias of the verified table inside the reference-data query.
-const MAIN: &str = "assay_main";
+pub const MAIN: &str = "assay_main";
 const REF: &str = "assay_ref";
 
 impl Invalid {
@@ -90,11 +90,16 @@ impl Invalid {
                     alias: None,
                 }],
                 from: ref_table.aliased(REF),
+                // exact: 'Open' is not a reference value 'open' under any collation
                 filter: Some(Expr::Cmp(
                     Box::new(Expr::AliasColumn(REF.into(), rd.column.clone())),
                     crate::sql::ast::CmpOp::Eq,
-                    Box::new(Expr::AliasColumn(MAIN.into(), column.to_string())),
+                    Box::new(Expr::ExactText(Box::new(Expr::AliasColumn(
+                        MAIN.into(),
+                        column.to_string(),
+                    )))),
                 )),
+                group_by: Vec::new(),
             }));
             let select = Select {
                 items: vec![
@@ -113,6 +118,7 @@ impl Invalid {
                 ],
                 from: ctx.table.aliased(MAIN),
                 filter: ctx.filter.cloned(),
+                group_by: Vec::new(),
             };
             return Needs {
                 own_query: Some(OwnQuery::Select(select)),

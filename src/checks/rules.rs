@@ -31,6 +31,17 @@ pub struct Format {
     pub name: Option<String>,
 }
 
+/// `value IN (list)`, compared exactly when the list holds text: contract values are
+/// case-sensitive even where the column's collation is not (MySQL's default).
+fn in_list(value: Expr, list: &[Literal]) -> Expr {
+    let value = if list.iter().any(|l| matches!(l, Literal::Str(_))) {
+        Expr::ExactText(Box::new(value))
+    } else {
+        value
+    };
+    Expr::InList(Box::new(value), list.to_vec())
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MissingRules {
     pub values: Option<Vec<Literal>>,
@@ -43,7 +54,7 @@ impl MissingRules {
         let col = Expr::col(column);
         let mut parts = vec![Expr::IsNull(Box::new(col.clone()))];
         if let Some(values) = &self.values {
-            parts.push(Expr::InList(Box::new(col.clone()), values.clone()));
+            parts.push(in_list(col.clone(), values));
         }
         if let Some(f) = &self.format {
             parts.push(Expr::RegexMatch(Box::new(col), f.regex.clone()));
@@ -105,10 +116,10 @@ impl ValidityRules {
         let len = || Box::new(Expr::CharLength(col()));
         let mut parts = Vec::new();
         if let Some(v) = &self.valid_values {
-            parts.push(Expr::InList(col(), v.clone()));
+            parts.push(in_list(Expr::col(column), v));
         }
         if let Some(v) = &self.invalid_values {
-            parts.push(Expr::negate(Expr::InList(col(), v.clone())));
+            parts.push(Expr::negate(in_list(Expr::col(column), v)));
         }
         if let Some(f) = &self.valid_format {
             parts.push(Expr::RegexMatch(col(), f.regex.clone()));

@@ -3,6 +3,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use super::ExecError;
 
@@ -18,6 +21,10 @@ pub struct RunControl {
     reason: Mutex<Option<String>>,
     // Weak: a finished session drops its handle and is simply skipped
     interrupters: Mutex<Vec<Weak<dyn Interrupt>>>,
+    /// wakes whoever waits in `cancelled()` (a connection attempt, say)
+    notify: Notify,
+    /// when `--timeout` ends the run, for server-side statement timeouts
+    deadline: Mutex<Option<Instant>>,
 }
 
 impl RunControl {
@@ -33,10 +40,34 @@ impl RunControl {
             }
         }
         self.cancelled.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
         let handles = self.interrupters.lock().unwrap_or_else(|e| e.into_inner());
         for h in handles.iter().filter_map(Weak::upgrade) {
             h.interrupt();
         }
+    }
+
+    /// Resolves once the run is cancelled.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub fn set_deadline(&self, deadline: Instant) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
+    }
+
+    /// Time left before `--timeout` ends the run; None without a timeout.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -108,37 +108,10 @@ impl DuckDbExecutor {
     }
 }
 
-pub fn columns_query(d: &dyn Dialect, table: &TableRef) -> String {
-    let lit = |s: &str| d.string_literal(s);
-    let (catalog, schema, name) = match table.parts.as_slice() {
-        [c, s, t] => (Some(c.as_str()), s.as_str(), t.as_str()),
-        [s, t] => (None, s.as_str(), t.as_str()),
-        [t] => (None, "main", t.as_str()),
-        _ => (None, "main", table.name()),
-    };
-    // DuckDB resolves names case-insensitively, so the catalog lookup does too
-    let mut sql = format!(
-        "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale\n\
-         FROM information_schema.columns\n\
-         WHERE lower(table_schema) = lower({}) AND lower(table_name) = lower({})",
-        lit(schema),
-        lit(name)
-    );
-    if let Some(c) = catalog {
-        sql.push_str(&format!(" AND lower(table_catalog) = lower({})", lit(c)));
-    }
-    sql.push_str("\nORDER BY ordinal_position");
-    sql
-}
-
 #[async_trait]
 impl Executor for DuckDbExecutor {
     fn dialect(&self) -> &dyn Dialect {
         &DuckDbDialect
-    }
-
-    fn columns_sql(&self, table: &TableRef) -> String {
-        columns_query(&DuckDbDialect, table)
     }
 
     async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError> {
@@ -149,6 +122,9 @@ impl Executor for DuckDbExecutor {
             .unwrap_or_else(|e| e.into_inner())
             .try_clone()
             .map_err(|e| connect_error(&self.data_source, e))?;
+        // like the server engines' sessions: zoned timestamps and literals compared in UTC
+        // (fails harmlessly where DuckDB is built without time zone support, which is UTC)
+        let _ = conn.execute_batch("SET TimeZone = 'UTC'");
         let handle: Arc<dyn Interrupt> = Arc::new(DuckInterrupt(conn.interrupt_handle()));
         control.register(&handle);
         Ok(Box::new(DuckDbSession {
@@ -221,27 +197,12 @@ impl Session for DuckDbSession {
             return Err(ExecError::Query(e.clone()));
         }
         let rows = self
-            .rows(columns_query(&DuckDbDialect, table), usize::MAX)
+            .rows(DuckDbDialect.columns_query(table), usize::MAX)
             .await?;
         if rows.is_empty() {
             return Ok(None);
         }
-        let text = |v: &Value| match v {
-            Value::Text(t) => t.clone(),
-            other => other.to_string(),
-        };
-        let num = |v: &Value| v.as_f64().map(|f| f as u64);
-        Ok(Some(
-            rows.iter()
-                .map(|r| ColumnInfo {
-                    name: text(&r[0]),
-                    data_type: text(&r[1]),
-                    character_maximum_length: num(&r[2]),
-                    numeric_precision: num(&r[3]),
-                    numeric_scale: num(&r[4]),
-                })
-                .collect(),
-        ))
+        Ok(Some(super::columns_from_rows(&rows)))
     }
 
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {

@@ -3,6 +3,9 @@
 
 pub mod control;
 pub mod duckdb;
+pub mod mysql;
+pub mod postgres;
+mod tls;
 
 use std::fmt;
 
@@ -13,11 +16,6 @@ use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 
 pub use control::RunControl;
-
-/// SQL listing a table's columns, as `--plan` shows it.
-pub fn columns_sql(d: &dyn Dialect, table: &TableRef) -> String {
-    duckdb::columns_query(d, table)
-}
 
 /// A value from a result row, engine-neutral.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,14 +60,33 @@ impl Value {
                 .map(|i| json!(i))
                 .unwrap_or_else(|_| json!(i.to_string())),
             Value::Float(f) => json!(f),
-            // a decimal with more digits than a double holds stays exact, as text
-            Value::Decimal(d) if d.chars().filter(char::is_ascii_digit).count() <= 15 => d
-                .parse::<f64>()
-                .map(|f| json!(f))
-                .unwrap_or_else(|_| json!(d)),
+            Value::Decimal(d) => decimal_json(d),
             other => json!(other.to_string()),
         }
     }
+}
+
+/// A decimal as JSON, the same whatever scale the engine returned it with: "15.00" and
+/// "15" are 15, "2.50" is 2.5, and one with more digits than a double holds stays exact
+/// as text.
+fn decimal_json(d: &str) -> Json {
+    let t = d.trim();
+    let t = if t.contains('.') {
+        t.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        t
+    };
+    if !t.contains('.') {
+        if let Ok(i) = t.parse::<i64>() {
+            return json!(i);
+        }
+    }
+    if t.chars().filter(char::is_ascii_digit).count() <= 15 {
+        if let Ok(f) = t.parse::<f64>() {
+            return json!(f);
+        }
+    }
+    json!(t)
 }
 
 impl fmt::Display for Value {
@@ -128,9 +145,6 @@ pub enum ExecError {
 pub trait Executor: Send + Sync {
     fn dialect(&self) -> &dyn Dialect;
 
-    /// SQL that lists a table's columns, for `--plan` output.
-    fn columns_sql(&self, table: &TableRef) -> String;
-
     async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError>;
 }
 
@@ -142,4 +156,41 @@ pub trait Session: Send {
 
     /// Run a query and return its first row (None when it returned no rows).
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError>;
+
+    /// End the session's read-only transaction and hand the connection back to the pool.
+    async fn finish(&mut self) {}
+}
+
+/// Rows of a dialect's `columns_query` (name, type, length, precision, scale) as columns.
+pub fn columns_from_rows(rows: &[Vec<Value>]) -> Vec<ColumnInfo> {
+    let text = |v: &Value| match v {
+        Value::Text(t) => t.clone(),
+        other => other.to_string(),
+    };
+    let num = |v: Option<&Value>| v.and_then(Value::as_f64).map(|f| f as u64);
+    rows.iter()
+        .map(|r| ColumnInfo {
+            name: text(&r[0]),
+            data_type: text(&r[1]),
+            character_maximum_length: num(r.get(2)),
+            numeric_precision: num(r.get(3)),
+            numeric_scale: num(r.get(4)),
+        })
+        .collect()
+}
+
+/// Error text of an engine error with its chain of causes ("error connecting to server:
+/// Connection refused"), masked of secrets.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    crate::secrets::mask(&text)
 }

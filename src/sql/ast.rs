@@ -54,6 +54,8 @@ pub enum Expr {
     RegexMatch(Box<Expr>, String),
     /// length of the value as text, in characters
     CharLength(Box<Expr>),
+    /// the value as text compared exactly (case-sensitively), whatever its collation
+    ExactText(Box<Expr>),
     Exists(Box<Select>),
     Int(i64),
     Null,
@@ -90,6 +92,53 @@ impl Expr {
             parts.pop().unwrap()
         } else {
             Expr::And(parts)
+        }
+    }
+
+    /// Respell column names of the verified table (plain columns and those under
+    /// `main_alias`) where `respell` gives a catalog spelling.
+    pub fn respell_columns(&mut self, main_alias: &str, respell: &dyn Fn(&str) -> Option<String>) {
+        let walk = |e: &mut Expr| e.respell_columns(main_alias, respell);
+        match self {
+            Expr::Column(c) => {
+                if let Some(n) = respell(c) {
+                    *c = n;
+                }
+            }
+            Expr::AliasColumn(a, c) if a == main_alias => {
+                if let Some(n) = respell(c) {
+                    *c = n;
+                }
+            }
+            Expr::Agg(_, e)
+            | Expr::CountDistinct(e)
+            | Expr::IsNull(e)
+            | Expr::Not(e)
+            | Expr::InList(e, _)
+            | Expr::RegexMatch(e, _)
+            | Expr::CharLength(e)
+            | Expr::ExactText(e) => walk(e),
+            Expr::CountDistinctTuple(items) | Expr::And(items) | Expr::Or(items) => {
+                items.iter_mut().for_each(walk)
+            }
+            Expr::Case(c, t, o) => {
+                walk(c);
+                walk(t);
+                if let Some(o) = o {
+                    walk(o);
+                }
+            }
+            Expr::Cmp(l, _, r) => {
+                walk(l);
+                walk(r);
+            }
+            Expr::Exists(s) => s.respell_columns(main_alias, respell),
+            Expr::AliasColumn(..)
+            | Expr::Raw(_)
+            | Expr::Lit(_)
+            | Expr::CountAll
+            | Expr::Int(_)
+            | Expr::Null => {}
         }
     }
 
@@ -137,4 +186,19 @@ pub struct Select {
     pub items: Vec<SelectItem>,
     pub from: TableRef,
     pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+}
+
+impl Select {
+    pub fn respell_columns(&mut self, main_alias: &str, respell: &dyn Fn(&str) -> Option<String>) {
+        for item in &mut self.items {
+            item.expr.respell_columns(main_alias, respell);
+        }
+        if let Some(f) = &mut self.filter {
+            f.respell_columns(main_alias, respell);
+        }
+        for g in &mut self.group_by {
+            g.respell_columns(main_alias, respell);
+        }
+    }
 }

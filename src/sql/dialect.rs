@@ -6,6 +6,15 @@
 
 use super::ast::{AggFn, CmpOp, Expr, Literal, Select, TableRef};
 
+/// How a check counts distinct values (duplicates): inside the shared aggregate query,
+/// or with a GROUP BY query of its own. Each engine picks what measured faster or what
+/// keeps NULL semantics right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistinctCounting {
+    CountDistinct,
+    GroupBy,
+}
+
 pub trait Dialect: Send + Sync {
     /// Engine name for messages and plan output.
     fn name(&self) -> &'static str;
@@ -36,10 +45,23 @@ pub trait Dialect: Send + Sync {
     /// COUNT of distinct tuples where NULL counts as a value
     fn count_distinct_tuple(&self, exprs: &[String]) -> String;
 
+    fn distinct_counting(&self) -> DistinctCounting {
+        DistinctCounting::CountDistinct
+    }
+
+    /// A text value compared case- and accent-sensitively, whatever the column's collation.
+    fn exact_text(&self, expr: &str) -> String {
+        expr.to_string()
+    }
+
     /// Are two identifiers the same name for this engine's catalog?
     fn same_ident(&self, a: &str, b: &str) -> bool {
         a == b
     }
+
+    /// SQL listing a table's columns from the catalog: name, data type, character maximum
+    /// length, numeric precision, numeric scale, in column order.
+    fn columns_query(&self, table: &TableRef) -> String;
 
     /// Canonical spelling of a column type, so aliases compare equal.
     fn normalize_type(&self, data_type: &str) -> String;
@@ -66,10 +88,10 @@ pub trait Dialect: Send + Sync {
         }
     }
 
-    /// Count the rows a user's query returns.
+    /// Count the rows a query returns.
     fn count_rows_of(&self, query: &str) -> String {
         format!(
-            "SELECT COUNT(*) FROM (\n{}\n) AS assay_failed_rows",
+            "SELECT COUNT(*) FROM (\n{}\n) AS assay_rows",
             query.trim().trim_end_matches(';')
         )
     }
@@ -90,6 +112,11 @@ pub fn print_select(d: &dyn Dialect, s: &Select) -> String {
     if let Some(f) = &s.filter {
         sql.push_str("\nWHERE ");
         sql.push_str(&print_expr(d, f));
+    }
+    if !s.group_by.is_empty() {
+        let keys: Vec<String> = s.group_by.iter().map(|e| print_expr(d, e)).collect();
+        sql.push_str("\nGROUP BY ");
+        sql.push_str(&keys.join(", "));
     }
     sql
 }
@@ -125,6 +152,8 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
         Expr::Not(inner) => format!("NOT ({})", p(inner)),
         Expr::And(parts) => join_parts(d, parts, " AND "),
         Expr::Or(parts) => join_parts(d, parts, " OR "),
+        // an empty list holds nothing (and `IN ()` is not SQL)
+        Expr::InList(_, list) if list.is_empty() => "(1 = 0)".to_string(),
         Expr::InList(inner, list) => {
             let items: Vec<String> = list.iter().map(|l| d.literal(l)).collect();
             format!("{} IN ({})", p(inner), items.join(", "))
@@ -143,6 +172,7 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
             d.regex_match(&d.cast_text(&p(inner)), &d.string_literal(pattern))
         }
         Expr::CharLength(inner) => d.char_length(&d.cast_text(&p(inner))),
+        Expr::ExactText(inner) => d.exact_text(&p(inner)),
         Expr::Exists(select) => {
             let items: Vec<String> = select.items.iter().map(|i| p(&i.expr)).collect();
             let mut inner = format!("SELECT {} FROM {}", items.join(", "), d.table(&select.from));

@@ -1,5 +1,6 @@
 //! DuckDB's spelling of SQL (also used for the `files` data source).
 
+use super::ast::TableRef;
 use super::dialect::{base_type, Dialect};
 
 pub struct DuckDbDialect;
@@ -27,6 +28,29 @@ impl Dialect for DuckDbDialect {
         // A ROW value is never NULL even when its fields are, so tuples holding NULLs are
         // counted, and DISTINCT treats NULL fields as equal: NULL counts as a value.
         format!("COUNT(DISTINCT ROW({}))", exprs.join(", "))
+    }
+
+    fn columns_query(&self, table: &TableRef) -> String {
+        let lit = |s: &str| self.string_literal(s);
+        let (catalog, schema, name) = match table.parts.as_slice() {
+            [c, s, t] => (Some(c.as_str()), s.as_str(), t.as_str()),
+            [s, t] => (None, s.as_str(), t.as_str()),
+            [t] => (None, "main", t.as_str()),
+            _ => (None, "main", table.name()),
+        };
+        // DuckDB resolves names case-insensitively, so the catalog lookup does too
+        let mut sql = format!(
+            "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale\n\
+             FROM information_schema.columns\n\
+             WHERE lower(table_schema) = lower({}) AND lower(table_name) = lower({})",
+            lit(schema),
+            lit(name)
+        );
+        if let Some(c) = catalog {
+            sql.push_str(&format!(" AND lower(table_catalog) = lower({})", lit(c)));
+        }
+        sql.push_str("\nORDER BY ordinal_position");
+        sql
     }
 
     fn same_ident(&self, a: &str, b: &str) -> bool {

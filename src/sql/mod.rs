@@ -1,4 +1,6 @@
 pub mod ast;
 pub mod dialect;
 pub mod duckdb;
+pub mod mysql;
+pub mod postgres;
 pub mod user_sql;

@@ -2,6 +2,8 @@
 //! config naming it, and helpers to run the real `assay` binary against it.
 #![allow(dead_code)]
 
+pub mod engines;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

@@ -1,0 +1,294 @@
+//! Real PostgreSQL and MySQL/MariaDB servers for tests (and DuckDB files beside them):
+//! each sandbox is a schema or database of its own with a unique name, dropped when the
+//! sandbox is.
+//!
+//! Servers come from ASSAY_TEST_POSTGRES_URL / ASSAY_TEST_MYSQL_URL, or the local
+//! defaults; `scripts/test` makes sure they answer before the tests run.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mysql_async::prelude::Queryable;
+
+use super::Project;
+
+pub fn postgres_url() -> String {
+    std::env::var("ASSAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn mysql_url() -> String {
+    std::env::var("ASSAY_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    DuckDb,
+    Postgres,
+    MySql,
+}
+
+pub const ENGINES: [Engine; 3] = [Engine::DuckDb, Engine::Postgres, Engine::MySql];
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::DuckDb => "duckdb",
+            Engine::Postgres => "postgres",
+            Engine::MySql => "mysql",
+        }
+    }
+
+    pub fn quote(self, ident: &str) -> String {
+        match self {
+            Engine::MySql => format!("`{}`", ident.replace('`', "``")),
+            _ => format!("\"{}\"", ident.replace('"', "\"\"")),
+        }
+    }
+
+    pub fn literal(self, s: &str) -> String {
+        match self {
+            Engine::MySql => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''")),
+            _ => format!("'{}'", s.replace('\'', "''")),
+        }
+    }
+
+    /// A portable column type (see tests/conformance/cases.yml) in this engine.
+    pub fn column_type(self, portable: &str) -> String {
+        match (self, portable) {
+            (Engine::MySql, "timestamp") => "DATETIME(6)".into(),
+            (Engine::MySql, "timestamptz") => "TIMESTAMP(6) NULL".into(),
+            (Engine::Postgres, "double") => "DOUBLE PRECISION".into(),
+            (_, "timestamptz") => "TIMESTAMPTZ".into(),
+            (_, other) => other.to_uppercase(),
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        nanos % 100_000
+    )
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Run statements on a server as its administrator (the test URL's user).
+pub fn admin(engine: Engine, statements: &[String]) -> Result<(), String> {
+    let rt = runtime();
+    rt.block_on(async {
+        match engine {
+            Engine::Postgres => {
+                let (client, conn) =
+                    tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+                        .await
+                        .map_err(|e| {
+                            format!("PostgreSQL at {} does not answer: {e}", postgres_url())
+                        })?;
+                let task = tokio::spawn(conn);
+                for s in statements {
+                    client
+                        .batch_execute(s)
+                        .await
+                        .map_err(|e| format!("{s}: {e:?}"))?;
+                }
+                drop(client);
+                let _ = task.await;
+            }
+            Engine::MySql => {
+                let opts = mysql_async::Opts::from_url(&mysql_url()).map_err(|e| e.to_string())?;
+                let mut conn = mysql_async::Conn::new(opts)
+                    .await
+                    .map_err(|e| format!("MySQL at {} does not answer: {e}", mysql_url()))?;
+                for s in statements {
+                    conn.query_drop(s).await.map_err(|e| format!("{s}: {e}"))?;
+                }
+                conn.disconnect().await.map_err(|e| e.to_string())?;
+            }
+            Engine::DuckDb => unreachable!("DuckDB sandboxes run their SQL directly"),
+        }
+        Ok(())
+    })
+}
+
+/// Ask a server for one number.
+pub fn admin_number(engine: Engine, sql: &str) -> i64 {
+    let rt = runtime();
+    rt.block_on(async {
+        match engine {
+            Engine::Postgres => {
+                let (client, conn) =
+                    tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                tokio::spawn(conn);
+                let row = client.query_one(sql, &[]).await.unwrap();
+                row.get::<_, i64>(0)
+            }
+            Engine::MySql => {
+                let mut conn =
+                    mysql_async::Conn::new(mysql_async::Opts::from_url(&mysql_url()).unwrap())
+                        .await
+                        .unwrap();
+                let n: Option<i64> = conn.query_first(sql).await.unwrap();
+                conn.disconnect().await.unwrap();
+                n.unwrap()
+            }
+            Engine::DuckDb => unreachable!(),
+        }
+    })
+}
+
+/// A value of a test table row.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    Null,
+    Number(String),
+    Text(String),
+}
+
+/// A project whose data source `db` is one engine, with a schema (Postgres), database
+/// (MySQL) or file (DuckDB) of its own.
+pub struct Sandbox {
+    pub engine: Engine,
+    pub project: Project,
+    /// Postgres schema, MySQL database, DuckDB "main"
+    pub schema: String,
+}
+
+impl Sandbox {
+    pub fn new(engine: Engine) -> Sandbox {
+        let project = Project::empty();
+        let schema = match engine {
+            Engine::DuckDb => "main".to_string(),
+            _ => unique("assay_t"),
+        };
+        let connection = match engine {
+            Engine::DuckDb => "{database: db.duckdb}".to_string(),
+            Engine::Postgres => format!("{{connection_string: '{}'}}", postgres_url()),
+            Engine::MySql => format!("{{connection_string: '{}'}}", mysql_url()),
+        };
+        project.write(
+            "assay.yml",
+            &format!(
+                "data_sources:\n  - name: db\n    type: {}\n    connection: {connection}\n",
+                engine.name()
+            ),
+        );
+        let sandbox = Sandbox {
+            engine,
+            project,
+            schema,
+        };
+        match engine {
+            Engine::DuckDb => {
+                sandbox.run(&["CREATE TABLE IF NOT EXISTS assay_keep(x INTEGER)".into()])
+            }
+            Engine::Postgres => {
+                sandbox.run(&[format!("CREATE SCHEMA {}", engine.quote(&sandbox.schema))])
+            }
+            Engine::MySql => sandbox.run(&[format!(
+                "CREATE DATABASE {} DEFAULT CHARACTER SET utf8mb4",
+                engine.quote(&sandbox.schema)
+            )]),
+        }
+        sandbox
+    }
+
+    /// Run statements in the sandbox (DuckDB: in its file, closed again afterwards so the
+    /// verification can open it).
+    pub fn run(&self, statements: &[String]) {
+        match self.engine {
+            Engine::DuckDb => {
+                let conn = duckdb::Connection::open(self.project.path().join("db.duckdb")).unwrap();
+                for s in statements {
+                    conn.execute_batch(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+                }
+            }
+            engine => admin(engine, statements).unwrap_or_else(|e| panic!("{e}")),
+        }
+    }
+
+    /// `db/<schema>` (Postgres), `db/<database>` (MySQL), `db/main` (DuckDB)
+    pub fn dataset_prefix(&self) -> String {
+        format!("db/{}", self.schema)
+    }
+
+    /// The table's name qualified for SQL in this engine.
+    pub fn qualified(&self, table: &str) -> String {
+        format!(
+            "{}.{}",
+            self.engine.quote(&self.schema),
+            self.engine.quote(table)
+        )
+    }
+
+    pub fn create_table(&self, name: &str, columns: &[(String, String)], rows: &[Vec<Cell>]) {
+        let e = self.engine;
+        let defs: Vec<String> = columns
+            .iter()
+            .map(|(c, t)| format!("{} {}", e.quote(c), e.column_type(t)))
+            .collect();
+        let mut statements = vec![format!(
+            "CREATE TABLE {} ({})",
+            self.qualified(name),
+            defs.join(", ")
+        )];
+        for row in rows {
+            let values: Vec<String> = row
+                .iter()
+                .zip(columns)
+                .map(|(cell, (_, ty))| match cell {
+                    Cell::Null => "NULL".to_string(),
+                    Cell::Number(n) => n.clone(),
+                    // MySQL's TIMESTAMP takes no zone offset: load it as UTC (sessions run in UTC)
+                    Cell::Text(t) if e == Engine::MySql && ty == "timestamptz" => e.literal(
+                        &chrono::DateTime::parse_from_rfc3339(t)
+                            .unwrap()
+                            .with_timezone(&chrono::Utc)
+                            .format("%Y-%m-%d %H:%M:%S%.6f")
+                            .to_string(),
+                    ),
+                    Cell::Text(t) => e.literal(t),
+                })
+                .collect();
+            statements.push(format!(
+                "INSERT INTO {} VALUES ({})",
+                self.qualified(name),
+                values.join(", ")
+            ));
+        }
+        if e == Engine::MySql {
+            // loaded in UTC, like the sessions that read it (one connection runs them all)
+            statements.insert(0, "SET time_zone = '+00:00'".into());
+        }
+        self.run(&statements);
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let q = self.engine.quote(&self.schema);
+        let result = match self.engine {
+            Engine::DuckDb => Ok(()),
+            Engine::Postgres => admin(self.engine, &[format!("DROP SCHEMA IF EXISTS {q} CASCADE")]),
+            Engine::MySql => admin(self.engine, &[format!("DROP DATABASE IF EXISTS {q}")]),
+        };
+        if let Err(e) = result {
+            eprintln!("could not drop test schema {}: {e}", self.schema);
+        }
+    }
+}

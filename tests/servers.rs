@@ -1,0 +1,496 @@
+//! PostgreSQL and MySQL/MariaDB as data sources: connection settings and errors, secrets,
+//! read-only sessions, server-side cancellation, `--plan` and `-vv` per engine. The check
+//! semantics themselves are in tests/conformance.rs.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::engines::{admin, admin_number, mysql_url, postgres_url, Engine, Sandbox};
+use common::Project;
+
+const SERVERS: [Engine; 2] = [Engine::Postgres, Engine::MySql];
+
+/// A loopback port where nothing listens.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn with_table(engine: Engine) -> Sandbox {
+    let s = Sandbox::new(engine);
+    s.run(&[
+        format!(
+            "CREATE TABLE {} (id INTEGER, name VARCHAR(20))",
+            s.qualified("t")
+        ),
+        format!(
+            "INSERT INTO {} VALUES (1, 'a'), (2, 'b'), (2, NULL)",
+            s.qualified("t")
+        ),
+    ]);
+    s
+}
+
+fn row_count_contract(s: &Sandbox, table: &str) -> String {
+    format!(
+        "dataset: \"{}/{table}\"\nchecks:\n  - row_count:\n",
+        s.dataset_prefix()
+    )
+}
+
+/// A second data source `bad` with these connection settings, and a contract on it next
+/// to a working one; returns the run.
+fn run_with_bad_source(s: &Sandbox, kind: &str, connection: &str, dataset: &str) -> common::Run {
+    let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+    s.project.write(
+        "assay.yml",
+        &format!("{config}  - name: bad\n    type: {kind}\n    connection: {connection}\n"),
+    );
+    s.project.write("good.yml", &row_count_contract(s, "t"));
+    s.project.write(
+        "bad.yml",
+        &format!("dataset: \"bad/{dataset}\"\nchecks:\n  - row_count:\n"),
+    );
+    s.project
+        .assay(&["verify", "good.yml", "bad.yml", "-o", "json"])
+}
+
+fn assert_bad_source(run: &common::Run, expected: &[&str], secret: Option<&str>) {
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let r = run.json();
+    assert_eq!(
+        r["datasets"][0]["outcome"], "pass",
+        "the good dataset is still verified: {r:#}"
+    );
+    let error = r["datasets"][1]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.contains("data source 'bad'"), "{error}");
+    for e in expected {
+        assert!(
+            error.to_lowercase().contains(&e.to_lowercase()),
+            "expected '{e}' in: {error}"
+        );
+    }
+    if let Some(secret) = secret {
+        assert!(
+            !run.stdout.contains(secret),
+            "secret in stdout: {}",
+            run.stdout
+        );
+        assert!(
+            !run.stderr.contains(secret),
+            "secret in stderr: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn refused_connection_names_the_data_source_and_hides_the_password() {
+    for engine in SERVERS {
+        let s = with_table(engine);
+        let port = closed_port();
+        let (kind, url) = match engine {
+            Engine::Postgres => (
+                "postgres",
+                format!("postgres://postgres:Refused-S3cret@127.0.0.1:{port}/test"),
+            ),
+            _ => (
+                "mysql",
+                format!("mysql://root:Refused-S3cret@127.0.0.1:{port}/test"),
+            ),
+        };
+        let dataset = if engine == Engine::Postgres {
+            "public/t"
+        } else {
+            "test/t"
+        };
+        let run = run_with_bad_source(&s, kind, &format!("{{url: '{url}'}}"), dataset);
+        assert_bad_source(
+            &run,
+            &["refused", &format!("127.0.0.1:{port}")],
+            Some("Refused-S3cret"),
+        );
+    }
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_on_connect() {
+    // accepts TCP connections and then says nothing, like a host behind a dead link
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    for engine in SERVERS {
+        let s = with_table(engine);
+        let kind = if engine == Engine::Postgres {
+            "postgres"
+        } else {
+            "mysql"
+        };
+        let started = Instant::now();
+        let run = run_with_bad_source(
+            &s,
+            kind,
+            &format!("{{host: 127.0.0.1, port: {port}, database: test, user: someone, connect_timeout: 1s}}"),
+            if engine == Engine::Postgres { "public/t" } else { "test/t" },
+        );
+        assert_bad_source(&run, &["connect_timeout"], None);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+    drop(listener);
+}
+
+#[test]
+fn unknown_database_and_wrong_login_are_explained() {
+    // Postgres: the test server trusts loopback logins, so the login error is an unknown role
+    let s = with_table(Engine::Postgres);
+    let url = postgres_url().replacen("postgres@", "assay_no_such_role:Wrong-Pw-123@", 1);
+    let run = run_with_bad_source(&s, "postgres", &format!("{{url: '{url}'}}"), "public/t");
+    assert_bad_source(
+        &run,
+        &["assay_no_such_role", "password"],
+        Some("Wrong-Pw-123"),
+    );
+    let url = postgres_url().rsplitn(2, '/').nth(1).unwrap().to_string() + "/no_such_db_assay";
+    let s = with_table(Engine::Postgres);
+    let run = run_with_bad_source(&s, "postgres", &format!("{{url: '{url}'}}"), "public/t");
+    assert_bad_source(&run, &["no_such_db_assay", "database"], None);
+
+    // MySQL: a real user with a password, logged in with the wrong one
+    let user = format!("assay_pw_{}", std::process::id());
+    admin(
+        Engine::MySql,
+        &[
+            format!("DROP USER IF EXISTS '{user}'@'%'"),
+            format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'Right-Pw-456'"),
+        ],
+    )
+    .unwrap();
+    let s = with_table(Engine::MySql);
+    let url = mysql_url().replacen("root@", &format!("{user}:Wrong-Pw-789@"), 1);
+    let run = run_with_bad_source(&s, "mysql", &format!("{{url: '{url}'}}"), "test/t");
+    assert_bad_source(&run, &[&user, "password"], Some("Wrong-Pw-789"));
+    let url = mysql_url().rsplitn(2, '/').nth(1).unwrap().to_string() + "/no_such_db_assay";
+    let s = with_table(Engine::MySql);
+    let run = run_with_bad_source(&s, "mysql", &format!("{{url: '{url}'}}"), "test/t");
+    assert_bad_source(&run, &["no_such_db_assay"], None);
+    admin(
+        Engine::MySql,
+        &[format!("DROP USER IF EXISTS '{user}'@'%'")],
+    )
+    .unwrap();
+}
+
+#[test]
+fn missing_table_and_missing_column_leave_the_rest_running() {
+    for engine in SERVERS {
+        let s = with_table(engine);
+        s.project.write(
+            "missing_table.yml",
+            &row_count_contract(&s, "no_such_table"),
+        );
+        s.project.write(
+            "missing_column.yml",
+            &format!(
+                "dataset: \"{}/t\"\ncolumns:\n  - name: nope\n    checks:\n      - missing:\n  - name: id\n    checks:\n      - duplicate: {{threshold: {{must_be: 1}}}}\n",
+                s.dataset_prefix()
+            ),
+        );
+        let run = s.project.assay(&[
+            "verify",
+            "missing_table.yml",
+            "missing_column.yml",
+            "-o",
+            "json",
+        ]);
+        assert_eq!(run.code, 3, "{}: {}", engine.name(), run.stderr);
+        let r = run.json();
+        let table_error = r["datasets"][0]["error"].as_str().unwrap();
+        assert!(
+            table_error.contains("not found"),
+            "{}: {table_error}",
+            engine.name()
+        );
+        let checks = &r["datasets"][1]["checks"];
+        assert_eq!(checks[0]["outcome"], "not_evaluated");
+        assert!(
+            checks[0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("column 'nope' not found"),
+            "{checks}"
+        );
+        assert_eq!(checks[1]["outcome"], "pass", "{}: {checks}", engine.name());
+    }
+}
+
+#[test]
+fn permission_denied_is_reported_as_such() {
+    let role = format!("assay_noperm_{}", std::process::id());
+    // Postgres: a role that may log in but not use the sandbox's schema
+    let s = with_table(Engine::Postgres);
+    admin(
+        Engine::Postgres,
+        &[
+            format!("DROP ROLE IF EXISTS {role}"),
+            format!("CREATE ROLE {role} LOGIN"),
+        ],
+    )
+    .unwrap();
+    let url = postgres_url().replacen("postgres@", &format!("{role}@"), 1);
+    s.project.write(
+        "assay.yml",
+        &format!(
+            "data_sources:\n  - name: db\n    type: postgres\n    connection: {{url: '{url}'}}\n"
+        ),
+    );
+    s.project.write("c.yml", &row_count_contract(&s, "t"));
+    let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let error = run.json()["datasets"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("permission denied"), "{error}");
+    drop(s);
+    admin(Engine::Postgres, &[format!("DROP ROLE IF EXISTS {role}")]).unwrap();
+
+    // MySQL: a user with no grants on the sandbox database
+    let s = with_table(Engine::MySql);
+    admin(
+        Engine::MySql,
+        &[
+            format!("DROP USER IF EXISTS '{role}'@'%'"),
+            format!("CREATE USER '{role}'@'%'"),
+        ],
+    )
+    .unwrap();
+    let url = mysql_url().replacen("root@", &format!("{role}@"), 1);
+    let url = url.rsplitn(2, '/').nth(1).unwrap().to_string();
+    s.project.write(
+        "assay.yml",
+        &format!(
+            "data_sources:\n  - name: db\n    type: mysql\n    connection: {{url: '{url}'}}\n"
+        ),
+    );
+    s.project.write("c.yml", &row_count_contract(&s, "t"));
+    let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let error = run.json()["datasets"][0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("denied"), "{error}");
+    admin(
+        Engine::MySql,
+        &[format!("DROP USER IF EXISTS '{role}'@'%'")],
+    )
+    .unwrap();
+}
+
+#[test]
+fn sessions_are_read_only() {
+    let s = with_table(Engine::Postgres);
+    s.run(&[format!("CREATE SEQUENCE {}", s.qualified("seq"))]);
+    // nextval writes: a read-only transaction refuses it
+    s.project.write(
+        "c.yml",
+        &format!(
+            "dataset: \"{}/t\"\nchecks:\n  - metric:\n      query: \"SELECT nextval('{}.seq')\"\n      threshold: {{must_be: 1}}\n",
+            s.dataset_prefix(),
+            s.schema
+        ),
+    );
+    let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    let check = &run.json()["datasets"][0]["checks"][0];
+    assert!(
+        check["error"]
+            .as_str()
+            .unwrap()
+            .contains("read-only transaction"),
+        "{check}"
+    );
+}
+
+/// A query that runs for minutes on each engine, tagged so the test can find it.
+fn slow_query(engine: Engine, marker: &str) -> String {
+    match engine {
+        Engine::Postgres => format!("SELECT COUNT(*) AS {marker} FROM generate_series(1, 2000000) a, generate_series(1, 2000000) b WHERE a + b = 7"),
+        _ => format!("SELECT COUNT(*) AS {marker} FROM information_schema.COLUMNS a, information_schema.COLUMNS b, information_schema.COLUMNS c, information_schema.COLUMNS d"),
+    }
+}
+
+fn running_with(engine: Engine, marker: &str) -> i64 {
+    match engine {
+        Engine::Postgres => admin_number(
+            engine,
+            &format!("SELECT COUNT(*) FROM pg_stat_activity WHERE query LIKE '%AS {marker} %' AND pid <> pg_backend_pid()"),
+        ),
+        _ => admin_number(
+            engine,
+            &format!("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%AS {marker} %' AND ID <> CONNECTION_ID()"),
+        ),
+    }
+}
+
+#[test]
+fn timeout_and_ctrl_c_cancel_the_query_on_the_server() {
+    for engine in SERVERS {
+        for how in ["timeout", "ctrl-c"] {
+            let s = with_table(engine);
+            let marker = format!(
+                "assay_slow_{}_{}",
+                how.replace('-', "_"),
+                std::process::id()
+            );
+            s.project.write(
+                "c.yml",
+                &format!(
+                    "dataset: \"{}/t\"\nchecks:\n  - row_count:\n  - metric:\n      query: \"{}\"\n      threshold: {{must_be: 0}}\n",
+                    s.dataset_prefix(),
+                    slow_query(engine, &marker)
+                ),
+            );
+            let mut args = vec!["verify", "c.yml", "-o", "json"];
+            if how == "timeout" {
+                args.extend(["--timeout", "2s"]);
+            }
+            let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
+                .current_dir(s.project.path())
+                .args(&args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            assert_eq!(
+                running_with(engine, &marker),
+                1,
+                "{}: the slow query should be running",
+                engine.name()
+            );
+            if how == "ctrl-c" {
+                // SAFETY: signalling our own child process
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            }
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(3),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(r["datasets"][0]["checks"][0]["outcome"], "pass");
+            let metric = &r["datasets"][0]["checks"][1];
+            assert_eq!(metric["outcome"], "not_evaluated", "{metric}");
+            let reason = if how == "timeout" {
+                "--timeout"
+            } else {
+                "Ctrl-C"
+            };
+            assert!(
+                metric["error"].as_str().unwrap().contains(reason),
+                "{metric}"
+            );
+            // the server stopped the query: it is not left running after assay exits
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while running_with(engine, &marker) > 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "{} {how}: the query still runs on the server",
+                    engine.name()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+#[test]
+fn very_verbose_logs_every_statement_with_its_duration() {
+    for engine in SERVERS {
+        let s = with_table(engine);
+        s.project.write(
+            "c.yml",
+            &format!(
+                "dataset: \"{}/t\"\ncolumns:\n  - name: id\n    checks:\n      - duplicate: {{threshold: {{must_be: 1}}}}\nchecks:\n  - row_count:\n",
+                s.dataset_prefix()
+            ),
+        );
+        let run = s.project.assay(&["verify", "c.yml", "-vv"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for label in ["columns of", ": metrics (", "columns/id/duplicate ("] {
+            assert!(
+                run.stderr.contains(label),
+                "{}: no '{label}' in\n{}",
+                engine.name(),
+                run.stderr
+            );
+        }
+        assert!(run.stderr.contains(" ms)"), "{}", run.stderr);
+        assert!(run.stderr.contains("GROUP BY"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn plan_prints_each_engines_sql() {
+    for (kind, dataset) in [
+        ("postgres", "db/main/Order Items"),
+        ("mysql", "db/main/Order Items"),
+    ] {
+        let p = Project::empty();
+        p.write(
+            "assay.yml",
+            &format!(
+                "data_sources:\n  - {{name: db, type: {kind}, connection: {{host: 127.0.0.1, port: {}, database: main, user: nobody}}}}\n",
+                closed_port()
+            ),
+        );
+        let contract = include_str!("fixtures/every_check.yml");
+        assert!(contract.starts_with(&format!("dataset: {dataset}\n")));
+        let contract = if kind == "mysql" {
+            contract
+                .replace("main.customers", "main.`customers`")
+                .replace("main.\\\"Order Items\\\"", "main.`Order Items`")
+        } else {
+            contract.to_string()
+        };
+        p.write("contract.yml", &contract);
+        let run = p.assay(&[
+            "verify",
+            "contract.yml",
+            "--plan",
+            "--now",
+            "2025-01-01T00:00:00Z",
+        ]);
+        assert_eq!(run.code, 0, "{kind}: {}", run.stderr);
+        insta::assert_snapshot!(format!("plan_{kind}_every_check"), run.stdout);
+    }
+}
+
+#[test]
+fn pooled_connections_serve_many_datasets() {
+    for engine in SERVERS {
+        let s = with_table(engine);
+        for i in 0..6 {
+            s.project
+                .write(&format!("contracts/c{i}.yml"), &row_count_contract(&s, "t"));
+        }
+        let run = s
+            .project
+            .assay(&["verify", "contracts", "-j", "3", "-o", "json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let r = run.json();
+        assert_eq!(r["datasets"].as_array().unwrap().len(), 6);
+        assert_eq!(r["summary"]["pass"], 6, "{r:#}");
+    }
+}
