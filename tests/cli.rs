@@ -335,7 +335,7 @@ fn ctrl_c_interrupts_running_queries_and_still_reports() {
         String::from_utf8_lossy(&out.stderr)
     );
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["datasets"][0]["checks"][0]["outcome"], "pass");
+    assert_eq!(r["datasets"][0]["checks"][0]["outcome"], "pass", "{r:#}");
     let metric = &r["datasets"][0]["checks"][1];
     assert_eq!(metric["outcome"], "not_evaluated");
     assert!(

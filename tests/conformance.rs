@@ -98,11 +98,9 @@ fn load() -> (Vec<Table>, Vec<Case>) {
 }
 
 /// Results of every case on one engine: case name -> its dataset's checks by id.
-fn run_engine(
-    engine: Engine,
-    tables: &[Table],
-    cases: &[Case],
-) -> BTreeMap<String, BTreeMap<String, Value>> {
+type EngineResults = BTreeMap<String, BTreeMap<String, Value>>;
+
+fn run_engine(engine: Engine, tables: &[Table], cases: &[Case]) -> EngineResults {
     let sandbox = Sandbox::new(engine);
     for t in tables {
         sandbox.create_table(&t.name, &t.columns, &t.rows);
@@ -172,7 +170,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn every_engine_gives_the_expected_and_the_same_answers() {
     let (tables, cases) = load();
-    let by_engine: Vec<(Engine, BTreeMap<String, BTreeMap<String, Value>>)> = ENGINES
+    let by_engine: Vec<(Engine, EngineResults)> = ENGINES
         .iter()
         .map(|e| (*e, run_engine(*e, &tables, &cases)))
         .collect();

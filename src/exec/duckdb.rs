@@ -122,9 +122,9 @@ impl Executor for DuckDbExecutor {
             .unwrap_or_else(|e| e.into_inner())
             .try_clone()
             .map_err(|e| connect_error(&self.data_source, e))?;
-        // like the server engines' sessions: zoned timestamps and literals compared in UTC
-        // (fails harmlessly where DuckDB is built without time zone support, which is UTC)
-        let _ = conn.execute_batch("SET TimeZone = 'UTC'");
+        // No `SET TimeZone`: the bundled DuckDB has no ICU, so zoned timestamps already
+        // compare in UTC like the server sessions, and the setting would make DuckDB try
+        // to download the ICU extension.
         let handle: Arc<dyn Interrupt> = Arc::new(DuckInterrupt(conn.interrupt_handle()));
         control.register(&handle);
         Ok(Box::new(DuckDbSession {

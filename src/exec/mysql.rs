@@ -309,20 +309,22 @@ struct MySqlSession {
 
 impl MySqlSession {
     async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| ExecError::Query("the session is closed".into()))?;
+        self.raw_rows(sql).await.map_err(|e| match e {
+            Some(e) => query_error(&e),
+            None => ExecError::Query("the session is closed".into()),
+        })
+    }
+
+    /// Rows, or the driver's error (None: the connection was lost before).
+    async fn raw_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, Option<mysql_async::Error>> {
+        let conn = self.conn.as_mut().ok_or(None)?;
         let rows: Vec<Row> = match conn.query_iter(sql).await {
-            Ok(result) => result
-                .collect_and_drop()
-                .await
-                .map_err(|e| query_error(&e))?,
+            Ok(result) => result.collect_and_drop().await.map_err(Some)?,
             Err(e) => {
                 if e.is_fatal() {
                     self.conn = None;
                 }
-                return Err(query_error(&e));
+                return Err(Some(e));
             }
         };
         Ok(rows
@@ -347,8 +349,15 @@ impl Session for MySqlSession {
             // information_schema hides tables the user may not read: ask the table itself,
             // so "SELECT command denied" is reported as that and not as "not found"
             let probe = format!("SELECT * FROM {} LIMIT 0", MySqlDialect.table(table));
-            self.rows(&probe).await?;
-            return Ok(None);
+            return match self.raw_rows(&probe).await {
+                // 1146: no such table, 1049: no such database
+                Err(Some(mysql_async::Error::Server(e))) if matches!(e.code, 1146 | 1049) => {
+                    Ok(None)
+                }
+                Err(Some(e)) => Err(query_error(&e)),
+                Err(None) => Err(ExecError::Query("the session is closed".into())),
+                Ok(_) => Ok(None),
+            };
         }
         Ok(Some(super::columns_from_rows(&rows)))
     }

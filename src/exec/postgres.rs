@@ -4,6 +4,7 @@
 //! running queries cancelled on the server on timeout or Ctrl-C.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -104,11 +105,28 @@ impl PostgresExecutor {
     }
 
     async fn connect(&self) -> Result<Client, ExecError> {
-        let (client, connection) = self
+        // connect_timeout bounds the whole handshake, not only the TCP connect that
+        // tokio-postgres's own setting covers: a server may accept and then say nothing
+        let limit = self
             .config
-            .connect(self.tls.clone())
-            .await
-            .map_err(|e| self.connect_error(&e))?;
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(Duration::from_secs(10));
+        let (client, connection) =
+            match tokio::time::timeout(limit, self.config.connect(self.tls.clone())).await {
+                Ok(result) => result.map_err(|e| self.connect_error(&e))?,
+                Err(_) => {
+                    return Err(ExecError::Connect {
+                        data_source: self.data_source.clone(),
+                        message: format!(
+                            "no answer within {} at {} ({} did not answer within connect_timeout; check host, port and firewalls)",
+                            humantime::format_duration(limit),
+                            self.target,
+                            self.target
+                        ),
+                    })
+                }
+            };
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 debug!("postgres connection closed: {e}");

@@ -29,7 +29,9 @@ impl Dialect for MySqlDialect {
     }
 
     fn regex_match(&self, text_expr: &str, pattern: &str) -> String {
-        format!("({} REGEXP {pattern})", self.exact_text(text_expr))
+        // text_expr is already cast to CHAR (utf8mb4): the binary collation makes REGEXP
+        // case-sensitive
+        format!("({text_expr} COLLATE utf8mb4_bin REGEXP {pattern})")
     }
 
     fn cast_text(&self, expr: &str) -> String {
