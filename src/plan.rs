@@ -256,7 +256,6 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             column: check.column.as_deref(),
             filter: filter.as_ref(),
             reference_table: resolved.reference_tables.get(&i),
-            dialect: d,
         };
         let mut needs: Needs = check.kind.needs(&ctx);
         if let Some(cols) = known_columns {
@@ -302,7 +301,6 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
                 OwnQuery::Select(s) => print_select(d, &s),
                 OwnQuery::CountRowsOf(user) => d.count_rows_of(&user),
                 OwnQuery::Value(user) => user.trim().trim_end_matches(';').to_string(),
-                OwnQuery::CountGroups(s) => d.count_rows_of(&print_select(d, &s)),
             };
             own.push((
                 i,
@@ -329,7 +327,6 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
                 items: g.items,
                 from: resolved.table.clone(),
                 filter: g.filter,
-                group_by: Vec::new(),
             };
             PlannedQuery {
                 label: g.label,
@@ -370,11 +367,8 @@ fn respell(needs: &mut Needs, cols: &[ColumnInfo], d: &dyn Dialect) {
     for m in &mut needs.aggregates {
         m.expr.respell_columns(main, &respell);
     }
-    match &mut needs.own_query {
-        Some(OwnQuery::Select(s)) | Some(OwnQuery::CountGroups(s)) => {
-            s.respell_columns(main, &respell)
-        }
-        _ => {}
+    if let Some(OwnQuery::Select(s)) = &mut needs.own_query {
+        s.respell_columns(main, &respell);
     }
 }
 
@@ -391,7 +385,6 @@ pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String
         items: chosen.iter().map(|i| select.items[*i].clone()).collect(),
         from: select.from.clone(),
         filter: select.filter.clone(),
-        group_by: Vec::new(),
     };
     let positions = items
         .iter()

@@ -433,7 +433,7 @@ fn very_verbose_logs_every_statement_with_its_duration() {
         );
         let run = s.project.assay(&["verify", "c.yml", "-vv"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        for label in ["columns of", ": metrics (", "columns/id/duplicate ("] {
+        for label in ["columns of", ": metrics (", "COUNT(DISTINCT"] {
             assert!(
                 run.stderr.contains(label),
                 "{}: no '{label}' in\n{}",
@@ -442,7 +442,6 @@ fn very_verbose_logs_every_statement_with_its_duration() {
             );
         }
         assert!(run.stderr.contains(" ms)"), "{}", run.stderr);
-        assert!(run.stderr.contains("GROUP BY"), "{}", run.stderr);
     }
 }
 

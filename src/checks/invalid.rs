@@ -99,7 +99,6 @@ impl Invalid {
                         column.to_string(),
                     )))),
                 )),
-                group_by: Vec::new(),
             }));
             let select = Select {
                 items: vec![
@@ -118,7 +117,6 @@ impl Invalid {
                 ],
                 from: ctx.table.aliased(MAIN),
                 filter: ctx.filter.cloned(),
-                group_by: Vec::new(),
             };
             return Needs {
                 own_query: Some(OwnQuery::Select(select)),

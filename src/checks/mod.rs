@@ -205,8 +205,6 @@ pub enum OwnQuery {
     CountRowsOf(String),
     /// user SQL returning one number
     Value(String),
-    /// the number of groups a GROUP BY query makes (distinct values or tuples)
-    CountGroups(Select),
 }
 
 #[derive(Debug, Default)]
@@ -225,7 +223,6 @@ pub struct NeedCtx<'a> {
     pub filter: Option<&'a Expr>,
     /// resolved table of `valid_reference_data`, when the check has one
     pub reference_table: Option<&'a TableRef>,
-    pub dialect: &'a dyn Dialect,
 }
 
 pub struct Inputs<'a> {

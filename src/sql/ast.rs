@@ -186,7 +186,6 @@ pub struct Select {
     pub items: Vec<SelectItem>,
     pub from: TableRef,
     pub filter: Option<Expr>,
-    pub group_by: Vec<Expr>,
 }
 
 impl Select {
@@ -196,9 +195,6 @@ impl Select {
         }
         if let Some(f) = &mut self.filter {
             f.respell_columns(main_alias, respell);
-        }
-        for g in &mut self.group_by {
-            g.respell_columns(main_alias, respell);
         }
     }
 }

@@ -6,15 +6,6 @@
 
 use super::ast::{AggFn, CmpOp, Expr, Literal, Select, TableRef};
 
-/// How a check counts distinct values (duplicates): inside the shared aggregate query,
-/// or with a GROUP BY query of its own. Each engine picks what measured faster or what
-/// keeps NULL semantics right.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DistinctCounting {
-    CountDistinct,
-    GroupBy,
-}
-
 pub trait Dialect: Send + Sync {
     /// Engine name for messages and plan output.
     fn name(&self) -> &'static str;
@@ -44,10 +35,6 @@ pub trait Dialect: Send + Sync {
 
     /// COUNT of distinct tuples where NULL counts as a value
     fn count_distinct_tuple(&self, exprs: &[String]) -> String;
-
-    fn distinct_counting(&self) -> DistinctCounting {
-        DistinctCounting::CountDistinct
-    }
 
     /// A text value compared case- and accent-sensitively, whatever the column's collation.
     fn exact_text(&self, expr: &str) -> String {
@@ -112,11 +99,6 @@ pub fn print_select(d: &dyn Dialect, s: &Select) -> String {
     if let Some(f) = &s.filter {
         sql.push_str("\nWHERE ");
         sql.push_str(&print_expr(d, f));
-    }
-    if !s.group_by.is_empty() {
-        let keys: Vec<String> = s.group_by.iter().map(|e| print_expr(d, e)).collect();
-        sql.push_str("\nGROUP BY ");
-        sql.push_str(&keys.join(", "));
     }
     sql
 }

@@ -1,7 +1,7 @@
 //! PostgreSQL's spelling of SQL.
 
 use super::ast::TableRef;
-use super::dialect::{base_type, Dialect, DistinctCounting};
+use super::dialect::{base_type, Dialect};
 
 pub struct PostgresDialect;
 
@@ -27,14 +27,6 @@ impl Dialect for PostgresDialect {
         // a ROW value is never NULL itself, and DISTINCT compares its fields with NULLs
         // equal, so tuples holding NULLs count once each
         format!("COUNT(DISTINCT ROW({}))", exprs.join(", "))
-    }
-
-    fn distinct_counting(&self) -> DistinctCounting {
-        // Measured on a 10M-row table (scripts/bench, PostgreSQL 15, 2 cores):
-        // COUNT(DISTINCT x) sorts every value in one backend, while a GROUP BY in a
-        // subquery hashes and runs in parallel workers; the separate scan that GROUP BY
-        // costs is cheaper than the sort. See README "Performance".
-        DistinctCounting::GroupBy
     }
 
     fn columns_query(&self, table: &TableRef) -> String {
