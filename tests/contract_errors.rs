@@ -136,6 +136,14 @@ const CONFIG_CASES: &[(&str, &str, &str, &str)] = &[
     ("missing connection", "data_sources:\n  - name: db\n    type: files\n", "required key 'connection'", "2:5"),
     ("name twice", "data_sources:\n  - {name: db, type: files, connection: {root: .}}\n  - {name: db, type: files, connection: {root: .}}\n", "defined twice", "3:6"),
     ("unset env var", "data_sources:\n  - {name: db, type: duckdb, connection: {database: '${env.ASSAY_TEST_UNSET_DB}'}}\n", "ASSAY_TEST_UNSET_DB", "2:53"),
+    ("unknown sslmode", "data_sources:\n  - name: db\n    type: postgres\n    connection: {host: h, database: d, user: u, sslmode: verify-ful}\n", "did you mean 'verify-full'?", "4:58"),
+    ("unknown server key", "data_sources:\n  - name: db\n    type: mysql\n    connection: {host: h, passwd: x}\n", "did you mean 'password'?", "4:27"),
+    ("password twice", "data_sources:\n  - name: db\n    type: postgres\n    connection: {database: d, password: x, password_file: pw.txt}\n", "either `password` or `password_file`", "4:59"),
+    ("missing password file", "data_sources:\n  - name: db\n    type: mysql\n    connection: {password_file: no-such-pw.txt}\n", "cannot read password_file", "4:33"),
+    ("port out of range", "data_sources:\n  - name: db\n    type: postgres\n    connection: {database: d, port: 70000}\n", "port must be between 1 and 65535", "4:37"),
+    ("bad connection string", "data_sources:\n  - name: db\n    type: postgres\n    connection: {url: 'postgres://u@h:notaport/db'}\n", "connection string is not valid", "4:23"),
+    ("postgres without database", "data_sources:\n  - name: db\n    type: postgres\n    connection: {host: h, user: u}\n", "needs `database:`", "4:18"),
+    ("bad connect_timeout", "data_sources:\n  - name: db\n    type: mysql\n    connection: {connect_timeout: soon}\n", "is not a duration", "4:35"),
 ];
 
 #[test]
@@ -205,5 +213,67 @@ fn bad_arguments_exit_2() {
         let run = p.assay(&args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stderr.contains(fragment), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn a_password_written_in_the_config_is_masked_in_error_snippets() {
+    let p = Project::duckdb(TABLE);
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count:\n",
+    );
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - name: db\n    type: postgres\n    connection: {database: d, password: Sup3r-Secret-9, sslmode: sometimes}\n",
+    );
+    let run = p.assay(&["verify", "contract.yml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown sslmode 'sometimes'"),
+        "{}",
+        run.stderr
+    );
+    // the snippet shows the line, with the password masked
+    assert!(
+        run.stderr.contains("password: **************"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Sup3r-Secret-9"), "{}", run.stderr);
+}
+
+#[test]
+fn dataset_paths_follow_each_engines_form() {
+    let p = Project::duckdb(TABLE);
+    for (kind, dataset, fragment) in [
+        (
+            "mysql",
+            "db/shop/public/t",
+            "a mysql dataset is written db/database/table",
+        ),
+        (
+            "postgres",
+            "db/t",
+            "a postgres dataset is written db/schema/table or db/database/schema/table",
+        ),
+        (
+            "postgres",
+            "db/other/public/t",
+            "connects to database 'shop'",
+        ),
+    ] {
+        p.write(
+            "assay.yml",
+            &format!("data_sources:\n  - {{name: db, type: {kind}, connection: {{database: shop, user: u}}}}\n"),
+        );
+        p.write(
+            "contract.yml",
+            &format!("dataset: {dataset}\nchecks:\n  - row_count:\n"),
+        );
+        let run = p.assay(&["verify", "contract.yml", "--plan"]);
+        assert_eq!(run.code, 2, "{kind} {dataset}: {}", run.stderr);
+        assert!(run.stderr.contains(fragment), "{}", run.stderr);
+        assert!(run.stderr.contains("contract.yml:1:10"), "{}", run.stderr);
     }
 }

@@ -498,3 +498,202 @@ fn pooled_connections_serve_many_datasets() {
         assert_eq!(r["summary"]["pass"], 6, "{r:#}");
     }
 }
+
+/// The test URL's parts, to write connection settings key by key.
+fn url_parts(url: &str) -> (String, String, String, String) {
+    let rest = url.split_once("://").unwrap().1;
+    let (user, rest) = rest.split_once('@').unwrap();
+    let (host_port, database) = rest.split_once('/').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap();
+    (
+        user.to_string(),
+        host.to_string(),
+        port.to_string(),
+        database.to_string(),
+    )
+}
+
+fn verify_with_connection(s: &Sandbox, kind: &str, connection: &str) -> common::Run {
+    s.project.write(
+        "assay.yml",
+        &format!("data_sources:\n  - name: db\n    type: {kind}\n    connection: {connection}\n"),
+    );
+    s.project.write("c.yml", &row_count_contract(s, "t"));
+    s.project.assay(&["verify", "c.yml", "-o", "json"])
+}
+
+#[test]
+fn sslmode_is_honoured() {
+    // Postgres: with TLS on, require encrypts without checking the certificate and
+    // verify-full refuses a certificate no public root signed (Debian's self-signed one);
+    // with TLS off (a throwaway test server), require fails and says so
+    let s = with_table(Engine::Postgres);
+    let (user, host, port, database) = url_parts(&postgres_url());
+    let base = format!("host: {host}, port: {port}, database: {database}, user: {user}");
+    let tls_on = admin_number(
+        Engine::Postgres,
+        "SELECT CASE WHEN current_setting('ssl') = 'on' THEN 1 ELSE 0 END::bigint",
+    ) == 1;
+    let require = verify_with_connection(&s, "postgres", &format!("{{{base}, sslmode: require}}"));
+    if tls_on {
+        assert_eq!(require.code, 0, "{}", require.stdout);
+        let encrypted = admin_number(
+            Engine::Postgres,
+            "SELECT COUNT(*) FROM pg_stat_ssl WHERE ssl AND pid = pg_backend_pid()",
+        );
+        assert_eq!(encrypted, 0, "the admin session itself does not use TLS");
+        let full =
+            verify_with_connection(&s, "postgres", &format!("{{{base}, sslmode: verify-full}}"));
+        assert_eq!(full.code, 3, "{}", full.stdout);
+        assert!(
+            first_error(&full.json()).to_lowercase().contains("tls"),
+            "{}",
+            full.stdout
+        );
+    } else {
+        assert_eq!(require.code, 3, "{}", require.stdout);
+    }
+    for mode in ["disable", "prefer"] {
+        let run = verify_with_connection(&s, "postgres", &format!("{{{base}, sslmode: {mode}}}"));
+        assert_eq!(run.code, 0, "sslmode {mode}: {}", run.stdout);
+    }
+
+    // MySQL/MariaDB: the test server offers no TLS: prefer falls back, require refuses
+    let s = with_table(Engine::MySql);
+    let (user, host, port, _) = url_parts(&mysql_url());
+    let base = format!("host: {host}, port: {port}, user: {user}");
+    let tls_on = admin_number(Engine::MySql, "SELECT IF(@@have_ssl = 'YES', 1, 0)") == 1;
+    for mode in ["disable", "prefer"] {
+        let run = verify_with_connection(&s, "mysql", &format!("{{{base}, sslmode: {mode}}}"));
+        assert_eq!(run.code, 0, "sslmode {mode}: {}", run.stdout);
+    }
+    let require = verify_with_connection(&s, "mysql", &format!("{{{base}, sslmode: require}}"));
+    if tls_on {
+        assert_eq!(require.code, 0, "{}", require.stdout);
+    } else {
+        assert_eq!(require.code, 3, "{}", require.stdout);
+        assert!(
+            first_error(&require.json()).contains("offers no TLS"),
+            "{}",
+            require.stdout
+        );
+    }
+}
+
+#[test]
+fn password_file_logs_in_and_stays_secret() {
+    let user = format!("assay_pwf_{}", std::process::id());
+    admin(
+        Engine::MySql,
+        &[
+            format!("DROP USER IF EXISTS '{user}'@'%'"),
+            format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'File-Pw-321'"),
+        ],
+    )
+    .unwrap();
+    let s = with_table(Engine::MySql);
+    admin(
+        Engine::MySql,
+        &[format!("GRANT SELECT ON `{}`.* TO '{user}'@'%'", s.schema)],
+    )
+    .unwrap();
+    s.project.write("secrets/pw.txt", "File-Pw-321\n");
+    let (_, host, port, _) = url_parts(&mysql_url());
+    let run = verify_with_connection(
+        &s,
+        "mysql",
+        &format!("{{host: {host}, port: {port}, user: {user}, password_file: secrets/pw.txt}}"),
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // a wrong password from the file: refused, and neither password is shown
+    s.project.write("secrets/pw.txt", "Wrong-File-Pw-654\n");
+    let run = s.project.assay(&["verify", "c.yml", "-o", "json", "-vv"]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        first_error(&run.json()).contains("password_file"),
+        "{}",
+        run.stdout
+    );
+    for text in [&run.stdout, &run.stderr] {
+        assert!(
+            !text.contains("Wrong-File-Pw-654") && !text.contains("File-Pw-321"),
+            "{text}"
+        );
+    }
+    admin(
+        Engine::MySql,
+        &[format!("DROP USER IF EXISTS '{user}'@'%'")],
+    )
+    .unwrap();
+}
+
+#[test]
+fn postgres_paths_names_and_lengths() {
+    let s = Sandbox::new(Engine::Postgres);
+    s.run(&[
+        // created unquoted: Postgres folds the names to lower case
+        format!(
+            "CREATE TABLE {}.items (ID INTEGER, Label VARCHAR(20), price NUMERIC(8, 3))",
+            s.engine.quote(&s.schema)
+        ),
+        format!(
+            "INSERT INTO {}.items VALUES (1, 'a', 1.5), (2, 'b', 2.25)",
+            s.engine.quote(&s.schema)
+        ),
+    ]);
+    let (_, _, _, database) = url_parts(&postgres_url());
+    // the contract writes the names as they were typed: ID, Label
+    s.project.write(
+        "c.yml",
+        &format!(
+            "dataset: \"db/{database}/{}/items\"
+columns:
+  - name: ID
+    data_type: int4
+    checks:
+      - duplicate:
+  - name: Label
+    data_type: varchar(20)
+    checks:
+      - aggregate: {{function: max_length, threshold: {{must_be: 1}}}}
+  - name: price
+    data_type: numeric(8,3)
+checks:
+  - schema:
+  - schema:
+      qualifier: wrong_length
+  - row_count: {{threshold: {{must_be: 2}}}}
+",
+            s.schema
+        ),
+    );
+    let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let r = run.json();
+    assert_eq!(common::check(&r, "checks/schema")["value"], 0.0);
+    // the same lengths written wrong fail, on Postgres and on MySQL
+    for engine in SERVERS {
+        let s = Sandbox::new(engine);
+        s.run(&[format!(
+            "CREATE TABLE {} (label VARCHAR(20), price DECIMAL(8, 3))",
+            s.qualified("t")
+        )]);
+        s.project.write(
+            "c.yml",
+            &format!(
+                "dataset: \"{}/t\"\ncolumns:\n  - name: label\n    data_type: varchar\n    character_maximum_length: 30\n  - name: price\n    data_type: decimal(8,2)\nchecks:\n  - schema:\n",
+                s.dataset_prefix()
+            ),
+        );
+        let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+        assert_eq!(run.code, 1, "{}: {}", engine.name(), run.stdout);
+        let schema = common::check(&run.json(), "checks/schema").clone();
+        assert_eq!(schema["value"], 2.0, "{}: {schema:#}", engine.name());
+        let text = schema["diagnostics"].to_string();
+        assert!(
+            text.contains("character_maximum_length 20, expected 30"),
+            "{text}"
+        );
+        assert!(text.contains("numeric_scale 3, expected 2"), "{text}");
+    }
+}
