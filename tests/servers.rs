@@ -433,7 +433,14 @@ fn very_verbose_logs_every_statement_with_its_duration() {
         );
         let run = s.project.assay(&["verify", "c.yml", "-vv"]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        for label in ["columns of", ": metrics (", "COUNT(DISTINCT"] {
+        for label in [
+            "columns of",
+            ": metrics (",
+            "COUNT(DISTINCT",
+            "session statement (",
+            "READ ONLY",
+            "COMMIT",
+        ] {
             assert!(
                 run.stderr.contains(label),
                 "{}: no '{label}' in\n{}",

@@ -179,6 +179,20 @@ pub fn columns_from_rows(rows: &[Vec<Value>]) -> Vec<ColumnInfo> {
         .collect()
 }
 
+/// `-vv` logs the statements a session runs for itself (set-up, transaction control,
+/// cancels) with their durations, as it logs every check's query.
+pub fn log_statement(
+    sql: &str,
+    started: std::time::Instant,
+    error: Option<&dyn std::fmt::Display>,
+) {
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match error {
+        None => tracing::debug!("session statement ({ms:.1} ms)\n{sql}"),
+        Some(e) => tracing::debug!("session statement failed after {ms:.1} ms: {e}\n{sql}"),
+    }
+}
+
 /// Error text of an engine error with its chain of causes ("error connecting to server:
 /// Connection refused"), masked of secrets.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

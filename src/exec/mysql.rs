@@ -8,6 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -20,7 +21,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::debug;
 
 use super::control::Interrupt;
-use super::{error_chain, ColumnInfo, ExecError, Executor, RunControl, Session, Value};
+use super::{
+    error_chain, log_statement, ColumnInfo, ExecError, Executor, RunControl, Session, Value,
+};
 use crate::config::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
@@ -257,9 +260,10 @@ impl Executor for MySqlExecutor {
             format!("SET time_zone = '+00:00', SESSION {limit}"),
             "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY".to_string(),
         ] {
-            conn.query_drop(statement)
-                .await
-                .map_err(|e| query_error(&e))?;
+            let started = Instant::now();
+            let result = conn.query_drop(&statement).await;
+            log_statement(&statement, started, result.as_ref().err().map(|e| e as _));
+            result.map_err(|e| query_error(&e))?;
         }
         let kill: Arc<dyn Interrupt> = Arc::new(MySqlKill {
             opts,
@@ -289,7 +293,10 @@ impl Interrupt for MySqlKill {
             // a connection of its own: the pool's may all be busy with the queries to stop
             let result = async {
                 let mut conn = Conn::new(opts).await?;
-                conn.query_drop(format!("KILL QUERY {id}")).await?;
+                let kill = format!("KILL QUERY {id}");
+                let started = Instant::now();
+                conn.query_drop(&kill).await?;
+                log_statement(&kill, started, None);
                 conn.disconnect().await
             }
             .await;
@@ -369,9 +376,9 @@ impl Session for MySqlSession {
     async fn finish(&mut self) {
         if let Some(mut conn) = self.conn.take() {
             // dropping the connection hands it back to the pool
-            if let Err(e) = conn.query_drop("COMMIT").await {
-                debug!("MySQL COMMIT failed: {e}");
-            }
+            let started = Instant::now();
+            let result = conn.query_drop("COMMIT").await;
+            log_statement("COMMIT", started, result.as_ref().err().map(|e| e as _));
         }
     }
 }

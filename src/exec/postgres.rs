@@ -4,7 +4,7 @@
 //! running queries cancelled on the server on timeout or Ctrl-C.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -16,7 +16,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::debug;
 
 use super::control::Interrupt;
-use super::{error_chain, ColumnInfo, ExecError, Executor, RunControl, Session, Value};
+use super::{
+    error_chain, log_statement, ColumnInfo, ExecError, Executor, RunControl, Session, Value,
+};
 use crate::config::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
@@ -221,12 +223,11 @@ impl Executor for PostgresExecutor {
             .remaining()
             .map(|d| d.as_millis().max(1))
             .unwrap_or(0);
-        client
-            .batch_execute(&format!(
-                "SET TIME ZONE 'UTC'; SET statement_timeout = {timeout_ms}; {BEGIN}"
-            ))
-            .await
-            .map_err(|e| query_error(&e))?;
+        let setup = format!("SET TIME ZONE 'UTC'; SET statement_timeout = {timeout_ms}; {BEGIN}");
+        let started = Instant::now();
+        let result = client.batch_execute(&setup).await;
+        log_statement(&setup, started, result.as_ref().err().map(|e| e as _));
+        result.map_err(|e| query_error(&e))?;
         let cancel: Arc<dyn Interrupt> = Arc::new(PgCancel {
             token: client.cancel_token(),
             tls: self.tls.clone(),
@@ -293,11 +294,11 @@ impl PgSession {
             Err(e) => {
                 // a failed statement aborts the transaction: start a new one so the
                 // dataset's other checks still run
-                if client
-                    .batch_execute(&format!("ROLLBACK; {BEGIN}"))
-                    .await
-                    .is_err()
-                {
+                let restart = format!("ROLLBACK; {BEGIN}");
+                let started = Instant::now();
+                let result = client.batch_execute(&restart).await;
+                log_statement(&restart, started, result.as_ref().err().map(|e| e as _));
+                if result.is_err() {
                     self.client = None;
                 }
                 Err(query_error(&e))
@@ -319,7 +320,10 @@ impl Session for PgSession {
 
     async fn finish(&mut self) {
         if let Some(client) = self.client.take() {
-            if client.batch_execute("COMMIT").await.is_ok() {
+            let started = Instant::now();
+            let result = client.batch_execute("COMMIT").await;
+            log_statement("COMMIT", started, result.as_ref().err().map(|e| e as _));
+            if result.is_ok() {
                 self.idle
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
