@@ -353,7 +353,8 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
 }
 
 /// Write column names as the catalog spells them when the contract's spelling only
-/// matches by the engine's case rules (a contract's `Amount` is Postgres's `amount`).
+/// matches by the engine's case rules (a contract's `Amount` is Postgres's `amount`), and
+/// compare exactly only where a column holds text.
 fn respell(needs: &mut Needs, cols: &[ColumnInfo], d: &dyn Dialect) {
     let respell = |name: &str| -> Option<String> {
         if cols.iter().any(|c| c.name == name) {
@@ -364,8 +365,14 @@ fn respell(needs: &mut Needs, cols: &[ColumnInfo], d: &dyn Dialect) {
             .map(|c| c.name.clone())
     };
     let main = crate::checks::invalid::MAIN;
+    let is_text = |name: &str| {
+        cols.iter()
+            .find(|c| c.name == name)
+            .is_none_or(|c| d.is_text_type(&c.data_type))
+    };
     for m in &mut needs.aggregates {
         m.expr.respell_columns(main, &respell);
+        m.expr.drop_needless_exact(&is_text);
     }
     if let Some(OwnQuery::Select(s)) = &mut needs.own_query {
         s.respell_columns(main, &respell);

@@ -697,3 +697,37 @@ checks:
         assert!(text.contains("numeric_scale 3, expected 2"), "{text}");
     }
 }
+
+#[test]
+fn timeout_sets_the_servers_own_statement_limit() {
+    for engine in SERVERS {
+        let s = with_table(engine);
+        // the session's limit in ms
+        let query = match engine {
+            Engine::Postgres => {
+                "SELECT CAST(setting AS INTEGER) FROM pg_settings WHERE name = 'statement_timeout'"
+            }
+            // the test servers are MariaDB (MySQL's own variable is max_execution_time)
+            _ => "SELECT @@max_statement_time * 1000",
+        };
+        let contract = |threshold: &str| {
+            format!(
+                "dataset: \"{}/t\"\nchecks:\n  - metric:\n      query: \"{query}\"\n      threshold: {threshold}\n",
+                s.dataset_prefix()
+            )
+        };
+        // with --timeout 60s: a limit of at most 60 s, minus what the run used before
+        s.project.write(
+            "with.yml",
+            &contract("{must_be_between: {greater_than: 50000, less_than_or_equal: 60000}}"),
+        );
+        let run = s
+            .project
+            .assay(&["verify", "with.yml", "-o", "json", "--timeout", "60s"]);
+        assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stdout);
+        // without: no limit
+        s.project.write("without.yml", &contract("{must_be: 0}"));
+        let run = s.project.assay(&["verify", "without.yml", "-o", "json"]);
+        assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stdout);
+    }
+}

@@ -95,10 +95,56 @@ impl Expr {
         }
     }
 
+    /// The expressions directly inside this one (not those of an EXISTS subquery).
+    fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Agg(_, e)
+            | Expr::CountDistinct(e)
+            | Expr::IsNull(e)
+            | Expr::Not(e)
+            | Expr::InList(e, _)
+            | Expr::RegexMatch(e, _)
+            | Expr::CharLength(e)
+            | Expr::ExactText(e) => vec![e.as_ref()],
+            Expr::CountDistinctTuple(items) | Expr::And(items) | Expr::Or(items) => {
+                items.iter().collect()
+            }
+            Expr::Case(c, t, o) => [Some(c), Some(t), o.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|e| e.as_ref())
+                .collect(),
+            Expr::Cmp(l, _, r) => vec![l.as_ref(), r.as_ref()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match self {
+            Expr::Agg(_, e)
+            | Expr::CountDistinct(e)
+            | Expr::IsNull(e)
+            | Expr::Not(e)
+            | Expr::InList(e, _)
+            | Expr::RegexMatch(e, _)
+            | Expr::CharLength(e)
+            | Expr::ExactText(e) => vec![e.as_mut()],
+            Expr::CountDistinctTuple(items) | Expr::And(items) | Expr::Or(items) => {
+                items.iter_mut().collect()
+            }
+            Expr::Case(c, t, o) => [Some(c), Some(t), o.as_mut()]
+                .into_iter()
+                .flatten()
+                .map(|e| e.as_mut())
+                .collect(),
+            Expr::Cmp(l, _, r) => vec![l.as_mut(), r.as_mut()],
+            _ => Vec::new(),
+        }
+    }
+
     /// Respell column names of the verified table (plain columns and those under
     /// `main_alias`) where `respell` gives a catalog spelling.
     pub fn respell_columns(&mut self, main_alias: &str, respell: &dyn Fn(&str) -> Option<String>) {
-        let walk = |e: &mut Expr| e.respell_columns(main_alias, respell);
         match self {
             Expr::Column(c) => {
                 if let Some(n) = respell(c) {
@@ -110,35 +156,36 @@ impl Expr {
                     *c = n;
                 }
             }
-            Expr::Agg(_, e)
-            | Expr::CountDistinct(e)
-            | Expr::IsNull(e)
-            | Expr::Not(e)
-            | Expr::InList(e, _)
-            | Expr::RegexMatch(e, _)
-            | Expr::CharLength(e)
-            | Expr::ExactText(e) => walk(e),
-            Expr::CountDistinctTuple(items) | Expr::And(items) | Expr::Or(items) => {
-                items.iter_mut().for_each(walk)
-            }
-            Expr::Case(c, t, o) => {
-                walk(c);
-                walk(t);
-                if let Some(o) = o {
-                    walk(o);
+            Expr::Exists(s) => s.respell_columns(main_alias, respell),
+            other => {
+                for e in other.children_mut() {
+                    e.respell_columns(main_alias, respell);
                 }
             }
-            Expr::Cmp(l, _, r) => {
-                walk(l);
-                walk(r);
+        }
+    }
+
+    /// Names of the verified table's columns this expression reads.
+    pub fn columns(&self, out: &mut Vec<String>) {
+        match self {
+            Expr::Column(c) => out.push(c.clone()),
+            other => other.children().into_iter().for_each(|e| e.columns(out)),
+        }
+    }
+
+    /// Drop exact-text comparison where it cannot matter: around values that read no
+    /// text column (an integer has no collation, and casting it costs time).
+    pub fn drop_needless_exact(&mut self, is_text: &dyn Fn(&str) -> bool) {
+        if let Expr::ExactText(inner) = self {
+            let mut cols = Vec::new();
+            inner.columns(&mut cols);
+            if !cols.is_empty() && !cols.iter().any(|c| is_text(c)) {
+                *self = std::mem::replace(inner.as_mut(), Expr::Null);
+                return self.drop_needless_exact(is_text);
             }
-            Expr::Exists(s) => s.respell_columns(main_alias, respell),
-            Expr::AliasColumn(..)
-            | Expr::Raw(_)
-            | Expr::Lit(_)
-            | Expr::CountAll
-            | Expr::Int(_)
-            | Expr::Null => {}
+        }
+        for e in self.children_mut() {
+            e.drop_needless_exact(is_text);
         }
     }
 
@@ -196,5 +243,27 @@ impl Select {
         if let Some(f) = &mut self.filter {
             f.respell_columns(main_alias, respell);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_text_stays_only_around_text_columns() {
+        let exact = |e: Expr| Expr::ExactText(Box::new(e));
+        let mut e = Expr::And(vec![
+            Expr::InList(Box::new(exact(Expr::col("status"))), vec![]),
+            Expr::CountDistinct(Box::new(exact(Expr::col("id")))),
+        ]);
+        e.drop_needless_exact(&|c| c == "status");
+        assert_eq!(
+            e,
+            Expr::And(vec![
+                Expr::InList(Box::new(exact(Expr::col("status"))), vec![]),
+                Expr::CountDistinct(Box::new(Expr::col("id"))),
+            ])
+        );
     }
 }

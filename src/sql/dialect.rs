@@ -36,6 +36,12 @@ pub trait Dialect: Send + Sync {
     /// COUNT of distinct tuples where NULL counts as a value
     fn count_distinct_tuple(&self, exprs: &[String]) -> String;
 
+    /// Does a column of this catalog type hold text (and so have a collation)?
+    fn is_text_type(&self, data_type: &str) -> bool {
+        let b = base_type(data_type);
+        b.contains("char") || b.contains("text") || b == "enum" || b == "set" || b == "string"
+    }
+
     /// A text value compared case- and accent-sensitively, whatever the column's collation.
     fn exact_text(&self, expr: &str) -> String {
         expr.to_string()
