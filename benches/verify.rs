@@ -252,45 +252,7 @@ fn postgres_part(assay: &str, dir: &Path) {
     )
     .unwrap();
     let hand = hand_query_for("assay_bench.orders");
-    // the two ways to count distinct values, as whole query sets for this contract
-    let no_distinct = hand
-        .replace("  COUNT(customer_id) - COUNT(DISTINCT customer_id),\n", "")
-        .replace("  COUNT(id) - COUNT(DISTINCT id),\n", "");
-    let group_by = format!(
-        "{no_distinct};
-         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE id IS NOT NULL GROUP BY id) g;
-         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE customer_id IS NOT NULL GROUP BY customer_id) g"
-    );
-    let (mut assay_times, mut hand_times, mut group_times) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..RUNS {
-        let (t, _, code) = run_measured(
-            Command::new(assay)
-                .current_dir(dir)
-                .args(["verify", "pg.yml", "-q", "--jobs", "1"]),
-        );
-        assert_eq!(code, 0, "assay verify on Postgres did not pass");
-        assay_times.push(t);
-        let (t, _, code) = run_measured(&mut psql(&hand));
-        assert_eq!(code, 0);
-        hand_times.push(t);
-        let (t, _, code) = run_measured(&mut psql(&group_by));
-        assert_eq!(code, 0);
-        group_times.push(t);
-    }
-    let a = median(&mut assay_times);
-    let h = median(&mut hand_times);
-    let g = median(&mut group_times);
-    println!(
-        "  assay verify {:.1} ms; hand-written single query through psql {:.1} ms; ratio {:.3}",
-        ms(a),
-        ms(h),
-        a.as_secs_f64() / h.as_secs_f64()
-    );
-    println!(
-        "  distinct counting through psql: COUNT(DISTINCT) in the one query {:.1} ms; GROUP BY queries of their own {:.1} ms",
-        ms(h),
-        ms(g)
-    );
+    compare_on_server(assay, dir, "pg.yml", "psql", &psql, &hand);
     if std::env::var_os("ASSAY_BENCH_KEEP").is_none() {
         let _ = run_measured(&mut psql("DROP SCHEMA assay_bench CASCADE"));
     }
@@ -336,14 +298,6 @@ fn mysql_part(assay: &str, dir: &Path) {
         "could not build the MariaDB table (is the mariadb client installed and {url} up?)"
     );
     let hand = hand_query_for("assay_bench.orders");
-    let no_distinct = hand
-        .replace("  COUNT(customer_id) - COUNT(DISTINCT customer_id),\n", "")
-        .replace("  COUNT(id) - COUNT(DISTINCT id),\n", "");
-    let group_by = format!(
-        "{no_distinct};
-         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE id IS NOT NULL GROUP BY id) g;
-         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE customer_id IS NOT NULL GROUP BY customer_id) g"
-    );
     std::fs::write(
         dir.join("assay.yml"),
         format!("data_sources:\n  - {{name: bench, type: mysql, connection: {{url: '{url}'}}}}\n"),
@@ -354,37 +308,61 @@ fn mysql_part(assay: &str, dir: &Path) {
         CONTRACT.replace("bench/main/orders", "bench/assay_bench/orders"),
     )
     .unwrap();
-    let (mut assay_times, mut count_times, mut group_times) = (Vec::new(), Vec::new(), Vec::new());
+    println!("MySQL/MariaDB, {rows} rows, {RUNS} runs each, median");
+    compare_on_server(assay, dir, "my.yml", "the mariadb client", &client, &hand);
+    let _ = run_measured(&mut client("DROP DATABASE assay_bench"));
+}
+
+/// On a server: `assay verify` against the hand-written query through the server's own
+/// client, and the two ways of counting distinct values (COUNT(DISTINCT) inside the one
+/// query, or GROUP BY queries of their own), alternating, medians printed.
+fn compare_on_server(
+    assay: &str,
+    dir: &Path,
+    contract: &str,
+    client_name: &str,
+    client: &dyn Fn(&str) -> Command,
+    hand: &str,
+) {
+    let no_distinct = hand
+        .replace("  COUNT(customer_id) - COUNT(DISTINCT customer_id),\n", "")
+        .replace("  COUNT(id) - COUNT(DISTINCT id),\n", "");
+    let group_by = format!(
+        "{no_distinct};
+         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE id IS NOT NULL GROUP BY id) g;
+         SELECT COUNT(*) FROM (SELECT 1 FROM assay_bench.orders WHERE customer_id IS NOT NULL GROUP BY customer_id) g"
+    );
+    let (mut assay_times, mut hand_times, mut group_times) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RUNS {
         let (t, _, code) = run_measured(
             Command::new(assay)
                 .current_dir(dir)
-                .args(["verify", "my.yml", "-q", "--jobs", "1"]),
+                .args(["verify", contract, "-q", "--jobs", "1"]),
         );
-        assert_eq!(code, 0, "assay verify on MySQL did not pass");
+        assert_eq!(code, 0, "assay verify {contract} did not pass");
         assay_times.push(t);
-        let (t, _, code) = run_measured(&mut client(&hand));
-        assert_eq!(code, 0);
-        count_times.push(t);
-        let (t, _, code) = run_measured(&mut client(&group_by));
-        assert_eq!(code, 0);
-        group_times.push(t);
+        for (sql, times) in [
+            (hand, &mut hand_times),
+            (group_by.as_str(), &mut group_times),
+        ] {
+            let (t, _, code) = run_measured(&mut client(sql));
+            assert_eq!(code, 0, "{client_name} failed");
+            times.push(t);
+        }
     }
     let a = median(&mut assay_times);
-    let h = median(&mut count_times);
-    println!("MySQL/MariaDB, {rows} rows, {RUNS} runs each, median");
+    let h = median(&mut hand_times);
     println!(
-        "  assay verify {:.1} ms; hand-written single query through the mariadb client {:.1} ms; ratio {:.3}",
+        "  assay verify {:.1} ms; hand-written single query through {client_name} {:.1} ms; ratio {:.3}",
         ms(a),
         ms(h),
         a.as_secs_f64() / h.as_secs_f64()
     );
     println!(
-        "  distinct counting through the mariadb client: COUNT(DISTINCT) in the one query {:.1} ms; GROUP BY queries of their own {:.1} ms",
+        "  distinct counting through {client_name}: COUNT(DISTINCT) in the one query {:.1} ms; GROUP BY queries of their own {:.1} ms",
         ms(h),
         ms(median(&mut group_times))
     );
-    let _ = run_measured(&mut client("DROP DATABASE assay_bench"));
 }
 
 fn ms(d: Duration) -> f64 {

@@ -316,17 +316,10 @@ fn ctrl_c_interrupts_running_queries_and_still_reports() {
         "contract.yml",
         &format!("dataset: db/main/t\nchecks:\n  - row_count:\n{SLOW_METRIC}"),
     );
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
-        .current_dir(p.path())
-        .args(["verify", "contract.yml", "-o", "json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn_assay(&["verify", "contract.yml", "-o", "json"]);
     // wait until the long query runs, then interrupt as a terminal would
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    // SAFETY: signalling our own child process
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    common::interrupt(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),

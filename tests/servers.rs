@@ -368,13 +368,7 @@ fn timeout_and_ctrl_c_cancel_the_query_on_the_server() {
             if how == "timeout" {
                 args.extend(["--timeout", "2s"]);
             }
-            let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
-                .current_dir(s.project.path())
-                .args(&args)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
+            let child = s.project.spawn_assay(&args);
             std::thread::sleep(Duration::from_millis(1500));
             assert_eq!(
                 running_with(engine, &marker),
@@ -383,8 +377,7 @@ fn timeout_and_ctrl_c_cancel_the_query_on_the_server() {
                 engine.name()
             );
             if how == "ctrl-c" {
-                // SAFETY: signalling our own child process
-                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+                common::interrupt(&child);
             }
             let out = child.wait_with_output().unwrap();
             assert_eq!(

@@ -58,6 +58,18 @@ impl RunControl {
         }
     }
 
+    /// `work` (a connection attempt, a wait for a pool slot), unless the run is
+    /// cancelled first.
+    pub async fn unless_cancelled<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, ExecError> {
+        tokio::select! {
+            r = work => Ok(r),
+            _ = self.cancelled() => Err(self.check().unwrap_err()),
+        }
+    }
+
     pub fn set_deadline(&self, deadline: Instant) {
         *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
     }

@@ -239,14 +239,11 @@ impl Executor for MySqlExecutor {
 
     async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError> {
         control.check()?;
-        let permit = tokio::select! {
-            p = self.permits.clone().acquire_owned() => p.map_err(|_| ExecError::Query("the connection pool is closed".into()))?,
-            _ = control.cancelled() => return Err(control.check().unwrap_err()),
-        };
-        let (mut conn, opts) = tokio::select! {
-            c = self.connect() => c?,
-            _ = control.cancelled() => return Err(control.check().unwrap_err()),
-        };
+        let permit = control
+            .unless_cancelled(self.permits.clone().acquire_owned())
+            .await?
+            .map_err(|_| ExecError::Query("the connection pool is closed".into()))?;
+        let (mut conn, opts) = control.unless_cancelled(self.connect()).await??;
         // MariaDB reports 10.x/11.x, MySQL 5.x/8.x/9.x
         let mariadb = conn.server_version().0 >= 10;
         let limit = match (control.remaining(), mariadb) {

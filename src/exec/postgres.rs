@@ -205,17 +205,14 @@ impl Executor for PostgresExecutor {
 
     async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError> {
         control.check()?;
-        let permit = tokio::select! {
-            p = self.permits.clone().acquire_owned() => p.map_err(|_| ExecError::Query("the connection pool is closed".into()))?,
-            _ = control.cancelled() => return Err(control.check().unwrap_err()),
-        };
+        let permit = control
+            .unless_cancelled(self.permits.clone().acquire_owned())
+            .await?
+            .map_err(|_| ExecError::Query("the connection pool is closed".into()))?;
         let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let client = match reused {
             Some(c) if !c.is_closed() => c,
-            _ => tokio::select! {
-                c = self.connect() => c?,
-                _ = control.cancelled() => return Err(control.check().unwrap_err()),
-            },
+            _ => control.unless_cancelled(self.connect()).await??,
         };
         // the server stops a statement by itself when the run's time is up, even if
         // this process could not send the cancel

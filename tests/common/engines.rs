@@ -86,33 +86,36 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+async fn pg_admin() -> Result<tokio_postgres::Client, String> {
+    let (client, conn) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("PostgreSQL at {} does not answer: {e}", postgres_url()))?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+async fn mysql_admin() -> Result<mysql_async::Conn, String> {
+    let opts = mysql_async::Opts::from_url(&mysql_url()).map_err(|e| e.to_string())?;
+    mysql_async::Conn::new(opts)
+        .await
+        .map_err(|e| format!("MySQL at {} does not answer: {e}", mysql_url()))
+}
+
 /// Run statements on a server as its administrator (the test URL's user).
 pub fn admin(engine: Engine, statements: &[String]) -> Result<(), String> {
-    let rt = runtime();
-    rt.block_on(async {
+    runtime().block_on(async {
         match engine {
             Engine::Postgres => {
-                let (client, conn) =
-                    tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
-                        .await
-                        .map_err(|e| {
-                            format!("PostgreSQL at {} does not answer: {e}", postgres_url())
-                        })?;
-                let task = tokio::spawn(conn);
+                let client = pg_admin().await?;
                 for s in statements {
                     client
                         .batch_execute(s)
                         .await
                         .map_err(|e| format!("{s}: {e:?}"))?;
                 }
-                drop(client);
-                let _ = task.await;
             }
             Engine::MySql => {
-                let opts = mysql_async::Opts::from_url(&mysql_url()).map_err(|e| e.to_string())?;
-                let mut conn = mysql_async::Conn::new(opts)
-                    .await
-                    .map_err(|e| format!("MySQL at {} does not answer: {e}", mysql_url()))?;
+                let mut conn = mysql_admin().await?;
                 for s in statements {
                     conn.query_drop(s).await.map_err(|e| format!("{s}: {e}"))?;
                 }
@@ -126,23 +129,14 @@ pub fn admin(engine: Engine, statements: &[String]) -> Result<(), String> {
 
 /// Ask a server for one number.
 pub fn admin_number(engine: Engine, sql: &str) -> i64 {
-    let rt = runtime();
-    rt.block_on(async {
+    runtime().block_on(async {
         match engine {
             Engine::Postgres => {
-                let (client, conn) =
-                    tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
-                        .await
-                        .unwrap();
-                tokio::spawn(conn);
-                let row = client.query_one(sql, &[]).await.unwrap();
+                let row = pg_admin().await.unwrap().query_one(sql, &[]).await.unwrap();
                 row.get::<_, i64>(0)
             }
             Engine::MySql => {
-                let mut conn =
-                    mysql_async::Conn::new(mysql_async::Opts::from_url(&mysql_url()).unwrap())
-                        .await
-                        .unwrap();
+                let mut conn = mysql_admin().await.unwrap();
                 let n: Option<i64> = conn.query_first(sql).await.unwrap();
                 conn.disconnect().await.unwrap();
                 n.unwrap()

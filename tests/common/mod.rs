@@ -84,6 +84,18 @@ impl Project {
         }
     }
 
+    /// Start `assay` in this folder without waiting for it (to interrupt it).
+    pub fn spawn_assay(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Verify one contract (written to contract.yml) and return the results document.
     pub fn verify_json(&self, contract: &str, extra: &[&str]) -> (i32, Value) {
         self.write("contract.yml", contract);
@@ -116,4 +128,10 @@ pub fn outcome(results: &Value, id: &str) -> String {
 
 pub fn diag(results: &Value, id: &str, key: &str) -> Value {
     check(results, id)["diagnostics"][key].clone()
+}
+
+/// Ctrl-C, as a terminal sends it.
+pub fn interrupt(child: &std::process::Child) {
+    // SAFETY: signalling our own child process
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
 }
