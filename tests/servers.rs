@@ -323,6 +323,34 @@ fn sessions_are_read_only() {
             .contains("read-only transaction"),
         "{check}"
     );
+
+    // MySQL: a stored function that inserts, called from a SELECT
+    let s = with_table(Engine::MySql);
+    s.run(&[format!(
+        "CREATE FUNCTION {}.bump() RETURNS INTEGER MODIFIES SQL DATA BEGIN INSERT INTO {} VALUES (9, 'z'); RETURN 1; END",
+        s.engine.quote(&s.schema),
+        s.qualified("t")
+    )]);
+    s.project.write(
+        "c.yml",
+        &format!(
+            "dataset: \"{}/t\"\nchecks:\n  - metric:\n      query: \"SELECT {}.bump()\"\n      threshold: {{must_be: 1}}\n",
+            s.dataset_prefix(),
+            s.engine.quote(&s.schema)
+        ),
+    );
+    let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    let check = &run.json()["datasets"][0]["checks"][0];
+    assert!(
+        check["error"].as_str().unwrap().contains("READ ONLY"),
+        "{check}"
+    );
+    let rows = admin_number(
+        Engine::MySql,
+        &format!("SELECT COUNT(*) FROM {}", s.qualified("t")),
+    );
+    assert_eq!(rows, 3, "nothing was written");
 }
 
 /// A query that runs for minutes on each engine, tagged so the test can find it.
