@@ -155,6 +155,9 @@ impl PostgresExecutor {
                     self.data_source
                 )
             }
+            _ if lower.contains("certificate") || lower.contains("tls") => {
+                "the server's certificate could not be verified against the public roots (sslmode verify-full); sslmode require encrypts without verifying".to_string()
+            }
             _ if lower.contains("refused") => format!(
                 "is PostgreSQL running and listening on {}? check host and port",
                 self.target
