@@ -12,20 +12,22 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::checks::freshness::parse_timestamp;
-use crate::cli::{FailOnArg, VerifyArgs};
-use crate::config::{self, Config};
+use crate::cli::{FailOnArg, PushArgs, VerifyArgs};
+use crate::config::{self, CloudConfig, Config};
 use crate::contract::{self, Contract};
 use crate::diag::{did_you_mean, Diag, Diags};
 use crate::exec::RunControl;
 use crate::interp::Vars;
 use crate::plan::{self, Resolved};
+use crate::push::{self, outbox};
 use crate::report::{self, Format, FORMATS};
-use crate::results::FailOn;
+use crate::results::{FailOn, Results};
 use crate::verify::{self, RunOptions};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_BAD_INPUT: i32 = 2;
 pub const EXIT_RUNTIME: i32 = 3;
+pub const EXIT_NOT_PUSHED: i32 = 4;
 
 /// What went wrong before or outside verification.
 pub enum AppError {
@@ -59,6 +61,14 @@ pub struct Run {
     options: RunOptions,
     fail_on: FailOn,
     plan_only: bool,
+    /// --push: where to, and where the outbox is
+    push: Option<PushPlan>,
+}
+
+struct PushPlan {
+    cloud: CloudConfig,
+    project_dir: PathBuf,
+    config_file: String,
 }
 
 pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
@@ -73,7 +83,6 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
         .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
     let control = RunControl::new();
     let results = runtime.block_on(verify::run(run.resolved, &run.options, control));
-    runtime.shutdown_timeout(Duration::from_secs(2));
     let mut stdout = std::io::stdout().lock();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for out in &run.outputs {
@@ -90,7 +99,214 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
         }
     }
     let _ = stdout.flush();
-    Ok(results.exit_code(run.fail_on))
+    let code = results.exit_code(run.fail_on);
+    let Some(push) = &run.push else {
+        runtime.shutdown_timeout(Duration::from_secs(2));
+        return Ok(code);
+    };
+    let delivered = runtime.block_on(push_results(&results, push, args.quiet));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    // exit codes: 2, 3, 1, 4 in that order of precedence
+    Ok(if code == EXIT_OK && !delivered {
+        EXIT_NOT_PUSHED
+    } else {
+        code
+    })
+}
+
+/// `--push`: deliver to every configured target; what fails waits in the outbox.
+async fn push_results(results: &Results, plan: &PushPlan, quiet: bool) -> bool {
+    let targets = push::targets(&plan.cloud);
+    let deliveries = push::deliver(results, &plan.cloud, &plan.config_file, &targets).await;
+    let mut pending = Vec::new();
+    let mut errors = Vec::new();
+    let mut attempts = 0;
+    for (target, outcome) in deliveries {
+        match outcome {
+            Ok(how) => {
+                if !quiet {
+                    eprintln!("pushed results {} to {how}", results.scan_id);
+                }
+            }
+            Err(f) => {
+                attempts += f.attempts;
+                errors.push(format!("{}: {}", target.as_str(), f.message));
+                pending.push(target);
+            }
+        }
+    }
+    if pending.is_empty() {
+        return true;
+    }
+    let entry = outbox::Entry {
+        results: results.clone(),
+        outbox: outbox::Waiting {
+            pending,
+            last_error: errors.join("; "),
+            attempts,
+            queued_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        },
+    };
+    let outbox = outbox::Outbox::in_project(&plan.project_dir);
+    match outbox.put(&entry) {
+        Ok(path) => eprintln!(
+            "error: results {} were not pushed: {}
+  they wait in {}; `assay push` delivers them later",
+            results.scan_id,
+            crate::secrets::mask(&entry.outbox.last_error),
+            path.display()
+        ),
+        Err(e) => eprintln!(
+            "error: results {} were not pushed ({}) and could not be kept: {e}",
+            results.scan_id,
+            crate::secrets::mask(&entry.outbox.last_error)
+        ),
+    }
+    false
+}
+
+/// `assay push [FILE...]`: upload result files, or drain the outbox. Exit 0 when
+/// everything was delivered, 4 when something still waits.
+pub fn push_command(args: &PushArgs) -> Result<i32, AppError> {
+    let config_path = match &args.config {
+        Some(p) if !p.is_file() => {
+            return Err(Diag::plain(format!("config file '{}' does not exist", p.display())).into())
+        }
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from("assay.yml")).filter(|p| p.is_file()),
+    };
+    let vars = Vars {
+        set: HashMap::new(),
+        defaults: HashMap::new(),
+        now: now_text(Utc::now()),
+    };
+    let config = config::load(config_path.as_deref(), &[], &vars)?;
+    let Some(cloud) = config.cloud.clone() else {
+        return Err(Diag::plain("nothing to push to: the config has no `cloud:` section")
+            .with_help("cloud: {endpoint: https://dq.example.com, token: ${env.ASSAY_CLOUD_TOKEN}} in assay.yml")
+            .into());
+    };
+    for f in &args.files {
+        if !f.is_file() {
+            return Err(
+                Diag::plain(format!("result file '{}' does not exist", f.display())).into(),
+            );
+        }
+    }
+    let config_file =
+        config_path.map_or_else(|| "assay.yml".to_string(), |p| p.display().to_string());
+    let outbox = outbox::Outbox::in_project(&config.project_dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let (delivered, waiting) = runtime.block_on(drain(
+        &args.files,
+        &outbox,
+        &cloud,
+        &config_file,
+        args.quiet,
+    ))?;
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    if !args.quiet {
+        println!(
+            "push: {delivered} delivered, {waiting} still waiting{}",
+            if waiting > 0 {
+                format!(" in {}", outbox.dir.display())
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(if waiting == 0 {
+        EXIT_OK
+    } else {
+        EXIT_NOT_PUSHED
+    })
+}
+
+/// Deliver the given files (or every outbox entry) under the outbox lock.
+async fn drain(
+    files: &[PathBuf],
+    outbox: &outbox::Outbox,
+    cloud: &CloudConfig,
+    config_file: &str,
+    quiet: bool,
+) -> Result<(usize, usize), AppError> {
+    // held to the end: a second `assay push` waits, then finds delivered entries gone
+    let _lock = outbox.lock().map_err(AppError::Runtime)?;
+    let from_outbox = files.is_empty();
+    let paths = if from_outbox {
+        outbox.list()
+    } else {
+        files.to_vec()
+    };
+    let (mut delivered, mut waiting) = (0, 0);
+    for path in paths {
+        if from_outbox && !path.exists() {
+            continue;
+        }
+        let (results, waiting_for) = match outbox::read(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                waiting += 1;
+                continue;
+            }
+        };
+        let targets = match &waiting_for {
+            Some(w) => w.pending.clone(),
+            None => push::targets(cloud),
+        };
+        let deliveries = push::deliver(&results, cloud, config_file, &targets).await;
+        let mut pending = Vec::new();
+        let mut errors = Vec::new();
+        let mut attempts = waiting_for.as_ref().map_or(0, |w| w.attempts);
+        for (target, outcome) in deliveries {
+            match outcome {
+                Ok(how) => {
+                    if !quiet {
+                        println!("delivered {} to {how}", results.scan_id);
+                    }
+                }
+                Err(f) => {
+                    attempts += f.attempts;
+                    errors.push(format!("{}: {}", target.as_str(), f.message));
+                    pending.push(target);
+                }
+            }
+        }
+        let in_outbox = waiting_for.is_some() && path.starts_with(&outbox.dir);
+        if pending.is_empty() {
+            delivered += 1;
+            if in_outbox {
+                // removed only now that every target has it
+                std::fs::remove_file(&path).map_err(|e| {
+                    AppError::Runtime(format!(
+                        "delivered, but cannot remove '{}': {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+            continue;
+        }
+        waiting += 1;
+        let last_error = crate::secrets::mask(&errors.join("; "));
+        println!("waiting {}: {last_error}", results.scan_id);
+        if in_outbox {
+            let entry = outbox::Entry {
+                results,
+                outbox: outbox::Waiting {
+                    pending,
+                    last_error,
+                    attempts,
+                    queued_at: waiting_for.map(|w| w.queued_at).unwrap_or_default(),
+                },
+            };
+            outbox.put(&entry).map_err(AppError::Runtime)?;
+        }
+    }
+    Ok((delivered, waiting))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
@@ -176,6 +392,24 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         }
     }
 
+    let push = match (&config.cloud, args.push) {
+        (Some(cloud), true) => Some(PushPlan {
+            cloud: cloud.clone(),
+            project_dir: config.project_dir.clone(),
+            config_file: config_path
+                .as_ref()
+                .map_or_else(|| "assay.yml".into(), |p| p.display().to_string()),
+        }),
+        (None, true) => {
+            diags.push(
+                Diag::plain("--push: the config has no `cloud:` section")
+                    .with_help("cloud: {endpoint: https://dq.example.com, token: ${env.ASSAY_CLOUD_TOKEN}} in assay.yml"),
+            );
+            None
+        }
+        (_, false) => None,
+    };
+
     let contract_files = find_contracts(&args.paths, &mut diags);
     if !diags.is_empty() {
         return Err(diags.into());
@@ -215,6 +449,7 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             FailOnArg::Warn => FailOn::Warn,
         },
         plan_only: args.plan,
+        push,
     })
 }
 

@@ -11,10 +11,12 @@ Examples:
   assay verify --plan contracts/orders.yml      print the SQL, connect to nothing
   assay verify --set START=2025-01-01 --now 2025-06-01T00:00:00Z
   assay verify -d warehouse.yml --fail-on warn --timeout 5m
+  assay verify --push                           upload the results (cloud: in assay.yml)
 
 Exit codes: 0 all checks passed, 1 a check failed (or warned with --fail-on warn),
 2 bad input (usage, config or contract error; nothing ran), 3 runtime error
-(a data source or query failed, some checks were not evaluated).";
+(a data source or query failed, some checks were not evaluated), 4 the checks ran
+but the results could not be pushed (they wait in .assay/outbox/).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +38,34 @@ pub enum Command {
     /// Verify contracts and exit with the verdict (the CI gate)
     #[command(after_help = EXAMPLES)]
     Verify(VerifyArgs),
+    /// Upload result files, or with no file deliver what waits in the outbox
+    #[command(after_help = PUSH_EXAMPLES)]
+    Push(PushArgs),
+}
+
+const PUSH_EXAMPLES: &str = "Examples:
+  assay push                       deliver everything waiting in .assay/outbox/
+  assay push results.json          upload a results document written with -o json=results.json
+
+Exit codes: 0 everything was delivered, 2 bad input, 4 something still waits (said why).";
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Results documents or outbox entries to upload [default: the outbox]
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Project config file with the `cloud:` settings [default: ./assay.yml]
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print nothing but errors
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More logging on stderr (each delivery attempt with -vv)
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,6 +102,11 @@ pub struct VerifyArgs {
     /// Print the SQL each dataset would run, connect to nothing, exit 0
     #[arg(long)]
     pub plan: bool,
+
+    /// Upload the results to the targets under `cloud:` in assay.yml; what cannot be
+    /// delivered waits in .assay/outbox/ and the run exits 4
+    #[arg(long, conflicts_with = "plan")]
+    pub push: bool,
 
     /// Which outcome makes the run exit 1
     #[arg(long, value_enum, default_value_t = FailOnArg::Fail)]

@@ -187,7 +187,47 @@ impl DataSourceConfig {
 #[derive(Debug, Default)]
 pub struct Config {
     pub data_sources: Vec<DataSourceConfig>,
+    pub cloud: Option<CloudConfig>,
+    /// the config file's folder (the current one without a config file): where
+    /// `.assay/outbox/` lives
+    pub project_dir: PathBuf,
+    /// the config file, for messages ("check the token in assay.yml")
+    pub config_file: Option<PathBuf>,
 }
+
+/// Where results are pushed (SPEC section 5).
+#[derive(Clone)]
+pub struct CloudConfig {
+    /// results endpoint and its bearer token (a secret)
+    pub endpoint: Option<(String, String)>,
+    /// per request
+    pub timeout: Duration,
+    /// tries per target before a result goes to the outbox
+    pub max_attempts: u32,
+    /// the first retry's delay; doubled each retry, with jitter
+    pub backoff: Duration,
+    /// Prometheus Pushgateway URL and job name
+    pub pushgateway: Option<(String, String)>,
+}
+
+impl fmt::Debug for CloudConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudConfig")
+            .field("endpoint", &self.endpoint.as_ref().map(|e| &e.0))
+            .field("pushgateway", &self.pushgateway)
+            .finish()
+    }
+}
+
+const CLOUD_KEYS: &[&str] = &[
+    "endpoint",
+    "token",
+    "timeout",
+    "max_attempts",
+    "backoff",
+    "pushgateway",
+    "job",
+];
 
 impl Config {
     pub fn data_source(&self, name: &str) -> Option<&DataSourceConfig> {
@@ -211,15 +251,23 @@ pub fn load(
     data_source_files: &[PathBuf],
     vars: &Vars,
 ) -> Result<Config, Diags> {
-    let mut config = Config::default();
+    let mut config = Config {
+        project_dir: PathBuf::from("."),
+        ..Config::default()
+    };
     let mut diags = Diags::default();
     if let Some(path) = config_path {
+        config.project_dir = base_dir(path).to_path_buf();
+        if config.project_dir.as_os_str().is_empty() {
+            config.project_dir = PathBuf::from(".");
+        }
+        config.config_file = Some(path.to_path_buf());
         let source = read_source(path, "config file")?;
         let node = yaml::parse(&source)?;
         let mut r = Reader::new(&source, Some(vars));
         if node.is_null() {
             // an empty assay.yml configures nothing, which is fine
-        } else if r.keys(&node, &["data_sources"], "the config file") {
+        } else if r.keys(&node, &["data_sources", "cloud"], "the config file") {
             if let Some(list) = node.get("data_sources") {
                 if let Some(items) = r.list(list, "data_sources") {
                     for item in items {
@@ -228,6 +276,9 @@ pub fn load(
                         }
                     }
                 }
+            }
+            if let Some(cloud_node) = node.get("cloud") {
+                config.cloud = cloud(&mut r, cloud_node);
             }
         }
         diags.extend(r.diags);
@@ -504,6 +555,115 @@ fn server(
         password,
         sslmode,
         connect_timeout,
+    })
+}
+
+fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
+    if !r.keys(node, CLOUD_KEYS, "cloud") {
+        return None;
+    }
+    let mut text = |key: &str| -> Option<(String, Span)> {
+        let n = node.get(key).filter(|n| !n.is_null())?;
+        r.string(n, key).map(|s| (s, n.span))
+    };
+    let endpoint = text("endpoint");
+    let token = text("token");
+    let pushgateway = text("pushgateway");
+    let job = text("job");
+    let timeout = text("timeout");
+    let backoff = text("backoff");
+    if let Some((t, _)) = &token {
+        crate::secrets::register(t);
+    }
+    let url_ok = |r: &mut Reader, (url, span): &(String, Span), key: &str| -> bool {
+        let ok = reqwest::Url::parse(url)
+            .map(|u| matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(false);
+        if !ok {
+            r.error(
+                *span,
+                format!("cloud.{key} '{url}' is not an http(s) URL"),
+                Some("write it like https://dq.example.com".into()),
+            );
+        }
+        ok
+    };
+    let duration =
+        |r: &mut Reader, value: Option<(String, Span)>, key: &str, default: Duration| match value {
+            None => Some(default),
+            Some((t, span)) => match humantime::parse_duration(&t) {
+                Ok(d) if !d.is_zero() => Some(d),
+                _ => {
+                    r.error(
+                        span,
+                        format!("cloud.{key} '{t}' is not a duration"),
+                        Some("write it like 30s or 500ms".into()),
+                    );
+                    None
+                }
+            },
+        };
+    let timeout = duration(r, timeout, "timeout", Duration::from_secs(30))?;
+    let backoff = duration(r, backoff, "backoff", Duration::from_secs(1))?;
+    let max_attempts = match node.get("max_attempts").filter(|n| !n.is_null()) {
+        None => 5,
+        Some(n) => match r.count(n, "cloud.max_attempts")? {
+            0 => {
+                r.error(n.span, "cloud.max_attempts must be at least 1", None);
+                return None;
+            }
+            a => a.min(100) as u32,
+        },
+    };
+    let endpoint = match (endpoint, token) {
+        (Some(e), Some((t, _))) => {
+            url_ok(r, &e, "endpoint").then(|| (e.0.trim_end_matches('/').to_string(), t))
+        }
+        (Some((_, span)), None) => {
+            r.error(
+                span,
+                "cloud.endpoint needs cloud.token",
+                Some("token: ${env.ASSAY_CLOUD_TOKEN}".into()),
+            );
+            return None;
+        }
+        (None, Some((_, span))) => {
+            r.error(span, "cloud.token without cloud.endpoint", None);
+            return None;
+        }
+        (None, None) => None,
+    };
+    let pushgateway = match pushgateway {
+        Some(p) => url_ok(r, &p, "pushgateway").then(|| {
+            (
+                p.0.trim_end_matches('/').to_string(),
+                job.map_or_else(|| "assay".to_string(), |j| j.0),
+            )
+        }),
+        None => {
+            if let Some((_, span)) = job {
+                r.error(span, "cloud.job without cloud.pushgateway", None);
+                return None;
+            }
+            None
+        }
+    };
+    if endpoint.is_none() && pushgateway.is_none() {
+        r.error(
+            node.span,
+            "cloud needs an endpoint (with a token) or a pushgateway",
+            Some(
+                "cloud: {endpoint: https://dq.example.com, token: ${env.ASSAY_CLOUD_TOKEN}}".into(),
+            ),
+        );
+        return None;
+    }
+    Some(CloudConfig {
+        endpoint,
+        timeout,
+        max_attempts,
+        backoff,
+        pushgateway,
     })
 }
 

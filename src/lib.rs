@@ -13,6 +13,7 @@ pub mod diag;
 pub mod exec;
 pub mod interp;
 pub mod plan;
+pub mod push;
 pub mod report;
 pub mod results;
 pub mod secrets;

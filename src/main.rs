@@ -17,19 +17,32 @@ fn main() -> ExitCode {
             init_logging(args.verbose, args.quiet);
             match app::verify(args) {
                 Ok(code) => code,
-                Err(AppError::Input(mut diags)) => {
-                    diags.mask_secrets();
-                    eprintln!("{:?}", miette::Report::new(diags));
-                    app::EXIT_BAD_INPUT
-                }
-                Err(AppError::Runtime(message)) => {
-                    eprintln!("error: {}", assay::secrets::mask(&message));
-                    app::EXIT_RUNTIME
-                }
+                Err(e) => report_error(e),
+            }
+        }
+        Command::Push(args) => {
+            init_logging(args.verbose, args.quiet);
+            match app::push_command(args) {
+                Ok(code) => code,
+                Err(e) => report_error(e),
             }
         }
     };
     ExitCode::from(code as u8)
+}
+
+fn report_error(e: AppError) -> i32 {
+    match e {
+        AppError::Input(mut diags) => {
+            diags.mask_secrets();
+            eprintln!("{:?}", miette::Report::new(diags));
+            app::EXIT_BAD_INPUT
+        }
+        AppError::Runtime(message) => {
+            eprintln!("error: {}", assay::secrets::mask(&message));
+            app::EXIT_RUNTIME
+        }
+    }
 }
 
 /// Logs go to stderr so stdout stays clean for reports (`-o json | jq`).

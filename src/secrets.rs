@@ -12,9 +12,13 @@ fn store() -> &'static Mutex<Vec<String>> {
     SECRETS.get_or_init(|| Mutex::new(Vec::new()))
 }
 
+/// Secrets shorter than this are not masked: hiding every "ab" in every message would
+/// make the messages unreadable, and a secret that short protects nothing anyway.
+pub const MIN_LEN: usize = 4;
+
 /// Remember a secret so it is masked wherever it would be shown.
 pub fn register(secret: &str) {
-    if secret.is_empty() {
+    if secret.len() < MIN_LEN {
         return;
     }
     let mut s = store().lock().unwrap_or_else(|e| e.into_inner());

@@ -1,0 +1,98 @@
+//! Pushing results (SPEC section 5): to the results endpoint and/or a Prometheus
+//! Pushgateway, retried by the rules in `retry`, and what is not delivered kept in the
+//! outbox until `assay push` delivers it.
+//!
+//! What is pushed is the results document: metrics and outcomes, never row values.
+
+pub mod endpoint;
+pub mod outbox;
+pub mod pushgateway;
+mod retry;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::CloudConfig;
+use crate::results::Results;
+
+/// Where a result goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Endpoint,
+    Pushgateway,
+}
+
+impl Target {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Endpoint => "endpoint",
+            Target::Pushgateway => "pushgateway",
+        }
+    }
+}
+
+/// Why a target did not take the result.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub message: String,
+    /// a 4xx other than 409 and 429: retrying the same request cannot help
+    pub permanent: bool,
+    pub attempts: u32,
+}
+
+/// What happened at one target: Ok(how it was delivered) or the failure.
+pub type Delivery = (Target, Result<String, Failure>);
+
+/// The targets a cloud config names.
+pub fn targets(cloud: &CloudConfig) -> Vec<Target> {
+    let mut t = Vec::new();
+    if cloud.endpoint.is_some() {
+        t.push(Target::Endpoint);
+    }
+    if cloud.pushgateway.is_some() {
+        t.push(Target::Pushgateway);
+    }
+    t
+}
+
+/// Deliver a result to the given targets (each retried on its own).
+pub async fn deliver(
+    results: &Results,
+    cloud: &CloudConfig,
+    config_file: &str,
+    targets: &[Target],
+) -> Vec<Delivery> {
+    let client = match reqwest::Client::builder()
+        .timeout(cloud.timeout)
+        .user_agent(format!("assay/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let failure = Failure {
+                message: format!("cannot set up HTTP: {e}"),
+                permanent: false,
+                attempts: 0,
+            };
+            return targets.iter().map(|t| (*t, Err(failure.clone()))).collect();
+        }
+    };
+    let mut out = Vec::new();
+    for target in targets {
+        let result = match (target, &cloud.endpoint, &cloud.pushgateway) {
+            (Target::Endpoint, Some((url, token)), _) => {
+                endpoint::push(&client, cloud, url, token, config_file, results).await
+            }
+            (Target::Pushgateway, _, Some((url, job))) => {
+                pushgateway::push(&client, cloud, url, job, results).await
+            }
+            (t, _, _) => Err(Failure {
+                message: format!("no {} is configured under cloud:", t.as_str()),
+                permanent: true,
+                attempts: 0,
+            }),
+        };
+        out.push((*target, result));
+    }
+    out
+}

@@ -1,0 +1,141 @@
+//! The outbox: results not yet delivered, one file per scan, `.assay/outbox/<scan_id>.json`
+//! in the project folder. A file is written whole or not at all (temporary file, fsync,
+//! rename, fsync of the folder), removed only after delivery, and `assay push` holds a
+//! lock while it works, so two of them never deliver the same scan twice.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Target;
+use crate::results::Results;
+
+/// A waiting result: the results document plus why and where it still waits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(flatten)]
+    pub results: Results,
+    pub outbox: Waiting,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Waiting {
+    /// targets that have not taken the result yet
+    pub pending: Vec<Target>,
+    pub last_error: String,
+    /// delivery attempts so far, over every run
+    pub attempts: u32,
+    pub queued_at: String,
+}
+
+pub struct Outbox {
+    pub dir: PathBuf,
+}
+
+impl Outbox {
+    pub fn in_project(project_dir: &Path) -> Outbox {
+        Outbox {
+            dir: project_dir.join(".assay").join("outbox"),
+        }
+    }
+
+    /// The file of a scan. Scan ids come from files a user may hand us: only the
+    /// characters of a UUID are kept, so no id can name a path outside the outbox.
+    pub fn path(&self, scan_id: &str) -> PathBuf {
+        let safe: String = scan_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        self.dir.join(format!("{safe}.json"))
+    }
+
+    /// Write an entry atomically; the text is masked of secrets once more.
+    pub fn put(&self, entry: &Entry) -> Result<PathBuf, String> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create the outbox '{}': {e}", self.dir.display()))?;
+        let path = self.path(&entry.results.scan_id);
+        let text = serde_json::to_string_pretty(entry)
+            .map_err(|e| format!("cannot encode the outbox entry: {e}"))?;
+        let text = crate::secrets::mask(&text);
+        let tmp = self.dir.join(format!(
+            ".{}.tmp-{}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            // the rename itself survives a crash only once the folder is synced
+            File::open(&self.dir)?.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write the outbox entry '{}': {e}", path.display())
+        })?;
+        Ok(path)
+    }
+
+    /// Waiting entries, oldest scan file first.
+    pub fn list(&self) -> Vec<PathBuf> {
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "json")
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .map(|p| {
+                let t = p
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                (t, p)
+            })
+            .collect();
+        files.sort();
+        files.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// Hold the outbox for this process until the returned file is dropped (waits for
+    /// another `assay push` to finish).
+    pub fn lock(&self) -> Result<File, String> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create the outbox '{}': {e}", self.dir.display()))?;
+        let path = self.dir.join(".lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open '{}': {e}", path.display()))?;
+        file.lock()
+            .map_err(|e| format!("cannot lock '{}': {e}", path.display()))?;
+        Ok(file)
+    }
+}
+
+/// A file given to `assay push`: an outbox entry, or a plain results document (`-o json`).
+pub fn read(path: &Path) -> Result<(Results, Option<Waiting>), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("'{}' is not JSON: {e}", path.display()))?;
+    let not_results = |e: serde_json::Error| {
+        format!("'{}' is not an assay results document: {e}", path.display())
+    };
+    if value.get("outbox").is_some() {
+        let entry: Entry = serde_json::from_value(value).map_err(not_results)?;
+        Ok((entry.results, Some(entry.outbox)))
+    } else {
+        let results: Results = serde_json::from_value(value).map_err(not_results)?;
+        Ok((results, None))
+    }
+}

@@ -1,0 +1,176 @@
+//! A Prometheus Pushgateway: each data source's checks as gauges in the text exposition
+//! format, `PUT /metrics/job/<job>/data_source/<name>` (one group per data source, so a
+//! scan replaces its own previous values). The last success time goes to a group of its
+//! own, written only when the data source's checks all passed, so a failing scan does
+//! not erase it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::retry::{transport_error, with_retries, Attempt};
+use super::Failure;
+use crate::config::CloudConfig;
+use crate::results::{Outcome, Results};
+
+pub async fn push(
+    client: &reqwest::Client,
+    cloud: &CloudConfig,
+    base: &str,
+    job: &str,
+    results: &Results,
+) -> Result<String, Failure> {
+    let mut groups: BTreeMap<&str, Vec<&crate::results::DatasetResult>> = BTreeMap::new();
+    for d in &results.datasets {
+        groups.entry(d.data_source.as_str()).or_default().push(d);
+    }
+    let ended = chrono::DateTime::parse_from_rfc3339(&results.ended_at)
+        .map(|t| t.timestamp_millis() as f64 / 1000.0)
+        .unwrap_or(0.0);
+    let mut delivered = Vec::new();
+    for (data_source, datasets) in groups {
+        let mut bodies = vec![(
+            group_url(base, job, data_source, None)?,
+            exposition(&datasets, ended),
+        )];
+        let passed = datasets
+            .iter()
+            .all(|d| matches!(d.outcome, Outcome::Pass | Outcome::Warn));
+        if passed {
+            bodies.push((
+                group_url(base, job, data_source, Some("last_success"))?,
+                format!(
+                    "# HELP assay_last_success_timestamp_seconds When all checks of the data source last passed.\n\
+                     # TYPE assay_last_success_timestamp_seconds gauge\n\
+                     assay_last_success_timestamp_seconds {ended}\n"
+                ),
+            ));
+        }
+        for (url, body) in bodies {
+            let how = with_retries(cloud, &url, || {
+                let request = client
+                    .put(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                    .body(body.clone());
+                let url = url.clone();
+                async move {
+                    match request.send().await {
+                        Err(e) => transport_error(&e),
+                        Ok(r) => {
+                            let status = r.status();
+                            let said: String = r
+                                .text()
+                                .await
+                                .unwrap_or_default()
+                                .trim()
+                                .chars()
+                                .take(200)
+                                .collect();
+                            match status.as_u16() {
+                                200..=299 => Attempt::Delivered(format!("{url} ({status})")),
+                                429 | 500..=599 => Attempt::Retry {
+                                    error: format!("{url} answered {status}: {said}"),
+                                    after: None,
+                                },
+                                _ => Attempt::Permanent(format!("{url} answered {status}: {said}")),
+                            }
+                        }
+                    }
+                }
+            })
+            .await?;
+            delivered.push(how);
+        }
+    }
+    Ok(delivered.join(", "))
+}
+
+/// `<base>/metrics/job/<job>/data_source/<name>[/scope/<scope>]`, each part escaped.
+fn group_url(
+    base: &str,
+    job: &str,
+    data_source: &str,
+    scope: Option<&str>,
+) -> Result<String, Failure> {
+    let mut url = reqwest::Url::parse(base).map_err(|e| Failure {
+        message: format!("cloud.pushgateway '{base}': {e}"),
+        permanent: true,
+        attempts: 0,
+    })?;
+    {
+        let mut path = url.path_segments_mut().map_err(|_| Failure {
+            message: format!("cloud.pushgateway '{base}' cannot take a path"),
+            permanent: true,
+            attempts: 0,
+        })?;
+        path.pop_if_empty()
+            .extend(["metrics", "job", job, "data_source", data_source]);
+        if let Some(s) = scope {
+            path.extend(["scope", s]);
+        }
+    }
+    Ok(url.to_string())
+}
+
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn outcome_code(o: Outcome) -> u8 {
+    match o {
+        Outcome::Pass => 0,
+        Outcome::Warn => 1,
+        Outcome::Fail => 2,
+        Outcome::NotEvaluated => 3,
+    }
+}
+
+/// The text exposition of a data source's datasets: metric families, each once.
+pub fn exposition(datasets: &[&crate::results::DatasetResult], ended: f64) -> String {
+    let mut outcome = String::new();
+    let mut value = String::new();
+    let mut rows = String::new();
+    let mut duration = String::new();
+    for d in datasets {
+        let ds = format!("dataset=\"{}\"", label(&d.dataset));
+        for c in &d.checks {
+            let labels = format!(
+                "{ds},check=\"{}\",type=\"{}\",level=\"{}\"",
+                label(&c.id),
+                label(&c.check_type),
+                label(&c.level)
+            );
+            let _ = writeln!(
+                outcome,
+                "assay_check_outcome{{{labels}}} {}",
+                outcome_code(c.outcome)
+            );
+            if let Some(v) = c.value.filter(|v| v.is_finite()) {
+                let _ = writeln!(value, "assay_check_value{{{labels}}} {v}");
+            }
+        }
+        if let Some(n) = d.dataset_rows_tested {
+            let _ = writeln!(rows, "assay_dataset_rows_tested{{{ds}}} {n}");
+        }
+        let _ = writeln!(
+            duration,
+            "assay_dataset_duration_seconds{{{ds}}} {}",
+            d.duration_ms as f64 / 1000.0
+        );
+    }
+    format!(
+        "# HELP assay_check_outcome Outcome of a check: 0 pass, 1 warn, 2 fail, 3 not evaluated.\n\
+         # TYPE assay_check_outcome gauge\n{outcome}\
+         # HELP assay_check_value The number the check compared with its threshold.\n\
+         # TYPE assay_check_value gauge\n{value}\
+         # HELP assay_dataset_rows_tested Rows of the dataset after its filter.\n\
+         # TYPE assay_dataset_rows_tested gauge\n{rows}\
+         # HELP assay_dataset_duration_seconds How long verifying the dataset took.\n\
+         # TYPE assay_dataset_duration_seconds gauge\n{duration}\
+         # HELP assay_scan_timestamp_seconds When the scan ended.\n\
+         # TYPE assay_scan_timestamp_seconds gauge\n\
+         assay_scan_timestamp_seconds {ended}\n"
+    )
+}

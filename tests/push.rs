@@ -1,0 +1,641 @@
+//! `assay verify --push` and `assay push` against a real HTTP server on loopback (in this
+//! process, scripted per request), and a real Prometheus Pushgateway.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::Project;
+use serde_json::Value;
+
+/// What the server does with one request.
+#[derive(Clone)]
+enum Reply {
+    Status(u16, &'static [(&'static str, &'static str)]),
+    /// close the connection without answering
+    Reset,
+    /// answer nothing for this long, then close
+    Hang(Duration),
+}
+
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    /// decompressed when sent gzip'd
+    body: String,
+    raw_len: usize,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+struct Server {
+    port: u16,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Server {
+    /// Serve on `port` (0: any free one): the scripted replies in turn, then `then`.
+    fn start(port: u16, script: Vec<Reply>, then: Reply, delay: Duration) -> Server {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script.into_iter()));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let seen = seen.clone();
+                let script = script.clone();
+                let then = then.clone();
+                std::thread::spawn(move || serve(stream, &seen, &script, then, delay));
+            }
+        });
+        Server { port, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    seen: &Mutex<Vec<Request>>,
+    script: &Mutex<std::vec::IntoIter<Reply>>,
+    then: Reply,
+    delay: Duration,
+) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 65536];
+    let (head_end, content_length) = loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        data.extend_from_slice(&buf[..n]);
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..i]).to_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap_or(0));
+            break (i + 4, len);
+        }
+    };
+    while data.len() < head_end + content_length {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&data[..head_end]).to_string();
+    let mut lines = head.lines();
+    let mut first = lines.next().unwrap_or("").split_whitespace();
+    let method = first.next().unwrap_or("").to_string();
+    let path = first.next().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_string()))
+        .collect();
+    let raw = &data[head_end..head_end + content_length];
+    let gzip = headers
+        .iter()
+        .any(|(n, v)| n == "content-encoding" && v == "gzip");
+    let body = if gzip {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(raw)
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    } else {
+        String::from_utf8_lossy(raw).to_string()
+    };
+    seen.lock().unwrap().push(Request {
+        method,
+        path,
+        headers,
+        body,
+        raw_len: raw.len(),
+    });
+    let reply = script.lock().unwrap().next().unwrap_or(then);
+    std::thread::sleep(delay);
+    match reply {
+        Reply::Reset => drop(stream),
+        Reply::Hang(d) => std::thread::sleep(d),
+        Reply::Status(code, extra) => {
+            let mut response =
+                format!("HTTP/1.1 {code} Scripted\r\nContent-Length: 0\r\nConnection: close\r\n");
+            for (n, v) in extra {
+                response.push_str(&format!("{n}: {v}\r\n"));
+            }
+            response.push_str("\r\n");
+            let _ = stream.write_all(response.as_bytes());
+        }
+    }
+}
+
+/// Values that exist only in the data: none may leave in a payload or the outbox.
+const DISTINCTIVE: [&str; 3] = [
+    "Zq-Unique-Row-Value-7781",
+    "Xv-Secret-Customer-4410",
+    "Wk-Row-Only-9932",
+];
+const TOKEN: &str = "tok-Very-Secret-5521";
+
+fn project(cloud: &str) -> Project {
+    let p = Project::duckdb(&format!(
+        "CREATE TABLE t(id INTEGER, name VARCHAR);
+         INSERT INTO t VALUES (1, '{}'), (2, '{}'), (3, '{}'), (3, NULL);",
+        DISTINCTIVE[0], DISTINCTIVE[1], DISTINCTIVE[2]
+    ));
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write("assay.yml", &format!("{config}cloud:\n{cloud}"));
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t
+columns:
+  - name: id
+    checks:
+      - duplicate: {threshold: {must_be_less_than: 5}}
+  - name: name
+    valid_values: [a, b]
+    checks:
+      - missing: {threshold: {must_be_less_than: 5}}
+      - invalid: {threshold: {must_be_less_than: 5}}
+      - aggregate: {function: max_length, threshold: {must_be_greater_than: 0}}
+checks:
+  - row_count:
+",
+    );
+    p
+}
+
+fn endpoint_cloud(url: &str, extra: &str) -> String {
+    format!("  endpoint: {url}\n  token: ${{env.ASSAY_TEST_TOKEN}}\n  backoff: 10ms\n  timeout: 2s\n{extra}")
+}
+
+fn verify_push(p: &Project) -> common::Run {
+    run_with_token(p, &["verify", "contract.yml", "--push", "-o", "json"])
+}
+
+fn run_with_token(p: &Project, args: &[&str]) -> common::Run {
+    let out = assert_cmd::Command::cargo_bin("assay")
+        .unwrap()
+        .current_dir(p.path())
+        .env("ASSAY_TEST_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn outbox_files(p: &Project) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(p.path().join(".assay/outbox"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Nothing from the data rows, and no token, in what left or was kept.
+fn assert_no_row_values(texts: &[String]) {
+    for text in texts {
+        for v in DISTINCTIVE.iter().chain([&TOKEN]) {
+            assert!(!text.contains(v), "'{v}' leaked into:\n{text}");
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_successful_push_sends_the_document_with_its_headers() {
+    let server = Server::start(0, vec![], Reply::Status(201, &[]), Duration::ZERO);
+    let p = project(&endpoint_cloud(&server.url(), ""));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let scan_id = run.json()["scan_id"].as_str().unwrap().to_string();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/api/v1/results")
+    );
+    assert_eq!(
+        r.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(r.header("idempotency-key"), Some(scan_id.as_str()));
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(
+        r.header("user-agent"),
+        Some(concat!("assay/", env!("CARGO_PKG_VERSION")))
+    );
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["scan_id"], scan_id.as_str());
+    assert_eq!(body["datasets"][0]["checks"].as_array().unwrap().len(), 5);
+    assert!(run.stderr.contains("pushed results"), "{}", run.stderr);
+    assert!(outbox_files(&p).is_empty());
+    assert_no_row_values(&[r.body.clone(), run.stdout.clone(), run.stderr.clone()]);
+}
+
+#[test]
+fn server_errors_and_broken_connections_are_retried_and_delivered_once() {
+    let cases: Vec<(&str, Vec<Reply>)> = vec![
+        (
+            "503 twice",
+            vec![
+                Reply::Status(503, &[]),
+                Reply::Status(503, &[("Retry-After", "0")]),
+            ],
+        ),
+        (
+            "429 with Retry-After",
+            vec![Reply::Status(429, &[("Retry-After", "1")])],
+        ),
+        ("a reset connection", vec![Reply::Reset]),
+        ("a timeout", vec![Reply::Hang(Duration::from_secs(3))]),
+    ];
+    for (what, script) in cases {
+        let tries = script.len() + 1;
+        let server = Server::start(0, script, Reply::Status(200, &[]), Duration::ZERO);
+        let p = project(
+            &endpoint_cloud(&server.url(), "  timeout: 1s\n").replace("  timeout: 2s\n", ""),
+        );
+        let started = std::time::Instant::now();
+        let run = verify_push(&p);
+        assert_eq!(run.code, 0, "{what}: {}", run.stderr);
+        let requests = server.requests();
+        assert_eq!(requests.len(), tries, "{what}");
+        let keys: Vec<_> = requests
+            .iter()
+            .map(|r| r.header("idempotency-key").unwrap().to_string())
+            .collect();
+        assert!(
+            keys.iter().all(|k| *k == keys[0]),
+            "{what}: one scan, one key: {keys:?}"
+        );
+        assert!(outbox_files(&p).is_empty(), "{what}");
+        if what.starts_with("429") {
+            assert!(
+                started.elapsed() >= Duration::from_secs(1),
+                "Retry-After was not honoured"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_refused_token_is_permanent_and_explained() {
+    let server = Server::start(0, vec![], Reply::Status(401, &[]), Duration::ZERO);
+    let p = project(&endpoint_cloud(&server.url(), ""));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    assert_eq!(server.requests().len(), 1, "a 401 is not retried");
+    assert!(
+        run.stderr
+            .contains("check the token in cloud.token of assay.yml"),
+        "{}",
+        run.stderr
+    );
+    let files = outbox_files(&p);
+    assert_eq!(files.len(), 1);
+    let kept = std::fs::read_to_string(&files[0]).unwrap();
+    let entry: Value = serde_json::from_str(&kept).unwrap();
+    assert!(
+        entry["outbox"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("401"),
+        "{entry:#}"
+    );
+    assert_no_row_values(&[kept, run.stdout, run.stderr]);
+}
+
+#[test]
+fn conflict_means_already_delivered() {
+    let server = Server::start(0, vec![], Reply::Status(409, &[]), Duration::ZERO);
+    let p = project(&endpoint_cloud(&server.url(), ""));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(server.requests().len(), 1);
+    assert!(outbox_files(&p).is_empty());
+}
+
+#[test]
+fn a_server_that_is_down_leaves_the_result_in_the_outbox_until_push() {
+    let port = free_port();
+    let p = project(&endpoint_cloud(
+        &format!("http://127.0.0.1:{port}"),
+        "  max_attempts: 3\n",
+    ));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let scan_id = run.json()["scan_id"].as_str().unwrap().to_string();
+    let files = outbox_files(&p);
+    assert_eq!(files.len(), 1);
+    assert!(files[0].ends_with(format!("{scan_id}.json")));
+    let entry: Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    assert_eq!(entry["outbox"]["attempts"], 3);
+    assert!(
+        entry["outbox"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect"),
+        "{entry:#}"
+    );
+    assert!(run.stderr.contains("assay push"), "{}", run.stderr);
+
+    // a failing check outranks the failed push: exit 1
+    p.write(
+        "failing.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be: 99}}\n",
+    );
+    let run = run_with_token(&p, &["verify", "failing.yml", "--push"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(outbox_files(&p).len(), 2);
+
+    // the server is back: `assay push` delivers both and empties the outbox
+    let server = Server::start(port, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    let run = run_with_token(&p, &["push"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("push: 2 delivered, 0 still waiting"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("delivered {scan_id}")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(server.requests().len(), 2);
+    assert!(outbox_files(&p).is_empty());
+    // nothing left to do
+    let run = run_with_token(&p, &["push"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[test]
+fn push_reports_what_still_waits_and_why() {
+    let port = free_port();
+    let p = project(&endpoint_cloud(
+        &format!("http://127.0.0.1:{port}"),
+        "  max_attempts: 1\n",
+    ));
+    assert_eq!(verify_push(&p).code, 4);
+    let run = run_with_token(&p, &["push"]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("push: 0 delivered, 1 still waiting"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("could not connect"), "{}", run.stdout);
+    assert_eq!(outbox_files(&p).len(), 1);
+    // a results file given by name (-o json) is uploaded as it is
+    let server = Server::start(port, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    let run = run_with_token(
+        &p,
+        &["verify", "contract.yml", "-o", "json=out/results.json"],
+    );
+    assert_eq!(run.code, 0);
+    let run = run_with_token(&p, &["push", "out/results.json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("push: 1 delivered"), "{}", run.stdout);
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(
+        outbox_files(&p).len(),
+        1,
+        "the outbox entry was not asked for"
+    );
+}
+
+#[test]
+fn two_push_processes_never_deliver_a_scan_twice() {
+    let port = free_port();
+    let p = project(&endpoint_cloud(
+        &format!("http://127.0.0.1:{port}"),
+        "  max_attempts: 1\n",
+    ));
+    for _ in 0..3 {
+        assert_eq!(verify_push(&p).code, 4);
+    }
+    assert_eq!(outbox_files(&p).len(), 3);
+    // slow answers, so the two processes overlap
+    let server = Server::start(
+        port,
+        vec![],
+        Reply::Status(200, &[]),
+        Duration::from_millis(300),
+    );
+    let spawn = || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
+            .current_dir(p.path())
+            .env("ASSAY_TEST_TOKEN", TOKEN)
+            .arg("push")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let mut keys: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.header("idempotency-key").unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 3, "a scan was delivered twice");
+    assert!(outbox_files(&p).is_empty());
+}
+
+#[test]
+fn large_results_are_sent_gzip_compressed() {
+    let server = Server::start(0, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    let p = project(&endpoint_cloud(&server.url(), ""));
+    let mut contract = String::from("dataset: db/main/t\nchecks:\n");
+    for i in 0..400 {
+        contract.push_str(&format!("  - row_count: {{qualifier: q{i}, attributes: {{team: data-quality, note: check number {i}}}}}\n"));
+    }
+    p.write("contract.yml", &contract);
+    let run = verify_push(&p);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = &server.requests()[0];
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert!(
+        r.body.len() > 32 * 1024 && r.raw_len < r.body.len() / 4,
+        "{} -> {}",
+        r.body.len(),
+        r.raw_len
+    );
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["summary"]["checks"], 400);
+}
+
+#[test]
+fn cloud_settings_are_checked_before_anything_runs() {
+    for (cloud, fragment) in [
+        (
+            "  endpoint: https://dq.example.com\n",
+            "cloud.endpoint needs cloud.token",
+        ),
+        (
+            "  endpoint: ftp://x\n  token: tok-1234\n",
+            "is not an http(s) URL",
+        ),
+        (
+            "  pushgateway: http://127.0.0.1:1\n  max_attempts: 0\n",
+            "at least 1",
+        ),
+        (
+            "  endpoint: https://dq.example.com\n  token: t\n  timeout: soon\n",
+            "is not a duration",
+        ),
+        ("  tokn: t\n", "did you mean 'token'?"),
+    ] {
+        let p = project(cloud);
+        let run = verify_push(&p);
+        assert_eq!(run.code, 2, "{cloud}: {}", run.stderr);
+        assert!(run.stderr.contains(fragment), "{cloud}: {}", run.stderr);
+        assert!(run.stderr.contains("assay.yml:"), "{}", run.stderr);
+    }
+    let p = Project::duckdb("CREATE TABLE t(id INTEGER);");
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count:\n",
+    );
+    let run = p.assay(&["verify", "contract.yml", "--push"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no `cloud:` section"), "{}", run.stderr);
+}
+
+/// A real Prometheus Pushgateway on a free loopback port, stopped when dropped.
+struct Pushgateway {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Pushgateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pushgateway() -> Pushgateway {
+    let port = free_port();
+    let child = std::process::Command::new("prometheus-pushgateway")
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus-pushgateway is not installed (Debian package prometheus-pushgateway; scripts/test installs it under CI=true)");
+    // stopped by Drop, whether it starts or not
+    let gateway = Pushgateway { child, port };
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return gateway;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("prometheus-pushgateway did not start on port {port}");
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // HTTP/1.0: the answer comes whole, not in chunks that could split a line
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
+}
+
+#[test]
+fn a_real_pushgateway_shows_the_check_gauges() {
+    let gw = pushgateway();
+    let p = project(&format!(
+        "  pushgateway: http://127.0.0.1:{}\n  job: assay_test\n",
+        gw.port
+    ));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let metrics = http_get(gw.port, "/metrics");
+    let line = |prefix: &str, labels: &[&str]| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix) && labels.iter().all(|x| l.contains(x)))
+            .unwrap_or_else(|| panic!("no {prefix} with {labels:?} in\n{metrics}"))
+            .to_string()
+    };
+    let common = [
+        "job=\"assay_test\"",
+        "data_source=\"db\"",
+        "dataset=\"db/main/t\"",
+    ];
+    let outcome = line(
+        "assay_check_outcome{",
+        &[&common[..], &["check=\"checks/row_count\""]].concat(),
+    );
+    assert!(outcome.ends_with(" 0"), "{outcome}");
+    let value = line(
+        "assay_check_value{",
+        &[&common[..], &["check=\"columns/id/duplicate\""]].concat(),
+    );
+    assert!(value.ends_with(" 1"), "{value}");
+    let rows = line("assay_dataset_rows_tested{", &common);
+    assert!(rows.ends_with(" 4"), "{rows}");
+    line("assay_dataset_duration_seconds{", &common);
+    line(
+        "assay_last_success_timestamp_seconds{",
+        &["job=\"assay_test\"", "scope=\"last_success\""],
+    );
+    assert_no_row_values(&[metrics]);
+}
