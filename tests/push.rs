@@ -639,3 +639,54 @@ fn a_real_pushgateway_shows_the_check_gauges() {
     );
     assert_no_row_values(&[metrics]);
 }
+
+/// docs/results.schema.json describes the document assay really writes: every member it
+/// writes is in the schema, and every member the schema requires is written.
+#[test]
+fn the_documented_schema_matches_the_document() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/results.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let p = project("  pushgateway: http://127.0.0.1:1\n");
+    p.write(
+        "broken.yml",
+        "dataset: db/main/nope\nchecks:\n  - row_count:\n",
+    );
+    let run = p.assay(&["verify", "contract.yml", "broken.yml", "-o", "json"]);
+    let doc = run.json();
+    let check_object = |value: &Value, def: &Value, what: &str| {
+        let props = def["properties"].as_object().unwrap();
+        for key in value.as_object().unwrap().keys() {
+            assert!(
+                props.contains_key(key),
+                "{what}: '{key}' is not in docs/results.schema.json"
+            );
+        }
+        for key in def["required"].as_array().unwrap() {
+            assert!(
+                value.get(key.as_str().unwrap()).is_some(),
+                "{what}: required '{key}' missing"
+            );
+        }
+    };
+    check_object(&doc, &schema, "document");
+    for d in doc["datasets"].as_array().unwrap() {
+        check_object(d, &schema["$defs"]["dataset"], "dataset");
+        for c in d["checks"].as_array().unwrap() {
+            check_object(c, &schema["$defs"]["check"], "check");
+            let types = schema["$defs"]["check"]["properties"]["type"]["enum"]
+                .as_array()
+                .unwrap();
+            assert!(types.contains(&c["type"]), "{}", c["type"]);
+        }
+    }
+    assert!(
+        doc["datasets"][1]["error"].is_string(),
+        "the broken dataset has its error"
+    );
+}
