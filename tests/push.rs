@@ -571,7 +571,10 @@ impl Drop for Pushgateway {
 }
 
 fn pushgateway() -> Pushgateway {
-    let port = free_port();
+    pushgateway_on(free_port())
+}
+
+fn pushgateway_on(port: u16) -> Pushgateway {
     let child = std::process::Command::new("prometheus-pushgateway")
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
@@ -688,5 +691,34 @@ fn the_documented_schema_matches_the_document() {
     assert!(
         doc["datasets"][1]["error"].is_string(),
         "the broken dataset has its error"
+    );
+}
+
+#[test]
+fn a_pushgateway_that_is_down_gets_the_results_from_the_outbox() {
+    let port = free_port();
+    let p = project(&format!(
+        "  pushgateway: http://127.0.0.1:{port}\n  job: assay_test\n  max_attempts: 2\n  backoff: 10ms\n"
+    ));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let files = outbox_files(&p);
+    assert_eq!(files.len(), 1);
+    let entry: Value = serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    assert_eq!(
+        entry["outbox"]["pending"],
+        serde_json::json!(["pushgateway"])
+    );
+    let gw = pushgateway_on(port);
+    let run = run_with_token(&p, &["push"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(outbox_files(&p).is_empty());
+    let metrics = http_get(gw.port, "/metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("assay_check_outcome{")
+                && l.contains("check=\"checks/row_count\"")),
+        "{metrics}"
     );
 }
