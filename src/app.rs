@@ -118,32 +118,20 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
 async fn push_results(results: &Results, plan: &PushPlan, quiet: bool) -> bool {
     let targets = push::targets(&plan.cloud);
     let deliveries = push::deliver(results, &plan.cloud, &plan.config_file, &targets).await;
-    let mut pending = Vec::new();
-    let mut errors = Vec::new();
-    let mut attempts = 0;
-    for (target, outcome) in deliveries {
-        match outcome {
-            Ok(how) => {
-                if !quiet {
-                    eprintln!("pushed results {} to {how}", results.scan_id);
-                }
-            }
-            Err(f) => {
-                attempts += f.attempts;
-                errors.push(format!("{}: {}", target.as_str(), f.message));
-                pending.push(target);
-            }
+    let left = push::remaining(deliveries, |how| {
+        if !quiet {
+            eprintln!("pushed results {} to {how}", results.scan_id);
         }
-    }
-    if pending.is_empty() {
+    });
+    if left.pending.is_empty() {
         return true;
     }
     let entry = outbox::Entry {
         results: results.clone(),
         outbox: outbox::Waiting {
-            pending,
-            last_error: errors.join("; "),
-            attempts,
+            pending: left.pending,
+            last_error: left.last_error,
+            attempts: left.attempts,
             queued_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         },
     };
@@ -259,23 +247,13 @@ async fn drain(
             None => push::targets(cloud),
         };
         let deliveries = push::deliver(&results, cloud, config_file, &targets).await;
-        let mut pending = Vec::new();
-        let mut errors = Vec::new();
-        let mut attempts = waiting_for.as_ref().map_or(0, |w| w.attempts);
-        for (target, outcome) in deliveries {
-            match outcome {
-                Ok(how) => {
-                    if !quiet {
-                        println!("delivered {} to {how}", results.scan_id);
-                    }
-                }
-                Err(f) => {
-                    attempts += f.attempts;
-                    errors.push(format!("{}: {}", target.as_str(), f.message));
-                    pending.push(target);
-                }
+        let left = push::remaining(deliveries, |how| {
+            if !quiet {
+                println!("delivered {} to {how}", results.scan_id);
             }
-        }
+        });
+        let pending = left.pending;
+        let attempts = waiting_for.as_ref().map_or(0, |w| w.attempts) + left.attempts;
         let in_outbox = waiting_for.is_some() && path.starts_with(&outbox.dir);
         if pending.is_empty() {
             delivered += 1;
@@ -291,7 +269,7 @@ async fn drain(
             continue;
         }
         waiting += 1;
-        let last_error = crate::secrets::mask(&errors.join("; "));
+        let last_error = left.last_error;
         println!("waiting {}: {last_error}", results.scan_id);
         if in_outbox {
             let entry = outbox::Entry {

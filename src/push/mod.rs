@@ -96,3 +96,34 @@ pub async fn deliver(
     }
     out
 }
+
+/// What still waits after a delivery round.
+pub struct Remaining {
+    pub pending: Vec<Target>,
+    /// "target: why" for each, masked of secrets
+    pub last_error: String,
+    /// attempts this round made on the targets that failed
+    pub attempts: u32,
+}
+
+/// Sort a round's deliveries: `delivered` hears of each success, the rest is returned.
+pub fn remaining(deliveries: Vec<Delivery>, mut delivered: impl FnMut(&str)) -> Remaining {
+    let mut pending = Vec::new();
+    let mut errors = Vec::new();
+    let mut attempts = 0;
+    for (target, outcome) in deliveries {
+        match outcome {
+            Ok(how) => delivered(&how),
+            Err(f) => {
+                attempts += f.attempts;
+                errors.push(format!("{}: {}", target.as_str(), f.message));
+                pending.push(target);
+            }
+        }
+    }
+    Remaining {
+        pending,
+        last_error: crate::secrets::mask(&errors.join("; ")),
+        attempts,
+    }
+}
