@@ -16,13 +16,14 @@ use crate::cli::{FailOnArg, PushArgs, VerifyArgs};
 use crate::config::{self, CloudConfig, Config};
 use crate::contract::{self, Contract};
 use crate::diag::{did_you_mean, Diag, Diags};
+use crate::diagnostics;
 use crate::exec::RunControl;
 use crate::interp::Vars;
 use crate::plan::{self, Resolved};
 use crate::push::{self, outbox};
 use crate::report::{self, Format, FORMATS};
 use crate::results::{FailOn, Results};
-use crate::verify::{self, RunOptions};
+use crate::verify::{self, CaptureOptions, RunOptions};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_BAD_INPUT: i32 = 2;
@@ -63,6 +64,8 @@ pub struct Run {
     plan_only: bool,
     /// --push: where to, and where the outbox is
     push: Option<PushPlan>,
+    /// where failing rows go
+    store: diagnostics::Store,
 }
 
 struct PushPlan {
@@ -82,7 +85,8 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
         .build()
         .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
     let control = RunControl::new();
-    let results = runtime.block_on(verify::run(run.resolved, &run.options, control));
+    let mut results = runtime.block_on(verify::run(run.resolved, &run.options, control));
+    runtime.block_on(diagnostics::store_captured(&run.store, &mut results));
     let mut stdout = std::io::stdout().lock();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for out in &run.outputs {
@@ -421,7 +425,12 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             jobs: args.jobs,
             timeout,
             now,
+            capture: (!args.no_failed_rows).then(|| CaptureOptions {
+                max_rows: config.diagnostics.max_rows_per_check,
+                exclude: config.diagnostics.exclude_columns.clone(),
+            }),
         },
+        store: diagnostics::Store::from_config(&config),
         fail_on: match args.fail_on {
             FailOnArg::Fail => FailOn::Fail,
             FailOnArg::Warn => FailOn::Warn,

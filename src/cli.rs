@@ -103,6 +103,10 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub plan: bool,
 
+    /// Do not capture failing rows into the diagnostics store
+    #[arg(long)]
+    pub no_failed_rows: bool,
+
     /// Upload the results to the targets under `cloud:` in assay.yml; what cannot be
     /// delivered waits in .assay/outbox/ and the run exits 4
     #[arg(long, conflicts_with = "plan")]

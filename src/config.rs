@@ -193,7 +193,38 @@ pub struct Config {
     pub project_dir: PathBuf,
     /// the config file, for messages ("check the token in assay.yml")
     pub config_file: Option<PathBuf>,
+    pub diagnostics: DiagnosticsConfig,
 }
+
+/// Where failing rows go (SPEC section 6).
+#[derive(Debug, Clone)]
+pub struct DiagnosticsConfig {
+    /// a configured data source; None: the embedded DuckDB file .assay/diagnostics.duckdb
+    pub data_source: Option<String>,
+    /// schema (Postgres, DuckDB) or database (MySQL) of the store's table
+    pub schema: Option<String>,
+    pub max_rows_per_check: u64,
+    /// columns kept out of the store in every dataset
+    pub exclude_columns: Vec<String>,
+}
+
+impl Default for DiagnosticsConfig {
+    fn default() -> Self {
+        DiagnosticsConfig {
+            data_source: None,
+            schema: None,
+            max_rows_per_check: 100,
+            exclude_columns: Vec::new(),
+        }
+    }
+}
+
+const DIAGNOSTICS_KEYS: &[&str] = &[
+    "data_source",
+    "schema",
+    "max_rows_per_check",
+    "exclude_columns",
+];
 
 /// Where results are pushed (SPEC section 5).
 #[derive(Clone)]
@@ -267,7 +298,11 @@ pub fn load(
         let mut r = Reader::new(&source, Some(vars));
         if node.is_null() {
             // an empty assay.yml configures nothing, which is fine
-        } else if r.keys(&node, &["data_sources", "cloud"], "the config file") {
+        } else if r.keys(
+            &node,
+            &["data_sources", "cloud", "diagnostics"],
+            "the config file",
+        ) {
             if let Some(list) = node.get("data_sources") {
                 if let Some(items) = r.list(list, "data_sources") {
                     for item in items {
@@ -279,6 +314,11 @@ pub fn load(
             }
             if let Some(cloud_node) = node.get("cloud") {
                 config.cloud = cloud(&mut r, cloud_node);
+            }
+            if let Some(d) = node.get("diagnostics").filter(|n| !n.is_null()) {
+                if let Some(diagnostics) = diagnostics(&mut r, d, &config) {
+                    config.diagnostics = diagnostics;
+                }
             }
         }
         diags.extend(r.diags);
@@ -556,6 +596,45 @@ fn server(
         sslmode,
         connect_timeout,
     })
+}
+
+fn diagnostics(r: &mut Reader, node: &Node, config: &Config) -> Option<DiagnosticsConfig> {
+    if !r.keys(node, DIAGNOSTICS_KEYS, "diagnostics") {
+        return None;
+    }
+    let mut out = DiagnosticsConfig::default();
+    if let Some(n) = node.get("data_source").filter(|n| !n.is_null()) {
+        let name = r.string(n, "data_source")?;
+        match config.data_source(&name) {
+            Some(ds) if matches!(ds.kind, DataSourceKind::Files { .. }) => {
+                r.error(
+                    n.span,
+                    format!("data source '{name}' is a files data source, which cannot store failed rows"),
+                    Some("use a duckdb, postgres or mysql data source, or leave data_source out for .assay/diagnostics.duckdb".into()),
+                );
+                return None;
+            }
+            Some(_) => out.data_source = Some(name),
+            None => {
+                let help = match did_you_mean(&name, config.names()) {
+                    Some(s) => format!("did you mean '{s}'?"),
+                    None => format!("configured data sources: {}", config.names().join(", ")),
+                };
+                r.error(n.span, format!("no data source named '{name}'"), Some(help));
+                return None;
+            }
+        }
+    }
+    if let Some(n) = node.get("schema").filter(|n| !n.is_null()) {
+        out.schema = Some(r.string(n, "schema")?);
+    }
+    if let Some(n) = node.get("max_rows_per_check").filter(|n| !n.is_null()) {
+        out.max_rows_per_check = r.count(n, "max_rows_per_check")?;
+    }
+    if let Some(n) = node.get("exclude_columns").filter(|n| !n.is_null()) {
+        out.exclude_columns = r.string_list(n, "exclude_columns")?;
+    }
+    Some(out)
 }
 
 fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {

@@ -4,12 +4,14 @@
 //! executor -> metric values -> check outcomes -> results -> reporters.
 
 pub mod app;
+pub mod capture;
 pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod decode;
 pub mod diag;
+pub mod diagnostics;
 pub mod exec;
 pub mod interp;
 pub mod plan;

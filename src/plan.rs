@@ -225,7 +225,8 @@ impl Group {
     }
 }
 
-fn and_filters(a: Option<&SqlText>, b: Option<&SqlText>) -> Option<Expr> {
+/// The dataset filter AND the check's filter.
+pub fn and_filters(a: Option<&SqlText>, b: Option<&SqlText>) -> Option<Expr> {
     let parts: Vec<Expr> = [a, b]
         .into_iter()
         .flatten()
@@ -356,27 +357,39 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
 /// matches by the engine's case rules (a contract's `Amount` is Postgres's `amount`), and
 /// compare exactly only where a column holds text.
 fn respell(needs: &mut Needs, cols: &[ColumnInfo], d: &dyn Dialect) {
-    let respell = |name: &str| -> Option<String> {
-        if cols.iter().any(|c| c.name == name) {
-            return None;
-        }
-        cols.iter()
-            .find(|c| d.same_ident(&c.name, name))
-            .map(|c| c.name.clone())
-    };
-    let main = crate::checks::invalid::MAIN;
+    for m in &mut needs.aggregates {
+        fit_to_catalog(&mut m.expr, cols, d);
+    }
+    if let Some(OwnQuery::Select(s)) = &mut needs.own_query {
+        s.respell_columns(crate::checks::invalid::MAIN, &|n| {
+            catalog_spelling(n, cols, d)
+        });
+    }
+}
+
+/// The catalog's spelling of a column when the contract's differs only by the engine's
+/// case rules.
+fn catalog_spelling(name: &str, cols: &[ColumnInfo], d: &dyn Dialect) -> Option<String> {
+    if cols.iter().any(|c| c.name == name) {
+        return None;
+    }
+    cols.iter()
+        .find(|c| d.same_ident(&c.name, name))
+        .map(|c| c.name.clone())
+}
+
+/// An expression as the catalog has it: names respelled, exact comparison only where
+/// a column holds text.
+pub fn fit_to_catalog(e: &mut Expr, cols: &[ColumnInfo], d: &dyn Dialect) {
+    e.respell_columns(crate::checks::invalid::MAIN, &|n| {
+        catalog_spelling(n, cols, d)
+    });
     let is_text = |name: &str| {
         cols.iter()
             .find(|c| c.name == name)
             .is_none_or(|c| d.is_text_type(&c.data_type))
     };
-    for m in &mut needs.aggregates {
-        m.expr.respell_columns(main, &respell);
-        m.expr.drop_needless_exact(&is_text);
-    }
-    if let Some(OwnQuery::Select(s)) = &mut needs.own_query {
-        s.respell_columns(main, &respell);
-    }
+    e.drop_needless_exact(&is_text);
 }
 
 /// When a shared aggregate query fails, this is the query with just one check's items

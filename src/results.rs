@@ -70,6 +70,31 @@ pub struct DatasetResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub checks: Vec<CheckResult>,
+    /// failing rows on their way to the diagnostics store: never serialized, so they
+    /// cannot reach a report, a results file or a push
+    #[serde(skip)]
+    pub captured: Vec<CapturedRows>,
+}
+
+/// One check's failing rows, as JSON objects (column name -> value).
+#[derive(Debug, Clone, Default)]
+pub struct CapturedRows {
+    pub check_id: String,
+    pub rows: Vec<Json>,
+    /// the capture query failed (the check's outcome stands)
+    pub error: Option<String>,
+}
+
+/// Where a check's failing rows went: the count and the place, never the rows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FailedRowsInfo {
+    pub captured: usize,
+    /// the store: "duckdb .assay/diagnostics.duckdb" or "postgres data source 'x'"
+    pub store: String,
+    pub table: String,
+    /// why the rows could not be written (the verdict does not change)
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +120,9 @@ pub struct CheckResult {
     pub attributes: Map<String, Json>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// failing rows captured to the diagnostics store
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failed_rows: Option<FailedRowsInfo>,
 }
 
 /// How a run's outcome maps to the process exit code (SPEC section 1).
@@ -177,6 +205,7 @@ mod tests {
                 settings: Map::new(),
                 attributes: Map::new(),
                 error: None,
+                failed_rows: None,
             })
             .collect();
         let mut r = Results {
@@ -200,6 +229,7 @@ mod tests {
                 duration_ms: 0,
                 error: None,
                 checks,
+                captured: Vec::new(),
             }],
         };
         r.summarize();

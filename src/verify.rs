@@ -13,7 +13,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
-use crate::checks::{Inputs, NoValue};
+use crate::capture;
+use crate::checks::{Capture, Inputs, NeedCtx, NoValue};
 use crate::config::DataSourceKind;
 use crate::contract::threshold::{Level, MetricKind};
 use crate::contract::Check;
@@ -22,12 +23,23 @@ use crate::exec::mysql::MySqlExecutor;
 use crate::exec::postgres::PostgresExecutor;
 use crate::exec::{ColumnInfo, ExecError, Executor, RunControl, Session, Value};
 use crate::plan::{self, CheckPlan, Resolved};
-use crate::results::{CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION};
+use crate::results::{
+    CapturedRows, CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION,
+};
 
 pub struct RunOptions {
     pub jobs: usize,
     pub timeout: Option<Duration>,
     pub now: DateTime<Utc>,
+    /// failed rows capture; None with --no-failed-rows
+    pub capture: Option<CaptureOptions>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    pub max_rows: u64,
+    /// columns kept out of the store in every dataset
+    pub exclude: Vec<String>,
 }
 
 /// Verify every resolved contract and assemble the results document.
@@ -62,11 +74,14 @@ pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunCon
         let semaphore = semaphore.clone();
         let control = control.clone();
         let now = opts.now;
+        let capture = opts.capture.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             let started = Instant::now();
             let mut result = match executor {
-                Some(Ok(exec)) => verify_dataset(exec.as_ref(), &r, now, &control).await,
+                Some(Ok(exec)) => {
+                    verify_dataset(exec.as_ref(), &r, now, capture.as_ref(), &control).await
+                }
                 Some(Err(e)) => dataset_error(&r, e.to_string()),
                 None => dataset_error(&r, "data source was not opened".into()),
             };
@@ -195,6 +210,7 @@ fn dataset_error(r: &Resolved, error: String) -> DatasetResult {
         duration_ms: 0,
         error: Some(error),
         checks,
+        captured: Vec::new(),
     }
 }
 
@@ -224,13 +240,14 @@ async fn verify_dataset(
     exec: &dyn Executor,
     r: &Resolved,
     now: DateTime<Utc>,
+    capture: Option<&CaptureOptions>,
     control: &RunControl,
 ) -> DatasetResult {
     let mut session = match exec.session(control).await {
         Ok(s) => s,
         Err(e) => return dataset_error(r, e.to_string()),
     };
-    let result = verify_in_session(exec, session.as_mut(), r, now, control).await;
+    let result = verify_in_session(exec, session.as_mut(), r, now, capture, control).await;
     session.finish().await;
     result
 }
@@ -240,6 +257,7 @@ async fn verify_in_session(
     session: &mut dyn Session,
     r: &Resolved,
     now: DateTime<Utc>,
+    capture: Option<&CaptureOptions>,
     control: &RunControl,
 ) -> DatasetResult {
     let contract = &r.contract;
@@ -353,6 +371,10 @@ async fn verify_in_session(
         checks.push(evaluate(check, &inputs));
     }
 
+    let captured = match capture {
+        Some(opts) => capture_failing(session, r, &columns, &checks, opts, control).await,
+        None => Vec::new(),
+    };
     let dataset_rows_tested = match &rows.first() {
         Some(Ok(Some(row))) => row.first().and_then(Value::as_f64).map(|f| f as u64),
         _ => None,
@@ -366,7 +388,83 @@ async fn verify_in_session(
         duration_ms: 0,
         error: None,
         checks,
+        captured,
     }
+}
+
+/// Failing rows of the failing checks that have rows to show, each with its own LIMIT
+/// query in the dataset's read-only session. Passing checks run no query.
+async fn capture_failing(
+    session: &mut dyn Session,
+    r: &Resolved,
+    columns: &[ColumnInfo],
+    results: &[CheckResult],
+    opts: &CaptureOptions,
+    control: &RunControl,
+) -> Vec<CapturedRows> {
+    let d = r.dialect();
+    let contract = &r.contract;
+    let exclude: Vec<String> = opts
+        .exclude
+        .iter()
+        .chain(&contract.exclude_columns)
+        .cloned()
+        .collect();
+    let kept: Vec<String> = columns
+        .iter()
+        .map(|c| c.name.clone())
+        .filter(|c| !exclude.iter().any(|x| d.same_ident(x, c)))
+        .collect();
+    let mut out = Vec::new();
+    for (i, (check, result)) in contract.checks.iter().zip(results).enumerate() {
+        if !matches!(result.outcome, Outcome::Fail | Outcome::Warn) {
+            continue;
+        }
+        let filter = plan::and_filters(contract.filter.as_ref(), check.filter.as_ref());
+        let ctx = NeedCtx {
+            table: &r.table,
+            column: check.column.as_deref(),
+            filter: filter.as_ref(),
+            reference_table: r.reference_tables.get(&i),
+        };
+        let Some(mut spec) = check.kind.capture(&ctx) else {
+            continue;
+        };
+        match &mut spec {
+            Capture::Rows { condition, .. } => plan::fit_to_catalog(condition, columns, d),
+            Capture::Repeats { keys, only } => {
+                keys.iter_mut()
+                    .chain(only.as_mut())
+                    .for_each(|e| plan::fit_to_catalog(e, columns, d));
+            }
+            Capture::Query(_) => {}
+        }
+        let sql = capture::capture_sql(d, &r.table, &spec, filter.as_ref(), &kept, opts.max_rows);
+        let label = format!("{}: capture {}", contract.dataset.text, check.id);
+        let started = Instant::now();
+        let fetched = match control.check() {
+            Ok(()) => session.rows(&sql, opts.max_rows as usize).await,
+            Err(e) => Err(e),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        // the log says how many rows, never what they hold
+        let (rows, error) = match fetched {
+            Ok(rows) => {
+                debug!("{label}: {} rows ({ms:.1} ms)\n{sql}", rows.rows.len());
+                (capture::rows_json(&rows, &exclude, d), None)
+            }
+            Err(e) => {
+                debug!("{label} failed after {ms:.1} ms: {e}\n{sql}");
+                (Vec::new(), Some(crate::secrets::mask(&e.to_string())))
+            }
+        };
+        out.push(CapturedRows {
+            check_id: check.id.clone(),
+            rows,
+            error,
+        });
+    }
+    out
 }
 
 pub fn default_name(check: &Check) -> String {
@@ -419,6 +517,7 @@ fn base_result(check: &Check) -> CheckResult {
         settings: check.kind.settings(),
         attributes: check.attributes.clone(),
         error: None,
+        failed_rows: None,
     }
 }
 

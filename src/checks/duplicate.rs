@@ -8,7 +8,8 @@ use serde_json::{json, Map, Value as Json};
 
 use super::rules::{self, MissingRules};
 use super::{
-    alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs,
+    alias_part, count_value, percent, Capture, ColumnDefaults, Inputs, Measurement, Metric,
+    NeedCtx, Needs,
 };
 use crate::decode::Reader;
 use crate::sql::ast::{AggFn, Expr};
@@ -110,6 +111,26 @@ impl Duplicate {
                 ],
                 columns: columns.clone(),
                 ..Needs::default()
+            },
+        }
+    }
+
+    /// The repeated keys with their counts; a column's missing values are not keys.
+    pub fn capture(&self, ctx: &NeedCtx) -> Capture {
+        match self {
+            Duplicate::Column { missing } => {
+                let column = ctx.column.unwrap_or_default();
+                Capture::Repeats {
+                    keys: vec![Expr::ExactText(Box::new(Expr::col(column)))],
+                    only: Some(Expr::negate(missing.is_missing(column))),
+                }
+            }
+            Duplicate::Columns { columns } => Capture::Repeats {
+                keys: columns
+                    .iter()
+                    .map(|c| Expr::ExactText(Box::new(Expr::col(c))))
+                    .collect(),
+                only: None,
             },
         }
     }

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use super::{count_value, percent, Inputs, Measurement, Metric, Needs, OwnQuery};
+use super::{count_value, percent, Capture, Inputs, Measurement, Metric, Needs, OwnQuery};
 use crate::contract::SqlText;
 use crate::decode::Reader;
 use crate::sql::ast::Expr;
@@ -56,6 +56,16 @@ impl FailedRows {
                 own_query: Some(OwnQuery::CountRowsOf(s.sql.clone())),
                 ..Needs::default()
             },
+        }
+    }
+
+    pub fn capture(&self) -> Capture {
+        match self {
+            FailedRows::Expression(s) => Capture::Rows {
+                condition: Expr::Raw(s.sql.clone()),
+                aliased: false,
+            },
+            FailedRows::Query(s) => Capture::Query(s.sql.clone()),
         }
     }
 

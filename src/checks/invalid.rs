@@ -3,8 +3,8 @@
 
 use super::rules::{self, MissingRules, ValidityRules};
 use super::{
-    alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs,
-    OwnQuery,
+    alias_part, count_value, percent, Capture, ColumnDefaults, Inputs, Measurement, Metric,
+    NeedCtx, Needs, OwnQuery,
 };
 use crate::decode::Reader;
 use crate::sql::ast::{Expr, Select, SelectItem};
@@ -51,8 +51,9 @@ impl Invalid {
         }
     }
 
-    fn invalid_expr(&self, column: &str, reference: Option<Expr>) -> Expr {
-        // CASE cascade: a missing value is never invalid; a value failing any rule is
+    /// 1 for an invalid row, else NULL. CASE cascade: a missing value is never invalid;
+    /// a value failing any rule is.
+    fn invalid_case(&self, column: &str, reference: Option<Expr>) -> Expr {
         let valid = Expr::and(
             self.validity
                 .is_valid(column)
@@ -60,18 +61,53 @@ impl Invalid {
                 .chain(reference)
                 .collect(),
         );
+        Expr::Case(
+            Box::new(self.missing.is_missing(column)),
+            Box::new(Expr::Null),
+            Some(Box::new(Expr::Case(
+                Box::new(valid),
+                Box::new(Expr::Null),
+                Some(Box::new(Expr::Int(1))),
+            ))),
+        )
+    }
+
+    fn invalid_expr(&self, column: &str, reference: Option<Expr>) -> Expr {
         Expr::agg(
             crate::sql::ast::AggFn::Count,
-            Expr::Case(
-                Box::new(self.missing.is_missing(column)),
-                Box::new(Expr::Null),
-                Some(Box::new(Expr::Case(
-                    Box::new(valid),
-                    Box::new(Expr::Null),
-                    Some(Box::new(Expr::Int(1))),
-                ))),
-            ),
+            self.invalid_case(column, reference),
         )
+    }
+
+    /// Reference data: the value is looked up in the other table by EXISTS (so NULLs
+    /// in the reference column do not poison a NOT IN), compared exactly.
+    fn reference_lookup(&self, column: &str, ctx: &NeedCtx) -> Option<Expr> {
+        let (rd, ref_table) = (self.validity.reference.as_ref()?, ctx.reference_table?);
+        Some(Expr::Exists(Box::new(Select {
+            items: vec![SelectItem {
+                expr: Expr::Int(1),
+                alias: None,
+            }],
+            from: ref_table.aliased(REF),
+            filter: Some(Expr::Cmp(
+                Box::new(Expr::AliasColumn(REF.into(), rd.column.clone())),
+                crate::sql::ast::CmpOp::Eq,
+                Box::new(Expr::ExactText(Box::new(Expr::AliasColumn(
+                    MAIN.into(),
+                    column.to_string(),
+                )))),
+            )),
+        })))
+    }
+
+    pub fn capture(&self, ctx: &NeedCtx) -> Capture {
+        let column = ctx.column.unwrap_or_default();
+        let lookup = self.reference_lookup(column, ctx);
+        let aliased = lookup.is_some();
+        Capture::Rows {
+            condition: Expr::negate(Expr::IsNull(Box::new(self.invalid_case(column, lookup)))),
+            aliased,
+        }
     }
 
     pub fn needs(&self, ctx: &NeedCtx) -> Needs {
@@ -81,25 +117,8 @@ impl Invalid {
             name: format!("{name}_missing_count"),
             expr: Expr::count_where(self.missing.is_missing(column)),
         };
-        if let (Some(rd), Some(ref_table)) = (&self.validity.reference, ctx.reference_table) {
-            // Reference data needs the other table: one query of its own, with the value
-            // looked up by EXISTS so NULLs in the reference column do not poison NOT IN.
-            let lookup = Expr::Exists(Box::new(Select {
-                items: vec![SelectItem {
-                    expr: Expr::Int(1),
-                    alias: None,
-                }],
-                from: ref_table.aliased(REF),
-                // exact: 'Open' is not a reference value 'open' under any collation
-                filter: Some(Expr::Cmp(
-                    Box::new(Expr::AliasColumn(REF.into(), rd.column.clone())),
-                    crate::sql::ast::CmpOp::Eq,
-                    Box::new(Expr::ExactText(Box::new(Expr::AliasColumn(
-                        MAIN.into(),
-                        column.to_string(),
-                    )))),
-                )),
-            }));
+        if let Some(lookup) = self.reference_lookup(column, ctx) {
+            // reference data needs the other table: a query of its own
             let select = Select {
                 items: vec![
                     SelectItem {

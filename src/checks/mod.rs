@@ -207,6 +207,19 @@ pub enum OwnQuery {
     Value(String),
 }
 
+/// Which rows a failing check's capture selects (SPEC section 6).
+#[derive(Debug, Clone)]
+pub enum Capture {
+    /// rows of the dataset where the condition holds (with the dataset and check
+    /// filters); `aliased` when the condition refers to the table as `assay_main`
+    Rows { condition: Expr, aliased: bool },
+    /// the key values that repeat, with their counts, largest first; `only` keeps rows
+    /// whose key counts (not missing)
+    Repeats { keys: Vec<Expr>, only: Option<Expr> },
+    /// the rows of the user's own query
+    Query(String),
+}
+
 #[derive(Debug, Default)]
 pub struct Needs {
     pub aggregates: Vec<Metric>,
@@ -294,6 +307,22 @@ impl CheckKind {
             CheckKind::Aggregate(c) => c.needs(ctx),
             CheckKind::Metric(c) => c.needs(),
             CheckKind::FailedRows(c) => c.needs(ctx),
+        }
+    }
+
+    /// The failing rows of this check, for the diagnostics store; None for types whose
+    /// failures are not rows (row_count, schema, freshness, aggregate, metric).
+    pub fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
+        let column = ctx.column.unwrap_or_default();
+        match self {
+            CheckKind::Missing(c) => Some(Capture::Rows {
+                condition: c.rules.is_missing(column),
+                aliased: false,
+            }),
+            CheckKind::Invalid(c) => Some(c.capture(ctx)),
+            CheckKind::Duplicate(c) => Some(c.capture(ctx)),
+            CheckKind::FailedRows(c) => Some(c.capture()),
+            _ => None,
         }
     }
 

@@ -62,9 +62,18 @@ pub struct Contract {
     pub filter: Option<SqlText>,
     pub columns: Vec<ColumnSpec>,
     pub checks: Vec<Check>,
+    /// `diagnostics: {exclude_columns: [...]}`: kept out of the failed rows store
+    pub exclude_columns: Vec<String>,
 }
 
-const CONTRACT_KEYS: &[&str] = &["dataset", "filter", "variables", "columns", "checks"];
+const CONTRACT_KEYS: &[&str] = &[
+    "dataset",
+    "filter",
+    "variables",
+    "columns",
+    "checks",
+    "diagnostics",
+];
 const COLUMN_KEYS: &[&str] = &[
     "name",
     "data_type",
@@ -130,6 +139,14 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
         );
     }
 
+    let mut exclude_columns = Vec::new();
+    if let Some(d) = root.get("diagnostics").filter(|n| !n.is_null()) {
+        if r.keys(d, &["exclude_columns"], "diagnostics") {
+            if let Some(list) = d.get("exclude_columns") {
+                exclude_columns = r.string_list(list, "exclude_columns").unwrap_or_default();
+            }
+        }
+    }
     let mut columns = Vec::new();
     let mut checks_out: Vec<Check> = Vec::new();
     let mut ids: HashMap<String, Span> = HashMap::new();
@@ -163,6 +180,7 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
             filter,
             columns,
             checks: checks_out,
+            exclude_columns,
         }),
         _ => Err(diags),
     }

@@ -13,7 +13,7 @@ use duckdb::types::Value as DValue;
 use duckdb::{AccessMode, Config, Connection};
 
 use super::control::Interrupt;
-use super::{ColumnInfo, ExecError, Executor, RunControl, Session, Value};
+use super::{ColumnInfo, ExecError, Executor, Rows, RunControl, Session, Value};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
@@ -151,24 +151,34 @@ struct DuckDbSession {
 }
 
 impl DuckDbSession {
-    async fn rows(&self, sql: String, limit: usize) -> Result<Vec<Vec<Value>>, ExecError> {
+    /// Up to `limit` rows, fetched one by one (never the whole result), with column names.
+    async fn fetch(&self, sql: String, limit: usize) -> Result<Rows, ExecError> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             let mut stmt = conn.prepare(&sql).map_err(query_error)?;
             let mut rows = stmt.query([]).map_err(query_error)?;
-            let mut out = Vec::new();
-            while out.len() < limit {
+            let mut out = Rows::default();
+            while out.rows.len() < limit {
                 let Some(row) = rows.next().map_err(query_error)? else {
                     break;
                 };
                 let n = row.as_ref().column_count();
+                if out.columns.is_empty() {
+                    out.columns = (0..n)
+                        .map(|i| {
+                            row.as_ref()
+                                .column_name(i)
+                                .map_or_else(|_| format!("column{i}"), |s| s.to_string())
+                        })
+                        .collect();
+                }
                 let mut values = Vec::with_capacity(n);
                 for i in 0..n {
                     let v: DValue = row.get(i).map_err(query_error)?;
                     values.push(convert(v));
                 }
-                out.push(values);
+                out.rows.push(values);
             }
             Ok(out)
         })
@@ -197,8 +207,9 @@ impl Session for DuckDbSession {
             return Err(ExecError::Query(e.clone()));
         }
         let rows = self
-            .rows(DuckDbDialect.columns_query(table), usize::MAX)
-            .await?;
+            .fetch(DuckDbDialect.columns_query(table), usize::MAX)
+            .await?
+            .rows;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -206,7 +217,11 @@ impl Session for DuckDbSession {
     }
 
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self.rows(sql.to_string(), 1).await?.pop())
+        Ok(self.fetch(sql.to_string(), 1).await?.rows.pop())
+    }
+
+    async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError> {
+        self.fetch(sql.to_string(), limit).await
     }
 }
 

@@ -51,6 +51,15 @@ impl Value {
         }
     }
 
+    /// A value as it is stored with a failed row: text as itself, timestamps in
+    /// RFC 3339, dates as YYYY-MM-DD, numbers as numbers.
+    pub fn to_row_json(&self) -> Json {
+        match self {
+            Value::Text(t) => json!(t),
+            other => other.to_json(),
+        }
+    }
+
     /// For diagnostics: numbers as JSON numbers, anything else as text.
     pub fn to_json(&self) -> Json {
         match self {
@@ -157,8 +166,19 @@ pub trait Session: Send {
     /// Run a query and return its first row (None when it returned no rows).
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError>;
 
+    /// Up to `limit` rows of a query, with the column names (failed rows capture). The
+    /// query carries its own LIMIT too, so the engine never sends more.
+    async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError>;
+
     /// End the session's read-only transaction and hand the connection back to the pool.
     async fn finish(&mut self) {}
+}
+
+/// Column names and rows of a query.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
 }
 
 /// Rows of a dialect's `columns_query` (name, type, length, precision, scale) as columns.

@@ -22,7 +22,7 @@ use tracing::debug;
 
 use super::control::Interrupt;
 use super::{
-    error_chain, log_statement, ColumnInfo, ExecError, Executor, RunControl, Session, Value,
+    error_chain, log_statement, ColumnInfo, ExecError, Executor, Rows, RunControl, Session, Value,
 };
 use crate::config::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
@@ -153,6 +153,32 @@ impl MySqlExecutor {
             Ok(conn) => Ok((conn, opts.clone())),
             Err(e) => Err(self.connect_error(e)),
         }
+    }
+
+    /// Run writing statements in one transaction on a connection of their own (the
+    /// diagnostics store; verification sessions stay read-only).
+    pub async fn execute_writes(&self, statements: &[String]) -> Result<(), ExecError> {
+        let (mut conn, _) = self.connect().await?;
+        let setup = [
+            "SET NAMES utf8mb4".to_string(),
+            "START TRANSACTION".to_string(),
+        ];
+        for statement in setup
+            .iter()
+            .chain(statements)
+            .chain(&["COMMIT".to_string()])
+        {
+            let started = Instant::now();
+            let result = conn.query_drop(statement).await;
+            let shown = if statement.starts_with("INSERT") {
+                "INSERT INTO ... (failed rows)"
+            } else {
+                statement
+            };
+            log_statement(shown, started, result.as_ref().err().map(|e| e as _));
+            result.map_err(|e| query_error(&e))?;
+        }
+        Ok(())
     }
 
     async fn get(&self, pool: &Pool) -> Result<Conn, ConnectFailure> {
@@ -312,15 +338,18 @@ struct MySqlSession {
 }
 
 impl MySqlSession {
-    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
-        self.raw_rows(sql).await.map_err(|e| match e {
-            Some(e) => query_error(&e),
-            None => ExecError::Query("the session is closed".into()),
-        })
+    async fn all_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
+        self.raw_rows(sql)
+            .await
+            .map(|r| r.rows)
+            .map_err(|e| match e {
+                Some(e) => query_error(&e),
+                None => ExecError::Query("the session is closed".into()),
+            })
     }
 
     /// Rows, or the driver's error (None: the connection was lost before).
-    async fn raw_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, Option<mysql_async::Error>> {
+    async fn raw_rows(&mut self, sql: &str) -> Result<Rows, Option<mysql_async::Error>> {
         let conn = self.conn.as_mut().ok_or(None)?;
         let rows: Vec<Row> = match conn.query_iter(sql).await {
             Ok(result) => result.collect_and_drop().await.map_err(Some)?,
@@ -331,7 +360,16 @@ impl MySqlSession {
                 return Err(Some(e));
             }
         };
-        Ok(rows
+        let columns = rows
+            .first()
+            .map(|r| {
+                r.columns_ref()
+                    .iter()
+                    .map(|c| c.name_str().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rows = rows
             .into_iter()
             .map(|row| {
                 let columns = row.columns();
@@ -341,14 +379,15 @@ impl MySqlSession {
                     .map(|(v, c)| convert(v, c))
                     .collect()
             })
-            .collect())
+            .collect();
+        Ok(Rows { columns, rows })
     }
 }
 
 #[async_trait]
 impl Session for MySqlSession {
     async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
-        let rows = self.rows(&MySqlDialect.columns_query(table)).await?;
+        let rows = self.all_rows(&MySqlDialect.columns_query(table)).await?;
         if rows.is_empty() {
             // information_schema hides tables the user may not read: ask the table itself,
             // so "SELECT command denied" is reported as that and not as "not found"
@@ -367,7 +406,16 @@ impl Session for MySqlSession {
     }
 
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self.rows(sql).await?.into_iter().next())
+        Ok(self.all_rows(sql).await?.into_iter().next())
+    }
+
+    async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError> {
+        let mut rows = self.raw_rows(sql).await.map_err(|e| match e {
+            Some(e) => query_error(&e),
+            None => ExecError::Query("the session is closed".into()),
+        })?;
+        rows.rows.truncate(limit);
+        Ok(rows)
     }
 
     async fn finish(&mut self) {

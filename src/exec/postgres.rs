@@ -17,7 +17,7 @@ use tracing::debug;
 
 use super::control::Interrupt;
 use super::{
-    error_chain, log_statement, ColumnInfo, ExecError, Executor, RunControl, Session, Value,
+    error_chain, log_statement, ColumnInfo, ExecError, Executor, Rows, RunControl, Session, Value,
 };
 use crate::config::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
@@ -135,6 +135,21 @@ impl PostgresExecutor {
             }
         });
         Ok(client)
+    }
+
+    /// Run writing statements in one transaction on a connection of their own (the
+    /// diagnostics store; verification sessions stay read-only).
+    pub async fn execute_writes(&self, statements: &[String]) -> Result<(), ExecError> {
+        let client = self.connect().await?;
+        let batch = format!("BEGIN;\n{};\nCOMMIT", statements.join(";\n"));
+        let started = Instant::now();
+        let result = client.batch_execute(&batch).await;
+        log_statement(
+            "diagnostics store: BEGIN; ...; COMMIT",
+            started,
+            result.as_ref().err().map(|e| e as _),
+        );
+        result.map_err(|e| query_error(&e))
     }
 
     fn connect_error(&self, e: &tokio_postgres::Error) -> ExecError {
@@ -276,21 +291,33 @@ impl PgSession {
             .ok_or_else(|| ExecError::Query("the session is closed".into()))
     }
 
-    async fn rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
+    async fn all_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
+        Ok(self.fetch(sql).await?.rows)
+    }
+
+    /// Every row of a query (queries that may return many carry a LIMIT).
+    async fn fetch(&mut self, sql: &str) -> Result<Rows, ExecError> {
         let client = self.client()?;
         match client.query_typed(sql, &[]).await {
-            Ok(rows) => rows
-                .iter()
-                .map(|row| {
-                    (0..row.len())
-                        .map(|i| {
-                            row.try_get::<_, PgValue>(i)
-                                .map(|v| v.0)
-                                .map_err(|e| ExecError::Query(error_chain(&e)))
-                        })
-                        .collect()
-                })
-                .collect(),
+            Ok(rows) => {
+                let columns = rows
+                    .first()
+                    .map(|r| r.columns().iter().map(|c| c.name().to_string()).collect())
+                    .unwrap_or_default();
+                let rows = rows
+                    .iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| {
+                                row.try_get::<_, PgValue>(i)
+                                    .map(|v| v.0)
+                                    .map_err(|e| ExecError::Query(error_chain(&e)))
+                            })
+                            .collect()
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(Rows { columns, rows })
+            }
             Err(e) => {
                 // a failed statement aborts the transaction: start a new one so the
                 // dataset's other checks still run
@@ -310,12 +337,18 @@ impl PgSession {
 #[async_trait]
 impl Session for PgSession {
     async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
-        let rows = self.rows(&PostgresDialect.columns_query(table)).await?;
+        let rows = self.all_rows(&PostgresDialect.columns_query(table)).await?;
         Ok((!rows.is_empty()).then(|| super::columns_from_rows(&rows)))
     }
 
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self.rows(sql).await?.into_iter().next())
+        Ok(self.all_rows(sql).await?.into_iter().next())
+    }
+
+    async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError> {
+        let mut rows = self.fetch(sql).await?;
+        rows.rows.truncate(limit);
+        Ok(rows)
     }
 
     async fn finish(&mut self) {

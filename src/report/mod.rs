@@ -124,6 +124,21 @@ pub fn threshold_text(c: &CheckResult) -> String {
 
 /// The diagnostics worth a glance, as "key=value" pairs; schema differences listed.
 pub fn details_text(c: &CheckResult) -> String {
+    let text = measured_text(c);
+    match &c.failed_rows {
+        Some(f) if f.error.is_none() => format!(
+            "{text}; {} failed rows captured in {} table {}",
+            f.captured, f.store, f.table
+        ),
+        Some(f) => format!(
+            "{text}; failed rows not captured: {}",
+            f.error.as_deref().unwrap_or("")
+        ),
+        None => text,
+    }
+}
+
+fn measured_text(c: &CheckResult) -> String {
     if let Some(e) = &c.error {
         return e.clone();
     }

@@ -1,0 +1,245 @@
+//! The diagnostics store (SPEC section 6): failing rows go to a table in a data source
+//! of the user's (by default the embedded DuckDB file `.assay/diagnostics.duckdb`), one
+//! row per failing row: scan_id, data source, dataset, check id, capture time, its
+//! position and the row as JSON. Tables are created when missing. This is the only place
+//! assay writes, and never to the data source being verified (unless it is named here).
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value as Json;
+
+use crate::config::{Config, DataSourceKind};
+use crate::exec::mysql::MySqlExecutor;
+use crate::exec::postgres::PostgresExecutor;
+use crate::results::{FailedRowsInfo, Results};
+use crate::sql::dialect::Dialect;
+use crate::sql::duckdb::DuckDbDialect;
+use crate::sql::mysql::MySqlDialect;
+use crate::sql::postgres::PostgresDialect;
+
+pub const TABLE: &str = "assay_failed_rows";
+/// rows per INSERT statement
+const BATCH: usize = 500;
+
+enum Kind {
+    DuckDb(PathBuf),
+    Postgres(crate::config::ServerConfig),
+    MySql(crate::config::ServerConfig),
+}
+
+pub struct Store {
+    kind: Kind,
+    name: String,
+    schema: Option<String>,
+    /// "duckdb .assay/diagnostics.duckdb" or "postgres data source 'x'"
+    pub label: String,
+}
+
+impl Store {
+    /// The configured store, or the default DuckDB file in the project folder.
+    pub fn from_config(config: &Config) -> Store {
+        let d = &config.diagnostics;
+        let configured = d.data_source.as_ref().and_then(|n| config.data_source(n));
+        let (kind, name, label) = match configured.map(|ds| (&ds.kind, ds)) {
+            Some((DataSourceKind::Postgres(s), ds)) => (
+                Kind::Postgres(s.clone()),
+                ds.name.clone(),
+                format!("postgres data source '{}'", ds.name),
+            ),
+            Some((DataSourceKind::MySql(s), ds)) => (
+                Kind::MySql(s.clone()),
+                ds.name.clone(),
+                format!("mysql data source '{}'", ds.name),
+            ),
+            Some((DataSourceKind::DuckDb { database }, ds)) => (
+                Kind::DuckDb(PathBuf::from(database)),
+                ds.name.clone(),
+                format!("duckdb data source '{}' ({database})", ds.name),
+            ),
+            _ => {
+                let path = if config.project_dir == std::path::Path::new(".") {
+                    PathBuf::from(".assay").join("diagnostics.duckdb")
+                } else {
+                    config.project_dir.join(".assay").join("diagnostics.duckdb")
+                };
+                let label = format!("duckdb {}", path.display());
+                (Kind::DuckDb(path), "diagnostics".to_string(), label)
+            }
+        };
+        Store {
+            kind,
+            name,
+            schema: d.schema.clone(),
+            label,
+        }
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        match self.kind {
+            Kind::DuckDb(_) => &DuckDbDialect,
+            Kind::Postgres(_) => &PostgresDialect,
+            Kind::MySql(_) => &MySqlDialect,
+        }
+    }
+
+    /// The table, qualified and quoted for the store's engine.
+    pub fn table(&self) -> String {
+        let d = self.dialect();
+        match &self.schema {
+            Some(s) => format!("{}.{}", d.quote_ident(s), d.quote_ident(TABLE)),
+            None => d.quote_ident(TABLE),
+        }
+    }
+
+    /// Create what is missing and insert every captured row, in one transaction.
+    fn statements(&self, results: &Results, at: DateTime<Utc>) -> Vec<String> {
+        let d = self.dialect();
+        let q = |s: &str| d.quote_ident(s);
+        let mut out = Vec::new();
+        let (text, long_text, json, timestamp) = match self.kind {
+            Kind::DuckDb(_) => ("VARCHAR", "VARCHAR", "JSON", "TIMESTAMP"),
+            Kind::Postgres(_) => ("TEXT", "TEXT", "JSONB", "TIMESTAMP"),
+            Kind::MySql(_) => ("VARCHAR(255)", "VARCHAR(2048)", "JSON", "DATETIME(6)"),
+        };
+        if let Some(s) = &self.schema {
+            out.push(match self.kind {
+                Kind::MySql(_) => format!("CREATE DATABASE IF NOT EXISTS {}", q(s)),
+                _ => format!("CREATE SCHEMA IF NOT EXISTS {}", q(s)),
+            });
+        }
+        out.push(format!(
+            "CREATE TABLE IF NOT EXISTS {} ({} {text}, {} {text}, {} {long_text}, {} {long_text}, {} {timestamp}, {} INTEGER, {} {json})",
+            self.table(),
+            q("scan_id"),
+            q("data_source"),
+            q("dataset"),
+            q("check_id"),
+            q("captured_at"),
+            q("row_index"),
+            q("row_data"),
+        ));
+        let at = d.string_literal(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let mut values = Vec::new();
+        for dataset in &results.datasets {
+            for captured in &dataset.captured {
+                for (i, row) in captured.rows.iter().enumerate() {
+                    values.push(format!(
+                        "({}, {}, {}, {}, {at}, {}, {})",
+                        d.string_literal(&results.scan_id),
+                        d.string_literal(&dataset.data_source),
+                        d.string_literal(&dataset.dataset),
+                        d.string_literal(&captured.check_id),
+                        i + 1,
+                        d.string_literal(&Json::to_string(row)),
+                    ));
+                }
+            }
+        }
+        for chunk in values.chunks(BATCH) {
+            out.push(format!(
+                "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}) VALUES\n{}",
+                self.table(),
+                q("scan_id"),
+                q("data_source"),
+                q("dataset"),
+                q("check_id"),
+                q("captured_at"),
+                q("row_index"),
+                q("row_data"),
+                chunk.join(",\n")
+            ));
+        }
+        out
+    }
+
+    async fn execute(&self, statements: Vec<String>) -> Result<(), String> {
+        match &self.kind {
+            Kind::DuckDb(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || -> Result<(), String> {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)
+                            .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+                    }
+                    let conn = duckdb::Connection::open(&path)
+                        .map_err(|e| format!("cannot open '{}': {e}", path.display()))?;
+                    let batch = format!("BEGIN TRANSACTION;\n{};\nCOMMIT;", statements.join(";\n"));
+                    conn.execute_batch(&batch).map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| format!("the store task failed: {e}"))?
+            }
+            Kind::Postgres(server) => PostgresExecutor::new(&self.name, server, 1)
+                .map_err(|e| e.to_string())?
+                .execute_writes(&statements)
+                .await
+                .map_err(|e| e.to_string()),
+            Kind::MySql(server) => MySqlExecutor::new(&self.name, server, 1)
+                .map_err(|e| e.to_string())?
+                .execute_writes(&statements)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// Write the run's captured rows and say, per check, how many went where. A store that
+/// cannot be written is a warning on stderr and an error beside the count; the verdict
+/// does not change.
+pub async fn store_captured(store: &Store, results: &mut Results) {
+    let captured: usize = results
+        .datasets
+        .iter()
+        .flat_map(|d| &d.captured)
+        .map(|c| c.rows.len())
+        .sum();
+    let any = results.datasets.iter().any(|d| !d.captured.is_empty());
+    if !any {
+        return;
+    }
+    let written = if captured == 0 {
+        Ok(())
+    } else {
+        store.execute(store.statements(results, Utc::now())).await
+    };
+    let written = written.map_err(|e| crate::secrets::mask(&e));
+    if let Err(e) = &written {
+        eprintln!(
+            "warning: {captured} failed rows could not be written to the diagnostics store ({}): {e}",
+            store.label
+        );
+    }
+    let table = store.table();
+    for dataset in &mut results.datasets {
+        for captured in &dataset.captured {
+            let Some(check) = dataset
+                .checks
+                .iter_mut()
+                .find(|c| c.id == captured.check_id)
+            else {
+                continue;
+            };
+            let error = captured
+                .error
+                .clone()
+                .map(|e| format!("the capture query failed: {e}"))
+                .or_else(|| {
+                    written
+                        .as_ref()
+                        .err()
+                        .map(|e| format!("the store could not be written: {e}"))
+                });
+            check.failed_rows = Some(FailedRowsInfo {
+                captured: if error.is_some() {
+                    0
+                } else {
+                    captured.rows.len()
+                },
+                store: store.label.clone(),
+                table: table.clone(),
+                error,
+            });
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! Failed rows capture into the diagnostics store, on real engines: what is captured,
+//! limits and exclusions, where it goes (the default DuckDB file, a Postgres store), that
+//! passing checks run no capture query, that no row value reaches results or logs, and
+//! that a store that cannot be written changes nothing of the verdict.
+
+mod common;
+
+use common::engines::{admin_number, postgres_url, Engine, Sandbox, ENGINES};
+use common::Project;
+use serde_json::Value;
+
+/// Values that exist only in the data rows.
+const SECRET_VALUES: [&str; 3] = [
+    "Qx-Row-Value-1187",
+    "Jm-Row-Value-2243",
+    "Vb-Row-Value-3391",
+];
+
+fn rows_sql(table: &str, literal: impl Fn(&str) -> String) -> Vec<String> {
+    let v = |i: usize| literal(SECRET_VALUES[i]);
+    vec![
+        format!("CREATE TABLE {table} (id INTEGER, name VARCHAR(40), email VARCHAR(60), amount INTEGER)"),
+        format!(
+            "INSERT INTO {table} VALUES (1, {}, 'a@x.org', 10), (2, {}, NULL, -5), (2, {}, 'bad', -7), (3, NULL, 'c@x.org', 20), (4, 'ok', NULL, 30)",
+            v(0),
+            v(1),
+            v(2)
+        ),
+    ]
+}
+
+/// Failing: missing name (1), missing email (2), invalid email (1), duplicate id (key 2),
+/// duplicate (id, amount > 0 filter) none, failed_rows amount < 0 (2), failed_rows query
+/// (2). Passing: row_count, missing id, duplicate name.
+fn contract(prefix: &str, qualified: &str) -> String {
+    format!(
+        "dataset: \"{prefix}/t\"
+diagnostics:
+  exclude_columns: [amount]
+columns:
+  - name: id
+    checks:
+      - missing:
+      - duplicate:
+  - name: name
+    checks:
+      - missing:
+      - duplicate:
+  - name: email
+    checks:
+      - missing: {{threshold: {{must_be_less_than: 2, level: warn}}, qualifier: lenient}}
+      - missing:
+      - invalid: {{valid_format: {{name: email, regex: '@'}}}}
+checks:
+  - row_count:
+  - duplicate: {{columns: [id, email]}}
+  - failed_rows: {{expression: amount < 0}}
+  - failed_rows:
+      qualifier: q
+      query: 'SELECT id, name FROM {qualified} WHERE amount < 0'
+"
+    )
+}
+
+/// Capturing checks that fail (or warn) and how many rows each captures.
+const EXPECTED: [(&str, i64); 7] = [
+    ("columns/id/duplicate", 1),
+    ("columns/name/missing", 1),
+    ("columns/email/missing/lenient", 2),
+    ("columns/email/missing", 2),
+    ("columns/email/invalid", 1),
+    ("checks/failed_rows", 2),
+    ("checks/failed_rows/q", 2),
+];
+
+fn duckdb_store(p: &Project) -> duckdb::Connection {
+    let config = duckdb::Config::default()
+        .access_mode(duckdb::AccessMode::ReadOnly)
+        .unwrap();
+    duckdb::Connection::open_with_flags(p.path().join(".assay/diagnostics.duckdb"), config).unwrap()
+}
+
+fn store_counts(conn: &duckdb::Connection, scan_id: &str) -> Vec<(String, i64)> {
+    let mut stmt = conn
+        .prepare("SELECT check_id, COUNT(*) FROM assay_failed_rows WHERE scan_id = ? GROUP BY check_id ORDER BY check_id")
+        .unwrap();
+    stmt.query_map([scan_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn sorted(mut v: Vec<(String, i64)>) -> Vec<(String, i64)> {
+    v.sort();
+    v
+}
+
+fn expected() -> Vec<(String, i64)> {
+    sorted(EXPECTED.iter().map(|(c, n)| (c.to_string(), *n)).collect())
+}
+
+fn assert_no_row_values(texts: &[&str]) {
+    for t in texts {
+        for v in SECRET_VALUES {
+            assert!(!t.contains(v), "row value {v} leaked into:\n{t}");
+        }
+    }
+}
+
+#[test]
+fn failing_rows_from_every_engine_land_in_the_default_store() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        s.run(&rows_sql(&s.qualified("t"), |v| engine.literal(v)));
+        s.project
+            .write("c.yml", &contract(&s.dataset_prefix(), &s.qualified("t")));
+        let run = s.project.assay(&["verify", "c.yml", "-o", "json", "-vv"]);
+        assert_eq!(run.code, 1, "{}: {}", engine.name(), run.stderr);
+        let r = run.json();
+        let scan_id = r["scan_id"].as_str().unwrap();
+        let conn = duckdb_store(&s.project);
+        assert_eq!(
+            store_counts(&conn, scan_id),
+            expected(),
+            "{}",
+            engine.name()
+        );
+
+        // rows keep their column names; the excluded column is not there
+        let row: String = conn
+            .query_row(
+                "SELECT CAST(row_data AS VARCHAR) FROM assay_failed_rows WHERE check_id = 'columns/email/invalid'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let row: Value = serde_json::from_str(&row).unwrap();
+        assert_eq!(row["id"], 2, "{}: {row}", engine.name());
+        assert_eq!(row["email"], "bad");
+        assert_eq!(row["name"], SECRET_VALUES[2]);
+        assert!(row.get("amount").is_none(), "excluded column stored: {row}");
+        // duplicates: the repeated key with its count
+        let dup: String = conn
+            .query_row(
+                "SELECT CAST(row_data AS VARCHAR) FROM assay_failed_rows WHERE check_id = 'columns/id/duplicate'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let dup: Value = serde_json::from_str(&dup).unwrap();
+        assert_eq!(dup["id"].to_string().trim_matches('"'), "2", "{dup}");
+        assert_eq!(dup["duplicate_count"], 2, "{dup}");
+
+        // results say how many and where; passing checks say nothing
+        for (id, n) in EXPECTED {
+            let info = &common::check(&r, id)["failed_rows"];
+            assert_eq!(info["captured"], n, "{}: {id}: {info}", engine.name());
+            assert_eq!(info["table"], "\"assay_failed_rows\"");
+            assert!(
+                info["store"]
+                    .as_str()
+                    .unwrap()
+                    .contains("diagnostics.duckdb"),
+                "{info}"
+            );
+        }
+        for id in [
+            "checks/row_count",
+            "columns/id/missing",
+            "columns/name/duplicate",
+            "checks/duplicate",
+        ] {
+            assert!(common::check(&r, id)["failed_rows"].is_null(), "{id}");
+        }
+        // passing checks run no capture query: one per capturing failing check
+        let captures = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains(": capture "))
+            .count();
+        assert_eq!(
+            captures,
+            EXPECTED.len(),
+            "{}:\n{}",
+            engine.name(),
+            run.stderr
+        );
+        assert_no_row_values(&[&run.stdout, &run.stderr]);
+        // the table report says where the rows went, without them (our reader of the
+        // store goes first: DuckDB lets one process write a file nobody else has open)
+        drop(conn);
+        let table = s.project.assay(&["verify", "c.yml"]);
+        // the details column wraps: read it without the table's borders and breaks
+        let flat: String = table
+            .stdout
+            .lines()
+            .filter_map(|l| l.split('│').nth(5))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            flat.contains("2 failed rows captured in duckdb"),
+            "{}",
+            table.stdout
+        );
+        assert_no_row_values(&[&table.stdout, &table.stderr]);
+    }
+}
+
+#[test]
+fn limits_and_exclusions_hold() {
+    let p = Project::duckdb(
+        "CREATE TABLE t AS SELECT range AS id, 'secret-' || range AS email, range % 3 AS grp FROM range(50);",
+    );
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write(
+        "assay.yml",
+        &format!("{config}diagnostics:\n  max_rows_per_check: 3\n  exclude_columns: [EMAIL]\n"),
+    );
+    p.write(
+        "c.yml",
+        "dataset: db/main/t
+columns:
+  - name: grp
+    checks:
+      - duplicate:
+checks:
+  - failed_rows: {expression: id >= 0}
+  - failed_rows: {qualifier: q, query: 'SELECT id, email FROM main.t'}
+",
+    );
+    let run = p.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = run.json();
+    let scan_id = r["scan_id"].as_str().unwrap();
+    let conn = duckdb_store(&p);
+    assert_eq!(
+        store_counts(&conn, scan_id),
+        vec![
+            ("checks/failed_rows".to_string(), 3),
+            ("checks/failed_rows/q".to_string(), 3),
+            ("columns/grp/duplicate".to_string(), 3),
+        ]
+    );
+    let leaked: i64 = conn
+        .query_row("SELECT COUNT(*) FROM assay_failed_rows WHERE CAST(row_data AS VARCHAR) LIKE '%secret-%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(leaked, 0, "an excluded column reached the store");
+    // largest groups first: 50 ids in 3 groups of 17, 17, 16
+    let first: String = conn
+        .query_row(
+            "SELECT CAST(row_data AS VARCHAR) FROM assay_failed_rows WHERE check_id = 'columns/grp/duplicate' ORDER BY row_index LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(first.contains("\"duplicate_count\":17"), "{first}");
+    let last: String = conn
+        .query_row(
+            "SELECT CAST(row_data AS VARCHAR) FROM assay_failed_rows WHERE check_id = 'columns/grp/duplicate' ORDER BY row_index DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(last.contains("\"duplicate_count\":16"), "{last}");
+
+    // --no-failed-rows: nothing captured, nothing new in the store
+    drop(conn);
+    let run = p.assay(&["verify", "c.yml", "-o", "json", "--no-failed-rows", "-vv"]);
+    assert_eq!(run.code, 1);
+    assert!(!run.stderr.contains(": capture "), "{}", run.stderr);
+    let scan_id = run.json()["scan_id"].as_str().unwrap().to_string();
+    assert!(store_counts(&duckdb_store(&p), &scan_id).is_empty());
+}
+
+#[test]
+fn a_postgres_store_takes_rows_from_every_engine() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        s.run(&rows_sql(&s.qualified("t"), |v| engine.literal(v)));
+        // the store: a schema of its own in the test Postgres
+        let store_schema = format!("{}_store", s.schema.replace("main", "duck"));
+        let store_schema = if engine == Engine::DuckDb {
+            format!("assay_store_{}", std::process::id())
+        } else {
+            store_schema
+        };
+        let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+        s.project.write(
+            "assay.yml",
+            &format!(
+                "{config}  - name: store\n    type: postgres\n    connection: {{url: '{}'}}\ndiagnostics:\n  data_source: store\n  schema: {store_schema}\n",
+                postgres_url()
+            ),
+        );
+        s.project
+            .write("c.yml", &contract(&s.dataset_prefix(), &s.qualified("t")));
+        let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+        assert_eq!(run.code, 1, "{}: {}", engine.name(), run.stderr);
+        let r = run.json();
+        let scan_id = r["scan_id"].as_str().unwrap();
+        for (id, n) in EXPECTED {
+            let stored = admin_number(
+                Engine::Postgres,
+                &format!("SELECT COUNT(*) FROM \"{store_schema}\".assay_failed_rows WHERE scan_id = '{scan_id}' AND check_id = '{id}'"),
+            );
+            assert_eq!(stored, n, "{}: {id}", engine.name());
+            assert!(common::check(&r, id)["failed_rows"]["store"]
+                .as_str()
+                .unwrap()
+                .contains("postgres data source 'store'"));
+        }
+        let named = admin_number(
+            Engine::Postgres,
+            &format!("SELECT COUNT(*) FROM \"{store_schema}\".assay_failed_rows WHERE scan_id = '{scan_id}' AND row_data ->> 'email' = 'bad'"),
+        );
+        assert_eq!(named, 2, "{}: JSONB rows keep column names", engine.name());
+        assert!(!s.project.path().join(".assay/diagnostics.duckdb").exists());
+        common::engines::admin(
+            Engine::Postgres,
+            &[format!("DROP SCHEMA \"{store_schema}\" CASCADE")],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_store_that_cannot_be_written_leaves_the_verdict_alone() {
+    let p = Project::duckdb(&rows_sql("t", |v| format!("'{v}'")).join(";\n"));
+    p.write("c.yml", &contract("db/main", "main.t"));
+    let baseline = p.assay(&["verify", "c.yml", "-o", "json", "--no-failed-rows"]);
+    // `.assay` is a file: the default store cannot be created
+    p.write(".assay", "not a folder");
+    let run = p.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, baseline.code, "{}", run.stderr);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("warning: 11 failed rows could not be written to the diagnostics store"),
+        "{}",
+        run.stderr
+    );
+    let r = run.json();
+    let info = &common::check(&r, "columns/email/invalid")["failed_rows"];
+    assert_eq!(info["captured"], 0, "{info}");
+    assert!(
+        info["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be written"),
+        "{info}"
+    );
+    assert_eq!(r["summary"], baseline.json()["summary"]);
+    assert_no_row_values(&[&run.stdout, &run.stderr]);
+
+    // a store on a server that is not there: the same
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::remove_file(p.path().join(".assay")).unwrap();
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write(
+        "assay.yml",
+        &format!("{config}  - name: store\n    type: postgres\n    connection: {{host: 127.0.0.1, port: {port}, database: x, user: x}}\ndiagnostics: {{data_source: store}}\n"),
+    );
+    let run = p.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("could not be written"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn diagnostics_settings_are_checked() {
+    let p = Project::duckdb("CREATE TABLE t(id INTEGER);");
+    p.write("c.yml", "dataset: db/main/t\nchecks:\n  - row_count:\n");
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    for (extra, fragment) in [
+        (
+            "diagnostics: {data_source: nowhere}\n",
+            "no data source named 'nowhere'",
+        ),
+        ("diagnostics: {max_rows_per_check: -1}\n", "whole number"),
+        (
+            "diagnostics: {exclude_column: [a]}\n",
+            "did you mean 'exclude_columns'?",
+        ),
+    ] {
+        p.write("assay.yml", &format!("{config}{extra}"));
+        let run = p.assay(&["verify", "c.yml"]);
+        assert_eq!(run.code, 2, "{extra}: {}", run.stderr);
+        assert!(run.stderr.contains(fragment), "{extra}: {}", run.stderr);
+    }
+    p.write("assay.yml", &config);
+    p.write(
+        "c.yml",
+        "dataset: db/main/t\ndiagnostics: {exclude: [a]}\nchecks:\n  - row_count:\n",
+    );
+    let run = p.assay(&["verify", "c.yml"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("did you mean 'exclude_columns'?"),
+        "{}",
+        run.stderr
+    );
+}
