@@ -660,7 +660,19 @@ fn the_documented_schema_matches_the_document() {
         "broken.yml",
         "dataset: db/main/nope\nchecks:\n  - row_count:\n",
     );
-    let run = p.assay(&["verify", "contract.yml", "broken.yml", "-o", "json"]);
+    // a failing check with captured rows, so failed_rows is in the document too
+    p.write(
+        "failing.yml",
+        "dataset: db/main/t\ncolumns:\n  - name: name\n    checks:\n      - missing:\n",
+    );
+    let run = p.assay(&[
+        "verify",
+        "contract.yml",
+        "broken.yml",
+        "failing.yml",
+        "-o",
+        "json",
+    ]);
     let doc = run.json();
     let check_object = |value: &Value, def: &Value, what: &str| {
         let props = def["properties"].as_object().unwrap();
@@ -691,6 +703,12 @@ fn the_documented_schema_matches_the_document() {
     assert!(
         doc["datasets"][1]["error"].is_string(),
         "the broken dataset has its error"
+    );
+    let failed_rows = &doc["datasets"][2]["checks"][0]["failed_rows"];
+    check_object(
+        failed_rows,
+        &schema["$defs"]["check"]["properties"]["failed_rows"],
+        "failed_rows",
     );
 }
 
