@@ -99,6 +99,10 @@ fn main() {
         println!();
         mysql_part(assay, dir.path());
     }
+    if std::env::var_os("ASSAY_BENCH_KEEP").is_some() {
+        // the kept database files live in this folder
+        std::mem::forget(dir);
+    }
 }
 
 fn duckdb_part(assay: &str, dir: &Path) {
