@@ -203,6 +203,11 @@ fn failing_rows_from_every_engine_land_in_the_default_store() {
             "{}",
             table.stdout
         );
+        assert!(
+            table.stdout.contains("failed rows: 11 rows of 7 checks in duckdb .assay/diagnostics.duckdb table \"assay_failed_rows\" (scan_id "),
+            "{}",
+            table.stdout
+        );
         assert_no_row_values(&[&table.stdout, &table.stderr]);
     }
 }

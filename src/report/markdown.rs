@@ -1,6 +1,6 @@
 //! Markdown, for pull-request comments and CI job summaries.
 
-use super::{details_text, summary_line, threshold_text, value_text};
+use super::{details_text, failed_rows_line, summary_line, threshold_text, value_text};
 use crate::results::{Outcome, Results};
 
 fn cell(s: &str) -> String {
@@ -22,6 +22,9 @@ pub fn render(results: &Results) -> String {
         icon(results.outcome),
         summary_line(results)
     );
+    if let Some(line) = failed_rows_line(results) {
+        out.push_str(&format!("{}\n\n", cell(&line)));
+    }
     for d in &results.datasets {
         out.push_str(&format!(
             "### {} `{}`\n\n",

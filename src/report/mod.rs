@@ -165,6 +165,29 @@ fn measured_text(c: &CheckResult) -> String {
         .join(", ")
 }
 
+/// "failed rows: 12 rows of 3 checks in <store> table <t> (scan_id ...)", when any
+/// were captured: where to look, never what was found.
+pub fn failed_rows_line(r: &Results) -> Option<String> {
+    let infos: Vec<&crate::results::FailedRowsInfo> = r
+        .datasets
+        .iter()
+        .flat_map(|d| &d.checks)
+        .filter_map(|c| c.failed_rows.as_ref())
+        .filter(|f| f.captured > 0)
+        .collect();
+    let first = infos.first()?;
+    let rows: usize = infos.iter().map(|f| f.captured).sum();
+    Some(format!(
+        "failed rows: {rows} row{} of {} check{} in {} table {} (scan_id {})",
+        if rows == 1 { "" } else { "s" },
+        infos.len(),
+        if infos.len() == 1 { "" } else { "s" },
+        first.store,
+        first.table,
+        r.scan_id
+    ))
+}
+
 pub fn summary_line(r: &Results) -> String {
     let s = &r.summary;
     let datasets = r.datasets.len();

@@ -4,7 +4,7 @@ use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Style, Width};
 
-use super::{details_text, summary_line, threshold_text, value_text};
+use super::{details_text, failed_rows_line, summary_line, threshold_text, value_text};
 use crate::results::{Outcome, Results};
 
 fn paint(text: &str, outcome: Outcome, color: bool) -> String {
@@ -79,5 +79,9 @@ pub fn render(results: &Results, color: bool) -> String {
     }
     let overall = paint(label(results.outcome), results.outcome, color);
     out.push_str(&format!("{overall} {}\n", summary_line(results)));
+    if let Some(line) = failed_rows_line(results) {
+        out.push_str(&line);
+        out.push('\n');
+    }
     out
 }
