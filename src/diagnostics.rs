@@ -19,6 +19,16 @@ use crate::sql::mysql::MySqlDialect;
 use crate::sql::postgres::PostgresDialect;
 
 pub const TABLE: &str = "assay_failed_rows";
+/// the table's columns, in order
+const COLUMNS: [&str; 7] = [
+    "scan_id",
+    "data_source",
+    "dataset",
+    "check_id",
+    "captured_at",
+    "row_index",
+    "row_data",
+];
 /// rows per INSERT statement
 const BATCH: usize = 500;
 
@@ -108,17 +118,18 @@ impl Store {
                 _ => format!("CREATE SCHEMA IF NOT EXISTS {}", q(s)),
             });
         }
+        let types = [text, text, long_text, long_text, timestamp, "INTEGER", json];
+        let definitions: Vec<String> = COLUMNS
+            .iter()
+            .zip(types)
+            .map(|(c, t)| format!("{} {t}", q(c)))
+            .collect();
         out.push(format!(
-            "CREATE TABLE IF NOT EXISTS {} ({} {text}, {} {text}, {} {long_text}, {} {long_text}, {} {timestamp}, {} INTEGER, {} {json})",
+            "CREATE TABLE IF NOT EXISTS {} ({})",
             self.table(),
-            q("scan_id"),
-            q("data_source"),
-            q("dataset"),
-            q("check_id"),
-            q("captured_at"),
-            q("row_index"),
-            q("row_data"),
+            definitions.join(", ")
         ));
+        let names: Vec<String> = COLUMNS.iter().map(|c| q(c)).collect();
         let at = d.string_literal(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
         let mut values = Vec::new();
         for dataset in &results.datasets {
@@ -138,15 +149,9 @@ impl Store {
         }
         for chunk in values.chunks(BATCH) {
             out.push(format!(
-                "INSERT INTO {} ({}, {}, {}, {}, {}, {}, {}) VALUES\n{}",
+                "INSERT INTO {} ({}) VALUES\n{}",
                 self.table(),
-                q("scan_id"),
-                q("data_source"),
-                q("dataset"),
-                q("check_id"),
-                q("captured_at"),
-                q("row_index"),
-                q("row_data"),
+                names.join(", "),
                 chunk.join(",\n")
             ));
         }
