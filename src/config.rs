@@ -655,7 +655,12 @@ fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
         crate::secrets::register(t);
     }
     let url_ok = |r: &mut Reader, (url, span): &(String, Span), key: &str| -> bool {
-        let ok = reqwest::Url::parse(url)
+        let parsed = reqwest::Url::parse(url);
+        // a password in the URL (basic auth for a gateway) is a secret like the token
+        if let Some(pw) = parsed.as_ref().ok().and_then(|u| u.password()) {
+            crate::secrets::register(pw);
+        }
+        let ok = parsed
             .map(|u| matches!(u.scheme(), "http" | "https"))
             .unwrap_or(false);
         if !ok {

@@ -740,3 +740,27 @@ fn a_pushgateway_that_is_down_gets_the_results_from_the_outbox() {
         "{metrics}"
     );
 }
+
+#[test]
+fn a_password_in_a_target_url_stays_secret() {
+    let port = free_port();
+    let p = project(&format!(
+        "  pushgateway: http://gw:Gw-Secret-Pass-77@127.0.0.1:{port}\n  max_attempts: 1\n"
+    ));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let kept = std::fs::read_to_string(&outbox_files(&p)[0]).unwrap();
+    for text in [&run.stdout, &run.stderr, &kept] {
+        assert!(!text.contains("Gw-Secret-Pass-77"), "{text}");
+    }
+    // delivered: the message names the gateway, still without the password
+    let gw = pushgateway_on(port);
+    let run = run_with_token(&p, &["push"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(&format!("127.0.0.1:{}", gw.port)),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Gw-Secret-Pass-77"), "{}", run.stdout);
+}

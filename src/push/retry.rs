@@ -39,7 +39,7 @@ where
     loop {
         tries += 1;
         let (error, after) = match attempt().await {
-            Attempt::Delivered(how) => return Ok(how),
+            Attempt::Delivered(how) => return Ok(crate::secrets::mask(&how)),
             Attempt::Permanent(message) => {
                 return Err(Failure {
                     message: crate::secrets::mask(&message),
