@@ -80,10 +80,7 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
         print!("{}", plan_text(&run.resolved));
         return Ok(EXIT_OK);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let runtime = runtime()?;
     let control = RunControl::new();
     let mut results = runtime.block_on(verify::run(run.resolved, &run.options, control));
     runtime.block_on(diagnostics::store_captured(&run.store, &mut results));
@@ -121,12 +118,12 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
 /// `--push`: deliver to every configured target; what fails waits in the outbox.
 async fn push_results(results: &Results, plan: &PushPlan, quiet: bool) -> bool {
     let targets = push::targets(&plan.cloud);
-    let deliveries = push::deliver(results, &plan.cloud, &plan.config_file, &targets).await;
-    let left = push::remaining(deliveries, |how| {
+    let left = push::deliver(results, &plan.cloud, &plan.config_file, &targets, |how| {
         if !quiet {
             eprintln!("pushed results {} to {how}", results.scan_id);
         }
-    });
+    })
+    .await;
     if left.pending.is_empty() {
         return true;
     }
@@ -145,13 +142,12 @@ async fn push_results(results: &Results, plan: &PushPlan, quiet: bool) -> bool {
             "error: results {} were not pushed: {}
   they wait in {}; `assay push` delivers them later",
             results.scan_id,
-            crate::secrets::mask(&entry.outbox.last_error),
+            entry.outbox.last_error,
             path.display()
         ),
         Err(e) => eprintln!(
             "error: results {} were not pushed ({}) and could not be kept: {e}",
-            results.scan_id,
-            crate::secrets::mask(&entry.outbox.last_error)
+            results.scan_id, entry.outbox.last_error
         ),
     }
     false
@@ -160,13 +156,7 @@ async fn push_results(results: &Results, plan: &PushPlan, quiet: bool) -> bool {
 /// `assay push [FILE...]`: upload result files, or drain the outbox. Exit 0 when
 /// everything was delivered, 4 when something still waits.
 pub fn push_command(args: &PushArgs) -> Result<i32, AppError> {
-    let config_path = match &args.config {
-        Some(p) if !p.is_file() => {
-            return Err(Diag::plain(format!("config file '{}' does not exist", p.display())).into())
-        }
-        Some(p) => Some(p.clone()),
-        None => Some(PathBuf::from("assay.yml")).filter(|p| p.is_file()),
-    };
+    let config_path = config_path(args.config.as_ref())?;
     let vars = Vars {
         set: HashMap::new(),
         defaults: HashMap::new(),
@@ -185,13 +175,9 @@ pub fn push_command(args: &PushArgs) -> Result<i32, AppError> {
             );
         }
     }
-    let config_file =
-        config_path.map_or_else(|| "assay.yml".to_string(), |p| p.display().to_string());
+    let config_file = config.file_name();
     let outbox = outbox::Outbox::in_project(&config.project_dir);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))?;
+    let runtime = runtime()?;
     let (delivered, waiting) = runtime.block_on(drain(
         &args.files,
         &outbox,
@@ -250,12 +236,12 @@ async fn drain(
             Some(w) => w.pending.clone(),
             None => push::targets(cloud),
         };
-        let deliveries = push::deliver(&results, cloud, config_file, &targets).await;
-        let left = push::remaining(deliveries, |how| {
+        let left = push::deliver(&results, cloud, config_file, &targets, |how| {
             if !quiet {
                 println!("delivered {} to {how}", results.scan_id);
             }
-        });
+        })
+        .await;
         let pending = left.pending;
         let attempts = waiting_for.as_ref().map_or(0, |w| w.attempts) + left.attempts;
         let in_outbox = waiting_for.is_some() && path.starts_with(&outbox.dir);
@@ -289,6 +275,24 @@ async fn drain(
         }
     }
     Ok((delivered, waiting))
+}
+
+/// `-c FILE`, which must exist, or ./assay.yml when there is one.
+fn config_path(arg: Option<&PathBuf>) -> Result<Option<PathBuf>, AppError> {
+    match arg {
+        Some(p) if !p.is_file() => {
+            Err(Diag::plain(format!("config file '{}' does not exist", p.display())).into())
+        }
+        Some(p) => Ok(Some(p.clone())),
+        None => Ok(Some(PathBuf::from("assay.yml")).filter(|p| p.is_file())),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), String> {
@@ -339,17 +343,7 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         .iter()
         .partition(|d| Path::new(d.as_str()).is_file());
     let files: Vec<PathBuf> = files.into_iter().map(PathBuf::from).collect();
-    let config_path = match &args.config {
-        Some(p) => {
-            if !p.is_file() {
-                return Err(
-                    Diag::plain(format!("config file '{}' does not exist", p.display())).into(),
-                );
-            }
-            Some(p.clone())
-        }
-        None => Some(PathBuf::from("assay.yml")).filter(|p| p.is_file()),
-    };
+    let config_path = config_path(args.config.as_ref())?;
     let config_vars = Vars {
         set: set.clone(),
         defaults: HashMap::new(),
@@ -378,9 +372,7 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         (Some(cloud), true) => Some(PushPlan {
             cloud: cloud.clone(),
             project_dir: config.project_dir.clone(),
-            config_file: config_path
-                .as_ref()
-                .map_or_else(|| "assay.yml".into(), |p| p.display().to_string()),
+            config_file: config.file_name(),
         }),
         (None, true) => {
             diags.push(

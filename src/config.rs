@@ -265,6 +265,13 @@ impl Config {
         self.data_sources.iter().find(|d| d.name == name)
     }
 
+    /// The config file as messages name it ("check the token in ... of assay.yml").
+    pub fn file_name(&self) -> String {
+        self.config_file
+            .as_ref()
+            .map_or_else(|| "assay.yml".to_string(), |p| p.display().to_string())
+    }
+
     pub fn names(&self) -> Vec<&str> {
         self.data_sources.iter().map(|d| d.name.as_str()).collect()
     }

@@ -221,12 +221,27 @@ async fn timed(
     label: &str,
     sql: &str,
 ) -> Result<Option<Vec<Value>>, String> {
+    logged(control, label, sql, session.first_row(sql), |_| {
+        String::new()
+    })
+    .await
+}
+
+/// Run a statement's future unless the run is cancelled, logging at `-vv` its SQL, its
+/// duration and what `summary` says of the result (a row count, never values).
+async fn logged<T>(
+    control: &RunControl,
+    label: &str,
+    sql: &str,
+    run: impl std::future::Future<Output = Result<T, ExecError>>,
+    summary: impl Fn(&T) -> String,
+) -> Result<T, String> {
     control.check().map_err(|e| e.to_string())?;
     let start = Instant::now();
-    let result = session.first_row(sql).await;
+    let result = run.await;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     match &result {
-        Ok(_) => debug!("{label} ({ms:.1} ms)\n{sql}"),
+        Ok(v) => debug!("{label}{} ({ms:.1} ms)\n{sql}", summary(v)),
         Err(e) => debug!("{label} failed after {ms:.1} ms: {e}\n{sql}"),
     }
     result.map_err(|e| match control.reason() {
@@ -441,22 +456,17 @@ async fn capture_failing(
         }
         let sql = capture::capture_sql(d, &r.table, &spec, filter.as_ref(), &kept, opts.max_rows);
         let label = format!("{}: capture {}", contract.dataset.text, check.id);
-        let started = Instant::now();
-        let fetched = match control.check() {
-            Ok(()) => session.rows(&sql, opts.max_rows as usize).await,
-            Err(e) => Err(e),
-        };
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        // the log says how many rows, never what they hold
+        let fetched = logged(
+            control,
+            &label,
+            &sql,
+            session.rows(&sql, opts.max_rows as usize),
+            |rows| format!(": {} rows", rows.rows.len()),
+        )
+        .await;
         let (rows, error) = match fetched {
-            Ok(rows) => {
-                debug!("{label}: {} rows ({ms:.1} ms)\n{sql}", rows.rows.len());
-                (capture::rows_json(&rows, &exclude, d), None)
-            }
-            Err(e) => {
-                debug!("{label} failed after {ms:.1} ms: {e}\n{sql}");
-                (Vec::new(), Some(crate::secrets::mask(&e.to_string())))
-            }
+            Ok(rows) => (capture::rows_json(&rows, &exclude, d), None),
+            Err(e) => (Vec::new(), Some(crate::secrets::mask(&e))),
         };
         out.push(CapturedRows {
             check_id: check.id.clone(),

@@ -70,6 +70,17 @@ impl RunControl {
         }
     }
 
+    /// A connection slot of a pool, waited for unless the run is cancelled first.
+    pub async fn pool_slot(
+        &self,
+        permits: &Arc<tokio::sync::Semaphore>,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, ExecError> {
+        self.check()?;
+        self.unless_cancelled(permits.clone().acquire_owned())
+            .await?
+            .map_err(|_| ExecError::Query("the connection pool is closed".into()))
+    }
+
     pub fn set_deadline(&self, deadline: Instant) {
         *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
     }

@@ -257,6 +257,14 @@ fn query_error(e: &mysql_async::Error) -> ExecError {
     }
 }
 
+/// A driver error of a session, or None: its connection was lost before.
+fn session_error(e: Option<mysql_async::Error>) -> ExecError {
+    match e {
+        Some(e) => query_error(&e),
+        None => ExecError::Query("the session is closed".into()),
+    }
+}
+
 #[async_trait]
 impl Executor for MySqlExecutor {
     fn dialect(&self) -> &dyn Dialect {
@@ -264,11 +272,7 @@ impl Executor for MySqlExecutor {
     }
 
     async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError> {
-        control.check()?;
-        let permit = control
-            .unless_cancelled(self.permits.clone().acquire_owned())
-            .await?
-            .map_err(|_| ExecError::Query("the connection pool is closed".into()))?;
+        let permit = control.pool_slot(&self.permits).await?;
         let (mut conn, opts) = control.unless_cancelled(self.connect()).await??;
         // MariaDB reports 10.x/11.x, MySQL 5.x/8.x/9.x
         let mariadb = conn.server_version().0 >= 10;
@@ -339,13 +343,12 @@ struct MySqlSession {
 
 impl MySqlSession {
     async fn all_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
-        self.raw_rows(sql)
-            .await
-            .map(|r| r.rows)
-            .map_err(|e| match e {
-                Some(e) => query_error(&e),
-                None => ExecError::Query("the session is closed".into()),
-            })
+        Ok(self.fetch(sql).await?.rows)
+    }
+
+    /// Every row of a query (queries that may return many carry a LIMIT).
+    async fn fetch(&mut self, sql: &str) -> Result<Rows, ExecError> {
+        self.raw_rows(sql).await.map_err(session_error)
     }
 
     /// Rows, or the driver's error (None: the connection was lost before).
@@ -397,8 +400,7 @@ impl Session for MySqlSession {
                 Err(Some(mysql_async::Error::Server(e))) if matches!(e.code, 1146 | 1049) => {
                     Ok(None)
                 }
-                Err(Some(e)) => Err(query_error(&e)),
-                Err(None) => Err(ExecError::Query("the session is closed".into())),
+                Err(e) => Err(session_error(e)),
                 Ok(_) => Ok(None),
             };
         }
@@ -410,10 +412,7 @@ impl Session for MySqlSession {
     }
 
     async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError> {
-        let mut rows = self.raw_rows(sql).await.map_err(|e| match e {
-            Some(e) => query_error(&e),
-            None => ExecError::Query("the session is closed".into()),
-        })?;
+        let mut rows = self.fetch(sql).await?;
         rows.rows.truncate(limit);
         Ok(rows)
     }

@@ -222,11 +222,7 @@ impl Executor for PostgresExecutor {
     }
 
     async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError> {
-        control.check()?;
-        let permit = control
-            .unless_cancelled(self.permits.clone().acquire_owned())
-            .await?
-            .map_err(|_| ExecError::Query("the connection pool is closed".into()))?;
+        let permit = control.pool_slot(&self.permits).await?;
         let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let client = match reused {
             Some(c) if !c.is_closed() => c,

@@ -55,8 +55,22 @@ pub fn targets(cloud: &CloudConfig) -> Vec<Target> {
     t
 }
 
-/// Deliver a result to the given targets (each retried on its own).
+/// Deliver a result to the given targets (each retried on its own); `delivered` hears
+/// of each success, what still waits is returned.
 pub async fn deliver(
+    results: &Results,
+    cloud: &CloudConfig,
+    config_file: &str,
+    targets: &[Target],
+    delivered: impl FnMut(&str),
+) -> Remaining {
+    remaining(
+        attempt_all(results, cloud, config_file, targets).await,
+        delivered,
+    )
+}
+
+async fn attempt_all(
     results: &Results,
     cloud: &CloudConfig,
     config_file: &str,
@@ -107,7 +121,7 @@ pub struct Remaining {
 }
 
 /// Sort a round's deliveries: `delivered` hears of each success, the rest is returned.
-pub fn remaining(deliveries: Vec<Delivery>, mut delivered: impl FnMut(&str)) -> Remaining {
+fn remaining(deliveries: Vec<Delivery>, mut delivered: impl FnMut(&str)) -> Remaining {
     let mut pending = Vec::new();
     let mut errors = Vec::new();
     let mut attempts = 0;
