@@ -12,6 +12,7 @@ Examples:
   assay verify --set START=2025-01-01 --now 2025-06-01T00:00:00Z
   assay verify -d warehouse.yml --fail-on warn --timeout 5m
   assay verify --push                           upload the results (cloud: in assay.yml)
+  assay verify --no-failed-rows                 keep no failing rows in the diagnostics store
 
 Exit codes: 0 all checks passed, 1 a check failed (or warned with --fail-on warn),
 2 bad input (usage, config or contract error; nothing ran), 3 runtime error
@@ -24,8 +25,9 @@ but the results could not be pushed (they wait in .assay/outbox/).";
     version,
     about = "Verify data against YAML data contracts, inside your own database",
     long_about = "assay turns data contracts (Soda Core v4 contract language) into SQL, runs it \
-                  inside your database (embedded DuckDB and data files out of the box), and \
-                  exits with a code your CI can gate on. Rows never leave your database.",
+                  inside your database (embedded DuckDB and data files out of the box, \
+                  PostgreSQL, MySQL/MariaDB), and exits with a code your CI can gate on. \
+                  Rows never leave your network: failing rows go to a store of yours.",
     after_help = EXAMPLES
 )]
 pub struct Cli {
