@@ -56,14 +56,15 @@ pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunCon
         }));
     }
     if let Some(t) = opts.timeout {
-        control.set_deadline(Instant::now() + t);
+        let reason = format!(
+            "the run exceeded --timeout {}",
+            humantime::format_duration(t)
+        );
+        control.set_deadline(Instant::now() + t, &reason);
         let control = control.clone();
         watchers.push(tokio::spawn(async move {
             tokio::time::sleep(t).await;
-            control.cancel(&format!(
-                "the run exceeded --timeout {}",
-                humantime::format_duration(t)
-            ));
+            control.cancel(&reason);
         }));
     }
     let executors = open_executors(&resolved, &control, opts.jobs).await;
@@ -244,11 +245,8 @@ async fn logged<T>(
         Ok(v) => debug!("{label}{} ({ms:.1} ms)\n{sql}", summary(v)),
         Err(e) => debug!("{label} failed after {ms:.1} ms: {e}\n{sql}"),
     }
-    result.map_err(|e| match control.reason() {
-        // an interrupted query says why the run was stopped, not just "interrupted"
-        Some(reason) if control.is_cancelled() => reason,
-        _ => e.to_string(),
-    })
+    // an interrupted query says why the run was stopped, not just "interrupted"
+    result.map_err(|e| control.stop_reason(&e).unwrap_or_else(|| e.to_string()))
 }
 
 async fn verify_dataset(

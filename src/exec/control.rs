@@ -23,9 +23,14 @@ pub struct RunControl {
     interrupters: Mutex<Vec<Weak<dyn Interrupt>>>,
     /// wakes whoever waits in `cancelled()` (a connection attempt, say)
     notify: Notify,
-    /// when `--timeout` ends the run, for server-side statement timeouts
-    deadline: Mutex<Option<Instant>>,
+    /// when `--timeout` ends the run, and what it says then; for server-side statement
+    /// timeouts
+    deadline: Mutex<Option<(Instant, String)>>,
 }
+
+/// A server's own statement limit is set to the same deadline as the client's timer and
+/// may fire this much earlier.
+const DEADLINE_SLACK: Duration = Duration::from_millis(250);
 
 impl RunControl {
     pub fn new() -> Arc<RunControl> {
@@ -81,8 +86,32 @@ impl RunControl {
             .map_err(|_| ExecError::Query("the connection pool is closed".into()))
     }
 
-    pub fn set_deadline(&self, deadline: Instant) {
-        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
+    pub fn set_deadline(&self, deadline: Instant, reason: &str) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((deadline, reason.to_string()));
+    }
+
+    /// Why a statement that failed was stopped, when the run was: by Ctrl-C or the
+    /// timeout, or by the server's statement limit at the run's deadline (a moment before
+    /// the client's own timer, which this then stands in for).
+    pub fn stop_reason(&self, e: &ExecError) -> Option<String> {
+        if !self.is_cancelled() && matches!(e, ExecError::Cancelled(_)) {
+            let expired = self
+                .deadline
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .filter(|(d, _)| Instant::now() + DEADLINE_SLACK >= *d)
+                .map(|(_, reason)| reason.clone());
+            if let Some(reason) = expired {
+                self.cancel(&reason);
+            }
+        }
+        if self.is_cancelled() {
+            self.reason()
+        } else {
+            None
+        }
     }
 
     /// Time left before `--timeout` ends the run; None without a timeout.
@@ -90,7 +119,8 @@ impl RunControl {
         self.deadline
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .map(|d| d.saturating_duration_since(Instant::now()))
+            .as_ref()
+            .map(|(d, _)| d.saturating_duration_since(Instant::now()))
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -152,5 +182,30 @@ mod tests {
         assert!(matches!(control.check(), Err(ExecError::Cancelled(r)) if r == "timeout after 1s"));
         assert_eq!(live.0.load(Ordering::SeqCst), 1);
         assert_eq!(late.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_server_statement_limit_at_the_deadline_reads_as_the_timeout() {
+        let control = RunControl::new();
+        control.set_deadline(
+            Instant::now() + Duration::from_secs(60),
+            "the run exceeded --timeout 1m",
+        );
+        let server_limit =
+            ExecError::Cancelled("canceling statement due to statement timeout".into());
+        // long before the deadline: the statement's own error
+        assert_eq!(control.stop_reason(&server_limit), None);
+        let control = RunControl::new();
+        control.set_deadline(Instant::now(), "the run exceeded --timeout 1s");
+        assert_eq!(
+            control.stop_reason(&ExecError::Query("syntax error".into())),
+            None
+        );
+        assert_eq!(
+            control.stop_reason(&server_limit).as_deref(),
+            Some("the run exceeded --timeout 1s")
+        );
+        // and the run stops as if its own timer had fired
+        assert!(control.check().is_err());
     }
 }
