@@ -6,7 +6,8 @@
 //!    on the same engine (the hand-written one is this binary re-run in query mode), and
 //!    records each process's peak memory (ru_maxrss from wait4).
 //! 2. Times start-up + parse + plan of a 1,000-check contract (`assay verify --plan`),
-//!    and parse + plan alone in-process.
+//!    and parse + plan alone in-process; and parse + plan of 1,000 to 10,000 checks on
+//!    one dataset (`ASSAY_BENCH_ONLY=plan`), which must grow linearly.
 //! 3. PostgreSQL (ASSAY_TEST_POSTGRES_URL or the local default): a 10M-row table,
 //!    `assay verify` against the same work as one hand-written query through psql, and
 //!    the two ways of counting distinct values (COUNT(DISTINCT) inside the one query,
@@ -90,6 +91,10 @@ fn main() {
         duckdb_part(assay, dir.path());
         println!();
         startup(assay, dir.path());
+    }
+    if part("duckdb") || part("plan") {
+        println!();
+        plan_scaling(dir.path());
     }
     if part("postgres") {
         println!();
@@ -465,4 +470,45 @@ fn startup(assay: &str, dir: &Path) {
     }
     let parse_plan = median(&mut times);
     println!("{checks}-check contract: start-up + parse + plan (assay verify --plan) {:.1} ms; parse + plan in-process {:.1} ms", ms(whole), ms(parse_plan));
+}
+
+/// Parse + plan of contracts with thousands of checks on one dataset, all of one type, so
+/// every check asks for an alias of the same name (planning was cubic in that: 8,000
+/// checks took 147 s). Linear now: the time per check stays flat.
+fn plan_scaling(dir: &Path) {
+    std::fs::write(
+        dir.join("plan.yml"),
+        "data_sources:\n  - name: bench\n    type: duckdb\n    connection: {database: \":memory:\"}\n",
+    )
+    .unwrap();
+    let config =
+        assay::config::load(Some(&dir.join("plan.yml")), &[], &Default::default()).unwrap();
+    let ds = config.data_source("bench").unwrap().clone();
+    println!("plan scaling: parse + plan of N failed_rows checks on one dataset, median of 3");
+    for n in [1_000, 4_000, 8_000, 10_000] {
+        let mut contract = String::from("dataset: bench/main/orders\nchecks:\n");
+        for k in 0..n {
+            contract.push_str(&format!(
+                "  - failed_rows: {{qualifier: q{k}, expression: \"amount > {k}\"}}\n"
+            ));
+        }
+        let path = dir.join(format!("plan_{n}.yml"));
+        std::fs::write(&path, &contract).unwrap();
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let start = Instant::now();
+            let c =
+                assay::contract::load(&path, &Default::default(), "2025-01-01T00:00:00Z").unwrap();
+            let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds).unwrap();
+            let plan = assay::plan::plan(&resolved, None);
+            assert_eq!(plan.checks.len(), n);
+            times.push(start.elapsed());
+        }
+        let t = median(&mut times);
+        println!(
+            "  {n:>6} checks  {:>9.1} ms  {:.1} us per check",
+            ms(t),
+            t.as_secs_f64() * 1e6 / n as f64
+        );
+    }
 }

@@ -77,13 +77,16 @@ struct PushPlan {
 pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
     let run = prepare(args)?;
     if run.plan_only {
-        print!("{}", plan_text(&run.resolved));
+        print!("{}", crate::secrets::mask(&plan_text(&run.resolved)));
         return Ok(EXIT_OK);
     }
     let runtime = runtime()?;
     let control = RunControl::new();
     let mut results = runtime.block_on(verify::run(run.resolved, &run.options, control));
+    // everything from here on stores, shows or sends the results: no secret may be in them
+    results.mask_secrets();
     runtime.block_on(diagnostics::store_captured(&run.store, &mut results));
+    results.mask_secrets();
     let mut stdout = std::io::stdout().lock();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for out in &run.outputs {
@@ -116,41 +119,95 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
 }
 
 /// `--push`: deliver to every configured target; what fails waits in the outbox.
+///
+/// The entry is written before the first attempt and removed once every target has the
+/// results, so a run killed during a slow push (even with SIGKILL) leaves it for `assay
+/// push`. Ctrl-C or SIGTERM during the push stop the retries and keep the entry.
 async fn push_results(results: &Results, plan: &PushPlan, quiet: bool) -> bool {
     let targets = push::targets(&plan.cloud);
-    let left = push::deliver(results, &plan.cloud, &plan.config_file, &targets, |how| {
+    let outbox = outbox::Outbox::in_project(&plan.project_dir);
+    let queued_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let entry = |pending: Vec<push::Target>, last_error: String, attempts: u32| outbox::Entry {
+        results: results.clone(),
+        outbox: outbox::Waiting {
+            pending,
+            last_error,
+            attempts,
+            queued_at: queued_at.clone(),
+        },
+    };
+    let kept = outbox.put(&entry(
+        targets.clone(),
+        "not delivered yet: assay stopped during the push".into(),
+        0,
+    ));
+    if let Err(e) = &kept {
+        tracing::warn!("{e}; pushing without a copy in the outbox");
+    }
+    let delivery = push::deliver(results, &plan.cloud, &plan.config_file, &targets, |how| {
         if !quiet {
             eprintln!("pushed results {} to {how}", results.scan_id);
         }
-    })
-    .await;
+    });
+    let left = tokio::select! {
+        left = delivery => left,
+        signal = stop_signal() => {
+            match &kept {
+                Ok(path) => eprintln!(
+                    "error: {signal} during the push of results {}: they wait in {}; `assay push` delivers them later",
+                    results.scan_id,
+                    path.display()
+                ),
+                Err(_) => eprintln!(
+                    "error: {signal} during the push of results {}, which could not be kept",
+                    results.scan_id
+                ),
+            }
+            return false;
+        }
+    };
     if left.pending.is_empty() {
+        if let Ok(path) = &kept {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::warn!(
+                    "results delivered, but the outbox entry '{}' could not be removed: {e}",
+                    path.display()
+                );
+            }
+        }
         return true;
     }
-    let entry = outbox::Entry {
-        results: results.clone(),
-        outbox: outbox::Waiting {
-            pending: left.pending,
-            last_error: left.last_error,
-            attempts: left.attempts,
-            queued_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        },
-    };
-    let outbox = outbox::Outbox::in_project(&plan.project_dir);
-    match outbox.put(&entry) {
+    let waiting = entry(left.pending, left.last_error, left.attempts);
+    match outbox.put(&waiting) {
         Ok(path) => eprintln!(
             "error: results {} were not pushed: {}
   they wait in {}; `assay push` delivers them later",
             results.scan_id,
-            entry.outbox.last_error,
+            waiting.outbox.last_error,
             path.display()
         ),
         Err(e) => eprintln!(
             "error: results {} were not pushed ({}) and could not be kept: {e}",
-            results.scan_id, entry.outbox.last_error
+            results.scan_id, waiting.outbox.last_error
         ),
     }
     false
+}
+
+/// Ctrl-C or SIGTERM, whichever comes first; its name for messages.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)",
+                _ = term.recv() => "stopped (SIGTERM)",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "interrupted (Ctrl-C)"
 }
 
 /// `assay push [FILE...]`: upload result files, or drain the outbox. Exit 0 when
@@ -168,6 +225,9 @@ pub fn push_command(args: &PushArgs) -> Result<i32, AppError> {
             .with_help("cloud: {endpoint: https://dq.example.com, token: ${env.ASSAY_CLOUD_TOKEN}} in assay.yml")
             .into());
     };
+    if let Some(diag) = cloud.unresolved.clone() {
+        return Err(diag.into());
+    }
     for f in &args.files {
         if !f.is_file() {
             return Err(
@@ -369,6 +429,10 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     }
 
     let push = match (&config.cloud, args.push) {
+        (Some(cloud), true) if cloud.unresolved.is_some() => {
+            diags.items.extend(cloud.unresolved.clone());
+            None
+        }
         (Some(cloud), true) => Some(PushPlan {
             cloud: cloud.clone(),
             project_dir: config.project_dir.clone(),
@@ -419,6 +483,8 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             now,
             capture: (!args.no_failed_rows).then(|| CaptureOptions {
                 max_rows: config.diagnostics.max_rows_per_check,
+                max_value_bytes: config.diagnostics.max_value_bytes as usize,
+                max_bytes: config.diagnostics.max_bytes_per_check as usize,
                 exclude: config.diagnostics.exclude_columns.clone(),
             }),
         },

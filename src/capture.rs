@@ -143,6 +143,7 @@ mod tests {
                 crate::exec::Value::Int(1),
                 crate::exec::Value::Text("x@y".into()),
             ]],
+            ..Rows::default()
         };
         let json = rows_json(&rows, &["email".into()], &DuckDbDialect);
         assert_eq!(json, vec![serde_json::json!({"id": 1})]);

@@ -132,6 +132,19 @@ impl DataSourceConfig {
                 )),
             },
             DataSourceKind::Files { .. } => {
+                // a dataset names a file under the root, never one beside or above it
+                if let Some(bad) = parts
+                    .iter()
+                    .find(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\\'))
+                {
+                    return Err(format!(
+                        "a files dataset is a relative path under the data source's root, without '{}' as a part",
+                        if bad.is_empty() { "" } else { bad.as_str() }
+                    ));
+                }
+                if parts.first().is_some_and(|p| p.contains(':')) {
+                    return Err("a files dataset is a relative path under the data source's root".into());
+                }
                 let rel = parts.join("/");
                 let lower = rel.to_ascii_lowercase();
                 match FILE_EXTENSIONS.iter().find(|ext| lower.ends_with(*ext)) {
@@ -204,6 +217,10 @@ pub struct DiagnosticsConfig {
     /// schema (Postgres, DuckDB) or database (MySQL) of the store's table
     pub schema: Option<String>,
     pub max_rows_per_check: u64,
+    /// a check's captured values stop at this many bytes (no more rows are read)
+    pub max_bytes_per_check: u64,
+    /// a longer text value is cut, with a marker saying how much was left out
+    pub max_value_bytes: u64,
     /// columns kept out of the store in every dataset
     pub exclude_columns: Vec<String>,
 }
@@ -214,6 +231,8 @@ impl Default for DiagnosticsConfig {
             data_source: None,
             schema: None,
             max_rows_per_check: 100,
+            max_bytes_per_check: 1024 * 1024,
+            max_value_bytes: 4096,
             exclude_columns: Vec::new(),
         }
     }
@@ -223,6 +242,8 @@ const DIAGNOSTICS_KEYS: &[&str] = &[
     "data_source",
     "schema",
     "max_rows_per_check",
+    "max_bytes_per_check",
+    "max_value_bytes",
     "exclude_columns",
 ];
 
@@ -239,6 +260,9 @@ pub struct CloudConfig {
     pub backoff: Duration,
     /// Prometheus Pushgateway URL and job name
     pub pushgateway: Option<(String, String)>,
+    /// a setting needed only to push that could not be read (the token's environment
+    /// variable is not set): an error for `--push` and `assay push`, nothing otherwise
+    pub unresolved: Option<crate::diag::Diag>,
 }
 
 impl fmt::Debug for CloudConfig {
@@ -307,9 +331,15 @@ pub fn load(
             // an empty assay.yml configures nothing, which is fine
         } else if r.keys(
             &node,
-            &["data_sources", "cloud", "diagnostics"],
+            &["data_sources", "cloud", "diagnostics", "public_env"],
             "the config file",
         ) {
+            // first: it decides which `${env.X}` values below may be shown
+            if let Some(list) = node.get("public_env").filter(|n| !n.is_null()) {
+                for name in r.string_list(list, "public_env").unwrap_or_default() {
+                    crate::secrets::declare_public_env(&name);
+                }
+            }
             if let Some(list) = node.get("data_sources") {
                 if let Some(items) = r.list(list, "data_sources") {
                     for item in items {
@@ -638,6 +668,20 @@ fn diagnostics(r: &mut Reader, node: &Node, config: &Config) -> Option<Diagnosti
     if let Some(n) = node.get("max_rows_per_check").filter(|n| !n.is_null()) {
         out.max_rows_per_check = r.count(n, "max_rows_per_check")?;
     }
+    for (key, field) in [
+        ("max_bytes_per_check", &mut out.max_bytes_per_check),
+        ("max_value_bytes", &mut out.max_value_bytes),
+    ] {
+        if let Some(n) = node.get(key).filter(|n| !n.is_null()) {
+            match r.count(n, key)? {
+                0 => {
+                    r.error(n.span, format!("{key} must be at least 1"), None);
+                    return None;
+                }
+                bytes => *field = bytes,
+            }
+        }
+    }
     if let Some(n) = node.get("exclude_columns").filter(|n| !n.is_null()) {
         out.exclude_columns = r.string_list(n, "exclude_columns")?;
     }
@@ -653,19 +697,54 @@ fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
         r.string(n, key).map(|s| (s, n.span))
     };
     let endpoint = text("endpoint");
-    let token = text("token");
     let pushgateway = text("pushgateway");
     let job = text("job");
     let timeout = text("timeout");
     let backoff = text("backoff");
+    // the token is needed only to push: an unset variable is an error then, not before
+    let mut unresolved = None;
+    let token = node.get("token").filter(|n| !n.is_null()).and_then(|n| {
+        let Some(raw) = n.scalar_text() else {
+            r.error(
+                n.span,
+                format!("token must be text, found {}", n.kind_name()),
+                None,
+            );
+            return None;
+        };
+        match crate::interp::interpolate(&raw, r.vars) {
+            Ok(t) => Some((t, n.span)),
+            Err(e) => {
+                unresolved = Some(
+                    crate::diag::Diag::at(
+                        r.source,
+                        n.span,
+                        format!("cloud.token: {}", e.message()),
+                        "here",
+                    )
+                    .with_help(e.help()),
+                );
+                Some((String::new(), n.span))
+            }
+        }
+    });
     if let Some((t, _)) = &token {
         crate::secrets::register(t);
     }
     let url_ok = |r: &mut Reader, (url, span): &(String, Span), key: &str| -> bool {
         let parsed = reqwest::Url::parse(url);
-        // a password in the URL (basic auth for a gateway) is a secret like the token
-        if let Some(pw) = parsed.as_ref().ok().and_then(|u| u.password()) {
-            crate::secrets::register(pw);
+        // a password in the URL (basic auth for a gateway) is a secret like the token, and
+        // so is a query string (`?key=...`)
+        if let Ok(u) = &parsed {
+            if let Some(pw) = u.password() {
+                crate::secrets::register(pw);
+            }
+            if let Some(query) = u.query() {
+                crate::secrets::register(query);
+                for (_, value) in u.query_pairs() {
+                    crate::secrets::register(&value);
+                }
+            }
         }
         let ok = parsed
             .map(|u| matches!(u.scheme(), "http" | "https"))
@@ -755,6 +834,7 @@ fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
         max_attempts,
         backoff,
         pushgateway,
+        unresolved,
     })
 }
 

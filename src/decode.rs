@@ -3,6 +3,7 @@
 //! Used by both the contract and the config readers so that "unknown key", "expected a
 //! number" and friends read the same everywhere.
 
+use crate::contract::SqlText;
 use crate::diag::{did_you_mean, Diag, Diags};
 use crate::interp::{interpolate, Vars};
 use crate::sql::ast::Literal;
@@ -86,6 +87,43 @@ impl<'a> Reader<'a> {
         self.interpolate(&raw, node.span)
     }
 
+    /// A column's name: text, not empty.
+    pub fn name(&mut self, node: &Node, what: &str) -> Option<String> {
+        let name = self.string(node, what)?;
+        if name.trim().is_empty() {
+            self.error(
+                node.span,
+                format!("{what} is empty"),
+                Some("write the column's name as the table has it".into()),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    /// SQL text: placeholders are checked here, where their position is known, and filled
+    /// in for the data source's engine once it is known (`plan::resolve`).
+    pub fn sql(&mut self, node: &Node, what: &str) -> Option<SqlText> {
+        let Some(template) = node.scalar_text() else {
+            self.error(
+                node.span,
+                format!("{what} must be SQL text, found {}", node.kind_name()),
+                None,
+            );
+            return None;
+        };
+        let sql = self.interpolate(&template, node.span)?;
+        if sql.trim().is_empty() {
+            self.error(node.span, format!("{what} is empty"), None);
+            return None;
+        }
+        Some(SqlText {
+            sql,
+            template,
+            span: node.span,
+        })
+    }
+
     pub fn interpolate(&mut self, raw: &str, span: Span) -> Option<String> {
         match interpolate(raw, self.vars) {
             Ok(s) => Some(s),
@@ -97,28 +135,42 @@ impl<'a> Reader<'a> {
     }
 
     pub fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
-        if let Some(n) = node.as_f64() {
-            if n.is_nan() {
-                self.error(node.span, format!("{what} must be a number, not NaN"), None);
-                return None;
-            }
-            return Some(n);
-        }
-        if let Value::Str(s) = &node.value {
+        let value = match (&node.value, node.as_f64()) {
+            (_, Some(n)) => Some(n),
             // "${var.MAX}" is a number once resolved
-            let text = self.interpolate(s, node.span)?;
-            if let Ok(n) = text.trim().parse::<f64>() {
-                if !n.is_nan() {
-                    return Some(n);
-                }
+            (Value::Str(s), None) => {
+                let text = self.interpolate(s, node.span)?;
+                text.trim().parse::<f64>().ok()
+            }
+            _ => None,
+        };
+        match value {
+            Some(n) if n.is_finite() => Some(n),
+            Some(n) => {
+                let written = self
+                    .source
+                    .text
+                    .get(node.span.offset..node.span.offset + node.span.len)
+                    .unwrap_or("");
+                self.error(
+                    node.span,
+                    format!("{what} must be a finite number, but '{written}' is {n}"),
+                    Some(
+                        "numbers here are compared as 64-bit floats: finite, and no larger than about 1.8e308"
+                            .into(),
+                    ),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    node.span,
+                    format!("{what} must be a number, found {}", node.kind_name()),
+                    None,
+                );
+                None
             }
         }
-        self.error(
-            node.span,
-            format!("{what} must be a number, found {}", node.kind_name()),
-            None,
-        );
-        None
     }
 
     /// A whole number >= 0.

@@ -4,7 +4,7 @@
 //! position and the row as JSON. Tables are created when missing. This is the only place
 //! assay writes, and never to the data source being verified (unless it is named here).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
@@ -33,7 +33,9 @@ const COLUMNS: [&str; 7] = [
 const BATCH: usize = 500;
 
 enum Kind {
-    DuckDb(PathBuf),
+    /// the file, and whether assay owns it (the default store): only then is a broken
+    /// file moved aside; a configured database is the user's to repair
+    DuckDb(PathBuf, bool),
     Postgres(crate::config::ServerConfig),
     MySql(crate::config::ServerConfig),
 }
@@ -63,7 +65,7 @@ impl Store {
                 format!("mysql data source '{}'", ds.name),
             ),
             Some((DataSourceKind::DuckDb { database }, ds)) => (
-                Kind::DuckDb(PathBuf::from(database)),
+                Kind::DuckDb(PathBuf::from(database), false),
                 ds.name.clone(),
                 format!("duckdb data source '{}' ({database})", ds.name),
             ),
@@ -74,7 +76,7 @@ impl Store {
                     config.project_dir.join(".assay").join("diagnostics.duckdb")
                 };
                 let label = format!("duckdb {}", path.display());
-                (Kind::DuckDb(path), "diagnostics".to_string(), label)
+                (Kind::DuckDb(path, true), "diagnostics".to_string(), label)
             }
         };
         Store {
@@ -87,7 +89,7 @@ impl Store {
 
     fn dialect(&self) -> &'static dyn Dialect {
         match self.kind {
-            Kind::DuckDb(_) => &DuckDbDialect,
+            Kind::DuckDb(..) => &DuckDbDialect,
             Kind::Postgres(_) => &PostgresDialect,
             Kind::MySql(_) => &MySqlDialect,
         }
@@ -108,7 +110,7 @@ impl Store {
         let q = |s: &str| d.quote_ident(s);
         let mut out = Vec::new();
         let (text, long_text, json, timestamp) = match self.kind {
-            Kind::DuckDb(_) => ("VARCHAR", "VARCHAR", "JSON", "TIMESTAMP"),
+            Kind::DuckDb(..) => ("VARCHAR", "VARCHAR", "JSON", "TIMESTAMP"),
             Kind::Postgres(_) => ("TEXT", "TEXT", "JSONB", "TIMESTAMP"),
             Kind::MySql(_) => ("VARCHAR(255)", "VARCHAR(2048)", "JSON", "DATETIME(6)"),
         };
@@ -160,15 +162,10 @@ impl Store {
 
     async fn execute(&self, statements: Vec<String>) -> Result<(), String> {
         match &self.kind {
-            Kind::DuckDb(path) => {
-                let path = path.clone();
+            Kind::DuckDb(path, owned) => {
+                let (path, owned) = (path.clone(), *owned);
                 tokio::task::spawn_blocking(move || -> Result<(), String> {
-                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(dir)
-                            .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
-                    }
-                    let conn = duckdb::Connection::open(&path)
-                        .map_err(|e| format!("cannot open '{}': {e}", path.display()))?;
+                    let conn = open_duckdb_store(&path, owned)?;
                     let batch = format!("BEGIN TRANSACTION;\n{};\nCOMMIT;", statements.join(";\n"));
                     conn.execute_batch(&batch).map_err(|e| e.to_string())
                 })
@@ -187,6 +184,77 @@ impl Store {
                 .map_err(|e| e.to_string()),
         }
     }
+}
+
+/// Open the DuckDB store file, making it if needed. A new file is made whole beside its
+/// place and renamed into it, so a crash or a full disk never leaves half a store. A file
+/// that is not a DuckDB database (left empty by a full disk, say) is moved aside, with a
+/// warning, and a new store made, so one bad moment does not break every later run.
+fn open_duckdb_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+    }
+    if owned && path.exists() && !is_duckdb_file(path) {
+        let aside = path.with_file_name(format!(
+            "{}.broken-{}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        std::fs::rename(path, &aside).map_err(|e| {
+            format!(
+                "'{}' is not a DuckDB database and cannot be moved aside: {e}",
+                path.display()
+            )
+        })?;
+        let wal = wal_of(path);
+        if wal.exists() {
+            let _ = std::fs::rename(&wal, wal_of(&aside));
+        }
+        eprintln!(
+            "warning: the diagnostics store '{}' was not a DuckDB database; it was moved to '{}' and a new store made",
+            path.display(),
+            aside.display()
+        );
+    }
+    if !path.exists() {
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp-{}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let made = (|| -> Result<(), String> {
+            let conn = duckdb::Connection::open(&tmp).map_err(|e| e.to_string())?;
+            conn.execute_batch("CHECKPOINT")
+                .map_err(|e| e.to_string())?;
+            drop(conn);
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+        })();
+        if let Err(e) = made {
+            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(wal_of(&tmp));
+            return Err(format!("cannot create '{}': {e}", path.display()));
+        }
+    }
+    duckdb::Connection::open(path).map_err(|e| format!("cannot open '{}': {e}", path.display()))
+}
+
+/// DuckDB files carry "DUCK" after an 8-byte checksum.
+fn is_duckdb_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|_| &head[8..12] == b"DUCK")
+}
+
+fn wal_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".wal");
+    PathBuf::from(name)
 }
 
 /// Write the run's captured rows and say, per check, how many went where. A store that

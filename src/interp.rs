@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use crate::sql::lexer::{self, Kind, Lexicon, Quote};
+
 /// Where `${var.X}` values come from, in order: `--set`, then the contract's `variables`
 /// defaults, then the built-in `NOW`.
 #[derive(Debug, Clone, Default)]
@@ -14,12 +16,32 @@ pub struct Vars {
     pub now: String,
 }
 
+/// Where a placeholder's value came from: it decides how the value may enter SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--set` on the command line
+    Set,
+    /// the environment
+    Env,
+    /// the contract's own `variables` defaults: contract text like the SQL around them
+    Default,
+    /// the run's now, made by assay
+    Now,
+}
+
 impl Vars {
     pub fn var(&self, name: &str) -> Option<String> {
-        if let Some(v) = self.set.get(name).or_else(|| self.defaults.get(name)) {
-            return Some(v.clone());
+        self.lookup(name).map(|(v, _)| v)
+    }
+
+    fn lookup(&self, name: &str) -> Option<(String, Origin)> {
+        if let Some(v) = self.set.get(name) {
+            return Some((v.clone(), Origin::Set));
         }
-        (name == "NOW").then(|| self.now.clone())
+        if let Some(v) = self.defaults.get(name) {
+            return Some((v.clone(), Origin::Default));
+        }
+        (name == "NOW").then(|| (self.now.clone(), Origin::Now))
     }
 }
 
@@ -31,6 +53,10 @@ pub enum InterpError {
     MissingEnv(String),
     /// `${something.X}` or an unclosed `${`
     Malformed(String),
+    /// a value that would not stay what it is where it goes in SQL (placeholder, why)
+    Unsafe(String, String),
+    /// SQL with placeholders that is not SQL even before they are filled in
+    Sql(String),
 }
 
 impl InterpError {
@@ -39,6 +65,8 @@ impl InterpError {
             InterpError::MissingVar(n) => format!("variable '{n}' has no value"),
             InterpError::MissingEnv(n) => format!("environment variable '{n}' is not set"),
             InterpError::Malformed(t) => format!("malformed placeholder '{t}'"),
+            InterpError::Unsafe(p, why) => format!("the value of {p} {why}"),
+            InterpError::Sql(why) => format!("the SQL {why}"),
         }
     }
 
@@ -50,6 +78,13 @@ impl InterpError {
             InterpError::MissingEnv(n) => format!("export {n} before running assay"),
             InterpError::Malformed(_) => {
                 "placeholders are written `${env.NAME}` or `${var.NAME}`".to_string()
+            }
+            InterpError::Sql(_) => "close every string, quoted name and comment".to_string(),
+            InterpError::Unsafe(..) => {
+                "outside quotes a value from --set or the environment must be one number, one \
+                 word or one quoted string; to pass text, quote the placeholder in the SQL: \
+                 '${var.NAME}'"
+                    .to_string()
             }
         }
     }
@@ -64,27 +99,157 @@ pub fn interpolate(text: &str, vars: Option<&Vars>) -> Result<String, InterpErro
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            return Err(InterpError::Malformed(rest[start..].to_string()));
-        };
-        let inner = after[..end].trim();
-        let value = match inner.split_once('.') {
-            Some(("env", name)) if valid_name(name) => {
-                std::env::var(name).map_err(|_| InterpError::MissingEnv(name.to_string()))?
-            }
-            Some(("var", name)) if valid_name(name) => vars
-                .and_then(|v| v.var(name))
-                .ok_or_else(|| InterpError::MissingVar(name.to_string()))?,
-            _ => {
-                return Err(InterpError::Malformed(format!("${{{}}}", &after[..end])));
-            }
-        };
-        out.push_str(&value);
-        rest = &after[end + 1..];
+        let (placeholder, after) = split_placeholder(&rest[start..])?;
+        out.push_str(&resolve(placeholder, vars)?.0);
+        rest = after;
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `${...}` at the start of `text`, and the text after it.
+fn split_placeholder(text: &str) -> Result<(&str, &str), InterpError> {
+    match text.find('}') {
+        Some(end) => Ok((&text[..=end], &text[end + 1..])),
+        None => Err(InterpError::Malformed(text.to_string())),
+    }
+}
+
+/// The value of one `${...}` placeholder and where it came from.
+fn resolve(placeholder: &str, vars: Option<&Vars>) -> Result<(String, Origin), InterpError> {
+    let inner = placeholder
+        .strip_prefix("${")
+        .and_then(|p| p.strip_suffix('}'))
+        .unwrap_or(placeholder)
+        .trim();
+    match inner.split_once('.') {
+        Some(("env", name)) if valid_name(name) => {
+            let value =
+                std::env::var(name).map_err(|_| InterpError::MissingEnv(name.to_string()))?;
+            crate::secrets::env_value(name, &value);
+            Ok((value, Origin::Env))
+        }
+        Some(("var", name)) if valid_name(name) => vars
+            .and_then(|v| v.lookup(name))
+            .ok_or_else(|| InterpError::MissingVar(name.to_string())),
+        _ => Err(InterpError::Malformed(placeholder.to_string())),
+    }
+}
+
+/// Interpolate SQL so that every value stays what it is, by where the engine's lexer finds
+/// its placeholder:
+/// - inside a quoted string or name, the value is escaped for that quote and cannot leave it;
+/// - in a comment, the placeholder is dropped (the comment is removed before running anyway);
+/// - in code, a value the contract wrote (a `variables` default, `NOW`) goes in as SQL, to be
+///   validated with the rest; a value from `--set` or the environment must be one number,
+///   one word or one complete quoted string, so it can never add syntax of its own.
+pub fn interpolate_sql(
+    text: &str,
+    vars: Option<&Vars>,
+    lex: &Lexicon,
+) -> Result<String, InterpError> {
+    if !text.contains("${") {
+        return Ok(text.to_string());
+    }
+    // text that does not even lex gets no values: a value could complete it (close an
+    // unterminated string) and so add syntax of its own
+    let tokens = lexer::tokenize(lex, text, true).map_err(|e| InterpError::Sql(e.message))?;
+    let mut out = String::with_capacity(text.len());
+    for t in &tokens {
+        let piece = &text[t.start..t.end];
+        match &t.kind {
+            Kind::Placeholder => {
+                let (value, origin) = resolve(piece, vars)?;
+                if matches!(origin, Origin::Set | Origin::Env) && !single_token(lex, &value) {
+                    return Err(InterpError::Unsafe(
+                        piece.to_string(),
+                        "is used outside quotes in SQL, but is not one number, word or quoted string".into(),
+                    ));
+                }
+                out.push_str(&value);
+            }
+            _ if !piece.contains("${") => out.push_str(piece),
+            Kind::Comment { .. } => {
+                out.push_str(&substitute(piece, |_| Ok(String::new()))?);
+            }
+            Kind::Str { quote, backslashes } => {
+                if *backslashes && escaped_placeholder(piece) {
+                    return Err(InterpError::Unsafe(
+                        piece.to_string(),
+                        "follows a backslash inside a string, which would escape the value's first character".into(),
+                    ));
+                }
+                let escape = |p: &str| {
+                    let value = resolve(p, vars)?.0;
+                    match quote {
+                        Quote::Dollar if value.contains('$') => Err(InterpError::Unsafe(
+                            p.to_string(),
+                            "contains '$' and is used in a dollar-quoted string".into(),
+                        )),
+                        Quote::Dollar => Ok(value),
+                        Quote::Single | Quote::Double => {
+                            let q = if *quote == Quote::Single { '\'' } else { '"' };
+                            let value = if *backslashes {
+                                value.replace('\\', "\\\\")
+                            } else {
+                                value
+                            };
+                            Ok(value.replace(q, &format!("{q}{q}")))
+                        }
+                    }
+                };
+                out.push_str(&substitute(piece, escape)?);
+            }
+            Kind::Word { quoted: true, .. } => {
+                let q = piece.chars().next().unwrap_or('"');
+                out.push_str(&substitute(piece, |p| {
+                    Ok(resolve(p, vars)?.0.replace(q, &format!("{q}{q}")))
+                })?);
+            }
+            _ => out.push_str(&interpolate(piece, vars)?),
+        }
+    }
+    Ok(out)
+}
+
+/// Is a `${` in this string literal preceded by an odd run of backslashes (so the engine
+/// would read the value's first character as escaped)?
+fn escaped_placeholder(literal: &str) -> bool {
+    let bytes = literal.as_bytes();
+    literal
+        .match_indices("${")
+        .any(|(i, _)| bytes[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1)
+}
+
+/// Replace each placeholder in `text` with what `value` makes of it.
+fn substitute(
+    text: &str,
+    mut value: impl FnMut(&str) -> Result<String, InterpError>,
+) -> Result<String, InterpError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let (placeholder, after) = split_placeholder(&rest[start..])?;
+        out.push_str(&value(placeholder)?);
+        rest = after;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// One number (optionally negative), one unquoted word, or one complete string literal.
+fn single_token(lex: &Lexicon, value: &str) -> bool {
+    let Ok(tokens) = lexer::tokenize(lex, value, false) else {
+        return false;
+    };
+    let kinds: Vec<&Kind> = tokens.iter().map(|t| &t.kind).collect();
+    match kinds.as_slice() {
+        [Kind::Number] | [Kind::Word { quoted: false, .. }] => true,
+        [Kind::Punct('-'), Kind::Number] => true,
+        [Kind::Str { quote, .. }] => *quote != Quote::Dollar,
+        _ => false,
+    }
 }
 
 fn valid_name(name: &str) -> bool {
@@ -129,5 +294,66 @@ mod tests {
             interpolate("${env.ASSAY_SURELY_UNSET_VAR}", None),
             Err(InterpError::MissingEnv("ASSAY_SURELY_UNSET_VAR".into()))
         );
+    }
+
+    #[test]
+    fn sql_values_stay_what_they_are() {
+        let mut vars = Vars::default();
+        vars.set.insert("S".into(), r"x\' OR '1'='1".into());
+        vars.set.insert("N".into(), "1; DROP TABLE t".into());
+        vars.set.insert("OK".into(), "-5".into());
+        vars.defaults.insert("D".into(), "1 + 1".into());
+        let pg = Lexicon::POSTGRES;
+        let my = Lexicon::MYSQL;
+        assert_eq!(
+            interpolate_sql("a = '${var.S}'", Some(&vars), &pg).unwrap(),
+            r"a = 'x\'' OR ''1''=''1'"
+        );
+        assert_eq!(
+            interpolate_sql("a = '${var.S}'", Some(&vars), &my).unwrap(),
+            r"a = 'x\\'' OR ''1''=''1'"
+        );
+        assert_eq!(
+            interpolate_sql("\"${var.S}\" IS NULL", Some(&vars), &pg).unwrap(),
+            r#""x\' OR '1'='1" IS NULL"#
+        );
+        assert!(matches!(
+            interpolate_sql("a > ${var.N}", Some(&vars), &pg),
+            Err(InterpError::Unsafe(..))
+        ));
+        assert_eq!(
+            interpolate_sql("a > ${var.OK}", Some(&vars), &pg).unwrap(),
+            "a > -5"
+        );
+        // the contract's own default is contract text
+        assert_eq!(
+            interpolate_sql("a > ${var.D}", Some(&vars), &pg).unwrap(),
+            "a > 1 + 1"
+        );
+        // in a comment, nothing is filled in
+        assert_eq!(
+            interpolate_sql("a > 1 /* ${var.N} */", Some(&vars), &pg).unwrap(),
+            "a > 1 /*  */"
+        );
+        // unlexable templates and escaped placeholders get no value
+        assert!(matches!(
+            interpolate_sql("a = '${var.S}", Some(&vars), &pg),
+            Err(InterpError::Sql(_))
+        ));
+        assert!(matches!(
+            interpolate_sql(r"a = '\${var.S}'", Some(&vars), &my),
+            Err(InterpError::Unsafe(..))
+        ));
+        assert!(matches!(
+            interpolate_sql(
+                "a = $$${var.X}$$",
+                Some(&Vars {
+                    set: [("X".to_string(), "$$; DROP".to_string())].into(),
+                    ..Default::default()
+                }),
+                &pg
+            ),
+            Err(InterpError::Unsafe(..))
+        ));
     }
 }

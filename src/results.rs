@@ -146,6 +146,98 @@ pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
 }
 
 impl Results {
+    /// Hide registered secrets in every text of the document (a `${env.X}` in a check's
+    /// name, filter or attributes, an engine error quoting a password), before any of it is
+    /// shown, written, pushed or kept in the outbox.
+    pub fn mask_secrets(&mut self) {
+        self.map_text(&crate::secrets::mask);
+        for d in &mut self.datasets {
+            for captured in &mut d.captured {
+                captured.check_id = crate::secrets::mask(&captured.check_id);
+            }
+        }
+    }
+
+    /// The document with control characters (terminal escape sequences, bidi overrides)
+    /// in its texts made visible and harmless, for the terminal and Markdown.
+    pub fn printable(&self) -> Results {
+        let mut copy = self.clone();
+        copy.map_text(&printable_text);
+        copy
+    }
+
+    /// Apply `f` to every text a contract, a config or an engine put in the document.
+    fn map_text(&mut self, f: &dyn Fn(&str) -> String) {
+        let opt = |o: &mut Option<String>| {
+            if let Some(s) = o {
+                *s = f(s);
+            }
+        };
+        for d in &mut self.datasets {
+            d.data_source = f(&d.data_source);
+            d.dataset = f(&d.dataset);
+            d.contract = f(&d.contract);
+            opt(&mut d.error);
+            for c in &mut d.checks {
+                c.id = f(&c.id);
+                c.name = f(&c.name);
+                opt(&mut c.column);
+                opt(&mut c.qualifier);
+                map_json(&mut c.threshold, f);
+                for map in [&mut c.diagnostics, &mut c.settings, &mut c.attributes] {
+                    let mut value = Json::Object(std::mem::take(map));
+                    map_json(&mut value, f);
+                    if let Json::Object(m) = value {
+                        *map = m;
+                    }
+                }
+                opt(&mut c.error);
+                if let Some(fr) = &mut c.failed_rows {
+                    fr.store = f(&fr.store);
+                    fr.table = f(&fr.table);
+                    opt(&mut fr.error);
+                }
+            }
+        }
+    }
+}
+
+/// Every string inside a JSON value, keys too (attribute names are user text).
+fn map_json(value: &mut Json, f: &dyn Fn(&str) -> String) {
+    match value {
+        Json::String(s) => *s = f(s),
+        Json::Array(items) => items.iter_mut().for_each(|v| map_json(v, f)),
+        Json::Object(map) => {
+            let entries = std::mem::take(map);
+            for (k, mut v) in entries {
+                map_json(&mut v, f);
+                map.insert(f(&k), v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Line breaks and tabs become spaces; other control characters and the bidirectional
+/// overrides (which reorder what a reader sees) become U+FFFD.
+pub fn printable_text(text: &str) -> String {
+    if !text.chars().any(needs_replacing) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if needs_replacing(c) => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+fn needs_replacing(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+impl Results {
     pub fn summarize(&mut self) {
         let mut s = Summary::default();
         for c in self.datasets.iter().flat_map(|d| &d.checks) {

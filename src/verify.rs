@@ -21,7 +21,7 @@ use crate::contract::Check;
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::mysql::MySqlExecutor;
 use crate::exec::postgres::PostgresExecutor;
-use crate::exec::{ColumnInfo, ExecError, Executor, RunControl, Session, Value};
+use crate::exec::{ColumnInfo, ExecError, Executor, Limits, RunControl, Session, Value};
 use crate::plan::{self, CheckPlan, Resolved};
 use crate::results::{
     CapturedRows, CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION,
@@ -38,6 +38,10 @@ pub struct RunOptions {
 #[derive(Debug, Clone)]
 pub struct CaptureOptions {
     pub max_rows: u64,
+    /// longer text values are cut, with a marker
+    pub max_value_bytes: usize,
+    /// no more rows are read once a check's kept values hold this many bytes
+    pub max_bytes: usize,
     /// columns kept out of the store in every dataset
     pub exclude: Vec<String>,
 }
@@ -222,10 +226,22 @@ async fn timed(
     label: &str,
     sql: &str,
 ) -> Result<Option<Vec<Value>>, String> {
-    logged(control, label, sql, session.first_row(sql), |_| {
-        String::new()
-    })
-    .await
+    // two rows asked for, to tell "one row" from "more": every planned query returns one
+    // (aggregates), and a metric query returning more is wrong, not a first value to take
+    let rows = logged(
+        control,
+        label,
+        sql,
+        session.rows(sql, Limits::rows(2)),
+        |_| String::new(),
+    )
+    .await?;
+    if rows.rows.len() > 1 {
+        return Err(
+            "the query returned more than one row; it must return one row with one number".into(),
+        );
+    }
+    Ok(rows.rows.into_iter().next())
 }
 
 /// Run a statement's future unless the run is cancelled, logging at `-vv` its SQL, its
@@ -458,8 +474,31 @@ async fn capture_failing(
             control,
             &label,
             &sql,
-            session.rows(&sql, opts.max_rows as usize),
-            |rows| format!(": {} rows", rows.rows.len()),
+            session.rows(
+                &sql,
+                Limits {
+                    rows: opts.max_rows as usize,
+                    value_bytes: opts.max_value_bytes,
+                    total_bytes: opts.max_bytes,
+                },
+            ),
+            |rows| {
+                format!(
+                    ": {} rows, {} bytes kept{}{}",
+                    rows.rows.len(),
+                    rows.bytes,
+                    if rows.cut_values > 0 {
+                        format!(", {} values cut", rows.cut_values)
+                    } else {
+                        String::new()
+                    },
+                    if rows.stopped_at_bytes {
+                        ", stopped at the byte limit"
+                    } else {
+                        ""
+                    }
+                )
+            },
         )
         .await;
         let (rows, error) = match fetched {

@@ -26,6 +26,11 @@ pub struct Source {
 
 impl Source {
     pub fn new(path: &Path, text: String) -> Source {
+        // editors on Windows start files with a byte order mark; it is not content
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        };
         Source {
             path: path.to_path_buf(),
             name: path.display().to_string(),
@@ -138,6 +143,15 @@ pub fn parse(source: &Source) -> Result<Node, Diag> {
     let mut parser = Parser::new_from_str(&source.text);
     if let Err(e) = parser.load(&mut builder, true) {
         let offset = builder.byte_offset(e.marker());
+        if e.info().contains("recursion limit") {
+            return Err(Diag::at(
+                source,
+                Span { offset, len: 1 },
+                format!("lists and mappings are nested more than {MAX_DEPTH} levels deep"),
+                "here",
+            )
+            .with_help("a contract or config is a small document: write it out without deep nesting"));
+        }
         return Err(Diag::at(
             source,
             Span { offset, len: 1 },
@@ -147,7 +161,9 @@ pub fn parse(source: &Source) -> Result<Node, Diag> {
         .with_help("check the indentation and quoting around this point"));
     }
     if let Some(err) = builder.error {
-        return Err(Diag::at(source, err.1, err.0, "here"));
+        return Err(Diag::at(source, err.1, err.0, "here").with_help(
+            "a contract or config is a small document: write it out without deep nesting or aliases that multiply",
+        ));
     }
     if builder.documents.len() > 1 {
         return Err(Diag::at(
@@ -176,9 +192,20 @@ struct Builder<'a> {
     char_to_byte: Option<Vec<usize>>,
     stack: Vec<Frame>,
     documents: Vec<Node>,
-    anchors: HashMap<usize, Node>,
+    /// anchored nodes with how many nodes each holds
+    anchors: HashMap<usize, (Node, usize)>,
+    /// nodes copied in by aliases so far
+    expanded: usize,
+    /// collections opened past MAX_DEPTH, whose events are skipped
+    skipped_depth: usize,
     error: Option<(String, Span)>,
 }
+
+/// Nodes that aliases may copy in, in all. A 363-byte file of nested aliases once asked
+/// for billions (and 5.9 GB before it was killed); real contracts use a handful.
+pub const MAX_ALIAS_NODES: usize = 100_000;
+/// Nesting of lists and mappings: contracts need about six levels.
+pub const MAX_DEPTH: usize = 100;
 
 impl<'a> Builder<'a> {
     fn new(text: &'a str) -> Self {
@@ -195,6 +222,8 @@ impl<'a> Builder<'a> {
             stack: Vec::new(),
             documents: Vec::new(),
             anchors: HashMap::new(),
+            expanded: 0,
+            skipped_depth: 0,
             error: None,
         }
     }
@@ -208,9 +237,16 @@ impl<'a> Builder<'a> {
         }
     }
 
+    fn fail(&mut self, message: String, span: Span) {
+        if self.error.is_none() {
+            self.error = Some((message, span));
+        }
+    }
+
     fn push_value(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = node_count(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
@@ -268,9 +304,41 @@ fn line_of(text: &str, offset: usize) -> (usize, usize) {
     (before.matches('\n').count() + 1, 0)
 }
 
+/// Nodes in a tree, the root included.
+fn node_count(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(node_count).sum(),
+        Value::Map(entries) => entries.iter().map(|(_, v)| 1 + node_count(v)).sum(),
+        _ => 0,
+    }
+}
+
 impl MarkedEventReceiver for Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let start = self.byte_offset(&mark);
+        let here = Span {
+            offset: start,
+            len: 1,
+        };
+        // past the depth limit, only count nesting until the way back out
+        if self.skipped_depth > 0 {
+            match ev {
+                Event::SequenceStart(..) | Event::MappingStart(..) => self.skipped_depth += 1,
+                Event::SequenceEnd | Event::MappingEnd => self.skipped_depth -= 1,
+                _ => {}
+            }
+            return;
+        }
+        if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..))
+            && self.stack.len() >= MAX_DEPTH
+        {
+            self.fail(
+                format!("lists and mappings are nested more than {MAX_DEPTH} levels deep"),
+                here,
+            );
+            self.skipped_depth = 1;
+            return;
+        }
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let len = match style {
@@ -339,13 +407,32 @@ impl MarkedEventReceiver for Builder<'_> {
                 }
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
-                    value: Value::Null,
-                    span: Span {
-                        offset: start,
-                        len: 1,
-                    },
-                });
+                let size = self.anchors.get(&id).map_or(1, |(_, n)| *n);
+                if self.expanded.saturating_add(size) > MAX_ALIAS_NODES {
+                    self.fail(
+                        format!(
+                            "aliases (*name) here would copy in more than {MAX_ALIAS_NODES} nodes"
+                        ),
+                        here,
+                    );
+                    self.push_value(
+                        Node {
+                            value: Value::Null,
+                            span: here,
+                        },
+                        0,
+                    );
+                    return;
+                }
+                self.expanded += size;
+                let node = self
+                    .anchors
+                    .get(&id)
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or(Node {
+                        value: Value::Null,
+                        span: here,
+                    });
                 self.push_value(node, 0);
             }
             _ => {}
@@ -361,6 +448,7 @@ fn resolve_plain(text: &str) -> Value {
         "false" | "False" | "FALSE" => return Value::Bool(false),
         ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
@@ -426,6 +514,24 @@ mod tests {
     fn syntax_errors_carry_a_position() {
         let err = load("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_at_the_alias() {
+        // each level doubles: 2^30 copies if expanded
+        let mut text = String::from("a0: &a0 [x, x]\n");
+        for i in 1..30 {
+            text.push_str(&format!("a{i}: &a{i} [*a{}, *a{}]\n", i - 1, i - 1));
+        }
+        let err = load(&text).unwrap_err();
+        assert!(err.message.contains("aliases"), "{}", err.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = format!("a: {}{}\n", "[".repeat(5000), "]".repeat(5000));
+        let err = load(&text).unwrap_err();
+        assert!(err.message.contains("nested"), "{}", err.message);
     }
 
     #[test]

@@ -764,3 +764,122 @@ fn a_password_in_a_target_url_stays_secret() {
     );
     assert!(!run.stdout.contains("Gw-Secret-Pass-77"), "{}", run.stdout);
 }
+
+/// Start `assay verify --push` against a server that takes the request and never answers,
+/// and wait until the request has arrived.
+fn push_in_flight(p: &Project, server: &Server) -> std::process::Child {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
+        .current_dir(p.path())
+        .env("ASSAY_TEST_TOKEN", TOKEN)
+        .env("NO_COLOR", "1")
+        .args(["verify", "contract.yml", "--push", "-q"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.requests().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no request arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn signal(child: &std::process::Child, signal: libc::c_int) {
+    // SAFETY: signalling our own child process
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+}
+
+#[test]
+fn results_survive_a_run_killed_during_the_push() {
+    let slow = Server::start(
+        0,
+        vec![],
+        Reply::Hang(Duration::from_secs(60)),
+        Duration::ZERO,
+    );
+    let p = project(&endpoint_cloud(&slow.url(), "  timeout: 60s\n"));
+    let mut child = push_in_flight(&p, &slow);
+    signal(&child, libc::SIGKILL);
+    child.wait().unwrap();
+    // the entry was written before the first attempt
+    let files = outbox_files(&p);
+    assert_eq!(files.len(), 1, "nothing kept");
+    let kept = std::fs::read_to_string(&files[0]).unwrap();
+    assert_no_row_values(std::slice::from_ref(&kept));
+    // and `assay push` delivers it later, to the same scan id
+    let entry: Value = serde_json::from_str(&kept).unwrap();
+    let scan_id = entry["results"]["scan_id"].as_str().unwrap().to_string();
+    let good = Server::start(0, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    p.write(
+        "assay.yml",
+        &std::fs::read_to_string(p.path().join("assay.yml"))
+            .unwrap()
+            .replace(&slow.url(), &good.url()),
+    );
+    let run = run_with_token(&p, &["push"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let requests = good.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].header("idempotency-key"),
+        Some(scan_id.as_str())
+    );
+    assert!(outbox_files(&p).is_empty());
+}
+
+#[test]
+fn interrupting_a_push_keeps_the_results_and_exits_4() {
+    for (sig, said) in [(libc::SIGINT, "interrupted"), (libc::SIGTERM, "SIGTERM")] {
+        let slow = Server::start(
+            0,
+            vec![],
+            Reply::Hang(Duration::from_secs(60)),
+            Duration::ZERO,
+        );
+        let p = project(&endpoint_cloud(&slow.url(), "  timeout: 60s\n"));
+        let child = push_in_flight(&p, &slow);
+        let started = std::time::Instant::now();
+        signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+        // it stopped at once instead of waiting out the request
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(outbox_files(&p).len(), 1);
+        // one attempt only: the retries stopped
+        assert_eq!(slow.requests().len(), 1);
+    }
+}
+
+#[test]
+fn a_delivered_push_leaves_no_outbox_entry() {
+    let server = Server::start(0, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    let p = project(&endpoint_cloud(&server.url(), ""));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(outbox_files(&p).is_empty());
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn an_endpoint_with_a_query_string_gets_the_path_before_it_and_keeps_it_secret() {
+    let server = Server::start(0, vec![], Reply::Status(500, &[]), Duration::ZERO);
+    let url = format!("{}/base/?key=Query-Secret-8812", server.url());
+    let p = project(&endpoint_cloud(&url, "  max_attempts: 1\n"));
+    let run = verify_push(&p);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].path,
+        "/base/api/v1/results?key=Query-Secret-8812"
+    );
+    let kept: Vec<String> = outbox_files(&p)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    for text in kept.iter().chain([&run.stdout, &run.stderr]) {
+        assert!(!text.contains("Query-Secret-8812"), "{text}");
+    }
+}

@@ -42,7 +42,13 @@ impl Duplicate {
                     );
                     return None;
                 };
-                let columns = r.string_list(list, "columns")?;
+                let items = r.list(list, "columns")?;
+                let columns = items
+                    .iter()
+                    .map(|n| r.name(n, "each entry of columns"))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .collect::<Option<Vec<String>>>()?;
                 if columns.is_empty() {
                     r.error(list.span, "columns must list at least one column", None);
                     return None;

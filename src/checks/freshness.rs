@@ -31,7 +31,7 @@ impl Freshness {
             );
             return None;
         };
-        let column = r.string(col, "column")?;
+        let column = r.name(col, "column")?;
         let mut now_override = None;
         if let Some(v) = node.get("now_variable") {
             let name = r.string(v, "now_variable")?;

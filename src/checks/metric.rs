@@ -6,7 +6,6 @@ use serde_json::{json, Map, Value as Json};
 use super::{Inputs, Measurement, Metric as AggMetric, Needs, OwnQuery};
 use crate::contract::SqlText;
 use crate::decode::Reader;
-use crate::exec::Value;
 use crate::sql::ast::Expr;
 use crate::yaml::{Node, Span};
 
@@ -25,9 +24,7 @@ pub fn parse_sql_source(
 ) -> Option<(bool, SqlText)> {
     let expression = node.get("expression").filter(|n| !n.is_null());
     let query = node.get("query").filter(|n| !n.is_null());
-    let sql = |r: &mut Reader, n: &Node, what: &str| {
-        r.string(n, what).map(|sql| SqlText { sql, span: n.span })
-    };
+    let sql = |r: &mut Reader, n: &Node, what: &str| r.sql(n, what);
     match (expression, query) {
         (Some(e), None) => Some((true, sql(r, e, "expression")?)),
         (None, Some(q)) => Some((false, sql(r, q, "query")?)),
@@ -95,17 +92,18 @@ impl Metric {
                 inputs.aggregates.get(1).cloned(),
                 Some(super::count_value(inputs.aggregates.first(), "row count")?),
             ),
-            Metric::Query(_) => (
-                Some(
-                    inputs
-                        .own_row
-                        .ok_or("the metric query returned no rows")?
-                        .first()
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                ),
-                None,
-            ),
+            Metric::Query(_) => {
+                let row = inputs.own_row.ok_or(
+                    "the metric query returned no rows; it must return one row with one number",
+                )?;
+                if row.len() != 1 {
+                    return Err(format!(
+                        "the metric query returned {} columns; it must return one row with one number",
+                        row.len()
+                    ));
+                }
+                (row.first().cloned(), None)
+            }
         };
         let raw = raw.ok_or("the query returned no value")?;
         let value = if raw.is_null() {

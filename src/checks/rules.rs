@@ -298,7 +298,7 @@ pub fn parse_validity(r: &mut Reader, map: &Node) -> Option<ValidityRules> {
                 .and_then(|d| r.string(d, "dataset"));
             let column = r
                 .required(n, "column", "valid_reference_data")
-                .and_then(|c| r.string(c, "column"));
+                .and_then(|c| r.name(c, "column"));
             if let (Some(dataset), Some(column)) = (dataset, column) {
                 v.reference = Some(ReferenceData {
                     dataset,

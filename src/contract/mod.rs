@@ -18,7 +18,11 @@ use threshold::Threshold;
 /// SQL written by the user, with where it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SqlText {
+    /// the SQL that runs: once the data source is known (`plan::resolve`), placeholders
+    /// filled in for its engine and comments removed
     pub sql: String,
+    /// as written, placeholders and all
+    pub template: String,
     pub span: Span,
 }
 
@@ -64,6 +68,8 @@ pub struct Contract {
     pub checks: Vec<Check>,
     /// `diagnostics: {exclude_columns: [...]}`: kept out of the failed rows store
     pub exclude_columns: Vec<String>,
+    /// `--set`, the contract's defaults and the run's now, for placeholders in SQL
+    pub vars: Vars,
 }
 
 const CONTRACT_KEYS: &[&str] = &[
@@ -181,6 +187,7 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
             columns,
             checks: checks_out,
             exclude_columns,
+            vars,
         }),
         _ => Err(diags),
     }
@@ -233,15 +240,7 @@ fn sql_text(r: &mut Reader, node: &Node, what: &str) -> Option<SqlText> {
     if node.is_null() {
         return None;
     }
-    let sql = r.string(node, what)?;
-    if sql.trim().is_empty() {
-        r.error(node.span, format!("{what} is empty"), None);
-        return None;
-    }
-    Some(SqlText {
-        sql,
-        span: node.span,
-    })
+    r.sql(node, what)
 }
 
 fn read_column(
@@ -259,7 +258,7 @@ fn read_column(
     }
     let Some(name) = r
         .required(item, "name", "a column")
-        .and_then(|n| r.string(n, "name"))
+        .and_then(|n| r.name(n, "the column's name"))
     else {
         return;
     };

@@ -13,7 +13,7 @@ use duckdb::types::Value as DValue;
 use duckdb::{AccessMode, Config, Connection};
 
 use super::control::Interrupt;
-use super::{ColumnInfo, ExecError, Executor, Rows, RunControl, Session, Value};
+use super::{ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session, Value};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
@@ -46,12 +46,36 @@ fn connect_error(data_source: &str, e: impl std::fmt::Display) -> ExecError {
     }
 }
 
+/// Settings of every DuckDB database that verifies: no extension is installed or loaded
+/// behind the user's back (an autoload would download code), and none from the community
+/// repository at all.
+fn base_config() -> duckdb::Result<Config> {
+    Config::default()
+        .enable_autoload_extension(false)?
+        .with("autoinstall_known_extensions", "false")?
+        .with("allow_community_extensions", "false")
+}
+
+/// Lock the database down once its views exist: no file outside `allowed` (no ATTACH,
+/// COPY, file function or extension download), and no setting can be changed back.
+fn lock_down(conn: &Connection, allowed: &[PathBuf]) -> duckdb::Result<()> {
+    if !allowed.is_empty() {
+        let paths: Vec<String> = allowed
+            .iter()
+            .map(|p| format!("'{}'", p.to_string_lossy().replace('\'', "''")))
+            .collect();
+        conn.execute_batch(&format!("SET allowed_paths = [{}]", paths.join(", ")))?;
+    }
+    conn.execute_batch("SET enable_external_access = false; SET lock_configuration = true")
+}
+
 impl DuckDbExecutor {
     /// Open a database file read-only (or `:memory:`).
     pub fn open_database(data_source: &str, database: &str) -> Result<DuckDbExecutor, ExecError> {
+        let config = base_config().map_err(|e| connect_error(data_source, e))?;
         let conn = if database == ":memory:" {
             // DuckDB cannot open an in-memory database read-only; it is empty anyway
-            Connection::open_in_memory()
+            Connection::open_in_memory_with_flags(config)
         } else {
             if !Path::new(database).exists() {
                 return Err(connect_error(
@@ -59,12 +83,13 @@ impl DuckDbExecutor {
                     format!("database file '{database}' does not exist"),
                 ));
             }
-            let config = Config::default()
+            let config = config
                 .access_mode(AccessMode::ReadOnly)
                 .map_err(|e| connect_error(data_source, e))?;
             Connection::open_with_flags(database, config)
         }
         .map_err(|e| connect_error(data_source, e))?;
+        lock_down(&conn, &[]).map_err(|e| connect_error(data_source, e))?;
         Ok(DuckDbExecutor {
             data_source: data_source.to_string(),
             base: Mutex::new(conn),
@@ -73,13 +98,17 @@ impl DuckDbExecutor {
     }
 
     /// An in-memory database with one view per data file, named as the table parts say.
+    /// Only those files stay readable once the views exist.
     pub fn open_files(
         data_source: &str,
         files: &[(String, PathBuf)],
     ) -> Result<DuckDbExecutor, ExecError> {
-        let conn = Connection::open_in_memory().map_err(|e| connect_error(data_source, e))?;
+        let config = base_config().map_err(|e| connect_error(data_source, e))?;
+        let conn = Connection::open_in_memory_with_flags(config)
+            .map_err(|e| connect_error(data_source, e))?;
         let dialect = DuckDbDialect;
         let mut file_errors = HashMap::new();
+        let mut readable = Vec::new();
         for (view, path) in files {
             if !path.is_file() {
                 file_errors.insert(
@@ -93,13 +122,17 @@ impl DuckDbExecutor {
                 dialect.quote_ident(view),
                 reader_sql(path)
             );
-            if let Err(e) = conn.execute_batch(&sql) {
-                file_errors.insert(
-                    view.clone(),
-                    format!("could not read '{}': {e}", path.display()),
-                );
+            match conn.execute_batch(&sql) {
+                Ok(()) => readable.push(path.clone()),
+                Err(e) => {
+                    file_errors.insert(
+                        view.clone(),
+                        format!("could not read '{}': {e}", path.display()),
+                    );
+                }
             }
         }
+        lock_down(&conn, &readable).map_err(|e| connect_error(data_source, e))?;
         Ok(DuckDbExecutor {
             data_source: data_source.to_string(),
             base: Mutex::new(conn),
@@ -151,15 +184,25 @@ struct DuckDbSession {
 }
 
 impl DuckDbSession {
-    /// Up to `limit` rows, fetched one by one (never the whole result), with column names.
-    async fn fetch(&self, sql: String, limit: usize) -> Result<Rows, ExecError> {
+    /// Rows within `limits`, fetched one by one (never the whole result), with column names.
+    async fn fetch(&self, sql: String, limits: Limits) -> Result<Rows, ExecError> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
+            // prepare would run every statement but the last: exactly one may reach it
+            match super::duckdb_parser::statement_count(&sql) {
+                Ok(1) => {}
+                Ok(n) => {
+                    return Err(ExecError::Query(format!(
+                        "refused: DuckDB reads {n} statements in this SQL, and only one may run"
+                    )))
+                }
+                Err(e) => return Err(ExecError::Query(e)),
+            }
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             let mut stmt = conn.prepare(&sql).map_err(query_error)?;
             let mut rows = stmt.query([]).map_err(query_error)?;
             let mut out = Rows::default();
-            while out.rows.len() < limit {
+            while out.wants_more(&limits) {
                 let Some(row) = rows.next().map_err(query_error)? else {
                     break;
                 };
@@ -178,7 +221,7 @@ impl DuckDbSession {
                     let v: DValue = row.get(i).map_err(query_error)?;
                     values.push(convert(v));
                 }
-                out.rows.push(values);
+                out.keep(values, &limits);
             }
             Ok(out)
         })
@@ -207,7 +250,7 @@ impl Session for DuckDbSession {
             return Err(ExecError::Query(e.clone()));
         }
         let rows = self
-            .fetch(DuckDbDialect.columns_query(table), usize::MAX)
+            .fetch(DuckDbDialect.columns_query(table), Limits::rows(usize::MAX))
             .await?
             .rows;
         if rows.is_empty() {
@@ -217,11 +260,15 @@ impl Session for DuckDbSession {
     }
 
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self.fetch(sql.to_string(), 1).await?.rows.pop())
+        Ok(self
+            .fetch(sql.to_string(), Limits::rows(1))
+            .await?
+            .rows
+            .pop())
     }
 
-    async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError> {
-        self.fetch(sql.to_string(), limit).await
+    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
+        self.fetch(sql.to_string(), limits).await
     }
 }
 
@@ -248,5 +295,104 @@ fn convert(v: DValue) -> Value {
         DValue::Date32(d) => Value::Date(d),
         DValue::Text(s) | DValue::Enum(s) => Value::Text(s),
         other => Value::Other(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// What a contract could not send, sent straight to a session: the engine refuses it.
+    #[test]
+    fn a_verifying_session_cannot_reach_outside_its_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.duckdb");
+        let other = dir.path().join("other.duckdb");
+        for path in [&db, &other] {
+            Connection::open(path)
+                .unwrap()
+                .execute_batch("CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1), (2);")
+                .unwrap();
+        }
+        std::fs::write(dir.path().join("secret.csv"), "x\n1\n").unwrap();
+        let exec = DuckDbExecutor::open_database("db", db.to_str().unwrap()).unwrap();
+        let control = RunControl::new();
+        let q = |p: &Path| p.to_string_lossy().replace('\'', "''");
+        let attacks = [
+            "SELECT 1; DELETE FROM t".to_string(),
+            "SELECT 1 /* /* */ -- */ ; DELETE FROM t; SELECT 1".to_string(),
+            format!("ATTACH '{}' AS w", q(&other)),
+            format!("COPY t TO '{}'", q(&dir.path().join("out.csv"))),
+            format!(
+                "SELECT * FROM read_csv('{}')",
+                q(&dir.path().join("secret.csv"))
+            ),
+            format!("SELECT * FROM '{}'", q(&dir.path().join("secret.csv"))),
+            format!(
+                "SELECT * FROM read_text('{}')",
+                q(&dir.path().join("secret.csv"))
+            ),
+            "SET enable_external_access = true".to_string(),
+            "SET lock_configuration = false".to_string(),
+            "SET autoinstall_known_extensions = true".to_string(),
+            "INSTALL httpfs".to_string(),
+            "LOAD httpfs".to_string(),
+            "DELETE FROM t".to_string(),
+            "CREATE TABLE made(x INTEGER)".to_string(),
+        ];
+        block_on(async {
+            let mut session = exec.session(&control).await.unwrap();
+            for sql in &attacks {
+                let result = session.first_row(sql).await;
+                assert!(result.is_err(), "ran: {sql}");
+            }
+            assert_eq!(
+                session.first_row("SELECT count(*) FROM t").await.unwrap(),
+                Some(vec![Value::Int(2)])
+            );
+        });
+        drop(exec);
+        assert!(!dir.path().join("out.csv").exists());
+        let other_rows: i64 = Connection::open(&other)
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(other_rows, 2);
+    }
+
+    #[test]
+    fn a_files_session_reads_its_files_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let orders = dir.path().join("orders.csv");
+        let secret = dir.path().join("secret.csv");
+        std::fs::write(&orders, "id\n1\n2\n3\n").unwrap();
+        std::fs::write(&secret, "x\n1\n").unwrap();
+        let exec = DuckDbExecutor::open_files("files", &[("orders".into(), orders)]).unwrap();
+        let control = RunControl::new();
+        block_on(async {
+            let mut session = exec.session(&control).await.unwrap();
+            assert_eq!(
+                session
+                    .first_row("SELECT count(*) FROM orders")
+                    .await
+                    .unwrap(),
+                Some(vec![Value::Int(3)])
+            );
+            let path = secret.to_string_lossy().replace('\'', "''");
+            for sql in [
+                format!("SELECT count(*) FROM '{path}'"),
+                format!("SELECT count(*) FROM read_csv_auto('{path}')"),
+            ] {
+                assert!(session.first_row(&sql).await.is_err(), "read: {sql}");
+            }
+        });
     }
 }

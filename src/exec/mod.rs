@@ -3,136 +3,19 @@
 
 pub mod control;
 pub mod duckdb;
+mod duckdb_parser;
 pub mod mysql;
 pub mod postgres;
 mod tls;
-
-use std::fmt;
+mod value;
 
 use async_trait::async_trait;
-use serde_json::{json, Value as Json};
 
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 
 pub use control::RunControl;
-
-/// A value from a result row, engine-neutral.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i128),
-    Float(f64),
-    /// exact decimal as text, so sums of decimals are reported without float error
-    Decimal(String),
-    Text(String),
-    /// microseconds since the Unix epoch, UTC
-    Timestamp(i64),
-    /// days since the Unix epoch
-    Date(i32),
-    /// anything else, as text (intervals, lists, ...)
-    Other(String),
-}
-
-impl Value {
-    pub fn is_null(&self) -> bool {
-        matches!(self, Value::Null)
-    }
-
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            Value::Decimal(d) => d.parse().ok(),
-            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-            Value::Text(t) => t.trim().parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// A value as it is stored with a failed row: text as itself, timestamps in
-    /// RFC 3339, dates as YYYY-MM-DD, numbers as numbers.
-    pub fn to_row_json(&self) -> Json {
-        match self {
-            Value::Text(t) => json!(t),
-            other => other.to_json(),
-        }
-    }
-
-    /// For diagnostics: numbers as JSON numbers, anything else as text.
-    pub fn to_json(&self) -> Json {
-        match self {
-            Value::Null => Json::Null,
-            Value::Bool(b) => json!(b),
-            Value::Int(i) => i64::try_from(*i)
-                .map(|i| json!(i))
-                .unwrap_or_else(|_| json!(i.to_string())),
-            Value::Float(f) => json!(f),
-            Value::Decimal(d) => decimal_json(d),
-            other => json!(other.to_string()),
-        }
-    }
-}
-
-/// A decimal as JSON, the same whatever scale the engine returned it with: "15.00" and
-/// "15" are 15, "2.50" is 2.5, and one with more digits than a double holds stays exact
-/// as text.
-fn decimal_json(d: &str) -> Json {
-    let t = d.trim();
-    let t = if t.contains('.') {
-        t.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        t
-    };
-    if !t.contains('.') {
-        if let Ok(i) = t.parse::<i64>() {
-            return json!(i);
-        }
-    }
-    if t.chars().filter(char::is_ascii_digit).count() <= 15 {
-        if let Ok(f) = t.parse::<f64>() {
-            return json!(f);
-        }
-    }
-    json!(t)
-}
-
-impl fmt::Display for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::Null => f.write_str("NULL"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => write!(f, "{x}"),
-            Value::Decimal(d) => f.write_str(d),
-            Value::Text(t) => write!(f, "'{t}'"),
-            Value::Timestamp(us) => match chrono::DateTime::from_timestamp_micros(*us) {
-                Some(t) => write!(
-                    f,
-                    "{}",
-                    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-                ),
-                None => write!(f, "timestamp {us}us"),
-            },
-            Value::Date(d) => match chrono::DateTime::from_timestamp(*d as i64 * 86400, 0) {
-                Some(t) => write!(f, "{}", t.format("%Y-%m-%d")),
-                None => write!(f, "date {d}"),
-            },
-            Value::Other(o) => f.write_str(o),
-        }
-    }
-}
-
-/// A column as the catalog describes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ColumnInfo {
-    pub name: String,
-    pub data_type: String,
-    pub character_maximum_length: Option<u64>,
-    pub numeric_precision: Option<u64>,
-    pub numeric_scale: Option<u64>,
-}
+pub use value::{ColumnInfo, Value};
 
 /// Why a statement or connection failed. The message never holds a secret: executors
 /// build it from the engine's error, and the run redacts known secrets once more.
@@ -166,9 +49,9 @@ pub trait Session: Send {
     /// Run a query and return its first row (None when it returned no rows).
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError>;
 
-    /// Up to `limit` rows of a query, with the column names (failed rows capture). The
-    /// query carries its own LIMIT too, so the engine never sends more.
-    async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError>;
+    /// Rows of a query within `limits`, with the column names (failed rows capture). Rows
+    /// are read one at a time, so memory holds what is kept, never the whole result.
+    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError>;
 
     /// End the session's read-only transaction and hand the connection back to the pool.
     async fn finish(&mut self) {}
@@ -179,6 +62,64 @@ pub trait Session: Send {
 pub struct Rows {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Value>>,
+    /// bytes of the values kept
+    pub bytes: usize,
+    /// values cut short at `Limits::value_bytes`
+    pub cut_values: usize,
+    /// reading stopped at `Limits::total_bytes` before the rows ran out
+    pub stopped_at_bytes: bool,
+}
+
+/// How much of a result to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub rows: usize,
+    /// a longer text value is cut, with a marker saying how much is missing
+    pub value_bytes: usize,
+    /// no row is read once the kept values hold this many bytes
+    pub total_bytes: usize,
+}
+
+impl Limits {
+    pub fn rows(rows: usize) -> Limits {
+        Limits {
+            rows,
+            value_bytes: usize::MAX,
+            total_bytes: usize::MAX,
+        }
+    }
+}
+
+impl Rows {
+    /// May another row be read?
+    pub fn wants_more(&self, limits: &Limits) -> bool {
+        self.rows.len() < limits.rows && !self.stopped_at_bytes
+    }
+
+    /// Keep a row, its long values cut; note when the byte budget is spent.
+    pub fn keep(&mut self, mut values: Vec<Value>, limits: &Limits) {
+        for v in &mut values {
+            if let Value::Text(t) | Value::Other(t) = v {
+                if t.len() > limits.value_bytes {
+                    let mut end = limits.value_bytes;
+                    while !t.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    let missing = t.len() - end;
+                    t.truncate(end);
+                    t.push_str(&format!("…[{missing} more bytes not kept]"));
+                    self.cut_values += 1;
+                }
+                self.bytes += t.len();
+            } else {
+                self.bytes += 16;
+            }
+        }
+        self.rows.push(values);
+        if self.bytes >= limits.total_bytes {
+            self.stopped_at_bytes = true;
+        }
+    }
 }
 
 /// Rows of a dialect's `columns_query` (name, type, length, precision, scale) as columns.

@@ -15,14 +15,15 @@ use chrono::{NaiveDate, NaiveDateTime};
 use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use mysql_async::{
-    Column, Conn, DriverError, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts,
+    Column, Conn, DriverError, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, SslOpts,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::debug;
 
 use super::control::Interrupt;
 use super::{
-    error_chain, log_statement, ColumnInfo, ExecError, Executor, Rows, RunControl, Session, Value,
+    error_chain, log_statement, ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session,
+    Value,
 };
 use crate::config::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
@@ -284,7 +285,13 @@ impl Executor for MySqlExecutor {
         };
         for statement in [
             "SET NAMES utf8mb4".to_string(),
-            format!("SET time_zone = '+00:00', SESSION {limit}"),
+            // backslash escapes on and `"` quoting strings, whatever the server's default:
+            // user SQL was split into strings and comments under exactly these rules
+            format!(
+                "SET time_zone = '+00:00', SESSION {limit}, SESSION sql_mode = TRIM(BOTH ',' FROM \
+                 REPLACE(REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','), \
+                 ',ANSI_QUOTES,', ','))"
+            ),
             "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY".to_string(),
         ] {
             let started = Instant::now();
@@ -343,47 +350,59 @@ struct MySqlSession {
 
 impl MySqlSession {
     async fn all_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
-        Ok(self.fetch(sql).await?.rows)
+        Ok(self.fetch(sql, Limits::rows(usize::MAX)).await?.rows)
     }
 
-    /// Every row of a query (queries that may return many carry a LIMIT).
-    async fn fetch(&mut self, sql: &str) -> Result<Rows, ExecError> {
-        self.raw_rows(sql).await.map_err(session_error)
+    /// Up to `limit` rows of a query, read from the wire one by one.
+    async fn fetch(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
+        self.raw_rows(sql, limits).await.map_err(session_error)
     }
 
     /// Rows, or the driver's error (None: the connection was lost before).
-    async fn raw_rows(&mut self, sql: &str) -> Result<Rows, Option<mysql_async::Error>> {
+    async fn raw_rows(
+        &mut self,
+        sql: &str,
+        limits: Limits,
+    ) -> Result<Rows, Option<mysql_async::Error>> {
         let conn = self.conn.as_mut().ok_or(None)?;
-        let rows: Vec<Row> = match conn.query_iter(sql).await {
-            Ok(result) => result.collect_and_drop().await.map_err(Some)?,
+        // a prepared statement: the server takes exactly one statement this way, where the
+        // text protocol (with the driver's multi-statement flag) would run several
+        let read = async {
+            let mut result = conn.exec_iter(sql, ()).await?;
+            let mut out = Rows::default();
+            while out.wants_more(&limits) {
+                let Some(row) = result.next().await? else {
+                    break;
+                };
+                if out.columns.is_empty() {
+                    out.columns = row
+                        .columns_ref()
+                        .iter()
+                        .map(|c| c.name_str().to_string())
+                        .collect();
+                }
+                let columns = row.columns();
+                let values = row
+                    .unwrap()
+                    .into_iter()
+                    .zip(columns.iter())
+                    .map(|(v, c)| convert(v, c))
+                    .collect();
+                out.keep(values, &limits);
+            }
+            // the rest is read off the wire and thrown away, never held
+            result.drop_result().await?;
+            Ok::<Rows, mysql_async::Error>(out)
+        };
+        match read.await {
+            Ok(rows) => Ok(rows),
             Err(e) => {
                 if e.is_fatal() {
                     self.conn = None;
                 }
-                return Err(Some(e));
+                Err(Some(e))
             }
-        };
-        let columns = rows
-            .first()
-            .map(|r| {
-                r.columns_ref()
-                    .iter()
-                    .map(|c| c.name_str().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let rows = rows
-            .into_iter()
-            .map(|row| {
-                let columns = row.columns();
-                row.unwrap()
-                    .into_iter()
-                    .zip(columns.iter())
-                    .map(|(v, c)| convert(v, c))
-                    .collect()
-            })
-            .collect();
-        Ok(Rows { columns, rows })
+        }
     }
 }
 
@@ -395,7 +414,7 @@ impl Session for MySqlSession {
             // information_schema hides tables the user may not read: ask the table itself,
             // so "SELECT command denied" is reported as that and not as "not found"
             let probe = format!("SELECT * FROM {} LIMIT 0", MySqlDialect.table(table));
-            return match self.raw_rows(&probe).await {
+            return match self.raw_rows(&probe, Limits::rows(1)).await {
                 // 1146: no such table, 1049: no such database
                 Err(Some(mysql_async::Error::Server(e))) if matches!(e.code, 1146 | 1049) => {
                     Ok(None)
@@ -408,13 +427,16 @@ impl Session for MySqlSession {
     }
 
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self.all_rows(sql).await?.into_iter().next())
+        Ok(self
+            .fetch(sql, Limits::rows(1))
+            .await?
+            .rows
+            .into_iter()
+            .next())
     }
 
-    async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError> {
-        let mut rows = self.fetch(sql).await?;
-        rows.rows.truncate(limit);
-        Ok(rows)
+    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
+        self.fetch(sql, limits).await
     }
 
     async fn finish(&mut self) {
@@ -427,15 +449,31 @@ impl Session for MySqlSession {
     }
 }
 
-/// A value of the text protocol, typed by its column.
+/// A value of the binary protocol (numbers and dates typed by the server) or of the text
+/// protocol (typed by its column).
 fn convert(v: mysql_async::Value, column: &Column) -> Value {
     use mysql_async::Value as M;
     match v {
         M::NULL => Value::Null,
         M::Int(i) => Value::Int(i.into()),
         M::UInt(i) => Value::Int(i.into()),
-        M::Float(f) => Value::Float(f.into()),
+        // as the text protocol would give it: the f32's shortest decimal, not its binary
+        // expansion (1.1, not 1.100000023841858)
+        M::Float(f) => Value::Float(f.to_string().parse().unwrap_or(f.into())),
         M::Double(f) => Value::Float(f),
+        M::Date(y, mo, d, ..)
+            if matches!(
+                column.column_type(),
+                ColumnType::MYSQL_TYPE_DATE | ColumnType::MYSQL_TYPE_NEWDATE
+            ) =>
+        {
+            NaiveDate::from_ymd_opt(y.into(), mo.into(), d.into())
+                .and_then(|date| {
+                    i32::try_from(date.signed_duration_since(NaiveDate::default()).num_days()).ok()
+                })
+                .map(Value::Date)
+                .unwrap_or_else(|| Value::Other(format!("{y:04}-{mo:02}-{d:02}")))
+        }
         M::Date(y, mo, d, h, mi, s, us) => NaiveDate::from_ymd_opt(y.into(), mo.into(), d.into())
             .and_then(|date| date.and_hms_micro_opt(h.into(), mi.into(), s.into(), us))
             .map(|t| Value::Timestamp(t.and_utc().timestamp_micros()))

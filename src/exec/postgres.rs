@@ -7,17 +7,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::config::{Host, SslMode as PgSslMode};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{CancelToken, Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::debug;
 
 use super::control::Interrupt;
 use super::{
-    error_chain, log_statement, ColumnInfo, ExecError, Executor, Rows, RunControl, Session, Value,
+    error_chain, log_statement, ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session,
+    Value,
 };
 use crate::config::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
@@ -234,7 +236,12 @@ impl Executor for PostgresExecutor {
             .remaining()
             .map(|d| d.as_millis().max(1))
             .unwrap_or(0);
-        let setup = format!("SET TIME ZONE 'UTC'; SET statement_timeout = {timeout_ms}; {BEGIN}");
+        // standard_conforming_strings pinned: user SQL was split into strings and comments
+        // with a backslash being just a character in '...'
+        let setup = format!(
+            "SET TIME ZONE 'UTC'; SET standard_conforming_strings = on; \
+             SET statement_timeout = {timeout_ms}; {BEGIN}"
+        );
         let started = Instant::now();
         let result = client.batch_execute(&setup).await;
         log_statement(&setup, started, result.as_ref().err().map(|e| e as _));
@@ -288,32 +295,35 @@ impl PgSession {
     }
 
     async fn all_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
-        Ok(self.fetch(sql).await?.rows)
+        Ok(self.fetch(sql, Limits::rows(usize::MAX)).await?.rows)
     }
 
-    /// Every row of a query (queries that may return many carry a LIMIT).
-    async fn fetch(&mut self, sql: &str) -> Result<Rows, ExecError> {
+    /// Up to `limit` rows of a query, read from the wire one by one: a query that returns
+    /// more is never held whole in memory.
+    async fn fetch(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
         let client = self.client()?;
-        match client.query_typed(sql, &[]).await {
-            Ok(rows) => {
-                let columns = rows
-                    .first()
-                    .map(|r| r.columns().iter().map(|c| c.name().to_string()).collect())
-                    .unwrap_or_default();
-                let rows = rows
-                    .iter()
-                    .map(|row| {
-                        (0..row.len())
-                            .map(|i| {
-                                row.try_get::<_, PgValue>(i)
-                                    .map(|v| v.0)
-                                    .map_err(|e| ExecError::Query(error_chain(&e)))
-                            })
-                            .collect()
-                    })
-                    .collect::<Result<_, _>>()?;
-                Ok(Rows { columns, rows })
+        let read = async {
+            let no_params: Vec<(&(dyn ToSql + Sync), Type)> = Vec::new();
+            let stream = client.query_typed_raw(sql, no_params).await?;
+            futures_util::pin_mut!(stream);
+            let mut out = Rows::default();
+            while out.wants_more(&limits) {
+                let Some(row) = stream.next().await else {
+                    break;
+                };
+                let row = row?;
+                if out.columns.is_empty() {
+                    out.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                }
+                let values = (0..row.len())
+                    .map(|i| row.try_get::<_, PgValue>(i).map(|v| v.0))
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.keep(values, &limits);
             }
+            Ok::<Rows, tokio_postgres::Error>(out)
+        };
+        match read.await {
+            Ok(rows) => Ok(rows),
             Err(e) => {
                 // a failed statement aborts the transaction: start a new one so the
                 // dataset's other checks still run
@@ -338,13 +348,16 @@ impl Session for PgSession {
     }
 
     async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self.all_rows(sql).await?.into_iter().next())
+        Ok(self
+            .fetch(sql, Limits::rows(1))
+            .await?
+            .rows
+            .into_iter()
+            .next())
     }
 
-    async fn rows(&mut self, sql: &str, limit: usize) -> Result<Rows, ExecError> {
-        let mut rows = self.fetch(sql).await?;
-        rows.rows.truncate(limit);
-        Ok(rows)
+    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
+        self.fetch(sql, limits).await
     }
 
     async fn finish(&mut self) {

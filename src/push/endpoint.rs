@@ -13,6 +13,20 @@ use crate::results::Results;
 /// Bodies above this are sent gzip-compressed.
 pub const GZIP_ABOVE: usize = 32 * 1024;
 
+/// `{endpoint}/api/v1/results`, the path appended to the endpoint's own path and its query
+/// string (a key, say) kept where it belongs: after the path.
+pub fn results_url(endpoint: &str) -> String {
+    match reqwest::Url::parse(endpoint) {
+        Ok(mut url) => {
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.pop_if_empty().extend(["api", "v1", "results"]);
+            }
+            url.to_string()
+        }
+        Err(_) => format!("{endpoint}/api/v1/results"),
+    }
+}
+
 pub async fn push(
     client: &reqwest::Client,
     cloud: &CloudConfig,
@@ -21,7 +35,7 @@ pub async fn push(
     config_file: &str,
     results: &Results,
 ) -> Result<String, Failure> {
-    let url = format!("{endpoint}/api/v1/results");
+    let url = results_url(endpoint);
     let json = serde_json::to_vec(results).map_err(|e| Failure {
         message: format!("cannot encode the results: {e}"),
         permanent: true,
@@ -96,5 +110,22 @@ fn classify(
             "{url} refused the results as too large ({status}{detail})"
         )),
         _ => Attempt::Permanent(format!("{url} answered {status}{detail}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_goes_before_the_query_string() {
+        assert_eq!(
+            results_url("https://dq.example.com/base/?key=k3y-s3cret"),
+            "https://dq.example.com/base/api/v1/results?key=k3y-s3cret"
+        );
+        assert_eq!(
+            results_url("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/api/v1/results"
+        );
     }
 }

@@ -35,14 +35,15 @@ impl Format {
 /// Render results; `color` only matters for the table (and only on a terminal).
 pub fn render(format: Format, results: &Results, color: bool) -> String {
     match format {
-        Format::Table => table::render(results, color),
+        // people read these: no escape sequence from a contract reaches their terminal
+        Format::Table => table::render(&results.printable(), color),
         Format::Json => {
             let mut s = serde_json::to_string_pretty(results).expect("results serialize");
             s.push('\n');
             s
         }
-        Format::Junit => junit::render(results),
-        Format::Markdown => markdown::render(results),
+        Format::Junit => junit::render(&results.printable()),
+        Format::Markdown => markdown::render(&results.printable()),
     }
 }
 

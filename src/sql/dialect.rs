@@ -5,6 +5,7 @@
 //! engine-specific node, so no `if engine == X` appears anywhere else.
 
 use super::ast::{AggFn, CmpOp, Expr, Literal, Select, TableRef};
+use super::lexer::Lexicon;
 
 pub trait Dialect: Send + Sync {
     /// Engine name for messages and plan output.
@@ -12,6 +13,18 @@ pub trait Dialect: Send + Sync {
 
     /// The sqlparser dialect that validates user-written SQL for this engine.
     fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect>;
+
+    /// How the engine's own scanner splits text into strings, names and comments.
+    fn lexicon(&self) -> Lexicon {
+        Lexicon::POSTGRES
+    }
+
+    /// Functions user SQL may not call on this engine: they write, read files, reach the
+    /// network, signal other sessions, take locks or sleep, which a read-only transaction
+    /// does not stop. Lower case; `name*` is a prefix, `*name` a suffix.
+    fn refused_functions(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     fn quote_ident(&self, ident: &str) -> String {
         format!("\"{}\"", ident.replace('"', "\"\""))

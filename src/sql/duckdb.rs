@@ -14,6 +14,41 @@ impl Dialect for DuckDbDialect {
         Box::new(sqlparser::dialect::DuckDbDialect {})
     }
 
+    fn refused_functions(&self) -> &'static [&'static str] {
+        &[
+            // files: a `files` data source already has each file as a view
+            "read_*",
+            "parquet_*",
+            "sniff_csv",
+            "glob",
+            "*_scan",
+            "*_attach",
+            // other databases and servers
+            "sqlite_*",
+            "postgres_*",
+            "mysql_*",
+            "iceberg_*",
+            "delta_*",
+            "*_query",
+            "*_execute",
+            "http_*",
+            // SQL run from a string, out of sight of validation
+            "query",
+            "query_table",
+            // the process and its settings
+            "getenv",
+            "duckdb_secrets",
+            "which_secret",
+            "enable_logging",
+            "disable_logging",
+            "truncate_duckdb_logs",
+            "checkpoint",
+            "force_checkpoint",
+            "load_extension",
+            "install_extension",
+        ]
+    }
+
     fn regex_match(&self, text_expr: &str, pattern: &str) -> String {
         // regexp_matches is a partial (find-anywhere) match, like Postgres `~`
         format!("regexp_matches({text_expr}, {pattern})")

@@ -6,6 +6,7 @@
 
 use super::ast::TableRef;
 use super::dialect::{base_type, Dialect};
+use super::lexer::Lexicon;
 
 pub struct MySqlDialect;
 
@@ -16,6 +17,32 @@ impl Dialect for MySqlDialect {
 
     fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::MySqlDialect {})
+    }
+
+    fn lexicon(&self) -> Lexicon {
+        Lexicon::MYSQL
+    }
+
+    fn refused_functions(&self) -> &'static [&'static str] {
+        &[
+            "load_file",
+            "sleep",
+            "benchmark",
+            "get_lock",
+            "release_lock",
+            "release_all_locks",
+            "is_free_lock",
+            "is_used_lock",
+            "master_pos_wait",
+            "source_pos_wait",
+            "master_gtid_wait",
+            "wait_for_executed_gtid_set",
+            "wait_until_sql_thread_after_gtids",
+            "nextval",
+            "setval",
+            "sys_exec",
+            "sys_eval",
+        ]
     }
 
     fn quote_ident(&self, ident: &str) -> String {

@@ -14,6 +14,63 @@ impl Dialect for PostgresDialect {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
     }
 
+    fn refused_functions(&self) -> &'static [&'static str] {
+        &[
+            // files and large objects (lo_export writes a file on the server)
+            "pg_read_*",
+            "pg_stat_file",
+            "pg_ls_*",
+            "pg_file_*",
+            "pg_logdir_ls",
+            "lo_*",
+            "loread",
+            "lowrite",
+            // other sessions and the server
+            "pg_terminate_backend",
+            "pg_cancel_backend",
+            "pg_signal_*",
+            "pg_reload_conf",
+            "pg_rotate_logfile",
+            "pg_log_backend_memory_contexts",
+            "pg_promote",
+            "pg_switch_wal",
+            "pg_backup_*",
+            "pg_start_backup",
+            "pg_stop_backup",
+            "pg_wal_replay_*",
+            "pg_create_*",
+            "pg_drop_*",
+            "pg_copy_*",
+            "pg_replication_*",
+            "pg_logical_*",
+            "pg_sync_replication_slots",
+            "pg_log_standby_snapshot",
+            "pg_export_snapshot",
+            "pg_import_system_collations",
+            "pg_stat_reset*",
+            "pg_stat_statements_reset",
+            "pg_prewarm",
+            "pg_truncate_visibility_map",
+            "brin_summarize_*",
+            "brin_desummarize_range",
+            "gin_clean_pending_list",
+            "binary_upgrade_*",
+            // locks, waits, notifications, settings, sequences
+            "pg_advisory*",
+            "pg_try_advisory*",
+            "pg_sleep*",
+            "pg_notify",
+            "set_config",
+            "nextval",
+            "setval",
+            // other servers
+            "dblink*",
+            // SQL run from a string, out of sight of validation
+            "query_to_xml*",
+            "cursor_to_xml*",
+        ]
+    }
+
     fn regex_match(&self, text_expr: &str, pattern: &str) -> String {
         // `~` finds the pattern anywhere, case-sensitively
         format!("({text_expr} ~ {pattern})")

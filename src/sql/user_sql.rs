@@ -1,9 +1,15 @@
 //! Validation of SQL the user wrote in a contract (filters, expressions, queries).
 //!
-//! Everything is parsed with sqlparser in the data source's dialect before anything runs:
-//! an expression must be exactly one expression, a query exactly one read-only SELECT.
-//! A second statement, DDL or DML, `SELECT ... INTO` and row locks are refused, so a
-//! contract can never change the data it verifies.
+//! Three walls, each on its own enough to stop a write:
+//! 1. the engine's own lexical rules (`lexer`): no statement separator, no MySQL
+//!    executable comment, no call of a function on the engine's refused list, no `INTO`;
+//!    comments are removed exactly as the engine would read them, so what sqlparser
+//!    validates below and what the engine runs are the same text;
+//! 2. sqlparser in the data source's dialect: exactly one expression, or exactly one
+//!    read-only SELECT (no DDL or DML anywhere inside, no `SELECT ... INTO`, no row locks);
+//! 3. the engine itself: one statement per call (DuckDB's parser counts them, PostgreSQL's
+//!    extended protocol and MySQL's prepared statements take only one), read-only
+//!    transactions, and DuckDB sessions without external access.
 
 use std::ops::ControlFlow;
 
@@ -12,17 +18,20 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
 use super::dialect::Dialect;
+use super::lexer::{self, Kind};
 
-/// One SQL expression (a filter, a failed-rows predicate, a metric aggregate).
-pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<(), String> {
+/// One SQL expression (a filter, a failed-rows predicate, a metric aggregate). Returns the
+/// expression as it will run: comments removed.
+pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<String, String> {
+    let sql = engine_view(dialect, sql, false)?;
     let pd = dialect.parser_dialect();
     let mut parser = Parser::new(pd.as_ref())
-        .try_with_sql(sql)
+        .try_with_sql(&sql)
         .map_err(|e| format!("is not valid SQL: {e}"))?;
     let expr = match parser.parse_expr() {
         Ok(e) => e,
         Err(e) => {
-            return Err(statement_instead(dialect, sql)
+            return Err(statement_instead(dialect, &sql)
                 .unwrap_or_else(|| format!("is not a valid SQL expression: {e}")))
         }
     };
@@ -33,17 +42,20 @@ pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<(), String> 
         } else {
             format!("'{}'", next.token)
         };
-        return Err(statement_instead(dialect, sql)
+        return Err(statement_instead(dialect, &sql)
             .unwrap_or_else(|| format!("must be a single SQL expression, but {what} follows it")));
     }
-    read_only(&expr)
+    read_only(&expr)?;
+    Ok(sql)
 }
 
-/// One read-only SELECT (a metric query or a failed-rows query).
-pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<(), String> {
+/// One read-only SELECT (a metric query or a failed-rows query). Returns the query as it
+/// will run: comments and a trailing `;` removed.
+pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<String, String> {
+    let sql = engine_view(dialect, sql, true)?;
     let pd = dialect.parser_dialect();
     let statements =
-        Parser::parse_sql(pd.as_ref(), sql).map_err(|e| format!("is not valid SQL: {e}"))?;
+        Parser::parse_sql(pd.as_ref(), &sql).map_err(|e| format!("is not valid SQL: {e}"))?;
     match statements.as_slice() {
         [] => Err("is empty: expected one SELECT query".to_string()),
         [one] => {
@@ -53,13 +65,101 @@ pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<(), String> {
                     statement_kind(one)
                 ));
             }
-            read_only(one)
+            read_only(one)?;
+            Ok(sql)
         }
         many => Err(format!(
             "must be a single SELECT query, found {} statements",
             many.len()
         )),
     }
+}
+
+/// The text as the engine reads it, checked with the engine's own lexical rules: no
+/// second statement, no executable comment, no refused function, no INTO. Comments are
+/// removed (and a query's one trailing `;`), so nothing is left for sqlparser and the
+/// engine to read differently.
+fn engine_view(dialect: &dyn Dialect, sql: &str, query: bool) -> Result<String, String> {
+    let tokens = lexer::tokenize(&dialect.lexicon(), sql, false).map_err(|e| e.message)?;
+    if tokens
+        .iter()
+        .any(|t| t.kind == (Kind::Comment { executable: true }))
+    {
+        return Err(format!(
+            "has an executable comment ('/*!' or '/*M!'), which {} runs as code",
+            dialect.name()
+        ));
+    }
+    let significant: Vec<&lexer::Token> = lexer::significant(&tokens).map(|(_, t)| t).collect();
+    let mut keep = tokens.len();
+    if let Some(i) = significant.iter().position(|t| t.kind == Kind::Semicolon) {
+        let last = i + 1 == significant.len();
+        if !query {
+            return Err(if last {
+                "must be a single SQL expression, without a ';'".to_string()
+            } else {
+                "must be a single SQL expression, but ';' and a second statement follow it"
+                    .to_string()
+            });
+        }
+        if !last {
+            // statements as the engine would count them: pieces between separators
+            let mut count = 0;
+            let mut open = false;
+            for t in &significant {
+                if t.kind == Kind::Semicolon {
+                    count += usize::from(open);
+                    open = false;
+                } else {
+                    open = true;
+                }
+            }
+            count += usize::from(open);
+            return Err(format!(
+                "must be a single SELECT query, found {} statements",
+                count.max(2)
+            ));
+        }
+        keep = tokens
+            .iter()
+            .position(|t| t.start == significant[i].start)
+            .unwrap_or(tokens.len());
+    }
+    let refused = dialect.refused_functions();
+    for (name, _) in lexer::function_calls(&tokens[..keep]) {
+        if is_refused(refused, &name) {
+            return Err(format!(
+                "calls {name}(), which {} runs with effects beyond reading the data (files, \
+                 locks, other sessions or servers, settings, or SQL from a string)",
+                dialect.name()
+            ));
+        }
+    }
+    if significant
+        .iter()
+        .any(|t| matches!(&t.kind, Kind::Word { name, quoted: false } if name.eq_ignore_ascii_case("into")))
+    {
+        return Err("must be read-only, but uses INTO (it writes a table, a file or variables)".to_string());
+    }
+    let text = lexer::without_comments(sql, &tokens[..keep]);
+    if text.trim().is_empty() {
+        return Err("is empty once its comments are removed".to_string());
+    }
+    Ok(text.trim().to_string())
+}
+
+/// Does `name` match one of the patterns (`name`, `prefix*`, `*suffix`), ignoring case?
+pub fn is_refused(patterns: &[&str], name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    patterns.iter().any(|p| {
+        if let Some(prefix) = p.strip_suffix('*') {
+            name.starts_with(prefix)
+        } else if let Some(suffix) = p.strip_prefix('*') {
+            name.ends_with(suffix)
+        } else {
+            name == *p
+        }
+    })
 }
 
 /// When text meant as an expression is really a statement (`DROP TABLE t`), say so.

@@ -1,0 +1,24 @@
+// The modules of assay that read contracts and validate SQL, compiled into a fuzz target
+// as the crate root would have them. Included by each target with `include!`.
+
+#[path = "../../src/checks/mod.rs"]
+mod checks;
+#[path = "../../src/contract/mod.rs"]
+mod contract;
+#[path = "../../src/decode.rs"]
+mod decode;
+#[path = "../../src/diag.rs"]
+mod diag;
+#[path = "../../src/interp.rs"]
+mod interp;
+#[path = "../../src/secrets.rs"]
+mod secrets;
+#[path = "../../src/sql/mod.rs"]
+mod sql;
+#[path = "../../src/yaml.rs"]
+mod yaml;
+mod exec {
+    #[path = "../../../src/exec/value.rs"]
+    mod value;
+    pub use value::{ColumnInfo, Value};
+}
