@@ -119,44 +119,40 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
         }
     }
     for (i, check) in contract.checks.iter().enumerate() {
-        match &check.kind {
-            CheckKind::Invalid(inv) => {
-                if let Some(rd) = &inv.validity.reference {
-                    let parts: Vec<String> = rd.dataset.split('/').map(str::to_string).collect();
-                    if parts.first().map(String::as_str) != Some(ds.name.as_str())
-                        || parts.len() < 2
-                    {
-                        diags.push(
-                            Diag::at(
-                                src,
-                                rd.span,
-                                format!(
-                                    "valid_reference_data dataset '{}' must be in the same data source '{}'",
-                                    rd.dataset, ds.name
-                                ),
-                                "here",
-                            )
-                            .with_help(format!("write it as {}/.../table", ds.name)),
-                        );
-                        continue;
-                    }
-                    match ds.table_ref(&parts[1..]) {
-                        Ok(t) => {
-                            if let Some(p) = ds.file_path(&parts[1..]) {
-                                files.push((t.name().to_string(), p));
-                            }
-                            reference_tables.insert(i, t);
-                        }
-                        Err(e) => diags.push(Diag::at(
-                            src,
-                            rd.span,
-                            format!("valid_reference_data: {e}"),
-                            "here",
-                        )),
-                    }
-                }
+        let CheckKind::Invalid(inv) = &check.kind else {
+            continue;
+        };
+        if let Some(rd) = &inv.validity.reference {
+            let parts: Vec<String> = rd.dataset.split('/').map(str::to_string).collect();
+            if parts.first().map(String::as_str) != Some(ds.name.as_str()) || parts.len() < 2 {
+                diags.push(
+                    Diag::at(
+                        src,
+                        rd.span,
+                        format!(
+                            "valid_reference_data dataset '{}' must be in the same data source '{}'",
+                            rd.dataset, ds.name
+                        ),
+                        "here",
+                    )
+                    .with_help(format!("write it as {}/.../table", ds.name)),
+                );
+                continue;
             }
-            _ => {}
+            match ds.table_ref(&parts[1..]) {
+                Ok(t) => {
+                    if let Some(p) = ds.file_path(&parts[1..]) {
+                        files.push((t.name().to_string(), p));
+                    }
+                    reference_tables.insert(i, t);
+                }
+                Err(e) => diags.push(Diag::at(
+                    src,
+                    rd.span,
+                    format!("valid_reference_data: {e}"),
+                    "here",
+                )),
+            }
         }
     }
     match table {

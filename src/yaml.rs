@@ -150,7 +150,9 @@ pub fn parse(source: &Source) -> Result<Node, Diag> {
                 format!("lists and mappings are nested more than {MAX_DEPTH} levels deep"),
                 "here",
             )
-            .with_help("a contract or config is a small document: write it out without deep nesting"));
+            .with_help(
+                "a contract or config is a small document: write it out without deep nesting",
+            ));
         }
         return Err(Diag::at(
             source,

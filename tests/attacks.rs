@@ -124,10 +124,9 @@ const SECRET_FILE_TEXT: &str = "Top-Secret-File-Content-6617";
 
 fn sandbox(engine: Engine) -> Sandbox {
     let sb = Sandbox::new(engine);
-    let text = sb.engine.column_type("varchar");
     sb.run(&[
         format!(
-            "CREATE TABLE {} (id INTEGER, note {text})",
+            "CREATE TABLE {} (id INTEGER, note VARCHAR(100))",
             sb.qualified("victim")
         ),
         format!(
@@ -378,7 +377,14 @@ fn contract_sql_that_escapes_is_refused_on_every_engine() {
             let text = contract(&sb, *place, sql);
             let run = run_contract(&sb, &text, &[]);
             let what = format!("{} {place:?}: {sql}", engine.name());
-            assert_refused(&run, why, &what);
+            if engine == Engine::MySql && sql.contains("/* /* */ -- */") {
+                // MySQL does not nest comments: `/* /* */` ends one and `-- ` comments out
+                // the rest of the line, attack included, so it runs as plain `1 = 1`
+                assert_ne!(run.code, 2, "{what}: {}", run.stderr);
+                assert_eq!(state(&sb), before, "{what} changed something");
+            } else {
+                assert_refused(&run, why, &what);
+            }
             assert_nothing_leaked(&run, &what);
             distinct.insert(format!("{}|{text}", engine.name()));
         }
@@ -578,7 +584,8 @@ fn files_datasets_stay_under_their_root() {
             &format!("dataset: {dataset}\nchecks:\n  - row_count:\n"),
         );
         let run = p.assay(&["verify", "contract.yml"]);
-        assert_refused(&run, &["relative path"], dataset);
+        // refused as a path outside the root, or as no dataset path at all
+        assert_refused(&run, &["relative path", "must be written"], dataset);
         assert_nothing_leaked(&run, dataset);
     }
     // the file of the dataset is readable; another file under the same root is not

@@ -413,3 +413,110 @@ fn diagnostics_settings_are_checked() {
         run.stderr
     );
 }
+
+/// Big values are cut, and a check's rows stop at its byte limit, on every engine: 100
+/// rows of 5 MB each once took 6.4 GB to capture.
+#[test]
+fn captured_values_and_bytes_are_limited_on_every_engine() {
+    for engine in ENGINES {
+        let sb = Sandbox::new(engine);
+        let t = sb.qualified("big");
+        let (text_type, big) = match engine {
+            Engine::DuckDb => ("VARCHAR", "repeat('x', 200000)"),
+            Engine::Postgres => ("TEXT", "repeat('x', 200000)"),
+            Engine::MySql => ("LONGTEXT", "REPEAT('x', 200000)"),
+        };
+        let mut statements = vec![format!(
+            "CREATE TABLE {t} (id INTEGER, payload {text_type})"
+        )];
+        for id in 1..=40 {
+            statements.push(format!("INSERT INTO {t} VALUES ({id}, {big})"));
+        }
+        sb.run(&statements);
+        let config = std::fs::read_to_string(sb.project.path().join("assay.yml")).unwrap();
+        sb.project.write(
+            "assay.yml",
+            &format!(
+                "{config}diagnostics:\n  max_value_bytes: 1000\n  max_bytes_per_check: 10000\n"
+            ),
+        );
+        sb.project.write(
+            "c.yml",
+            &format!(
+                "dataset: \"{}/big\"\nchecks:\n  - failed_rows: {{expression: id > 0}}\n",
+                sb.dataset_prefix()
+            ),
+        );
+        let run = sb.project.assay(&["verify", "c.yml", "-o", "json"]);
+        assert_eq!(run.code, 1, "{}: {}", engine.name(), run.stderr);
+        let r = run.json();
+        let captured = common::check(&r, "checks/failed_rows")["failed_rows"]["captured"]
+            .as_u64()
+            .unwrap();
+        // each value is cut to 1,000 bytes (plus its marker): 10 rows fill 10,000 bytes
+        assert_eq!(captured, 10, "{}: {r:#}", engine.name());
+        let conn = duckdb_store(&sb.project);
+        let scan_id = r["scan_id"].as_str().unwrap();
+        let longest: i64 = conn
+            .query_row(
+                "SELECT max(length(CAST(row_data AS VARCHAR))) FROM assay_failed_rows WHERE scan_id = ?",
+                [scan_id],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert!(
+            longest < 1200,
+            "{}: a row of {longest} bytes",
+            engine.name()
+        );
+        let marked: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM assay_failed_rows WHERE scan_id = ? AND CAST(row_data AS VARCHAR) LIKE '%199000 more bytes not kept%'",
+                [scan_id],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(marked, 10, "{}", engine.name());
+    }
+}
+
+/// A store file that is not a DuckDB database (a full disk left it empty) is moved aside
+/// and a new one made, once, with a warning; the next run finds a working store.
+#[test]
+fn a_broken_default_store_is_moved_aside_and_made_anew() {
+    let p = Project::duckdb("CREATE TABLE t(id INTEGER); INSERT INTO t VALUES (1), (1);");
+    p.write(".assay/diagnostics.duckdb", "");
+    p.write(
+        "c.yml",
+        "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - duplicate:\n",
+    );
+    let run = p.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("moved to"), "{}", run.stderr);
+    let r = run.json();
+    let info = &common::check(&r, "columns/id/duplicate")["failed_rows"];
+    assert_eq!(info["captured"], 1, "{info:#}");
+    assert!(info.get("error").is_none(), "{info:#}");
+    let aside: Vec<String> = std::fs::read_dir(p.path().join(".assay"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("diagnostics.duckdb.broken-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    // no temporary file is left behind, and the next run warns no more
+    let run = p.assay(&["verify", "c.yml", "-o", "json"]);
+    assert_eq!(run.code, 1);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    let leftovers = std::fs::read_dir(p.path().join(".assay"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .count();
+    assert_eq!(leftovers, 0);
+    let scan_id = run.json()["scan_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        store_counts(&duckdb_store(&p), &scan_id),
+        vec![("columns/id/duplicate".to_string(), 1)]
+    );
+}

@@ -798,7 +798,7 @@ fn results_survive_a_run_killed_during_the_push() {
         Reply::Hang(Duration::from_secs(60)),
         Duration::ZERO,
     );
-    let p = project(&endpoint_cloud(&slow.url(), "  timeout: 60s\n"));
+    let p = project(&endpoint_cloud(&slow.url(), "").replace("timeout: 2s", "timeout: 60s"));
     let mut child = push_in_flight(&p, &slow);
     signal(&child, libc::SIGKILL);
     child.wait().unwrap();
@@ -809,7 +809,7 @@ fn results_survive_a_run_killed_during_the_push() {
     assert_no_row_values(std::slice::from_ref(&kept));
     // and `assay push` delivers it later, to the same scan id
     let entry: Value = serde_json::from_str(&kept).unwrap();
-    let scan_id = entry["results"]["scan_id"].as_str().unwrap().to_string();
+    let scan_id = entry["scan_id"].as_str().unwrap().to_string();
     let good = Server::start(0, vec![], Reply::Status(200, &[]), Duration::ZERO);
     p.write(
         "assay.yml",
@@ -837,7 +837,7 @@ fn interrupting_a_push_keeps_the_results_and_exits_4() {
             Reply::Hang(Duration::from_secs(60)),
             Duration::ZERO,
         );
-        let p = project(&endpoint_cloud(&slow.url(), "  timeout: 60s\n"));
+        let p = project(&endpoint_cloud(&slow.url(), "").replace("timeout: 2s", "timeout: 60s"));
         let child = push_in_flight(&p, &slow);
         let started = std::time::Instant::now();
         signal(&child, sig);
@@ -881,5 +881,33 @@ fn an_endpoint_with_a_query_string_gets_the_path_before_it_and_keeps_it_secret()
         .collect();
     for text in kept.iter().chain([&run.stdout, &run.stderr]) {
         assert!(!text.contains("Query-Secret-8812"), "{text}");
+    }
+}
+
+#[test]
+fn environment_values_in_contracts_never_reach_a_push() {
+    let server = Server::start(0, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    let p = project(&endpoint_cloud(&server.url(), ""));
+    p.write(
+        "env.yml",
+        "dataset: db/main/t\nfilter: \"name <> '${env.ASSAY_TEST_OTHER_SECRET}'\"\nchecks:\n  - row_count:\n      name: \"rows for ${env.ASSAY_TEST_OTHER_SECRET}\"\n      attributes: {owner: \"${env.ASSAY_TEST_OTHER_SECRET}\"}\n",
+    );
+    let out = assert_cmd::Command::cargo_bin("assay")
+        .unwrap()
+        .current_dir(p.path())
+        .env("ASSAY_TEST_TOKEN", TOKEN)
+        .env("ASSAY_TEST_OTHER_SECRET", "Other-Env-Secret-4471")
+        .args(["verify", "env.yml", "--push", "-vv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    for text in [
+        requests[0].body.clone(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ] {
+        assert!(!text.contains("Other-Env-Secret-4471"), "{text}");
     }
 }

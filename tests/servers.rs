@@ -303,12 +303,17 @@ fn permission_denied_is_reported_as_such() {
 #[test]
 fn sessions_are_read_only() {
     let s = with_table(Engine::Postgres);
-    s.run(&[format!("CREATE SEQUENCE {}", s.qualified("seq"))]);
-    // nextval writes: a read-only transaction refuses it
+    // a function of the database's own that writes (no list of refused functions can know
+    // it): the read-only transaction refuses it
+    s.run(&[format!(
+        "CREATE FUNCTION {}.bump() RETURNS INTEGER LANGUAGE sql AS 'INSERT INTO {} VALUES (9, ''z''); SELECT 1'",
+        s.engine.quote(&s.schema),
+        s.qualified("t")
+    )]);
     s.project.write(
         "c.yml",
         &format!(
-            "dataset: \"{}/t\"\nchecks:\n  - metric:\n      query: \"SELECT nextval('{}.seq')\"\n      threshold: {{must_be: 1}}\n",
+            "dataset: \"{}/t\"\nchecks:\n  - metric:\n      query: \"SELECT {}.bump()\"\n      threshold: {{must_be: 1}}\n",
             s.dataset_prefix(),
             s.schema
         ),

@@ -17,8 +17,5 @@ mod secrets;
 mod sql;
 #[path = "../../src/yaml.rs"]
 mod yaml;
-mod exec {
-    #[path = "../../../src/exec/value.rs"]
-    mod value;
-    pub use value::{ColumnInfo, Value};
-}
+#[path = "exec_values.rs"]
+mod exec;
