@@ -17,7 +17,7 @@
 //!
 //! Prints tables; the targets are assay / hand-written <= 1.10 at 10M rows (DuckDB and
 //! Postgres), start-up plus parse and plan under 50 ms, and assay's peak memory flat as
-//! the table grows. ASSAY_BENCH_ONLY=duckdb|postgres|mysql runs one part.
+//! the table grows. ASSAY_BENCH_ONLY=duckdb|plan|capture|postgres|mysql runs one part.
 
 use std::path::Path;
 use std::process::Command;
@@ -95,6 +95,10 @@ fn main() {
     if part("duckdb") || part("plan") {
         println!();
         plan_scaling(dir.path());
+    }
+    if part("duckdb") || part("capture") {
+        println!();
+        capture_memory(assay, dir.path());
     }
     if part("postgres") {
         println!();
@@ -510,5 +514,68 @@ fn plan_scaling(dir: &Path) {
             ms(t),
             t.as_secs_f64() * 1e6 / n as f64
         );
+    }
+}
+
+/// Peak memory of capturing failed rows whose values are big: 100 rows of 5 MB each (once
+/// 6.4 GB at peak). Values are cut as they are read and a check's rows stop at its byte
+/// limit, so the peak stays near one row's size above the run's base.
+fn capture_memory(assay: &str, dir: &Path) {
+    let project = dir.join("capture");
+    std::fs::create_dir_all(&project).unwrap();
+    {
+        let conn = duckdb::Connection::open(project.join("big.duckdb")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE big AS SELECT range AS id, repeat('x', 5000000) AS payload FROM range(100)",
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        project.join("assay.yml"),
+        "data_sources:\n  - name: big\n    type: duckdb\n    connection: {database: big.duckdb}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("c.yml"),
+        "dataset: big/main/big\nchecks:\n  - failed_rows: {expression: id >= 0}\n",
+    )
+    .unwrap();
+    println!("failed rows capture of 100 rows x 5 MB, /usr/bin/time-style peak RSS, median of 3");
+    for (label, extra) in [
+        ("--no-failed-rows", vec!["--no-failed-rows"]),
+        (
+            "capture (defaults: 4 KiB per value, 1 MiB per check)",
+            vec![],
+        ),
+    ] {
+        let mut times = Vec::new();
+        let mut peaks = Vec::new();
+        for _ in 0..3 {
+            let _ = std::fs::remove_dir_all(project.join(".assay"));
+            let mut args = vec!["verify", "c.yml", "-q"];
+            args.extend(&extra);
+            let (t, rss, code) =
+                run_measured(Command::new(assay).current_dir(&project).args(&args));
+            assert_eq!(code, 1);
+            times.push(t);
+            peaks.push(rss);
+        }
+        peaks.sort();
+        println!(
+            "  {label:<55} {:>8.1} ms  peak RSS {:>7.1} MiB",
+            ms(median(&mut times)),
+            peaks[1] as f64 / 1024.0
+        );
+    }
+    let conn = duckdb::Connection::open(project.join(".assay/diagnostics.duckdb"));
+    if let Ok(conn) = conn {
+        let (rows, bytes): (i64, i64) = conn
+            .query_row(
+                "SELECT count(*), coalesce(sum(length(CAST(row_data AS VARCHAR))), 0) FROM assay_failed_rows",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap_or((0, 0));
+        println!("  kept in the store by the last capture run: {rows} rows, {bytes} bytes");
     }
 }

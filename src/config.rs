@@ -704,14 +704,7 @@ fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
     // the token is needed only to push: an unset variable is an error then, not before
     let mut unresolved = None;
     let token = node.get("token").filter(|n| !n.is_null()).and_then(|n| {
-        let Some(raw) = n.scalar_text() else {
-            r.error(
-                n.span,
-                format!("token must be text, found {}", n.kind_name()),
-                None,
-            );
-            return None;
-        };
+        let raw = r.raw_text(n, "token")?;
         match crate::interp::interpolate(&raw, r.vars) {
             Ok(t) => Some((t, n.span)),
             Err(e) => {

@@ -74,16 +74,22 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A text value with placeholders resolved. Numbers are accepted as their text.
-    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
-        let Some(raw) = node.scalar_text() else {
+    /// A scalar as written, placeholders and all. Numbers are accepted as their text.
+    pub fn raw_text(&mut self, node: &Node, what: &str) -> Option<String> {
+        let text = node.scalar_text();
+        if text.is_none() {
             self.error(
                 node.span,
                 format!("{what} must be text, found {}", node.kind_name()),
                 None,
             );
-            return None;
-        };
+        }
+        text
+    }
+
+    /// A text value with placeholders resolved. Numbers are accepted as their text.
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        let raw = self.raw_text(node, what)?;
         self.interpolate(&raw, node.span)
     }
 
@@ -104,14 +110,7 @@ impl<'a> Reader<'a> {
     /// SQL text: placeholders are checked here, where their position is known, and filled
     /// in for the data source's engine once it is known (`plan::resolve`).
     pub fn sql(&mut self, node: &Node, what: &str) -> Option<SqlText> {
-        let Some(template) = node.scalar_text() else {
-            self.error(
-                node.span,
-                format!("{what} must be SQL text, found {}", node.kind_name()),
-                None,
-            );
-            return None;
-        };
+        let template = self.raw_text(node, what)?;
         let sql = self.interpolate(&template, node.span)?;
         if sql.trim().is_empty() {
             self.error(node.span, format!("{what} is empty"), None);

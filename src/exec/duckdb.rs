@@ -259,14 +259,6 @@ impl Session for DuckDbSession {
         Ok(Some(super::columns_from_rows(&rows)))
     }
 
-    async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self
-            .fetch(sql.to_string(), Limits::rows(1))
-            .await?
-            .rows
-            .pop())
-    }
-
     async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
         self.fetch(sql.to_string(), limits).await
     }

@@ -47,7 +47,14 @@ pub trait Session: Send {
     async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError>;
 
     /// Run a query and return its first row (None when it returned no rows).
-    async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError>;
+    async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
+        Ok(self
+            .rows(sql, Limits::rows(1))
+            .await?
+            .rows
+            .into_iter()
+            .next())
+    }
 
     /// Rows of a query within `limits`, with the column names (failed rows capture). Rows
     /// are read one at a time, so memory holds what is kept, never the whole result.

@@ -347,15 +347,6 @@ impl Session for PgSession {
         Ok((!rows.is_empty()).then(|| super::columns_from_rows(&rows)))
     }
 
-    async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self
-            .fetch(sql, Limits::rows(1))
-            .await?
-            .rows
-            .into_iter()
-            .next())
-    }
-
     async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
         self.fetch(sql, limits).await
     }
