@@ -82,10 +82,10 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
     }
     let runtime = runtime()?;
     let control = RunControl::new();
-    let mut results = runtime.block_on(verify::run(run.resolved, &run.options, control));
-    // everything from here on stores, shows or sends the results: no secret may be in them
-    results.mask_secrets();
-    runtime.block_on(diagnostics::store_captured(&run.store, &mut results));
+    let store = run.options.capture.is_some().then_some(&run.store);
+    let mut results = runtime.block_on(verify::run(run.resolved, &run.options, control, store));
+    // everything from here on shows or sends the results: no secret may be in them (run
+    // masked each dataset already; this is the document as a whole, once more)
     results.mask_secrets();
     let mut stdout = std::io::stdout().lock();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use crate::config::{Config, DataSourceKind};
 use crate::exec::mysql::MySqlExecutor;
 use crate::exec::postgres::PostgresExecutor;
-use crate::results::{FailedRowsInfo, Results};
+use crate::results::{DatasetResult, FailedRowsInfo};
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
 use crate::sql::mysql::MySqlDialect;
@@ -105,7 +105,7 @@ impl Store {
     }
 
     /// Create what is missing and insert every captured row, in one transaction.
-    fn statements(&self, results: &Results, at: DateTime<Utc>) -> Vec<String> {
+    fn statements(&self, scan_id: &str, dataset: &DatasetResult, at: DateTime<Utc>) -> Vec<String> {
         let d = self.dialect();
         let q = |s: &str| d.quote_ident(s);
         let mut out = Vec::new();
@@ -134,19 +134,17 @@ impl Store {
         let names: Vec<String> = COLUMNS.iter().map(|c| q(c)).collect();
         let at = d.string_literal(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
         let mut values = Vec::new();
-        for dataset in &results.datasets {
-            for captured in &dataset.captured {
-                for (i, row) in captured.rows.iter().enumerate() {
-                    values.push(format!(
-                        "({}, {}, {}, {}, {at}, {}, {})",
-                        d.string_literal(&results.scan_id),
-                        d.string_literal(&dataset.data_source),
-                        d.string_literal(&dataset.dataset),
-                        d.string_literal(&captured.check_id),
-                        i + 1,
-                        d.string_literal(&Json::to_string(row)),
-                    ));
-                }
+        for captured in &dataset.captured {
+            for (i, row) in captured.rows.iter().enumerate() {
+                values.push(format!(
+                    "({}, {}, {}, {}, {at}, {}, {})",
+                    d.string_literal(scan_id),
+                    d.string_literal(&dataset.data_source),
+                    d.string_literal(&dataset.dataset),
+                    d.string_literal(&captured.check_id),
+                    i + 1,
+                    d.string_literal(&Json::to_string(row)),
+                ));
             }
         }
         for chunk in values.chunks(BATCH) {
@@ -257,62 +255,56 @@ fn wal_of(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Write the run's captured rows and say, per check, how many went where. A store that
-/// cannot be written is a warning on stderr and an error beside the count; the verdict
-/// does not change.
-pub async fn store_captured(store: &Store, results: &mut Results) {
-    let captured: usize = results
-        .datasets
-        .iter()
-        .flat_map(|d| &d.captured)
-        .map(|c| c.rows.len())
-        .sum();
-    let any = results.datasets.iter().any(|d| !d.captured.is_empty());
-    if !any {
+/// Write one dataset's captured rows as soon as its verification ends, say per check how
+/// many went where, and let the rows go: a run holds the rows of the datasets still being
+/// verified, never all of them. A store that cannot be written is a warning on stderr and
+/// an error beside the count; the verdict does not change.
+pub async fn store_captured(store: &Store, scan_id: &str, dataset: &mut DatasetResult) {
+    if dataset.captured.is_empty() {
         return;
     }
+    let captured: usize = dataset.captured.iter().map(|c| c.rows.len()).sum();
     let written = if captured == 0 {
         Ok(())
     } else {
-        store.execute(store.statements(results, Utc::now())).await
+        store
+            .execute(store.statements(scan_id, dataset, Utc::now()))
+            .await
     };
     let written = written.map_err(|e| crate::secrets::mask(&e));
     if let Err(e) = &written {
         eprintln!(
-            "warning: {captured} failed rows could not be written to the diagnostics store ({}): {e}",
-            store.label
+            "warning: {captured} failed rows of {} could not be written to the diagnostics store ({}): {e}",
+            dataset.dataset, store.label
         );
     }
     let table = store.table();
-    for dataset in &mut results.datasets {
-        for captured in &dataset.captured {
-            let Some(check) = dataset
-                .checks
-                .iter_mut()
-                .find(|c| c.id == captured.check_id)
-            else {
-                continue;
-            };
-            let error = captured
-                .error
-                .clone()
-                .map(|e| format!("the capture query failed: {e}"))
-                .or_else(|| {
-                    written
-                        .as_ref()
-                        .err()
-                        .map(|e| format!("the store could not be written: {e}"))
-                });
-            check.failed_rows = Some(FailedRowsInfo {
-                captured: if error.is_some() {
-                    0
-                } else {
-                    captured.rows.len()
-                },
-                store: store.label.clone(),
-                table: table.clone(),
-                error,
+    for captured in std::mem::take(&mut dataset.captured) {
+        let Some(check) = dataset
+            .checks
+            .iter_mut()
+            .find(|c| c.id == captured.check_id)
+        else {
+            continue;
+        };
+        let error = captured
+            .error
+            .map(|e| format!("the capture query failed: {e}"))
+            .or_else(|| {
+                written
+                    .as_ref()
+                    .err()
+                    .map(|e| format!("the store could not be written: {e}"))
             });
-        }
+        check.failed_rows = Some(FailedRowsInfo {
+            captured: if error.is_some() {
+                0
+            } else {
+                captured.rows.len()
+            },
+            store: store.label.clone(),
+            table: table.clone(),
+            error,
+        });
     }
 }

@@ -150,11 +150,8 @@ impl Results {
     /// name, filter or attributes, an engine error quoting a password), before any of it is
     /// shown, written, pushed or kept in the outbox.
     pub fn mask_secrets(&mut self) {
-        self.map_text(&crate::secrets::mask);
         for d in &mut self.datasets {
-            for captured in &mut d.captured {
-                captured.check_id = crate::secrets::mask(&captured.check_id);
-            }
+            d.mask_secrets();
         }
     }
 
@@ -168,35 +165,50 @@ impl Results {
 
     /// Apply `f` to every text a contract, a config or an engine put in the document.
     fn map_text(&mut self, f: &dyn Fn(&str) -> String) {
+        for d in &mut self.datasets {
+            d.map_text(f);
+        }
+    }
+}
+
+impl DatasetResult {
+    /// Hide registered secrets in the dataset's texts, and in the check ids its captured
+    /// rows are stored under.
+    pub fn mask_secrets(&mut self) {
+        self.map_text(&crate::secrets::mask);
+        for captured in &mut self.captured {
+            captured.check_id = crate::secrets::mask(&captured.check_id);
+        }
+    }
+
+    fn map_text(&mut self, f: &dyn Fn(&str) -> String) {
         let opt = |o: &mut Option<String>| {
             if let Some(s) = o {
                 *s = f(s);
             }
         };
-        for d in &mut self.datasets {
-            d.data_source = f(&d.data_source);
-            d.dataset = f(&d.dataset);
-            d.contract = f(&d.contract);
-            opt(&mut d.error);
-            for c in &mut d.checks {
-                c.id = f(&c.id);
-                c.name = f(&c.name);
-                opt(&mut c.column);
-                opt(&mut c.qualifier);
-                map_json(&mut c.threshold, f);
-                for map in [&mut c.diagnostics, &mut c.settings, &mut c.attributes] {
-                    let mut value = Json::Object(std::mem::take(map));
-                    map_json(&mut value, f);
-                    if let Json::Object(m) = value {
-                        *map = m;
-                    }
+        self.data_source = f(&self.data_source);
+        self.dataset = f(&self.dataset);
+        self.contract = f(&self.contract);
+        opt(&mut self.error);
+        for c in &mut self.checks {
+            c.id = f(&c.id);
+            c.name = f(&c.name);
+            opt(&mut c.column);
+            opt(&mut c.qualifier);
+            map_json(&mut c.threshold, f);
+            for map in [&mut c.diagnostics, &mut c.settings, &mut c.attributes] {
+                let mut value = Json::Object(std::mem::take(map));
+                map_json(&mut value, f);
+                if let Json::Object(m) = value {
+                    *map = m;
                 }
-                opt(&mut c.error);
-                if let Some(fr) = &mut c.failed_rows {
-                    fr.store = f(&fr.store);
-                    fr.table = f(&fr.table);
-                    opt(&mut fr.error);
-                }
+            }
+            opt(&mut c.error);
+            if let Some(fr) = &mut c.failed_rows {
+                fr.store = f(&fr.store);
+                fr.table = f(&fr.table);
+                opt(&mut fr.error);
             }
         }
     }

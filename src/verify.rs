@@ -18,6 +18,7 @@ use crate::checks::{Capture, Inputs, NeedCtx, NoValue};
 use crate::config::DataSourceKind;
 use crate::contract::threshold::{Level, MetricKind};
 use crate::contract::Check;
+use crate::diagnostics::{self, Store};
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::mysql::MySqlExecutor;
 use crate::exec::postgres::PostgresExecutor;
@@ -46,9 +47,16 @@ pub struct CaptureOptions {
     pub exclude: Vec<String>,
 }
 
-/// Verify every resolved contract and assemble the results document.
-pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunControl>) -> Results {
+/// Verify every resolved contract and assemble the results document. Each dataset's
+/// failing rows go to `store` as soon as its verification ends.
+pub async fn run(
+    resolved: Vec<Resolved>,
+    opts: &RunOptions,
+    control: Arc<RunControl>,
+    store: Option<&Store>,
+) -> Results {
     let started = Utc::now();
+    let scan_id = uuid::Uuid::new_v4().to_string();
     // Ctrl-C and --timeout stop the run the same way: cancel, interrupt running queries
     let mut watchers = Vec::new();
     {
@@ -95,14 +103,27 @@ pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunCon
         }));
     }
 
-    let datasets = futures_join(tasks).await;
+    let mut datasets = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        let mut dataset = match task.await {
+            Ok(r) => r,
+            Err(e) => panic!("a dataset task panicked: {e}"),
+        };
+        // nothing that leaves the program, the store included, holds a secret
+        dataset.mask_secrets();
+        if let Some(store) = store {
+            diagnostics::store_captured(store, &scan_id, &mut dataset).await;
+        }
+        dataset.captured.clear();
+        datasets.push(dataset);
+    }
     for w in watchers {
         w.abort();
     }
 
     let mut results = Results {
         schema_version: SCHEMA_VERSION.into(),
-        scan_id: uuid::Uuid::new_v4().to_string(),
+        scan_id,
         tool: Tool {
             name: "assay".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -116,17 +137,6 @@ pub async fn run(resolved: Vec<Resolved>, opts: &RunOptions, control: Arc<RunCon
     };
     results.summarize();
     results
-}
-
-async fn futures_join(tasks: Vec<tokio::task::JoinHandle<DatasetResult>>) -> Vec<DatasetResult> {
-    let mut out = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        match t.await {
-            Ok(r) => out.push(r),
-            Err(e) => panic!("a dataset task panicked: {e}"),
-        }
-    }
-    out
 }
 
 type SharedExecutor = Result<Arc<dyn Executor>, ExecError>;

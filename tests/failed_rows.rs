@@ -340,8 +340,9 @@ fn a_store_that_cannot_be_written_leaves_the_verdict_alone() {
     assert_eq!(run.code, baseline.code, "{}", run.stderr);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr
-            .contains("warning: 11 failed rows could not be written to the diagnostics store"),
+        run.stderr.contains(
+            "warning: 11 failed rows of db/main/t could not be written to the diagnostics store"
+        ),
         "{}",
         run.stderr
     );
