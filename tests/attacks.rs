@@ -4,7 +4,7 @@
 //! naming the file and position), or run with nothing changed (rows, files, large objects,
 //! other sessions) and nothing leaked (outputs, logs, results).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Check semantics on real data in embedded DuckDB, through the real binary.
 
-mod common;
+use crate::common;
 
 use common::{check, diag, outcome, Project};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! The real binary: exit codes, output formats, --plan, --timeout, the shipped examples.
 
-mod common;
+use crate::common;
 
 use common::Project;
 use std::path::Path;

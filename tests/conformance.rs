@@ -2,7 +2,7 @@
 //! MySQL/MariaDB: every engine must give the expected outcome and value of every check,
 //! and all engines must agree on outcomes, values and diagnostics.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! Malformed contracts and configs: each exits 2 before anything runs, with a message
 //! naming file, line and column, and none panics.
 
-mod common;
+use crate::common;
 
 use common::Project;
 

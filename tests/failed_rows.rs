@@ -3,7 +3,7 @@
 //! passing checks run no capture query, that no row value reaches results or logs, and
 //! that a store that cannot be written changes nothing of the verdict.
 
-mod common;
+use crate::common;
 
 use common::engines::{admin_number, postgres_url, Engine, Sandbox, ENGINES};
 use common::Project;

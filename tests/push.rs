@@ -1,7 +1,7 @@
 //! `assay verify --push` and `assay push` against a real HTTP server on loopback (in this
 //! process, scripted per request), and a real Prometheus Pushgateway.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

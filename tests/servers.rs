@@ -2,7 +2,7 @@
 //! read-only sessions, server-side cancellation, `--plan` and `-vv` per engine. The check
 //! semantics themselves are in tests/conformance.rs.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

@@ -1,0 +1,13 @@
+//! The integration tests, as one test binary: every binary links all of DuckDB, so one
+//! binary with a module per area builds and links once instead of once per area.
+
+mod common;
+
+mod attacks;
+mod checks;
+mod cli;
+mod conformance;
+mod contract_errors;
+mod failed_rows;
+mod push;
+mod servers;
