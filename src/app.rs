@@ -15,20 +15,16 @@ use crate::checks::freshness::parse_timestamp;
 use crate::cli::{FailOnArg, PushArgs, VerifyArgs};
 use crate::config::{self, CloudConfig, Config};
 use crate::contract::{self, Contract};
-use crate::diag::{did_you_mean, Diag, Diags};
+use crate::diag::{unknown_word_help, Diag, Diags};
 use crate::diagnostics;
 use crate::exec::RunControl;
+use crate::exit::Exit;
 use crate::interp::Vars;
 use crate::plan::{self, Resolved};
 use crate::push::{self, outbox};
 use crate::report::{self, Format, FORMATS};
 use crate::results::{FailOn, Results};
 use crate::verify::{self, CaptureOptions, RunOptions};
-
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_BAD_INPUT: i32 = 2;
-pub const EXIT_RUNTIME: i32 = 3;
-pub const EXIT_NOT_PUSHED: i32 = 4;
 
 /// What went wrong before or outside verification.
 pub enum AppError {
@@ -74,11 +70,11 @@ struct PushPlan {
     config_file: String,
 }
 
-pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
+pub fn verify(args: &VerifyArgs) -> Result<Exit, AppError> {
     let run = prepare(args)?;
     if run.plan_only {
         print!("{}", crate::secrets::mask(&plan_text(&run.resolved)));
-        return Ok(EXIT_OK);
+        return Ok(Exit::Ok);
     }
     let runtime = runtime()?;
     let control = RunControl::new();
@@ -111,11 +107,7 @@ pub fn verify(args: &VerifyArgs) -> Result<i32, AppError> {
     let delivered = runtime.block_on(push_results(&results, push, args.quiet));
     runtime.shutdown_timeout(Duration::from_secs(2));
     // exit codes: 2, 3, 1, 4 in that order of precedence
-    Ok(if code == EXIT_OK && !delivered {
-        EXIT_NOT_PUSHED
-    } else {
-        code
-    })
+    Ok(code.with_push(delivered))
 }
 
 /// `--push`: deliver to every configured target; what fails waits in the outbox.
@@ -212,7 +204,7 @@ async fn stop_signal() -> &'static str {
 
 /// `assay push [FILE...]`: upload result files, or drain the outbox. Exit 0 when
 /// everything was delivered, 4 when something still waits.
-pub fn push_command(args: &PushArgs) -> Result<i32, AppError> {
+pub fn push_command(args: &PushArgs) -> Result<Exit, AppError> {
     let config_path = config_path(args.config.as_ref())?;
     let vars = Vars {
         set: HashMap::new(),
@@ -257,9 +249,9 @@ pub fn push_command(args: &PushArgs) -> Result<i32, AppError> {
         );
     }
     Ok(if waiting == 0 {
-        EXIT_OK
+        Exit::Ok
     } else {
-        EXIT_NOT_PUSHED
+        Exit::NotPushed
     })
 }
 
@@ -412,13 +404,7 @@ fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     let config = config::load(config_path.as_deref(), &files, &config_vars)?;
     for name in &names {
         if config.data_source(name).is_none() {
-            let help = match did_you_mean(name, config.names()) {
-                Some(s) => format!("did you mean '{s}'?"),
-                None if config.data_sources.is_empty() => {
-                    "no data sources are configured: add them to assay.yml or pass a data source file".into()
-                }
-                None => format!("configured data sources: {}", config.names().join(", ")),
-            };
+            let help = config.unknown_name_help(name);
             diags.push(
                 Diag::plain(format!(
                     "-d {name}: no such data source file or data source name"
@@ -515,13 +501,7 @@ fn resolve(
         return None;
     }
     let Some(ds) = config.data_source(name) else {
-        let help = match did_you_mean(name, config.names()) {
-            Some(s) => format!("did you mean '{s}'?"),
-            None if config.data_sources.is_empty() => {
-                "no data sources are configured: create assay.yml with `data_sources:`, or pass -d FILE".into()
-            }
-            None => format!("configured data sources: {}", config.names().join(", ")),
-        };
+        let help = config.unknown_name_help(name);
         diags.push(
             Diag::at(
                 &c.source,
@@ -574,10 +554,7 @@ fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) -> Vec<Output
         match Format::parse(name) {
             Some(format) => outputs.push(Output { format, path }),
             None => {
-                let help = match did_you_mean(name, FORMATS.iter().copied()) {
-                    Some(s) => format!("did you mean '{s}'?"),
-                    None => format!("formats: {}", FORMATS.join(", ")),
-                };
+                let help = unknown_word_help(name, FORMATS, "formats:");
                 diags.push(
                     Diag::plain(format!("-o {spec}: unknown output format '{name}'"))
                         .with_help(help),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::decode::Reader;
-use crate::diag::{did_you_mean, Diag, Diags};
+use crate::diag::{unknown_word_help, Diag, Diags};
 use crate::interp::Vars;
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
@@ -299,6 +299,15 @@ impl Config {
     pub fn names(&self) -> Vec<&str> {
         self.data_sources.iter().map(|d| d.name.as_str()).collect()
     }
+
+    /// The help for a data source name that is not configured.
+    pub fn unknown_name_help(&self, name: &str) -> String {
+        if self.data_sources.is_empty() {
+            return "no data sources are configured: create assay.yml with `data_sources:`, or pass -d FILE"
+                .into();
+        }
+        crate::diag::unknown_word_help(name, &self.names(), "configured data sources:")
+    }
 }
 
 fn read_source(path: &Path, what: &str) -> Result<Source, Diag> {
@@ -423,10 +432,7 @@ fn data_source(r: &mut Reader, node: &Node, base: &Path) -> Option<DataSourceCon
         return None;
     }
     if !DATA_SOURCE_TYPES.contains(&type_name.as_str()) {
-        let help = match did_you_mean(&type_name, DATA_SOURCE_TYPES.iter().copied()) {
-            Some(s) => format!("did you mean '{s}'?"),
-            None => format!("supported types: {}", DATA_SOURCE_TYPES.join(", ")),
-        };
+        let help = unknown_word_help(&type_name, DATA_SOURCE_TYPES, "supported types:");
         r.error(
             type_node.span,
             format!("unknown data source type '{type_name}'"),
@@ -573,10 +579,7 @@ fn server(
             "require" => Some(SslMode::Require),
             "verify-full" => Some(SslMode::VerifyFull),
             other => {
-                let help = match did_you_mean(other, SSL_MODES.iter().copied()) {
-                    Some(s) => format!("did you mean '{s}'?"),
-                    None => format!("one of {}", SSL_MODES.join(", ")),
-                };
+                let help = unknown_word_help(other, SSL_MODES, "one of");
                 r.error(span, format!("unknown sslmode '{other}'"), Some(help));
                 return None;
             }
@@ -653,10 +656,7 @@ fn diagnostics(r: &mut Reader, node: &Node, config: &Config) -> Option<Diagnosti
             }
             Some(_) => out.data_source = Some(name),
             None => {
-                let help = match did_you_mean(&name, config.names()) {
-                    Some(s) => format!("did you mean '{s}'?"),
-                    None => format!("configured data sources: {}", config.names().join(", ")),
-                };
+                let help = config.unknown_name_help(&name);
                 r.error(n.span, format!("no data source named '{name}'"), Some(help));
                 return None;
             }

@@ -4,7 +4,7 @@
 //! number" and friends read the same everywhere.
 
 use crate::contract::SqlText;
-use crate::diag::{did_you_mean, Diag, Diags};
+use crate::diag::{unknown_word_help, Diag, Diags};
 use crate::interp::{interpolate, Vars};
 use crate::sql::ast::Literal;
 use crate::yaml::{Node, Source, Span, Value};
@@ -42,10 +42,7 @@ impl<'a> Reader<'a> {
         };
         for (key, _) in entries {
             if !allowed.contains(&key.name.as_str()) {
-                let help = match did_you_mean(&key.name, allowed.iter().copied()) {
-                    Some(s) => format!("did you mean '{s}'?"),
-                    None => format!("allowed keys: {}", allowed.join(", ")),
-                };
+                let help = unknown_word_help(&key.name, allowed, "allowed keys:");
                 self.diags.push(
                     Diag::at(
                         self.source,
@@ -263,13 +260,5 @@ impl<'a> Reader<'a> {
             }
         }
         ok.then_some(out)
-    }
-
-    pub fn into_result<T>(self, value: T) -> Result<T, Diags> {
-        if self.diags.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.diags)
-        }
     }
 }

@@ -217,6 +217,15 @@ impl From<Diag> for Diags {
 }
 
 /// "did you mean" for a misspelt word, when one of the choices is close enough.
+/// The help for a word that is not one of `choices`: the closest choice, or the list of
+/// them all after `listed_as` ("allowed keys:" gives "allowed keys: a, b, c").
+pub fn unknown_word_help(word: &str, choices: &[&str], listed_as: &str) -> String {
+    match did_you_mean(word, choices.iter().copied()) {
+        Some(s) => format!("did you mean '{s}'?"),
+        None => format!("{listed_as} {}", choices.join(", ")),
+    }
+}
+
 pub fn did_you_mean<'a>(word: &str, choices: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     choices
         .into_iter()

@@ -13,6 +13,7 @@ pub mod decode;
 pub mod diag;
 pub mod diagnostics;
 pub mod exec;
+pub mod exit;
 pub mod interp;
 pub mod plan;
 pub mod push;

@@ -5,6 +5,7 @@ use clap::Parser;
 
 use assay::app::{self, AppError};
 use assay::cli::{Cli, Command};
+use assay::exit::Exit;
 
 fn main() -> ExitCode {
     // unwrapped lines: a CI log or a grep must see each message whole
@@ -28,19 +29,19 @@ fn main() -> ExitCode {
             }
         }
     };
-    ExitCode::from(code as u8)
+    ExitCode::from(code.code())
 }
 
-fn report_error(e: AppError) -> i32 {
+fn report_error(e: AppError) -> Exit {
     match e {
         AppError::Input(mut diags) => {
             diags.mask_secrets();
             eprintln!("{:?}", miette::Report::new(diags));
-            app::EXIT_BAD_INPUT
+            Exit::BadInput
         }
         AppError::Runtime(message) => {
             eprintln!("error: {}", assay::secrets::mask(&message));
-            app::EXIT_RUNTIME
+            Exit::Runtime
         }
     }
 }

@@ -193,7 +193,6 @@ pub enum CheckPlan {
 pub struct DatasetPlan {
     pub queries: Vec<PlannedQuery>,
     pub checks: Vec<CheckPlan>,
-    pub needs_schema: bool,
 }
 
 struct Group {
@@ -269,9 +268,8 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
         "metrics".to_string(),
     )];
     let mut group_of_filter: HashMap<String, usize> = HashMap::new();
-    let mut own: Vec<(usize, PlannedQuery)> = Vec::new();
+    let mut own: Vec<PlannedQuery> = Vec::new();
     let mut check_plans = Vec::with_capacity(contract.checks.len());
-    let mut needs_schema = false;
 
     for (i, check) in contract.checks.iter().enumerate() {
         let filter = and_filters(contract.filter.as_ref(), check.filter.as_ref());
@@ -299,7 +297,6 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
                 continue;
             }
         }
-        needs_schema |= needs.schema;
         let aggregates = if needs.aggregates.is_empty() {
             None
         } else {
@@ -326,14 +323,11 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
                 OwnQuery::CountRowsOf(user) => d.count_rows_of(&user),
                 OwnQuery::Value(user) => user.trim().trim_end_matches(';').to_string(),
             };
-            own.push((
-                i,
-                PlannedQuery {
-                    label: check.id.clone(),
-                    sql,
-                    select: None,
-                },
-            ));
+            own.push(PlannedQuery {
+                label: check.id.clone(),
+                sql,
+                select: None,
+            });
             own.len() - 1
         });
         check_plans.push(CheckPlan::Run {
@@ -359,7 +353,7 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             }
         })
         .collect();
-    queries.extend(own.into_iter().map(|(_, q)| q));
+    queries.extend(own);
     // own queries were numbered from 0; shift them past the aggregate queries
     for plan in &mut check_plans {
         if let CheckPlan::Run {
@@ -372,7 +366,6 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
     DatasetPlan {
         queries,
         checks: check_plans,
-        needs_schema,
     }
 }
 

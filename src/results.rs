@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
+use crate::exit::Exit;
+
 /// Bumped when a field changes meaning or disappears; additions keep the version.
 pub const SCHEMA_VERSION: &str = "1.0";
 
@@ -274,16 +276,16 @@ impl Results {
         self.summary = s;
     }
 
-    /// 3 when something could not be evaluated, 1 when a check failed (or warned with
-    /// `--fail-on warn`), else 0. (2, bad input, never gets this far.)
-    pub fn exit_code(&self, fail_on: FailOn) -> i32 {
+    /// Runtime when something could not be evaluated, ChecksFailed when a check failed (or
+    /// warned with `--fail-on warn`), else Ok. (Bad input never gets this far.)
+    pub fn exit_code(&self, fail_on: FailOn) -> Exit {
         let s = &self.summary;
         if s.not_evaluated > 0 || self.datasets.iter().any(|d| d.error.is_some()) {
-            3
+            Exit::Runtime
         } else if s.fail > 0 || (fail_on == FailOn::Warn && s.warn > 0) {
-            1
+            Exit::ChecksFailed
         } else {
-            0
+            Exit::Ok
         }
     }
 }
@@ -343,13 +345,25 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_spec_order() {
         use Outcome::*;
-        assert_eq!(results_with(&[Pass, Pass]).exit_code(FailOn::Fail), 0);
-        assert_eq!(results_with(&[Pass, Warn]).exit_code(FailOn::Fail), 0);
-        assert_eq!(results_with(&[Pass, Warn]).exit_code(FailOn::Warn), 1);
-        assert_eq!(results_with(&[Fail, Warn]).exit_code(FailOn::Fail), 1);
+        assert_eq!(
+            results_with(&[Pass, Pass]).exit_code(FailOn::Fail),
+            Exit::Ok
+        );
+        assert_eq!(
+            results_with(&[Pass, Warn]).exit_code(FailOn::Fail),
+            Exit::Ok
+        );
+        assert_eq!(
+            results_with(&[Pass, Warn]).exit_code(FailOn::Warn),
+            Exit::ChecksFailed
+        );
+        assert_eq!(
+            results_with(&[Fail, Warn]).exit_code(FailOn::Fail),
+            Exit::ChecksFailed
+        );
         assert_eq!(
             results_with(&[Fail, NotEvaluated]).exit_code(FailOn::Fail),
-            3
+            Exit::Runtime
         );
         assert_eq!(results_with(&[Fail, NotEvaluated]).outcome, NotEvaluated);
     }

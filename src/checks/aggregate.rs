@@ -78,9 +78,7 @@ impl Aggregate {
             "min_length" => Function::MinLength,
             "max_length" => Function::MaxLength,
             other => {
-                let hint = crate::diag::did_you_mean(other, FUNCTIONS.iter().copied())
-                    .map(|s| format!("did you mean '{s}'?"))
-                    .unwrap_or_else(|| format!("one of {}", FUNCTIONS.join(", ")));
+                let hint = crate::diag::unknown_word_help(other, FUNCTIONS, "one of");
                 r.error(
                     f.span,
                     format!("unknown aggregate function '{other}'"),

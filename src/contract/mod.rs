@@ -9,7 +9,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::checks::{self, rules, CheckKind, ColumnDefaults, Scope};
 use crate::decode::Reader;
-use crate::diag::{did_you_mean, Diags};
+use crate::diag::{unknown_word_help, Diags};
 use crate::interp::Vars;
 use crate::yaml::{self, Node, Source, Span, Value};
 
@@ -353,10 +353,7 @@ fn read_check(
     };
     let type_name = type_key.name.as_str();
     if !checks::TYPES.contains(&type_name) {
-        let help = match did_you_mean(type_name, checks::TYPES.iter().copied()) {
-            Some(s) => format!("did you mean '{s}'?"),
-            None => format!("check types: {}", checks::TYPES.join(", ")),
-        };
+        let help = unknown_word_help(type_name, checks::TYPES, "check types:");
         r.diags.push(
             crate::diag::Diag::at(
                 r.source,

@@ -14,7 +14,6 @@ pub enum Literal {
 pub enum AggFn {
     Count,
     Sum,
-    Avg,
     Min,
     Max,
 }

@@ -134,7 +134,6 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
             let name = match f {
                 AggFn::Count => "COUNT",
                 AggFn::Sum => "SUM",
-                AggFn::Avg => "AVG",
                 AggFn::Min => "MIN",
                 AggFn::Max => "MAX",
             };
