@@ -16,14 +16,14 @@ fn main() -> ExitCode {
     let code = match &cli.command {
         Command::Verify(args) => {
             init_logging(args.verbose, args.quiet);
-            match app::verify(args) {
+            match app::verify::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }
         }
         Command::Push(args) => {
             init_logging(args.verbose, args.quiet);
-            match app::push_command(args) {
+            match app::push::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }

@@ -428,3 +428,33 @@ pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String
         .collect();
     (print_select(d, &sub), positions)
 }
+
+/// `--plan`: the SQL per dataset, in the order it would run.
+pub fn plan_text(resolved: &[Resolved]) -> String {
+    let mut out = String::new();
+    for r in resolved {
+        let plan = plan(r, None);
+        out.push_str(&format!(
+            "-- dataset {} (data source '{}', {}), contract {}\n",
+            r.contract.dataset.text,
+            r.data_source.name,
+            r.data_source.type_name(),
+            r.contract.source.name
+        ));
+        for (view, file) in &r.files {
+            out.push_str(&format!(
+                "-- view {} reads {}\n",
+                r.dialect().quote_ident(view),
+                crate::exec::duckdb::reader_sql(file)
+            ));
+        }
+        out.push_str("-- columns (from the catalog)\n");
+        out.push_str(&r.dialect().columns_query(&r.table));
+        out.push_str(";\n");
+        for q in &plan.queries {
+            out.push_str(&format!("-- {}\n{};\n", q.label, q.sql));
+        }
+        out.push('\n');
+    }
+    out
+}

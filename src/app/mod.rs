@@ -1,0 +1,65 @@
+//! The commands: arguments become a validated run configuration (`run_config`), then
+//! `verify` or `push` does the work and says which exit code it ends with.
+//!
+//! Everything that can be wrong with the input (arguments, config, contracts, SQL) is
+//! found before anything connects, and reported together with exit code 2.
+
+pub mod push;
+mod run_config;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::diag::{Diag, Diags};
+
+/// What went wrong before or outside verification.
+pub enum AppError {
+    /// the user's input is wrong: exit 2
+    Input(Diags),
+    /// something failed at run time (an output file could not be written): exit 3
+    Runtime(String),
+}
+
+impl From<Diags> for AppError {
+    fn from(d: Diags) -> AppError {
+        AppError::Input(d)
+    }
+}
+
+impl From<Diag> for AppError {
+    fn from(d: Diag) -> AppError {
+        AppError::Input(d.into())
+    }
+}
+
+/// `-c FILE`, which must exist, or ./assay.yml when there is one.
+pub(crate) fn config_path(arg: Option<&PathBuf>) -> Result<Option<PathBuf>, AppError> {
+    match arg {
+        Some(p) if !p.is_file() => {
+            Err(Diag::plain(format!("config file '{}' does not exist", p.display())).into())
+        }
+        Some(p) => Ok(Some(p.clone())),
+        None => Ok(Some(PathBuf::from("assay.yml")).filter(|p| p.is_file())),
+    }
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))
+}
+
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create folder '{}': {e}", dir.display()))?;
+    }
+    std::fs::write(path, text).map_err(|e| format!("cannot write '{}': {e}", path.display()))
+}
+
+pub(crate) fn now_text(now: DateTime<Utc>) -> String {
+    now.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}

@@ -1,0 +1,338 @@
+//! Arguments, config and contracts -> one validated run configuration: everything in a
+//! `Run` is known good before anything connects.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use super::{config_path, now_text, AppError};
+use crate::checks::freshness::parse_timestamp;
+use crate::cli::{FailOnArg, VerifyArgs};
+use crate::config::{self, CloudConfig, Config};
+use crate::contract::{self, Contract};
+use crate::diag::{unknown_word_help, Diag, Diags};
+use crate::diagnostics;
+use crate::interp::Vars;
+use crate::plan::{self, Resolved};
+use crate::report::{Format, FORMATS};
+use crate::results::FailOn;
+use crate::verify::{CaptureOptions, RunOptions};
+
+pub(super) struct Output {
+    pub(super) format: Format,
+    pub(super) path: Option<PathBuf>,
+}
+
+/// The run, validated: everything below is known good.
+pub(super) struct Run {
+    pub(super) resolved: Vec<Resolved>,
+    pub(super) outputs: Vec<Output>,
+    pub(super) options: RunOptions,
+    pub(super) fail_on: FailOn,
+    pub(super) plan_only: bool,
+    /// --push: where to, and where the outbox is
+    pub(super) push: Option<PushPlan>,
+    /// where failing rows go
+    pub(super) store: diagnostics::Store,
+}
+
+pub(super) struct PushPlan {
+    pub(super) cloud: CloudConfig,
+    pub(super) project_dir: PathBuf,
+    pub(super) config_file: String,
+}
+
+pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
+    let mut diags = Diags::default();
+    let set = parse_set(&args.set, &mut diags);
+    let outputs = parse_outputs(&args.outputs, args.quiet, &mut diags);
+    let (now, timeout) = parse_times(args, &mut diags);
+    if args.jobs == 0 {
+        diags.push(Diag::plain("--jobs must be at least 1"));
+    }
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+
+    // -d takes files to add and names to select; a value that is an existing file is a file
+    let (files, names): (Vec<&String>, Vec<&String>) = args
+        .data_sources
+        .iter()
+        .partition(|d| Path::new(d.as_str()).is_file());
+    let files: Vec<PathBuf> = files.into_iter().map(PathBuf::from).collect();
+    let config_path = config_path(args.config.as_ref())?;
+    let config_vars = Vars {
+        set: set.clone(),
+        defaults: HashMap::new(),
+        now: now_text(now),
+    };
+    let config = config::load(config_path.as_deref(), &files, &config_vars)?;
+    for name in &names {
+        if config.data_source(name).is_none() {
+            let help = config.unknown_name_help(name);
+            diags.push(
+                Diag::plain(format!(
+                    "-d {name}: no such data source file or data source name"
+                ))
+                .with_help(help),
+            );
+        }
+    }
+    let push = push_plan(&config, args.push, &mut diags);
+    let contract_files = find_contracts(&args.paths, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+    let resolved = load_contracts(&contract_files, &config, &names, &set, now)?;
+    Ok(Run {
+        resolved,
+        outputs,
+        options: RunOptions {
+            jobs: args.jobs,
+            timeout,
+            now,
+            capture: (!args.no_failed_rows).then(|| CaptureOptions {
+                max_rows: config.diagnostics.max_rows_per_check,
+                max_value_bytes: config.diagnostics.max_value_bytes as usize,
+                max_bytes: config.diagnostics.max_bytes_per_check as usize,
+                exclude: config.diagnostics.exclude_columns.clone(),
+            }),
+        },
+        store: diagnostics::Store::from_config(&config),
+        fail_on: match args.fail_on {
+            FailOnArg::Fail => FailOn::Fail,
+            FailOnArg::Warn => FailOn::Warn,
+        },
+        plan_only: args.plan,
+        push,
+    })
+}
+
+/// `--now` (default: the wall clock) and `--timeout`.
+fn parse_times(args: &VerifyArgs, diags: &mut Diags) -> (DateTime<Utc>, Option<Duration>) {
+    let now = match &args.now {
+        None => Utc::now(),
+        Some(text) => parse_timestamp(text).unwrap_or_else(|| {
+            diags.push(
+                Diag::plain(format!("--now '{text}' is not a timestamp"))
+                    .with_help("use RFC 3339, like 2025-06-01T12:00:00Z"),
+            );
+            Utc::now()
+        }),
+    };
+    let timeout = args
+        .timeout
+        .as_ref()
+        .and_then(|t| match humantime::parse_duration(t) {
+            Ok(d) if !d.is_zero() => Some(d),
+            _ => {
+                diags.push(
+                    Diag::plain(format!("--timeout '{t}' is not a duration"))
+                        .with_help("write it like 30s, 5m or 1h30m"),
+                );
+                None
+            }
+        });
+    (now, timeout)
+}
+
+/// `--push`: where to, when the config can say.
+fn push_plan(config: &Config, push: bool, diags: &mut Diags) -> Option<PushPlan> {
+    match (&config.cloud, push) {
+        (Some(cloud), true) if cloud.unresolved.is_some() => {
+            diags.items.extend(cloud.unresolved.clone());
+            None
+        }
+        (Some(cloud), true) => Some(PushPlan {
+            cloud: cloud.clone(),
+            project_dir: config.project_dir.clone(),
+            config_file: config.file_name(),
+        }),
+        (None, true) => {
+            diags.push(
+                Diag::plain("--push: the config has no `cloud:` section")
+                    .with_help("cloud: {endpoint: https://dq.example.com, token: ${env.ASSAY_CLOUD_TOKEN}} in assay.yml"),
+            );
+            None
+        }
+        (_, false) => None,
+    }
+}
+
+/// Every contract read and resolved against its data source, or every error at once.
+fn load_contracts(
+    files: &[PathBuf],
+    config: &Config,
+    names: &[&String],
+    set: &HashMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Resolved>, AppError> {
+    let mut diags = Diags::default();
+    let mut resolved = Vec::new();
+    for path in files {
+        match contract::load(path, set, &now_text(now)) {
+            Ok(c) => {
+                if let Some(r) = resolve(c, config, names, &mut diags) {
+                    resolved.push(r);
+                }
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+    if resolved.is_empty() && !names.is_empty() {
+        let list: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        return Err(Diag::plain(format!(
+            "no contract targets the data source(s) {}",
+            list.join(", ")
+        ))
+        .into());
+    }
+    Ok(resolved)
+}
+
+/// Find the contract's data source and check it against it. None when it was filtered
+/// out by `-d NAME` or has errors (pushed to `diags`).
+fn resolve(
+    c: Contract,
+    config: &Config,
+    selected: &[&String],
+    diags: &mut Diags,
+) -> Option<Resolved> {
+    let name = &c.dataset.data_source;
+    if !selected.is_empty() && !selected.contains(&name) {
+        return None;
+    }
+    let Some(ds) = config.data_source(name) else {
+        let help = config.unknown_name_help(name);
+        diags.push(
+            Diag::at(
+                &c.source,
+                c.dataset.span,
+                format!("unknown data source '{name}'"),
+                "data source name",
+            )
+            .with_help(help),
+        );
+        return None;
+    };
+    match plan::resolve(Arc::new(c), ds) {
+        Ok(r) => Some(r),
+        Err(d) => {
+            diags.extend(d);
+            None
+        }
+    }
+}
+
+fn parse_set(pairs: &[String], diags: &mut Diags) -> HashMap<String, String> {
+    let mut set = HashMap::new();
+    for pair in pairs {
+        match pair.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                set.insert(name.trim().to_string(), value.to_string());
+            }
+            _ => diags.push(
+                Diag::plain(format!("--set '{pair}' is not NAME=VALUE"))
+                    .with_help("for example --set START=2025-01-01"),
+            ),
+        }
+    }
+    set
+}
+
+fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) -> Vec<Output> {
+    let mut outputs = Vec::new();
+    for spec in specs {
+        let (name, path) = match spec.split_once('=') {
+            Some((n, p)) if !p.is_empty() => (n, Some(PathBuf::from(p))),
+            Some((n, _)) => {
+                diags.push(Diag::plain(format!(
+                    "-o {spec}: the path after '=' is empty"
+                )));
+                (n, None)
+            }
+            None => (spec.as_str(), None),
+        };
+        match Format::parse(name) {
+            Some(format) => outputs.push(Output { format, path }),
+            None => {
+                let help = unknown_word_help(name, FORMATS, "formats:");
+                diags.push(
+                    Diag::plain(format!("-o {spec}: unknown output format '{name}'"))
+                        .with_help(help),
+                );
+            }
+        }
+    }
+    // the table on stdout unless another report already goes there, or --quiet
+    if !quiet && !outputs.iter().any(|o| o.path.is_none()) {
+        outputs.insert(
+            0,
+            Output {
+                format: Format::Table,
+                path: None,
+            },
+        );
+    }
+    if quiet {
+        outputs.retain(|o| o.path.is_some());
+    }
+    outputs
+}
+
+/// Contract files from the arguments: files as given, folders searched for *.yml/*.yaml.
+fn find_contracts(paths: &[PathBuf], diags: &mut Diags) -> Vec<PathBuf> {
+    let defaulted = paths.is_empty();
+    let roots: Vec<PathBuf> = if defaulted {
+        vec![PathBuf::from("contracts")]
+    } else {
+        paths.to_vec()
+    };
+    let mut found = Vec::new();
+    for root in &roots {
+        if root.is_file() {
+            found.push(root.clone());
+        } else if root.is_dir() {
+            let before = found.len();
+            collect_yaml(root, &mut found);
+            if found.len() == before {
+                diags.push(
+                    Diag::plain(format!(
+                        "no contracts (*.yml, *.yaml) found in '{}'",
+                        root.display()
+                    ))
+                    .with_help("pass contract files or a folder that holds them"),
+                );
+            }
+        } else {
+            let help = if defaulted {
+                "pass contract files or folders, or create contracts/"
+            } else {
+                "check the path"
+            };
+            diags.push(Diag::plain(format!("'{}' does not exist", root.display())).with_help(help));
+        }
+    }
+    found
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            collect_yaml(&p, out);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
+            out.push(p);
+        }
+    }
+}
