@@ -14,11 +14,11 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
 use crate::capture;
-use crate::checks::{Capture, Inputs, NeedCtx, NoValue};
+use crate::checks::{Capture, NeedCtx};
 use crate::config::DataSourceKind;
-use crate::contract::threshold::{Level, MetricKind};
 use crate::contract::Check;
 use crate::diagnostics::{self, Store};
+use crate::evaluate::{self, not_evaluated, Measured};
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::mysql::MySqlExecutor;
 use crate::exec::postgres::PostgresExecutor;
@@ -343,72 +343,15 @@ async fn verify_in_session(
         );
     }
 
-    let dialect = r.dialect();
-    let mut checks = Vec::with_capacity(contract.checks.len());
+    // I/O: each check's measured values (a failed shared query is split per check)
+    let mut measured = Vec::with_capacity(contract.checks.len());
     for (check, check_plan) in contract.checks.iter().zip(&plan.checks) {
-        let (aggregates, own_query, schema) = match check_plan {
-            CheckPlan::Skip(reason) => {
-                checks.push(not_evaluated(check, reason.clone()));
-                continue;
-            }
-            CheckPlan::Run {
-                aggregates,
-                own_query,
-                schema,
-            } => (aggregates, own_query, schema),
-        };
-        // values of this check's aggregates (each check asks for COUNT(*) first, so its
-        // rows tested come with them)
-        let mut agg_values = Vec::new();
-        if let Some((q, items)) = aggregates {
-            let picked = match &rows[*q] {
-                Ok(Some(row)) => Ok(items.iter().map(|i| row[*i].clone()).collect::<Vec<_>>()),
-                Ok(None) => Err("the aggregate query returned no row".to_string()),
-                Err(e) => {
-                    // pin the failure: rerun this check's part of the query on its own
-                    let select = plan.queries[*q]
-                        .select
-                        .as_ref()
-                        .expect("aggregate queries keep their tree");
-                    let (sql, positions) = plan::split_query(dialect, select, items);
-                    let label = format!(
-                        "{}: {} (alone, after the shared query failed: {e})",
-                        contract.dataset.text, check.id
-                    );
-                    match timed(&mut *session, control, &label, &sql).await {
-                        Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).collect()),
-                        Ok(None) => Err("the aggregate query returned no row".to_string()),
-                        Err(e) => Err(e),
-                    }
-                }
-            };
-            match picked {
-                Ok(values) => agg_values = values,
-                Err(e) => {
-                    checks.push(not_evaluated(check, e));
-                    continue;
-                }
-            }
-        }
-        let own_row = match own_query {
-            Some(q) => match &rows[*q] {
-                Ok(row) => row.clone(),
-                Err(e) => {
-                    checks.push(not_evaluated(check, e.clone()));
-                    continue;
-                }
-            },
-            None => None,
-        };
-        let inputs = Inputs {
-            aggregates: &agg_values,
-            own_row: own_row.as_deref(),
-            schema: schema.then_some(columns.as_slice()),
-            now,
-            dialect,
-        };
-        checks.push(evaluate(check, &inputs));
+        measured
+            .push(measure_check(&mut *session, r, &plan, &rows, check, check_plan, control).await);
     }
+    // no I/O: values -> outcomes
+    let checks =
+        evaluate::evaluate_dataset(&contract.checks, &measured, &columns, now, r.dialect());
 
     let captured = match capture {
         Some(opts) => capture_failing(session, r, &columns, &checks, opts, control).await,
@@ -428,6 +371,69 @@ async fn verify_in_session(
         error: None,
         checks,
         captured,
+    }
+}
+
+/// What one check's queries gave: its aggregate values (re-running its part of a shared
+/// query on its own if that failed, to pin the failure on the check that caused it) and
+/// its own query's row.
+async fn measure_check(
+    session: &mut dyn Session,
+    r: &Resolved,
+    plan: &plan::DatasetPlan,
+    rows: &[Result<Option<Vec<Value>>, String>],
+    check: &Check,
+    check_plan: &CheckPlan,
+    control: &RunControl,
+) -> Measured {
+    let (aggregates, own_query, schema) = match check_plan {
+        CheckPlan::Skip(reason) => return Measured::Failed(reason.clone()),
+        CheckPlan::Run {
+            aggregates,
+            own_query,
+            schema,
+        } => (aggregates, own_query, *schema),
+    };
+    // values of this check's aggregates (each check asks for COUNT(*) first, so its rows
+    // tested come with them)
+    let mut agg_values = Vec::new();
+    if let Some((q, items)) = aggregates {
+        let picked = match &rows[*q] {
+            Ok(Some(row)) => Ok(items.iter().map(|i| row[*i].clone()).collect::<Vec<_>>()),
+            Ok(None) => Err("the aggregate query returned no row".to_string()),
+            Err(e) => {
+                let select = plan.queries[*q]
+                    .select
+                    .as_ref()
+                    .expect("aggregate queries keep their tree");
+                let (sql, positions) = plan::split_query(r.dialect(), select, items);
+                let label = format!(
+                    "{}: {} (alone, after the shared query failed: {e})",
+                    r.contract.dataset.text, check.id
+                );
+                match timed(session, control, &label, &sql).await {
+                    Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).collect()),
+                    Ok(None) => Err("the aggregate query returned no row".to_string()),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match picked {
+            Ok(values) => agg_values = values,
+            Err(e) => return Measured::Failed(e),
+        }
+    }
+    let own_row = match own_query {
+        Some(q) => match &rows[*q] {
+            Ok(row) => row.clone(),
+            Err(e) => return Measured::Failed(e.clone()),
+        },
+        None => None,
+    };
+    Measured::Values {
+        aggregates: agg_values,
+        own_row,
+        schema,
     }
 }
 
@@ -522,103 +528,4 @@ async fn capture_failing(
         });
     }
     out
-}
-
-pub fn default_name(check: &Check) -> String {
-    use crate::checks::CheckKind::*;
-    let col = check.column.as_deref().unwrap_or("");
-    match &check.kind {
-        RowCount => "row count".to_string(),
-        Schema(_) => "schema".to_string(),
-        Missing(_) => format!("missing values in {col}"),
-        Invalid(_) => format!("invalid values in {col}"),
-        Duplicate(crate::checks::duplicate::Duplicate::Column { .. }) => {
-            format!("duplicate values in {col}")
-        }
-        Duplicate(crate::checks::duplicate::Duplicate::Columns { columns }) => {
-            format!("duplicate rows over ({})", columns.join(", "))
-        }
-        Freshness(f) => format!("freshness of {}", f.column),
-        Aggregate(a) => format!("{} of {col}", a.function.as_str()),
-        Metric(m) => match m {
-            crate::checks::metric::Metric::Expression(s) => format!("metric {}", s.sql.trim()),
-            crate::checks::metric::Metric::Query(_) => "metric query".to_string(),
-        },
-        FailedRows(f) => match f {
-            crate::checks::failed_rows::FailedRows::Expression(s) => {
-                format!("failed rows where {}", s.sql.trim())
-            }
-            crate::checks::failed_rows::FailedRows::Query(_) => "failed rows query".to_string(),
-        },
-    }
-}
-
-fn base_result(check: &Check) -> CheckResult {
-    CheckResult {
-        id: check.id.clone(),
-        check_type: check.kind.type_name().to_string(),
-        column: check.column.clone(),
-        name: check
-            .name
-            .clone()
-            .unwrap_or_else(|| match &check.qualifier {
-                Some(q) => format!("{} [{q}]", default_name(check)),
-                None => default_name(check),
-            }),
-        qualifier: check.qualifier.clone(),
-        level: check.threshold.level.as_str().to_string(),
-        threshold: check.threshold.to_json(),
-        outcome: Outcome::NotEvaluated,
-        value: None,
-        diagnostics: serde_json::Map::new(),
-        settings: check.kind.settings(),
-        attributes: check.attributes.clone(),
-        error: None,
-        failed_rows: None,
-    }
-}
-
-fn not_evaluated(check: &Check, error: String) -> CheckResult {
-    CheckResult {
-        // engine errors may quote a connection string
-        error: Some(crate::secrets::mask(&error)),
-        ..base_result(check)
-    }
-}
-
-fn level_outcome(level: Level) -> Outcome {
-    match level {
-        Level::Fail => Outcome::Fail,
-        Level::Warn => Outcome::Warn,
-    }
-}
-
-/// Measured values -> the check's outcome.
-pub fn evaluate(check: &Check, inputs: &Inputs) -> CheckResult {
-    let mut result = base_result(check);
-    let m = match check.kind.measure(inputs) {
-        Ok(m) => m,
-        Err(e) => {
-            result.error = Some(e);
-            return result;
-        }
-    };
-    result.diagnostics = m.diagnostics;
-    let value = match check.threshold.metric {
-        MetricKind::Count => m.count,
-        MetricKind::Percent => m.percent,
-    };
-    result.value = value;
-    result.outcome = match value {
-        Some(v) if check.threshold.condition.holds(v) => Outcome::Pass,
-        Some(_) => level_outcome(check.threshold.level),
-        None => match m.no_value {
-            NoValue::Fail => level_outcome(check.threshold.level),
-            NoValue::NotEvaluated(reason) => {
-                result.error = Some(reason);
-                Outcome::NotEvaluated
-            }
-        },
-    };
-    result
 }

@@ -1,0 +1,337 @@
+//! Measured values -> check outcomes, with no I/O: everything here is a pure function of
+//! what the queries returned, so thresholds, percentages, NULLs and failures are tested
+//! without a database.
+
+use chrono::{DateTime, Utc};
+
+use crate::checks::{Inputs, NoValue};
+use crate::contract::threshold::{Level, MetricKind};
+use crate::contract::Check;
+use crate::exec::{ColumnInfo, Value};
+use crate::results::{CheckResult, Outcome};
+use crate::sql::dialect::Dialect;
+
+/// What the run measured for one check.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measured {
+    /// its values: the aggregates in the order it asked for them, its own query's row,
+    /// and whether it compares the catalog's columns
+    Values {
+        aggregates: Vec<Value>,
+        own_row: Option<Vec<Value>>,
+        schema: bool,
+    },
+    /// it could not be measured (its query failed, a column it needs is missing)
+    Failed(String),
+}
+
+/// Every check of a dataset, in contract order.
+pub fn evaluate_dataset(
+    checks: &[Check],
+    measured: &[Measured],
+    columns: &[ColumnInfo],
+    now: DateTime<Utc>,
+    dialect: &dyn Dialect,
+) -> Vec<CheckResult> {
+    checks
+        .iter()
+        .zip(measured)
+        .map(|(check, m)| match m {
+            Measured::Failed(error) => not_evaluated(check, error.clone()),
+            Measured::Values {
+                aggregates,
+                own_row,
+                schema,
+            } => evaluate(
+                check,
+                &Inputs {
+                    aggregates,
+                    own_row: own_row.as_deref(),
+                    schema: schema.then_some(columns),
+                    now,
+                    dialect,
+                },
+            ),
+        })
+        .collect()
+}
+
+pub fn default_name(check: &Check) -> String {
+    use crate::checks::CheckKind::*;
+    let col = check.column.as_deref().unwrap_or("");
+    match &check.kind {
+        RowCount => "row count".to_string(),
+        Schema(_) => "schema".to_string(),
+        Missing(_) => format!("missing values in {col}"),
+        Invalid(_) => format!("invalid values in {col}"),
+        Duplicate(crate::checks::duplicate::Duplicate::Column { .. }) => {
+            format!("duplicate values in {col}")
+        }
+        Duplicate(crate::checks::duplicate::Duplicate::Columns { columns }) => {
+            format!("duplicate rows over ({})", columns.join(", "))
+        }
+        Freshness(f) => format!("freshness of {}", f.column),
+        Aggregate(a) => format!("{} of {col}", a.function.as_str()),
+        Metric(m) => match m {
+            crate::checks::metric::Metric::Expression(s) => format!("metric {}", s.sql.trim()),
+            crate::checks::metric::Metric::Query(_) => "metric query".to_string(),
+        },
+        FailedRows(f) => match f {
+            crate::checks::failed_rows::FailedRows::Expression(s) => {
+                format!("failed rows where {}", s.sql.trim())
+            }
+            crate::checks::failed_rows::FailedRows::Query(_) => "failed rows query".to_string(),
+        },
+    }
+}
+
+fn base_result(check: &Check) -> CheckResult {
+    CheckResult {
+        id: check.id.clone(),
+        check_type: check.kind.type_name().to_string(),
+        column: check.column.clone(),
+        name: check
+            .name
+            .clone()
+            .unwrap_or_else(|| match &check.qualifier {
+                Some(q) => format!("{} [{q}]", default_name(check)),
+                None => default_name(check),
+            }),
+        qualifier: check.qualifier.clone(),
+        level: check.threshold.level.as_str().to_string(),
+        threshold: check.threshold.to_json(),
+        outcome: Outcome::NotEvaluated,
+        value: None,
+        diagnostics: serde_json::Map::new(),
+        settings: check.kind.settings(),
+        attributes: check.attributes.clone(),
+        error: None,
+        failed_rows: None,
+    }
+}
+
+pub fn not_evaluated(check: &Check, error: String) -> CheckResult {
+    CheckResult {
+        // engine errors may quote a connection string
+        error: Some(crate::secrets::mask(&error)),
+        ..base_result(check)
+    }
+}
+
+fn level_outcome(level: Level) -> Outcome {
+    match level {
+        Level::Fail => Outcome::Fail,
+        Level::Warn => Outcome::Warn,
+    }
+}
+
+/// Measured values -> the check's outcome.
+pub fn evaluate(check: &Check, inputs: &Inputs) -> CheckResult {
+    let mut result = base_result(check);
+    let m = match check.kind.measure(inputs) {
+        Ok(m) => m,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    result.diagnostics = m.diagnostics;
+    let value = match check.threshold.metric {
+        MetricKind::Count => m.count,
+        MetricKind::Percent => m.percent,
+    };
+    result.value = value;
+    result.outcome = match value {
+        Some(v) if check.threshold.condition.holds(v) => Outcome::Pass,
+        Some(_) => level_outcome(check.threshold.level),
+        None => match m.no_value {
+            NoValue::Fail => level_outcome(check.threshold.level),
+            NoValue::NotEvaluated(reason) => {
+                result.error = Some(reason);
+                Outcome::NotEvaluated
+            }
+        },
+    };
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::contract;
+    use crate::sql::duckdb::DuckDbDialect;
+    use crate::yaml::Source;
+
+    fn checks(yaml: &str) -> Vec<Check> {
+        let source = Source::new(Path::new("c.yml"), yaml.to_string());
+        contract::parse(source, &HashMap::new(), "2025-01-01T10:00:00Z")
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .checks
+    }
+
+    fn values(aggregates: &[Value]) -> Measured {
+        Measured::Values {
+            aggregates: aggregates.to_vec(),
+            own_row: None,
+            schema: false,
+        }
+    }
+
+    fn run(checks: &[Check], measured: &[Measured]) -> Vec<CheckResult> {
+        let now = "2025-01-01T10:00:00Z".parse().unwrap();
+        evaluate_dataset(checks, measured, &[], now, &DuckDbDialect)
+    }
+
+    #[test]
+    fn thresholds_decide_pass_fail_and_warn() {
+        let c = checks(
+            "dataset: db/main/t
+columns:
+  - name: id
+    checks:
+      - missing:
+      - missing: {qualifier: lenient, threshold: {must_be_less_than: 2}}
+      - missing: {qualifier: soft, threshold: {must_be: 0, level: warn}}
+checks:
+  - row_count:
+",
+        );
+        let missing_one = values(&[Value::Int(4), Value::Int(1)]);
+        let results = run(
+            &c,
+            &[
+                missing_one.clone(),
+                missing_one.clone(),
+                missing_one,
+                values(&[Value::Int(4)]),
+            ],
+        );
+        let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [Outcome::Fail, Outcome::Pass, Outcome::Warn, Outcome::Pass]
+        );
+        assert_eq!(results[0].value, Some(1.0));
+        assert_eq!(results[0].diagnostics["missing_percent"], 25.0);
+        assert_eq!(results[0].diagnostics["check_rows_tested"], 4);
+    }
+
+    #[test]
+    fn percentages_are_rounded_as_shown_and_compared_so() {
+        // 1,2,2,3,3,3,3,4,4,NULL: 10 rows, 9 present, 4 distinct -> 5 of 9 = 55.56%
+        let c = checks(
+            "dataset: db/main/t
+columns:
+  - name: v
+    checks:
+      - duplicate: {threshold: {metric: percent, must_be_less_than: 55.56}}
+      - duplicate: {qualifier: b, threshold: {metric: percent, must_be: 55.56}}
+",
+        );
+        let m = values(&[Value::Int(10), Value::Int(9), Value::Int(4)]);
+        let results = run(&c, &[m.clone(), m]);
+        assert_eq!(results[0].value, Some(55.56));
+        assert_eq!(results[0].outcome, Outcome::Fail);
+        assert_eq!(results[1].outcome, Outcome::Pass);
+        assert_eq!(results[0].diagnostics["duplicate_count"], 5);
+        assert_eq!(results[0].diagnostics["missing_count"], 1);
+    }
+
+    #[test]
+    fn an_empty_table_passes_counts_and_fails_row_count() {
+        let c = checks(
+            "dataset: db/main/t
+columns:
+  - name: id
+    checks:
+      - missing: {threshold: {metric: percent, must_be: 0}}
+checks:
+  - row_count:
+",
+        );
+        let results = run(
+            &c,
+            &[
+                values(&[Value::Int(0), Value::Int(0)]),
+                values(&[Value::Int(0)]),
+            ],
+        );
+        assert_eq!(results[0].outcome, Outcome::Pass);
+        assert_eq!(results[0].value, Some(0.0));
+        assert_eq!(results[1].outcome, Outcome::Fail);
+    }
+
+    #[test]
+    fn null_values_and_failures_are_not_evaluated_with_their_reason() {
+        let c = checks(
+            "dataset: db/main/t
+columns:
+  - name: amount
+    checks:
+      - aggregate: {function: max, threshold: {must_be_less_than: 10}}
+checks:
+  - metric: {query: 'SELECT 1', threshold: {must_be: 1}}
+  - row_count:
+",
+        );
+        let results = run(
+            &c,
+            &[
+                // max over no non-missing value is NULL
+                values(&[Value::Int(3), Value::Null]),
+                Measured::Values {
+                    aggregates: vec![],
+                    own_row: Some(vec![Value::Text("x".into())]),
+                    schema: false,
+                },
+                Measured::Failed("the query failed: no such table".into()),
+            ],
+        );
+        assert_eq!(
+            results[0].outcome,
+            Outcome::NotEvaluated,
+            "{:?}",
+            results[0]
+        );
+        assert!(results[0].error.is_some());
+        assert_eq!(results[1].outcome, Outcome::NotEvaluated);
+        assert!(
+            results[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("not a number"),
+            "{:?}",
+            results[1].error
+        );
+        assert_eq!(results[2].outcome, Outcome::NotEvaluated);
+        assert_eq!(
+            results[2].error.as_deref(),
+            Some("the query failed: no such table")
+        );
+        assert_eq!(
+            crate::results::worst(results.iter().map(|r| r.outcome)),
+            Outcome::NotEvaluated
+        );
+    }
+
+    #[test]
+    fn freshness_is_measured_against_the_runs_now() {
+        let c = checks(
+            "dataset: db/main/t
+checks:
+  - freshness: {column: ts, threshold: {unit: hour, must_be_less_than: 2}}
+",
+        );
+        // 09:00Z, one hour before now
+        let nine = chrono::DateTime::parse_from_rfc3339("2025-01-01T09:00:00Z")
+            .unwrap()
+            .timestamp_micros();
+        let results = run(&c, &[values(&[Value::Int(1), Value::Timestamp(nine)])]);
+        assert_eq!(results[0].outcome, Outcome::Pass, "{:?}", results[0]);
+        assert_eq!(results[0].value, Some(1.0));
+    }
+}
