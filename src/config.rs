@@ -5,19 +5,17 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::decode::Reader;
 use crate::diag::{unknown_word_help, Diag, Diags};
+use crate::engine::{self, Engine, Settings};
 use crate::interp::Vars;
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
-use crate::sql::duckdb::DuckDbDialect;
-use crate::sql::mysql::MySqlDialect;
-use crate::sql::postgres::PostgresDialect;
 use crate::yaml::{self, Node, Source, Span};
 
-pub const DATA_SOURCE_TYPES: &[&str] = &["duckdb", "files", "postgres", "mysql"];
 const SERVER_KEYS: &[&str] = &[
     "host",
     "port",
@@ -30,24 +28,6 @@ const SERVER_KEYS: &[&str] = &[
     "sslmode",
     "connect_timeout",
 ];
-const FILE_EXTENSIONS: &[&str] = &[
-    ".csv", ".tsv", ".csv.gz", ".parquet", ".json", ".jsonl", ".ndjson",
-];
-
-#[derive(Debug, Clone)]
-pub enum DataSourceKind {
-    /// a DuckDB database file (or ":memory:"), opened read-only
-    DuckDb {
-        database: String,
-    },
-    /// data files under a root folder, read through embedded DuckDB
-    Files {
-        root: PathBuf,
-    },
-    Postgres(ServerConfig),
-    /// MySQL and MariaDB
-    MySql(ServerConfig),
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -97,103 +77,41 @@ impl fmt::Debug for ServerConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+/// A configured data source: its engine, and that engine's own connection settings.
+#[derive(Clone)]
 pub struct DataSourceConfig {
     pub name: String,
-    pub kind: DataSourceKind,
+    pub engine: &'static dyn Engine,
+    pub settings: Arc<dyn Settings>,
+}
+
+impl fmt::Debug for DataSourceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataSourceConfig")
+            .field("name", &self.name)
+            .field("engine", &self.engine.name())
+            .field("settings", &self.settings)
+            .finish()
+    }
 }
 
 impl DataSourceConfig {
     pub fn type_name(&self) -> &'static str {
-        match self.kind {
-            DataSourceKind::DuckDb { .. } => "duckdb",
-            DataSourceKind::Files { .. } => "files",
-            DataSourceKind::Postgres(_) => "postgres",
-            DataSourceKind::MySql(_) => "mysql",
-        }
+        self.engine.name()
     }
 
     pub fn dialect(&self) -> &'static dyn Dialect {
-        match self.kind {
-            DataSourceKind::DuckDb { .. } | DataSourceKind::Files { .. } => &DuckDbDialect,
-            DataSourceKind::Postgres(_) => &PostgresDialect,
-            DataSourceKind::MySql(_) => &MySqlDialect,
-        }
+        self.engine.dialect()
     }
 
     /// The table a dataset path (after the data source name) refers to.
     pub fn table_ref(&self, parts: &[String]) -> Result<TableRef, String> {
-        match &self.kind {
-            DataSourceKind::DuckDb { .. } => match parts.len() {
-                2 | 3 => Ok(TableRef::new(parts.to_vec())),
-                _ => Err(format!(
-                    "a duckdb dataset is written {}/[catalog/]schema/table",
-                    self.name
-                )),
-            },
-            DataSourceKind::Files { .. } => {
-                // a dataset names a file under the root, never one beside or above it
-                if let Some(bad) = parts
-                    .iter()
-                    .find(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\\'))
-                {
-                    return Err(format!(
-                        "a files dataset is a relative path under the data source's root, without '{}' as a part",
-                        if bad.is_empty() { "" } else { bad.as_str() }
-                    ));
-                }
-                if parts.first().is_some_and(|p| p.contains(':')) {
-                    return Err("a files dataset is a relative path under the data source's root".into());
-                }
-                let rel = parts.join("/");
-                let lower = rel.to_ascii_lowercase();
-                match FILE_EXTENSIONS.iter().find(|ext| lower.ends_with(*ext)) {
-                    Some(ext) => Ok(TableRef::new(vec![rel[..rel.len() - ext.len()].to_string()])),
-                    None => Err(format!(
-                        "a files dataset is a path under the data source's root ending in one of {}",
-                        FILE_EXTENSIONS.join(", ")
-                    )),
-                }
-            }
-            DataSourceKind::Postgres(server) => match parts {
-                [schema, table] => Ok(TableRef::new(vec![schema.clone(), table.clone()])),
-                // a Postgres session sees one database: the path's must be the connected one
-                [database, schema, table] => match &server.effective_database {
-                    Some(db) if db == database => {
-                        Ok(TableRef::new(vec![schema.clone(), table.clone()]))
-                    }
-                    Some(db) => Err(format!(
-                        "the path names database '{database}', but data source '{}' connects to database '{db}' (a Postgres connection reads one database; add a data source for '{database}')",
-                        self.name
-                    )),
-                    None => Err(format!(
-                        "the path names database '{database}', but data source '{}' names no database",
-                        self.name
-                    )),
-                },
-                _ => Err(format!(
-                    "a postgres dataset is written {0}/schema/table or {0}/database/schema/table",
-                    self.name
-                )),
-            },
-            DataSourceKind::MySql(_) => match parts {
-                [database, table] => Ok(TableRef::new(vec![database.clone(), table.clone()])),
-                _ => Err(format!(
-                    "a mysql dataset is written {}/database/table",
-                    self.name
-                )),
-            },
-        }
+        self.engine.table_ref(self, parts)
     }
 
     /// files data source: the file a dataset path names.
     pub fn file_path(&self, parts: &[String]) -> Option<PathBuf> {
-        match &self.kind {
-            DataSourceKind::Files { root } => {
-                Some(parts.iter().fold(root.clone(), |p, part| p.join(part)))
-            }
-            _ => None,
-        }
+        self.engine.file_path(self.settings.as_ref(), parts)
     }
 }
 
@@ -431,57 +349,25 @@ fn data_source(r: &mut Reader, node: &Node, base: &Path) -> Option<DataSourceCon
         );
         return None;
     }
-    if !DATA_SOURCE_TYPES.contains(&type_name.as_str()) {
-        let help = unknown_word_help(&type_name, DATA_SOURCE_TYPES, "supported types:");
+    let Some(engine) = engine::by_name(&type_name) else {
+        let help = unknown_word_help(&type_name, &engine::names(), "supported types:");
         r.error(
             type_node.span,
             format!("unknown data source type '{type_name}'"),
             Some(help),
         );
         return None;
-    }
+    };
     let conn = r.required(node, "connection", &format!("data source '{name}'"))?;
-    let resolve = |p: String| -> PathBuf {
-        let path = PathBuf::from(&p);
-        if path.is_absolute() {
-            path
-        } else {
-            base.join(path)
-        }
-    };
-    let what = format!("a {type_name} connection");
-    let kind = match type_name.as_str() {
-        "duckdb" => {
-            if !r.keys(conn, &["database"], "a duckdb connection") {
-                return None;
-            }
-            let db = r.required(conn, "database", "a duckdb connection")?;
-            let database = r.string(db, "database")?;
-            let database = if database == ":memory:" {
-                database
-            } else {
-                resolve(database).to_string_lossy().into_owned()
-            };
-            DataSourceKind::DuckDb { database }
-        }
-        "files" => {
-            if !r.keys(conn, &["root"], "a files connection") {
-                return None;
-            }
-            let root = r.required(conn, "root", "a files connection")?;
-            let root = r.string(root, "root")?;
-            DataSourceKind::Files {
-                root: resolve(root),
-            }
-        }
-        "postgres" => DataSourceKind::Postgres(server(r, conn, &what, base, true)?),
-        "mysql" => DataSourceKind::MySql(server(r, conn, &what, base, false)?),
-        _ => unreachable!("type was checked against DATA_SOURCE_TYPES"),
-    };
-    Some(DataSourceConfig { name, kind })
+    let settings = engine.read_connection(r, conn, base)?;
+    Some(DataSourceConfig {
+        name,
+        engine,
+        settings,
+    })
 }
 
-fn server(
+pub(crate) fn server(
     r: &mut Reader,
     conn: &Node,
     what: &str,
@@ -646,7 +532,7 @@ fn diagnostics(r: &mut Reader, node: &Node, config: &Config) -> Option<Diagnosti
     if let Some(n) = node.get("data_source").filter(|n| !n.is_null()) {
         let name = r.string(n, "data_source")?;
         match config.data_source(&name) {
-            Some(ds) if matches!(ds.kind, DataSourceKind::Files { .. }) => {
+            Some(ds) if ds.engine.store().is_none() => {
                 r.error(
                     n.span,
                     format!("data source '{name}' is a files data source, which cannot store failed rows"),
@@ -846,27 +732,24 @@ fn url_database(url: &str, postgres: bool) -> Result<Option<String>, String> {
 mod tests {
     use super::*;
 
-    fn ds(kind: DataSourceKind) -> DataSourceConfig {
-        DataSourceConfig {
-            name: "x".into(),
-            kind,
-        }
+    /// A data source as a config file would give it.
+    fn ds(text: &str) -> DataSourceConfig {
+        let source = Source::new(Path::new("assay.yml"), text.to_string());
+        let node = yaml::parse(&source).unwrap();
+        let mut r = Reader::new(&source, None);
+        data_source(&mut r, &node, Path::new("")).unwrap_or_else(|| panic!("{:?}", r.diags))
     }
 
     #[test]
     fn dataset_paths_map_to_tables() {
-        let duck = ds(DataSourceKind::DuckDb {
-            database: "a.duckdb".into(),
-        });
+        let duck = ds("{name: x, type: duckdb, connection: {database: a.duckdb}}");
         let parts = |s: &str| s.split('/').map(String::from).collect::<Vec<_>>();
         assert_eq!(
             duck.table_ref(&parts("main/orders")).unwrap().parts,
             ["main", "orders"]
         );
         assert!(duck.table_ref(&parts("orders")).is_err());
-        let files = ds(DataSourceKind::Files {
-            root: "data".into(),
-        });
+        let files = ds("{name: x, type: files, connection: {root: data}}");
         assert_eq!(
             files.table_ref(&parts("sub/orders.csv")).unwrap().parts,
             ["sub/orders"]

@@ -5,18 +5,15 @@
 //! assay writes, and never to the data source being verified (unless it is named here).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
-use crate::config::{Config, DataSourceKind};
-use crate::exec::mysql::MySqlExecutor;
-use crate::exec::postgres::PostgresExecutor;
+use crate::config::Config;
+use crate::engine::{self, DuckDbSettings, Settings, StoreEngine};
 use crate::results::{DatasetResult, FailedRowsInfo};
 use crate::sql::dialect::Dialect;
-use crate::sql::duckdb::DuckDbDialect;
-use crate::sql::mysql::MySqlDialect;
-use crate::sql::postgres::PostgresDialect;
 
 pub const TABLE: &str = "assay_failed_rows";
 /// the table's columns, in order
@@ -32,16 +29,10 @@ const COLUMNS: [&str; 7] = [
 /// rows per INSERT statement
 const BATCH: usize = 500;
 
-enum Kind {
-    /// the file, and whether assay owns it (the default store): only then is a broken
-    /// file moved aside; a configured database is the user's to repair
-    DuckDb(PathBuf, bool),
-    Postgres(crate::config::ServerConfig),
-    MySql(crate::config::ServerConfig),
-}
-
 pub struct Store {
-    kind: Kind,
+    store: &'static dyn StoreEngine,
+    dialect: &'static dyn Dialect,
+    settings: Arc<dyn Settings>,
     name: String,
     schema: Option<String>,
     /// "duckdb .assay/diagnostics.duckdb" or "postgres data source 'x'"
@@ -53,46 +44,38 @@ impl Store {
     pub fn from_config(config: &Config) -> Store {
         let d = &config.diagnostics;
         let configured = d.data_source.as_ref().and_then(|n| config.data_source(n));
-        let (kind, name, label) = match configured.map(|ds| (&ds.kind, ds)) {
-            Some((DataSourceKind::Postgres(s), ds)) => (
-                Kind::Postgres(s.clone()),
-                ds.name.clone(),
-                format!("postgres data source '{}'", ds.name),
-            ),
-            Some((DataSourceKind::MySql(s), ds)) => (
-                Kind::MySql(s.clone()),
-                ds.name.clone(),
-                format!("mysql data source '{}'", ds.name),
-            ),
-            Some((DataSourceKind::DuckDb { database }, ds)) => (
-                Kind::DuckDb(PathBuf::from(database), false),
-                ds.name.clone(),
-                format!("duckdb data source '{}' ({database})", ds.name),
-            ),
-            _ => {
-                let path = if config.project_dir == std::path::Path::new(".") {
-                    PathBuf::from(".assay").join("diagnostics.duckdb")
-                } else {
-                    config.project_dir.join(".assay").join("diagnostics.duckdb")
-                };
-                let label = format!("duckdb {}", path.display());
-                (Kind::DuckDb(path, true), "diagnostics".to_string(), label)
-            }
+        // a configured data source that cannot hold a store was refused with the config
+        if let Some((ds, store)) = configured.and_then(|ds| ds.engine.store().map(|s| (ds, s))) {
+            return Store {
+                store,
+                dialect: ds.dialect(),
+                settings: ds.settings.clone(),
+                name: ds.name.clone(),
+                schema: d.schema.clone(),
+                label: format!("{} data source '{}'", ds.type_name(), ds.name),
+            };
+        }
+        let path = if config.project_dir == Path::new(".") {
+            PathBuf::from(".assay").join("diagnostics.duckdb")
+        } else {
+            config.project_dir.join(".assay").join("diagnostics.duckdb")
         };
+        let duckdb = engine::by_name("duckdb").expect("duckdb is an engine");
         Store {
-            kind,
-            name,
+            store: duckdb.store().expect("duckdb holds stores"),
+            dialect: duckdb.dialect(),
+            label: format!("duckdb {}", path.display()),
+            settings: Arc::new(DuckDbSettings {
+                database: path.to_string_lossy().into_owned(),
+                owned_by_assay: true,
+            }),
+            name: "diagnostics".to_string(),
             schema: d.schema.clone(),
-            label,
         }
     }
 
     fn dialect(&self) -> &'static dyn Dialect {
-        match self.kind {
-            Kind::DuckDb(..) => &DuckDbDialect,
-            Kind::Postgres(_) => &PostgresDialect,
-            Kind::MySql(_) => &MySqlDialect,
-        }
+        self.dialect
     }
 
     /// The table, qualified and quoted for the store's engine.
@@ -109,18 +92,19 @@ impl Store {
         let d = self.dialect();
         let q = |s: &str| d.quote_ident(s);
         let mut out = Vec::new();
-        let (text, long_text, json, timestamp) = match self.kind {
-            Kind::DuckDb(..) => ("VARCHAR", "VARCHAR", "JSON", "TIMESTAMP"),
-            Kind::Postgres(_) => ("TEXT", "TEXT", "JSONB", "TIMESTAMP"),
-            Kind::MySql(_) => ("VARCHAR(255)", "VARCHAR(2048)", "JSON", "DATETIME(6)"),
-        };
+        let t = self.store.types();
         if let Some(s) = &self.schema {
-            out.push(match self.kind {
-                Kind::MySql(_) => format!("CREATE DATABASE IF NOT EXISTS {}", q(s)),
-                _ => format!("CREATE SCHEMA IF NOT EXISTS {}", q(s)),
-            });
+            out.push(self.store.create_schema(&q(s)));
         }
-        let types = [text, text, long_text, long_text, timestamp, "INTEGER", json];
+        let types = [
+            t.text,
+            t.text,
+            t.long_text,
+            t.long_text,
+            t.timestamp,
+            "INTEGER",
+            t.json,
+        ];
         let definitions: Vec<String> = COLUMNS
             .iter()
             .zip(types)
@@ -159,28 +143,9 @@ impl Store {
     }
 
     async fn execute(&self, statements: Vec<String>) -> Result<(), String> {
-        match &self.kind {
-            Kind::DuckDb(path, owned) => {
-                let (path, owned) = (path.clone(), *owned);
-                tokio::task::spawn_blocking(move || -> Result<(), String> {
-                    let conn = open_duckdb_store(&path, owned)?;
-                    let batch = format!("BEGIN TRANSACTION;\n{};\nCOMMIT;", statements.join(";\n"));
-                    conn.execute_batch(&batch).map_err(|e| e.to_string())
-                })
-                .await
-                .map_err(|e| format!("the store task failed: {e}"))?
-            }
-            Kind::Postgres(server) => PostgresExecutor::new(&self.name, server, 1)
-                .map_err(|e| e.to_string())?
-                .execute_writes(&statements)
-                .await
-                .map_err(|e| e.to_string()),
-            Kind::MySql(server) => MySqlExecutor::new(&self.name, server, 1)
-                .map_err(|e| e.to_string())?
-                .execute_writes(&statements)
-                .await
-                .map_err(|e| e.to_string()),
-        }
+        self.store
+            .write(&self.name, self.settings.as_ref(), statements)
+            .await
     }
 }
 
@@ -188,7 +153,7 @@ impl Store {
 /// place and renamed into it, so a crash or a full disk never leaves half a store. A file
 /// that is not a DuckDB database (left empty by a full disk, say) is moved aside, with a
 /// warning, and a new store made, so one bad moment does not break every later run.
-fn open_duckdb_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
+pub(crate) fn open_duckdb_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;

@@ -12,6 +12,7 @@ pub mod contract;
 pub mod decode;
 pub mod diag;
 pub mod diagnostics;
+pub mod engine;
 pub mod evaluate;
 pub mod exec;
 pub mod exit;

@@ -15,13 +15,9 @@ use tracing::{debug, info};
 
 use crate::capture;
 use crate::checks::{Capture, NeedCtx};
-use crate::config::DataSourceKind;
 use crate::contract::Check;
 use crate::diagnostics::{self, Store};
 use crate::evaluate::{self, not_evaluated, Measured};
-use crate::exec::duckdb::DuckDbExecutor;
-use crate::exec::mysql::MySqlExecutor;
-use crate::exec::postgres::PostgresExecutor;
 use crate::exec::{ColumnInfo, ExecError, Executor, Limits, RunControl, Session, Value};
 use crate::plan::{self, CheckPlan, Resolved};
 use crate::results::{
@@ -174,32 +170,7 @@ async fn open_executors(
         }
         // a small pool: no more connections than datasets that can run at once
         let connections = jobs.min(datasets.get(name.as_str()).copied().unwrap_or(1));
-        let opened: SharedExecutor = match &ds.kind {
-            DataSourceKind::Postgres(server) => {
-                PostgresExecutor::new(&ds.name, server, connections)
-                    .map(|e| Arc::new(e) as Arc<dyn Executor>)
-            }
-            DataSourceKind::MySql(server) => MySqlExecutor::new(&ds.name, server, connections)
-                .map(|e| Arc::new(e) as Arc<dyn Executor>),
-            DataSourceKind::DuckDb { .. } | DataSourceKind::Files { .. } => {
-                // DuckDB opens files: on the blocking pool
-                tokio::task::spawn_blocking(move || -> SharedExecutor {
-                    let exec = match &ds.kind {
-                        DataSourceKind::DuckDb { database } => {
-                            DuckDbExecutor::open_database(&ds.name, database)?
-                        }
-                        _ => DuckDbExecutor::open_files(&ds.name, &files)?,
-                    };
-                    Ok(Arc::new(exec))
-                })
-                .await
-                .unwrap_or_else(|e| {
-                    Err(ExecError::Query(format!(
-                        "opening the data source failed: {e}"
-                    )))
-                })
-            }
-        };
+        let opened: SharedExecutor = ds.engine.open(&ds, connections, files).await;
         if let Err(e) = &opened {
             info!("{e}");
         }

@@ -1,0 +1,132 @@
+//! DuckDB database files (or `:memory:`), opened read-only; also the default store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{config_path, settings_of, Engine, Files, Settings, StoreEngine, StoreTypes};
+use crate::config::DataSourceConfig;
+use crate::decode::Reader;
+use crate::exec::duckdb::DuckDbExecutor;
+use crate::exec::{ExecError, Executor};
+use crate::sql::ast::TableRef;
+use crate::sql::dialect::Dialect;
+use crate::sql::duckdb::DuckDbDialect;
+use crate::yaml::Node;
+
+pub struct DuckDb;
+pub static DUCKDB: DuckDb = DuckDb;
+
+#[derive(Debug, Clone)]
+pub struct DuckDbSettings {
+    /// the file, or ":memory:"
+    pub database: String,
+    /// assay's own file (the default store): a broken one may be moved aside
+    pub owned_by_assay: bool,
+}
+
+impl Settings for DuckDbSettings {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[async_trait]
+impl Engine for DuckDb {
+    fn name(&self) -> &'static str {
+        "duckdb"
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        &DuckDbDialect
+    }
+
+    fn read_connection(
+        &self,
+        r: &mut Reader,
+        conn: &Node,
+        base: &Path,
+    ) -> Option<Arc<dyn Settings>> {
+        if !r.keys(conn, &["database"], "a duckdb connection") {
+            return None;
+        }
+        let db = r.required(conn, "database", "a duckdb connection")?;
+        let database = r.string(db, "database")?;
+        let database = if database == ":memory:" {
+            database
+        } else {
+            config_path(base, &database).to_string_lossy().into_owned()
+        };
+        Some(Arc::new(DuckDbSettings {
+            database,
+            owned_by_assay: false,
+        }))
+    }
+
+    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+        match parts.len() {
+            2 | 3 => Ok(TableRef::new(parts.to_vec())),
+            _ => Err(format!(
+                "a duckdb dataset is written {}/[catalog/]schema/table",
+                ds.name
+            )),
+        }
+    }
+
+    async fn open(
+        &self,
+        ds: &DataSourceConfig,
+        _connections: usize,
+        _files: Files,
+    ) -> Result<Arc<dyn Executor>, ExecError> {
+        let name = ds.name.clone();
+        let database = settings_of::<DuckDbSettings>(ds.settings.as_ref(), self.name())
+            .database
+            .clone();
+        // DuckDB opens files: on the blocking pool
+        tokio::task::spawn_blocking(move || {
+            DuckDbExecutor::open_database(&name, &database)
+                .map(|e| Arc::new(e) as Arc<dyn Executor>)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ExecError::Query(format!(
+                "opening the data source failed: {e}"
+            )))
+        })
+    }
+
+    fn store(&self) -> Option<&dyn StoreEngine> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl StoreEngine for DuckDb {
+    fn types(&self) -> StoreTypes {
+        StoreTypes {
+            text: "VARCHAR",
+            long_text: "VARCHAR",
+            json: "JSON",
+            timestamp: "TIMESTAMP",
+        }
+    }
+
+    async fn write(
+        &self,
+        _name: &str,
+        settings: &dyn Settings,
+        statements: Vec<String>,
+    ) -> Result<(), String> {
+        let s = settings_of::<DuckDbSettings>(settings, self.name()).clone();
+        tokio::task::spawn_blocking(move || -> Result<(), String> {
+            let conn =
+                crate::diagnostics::open_duckdb_store(Path::new(&s.database), s.owned_by_assay)?;
+            let batch = format!("BEGIN TRANSACTION;\n{};\nCOMMIT;", statements.join(";\n"));
+            conn.execute_batch(&batch).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("the store task failed: {e}"))?
+    }
+}

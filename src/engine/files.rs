@@ -1,0 +1,117 @@
+//! CSV, Parquet and JSON files under a root folder, read in place through embedded
+//! DuckDB: each file a contract names is a view.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{config_path, settings_of, Engine, Files, Settings, StoreEngine};
+use crate::config::DataSourceConfig;
+use crate::decode::Reader;
+use crate::exec::duckdb::DuckDbExecutor;
+use crate::exec::{ExecError, Executor};
+use crate::sql::ast::TableRef;
+use crate::sql::dialect::Dialect;
+use crate::sql::duckdb::DuckDbDialect;
+use crate::yaml::Node;
+
+pub struct FilesEngine;
+pub static FILES: FilesEngine = FilesEngine;
+
+const FILE_EXTENSIONS: &[&str] = &[
+    ".csv", ".tsv", ".csv.gz", ".parquet", ".json", ".jsonl", ".ndjson",
+];
+
+#[derive(Debug, Clone)]
+pub struct FilesSettings {
+    pub root: PathBuf,
+}
+
+impl Settings for FilesSettings {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[async_trait]
+impl Engine for FilesEngine {
+    fn name(&self) -> &'static str {
+        "files"
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        &DuckDbDialect
+    }
+
+    fn read_connection(
+        &self,
+        r: &mut Reader,
+        conn: &Node,
+        base: &Path,
+    ) -> Option<Arc<dyn Settings>> {
+        if !r.keys(conn, &["root"], "a files connection") {
+            return None;
+        }
+        let root = r.required(conn, "root", "a files connection")?;
+        let root = r.string(root, "root")?;
+        Some(Arc::new(FilesSettings {
+            root: config_path(base, &root),
+        }))
+    }
+
+    fn table_ref(&self, _ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+        // a dataset names a file under the root, never one beside or above it
+        if let Some(bad) = parts
+            .iter()
+            .find(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\\'))
+        {
+            return Err(format!(
+                "a files dataset is a relative path under the data source's root, without '{}' as a part",
+                if bad.is_empty() { "" } else { bad.as_str() }
+            ));
+        }
+        if parts.first().is_some_and(|p| p.contains(':')) {
+            return Err("a files dataset is a relative path under the data source's root".into());
+        }
+        let rel = parts.join("/");
+        let lower = rel.to_ascii_lowercase();
+        match FILE_EXTENSIONS.iter().find(|ext| lower.ends_with(*ext)) {
+            Some(ext) => Ok(TableRef::new(
+                vec![rel[..rel.len() - ext.len()].to_string()],
+            )),
+            None => Err(format!(
+                "a files dataset is a path under the data source's root ending in one of {}",
+                FILE_EXTENSIONS.join(", ")
+            )),
+        }
+    }
+
+    fn file_path(&self, settings: &dyn Settings, parts: &[String]) -> Option<PathBuf> {
+        let root = &settings_of::<FilesSettings>(settings, self.name()).root;
+        Some(parts.iter().fold(root.clone(), |p, part| p.join(part)))
+    }
+
+    async fn open(
+        &self,
+        ds: &DataSourceConfig,
+        _connections: usize,
+        files: Files,
+    ) -> Result<Arc<dyn Executor>, ExecError> {
+        let name = ds.name.clone();
+        tokio::task::spawn_blocking(move || {
+            DuckDbExecutor::open_files(&name, &files).map(|e| Arc::new(e) as Arc<dyn Executor>)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ExecError::Query(format!(
+                "opening the data source failed: {e}"
+            )))
+        })
+    }
+
+    /// Files are read, never written: failed rows need a database.
+    fn store(&self) -> Option<&dyn StoreEngine> {
+        None
+    }
+}

@@ -1,0 +1,132 @@
+//! The engines assay verifies in, each one module exporting one value that implements
+//! [`Engine`]: its name, how its `connection:` is read, how a dataset path names a table,
+//! its SQL dialect, how its executor opens, and (when it can hold one) how a store is
+//! written. `ENGINES` is the one list of them.
+//!
+//! Adding an engine: a module here, one line in `ENGINES`, its dialect in `sql/` and its
+//! executor in `exec/`. Nothing else matches on engines.
+
+mod duckdb;
+mod files;
+mod mysql;
+mod postgres;
+
+use std::any::Any;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::DataSourceConfig;
+use crate::decode::Reader;
+use crate::exec::{ExecError, Executor};
+use crate::sql::ast::TableRef;
+use crate::sql::dialect::Dialect;
+use crate::yaml::Node;
+
+pub use self::duckdb::DuckDbSettings;
+
+/// Every engine, by its `type:` name in a config.
+pub static ENGINES: &[&dyn Engine] = &[
+    &duckdb::DUCKDB,
+    &files::FILES,
+    &postgres::POSTGRES,
+    &mysql::MYSQL,
+];
+
+pub fn by_name(name: &str) -> Option<&'static dyn Engine> {
+    ENGINES.iter().copied().find(|e| e.name() == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    ENGINES.iter().map(|e| e.name()).collect()
+}
+
+/// An engine's own connection settings, read from `connection:`.
+pub trait Settings: fmt::Debug + Send + Sync + Any {
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// The files of a `files` data source its contracts name: (view, file).
+pub type Files = Vec<(String, PathBuf)>;
+
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// `type:` in a config, and the engine's name in messages and `--plan`
+    fn name(&self) -> &'static str;
+
+    fn dialect(&self) -> &'static dyn Dialect;
+
+    /// `connection:` of a data source, errors at their positions; relative paths are
+    /// relative to `base`
+    fn read_connection(
+        &self,
+        r: &mut Reader,
+        conn: &Node,
+        base: &Path,
+    ) -> Option<Arc<dyn Settings>>;
+
+    /// The table a dataset path (after the data source's name) refers to.
+    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String>;
+
+    /// The file a dataset path names, for engines that read files.
+    fn file_path(&self, _settings: &dyn Settings, _parts: &[String]) -> Option<PathBuf> {
+        None
+    }
+
+    /// An executor with at most `connections` sessions (and, for files, views of `files`).
+    async fn open(
+        &self,
+        ds: &DataSourceConfig,
+        connections: usize,
+        files: Files,
+    ) -> Result<Arc<dyn Executor>, ExecError>;
+
+    /// How a store (failed rows now, history next) is kept here; None: it cannot be.
+    fn store(&self) -> Option<&dyn StoreEngine>;
+}
+
+/// Column types of a store's tables, in the engine's spelling.
+pub struct StoreTypes {
+    pub text: &'static str,
+    pub long_text: &'static str,
+    pub json: &'static str,
+    pub timestamp: &'static str,
+}
+
+#[async_trait]
+pub trait StoreEngine: Send + Sync {
+    fn types(&self) -> StoreTypes;
+
+    /// The statement that makes the store's schema (a database on MySQL).
+    fn create_schema(&self, quoted: &str) -> String {
+        format!("CREATE SCHEMA IF NOT EXISTS {quoted}")
+    }
+
+    /// Run `statements` in one transaction.
+    async fn write(
+        &self,
+        name: &str,
+        settings: &dyn Settings,
+        statements: Vec<String>,
+    ) -> Result<(), String>;
+}
+
+/// The settings of this engine, or a message saying whose they are.
+pub(crate) fn settings_of<'a, T: 'static>(settings: &'a dyn Settings, engine: &str) -> &'a T {
+    settings
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap_or_else(|| panic!("{engine} got another engine's settings"))
+}
+
+/// A path from a config, relative to the config's folder.
+pub(crate) fn config_path(base: &Path, p: &str) -> PathBuf {
+    let path = PathBuf::from(p);
+    if path.is_absolute() {
+        path
+    } else {
+        base.join(path)
+    }
+}

@@ -1,0 +1,94 @@
+//! MySQL and MariaDB servers.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{settings_of, Engine, Files, Settings, StoreEngine, StoreTypes};
+use crate::config::{self, DataSourceConfig, ServerConfig};
+use crate::decode::Reader;
+use crate::exec::mysql::MySqlExecutor;
+use crate::exec::{ExecError, Executor};
+use crate::sql::ast::TableRef;
+use crate::sql::dialect::Dialect;
+use crate::sql::mysql::MySqlDialect;
+use crate::yaml::Node;
+
+pub struct MySql;
+pub static MYSQL: MySql = MySql;
+
+#[async_trait]
+impl Engine for MySql {
+    fn name(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        &MySqlDialect
+    }
+
+    fn read_connection(
+        &self,
+        r: &mut Reader,
+        conn: &Node,
+        base: &Path,
+    ) -> Option<Arc<dyn Settings>> {
+        config::server(r, conn, "a mysql connection", base, false)
+            .map(|s| Arc::new(s) as Arc<dyn Settings>)
+    }
+
+    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+        match parts {
+            [database, table] => Ok(TableRef::new(vec![database.clone(), table.clone()])),
+            _ => Err(format!(
+                "a mysql dataset is written {}/database/table",
+                ds.name
+            )),
+        }
+    }
+
+    async fn open(
+        &self,
+        ds: &DataSourceConfig,
+        connections: usize,
+        _files: Files,
+    ) -> Result<Arc<dyn Executor>, ExecError> {
+        let server = settings_of::<ServerConfig>(ds.settings.as_ref(), self.name());
+        MySqlExecutor::new(&ds.name, server, connections).map(|e| Arc::new(e) as Arc<dyn Executor>)
+    }
+
+    fn store(&self) -> Option<&dyn StoreEngine> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl StoreEngine for MySql {
+    fn types(&self) -> StoreTypes {
+        StoreTypes {
+            text: "VARCHAR(255)",
+            long_text: "VARCHAR(2048)",
+            json: "JSON",
+            timestamp: "DATETIME(6)",
+        }
+    }
+
+    fn create_schema(&self, quoted: &str) -> String {
+        format!("CREATE DATABASE IF NOT EXISTS {quoted}")
+    }
+
+    async fn write(
+        &self,
+        name: &str,
+        settings: &dyn Settings,
+        statements: Vec<String>,
+    ) -> Result<(), String> {
+        let server = settings_of::<ServerConfig>(settings, self.name());
+        MySqlExecutor::new(name, server, 1)
+            .map_err(|e| e.to_string())?
+            .execute_writes(&statements)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}

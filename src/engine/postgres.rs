@@ -1,0 +1,112 @@
+//! PostgreSQL servers.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{settings_of, Engine, Files, Settings, StoreEngine, StoreTypes};
+use crate::config::{self, DataSourceConfig, ServerConfig};
+use crate::decode::Reader;
+use crate::exec::postgres::PostgresExecutor;
+use crate::exec::{ExecError, Executor};
+use crate::sql::ast::TableRef;
+use crate::sql::dialect::Dialect;
+use crate::sql::postgres::PostgresDialect;
+use crate::yaml::Node;
+
+pub struct Postgres;
+pub static POSTGRES: Postgres = Postgres;
+
+impl Settings for ServerConfig {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+#[async_trait]
+impl Engine for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn dialect(&self) -> &'static dyn Dialect {
+        &PostgresDialect
+    }
+
+    fn read_connection(
+        &self,
+        r: &mut Reader,
+        conn: &Node,
+        base: &Path,
+    ) -> Option<Arc<dyn Settings>> {
+        config::server(r, conn, "a postgres connection", base, true)
+            .map(|s| Arc::new(s) as Arc<dyn Settings>)
+    }
+
+    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+        let server = settings_of::<ServerConfig>(ds.settings.as_ref(), self.name());
+        match parts {
+            [schema, table] => Ok(TableRef::new(vec![schema.clone(), table.clone()])),
+            // a Postgres session sees one database: the path's must be the connected one
+            [database, schema, table] => match &server.effective_database {
+                Some(db) if db == database => {
+                    Ok(TableRef::new(vec![schema.clone(), table.clone()]))
+                }
+                Some(db) => Err(format!(
+                    "the path names database '{database}', but data source '{}' connects to database '{db}' (a Postgres connection reads one database; add a data source for '{database}')",
+                    ds.name
+                )),
+                None => Err(format!(
+                    "the path names database '{database}', but data source '{}' names no database",
+                    ds.name
+                )),
+            },
+            _ => Err(format!(
+                "a postgres dataset is written {0}/schema/table or {0}/database/schema/table",
+                ds.name
+            )),
+        }
+    }
+
+    async fn open(
+        &self,
+        ds: &DataSourceConfig,
+        connections: usize,
+        _files: Files,
+    ) -> Result<Arc<dyn Executor>, ExecError> {
+        let server = settings_of::<ServerConfig>(ds.settings.as_ref(), self.name());
+        PostgresExecutor::new(&ds.name, server, connections)
+            .map(|e| Arc::new(e) as Arc<dyn Executor>)
+    }
+
+    fn store(&self) -> Option<&dyn StoreEngine> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl StoreEngine for Postgres {
+    fn types(&self) -> StoreTypes {
+        StoreTypes {
+            text: "TEXT",
+            long_text: "TEXT",
+            json: "JSONB",
+            timestamp: "TIMESTAMP",
+        }
+    }
+
+    async fn write(
+        &self,
+        name: &str,
+        settings: &dyn Settings,
+        statements: Vec<String>,
+    ) -> Result<(), String> {
+        let server = settings_of::<ServerConfig>(settings, self.name());
+        PostgresExecutor::new(name, server, 1)
+            .map_err(|e| e.to_string())?
+            .execute_writes(&statements)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
