@@ -170,3 +170,38 @@ impl Aggregate {
         Ok(m)
     }
 }
+
+/// `aggregate` in a contract.
+pub struct Type;
+pub static TYPE: Type = Type;
+
+impl super::CheckType for Type {
+    fn name(&self) -> &'static str {
+        "aggregate"
+    }
+
+    fn scopes(&self) -> &'static [super::Scope] {
+        super::COLUMN
+    }
+
+    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+        use super::{rules, sorted};
+        let mut k = vec!["function"];
+        k.extend(rules::MISSING_KEYS);
+        sorted(k)
+    }
+
+    fn parse(
+        &self,
+        r: &mut crate::decode::Reader,
+        node: &crate::yaml::Node,
+        column: Option<&super::ColumnDefaults>,
+        key_span: crate::yaml::Span,
+    ) -> Option<super::Parsed> {
+        use super::{required, CheckKind, Parsed};
+        Some(Parsed {
+            kind: CheckKind::Aggregate(Aggregate::parse(r, node, column?, key_span)?),
+            threshold_rules: required(),
+        })
+    }
+}

@@ -164,3 +164,40 @@ impl Duplicate {
         Ok(m)
     }
 }
+
+/// `duplicate` in a contract.
+pub struct Type;
+pub static TYPE: Type = Type;
+
+impl super::CheckType for Type {
+    fn name(&self) -> &'static str {
+        "duplicate"
+    }
+
+    fn scopes(&self) -> &'static [super::Scope] {
+        super::ANYWHERE
+    }
+
+    fn keys(&self, scope: super::Scope) -> Vec<&'static str> {
+        use super::Scope;
+        use super::{rules, sorted};
+        match scope {
+            Scope::Column => sorted(rules::MISSING_KEYS.to_vec()),
+            Scope::Dataset => vec!["columns"],
+        }
+    }
+
+    fn parse(
+        &self,
+        r: &mut crate::decode::Reader,
+        node: &crate::yaml::Node,
+        column: Option<&super::ColumnDefaults>,
+        _key_span: crate::yaml::Span,
+    ) -> Option<super::Parsed> {
+        use super::{must_be_zero, CheckKind, Parsed};
+        Some(Parsed {
+            kind: CheckKind::Duplicate(Duplicate::parse(r, node, column)?),
+            threshold_rules: must_be_zero(),
+        })
+    }
+}

@@ -90,3 +90,43 @@ impl FailedRows {
         }
     }
 }
+
+/// `failed_rows` in a contract.
+pub struct Type;
+pub static TYPE: Type = Type;
+
+impl super::CheckType for Type {
+    fn name(&self) -> &'static str {
+        "failed_rows"
+    }
+
+    fn scopes(&self) -> &'static [super::Scope] {
+        super::ANYWHERE
+    }
+
+    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+        use super::sorted;
+        sorted(vec!["expression", "query"])
+    }
+
+    fn parse(
+        &self,
+        r: &mut crate::decode::Reader,
+        node: &crate::yaml::Node,
+        _column: Option<&super::ColumnDefaults>,
+        key_span: crate::yaml::Span,
+    ) -> Option<super::Parsed> {
+        use super::{CheckKind, Parsed};
+        use crate::contract::threshold::{Condition, ThresholdRules};
+        let f = FailedRows::parse(r, node, key_span)?;
+        let percent = f.has_percent();
+        Some(Parsed {
+            kind: CheckKind::FailedRows(f),
+            threshold_rules: ThresholdRules {
+                default: Some(Condition::Eq(0.0)),
+                percent,
+                unit: false,
+            },
+        })
+    }
+}

@@ -159,6 +159,44 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
+/// `freshness` in a contract.
+pub struct Type;
+pub static TYPE: Type = Type;
+
+impl super::CheckType for Type {
+    fn name(&self) -> &'static str {
+        "freshness"
+    }
+
+    fn scopes(&self) -> &'static [super::Scope] {
+        super::DATASET
+    }
+
+    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+        use super::sorted;
+        sorted(vec!["column", "now_variable"])
+    }
+
+    fn parse(
+        &self,
+        r: &mut crate::decode::Reader,
+        node: &crate::yaml::Node,
+        _column: Option<&super::ColumnDefaults>,
+        key_span: crate::yaml::Span,
+    ) -> Option<super::Parsed> {
+        use super::{CheckKind, Parsed};
+        use crate::contract::threshold::ThresholdRules;
+        Some(Parsed {
+            kind: CheckKind::Freshness(Freshness::parse(r, node, key_span)?),
+            threshold_rules: ThresholdRules {
+                default: None,
+                percent: false,
+                unit: true,
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

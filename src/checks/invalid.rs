@@ -175,3 +175,38 @@ impl Invalid {
         Ok(m)
     }
 }
+
+/// `invalid` in a contract.
+pub struct Type;
+pub static TYPE: Type = Type;
+
+impl super::CheckType for Type {
+    fn name(&self) -> &'static str {
+        "invalid"
+    }
+
+    fn scopes(&self) -> &'static [super::Scope] {
+        super::COLUMN
+    }
+
+    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+        use super::{rules, sorted};
+        let mut k = rules::MISSING_KEYS.to_vec();
+        k.extend(rules::VALIDITY_KEYS);
+        sorted(k)
+    }
+
+    fn parse(
+        &self,
+        r: &mut crate::decode::Reader,
+        node: &crate::yaml::Node,
+        column: Option<&super::ColumnDefaults>,
+        key_span: crate::yaml::Span,
+    ) -> Option<super::Parsed> {
+        use super::{must_be_zero, CheckKind, Parsed};
+        Some(Parsed {
+            kind: CheckKind::Invalid(Box::new(Invalid::parse(r, node, column?, key_span)?)),
+            threshold_rules: must_be_zero(),
+        })
+    }
+}

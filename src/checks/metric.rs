@@ -121,3 +121,36 @@ impl Metric {
         Ok(m)
     }
 }
+
+/// `metric` in a contract.
+pub struct Type;
+pub static TYPE: Type = Type;
+
+impl super::CheckType for Type {
+    fn name(&self) -> &'static str {
+        "metric"
+    }
+
+    fn scopes(&self) -> &'static [super::Scope] {
+        super::ANYWHERE
+    }
+
+    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+        use super::sorted;
+        sorted(vec!["expression", "query"])
+    }
+
+    fn parse(
+        &self,
+        r: &mut crate::decode::Reader,
+        node: &crate::yaml::Node,
+        _column: Option<&super::ColumnDefaults>,
+        key_span: crate::yaml::Span,
+    ) -> Option<super::Parsed> {
+        use super::{required, CheckKind, Parsed};
+        Some(Parsed {
+            kind: CheckKind::Metric(Metric::parse(r, node, key_span)?),
+            threshold_rules: required(),
+        })
+    }
+}

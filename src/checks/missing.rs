@@ -51,3 +51,36 @@ impl Missing {
         Ok(m)
     }
 }
+
+/// `missing` in a contract.
+pub struct Type;
+pub static TYPE: Type = Type;
+
+impl super::CheckType for Type {
+    fn name(&self) -> &'static str {
+        "missing"
+    }
+
+    fn scopes(&self) -> &'static [super::Scope] {
+        super::COLUMN
+    }
+
+    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+        use super::{rules, sorted};
+        sorted(rules::MISSING_KEYS.to_vec())
+    }
+
+    fn parse(
+        &self,
+        r: &mut crate::decode::Reader,
+        node: &crate::yaml::Node,
+        column: Option<&super::ColumnDefaults>,
+        _key_span: crate::yaml::Span,
+    ) -> Option<super::Parsed> {
+        use super::{must_be_zero, CheckKind, Parsed};
+        Some(Parsed {
+            kind: CheckKind::Missing(Missing::parse(r, node, column?)),
+            threshold_rules: must_be_zero(),
+        })
+    }
+}

@@ -1,7 +1,8 @@
 //! Check types. One file per type says which keys it takes, which metrics it needs, and
 //! how it turns measured values into the number its threshold compares.
 //!
-//! Adding a type means a new file here plus one arm in each `match` below.
+//! Adding a type means a new file here, one line in `TYPES`, and (until the check side
+//! is a trait too) one arm in each `match` of `CheckKind` below.
 
 pub mod aggregate;
 pub mod duplicate;
@@ -48,18 +49,6 @@ pub enum CheckKind {
     FailedRows(failed_rows::FailedRows),
 }
 
-pub const TYPES: &[&str] = &[
-    "schema",
-    "row_count",
-    "missing",
-    "invalid",
-    "duplicate",
-    "freshness",
-    "aggregate",
-    "metric",
-    "failed_rows",
-];
-
 /// Column defaults a column-level check may inherit.
 pub struct ColumnDefaults<'a> {
     pub spec: &'a ColumnSpec,
@@ -72,121 +61,76 @@ pub struct Parsed {
     pub threshold_rules: ThresholdRules,
 }
 
-/// Which scopes a type may be written in, for a helpful error when it is misplaced.
-pub fn allowed_scopes(type_name: &str) -> &'static [Scope] {
-    match type_name {
-        "schema" | "row_count" | "freshness" => &[Scope::Dataset],
-        "missing" | "invalid" | "aggregate" => &[Scope::Column],
-        _ => &[Scope::Dataset, Scope::Column],
-    }
+/// A check type: what `- NAME:` means in a contract. Each type's file implements it, and
+/// `TYPES` is the one list of them.
+pub trait CheckType: Sync {
+    /// the key that starts a check of this type
+    fn name(&self) -> &'static str;
+
+    /// where it may be written (a misplaced check gets a helpful error)
+    fn scopes(&self) -> &'static [Scope];
+
+    /// the keys it takes besides the common ones (name, qualifier, filter, threshold,
+    /// attributes)
+    fn keys(&self, scope: Scope) -> Vec<&'static str>;
+
+    /// Parse the type-specific part of a check. `node` is the check's mapping.
+    fn parse(
+        &self,
+        r: &mut Reader,
+        node: &Node,
+        column: Option<&ColumnDefaults>,
+        key_span: crate::yaml::Span,
+    ) -> Option<Parsed>;
 }
 
-/// The keys a type takes besides the common ones (name, qualifier, filter, threshold,
-/// attributes).
-pub fn type_keys(type_name: &str, scope: Scope) -> Vec<&'static str> {
-    let mut keys: Vec<&'static str> = match (type_name, scope) {
-        ("schema", _) => vec!["allow_extra_columns", "allow_other_column_order"],
-        ("missing", _) => rules::MISSING_KEYS.to_vec(),
-        ("invalid", _) => {
-            let mut k = rules::MISSING_KEYS.to_vec();
-            k.extend(rules::VALIDITY_KEYS);
-            k
-        }
-        ("duplicate", Scope::Column) => rules::MISSING_KEYS.to_vec(),
-        ("duplicate", Scope::Dataset) => vec!["columns"],
-        ("freshness", _) => vec!["column", "now_variable"],
-        ("aggregate", _) => {
-            let mut k = vec!["function"];
-            k.extend(rules::MISSING_KEYS);
-            k
-        }
-        ("metric", _) | ("failed_rows", _) => vec!["expression", "query"],
-        _ => vec![],
-    };
-    keys.sort_unstable();
-    keys
+/// Every check type.
+pub static TYPES: &[&dyn CheckType] = &[
+    &schema::TYPE,
+    &row_count::TYPE,
+    &missing::TYPE,
+    &invalid::TYPE,
+    &duplicate::TYPE,
+    &freshness::TYPE,
+    &aggregate::TYPE,
+    &metric::TYPE,
+    &failed_rows::TYPE,
+];
+
+pub fn type_named(name: &str) -> Option<&'static dyn CheckType> {
+    TYPES.iter().copied().find(|t| t.name() == name)
 }
 
-/// Parse the type-specific part of a check. `node` is the check's mapping (possibly null).
-pub fn parse(
-    r: &mut Reader,
-    type_name: &str,
-    node: &Node,
-    column: Option<&ColumnDefaults>,
-    key_span: crate::yaml::Span,
-) -> Option<Parsed> {
-    let must_be_zero = || ThresholdRules {
+pub fn type_names() -> Vec<&'static str> {
+    TYPES.iter().map(|t| t.name()).collect()
+}
+
+const DATASET: &[Scope] = &[Scope::Dataset];
+const COLUMN: &[Scope] = &[Scope::Column];
+const ANYWHERE: &[Scope] = &[Scope::Dataset, Scope::Column];
+
+/// Thresholds of the counting types: `must_be: 0` unless given, percent allowed.
+fn must_be_zero() -> ThresholdRules {
+    ThresholdRules {
         default: Some(Condition::Eq(0.0)),
         percent: true,
         unit: false,
-    };
-    let required = || ThresholdRules {
+    }
+}
+
+/// Thresholds with no default: the contract must give one.
+fn required() -> ThresholdRules {
+    ThresholdRules {
         default: None,
         percent: false,
         unit: false,
-    };
-    Some(match type_name {
-        "row_count" => Parsed {
-            kind: CheckKind::RowCount,
-            threshold_rules: ThresholdRules {
-                default: Some(Condition::Gt(0.0)),
-                percent: false,
-                unit: false,
-            },
-        },
-        "schema" => Parsed {
-            kind: CheckKind::Schema(schema::Schema::parse(r, node)?),
-            // the value is the number of differences; a schema takes no threshold of its own
-            threshold_rules: ThresholdRules {
-                default: Some(Condition::Eq(0.0)),
-                percent: false,
-                unit: false,
-            },
-        },
-        "missing" => Parsed {
-            kind: CheckKind::Missing(missing::Missing::parse(r, node, column?)),
-            threshold_rules: must_be_zero(),
-        },
-        "invalid" => Parsed {
-            kind: CheckKind::Invalid(Box::new(invalid::Invalid::parse(
-                r, node, column?, key_span,
-            )?)),
-            threshold_rules: must_be_zero(),
-        },
-        "duplicate" => Parsed {
-            kind: CheckKind::Duplicate(duplicate::Duplicate::parse(r, node, column)?),
-            threshold_rules: must_be_zero(),
-        },
-        "freshness" => Parsed {
-            kind: CheckKind::Freshness(freshness::Freshness::parse(r, node, key_span)?),
-            threshold_rules: ThresholdRules {
-                default: None,
-                percent: false,
-                unit: true,
-            },
-        },
-        "aggregate" => Parsed {
-            kind: CheckKind::Aggregate(aggregate::Aggregate::parse(r, node, column?, key_span)?),
-            threshold_rules: required(),
-        },
-        "metric" => Parsed {
-            kind: CheckKind::Metric(metric::Metric::parse(r, node, key_span)?),
-            threshold_rules: required(),
-        },
-        "failed_rows" => {
-            let f = failed_rows::FailedRows::parse(r, node, key_span)?;
-            let percent = f.has_percent();
-            Parsed {
-                kind: CheckKind::FailedRows(f),
-                threshold_rules: ThresholdRules {
-                    default: Some(Condition::Eq(0.0)),
-                    percent,
-                    unit: false,
-                },
-            }
-        }
-        _ => return None,
-    })
+    }
+}
+
+/// Keys, sorted, for did-you-mean and the list in a hint.
+fn sorted(mut keys: Vec<&'static str>) -> Vec<&'static str> {
+    keys.sort_unstable();
+    keys
 }
 
 /// One aggregate the check needs from its dataset's shared query.

@@ -215,3 +215,42 @@ fn actual_json(col: &ColumnInfo) -> Json {
     }
     Json::Object(m)
 }
+
+/// `schema` in a contract.
+pub struct Type;
+pub static TYPE: Type = Type;
+
+impl super::CheckType for Type {
+    fn name(&self) -> &'static str {
+        "schema"
+    }
+
+    fn scopes(&self) -> &'static [super::Scope] {
+        super::DATASET
+    }
+
+    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+        use super::sorted;
+        sorted(vec!["allow_extra_columns", "allow_other_column_order"])
+    }
+
+    fn parse(
+        &self,
+        r: &mut crate::decode::Reader,
+        node: &crate::yaml::Node,
+        _column: Option<&super::ColumnDefaults>,
+        _key_span: crate::yaml::Span,
+    ) -> Option<super::Parsed> {
+        use super::{CheckKind, Parsed};
+        use crate::contract::threshold::{Condition, ThresholdRules};
+        Some(Parsed {
+            kind: CheckKind::Schema(Schema::parse(r, node)?),
+            // the value is the number of differences; a schema takes no threshold of its own
+            threshold_rules: ThresholdRules {
+                default: Some(Condition::Eq(0.0)),
+                percent: false,
+                unit: false,
+            },
+        })
+    }
+}

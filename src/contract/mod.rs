@@ -352,8 +352,8 @@ fn read_check(
         return None;
     };
     let type_name = type_key.name.as_str();
-    if !checks::TYPES.contains(&type_name) {
-        let help = unknown_word_help(type_name, checks::TYPES, "check types:");
+    let Some(check_type) = checks::type_named(type_name) else {
+        let help = unknown_word_help(type_name, &checks::type_names(), "check types:");
         r.diags.push(
             crate::diag::Diag::at(
                 r.source,
@@ -364,8 +364,8 @@ fn read_check(
             .with_help(help),
         );
         return None;
-    }
-    if !checks::allowed_scopes(type_name).contains(&scope) {
+    };
+    if !check_type.scopes().contains(&scope) {
         let (here, there) = match scope {
             Scope::Dataset => ("the dataset's `checks:`", "under a column's `checks:`"),
             Scope::Column => ("a column's `checks:`", "in the dataset-level `checks:`"),
@@ -384,12 +384,12 @@ fn read_check(
     };
     let body_map = if body.is_null() { &empty } else { body };
     let mut allowed: Vec<&str> = COMMON_CHECK_KEYS.to_vec();
-    allowed.extend(checks::type_keys(type_name, scope));
+    allowed.extend(check_type.keys(scope));
     if !r.keys(body_map, &allowed, &format!("a {type_name} check")) {
         return None;
     }
     let errors_before = r.diags.items.len();
-    let parsed = checks::parse(r, type_name, body_map, column, type_key.span);
+    let parsed = check_type.parse(r, body_map, column, type_key.span);
     let name = body_map.get("name").and_then(|n| r.string(n, "name"));
     let qualifier = body_map
         .get("qualifier")
