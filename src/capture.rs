@@ -10,14 +10,15 @@ use serde_json::{Map, Value as Json};
 use crate::checks::invalid::MAIN;
 use crate::checks::Capture;
 use crate::exec::Rows;
-use crate::sql::ast::{Expr, TableRef};
-use crate::sql::dialect::{print_expr, Dialect};
+use crate::sql::ast::{CmpOp, Expr, Select, SelectItem, TableRef};
+use crate::sql::dialect::{print_select, Dialect};
 
 /// Column name of the count next to repeated keys.
 pub const REPEAT_COUNT: &str = "duplicate_count";
 
-/// The capture query. `columns` are the dataset's columns to keep (the excluded ones
-/// are left out of the SELECT, so they are never even read).
+/// The capture query, built as a query tree and printed by the dialect. `columns` are
+/// the dataset's columns to keep (the excluded ones are left out of the SELECT, so they
+/// are never even read).
 pub fn capture_sql(
     d: &dyn Dialect,
     table: &TableRef,
@@ -26,65 +27,49 @@ pub fn capture_sql(
     columns: &[String],
     limit: u64,
 ) -> String {
-    let list = |names: &[String]| {
-        if names.is_empty() {
-            "*".to_string()
-        } else {
-            names
-                .iter()
-                .map(|c| d.quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    let where_clause = |extra: Option<&Expr>| {
+    let item = |expr: Expr, alias: Option<String>| SelectItem { expr, alias };
+    let where_ = |extra: Option<&Expr>| {
         let parts: Vec<Expr> = filter.into_iter().chain(extra).cloned().collect();
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("\nWHERE {}", print_expr(d, &Expr::and(parts)))
-        }
+        (!parts.is_empty()).then(|| Expr::and(parts))
     };
     match capture {
         Capture::Rows { condition, aliased } => {
-            let from = if *aliased {
-                d.table(&table.aliased(MAIN))
+            let items = if columns.is_empty() {
+                vec![item(Expr::AllColumns, None)]
             } else {
-                d.table(table)
+                columns.iter().map(|c| item(Expr::col(c), None)).collect()
             };
-            format!(
-                "SELECT {}\nFROM {from}{}\nLIMIT {limit}",
-                list(columns),
-                where_clause(Some(condition))
-            )
+            let from = if *aliased {
+                table.aliased(MAIN)
+            } else {
+                table.clone()
+            };
+            let mut select = Select::new(items, from, where_(Some(condition)));
+            select.limit = Some(limit);
+            print_select(d, &select)
         }
         Capture::Repeats { keys, only } => {
-            let printed: Vec<String> = keys.iter().map(|k| print_expr(d, k)).collect();
-            let selected: Vec<String> = keys
+            let mut items: Vec<SelectItem> = keys
                 .iter()
-                .zip(&printed)
-                .map(|(k, p)| {
+                .map(|k| {
                     let mut cols = Vec::new();
                     k.columns(&mut cols);
-                    match cols.first() {
-                        Some(name) => format!("{p} AS {}", d.quote_ident(name)),
-                        None => p.clone(),
-                    }
+                    item(k.clone(), cols.first().cloned())
                 })
                 .collect();
-            format!(
-                "SELECT {}, COUNT(*) AS {}\nFROM {}{}\nGROUP BY {}\nHAVING COUNT(*) > 1\nORDER BY COUNT(*) DESC\nLIMIT {limit}",
-                selected.join(", "),
-                d.quote_ident(REPEAT_COUNT),
-                d.table(table),
-                where_clause(only.as_ref()),
-                printed.join(", ")
-            )
+            items.push(item(Expr::CountAll, Some(REPEAT_COUNT.into())));
+            let mut select = Select::new(items, table.clone(), where_(only.as_ref()));
+            select.group_by = keys.clone();
+            select.having = Some(Expr::Cmp(
+                Box::new(Expr::CountAll),
+                CmpOp::Gt,
+                Box::new(Expr::Int(1)),
+            ));
+            select.order_by = vec![(Expr::CountAll, true)];
+            select.limit = Some(limit);
+            print_select(d, &select)
         }
-        Capture::Query(user) => format!(
-            "SELECT * FROM (\n{}\n) AS assay_rows\nLIMIT {limit}",
-            user.trim().trim_end_matches(';')
-        ),
+        Capture::Query(user) => d.limit_rows_of(user, limit),
     }
 }
 
@@ -131,7 +116,7 @@ mod tests {
         );
         assert_eq!(
             sql,
-            "SELECT \"a\" AS \"a\", \"b\" AS \"b\", COUNT(*) AS \"duplicate_count\"\nFROM \"main\".\"t\"\nWHERE (x > 1)\nGROUP BY \"a\", \"b\"\nHAVING COUNT(*) > 1\nORDER BY COUNT(*) DESC\nLIMIT 5"
+            "SELECT\n  \"a\" AS \"a\",\n  \"b\" AS \"b\",\n  COUNT(*) AS \"duplicate_count\"\nFROM \"main\".\"t\"\nWHERE (x > 1)\nGROUP BY \"a\", \"b\"\nHAVING COUNT(*) > 1\nORDER BY COUNT(*) DESC\nLIMIT 5"
         );
     }
 

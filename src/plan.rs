@@ -341,11 +341,7 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
     let mut queries: Vec<PlannedQuery> = groups
         .into_iter()
         .map(|g| {
-            let select = Select {
-                items: g.items,
-                from: resolved.table.clone(),
-                filter: g.filter,
-            };
+            let select = Select::new(g.items, resolved.table.clone(), g.filter);
             PlannedQuery {
                 label: g.label,
                 sql: print_select(d, &select),
@@ -417,11 +413,11 @@ pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String
             chosen.push(*i);
         }
     }
-    let sub = Select {
-        items: chosen.iter().map(|i| select.items[*i].clone()).collect(),
-        from: select.from.clone(),
-        filter: select.filter.clone(),
-    };
+    let sub = Select::new(
+        chosen.iter().map(|i| select.items[*i].clone()).collect(),
+        select.from.clone(),
+        select.filter.clone(),
+    );
     let positions = items
         .iter()
         .map(|i| chosen.iter().position(|c| c == i).unwrap_or(0))

@@ -83,13 +83,13 @@ impl Invalid {
     /// in the reference column do not poison a NOT IN), compared exactly.
     fn reference_lookup(&self, column: &str, ctx: &NeedCtx) -> Option<Expr> {
         let (rd, ref_table) = (self.validity.reference.as_ref()?, ctx.reference_table?);
-        Some(Expr::Exists(Box::new(Select {
-            items: vec![SelectItem {
+        Some(Expr::Exists(Box::new(Select::new(
+            vec![SelectItem {
                 expr: Expr::Int(1),
                 alias: None,
             }],
-            from: ref_table.aliased(REF),
-            filter: Some(Expr::Cmp(
+            ref_table.aliased(REF),
+            Some(Expr::Cmp(
                 Box::new(Expr::AliasColumn(REF.into(), rd.column.clone())),
                 crate::sql::ast::CmpOp::Eq,
                 Box::new(Expr::ExactText(Box::new(Expr::AliasColumn(
@@ -97,7 +97,7 @@ impl Invalid {
                     column.to_string(),
                 )))),
             )),
-        })))
+        ))))
     }
 
     pub fn capture(&self, ctx: &NeedCtx) -> Capture {
@@ -119,8 +119,8 @@ impl Invalid {
         };
         if let Some(lookup) = self.reference_lookup(column, ctx) {
             // reference data needs the other table: a query of its own
-            let select = Select {
-                items: vec![
+            let select = Select::new(
+                vec![
                     SelectItem {
                         expr: Expr::CountAll,
                         alias: Some("row_count".into()),
@@ -134,11 +134,11 @@ impl Invalid {
                         alias: Some(format!("{name}_invalid_count")),
                     },
                 ],
-                from: ctx.table.aliased(MAIN),
-                filter: ctx.filter.cloned(),
-            };
+                ctx.table.aliased(MAIN),
+                ctx.filter.cloned(),
+            );
             return Needs {
-                own_query: Some(OwnQuery::Select(select)),
+                own_query: Some(OwnQuery::Select(Box::new(select))),
                 columns: vec![column.to_string()],
                 ..Needs::default()
             };

@@ -144,7 +144,8 @@ pub struct Metric {
 /// A query a check runs on its own; its first row is handed to `measure`.
 #[derive(Debug, Clone)]
 pub enum OwnQuery {
-    Select(Select),
+    // boxed: a query tree is far larger than the other variants' text
+    Select(Box<Select>),
     /// user SQL returning failing rows: we count them
     CountRowsOf(String),
     /// user SQL returning one number

@@ -29,6 +29,8 @@ pub enum CmpOp {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
+    /// `*`: every column of the table
+    AllColumns,
     /// a column of the dataset being verified
     Column(String),
     /// a column of a named table alias, for correlated subqueries
@@ -232,9 +234,27 @@ pub struct Select {
     pub items: Vec<SelectItem>,
     pub from: TableRef,
     pub filter: Option<Expr>,
+    pub group_by: Vec<Expr>,
+    pub having: Option<Expr>,
+    /// (expression, descending)
+    pub order_by: Vec<(Expr, bool)>,
+    pub limit: Option<u64>,
 }
 
 impl Select {
+    /// `SELECT items FROM from [WHERE filter]`; the other clauses are set where needed.
+    pub fn new(items: Vec<SelectItem>, from: TableRef, filter: Option<Expr>) -> Select {
+        Select {
+            items,
+            from,
+            filter,
+            group_by: Vec::new(),
+            having: None,
+            order_by: Vec::new(),
+            limit: None,
+        }
+    }
+
     pub fn respell_columns(&mut self, main_alias: &str, respell: &dyn Fn(&str) -> Option<String>) {
         for item in &mut self.items {
             item.expr.respell_columns(main_alias, respell);

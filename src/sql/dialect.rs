@@ -94,6 +94,20 @@ pub trait Dialect: Send + Sync {
         }
     }
 
+    /// Keep at most `n` rows (the clause that ends a SELECT).
+    fn limit(&self, n: u64) -> String {
+        format!("LIMIT {n}")
+    }
+
+    /// At most `n` rows of a user's query.
+    fn limit_rows_of(&self, query: &str, n: u64) -> String {
+        format!(
+            "SELECT * FROM (\n{}\n) AS assay_rows\n{}",
+            query.trim().trim_end_matches(';'),
+            self.limit(n)
+        )
+    }
+
     /// Count the rows a query returns.
     fn count_rows_of(&self, query: &str) -> String {
         format!(
@@ -118,6 +132,25 @@ pub fn print_select(d: &dyn Dialect, s: &Select) -> String {
     if let Some(f) = &s.filter {
         sql.push_str("\nWHERE ");
         sql.push_str(&print_expr(d, f));
+    }
+    if !s.group_by.is_empty() {
+        let keys: Vec<String> = s.group_by.iter().map(|e| print_expr(d, e)).collect();
+        sql.push_str(&format!("\nGROUP BY {}", keys.join(", ")));
+    }
+    if let Some(h) = &s.having {
+        sql.push_str(&format!("\nHAVING {}", print_expr(d, h)));
+    }
+    if !s.order_by.is_empty() {
+        let keys: Vec<String> = s
+            .order_by
+            .iter()
+            .map(|(e, desc)| format!("{}{}", print_expr(d, e), if *desc { " DESC" } else { "" }))
+            .collect();
+        sql.push_str(&format!("\nORDER BY {}", keys.join(", ")));
+    }
+    if let Some(n) = s.limit {
+        sql.push('\n');
+        sql.push_str(&d.limit(n));
     }
     sql
 }
@@ -183,6 +216,7 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
         }
         Expr::Int(i) => i.to_string(),
         Expr::Null => "NULL".to_string(),
+        Expr::AllColumns => "*".to_string(),
     }
 }
 
