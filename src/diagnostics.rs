@@ -13,7 +13,8 @@ use serde_json::Value as Json;
 use crate::config::Config;
 use crate::engine::{self, DuckDbSettings, Settings, StoreEngine};
 use crate::results::{DatasetResult, FailedRowsInfo};
-use crate::sql::dialect::Dialect;
+use crate::sql::ast::{CreateTable, Expr, Insert, Literal, TableRef};
+use crate::sql::dialect::{print_create_table, print_insert, Dialect};
 
 pub const TABLE: &str = "assay_failed_rows";
 /// the table's columns, in order
@@ -78,23 +79,26 @@ impl Store {
         self.dialect
     }
 
+    /// The store's table, in its schema when it has one.
+    fn table_ref(&self) -> TableRef {
+        match &self.schema {
+            Some(s) => TableRef::new(vec![s.clone(), TABLE.to_string()]),
+            None => TableRef::new(vec![TABLE.to_string()]),
+        }
+    }
+
     /// The table, qualified and quoted for the store's engine.
     pub fn table(&self) -> String {
-        let d = self.dialect();
-        match &self.schema {
-            Some(s) => format!("{}.{}", d.quote_ident(s), d.quote_ident(TABLE)),
-            None => d.quote_ident(TABLE),
-        }
+        self.dialect().table(&self.table_ref())
     }
 
     /// Create what is missing and insert every captured row, in one transaction.
     fn statements(&self, scan_id: &str, dataset: &DatasetResult, at: DateTime<Utc>) -> Vec<String> {
         let d = self.dialect();
-        let q = |s: &str| d.quote_ident(s);
         let mut out = Vec::new();
         let t = self.store.types();
         if let Some(s) = &self.schema {
-            out.push(self.store.create_schema(&q(s)));
+            out.push(self.store.create_schema(&d.quote_ident(s)));
         }
         let types = [
             t.text,
@@ -105,38 +109,42 @@ impl Store {
             "INTEGER",
             t.json,
         ];
-        let definitions: Vec<String> = COLUMNS
-            .iter()
-            .zip(types)
-            .map(|(c, t)| format!("{} {t}", q(c)))
-            .collect();
-        out.push(format!(
-            "CREATE TABLE IF NOT EXISTS {} ({})",
-            self.table(),
-            definitions.join(", ")
+        out.push(print_create_table(
+            d,
+            &CreateTable {
+                table: self.table_ref(),
+                columns: COLUMNS
+                    .iter()
+                    .zip(types)
+                    .map(|(c, t)| (c.to_string(), t.to_string()))
+                    .collect(),
+            },
         ));
-        let names: Vec<String> = COLUMNS.iter().map(|c| q(c)).collect();
-        let at = d.string_literal(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
-        let mut values = Vec::new();
+        let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
+        let at = text(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let mut rows = Vec::new();
         for captured in &dataset.captured {
             for (i, row) in captured.rows.iter().enumerate() {
-                values.push(format!(
-                    "({}, {}, {}, {}, {at}, {}, {})",
-                    d.string_literal(scan_id),
-                    d.string_literal(&dataset.data_source),
-                    d.string_literal(&dataset.dataset),
-                    d.string_literal(&captured.check_id),
-                    i + 1,
-                    d.string_literal(&Json::to_string(row)),
-                ));
+                rows.push(vec![
+                    text(scan_id),
+                    text(&dataset.data_source),
+                    text(&dataset.dataset),
+                    text(&captured.check_id),
+                    at.clone(),
+                    Expr::Int(i as i64 + 1),
+                    text(&Json::to_string(row)),
+                ]);
             }
         }
-        for chunk in values.chunks(BATCH) {
-            out.push(format!(
-                "INSERT INTO {} ({}) VALUES\n{}",
-                self.table(),
-                names.join(", "),
-                chunk.join(",\n")
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            out.push(print_insert(
+                d,
+                &Insert {
+                    table: self.table_ref(),
+                    columns: COLUMNS.iter().map(|c| c.to_string()).collect(),
+                    rows: rows.by_ref().take(BATCH).collect(),
+                },
             ));
         }
         out

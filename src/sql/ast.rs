@@ -265,6 +265,22 @@ impl Select {
     }
 }
 
+/// `CREATE TABLE IF NOT EXISTS table (name type, ...)`: a store's table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateTable {
+    pub table: TableRef,
+    /// (name, the engine's type)
+    pub columns: Vec<(String, String)>,
+}
+
+/// `INSERT INTO table (columns) VALUES (...), ...`: rows into a store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Insert {
+    pub table: TableRef,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Expr>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

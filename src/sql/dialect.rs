@@ -4,7 +4,7 @@
 //! what it spells differently. Printing walks the tree once and asks the dialect at each
 //! engine-specific node, so no `if engine == X` appears anywhere else.
 
-use super::ast::{AggFn, CmpOp, Expr, Literal, Select, TableRef};
+use super::ast::{AggFn, CmpOp, CreateTable, Expr, Insert, Literal, Select, TableRef};
 use super::lexer::Lexicon;
 
 pub trait Dialect: Send + Sync {
@@ -153,6 +153,39 @@ pub fn print_select(d: &dyn Dialect, s: &Select) -> String {
         sql.push_str(&d.limit(n));
     }
     sql
+}
+
+/// Print a store table's DDL.
+pub fn print_create_table(d: &dyn Dialect, t: &CreateTable) -> String {
+    let columns: Vec<String> = t
+        .columns
+        .iter()
+        .map(|(name, ty)| format!("{} {ty}", d.quote_ident(name)))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({})",
+        d.table(&t.table),
+        columns.join(", ")
+    )
+}
+
+/// Print an INSERT of several rows.
+pub fn print_insert(d: &dyn Dialect, i: &Insert) -> String {
+    let columns: Vec<String> = i.columns.iter().map(|c| d.quote_ident(c)).collect();
+    let rows: Vec<String> = i
+        .rows
+        .iter()
+        .map(|row| {
+            let values: Vec<String> = row.iter().map(|e| print_expr(d, e)).collect();
+            format!("({})", values.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES\n{}",
+        d.table(&i.table),
+        columns.join(", "),
+        rows.join(",\n")
+    )
 }
 
 pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
