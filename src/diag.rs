@@ -32,7 +32,7 @@ impl Diag {
         let (line, col) = source.line_col(span.offset);
         // a snippet of a very long line helps no one, and the renderer cannot draw one
         // past column 65,535: the message with its line and column is enough
-        let snippet = (line_length(&source.text, span.offset) <= MAX_SNIPPET_LINE).then(|| {
+        let snippet = (longest_shown_line(&source.text, line) <= MAX_SNIPPET_LINE).then(|| {
             Box::new(Snippet {
                 source: source.named(),
                 span,
@@ -87,30 +87,15 @@ impl Diag {
 /// Longest line, in bytes, shown as a snippet.
 const MAX_SNIPPET_LINE: usize = 2_000;
 
-/// Length of the line (or lines: the snippet shows its neighbours too) around `offset`.
-fn line_length(text: &str, offset: usize) -> usize {
-    let offset = offset.min(text.len());
-    let bytes = text.as_bytes();
-    let start = bytes[..offset]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let end = bytes[offset..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(text.len(), |i| offset + i);
-    // the renderer also shows the line before and after
-    let before = bytes[..start.saturating_sub(1)]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let after = bytes
-        .get(end + 1..)
-        .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
-        .map_or(text.len(), |i| end + 1 + i);
-    (end - start)
-        .max(start.saturating_sub(1).saturating_sub(before))
-        .max(after.saturating_sub(end + 1))
+/// The longest of the lines a snippet shows: line `line` (1-based) and its neighbours.
+fn longest_shown_line(text: &str, line: usize) -> usize {
+    let first = line.saturating_sub(2);
+    text.lines()
+        .skip(first)
+        .take(line + 1 - first)
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
 }
 
 impl fmt::Display for Diag {

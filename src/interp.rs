@@ -92,19 +92,7 @@ impl InterpError {
 
 /// Replace every placeholder in `text`. Text without `${` is returned unchanged.
 pub fn interpolate(text: &str, vars: Option<&Vars>) -> Result<String, InterpError> {
-    if !text.contains("${") {
-        return Ok(text.to_string());
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let (placeholder, after) = split_placeholder(&rest[start..])?;
-        out.push_str(&resolve(placeholder, vars)?.0);
-        rest = after;
-    }
-    out.push_str(rest);
-    Ok(out)
+    substitute(text, |p| Ok(resolve(p, vars)?.0))
 }
 
 /// `${...}` at the start of `text`, and the text after it.
@@ -206,7 +194,13 @@ pub fn interpolate_sql(
                     Ok(resolve(p, vars)?.0.replace(q, &format!("{q}{q}")))
                 })?);
             }
-            _ => out.push_str(&interpolate(piece, vars)?),
+            // the lexer ends words and numbers before `${`: nothing else can hold one
+            _ => {
+                return Err(InterpError::Unsafe(
+                    piece.to_string(),
+                    "is in a place of the SQL where no value may go".into(),
+                ))
+            }
         }
     }
     Ok(out)
@@ -221,7 +215,8 @@ fn escaped_placeholder(literal: &str) -> bool {
         .any(|(i, _)| bytes[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 1)
 }
 
-/// Replace each placeholder in `text` with what `value` makes of it.
+/// Replace each placeholder in `text` with what `value` makes of it. Text without `${` is
+/// returned unchanged.
 fn substitute(
     text: &str,
     mut value: impl FnMut(&str) -> Result<String, InterpError>,

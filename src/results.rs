@@ -148,15 +148,6 @@ pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
 }
 
 impl Results {
-    /// Hide registered secrets in every text of the document (a `${env.X}` in a check's
-    /// name, filter or attributes, an engine error quoting a password), before any of it is
-    /// shown, written, pushed or kept in the outbox.
-    pub fn mask_secrets(&mut self) {
-        for d in &mut self.datasets {
-            d.mask_secrets();
-        }
-    }
-
     /// The document with control characters (terminal escape sequences, bidi overrides)
     /// in its texts made visible and harmless, for the terminal and Markdown.
     pub fn printable(&self) -> Results {
@@ -174,8 +165,10 @@ impl Results {
 }
 
 impl DatasetResult {
-    /// Hide registered secrets in the dataset's texts, and in the check ids its captured
-    /// rows are stored under.
+    /// Hide registered secrets in the dataset's texts (a `${env.X}` in a check's name,
+    /// filter or attributes, an engine error quoting a password), and in the check ids its
+    /// captured rows are stored under: the run does this as each dataset ends, before
+    /// anything is stored, shown, pushed or kept in the outbox.
     pub fn mask_secrets(&mut self) {
         self.map_text(&crate::secrets::mask);
         for captured in &mut self.captured {

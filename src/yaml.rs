@@ -239,12 +239,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn fail(&mut self, message: String, span: Span) {
-        if self.error.is_none() {
-            self.error = Some((message, span));
-        }
-    }
-
     fn push_value(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
             let size = node_count(&node);
@@ -260,27 +254,25 @@ impl<'a> Builder<'a> {
                         other => match node.scalar_text() {
                             Some(t) => t,
                             None => {
-                                if self.error.is_none() {
-                                    self.error = Some((
-                                        format!(
-                                            "a mapping key must be plain text, not {}",
-                                            describe(other)
-                                        ),
-                                        node.span,
-                                    ));
-                                }
+                                first_error(
+                                    &mut self.error,
+                                    format!(
+                                        "a mapping key must be plain text, not {}",
+                                        describe(other)
+                                    ),
+                                    node.span,
+                                );
                                 String::new()
                             }
                         },
                     };
                     if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
-                        if self.error.is_none() {
-                            let (line, _) = line_of(self.text, first.span.offset);
-                            self.error = Some((
-                                format!("duplicate key '{name}' (first given on line {line})"),
-                                node.span,
-                            ));
-                        }
+                        let (line, _) = line_of(self.text, first.span.offset);
+                        first_error(
+                            &mut self.error,
+                            format!("duplicate key '{name}' (first given on line {line})"),
+                            node.span,
+                        );
                     }
                     *pending = Some(Key {
                         name,
@@ -290,6 +282,13 @@ impl<'a> Builder<'a> {
                 Some(key) => entries.push((key, node)),
             },
         }
+    }
+}
+
+/// Keep the first error: later ones are often its consequences.
+fn first_error(error: &mut Option<(String, Span)>, message: String, span: Span) {
+    if error.is_none() {
+        *error = Some((message, span));
     }
 }
 
@@ -334,7 +333,8 @@ impl MarkedEventReceiver for Builder<'_> {
         if matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..))
             && self.stack.len() >= MAX_DEPTH
         {
-            self.fail(
+            first_error(
+                &mut self.error,
                 format!("lists and mappings are nested more than {MAX_DEPTH} levels deep"),
                 here,
             );
@@ -411,7 +411,8 @@ impl MarkedEventReceiver for Builder<'_> {
             Event::Alias(id) => {
                 let size = self.anchors.get(&id).map_or(1, |(_, n)| *n);
                 if self.expanded.saturating_add(size) > MAX_ALIAS_NODES {
-                    self.fail(
+                    first_error(
+                        &mut self.error,
                         format!(
                             "aliases (*name) here would copy in more than {MAX_ALIAS_NODES} nodes"
                         ),

@@ -21,10 +21,9 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, AppError> {
     let runtime = runtime()?;
     let control = RunControl::new();
     let store = run.options.capture.is_some().then_some(&run.store);
-    let mut results = runtime.block_on(verify::run(run.resolved, &run.options, control, store));
-    // everything from here on shows or sends the results: no secret may be in them (run
-    // masked each dataset already; this is the document as a whole, once more)
-    results.mask_secrets();
+    // secrets are masked in each dataset's results as it ends, before anything stores,
+    // shows or sends them
+    let results = runtime.block_on(verify::run(run.resolved, &run.options, control, store));
     let mut stdout = std::io::stdout().lock();
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     for out in &run.outputs {

@@ -84,22 +84,25 @@ impl Engine for DuckDb {
         let database = settings_of::<DuckDbSettings>(ds.settings.as_ref(), self.name())
             .database
             .clone();
-        // DuckDB opens files: on the blocking pool
-        tokio::task::spawn_blocking(move || {
-            DuckDbExecutor::open_database(&name, &database)
-                .map(|e| Arc::new(e) as Arc<dyn Executor>)
-        })
+        open_blocking(move || DuckDbExecutor::open_database(&name, &database)).await
+    }
+
+    fn store(&self) -> Option<&dyn StoreEngine> {
+        Some(self)
+    }
+}
+
+/// Open a DuckDB executor on the blocking pool: DuckDB reads files as it opens.
+pub(super) async fn open_blocking(
+    open: impl FnOnce() -> Result<DuckDbExecutor, ExecError> + Send + 'static,
+) -> Result<Arc<dyn Executor>, ExecError> {
+    tokio::task::spawn_blocking(move || open().map(|e| Arc::new(e) as Arc<dyn Executor>))
         .await
         .unwrap_or_else(|e| {
             Err(ExecError::Query(format!(
                 "opening the data source failed: {e}"
             )))
         })
-    }
-
-    fn store(&self) -> Option<&dyn StoreEngine> {
-        Some(self)
-    }
 }
 
 #[async_trait]

@@ -99,15 +99,7 @@ impl Engine for FilesEngine {
         files: Files,
     ) -> Result<Arc<dyn Executor>, ExecError> {
         let name = ds.name.clone();
-        tokio::task::spawn_blocking(move || {
-            DuckDbExecutor::open_files(&name, &files).map(|e| Arc::new(e) as Arc<dyn Executor>)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Err(ExecError::Query(format!(
-                "opening the data source failed: {e}"
-            )))
-        })
+        super::duckdb::open_blocking(move || DuckDbExecutor::open_files(&name, &files)).await
     }
 
     /// Files are read, never written: failed rows need a database.

@@ -46,16 +46,6 @@ pub trait Session: Send {
     /// The table's columns in catalog order; None when the table does not exist.
     async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError>;
 
-    /// Run a query and return its first row (None when it returned no rows).
-    async fn first_row(&mut self, sql: &str) -> Result<Option<Vec<Value>>, ExecError> {
-        Ok(self
-            .rows(sql, Limits::rows(1))
-            .await?
-            .rows
-            .into_iter()
-            .next())
-    }
-
     /// Rows of a query within `limits`, with the column names (failed rows capture). Rows
     /// are read one at a time, so memory holds what is kept, never the whole result.
     async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError>;

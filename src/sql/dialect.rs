@@ -14,10 +14,9 @@ pub trait Dialect: Send + Sync {
     /// The sqlparser dialect that validates user-written SQL for this engine.
     fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect>;
 
-    /// How the engine's own scanner splits text into strings, names and comments.
-    fn lexicon(&self) -> Lexicon {
-        Lexicon::POSTGRES
-    }
+    /// How the engine's own scanner splits text into strings, names and comments. No
+    /// default: user SQL is only as safe as these rules are the engine's.
+    fn lexicon(&self) -> Lexicon;
 
     /// Functions user SQL may not call on this engine: they write, read files, reach the
     /// network, signal other sessions, take locks or sleep, which a read-only transaction
@@ -101,20 +100,18 @@ pub trait Dialect: Send + Sync {
 
     /// At most `n` rows of a user's query.
     fn limit_rows_of(&self, query: &str, n: u64) -> String {
-        format!(
-            "SELECT * FROM (\n{}\n) AS assay_rows\n{}",
-            query.trim().trim_end_matches(';'),
-            self.limit(n)
-        )
+        format!("SELECT * FROM {}\n{}", rows_of(query), self.limit(n))
     }
 
     /// Count the rows a query returns.
     fn count_rows_of(&self, query: &str) -> String {
-        format!(
-            "SELECT COUNT(*) FROM (\n{}\n) AS assay_rows",
-            query.trim().trim_end_matches(';')
-        )
+        format!("SELECT COUNT(*) FROM {}", rows_of(query))
     }
+}
+
+/// A user's query as a derived table.
+fn rows_of(query: &str) -> String {
+    format!("(\n{}\n) AS assay_rows", query.trim().trim_end_matches(';'))
 }
 
 /// Print a whole SELECT.

@@ -2,6 +2,7 @@
 
 use super::ast::TableRef;
 use super::dialect::{base_type, Dialect};
+use super::lexer::Lexicon;
 
 pub struct DuckDbDialect;
 
@@ -12,6 +13,10 @@ impl Dialect for DuckDbDialect {
 
     fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::DuckDbDialect {})
+    }
+
+    fn lexicon(&self) -> Lexicon {
+        Lexicon::DUCKDB
     }
 
     fn refused_functions(&self) -> &'static [&'static str] {

@@ -2,6 +2,7 @@
 
 use super::ast::TableRef;
 use super::dialect::{base_type, Dialect};
+use super::lexer::Lexicon;
 
 pub struct PostgresDialect;
 
@@ -12,6 +13,10 @@ impl Dialect for PostgresDialect {
 
     fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
         Box::new(sqlparser::dialect::PostgreSqlDialect {})
+    }
+
+    fn lexicon(&self) -> Lexicon {
+        Lexicon::POSTGRES
     }
 
     fn refused_functions(&self) -> &'static [&'static str] {
