@@ -105,8 +105,7 @@ impl super::CheckType for Type {
     }
 
     fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
-        use super::sorted;
-        sorted(vec!["expression", "query"])
+        super::metric::SQL_SOURCE_KEYS.to_vec()
     }
 
     fn parse(

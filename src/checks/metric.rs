@@ -15,6 +15,9 @@ pub enum Metric {
     Query(SqlText),
 }
 
+/// The keys of a check whose SQL is an expression or a query (metric, failed_rows).
+pub const SQL_SOURCE_KEYS: &[&str] = &["expression", "query"];
+
 /// `expression:` or `query:`, exactly one; shared with failed_rows.
 pub fn parse_sql_source(
     r: &mut Reader,
@@ -136,8 +139,7 @@ impl super::CheckType for Type {
     }
 
     fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
-        use super::sorted;
-        sorted(vec!["expression", "query"])
+        SQL_SOURCE_KEYS.to_vec()
     }
 
     fn parse(
