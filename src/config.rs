@@ -5,115 +5,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::decode::Reader;
 use crate::diag::{unknown_word_help, Diag, Diags};
-use crate::engine::{self, Engine, Settings};
+use crate::engine::{self, DataSourceConfig};
 use crate::interp::Vars;
-use crate::sql::ast::TableRef;
-use crate::sql::dialect::Dialect;
-use crate::yaml::{self, Node, Source, Span};
-
-const SERVER_KEYS: &[&str] = &[
-    "host",
-    "port",
-    "database",
-    "user",
-    "password",
-    "password_file",
-    "connection_string",
-    "url",
-    "sslmode",
-    "connect_timeout",
-];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// never encrypt
-    Disable,
-    /// encrypt when the server offers it, without verifying its certificate
-    Prefer,
-    /// always encrypt, without verifying the certificate
-    Require,
-    /// always encrypt, verify the certificate chain and the host name
-    VerifyFull,
-}
-
-const SSL_MODES: &[&str] = &["disable", "prefer", "require", "verify-full"];
-
-/// Where a database server is and how to log in. Keys given next to a
-/// `connection_string`/`url` override the URL's parts.
-#[derive(Clone)]
-pub struct ServerConfig {
-    /// `connection_string` or `url`, validated when the config was read; a secret
-    pub url: Option<String>,
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    pub database: Option<String>,
-    pub user: Option<String>,
-    /// from `password` or the first line of `password_file`; a secret
-    pub password: Option<String>,
-    /// None: the connection string's, else `prefer`
-    pub sslmode: Option<SslMode>,
-    pub connect_timeout: Duration,
-    /// the database the connection ends up in (from `database` or the URL)
-    pub effective_database: Option<String>,
-}
-
-// by hand, so a password or URL never reaches a log through `{:?}`
-impl fmt::Debug for ServerConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerConfig")
-            .field("url", &self.url.as_ref().map(|_| "<hidden>"))
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("database", &self.effective_database)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
-            .field("sslmode", &self.sslmode)
-            .finish()
-    }
-}
-
-/// A configured data source: its engine, and that engine's own connection settings.
-#[derive(Clone)]
-pub struct DataSourceConfig {
-    pub name: String,
-    pub engine: &'static dyn Engine,
-    pub settings: Arc<dyn Settings>,
-}
-
-impl fmt::Debug for DataSourceConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DataSourceConfig")
-            .field("name", &self.name)
-            .field("engine", &self.engine.name())
-            .field("settings", &self.settings)
-            .finish()
-    }
-}
-
-impl DataSourceConfig {
-    pub fn type_name(&self) -> &'static str {
-        self.engine.name()
-    }
-
-    pub fn dialect(&self) -> &'static dyn Dialect {
-        self.engine.dialect()
-    }
-
-    /// The table a dataset path (after the data source name) refers to.
-    pub fn table_ref(&self, parts: &[String]) -> Result<TableRef, String> {
-        self.engine.table_ref(self, parts)
-    }
-
-    /// files data source: the file a dataset path names.
-    pub fn file_path(&self, parts: &[String]) -> Option<PathBuf> {
-        self.engine.file_path(self.settings.as_ref(), parts)
-    }
-}
+use crate::source::{Source, Span};
+use crate::yaml::{self, Node};
 
 #[derive(Debug, Default)]
 pub struct Config {
@@ -367,163 +266,6 @@ fn data_source(r: &mut Reader, node: &Node, base: &Path) -> Option<DataSourceCon
     })
 }
 
-pub(crate) fn server(
-    r: &mut Reader,
-    conn: &Node,
-    what: &str,
-    base: &Path,
-    postgres: bool,
-) -> Option<ServerConfig> {
-    if !r.keys(conn, SERVER_KEYS, what) {
-        return None;
-    }
-    let mut ok = true;
-    let mut text = |r: &mut Reader, key: &str| -> Option<(String, Span)> {
-        let node = conn.get(key).filter(|n| !n.is_null())?;
-        match r.string(node, key) {
-            Some(s) => Some((s, node.span)),
-            None => {
-                ok = false;
-                None
-            }
-        }
-    };
-    let url = match (text(r, "connection_string"), text(r, "url")) {
-        (Some(_), Some((_, span))) => {
-            r.error(
-                span,
-                "give either `connection_string` or `url`, not both",
-                None,
-            );
-            return None;
-        }
-        (a, b) => a.or(b),
-    };
-    let host = text(r, "host").map(|t| t.0);
-    let database = text(r, "database").map(|t| t.0);
-    let user = text(r, "user").map(|t| t.0);
-    let password = text(r, "password");
-    let password_file = text(r, "password_file");
-    let sslmode = text(r, "sslmode");
-    let connect_timeout = text(r, "connect_timeout");
-    let port = match conn.get("port").filter(|n| !n.is_null()) {
-        Some(node) => match r.count(node, "port") {
-            Some(p) if (1..=65535).contains(&p) => Some(p as u16),
-            Some(_) => {
-                r.error(node.span, "port must be between 1 and 65535", None);
-                return None;
-            }
-            None => return None,
-        },
-        None => None,
-    };
-    if let Some((pw, _)) = &password {
-        crate::secrets::register(pw);
-    }
-    if let Some((u, _)) = &url {
-        crate::secrets::register(u);
-    }
-    if !ok {
-        return None;
-    }
-    let password = match (password, password_file) {
-        (Some(_), Some((_, span))) => {
-            r.error(
-                span,
-                "give either `password` or `password_file`, not both",
-                None,
-            );
-            return None;
-        }
-        (Some((pw, _)), None) => Some(pw),
-        (None, Some((file, span))) => {
-            let path = base.join(&file);
-            match std::fs::read_to_string(&path) {
-                // the first line, as psql's and mysql's password files are usually written
-                Ok(content) => {
-                    let pw = content.lines().next().unwrap_or("").to_string();
-                    crate::secrets::register(&pw);
-                    Some(pw)
-                }
-                Err(e) => {
-                    r.error(
-                        span,
-                        format!("cannot read password_file '{}': {e}", path.display()),
-                        Some("the path is relative to this config file's folder".into()),
-                    );
-                    return None;
-                }
-            }
-        }
-        (None, None) => None,
-    };
-    let sslmode = match sslmode {
-        None => None,
-        Some((mode, span)) => match mode.as_str() {
-            "disable" => Some(SslMode::Disable),
-            "prefer" => Some(SslMode::Prefer),
-            "require" => Some(SslMode::Require),
-            "verify-full" => Some(SslMode::VerifyFull),
-            other => {
-                let help = unknown_word_help(other, SSL_MODES, "one of");
-                r.error(span, format!("unknown sslmode '{other}'"), Some(help));
-                return None;
-            }
-        },
-    };
-    let connect_timeout = match connect_timeout {
-        None => Duration::from_secs(10),
-        Some((t, span)) => match humantime::parse_duration(&t) {
-            Ok(d) if !d.is_zero() => d,
-            _ => {
-                r.error(
-                    span,
-                    format!("connect_timeout '{t}' is not a duration"),
-                    Some("write it like 5s or 1m".into()),
-                );
-                return None;
-            }
-        },
-    };
-    let url_database = match &url {
-        None => None,
-        Some((u, span)) => match url_database(u, postgres) {
-            Ok(db) => db,
-            Err(e) => {
-                r.error(
-                    *span,
-                    format!("the connection string is not valid: {}", crate::secrets::mask(&e)),
-                    Some(if postgres {
-                        "write it as postgres://user:password@host:5432/database?sslmode=prefer, or use the separate keys".into()
-                    } else {
-                        "write it as mysql://user:password@host:3306/database, or use the separate keys".into()
-                    }),
-                );
-                return None;
-            }
-        },
-    };
-    if url.is_none() && postgres && database.is_none() {
-        r.error(
-            conn.span,
-            "a postgres connection needs `database:` (or a connection_string naming one)",
-            None,
-        );
-        return None;
-    }
-    Some(ServerConfig {
-        url: url.map(|u| u.0),
-        host,
-        port,
-        effective_database: database.clone().or(url_database),
-        database,
-        user,
-        password,
-        sslmode,
-        connect_timeout,
-    })
-}
-
 fn diagnostics(r: &mut Reader, node: &Node, config: &Config) -> Option<DiagnosticsConfig> {
     if !r.keys(node, DIAGNOSTICS_KEYS, "diagnostics") {
         return None;
@@ -587,73 +329,9 @@ fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
     let job = text("job");
     let timeout = text("timeout");
     let backoff = text("backoff");
-    // the token is needed only to push: an unset variable is an error then, not before
-    let mut unresolved = None;
-    let token = node.get("token").filter(|n| !n.is_null()).and_then(|n| {
-        let raw = r.raw_text(n, "token")?;
-        match crate::interp::interpolate(&raw, r.vars) {
-            Ok(t) => Some((t, n.span)),
-            Err(e) => {
-                unresolved = Some(
-                    crate::diag::Diag::at(
-                        r.source,
-                        n.span,
-                        format!("cloud.token: {}", e.message()),
-                        "here",
-                    )
-                    .with_help(e.help()),
-                );
-                Some((String::new(), n.span))
-            }
-        }
-    });
-    if let Some((t, _)) = &token {
-        crate::secrets::register(t);
-    }
-    let url_ok = |r: &mut Reader, (url, span): &(String, Span), key: &str| -> bool {
-        let parsed = reqwest::Url::parse(url);
-        // a password in the URL (basic auth for a gateway) is a secret like the token, and
-        // so is a query string (`?key=...`)
-        if let Ok(u) = &parsed {
-            if let Some(pw) = u.password() {
-                crate::secrets::register(pw);
-            }
-            if let Some(query) = u.query() {
-                crate::secrets::register(query);
-                for (_, value) in u.query_pairs() {
-                    crate::secrets::register(&value);
-                }
-            }
-        }
-        let ok = parsed
-            .map(|u| matches!(u.scheme(), "http" | "https"))
-            .unwrap_or(false);
-        if !ok {
-            r.error(
-                *span,
-                format!("cloud.{key} '{url}' is not an http(s) URL"),
-                Some("write it like https://dq.example.com".into()),
-            );
-        }
-        ok
-    };
-    let duration =
-        |r: &mut Reader, value: Option<(String, Span)>, key: &str, default: Duration| match value {
-            None => Some(default),
-            Some((t, span)) => match humantime::parse_duration(&t) {
-                Ok(d) if !d.is_zero() => Some(d),
-                _ => {
-                    r.error(
-                        span,
-                        format!("cloud.{key} '{t}' is not a duration"),
-                        Some("write it like 30s or 500ms".into()),
-                    );
-                    None
-                }
-            },
-        };
-    let timeout = duration(r, timeout, "timeout", Duration::from_secs(30))?;
-    let backoff = duration(r, backoff, "backoff", Duration::from_secs(1))?;
+    let (token, unresolved) = cloud_token(r, node);
+    let timeout = cloud_duration(r, timeout, "timeout", Duration::from_secs(30))?;
+    let backoff = cloud_duration(r, backoff, "backoff", Duration::from_secs(1))?;
     let max_attempts = match node.get("max_attempts").filter(|n| !n.is_null()) {
         None => 5,
         Some(n) => match r.count(n, "cloud.max_attempts")? {
@@ -666,7 +344,7 @@ fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
     };
     let endpoint = match (endpoint, token) {
         (Some(e), Some((t, _))) => {
-            url_ok(r, &e, "endpoint").then(|| (e.0.trim_end_matches('/').to_string(), t))
+            http_url(r, &e, "endpoint").then(|| (e.0.trim_end_matches('/').to_string(), t))
         }
         (Some((_, span)), None) => {
             r.error(
@@ -683,7 +361,7 @@ fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
         (None, None) => None,
     };
     let pushgateway = match pushgateway {
-        Some(p) => url_ok(r, &p, "pushgateway").then(|| {
+        Some(p) => http_url(r, &p, "pushgateway").then(|| {
             (
                 p.0.trim_end_matches('/').to_string(),
                 job.map_or_else(|| "assay".to_string(), |j| j.0),
@@ -717,14 +395,80 @@ fn cloud(r: &mut Reader, node: &Node) -> Option<CloudConfig> {
     })
 }
 
-/// Validate a connection URL and read the database it names.
-fn url_database(url: &str, postgres: bool) -> Result<Option<String>, String> {
-    if postgres {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
-        Ok(config.get_dbname().map(str::to_string))
-    } else {
-        let opts = mysql_async::Opts::from_url(url).map_err(|e| format!("{e}"))?;
-        Ok(opts.db_name().map(str::to_string))
+/// `cloud.token`, a secret. It is needed only to push: an unset variable is kept as an
+/// error for then, not reported now.
+fn cloud_token(r: &mut Reader, node: &Node) -> (Option<(String, Span)>, Option<Diag>) {
+    let Some(n) = node.get("token").filter(|n| !n.is_null()) else {
+        return (None, None);
+    };
+    let Some(raw) = r.raw_text(n, "token") else {
+        return (None, None);
+    };
+    match crate::interp::interpolate(&raw, r.vars) {
+        Ok(t) => {
+            crate::secrets::register(&t);
+            (Some((t, n.span)), None)
+        }
+        Err(e) => {
+            let unresolved = Diag::at(
+                r.source,
+                n.span,
+                format!("cloud.token: {}", e.message()),
+                "here",
+            )
+            .with_help(e.help());
+            (Some((String::new(), n.span)), Some(unresolved))
+        }
+    }
+}
+
+/// An http(s) URL, or false (reported). A password in the URL (basic auth for a gateway)
+/// is a secret like the token, and so is a query string (`?key=...`).
+fn http_url(r: &mut Reader, (url, span): &(String, Span), key: &str) -> bool {
+    let parsed = reqwest::Url::parse(url);
+    if let Ok(u) = &parsed {
+        if let Some(pw) = u.password() {
+            crate::secrets::register(pw);
+        }
+        if let Some(query) = u.query() {
+            crate::secrets::register(query);
+            for (_, value) in u.query_pairs() {
+                crate::secrets::register(&value);
+            }
+        }
+    }
+    let ok = parsed
+        .map(|u| matches!(u.scheme(), "http" | "https"))
+        .unwrap_or(false);
+    if !ok {
+        r.error(
+            *span,
+            format!("cloud.{key} '{url}' is not an http(s) URL"),
+            Some("write it like https://dq.example.com".into()),
+        );
+    }
+    ok
+}
+
+fn cloud_duration(
+    r: &mut Reader,
+    value: Option<(String, Span)>,
+    key: &str,
+    default: Duration,
+) -> Option<Duration> {
+    let Some((t, span)) = value else {
+        return Some(default);
+    };
+    match humantime::parse_duration(&t) {
+        Ok(d) if !d.is_zero() => Some(d),
+        _ => {
+            r.error(
+                span,
+                format!("cloud.{key} '{t}' is not a duration"),
+                Some("write it like 30s or 500ms".into()),
+            );
+            None
+        }
     }
 }
 

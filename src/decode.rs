@@ -3,11 +3,12 @@
 //! Used by both the contract and the config readers so that "unknown key", "expected a
 //! number" and friends read the same everywhere.
 
-use crate::contract::SqlText;
 use crate::diag::{unknown_word_help, Diag, Diags};
 use crate::interp::{interpolate, Vars};
+use crate::model::SqlText;
+use crate::source::{Source, Span};
 use crate::sql::ast::Literal;
-use crate::yaml::{Node, Source, Span, Value};
+use crate::yaml::{Node, Value};
 
 pub struct Reader<'a> {
     pub source: &'a Source,

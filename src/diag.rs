@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 
-use crate::yaml::{Source, Span};
+use crate::source::{Source, Span};
 
 #[derive(Debug, Clone)]
 pub struct Diag {

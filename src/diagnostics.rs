@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 
 use crate::config::Config;
 use crate::engine::{self, DuckDbSettings, Settings, StoreEngine};
+use crate::error::RunError;
 use crate::results::{DatasetResult, FailedRowsInfo};
 use crate::sql::ast::{CreateTable, Expr, Insert, Literal, TableRef};
 use crate::sql::dialect::{print_create_table, print_insert, Dialect};
@@ -150,82 +151,12 @@ impl Store {
         out
     }
 
-    async fn execute(&self, statements: Vec<String>) -> Result<(), String> {
+    async fn execute(&self, statements: Vec<String>) -> Result<(), RunError> {
         self.store
             .write(&self.name, self.settings.as_ref(), statements)
             .await
+            .map_err(RunError::Store)
     }
-}
-
-/// Open the DuckDB store file, making it if needed. A new file is made whole beside its
-/// place and renamed into it, so a crash or a full disk never leaves half a store. A file
-/// that is not a DuckDB database (left empty by a full disk, say) is moved aside, with a
-/// warning, and a new store made, so one bad moment does not break every later run.
-pub(crate) fn open_duckdb_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
-    }
-    if owned && path.exists() && !is_duckdb_file(path) {
-        let aside = path.with_file_name(format!(
-            "{}.broken-{}",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            Utc::now().format("%Y%m%dT%H%M%SZ")
-        ));
-        std::fs::rename(path, &aside).map_err(|e| {
-            format!(
-                "'{}' is not a DuckDB database and cannot be moved aside: {e}",
-                path.display()
-            )
-        })?;
-        let wal = wal_of(path);
-        if wal.exists() {
-            let _ = std::fs::rename(&wal, wal_of(&aside));
-        }
-        eprintln!(
-            "warning: the diagnostics store '{}' was not a DuckDB database; it was moved to '{}' and a new store made",
-            path.display(),
-            aside.display()
-        );
-    }
-    if !path.exists() {
-        let tmp = path.with_file_name(format!(
-            ".{}.tmp-{}",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        let made = (|| -> Result<(), String> {
-            let conn = duckdb::Connection::open(&tmp).map_err(|e| e.to_string())?;
-            conn.execute_batch("CHECKPOINT")
-                .map_err(|e| e.to_string())?;
-            drop(conn);
-            std::fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| e.to_string())?;
-            std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-        })();
-        if let Err(e) = made {
-            let _ = std::fs::remove_file(&tmp);
-            let _ = std::fs::remove_file(wal_of(&tmp));
-            return Err(format!("cannot create '{}': {e}", path.display()));
-        }
-    }
-    duckdb::Connection::open(path).map_err(|e| format!("cannot open '{}': {e}", path.display()))
-}
-
-/// DuckDB files carry "DUCK" after an 8-byte checksum.
-fn is_duckdb_file(path: &Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 12];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|_| &head[8..12] == b"DUCK")
-}
-
-fn wal_of(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".wal");
-    PathBuf::from(name)
 }
 
 /// Write one dataset's captured rows as soon as its verification ends, say per check how
@@ -244,11 +175,13 @@ pub async fn store_captured(store: &Store, scan_id: &str, dataset: &mut DatasetR
             .execute(store.statements(scan_id, dataset, Utc::now()))
             .await
     };
-    let written = written.map_err(|e| crate::secrets::mask(&e));
+    // added after the dataset was masked for output: masked here
+    let written = written.map_err(|e| crate::secrets::mask(&e.to_string()));
     if let Err(e) = &written {
-        eprintln!(
-            "warning: {captured} failed rows of {} could not be written to the diagnostics store ({}): {e}",
-            dataset.dataset, store.label
+        tracing::warn!(
+            "{captured} failed rows of {} could not be written to the diagnostics store ({}): {e}",
+            dataset.dataset,
+            store.label
         );
     }
     let table = store.table();

@@ -4,19 +4,20 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::checks::{Inputs, NoValue};
-use crate::contract::threshold::{Level, MetricKind};
+use crate::checks::{Handles, Inputs, NoValue};
 use crate::contract::Check;
 use crate::exec::{ColumnInfo, Value};
+use crate::model::threshold::{Level, MetricKind};
 use crate::results::{CheckResult, Outcome};
 use crate::sql::dialect::Dialect;
 
 /// What the run measured for one check.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Measured {
     /// its values: the aggregates in the order it asked for them, its own query's row,
-    /// and whether it compares the catalog's columns
+    /// and whether it compares the catalog's columns; read through its handles
     Values {
+        handles: Handles,
         aggregates: Vec<Value>,
         own_row: Option<Vec<Value>>,
         schema: bool,
@@ -39,50 +40,27 @@ pub fn evaluate_dataset(
         .map(|(check, m)| match m {
             Measured::Failed(error) => not_evaluated(check, error.clone()),
             Measured::Values {
+                handles,
                 aggregates,
                 own_row,
                 schema,
             } => evaluate(
                 check,
-                &Inputs {
+                handles,
+                &Inputs::new(
                     aggregates,
-                    own_row: own_row.as_deref(),
-                    schema: schema.then_some(columns),
+                    own_row.as_deref(),
+                    schema.then_some(columns),
                     now,
                     dialect,
-                },
+                ),
             ),
         })
         .collect()
 }
 
 pub fn default_name(check: &Check) -> String {
-    use crate::checks::CheckKind::*;
-    let col = check.column.as_deref().unwrap_or("");
-    match &check.kind {
-        RowCount => "row count".to_string(),
-        Schema(_) => "schema".to_string(),
-        Missing(_) => format!("missing values in {col}"),
-        Invalid(_) => format!("invalid values in {col}"),
-        Duplicate(crate::checks::duplicate::Duplicate::Column { .. }) => {
-            format!("duplicate values in {col}")
-        }
-        Duplicate(crate::checks::duplicate::Duplicate::Columns { columns }) => {
-            format!("duplicate rows over ({})", columns.join(", "))
-        }
-        Freshness(f) => format!("freshness of {}", f.column),
-        Aggregate(a) => format!("{} of {col}", a.function.as_str()),
-        Metric(m) => match m {
-            crate::checks::metric::Metric::Expression(s) => format!("metric {}", s.sql.trim()),
-            crate::checks::metric::Metric::Query(_) => "metric query".to_string(),
-        },
-        FailedRows(f) => match f {
-            crate::checks::failed_rows::FailedRows::Expression(s) => {
-                format!("failed rows where {}", s.sql.trim())
-            }
-            crate::checks::failed_rows::FailedRows::Query(_) => "failed rows query".to_string(),
-        },
-    }
+    check.kind.default_name(check.column.as_deref())
 }
 
 fn base_result(check: &Check) -> CheckResult {
@@ -112,8 +90,7 @@ fn base_result(check: &Check) -> CheckResult {
 
 pub fn not_evaluated(check: &Check, error: String) -> CheckResult {
     CheckResult {
-        // engine errors may quote a connection string
-        error: Some(crate::secrets::mask(&error)),
+        error: Some(error),
         ..base_result(check)
     }
 }
@@ -126,9 +103,9 @@ fn level_outcome(level: Level) -> Outcome {
 }
 
 /// Measured values -> the check's outcome.
-pub fn evaluate(check: &Check, inputs: &Inputs) -> CheckResult {
+pub fn evaluate(check: &Check, handles: &Handles, inputs: &Inputs) -> CheckResult {
     let mut result = base_result(check);
-    let m = match check.kind.measure(inputs) {
+    let m = match check.kind.measure(handles, inputs) {
         Ok(m) => m,
         Err(e) => {
             result.error = Some(e);
@@ -162,8 +139,8 @@ mod tests {
 
     use super::*;
     use crate::contract;
+    use crate::source::Source;
     use crate::sql::duckdb::DuckDbDialect;
-    use crate::yaml::Source;
 
     fn checks(yaml: &str) -> Vec<Check> {
         let source = Source::new(Path::new("c.yml"), yaml.to_string());
@@ -172,12 +149,27 @@ mod tests {
             .checks
     }
 
-    fn values(aggregates: &[Value]) -> Measured {
+    /// What a run would measure for `check`: its aggregates in the order it asks for
+    /// them, read back through the handles its `needs` gives.
+    fn measured(check: &Check, aggregates: &[Value], own_row: Option<Vec<Value>>) -> Measured {
+        let table = crate::sql::ast::TableRef::new(vec!["t".into()]);
+        let ctx = crate::checks::NeedCtx {
+            table: &table,
+            column: check.column.as_deref(),
+            filter: None,
+            reference_table: None,
+        };
+        let (_, handles) = check.kind.needs(&ctx);
         Measured::Values {
+            handles,
             aggregates: aggregates.to_vec(),
-            own_row: None,
+            own_row,
             schema: false,
         }
+    }
+
+    fn values(check: &Check, aggregates: &[Value]) -> Measured {
+        measured(check, aggregates, None)
     }
 
     fn run(checks: &[Check], measured: &[Measured]) -> Vec<CheckResult> {
@@ -199,14 +191,14 @@ checks:
   - row_count:
 ",
         );
-        let missing_one = values(&[Value::Int(4), Value::Int(1)]);
+        let missing_one = [Value::Int(4), Value::Int(1)];
         let results = run(
             &c,
             &[
-                missing_one.clone(),
-                missing_one.clone(),
-                missing_one,
-                values(&[Value::Int(4)]),
+                values(&c[0], &missing_one),
+                values(&c[1], &missing_one),
+                values(&c[2], &missing_one),
+                values(&c[3], &[Value::Int(4)]),
             ],
         );
         let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
@@ -231,8 +223,8 @@ columns:
       - duplicate: {qualifier: b, threshold: {metric: percent, must_be: 55.56}}
 ",
         );
-        let m = values(&[Value::Int(10), Value::Int(9), Value::Int(4)]);
-        let results = run(&c, &[m.clone(), m]);
+        let m = [Value::Int(10), Value::Int(9), Value::Int(4)];
+        let results = run(&c, &[values(&c[0], &m), values(&c[1], &m)]);
         assert_eq!(results[0].value, Some(55.56));
         assert_eq!(results[0].outcome, Outcome::Fail);
         assert_eq!(results[1].outcome, Outcome::Pass);
@@ -255,8 +247,8 @@ checks:
         let results = run(
             &c,
             &[
-                values(&[Value::Int(0), Value::Int(0)]),
-                values(&[Value::Int(0)]),
+                values(&c[0], &[Value::Int(0), Value::Int(0)]),
+                values(&c[1], &[Value::Int(0)]),
             ],
         );
         assert_eq!(results[0].outcome, Outcome::Pass);
@@ -281,12 +273,8 @@ checks:
             &c,
             &[
                 // max over no non-missing value is NULL
-                values(&[Value::Int(3), Value::Null]),
-                Measured::Values {
-                    aggregates: vec![],
-                    own_row: Some(vec![Value::Text("x".into())]),
-                    schema: false,
-                },
+                values(&c[0], &[Value::Int(3), Value::Null]),
+                measured(&c[1], &[], Some(vec![Value::Text("x".into())])),
                 Measured::Failed("the query failed: no such table".into()),
             ],
         );
@@ -330,7 +318,10 @@ checks:
         let nine = chrono::DateTime::parse_from_rfc3339("2025-01-01T09:00:00Z")
             .unwrap()
             .timestamp_micros();
-        let results = run(&c, &[values(&[Value::Int(1), Value::Timestamp(nine)])]);
+        let results = run(
+            &c,
+            &[values(&c[0], &[Value::Int(1), Value::Timestamp(nine)])],
+        );
         assert_eq!(results[0].outcome, Outcome::Pass, "{:?}", results[0]);
         assert_eq!(results[0].value, Some(1.0));
     }

@@ -39,8 +39,8 @@ fn report_error(e: AppError) -> Exit {
             eprintln!("{:?}", miette::Report::new(diags));
             Exit::BadInput
         }
-        AppError::Runtime(message) => {
-            eprintln!("error: {}", assay::secrets::mask(&message));
+        AppError::Runtime(e) => {
+            eprintln!("error: {}", assay::secrets::mask(&e.to_string()));
             Exit::Runtime
         }
     }

@@ -9,12 +9,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::checks::{CheckKind, NeedCtx, Needs, OwnQuery};
-use crate::config::DataSourceConfig;
-use crate::contract::{Contract, SqlText};
+use crate::checks::{Handles, NeedCtx, Needs, OwnQuery, SqlRole};
+use crate::contract::Contract;
 use crate::diag::{Diag, Diags};
+use crate::engine::DataSourceConfig;
 use crate::exec::ColumnInfo;
-use crate::interp;
+use crate::interp::{self, Vars};
+use crate::model::SqlText;
+use crate::source::Source;
 use crate::sql::ast::{Expr, Select, SelectItem, TableRef};
 use crate::sql::dialect::{print_expr, print_select, Dialect};
 use crate::sql::user_sql;
@@ -41,10 +43,7 @@ impl Resolved {
 /// anything runs. Errors point at the YAML.
 pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolved, Diags> {
     let mut contract = (*contract).clone();
-    let source = contract.source.clone();
-    let src = &source;
     let mut diags = Diags::default();
-    let dialect = ds.dialect();
     let mut files = Vec::new();
     let table = match ds.table_ref(&contract.dataset.path) {
         Ok(t) => {
@@ -55,7 +54,7 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
         }
         Err(e) => {
             diags.push(Diag::at(
-                src,
+                &contract.source,
                 contract.dataset.span,
                 format!("dataset '{}': {e}", contract.dataset.text),
                 "here",
@@ -63,98 +62,30 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
             None
         }
     };
-    let vars = contract.vars.clone();
-    // fill in placeholders for this engine and validate; what runs is what was validated
-    let check_sql = |sql: &mut SqlText, what: &str, query: bool, diags: &mut Diags| {
-        let filled = match interp::interpolate_sql(&sql.template, Some(&vars), &dialect.lexicon()) {
-            Ok(text) => text,
-            Err(e) => {
-                diags.push(
-                    Diag::at(
-                        src,
-                        sql.span,
-                        format!("{what}: {}", e.message()),
-                        "this SQL",
-                    )
-                    .with_help(e.help()),
-                );
-                return;
-            }
-        };
-        let result = if query {
-            user_sql::check_query(dialect, &filled)
-        } else {
-            user_sql::check_expression(dialect, &filled)
-        };
-        match result {
-            Ok(clean) => sql.sql = clean,
-            Err(e) => diags.push(
-                Diag::at(src, sql.span, format!("{what} {e}"), "this SQL").with_help(if query {
-                    "write one SELECT statement; it runs read-only"
-                } else {
-                    "write one SQL expression, without a trailing ';'"
-                }),
-            ),
-        }
+    let sql = UserSql {
+        source: contract.source.clone(),
+        vars: contract.vars.clone(),
+        dialect: ds.dialect(),
     };
     if let Some(f) = &mut contract.filter {
-        check_sql(f, "the dataset filter", false, &mut diags);
+        sql.fill(f, "the dataset filter", SqlRole::Expression, &mut diags);
     }
-    let mut reference_tables = HashMap::new();
     for check in contract.checks.iter_mut() {
         let id = check.id.clone();
         if let Some(f) = &mut check.filter {
-            check_sql(f, &format!("the filter of {id}"), false, &mut diags);
+            sql.fill(
+                f,
+                &format!("the filter of {id}"),
+                SqlRole::Expression,
+                &mut diags,
+            );
         }
-        match &mut check.kind {
-            CheckKind::Metric(crate::checks::metric::Metric::Expression(s))
-            | CheckKind::FailedRows(crate::checks::failed_rows::FailedRows::Expression(s)) => {
-                check_sql(s, &format!("the expression of {id}"), false, &mut diags)
-            }
-            CheckKind::Metric(crate::checks::metric::Metric::Query(s))
-            | CheckKind::FailedRows(crate::checks::failed_rows::FailedRows::Query(s)) => {
-                check_sql(s, &format!("the query of {id}"), true, &mut diags)
-            }
-            _ => {}
+        for (role, text) in check.kind.user_sql() {
+            let what = format!("the {} of {id}", role.as_str());
+            sql.fill(text, &what, role, &mut diags);
         }
     }
-    for (i, check) in contract.checks.iter().enumerate() {
-        let CheckKind::Invalid(inv) = &check.kind else {
-            continue;
-        };
-        if let Some(rd) = &inv.validity.reference {
-            let parts: Vec<String> = rd.dataset.split('/').map(str::to_string).collect();
-            if parts.first().map(String::as_str) != Some(ds.name.as_str()) || parts.len() < 2 {
-                diags.push(
-                    Diag::at(
-                        src,
-                        rd.span,
-                        format!(
-                            "valid_reference_data dataset '{}' must be in the same data source '{}'",
-                            rd.dataset, ds.name
-                        ),
-                        "here",
-                    )
-                    .with_help(format!("write it as {}/.../table", ds.name)),
-                );
-                continue;
-            }
-            match ds.table_ref(&parts[1..]) {
-                Ok(t) => {
-                    if let Some(p) = ds.file_path(&parts[1..]) {
-                        files.push((t.name().to_string(), p));
-                    }
-                    reference_tables.insert(i, t);
-                }
-                Err(e) => diags.push(Diag::at(
-                    src,
-                    rd.span,
-                    format!("valid_reference_data: {e}"),
-                    "here",
-                )),
-            }
-        }
-    }
+    let reference_tables = reference_tables(&contract, ds, &mut files, &mut diags);
     match table {
         Some(table) if diags.is_empty() => Ok(Resolved {
             contract: Arc::new(contract),
@@ -165,6 +96,100 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
         }),
         _ => Err(diags),
     }
+}
+
+/// What user SQL is filled in and validated with.
+struct UserSql {
+    source: Source,
+    vars: Vars,
+    dialect: &'static dyn Dialect,
+}
+
+impl UserSql {
+    /// Fill in placeholders for this engine and validate; what runs is what was validated.
+    fn fill(&self, sql: &mut SqlText, what: &str, role: SqlRole, diags: &mut Diags) {
+        let filled =
+            match interp::interpolate_sql(&sql.template, Some(&self.vars), &self.dialect.lexicon())
+            {
+                Ok(text) => text,
+                Err(e) => {
+                    diags.push(
+                        Diag::at(
+                            &self.source,
+                            sql.span,
+                            format!("{what}: {}", e.message()),
+                            "this SQL",
+                        )
+                        .with_help(e.help()),
+                    );
+                    return;
+                }
+            };
+        let (result, help) = match role {
+            SqlRole::Query => (
+                user_sql::check_query(self.dialect, &filled),
+                "write one SELECT statement; it runs read-only",
+            ),
+            SqlRole::Expression => (
+                user_sql::check_expression(self.dialect, &filled),
+                "write one SQL expression, without a trailing ';'",
+            ),
+        };
+        match result {
+            Ok(clean) => sql.sql = clean,
+            Err(e) => diags.push(
+                Diag::at(&self.source, sql.span, format!("{what} {e}"), "this SQL").with_help(help),
+            ),
+        }
+    }
+}
+
+/// check index -> the table of its `valid_reference_data`, which must be in the same
+/// data source.
+fn reference_tables(
+    contract: &Contract,
+    ds: &DataSourceConfig,
+    files: &mut Vec<(String, PathBuf)>,
+    diags: &mut Diags,
+) -> HashMap<usize, TableRef> {
+    let src = &contract.source;
+    let mut tables = HashMap::new();
+    for (i, check) in contract.checks.iter().enumerate() {
+        let Some(rd) = check.kind.reference_data() else {
+            continue;
+        };
+        let parts: Vec<String> = rd.dataset.split('/').map(str::to_string).collect();
+        if parts.first().map(String::as_str) != Some(ds.name.as_str()) || parts.len() < 2 {
+            diags.push(
+                Diag::at(
+                    src,
+                    rd.span,
+                    format!(
+                        "valid_reference_data dataset '{}' must be in the same data source '{}'",
+                        rd.dataset, ds.name
+                    ),
+                    "here",
+                )
+                .with_help(format!("write it as {}/.../table", ds.name)),
+            );
+            continue;
+        }
+        match ds.table_ref(&parts[1..]) {
+            Ok(t) => {
+                if let Some(p) = ds.file_path(&parts[1..]) {
+                    files.push((t.name().to_string(), p));
+                }
+                tables.insert(i, t);
+            }
+            Err(e) => diags.push(Diag::at(
+                src,
+                rd.span,
+                format!("valid_reference_data: {e}"),
+                "here",
+            )),
+        }
+    }
+    tables
 }
 
 #[derive(Debug, Clone)]
@@ -179,6 +204,8 @@ pub struct PlannedQuery {
 #[derive(Debug, Clone)]
 pub enum CheckPlan {
     Run {
+        /// what the check's `needs` returned, for its `measure`
+        handles: Handles,
         /// (query index, item indexes) of the check's aggregates; item 0 of every
         /// aggregate query is COUNT(*), the rows tested
         aggregates: Option<(usize, Vec<usize>)>,
@@ -279,21 +306,11 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             filter: filter.as_ref(),
             reference_table: resolved.reference_tables.get(&i),
         };
-        let mut needs: Needs = check.kind.needs(&ctx);
+        let (mut needs, handles): (Needs, Handles) = check.kind.needs(&ctx);
         if let Some(cols) = known_columns {
             respell(&mut needs, cols, d);
-            let absent: Vec<&String> = needs
-                .columns
-                .iter()
-                .filter(|c| !cols.iter().any(|k| d.same_ident(&k.name, c)))
-                .collect();
-            if !absent.is_empty() {
-                let names: Vec<String> = absent.iter().map(|c| format!("'{c}'")).collect();
-                check_plans.push(CheckPlan::Skip(format!(
-                    "column {} not found in dataset {}",
-                    names.join(", "),
-                    contract.dataset.text
-                )));
+            if let Some(reason) = absent_columns(&needs, cols, d, &contract.dataset.text) {
+                check_plans.push(CheckPlan::Skip(reason));
                 continue;
             }
         }
@@ -318,19 +335,15 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             Some((g, items))
         };
         let own_query = needs.own_query.map(|q| {
-            let sql = match q {
-                OwnQuery::Select(s) => print_select(d, &s),
-                OwnQuery::CountRowsOf(user) => d.count_rows_of(&user),
-                OwnQuery::Value(user) => user.trim().trim_end_matches(';').to_string(),
-            };
             own.push(PlannedQuery {
                 label: check.id.clone(),
-                sql,
+                sql: own_query_sql(d, q),
                 select: None,
             });
             own.len() - 1
         });
         check_plans.push(CheckPlan::Run {
+            handles,
             aggregates,
             own_query,
             schema: needs.schema,
@@ -362,6 +375,35 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
     DatasetPlan {
         queries,
         checks: check_plans,
+    }
+}
+
+/// Why a check cannot run: columns it needs that the catalog does not have.
+fn absent_columns(
+    needs: &Needs,
+    cols: &[ColumnInfo],
+    d: &dyn Dialect,
+    dataset: &str,
+) -> Option<String> {
+    let absent: Vec<String> = needs
+        .columns
+        .iter()
+        .filter(|c| !cols.iter().any(|k| d.same_ident(&k.name, c)))
+        .map(|c| format!("'{c}'"))
+        .collect();
+    (!absent.is_empty()).then(|| {
+        format!(
+            "column {} not found in dataset {dataset}",
+            absent.join(", ")
+        )
+    })
+}
+
+fn own_query_sql(d: &dyn Dialect, q: OwnQuery) -> String {
+    match q {
+        OwnQuery::Select(s) => print_select(d, &s),
+        OwnQuery::CountRowsOf(user) => d.count_rows_of(&user),
+        OwnQuery::Value(user) => user.trim().trim_end_matches(';').to_string(),
     }
 }
 

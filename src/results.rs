@@ -173,6 +173,7 @@ impl DatasetResult {
         self.map_text(&crate::secrets::mask);
         for captured in &mut self.captured {
             captured.check_id = crate::secrets::mask(&captured.check_id);
+            captured.error = captured.error.as_deref().map(crate::secrets::mask);
         }
     }
 

@@ -17,6 +17,7 @@ use crate::capture;
 use crate::checks::{Capture, NeedCtx};
 use crate::contract::Check;
 use crate::diagnostics::{self, Store};
+use crate::error::RunError;
 use crate::evaluate::{self, not_evaluated, Measured};
 use crate::exec::{ColumnInfo, ExecError, Executor, Limits, RunControl, Session, Value};
 use crate::plan::{self, CheckPlan, Resolved};
@@ -146,7 +147,7 @@ async fn open_executors(
     let mut by_source: HashMap<
         String,
         (
-            crate::config::DataSourceConfig,
+            crate::engine::DataSourceConfig,
             Vec<(String, std::path::PathBuf)>,
         ),
     > = HashMap::new();
@@ -180,7 +181,6 @@ async fn open_executors(
 }
 
 fn dataset_error(r: &Resolved, error: String) -> DatasetResult {
-    let error = crate::secrets::mask(&error);
     let checks = r
         .contract
         .checks
@@ -206,7 +206,7 @@ async fn timed(
     control: &RunControl,
     label: &str,
     sql: &str,
-) -> Result<Option<Vec<Value>>, String> {
+) -> Result<Option<Vec<Value>>, RunError> {
     // two rows asked for, to tell "one row" from "more": every planned query returns one
     // (aggregates), and a metric query returning more is wrong, not a first value to take
     let rows = logged(
@@ -218,9 +218,11 @@ async fn timed(
     )
     .await?;
     if rows.rows.len() > 1 {
-        return Err(
-            "the query returned more than one row; it must return one row with one number".into(),
-        );
+        return Err(RunError::Query {
+            label: label.to_string(),
+            message: "the query returned more than one row; it must return one row with one number"
+                .into(),
+        });
     }
     Ok(rows.rows.into_iter().next())
 }
@@ -233,8 +235,10 @@ async fn logged<T>(
     sql: &str,
     run: impl std::future::Future<Output = Result<T, ExecError>>,
     summary: impl Fn(&T) -> String,
-) -> Result<T, String> {
-    control.check().map_err(|e| e.to_string())?;
+) -> Result<T, RunError> {
+    control
+        .check()
+        .map_err(|e| RunError::from_exec(e, label, None))?;
     let start = Instant::now();
     let result = run.await;
     let ms = start.elapsed().as_secs_f64() * 1000.0;
@@ -243,7 +247,10 @@ async fn logged<T>(
         Err(e) => debug!("{label} failed after {ms:.1} ms: {e}\n{sql}"),
     }
     // an interrupted query says why the run was stopped, not just "interrupted"
-    result.map_err(|e| control.stop_reason(&e).unwrap_or_else(|| e.to_string()))
+    result.map_err(|e| {
+        let reason = control.stop_reason(&e);
+        RunError::from_exec(e, label, reason)
+    })
 }
 
 async fn verify_dataset(
@@ -301,7 +308,8 @@ async fn verify_in_session(
     );
 
     let plan = plan::plan(r, Some(&columns));
-    let mut rows: Vec<Result<Option<Vec<Value>>, String>> = Vec::with_capacity(plan.queries.len());
+    let mut rows: Vec<Result<Option<Vec<Value>>, RunError>> =
+        Vec::with_capacity(plan.queries.len());
     for q in &plan.queries {
         rows.push(
             timed(
@@ -352,18 +360,19 @@ async fn measure_check(
     session: &mut dyn Session,
     r: &Resolved,
     plan: &plan::DatasetPlan,
-    rows: &[Result<Option<Vec<Value>>, String>],
+    rows: &[Result<Option<Vec<Value>>, RunError>],
     check: &Check,
     check_plan: &CheckPlan,
     control: &RunControl,
 ) -> Measured {
-    let (aggregates, own_query, schema) = match check_plan {
+    let (handles, aggregates, own_query, schema) = match check_plan {
         CheckPlan::Skip(reason) => return Measured::Failed(reason.clone()),
         CheckPlan::Run {
+            handles,
             aggregates,
             own_query,
             schema,
-        } => (aggregates, own_query, *schema),
+        } => (handles, aggregates, own_query, *schema),
     };
     // values of this check's aggregates (each check asks for COUNT(*) first, so its rows
     // tested come with them)
@@ -372,20 +381,20 @@ async fn measure_check(
         let picked = match &rows[*q] {
             Ok(Some(row)) => Ok(items.iter().map(|i| row[*i].clone()).collect::<Vec<_>>()),
             Ok(None) => Err("the aggregate query returned no row".to_string()),
-            Err(e) => {
+            Err(failed) => {
                 let select = plan.queries[*q]
                     .select
                     .as_ref()
                     .expect("aggregate queries keep their tree");
                 let (sql, positions) = plan::split_query(r.dialect(), select, items);
                 let label = format!(
-                    "{}: {} (alone, after the shared query failed: {e})",
+                    "{}: {} (alone, after the shared query failed: {failed})",
                     r.contract.dataset.text, check.id
                 );
                 match timed(session, control, &label, &sql).await {
                     Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).collect()),
                     Ok(None) => Err("the aggregate query returned no row".to_string()),
-                    Err(e) => Err(e),
+                    Err(e) => Err(e.to_string()),
                 }
             }
         };
@@ -397,11 +406,12 @@ async fn measure_check(
     let own_row = match own_query {
         Some(q) => match &rows[*q] {
             Ok(row) => row.clone(),
-            Err(e) => return Measured::Failed(e.clone()),
+            Err(e) => return Measured::Failed(e.to_string()),
         },
         None => None,
     };
     Measured::Values {
+        handles: handles.clone(),
         aggregates: agg_values,
         own_row,
         schema,
@@ -490,7 +500,7 @@ async fn capture_failing(
         .await;
         let (rows, error) = match fetched {
             Ok(rows) => (capture::rows_json(&rows, &exclude, d), None),
-            Err(e) => (Vec::new(), Some(crate::secrets::mask(&e))),
+            Err(e) => (Vec::new(), Some(e.to_string())),
         };
         out.push(CapturedRows {
             check_id: check.id.clone(),

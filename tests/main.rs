@@ -9,5 +9,6 @@ mod cli;
 mod conformance;
 mod contract_errors;
 mod failed_rows;
+mod layers;
 mod push;
 mod servers;

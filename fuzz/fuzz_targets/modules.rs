@@ -11,8 +11,12 @@ mod decode;
 mod diag;
 #[path = "../../src/interp.rs"]
 mod interp;
+#[path = "../../src/model/mod.rs"]
+mod model;
 #[path = "../../src/secrets.rs"]
 mod secrets;
+#[path = "../../src/source.rs"]
+mod source;
 #[path = "../../src/sql/mod.rs"]
 mod sql;
 #[path = "../../src/yaml.rs"]

@@ -13,13 +13,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::diag::{Diag, Diags};
+use crate::error::RunError;
 
 /// What went wrong before or outside verification.
 pub enum AppError {
     /// the user's input is wrong: exit 2
     Input(Diags),
     /// something failed at run time (an output file could not be written): exit 3
-    Runtime(String),
+    Runtime(RunError),
 }
 
 impl From<Diags> for AppError {
@@ -49,15 +50,14 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| AppError::Runtime(format!("cannot start the runtime: {e}")))
+        .map_err(|e| AppError::Runtime(RunError::io("start", Path::new("the async runtime"), e)))
 }
 
-pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), RunError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create folder '{}': {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| RunError::io("create folder", dir, e))?;
     }
-    std::fs::write(path, text).map_err(|e| format!("cannot write '{}': {e}", path.display()))
+    std::fs::write(path, text).map_err(|e| RunError::io("write", path, e))
 }
 
 pub(crate) fn now_text(now: DateTime<Utc>) -> String {

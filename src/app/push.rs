@@ -12,6 +12,7 @@ use super::{config_path, now_text, runtime, AppError};
 use crate::cli::PushArgs;
 use crate::config::{self, CloudConfig};
 use crate::diag::Diag;
+use crate::error::RunError;
 use crate::exit::Exit;
 use crate::interp::Vars;
 use crate::push::{self, outbox};
@@ -209,10 +210,7 @@ async fn drain(
             if in_outbox {
                 // removed only now that every target has it
                 std::fs::remove_file(&path).map_err(|e| {
-                    AppError::Runtime(format!(
-                        "delivered, but cannot remove '{}': {e}",
-                        path.display()
-                    ))
+                    AppError::Runtime(RunError::io("remove the delivered entry", &path, e))
                 })?;
             }
             continue;

@@ -1,13 +1,19 @@
 //! `aggregate`: avg, sum, min, max, avg_length, min_length, max_length of the column's
 //! non-missing values.
 
-use super::rules::{self, MissingRules};
+use serde_json::{Map, Value as Json};
+
+use super::rules::{self, MissingRules, ReferenceData};
 use super::{
-    alias_part, count_value, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs, NoValue,
+    alias_part, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs, Measurement,
+    NeedCtx, Needs, NoValue, ParseCtx, Parsed, Scope, SqlRole,
 };
 use crate::decode::Reader;
+use crate::model::threshold::ThresholdRules;
+use crate::model::SqlText;
+use crate::source::Span;
 use crate::sql::ast::{AggFn, Expr};
-use crate::yaml::{Node, Span};
+use crate::yaml::Node;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
@@ -89,56 +95,78 @@ impl Aggregate {
         };
         Some(Aggregate { function, missing })
     }
+}
 
-    pub fn needs(&self, ctx: &NeedCtx) -> Needs {
+/// An average is asked for as SUM and COUNT and divided here: engines round AVG
+/// differently (MySQL keeps 4 decimals, Postgres returns numeric, DuckDB a double),
+/// while an exact sum divided by a count gives one answer everywhere.
+pub enum Handles {
+    Average { rows: Agg, sum: Agg, count: Agg },
+    Value { rows: Agg, value: Agg },
+}
+
+impl CheckKind for Aggregate {
+    type Handles = Handles;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
+    }
+
+    fn default_name(&self, column: Option<&str>) -> String {
+        format!(
+            "{} of {}",
+            self.function.as_str(),
+            column.unwrap_or_default()
+        )
+    }
+
+    fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         let column = ctx.column.unwrap_or_default();
+        needs.column(column);
         let value = self.missing.present_value(column);
         let length = || Expr::CharLength(Box::new(value.clone()));
         let name = alias_part(column);
-        let metric = |suffix: &str, expr: Expr| Metric {
-            name: format!("{name}_{suffix}"),
-            expr,
+        let rows = needs.row_count();
+        let mut agg = |suffix: &str, f: AggFn, e: Expr| {
+            needs.aggregate(format!("{name}_{suffix}"), Expr::agg(f, e))
         };
-        let mut aggregates = vec![Metric {
-            name: "row_count".into(),
-            expr: Expr::CountAll,
-        }];
-        // An average is asked for as SUM and COUNT and divided here: engines round AVG
-        // differently (MySQL keeps 4 decimals, Postgres returns numeric, DuckDB a double),
-        // while an exact sum divided by a count gives one answer everywhere.
         match self.function {
-            Function::Avg => aggregates.extend([
-                metric("sum", Expr::agg(AggFn::Sum, value.clone())),
-                metric("count", Expr::agg(AggFn::Count, value.clone())),
-            ]),
-            Function::AvgLength => aggregates.extend([
-                metric("sum_length", Expr::agg(AggFn::Sum, length())),
-                metric("count", Expr::agg(AggFn::Count, value.clone())),
-            ]),
-            Function::Sum => aggregates.push(metric("sum", Expr::agg(AggFn::Sum, value.clone()))),
-            Function::Min => aggregates.push(metric("min", Expr::agg(AggFn::Min, value.clone()))),
-            Function::Max => aggregates.push(metric("max", Expr::agg(AggFn::Max, value.clone()))),
-            Function::MinLength => {
-                aggregates.push(metric("min_length", Expr::agg(AggFn::Min, length())))
-            }
-            Function::MaxLength => {
-                aggregates.push(metric("max_length", Expr::agg(AggFn::Max, length())))
-            }
-        }
-        Needs {
-            aggregates,
-            columns: vec![column.to_string()],
-            ..Needs::default()
+            Function::Avg => Handles::Average {
+                rows,
+                sum: agg("sum", AggFn::Sum, value.clone()),
+                count: agg("count", AggFn::Count, value.clone()),
+            },
+            Function::AvgLength => Handles::Average {
+                rows,
+                sum: agg("sum_length", AggFn::Sum, length()),
+                count: agg("count", AggFn::Count, value.clone()),
+            },
+            Function::Sum => Handles::Value {
+                rows,
+                value: agg("sum", AggFn::Sum, value.clone()),
+            },
+            Function::Min => Handles::Value {
+                rows,
+                value: agg("min", AggFn::Min, value.clone()),
+            },
+            Function::Max => Handles::Value {
+                rows,
+                value: agg("max", AggFn::Max, value.clone()),
+            },
+            Function::MinLength => Handles::Value {
+                rows,
+                value: agg("min_length", AggFn::Min, length()),
+            },
+            Function::MaxLength => Handles::Value {
+                rows,
+                value: agg("max_length", AggFn::Max, length()),
+            },
         }
     }
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let rows = count_value(inputs.aggregates.first(), "row count")?;
-        let number = |i: usize| -> Result<Option<f64>, String> {
-            let raw = inputs
-                .aggregates
-                .get(i)
-                .ok_or("the query returned no value")?;
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+        let number = |a: Agg| -> Result<Option<f64>, String> {
+            let raw = inputs.value(a)?;
             if raw.is_null() {
                 return Ok(None);
             }
@@ -149,17 +177,20 @@ impl Aggregate {
                 )
             })
         };
-        let (value, shown) = match self.function {
-            Function::Avg | Function::AvgLength => {
-                let count = count_value(inputs.aggregates.get(2), "count")?;
-                let value = match number(1)? {
+        let (rows, value, shown) = match *h {
+            Handles::Average { rows, sum, count } => {
+                let count = inputs.count(count, "count")?;
+                let value = match number(sum)? {
                     Some(sum) if count > 0 => Some(sum / count as f64),
                     _ => None,
                 };
-                (value, value.map_or(serde_json::Value::Null, Into::into))
+                (rows, value, value.map_or(Json::Null, Into::into))
             }
-            _ => (number(1)?, inputs.aggregates[1].to_json()),
+            Handles::Value { rows, value } => {
+                (rows, number(value)?, inputs.value(value)?.to_json())
+            }
         };
+        let rows = inputs.count(rows, "row count")?;
         let mut m = Measurement::new(value)
             .diag(self.function.as_str(), shown)
             .diag("check_rows_tested", rows);
@@ -169,39 +200,47 @@ impl Aggregate {
         ));
         Ok(m)
     }
+
+    fn capture(&self, _ctx: &NeedCtx) -> Option<Capture> {
+        None
+    }
+
+    fn settings(&self, settings: &mut Map<String, Json>) {
+        settings.insert("function".into(), Json::from(self.function.as_str()));
+    }
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        Vec::new()
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        None
+    }
 }
 
 /// `aggregate` in a contract.
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "aggregate"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::COLUMN
     }
 
-    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
-        use super::{rules, sorted};
+    fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         let mut k = vec!["function"];
         k.extend(rules::MISSING_KEYS);
         sorted(k)
     }
 
-    fn parse(
-        &self,
-        r: &mut crate::decode::Reader,
-        node: &crate::yaml::Node,
-        column: Option<&super::ColumnDefaults>,
-        key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{required, CheckKind, Parsed};
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
         Some(Parsed {
-            kind: CheckKind::Aggregate(Aggregate::parse(r, node, column?, key_span)?),
-            threshold_rules: required(),
+            kind: Box::new(Aggregate::parse(r, node, ctx.column?, ctx.key_span)?),
+            threshold_rules: ThresholdRules::required(),
         })
     }
 }

@@ -6,12 +6,13 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use super::rules::{self, MissingRules};
+use super::rules::{self, MissingRules, ReferenceData};
 use super::{
-    alias_part, count_value, percent, Capture, ColumnDefaults, Inputs, Measurement, Metric,
-    NeedCtx, Needs,
+    alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults,
+    Inputs, Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, SqlRole,
 };
 use crate::decode::Reader;
+use crate::model::SqlText;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::Node;
 
@@ -57,12 +58,29 @@ impl Duplicate {
             }
         }
     }
+}
 
-    pub fn describe(&self, m: &mut Map<String, Json>) {
+pub struct Handles {
+    rows: Agg,
+    /// non-missing values on a column; None over columns, where every row counts
+    present: Option<Agg>,
+    distinct: Agg,
+}
+
+impl CheckKind for Duplicate {
+    type Handles = Handles;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
+    }
+
+    fn default_name(&self, column: Option<&str>) -> String {
         match self {
-            Duplicate::Column { missing } => missing.describe(m),
+            Duplicate::Column { .. } => {
+                format!("duplicate values in {}", column.unwrap_or_default())
+            }
             Duplicate::Columns { columns } => {
-                m.insert("columns".into(), json!(columns));
+                format!("duplicate rows over ({})", columns.join(", "))
             }
         }
     }
@@ -72,96 +90,94 @@ impl Duplicate {
     /// Postgres 15, 10M rows, 3.8 s vs 4.8 s; MariaDB 10.11, 1M rows, 0.7 s vs 5.3 s;
     /// DuckDB has no separate scan to win. Values compare exactly (ExactText), so MySQL's
     /// case-insensitive collations do not merge 'A' and 'a'.
-    pub fn needs(&self, ctx: &NeedCtx) -> Needs {
-        let rows = Metric {
-            name: "row_count".into(),
-            expr: Expr::CountAll,
-        };
+    fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Handles {
+        let rows = needs.row_count();
         match self {
             Duplicate::Column { missing } => {
                 let column = ctx.column.unwrap_or_default();
+                needs.column(column);
                 let name = alias_part(column);
                 let present = missing.present_value(column);
-                Needs {
-                    aggregates: vec![
-                        rows,
-                        Metric {
-                            name: format!("{name}_present_count"),
-                            expr: Expr::agg(AggFn::Count, present.clone()),
-                        },
-                        Metric {
-                            name: format!("{name}_distinct_count"),
-                            expr: Expr::CountDistinct(Box::new(Expr::ExactText(Box::new(present)))),
-                        },
-                    ],
-                    columns: vec![column.to_string()],
-                    ..Needs::default()
-                }
-            }
-            Duplicate::Columns { columns } => Needs {
-                aggregates: vec![
+                Handles {
                     rows,
-                    Metric {
-                        name: format!(
-                            "{}_distinct_count",
-                            columns
-                                .iter()
-                                .map(|c| alias_part(c))
-                                .collect::<Vec<_>>()
-                                .join("_")
-                        ),
-                        expr: Expr::CountDistinctTuple(
-                            columns.iter().map(|c| Expr::col(c)).collect(),
-                        ),
-                    },
-                ],
-                columns: columns.clone(),
-                ..Needs::default()
-            },
-        }
-    }
-
-    /// The repeated keys with their counts; a column's missing values are not keys.
-    pub fn capture(&self, ctx: &NeedCtx) -> Capture {
-        match self {
-            Duplicate::Column { missing } => {
-                let column = ctx.column.unwrap_or_default();
-                Capture::Repeats {
-                    keys: vec![Expr::ExactText(Box::new(Expr::col(column)))],
-                    only: Some(Expr::negate(missing.is_missing(column))),
+                    present: Some(needs.aggregate(
+                        format!("{name}_present_count"),
+                        Expr::agg(AggFn::Count, present.clone()),
+                    )),
+                    distinct: needs.aggregate(
+                        format!("{name}_distinct_count"),
+                        Expr::CountDistinct(Box::new(Expr::ExactText(Box::new(present)))),
+                    ),
                 }
             }
-            Duplicate::Columns { columns } => Capture::Repeats {
-                keys: columns
-                    .iter()
-                    .map(|c| Expr::ExactText(Box::new(Expr::col(c))))
-                    .collect(),
-                only: None,
-            },
+            Duplicate::Columns { columns } => {
+                columns.iter().for_each(|c| needs.column(c));
+                let names: Vec<String> = columns.iter().map(|c| alias_part(c)).collect();
+                Handles {
+                    rows,
+                    present: None,
+                    distinct: needs.aggregate(
+                        format!("{}_distinct_count", names.join("_")),
+                        Expr::CountDistinctTuple(columns.iter().map(|c| Expr::col(c)).collect()),
+                    ),
+                }
+            }
         }
     }
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let rows = count_value(inputs.aggregates.first(), "row count")?;
-        let distinct_value = |position: usize| inputs.aggregates.get(position);
-        let (basis, distinct) = match self {
-            Duplicate::Column { .. } => (
-                count_value(inputs.aggregates.get(1), "non-missing count")?,
-                count_value(distinct_value(2), "distinct count")?,
-            ),
-            Duplicate::Columns { .. } => (rows, count_value(distinct_value(1), "distinct count")?),
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+        let rows = inputs.count(h.rows, "row count")?;
+        let basis = match h.present {
+            Some(present) => inputs.count(present, "non-missing count")?,
+            None => rows,
         };
+        let distinct = inputs.count(h.distinct, "distinct count")?;
         let duplicates = basis.saturating_sub(distinct);
         let pct = percent(duplicates, basis);
         let mut m = Measurement::new(Some(duplicates as f64))
             .diag("duplicate_count", duplicates)
             .diag("duplicate_percent", pct)
             .diag("check_rows_tested", rows);
-        if matches!(self, Duplicate::Column { .. }) {
+        if h.present.is_some() {
             m = m.diag("missing_count", rows.saturating_sub(basis));
         }
         m.percent = Some(pct);
         Ok(m)
+    }
+
+    /// The repeated keys with their counts; a column's missing values are not keys.
+    fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
+        let exact = |c: &str| Expr::ExactText(Box::new(Expr::col(c)));
+        Some(match self {
+            Duplicate::Column { missing } => {
+                let column = ctx.column.unwrap_or_default();
+                Capture::Repeats {
+                    keys: vec![exact(column)],
+                    only: Some(Expr::negate(missing.is_missing(column))),
+                }
+            }
+            Duplicate::Columns { columns } => Capture::Repeats {
+                keys: columns.iter().map(|c| exact(c)).collect(),
+                only: None,
+            },
+        })
+    }
+
+    fn settings(&self, m: &mut Map<String, Json>) {
+        match self {
+            Duplicate::Column { missing } => missing.describe(m),
+            Duplicate::Columns { columns } => {
+                m.insert("columns".into(), json!(columns));
+            }
+        }
+    }
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        Vec::new()
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        None
     }
 }
 
@@ -169,34 +185,25 @@ impl Duplicate {
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "duplicate"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::ANYWHERE
     }
 
-    fn keys(&self, scope: super::Scope) -> Vec<&'static str> {
-        use super::Scope;
-        use super::{rules, sorted};
+    fn keys(&self, scope: Scope) -> Vec<&'static str> {
         match scope {
             Scope::Column => sorted(rules::MISSING_KEYS.to_vec()),
             Scope::Dataset => vec!["columns"],
         }
     }
 
-    fn parse(
-        &self,
-        r: &mut crate::decode::Reader,
-        node: &crate::yaml::Node,
-        column: Option<&super::ColumnDefaults>,
-        _key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{must_be_zero, CheckKind, Parsed};
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
         Some(Parsed {
-            kind: CheckKind::Duplicate(Duplicate::parse(r, node, column)?),
+            kind: Box::new(Duplicate::parse(r, node, ctx.column)?),
             threshold_rules: must_be_zero(),
         })
     }

@@ -4,11 +4,17 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use super::{count_value, percent, Capture, Inputs, Measurement, Metric, Needs, OwnQuery};
-use crate::contract::SqlText;
+use super::metric::{parse_sql_source, SQL_SOURCE_KEYS};
+use super::rules::ReferenceData;
+use super::{
+    percent, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs, OwnQuery,
+    OwnRow, ParseCtx, Parsed, Scope, SqlRole,
+};
 use crate::decode::Reader;
+use crate::model::threshold::{Condition, ThresholdRules};
+use crate::model::SqlText;
 use crate::sql::ast::Expr;
-use crate::yaml::{Node, Span};
+use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
 pub enum FailedRows {
@@ -16,64 +22,45 @@ pub enum FailedRows {
     Query(SqlText),
 }
 
-impl FailedRows {
-    pub fn parse(r: &mut Reader, node: &Node, key_span: Span) -> Option<FailedRows> {
-        let (is_expr, sql) = super::metric::parse_sql_source(r, node, key_span, "failed_rows")?;
-        Some(if is_expr {
-            FailedRows::Expression(sql)
-        } else {
-            FailedRows::Query(sql)
-        })
+pub enum Handles {
+    Expression { rows: Agg, failed: Agg },
+    Query(OwnRow),
+}
+
+impl CheckKind for FailedRows {
+    type Handles = Handles;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
     }
 
-    pub fn has_percent(&self) -> bool {
-        matches!(self, FailedRows::Expression(_))
-    }
-
-    pub fn describe(&self, m: &mut Map<String, Json>) {
+    fn default_name(&self, _column: Option<&str>) -> String {
         match self {
-            FailedRows::Expression(s) => m.insert("expression".into(), json!(s.sql)),
-            FailedRows::Query(s) => m.insert("query".into(), json!(s.sql)),
-        };
-    }
-
-    pub fn needs(&self, _ctx: &super::NeedCtx) -> Needs {
-        match self {
-            FailedRows::Expression(s) => Needs {
-                aggregates: vec![
-                    Metric {
-                        name: "row_count".into(),
-                        expr: Expr::CountAll,
-                    },
-                    Metric {
-                        name: "failed_rows_count".into(),
-                        expr: Expr::count_where(Expr::Raw(s.sql.clone())),
-                    },
-                ],
-                ..Needs::default()
-            },
-            FailedRows::Query(s) => Needs {
-                own_query: Some(OwnQuery::CountRowsOf(s.sql.clone())),
-                ..Needs::default()
-            },
+            FailedRows::Expression(s) => format!("failed rows where {}", s.sql.trim()),
+            FailedRows::Query(_) => "failed rows query".to_string(),
         }
     }
 
-    pub fn capture(&self) -> Capture {
+    fn needs(&self, _ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         match self {
-            FailedRows::Expression(s) => Capture::Rows {
-                condition: Expr::Raw(s.sql.clone()),
-                aliased: false,
+            FailedRows::Expression(s) => Handles::Expression {
+                rows: needs.row_count(),
+                failed: needs.aggregate(
+                    "failed_rows_count",
+                    Expr::count_where(Expr::Raw(s.sql.clone())),
+                ),
             },
-            FailedRows::Query(s) => Capture::Query(s.sql.clone()),
+            FailedRows::Query(s) => {
+                Handles::Query(needs.own_query(OwnQuery::CountRowsOf(s.sql.clone())))
+            }
         }
     }
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        match self {
-            FailedRows::Expression(_) => {
-                let rows = count_value(inputs.aggregates.first(), "row count")?;
-                let failed = count_value(inputs.aggregates.get(1), "failed rows count")?;
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+        match *h {
+            Handles::Expression { rows, failed } => {
+                let rows = inputs.count(rows, "row count")?;
+                let failed = inputs.count(failed, "failed rows count")?;
                 let pct = percent(failed, rows);
                 let mut m = Measurement::new(Some(failed as f64))
                     .diag("failed_rows_count", failed)
@@ -82,12 +69,40 @@ impl FailedRows {
                 m.percent = Some(pct);
                 Ok(m)
             }
-            FailedRows::Query(_) => {
-                let row = inputs.own_row.ok_or("the count query returned no rows")?;
-                let failed = count_value(row.first(), "failed rows count")?;
+            Handles::Query(row) => {
+                let row = inputs.row(row).ok_or("the count query returned no rows")?;
+                let failed = super::count_value(row.first(), "failed rows count")?;
                 Ok(Measurement::new(Some(failed as f64)).diag("failed_rows_count", failed))
             }
         }
+    }
+
+    fn capture(&self, _ctx: &NeedCtx) -> Option<Capture> {
+        Some(match self {
+            FailedRows::Expression(s) => Capture::Rows {
+                condition: Expr::Raw(s.sql.clone()),
+                aliased: false,
+            },
+            FailedRows::Query(s) => Capture::Query(s.sql.clone()),
+        })
+    }
+
+    fn settings(&self, m: &mut Map<String, Json>) {
+        match self {
+            FailedRows::Expression(s) => m.insert("expression".into(), json!(s.sql)),
+            FailedRows::Query(s) => m.insert("query".into(), json!(s.sql)),
+        };
+    }
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        match self {
+            FailedRows::Expression(s) => vec![(SqlRole::Expression, s)],
+            FailedRows::Query(s) => vec![(SqlRole::Query, s)],
+        }
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        None
     }
 }
 
@@ -95,36 +110,32 @@ impl FailedRows {
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "failed_rows"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::ANYWHERE
     }
 
-    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
-        super::metric::SQL_SOURCE_KEYS.to_vec()
+    fn keys(&self, _scope: Scope) -> Vec<&'static str> {
+        SQL_SOURCE_KEYS.to_vec()
     }
 
-    fn parse(
-        &self,
-        r: &mut crate::decode::Reader,
-        node: &crate::yaml::Node,
-        _column: Option<&super::ColumnDefaults>,
-        key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{CheckKind, Parsed};
-        use crate::contract::threshold::{Condition, ThresholdRules};
-        let f = FailedRows::parse(r, node, key_span)?;
-        let percent = f.has_percent();
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
+        let (role, sql) = parse_sql_source(r, node, ctx.key_span, "failed_rows")?;
+        let kind = match role {
+            SqlRole::Expression => FailedRows::Expression(sql),
+            SqlRole::Query => FailedRows::Query(sql),
+        };
         Some(Parsed {
-            kind: CheckKind::FailedRows(f),
+            kind: Box::new(kind),
+            // a query's rows have no base to be a percentage of
             threshold_rules: ThresholdRules {
                 default: Some(Condition::Eq(0.0)),
-                percent,
-                unit: false,
+                percent: role == SqlRole::Expression,
+                ..ThresholdRules::required()
             },
         })
     }

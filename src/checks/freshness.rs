@@ -4,21 +4,33 @@
 //! `now_variable`. Naive timestamps are taken as UTC. An empty table fails.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value as Json};
 
-use super::{Inputs, Measurement, Metric, Needs, NoValue};
-use crate::contract::threshold::TimeUnit;
+use super::rules::ReferenceData;
+use super::{
+    alias_part, sorted, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs,
+    NoValue, ParseCtx, Parsed, Scope, SqlRole,
+};
 use crate::decode::Reader;
 use crate::exec::Value;
+use crate::model::threshold::{ThresholdRules, TimeUnit};
+use crate::model::SqlText;
+use crate::source::Span;
 use crate::sql::ast::{AggFn, Expr};
-use crate::yaml::{Node, Span};
+use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
 pub struct Freshness {
     pub column: String,
     /// the run's now, replaced by the `now_variable`'s value when one is named
     pub now_override: Option<DateTime<Utc>>,
-    /// set from the threshold's `unit` once the threshold is parsed
+    /// the threshold's `unit` (the threshold's reader reports a wrong one)
     pub unit: TimeUnit,
+}
+
+pub struct Handles {
+    rows: Agg,
+    newest: Agg,
 }
 
 impl Freshness {
@@ -32,64 +44,72 @@ impl Freshness {
             return None;
         };
         let column = r.name(col, "column")?;
-        let mut now_override = None;
-        if let Some(v) = node.get("now_variable") {
-            let name = r.string(v, "now_variable")?;
-            let value = r.vars.and_then(|vars| vars.var(&name));
-            match value {
-                None => {
-                    r.error(
-                        v.span,
-                        format!("now_variable names '{name}', which has no value"),
-                        Some(format!("pass it with `--set {name}=2025-01-01T00:00:00Z` or give it a default under `variables`")),
-                    );
-                    return None;
-                }
-                Some(text) => match parse_timestamp(&text) {
-                    Some(t) => now_override = Some(t),
-                    None => {
-                        r.error(
-                            v.span,
-                            format!("variable '{name}' is '{text}', which is not a timestamp"),
-                            Some("use RFC 3339, like 2025-01-01T00:00:00Z".into()),
-                        );
-                        return None;
-                    }
-                },
-            }
-        }
+        let now_override = match node.get("now_variable") {
+            Some(v) => Some(now_variable(r, v)?),
+            None => None,
+        };
+        let unit = node
+            .get("threshold")
+            .and_then(|t| t.get("unit"))
+            .and_then(|u| u.scalar_text())
+            .and_then(|u| TimeUnit::named(&u))
+            .unwrap_or(TimeUnit::Hour);
         Some(Freshness {
             column,
             now_override,
-            unit: TimeUnit::Hour,
+            unit,
         })
     }
+}
 
-    pub fn needs(&self) -> Needs {
-        Needs {
-            aggregates: vec![
-                Metric {
-                    name: "row_count".into(),
-                    expr: Expr::CountAll,
-                },
-                Metric {
-                    name: format!("{}_max", super::alias_part(&self.column)),
-                    expr: Expr::agg(AggFn::Max, Expr::col(&self.column)),
-                },
-            ],
-            columns: vec![self.column.clone()],
-            ..Needs::default()
+/// The time in the variable `now_variable` names.
+fn now_variable(r: &mut Reader, v: &Node) -> Option<DateTime<Utc>> {
+    let name = r.string(v, "now_variable")?;
+    let Some(text) = r.vars.and_then(|vars| vars.var(&name)) else {
+        r.error(
+            v.span,
+            format!("now_variable names '{name}', which has no value"),
+            Some(format!("pass it with `--set {name}=2025-01-01T00:00:00Z` or give it a default under `variables`")),
+        );
+        return None;
+    };
+    let parsed = parse_timestamp(&text);
+    if parsed.is_none() {
+        r.error(
+            v.span,
+            format!("variable '{name}' is '{text}', which is not a timestamp"),
+            Some("use RFC 3339, like 2025-01-01T00:00:00Z".into()),
+        );
+    }
+    parsed
+}
+
+impl CheckKind for Freshness {
+    type Handles = Handles;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
+    }
+
+    fn default_name(&self, _column: Option<&str>) -> String {
+        format!("freshness of {}", self.column)
+    }
+
+    fn needs(&self, _ctx: &NeedCtx, needs: &mut Needs) -> Handles {
+        needs.column(&self.column);
+        Handles {
+            rows: needs.row_count(),
+            newest: needs.aggregate(
+                format!("{}_max", alias_part(&self.column)),
+                Expr::agg(AggFn::Max, Expr::col(&self.column)),
+            ),
         }
     }
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let rows = super::count_value(inputs.aggregates.first(), "row count")?;
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+        let rows = inputs.count(h.rows, "row count")?;
         let now = self.now_override.unwrap_or(inputs.now);
-        let max = inputs
-            .aggregates
-            .get(1)
-            .ok_or("the query returned no value")?;
-        let newest = match max {
+        let newest = match inputs.value(h.newest)? {
             Value::Null => None,
             other => Some(timestamp_of(other).ok_or_else(|| {
                 format!(
@@ -113,13 +133,29 @@ impl Freshness {
                 )
             }
             None => Measurement::new(None)
-                .diag(&key, serde_json::Value::Null)
-                .diag("max_timestamp", serde_json::Value::Null),
+                .diag(&key, Json::Null)
+                .diag("max_timestamp", Json::Null),
         };
         m = m.diag("now", now_text).diag("check_rows_tested", rows);
         // no rows (or only NULL timestamps) means no fresh data: that is a failure
         m.no_value = NoValue::Fail;
         Ok(m)
+    }
+
+    fn capture(&self, _ctx: &NeedCtx) -> Option<Capture> {
+        None
+    }
+
+    fn settings(&self, settings: &mut Map<String, Json>) {
+        settings.insert("column".into(), Json::from(self.column.clone()));
+    }
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        Vec::new()
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        None
     }
 }
 
@@ -163,35 +199,26 @@ pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "freshness"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::DATASET
     }
 
-    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
-        use super::sorted;
+    fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         sorted(vec!["column", "now_variable"])
     }
 
-    fn parse(
-        &self,
-        r: &mut crate::decode::Reader,
-        node: &crate::yaml::Node,
-        _column: Option<&super::ColumnDefaults>,
-        key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{CheckKind, Parsed};
-        use crate::contract::threshold::ThresholdRules;
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
         Some(Parsed {
-            kind: CheckKind::Freshness(Freshness::parse(r, node, key_span)?),
+            kind: Box::new(Freshness::parse(r, node, ctx.key_span)?),
             threshold_rules: ThresholdRules {
-                default: None,
-                percent: false,
                 unit: true,
+                example: "threshold: {unit: hour, must_be_less_than: 24}",
+                ..ThresholdRules::required()
             },
         })
     }

@@ -1,14 +1,18 @@
 //! `invalid`: rows that are not missing and not valid. Validity comes from the check's
 //! own settings or, when it sets none, from the column's.
 
-use super::rules::{self, MissingRules, ValidityRules};
+use serde_json::{Map, Value as Json};
+
+use super::rules::{self, MissingRules, ReferenceData, ValidityRules};
 use super::{
-    alias_part, count_value, percent, Capture, ColumnDefaults, Inputs, Measurement, Metric,
-    NeedCtx, Needs, OwnQuery,
+    alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults,
+    Inputs, Measurement, NeedCtx, Needs, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, SqlRole,
 };
 use crate::decode::Reader;
+use crate::model::SqlText;
+use crate::source::Span;
 use crate::sql::ast::{Expr, Select, SelectItem};
-use crate::yaml::{Node, Span};
+use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
 pub struct Invalid {
@@ -99,72 +103,81 @@ impl Invalid {
             )),
         ))))
     }
+}
 
-    pub fn capture(&self, ctx: &NeedCtx) -> Capture {
-        let column = ctx.column.unwrap_or_default();
-        let lookup = self.reference_lookup(column, ctx);
-        let aliased = lookup.is_some();
-        Capture::Rows {
-            condition: Expr::negate(Expr::IsNull(Box::new(self.invalid_case(column, lookup)))),
-            aliased,
-        }
+pub enum Handles {
+    /// in the dataset's shared query
+    Shared {
+        rows: Agg,
+        missing: Agg,
+        invalid: Agg,
+    },
+    /// reference data needs the other table: a query of its own, with the same three
+    /// counts in that order
+    Own(OwnRow),
+}
+
+impl CheckKind for Invalid {
+    type Handles = Handles;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
     }
 
-    pub fn needs(&self, ctx: &NeedCtx) -> Needs {
+    fn default_name(&self, column: Option<&str>) -> String {
+        format!("invalid values in {}", column.unwrap_or_default())
+    }
+
+    fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         let column = ctx.column.unwrap_or_default();
+        needs.column(column);
         let name = alias_part(column);
-        let missing_count = Metric {
-            name: format!("{name}_missing_count"),
-            expr: Expr::count_where(self.missing.is_missing(column)),
-        };
-        if let Some(lookup) = self.reference_lookup(column, ctx) {
-            // reference data needs the other table: a query of its own
-            let select = Select::new(
-                vec![
-                    SelectItem {
-                        expr: Expr::CountAll,
-                        alias: Some("row_count".into()),
-                    },
-                    SelectItem {
-                        expr: missing_count.expr,
-                        alias: Some(missing_count.name),
-                    },
-                    SelectItem {
-                        expr: self.invalid_expr(column, Some(lookup)),
-                        alias: Some(format!("{name}_invalid_count")),
-                    },
-                ],
-                ctx.table.aliased(MAIN),
-                ctx.filter.cloned(),
-            );
-            return Needs {
-                own_query: Some(OwnQuery::Select(Box::new(select))),
-                columns: vec![column.to_string()],
-                ..Needs::default()
+        let missing_name = format!("{name}_missing_count");
+        let missing_expr = Expr::count_where(self.missing.is_missing(column));
+        let invalid_name = format!("{name}_invalid_count");
+        let Some(lookup) = self.reference_lookup(column, ctx) else {
+            return Handles::Shared {
+                rows: needs.row_count(),
+                missing: needs.aggregate(missing_name, missing_expr),
+                invalid: needs.aggregate(invalid_name, self.invalid_expr(column, None)),
             };
-        }
-        Needs {
-            aggregates: vec![
-                Metric {
-                    name: "row_count".into(),
-                    expr: Expr::CountAll,
-                },
-                missing_count,
-                Metric {
-                    name: format!("{name}_invalid_count"),
-                    expr: self.invalid_expr(column, None),
-                },
+        };
+        let item = |expr, alias: String| SelectItem {
+            expr,
+            alias: Some(alias),
+        };
+        let select = Select::new(
+            vec![
+                item(Expr::CountAll, "row_count".into()),
+                item(missing_expr, missing_name),
+                item(self.invalid_expr(column, Some(lookup)), invalid_name),
             ],
-            columns: vec![column.to_string()],
-            ..Needs::default()
-        }
+            ctx.table.aliased(MAIN),
+            ctx.filter.cloned(),
+        );
+        Handles::Own(needs.own_query(OwnQuery::Select(Box::new(select))))
     }
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let values = inputs.own_row.unwrap_or(inputs.aggregates);
-        let rows = count_value(values.first(), "row count")?;
-        let missing = count_value(values.get(1), "missing count")?;
-        let invalid = count_value(values.get(2), "invalid count")?;
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+        let (rows, missing, invalid) = match *h {
+            Handles::Shared {
+                rows,
+                missing,
+                invalid,
+            } => (
+                inputs.count(rows, "row count")?,
+                inputs.count(missing, "missing count")?,
+                inputs.count(invalid, "invalid count")?,
+            ),
+            Handles::Own(row) => {
+                let row = inputs.row(row).unwrap_or_default();
+                (
+                    super::count_value(row.first(), "row count")?,
+                    super::count_value(row.get(1), "missing count")?,
+                    super::count_value(row.get(2), "invalid count")?,
+                )
+            }
+        };
         let pct = percent(invalid, rows);
         let mut m = Measurement::new(Some(invalid as f64))
             .diag("invalid_count", invalid)
@@ -174,38 +187,53 @@ impl Invalid {
         m.percent = Some(pct);
         Ok(m)
     }
+
+    fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
+        let column = ctx.column.unwrap_or_default();
+        let lookup = self.reference_lookup(column, ctx);
+        let aliased = lookup.is_some();
+        Some(Capture::Rows {
+            condition: Expr::negate(Expr::IsNull(Box::new(self.invalid_case(column, lookup)))),
+            aliased,
+        })
+    }
+
+    fn settings(&self, settings: &mut Map<String, Json>) {
+        self.missing.describe(settings);
+        self.validity.describe(settings);
+    }
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        Vec::new()
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        self.validity.reference.as_ref()
+    }
 }
 
 /// `invalid` in a contract.
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "invalid"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::COLUMN
     }
 
-    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
-        use super::{rules, sorted};
+    fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         let mut k = rules::MISSING_KEYS.to_vec();
         k.extend(rules::VALIDITY_KEYS);
         sorted(k)
     }
 
-    fn parse(
-        &self,
-        r: &mut crate::decode::Reader,
-        node: &crate::yaml::Node,
-        column: Option<&super::ColumnDefaults>,
-        key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{must_be_zero, CheckKind, Parsed};
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
         Some(Parsed {
-            kind: CheckKind::Invalid(Box::new(Invalid::parse(r, node, column?, key_span)?)),
+            kind: Box::new(Invalid::parse(r, node, ctx.column?, ctx.key_span)?),
             threshold_rules: must_be_zero(),
         })
     }

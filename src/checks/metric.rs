@@ -3,11 +3,17 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use super::{Inputs, Measurement, Metric as AggMetric, Needs, OwnQuery};
-use crate::contract::SqlText;
+use super::rules::ReferenceData;
+use super::{
+    Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs, OwnQuery, OwnRow,
+    ParseCtx, Parsed, Scope, SqlRole,
+};
 use crate::decode::Reader;
+use crate::model::threshold::ThresholdRules;
+use crate::model::SqlText;
+use crate::source::Span;
 use crate::sql::ast::Expr;
-use crate::yaml::{Node, Span};
+use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
 pub enum Metric {
@@ -24,13 +30,13 @@ pub fn parse_sql_source(
     node: &Node,
     key_span: Span,
     check: &str,
-) -> Option<(bool, SqlText)> {
+) -> Option<(SqlRole, SqlText)> {
     let expression = node.get("expression").filter(|n| !n.is_null());
     let query = node.get("query").filter(|n| !n.is_null());
     let sql = |r: &mut Reader, n: &Node, what: &str| r.sql(n, what);
     match (expression, query) {
-        (Some(e), None) => Some((true, sql(r, e, "expression")?)),
-        (None, Some(q)) => Some((false, sql(r, q, "query")?)),
+        (Some(e), None) => Some((SqlRole::Expression, sql(r, e, "expression")?)),
+        (None, Some(q)) => Some((SqlRole::Query, sql(r, q, "query")?)),
         (Some(_), Some(q)) => {
             r.error(
                 q.span,
@@ -50,53 +56,43 @@ pub fn parse_sql_source(
     }
 }
 
-impl Metric {
-    pub fn parse(r: &mut Reader, node: &Node, key_span: Span) -> Option<Metric> {
-        let (is_expr, sql) = parse_sql_source(r, node, key_span, "metric")?;
-        Some(if is_expr {
-            Metric::Expression(sql)
-        } else {
-            Metric::Query(sql)
-        })
+pub enum Handles {
+    Expression { rows: Agg, value: Agg },
+    Query(OwnRow),
+}
+
+impl CheckKind for Metric {
+    type Handles = Handles;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
     }
 
-    pub fn describe(&self, m: &mut Map<String, Json>) {
+    fn default_name(&self, _column: Option<&str>) -> String {
         match self {
-            Metric::Expression(s) => m.insert("expression".into(), json!(s.sql)),
-            Metric::Query(s) => m.insert("query".into(), json!(s.sql)),
-        };
-    }
-
-    pub fn needs(&self) -> Needs {
-        match self {
-            Metric::Expression(s) => Needs {
-                aggregates: vec![
-                    AggMetric {
-                        name: "row_count".into(),
-                        expr: Expr::CountAll,
-                    },
-                    AggMetric {
-                        name: "metric".into(),
-                        expr: Expr::Raw(s.sql.clone()),
-                    },
-                ],
-                ..Needs::default()
-            },
-            Metric::Query(s) => Needs {
-                own_query: Some(OwnQuery::Value(s.sql.clone())),
-                ..Needs::default()
-            },
+            Metric::Expression(s) => format!("metric {}", s.sql.trim()),
+            Metric::Query(_) => "metric query".to_string(),
         }
     }
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let (raw, rows) = match self {
-            Metric::Expression(_) => (
-                inputs.aggregates.get(1).cloned(),
-                Some(super::count_value(inputs.aggregates.first(), "row count")?),
+    fn needs(&self, _ctx: &NeedCtx, needs: &mut Needs) -> Handles {
+        match self {
+            Metric::Expression(s) => Handles::Expression {
+                rows: needs.row_count(),
+                value: needs.aggregate("metric", Expr::Raw(s.sql.clone())),
+            },
+            Metric::Query(s) => Handles::Query(needs.own_query(OwnQuery::Value(s.sql.clone()))),
+        }
+    }
+
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+        let (raw, rows) = match *h {
+            Handles::Expression { rows, value } => (
+                inputs.value(value)?.clone(),
+                Some(inputs.count(rows, "row count")?),
             ),
-            Metric::Query(_) => {
-                let row = inputs.own_row.ok_or(
+            Handles::Query(row) => {
+                let row = inputs.row(row).ok_or(
                     "the metric query returned no rows; it must return one row with one number",
                 )?;
                 if row.len() != 1 {
@@ -105,10 +101,9 @@ impl Metric {
                         row.len()
                     ));
                 }
-                (row.first().cloned(), None)
+                (row[0].clone(), None)
             }
         };
-        let raw = raw.ok_or("the query returned no value")?;
         let value = if raw.is_null() {
             None
         } else {
@@ -123,36 +118,55 @@ impl Metric {
         }
         Ok(m)
     }
+
+    fn capture(&self, _ctx: &NeedCtx) -> Option<Capture> {
+        None
+    }
+
+    fn settings(&self, m: &mut Map<String, Json>) {
+        match self {
+            Metric::Expression(s) => m.insert("expression".into(), json!(s.sql)),
+            Metric::Query(s) => m.insert("query".into(), json!(s.sql)),
+        };
+    }
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        match self {
+            Metric::Expression(s) => vec![(SqlRole::Expression, s)],
+            Metric::Query(s) => vec![(SqlRole::Query, s)],
+        }
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        None
+    }
 }
 
 /// `metric` in a contract.
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "metric"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::ANYWHERE
     }
 
-    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+    fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         SQL_SOURCE_KEYS.to_vec()
     }
 
-    fn parse(
-        &self,
-        r: &mut crate::decode::Reader,
-        node: &crate::yaml::Node,
-        _column: Option<&super::ColumnDefaults>,
-        key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{required, CheckKind, Parsed};
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
+        let kind = match parse_sql_source(r, node, ctx.key_span, "metric")? {
+            (SqlRole::Expression, sql) => Metric::Expression(sql),
+            (SqlRole::Query, sql) => Metric::Query(sql),
+        };
         Some(Parsed {
-            kind: CheckKind::Metric(Metric::parse(r, node, key_span)?),
-            threshold_rules: required(),
+            kind: Box::new(kind),
+            threshold_rules: ThresholdRules::required(),
         })
     }
 }

@@ -1,10 +1,14 @@
 //! `missing`: rows whose value is NULL, in `missing_values`, or matches `missing_format`.
 
-use super::rules::{self, MissingRules};
+use serde_json::{Map, Value as Json};
+
+use super::rules::{self, MissingRules, ReferenceData};
 use super::{
-    alias_part, count_value, percent, ColumnDefaults, Inputs, Measurement, Metric, NeedCtx, Needs,
+    alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, Inputs,
+    Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, SqlRole,
 };
 use crate::decode::Reader;
+use crate::model::SqlText;
 use crate::sql::ast::Expr;
 use crate::yaml::Node;
 
@@ -13,35 +17,37 @@ pub struct Missing {
     pub rules: MissingRules,
 }
 
-impl Missing {
-    pub fn parse(r: &mut Reader, node: &Node, column: &ColumnDefaults) -> Missing {
-        let own = rules::parse_missing(r, node);
-        Missing {
-            rules: own.or_else(|| column.missing.cloned()).unwrap_or_default(),
-        }
+pub struct Handles {
+    rows: Agg,
+    missing: Agg,
+}
+
+impl CheckKind for Missing {
+    type Handles = Handles;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
     }
 
-    pub fn needs(&self, ctx: &NeedCtx) -> Needs {
+    fn default_name(&self, column: Option<&str>) -> String {
+        format!("missing values in {}", column.unwrap_or_default())
+    }
+
+    fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         let column = ctx.column.unwrap_or_default();
-        Needs {
-            aggregates: vec![
-                Metric {
-                    name: "row_count".into(),
-                    expr: Expr::CountAll,
-                },
-                Metric {
-                    name: format!("{}_missing_count", alias_part(column)),
-                    expr: Expr::count_where(self.rules.is_missing(column)),
-                },
-            ],
-            columns: vec![column.to_string()],
-            ..Needs::default()
+        needs.column(column);
+        Handles {
+            rows: needs.row_count(),
+            missing: needs.aggregate(
+                format!("{}_missing_count", alias_part(column)),
+                Expr::count_where(self.rules.is_missing(column)),
+            ),
         }
     }
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let rows = count_value(inputs.aggregates.first(), "row count")?;
-        let missing = count_value(inputs.aggregates.get(1), "missing count")?;
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+        let rows = inputs.count(h.rows, "row count")?;
+        let missing = inputs.count(h.missing, "missing count")?;
         let pct = percent(missing, rows);
         let mut m = Measurement::new(Some(missing as f64))
             .diag("missing_count", missing)
@@ -50,36 +56,51 @@ impl Missing {
         m.percent = Some(pct);
         Ok(m)
     }
+
+    fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
+        Some(Capture::Rows {
+            condition: self.rules.is_missing(ctx.column.unwrap_or_default()),
+            aliased: false,
+        })
+    }
+
+    fn settings(&self, settings: &mut Map<String, Json>) {
+        self.rules.describe(settings);
+    }
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        Vec::new()
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        None
+    }
 }
 
 /// `missing` in a contract.
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "missing"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::COLUMN
     }
 
-    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
-        use super::{rules, sorted};
+    fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         sorted(rules::MISSING_KEYS.to_vec())
     }
 
-    fn parse(
-        &self,
-        r: &mut crate::decode::Reader,
-        node: &crate::yaml::Node,
-        column: Option<&super::ColumnDefaults>,
-        _key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{must_be_zero, CheckKind, Parsed};
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
+        let own = rules::parse_missing(r, node);
+        let rules = own
+            .or_else(|| ctx.column?.missing.cloned())
+            .unwrap_or_default();
         Some(Parsed {
-            kind: CheckKind::Missing(Missing::parse(r, node, column?)),
+            kind: Box::new(Missing { rules }),
             threshold_rules: must_be_zero(),
         })
     }

@@ -1,8 +1,10 @@
-//! Check types. One file per type says which keys it takes, which metrics it needs, and
-//! how it turns measured values into the number its threshold compares.
+//! Check types. Each type is one file with two halves:
+//! - reading: a `CheckType` value (`TYPE`) that knows the keys its checks take, where they
+//!   may be written and what their threshold allows, and parses one into a check;
+//! - running: the check itself implements `CheckKind`: the metrics it needs (as typed
+//!   handles), how the measured values become its number, its failing rows, its settings.
 //!
-//! Adding a type means a new file here, one line in `TYPES`, and (until the check side
-//! is a trait too) one arm in each `match` of `CheckKind` below.
+//! `TYPES` is the one list. Adding a type is one new file and one line there.
 
 pub mod aggregate;
 pub mod duplicate;
@@ -11,42 +13,33 @@ pub mod freshness;
 pub mod invalid;
 pub mod metric;
 pub mod missing;
+mod needs;
 pub mod row_count;
 pub mod rules;
 pub mod schema;
 
-use chrono::{DateTime, Utc};
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
 use serde_json::{Map, Value as Json};
 
-use crate::contract::threshold::{Condition, ThresholdRules};
-use crate::contract::ColumnSpec;
 use crate::decode::Reader;
-use crate::exec::{ColumnInfo, Value};
+use crate::exec::Value;
+use crate::model::threshold::{Condition, ThresholdRules};
+use crate::model::{ColumnSpec, SqlText};
+use crate::source::Span;
 use crate::sql::ast::{Expr, Select, TableRef};
-use crate::sql::dialect::Dialect;
 use crate::yaml::Node;
 
-use rules::{MissingRules, ValidityRules};
+pub use needs::{Agg, CatalogColumns, Inputs, NeededAggregate, Needs, OwnRow};
+use rules::{MissingRules, ReferenceData, ValidityRules};
 
 /// Where a check is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Dataset,
     Column,
-}
-
-#[derive(Debug, Clone)]
-pub enum CheckKind {
-    RowCount,
-    Schema(schema::Schema),
-    Missing(missing::Missing),
-    // boxed: by far the largest variant (all the validity rules)
-    Invalid(Box<invalid::Invalid>),
-    Duplicate(duplicate::Duplicate),
-    Freshness(freshness::Freshness),
-    Aggregate(aggregate::Aggregate),
-    Metric(metric::Metric),
-    FailedRows(failed_rows::FailedRows),
 }
 
 /// Column defaults a column-level check may inherit.
@@ -56,8 +49,18 @@ pub struct ColumnDefaults<'a> {
     pub validity: Option<&'a ValidityRules>,
 }
 
+/// What a check type's parser may look at besides the check's own mapping.
+pub struct ParseCtx<'a> {
+    /// the column a column-level check is written under, with its defaults
+    pub column: Option<&'a ColumnDefaults<'a>>,
+    /// every column the contract declares
+    pub columns: &'a [ColumnSpec],
+    /// the type's key (`- missing:`), for errors about a check with no body
+    pub key_span: Span,
+}
+
 pub struct Parsed {
-    pub kind: CheckKind,
+    pub kind: Box<dyn DynCheck>,
     pub threshold_rules: ThresholdRules,
 }
 
@@ -74,14 +77,9 @@ pub trait CheckType: Sync {
     /// attributes)
     fn keys(&self, scope: Scope) -> Vec<&'static str>;
 
-    /// Parse the type-specific part of a check. `node` is the check's mapping.
-    fn parse(
-        &self,
-        r: &mut Reader,
-        node: &Node,
-        column: Option<&ColumnDefaults>,
-        key_span: crate::yaml::Span,
-    ) -> Option<Parsed>;
+    /// Parse the type-specific part of a check, and say what its threshold allows.
+    /// `node` is the check's mapping.
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed>;
 }
 
 /// Every check type.
@@ -114,16 +112,7 @@ fn must_be_zero() -> ThresholdRules {
     ThresholdRules {
         default: Some(Condition::Eq(0.0)),
         percent: true,
-        unit: false,
-    }
-}
-
-/// Thresholds with no default: the contract must give one.
-fn required() -> ThresholdRules {
-    ThresholdRules {
-        default: None,
-        percent: false,
-        unit: false,
+        ..ThresholdRules::required()
     }
 }
 
@@ -133,12 +122,22 @@ fn sorted(mut keys: Vec<&'static str>) -> Vec<&'static str> {
     keys
 }
 
-/// One aggregate the check needs from its dataset's shared query.
-#[derive(Debug, Clone)]
-pub struct Metric {
-    /// readable alias in the SQL ("id_missing_count")
-    pub name: String,
-    pub expr: Expr,
+/// What a check's SQL is: the contract's `expression:` or `query:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlRole {
+    /// one SQL expression over the dataset's rows
+    Expression,
+    /// one SELECT of the user's own
+    Query,
+}
+
+impl SqlRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqlRole::Expression => "expression",
+            SqlRole::Query => "query",
+        }
+    }
 }
 
 /// A query a check runs on its own; its first row is handed to `measure`.
@@ -165,15 +164,6 @@ pub enum Capture {
     Query(String),
 }
 
-#[derive(Debug, Default)]
-pub struct Needs {
-    pub aggregates: Vec<Metric>,
-    pub own_query: Option<OwnQuery>,
-    pub schema: bool,
-    /// columns that must exist for the check to run
-    pub columns: Vec<String>,
-}
-
 pub struct NeedCtx<'a> {
     pub table: &'a TableRef,
     pub column: Option<&'a str>,
@@ -181,15 +171,6 @@ pub struct NeedCtx<'a> {
     pub filter: Option<&'a Expr>,
     /// resolved table of `valid_reference_data`, when the check has one
     pub reference_table: Option<&'a TableRef>,
-}
-
-pub struct Inputs<'a> {
-    /// values of the check's aggregates, in the order it asked for them
-    pub aggregates: &'a [Value],
-    pub own_row: Option<&'a [Value]>,
-    pub schema: Option<&'a [ColumnInfo]>,
-    pub now: DateTime<Utc>,
-    pub dialect: &'a dyn Dialect,
 }
 
 /// What happens when the measured value is NULL.
@@ -223,90 +204,112 @@ impl Measurement {
     }
 }
 
-impl CheckKind {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            CheckKind::RowCount => "row_count",
-            CheckKind::Schema(_) => "schema",
-            CheckKind::Missing(_) => "missing",
-            CheckKind::Invalid(_) => "invalid",
-            CheckKind::Duplicate(_) => "duplicate",
-            CheckKind::Freshness(_) => "freshness",
-            CheckKind::Aggregate(_) => "aggregate",
-            CheckKind::Metric(_) => "metric",
-            CheckKind::FailedRows(_) => "failed_rows",
-        }
-    }
+/// The check trait: one parsed check of a type, as it runs. `needs` asks for metrics
+/// and gets a handle for each; `measure` reads the values back through those handles,
+/// so the two cannot drift apart.
+pub trait CheckKind: fmt::Debug + Clone + Send + Sync + 'static {
+    /// the handles `needs` hands to `measure`
+    type Handles: Send + Sync + 'static;
 
-    pub fn needs(&self, ctx: &NeedCtx) -> Needs {
-        match self {
-            CheckKind::RowCount => row_count::needs(),
-            CheckKind::Schema(_) => Needs {
-                schema: true,
-                ..Needs::default()
-            },
-            CheckKind::Missing(c) => c.needs(ctx),
-            CheckKind::Invalid(c) => c.needs(ctx),
-            CheckKind::Duplicate(c) => c.needs(ctx),
-            CheckKind::Freshness(c) => c.needs(),
-            CheckKind::Aggregate(c) => c.needs(ctx),
-            CheckKind::Metric(c) => c.needs(),
-            CheckKind::FailedRows(c) => c.needs(ctx),
-        }
-    }
+    fn type_name(&self) -> &'static str;
 
-    /// The failing rows of this check, for the diagnostics store; None for types whose
-    /// failures are not rows (row_count, schema, freshness, aggregate, metric).
-    pub fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
-        let column = ctx.column.unwrap_or_default();
-        match self {
-            CheckKind::Missing(c) => Some(Capture::Rows {
-                condition: c.rules.is_missing(column),
-                aliased: false,
-            }),
-            CheckKind::Invalid(c) => Some(c.capture(ctx)),
-            CheckKind::Duplicate(c) => Some(c.capture(ctx)),
-            CheckKind::FailedRows(c) => Some(c.capture()),
-            _ => None,
-        }
-    }
+    /// the name results show when the contract gives none
+    fn default_name(&self, column: Option<&str>) -> String;
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        match self {
-            CheckKind::RowCount => row_count::measure(inputs),
-            CheckKind::Schema(c) => c.measure(inputs),
-            CheckKind::Missing(c) => c.measure(inputs),
-            CheckKind::Invalid(c) => c.measure(inputs),
-            CheckKind::Duplicate(c) => c.measure(inputs),
-            CheckKind::Freshness(c) => c.measure(inputs),
-            CheckKind::Aggregate(c) => c.measure(inputs),
-            CheckKind::Metric(c) => c.measure(inputs),
-            CheckKind::FailedRows(c) => c.measure(inputs),
-        }
-    }
+    /// Ask for what the check measures: aggregates for the dataset's shared query, a
+    /// query of its own, the catalog's columns, columns that must exist.
+    fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Self::Handles;
+
+    /// The measured values -> the check's number and diagnostics.
+    fn measure(&self, handles: &Self::Handles, inputs: &Inputs) -> Result<Measurement, String>;
+
+    /// The rows a failing check shows in the diagnostics store; None when its failures
+    /// are not rows (row_count, schema, freshness, aggregate, metric).
+    fn capture(&self, ctx: &NeedCtx) -> Option<Capture>;
 
     /// Settings worth echoing in results (valid_values, columns, function, ...).
-    pub fn settings(&self) -> Map<String, Json> {
+    fn settings(&self, settings: &mut Map<String, Json>);
+
+    /// The user's SQL in the check, to be filled in and validated before anything runs.
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)>;
+
+    /// `valid_reference_data`, whose table is resolved before planning.
+    fn reference_data(&self) -> Option<&ReferenceData>;
+}
+
+/// What `needs` returned, kept by the plan until `measure` reads it back.
+#[derive(Clone)]
+pub struct Handles(Arc<dyn Any + Send + Sync>);
+
+impl fmt::Debug for Handles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Handles")
+    }
+}
+
+/// `CheckKind` behind a pointer: what contracts hold. Implemented once, for every
+/// `CheckKind`; the one place where a check's handles are taken back to their type.
+pub trait DynCheck: fmt::Debug + Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn default_name(&self, column: Option<&str>) -> String;
+    fn needs(&self, ctx: &NeedCtx) -> (Needs, Handles);
+    fn measure(&self, handles: &Handles, inputs: &Inputs) -> Result<Measurement, String>;
+    fn capture(&self, ctx: &NeedCtx) -> Option<Capture>;
+    fn settings(&self) -> Map<String, Json>;
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)>;
+    fn reference_data(&self) -> Option<&ReferenceData>;
+    fn clone_box(&self) -> Box<dyn DynCheck>;
+}
+
+impl<C: CheckKind> DynCheck for C {
+    fn type_name(&self) -> &'static str {
+        CheckKind::type_name(self)
+    }
+
+    fn default_name(&self, column: Option<&str>) -> String {
+        CheckKind::default_name(self, column)
+    }
+
+    fn needs(&self, ctx: &NeedCtx) -> (Needs, Handles) {
+        let mut needs = Needs::default();
+        let handles = CheckKind::needs(self, ctx, &mut needs);
+        (needs, Handles(Arc::new(handles)))
+    }
+
+    fn measure(&self, handles: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+        let handles = handles
+            .0
+            .downcast_ref::<C::Handles>()
+            .ok_or("internal error: measured with another check's plan")?;
+        CheckKind::measure(self, handles, inputs)
+    }
+
+    fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
+        CheckKind::capture(self, ctx)
+    }
+
+    fn settings(&self) -> Map<String, Json> {
         let mut m = Map::new();
-        match self {
-            CheckKind::Missing(c) => c.rules.describe(&mut m),
-            CheckKind::Invalid(c) => {
-                c.missing.describe(&mut m);
-                c.validity.describe(&mut m);
-            }
-            CheckKind::Duplicate(c) => c.describe(&mut m),
-            CheckKind::Aggregate(c) => {
-                m.insert("function".into(), Json::from(c.function.as_str()));
-            }
-            CheckKind::Metric(c) => c.describe(&mut m),
-            CheckKind::FailedRows(c) => c.describe(&mut m),
-            CheckKind::Freshness(c) => {
-                m.insert("column".into(), Json::from(c.column.clone()));
-            }
-            CheckKind::Schema(c) => c.describe(&mut m),
-            CheckKind::RowCount => {}
-        }
+        CheckKind::settings(self, &mut m);
         m
+    }
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        CheckKind::user_sql(self)
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        CheckKind::reference_data(self)
+    }
+
+    fn clone_box(&self) -> Box<dyn DynCheck> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn DynCheck> {
+    fn clone(&self) -> Self {
+        self.clone_box()
     }
 }
 

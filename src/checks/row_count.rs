@@ -1,57 +1,80 @@
 //! `row_count`: rows left after the dataset and check filters.
 
-use super::{count_value, Inputs, Measurement, Metric, Needs, NoValue};
-use crate::sql::ast::Expr;
+use serde_json::{Map, Value as Json};
 
-pub fn needs() -> Needs {
-    Needs {
-        aggregates: vec![Metric {
-            name: "row_count".into(),
-            expr: Expr::CountAll,
-        }],
-        ..Needs::default()
+use super::rules::ReferenceData;
+use super::{
+    Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs, NoValue, ParseCtx,
+    Parsed, Scope, SqlRole,
+};
+use crate::decode::Reader;
+use crate::model::threshold::{Condition, ThresholdRules};
+use crate::model::SqlText;
+use crate::yaml::Node;
+
+#[derive(Debug, Clone)]
+pub struct RowCount;
+
+impl CheckKind for RowCount {
+    type Handles = Agg;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
     }
-}
 
-pub fn measure(inputs: &Inputs) -> Result<Measurement, String> {
-    let rows = count_value(inputs.aggregates.first(), "row_count")?;
-    let mut m = Measurement::new(Some(rows as f64)).diag("check_rows_tested", rows);
-    m.no_value = NoValue::Fail;
-    Ok(m)
+    fn default_name(&self, _column: Option<&str>) -> String {
+        "row count".to_string()
+    }
+
+    fn needs(&self, _ctx: &NeedCtx, needs: &mut Needs) -> Agg {
+        needs.row_count()
+    }
+
+    fn measure(&self, rows: &Agg, inputs: &Inputs) -> Result<Measurement, String> {
+        let rows = inputs.count(*rows, "row_count")?;
+        let mut m = Measurement::new(Some(rows as f64)).diag("check_rows_tested", rows);
+        m.no_value = NoValue::Fail;
+        Ok(m)
+    }
+
+    fn capture(&self, _ctx: &NeedCtx) -> Option<Capture> {
+        None
+    }
+
+    fn settings(&self, _settings: &mut Map<String, Json>) {}
+
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        Vec::new()
+    }
+
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        None
+    }
 }
 
 /// `row_count` in a contract.
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "row_count"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::DATASET
     }
 
-    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
+    fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         Vec::new()
     }
 
-    fn parse(
-        &self,
-        _r: &mut crate::decode::Reader,
-        _node: &crate::yaml::Node,
-        _column: Option<&super::ColumnDefaults>,
-        _key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{CheckKind, Parsed};
-        use crate::contract::threshold::{Condition, ThresholdRules};
+    fn parse(&self, _r: &mut Reader, _node: &Node, _ctx: &ParseCtx) -> Option<Parsed> {
         Some(Parsed {
-            kind: CheckKind::RowCount,
+            kind: Box::new(RowCount),
             threshold_rules: ThresholdRules {
                 default: Some(Condition::Gt(0.0)),
-                percent: false,
-                unit: false,
+                ..ThresholdRules::required()
             },
         })
     }

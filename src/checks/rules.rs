@@ -7,8 +7,9 @@
 use serde_json::{json, Map, Value as Json};
 
 use crate::decode::Reader;
+use crate::source::Span;
 use crate::sql::ast::{CmpOp, Expr, Literal};
-use crate::yaml::{Node, Span};
+use crate::yaml::Node;
 
 pub const MISSING_KEYS: &[&str] = &["missing_values", "missing_format"];
 

@@ -5,10 +5,15 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use super::{Inputs, Measurement};
-use crate::contract::ColumnSpec;
+use super::rules::ReferenceData;
+use super::{
+    sorted, Capture, CatalogColumns, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs,
+    NoValue, ParseCtx, Parsed, Scope, SqlRole,
+};
 use crate::decode::Reader;
 use crate::exec::ColumnInfo;
+use crate::model::threshold::{Condition, ThresholdRules};
+use crate::model::{ColumnSpec, SqlText};
 use crate::sql::dialect::{type_params, Dialect};
 use crate::yaml::Node;
 
@@ -16,23 +21,43 @@ use crate::yaml::Node;
 pub struct Schema {
     pub allow_extra_columns: bool,
     pub allow_other_column_order: bool,
-    /// the contract's columns, filled in once they are parsed
+    /// the contract's columns
     pub expected: Vec<ColumnSpec>,
 }
 
-impl Schema {
-    pub fn parse(r: &mut Reader, node: &Node) -> Option<Schema> {
-        let mut s = Schema::default();
-        if let Some(n) = node.get("allow_extra_columns") {
-            s.allow_extra_columns = r.bool(n, "allow_extra_columns")?;
-        }
-        if let Some(n) = node.get("allow_other_column_order") {
-            s.allow_other_column_order = r.bool(n, "allow_other_column_order")?;
-        }
-        Some(s)
+impl CheckKind for Schema {
+    type Handles = CatalogColumns;
+
+    fn type_name(&self) -> &'static str {
+        TYPE.name()
     }
 
-    pub fn describe(&self, m: &mut Map<String, Json>) {
+    fn default_name(&self, _column: Option<&str>) -> String {
+        "schema".to_string()
+    }
+
+    fn needs(&self, _ctx: &NeedCtx, needs: &mut Needs) -> CatalogColumns {
+        needs.catalog_columns()
+    }
+
+    fn measure(&self, columns: &CatalogColumns, inputs: &Inputs) -> Result<Measurement, String> {
+        let actual = inputs.columns(*columns)?;
+        let differences = self.differences(actual, inputs.dialect);
+        let expected: Vec<Json> = self.expected.iter().map(expected_json).collect();
+        let actual_json: Vec<Json> = actual.iter().map(actual_json).collect();
+        let mut m = Measurement::new(Some(differences.len() as f64))
+            .diag("expected_columns", Json::Array(expected))
+            .diag("actual_columns", Json::Array(actual_json))
+            .diag("differences", json!(differences));
+        m.no_value = NoValue::Fail;
+        Ok(m)
+    }
+
+    fn capture(&self, _ctx: &NeedCtx) -> Option<Capture> {
+        None
+    }
+
+    fn settings(&self, m: &mut Map<String, Json>) {
         m.insert(
             "allow_extra_columns".into(),
             json!(self.allow_extra_columns),
@@ -43,92 +68,23 @@ impl Schema {
         );
     }
 
-    pub fn measure(&self, inputs: &Inputs) -> Result<Measurement, String> {
-        let actual = inputs
-            .schema
-            .ok_or("the dataset's columns could not be read")?;
-        let differences = self.differences(actual, inputs.dialect);
-        let expected: Vec<Json> = self.expected.iter().map(expected_json).collect();
-        let actual_json: Vec<Json> = actual.iter().map(actual_json).collect();
-        let mut m = Measurement::new(Some(differences.len() as f64))
-            .diag("expected_columns", Json::Array(expected))
-            .diag("actual_columns", Json::Array(actual_json))
-            .diag("differences", json!(differences));
-        m.no_value = super::NoValue::Fail;
-        Ok(m)
+    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+        Vec::new()
     }
 
+    fn reference_data(&self) -> Option<&ReferenceData> {
+        None
+    }
+}
+
+impl Schema {
     pub fn differences(&self, actual: &[ColumnInfo], d: &dyn Dialect) -> Vec<String> {
         let mut out = Vec::new();
         let find = |name: &str| actual.iter().find(|a| d.same_ident(&a.name, name));
         for spec in &self.expected {
-            let Some(col) = find(&spec.name) else {
-                out.push(format!("column '{}' is missing", spec.name));
-                continue;
-            };
-            if let Some(want) = &spec.data_type {
-                if d.normalize_type(want) != d.normalize_type(&col.data_type) {
-                    out.push(format!(
-                        "column '{}' has data type '{}', expected '{}'",
-                        spec.name, col.data_type, want
-                    ));
-                } else {
-                    // sizes written into the type, like varchar(20) or decimal(10,2)
-                    let params = type_params(want);
-                    let base = d.normalize_type(want);
-                    let numeric = matches!(base.as_str(), "decimal" | "numeric");
-                    let (len, precision, scale) = if numeric {
-                        (None, params.first().copied(), params.get(1).copied())
-                    } else {
-                        (params.first().copied(), None, None)
-                    };
-                    let len = spec.character_maximum_length.or(len);
-                    let precision = spec.numeric_precision.or(precision);
-                    let scale = spec.numeric_scale.or(scale);
-                    compare(
-                        &mut out,
-                        &spec.name,
-                        "character_maximum_length",
-                        len,
-                        col.character_maximum_length,
-                    );
-                    compare(
-                        &mut out,
-                        &spec.name,
-                        "numeric_precision",
-                        precision,
-                        col.numeric_precision,
-                    );
-                    compare(
-                        &mut out,
-                        &spec.name,
-                        "numeric_scale",
-                        scale,
-                        col.numeric_scale,
-                    );
-                }
-            } else {
-                compare(
-                    &mut out,
-                    &spec.name,
-                    "character_maximum_length",
-                    spec.character_maximum_length,
-                    col.character_maximum_length,
-                );
-                compare(
-                    &mut out,
-                    &spec.name,
-                    "numeric_precision",
-                    spec.numeric_precision,
-                    col.numeric_precision,
-                );
-                compare(
-                    &mut out,
-                    &spec.name,
-                    "numeric_scale",
-                    spec.numeric_scale,
-                    col.numeric_scale,
-                );
+            match find(&spec.name) {
+                Some(col) => column_differences(&mut out, spec, col, d),
+                None => out.push(format!("column '{}' is missing", spec.name)),
             }
         }
         if !self.allow_extra_columns {
@@ -168,6 +124,48 @@ impl Schema {
             }
         }
         out
+    }
+}
+
+/// One declared column against the catalog's: its type, then its sizes, given as keys
+/// or written into the type (varchar(20), decimal(10,2)); the keys win.
+fn column_differences(out: &mut Vec<String>, spec: &ColumnSpec, col: &ColumnInfo, d: &dyn Dialect) {
+    let (len, precision, scale) = match &spec.data_type {
+        Some(want) if d.normalize_type(want) != d.normalize_type(&col.data_type) => {
+            out.push(format!(
+                "column '{}' has data type '{}', expected '{}'",
+                spec.name, col.data_type, want
+            ));
+            return;
+        }
+        Some(want) => {
+            let params = type_params(want);
+            if matches!(d.normalize_type(want).as_str(), "decimal" | "numeric") {
+                (None, params.first().copied(), params.get(1).copied())
+            } else {
+                (params.first().copied(), None, None)
+            }
+        }
+        None => (None, None, None),
+    };
+    for (what, want, got) in [
+        (
+            "character_maximum_length",
+            spec.character_maximum_length.or(len),
+            col.character_maximum_length,
+        ),
+        (
+            "numeric_precision",
+            spec.numeric_precision.or(precision),
+            col.numeric_precision,
+        ),
+        (
+            "numeric_scale",
+            spec.numeric_scale.or(scale),
+            col.numeric_scale,
+        ),
+    ] {
+        compare(out, &spec.name, what, want, got);
     }
 }
 
@@ -220,36 +218,37 @@ fn actual_json(col: &ColumnInfo) -> Json {
 pub struct Type;
 pub static TYPE: Type = Type;
 
-impl super::CheckType for Type {
+impl CheckType for Type {
     fn name(&self) -> &'static str {
         "schema"
     }
 
-    fn scopes(&self) -> &'static [super::Scope] {
+    fn scopes(&self) -> &'static [Scope] {
         super::DATASET
     }
 
-    fn keys(&self, _scope: super::Scope) -> Vec<&'static str> {
-        use super::sorted;
+    fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         sorted(vec!["allow_extra_columns", "allow_other_column_order"])
     }
 
-    fn parse(
-        &self,
-        r: &mut crate::decode::Reader,
-        node: &crate::yaml::Node,
-        _column: Option<&super::ColumnDefaults>,
-        _key_span: crate::yaml::Span,
-    ) -> Option<super::Parsed> {
-        use super::{CheckKind, Parsed};
-        use crate::contract::threshold::{Condition, ThresholdRules};
+    fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
+        let mut s = Schema {
+            expected: ctx.columns.to_vec(),
+            ..Schema::default()
+        };
+        if let Some(n) = node.get("allow_extra_columns") {
+            s.allow_extra_columns = r.bool(n, "allow_extra_columns")?;
+        }
+        if let Some(n) = node.get("allow_other_column_order") {
+            s.allow_other_column_order = r.bool(n, "allow_other_column_order")?;
+        }
         Some(Parsed {
-            kind: CheckKind::Schema(Schema::parse(r, node)?),
-            // the value is the number of differences; a schema takes no threshold of its own
+            kind: Box::new(s),
+            // the value is the number of differences, which must be 0
             threshold_rules: ThresholdRules {
                 default: Some(Condition::Eq(0.0)),
-                percent: false,
-                unit: false,
+                none_because: Some("any difference fails it"),
+                ..ThresholdRules::required()
             },
         })
     }

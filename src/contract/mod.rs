@@ -7,34 +7,17 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json};
 
-use crate::checks::{self, rules, CheckKind, ColumnDefaults, Scope};
+use crate::checks::{
+    self, rules, CheckType, ColumnDefaults, DynCheck, ParseCtx, Parsed, Scope, SqlRole,
+};
 use crate::decode::Reader;
 use crate::diag::{unknown_word_help, Diags};
 use crate::interp::Vars;
-use crate::yaml::{self, Node, Source, Span, Value};
+use crate::source::{Source, Span};
+use crate::yaml::{self, Key, Node, Value};
 
-use threshold::Threshold;
-
-/// SQL written by the user, with where it was written.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SqlText {
-    /// the SQL that runs: once the data source is known (`plan::resolve`), placeholders
-    /// filled in for its engine and comments removed
-    pub sql: String,
-    /// as written, placeholders and all
-    pub template: String,
-    pub span: Span,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ColumnSpec {
-    pub name: String,
-    pub span: Span,
-    pub data_type: Option<String>,
-    pub character_maximum_length: Option<u64>,
-    pub numeric_precision: Option<u64>,
-    pub numeric_scale: Option<u64>,
-}
+use crate::model::threshold::Threshold;
+use crate::model::{ColumnSpec, SqlText};
 
 #[derive(Debug, Clone)]
 pub struct DatasetName {
@@ -49,7 +32,7 @@ pub struct DatasetName {
 pub struct Check {
     /// stable identity: `columns/id/missing`, `checks/row_count`, plus `/qualifier`
     pub id: String,
-    pub kind: CheckKind,
+    pub kind: Box<dyn DynCheck>,
     pub column: Option<String>,
     pub name: Option<String>,
     pub qualifier: Option<String>,
@@ -167,15 +150,10 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
     if let Some(list) = root.get("checks").filter(|n| !n.is_null()) {
         if let Some(items) = r.list(list, "checks") {
             for item in items {
-                if let Some(check) = read_check(&mut r, item, Scope::Dataset, None) {
+                if let Some(check) = read_check(&mut r, item, Scope::Dataset, None, &columns) {
                     push_check(&mut r, &mut checks_out, &mut ids, check);
                 }
             }
-        }
-    }
-    for check in &mut checks_out {
-        if let CheckKind::Schema(s) = &mut check.kind {
-            s.expected = columns.clone();
         }
     }
     let diags = r.diags;
@@ -291,7 +269,7 @@ fn read_column(
     if let Some(list) = item.get("checks").filter(|n| !n.is_null()) {
         if let Some(items) = r.list(list, "checks") {
             for c in items {
-                if let Some(check) = read_check(r, c, Scope::Column, Some(&defaults)) {
+                if let Some(check) = read_check(r, c, Scope::Column, Some(&defaults), columns) {
                     push_check(r, checks_out, ids, check);
                 }
             }
@@ -316,12 +294,12 @@ fn push_check(r: &mut Reader, out: &mut Vec<Check>, ids: &mut HashMap<String, Sp
     out.push(check);
 }
 
-fn read_check(
+/// One `- TYPE: {...}` list item -> its type key, body and type, or an error.
+fn check_type_of<'n>(
     r: &mut Reader,
-    item: &Node,
+    item: &'n Node,
     scope: Scope,
-    column: Option<&ColumnDefaults>,
-) -> Option<Check> {
+) -> Option<(&'n Key, &'n Node, &'static dyn CheckType)> {
     let Some(entries) = item.as_map() else {
         r.error(
             item.span,
@@ -377,6 +355,18 @@ fn read_check(
         );
         return None;
     }
+    Some((type_key, body, check_type))
+}
+
+fn read_check(
+    r: &mut Reader,
+    item: &Node,
+    scope: Scope,
+    column: Option<&ColumnDefaults>,
+    columns: &[ColumnSpec],
+) -> Option<Check> {
+    let (type_key, body, check_type) = check_type_of(r, item, scope)?;
+    let type_name = check_type.name();
     // `- missing:` with nothing after it is a check with every default
     let empty = Node {
         value: Value::Map(Vec::new()),
@@ -389,7 +379,12 @@ fn read_check(
         return None;
     }
     let errors_before = r.diags.items.len();
-    let parsed = check_type.parse(r, body_map, column, type_key.span);
+    let ctx = ParseCtx {
+        column,
+        columns,
+        key_span: type_key.span,
+    };
+    let parsed = check_type.parse(r, body_map, &ctx);
     let name = body_map.get("name").and_then(|n| r.string(n, "name"));
     let qualifier = body_map
         .get("qualifier")
@@ -397,64 +392,30 @@ fn read_check(
     let filter = body_map
         .get("filter")
         .and_then(|n| sql_text(r, n, "filter"));
-    let attributes = match body_map.get("attributes").filter(|n| !n.is_null()) {
-        Some(n) if n.as_map().is_some() => match to_json(n) {
-            Json::Object(m) => m,
-            _ => Map::new(),
-        },
-        Some(n) => {
-            r.error(
-                n.span,
-                "attributes must be a mapping of names to values",
-                None,
-            );
-            Map::new()
-        }
-        None => Map::new(),
-    };
-    let parsed = parsed?;
+    let attributes = read_attributes(r, body_map, "attributes");
+    let Parsed {
+        mut kind,
+        threshold_rules,
+    } = parsed?;
     let threshold_node = body_map.get("threshold");
-    if type_name == "schema" && threshold_node.is_some_and(|n| !n.is_null()) {
+    let threshold = threshold::parse(
+        r,
+        threshold_node,
+        &threshold_rules,
+        type_name,
+        type_key.span,
+    )?;
+    let uses_query = kind
+        .user_sql()
+        .iter()
+        .any(|(role, _)| *role == SqlRole::Query);
+    if let (true, Some(f)) = (uses_query, &filter) {
         r.error(
-            threshold_node.map_or(type_key.span, |n| n.span),
-            "a schema check takes no threshold: any difference fails it",
-            Some("remove `threshold:`".into()),
+            f.span,
+            "a check with `query:` cannot have a `filter`: the query selects its own rows",
+            Some("put the condition in the query's WHERE clause".into()),
         );
         return None;
-    }
-    let threshold = threshold::parse(r, threshold_node, &parsed.threshold_rules, type_name);
-    let Some(threshold) = threshold else {
-        if r.diags.items.len() == errors_before {
-            r.error(
-                type_key.span,
-                format!("a {type_name} check needs a threshold"),
-                Some(match type_name {
-                    "freshness" => "threshold: {unit: hour, must_be_less_than: 24}".to_string(),
-                    _ => "threshold: {must_be_between: {greater_than: 0, less_than: 100}}"
-                        .to_string(),
-                }),
-            );
-        }
-        return None;
-    };
-    let mut kind = parsed.kind;
-    if let CheckKind::Freshness(f) = &mut kind {
-        f.unit = threshold.unit.unwrap_or(threshold::TimeUnit::Hour);
-    }
-    let uses_query = matches!(
-        &kind,
-        CheckKind::Metric(checks::metric::Metric::Query(_))
-            | CheckKind::FailedRows(checks::failed_rows::FailedRows::Query(_))
-    );
-    if uses_query {
-        if let Some(f) = &filter {
-            r.error(
-                f.span,
-                "a check with `query:` cannot have a `filter`: the query selects its own rows",
-                Some("put the condition in the query's WHERE clause".into()),
-            );
-            return None;
-        }
     }
     if r.diags.items.len() > errors_before {
         return None;
@@ -479,6 +440,26 @@ fn read_check(
         attributes,
         span: type_key.span,
     })
+}
+
+/// `attributes:` of a check (or `check_attributes:` of the contract): a mapping, copied
+/// into results as written, placeholders resolved.
+fn read_attributes(r: &mut Reader, body: &Node, key: &str) -> Map<String, Json> {
+    match body.get(key).filter(|n| !n.is_null()) {
+        Some(n) if n.as_map().is_some() => match to_json(n) {
+            Json::Object(m) => m,
+            _ => Map::new(),
+        },
+        Some(n) => {
+            r.error(
+                n.span,
+                format!("{key} must be a mapping of names to values"),
+                None,
+            );
+            Map::new()
+        }
+        None => Map::new(),
+    }
 }
 
 /// A YAML node as JSON, for `attributes` (copied into results as written).

@@ -1,213 +1,11 @@
-//! Thresholds: what value a check's metric must have, and how bad it is when it doesn't.
-
-use serde_json::{json, Map, Value as Json};
+//! Reading `threshold:` from a contract into the model's `Threshold`.
 
 use crate::decode::Reader;
+use crate::model::threshold::{
+    fmt_num, Bound, Condition, Level, MetricKind, Threshold, ThresholdRules, TimeUnit,
+};
+use crate::source::Span;
 use crate::yaml::Node;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricKind {
-    Count,
-    Percent,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Fail,
-    Warn,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Fail => "fail",
-            Level::Warn => "warn",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeUnit {
-    Minute,
-    Hour,
-    Day,
-}
-
-impl TimeUnit {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeUnit::Minute => "minute",
-            TimeUnit::Hour => "hour",
-            TimeUnit::Day => "day",
-        }
-    }
-
-    pub fn seconds(self) -> f64 {
-        match self {
-            TimeUnit::Minute => 60.0,
-            TimeUnit::Hour => 3600.0,
-            TimeUnit::Day => 86400.0,
-        }
-    }
-
-    pub fn plural(self) -> &'static str {
-        match self {
-            TimeUnit::Minute => "minutes",
-            TimeUnit::Hour => "hours",
-            TimeUnit::Day => "days",
-        }
-    }
-}
-
-/// One side of a range.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bound {
-    pub value: f64,
-    pub inclusive: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Condition {
-    Eq(f64),
-    NotEq(f64),
-    Gt(f64),
-    GtEq(f64),
-    Lt(f64),
-    LtEq(f64),
-    /// passes when lower < value < upper (or <= when inclusive)
-    Between(Bound, Bound),
-    /// passes when value < low or value > high (or <= / >= when inclusive)
-    NotBetween(Bound, Bound),
-}
-
-impl Condition {
-    pub fn holds(&self, v: f64) -> bool {
-        match *self {
-            Condition::Eq(x) => v == x,
-            Condition::NotEq(x) => v != x,
-            Condition::Gt(x) => v > x,
-            Condition::GtEq(x) => v >= x,
-            Condition::Lt(x) => v < x,
-            Condition::LtEq(x) => v <= x,
-            Condition::Between(lo, hi) => above(v, lo) && below(v, hi),
-            Condition::NotBetween(low, high) => below(v, low) || above(v, high),
-        }
-    }
-}
-
-fn above(v: f64, b: Bound) -> bool {
-    if b.inclusive {
-        v >= b.value
-    } else {
-        v > b.value
-    }
-}
-
-fn below(v: f64, b: Bound) -> bool {
-    if b.inclusive {
-        v <= b.value
-    } else {
-        v < b.value
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Threshold {
-    pub metric: MetricKind,
-    pub condition: Condition,
-    pub level: Level,
-    /// freshness only
-    pub unit: Option<TimeUnit>,
-}
-
-impl Threshold {
-    pub fn new(condition: Condition) -> Threshold {
-        Threshold {
-            metric: MetricKind::Count,
-            condition,
-            level: Level::Fail,
-            unit: None,
-        }
-    }
-
-    /// The threshold as the user would write it, for results and reports.
-    pub fn to_json(&self) -> Json {
-        let mut m = Map::new();
-        if let Some(u) = self.unit {
-            m.insert("unit".into(), json!(u.as_str()));
-        } else {
-            let metric = match self.metric {
-                MetricKind::Count => "count",
-                MetricKind::Percent => "percent",
-            };
-            m.insert("metric".into(), json!(metric));
-        }
-        let bound = |b: Bound, strict: &str, incl: &str| {
-            (if b.inclusive { incl } else { strict }).to_string()
-        };
-        match self.condition {
-            Condition::Eq(x) => {
-                m.insert("must_be".into(), num(x));
-            }
-            Condition::NotEq(x) => {
-                m.insert("must_not_be".into(), num(x));
-            }
-            Condition::Gt(x) => {
-                m.insert("must_be_greater_than".into(), num(x));
-            }
-            Condition::GtEq(x) => {
-                m.insert("must_be_greater_than_or_equal".into(), num(x));
-            }
-            Condition::Lt(x) => {
-                m.insert("must_be_less_than".into(), num(x));
-            }
-            Condition::LtEq(x) => {
-                m.insert("must_be_less_than_or_equal".into(), num(x));
-            }
-            Condition::Between(lo, hi) => {
-                let mut r = Map::new();
-                r.insert(
-                    bound(lo, "greater_than", "greater_than_or_equal"),
-                    num(lo.value),
-                );
-                r.insert(bound(hi, "less_than", "less_than_or_equal"), num(hi.value));
-                m.insert("must_be_between".into(), Json::Object(r));
-            }
-            Condition::NotBetween(low, high) => {
-                let mut r = Map::new();
-                r.insert(
-                    bound(low, "less_than", "less_than_or_equal"),
-                    num(low.value),
-                );
-                r.insert(
-                    bound(high, "greater_than", "greater_than_or_equal"),
-                    num(high.value),
-                );
-                m.insert("must_be_not_between".into(), Json::Object(r));
-            }
-        }
-        m.insert("level".into(), json!(self.level.as_str()));
-        Json::Object(m)
-    }
-}
-
-/// Integral numbers print without ".0"; others with up to 4 decimals, trimmed.
-pub fn fmt_num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        let s = format!("{x:.4}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-fn num(x: f64) -> Json {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        json!(x as i64)
-    } else {
-        json!(x)
-    }
-}
 
 const COMPARISONS: &[&str] = &[
     "must_be",
@@ -220,37 +18,39 @@ const COMPARISONS: &[&str] = &[
     "must_be_not_between",
 ];
 
-/// What the check type allows in its threshold.
-pub struct ThresholdRules {
-    /// the comparison used when the threshold gives none (None: a comparison is required)
-    pub default: Option<Condition>,
-    /// `metric: percent` is meaningful for this check
-    pub percent: bool,
-    /// freshness: `unit` is allowed
-    pub unit: bool,
-}
-
-/// Parse `threshold:` (None when the key is absent or empty).
+/// Parse `threshold:`. Absent or empty, the type's default applies, or the check is
+/// reported as needing one (at `key_span`, the check's type key).
 pub fn parse(
     r: &mut Reader,
     node: Option<&Node>,
     rules: &ThresholdRules,
     check_type: &str,
+    key_span: Span,
 ) -> Option<Threshold> {
-    let node = match node {
-        Some(n) if !n.is_null() => n,
-        _ => {
-            return match rules.default {
-                Some(c) => {
-                    let mut t = Threshold::new(c);
-                    if rules.unit {
-                        t.unit = Some(TimeUnit::Hour);
-                    }
-                    Some(t)
-                }
-                None => None,
-            };
-        }
+    let written = node.filter(|n| !n.is_null());
+    if let (Some(reason), Some(n)) = (rules.none_because, written) {
+        r.error(
+            n.span,
+            format!("a {check_type} check takes no threshold: {reason}"),
+            Some("remove `threshold:`".into()),
+        );
+        return None;
+    }
+    let Some(node) = written.filter(|_| rules.none_because.is_none()) else {
+        return match rules.default {
+            Some(c) => Some(Threshold {
+                unit: rules.unit.then_some(TimeUnit::Hour),
+                ..Threshold::new(c)
+            }),
+            None => {
+                r.error(
+                    key_span,
+                    format!("a {check_type} check needs a threshold"),
+                    Some(rules.example.to_string()),
+                );
+                None
+            }
+        };
     };
     let mut allowed: Vec<&str> = vec!["metric", "level"];
     allowed.extend(COMPARISONS);
@@ -260,69 +60,40 @@ pub fn parse(
     if !r.keys(node, &allowed, "a threshold") {
         return None;
     }
-    let entries = node.as_map().unwrap_or(&[]);
-    let mut metric = MetricKind::Count;
-    let mut level = Level::Fail;
-    let mut unit = rules.unit.then_some(TimeUnit::Hour);
+    let mut t = Threshold {
+        unit: rules.unit.then_some(TimeUnit::Hour),
+        ..Threshold::new(Condition::Eq(0.0))
+    };
     let mut condition: Option<Condition> = None;
     let mut first_comparison: Option<&str> = None;
     let mut ok = true;
-    for (key, value) in entries {
-        match key.name.as_str() {
-            "metric" => match value.scalar_text().as_deref() {
-                Some("count") => metric = MetricKind::Count,
-                Some("percent") if rules.percent => metric = MetricKind::Percent,
-                Some("percent") => {
-                    r.error(
-                        value.span,
-                        format!("a {check_type} check has no percent metric"),
-                        Some("remove `metric: percent`; the threshold compares the check's value directly".into()),
-                    );
-                    ok = false;
-                }
-                _ => {
-                    r.error(value.span, "metric must be 'count' or 'percent'", None);
-                    ok = false;
-                }
-            },
-            "level" => match value.scalar_text().as_deref() {
-                Some("fail") => level = Level::Fail,
-                Some("warn") => level = Level::Warn,
-                _ => {
-                    r.error(value.span, "level must be 'fail' or 'warn'", None);
-                    ok = false;
-                }
-            },
-            "unit" => match value.scalar_text().as_deref() {
-                Some("minute") | Some("minutes") => unit = Some(TimeUnit::Minute),
-                Some("hour") | Some("hours") => unit = Some(TimeUnit::Hour),
-                Some("day") | Some("days") => unit = Some(TimeUnit::Day),
-                _ => {
-                    r.error(value.span, "unit must be 'minute', 'hour' or 'day'", None);
-                    ok = false;
-                }
-            },
-            comparison if COMPARISONS.contains(&comparison) => {
-                if let Some(first) = first_comparison {
-                    r.error(
-                        key.span,
-                        format!("a threshold takes exactly one comparison, but has both '{first}' and '{comparison}'"),
-                        Some("for a range use must_be_between: {greater_than: LOW, less_than: HIGH}".into()),
-                    );
-                    ok = false;
-                    continue;
-                }
-                first_comparison = Some(comparison);
-                match parse_comparison(r, comparison, value) {
-                    Some(c) => condition = Some(c),
-                    None => ok = false,
-                }
-            }
+    for (key, value) in node.as_map().unwrap_or(&[]) {
+        let name = key.name.as_str();
+        if !COMPARISONS.contains(&name) {
             // unknown keys were reported by `keys` above
-            _ => ok = false,
+            ok &= allowed.contains(&name) && setting(r, name, value, rules, check_type, &mut t);
+            continue;
+        }
+        if let Some(first) = first_comparison {
+            r.error(
+                key.span,
+                format!(
+                    "a threshold takes exactly one comparison, but has both '{first}' and '{name}'"
+                ),
+                Some(
+                    "for a range use must_be_between: {greater_than: LOW, less_than: HIGH}".into(),
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        first_comparison = Some(name);
+        match parse_comparison(r, name, value) {
+            Some(c) => condition = Some(c),
+            None => ok = false,
         }
     }
-    let condition = match (condition, rules.default) {
+    t.condition = match (condition, rules.default) {
         (Some(c), _) => c,
         (None, Some(d)) if ok && first_comparison.is_none() => d,
         (None, _) => {
@@ -336,12 +107,52 @@ pub fn parse(
             return None;
         }
     };
-    ok.then_some(Threshold {
-        metric,
-        condition,
-        level,
-        unit,
-    })
+    ok.then_some(t)
+}
+
+/// `metric`, `level` or `unit` into the threshold; false (reported) when not valid.
+fn setting(
+    r: &mut Reader,
+    key: &str,
+    value: &Node,
+    rules: &ThresholdRules,
+    check_type: &str,
+    t: &mut Threshold,
+) -> bool {
+    let text = value.scalar_text();
+    match (key, text.as_deref()) {
+        ("metric", Some("count")) => t.metric = MetricKind::Count,
+        ("metric", Some("percent")) if rules.percent => t.metric = MetricKind::Percent,
+        ("metric", Some("percent")) => {
+            r.error(
+                value.span,
+                format!("a {check_type} check has no percent metric"),
+                Some(
+                    "remove `metric: percent`; the threshold compares the check's value directly"
+                        .into(),
+                ),
+            );
+            return false;
+        }
+        ("metric", _) => {
+            r.error(value.span, "metric must be 'count' or 'percent'", None);
+            return false;
+        }
+        ("level", Some("fail")) => t.level = Level::Fail,
+        ("level", Some("warn")) => t.level = Level::Warn,
+        ("level", _) => {
+            r.error(value.span, "level must be 'fail' or 'warn'", None);
+            return false;
+        }
+        _ => match text.as_deref().and_then(TimeUnit::named) {
+            Some(u) => t.unit = Some(u),
+            None => {
+                r.error(value.span, "unit must be 'minute', 'hour' or 'day'", None);
+                return false;
+            }
+        },
+    }
+    true
 }
 
 fn parse_comparison(r: &mut Reader, key: &str, value: &Node) -> Option<Condition> {
@@ -443,36 +254,4 @@ fn parse_range(
     let a = one(r, first);
     let b = one(r, second);
     Some((a?, b?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conditions_hold_at_their_edges() {
-        let incl = |v| Bound {
-            value: v,
-            inclusive: true,
-        };
-        let excl = |v| Bound {
-            value: v,
-            inclusive: false,
-        };
-        assert!(Condition::Between(excl(0.0), excl(10.0)).holds(5.0));
-        assert!(!Condition::Between(excl(0.0), excl(10.0)).holds(10.0));
-        assert!(Condition::Between(incl(0.0), incl(10.0)).holds(10.0));
-        assert!(Condition::NotBetween(excl(0.0), excl(10.0)).holds(-1.0));
-        assert!(Condition::NotBetween(excl(0.0), excl(10.0)).holds(11.0));
-        assert!(!Condition::NotBetween(excl(0.0), excl(10.0)).holds(10.0));
-        assert!(Condition::NotBetween(incl(0.0), incl(10.0)).holds(10.0));
-        assert!(Condition::NotEq(1.0).holds(2.0));
-    }
-
-    #[test]
-    fn numbers_format_compactly() {
-        assert_eq!(fmt_num(5.0), "5");
-        assert_eq!(fmt_num(55.5556), "55.5556");
-        assert_eq!(fmt_num(0.5), "0.5");
-    }
 }

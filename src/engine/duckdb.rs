@@ -1,12 +1,12 @@
 //! DuckDB database files (or `:memory:`), opened read-only; also the default store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::DataSourceConfig;
 use super::{config_path, settings_of, Engine, Files, Settings, StoreEngine, StoreTypes};
-use crate::config::DataSourceConfig;
 use crate::decode::Reader;
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::{ExecError, Executor};
@@ -124,12 +124,82 @@ impl StoreEngine for DuckDb {
     ) -> Result<(), String> {
         let s = settings_of::<DuckDbSettings>(settings, self.name()).clone();
         tokio::task::spawn_blocking(move || -> Result<(), String> {
-            let conn =
-                crate::diagnostics::open_duckdb_store(Path::new(&s.database), s.owned_by_assay)?;
+            let conn = open_store(Path::new(&s.database), s.owned_by_assay)?;
             let batch = format!("BEGIN TRANSACTION;\n{};\nCOMMIT;", statements.join(";\n"));
             conn.execute_batch(&batch).map_err(|e| e.to_string())
         })
         .await
         .map_err(|e| format!("the store task failed: {e}"))?
     }
+}
+
+/// Open the DuckDB store file, making it if needed. A new file is made whole beside its
+/// place and renamed into it, so a crash or a full disk never leaves half a store. A file
+/// that is not a DuckDB database (left empty by a full disk, say) is moved aside, with a
+/// warning, and a new store made, so one bad moment does not break every later run.
+fn open_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+    }
+    if owned && path.exists() && !is_duckdb_file(path) {
+        let aside = path.with_file_name(format!(
+            "{}.broken-{}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        std::fs::rename(path, &aside).map_err(|e| {
+            format!(
+                "'{}' is not a DuckDB database and cannot be moved aside: {e}",
+                path.display()
+            )
+        })?;
+        let wal = wal_of(path);
+        if wal.exists() {
+            let _ = std::fs::rename(&wal, wal_of(&aside));
+        }
+        tracing::warn!(
+            "the diagnostics store '{}' was not a DuckDB database; it was moved to '{}' and a new store made",
+            path.display(),
+            aside.display()
+        );
+    }
+    if !path.exists() {
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp-{}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let made = (|| -> Result<(), String> {
+            let conn = duckdb::Connection::open(&tmp).map_err(|e| e.to_string())?;
+            conn.execute_batch("CHECKPOINT")
+                .map_err(|e| e.to_string())?;
+            drop(conn);
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+        })();
+        if let Err(e) = made {
+            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(wal_of(&tmp));
+            return Err(format!("cannot create '{}': {e}", path.display()));
+        }
+    }
+    duckdb::Connection::open(path).map_err(|e| format!("cannot open '{}': {e}", path.display()))
+}
+
+/// DuckDB files carry "DUCK" after an 8-byte checksum.
+fn is_duckdb_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|_| &head[8..12] == b"DUCK")
+}
+
+fn wal_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".wal");
+    PathBuf::from(name)
 }

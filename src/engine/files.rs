@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::DataSourceConfig;
 use super::{config_path, settings_of, Engine, Files, Settings, StoreEngine};
-use crate::config::DataSourceConfig;
 use crate::decode::Reader;
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::{ExecError, Executor};

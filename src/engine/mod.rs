@@ -10,6 +10,7 @@ mod duckdb;
 mod files;
 mod mysql;
 mod postgres;
+pub mod server;
 
 use std::any::Any;
 use std::fmt;
@@ -18,7 +19,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::config::DataSourceConfig;
 use crate::decode::Reader;
 use crate::exec::{ExecError, Executor};
 use crate::sql::ast::TableRef;
@@ -41,6 +41,44 @@ pub fn by_name(name: &str) -> Option<&'static dyn Engine> {
 
 pub fn names() -> Vec<&'static str> {
     ENGINES.iter().map(|e| e.name()).collect()
+}
+
+/// A configured data source: its engine, and that engine's own connection settings.
+#[derive(Clone)]
+pub struct DataSourceConfig {
+    pub name: String,
+    pub engine: &'static dyn Engine,
+    pub settings: Arc<dyn Settings>,
+}
+
+impl fmt::Debug for DataSourceConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataSourceConfig")
+            .field("name", &self.name)
+            .field("engine", &self.engine.name())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl DataSourceConfig {
+    pub fn type_name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        self.engine.dialect()
+    }
+
+    /// The table a dataset path (after the data source name) refers to.
+    pub fn table_ref(&self, parts: &[String]) -> Result<TableRef, String> {
+        self.engine.table_ref(self, parts)
+    }
+
+    /// files data source: the file a dataset path names.
+    pub fn file_path(&self, parts: &[String]) -> Option<PathBuf> {
+        self.engine.file_path(self.settings.as_ref(), parts)
+    }
 }
 
 /// An engine's own connection settings, read from `connection:`.

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::DataSourceConfig;
 use super::{settings_of, Engine, Files, Settings, StoreEngine, StoreTypes};
-use crate::config::{self, DataSourceConfig, ServerConfig};
 use crate::decode::Reader;
 use crate::exec::mysql::MySqlExecutor;
+use crate::exec::server::ServerConfig;
 use crate::exec::{ExecError, Executor};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
@@ -34,7 +35,7 @@ impl Engine for MySql {
         conn: &Node,
         base: &Path,
     ) -> Option<Arc<dyn Settings>> {
-        config::server(r, conn, "a mysql connection", base, false)
+        super::server::read(r, conn, "a mysql connection", base, false)
             .map(|s| Arc::new(s) as Arc<dyn Settings>)
     }
 

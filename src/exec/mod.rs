@@ -6,6 +6,7 @@ pub mod duckdb;
 mod duckdb_parser;
 pub mod mysql;
 pub mod postgres;
+pub mod server;
 mod tls;
 mod value;
 
@@ -152,7 +153,7 @@ pub fn log_statement(
 }
 
 /// Error text of an engine error with its chain of causes ("error connecting to server:
-/// Connection refused"), masked of secrets.
+/// Connection refused"). Secrets are masked where the text leaves the program.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -164,5 +165,5 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         }
         source = s.source();
     }
-    crate::secrets::mask(&text)
+    text
 }

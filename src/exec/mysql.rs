@@ -25,7 +25,7 @@ use super::{
     error_chain, log_statement, ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session,
     Value,
 };
-use crate::config::{ServerConfig, SslMode};
+use crate::exec::server::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::mysql::MySqlDialect;
@@ -241,7 +241,7 @@ enum ConnectFailure {
 fn mysql_error_text(e: &mysql_async::Error) -> String {
     match e {
         mysql_async::Error::Server(s) => {
-            crate::secrets::mask(&format!("{} (MySQL error {})", s.message, s.code))
+            format!("{} (MySQL error {})", s.message, s.code)
         }
         other => error_chain(other),
     }

@@ -21,7 +21,7 @@ use super::{
     error_chain, log_statement, ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session,
     Value,
 };
-use crate::config::{ServerConfig, SslMode};
+use crate::exec::server::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::postgres::PostgresDialect;
@@ -203,7 +203,7 @@ fn pg_error_text(e: &tokio_postgres::Error) -> String {
             if let Some(hint) = db.hint() {
                 text.push_str(&format!(" (hint: {hint})"));
             }
-            crate::secrets::mask(&text)
+            text
         }
         None => error_chain(e),
     }

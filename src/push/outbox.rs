@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Target;
+use crate::error::RunError;
 use crate::results::Results;
 
 /// A waiting result: the results document plus why and where it still waits.
@@ -52,12 +53,12 @@ impl Outbox {
     }
 
     /// Write an entry atomically; the text is masked of secrets once more.
-    pub fn put(&self, entry: &Entry) -> Result<PathBuf, String> {
+    pub fn put(&self, entry: &Entry) -> Result<PathBuf, RunError> {
         std::fs::create_dir_all(&self.dir)
-            .map_err(|e| format!("cannot create the outbox '{}': {e}", self.dir.display()))?;
+            .map_err(|e| RunError::io("create the outbox", &self.dir, e))?;
         let path = self.path(&entry.results.scan_id);
         let text = serde_json::to_string_pretty(entry)
-            .map_err(|e| format!("cannot encode the outbox entry: {e}"))?;
+            .map_err(|e| RunError::io("encode the outbox entry", &path, e))?;
         let text = crate::secrets::mask(&text);
         let tmp = self.dir.join(format!(
             ".{}.tmp-{}",
@@ -74,7 +75,7 @@ impl Outbox {
         };
         write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            format!("cannot write the outbox entry '{}': {e}", path.display())
+            RunError::io("write the outbox entry", &path, e)
         })?;
         Ok(path)
     }
@@ -106,31 +107,32 @@ impl Outbox {
 
     /// Hold the outbox for this process until the returned file is dropped (waits for
     /// another `assay push` to finish).
-    pub fn lock(&self) -> Result<File, String> {
+    pub fn lock(&self) -> Result<File, RunError> {
         std::fs::create_dir_all(&self.dir)
-            .map_err(|e| format!("cannot create the outbox '{}': {e}", self.dir.display()))?;
+            .map_err(|e| RunError::io("create the outbox", &self.dir, e))?;
         let path = self.dir.join(".lock");
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| format!("cannot open '{}': {e}", path.display()))?;
-        file.lock()
-            .map_err(|e| format!("cannot lock '{}': {e}", path.display()))?;
+            .map_err(|e| RunError::io("open", &path, e))?;
+        file.lock().map_err(|e| RunError::io("lock", &path, e))?;
         Ok(file)
     }
 }
 
 /// A file given to `assay push`: an outbox entry, or a plain results document (`-o json`).
-pub fn read(path: &Path) -> Result<(Results, Option<Waiting>), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("'{}' is not JSON: {e}", path.display()))?;
-    let not_results = |e: serde_json::Error| {
-        format!("'{}' is not an assay results document: {e}", path.display())
+pub fn read(path: &Path) -> Result<(Results, Option<Waiting>), RunError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RunError::io("read", path, e))?;
+    let content = |message: String| RunError::Content {
+        path: path.to_path_buf(),
+        message,
     };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| content(format!("is not JSON: {e}")))?;
+    let not_results =
+        |e: serde_json::Error| content(format!("is not an assay results document: {e}"));
     if value.get("outbox").is_some() {
         let entry: Entry = serde_json::from_value(value).map_err(not_results)?;
         Ok((entry.results, Some(entry.outbox)))

@@ -7,7 +7,7 @@ mod table;
 
 use serde_json::Value as Json;
 
-use crate::contract::threshold::fmt_num;
+use crate::model::threshold::fmt_num;
 use crate::results::{CheckResult, Results};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,95 @@
+//! Run-time errors: what goes wrong after the input has been read and found valid. Each
+//! says which part failed; text from an engine may quote a connection string, so it is
+//! masked where it leaves the program (results, logs), not here.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::exec::ExecError;
+
+#[derive(Debug, Clone, Error)]
+pub enum RunError {
+    #[error("could not connect to data source '{data_source}': {message}")]
+    Connect {
+        data_source: String,
+        message: String,
+    },
+    /// a query failed; `label` (the dataset and what the query is for) goes to the logs,
+    /// while the check that failed already names the query in results
+    #[error("{message}")]
+    Query { label: String, message: String },
+    /// Ctrl-C, a signal or --timeout stopped the run
+    #[error("{reason}")]
+    Cancelled { reason: String },
+    /// the diagnostics store could not be opened or written
+    #[error("{0}")]
+    Store(String),
+    #[error("cannot {action} '{}': {message}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    /// a file that is not what it should be (an outbox entry that is not JSON, say)
+    #[error("'{}' {message}", path.display())]
+    Content { path: PathBuf, message: String },
+}
+
+impl RunError {
+    pub fn io(action: &'static str, path: &Path, e: impl std::fmt::Display) -> RunError {
+        RunError::Io {
+            action,
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+
+    /// An executor's error for the query `label`; a cancelled query says why the run was
+    /// stopped (`reason`), not just "interrupted".
+    pub fn from_exec(e: ExecError, label: &str, reason: Option<String>) -> RunError {
+        match (e, reason) {
+            (_, Some(reason)) | (ExecError::Cancelled(reason), None) => {
+                RunError::Cancelled { reason }
+            }
+            (
+                ExecError::Connect {
+                    data_source,
+                    message,
+                },
+                None,
+            ) => RunError::Connect {
+                data_source,
+                message,
+            },
+            (ExecError::Query(message), None) => RunError::Query {
+                label: label.to_string(),
+                message,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_error_shows_the_engines_message_and_keeps_its_label() {
+        let e = RunError::from_exec(
+            ExecError::Query("no such column x".into()),
+            "db/t: metrics",
+            None,
+        );
+        assert_eq!(e.to_string(), "no such column x");
+        assert!(matches!(e, RunError::Query { ref label, .. } if label == "db/t: metrics"));
+        let stopped = RunError::from_exec(
+            ExecError::Query("canceling statement".into()),
+            "db/t: metrics",
+            Some("the run exceeded --timeout 1s".into()),
+        );
+        assert_eq!(stopped.to_string(), "the run exceeded --timeout 1s");
+        let io = RunError::io("write", Path::new("out/r.json"), "disk full");
+        assert_eq!(io.to_string(), "cannot write 'out/r.json': disk full");
+    }
+}
