@@ -212,8 +212,8 @@ checks:
     }
 
     #[test]
-    fn percentages_are_rounded_as_shown_and_compared_so() {
-        // 1,2,2,3,3,3,3,4,4,NULL: 10 rows, 9 present, 4 distinct -> 5 of 9 = 55.56%
+    fn percentages_are_exact_and_compared_so() {
+        // 1,2,2,3,3,3,3,4,4,NULL: 10 rows, 9 present, 4 distinct -> 5 of 9 = 55.555...%
         let c = checks(
             "dataset: db/main/t
 columns:
@@ -225,10 +225,12 @@ columns:
         );
         let m = [Value::Int(10), Value::Int(9), Value::Int(4)];
         let results = run(&c, &[values(&c[0], &m), values(&c[1], &m)]);
-        assert_eq!(results[0].value, Some(55.56));
-        assert_eq!(results[0].outcome, Outcome::Fail);
-        assert_eq!(results[1].outcome, Outcome::Pass);
+        assert_eq!(results[0].value, Some(500.0 / 9.0));
+        // as Soda compares: 55.555... is below 55.56, and it is not 55.56
+        assert_eq!(results[0].outcome, Outcome::Pass);
+        assert_eq!(results[1].outcome, Outcome::Fail);
         assert_eq!(results[0].diagnostics["duplicate_count"], 5);
+        assert_eq!(results[0].diagnostics["duplicate_percent"], 500.0 / 9.0);
         assert_eq!(results[0].diagnostics["missing_count"], 1);
     }
 

@@ -1,14 +1,16 @@
-//! `${env.NAME}` and `${var.NAME}` placeholders.
+//! `${env.NAME}`, `${var.NAME}` and `${soda.NOW}` placeholders.
 //!
 //! Resolution happens on single YAML scalars, so an unknown variable is reported at the
-//! exact place it is used.
+//! exact place it is used. A variable's default may refer to other variables; it is
+//! contract text, resolved when used, by the same rules as the text around it.
 
 use std::collections::HashMap;
 
 use crate::sql::lexer::{self, Kind, Lexicon, Quote};
 
 /// Where `${var.X}` values come from, in order: `--set`, then the contract's `variables`
-/// defaults, then the built-in `NOW`.
+/// defaults (as written, placeholders and all), then the built-in `NOW` (also
+/// `${soda.NOW}`, as Soda writes it).
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
     pub set: HashMap<String, String>,
@@ -30,8 +32,12 @@ pub enum Origin {
 }
 
 impl Vars {
+    /// A variable's value, a default's placeholders resolved; None when it has none (or
+    /// its default cannot be resolved, which reading the contract reports).
     pub fn var(&self, name: &str) -> Option<String> {
-        self.lookup(name).map(|(v, _)| v)
+        resolve(&format!("${{var.{name}}}"), Some(self))
+            .ok()
+            .map(|(v, _)| v)
     }
 
     fn lookup(&self, name: &str) -> Option<(String, Origin)> {
@@ -57,6 +63,10 @@ pub enum InterpError {
     Unsafe(String, String),
     /// SQL with placeholders that is not SQL even before they are filled in
     Sql(String),
+    /// variable defaults that refer to each other, as the chain of names
+    Cycle(Vec<String>),
+    /// `${soda.X}` other than NOW
+    UnknownSoda(String),
 }
 
 impl InterpError {
@@ -67,6 +77,11 @@ impl InterpError {
             InterpError::Malformed(t) => format!("malformed placeholder '{t}'"),
             InterpError::Unsafe(p, why) => format!("the value of {p} {why}"),
             InterpError::Sql(why) => format!("the SQL {why}"),
+            InterpError::Cycle(chain) => format!(
+                "variable defaults refer to each other in a cycle: {}",
+                chain.join(" -> ")
+            ),
+            InterpError::UnknownSoda(n) => format!("unknown variable 'soda.{n}'"),
         }
     }
 
@@ -77,9 +92,14 @@ impl InterpError {
             ),
             InterpError::MissingEnv(n) => format!("export {n} before running assay"),
             InterpError::Malformed(_) => {
-                "placeholders are written `${env.NAME}` or `${var.NAME}`".to_string()
+                "placeholders are written `${env.NAME}`, `${var.NAME}` or `${soda.NOW}`".to_string()
             }
             InterpError::Sql(_) => "close every string, quoted name and comment".to_string(),
+            InterpError::Cycle(_) => {
+                "give one of them a default that does not refer back, or a value with --set"
+                    .to_string()
+            }
+            InterpError::UnknownSoda(_) => "the soda namespace has ${soda.NOW}, the run's now".to_string(),
             InterpError::Unsafe(..) => {
                 "outside quotes a value from --set or the environment must be one number, one \
                  word or one quoted string; to pass text, quote the placeholder in the SQL: \
@@ -105,21 +125,57 @@ fn split_placeholder(text: &str) -> Result<(&str, &str), InterpError> {
 
 /// The value of one `${...}` placeholder and where it came from.
 fn resolve(placeholder: &str, vars: Option<&Vars>) -> Result<(String, Origin), InterpError> {
+    resolve_in(placeholder, vars, &mut Vec::new())
+}
+
+/// The name in `${var.NAME}`.
+fn var_name(placeholder: &str) -> Option<&str> {
+    placeholder
+        .strip_prefix("${")?
+        .strip_suffix('}')?
+        .trim()
+        .strip_prefix("var.")
+}
+
+/// `resolve`, with the defaults being resolved (to find cycles).
+fn resolve_in(
+    placeholder: &str,
+    vars: Option<&Vars>,
+    resolving: &mut Vec<String>,
+) -> Result<(String, Origin), InterpError> {
     let inner = placeholder
         .strip_prefix("${")
         .and_then(|p| p.strip_suffix('}'))
         .unwrap_or(placeholder)
         .trim();
     match inner.split_once('.') {
+        Some(("var", name)) if valid_name(name) => {
+            let (value, origin) = vars
+                .and_then(|v| v.lookup(name))
+                .ok_or_else(|| InterpError::MissingVar(name.to_string()))?;
+            if origin != Origin::Default || !value.contains("${") {
+                return Ok((value, origin));
+            }
+            if let Some(first) = resolving.iter().position(|n| n == name) {
+                let mut chain = resolving[first..].to_vec();
+                chain.push(name.to_string());
+                return Err(InterpError::Cycle(chain));
+            }
+            resolving.push(name.to_string());
+            let value = substitute(&value, |p| Ok(resolve_in(p, vars, resolving)?.0));
+            resolving.pop();
+            Ok((value?, Origin::Default))
+        }
+        Some(("soda", "NOW")) => vars
+            .map(|v| (v.now.clone(), Origin::Now))
+            .ok_or_else(|| InterpError::MissingVar("NOW".to_string())),
+        Some(("soda", name)) if valid_name(name) => Err(InterpError::UnknownSoda(name.to_string())),
         Some(("env", name)) if valid_name(name) => {
             let value =
                 std::env::var(name).map_err(|_| InterpError::MissingEnv(name.to_string()))?;
             crate::secrets::env_value(name, &value);
             Ok((value, Origin::Env))
         }
-        Some(("var", name)) if valid_name(name) => vars
-            .and_then(|v| v.lookup(name))
-            .ok_or_else(|| InterpError::MissingVar(name.to_string())),
         _ => Err(InterpError::Malformed(placeholder.to_string())),
     }
 }
@@ -148,6 +204,15 @@ pub fn interpolate_sql(
         match &t.kind {
             Kind::Placeholder => {
                 let (value, origin) = resolve(piece, vars)?;
+                let template = var_name(piece)
+                    .and_then(|n| vars?.lookup(n))
+                    .filter(|(v, o)| *o == Origin::Default && v.contains("${"));
+                if let Some((template, _)) = template {
+                    // a default with placeholders of its own is contract text: its values go
+                    // in by the same rules (resolving it above found no cycle)
+                    out.push_str(&interpolate_sql(&template, vars, lex)?);
+                    continue;
+                }
                 if matches!(origin, Origin::Set | Origin::Env) && !single_token(lex, &value) {
                     return Err(InterpError::Unsafe(
                         piece.to_string(),
@@ -288,6 +353,71 @@ mod tests {
         assert_eq!(
             interpolate("${env.ASSAY_SURELY_UNSET_VAR}", None),
             Err(InterpError::MissingEnv("ASSAY_SURELY_UNSET_VAR".into()))
+        );
+    }
+
+    #[test]
+    fn defaults_refer_to_variables_and_cycles_are_named() {
+        let mut vars = Vars {
+            now: "2025-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        vars.defaults
+            .insert("END".into(), "${var.START} + 1".into());
+        vars.defaults.insert("START".into(), "${soda.NOW}".into());
+        assert_eq!(vars.var("END").unwrap(), "2025-01-01T00:00:00Z + 1");
+        vars.set.insert("START".into(), "7".into());
+        assert_eq!(interpolate("${var.END}", Some(&vars)).unwrap(), "7 + 1");
+        vars.defaults.insert("A".into(), "${var.B}".into());
+        vars.defaults.insert("B".into(), "-${var.C}".into());
+        vars.defaults.insert("C".into(), "${var.A}".into());
+        assert_eq!(
+            interpolate("${var.A}", Some(&vars)),
+            Err(InterpError::Cycle(vec![
+                "A".into(),
+                "B".into(),
+                "C".into(),
+                "A".into()
+            ]))
+        );
+        assert_eq!(vars.var("A"), None);
+        assert_eq!(
+            interpolate("${soda.TODAY}", Some(&vars)),
+            Err(InterpError::UnknownSoda("TODAY".into()))
+        );
+        assert_eq!(
+            interpolate("${soda.NOW}", Some(&vars)).unwrap(),
+            "2025-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn a_set_value_inside_a_default_keeps_the_rules_of_set_values() {
+        let mut vars = Vars::default();
+        vars.defaults.insert("D".into(), "${var.S} + 1".into());
+        vars.defaults.insert("Q".into(), "'${var.S}'".into());
+        let pg = Lexicon::POSTGRES;
+        vars.set.insert("S".into(), "5".into());
+        assert_eq!(
+            interpolate_sql("a > ${var.D}", Some(&vars), &pg).unwrap(),
+            "a > 5 + 1"
+        );
+        // in code, a --set value reached through a default must still be one token
+        vars.set.insert("S".into(), "1; DROP TABLE t".into());
+        assert!(matches!(
+            interpolate_sql("a > ${var.D}", Some(&vars), &pg),
+            Err(InterpError::Unsafe(..))
+        ));
+        // quoted inside the default, it is escaped for that quote
+        vars.set.insert("S".into(), "x' OR '1'='1".into());
+        assert_eq!(
+            interpolate_sql("a = ${var.Q}", Some(&vars), &pg).unwrap(),
+            "a = 'x'' OR ''1''=''1'"
+        );
+        // inside the SQL's own string, the whole default is escaped as one value
+        assert_eq!(
+            interpolate_sql("a = '${var.D}'", Some(&vars), &pg).unwrap(),
+            "a = 'x'' OR ''1''=''1 + 1'"
         );
     }
 

@@ -72,9 +72,12 @@ columns:
     assert_eq!(code, 1);
     let id = "columns/v/duplicate";
     assert_eq!(diag(&r, id, "duplicate_count"), json!(5));
-    assert_eq!(diag(&r, id, "duplicate_percent"), json!(55.56));
+    assert_eq!(diag(&r, id, "duplicate_percent"), json!(500.0 / 9.0));
     assert_eq!(outcome(&r, id), "fail");
-    assert_eq!(check(&r, "columns/v/duplicate/pct")["value"], json!(55.56));
+    assert_eq!(
+        check(&r, "columns/v/duplicate/pct")["value"],
+        json!(500.0 / 9.0)
+    );
     assert_eq!(outcome(&r, "columns/v/duplicate/pct"), "pass");
 }
 
@@ -93,7 +96,7 @@ checks:
     );
     let id = "checks/duplicate";
     assert_eq!(diag(&r, id, "duplicate_count"), json!(2));
-    assert_eq!(diag(&r, id, "duplicate_percent"), json!(33.33));
+    assert_eq!(diag(&r, id, "duplicate_percent"), json!(200.0 / 6.0));
     assert_eq!(outcome(&r, id), "fail");
 }
 
@@ -727,6 +730,56 @@ checks:
     let (code, r) = p.verify_json(contract, &["--set", "MIN_AGE=1"]);
     assert_eq!(code, 1);
     assert_eq!(check(&r, "checks/row_count")["value"], json!(2.0));
+}
+
+#[test]
+fn variable_defaults_refer_to_variables_and_soda_now_is_the_runs_now() {
+    let p = Project::duckdb(PEOPLE);
+    // MIN is a default made of another variable, which --set can replace
+    let contract = "dataset: db/main/people
+variables:
+  MIN: {default: \"${var.BASE} + 1\"}
+  BASE: {default: 1}
+filter: age >= ${var.MIN}
+check_attributes: {at: \"${soda.NOW}\", base: \"${var.MIN}\"}
+checks:
+  - row_count: {threshold: {must_be: 1}}
+";
+    let (code, r) = p.verify_json(contract, &["--now", "2025-01-03T00:00:00Z"]);
+    assert_eq!(code, 0, "{r}");
+    let attributes = &check(&r, "checks/row_count")["attributes"];
+    assert_eq!(attributes["at"], "2025-01-03T00:00:00Z");
+    assert_eq!(attributes["base"], "1 + 1");
+    let (code, r) = p.verify_json(contract, &["--set", "BASE=0"]);
+    assert_eq!(code, 1);
+    assert_eq!(check(&r, "checks/row_count")["value"], json!(2.0));
+}
+
+#[test]
+fn check_attributes_apply_to_every_check_and_a_checks_own_win() {
+    let p = Project::duckdb(PEOPLE);
+    let (_, r) = p.verify_json(
+        "dataset: db/main/people
+variables:
+  TEAM: {default: data}
+check_attributes: {owner: \"${var.TEAM}\", tier: 1}
+columns:
+  - name: id
+    checks:
+      - missing: {attributes: {tier: 2, pager: true}}
+checks:
+  - row_count:
+",
+        &[],
+    );
+    assert_eq!(
+        check(&r, "columns/id/missing")["attributes"],
+        json!({"owner": "data", "tier": 2, "pager": true})
+    );
+    assert_eq!(
+        check(&r, "checks/row_count")["attributes"],
+        json!({"owner": "data", "tier": 1})
+    );
 }
 
 #[test]

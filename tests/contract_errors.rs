@@ -56,6 +56,10 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("valid_min above valid_max", "dataset: db/main/t\ncolumns:\n  - name: id\n    valid_min: 10\n    valid_max: 1\n    checks:\n      - invalid:\n", "greater than valid_max", "4:16"),
     ("reference data in another source", "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - invalid: {valid_reference_data: {dataset: other/main/r, column: id}}\n", "same data source", "5:42"),
     ("variables not a mapping", "dataset: db/main/t\nvariables: [A]\nchecks:\n  - row_count:\n", "variables must be a mapping", "2:12"),
+    ("variable defaults in a cycle", "dataset: db/main/t\nvariables:\n  A: {default: \"${var.B}\"}\n  B: {default: \"x${var.A}\"}\nchecks:\n  - row_count:\n", "cycle: A -> B -> A", "3:16"),
+    ("a default naming an unknown variable", "dataset: db/main/t\nvariables:\n  END: {default: \"${var.START} + 1\"}\nchecks:\n  - row_count:\n", "the default of 'END': variable 'START' has no value", "3:18"),
+    ("an unknown soda variable", "dataset: db/main/t\nfilter: id > ${soda.TODAY}\nchecks:\n  - row_count:\n", "unknown variable 'soda.TODAY'", "2:9"),
+    ("check_attributes not a mapping", "dataset: db/main/t\ncheck_attributes: [a]\nchecks:\n  - row_count:\n", "check_attributes must be a mapping", "2:19"),
     ("check list not a list", "dataset: db/main/t\nchecks:\n  row_count:\n", "checks must be a list", "3:3"),
 ];
 

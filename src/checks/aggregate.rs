@@ -80,9 +80,10 @@ impl Aggregate {
             "sum" => Function::Sum,
             "min" => Function::Min,
             "max" => Function::Max,
-            "avg_length" => Function::AvgLength,
-            "min_length" => Function::MinLength,
-            "max_length" => Function::MaxLength,
+            // Soda writes these in camelCase too
+            "avg_length" | "avgLength" => Function::AvgLength,
+            "min_length" | "minLength" => Function::MinLength,
+            "max_length" | "maxLength" => Function::MaxLength,
             other => {
                 let hint = crate::diag::unknown_word_help(other, FUNCTIONS, "one of");
                 r.error(

@@ -313,13 +313,14 @@ impl Clone for Box<dyn DynCheck> {
     }
 }
 
-/// count / total x 100, rounded to 2 decimals as reports show it; 0 when total is 0
-/// (an empty table has no missing values).
+/// count x 100 / total at full precision, as Soda computes it (2 of 3 is 66.666...):
+/// thresholds compare this value, and only reports round it for display. 0 when total is
+/// 0 (an empty table has no missing values).
 pub fn percent(count: u64, total: u64) -> f64 {
     if total == 0 {
         0.0
     } else {
-        (count as f64 * 100.0 / total as f64 * 100.0).round() / 100.0
+        count as f64 * 100.0 / total as f64
     }
 }
 
@@ -356,8 +357,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percent_rounds_to_two_decimals_and_handles_empty() {
-        assert_eq!(percent(5, 9), 55.56);
+    fn percent_is_exact_and_handles_empty() {
+        assert_eq!(percent(2, 3), 200.0 / 3.0);
+        assert_eq!(percent(5, 9), 500.0 / 9.0);
         assert_eq!(percent(1, 4), 25.0);
         assert_eq!(percent(0, 0), 0.0);
     }

@@ -57,6 +57,7 @@ pub struct Contract {
 
 const CONTRACT_KEYS: &[&str] = &[
     "dataset",
+    "check_attributes",
     "filter",
     "variables",
     "columns",
@@ -156,6 +157,13 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
             }
         }
     }
+    // every check gets the contract's check_attributes; its own win on the same key
+    let check_attributes = read_attributes(&mut r, &root, "check_attributes");
+    for check in &mut checks_out {
+        let own = std::mem::take(&mut check.attributes);
+        check.attributes = check_attributes.clone();
+        check.attributes.extend(own);
+    }
     let diags = r.diags;
     match dataset {
         Some(dataset) if diags.is_empty() => Ok(Contract {
@@ -180,6 +188,8 @@ fn read_variables(r: &mut Reader, node: &Node, vars: &mut Vars) {
         );
         return;
     };
+    // defaults stay as written: one may refer to another, in any order
+    let mut written = Vec::new();
     for (key, value) in entries {
         if value.is_null() {
             continue; // declared, no default: must come from --set
@@ -188,9 +198,23 @@ fn read_variables(r: &mut Reader, node: &Node, vars: &mut Vars) {
             continue;
         }
         if let Some(d) = value.get("default").filter(|d| !d.is_null()) {
-            if let Some(text) = r.string(d, "default") {
+            if let Some(text) = r.raw_text(d, "default") {
                 vars.defaults.insert(key.name.clone(), text);
+                written.push((key.name.clone(), d.span));
             }
+        }
+    }
+    // each default must resolve: no unknown names, no cycles; reported where it is written
+    for (name, span) in written {
+        if vars.set.contains_key(&name) {
+            continue;
+        }
+        if let Err(e) = crate::interp::interpolate(&format!("${{var.{name}}}"), Some(vars)) {
+            r.error(
+                span,
+                format!("the default of '{name}': {}", e.message()),
+                Some(e.help()),
+            );
         }
     }
 }
@@ -446,7 +470,7 @@ fn read_check(
 /// into results as written, placeholders resolved.
 fn read_attributes(r: &mut Reader, body: &Node, key: &str) -> Map<String, Json> {
     match body.get(key).filter(|n| !n.is_null()) {
-        Some(n) if n.as_map().is_some() => match to_json(n) {
+        Some(n) if n.as_map().is_some() => match to_json(r, n) {
             Json::Object(m) => m,
             _ => Map::new(),
         },
@@ -463,18 +487,18 @@ fn read_attributes(r: &mut Reader, body: &Node, key: &str) -> Map<String, Json> 
 }
 
 /// A YAML node as JSON, for `attributes` (copied into results as written).
-fn to_json(node: &Node) -> Json {
+fn to_json(r: &mut Reader, node: &Node) -> Json {
     match &node.value {
         Value::Null => Json::Null,
         Value::Bool(b) => Json::Bool(*b),
         Value::Int(i) => Json::from(*i),
         Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Value::Str(s) => Json::String(s.clone()),
-        Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Str(s) => Json::String(r.interpolate(s, node.span).unwrap_or_default()),
+        Value::Seq(items) => Json::Array(items.iter().map(|i| to_json(r, i)).collect()),
         Value::Map(entries) => Json::Object(
             entries
                 .iter()
-                .map(|(k, v)| (k.name.clone(), to_json(v)))
+                .map(|(k, v)| (k.name.clone(), to_json(r, v)))
                 .collect(),
         ),
     }
