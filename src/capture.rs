@@ -69,7 +69,7 @@ pub fn capture_sql(
             select.limit = Some(limit);
             print_select(d, &select)
         }
-        Capture::Query(user) => d.limit_rows_of(user, limit),
+        Capture::Query { sql, .. } => d.limit_rows_of(sql, limit),
     }
 }
 
@@ -93,6 +93,42 @@ pub fn rows_json(rows: &Rows, exclude: &[String], d: &dyn Dialect) -> Vec<Json> 
             Json::Object(obj)
         })
         .collect()
+}
+
+/// A keys_query's rows as the keys its key_column_mapping names: {store key: value}.
+/// A mapped column the query does not return is an error, as Soda checks.
+pub fn keys_json(
+    rows: &Rows,
+    mapping: &[(String, String)],
+    d: &dyn Dialect,
+) -> Result<Vec<Json>, String> {
+    let positions = mapping
+        .iter()
+        .map(|(key, column)| {
+            rows.columns
+                .iter()
+                .position(|c| d.same_ident(c, column))
+                .map(|i| (key, i))
+                .ok_or_else(|| {
+                    format!(
+                        "key_column_mapping maps '{key}' to column '{column}', which the keys_query does not return (it returns {})",
+                        rows.columns.join(", ")
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(rows
+        .rows
+        .iter()
+        .map(|row| {
+            Json::Object(
+                positions
+                    .iter()
+                    .map(|(key, i)| ((*key).clone(), row[*i].to_row_json()))
+                    .collect(),
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]

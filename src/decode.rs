@@ -14,6 +14,8 @@ pub struct Reader<'a> {
     pub source: &'a Source,
     pub vars: Option<&'a Vars>,
     pub diags: Diags,
+    /// what Soda accepts with a warning: reported, and the run goes on
+    pub warnings: Diags,
 }
 
 impl<'a> Reader<'a> {
@@ -22,12 +24,18 @@ impl<'a> Reader<'a> {
             source,
             vars,
             diags: Diags::default(),
+            warnings: Diags::default(),
         }
     }
 
     pub fn error(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
         let d = Diag::at(self.source, span, message, "here").with_help_opt(help);
         self.diags.push(d);
+    }
+
+    pub fn warn(&mut self, span: Span, message: impl Into<String>, help: Option<String>) {
+        let d = Diag::at(self.source, span, message, "here").with_help_opt(help);
+        self.warnings.push(d);
     }
 
     /// Require a mapping whose keys are all in `allowed`; reports every unknown key.

@@ -19,7 +19,7 @@ pub enum Measured {
     Values {
         handles: Handles,
         aggregates: Vec<Value>,
-        own_row: Option<Vec<Value>>,
+        own_rows: Vec<Option<Vec<Value>>>,
         schema: bool,
     },
     /// it could not be measured (its query failed, a column it needs is missing)
@@ -42,14 +42,14 @@ pub fn evaluate_dataset(
             Measured::Values {
                 handles,
                 aggregates,
-                own_row,
+                own_rows,
                 schema,
             } => evaluate(
                 check,
                 handles,
                 &Inputs::new(
                     aggregates,
-                    own_row.as_deref(),
+                    own_rows,
                     schema.then_some(columns),
                     now,
                     dialect,
@@ -152,6 +152,7 @@ mod tests {
     /// What a run would measure for `check`: its aggregates in the order it asks for
     /// them, read back through the handles its `needs` gives.
     fn measured(check: &Check, aggregates: &[Value], own_row: Option<Vec<Value>>) -> Measured {
+        let own_rows = own_row.into_iter().map(Some).collect();
         let table = crate::sql::ast::TableRef::new(vec!["t".into()]);
         let ctx = crate::checks::NeedCtx {
             table: &table,
@@ -163,7 +164,7 @@ mod tests {
         Measured::Values {
             handles,
             aggregates: aggregates.to_vec(),
-            own_row,
+            own_rows,
             schema: false,
         }
     }

@@ -80,9 +80,9 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
                 &mut diags,
             );
         }
-        for (role, text) in check.kind.user_sql() {
-            let what = format!("the {} of {id}", role.as_str());
-            sql.fill(text, &what, role, &mut diags);
+        for u in check.kind.user_sql() {
+            let what = format!("the {} of {id}", u.key);
+            sql.fill(u.text, &what, u.role, &mut diags);
         }
     }
     let reference_tables = reference_tables(&contract, ds, &mut files, &mut diags);
@@ -209,7 +209,7 @@ pub enum CheckPlan {
         /// (query index, item indexes) of the check's aggregates; item 0 of every
         /// aggregate query is COUNT(*), the rows tested
         aggregates: Option<(usize, Vec<usize>)>,
-        own_query: Option<usize>,
+        own_queries: Vec<usize>,
         schema: bool,
     },
     /// cannot run, with the reason (a column it needs does not exist)
@@ -334,18 +334,22 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
                 .collect();
             Some((g, items))
         };
-        let own_query = needs.own_query.map(|q| {
-            own.push(PlannedQuery {
-                label: check.id.clone(),
-                sql: own_query_sql(d, q),
-                select: None,
-            });
-            own.len() - 1
-        });
+        let own_queries = needs
+            .own_queries
+            .into_iter()
+            .map(|q| {
+                own.push(PlannedQuery {
+                    label: check.id.clone(),
+                    sql: own_query_sql(d, q),
+                    select: None,
+                });
+                own.len() - 1
+            })
+            .collect();
         check_plans.push(CheckPlan::Run {
             handles,
             aggregates,
-            own_query,
+            own_queries,
             schema: needs.schema,
         });
     }
@@ -365,11 +369,8 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
     queries.extend(own);
     // own queries were numbered from 0; shift them past the aggregate queries
     for plan in &mut check_plans {
-        if let CheckPlan::Run {
-            own_query: Some(q), ..
-        } = plan
-        {
-            *q += group_count;
+        if let CheckPlan::Run { own_queries, .. } = plan {
+            own_queries.iter_mut().for_each(|q| *q += group_count);
         }
     }
     DatasetPlan {
@@ -414,7 +415,10 @@ fn respell(needs: &mut Needs, cols: &[ColumnInfo], d: &dyn Dialect) {
     for m in &mut needs.aggregates {
         fit_to_catalog(&mut m.expr, cols, d);
     }
-    if let Some(OwnQuery::Select(s)) = &mut needs.own_query {
+    for s in needs.own_queries.iter_mut().filter_map(|q| match q {
+        OwnQuery::Select(s) => Some(s),
+        _ => None,
+    }) {
         s.respell_columns(crate::checks::invalid::MAIN, &|n| {
             catalog_spelling(n, cols, d)
         });

@@ -365,14 +365,14 @@ async fn measure_check(
     check_plan: &CheckPlan,
     control: &RunControl,
 ) -> Measured {
-    let (handles, aggregates, own_query, schema) = match check_plan {
+    let (handles, aggregates, own_queries, schema) = match check_plan {
         CheckPlan::Skip(reason) => return Measured::Failed(reason.clone()),
         CheckPlan::Run {
             handles,
             aggregates,
-            own_query,
+            own_queries,
             schema,
-        } => (handles, aggregates, own_query, *schema),
+        } => (handles, aggregates, own_queries, *schema),
     };
     // values of this check's aggregates (each check asks for COUNT(*) first, so its rows
     // tested come with them)
@@ -403,17 +403,17 @@ async fn measure_check(
             Err(e) => return Measured::Failed(e),
         }
     }
-    let own_row = match own_query {
-        Some(q) => match &rows[*q] {
-            Ok(row) => row.clone(),
+    let mut own_rows = Vec::with_capacity(own_queries.len());
+    for q in own_queries {
+        match &rows[*q] {
+            Ok(row) => own_rows.push(row.clone()),
             Err(e) => return Measured::Failed(e.to_string()),
-        },
-        None => None,
-    };
+        }
+    }
     Measured::Values {
         handles: handles.clone(),
         aggregates: agg_values,
-        own_row,
+        own_rows,
         schema,
     }
 }
@@ -463,7 +463,7 @@ async fn capture_failing(
                     .chain(only.as_mut())
                     .for_each(|e| plan::fit_to_catalog(e, columns, d));
             }
-            Capture::Query(_) => {}
+            Capture::Query { .. } => {}
         }
         let sql = capture::capture_sql(d, &r.table, &spec, filter.as_ref(), &kept, opts.max_rows);
         let label = format!("{}: capture {}", contract.dataset.text, check.id);
@@ -499,7 +499,15 @@ async fn capture_failing(
         )
         .await;
         let (rows, error) = match fetched {
-            Ok(rows) => (capture::rows_json(&rows, &exclude, d), None),
+            Ok(rows) => match &spec {
+                Capture::Query { keys, .. } if !keys.is_empty() => {
+                    match capture::keys_json(&rows, keys, d) {
+                        Ok(keys) => (keys, None),
+                        Err(e) => (Vec::new(), Some(e)),
+                    }
+                }
+                _ => (capture::rows_json(&rows, &exclude, d), None),
+            },
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
         out.push(CapturedRows {

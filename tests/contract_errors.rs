@@ -59,6 +59,10 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("variable defaults in a cycle", "dataset: db/main/t\nvariables:\n  A: {default: \"${var.B}\"}\n  B: {default: \"x${var.A}\"}\nchecks:\n  - row_count:\n", "cycle: A -> B -> A", "3:16"),
     ("a default naming an unknown variable", "dataset: db/main/t\nvariables:\n  END: {default: \"${var.START} + 1\"}\nchecks:\n  - row_count:\n", "the default of 'END': variable 'START' has no value", "3:18"),
     ("an unknown soda variable", "dataset: db/main/t\nfilter: id > ${soda.TODAY}\nchecks:\n  - row_count:\n", "unknown variable 'soda.TODAY'", "2:9"),
+    ("percent of a query without rows tested", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', threshold: {metric: percent, must_be: 0}}\n", "needs `rows_tested_query:`", "3:65"),
+    ("two failed_rows sources", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', keys_query: 'SELECT id FROM t'}\n", "both `query` and `keys_query`", "3:57"),
+    ("key_column_mapping not a mapping", "dataset: db/main/t\nchecks:\n  - failed_rows: {keys_query: 'SELECT id FROM t', key_column_mapping: [id]}\n", "key_column_mapping must be a mapping", "3:71"),
+    ("a bad rows_tested_query", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', rows_tested_query: 'DELETE FROM t'}\n", "the rows_tested_query of checks/failed_rows must be a read-only SELECT", "3:64"),
     ("check_attributes not a mapping", "dataset: db/main/t\ncheck_attributes: [a]\nchecks:\n  - row_count:\n", "check_attributes must be a mapping", "2:19"),
     ("check list not a list", "dataset: db/main/t\nchecks:\n  row_count:\n", "checks must be a list", "3:3"),
 ];
@@ -91,6 +95,45 @@ fn malformed_contracts_exit_2_with_the_place_named() {
         CASES.len(),
         failures.join("\n\n")
     );
+}
+
+#[test]
+fn what_soda_accepts_with_a_warning_runs_with_a_warning() {
+    let p =
+        Project::duckdb("CREATE TABLE t(id INTEGER, name VARCHAR); INSERT INTO t VALUES (1, 'a');");
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t
+checks:
+  - failed_rows:
+      expression: id < 0
+      rows_tested_query: SELECT COUNT(*) FROM t
+  - failed_rows:
+      qualifier: mapped
+      query: SELECT id FROM t WHERE id < 0
+      key_column_mapping: {order: id}
+",
+    );
+    let run = p.assay(&["verify", "contract.yml", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("contract.yml:5:26")
+            && run.stderr.contains("rows_tested_query is only used with"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("contract.yml:9:28")
+            && run
+                .stderr
+                .contains("key_column_mapping is only used with `keys_query:`"),
+        "{}",
+        run.stderr
+    );
+    // -q keeps stderr for errors only
+    let quiet = p.assay(&["verify", "contract.yml", "-q"]);
+    assert_eq!(quiet.code, 0);
+    assert!(!quiet.stderr.contains("only used with"), "{}", quiet.stderr);
 }
 
 #[test]

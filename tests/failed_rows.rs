@@ -523,3 +523,65 @@ fn a_broken_default_store_is_moved_aside_and_made_anew() {
         vec![("columns/id/duplicate".to_string(), 1)]
     );
 }
+
+#[test]
+fn a_keys_query_stores_keys_named_by_its_mapping_on_every_engine() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let t = s.qualified("t");
+        s.run(&rows_sql(&t, |v| engine.literal(v)));
+        s.project.write(
+            "c.yml",
+            &format!(
+                "dataset: \"{}/t\"
+checks:
+  - failed_rows:
+      keys_query: 'SELECT id AS order_id, name FROM {t} WHERE amount < 0 ORDER BY name'
+      key_column_mapping: {{order: order_id}}
+  - failed_rows:
+      qualifier: unmapped
+      keys_query: 'SELECT id FROM {t} WHERE amount < 0'
+  - failed_rows:
+      qualifier: wrong
+      keys_query: 'SELECT id FROM {t} WHERE amount < 0'
+      key_column_mapping: {{order: nope}}
+",
+                s.dataset_prefix()
+            ),
+        );
+        let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+        assert_eq!(run.code, 1, "{}: {}", engine.name(), run.stderr);
+        let r = run.json();
+        let conn = duckdb_store(&s.project);
+        let stored = |check: &str| -> Vec<Value> {
+            let mut stmt = conn
+                .prepare("SELECT CAST(row_data AS VARCHAR) FROM assay_failed_rows WHERE check_id = ? ORDER BY row_index")
+                .unwrap();
+            stmt.query_map([check], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(|s| serde_json::from_str(&s.unwrap()).unwrap())
+                .collect()
+        };
+        // only the mapped key, under its store name: not the row's other columns
+        let keys = stored("checks/failed_rows");
+        assert_eq!(keys.len(), 2, "{}: {keys:?}", engine.name());
+        for k in &keys {
+            assert_eq!(k.as_object().unwrap().len(), 1, "{k}");
+            assert_eq!(k["order"].to_string().trim_matches('"'), "2", "{k}");
+        }
+        assert_no_row_values(&[&run.stdout, &run.stderr]);
+        assert_eq!(stored("checks/failed_rows/unmapped").len(), 2);
+        // a mapping to a column the query does not return: an error beside the count,
+        // and the check's verdict stands
+        let wrong = common::check(&r, "checks/failed_rows/wrong");
+        assert_eq!(wrong["outcome"], "fail");
+        assert!(
+            wrong["failed_rows"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("'nope'")),
+            "{}: {wrong}",
+            engine.name()
+        );
+        assert!(stored("checks/failed_rows/wrong").is_empty());
+    }
+}

@@ -175,6 +175,12 @@ fn load_contracts(
     for path in files {
         match contract::load(path, set, &now_text(now)) {
             Ok(c) => {
+                for w in &c.warnings {
+                    tracing::warn!(
+                        "{w}{}",
+                        w.help.as_ref().map_or(String::new(), |h| format!(" ({h})"))
+                    );
+                }
                 if let Some(r) = resolve(c, config, names, &mut diags) {
                     resolved.push(r);
                 }

@@ -6,11 +6,10 @@ use serde_json::{Map, Value as Json};
 use super::rules::{self, MissingRules, ReferenceData};
 use super::{
     alias_part, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs, Measurement,
-    NeedCtx, Needs, NoValue, ParseCtx, Parsed, Scope, SqlRole,
+    NeedCtx, Needs, NoValue, ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
 use crate::model::threshold::ThresholdRules;
-use crate::model::SqlText;
 use crate::source::Span;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::Node;
@@ -210,7 +209,7 @@ impl CheckKind for Aggregate {
         settings.insert("function".into(), Json::from(self.function.as_str()));
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         Vec::new()
     }
 

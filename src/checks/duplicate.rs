@@ -9,10 +9,9 @@ use serde_json::{json, Map, Value as Json};
 use super::rules::{self, MissingRules, ReferenceData};
 use super::{
     alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults,
-    Inputs, Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, SqlRole,
+    Inputs, Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
-use crate::model::SqlText;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::Node;
 
@@ -172,7 +171,7 @@ impl CheckKind for Duplicate {
         }
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         Vec::new()
     }
 

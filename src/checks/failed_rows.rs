@@ -1,30 +1,80 @@
-//! `failed_rows`: rows for which an SQL predicate is true (`expression:`), or the rows a
-//! query returns (`query:`). The count is compared; percent only with an expression,
-//! since a query's rows have no base to be a percentage of.
+//! `failed_rows`: rows for which an SQL predicate is true (`expression:`), the rows a
+//! query returns (`query:`), or the keys of failing rows a query returns (`keys_query:`).
+//! The count is compared. Percent needs a base: an expression has the rows tested; a
+//! query has one when `rows_tested_query:` gives it (Soda's rules, numbers and warnings).
 
 use serde_json::{json, Map, Value as Json};
 
-use super::metric::{parse_sql_source, SQL_SOURCE_KEYS};
 use super::rules::ReferenceData;
 use super::{
-    percent, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs, OwnQuery,
-    OwnRow, ParseCtx, Parsed, Scope, SqlRole,
+    count_value, percent, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs,
+    NoValue, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, SqlRole, UserSql,
 };
 use crate::decode::Reader;
+use crate::exec::Value;
 use crate::model::threshold::{Condition, ThresholdRules};
 use crate::model::SqlText;
 use crate::sql::ast::Expr;
-use crate::yaml::Node;
+use crate::yaml::{Node, Value as YamlValue};
+
+/// Where the failing rows come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Expression(SqlText),
+    /// the failing rows themselves
+    Query(SqlText),
+    /// the keys of the failing rows: they, not whole rows, go to the diagnostics store
+    KeysQuery(SqlText),
+}
 
 #[derive(Debug, Clone)]
-pub enum FailedRows {
-    Expression(SqlText),
-    Query(SqlText),
+pub struct FailedRows {
+    pub source: Source,
+    /// a query returning one number, the rows tested (query forms only)
+    pub rows_tested: Option<SqlText>,
+    /// store key name -> the keys_query's column that supplies it, in the order written
+    pub key_column_mapping: Vec<(String, String)>,
 }
 
 pub enum Handles {
-    Expression { rows: Agg, failed: Agg },
-    Query(OwnRow),
+    Expression {
+        rows: Agg,
+        failed: Agg,
+    },
+    Query {
+        failed: OwnRow,
+        rows: Option<OwnRow>,
+    },
+}
+
+const KEYS: &[&str] = &[
+    "expression",
+    "query",
+    "keys_query",
+    "rows_tested_query",
+    "key_column_mapping",
+];
+
+impl FailedRows {
+    fn query(&self) -> Option<&SqlText> {
+        match &self.source {
+            Source::Expression(_) => None,
+            Source::Query(q) | Source::KeysQuery(q) => Some(q),
+        }
+    }
+}
+
+/// The number a rows_tested_query returned; None for NULL.
+fn rows_tested(row: Option<&[Value]>) -> Result<Option<u64>, String> {
+    let row = row.ok_or("the rows_tested_query returned no rows; it must return one number")?;
+    match row {
+        [Value::Null] => Ok(None),
+        [v] => count_value(Some(v), "rows_tested_query").map(Some),
+        _ => Err(format!(
+            "the rows_tested_query returned {} columns; it must return one number",
+            row.len()
+        )),
+    }
 }
 
 impl CheckKind for FailedRows {
@@ -35,70 +85,125 @@ impl CheckKind for FailedRows {
     }
 
     fn default_name(&self, _column: Option<&str>) -> String {
-        match self {
-            FailedRows::Expression(s) => format!("failed rows where {}", s.sql.trim()),
-            FailedRows::Query(_) => "failed rows query".to_string(),
+        match &self.source {
+            Source::Expression(s) => format!("failed rows where {}", s.sql.trim()),
+            Source::Query(_) => "failed rows query".to_string(),
+            Source::KeysQuery(_) => "failed keys query".to_string(),
         }
     }
 
     fn needs(&self, _ctx: &NeedCtx, needs: &mut Needs) -> Handles {
-        match self {
-            FailedRows::Expression(s) => Handles::Expression {
+        match (&self.source, self.query()) {
+            (Source::Expression(s), _) => Handles::Expression {
                 rows: needs.row_count(),
                 failed: needs.aggregate(
                     "failed_rows_count",
                     Expr::count_where(Expr::Raw(s.sql.clone())),
                 ),
             },
-            FailedRows::Query(s) => {
-                Handles::Query(needs.own_query(OwnQuery::CountRowsOf(s.sql.clone())))
-            }
+            (_, query) => Handles::Query {
+                failed: needs.own_query(OwnQuery::CountRowsOf(
+                    query.map(|q| q.sql.clone()).unwrap_or_default(),
+                )),
+                rows: self
+                    .rows_tested
+                    .as_ref()
+                    .map(|r| needs.own_query(OwnQuery::Value(r.sql.clone()))),
+            },
         }
     }
 
     fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
-        match *h {
-            Handles::Expression { rows, failed } => {
-                let rows = inputs.count(rows, "row count")?;
-                let failed = inputs.count(failed, "failed rows count")?;
+        let (failed, rows) = match *h {
+            Handles::Expression { rows, failed } => (
+                inputs.count(failed, "failed rows count")?,
+                Some(Some(inputs.count(rows, "row count")?)),
+            ),
+            Handles::Query { failed, rows } => {
+                let row = inputs
+                    .row(failed)
+                    .ok_or("the count query returned no rows")?;
+                let failed = count_value(row.first(), "failed rows count")?;
+                let rows = match rows {
+                    Some(r) => Some(rows_tested(inputs.row(r))?),
+                    None => None,
+                };
+                (failed, rows)
+            }
+        };
+        let mut m = Measurement::new(Some(failed as f64)).diag("failed_rows_count", failed);
+        match rows {
+            // no base: a query without rows_tested_query
+            None => {}
+            Some(Some(rows)) => {
                 let pct = percent(failed, rows);
-                let mut m = Measurement::new(Some(failed as f64))
-                    .diag("failed_rows_count", failed)
+                m.percent = Some(pct);
+                m = m
                     .diag("failed_rows_percent", pct)
                     .diag("check_rows_tested", rows);
-                m.percent = Some(pct);
-                Ok(m)
             }
-            Handles::Query(row) => {
-                let row = inputs.row(row).ok_or("the count query returned no rows")?;
-                let failed = super::count_value(row.first(), "failed rows count")?;
-                Ok(Measurement::new(Some(failed as f64)).diag("failed_rows_count", failed))
+            // the rows_tested_query returned NULL: a count still compares, a percent cannot
+            Some(None) => {
+                m = m.diag("check_rows_tested", Json::Null);
+                m.no_value = NoValue::NotEvaluated(
+                    "the rows_tested_query returned NULL, so there is no percentage".into(),
+                );
             }
         }
+        Ok(m)
     }
 
     fn capture(&self, _ctx: &NeedCtx) -> Option<Capture> {
-        Some(match self {
-            FailedRows::Expression(s) => Capture::Rows {
+        Some(match &self.source {
+            Source::Expression(s) => Capture::Rows {
                 condition: Expr::Raw(s.sql.clone()),
                 aliased: false,
             },
-            FailedRows::Query(s) => Capture::Query(s.sql.clone()),
+            Source::Query(s) => Capture::Query {
+                sql: s.sql.clone(),
+                keys: Vec::new(),
+            },
+            Source::KeysQuery(s) => Capture::Query {
+                sql: s.sql.clone(),
+                keys: self.key_column_mapping.clone(),
+            },
         })
     }
 
     fn settings(&self, m: &mut Map<String, Json>) {
-        match self {
-            FailedRows::Expression(s) => m.insert("expression".into(), json!(s.sql)),
-            FailedRows::Query(s) => m.insert("query".into(), json!(s.sql)),
+        match &self.source {
+            Source::Expression(s) => m.insert("expression".into(), json!(s.sql)),
+            Source::Query(s) => m.insert("query".into(), json!(s.sql)),
+            Source::KeysQuery(s) => m.insert("keys_query".into(), json!(s.sql)),
         };
+        if let Some(r) = &self.rows_tested {
+            m.insert("rows_tested_query".into(), json!(r.sql));
+        }
+        if !self.key_column_mapping.is_empty() {
+            let mapping: Map<String, Json> = self
+                .key_column_mapping
+                .iter()
+                .map(|(k, c)| (k.clone(), json!(c)))
+                .collect();
+            m.insert("key_column_mapping".into(), Json::Object(mapping));
+        }
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
-        match self {
-            FailedRows::Expression(s) => vec![(SqlRole::Expression, s)],
-            FailedRows::Query(s) => vec![(SqlRole::Query, s)],
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
+        let (key, role, text) = match &mut self.source {
+            Source::Expression(s) => ("expression", SqlRole::Expression, s),
+            Source::Query(s) => ("query", SqlRole::Query, s),
+            Source::KeysQuery(s) => ("keys_query", SqlRole::Query, s),
+        };
+        let mut out = vec![UserSql { key, role, text }];
+        if let Some(text) = &mut self.rows_tested {
+            out.push(UserSql {
+                key: "rows_tested_query",
+                role: SqlRole::Query,
+                text,
+            });
         }
+        out
     }
 
     fn reference_data(&self) -> Option<&ReferenceData> {
@@ -120,23 +225,114 @@ impl CheckType for Type {
     }
 
     fn keys(&self, _scope: Scope) -> Vec<&'static str> {
-        SQL_SOURCE_KEYS.to_vec()
+        KEYS.to_vec()
     }
 
     fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
-        let (role, sql) = parse_sql_source(r, node, ctx.key_span, "failed_rows")?;
-        let kind = match role {
-            SqlRole::Expression => FailedRows::Expression(sql),
-            SqlRole::Query => FailedRows::Query(sql),
+        let present = |key: &str| node.get(key).filter(|n| !n.is_null());
+        let given: Vec<(&str, &Node)> = ["expression", "query", "keys_query"]
+            .into_iter()
+            .filter_map(|k| present(k).map(|n| (k, n)))
+            .collect();
+        let (form, sql_node) = match given.as_slice() {
+            [one] => *one,
+            [] => {
+                r.error(
+                    if node.is_null() {
+                        ctx.key_span
+                    } else {
+                        node.span
+                    },
+                    "a failed_rows check needs `expression:`, `query:` or `keys_query:`",
+                    None,
+                );
+                return None;
+            }
+            [(first, _), (second, n), ..] => {
+                r.error(
+                    n.span,
+                    format!("a failed_rows check takes one of `expression:`, `query:` and `keys_query:`, but has both `{first}` and `{second}`"),
+                    None,
+                );
+                return None;
+            }
         };
+        let sql = r.sql(sql_node, form)?;
+        let source = match form {
+            "expression" => Source::Expression(sql),
+            "query" => Source::Query(sql),
+            _ => Source::KeysQuery(sql),
+        };
+        let is_query = !matches!(source, Source::Expression(_));
+        let rows_tested = match present("rows_tested_query") {
+            Some(n) if is_query => Some(r.sql(n, "rows_tested_query")?),
+            Some(n) => {
+                // Soda warns and goes on: an expression has its rows tested already
+                r.warn(
+                    n.span,
+                    "rows_tested_query is only used with `query:` or `keys_query:`; an expression counts the rows it tests itself",
+                    Some("remove rows_tested_query".into()),
+                );
+                None
+            }
+            None => None,
+        };
+        let key_column_mapping = match present("key_column_mapping") {
+            Some(n) => key_column_mapping(r, n, matches!(source, Source::KeysQuery(_)))?,
+            None => Vec::new(),
+        };
+        let has_base = !is_query || rows_tested.is_some();
         Some(Parsed {
-            kind: Box::new(kind),
-            // a query's rows have no base to be a percentage of
+            kind: Box::new(FailedRows {
+                source,
+                rows_tested,
+                key_column_mapping,
+            }),
             threshold_rules: ThresholdRules {
                 default: Some(Condition::Eq(0.0)),
-                percent: role == SqlRole::Expression,
+                percent: has_base,
+                no_percent_help: "with `query:` or `keys_query:`, `metric: percent` needs `rows_tested_query:`, a query returning the number of rows tested",
                 ..ThresholdRules::required()
             },
         })
     }
+}
+
+/// `key_column_mapping: {store key: query column}`; used only with keys_query (Soda warns
+/// otherwise, and so do we).
+fn key_column_mapping(r: &mut Reader, n: &Node, keys_query: bool) -> Option<Vec<(String, String)>> {
+    let Some(entries) = n.as_map() else {
+        r.error(
+            n.span,
+            format!(
+                "key_column_mapping must be a mapping, found {}",
+                n.kind_name()
+            ),
+            Some("key_column_mapping: {customer_id: cust_id}".into()),
+        );
+        return None;
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        match &value.value {
+            YamlValue::Str(column) => out.push((key.name.clone(), column.clone())),
+            _ => {
+                r.error(
+                    value.span,
+                    format!("key_column_mapping maps each key to a column name of the keys_query, found {}", value.kind_name()),
+                    None,
+                );
+                return None;
+            }
+        }
+    }
+    if !keys_query {
+        r.warn(
+            n.span,
+            "key_column_mapping is only used with `keys_query:`",
+            Some("remove key_column_mapping".into()),
+        );
+        return Some(Vec::new());
+    }
+    Some(out)
 }

@@ -9,12 +9,11 @@ use serde_json::{Map, Value as Json};
 use super::rules::ReferenceData;
 use super::{
     alias_part, sorted, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs,
-    NoValue, ParseCtx, Parsed, Scope, SqlRole,
+    NoValue, ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
 use crate::exec::Value;
 use crate::model::threshold::{ThresholdRules, TimeUnit};
-use crate::model::SqlText;
 use crate::source::Span;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::Node;
@@ -150,7 +149,7 @@ impl CheckKind for Freshness {
         settings.insert("column".into(), Json::from(self.column.clone()));
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         Vec::new()
     }
 

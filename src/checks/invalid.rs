@@ -6,10 +6,9 @@ use serde_json::{Map, Value as Json};
 use super::rules::{self, MissingRules, ReferenceData, ValidityRules};
 use super::{
     alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults,
-    Inputs, Measurement, NeedCtx, Needs, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, SqlRole,
+    Inputs, Measurement, NeedCtx, Needs, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
-use crate::model::SqlText;
 use crate::source::Span;
 use crate::sql::ast::{Expr, Select, SelectItem};
 use crate::yaml::Node;
@@ -203,7 +202,7 @@ impl CheckKind for Invalid {
         self.validity.describe(settings);
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         Vec::new()
     }
 

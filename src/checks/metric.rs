@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value as Json};
 use super::rules::ReferenceData;
 use super::{
     Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs, OwnQuery, OwnRow,
-    ParseCtx, Parsed, Scope, SqlRole,
+    ParseCtx, Parsed, Scope, SqlRole, UserSql,
 };
 use crate::decode::Reader;
 use crate::model::threshold::ThresholdRules;
@@ -21,11 +21,11 @@ pub enum Metric {
     Query(SqlText),
 }
 
-/// The keys of a check whose SQL is an expression or a query (metric, failed_rows).
-pub const SQL_SOURCE_KEYS: &[&str] = &["expression", "query"];
+/// A metric's SQL: an expression or a query.
+const SQL_SOURCE_KEYS: &[&str] = &["expression", "query"];
 
-/// `expression:` or `query:`, exactly one; shared with failed_rows.
-pub fn parse_sql_source(
+/// `expression:` or `query:`, exactly one.
+fn parse_sql_source(
     r: &mut Reader,
     node: &Node,
     key_span: Span,
@@ -130,10 +130,18 @@ impl CheckKind for Metric {
         };
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         match self {
-            Metric::Expression(s) => vec![(SqlRole::Expression, s)],
-            Metric::Query(s) => vec![(SqlRole::Query, s)],
+            Metric::Expression(text) => vec![UserSql {
+                key: "expression",
+                role: SqlRole::Expression,
+                text,
+            }],
+            Metric::Query(text) => vec![UserSql {
+                key: "query",
+                role: SqlRole::Query,
+                text,
+            }],
         }
     }
 

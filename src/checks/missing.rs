@@ -5,10 +5,9 @@ use serde_json::{Map, Value as Json};
 use super::rules::{self, MissingRules, ReferenceData};
 use super::{
     alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, Inputs,
-    Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, SqlRole,
+    Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
-use crate::model::SqlText;
 use crate::sql::ast::Expr;
 use crate::yaml::Node;
 
@@ -68,7 +67,7 @@ impl CheckKind for Missing {
         self.rules.describe(settings);
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         Vec::new()
     }
 

@@ -140,6 +140,13 @@ impl SqlRole {
     }
 }
 
+/// A piece of the user's SQL in a check: its key (for messages), what it is, its text.
+pub struct UserSql<'a> {
+    pub key: &'static str,
+    pub role: SqlRole,
+    pub text: &'a mut SqlText,
+}
+
 /// A query a check runs on its own; its first row is handed to `measure`.
 #[derive(Debug, Clone)]
 pub enum OwnQuery {
@@ -160,8 +167,12 @@ pub enum Capture {
     /// the key values that repeat, with their counts, largest first; `only` keeps rows
     /// whose key counts (not missing)
     Repeats { keys: Vec<Expr>, only: Option<Expr> },
-    /// the rows of the user's own query
-    Query(String),
+    /// the rows of the user's own query; with `keys`, only those columns, renamed
+    /// (store key, query column), as a keys_query's key_column_mapping says
+    Query {
+        sql: String,
+        keys: Vec<(String, String)>,
+    },
 }
 
 pub struct NeedCtx<'a> {
@@ -231,7 +242,7 @@ pub trait CheckKind: fmt::Debug + Clone + Send + Sync + 'static {
     fn settings(&self, settings: &mut Map<String, Json>);
 
     /// The user's SQL in the check, to be filled in and validated before anything runs.
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)>;
+    fn user_sql(&mut self) -> Vec<UserSql<'_>>;
 
     /// `valid_reference_data`, whose table is resolved before planning.
     fn reference_data(&self) -> Option<&ReferenceData>;
@@ -256,7 +267,7 @@ pub trait DynCheck: fmt::Debug + Send + Sync {
     fn measure(&self, handles: &Handles, inputs: &Inputs) -> Result<Measurement, String>;
     fn capture(&self, ctx: &NeedCtx) -> Option<Capture>;
     fn settings(&self) -> Map<String, Json>;
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)>;
+    fn user_sql(&mut self) -> Vec<UserSql<'_>>;
     fn reference_data(&self) -> Option<&ReferenceData>;
     fn clone_box(&self) -> Box<dyn DynCheck>;
 }
@@ -294,7 +305,7 @@ impl<C: CheckKind> DynCheck for C {
         m
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         CheckKind::user_sql(self)
     }
 

@@ -15,9 +15,9 @@ use crate::sql::dialect::Dialect;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Agg(usize);
 
-/// The first row of the check's own query.
+/// The first row of one of the check's own queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OwnRow(());
+pub struct OwnRow(usize);
 
 /// The dataset's columns as the catalog has them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct NeededAggregate {
 #[derive(Debug, Default)]
 pub struct Needs {
     pub aggregates: Vec<NeededAggregate>,
-    pub own_query: Option<OwnQuery>,
+    pub own_queries: Vec<OwnQuery>,
     pub schema: bool,
     /// columns that must exist for the check to run
     pub columns: Vec<String>,
@@ -56,11 +56,10 @@ impl Needs {
         self.aggregate("row_count", Expr::CountAll)
     }
 
-    /// A query of the check's own (one per check).
+    /// A query of the check's own (the user's, or one over another table).
     pub fn own_query(&mut self, query: OwnQuery) -> OwnRow {
-        debug_assert!(self.own_query.is_none(), "one own query per check");
-        self.own_query = Some(query);
-        OwnRow(())
+        self.own_queries.push(query);
+        OwnRow(self.own_queries.len() - 1)
     }
 
     /// The catalog's columns of the dataset.
@@ -79,24 +78,24 @@ impl Needs {
 /// The values a run measured for one check, read through its handles.
 pub struct Inputs<'a> {
     aggregates: &'a [Value],
-    own_row: Option<&'a [Value]>,
+    own_rows: &'a [Option<Vec<Value>>],
     schema: Option<&'a [ColumnInfo]>,
     pub now: DateTime<Utc>,
     pub dialect: &'a dyn Dialect,
 }
 
 impl<'a> Inputs<'a> {
-    /// `aggregates` in the order the check asked for them.
+    /// `aggregates` and `own_rows` in the order the check asked for them.
     pub fn new(
         aggregates: &'a [Value],
-        own_row: Option<&'a [Value]>,
+        own_rows: &'a [Option<Vec<Value>>],
         schema: Option<&'a [ColumnInfo]>,
         now: DateTime<Utc>,
         dialect: &'a dyn Dialect,
     ) -> Inputs<'a> {
         Inputs {
             aggregates,
-            own_row,
+            own_rows,
             schema,
             now,
             dialect,
@@ -114,9 +113,9 @@ impl<'a> Inputs<'a> {
         count_value(self.aggregates.get(a.0), what)
     }
 
-    /// The own query's first row; None when it returned no rows.
-    pub fn row(&self, _: OwnRow) -> Option<&'a [Value]> {
-        self.own_row
+    /// An own query's first row; None when it returned no rows.
+    pub fn row(&self, r: OwnRow) -> Option<&'a [Value]> {
+        self.own_rows.get(r.0)?.as_deref()
     }
 
     pub fn columns(&self, _: CatalogColumns) -> Result<&'a [ColumnInfo], String> {

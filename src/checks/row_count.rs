@@ -5,11 +5,10 @@ use serde_json::{Map, Value as Json};
 use super::rules::ReferenceData;
 use super::{
     Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs, NoValue, ParseCtx,
-    Parsed, Scope, SqlRole,
+    Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
 use crate::model::threshold::{Condition, ThresholdRules};
-use crate::model::SqlText;
 use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
@@ -43,7 +42,7 @@ impl CheckKind for RowCount {
 
     fn settings(&self, _settings: &mut Map<String, Json>) {}
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         Vec::new()
     }
 

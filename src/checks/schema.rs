@@ -8,12 +8,12 @@ use serde_json::{json, Map, Value as Json};
 use super::rules::ReferenceData;
 use super::{
     sorted, Capture, CatalogColumns, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs,
-    NoValue, ParseCtx, Parsed, Scope, SqlRole,
+    NoValue, ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
 use crate::exec::ColumnInfo;
 use crate::model::threshold::{Condition, ThresholdRules};
-use crate::model::{ColumnSpec, SqlText};
+use crate::model::ColumnSpec;
 use crate::sql::dialect::{type_params, Dialect};
 use crate::yaml::Node;
 
@@ -68,7 +68,7 @@ impl CheckKind for Schema {
         );
     }
 
-    fn user_sql(&mut self) -> Vec<(SqlRole, &mut SqlText)> {
+    fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         Vec::new()
     }
 

@@ -11,7 +11,7 @@ use crate::checks::{
     self, rules, CheckType, ColumnDefaults, DynCheck, ParseCtx, Parsed, Scope, SqlRole,
 };
 use crate::decode::Reader;
-use crate::diag::{unknown_word_help, Diags};
+use crate::diag::{unknown_word_help, Diag, Diags};
 use crate::interp::Vars;
 use crate::source::{Source, Span};
 use crate::yaml::{self, Key, Node, Value};
@@ -53,6 +53,8 @@ pub struct Contract {
     pub exclude_columns: Vec<String>,
     /// `--set`, the contract's defaults and the run's now, for placeholders in SQL
     pub vars: Vars,
+    /// what was accepted with a warning, as Soda does (shown, the run goes on)
+    pub warnings: Vec<Diag>,
 }
 
 const CONTRACT_KEYS: &[&str] = &[
@@ -165,6 +167,7 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
         check.attributes.extend(own);
     }
     let diags = r.diags;
+    let warnings = r.warnings.items;
     match dataset {
         Some(dataset) if diags.is_empty() => Ok(Contract {
             source,
@@ -174,6 +177,7 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
             checks: checks_out,
             exclude_columns,
             vars,
+            warnings,
         }),
         _ => Err(diags),
     }
@@ -429,10 +433,7 @@ fn read_check(
         type_name,
         type_key.span,
     )?;
-    let uses_query = kind
-        .user_sql()
-        .iter()
-        .any(|(role, _)| *role == SqlRole::Query);
+    let uses_query = kind.user_sql().iter().any(|u| u.role == SqlRole::Query);
     if let (true, Some(f)) = (uses_query, &filter) {
         r.error(
             f.span,

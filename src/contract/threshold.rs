@@ -127,10 +127,7 @@ fn setting(
             r.error(
                 value.span,
                 format!("a {check_type} check has no percent metric"),
-                Some(
-                    "remove `metric: percent`; the threshold compares the check's value directly"
-                        .into(),
-                ),
+                Some(rules.no_percent_help.into()),
             );
             return false;
         }

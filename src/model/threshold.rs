@@ -230,6 +230,8 @@ pub struct ThresholdRules {
     pub none_because: Option<&'static str>,
     /// a threshold to show when one is required and missing
     pub example: &'static str,
+    /// what to say when `metric: percent` is written but not allowed
+    pub no_percent_help: &'static str,
 }
 
 impl ThresholdRules {
@@ -241,6 +243,8 @@ impl ThresholdRules {
             unit: false,
             none_because: None,
             example: "threshold: {must_be_between: {greater_than: 0, less_than: 100}}",
+            no_percent_help:
+                "remove `metric: percent`; the threshold compares the check's value directly",
         }
     }
 }
