@@ -16,6 +16,9 @@ use crate::sql::dialect::{print_select, Dialect};
 /// Column name of the count next to repeated keys.
 pub const REPEAT_COUNT: &str = "duplicate_count";
 
+/// Column name of a check's column_expression in the rows it captures.
+pub const EXPRESSION_COLUMN: &str = "column_expression";
+
 /// The capture query, built as a query tree and printed by the dialect. `columns` are
 /// the dataset's columns to keep (the excluded ones are left out of the SELECT, so they
 /// are never even read).
@@ -33,12 +36,19 @@ pub fn capture_sql(
         (!parts.is_empty()).then(|| Expr::and(parts))
     };
     match capture {
-        Capture::Rows { condition, aliased } => {
-            let items = if columns.is_empty() {
+        Capture::Rows {
+            condition,
+            aliased,
+            expression,
+        } => {
+            let mut items = if columns.is_empty() {
                 vec![item(Expr::AllColumns, None)]
             } else {
                 columns.iter().map(|c| item(Expr::col(c), None)).collect()
             };
+            if let Some(e) = expression {
+                items.push(item(e.clone(), Some(EXPRESSION_COLUMN.into())));
+            }
             let from = if *aliased {
                 table.aliased(MAIN)
             } else {
@@ -54,7 +64,9 @@ pub fn capture_sql(
                 .map(|k| {
                     let mut cols = Vec::new();
                     k.columns(&mut cols);
-                    item(k.clone(), cols.first().cloned())
+                    // a column_expression names no column: it is stored under its key
+                    let name = cols.first().cloned().unwrap_or(EXPRESSION_COLUMN.into());
+                    item(k.clone(), Some(name))
                 })
                 .collect();
             items.push(item(Expr::CountAll, Some(REPEAT_COUNT.into())));

@@ -457,7 +457,16 @@ async fn capture_failing(
             continue;
         };
         match &mut spec {
-            Capture::Rows { condition, .. } => plan::fit_to_catalog(condition, columns, d),
+            Capture::Rows {
+                condition,
+                expression,
+                ..
+            } => {
+                plan::fit_to_catalog(condition, columns, d);
+                if let Some(e) = expression {
+                    plan::fit_to_catalog(e, columns, d);
+                }
+            }
             Capture::Repeats { keys, only } => {
                 keys.iter_mut()
                     .chain(only.as_mut())

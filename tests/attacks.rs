@@ -21,15 +21,26 @@ enum Place {
     MetricExpression,
     MetricQuery,
     FailedRowsQuery,
+    ColumnExpression,
+    CheckColumnExpression,
+    RowsTestedQuery,
+    KeysQuery,
 }
 
-const EXPRESSION_PLACES: [Place; 4] = [
+const EXPRESSION_PLACES: [Place; 6] = [
     Place::DatasetFilter,
     Place::CheckFilter,
     Place::FailedRowsExpression,
     Place::MetricExpression,
+    Place::ColumnExpression,
+    Place::CheckColumnExpression,
 ];
-const QUERY_PLACES: [Place; 2] = [Place::MetricQuery, Place::FailedRowsQuery];
+const QUERY_PLACES: [Place; 4] = [
+    Place::MetricQuery,
+    Place::FailedRowsQuery,
+    Place::RowsTestedQuery,
+    Place::KeysQuery,
+];
 
 fn yaml_string(s: &str) -> String {
     // a JSON string is a YAML double-quoted scalar
@@ -52,6 +63,16 @@ fn contract(sb: &Sandbox, place: Place, sql: &str) -> String {
             "{dataset}checks:\n  - metric: {{query: {sql}, threshold: {{must_be_greater_than: -1}}}}\n"
         ),
         Place::FailedRowsQuery => format!("{dataset}checks:\n  - failed_rows: {{query: {sql}}}\n"),
+        Place::ColumnExpression => format!(
+            "{dataset}columns:\n  - name: id\n    column_expression: {sql}\n    checks:\n      - missing:\n"
+        ),
+        Place::CheckColumnExpression => format!(
+            "{dataset}columns:\n  - name: id\n    checks:\n      - duplicate: {{column_expression: {sql}}}\n"
+        ),
+        Place::RowsTestedQuery => format!(
+            "{dataset}checks:\n  - failed_rows: {{query: 'SELECT 1', rows_tested_query: {sql}}}\n"
+        ),
+        Place::KeysQuery => format!("{dataset}checks:\n  - failed_rows: {{keys_query: {sql}}}\n"),
     }
 }
 

@@ -585,3 +585,65 @@ checks:
         assert!(stored("checks/failed_rows/wrong").is_empty());
     }
 }
+
+#[test]
+fn a_column_expression_is_captured_beside_the_row_and_shown_in_the_plan() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let t = s.qualified("t");
+        s.run(&rows_sql(&t, |v| engine.literal(v)));
+        s.project.write(
+            "c.yml",
+            &format!(
+                "dataset: \"{}/t\"
+columns:
+  - name: email
+    column_expression: UPPER(email)
+    checks:
+      - invalid: {{valid_values: [A@X.ORG, C@X.ORG]}}
+      - duplicate:
+          column_expression: \"CASE WHEN email IS NULL THEN NULL ELSE 'same' END\"
+",
+                s.dataset_prefix()
+            ),
+        );
+        let plan = s.project.assay(&["verify", "c.yml", "--plan"]);
+        assert_eq!(plan.code, 0, "{}", plan.stderr);
+        assert!(
+            plan.stdout.contains("(UPPER(email))"),
+            "{}: {}",
+            engine.name(),
+            plan.stdout
+        );
+        let run = s.project.assay(&["verify", "c.yml", "-o", "json"]);
+        assert_eq!(run.code, 1, "{}: {}", engine.name(), run.stderr);
+        let r = run.json();
+        assert_eq!(common::check(&r, "columns/email/invalid")["value"], 1.0);
+        assert_eq!(
+            common::check(&r, "columns/email/invalid")["settings"]["column_expression"],
+            "UPPER(email)"
+        );
+        let conn = duckdb_store(&s.project);
+        let row: String = conn
+            .query_row(
+                "SELECT CAST(row_data AS VARCHAR) FROM assay_failed_rows WHERE check_id = 'columns/email/invalid'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let row: Value = serde_json::from_str(&row).unwrap();
+        assert_eq!(row["email"], "bad", "{}: {row}", engine.name());
+        assert_eq!(row["column_expression"], "BAD", "{}: {row}", engine.name());
+        // a duplicate over the expression stores the repeated value under its key
+        let dup: String = conn
+            .query_row(
+                "SELECT CAST(row_data AS VARCHAR) FROM assay_failed_rows WHERE check_id = 'columns/email/duplicate'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let dup: Value = serde_json::from_str(&dup).unwrap();
+        assert_eq!(dup["column_expression"], "same", "{}: {dup}", engine.name());
+        assert_eq!(dup["duplicate_count"], 3, "{}: {dup}", engine.name());
+    }
+}

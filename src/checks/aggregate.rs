@@ -5,11 +5,13 @@ use serde_json::{Map, Value as Json};
 
 use super::rules::{self, MissingRules, ReferenceData};
 use super::{
-    alias_part, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs, Measurement,
-    NeedCtx, Needs, NoValue, ParseCtx, Parsed, Scope, UserSql,
+    alias_part, column_expression, column_value, describe_expression, expression_sql, need_column,
+    sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs, Measurement, NeedCtx,
+    Needs, NoValue, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
 };
 use crate::decode::Reader;
 use crate::model::threshold::ThresholdRules;
+use crate::model::SqlText;
 use crate::source::Span;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::Node;
@@ -53,6 +55,8 @@ impl Function {
 pub struct Aggregate {
     pub function: Function,
     pub missing: MissingRules,
+    /// SQL in place of the column's name
+    pub expression: Option<SqlText>,
 }
 
 impl Aggregate {
@@ -93,7 +97,12 @@ impl Aggregate {
                 return None;
             }
         };
-        Some(Aggregate { function, missing })
+        let expression = column_expression(r, node, Some(column)).ok()?;
+        Some(Aggregate {
+            function,
+            missing,
+            expression,
+        })
     }
 }
 
@@ -122,8 +131,10 @@ impl CheckKind for Aggregate {
 
     fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         let column = ctx.column.unwrap_or_default();
-        needs.column(column);
-        let value = self.missing.present_value(column);
+        need_column(needs, &self.expression, column);
+        let value = self
+            .missing
+            .present_value(&column_value(&self.expression, ctx));
         let length = || Expr::CharLength(Box::new(value.clone()));
         let name = alias_part(column);
         let rows = needs.row_count();
@@ -207,10 +218,11 @@ impl CheckKind for Aggregate {
 
     fn settings(&self, settings: &mut Map<String, Json>) {
         settings.insert("function".into(), Json::from(self.function.as_str()));
+        describe_expression(&self.expression, settings);
     }
 
     fn user_sql(&mut self) -> Vec<UserSql<'_>> {
-        Vec::new()
+        expression_sql(&mut self.expression)
     }
 
     fn reference_data(&self) -> Option<&ReferenceData> {
@@ -234,6 +246,7 @@ impl CheckType for Type {
     fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         let mut k = vec!["function"];
         k.extend(rules::MISSING_KEYS);
+        k.push(COLUMN_EXPRESSION);
         sorted(k)
     }
 

@@ -8,17 +8,25 @@ use serde_json::{json, Map, Value as Json};
 
 use super::rules::{self, MissingRules, ReferenceData};
 use super::{
-    alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults,
-    Inputs, Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, UserSql,
+    alias_part, column_expression, column_value, describe_expression, expression_sql, must_be_zero,
+    need_column, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs,
+    Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
 };
 use crate::decode::Reader;
+use crate::model::SqlText;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
 pub enum Duplicate {
-    Column { missing: MissingRules },
-    Columns { columns: Vec<String> },
+    Column {
+        missing: MissingRules,
+        /// SQL in place of the column's name
+        expression: Option<SqlText>,
+    },
+    Columns {
+        columns: Vec<String>,
+    },
 }
 
 impl Duplicate {
@@ -32,6 +40,7 @@ impl Duplicate {
                 missing: rules::parse_missing(r, node)
                     .or_else(|| col.missing.cloned())
                     .unwrap_or_default(),
+                expression: column_expression(r, node, Some(col)).ok()?,
             }),
             None => {
                 let Some(list) = node.get("columns") else {
@@ -92,11 +101,14 @@ impl CheckKind for Duplicate {
     fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         let rows = needs.row_count();
         match self {
-            Duplicate::Column { missing } => {
+            Duplicate::Column {
+                missing,
+                expression,
+            } => {
                 let column = ctx.column.unwrap_or_default();
-                needs.column(column);
+                need_column(needs, expression, column);
                 let name = alias_part(column);
-                let present = missing.present_value(column);
+                let present = missing.present_value(&column_value(expression, ctx));
                 Handles {
                     rows,
                     present: Some(needs.aggregate(
@@ -148,11 +160,14 @@ impl CheckKind for Duplicate {
     fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
         let exact = |c: &str| Expr::ExactText(Box::new(Expr::col(c)));
         Some(match self {
-            Duplicate::Column { missing } => {
-                let column = ctx.column.unwrap_or_default();
+            Duplicate::Column {
+                missing,
+                expression,
+            } => {
+                let value = column_value(expression, ctx);
                 Capture::Repeats {
-                    keys: vec![exact(column)],
-                    only: Some(Expr::negate(missing.is_missing(column))),
+                    keys: vec![Expr::ExactText(Box::new(value.clone()))],
+                    only: Some(Expr::negate(missing.is_missing(&value))),
                 }
             }
             Duplicate::Columns { columns } => Capture::Repeats {
@@ -164,7 +179,13 @@ impl CheckKind for Duplicate {
 
     fn settings(&self, m: &mut Map<String, Json>) {
         match self {
-            Duplicate::Column { missing } => missing.describe(m),
+            Duplicate::Column {
+                missing,
+                expression,
+            } => {
+                missing.describe(m);
+                describe_expression(expression, m);
+            }
             Duplicate::Columns { columns } => {
                 m.insert("columns".into(), json!(columns));
             }
@@ -172,7 +193,10 @@ impl CheckKind for Duplicate {
     }
 
     fn user_sql(&mut self) -> Vec<UserSql<'_>> {
-        Vec::new()
+        match self {
+            Duplicate::Column { expression, .. } => expression_sql(expression),
+            Duplicate::Columns { .. } => Vec::new(),
+        }
     }
 
     fn reference_data(&self) -> Option<&ReferenceData> {
@@ -195,7 +219,11 @@ impl CheckType for Type {
 
     fn keys(&self, scope: Scope) -> Vec<&'static str> {
         match scope {
-            Scope::Column => sorted(rules::MISSING_KEYS.to_vec()),
+            Scope::Column => {
+                let mut k = rules::MISSING_KEYS.to_vec();
+                k.push(COLUMN_EXPRESSION);
+                sorted(k)
+            }
             Scope::Dataset => vec!["columns"],
         }
     }

@@ -158,6 +158,7 @@ impl CheckKind for FailedRows {
             Source::Expression(s) => Capture::Rows {
                 condition: Expr::Raw(s.sql.clone()),
                 aliased: false,
+                expression: None,
             },
             Source::Query(s) => Capture::Query {
                 sql: s.sql.clone(),

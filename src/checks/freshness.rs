@@ -14,6 +14,7 @@ use super::{
 use crate::decode::Reader;
 use crate::exec::Value;
 use crate::model::threshold::{ThresholdRules, TimeUnit};
+use crate::model::SqlText;
 use crate::source::Span;
 use crate::sql::ast::{AggFn, Expr};
 use crate::yaml::Node;
@@ -25,6 +26,8 @@ pub struct Freshness {
     pub now_override: Option<DateTime<Utc>>,
     /// the threshold's `unit` (the threshold's reader reports a wrong one)
     pub unit: TimeUnit,
+    /// SQL in place of the column's name
+    pub expression: Option<SqlText>,
 }
 
 pub struct Handles {
@@ -53,10 +56,12 @@ impl Freshness {
             .and_then(|u| u.scalar_text())
             .and_then(|u| TimeUnit::named(&u))
             .unwrap_or(TimeUnit::Hour);
+        let expression = super::column_expression(r, node, None).ok()?;
         Some(Freshness {
             column,
             now_override,
             unit,
+            expression,
         })
     }
 }
@@ -95,12 +100,16 @@ impl CheckKind for Freshness {
     }
 
     fn needs(&self, _ctx: &NeedCtx, needs: &mut Needs) -> Handles {
-        needs.column(&self.column);
+        super::need_column(needs, &self.expression, &self.column);
+        let value = match &self.expression {
+            Some(e) => Expr::Raw(e.sql.clone()),
+            None => Expr::col(&self.column),
+        };
         Handles {
             rows: needs.row_count(),
             newest: needs.aggregate(
                 format!("{}_max", alias_part(&self.column)),
-                Expr::agg(AggFn::Max, Expr::col(&self.column)),
+                Expr::agg(AggFn::Max, value),
             ),
         }
     }
@@ -147,10 +156,11 @@ impl CheckKind for Freshness {
 
     fn settings(&self, settings: &mut Map<String, Json>) {
         settings.insert("column".into(), Json::from(self.column.clone()));
+        super::describe_expression(&self.expression, settings);
     }
 
     fn user_sql(&mut self) -> Vec<UserSql<'_>> {
-        Vec::new()
+        super::expression_sql(&mut self.expression)
     }
 
     fn reference_data(&self) -> Option<&ReferenceData> {
@@ -208,7 +218,7 @@ impl CheckType for Type {
     }
 
     fn keys(&self, _scope: Scope) -> Vec<&'static str> {
-        sorted(vec!["column", "now_variable"])
+        sorted(vec!["column", "now_variable", super::COLUMN_EXPRESSION])
     }
 
     fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {

@@ -5,10 +5,13 @@ use serde_json::{Map, Value as Json};
 
 use super::rules::{self, MissingRules, ReferenceData, ValidityRules};
 use super::{
-    alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults,
-    Inputs, Measurement, NeedCtx, Needs, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, UserSql,
+    alias_part, column_expression, column_value, describe_expression, expression_sql, must_be_zero,
+    need_column, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs,
+    Measurement, NeedCtx, Needs, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, UserSql,
+    COLUMN_EXPRESSION,
 };
 use crate::decode::Reader;
+use crate::model::SqlText;
 use crate::source::Span;
 use crate::sql::ast::{Expr, Select, SelectItem};
 use crate::yaml::Node;
@@ -17,6 +20,8 @@ use crate::yaml::Node;
 pub struct Invalid {
     pub missing: MissingRules,
     pub validity: ValidityRules,
+    /// SQL in place of the column's name
+    pub expression: Option<SqlText>,
 }
 
 /// Alias of the verified table inside the reference-data query.
@@ -34,10 +39,12 @@ impl Invalid {
             .or_else(|| column.missing.cloned())
             .unwrap_or_default();
         let validity = rules::parse_validity(r, node).or_else(|| column.validity.cloned());
+        let expression = column_expression(r, node, Some(column)).ok()?;
         match validity {
             Some(v) if !v.is_empty() => Some(Invalid {
                 missing,
                 validity: v,
+                expression,
             }),
             Some(_) => None, // its own errors were reported
             None => {
@@ -56,16 +63,16 @@ impl Invalid {
 
     /// 1 for an invalid row, else NULL. CASE cascade: a missing value is never invalid;
     /// a value failing any rule is.
-    fn invalid_case(&self, column: &str, reference: Option<Expr>) -> Expr {
+    fn invalid_case(&self, value: &Expr, reference: Option<Expr>) -> Expr {
         let valid = Expr::and(
             self.validity
-                .is_valid(column)
+                .is_valid(value)
                 .into_iter()
                 .chain(reference)
                 .collect(),
         );
         Expr::Case(
-            Box::new(self.missing.is_missing(column)),
+            Box::new(self.missing.is_missing(value)),
             Box::new(Expr::Null),
             Some(Box::new(Expr::Case(
                 Box::new(valid),
@@ -75,10 +82,10 @@ impl Invalid {
         )
     }
 
-    fn invalid_expr(&self, column: &str, reference: Option<Expr>) -> Expr {
+    fn invalid_expr(&self, value: &Expr, reference: Option<Expr>) -> Expr {
         Expr::agg(
             crate::sql::ast::AggFn::Count,
-            self.invalid_case(column, reference),
+            self.invalid_case(value, reference),
         )
     }
 
@@ -95,10 +102,10 @@ impl Invalid {
             Some(Expr::Cmp(
                 Box::new(Expr::AliasColumn(REF.into(), rd.column.clone())),
                 crate::sql::ast::CmpOp::Eq,
-                Box::new(Expr::ExactText(Box::new(Expr::AliasColumn(
-                    MAIN.into(),
-                    column.to_string(),
-                )))),
+                Box::new(Expr::ExactText(Box::new(match &self.expression {
+                    Some(e) => Expr::Raw(e.sql.clone()),
+                    None => Expr::AliasColumn(MAIN.into(), column.to_string()),
+                }))),
             )),
         ))))
     }
@@ -129,16 +136,17 @@ impl CheckKind for Invalid {
 
     fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         let column = ctx.column.unwrap_or_default();
-        needs.column(column);
+        need_column(needs, &self.expression, column);
+        let value = column_value(&self.expression, ctx);
         let name = alias_part(column);
         let missing_name = format!("{name}_missing_count");
-        let missing_expr = Expr::count_where(self.missing.is_missing(column));
+        let missing_expr = Expr::count_where(self.missing.is_missing(&value));
         let invalid_name = format!("{name}_invalid_count");
         let Some(lookup) = self.reference_lookup(column, ctx) else {
             return Handles::Shared {
                 rows: needs.row_count(),
                 missing: needs.aggregate(missing_name, missing_expr),
-                invalid: needs.aggregate(invalid_name, self.invalid_expr(column, None)),
+                invalid: needs.aggregate(invalid_name, self.invalid_expr(&value, None)),
             };
         };
         let item = |expr, alias: String| SelectItem {
@@ -149,7 +157,7 @@ impl CheckKind for Invalid {
             vec![
                 item(Expr::CountAll, "row_count".into()),
                 item(missing_expr, missing_name),
-                item(self.invalid_expr(column, Some(lookup)), invalid_name),
+                item(self.invalid_expr(&value, Some(lookup)), invalid_name),
             ],
             ctx.table.aliased(MAIN),
             ctx.filter.cloned(),
@@ -189,21 +197,24 @@ impl CheckKind for Invalid {
 
     fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
         let column = ctx.column.unwrap_or_default();
+        let value = column_value(&self.expression, ctx);
         let lookup = self.reference_lookup(column, ctx);
         let aliased = lookup.is_some();
         Some(Capture::Rows {
-            condition: Expr::negate(Expr::IsNull(Box::new(self.invalid_case(column, lookup)))),
+            condition: Expr::negate(Expr::IsNull(Box::new(self.invalid_case(&value, lookup)))),
             aliased,
+            expression: self.expression.as_ref().map(|_| value),
         })
     }
 
     fn settings(&self, settings: &mut Map<String, Json>) {
         self.missing.describe(settings);
         self.validity.describe(settings);
+        describe_expression(&self.expression, settings);
     }
 
     fn user_sql(&mut self) -> Vec<UserSql<'_>> {
-        Vec::new()
+        expression_sql(&mut self.expression)
     }
 
     fn reference_data(&self) -> Option<&ReferenceData> {
@@ -227,6 +238,7 @@ impl CheckType for Type {
     fn keys(&self, _scope: Scope) -> Vec<&'static str> {
         let mut k = rules::MISSING_KEYS.to_vec();
         k.extend(rules::VALIDITY_KEYS);
+        k.push(COLUMN_EXPRESSION);
         sorted(k)
     }
 

@@ -4,16 +4,20 @@ use serde_json::{Map, Value as Json};
 
 use super::rules::{self, MissingRules, ReferenceData};
 use super::{
-    alias_part, must_be_zero, percent, sorted, Agg, Capture, CheckKind, CheckType, Inputs,
-    Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, UserSql,
+    alias_part, column_expression, column_value, describe_expression, expression_sql, must_be_zero,
+    need_column, percent, sorted, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx,
+    Needs, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
 };
 use crate::decode::Reader;
+use crate::model::SqlText;
 use crate::sql::ast::Expr;
 use crate::yaml::Node;
 
 #[derive(Debug, Clone)]
 pub struct Missing {
     pub rules: MissingRules,
+    /// SQL in place of the column's name
+    pub expression: Option<SqlText>,
 }
 
 pub struct Handles {
@@ -34,12 +38,13 @@ impl CheckKind for Missing {
 
     fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         let column = ctx.column.unwrap_or_default();
-        needs.column(column);
+        need_column(needs, &self.expression, column);
+        let value = column_value(&self.expression, ctx);
         Handles {
             rows: needs.row_count(),
             missing: needs.aggregate(
                 format!("{}_missing_count", alias_part(column)),
-                Expr::count_where(self.rules.is_missing(column)),
+                Expr::count_where(self.rules.is_missing(&value)),
             ),
         }
     }
@@ -57,18 +62,21 @@ impl CheckKind for Missing {
     }
 
     fn capture(&self, ctx: &NeedCtx) -> Option<Capture> {
+        let value = column_value(&self.expression, ctx);
         Some(Capture::Rows {
-            condition: self.rules.is_missing(ctx.column.unwrap_or_default()),
+            condition: self.rules.is_missing(&value),
             aliased: false,
+            expression: self.expression.as_ref().map(|_| value),
         })
     }
 
     fn settings(&self, settings: &mut Map<String, Json>) {
         self.rules.describe(settings);
+        describe_expression(&self.expression, settings);
     }
 
     fn user_sql(&mut self) -> Vec<UserSql<'_>> {
-        Vec::new()
+        expression_sql(&mut self.expression)
     }
 
     fn reference_data(&self) -> Option<&ReferenceData> {
@@ -90,7 +98,9 @@ impl CheckType for Type {
     }
 
     fn keys(&self, _scope: Scope) -> Vec<&'static str> {
-        sorted(rules::MISSING_KEYS.to_vec())
+        let mut k = rules::MISSING_KEYS.to_vec();
+        k.push(COLUMN_EXPRESSION);
+        sorted(k)
     }
 
     fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
@@ -98,8 +108,9 @@ impl CheckType for Type {
         let rules = own
             .or_else(|| ctx.column?.missing.cloned())
             .unwrap_or_default();
+        let expression = column_expression(r, node, ctx.column).ok()?;
         Some(Parsed {
-            kind: Box::new(Missing { rules }),
+            kind: Box::new(Missing { rules, expression }),
             threshold_rules: must_be_zero(),
         })
     }

@@ -47,6 +47,58 @@ pub struct ColumnDefaults<'a> {
     pub spec: &'a ColumnSpec,
     pub missing: Option<&'a MissingRules>,
     pub validity: Option<&'a ValidityRules>,
+    /// `column_expression`: SQL used in place of the column's name
+    pub expression: Option<&'a SqlText>,
+}
+
+/// The key of a check's own column_expression.
+const COLUMN_EXPRESSION: &str = "column_expression";
+
+/// A check's `column_expression`, or else its column's; Err when its own is not SQL text
+/// (reported).
+fn column_expression(
+    r: &mut Reader,
+    node: &Node,
+    column: Option<&ColumnDefaults>,
+) -> Result<Option<SqlText>, ()> {
+    match node.get(COLUMN_EXPRESSION).filter(|n| !n.is_null()) {
+        Some(n) => r.sql(n, COLUMN_EXPRESSION).map(Some).ok_or(()),
+        None => Ok(column.and_then(|c| c.expression.cloned())),
+    }
+}
+
+/// What a column check measures: the column, or the SQL of its column_expression
+/// (which is validated as one read-only expression and never quoted).
+fn column_value(expression: &Option<SqlText>, ctx: &NeedCtx) -> Expr {
+    match expression {
+        Some(e) => Expr::Raw(e.sql.clone()),
+        None => Expr::col(ctx.column.unwrap_or_default()),
+    }
+}
+
+/// The column a check needs to exist, unless its column_expression stands in for it.
+fn need_column(needs: &mut Needs, expression: &Option<SqlText>, column: &str) {
+    if expression.is_none() {
+        needs.column(column);
+    }
+}
+
+/// column_expression as user SQL, for validation before anything runs.
+fn expression_sql(expression: &mut Option<SqlText>) -> Vec<UserSql<'_>> {
+    expression
+        .iter_mut()
+        .map(|text| UserSql {
+            key: COLUMN_EXPRESSION,
+            role: SqlRole::Expression,
+            text,
+        })
+        .collect()
+}
+
+fn describe_expression(expression: &Option<SqlText>, settings: &mut Map<String, Json>) {
+    if let Some(e) = expression {
+        settings.insert(COLUMN_EXPRESSION.into(), Json::from(e.sql.clone()));
+    }
 }
 
 /// What a check type's parser may look at besides the check's own mapping.
@@ -162,8 +214,13 @@ pub enum OwnQuery {
 #[derive(Debug, Clone)]
 pub enum Capture {
     /// rows of the dataset where the condition holds (with the dataset and check
-    /// filters); `aliased` when the condition refers to the table as `assay_main`
-    Rows { condition: Expr, aliased: bool },
+    /// filters); `aliased` when the condition refers to the table as `assay_main`;
+    /// `expression`: a column_expression, selected beside the row's columns
+    Rows {
+        condition: Expr,
+        aliased: bool,
+        expression: Option<Expr>,
+    },
     /// the key values that repeat, with their counts, largest first; `only` keeps rows
     /// whose key counts (not missing)
     Repeats { keys: Vec<Expr>, only: Option<Expr> },

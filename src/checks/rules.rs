@@ -50,9 +50,9 @@ pub struct MissingRules {
 }
 
 impl MissingRules {
-    /// true for rows whose value is missing
-    pub fn is_missing(&self, column: &str) -> Expr {
-        let col = Expr::col(column);
+    /// true for rows whose value (the column, or its column_expression) is missing
+    pub fn is_missing(&self, value: &Expr) -> Expr {
+        let col = value.clone();
         let mut parts = vec![Expr::IsNull(Box::new(col.clone()))];
         if let Some(values) = &self.values {
             parts.push(in_list(col.clone(), values));
@@ -63,13 +63,13 @@ impl MissingRules {
         Expr::or(parts)
     }
 
-    /// the column's value where it is not missing, else NULL
-    pub fn present_value(&self, column: &str) -> Expr {
+    /// the value where it is not missing, else NULL
+    pub fn present_value(&self, value: &Expr) -> Expr {
         if self.values.is_none() && self.format.is_none() {
             // NULL is the only missing value and aggregates skip NULLs already
-            Expr::col(column)
+            value.clone()
         } else {
-            Expr::value_where(Expr::negate(self.is_missing(column)), Expr::col(column))
+            Expr::value_where(Expr::negate(self.is_missing(value)), value.clone())
         }
     }
 
@@ -112,15 +112,15 @@ impl ValidityRules {
 
     /// true for non-missing values that satisfy every rule except the reference data
     /// (which needs a query of its own); None when only reference data is set.
-    pub fn is_valid(&self, column: &str) -> Option<Expr> {
-        let col = || Box::new(Expr::col(column));
+    pub fn is_valid(&self, value: &Expr) -> Option<Expr> {
+        let col = || Box::new(value.clone());
         let len = || Box::new(Expr::CharLength(col()));
         let mut parts = Vec::new();
         if let Some(v) = &self.valid_values {
-            parts.push(in_list(Expr::col(column), v));
+            parts.push(in_list(value.clone(), v));
         }
         if let Some(v) = &self.invalid_values {
-            parts.push(Expr::negate(in_list(Expr::col(column), v)));
+            parts.push(Expr::negate(in_list(value.clone(), v)));
         }
         if let Some(f) = &self.valid_format {
             parts.push(Expr::RegexMatch(col(), f.regex.clone()));

@@ -68,6 +68,7 @@ const CONTRACT_KEYS: &[&str] = &[
 ];
 const COLUMN_KEYS: &[&str] = &[
     "name",
+    "column_expression",
     "data_type",
     "character_maximum_length",
     "numeric_precision",
@@ -288,11 +289,17 @@ fn read_column(
     };
     let missing = rules::parse_missing(r, item);
     let validity = rules::parse_validity(r, item);
+    // SQL used in place of the column's name by every check of the column
+    let expression = item
+        .get("column_expression")
+        .filter(|n| !n.is_null())
+        .and_then(|n| r.sql(n, "column_expression"));
     columns.push(spec.clone());
     let defaults = ColumnDefaults {
         spec: &spec,
         missing: missing.as_ref(),
         validity: validity.as_ref(),
+        expression: expression.as_ref(),
     };
     if let Some(list) = item.get("checks").filter(|n| !n.is_null()) {
         if let Some(items) = r.list(list, "checks") {
