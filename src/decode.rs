@@ -254,20 +254,23 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub fn literal_list(&mut self, node: &Node, what: &str) -> Option<Vec<Literal>> {
+    /// A list of values to compare with, and whether it held a `null` (which Soda
+    /// accepts, each list giving it its own meaning). It may be empty.
+    pub fn literal_list(&mut self, node: &Node, what: &str) -> Option<(Vec<Literal>, bool)> {
         let items = self.list(node, what)?;
-        if items.is_empty() {
-            self.error(node.span, format!("{what} must not be empty"), None);
-            return None;
-        }
         let mut out = Vec::with_capacity(items.len());
+        let mut null = false;
         let mut ok = true;
         for item in items {
+            if item.is_null() {
+                null = true;
+                continue;
+            }
             match self.literal(item, &format!("each entry of {what}")) {
                 Some(l) => out.push(l),
                 None => ok = false,
             }
         }
-        ok.then_some(out)
+        ok.then_some((out, null))
     }
 }

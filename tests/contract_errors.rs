@@ -49,7 +49,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("unknown variable", "dataset: db/main/t\nfilter: id > ${var.MIN}\nchecks:\n  - row_count:\n", "variable 'MIN' has no value", "2:9"),
     ("unknown env var", "dataset: db/main/t\nfilter: id > ${env.ASSAY_TEST_SURELY_UNSET}\nchecks:\n  - row_count:\n", "environment variable 'ASSAY_TEST_SURELY_UNSET' is not set", "2:9"),
     ("malformed placeholder", "dataset: db/main/t\nfilter: id > ${foo.BAR}\nchecks:\n  - row_count:\n", "malformed placeholder", "2:9"),
-    ("schema with threshold", "dataset: db/main/t\nchecks:\n  - schema: {threshold: {must_be: 0}}\n", "takes no threshold", "3:26"),
+    ("schema threshold with a bad level", "dataset: db/main/t\nchecks:\n  - schema: {threshold: {level: severe}}\n", "level must be 'fail' or 'warn'", "3:33"),
+    ("null where a value must be", "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - invalid: {valid_min: null}\n", "valid_min", "5:30"),
     ("query with a filter", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', filter: 'id > 1'}\n", "cannot have a `filter`", "3:53"),
     ("duplicate key", "dataset: db/main/t\ndataset: db/main/u\nchecks:\n  - row_count:\n", "duplicate key 'dataset'", "2:1"),
     ("dataset duplicate without columns", "dataset: db/main/t\nchecks:\n  - duplicate:\n", "needs `columns: [...]`", "3:5"),
@@ -112,6 +113,7 @@ checks:
       qualifier: mapped
       query: SELECT id FROM t WHERE id < 0
       key_column_mapping: {order: id}
+  - schema: {threshold: {must_be: 0, level: warn}}
 ",
     );
     let run = p.assay(&["verify", "contract.yml", "-o", "json"]);
@@ -127,6 +129,15 @@ checks:
             && run
                 .stderr
                 .contains("key_column_mapping is only used with `keys_query:`"),
+        "{}",
+        run.stderr
+    );
+    // Soda reads only `level` from a schema threshold: the rest is ignored, said so
+    assert!(
+        run.stderr.contains("contract.yml:10:26")
+            && run
+                .stderr
+                .contains("a schema check ignores `must_be` in its threshold"),
         "{}",
         run.stderr
     );

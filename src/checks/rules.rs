@@ -117,10 +117,16 @@ impl ValidityRules {
         let len = || Box::new(Expr::CharLength(col()));
         let mut parts = Vec::new();
         if let Some(v) = &self.valid_values {
-            parts.push(in_list(value.clone(), v));
+            parts.push(match v.is_empty() {
+                true => Expr::Lit(Literal::Bool(false)),
+                false => in_list(value.clone(), v),
+            });
         }
         if let Some(v) = &self.invalid_values {
-            parts.push(Expr::negate(in_list(value.clone(), v)));
+            parts.push(match v.is_empty() {
+                true => Expr::Lit(Literal::Bool(true)),
+                false => Expr::negate(in_list(value.clone(), v)),
+            });
         }
         if let Some(f) = &self.valid_format {
             parts.push(Expr::RegexMatch(col(), f.regex.clone()));
@@ -224,7 +230,11 @@ pub fn parse_missing(r: &mut Reader, map: &Node) -> Option<MissingRules> {
     }
     let mut rules = MissingRules::default();
     if let Some(n) = map.get("missing_values") {
-        rules.values = r.literal_list(n, "missing_values");
+        // NULL is missing anyway: a `null` entry adds nothing, and no entries leave NULL
+        rules.values = r
+            .literal_list(n, "missing_values")
+            .map(|(values, _)| values)
+            .filter(|values| !values.is_empty());
     }
     if let Some(n) = map.get("missing_format") {
         rules.format = parse_format(r, n, "missing_format");
@@ -239,10 +249,16 @@ pub fn parse_validity(r: &mut Reader, map: &Node) -> Option<ValidityRules> {
     }
     let mut v = ValidityRules::default();
     if let Some(n) = map.get("valid_values") {
-        v.valid_values = r.literal_list(n, "valid_values");
+        // a `null` entry changes nothing (NULL is missing, never invalid); no entries
+        // at all make every value invalid, as in Soda
+        v.valid_values = r.literal_list(n, "valid_values").map(|(values, _)| values);
     }
     if let Some(n) = map.get("invalid_values") {
-        v.invalid_values = r.literal_list(n, "invalid_values");
+        // as in Soda, a list with a `null` entry (or none at all) marks no value invalid:
+        // Soda requires the value to be in the list AND NULL, which no value is
+        v.invalid_values =
+            r.literal_list(n, "invalid_values")
+                .map(|(values, null)| if null { Vec::new() } else { values });
     }
     if let Some(n) = map.get("valid_format") {
         v.valid_format = parse_format(r, n, "valid_format");

@@ -247,7 +247,7 @@ impl CheckType for Type {
             // the value is the number of differences, which must be 0
             threshold_rules: ThresholdRules {
                 default: Some(Condition::Eq(0.0)),
-                none_because: Some("any difference fails it"),
+                only_level: Some("any difference fails it; only `level` applies"),
                 ..ThresholdRules::required()
             },
         })

@@ -28,15 +28,10 @@ pub fn parse(
     key_span: Span,
 ) -> Option<Threshold> {
     let written = node.filter(|n| !n.is_null());
-    if let (Some(reason), Some(n)) = (rules.none_because, written) {
-        r.error(
-            n.span,
-            format!("a {check_type} check takes no threshold: {reason}"),
-            Some("remove `threshold:`".into()),
-        );
-        return None;
+    if let (Some(reason), Some(n), Some(default)) = (rules.only_level, written, rules.default) {
+        return level_only(r, n, default, check_type, reason);
     }
-    let Some(node) = written.filter(|_| rules.none_because.is_none()) else {
+    let Some(node) = written.filter(|_| rules.only_level.is_none()) else {
         return match rules.default {
             Some(c) => Some(Threshold {
                 unit: rules.unit.then_some(TimeUnit::Hour),
@@ -108,6 +103,44 @@ pub fn parse(
         }
     };
     ok.then_some(t)
+}
+
+/// A threshold of which only `level` counts (schema, as Soda reads it): other keys are
+/// ignored with a warning, so a Soda contract runs unchanged and says what it ignores.
+fn level_only(
+    r: &mut Reader,
+    node: &Node,
+    default: Condition,
+    check_type: &str,
+    reason: &str,
+) -> Option<Threshold> {
+    let Some(entries) = node.as_map() else {
+        r.error(
+            node.span,
+            format!("a threshold must be a mapping, found {}", node.kind_name()),
+            Some("threshold: {level: warn}".into()),
+        );
+        return None;
+    };
+    let mut t = Threshold::new(default);
+    for (key, value) in entries {
+        match key.name.as_str() {
+            "level" => match value.scalar_text().as_deref() {
+                Some("fail") => t.level = Level::Fail,
+                Some("warn") => t.level = Level::Warn,
+                _ => {
+                    r.error(value.span, "level must be 'fail' or 'warn'", None);
+                    return None;
+                }
+            },
+            other => r.warn(
+                key.span,
+                format!("a {check_type} check ignores `{other}` in its threshold: {reason}"),
+                Some("keep only `level:` there".into()),
+            ),
+        }
+    }
+    Some(t)
 }
 
 /// `metric`, `level` or `unit` into the threshold; false (reported) when not valid.

@@ -226,8 +226,9 @@ pub struct ThresholdRules {
     pub percent: bool,
     /// freshness: `unit` is allowed
     pub unit: bool,
-    /// the type takes no threshold at all, for this reason
-    pub none_because: Option<&'static str>,
+    /// the type's threshold sets only its `level` (Soda reads nothing else of it), for
+    /// this reason; anything else written there is ignored with a warning
+    pub only_level: Option<&'static str>,
     /// a threshold to show when one is required and missing
     pub example: &'static str,
     /// what to say when `metric: percent` is written but not allowed
@@ -241,7 +242,7 @@ impl ThresholdRules {
             default: None,
             percent: false,
             unit: false,
-            none_because: None,
+            only_level: None,
             example: "threshold: {must_be_between: {greater_than: 0, less_than: 100}}",
             no_percent_help:
                 "remove `metric: percent`; the threshold compares the check's value directly",
