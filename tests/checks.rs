@@ -753,6 +753,17 @@ checks:
     let (code, r) = p.verify_json(contract, &["--set", "BASE=0"]);
     assert_eq!(code, 1);
     assert_eq!(check(&r, "checks/row_count")["value"], json!(2.0));
+    // Soda's declarations: required, typed, and checks_filter for filter
+    let soda = "dataset: db/main/people
+variables:
+  MIN: {required: true, type: string}
+  AS_OF: {type: timestamp, default: \"2025-01-01T00:00:00Z\"}
+checks_filter: age >= ${var.MIN}
+checks:
+  - row_count: {threshold: {must_be: 2}}
+";
+    let (code, r) = p.verify_json(soda, &["--set", "MIN=1"]);
+    assert_eq!(code, 0, "{r}");
 }
 
 #[test]

@@ -64,6 +64,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("two failed_rows sources", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', keys_query: 'SELECT id FROM t'}\n", "both `query` and `keys_query`", "3:57"),
     ("key_column_mapping not a mapping", "dataset: db/main/t\nchecks:\n  - failed_rows: {keys_query: 'SELECT id FROM t', key_column_mapping: [id]}\n", "key_column_mapping must be a mapping", "3:71"),
     ("a bad rows_tested_query", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', rows_tested_query: 'DELETE FROM t'}\n", "the rows_tested_query of checks/failed_rows must be a read-only SELECT", "3:64"),
+    ("a required variable without a value", "dataset: db/main/t\nvariables:\n  START: {required: true}\nchecks:\n  - row_count:\n", "variable 'START' is required and has no value", "3:3"),
+    ("a timestamp variable that is not one", "dataset: db/main/t\nvariables:\n  START: {type: timestamp, default: yesterday}\nchecks:\n  - row_count:\n", "is a timestamp, but its value 'yesterday' is not one", "3:3"),
     ("check_attributes not a mapping", "dataset: db/main/t\ncheck_attributes: [a]\nchecks:\n  - row_count:\n", "check_attributes must be a mapping", "2:19"),
     ("check list not a list", "dataset: db/main/t\nchecks:\n  row_count:\n", "checks must be a list", "3:3"),
 ];

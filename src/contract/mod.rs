@@ -61,6 +61,8 @@ const CONTRACT_KEYS: &[&str] = &[
     "dataset",
     "check_attributes",
     "filter",
+    // Soda's other name for `filter`
+    "checks_filter",
     "variables",
     "columns",
     "checks",
@@ -123,7 +125,9 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
         .and_then(|n| dataset_name(&mut r, n));
     let filter = root
         .get("filter")
-        .and_then(|n| sql_text(&mut r, n, "filter"));
+        .map(|n| (n, "filter"))
+        .or_else(|| root.get("checks_filter").map(|n| (n, "checks_filter")))
+        .and_then(|(n, key)| sql_text(&mut r, n, key));
     if root.get("columns").is_none() && root.get("checks").is_none() {
         r.error(
             root.span,
@@ -195,11 +199,12 @@ fn read_variables(r: &mut Reader, node: &Node, vars: &mut Vars) {
     };
     // defaults stay as written: one may refer to another, in any order
     let mut written = Vec::new();
+    let mut declared = Vec::new();
     for (key, value) in entries {
         if value.is_null() {
             continue; // declared, no default: must come from --set
         }
-        if !r.keys(value, &["default"], &format!("variable '{}'", key.name)) {
+        if !r.keys(value, VARIABLE_KEYS, &format!("variable '{}'", key.name)) {
             continue;
         }
         if let Some(d) = value.get("default").filter(|d| !d.is_null()) {
@@ -208,6 +213,7 @@ fn read_variables(r: &mut Reader, node: &Node, vars: &mut Vars) {
                 written.push((key.name.clone(), d.span));
             }
         }
+        declared.push((key, value));
     }
     // each default must resolve: no unknown names, no cycles; reported where it is written
     for (name, span) in written {
@@ -221,6 +227,49 @@ fn read_variables(r: &mut Reader, node: &Node, vars: &mut Vars) {
                 Some(e.help()),
             );
         }
+    }
+    for (key, value) in declared {
+        check_variable(r, &key.name, key.span, value, vars);
+    }
+}
+
+/// What a variable's declaration may say besides its default, as Soda has it.
+const VARIABLE_KEYS: &[&str] = &["default", "required", "type"];
+
+/// `required: true` needs a value (from --set or the default); `type: timestamp` needs
+/// one that reads as a timestamp. Reported at the declaration.
+fn check_variable(r: &mut Reader, name: &str, span: Span, decl: &Node, vars: &Vars) {
+    let required = match decl.get("required").filter(|n| !n.is_null()) {
+        Some(n) => r.bool(n, "required").unwrap_or(false),
+        None => false,
+    };
+    let value = vars.var(name);
+    if required && value.is_none() {
+        r.error(
+            span,
+            format!("variable '{name}' is required and has no value"),
+            Some(format!("pass it with `--set {name}=VALUE`")),
+        );
+    }
+    let Some(t) = decl.get("type").filter(|n| !n.is_null()) else {
+        return;
+    };
+    match r.string(t, "type").as_deref() {
+        Some("timestamp") => {
+            if let Some(v) = value.filter(|v| checks::freshness::parse_timestamp(v).is_none()) {
+                r.error(
+                    span,
+                    format!("variable '{name}' is a timestamp, but its value '{v}' is not one"),
+                    Some("use ISO 8601, like 2025-01-01T00:00:00Z".into()),
+                );
+            }
+        }
+        Some(other) => r.warn(
+            t.span,
+            format!("variable type '{other}' is not checked: only `timestamp` is"),
+            None,
+        ),
+        None => {}
     }
 }
 
