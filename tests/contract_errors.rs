@@ -66,6 +66,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("a bad rows_tested_query", "dataset: db/main/t\nchecks:\n  - failed_rows: {query: 'SELECT * FROM t', rows_tested_query: 'DELETE FROM t'}\n", "the rows_tested_query of checks/failed_rows must be a read-only SELECT", "3:64"),
     ("a required variable without a value", "dataset: db/main/t\nvariables:\n  START: {required: true}\nchecks:\n  - row_count:\n", "variable 'START' is required and has no value", "3:3"),
     ("a timestamp variable that is not one", "dataset: db/main/t\nvariables:\n  START: {type: timestamp, default: yesterday}\nchecks:\n  - row_count:\n", "is a timestamp, but its value 'yesterday' is not one", "3:3"),
+    ("two freshness units", "dataset: db/main/t\nchecks:\n  - freshness: {column: id, unit: day, threshold: {unit: hour, must_be_less_than: 1}}\n", "unit and its threshold's unit differ", "3:35"),
+    ("a bad freshness unit on the check", "dataset: db/main/t\nchecks:\n  - freshness: {column: id, unit: week, threshold: {must_be_less_than: 1}}\n", "unit must be", "3:35"),
     ("check_attributes not a mapping", "dataset: db/main/t\ncheck_attributes: [a]\nchecks:\n  - row_count:\n", "check_attributes must be a mapping", "2:19"),
     ("check list not a list", "dataset: db/main/t\nchecks:\n  row_count:\n", "checks must be a list", "3:3"),
 ];

@@ -50,12 +50,7 @@ impl Freshness {
             Some(v) => Some(now_variable(r, v)?),
             None => None,
         };
-        let unit = node
-            .get("threshold")
-            .and_then(|t| t.get("unit"))
-            .and_then(|u| u.scalar_text())
-            .and_then(|u| TimeUnit::named(&u))
-            .unwrap_or(TimeUnit::Hour);
+        let unit = unit_of(r, node)?;
         let expression = super::column_expression(r, node, None).ok()?;
         Some(Freshness {
             column,
@@ -64,6 +59,32 @@ impl Freshness {
             expression,
         })
     }
+}
+
+/// The check's `unit:` (where Soda writes it) or its threshold's (a wrong one there is
+/// reported by the threshold's reader); both, if they differ, is an error.
+fn unit_of(r: &mut Reader, node: &Node) -> Option<TimeUnit> {
+    let in_threshold = node
+        .get("threshold")
+        .and_then(|t| t.get("unit"))
+        .and_then(|u| u.scalar_text())
+        .and_then(|u| TimeUnit::named(&u));
+    let Some(n) = node.get("unit").filter(|n| !n.is_null()) else {
+        return Some(in_threshold.unwrap_or(TimeUnit::Hour));
+    };
+    let Some(unit) = n.scalar_text().as_deref().and_then(TimeUnit::named) else {
+        r.error(n.span, "unit must be 'minute', 'hour' or 'day'", None);
+        return None;
+    };
+    if in_threshold.is_some_and(|t| t != unit) {
+        r.error(
+            n.span,
+            "the check's unit and its threshold's unit differ",
+            Some("give the unit once".into()),
+        );
+        return None;
+    }
+    Some(unit)
 }
 
 /// The time in the variable `now_variable` names.
@@ -218,14 +239,21 @@ impl CheckType for Type {
     }
 
     fn keys(&self, _scope: Scope) -> Vec<&'static str> {
-        sorted(vec!["column", "now_variable", super::COLUMN_EXPRESSION])
+        sorted(vec![
+            "column",
+            "now_variable",
+            "unit",
+            super::COLUMN_EXPRESSION,
+        ])
     }
 
     fn parse(&self, r: &mut Reader, node: &Node, ctx: &ParseCtx) -> Option<Parsed> {
+        let freshness = Freshness::parse(r, node, ctx.key_span)?;
+        let unit = freshness.unit;
         Some(Parsed {
-            kind: Box::new(Freshness::parse(r, node, ctx.key_span)?),
+            kind: Box::new(freshness),
             threshold_rules: ThresholdRules {
-                unit: true,
+                unit: Some(unit),
                 example: "threshold: {unit: hour, must_be_less_than: 24}",
                 ..ThresholdRules::required()
             },

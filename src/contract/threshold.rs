@@ -34,7 +34,7 @@ pub fn parse(
     let Some(node) = written.filter(|_| rules.only_level.is_none()) else {
         return match rules.default {
             Some(c) => Some(Threshold {
-                unit: rules.unit.then_some(TimeUnit::Hour),
+                unit: rules.unit,
                 ..Threshold::new(c)
             }),
             None => {
@@ -49,14 +49,14 @@ pub fn parse(
     };
     let mut allowed: Vec<&str> = vec!["metric", "level"];
     allowed.extend(COMPARISONS);
-    if rules.unit {
+    if rules.unit.is_some() {
         allowed.push("unit");
     }
     if !r.keys(node, &allowed, "a threshold") {
         return None;
     }
     let mut t = Threshold {
-        unit: rules.unit.then_some(TimeUnit::Hour),
+        unit: rules.unit,
         ..Threshold::new(Condition::Eq(0.0))
     };
     let mut condition: Option<Condition> = None;

@@ -224,8 +224,9 @@ pub struct ThresholdRules {
     pub default: Option<Condition>,
     /// `metric: percent` is meaningful for this check
     pub percent: bool,
-    /// freshness: `unit` is allowed
-    pub unit: bool,
+    /// freshness: `unit` is allowed in the threshold, and this is its default (the
+    /// check's own `unit:`, as Soda writes it, else hour)
+    pub unit: Option<TimeUnit>,
     /// the type's threshold sets only its `level` (Soda reads nothing else of it), for
     /// this reason; anything else written there is ignored with a warning
     pub only_level: Option<&'static str>,
@@ -241,7 +242,7 @@ impl ThresholdRules {
         ThresholdRules {
             default: None,
             percent: false,
-            unit: false,
+            unit: None,
             only_level: None,
             example: "threshold: {must_be_between: {greater_than: 0, less_than: 100}}",
             no_percent_help:
