@@ -7,7 +7,7 @@ use crate::common;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::engines::{admin, admin_number, mysql_url, postgres_url, Engine, Sandbox};
+use common::engines::{admin, admin_number, mysql_url, postgres_url, Engine, Sandbox, ENGINES};
 use common::Project;
 
 const SERVERS: [Engine; 2] = [Engine::Postgres, Engine::MySql];
@@ -755,5 +755,48 @@ fn timeout_sets_the_servers_own_statement_limit() {
         s.project.write("without.yml", &contract("{must_be: 0}"));
         let run = s.project.assay(&["verify", "without.yml", "-o", "json"]);
         assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stdout);
+    }
+}
+
+#[test]
+fn schema_compares_datetime_precision_on_every_engine() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let (ms, whole) = match engine {
+            Engine::MySql => ("DATETIME(3)", "DATETIME"),
+            _ => ("TIMESTAMP(3)", "TIMESTAMP(0)"),
+        };
+        let t = s.qualified("t");
+        s.run(&[format!("CREATE TABLE {t} (a {ms}, b {whole})")]);
+        let contract = |a: u64, b: u64| {
+            format!(
+                "dataset: \"{}/t\"
+columns:
+  - name: a
+    datetime_precision: {a}
+  - name: b
+    datetime_precision: {b}
+checks:
+  - schema:
+",
+                s.dataset_prefix()
+            )
+        };
+        let run = |text: String| {
+            s.project.write("c.yml", &text);
+            s.project.assay(&["verify", "c.yml", "-o", "json"])
+        };
+        let r = run(contract(3, 0));
+        let schema = common::check(&r.json(), "checks/schema").clone();
+        assert_eq!(r.code, 0, "{}: {schema}", engine.name());
+        let r = run(contract(6, 0));
+        assert_eq!(r.code, 1, "{}", engine.name());
+        let differences =
+            common::check(&r.json(), "checks/schema")["diagnostics"]["differences"].to_string();
+        assert!(
+            differences.contains("column 'a' has datetime_precision 3, expected 6"),
+            "{}: {differences}",
+            engine.name()
+        );
     }
 }

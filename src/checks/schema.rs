@@ -164,6 +164,11 @@ fn column_differences(out: &mut Vec<String>, spec: &ColumnSpec, col: &ColumnInfo
             spec.numeric_scale.or(scale),
             col.numeric_scale,
         ),
+        (
+            "datetime_precision",
+            spec.datetime_precision,
+            col.datetime_precision,
+        ),
     ] {
         compare(out, &spec.name, what, want, got);
     }
@@ -190,6 +195,7 @@ fn expected_json(spec: &ColumnSpec) -> Json {
         ("character_maximum_length", spec.character_maximum_length),
         ("numeric_precision", spec.numeric_precision),
         ("numeric_scale", spec.numeric_scale),
+        ("datetime_precision", spec.datetime_precision),
     ] {
         if let Some(v) = v {
             m.insert(k.into(), json!(v));
@@ -206,6 +212,7 @@ fn actual_json(col: &ColumnInfo) -> Json {
         ("character_maximum_length", col.character_maximum_length),
         ("numeric_precision", col.numeric_precision),
         ("numeric_scale", col.numeric_scale),
+        ("datetime_precision", col.datetime_precision),
     ] {
         if let Some(v) = v {
             m.insert(k.into(), json!(v));

@@ -75,6 +75,7 @@ const COLUMN_KEYS: &[&str] = &[
     "character_maximum_length",
     "numeric_precision",
     "numeric_scale",
+    "datetime_precision",
     "checks",
 ];
 const COMMON_CHECK_KEYS: &[&str] = &["name", "qualifier", "filter", "threshold", "attributes"];
@@ -335,6 +336,7 @@ fn read_column(
         character_maximum_length: count(r, "character_maximum_length"),
         numeric_precision: count(r, "numeric_precision"),
         numeric_scale: count(r, "numeric_scale"),
+        datetime_precision: count(r, "datetime_precision"),
     };
     let missing = rules::parse_missing(r, item);
     let validity = rules::parse_validity(r, item);

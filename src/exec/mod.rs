@@ -120,7 +120,8 @@ impl Rows {
     }
 }
 
-/// Rows of a dialect's `columns_query` (name, type, length, precision, scale) as columns.
+/// Rows of a dialect's `columns_query` (name, type, length, precision, scale, datetime
+/// precision) as columns.
 pub fn columns_from_rows(rows: &[Vec<Value>]) -> Vec<ColumnInfo> {
     let text = |v: &Value| match v {
         Value::Text(t) => t.clone(),
@@ -134,6 +135,7 @@ pub fn columns_from_rows(rows: &[Vec<Value>]) -> Vec<ColumnInfo> {
             character_maximum_length: num(r.get(2)),
             numeric_precision: num(r.get(3)),
             numeric_scale: num(r.get(4)),
+            datetime_precision: num(r.get(5)),
         })
         .collect()
 }

@@ -120,4 +120,6 @@ pub struct ColumnInfo {
     pub character_maximum_length: Option<u64>,
     pub numeric_precision: Option<u64>,
     pub numeric_scale: Option<u64>,
+    /// fractional-second digits of a timestamp or time column
+    pub datetime_precision: Option<u64>,
 }

@@ -24,4 +24,5 @@ pub struct ColumnSpec {
     pub character_maximum_length: Option<u64>,
     pub numeric_precision: Option<u64>,
     pub numeric_scale: Option<u64>,
+    pub datetime_precision: Option<u64>,
 }

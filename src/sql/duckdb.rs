@@ -78,9 +78,14 @@ impl Dialect for DuckDbDialect {
             [t] => (None, "main", t.as_str()),
             _ => (None, "main", table.name()),
         };
-        // DuckDB resolves names case-insensitively, so the catalog lookup does too
+        // DuckDB resolves names case-insensitively, so the catalog lookup does too. Its
+        // catalog has no datetime precision: the timestamp types carry it in their names.
         let mut sql = format!(
-            "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale\n\
+            "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale,\n\
+             \x20 COALESCE(datetime_precision, CASE data_type WHEN 'TIMESTAMP_S' THEN 0 \
+             WHEN 'TIMESTAMP_MS' THEN 3 WHEN 'TIMESTAMP_NS' THEN 9 \
+             WHEN 'TIMESTAMP' THEN 6 WHEN 'TIMESTAMP WITH TIME ZONE' THEN 6 \
+             WHEN 'TIME' THEN 6 END)\n\
              FROM information_schema.columns\n\
              WHERE lower(table_schema) = lower({}) AND lower(table_name) = lower({})",
             lit(schema),

@@ -89,7 +89,8 @@ impl Dialect for MySqlDialect {
             _ => "DATABASE()".to_string(),
         };
         format!(
-            "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE\n\
+            "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE,\n\
+             \x20 DATETIME_PRECISION\n\
              FROM information_schema.COLUMNS\n\
              WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}\n\
              ORDER BY ORDINAL_POSITION",
