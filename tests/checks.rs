@@ -415,12 +415,19 @@ columns:
     checks:
       - missing: {threshold: {metric: percent, must_be_less_than: 30}}
       - missing: {qualifier: strict, threshold: {metric: percent, must_be_less_than: 25}}
+      # where early Soda v4 contracts write the metric
+      - missing: {qualifier: on_check, metric: percent, threshold: {must_be: 25}}
 ",
         &[],
     );
     assert_eq!(outcome(&r, "columns/id/missing"), "pass");
     assert_eq!(check(&r, "columns/id/missing")["value"], json!(25.0));
     assert_eq!(outcome(&r, "columns/id/missing/strict"), "fail");
+    assert_eq!(outcome(&r, "columns/id/missing/on_check"), "pass");
+    assert_eq!(
+        check(&r, "columns/id/missing/on_check")["threshold"]["metric"],
+        "percent"
+    );
 }
 
 #[test]

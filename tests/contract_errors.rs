@@ -68,6 +68,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("a timestamp variable that is not one", "dataset: db/main/t\nvariables:\n  START: {type: timestamp, default: yesterday}\nchecks:\n  - row_count:\n", "is a timestamp, but its value 'yesterday' is not one", "3:3"),
     ("two freshness units", "dataset: db/main/t\nchecks:\n  - freshness: {column: id, unit: day, threshold: {unit: hour, must_be_less_than: 1}}\n", "unit and its threshold's unit differ", "3:35"),
     ("a bad freshness unit on the check", "dataset: db/main/t\nchecks:\n  - freshness: {column: id, unit: week, threshold: {must_be_less_than: 1}}\n", "unit must be", "3:35"),
+    ("metric on the check and in the threshold", "dataset: db/main/t\ncolumns:\n  - name: id\n    checks:\n      - missing: {metric: percent, threshold: {metric: count}}\n", "given on the check and in its threshold", "5:27"),
+    ("percent on the check of a type without it", "dataset: db/main/t\nchecks:\n  - row_count: {metric: percent}\n", "no percent metric", "3:25"),
     ("check_attributes not a mapping", "dataset: db/main/t\ncheck_attributes: [a]\nchecks:\n  - row_count:\n", "check_attributes must be a mapping", "2:19"),
     ("check list not a list", "dataset: db/main/t\nchecks:\n  row_count:\n", "checks must be a list", "3:3"),
 ];

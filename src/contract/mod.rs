@@ -78,7 +78,14 @@ const COLUMN_KEYS: &[&str] = &[
     "datetime_precision",
     "checks",
 ];
-const COMMON_CHECK_KEYS: &[&str] = &["name", "qualifier", "filter", "threshold", "attributes"];
+const COMMON_CHECK_KEYS: &[&str] = &[
+    "name",
+    "qualifier",
+    "filter",
+    "threshold",
+    "attributes",
+    "metric",
+];
 
 /// Read and validate one contract file.
 pub fn load(
@@ -484,13 +491,26 @@ fn read_check(
         threshold_rules,
     } = parsed?;
     let threshold_node = body_map.get("threshold");
-    let threshold = threshold::parse(
+    let mut threshold = threshold::parse(
         r,
         threshold_node,
         &threshold_rules,
         type_name,
         type_key.span,
     )?;
+    // early Soda v4 wrote `metric:` on the check rather than in its threshold
+    if let Some(m) = body_map.get("metric").filter(|n| !n.is_null()) {
+        let in_threshold = threshold_node.and_then(|t| t.get("metric")).is_some();
+        if in_threshold {
+            r.error(
+                m.span,
+                "`metric` is given on the check and in its threshold",
+                Some("give it once, in the threshold".into()),
+            );
+            return None;
+        }
+        threshold::metric(r, m, &threshold_rules, type_name, &mut threshold);
+    }
     let uses_query = kind.user_sql().iter().any(|u| u.role == SqlRole::Query);
     if let (true, Some(f)) = (uses_query, &filter) {
         r.error(

@@ -143,6 +143,18 @@ fn level_only(
     Some(t)
 }
 
+/// `metric:` into the threshold (also where early Soda v4 wrote it, on the check);
+/// false (reported) when not valid for the check type.
+pub fn metric(
+    r: &mut Reader,
+    value: &Node,
+    rules: &ThresholdRules,
+    check_type: &str,
+    t: &mut Threshold,
+) -> bool {
+    setting(r, "metric", value, rules, check_type, t)
+}
+
 /// `metric`, `level` or `unit` into the threshold; false (reported) when not valid.
 fn setting(
     r: &mut Reader,
