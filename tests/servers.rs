@@ -800,3 +800,77 @@ checks:
         );
     }
 }
+
+/// Discovery, the first step of a scan: tables and views of every engine, by the path a
+/// contract would name them with.
+#[test]
+fn every_engine_discovers_its_tables_and_views() {
+    use assay::engine::Discovered;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let (t, v) = (s.qualified("orders"), s.qualified("open_orders"));
+        s.run(&[
+            format!("CREATE TABLE {t} (id INTEGER, status VARCHAR(10))"),
+            format!("CREATE VIEW {v} AS SELECT * FROM {t} WHERE status = 'open'"),
+        ]);
+        let config = assay::config::load(
+            Some(&s.project.path().join("assay.yml")),
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
+        let ds = config.data_source("db").unwrap();
+        let found = runtime
+            .block_on(ds.engine.discover(ds, &assay::exec::RunControl::new()))
+            .unwrap_or_else(|e| panic!("{}: {e}", engine.name()));
+        let mine: Vec<&Discovered> = found.iter().filter(|d| d.path[0] == s.schema).collect();
+        let names: Vec<(&str, bool)> = mine
+            .iter()
+            .map(|d| (d.path[1].as_str(), d.view))
+            .filter(|(n, _)| *n != "assay_keep")
+            .collect();
+        assert_eq!(
+            names,
+            [("open_orders", true), ("orders", false)],
+            "{}: {found:?}",
+            engine.name()
+        );
+        // the paths are the ones a contract uses
+        assert!(mine.iter().all(|d| ds.table_ref(&d.path).is_ok()));
+        // nothing of the engine's own catalogs
+        assert!(
+            !found
+                .iter()
+                .any(|d| ["information_schema", "pg_catalog", "mysql", "sys"]
+                    .contains(&d.path[0].as_str())),
+            "{}: {found:?}",
+            engine.name()
+        );
+    }
+}
+
+#[test]
+fn a_files_source_discovers_its_data_files() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let p = Project::empty();
+    p.write("data/orders.csv", "id\n1\n");
+    p.write("data/sub/items.parquet", "not read here");
+    p.write("data/sub/notes.txt", "not data");
+    p.write("data/EVENTS.JSONL", "{}\n");
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - {name: files, type: files, connection: {root: data}}\n",
+    );
+    let config =
+        assay::config::load(Some(&p.path().join("assay.yml")), &[], &Default::default()).unwrap();
+    let ds = config.data_source("files").unwrap();
+    let found = runtime
+        .block_on(ds.engine.discover(ds, &assay::exec::RunControl::new()))
+        .unwrap();
+    let paths: Vec<String> = found.iter().map(|d| d.path.join("/")).collect();
+    assert_eq!(paths, ["EVENTS.JSONL", "orders.csv", "sub/items.parquet"]);
+    assert!(found
+        .iter()
+        .all(|d| !d.view && ds.table_ref(&d.path).is_ok()));
+}

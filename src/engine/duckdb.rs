@@ -6,10 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::DataSourceConfig;
-use super::{config_path, settings_of, Engine, Files, Settings, StoreEngine, StoreTypes};
+use super::{
+    config_path, settings_of, Discovered, Engine, Files, Settings, StoreEngine, StoreTypes,
+};
 use crate::decode::Reader;
 use crate::exec::duckdb::DuckDbExecutor;
-use crate::exec::{ExecError, Executor};
+use crate::exec::{ExecError, Executor, RunControl};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
@@ -89,6 +91,14 @@ impl Engine for DuckDb {
 
     fn store(&self) -> Option<&dyn StoreEngine> {
         Some(self)
+    }
+
+    async fn discover(
+        &self,
+        ds: &DataSourceConfig,
+        control: &RunControl,
+    ) -> Result<Vec<Discovered>, ExecError> {
+        super::discover_by_catalog(self, ds, control).await
     }
 }
 

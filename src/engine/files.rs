@@ -7,10 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::DataSourceConfig;
-use super::{config_path, settings_of, Engine, Files, Settings, StoreEngine};
+use super::{config_path, settings_of, Discovered, Engine, Files, Settings, StoreEngine};
 use crate::decode::Reader;
 use crate::exec::duckdb::DuckDbExecutor;
-use crate::exec::{ExecError, Executor};
+use crate::exec::{ExecError, Executor, RunControl};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
@@ -106,4 +106,55 @@ impl Engine for FilesEngine {
     fn store(&self) -> Option<&dyn StoreEngine> {
         None
     }
+
+    /// The data files under the root, in path order. Symbolic links are not followed:
+    /// a scan stays inside the root.
+    async fn discover(
+        &self,
+        ds: &DataSourceConfig,
+        control: &RunControl,
+    ) -> Result<Vec<Discovered>, ExecError> {
+        control.check()?;
+        let root = settings_of::<FilesSettings>(ds.settings.as_ref(), self.name())
+            .root
+            .clone();
+        let name = ds.name.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut found = Vec::new();
+            walk(&root, &root, &mut found).map_err(|e| ExecError::Connect {
+                data_source: name,
+                message: format!("cannot list '{}': {e}", root.display()),
+            })?;
+            found.sort();
+            Ok(found
+                .into_iter()
+                .map(|path| Discovered { path, view: false })
+                .collect())
+        })
+        .await
+        .map_err(|e| ExecError::Query(format!("the file listing failed: {e}")))?
+    }
+}
+
+/// Files with a data extension under `dir`, as path parts relative to `root`.
+fn walk(root: &Path, dir: &Path, found: &mut Vec<Vec<String>>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            walk(root, &path, found)?;
+        } else if kind.is_file() {
+            let lower = path.to_string_lossy().to_ascii_lowercase();
+            if FILE_EXTENSIONS.iter().any(|ext| lower.ends_with(ext)) {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                found.push(
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect(),
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::decode::Reader;
-use crate::exec::{ExecError, Executor};
+use crate::exec::{ExecError, Executor, Limits, RunControl, Value};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::yaml::Node;
@@ -123,6 +123,47 @@ pub trait Engine: Send + Sync {
 
     /// How a store (failed rows now, history next) is kept here; None: it cannot be.
     fn store(&self) -> Option<&dyn StoreEngine>;
+
+    /// The datasets a scan finds here: tables and views, or files under the root.
+    async fn discover(
+        &self,
+        ds: &DataSourceConfig,
+        control: &RunControl,
+    ) -> Result<Vec<Discovered>, ExecError>;
+}
+
+/// A dataset a scan found: its path after the data source's name, as contracts write it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    pub path: Vec<String>,
+    pub view: bool,
+}
+
+/// Discovery through the dialect's catalog query, in one session of the engine's own.
+pub(crate) async fn discover_by_catalog(
+    engine: &dyn Engine,
+    ds: &DataSourceConfig,
+    control: &RunControl,
+) -> Result<Vec<Discovered>, ExecError> {
+    let exec = engine.open(ds, 1, Files::new()).await?;
+    let mut session = exec.session(control).await?;
+    let rows = session
+        .rows(&engine.dialect().tables_query(), Limits::rows(usize::MAX))
+        .await;
+    session.finish().await;
+    let text = |v: &Value| match v {
+        Value::Text(t) => t.clone(),
+        other => other.to_string(),
+    };
+    Ok(rows?
+        .rows
+        .iter()
+        .filter(|r| r.len() == 3)
+        .map(|r| Discovered {
+            path: vec![text(&r[0]), text(&r[1])],
+            view: text(&r[2]) == "view",
+        })
+        .collect())
 }
 
 /// Column types of a store's tables, in the engine's spelling.

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::DataSourceConfig;
-use super::{settings_of, Engine, Files, Settings, StoreEngine, StoreTypes};
+use super::{settings_of, Discovered, Engine, Files, Settings, StoreEngine, StoreTypes};
 use crate::decode::Reader;
 use crate::exec::mysql::MySqlExecutor;
 use crate::exec::server::ServerConfig;
-use crate::exec::{ExecError, Executor};
+use crate::exec::{ExecError, Executor, RunControl};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::mysql::MySqlDialect;
@@ -61,6 +61,14 @@ impl Engine for MySql {
 
     fn store(&self) -> Option<&dyn StoreEngine> {
         Some(self)
+    }
+
+    async fn discover(
+        &self,
+        ds: &DataSourceConfig,
+        control: &RunControl,
+    ) -> Result<Vec<Discovered>, ExecError> {
+        super::discover_by_catalog(self, ds, control).await
     }
 }
 

@@ -68,6 +68,11 @@ pub trait Dialect: Send + Sync {
     /// length, numeric precision, numeric scale, in column order.
     fn columns_query(&self, table: &TableRef) -> String;
 
+    /// The tables and views a scan discovers, as rows of (first path part, table name,
+    /// 'table' or 'view'): schema/table, or database/table on MySQL. Catalogs of the
+    /// engine itself are left out.
+    fn tables_query(&self) -> String;
+
     /// Canonical spelling of a column type, so aliases compare equal.
     fn normalize_type(&self, data_type: &str) -> String;
 

@@ -98,6 +98,17 @@ impl Dialect for DuckDbDialect {
         sql
     }
 
+    fn tables_query(&self) -> String {
+        // the database's own catalog only: attached databases are other data sources
+        "SELECT table_schema, table_name,\n\
+         \x20 CASE WHEN table_type = 'VIEW' THEN 'view' ELSE 'table' END\n\
+         FROM information_schema.tables\n\
+         WHERE table_catalog = current_database()\n\
+         \x20 AND table_schema NOT IN ('information_schema', 'pg_catalog')\n\
+         ORDER BY table_schema, table_name"
+            .to_string()
+    }
+
     fn same_ident(&self, a: &str, b: &str) -> bool {
         // DuckDB resolves identifiers case-insensitively, quoted or not
         a.eq_ignore_ascii_case(b)

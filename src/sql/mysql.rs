@@ -98,6 +98,17 @@ impl Dialect for MySqlDialect {
         )
     }
 
+    fn tables_query(&self) -> String {
+        // every database the role can see but the server's own, as dataset paths
+        // (database/table) can name any of them
+        "SELECT TABLE_SCHEMA, TABLE_NAME,\n\
+         \x20 CASE WHEN TABLE_TYPE = 'VIEW' THEN 'view' ELSE 'table' END\n\
+         FROM information_schema.TABLES\n\
+         WHERE TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')\n\
+         ORDER BY TABLE_SCHEMA, TABLE_NAME"
+            .to_string()
+    }
+
     fn same_ident(&self, a: &str, b: &str) -> bool {
         // column names are case-insensitive in MySQL
         a.eq_ignore_ascii_case(b)

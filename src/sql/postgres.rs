@@ -117,6 +117,20 @@ impl Dialect for PostgresDialect {
         )
     }
 
+    fn tables_query(&self) -> String {
+        // pg_catalog, as for columns: information_schema hides what the role may not read
+        "SELECT n.nspname, c.relname,\n\
+         \x20 CASE WHEN c.relkind IN ('v', 'm') THEN 'view' ELSE 'table' END\n\
+         FROM pg_catalog.pg_class c\n\
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n\
+         WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p')\n\
+         \x20 AND n.nspname NOT IN ('pg_catalog', 'information_schema')\n\
+         \x20 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'\n\
+         \x20 AND NOT c.relispartition\n\
+         ORDER BY n.nspname, c.relname"
+            .to_string()
+    }
+
     fn same_ident(&self, a: &str, b: &str) -> bool {
         // Postgres folds unquoted names to lower case: a contract's `Amount` means the
         // column `amount` when that is how it was created
