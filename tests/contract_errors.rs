@@ -194,6 +194,13 @@ fn hints_suggest_the_closest_name() {
 
 /// (what, assay.yml, fragment, line:col)
 const CONFIG_CASES: &[(&str, &str, &str, &str)] = &[
+    ("unknown scan key", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nscan: {includes: ['db/*']}\n", "did you mean 'include'?", "3:8"),
+    ("bad scan glob", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nscan: {include: ['db/[a-z]*']}\n", "is not a dataset glob", "3:18"),
+    ("unknown profile metric", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nscan: {profile: {metrics: [distinc]}}\n", "did you mean 'distinct'?", "3:28"),
+    ("bad schema change level", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nscan: {schema_changes: {column_removed: severe}}\n", "must be 'warn' or 'fail'", "3:41"),
+    ("history in a files source", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\n  - {name: f, type: files, connection: {root: .}}\nhistory: {data_source: f}\n", "cannot hold the history", "4:24"),
+    ("history in an unknown source", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nhistory: {data_source: dbb}\n", "did you mean 'db'?", "3:24"),
+    ("bad history retention", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nhistory: {keep: forever}\n", "is not a duration", "3:17"),
     ("unknown top-level key", "data_source:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\n", "did you mean 'data_sources'?", "1:1"),
     ("unknown type", "data_sources:\n  - {name: db, type: duckdbb, connection: {database: db.duckdb}}\n", "did you mean 'duckdb'?", "2:22"),
     ("unknown connection key", "data_sources:\n  - name: db\n    type: duckdb\n    connection: {databse: db.duckdb}\n", "unknown key 'databse'", "4:18"),

@@ -3,6 +3,8 @@
 //! Relative paths in a config file are relative to that file's folder, so
 //! `assay -c project/assay.yml` works from anywhere.
 
+mod scan;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +16,8 @@ use crate::interp::Vars;
 use crate::source::{Source, Span};
 use crate::yaml::{self, Node};
 
+pub use scan::{ChangeKind, Glob, HistoryConfig, ProfileConfig, ProfileMetric, ScanConfig};
+
 #[derive(Debug, Default)]
 pub struct Config {
     pub data_sources: Vec<DataSourceConfig>,
@@ -24,6 +28,8 @@ pub struct Config {
     /// the config file, for messages ("check the token in assay.yml")
     pub config_file: Option<PathBuf>,
     pub diagnostics: DiagnosticsConfig,
+    pub scan: ScanConfig,
+    pub history: HistoryConfig,
 }
 
 /// Where failing rows go (SPEC section 6).
@@ -157,7 +163,14 @@ pub fn load(
             // an empty assay.yml configures nothing, which is fine
         } else if r.keys(
             &node,
-            &["data_sources", "cloud", "diagnostics", "public_env"],
+            &[
+                "data_sources",
+                "cloud",
+                "diagnostics",
+                "public_env",
+                "scan",
+                "history",
+            ],
             "the config file",
         ) {
             // first: it decides which `${env.X}` values below may be shown
@@ -181,6 +194,16 @@ pub fn load(
             if let Some(d) = node.get("diagnostics").filter(|n| !n.is_null()) {
                 if let Some(diagnostics) = diagnostics(&mut r, d, &config) {
                     config.diagnostics = diagnostics;
+                }
+            }
+            if let Some(s) = node.get("scan").filter(|n| !n.is_null()) {
+                if let Some(s) = scan::scan(&mut r, s) {
+                    config.scan = s;
+                }
+            }
+            if let Some(h) = node.get("history").filter(|n| !n.is_null()) {
+                if let Some(h) = scan::history(&mut r, h, &config.data_sources) {
+                    config.history = h;
                 }
             }
         }
