@@ -23,6 +23,7 @@ pub mod plan;
 pub mod push;
 pub mod report;
 pub mod results;
+pub mod scan;
 pub mod secrets;
 pub mod source;
 pub mod sql;

@@ -1,0 +1,4 @@
+//! `assay scan`, the observation of whole data sources over time. Built in parts:
+//! discovery is each engine's (`Engine::discover`); the schema-change monitor is here.
+
+pub mod schema_change;
