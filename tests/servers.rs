@@ -874,3 +874,76 @@ fn a_files_source_discovers_its_data_files() {
         .iter()
         .all(|d| !d.view && ds.table_ref(&d.path).is_ok()));
 }
+
+/// A scan's profile: one query per dataset, the same numbers on every engine.
+#[test]
+fn profiles_measure_the_same_on_every_engine() {
+    use assay::config::ProfileConfig;
+    use assay::exec::{Limits, RunControl};
+    use assay::scan::profile;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut answers = Vec::new();
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let t = s.qualified("p");
+        let ts = if engine == Engine::MySql {
+            "DATETIME"
+        } else {
+            "TIMESTAMP"
+        };
+        s.run(&[
+            format!("CREATE TABLE {t} (id INTEGER, name VARCHAR(20), seen {ts})"),
+            format!(
+                "INSERT INTO {t} VALUES (1, 'ab', '2025-01-01 00:00:00'), (2, 'Ab', '2025-01-02 00:00:00'), (2, NULL, NULL)"
+            ),
+        ]);
+        let config = assay::config::load(
+            Some(&s.project.path().join("assay.yml")),
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
+        let ds = config.data_source("db").unwrap();
+        let table = ds.table_ref(&[s.schema.clone(), "p".into()]).unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2025-01-03T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let points = runtime.block_on(async {
+            let exec = ds.engine.open(ds, 1, Vec::new()).await.unwrap();
+            let control = RunControl::new();
+            let mut session = exec.session(&control).await.unwrap();
+            let columns = session.columns(&table).await.unwrap().unwrap();
+            let plan = profile::plan(ds.dialect(), &table, &columns, &ProfileConfig::default());
+            let sql = assay::sql::dialect::print_select(ds.dialect(), &plan.select);
+            let rows = session.rows(&sql, Limits::rows(2)).await.unwrap();
+            session.finish().await;
+            assert_eq!(rows.rows.len(), 1, "{}: one row", engine.name());
+            plan.points(&rows.rows[0], now)
+        });
+        let shown: Vec<String> = points
+            .iter()
+            .map(|p| format!("{:?}/{}={:?}", p.column, p.metric, p.value))
+            .collect();
+        let get = |c: Option<&str>, m: &str| {
+            points
+                .iter()
+                .find(|p| p.column.as_deref() == c && p.metric == m)
+                .and_then(|p| p.value)
+        };
+        let what = format!("{}: {shown:?}", engine.name());
+        assert_eq!(get(None, "row_count"), Some(3.0), "{what}");
+        assert_eq!(get(Some("id"), "distinct_count"), Some(2.0), "{what}");
+        assert_eq!(get(Some("id"), "avg"), Some(5.0 / 3.0), "{what}");
+        // 'ab' and 'Ab' are two values, whatever the collation
+        assert_eq!(get(Some("name"), "distinct_count"), Some(2.0), "{what}");
+        assert_eq!(get(Some("name"), "missing_count"), Some(1.0), "{what}");
+        assert_eq!(get(Some("name"), "avg_length"), Some(2.0), "{what}");
+        assert_eq!(
+            get(Some("seen"), "freshness_seconds"),
+            Some(86_400.0),
+            "{what}"
+        );
+        answers.push(shown);
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:#?}");
+}

@@ -41,6 +41,9 @@ pub enum Expr {
     CountAll,
     Agg(AggFn, Box<Expr>),
     CountDistinct(Box<Expr>),
+    /// an estimate of COUNT(DISTINCT), where the engine has one (scan profiles of big
+    /// tables); exact elsewhere
+    ApproxCountDistinct(Box<Expr>),
     /// distinct tuples of several columns, NULL counting as a value
     CountDistinctTuple(Vec<Expr>),
     /// CASE WHEN cond THEN value [ELSE otherwise] END
@@ -101,6 +104,7 @@ impl Expr {
         match self {
             Expr::Agg(_, e)
             | Expr::CountDistinct(e)
+            | Expr::ApproxCountDistinct(e)
             | Expr::IsNull(e)
             | Expr::Not(e)
             | Expr::InList(e, _)
@@ -124,6 +128,7 @@ impl Expr {
         match self {
             Expr::Agg(_, e)
             | Expr::CountDistinct(e)
+            | Expr::ApproxCountDistinct(e)
             | Expr::IsNull(e)
             | Expr::Not(e)
             | Expr::InList(e, _)

@@ -54,6 +54,12 @@ pub trait Dialect: Send + Sync {
         b.contains("char") || b.contains("text") || b == "enum" || b == "set" || b == "string"
     }
 
+    /// An estimate of the distinct values of `expr`. Engines without an estimator count
+    /// exactly.
+    fn approx_count_distinct(&self, expr: &str) -> String {
+        format!("COUNT(DISTINCT {expr})")
+    }
+
     /// A text value compared case- and accent-sensitively, whatever the column's collation.
     fn exact_text(&self, expr: &str) -> String {
         expr.to_string()
@@ -208,6 +214,7 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
             format!("{name}({})", p(inner))
         }
         Expr::CountDistinct(inner) => format!("COUNT(DISTINCT {})", p(inner)),
+        Expr::ApproxCountDistinct(inner) => d.approx_count_distinct(&p(inner)),
         Expr::CountDistinctTuple(items) => {
             let printed: Vec<String> = items.iter().map(p).collect();
             d.count_distinct_tuple(&printed)
