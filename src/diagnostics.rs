@@ -4,18 +4,15 @@
 //! position and the row as JSON. Tables are created when missing. This is the only place
 //! assay writes, and never to the data source being verified (unless it is named here).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
 use crate::config::Config;
-use crate::engine::{self, DuckDbSettings, Settings, StoreEngine};
 use crate::error::RunError;
 use crate::results::{DatasetResult, FailedRowsInfo};
-use crate::sql::ast::{CreateTable, Expr, Insert, Literal, TableRef};
-use crate::sql::dialect::{print_create_table, print_insert, Dialect};
+use crate::sql::ast::{Expr, Insert, Literal};
+use crate::sql::dialect::print_insert;
+use crate::store::StoreLocation;
 
 pub const TABLE: &str = "assay_failed_rows";
 /// the table's columns, in order
@@ -32,11 +29,7 @@ const COLUMNS: [&str; 7] = [
 const BATCH: usize = 500;
 
 pub struct Store {
-    store: &'static dyn StoreEngine,
-    dialect: &'static dyn Dialect,
-    settings: Arc<dyn Settings>,
-    name: String,
-    schema: Option<String>,
+    location: StoreLocation,
     /// "duckdb .assay/diagnostics.duckdb" or "postgres data source 'x'"
     pub label: String,
 }
@@ -45,62 +38,27 @@ impl Store {
     /// The configured store, or the default DuckDB file in the project folder.
     pub fn from_config(config: &Config) -> Store {
         let d = &config.diagnostics;
-        let configured = d.data_source.as_ref().and_then(|n| config.data_source(n));
-        // a configured data source that cannot hold a store was refused with the config
-        if let Some((ds, store)) = configured.and_then(|ds| ds.engine.store().map(|s| (ds, s))) {
-            return Store {
-                store,
-                dialect: ds.dialect(),
-                settings: ds.settings.clone(),
-                name: ds.name.clone(),
-                schema: d.schema.clone(),
-                label: format!("{} data source '{}'", ds.type_name(), ds.name),
-            };
-        }
-        let path = if config.project_dir == Path::new(".") {
-            PathBuf::from(".assay").join("diagnostics.duckdb")
-        } else {
-            config.project_dir.join(".assay").join("diagnostics.duckdb")
-        };
-        let duckdb = engine::by_name("duckdb").expect("duckdb is an engine");
+        let location = StoreLocation::resolve(
+            config,
+            d.data_source.as_deref(),
+            d.schema.clone(),
+            "diagnostics.duckdb",
+        );
         Store {
-            store: duckdb.store().expect("duckdb holds stores"),
-            dialect: duckdb.dialect(),
-            label: format!("duckdb {}", path.display()),
-            settings: Arc::new(DuckDbSettings {
-                database: path.to_string_lossy().into_owned(),
-                owned_by_assay: true,
-            }),
-            name: "diagnostics".to_string(),
-            schema: d.schema.clone(),
-        }
-    }
-
-    fn dialect(&self) -> &'static dyn Dialect {
-        self.dialect
-    }
-
-    /// The store's table, in its schema when it has one.
-    fn table_ref(&self) -> TableRef {
-        match &self.schema {
-            Some(s) => TableRef::new(vec![s.clone(), TABLE.to_string()]),
-            None => TableRef::new(vec![TABLE.to_string()]),
+            label: location.label.clone(),
+            location,
         }
     }
 
     /// The table, qualified and quoted for the store's engine.
     pub fn table(&self) -> String {
-        self.dialect().table(&self.table_ref())
+        self.location.table(TABLE)
     }
 
     /// Create what is missing and insert every captured row, in one transaction.
     fn statements(&self, scan_id: &str, dataset: &DatasetResult, at: DateTime<Utc>) -> Vec<String> {
-        let d = self.dialect();
-        let mut out = Vec::new();
-        let t = self.store.types();
-        if let Some(s) = &self.schema {
-            out.push(self.store.create_schema(&d.quote_ident(s)));
-        }
+        let d = self.location.dialect();
+        let t = self.location.types();
         let types = [
             t.text,
             t.text,
@@ -110,17 +68,9 @@ impl Store {
             "INTEGER",
             t.json,
         ];
-        out.push(print_create_table(
-            d,
-            &CreateTable {
-                table: self.table_ref(),
-                columns: COLUMNS
-                    .iter()
-                    .zip(types)
-                    .map(|(c, t)| (c.to_string(), t.to_string()))
-                    .collect(),
-            },
-        ));
+        let mut out = self
+            .location
+            .create_statements(&[(TABLE, COLUMNS.iter().copied().zip(types).collect())]);
         let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
         let at = text(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
         let mut rows = Vec::new();
@@ -142,7 +92,7 @@ impl Store {
             out.push(print_insert(
                 d,
                 &Insert {
-                    table: self.table_ref(),
+                    table: self.location.table_ref(TABLE),
                     columns: COLUMNS.iter().map(|c| c.to_string()).collect(),
                     rows: rows.by_ref().take(BATCH).collect(),
                 },
@@ -152,10 +102,7 @@ impl Store {
     }
 
     async fn execute(&self, statements: Vec<String>) -> Result<(), RunError> {
-        self.store
-            .write(&self.name, self.settings.as_ref(), statements)
-            .await
-            .map_err(RunError::Store)
+        self.location.execute(statements).await
     }
 }
 

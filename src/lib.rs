@@ -27,5 +27,6 @@ pub mod scan;
 pub mod secrets;
 pub mod source;
 pub mod sql;
+pub mod store;
 pub mod verify;
 pub mod yaml;

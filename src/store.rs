@@ -1,0 +1,112 @@
+//! Where assay keeps what it writes: a table set in a data source of the user's (a
+//! duckdb, postgres or mysql one), or by default an embedded DuckDB file under `.assay/`.
+//! The diagnostics store (failed rows) and the history store (scans) are both kept so.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::engine::{self, DuckDbSettings, Settings, StoreEngine, StoreTypes};
+use crate::error::RunError;
+use crate::sql::ast::{CreateTable, TableRef};
+use crate::sql::dialect::{print_create_table, Dialect};
+
+pub struct StoreLocation {
+    store: &'static dyn StoreEngine,
+    dialect: &'static dyn Dialect,
+    settings: Arc<dyn Settings>,
+    name: String,
+    schema: Option<String>,
+    /// "duckdb .assay/diagnostics.duckdb" or "postgres data source 'x'"
+    pub label: String,
+}
+
+impl StoreLocation {
+    /// The configured data source (a store-capable one: the config refused others), or
+    /// the default DuckDB file `.assay/<file>` in the project folder.
+    pub fn resolve(
+        config: &Config,
+        data_source: Option<&str>,
+        schema: Option<String>,
+        file: &str,
+    ) -> StoreLocation {
+        let configured = data_source.and_then(|n| config.data_source(n));
+        if let Some((ds, store)) = configured.and_then(|ds| ds.engine.store().map(|s| (ds, s))) {
+            return StoreLocation {
+                store,
+                dialect: ds.dialect(),
+                settings: ds.settings.clone(),
+                name: ds.name.clone(),
+                schema,
+                label: format!("{} data source '{}'", ds.type_name(), ds.name),
+            };
+        }
+        let path = if config.project_dir == Path::new(".") {
+            PathBuf::from(".assay").join(file)
+        } else {
+            config.project_dir.join(".assay").join(file)
+        };
+        let duckdb = engine::by_name("duckdb").expect("duckdb is an engine");
+        StoreLocation {
+            store: duckdb.store().expect("duckdb holds stores"),
+            dialect: duckdb.dialect(),
+            label: format!("duckdb {}", path.display()),
+            settings: Arc::new(DuckDbSettings {
+                database: path.to_string_lossy().into_owned(),
+                owned_by_assay: true,
+            }),
+            name: file.trim_end_matches(".duckdb").to_string(),
+            schema,
+        }
+    }
+
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        self.dialect
+    }
+
+    pub fn types(&self) -> StoreTypes {
+        self.store.types()
+    }
+
+    /// A table of the store, in its schema when it has one.
+    pub fn table_ref(&self, table: &str) -> TableRef {
+        match &self.schema {
+            Some(s) => TableRef::new(vec![s.clone(), table.to_string()]),
+            None => TableRef::new(vec![table.to_string()]),
+        }
+    }
+
+    /// The table, qualified and quoted for the store's engine.
+    pub fn table(&self, table: &str) -> String {
+        self.dialect.table(&self.table_ref(table))
+    }
+
+    /// The statements that make the store's schema and these tables when missing.
+    pub fn create_statements(&self, tables: &[(&str, Vec<(&str, &str)>)]) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(s) = &self.schema {
+            out.push(self.store.create_schema(&self.dialect.quote_ident(s)));
+        }
+        for (table, columns) in tables {
+            out.push(print_create_table(
+                self.dialect,
+                &CreateTable {
+                    table: self.table_ref(table),
+                    columns: columns
+                        .iter()
+                        .map(|(c, t)| (c.to_string(), t.to_string()))
+                        .collect(),
+                },
+            ));
+        }
+        out
+    }
+
+    /// Run the statements in one transaction: all of them are written, or none.
+    pub async fn execute(&self, statements: Vec<String>) -> Result<(), RunError> {
+        self.store
+            .write(&self.name, self.settings.as_ref(), statements)
+            .await
+            .map_err(RunError::Store)
+    }
+}
