@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::engine::{self, DuckDbSettings, Settings, StoreEngine, StoreTypes};
+use crate::engine::{
+    self, DataSourceConfig, DuckDbSettings, Engine, Settings, StoreEngine, StoreTypes,
+};
 use crate::error::RunError;
 use crate::sql::ast::{CreateTable, TableRef};
 use crate::sql::dialect::{print_create_table, Dialect};
 
 pub struct StoreLocation {
+    engine: &'static dyn Engine,
     store: &'static dyn StoreEngine,
     dialect: &'static dyn Dialect,
     settings: Arc<dyn Settings>,
@@ -33,6 +36,7 @@ impl StoreLocation {
         let configured = data_source.and_then(|n| config.data_source(n));
         if let Some((ds, store)) = configured.and_then(|ds| ds.engine.store().map(|s| (ds, s))) {
             return StoreLocation {
+                engine: ds.engine,
                 store,
                 dialect: ds.dialect(),
                 settings: ds.settings.clone(),
@@ -48,6 +52,7 @@ impl StoreLocation {
         };
         let duckdb = engine::by_name("duckdb").expect("duckdb is an engine");
         StoreLocation {
+            engine: duckdb,
             store: duckdb.store().expect("duckdb holds stores"),
             dialect: duckdb.dialect(),
             label: format!("duckdb {}", path.display()),
@@ -62,6 +67,24 @@ impl StoreLocation {
 
     pub fn dialect(&self) -> &'static dyn Dialect {
         self.dialect
+    }
+
+    /// The store as a data source, to read it back through the engine's read-only
+    /// sessions; None for an embedded file not made yet (nothing to read).
+    pub fn reader(&self) -> Option<DataSourceConfig> {
+        let owned_file = self
+            .settings
+            .as_any()
+            .downcast_ref::<DuckDbSettings>()
+            .filter(|s| s.owned_by_assay);
+        if owned_file.is_some_and(|s| !Path::new(&s.database).exists()) {
+            return None;
+        }
+        Some(DataSourceConfig {
+            name: self.name.clone(),
+            engine: self.engine,
+            settings: self.settings.clone(),
+        })
     }
 
     pub fn types(&self) -> StoreTypes {

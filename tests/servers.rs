@@ -947,3 +947,150 @@ fn profiles_measure_the_same_on_every_engine() {
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:#?}");
 }
+
+/// The history store on every engine that can hold one: scans are recorded whole, read
+/// back in order, the latest schema snapshot is found, and old points are removed.
+#[test]
+fn history_is_recorded_whole_and_read_back_on_every_engine() {
+    use assay::model::threshold::Level;
+    use assay::scan::history::{DatasetRecord, HistoryStore, ScanRecord};
+    use assay::scan::profile::Point;
+    use assay::scan::schema_change::{Event, SnapshotColumn};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        // the default store is the embedded DuckDB file; the servers hold it in a schema
+        if engine != Engine::DuckDb {
+            let text = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+            s.project.write(
+                "assay.yml",
+                &format!(
+                    "{text}history: {{data_source: db, schema: {}, keep: 30d}}\n",
+                    s.schema
+                ),
+            );
+        } else {
+            let text = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+            s.project
+                .write("assay.yml", &format!("{text}history: {{keep: 30d}}\n"));
+        }
+        let config = assay::config::load(
+            Some(&s.project.path().join("assay.yml")),
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
+        let store = HistoryStore::from_config(&config);
+        let day = |d: i64| {
+            chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+                + chrono::Duration::days(d)
+        };
+        let col = |n: &str, t: &str| SnapshotColumn {
+            name: n.into(),
+            data_type: t.into(),
+        };
+        let scan = |id: &str, d: i64, rows: f64, cols: Vec<SnapshotColumn>| ScanRecord {
+            scan_id: id.into(),
+            measured_at: day(d),
+            ended_at: day(d),
+            data_sources: vec!["db".into()],
+            datasets: vec![DatasetRecord {
+                data_source: "db".into(),
+                dataset: "main/orders".into(),
+                snapshot: Some(cols),
+                points: vec![
+                    Point {
+                        column: None,
+                        metric: "row_count",
+                        value: Some(rows),
+                    },
+                    Point {
+                        column: Some("id".into()),
+                        metric: "min",
+                        value: None,
+                    },
+                ],
+                events: vec![(
+                    Event {
+                        kind: "column_added".into(),
+                        column: Some("it's".into()),
+                        old: None,
+                        new: Some("integer".into()),
+                    },
+                    Level::Warn,
+                )],
+            }],
+        };
+        runtime.block_on(async {
+            let (seen, snapshots) = store.last_snapshots("db").await.unwrap();
+            assert!(
+                !seen && snapshots.is_empty(),
+                "{}: empty at first",
+                engine.name()
+            );
+            store
+                .record(&scan("s1", 0, 10.0, vec![col("id", "integer")]))
+                .await
+                .unwrap();
+            store
+                .record(&scan(
+                    "s2",
+                    40,
+                    12.5,
+                    vec![col("id", "integer"), col("it's", "text")],
+                ))
+                .await
+                .unwrap();
+            store
+                .record(&scan("s3", 41, 1e9, vec![col("id", "bigint")]))
+                .await
+                .unwrap();
+            let points = store
+                .points(Some("db/main/orders"), Some("row_count"))
+                .await
+                .unwrap();
+            let values: Vec<Option<f64>> = points.iter().map(|p| p.value).collect();
+            // s1 is older than 30 days before s3: removed with its points
+            assert_eq!(
+                values,
+                [Some(12.5), Some(1e9)],
+                "{}: {points:?}",
+                engine.name()
+            );
+            assert!(
+                points[0].measured_at.starts_with("2025-02-10"),
+                "{points:?}"
+            );
+            let (seen, snapshots) = store.last_snapshots("db").await.unwrap();
+            assert!(seen);
+            assert_eq!(
+                snapshots["main/orders"],
+                [col("id", "bigint")],
+                "{}",
+                engine.name()
+            );
+            // a scan id longer than MySQL's VARCHAR(255): there its INSERTs fail inside the
+            // transaction and the scan leaves nothing, not even the rows written before the
+            // failure; the other engines' text columns take it, and the scan is there whole
+            let mut long = scan("s4", 42, 7.0, vec![col("id", "bigint")]);
+            long.scan_id = "s".repeat(600);
+            let written = store.record(&long).await;
+            let after = store
+                .points(Some("db/main/orders"), Some("row_count"))
+                .await
+                .unwrap();
+            match engine {
+                Engine::MySql => {
+                    assert!(written.is_err());
+                    assert_eq!(after.len(), 2, "{}: {after:?}", engine.name());
+                }
+                _ => {
+                    assert!(written.is_ok(), "{}: {written:?}", engine.name());
+                    assert_eq!(after.len(), 3, "{}: {after:?}", engine.name());
+                }
+            }
+        });
+    }
+}

@@ -123,6 +123,7 @@ impl StoreEngine for DuckDb {
             long_text: "VARCHAR",
             json: "JSON",
             timestamp: "TIMESTAMP",
+            number: "DOUBLE",
         }
     }
 

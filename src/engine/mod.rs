@@ -172,6 +172,8 @@ pub struct StoreTypes {
     pub long_text: &'static str,
     pub json: &'static str,
     pub timestamp: &'static str,
+    /// a floating-point number (metric values)
+    pub number: &'static str,
 }
 
 #[async_trait]

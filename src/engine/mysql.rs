@@ -80,6 +80,7 @@ impl StoreEngine for MySql {
             long_text: "VARCHAR(2048)",
             json: "JSON",
             timestamp: "DATETIME(6)",
+            number: "DOUBLE",
         }
     }
 

@@ -102,6 +102,7 @@ impl StoreEngine for Postgres {
             long_text: "TEXT",
             json: "JSONB",
             timestamp: "TIMESTAMP",
+            number: "DOUBLE PRECISION",
         }
     }
 

@@ -1,5 +1,6 @@
 //! `assay scan`, the observation of whole data sources over time. Built in parts:
 //! discovery is each engine's (`Engine::discover`); the schema-change monitor is here.
 
+pub mod history;
 pub mod profile;
 pub mod schema_change;

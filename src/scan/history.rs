@@ -1,0 +1,366 @@
+//! The history store: what each scan measured, kept in the user's own database (by
+//! default `.assay/history.duckdb`). A scan is written in one transaction, its row in
+//! `assay_scans` included, so an interrupted scan leaves nothing half-written; points
+//! older than the retention are removed in the same transaction.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::profile::Point;
+use super::schema_change::{Event, SnapshotColumn};
+use crate::config::Config;
+use crate::error::RunError;
+use crate::exec::{Limits, RunControl, Value};
+use crate::model::threshold::Level;
+use crate::sql::ast::{Expr, Insert, Literal};
+use crate::sql::dialect::print_insert;
+use crate::store::StoreLocation;
+
+pub const SCANS: &str = "assay_scans";
+pub const POINTS: &str = "assay_metric_points";
+pub const SNAPSHOTS: &str = "assay_schema_snapshots";
+pub const EVENTS: &str = "assay_monitor_events";
+
+/// rows per INSERT statement
+const BATCH: usize = 500;
+
+/// What one dataset contributed to a scan.
+#[derive(Debug, Clone)]
+pub struct DatasetRecord {
+    pub data_source: String,
+    pub dataset: String,
+    /// None: the dataset was not there (it disappeared)
+    pub snapshot: Option<Vec<SnapshotColumn>>,
+    pub points: Vec<Point>,
+    pub events: Vec<(Event, Level)>,
+}
+
+/// A whole scan, as it is recorded.
+#[derive(Debug, Clone)]
+pub struct ScanRecord {
+    pub scan_id: String,
+    /// the scan's timestamp (`--now`): every point of the scan is measured at it
+    pub measured_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub data_sources: Vec<String>,
+    pub datasets: Vec<DatasetRecord>,
+}
+
+/// A recorded point, read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointRow {
+    pub measured_at: String,
+    pub data_source: String,
+    pub dataset: String,
+    pub column: Option<String>,
+    pub metric: String,
+    pub value: Option<f64>,
+}
+
+pub struct HistoryStore {
+    location: StoreLocation,
+    keep: Duration,
+}
+
+impl HistoryStore {
+    pub fn from_config(config: &Config) -> HistoryStore {
+        let h = &config.history;
+        HistoryStore {
+            location: StoreLocation::resolve(
+                config,
+                h.data_source.as_deref(),
+                h.schema.clone(),
+                "history.duckdb",
+            ),
+            keep: h.keep,
+        }
+    }
+
+    pub fn label(&self) -> &str {
+        &self.location.label
+    }
+
+    fn create(&self) -> Vec<String> {
+        let t = self.location.types();
+        let at = ("measured_at", t.timestamp);
+        let ds = ("data_source", t.text);
+        let dataset = ("dataset", t.long_text);
+        let scan = ("scan_id", t.text);
+        self.location.create_statements(&[
+            (
+                SCANS,
+                vec![
+                    scan,
+                    at,
+                    ("ended_at", t.timestamp),
+                    ("data_sources", t.long_text),
+                ],
+            ),
+            (
+                POINTS,
+                vec![
+                    scan,
+                    at,
+                    ds,
+                    dataset,
+                    ("column_name", t.text),
+                    ("metric", t.text),
+                    ("value", t.number),
+                ],
+            ),
+            (SNAPSHOTS, vec![scan, at, ds, dataset, ("columns", t.json)]),
+            (
+                EVENTS,
+                vec![
+                    scan,
+                    at,
+                    ds,
+                    dataset,
+                    ("kind", t.text),
+                    ("column_name", t.text),
+                    ("old_value", t.long_text),
+                    ("new_value", t.long_text),
+                    ("level", t.text),
+                ],
+            ),
+        ])
+    }
+
+    /// Every statement of one scan: tables when missing, its rows, retention, and the
+    /// scan's own row last.
+    fn statements(&self, scan: &ScanRecord) -> Vec<String> {
+        let d = self.location.dialect();
+        let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
+        let opt = |s: Option<&str>| s.map_or(Expr::Null, text);
+        let time = |t: DateTime<Utc>| text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let at = time(scan.measured_at);
+        let id = text(&scan.scan_id);
+        let mut out = self.create();
+        let insert =
+            |out: &mut Vec<String>, table: &str, columns: &[&str], rows: Vec<Vec<Expr>>| {
+                let mut rows = rows.into_iter().peekable();
+                while rows.peek().is_some() {
+                    out.push(print_insert(
+                        d,
+                        &Insert {
+                            table: self.location.table_ref(table),
+                            columns: columns.iter().map(|c| c.to_string()).collect(),
+                            rows: rows.by_ref().take(BATCH).collect(),
+                        },
+                    ));
+                }
+            };
+        let base = |r: &DatasetRecord| {
+            vec![
+                id.clone(),
+                at.clone(),
+                text(&r.data_source),
+                text(&r.dataset),
+            ]
+        };
+        let mut points = Vec::new();
+        let mut snapshots = Vec::new();
+        let mut events = Vec::new();
+        for r in &scan.datasets {
+            for p in &r.points {
+                let mut row = base(r);
+                row.extend([
+                    opt(p.column.as_deref()),
+                    text(p.metric),
+                    p.value
+                        .filter(|v| v.is_finite())
+                        .map_or(Expr::Null, |v| Expr::Lit(Literal::Number(format!("{v:e}")))),
+                ]);
+                points.push(row);
+            }
+            if let Some(cols) = &r.snapshot {
+                let mut row = base(r);
+                row.push(text(&serde_json::to_string(cols).unwrap_or_default()));
+                snapshots.push(row);
+            }
+            for (e, level) in &r.events {
+                let mut row = base(r);
+                row.extend([
+                    text(&e.kind),
+                    opt(e.column.as_deref()),
+                    opt(e.old.as_deref()),
+                    opt(e.new.as_deref()),
+                    text(level.as_str()),
+                ]);
+                events.push(row);
+            }
+        }
+        let common = ["scan_id", "measured_at", "data_source", "dataset"];
+        let with = |extra: &[&'static str]| -> Vec<&'static str> {
+            common
+                .iter()
+                .copied()
+                .chain(extra.iter().copied())
+                .collect()
+        };
+        insert(
+            &mut out,
+            POINTS,
+            &with(&["column_name", "metric", "value"]),
+            points,
+        );
+        insert(&mut out, SNAPSHOTS, &with(&["columns"]), snapshots);
+        insert(
+            &mut out,
+            EVENTS,
+            &with(&["kind", "column_name", "old_value", "new_value", "level"]),
+            events,
+        );
+        let keep = chrono::Duration::from_std(self.keep).unwrap_or(chrono::Duration::MAX);
+        let cutoff = time(
+            scan.measured_at
+                .checked_sub_signed(keep)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        );
+        for table in [POINTS, SNAPSHOTS, EVENTS, SCANS] {
+            out.push(format!(
+                "DELETE FROM {} WHERE measured_at < {}",
+                self.location.table(table),
+                crate::sql::dialect::print_expr(d, &cutoff)
+            ));
+        }
+        insert(
+            &mut out,
+            SCANS,
+            &["scan_id", "measured_at", "ended_at", "data_sources"],
+            vec![vec![
+                id.clone(),
+                at.clone(),
+                time(scan.ended_at),
+                text(&scan.data_sources.join(",")),
+            ]],
+        );
+        out
+    }
+
+    /// Record a scan: all of it, or (on any error) nothing.
+    pub async fn record(&self, scan: &ScanRecord) -> Result<(), RunError> {
+        self.location.execute(self.statements(scan)).await
+    }
+
+    /// Rows of a query on the store, through its engine's read-only session; no rows when
+    /// the store has never been written.
+    async fn rows(&self, sql: &str) -> Result<Vec<Vec<Value>>, RunError> {
+        let Some(ds) = self.location.reader() else {
+            return Ok(Vec::new());
+        };
+        let exec = ds
+            .engine
+            .open(&ds, 1, Vec::new())
+            .await
+            .map_err(|e| RunError::Store(e.to_string()))?;
+        let control = RunControl::new();
+        let mut session = exec
+            .session(&control)
+            .await
+            .map_err(|e| RunError::Store(e.to_string()))?;
+        let rows = session.rows(sql, Limits::rows(usize::MAX)).await;
+        session.finish().await;
+        match rows {
+            Ok(r) => Ok(r.rows),
+            // a store whose tables were never made holds no history yet
+            Err(_) if !self.has_tables().await => Ok(Vec::new()),
+            Err(e) => Err(RunError::Store(e.to_string())),
+        }
+    }
+
+    async fn has_tables(&self) -> bool {
+        let Some(ds) = self.location.reader() else {
+            return false;
+        };
+        let Ok(exec) = ds.engine.open(&ds, 1, Vec::new()).await else {
+            return false;
+        };
+        let control = RunControl::new();
+        let Ok(mut session) = exec.session(&control).await else {
+            return false;
+        };
+        let found = session.columns(&self.location.table_ref(SCANS)).await;
+        session.finish().await;
+        matches!(found, Ok(Some(_)))
+    }
+
+    /// The latest snapshot of each dataset of a data source (complete scans only), and
+    /// whether the source was scanned before at all.
+    pub async fn last_snapshots(
+        &self,
+        data_source: &str,
+    ) -> Result<(bool, HashMap<String, Vec<SnapshotColumn>>), RunError> {
+        let d = self.location.dialect();
+        let ds = d.string_literal(data_source);
+        let (snapshots, scans) = (self.location.table(SNAPSHOTS), self.location.table(SCANS));
+        let last = format!(
+            "SELECT MAX(s.measured_at) FROM {snapshots} s JOIN {scans} c ON c.scan_id = s.scan_id WHERE s.data_source = {ds}"
+        );
+        let sql = format!(
+            "SELECT s.dataset, {} FROM {snapshots} s JOIN {scans} c ON c.scan_id = s.scan_id \
+             WHERE s.data_source = {ds} AND s.measured_at = ({last})",
+            d.cast_text("s.columns")
+        );
+        let rows = self.rows(&sql).await?;
+        let seen = !rows.is_empty();
+        let mut out = HashMap::new();
+        for r in rows {
+            if let (Some(Value::Text(dataset)), Some(Value::Text(cols))) = (r.first(), r.get(1)) {
+                let cols: Vec<SnapshotColumn> = serde_json::from_str(cols).map_err(|e| {
+                    RunError::Store(format!("a schema snapshot is not readable: {e}"))
+                })?;
+                out.insert(dataset.clone(), cols);
+            }
+        }
+        Ok((seen, out))
+    }
+
+    /// Recorded points of complete scans, oldest first.
+    pub async fn points(
+        &self,
+        dataset: Option<&str>,
+        metric: Option<&str>,
+    ) -> Result<Vec<PointRow>, RunError> {
+        let d = self.location.dialect();
+        let (points, scans) = (self.location.table(POINTS), self.location.table(SCANS));
+        let mut filter = String::new();
+        // `source/path`: the data source is the first part
+        if let Some((source, path)) = dataset.and_then(|ds| ds.split_once('/')) {
+            filter.push_str(&format!(
+                " AND p.data_source = {} AND p.dataset = {}",
+                d.string_literal(source),
+                d.string_literal(path)
+            ));
+        }
+        if let Some(m) = metric {
+            filter.push_str(&format!(" AND p.metric = {}", d.string_literal(m)));
+        }
+        let sql = format!(
+            "SELECT {}, p.data_source, p.dataset, p.column_name, p.metric, p.value \
+             FROM {points} p JOIN {scans} c ON c.scan_id = p.scan_id WHERE 1 = 1{filter} \
+             ORDER BY p.measured_at, p.data_source, p.dataset, p.column_name, p.metric",
+            d.cast_text("p.measured_at")
+        );
+        let text = |v: Option<&Value>| match v {
+            Some(Value::Null) | None => None,
+            Some(Value::Text(t)) => Some(t.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        Ok(self
+            .rows(&sql)
+            .await?
+            .iter()
+            .map(|r| PointRow {
+                measured_at: text(r.first()).unwrap_or_default(),
+                data_source: text(r.get(1)).unwrap_or_default(),
+                dataset: text(r.get(2)).unwrap_or_default(),
+                column: text(r.get(3)),
+                metric: text(r.get(4)).unwrap_or_default(),
+                value: r.get(5).and_then(Value::as_f64),
+            })
+            .collect())
+    }
+}
