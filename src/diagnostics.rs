@@ -10,8 +10,7 @@ use serde_json::Value as Json;
 use crate::config::Config;
 use crate::error::RunError;
 use crate::results::{DatasetResult, FailedRowsInfo};
-use crate::sql::ast::{Expr, Insert, Literal};
-use crate::sql::dialect::print_insert;
+use crate::sql::ast::{Expr, Literal};
 use crate::store::StoreLocation;
 
 pub const TABLE: &str = "assay_failed_rows";
@@ -25,8 +24,6 @@ const COLUMNS: [&str; 7] = [
     "row_index",
     "row_data",
 ];
-/// rows per INSERT statement
-const BATCH: usize = 500;
 
 pub struct Store {
     location: StoreLocation,
@@ -57,7 +54,6 @@ impl Store {
 
     /// Create what is missing and insert every captured row, in one transaction.
     fn statements(&self, scan_id: &str, dataset: &DatasetResult, at: DateTime<Utc>) -> Vec<String> {
-        let d = self.location.dialect();
         let t = self.location.types();
         let types = [
             t.text,
@@ -87,17 +83,7 @@ impl Store {
                 ]);
             }
         }
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            out.push(print_insert(
-                d,
-                &Insert {
-                    table: self.location.table_ref(TABLE),
-                    columns: COLUMNS.iter().map(|c| c.to_string()).collect(),
-                    rows: rows.by_ref().take(BATCH).collect(),
-                },
-            ));
-        }
+        out.extend(self.location.inserts(TABLE, &COLUMNS, rows));
         out
     }
 

@@ -10,8 +10,11 @@ use crate::engine::{
     self, DataSourceConfig, DuckDbSettings, Engine, Settings, StoreEngine, StoreTypes,
 };
 use crate::error::RunError;
-use crate::sql::ast::{CreateTable, TableRef};
-use crate::sql::dialect::{print_create_table, Dialect};
+use crate::sql::ast::{CreateTable, Expr, Insert, TableRef};
+use crate::sql::dialect::{print_create_table, print_insert, Dialect};
+
+/// rows per INSERT statement
+const BATCH: usize = 500;
 
 pub struct StoreLocation {
     engine: &'static dyn Engine,
@@ -119,6 +122,23 @@ impl StoreLocation {
                         .iter()
                         .map(|(c, t)| (c.to_string(), t.to_string()))
                         .collect(),
+                },
+            ));
+        }
+        out
+    }
+
+    /// INSERTs of `rows` into a table, a batch of rows per statement.
+    pub fn inserts(&self, table: &str, columns: &[&str], rows: Vec<Vec<Expr>>) -> Vec<String> {
+        let mut rows = rows.into_iter().peekable();
+        let mut out = Vec::new();
+        while rows.peek().is_some() {
+            out.push(print_insert(
+                self.dialect,
+                &Insert {
+                    table: self.table_ref(table),
+                    columns: columns.iter().map(|c| c.to_string()).collect(),
+                    rows: rows.by_ref().take(BATCH).collect(),
                 },
             ));
         }

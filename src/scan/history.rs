@@ -14,17 +14,13 @@ use crate::config::Config;
 use crate::error::RunError;
 use crate::exec::{Limits, RunControl, Value};
 use crate::model::threshold::Level;
-use crate::sql::ast::{Expr, Insert, Literal};
-use crate::sql::dialect::print_insert;
+use crate::sql::ast::{Expr, Literal};
 use crate::store::StoreLocation;
 
 pub const SCANS: &str = "assay_scans";
 pub const POINTS: &str = "assay_metric_points";
 pub const SNAPSHOTS: &str = "assay_schema_snapshots";
 pub const EVENTS: &str = "assay_monitor_events";
-
-/// rows per INSERT statement
-const BATCH: usize = 500;
 
 /// What one dataset contributed to a scan.
 #[derive(Debug, Clone)]
@@ -138,20 +134,9 @@ impl HistoryStore {
         let at = time(scan.measured_at);
         let id = text(&scan.scan_id);
         let mut out = self.create();
-        let insert =
-            |out: &mut Vec<String>, table: &str, columns: &[&str], rows: Vec<Vec<Expr>>| {
-                let mut rows = rows.into_iter().peekable();
-                while rows.peek().is_some() {
-                    out.push(print_insert(
-                        d,
-                        &Insert {
-                            table: self.location.table_ref(table),
-                            columns: columns.iter().map(|c| c.to_string()).collect(),
-                            rows: rows.by_ref().take(BATCH).collect(),
-                        },
-                    ));
-                }
-            };
+        let insert = |out: &mut Vec<String>, table: &str, columns: &[&str], rows| {
+            out.extend(self.location.inserts(table, columns, rows));
+        };
         let base = |r: &DatasetRecord| {
             vec![
                 id.clone(),
@@ -246,45 +231,29 @@ impl HistoryStore {
     }
 
     /// Rows of a query on the store, through its engine's read-only session; no rows when
-    /// the store has never been written.
+    /// the store has never been written (no file, or no tables yet).
     async fn rows(&self, sql: &str) -> Result<Vec<Vec<Value>>, RunError> {
         let Some(ds) = self.location.reader() else {
             return Ok(Vec::new());
         };
+        let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
         let exec = ds
             .engine
             .open(&ds, 1, Vec::new())
             .await
-            .map_err(|e| RunError::Store(e.to_string()))?;
+            .map_err(store_error)?;
         let control = RunControl::new();
-        let mut session = exec
-            .session(&control)
-            .await
-            .map_err(|e| RunError::Store(e.to_string()))?;
-        let rows = session.rows(sql, Limits::rows(usize::MAX)).await;
+        let mut session = exec.session(&control).await.map_err(store_error)?;
+        let rows = match session.columns(&self.location.table_ref(SCANS)).await {
+            Ok(Some(_)) => session
+                .rows(sql, Limits::rows(usize::MAX))
+                .await
+                .map(|r| r.rows),
+            Ok(None) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        };
         session.finish().await;
-        match rows {
-            Ok(r) => Ok(r.rows),
-            // a store whose tables were never made holds no history yet
-            Err(_) if !self.has_tables().await => Ok(Vec::new()),
-            Err(e) => Err(RunError::Store(e.to_string())),
-        }
-    }
-
-    async fn has_tables(&self) -> bool {
-        let Some(ds) = self.location.reader() else {
-            return false;
-        };
-        let Ok(exec) = ds.engine.open(&ds, 1, Vec::new()).await else {
-            return false;
-        };
-        let control = RunControl::new();
-        let Ok(mut session) = exec.session(&control).await else {
-            return false;
-        };
-        let found = session.columns(&self.location.table_ref(SCANS)).await;
-        session.finish().await;
-        matches!(found, Ok(Some(_)))
+        rows.map_err(store_error)
     }
 
     /// The latest snapshot of each dataset of a data source (complete scans only), and
