@@ -2,5 +2,6 @@
 //! discovery is each engine's (`Engine::discover`); the schema-change monitor is here.
 
 pub mod history;
+pub mod lock;
 pub mod profile;
 pub mod schema_change;
