@@ -43,6 +43,71 @@ pub enum Command {
     /// Upload result files, or with no file deliver what waits in the outbox
     #[command(after_help = PUSH_EXAMPLES)]
     Push(PushArgs),
+    /// Observe whole data sources: discover, profile, verify, record history, monitor
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
+}
+
+const SCAN_EXAMPLES: &str = "Examples:
+  assay scan                          scan every configured data source
+  assay scan shop --now 2025-06-01T00:00:00Z     one source, at a set time (backfills)
+
+Exit codes: 0 nothing failed, 1 a check or a monitor at level fail failed, 2 bad input,
+3 a source could not be scanned or the history not written (the rest still runs).";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Data sources to scan [default: every configured one]
+    #[arg(value_name = "DATA_SOURCE")]
+    pub data_sources: Vec<String>,
+
+    /// Project config file [default: ./assay.yml when present]
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Contracts to verify for the datasets scanned [default: contracts/ when present]
+    #[arg(long, value_name = "DIR")]
+    pub contracts: Option<PathBuf>,
+
+    /// Set a contract variable (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+
+    /// Output: table (default), json, junit, markdown; FORMAT=PATH writes a file
+    #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
+    pub outputs: Vec<String>,
+
+    /// Do not capture failing rows
+    #[arg(long)]
+    pub no_failed_rows: bool,
+
+    /// Exit 1 on warnings too
+    #[arg(long, value_enum, default_value_t = FailOnArg::Fail)]
+    pub fail_on: FailOnArg,
+
+    /// Stop the scan after this long (30s, 5m)
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// How long to wait for another scan that holds the history
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub lock_timeout: String,
+
+    /// Datasets verified at once
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+
+    /// The scan's timestamp [default: now]; for backfills and tests
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<String>,
+
+    /// Only errors on stderr
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More logging (-v: queries, -vv: SQL)
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
 }
 
 const PUSH_EXAMPLES: &str = "Examples:

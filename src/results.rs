@@ -8,6 +8,8 @@ use crate::exit::Exit;
 
 /// Bumped when a field changes meaning or disappears; additions keep the version.
 pub const SCHEMA_VERSION: &str = "1.0";
+/// A scan's document: verify's, with the `scan` section.
+pub const SCAN_SCHEMA_VERSION: &str = "1.1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -57,6 +59,92 @@ pub struct Results {
     pub outcome: Outcome,
     pub summary: Summary,
     pub datasets: Vec<DatasetResult>,
+    /// `assay scan`: what it observed (profiles, schema monitors) beside the checks
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanSection>,
+}
+
+/// What a scan observed of its data sources.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanSection {
+    pub data_sources: Vec<ScannedSource>,
+    /// where the history is kept
+    pub history: String,
+    /// the history could not be read or written (the scan's results stand)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScannedSource {
+    pub data_source: String,
+    /// the source could not be scanned (unreachable): it alone
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub datasets: Vec<ScannedDataset>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScannedDataset {
+    /// data source and path, as contracts write it
+    pub dataset: String,
+    pub view: bool,
+    pub profile: Vec<ProfileValue>,
+    /// columns over the profile's limit
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_columns: Vec<String>,
+    pub monitors: Vec<MonitorResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfileValue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    pub metric: String,
+    pub value: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MonitorResult {
+    #[serde(rename = "type")]
+    pub monitor_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    pub outcome: Outcome,
+    pub events: Vec<MonitorEvent>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MonitorEvent {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+impl ScanSection {
+    fn monitor_outcomes(&self) -> impl Iterator<Item = Outcome> + '_ {
+        self.data_sources
+            .iter()
+            .flat_map(|s| &s.datasets)
+            .flat_map(|d| d.monitors.iter().map(|m| m.outcome))
+    }
+
+    /// Something could not be scanned or recorded.
+    fn has_errors(&self) -> bool {
+        self.history_error.is_some()
+            || self
+                .data_sources
+                .iter()
+                .any(|s| s.error.is_some() || s.datasets.iter().any(|d| d.error.is_some()))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,6 +249,29 @@ impl Results {
         for d in &mut self.datasets {
             d.map_text(f);
         }
+        let opt = |o: &mut Option<String>| {
+            if let Some(s) = o {
+                *s = f(s);
+            }
+        };
+        if let Some(scan) = &mut self.scan {
+            opt(&mut scan.history_error);
+            for s in &mut scan.data_sources {
+                s.data_source = f(&s.data_source);
+                opt(&mut s.error);
+                for d in &mut s.datasets {
+                    d.dataset = f(&d.dataset);
+                    opt(&mut d.error);
+                    d.skipped_columns.iter_mut().for_each(|c| *c = f(c));
+                    d.profile.iter_mut().for_each(|p| opt(&mut p.column));
+                    for e in d.monitors.iter_mut().flat_map(|m| &mut m.events) {
+                        opt(&mut e.column);
+                        opt(&mut e.old);
+                        opt(&mut e.new);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -257,14 +368,17 @@ impl Results {
                 Outcome::NotEvaluated => s.not_evaluated += 1,
             }
         }
-        let dataset_errors = self.datasets.iter().any(|d| d.error.is_some());
+        let dataset_errors = self.datasets.iter().any(|d| d.error.is_some())
+            || self.scan.as_ref().is_some_and(ScanSection::has_errors);
+        let monitors = self.scan.iter().flat_map(|s| s.monitor_outcomes());
         self.outcome = if dataset_errors {
             Outcome::NotEvaluated
         } else {
             worst(
                 self.datasets
                     .iter()
-                    .flat_map(|d| d.checks.iter().map(|c| c.outcome)),
+                    .flat_map(|d| d.checks.iter().map(|c| c.outcome))
+                    .chain(monitors),
             )
         };
         self.summary = s;
@@ -274,9 +388,20 @@ impl Results {
     /// warned with `--fail-on warn`), else Ok. (Bad input never gets this far.)
     pub fn exit_code(&self, fail_on: FailOn) -> Exit {
         let s = &self.summary;
-        if s.not_evaluated > 0 || self.datasets.iter().any(|d| d.error.is_some()) {
+        let scan_errors = self.scan.as_ref().is_some_and(ScanSection::has_errors);
+        let monitors: Vec<Outcome> = self
+            .scan
+            .iter()
+            .flat_map(|s| s.monitor_outcomes())
+            .collect();
+        let monitor_fail = monitors.contains(&Outcome::Fail);
+        let monitor_warn = monitors.contains(&Outcome::Warn);
+        if s.not_evaluated > 0 || self.datasets.iter().any(|d| d.error.is_some()) || scan_errors {
             Exit::Runtime
-        } else if s.fail > 0 || (fail_on == FailOn::Warn && s.warn > 0) {
+        } else if s.fail > 0
+            || monitor_fail
+            || (fail_on == FailOn::Warn && (s.warn > 0 || monitor_warn))
+        {
             Exit::ChecksFailed
         } else {
             Exit::Ok
@@ -320,6 +445,7 @@ mod tests {
             now: String::new(),
             outcome: Outcome::Pass,
             summary: Summary::default(),
+            scan: None,
             datasets: vec![DatasetResult {
                 data_source: "d".into(),
                 dataset: "d/t".into(),

@@ -131,6 +131,7 @@ pub async fn run(
         outcome: Outcome::Pass,
         summary: Summary::default(),
         datasets,
+        scan: None,
     };
     results.summarize();
     results

@@ -11,4 +11,5 @@ mod contract_errors;
 mod failed_rows;
 mod layers;
 mod push;
+mod scan;
 mod servers;

@@ -1003,12 +1003,12 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                 points: vec![
                     Point {
                         column: None,
-                        metric: "row_count",
+                        metric: "row_count".into(),
                         value: Some(rows),
                     },
                     Point {
                         column: Some("id".into()),
-                        metric: "min",
+                        metric: "min".into(),
                         value: None,
                     },
                 ],

@@ -6,6 +6,7 @@
 
 pub mod push;
 mod run_config;
+pub mod scan;
 pub mod verify;
 
 use std::path::{Path, PathBuf};
@@ -51,6 +52,31 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
         .enable_all()
         .build()
         .map_err(|e| AppError::Runtime(RunError::io("start", Path::new("the async runtime"), e)))
+}
+
+/// Every report of a run: to stdout (a table in color on a terminal) or to its file.
+fn write_reports(
+    outputs: &[run_config::Output],
+    results: &crate::results::Results,
+) -> Result<(), AppError> {
+    use std::io::{IsTerminal, Write};
+    let mut stdout = std::io::stdout().lock();
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    for out in outputs {
+        match &out.path {
+            None => {
+                let table = out.format == crate::report::Format::Table;
+                let text = crate::report::render(out.format, results, color && table);
+                let _ = stdout.write_all(text.as_bytes());
+            }
+            Some(path) => {
+                let text = crate::report::render(out.format, results, false);
+                write_file(path, &text).map_err(AppError::Runtime)?;
+            }
+        }
+    }
+    let _ = stdout.flush();
+    Ok(())
 }
 
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), RunError> {

@@ -49,7 +49,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     let mut diags = Diags::default();
     let set = parse_set(&args.set, &mut diags);
     let outputs = parse_outputs(&args.outputs, args.quiet, &mut diags);
-    let (now, timeout) = parse_times(args, &mut diags);
+    let (now, timeout) = parse_times(args.now.as_ref(), args.timeout.as_ref(), &mut diags);
     if args.jobs == 0 {
         diags.push(Diag::plain("--jobs must be at least 1"));
     }
@@ -94,12 +94,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             jobs: args.jobs,
             timeout,
             now,
-            capture: (!args.no_failed_rows).then(|| CaptureOptions {
-                max_rows: config.diagnostics.max_rows_per_check,
-                max_value_bytes: config.diagnostics.max_value_bytes as usize,
-                max_bytes: config.diagnostics.max_bytes_per_check as usize,
-                exclude: config.diagnostics.exclude_columns.clone(),
-            }),
+            capture: capture_options(&config, args.no_failed_rows),
         },
         store: diagnostics::Store::from_config(&config),
         fail_on: match args.fail_on {
@@ -111,9 +106,23 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     })
 }
 
+/// Failed rows capture as the config sets it; None with --no-failed-rows.
+pub(super) fn capture_options(config: &Config, no_failed_rows: bool) -> Option<CaptureOptions> {
+    (!no_failed_rows).then(|| CaptureOptions {
+        max_rows: config.diagnostics.max_rows_per_check,
+        max_value_bytes: config.diagnostics.max_value_bytes as usize,
+        max_bytes: config.diagnostics.max_bytes_per_check as usize,
+        exclude: config.diagnostics.exclude_columns.clone(),
+    })
+}
+
 /// `--now` (default: the wall clock) and `--timeout`.
-fn parse_times(args: &VerifyArgs, diags: &mut Diags) -> (DateTime<Utc>, Option<Duration>) {
-    let now = match &args.now {
+pub(super) fn parse_times(
+    now: Option<&String>,
+    timeout: Option<&String>,
+    diags: &mut Diags,
+) -> (DateTime<Utc>, Option<Duration>) {
+    let now = match now {
         None => Utc::now(),
         Some(text) => parse_timestamp(text).unwrap_or_else(|| {
             diags.push(
@@ -123,19 +132,16 @@ fn parse_times(args: &VerifyArgs, diags: &mut Diags) -> (DateTime<Utc>, Option<D
             Utc::now()
         }),
     };
-    let timeout = args
-        .timeout
-        .as_ref()
-        .and_then(|t| match humantime::parse_duration(t) {
-            Ok(d) if !d.is_zero() => Some(d),
-            _ => {
-                diags.push(
-                    Diag::plain(format!("--timeout '{t}' is not a duration"))
-                        .with_help("write it like 30s, 5m or 1h30m"),
-                );
-                None
-            }
-        });
+    let timeout = timeout.and_then(|t| match humantime::parse_duration(t) {
+        Ok(d) if !d.is_zero() => Some(d),
+        _ => {
+            diags.push(
+                Diag::plain(format!("--timeout '{t}' is not a duration"))
+                    .with_help("write it like 30s, 5m or 1h30m"),
+            );
+            None
+        }
+    });
     (now, timeout)
 }
 
@@ -163,7 +169,7 @@ fn push_plan(config: &Config, push: bool, diags: &mut Diags) -> Option<PushPlan>
 }
 
 /// Every contract read and resolved against its data source, or every error at once.
-fn load_contracts(
+pub(super) fn load_contracts(
     files: &[PathBuf],
     config: &Config,
     names: &[&String],
@@ -236,7 +242,7 @@ fn resolve(
     }
 }
 
-fn parse_set(pairs: &[String], diags: &mut Diags) -> HashMap<String, String> {
+pub(super) fn parse_set(pairs: &[String], diags: &mut Diags) -> HashMap<String, String> {
     let mut set = HashMap::new();
     for pair in pairs {
         match pair.split_once('=') {
@@ -252,7 +258,7 @@ fn parse_set(pairs: &[String], diags: &mut Diags) -> HashMap<String, String> {
     set
 }
 
-fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) -> Vec<Output> {
+pub(super) fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) -> Vec<Output> {
     let mut outputs = Vec::new();
     for spec in specs {
         let (name, path) = match spec.split_once('=') {
@@ -293,7 +299,7 @@ fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) -> Vec<Output
 }
 
 /// Contract files from the arguments: files as given, folders searched for *.yml/*.yaml.
-fn find_contracts(paths: &[PathBuf], diags: &mut Diags) -> Vec<PathBuf> {
+pub(super) fn find_contracts(paths: &[PathBuf], diags: &mut Diags) -> Vec<PathBuf> {
     let defaulted = paths.is_empty();
     let roots: Vec<PathBuf> = if defaulted {
         vec![PathBuf::from("contracts")]

@@ -1,14 +1,12 @@
 //! `assay verify`: a validated run -> results -> reports (and a push) -> exit code.
 
-use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use super::{run_config, runtime, write_file, AppError};
+use super::{run_config, runtime, AppError};
 use crate::cli::VerifyArgs;
 use crate::exec::RunControl;
 use crate::exit::Exit;
 use crate::plan;
-use crate::report::{self, Format};
 use crate::verify;
 
 /// `assay verify`: run the checks, write the reports, push when asked; the exit code.
@@ -24,22 +22,7 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, AppError> {
     // secrets are masked in each dataset's results as it ends, before anything stores,
     // shows or sends them
     let results = runtime.block_on(verify::run(run.resolved, &run.options, control, store));
-    let mut stdout = std::io::stdout().lock();
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    for out in &run.outputs {
-        match &out.path {
-            None => {
-                let text =
-                    report::render(out.format, &results, color && out.format == Format::Table);
-                let _ = stdout.write_all(text.as_bytes());
-            }
-            Some(path) => {
-                let text = report::render(out.format, &results, false);
-                write_file(path, &text).map_err(AppError::Runtime)?;
-            }
-        }
-    }
-    let _ = stdout.flush();
+    super::write_reports(&run.outputs, &results)?;
     let code = results.exit_code(run.fail_on);
     let Some(push) = &run.push else {
         runtime.shutdown_timeout(Duration::from_secs(2));

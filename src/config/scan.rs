@@ -110,6 +110,11 @@ const CHANGE_KINDS: &[ChangeKind] = &[
 ];
 
 impl ChangeKind {
+    /// The kind an event's `kind` names.
+    pub fn named(name: &str) -> Option<ChangeKind> {
+        CHANGE_KINDS.iter().copied().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::ColumnAdded => "column_added",

@@ -1,6 +1,6 @@
 //! Markdown, for pull-request comments and CI job summaries.
 
-use super::{details_text, failed_rows_line, summary_line, threshold_text, value_text};
+use super::{details_text, failed_rows_line, scan_lines, summary_line, threshold_text, value_text};
 use crate::results::{Outcome, Results};
 
 fn cell(s: &str) -> String {
@@ -24,6 +24,12 @@ pub fn render(results: &Results) -> String {
     );
     if let Some(line) = failed_rows_line(results) {
         out.push_str(&format!("{}\n\n", cell(&line)));
+    }
+    for line in scan_lines(results) {
+        out.push_str(&format!("- {}\n", cell(&line)));
+    }
+    if results.scan.is_some() {
+        out.push('\n');
     }
     for d in &results.datasets {
         out.push_str(&format!(

@@ -8,7 +8,7 @@ mod table;
 use serde_json::Value as Json;
 
 use crate::model::threshold::fmt_num;
-use crate::results::{CheckResult, Results};
+use crate::results::{CheckResult, Outcome, Results};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -187,6 +187,83 @@ pub fn failed_rows_line(r: &Results) -> Option<String> {
         first.table,
         r.scan_id
     ))
+}
+
+/// A scan's observations, a line each: per dataset its rows and schema monitor, then
+/// what could not be scanned or recorded. Empty for a verify.
+pub fn scan_lines(r: &Results) -> Vec<String> {
+    let Some(scan) = &r.scan else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for s in &scan.data_sources {
+        if let Some(e) = &s.error {
+            out.push(format!("{}: could not be scanned: {e}", s.data_source));
+        }
+        for d in &s.datasets {
+            let rows = d
+                .profile
+                .iter()
+                .find(|p| p.column.is_none() && p.metric == "row_count")
+                .and_then(|p| p.value)
+                .map_or("? rows".to_string(), |n| format!("{} rows", fmt_num(n)));
+            let columns = d
+                .profile
+                .iter()
+                .filter_map(|p| p.column.as_deref())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            let mut line = format!("{}: {rows}, {columns} columns profiled", d.dataset);
+            if !d.skipped_columns.is_empty() {
+                line.push_str(&format!(" ({} skipped)", d.skipped_columns.len()));
+            }
+            for m in &d.monitors {
+                let events: Vec<String> = m
+                    .events
+                    .iter()
+                    .map(|e| {
+                        let mut t = e.kind.replace('_', " ");
+                        if let Some(c) = &e.column {
+                            t.push_str(&format!(" {c}"));
+                        }
+                        match (&e.old, &e.new) {
+                            (Some(o), Some(n)) => t.push_str(&format!(" ({o} -> {n})")),
+                            (None, Some(n)) => t.push_str(&format!(" ({n})")),
+                            (Some(o), None) => t.push_str(&format!(" (was {o})")),
+                            (None, None) => {}
+                        }
+                        t
+                    })
+                    .collect();
+                let outcome = match m.outcome {
+                    Outcome::Pass => "no change".to_string(),
+                    o => format!("{}: {}", outcome_word(o), events.join("; ")),
+                };
+                line.push_str(&format!(
+                    "; {}: {outcome}",
+                    m.monitor_type.replace('_', " ")
+                ));
+            }
+            if let Some(e) = &d.error {
+                line.push_str(&format!("; error: {e}"));
+            }
+            out.push(line);
+        }
+    }
+    match &scan.history_error {
+        Some(e) => out.push(format!("history ({}): not recorded: {e}", scan.history)),
+        None => out.push(format!("history: recorded in {}", scan.history)),
+    }
+    out
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Pass => "pass",
+        Outcome::Warn => "warn",
+        Outcome::Fail => "fail",
+        Outcome::NotEvaluated => "not evaluated",
+    }
 }
 
 pub fn summary_line(r: &Results) -> String {

@@ -4,7 +4,7 @@ use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Style, Width};
 
-use super::{details_text, failed_rows_line, summary_line, threshold_text, value_text};
+use super::{details_text, failed_rows_line, scan_lines, summary_line, threshold_text, value_text};
 use crate::results::{Outcome, Results};
 
 fn paint(text: &str, outcome: Outcome, color: bool) -> String {
@@ -76,6 +76,10 @@ pub fn render(results: &Results, color: bool) -> String {
         table.modify(Columns::one(4), Width::wrap(90).keep_words(true));
         out.push_str(&table.to_string());
         out.push_str("\n\n");
+    }
+    for line in scan_lines(results) {
+        out.push_str(&line);
+        out.push('\n');
     }
     let overall = paint(label(results.outcome), results.outcome, color);
     out.push_str(&format!("{overall} {}\n", summary_line(results)));

@@ -153,7 +153,7 @@ impl HistoryStore {
                 let mut row = base(r);
                 row.extend([
                     opt(p.column.as_deref()),
-                    text(p.metric),
+                    text(&p.metric),
                     p.value
                         .filter(|v| v.is_finite())
                         .map_or(Expr::Null, |v| Expr::Lit(Literal::Number(format!("{v:e}")))),

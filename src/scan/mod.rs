@@ -4,4 +4,5 @@
 pub mod history;
 pub mod lock;
 pub mod profile;
+pub mod run;
 pub mod schema_change;

@@ -70,7 +70,8 @@ pub fn type_class(d: &dyn Dialect, data_type: &str) -> TypeClass {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     pub column: Option<String>,
-    pub metric: &'static str,
+    /// `row_count`, `min`, ... or `check:<id>` for a check's value
+    pub metric: String,
     /// None: no value (an empty table has no minimum)
     pub value: Option<f64>,
 }
@@ -205,7 +206,7 @@ impl ProfilePlan {
             .iter()
             .map(|(column, metric, read)| Point {
                 column: column.clone(),
-                metric,
+                metric: metric.to_string(),
                 value: match read {
                     Read::Number(i) => number(*i),
                     Read::Count(i) => Some(number(*i).unwrap_or(0.0)),

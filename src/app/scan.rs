@@ -1,0 +1,119 @@
+//! `assay scan`: the chosen data sources observed, their contracts verified, the
+//! history recorded under its lock; reports and the exit code.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::run_config::{
+    capture_options, find_contracts, load_contracts, parse_outputs, parse_set, parse_times,
+};
+use super::{config_path, now_text, runtime, AppError};
+use crate::cli::{FailOnArg, ScanArgs};
+use crate::config;
+use crate::diag::{Diag, Diags};
+use crate::diagnostics::Store;
+use crate::exit::Exit;
+use crate::interp::Vars;
+use crate::results::FailOn;
+use crate::scan::history::HistoryStore;
+use crate::scan::lock::HistoryLock;
+use crate::verify::RunOptions;
+
+pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
+    let mut diags = Diags::default();
+    let set = parse_set(&args.set, &mut diags);
+    let outputs = parse_outputs(&args.outputs, args.quiet, &mut diags);
+    let (now, timeout) = parse_times(args.now.as_ref(), args.timeout.as_ref(), &mut diags);
+    let lock_timeout = match humantime::parse_duration(&args.lock_timeout) {
+        Ok(d) => d,
+        Err(_) => {
+            diags.push(
+                Diag::plain(format!(
+                    "--lock-timeout '{}' is not a duration",
+                    args.lock_timeout
+                ))
+                .with_help("write it like 30s or 10m"),
+            );
+            Duration::ZERO
+        }
+    };
+    if args.jobs == 0 {
+        diags.push(Diag::plain("--jobs must be at least 1"));
+    }
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+    let config_vars = Vars {
+        set: set.clone(),
+        defaults: HashMap::new(),
+        now: now_text(now),
+    };
+    let config = config::load(
+        config_path(args.config.as_ref())?.as_deref(),
+        &[],
+        &config_vars,
+    )?;
+    for name in &args.data_sources {
+        if config.data_source(name).is_none() {
+            diags.push(
+                Diag::plain(format!("no data source named '{name}'"))
+                    .with_help(config.unknown_name_help(name)),
+            );
+        }
+    }
+    if config.data_sources.is_empty() {
+        diags.push(
+            Diag::plain("there is no data source to scan")
+                .with_help("configure data_sources in assay.yml"),
+        );
+    }
+    // contracts are optional for a scan: contracts/ when it exists, or --contracts
+    let contract_files = match &args.contracts {
+        Some(dir) => find_contracts(std::slice::from_ref(dir), &mut diags),
+        None if PathBuf::from("contracts").is_dir() => find_contracts(&[], &mut diags),
+        None => Vec::new(),
+    };
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+    let names: Vec<&String> = args.data_sources.iter().collect();
+    let contracts = load_contracts(&contract_files, &config, &names, &set, now)?;
+    let sources: Vec<_> = config
+        .data_sources
+        .iter()
+        .filter(|d| names.is_empty() || names.contains(&&d.name))
+        .cloned()
+        .collect();
+    let options = RunOptions {
+        jobs: args.jobs,
+        timeout,
+        now,
+        capture: capture_options(&config, args.no_failed_rows),
+    };
+    let store = Store::from_config(&config);
+    let history = HistoryStore::from_config(&config);
+    let scan_id = uuid::Uuid::new_v4().to_string();
+    // overlapping cron runs take turns on the history
+    let _lock = HistoryLock::acquire(
+        &HistoryLock::path(&config.project_dir),
+        &scan_id,
+        lock_timeout,
+    )
+    .map_err(AppError::Runtime)?;
+    let runtime = runtime()?;
+    let results = runtime.block_on(crate::scan::run::run(
+        &config,
+        &sources,
+        contracts,
+        &options,
+        options.capture.is_some().then_some(&store),
+        &history,
+    ));
+    super::write_reports(&outputs, &results)?;
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    Ok(results.exit_code(match args.fail_on {
+        FailOnArg::Fail => FailOn::Fail,
+        FailOnArg::Warn => FailOn::Warn,
+    }))
+}

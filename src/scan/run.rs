@@ -1,0 +1,320 @@
+//! A scan, end to end: discover and observe every dataset of the chosen data sources
+//! (schema snapshot, profile), verify the contracts of the datasets seen, compare each
+//! schema with the history's last snapshot, and record it all as one scan.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::history::{DatasetRecord, HistoryStore, ScanRecord};
+use super::profile::{self, Point};
+use super::schema_change::{self, Event, SnapshotColumn};
+use crate::config::{ChangeKind, Config};
+use crate::diagnostics::Store;
+use crate::engine::DataSourceConfig;
+use crate::exec::{Limits, RunControl};
+use crate::model::threshold::Level;
+use crate::plan::Resolved;
+use crate::results::{
+    MonitorEvent, MonitorResult, Outcome, ProfileValue, Results, ScanSection, ScannedDataset,
+    ScannedSource, SCAN_SCHEMA_VERSION,
+};
+use crate::sql::dialect::print_select;
+use crate::verify::{self, RunOptions};
+
+/// One dataset as the scan saw it.
+struct Observed {
+    path: Vec<String>,
+    view: bool,
+    snapshot: Option<Vec<SnapshotColumn>>,
+    points: Vec<Point>,
+    skipped: Vec<String>,
+    error: Option<String>,
+}
+
+/// Scan `sources`, verify `contracts` (those of scanned datasets), record everything in
+/// `history`. The results document carries the scan section; a history that cannot be
+/// written is an error in it, and the rest stands.
+pub async fn run(
+    config: &Config,
+    sources: &[DataSourceConfig],
+    contracts: Vec<Resolved>,
+    opts: &RunOptions,
+    store: Option<&Store>,
+    history: &HistoryStore,
+) -> Results {
+    let control = RunControl::new();
+    let mut observed: Vec<(String, Result<Vec<Observed>, String>)> = Vec::new();
+    for ds in sources {
+        let datasets = observe_source(config, ds, &control).await;
+        observed.push((ds.name.clone(), datasets));
+    }
+    let seen: Vec<String> = observed
+        .iter()
+        .flat_map(|(name, d)| {
+            d.iter()
+                .flatten()
+                .map(move |o| format!("{name}/{}", o.path.join("/")))
+        })
+        .collect();
+    let contracts: Vec<Resolved> = contracts
+        .into_iter()
+        .filter(|r| seen.contains(&r.contract.dataset.text))
+        .collect();
+    let mut results = verify::run(contracts, opts, control, store).await;
+    results.schema_version = SCAN_SCHEMA_VERSION.into();
+
+    let mut section = ScanSection {
+        data_sources: Vec::new(),
+        history: history.label().to_string(),
+        history_error: None,
+    };
+    let mut record = ScanRecord {
+        scan_id: results.scan_id.clone(),
+        measured_at: opts.now,
+        ended_at: Utc::now(),
+        data_sources: sources.iter().map(|s| s.name.clone()).collect(),
+        datasets: Vec::new(),
+    };
+    for ((name, datasets), ds) in observed.into_iter().zip(sources) {
+        let datasets = match datasets {
+            Ok(d) => d,
+            Err(e) => {
+                section.data_sources.push(ScannedSource {
+                    data_source: name,
+                    error: Some(crate::secrets::mask(&e)),
+                    datasets: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let previous = history.last_snapshots(&name).await;
+        let (seen_before, mut previous) = match previous {
+            Ok(p) => p,
+            Err(e) => {
+                section.history_error = Some(crate::secrets::mask(&e.to_string()));
+                (false, HashMap::new())
+            }
+        };
+        let mut scanned = Vec::new();
+        for o in datasets {
+            let path = o.path.join("/");
+            let events = schema_change::changes(
+                previous.remove(&path).as_deref(),
+                o.snapshot.as_deref(),
+                seen_before,
+                ds.dialect(),
+            );
+            scanned.push(dataset_result(config, &name, &o, &events));
+            record.datasets.push(DatasetRecord {
+                data_source: name.clone(),
+                dataset: path,
+                snapshot: o.snapshot,
+                points: o.points,
+                events: leveled(config, events),
+            });
+        }
+        // datasets of the last scan that are gone (and still selected)
+        for (path, cols) in previous {
+            if !config.scan.selects(&format!("{name}/{path}")) {
+                continue;
+            }
+            let events = schema_change::changes(Some(&cols), None, true, ds.dialect());
+            let gone = Observed {
+                path: path.split('/').map(str::to_string).collect(),
+                view: false,
+                snapshot: None,
+                points: Vec::new(),
+                skipped: Vec::new(),
+                error: None,
+            };
+            scanned.push(dataset_result(config, &name, &gone, &events));
+            record.datasets.push(DatasetRecord {
+                data_source: name.clone(),
+                dataset: path,
+                snapshot: None,
+                points: Vec::new(),
+                events: leveled(config, events),
+            });
+        }
+        section.data_sources.push(ScannedSource {
+            data_source: name,
+            error: None,
+            datasets: scanned,
+        });
+    }
+    add_check_points(&results, &mut record);
+    if section.history_error.is_none() {
+        if let Err(e) = history.record(&record).await {
+            section.history_error = Some(crate::secrets::mask(&e.to_string()));
+        }
+    }
+    results.scan = Some(section);
+    results.summarize();
+    results
+}
+
+/// Discover a source's datasets (those the globs select) and observe each in one
+/// read-only session.
+async fn observe_source(
+    config: &Config,
+    ds: &DataSourceConfig,
+    control: &Arc<RunControl>,
+) -> Result<Vec<Observed>, String> {
+    let found = ds
+        .engine
+        .discover(ds, control)
+        .await
+        .map_err(|e| e.to_string())?;
+    let found: Vec<_> = found
+        .into_iter()
+        .filter(|d| {
+            config
+                .scan
+                .selects(&format!("{}/{}", ds.name, d.path.join("/")))
+        })
+        .collect();
+    // a files source reads its files through views of their own
+    let files = found
+        .iter()
+        .filter_map(|d| {
+            let table = ds.table_ref(&d.path).ok()?;
+            Some((table.name().to_string(), ds.file_path(&d.path)?))
+        })
+        .collect();
+    let exec = ds
+        .engine
+        .open(ds, 1, files)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut session = exec.session(control).await.map_err(|e| e.to_string())?;
+    let d = ds.dialect();
+    let mut out = Vec::with_capacity(found.len());
+    for f in found {
+        let mut o = Observed {
+            path: f.path.clone(),
+            view: f.view,
+            snapshot: None,
+            points: Vec::new(),
+            skipped: Vec::new(),
+            error: None,
+        };
+        let table = match ds.table_ref(&f.path) {
+            Ok(t) => t,
+            Err(e) => {
+                o.error = Some(e);
+                out.push(o);
+                continue;
+            }
+        };
+        match session.columns(&table).await {
+            Ok(Some(columns)) => {
+                o.snapshot = Some(
+                    columns
+                        .iter()
+                        .map(|c| SnapshotColumn {
+                            name: c.name.clone(),
+                            data_type: d.normalize_type(&c.data_type),
+                        })
+                        .collect(),
+                );
+                let plan = profile::plan(d, &table, &columns, &config.scan.profile);
+                o.skipped = plan.skipped.clone();
+                match session
+                    .rows(&print_select(d, &plan.select), Limits::rows(2))
+                    .await
+                {
+                    Ok(rows) => match rows.rows.first() {
+                        Some(row) => o.points = plan.points(row, Utc::now()),
+                        None => o.error = Some("the profile query returned no row".into()),
+                    },
+                    Err(e) => o.error = Some(e.to_string()),
+                }
+            }
+            Ok(None) => o.error = Some("the dataset disappeared while it was scanned".into()),
+            Err(e) => o.error = Some(e.to_string()),
+        }
+        out.push(o);
+    }
+    session.finish().await;
+    Ok(out)
+}
+
+/// Each event with the level its kind has.
+fn leveled(config: &Config, events: Vec<Event>) -> Vec<(Event, Level)> {
+    events
+        .into_iter()
+        .map(|e| {
+            let level = ChangeKind::named(&e.kind).map_or(Level::Warn, |k| config.scan.level(k));
+            (e, level)
+        })
+        .collect()
+}
+
+fn dataset_result(config: &Config, source: &str, o: &Observed, events: &[Event]) -> ScannedDataset {
+    let leveled = leveled(config, events.to_vec());
+    let outcome = if leveled.iter().any(|(_, l)| *l == Level::Fail) {
+        Outcome::Fail
+    } else if leveled.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Warn
+    };
+    ScannedDataset {
+        dataset: format!("{source}/{}", o.path.join("/")),
+        view: o.view,
+        profile: o
+            .points
+            .iter()
+            .map(|p| ProfileValue {
+                column: p.column.clone(),
+                metric: p.metric.clone(),
+                value: p.value,
+            })
+            .collect(),
+        skipped_columns: o.skipped.clone(),
+        monitors: vec![MonitorResult {
+            monitor_type: "schema_change".into(),
+            metric: None,
+            column: None,
+            outcome,
+            events: events
+                .iter()
+                .map(|e| MonitorEvent {
+                    kind: e.kind.clone(),
+                    column: e.column.clone(),
+                    old: e.old.clone(),
+                    new: e.new.clone(),
+                })
+                .collect(),
+        }],
+        error: o.error.as_deref().map(crate::secrets::mask),
+    }
+}
+
+/// Every check's measured value, as a point of its dataset (`check:<id>`).
+fn add_check_points(results: &Results, record: &mut ScanRecord) {
+    for d in &results.datasets {
+        let Some((source, path)) = d.dataset.split_once('/') else {
+            continue;
+        };
+        let points: Vec<Point> = d
+            .checks
+            .iter()
+            .map(|c| Point {
+                column: c.column.clone(),
+                metric: format!("check:{}", c.id),
+                value: c.value,
+            })
+            .collect();
+        match record
+            .datasets
+            .iter_mut()
+            .find(|r| r.data_source == source && r.dataset == path)
+        {
+            Some(r) => r.points.extend(points),
+            None => continue,
+        }
+    }
+}

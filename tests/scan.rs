@@ -1,0 +1,173 @@
+//! `assay scan` on every engine, with real ALTER TABLEs between scans run at increasing
+//! `--now`: discovery, profiles, contracts verified, schema changes judged by their
+//! level, history recorded.
+
+use crate::common;
+
+use common::engines::{Engine, Sandbox, ENGINES};
+use serde_json::Value;
+
+fn scanned<'a>(r: &'a Value, dataset: &str) -> &'a Value {
+    r["scan"]["data_sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["datasets"].as_array().unwrap())
+        .find(|d| d["dataset"] == dataset)
+        .unwrap_or_else(|| panic!("{dataset} not scanned: {r}"))
+}
+
+fn events(d: &Value) -> Vec<(String, String)> {
+    d["monitors"][0]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["column"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scans_record_history_and_judge_schema_changes_on_every_engine() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let t = s.qualified("orders");
+        let prefix = s.dataset_prefix();
+        s.run(&[
+            format!("CREATE TABLE {t} (id INTEGER, name VARCHAR(20))"),
+            format!("INSERT INTO {t} VALUES (1, 'a'), (2, 'b'), (3, NULL)"),
+        ]);
+        let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+        s.project.write(
+            "assay.yml",
+            &format!(
+                "{config}scan:\n  include: ['{prefix}/orders']\n  schema_changes: {{column_removed: fail}}\n"
+            ),
+        );
+        s.project.write(
+            "contracts/orders.yml",
+            &format!("dataset: \"{prefix}/orders\"\nchecks:\n  - row_count: {{threshold: {{must_be: 3}}}}\n"),
+        );
+        let scan = |day: u32| {
+            let now = format!("2025-01-{day:02}T00:00:00Z");
+            let run = s.project.assay(&["scan", "--now", &now, "-o", "json"]);
+            (run.code, run.json(), run.stderr)
+        };
+        let dataset = format!("{prefix}/orders");
+
+        // the first scan: profiled, verified, no change reported
+        let (code, r, err) = scan(1);
+        assert_eq!(code, 0, "{}: {err}\n{r}", engine.name());
+        assert_eq!(r["schema_version"], "1.1");
+        let d = scanned(&r, &dataset);
+        assert_eq!(d["monitors"][0]["outcome"], "pass", "{d}");
+        let rows = d["profile"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["metric"] == "row_count")
+            .unwrap();
+        assert_eq!(rows["value"], 3.0, "{d}");
+        assert_eq!(common::check(&r, "checks/row_count")["outcome"], "pass");
+
+        // a column added: a warning, the scan passes
+        s.run(&[format!("ALTER TABLE {t} ADD COLUMN price INTEGER")]);
+        let (code, r, err) = scan(2);
+        assert_eq!(code, 0, "{}: {err}", engine.name());
+        let d = scanned(&r, &dataset);
+        assert_eq!(d["monitors"][0]["outcome"], "warn", "{d}");
+        assert_eq!(
+            events(d),
+            [("column_added".to_string(), "price".to_string())]
+        );
+
+        // a column removed, which the config makes a failure: exit 1
+        s.run(&[format!("ALTER TABLE {t} DROP COLUMN name")]);
+        let (code, r, err) = scan(3);
+        assert_eq!(code, 1, "{}: {err}", engine.name());
+        let d = scanned(&r, &dataset);
+        assert_eq!(d["monitors"][0]["outcome"], "fail", "{d}");
+        assert_eq!(
+            events(d),
+            [("column_removed".to_string(), "name".to_string())]
+        );
+
+        // three complete scans in the history, with the check's value beside the profile
+        let config = assay::config::load(
+            Some(&s.project.path().join("assay.yml")),
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
+        let history = assay::scan::history::HistoryStore::from_config(&config);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let points = runtime
+            .block_on(history.points(Some(&dataset), Some("row_count")))
+            .unwrap();
+        let days: Vec<&str> = points.iter().map(|p| &p.measured_at[..10]).collect();
+        assert_eq!(
+            days,
+            ["2025-01-01", "2025-01-02", "2025-01-03"],
+            "{}",
+            engine.name()
+        );
+        let checks = runtime
+            .block_on(history.points(Some(&dataset), Some("check:checks/row_count")))
+            .unwrap();
+        assert_eq!(checks.len(), 3, "{checks:?}");
+        assert!(checks.iter().all(|p| p.value == Some(3.0)));
+        if engine == Engine::DuckDb {
+            assert!(s.project.path().join(".assay/history.duckdb").exists());
+        }
+    }
+}
+
+#[test]
+fn an_unreachable_source_fails_alone_and_the_others_are_scanned() {
+    let s = Sandbox::new(Engine::DuckDb);
+    s.run(&["CREATE TABLE t (id INTEGER)".into()]);
+    let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+    s.project.write(
+        "assay.yml",
+        &format!(
+            "{config}  - name: gone\n    type: postgres\n    connection: {{host: 127.0.0.1, port: 1, database: x, user: x, connect_timeout: 2s}}\n"
+        ),
+    );
+    let run = s.project.assay(&["scan", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let r = run.json();
+    let sources = r["scan"]["data_sources"].as_array().unwrap();
+    let gone = sources.iter().find(|s| s["data_source"] == "gone").unwrap();
+    assert!(
+        gone["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("could not connect")),
+        "{gone}"
+    );
+    let db = sources.iter().find(|s| s["data_source"] == "db").unwrap();
+    assert!(db["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["dataset"] == "db/main/t"));
+    // and the history still has the scan of what could be scanned
+    assert!(s.project.path().join(".assay/history.duckdb").exists());
+}
+
+#[test]
+fn bad_scan_arguments_exit_2() {
+    let s = Sandbox::new(Engine::DuckDb);
+    let run = s.project.assay(&["scan", "nosuch"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no data source named 'nosuch'"),
+        "{}",
+        run.stderr
+    );
+    let run = s.project.assay(&["scan", "--lock-timeout", "soon"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
