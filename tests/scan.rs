@@ -171,3 +171,85 @@ fn bad_scan_arguments_exit_2() {
     let run = s.project.assay(&["scan", "--lock-timeout", "soon"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
+
+/// docs/results.schema.json describes a scan's document too: every member of the scan
+/// section is in the schema, and every required one is written.
+#[test]
+fn the_documented_schema_matches_a_scans_document() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/results.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let s = Sandbox::new(Engine::DuckDb);
+    s.run(&["CREATE TABLE t (id INTEGER, a INTEGER, b VARCHAR)".into()]);
+    let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+    s.project.write(
+        "assay.yml",
+        &format!("{config}scan: {{profile: {{max_columns: 2}}}}\n"),
+    );
+    assert_eq!(
+        s.project
+            .assay(&["scan", "--now", "2025-01-01T00:00:00Z"])
+            .code,
+        0
+    );
+    s.run(&["ALTER TABLE t ADD COLUMN c INTEGER".into()]);
+    let run = s
+        .project
+        .assay(&["scan", "--now", "2025-01-02T00:00:00Z", "-o", "json"]);
+    let doc = run.json();
+    let check_object = |value: &Value, def: &Value, what: &str| {
+        let props = def["properties"].as_object().unwrap();
+        for key in value.as_object().unwrap().keys() {
+            assert!(
+                props.contains_key(key),
+                "{what}: '{key}' is not in the schema"
+            );
+        }
+        for key in def["required"].as_array().unwrap() {
+            assert!(
+                value.get(key.as_str().unwrap()).is_some(),
+                "{what}: '{key}' missing"
+            );
+        }
+    };
+    let defs = &schema["$defs"];
+    check_object(&doc, &schema, "document");
+    assert_eq!(doc["schema_version"], "1.1");
+    check_object(&doc["scan"], &schema["properties"]["scan"], "scan");
+    let mut datasets = 0;
+    for source in doc["scan"]["data_sources"].as_array().unwrap() {
+        check_object(source, &defs["scanned_source"], "source");
+        for d in source["datasets"].as_array().unwrap() {
+            check_object(d, &defs["scanned_dataset"], "dataset");
+            if d["dataset"] != "db/main/t" {
+                continue;
+            }
+            datasets += 1;
+            assert_eq!(d["skipped_columns"], serde_json::json!(["b", "c"]), "{d}");
+            for p in d["profile"].as_array().unwrap() {
+                check_object(
+                    p,
+                    &defs["scanned_dataset"]["properties"]["profile"]["items"],
+                    "point",
+                );
+            }
+            for m in d["monitors"].as_array().unwrap() {
+                check_object(m, &defs["monitor"], "monitor");
+                for e in m["events"].as_array().unwrap() {
+                    check_object(
+                        e,
+                        &defs["monitor"]["properties"]["events"]["items"],
+                        "event",
+                    );
+                }
+                assert_eq!(m["events"][0]["kind"], "column_added", "{m}");
+            }
+        }
+    }
+    assert_eq!(datasets, 1);
+}
