@@ -46,6 +46,57 @@ pub enum Command {
     /// Observe whole data sources: discover, profile, verify, record history, monitor
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Show what scans recorded: series of metrics, or a dataset's schema over time
+    #[command(after_help = HISTORY_EXAMPLES)]
+    History(HistoryArgs),
+}
+
+const HISTORY_EXAMPLES: &str = "Examples:
+  assay history                                   every recorded series
+  assay history shop/main/orders --metric row_count --since 30d
+  assay history shop/main/orders --column email -o csv
+  assay history schema shop/main/orders           its schema snapshots and changes";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// A dataset (data_source/path), or `schema DATASET` for its schema over time
+    #[arg(value_name = "DATASET")]
+    pub args: Vec<String>,
+
+    /// Project config file [default: ./assay.yml when present]
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Only this metric (row_count, missing_count, check:ID, ...)
+    #[arg(long, value_name = "METRIC")]
+    pub metric: Option<String>,
+
+    /// Only this column's series
+    #[arg(long, value_name = "COLUMN")]
+    pub column: Option<String>,
+
+    /// Only points measured within this long before now (30d, 12h)
+    #[arg(long, value_name = "DURATION")]
+    pub since: Option<String>,
+
+    /// table (default), csv or json
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = HistoryFormat::Table)]
+    pub output: HistoryFormat,
+
+    /// Only errors on stderr
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More logging
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
 }
 
 const SCAN_EXAMPLES: &str = "Examples:

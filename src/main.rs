@@ -28,6 +28,13 @@ fn main() -> ExitCode {
                 Err(e) => report_error(e),
             }
         }
+        Command::History(args) => {
+            init_logging(args.verbose, args.quiet);
+            match app::history::run(args) {
+                Ok(code) => code,
+                Err(e) => report_error(e),
+            }
+        }
         Command::Scan(args) => {
             init_logging(args.verbose, args.quiet);
             match app::scan::run(args) {

@@ -123,6 +123,39 @@ fn scans_record_history_and_judge_schema_changes_on_every_engine() {
         if engine == Engine::DuckDb {
             assert!(s.project.path().join(".assay/history.duckdb").exists());
         }
+
+        // `assay history`: the series with its sparkline, the changes marked
+        let run = s
+            .project
+            .assay(&["history", &dataset, "--metric", "row_count"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stdout.contains("row_count  ▄▄▄  (3 points)"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("column added price"), "{}", run.stdout);
+        assert!(run.stdout.contains("column removed name"), "{}", run.stdout);
+        let run = s
+            .project
+            .assay(&["history", &dataset, "--column", "id", "-o", "json"]);
+        let rows: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert!(rows.as_array().unwrap().iter().all(|r| r["column"] == "id"));
+        assert!(rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["metric"] == "distinct_count"));
+        let run = s.project.assay(&["history", "schema", &dataset]);
+        assert_eq!(
+            run.stdout
+                .lines()
+                .filter(|l| l.starts_with("2025-01-0"))
+                .count(),
+            3,
+            "{}",
+            run.stdout
+        );
     }
 }
 

@@ -287,6 +287,19 @@ impl HistoryStore {
         Ok((seen, out))
     }
 
+    /// `AND` clauses selecting one dataset (`source/path`) of table alias `a`.
+    fn dataset_filter(&self, a: &str, dataset: Option<&str>) -> String {
+        let d = self.location.dialect();
+        match dataset.and_then(|ds| ds.split_once('/')) {
+            Some((source, path)) => format!(
+                " AND {a}.data_source = {} AND {a}.dataset = {}",
+                d.string_literal(source),
+                d.string_literal(path)
+            ),
+            None => String::new(),
+        }
+    }
+
     /// Recorded points of complete scans, oldest first.
     pub async fn points(
         &self,
@@ -295,15 +308,7 @@ impl HistoryStore {
     ) -> Result<Vec<PointRow>, RunError> {
         let d = self.location.dialect();
         let (points, scans) = (self.location.table(POINTS), self.location.table(SCANS));
-        let mut filter = String::new();
-        // `source/path`: the data source is the first part
-        if let Some((source, path)) = dataset.and_then(|ds| ds.split_once('/')) {
-            filter.push_str(&format!(
-                " AND p.data_source = {} AND p.dataset = {}",
-                d.string_literal(source),
-                d.string_literal(path)
-            ));
-        }
+        let mut filter = self.dataset_filter("p", dataset);
         if let Some(m) = metric {
             filter.push_str(&format!(" AND p.metric = {}", d.string_literal(m)));
         }
@@ -313,11 +318,6 @@ impl HistoryStore {
              ORDER BY p.measured_at, p.data_source, p.dataset, p.column_name, p.metric",
             d.cast_text("p.measured_at")
         );
-        let text = |v: Option<&Value>| match v {
-            Some(Value::Null) | None => None,
-            Some(Value::Text(t)) => Some(t.clone()),
-            Some(other) => Some(other.to_string()),
-        };
         Ok(self
             .rows(&sql)
             .await?
@@ -331,5 +331,84 @@ impl HistoryStore {
                 value: r.get(5).and_then(Value::as_f64),
             })
             .collect())
+    }
+
+    /// Monitor events of complete scans, oldest first.
+    pub async fn events(&self, dataset: Option<&str>) -> Result<Vec<EventRow>, RunError> {
+        let d = self.location.dialect();
+        let (events, scans) = (self.location.table(EVENTS), self.location.table(SCANS));
+        let sql = format!(
+            "SELECT {}, e.data_source, e.dataset, e.kind, e.column_name, e.old_value, e.new_value, e.level \
+             FROM {events} e JOIN {scans} c ON c.scan_id = e.scan_id WHERE 1 = 1{} \
+             ORDER BY e.measured_at, e.data_source, e.dataset",
+            d.cast_text("e.measured_at"),
+            self.dataset_filter("e", dataset)
+        );
+        Ok(self
+            .rows(&sql)
+            .await?
+            .iter()
+            .map(|r| EventRow {
+                measured_at: text(r.first()).unwrap_or_default(),
+                dataset: format!(
+                    "{}/{}",
+                    text(r.get(1)).unwrap_or_default(),
+                    text(r.get(2)).unwrap_or_default()
+                ),
+                event: Event {
+                    kind: text(r.get(3)).unwrap_or_default(),
+                    column: text(r.get(4)),
+                    old: text(r.get(5)),
+                    new: text(r.get(6)),
+                },
+                level: text(r.get(7)).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// A dataset's schema snapshots, oldest first.
+    pub async fn snapshots(
+        &self,
+        dataset: &str,
+    ) -> Result<Vec<(String, Vec<SnapshotColumn>)>, RunError> {
+        let d = self.location.dialect();
+        let (snapshots, scans) = (self.location.table(SNAPSHOTS), self.location.table(SCANS));
+        let sql = format!(
+            "SELECT {}, {} FROM {snapshots} s JOIN {scans} c ON c.scan_id = s.scan_id \
+             WHERE 1 = 1{} ORDER BY s.measured_at",
+            d.cast_text("s.measured_at"),
+            d.cast_text("s.columns"),
+            self.dataset_filter("s", Some(dataset))
+        );
+        self.rows(&sql)
+            .await?
+            .iter()
+            .map(|r| {
+                let cols =
+                    serde_json::from_str(&text(r.get(1)).unwrap_or_default()).map_err(|e| {
+                        RunError::Store(format!("a schema snapshot is not readable: {e}"))
+                    })?;
+                Ok((text(r.first()).unwrap_or_default(), cols))
+            })
+            .collect()
+    }
+}
+
+/// A recorded monitor event, read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub measured_at: String,
+    /// data source and path
+    pub dataset: String,
+    pub event: Event,
+    pub level: String,
+}
+
+/// A value read back as text (NULL as None).
+fn text(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::Null) | None => None,
+        Some(Value::Text(t)) => Some(t.clone()),
+        Some(other) => Some(other.to_string()),
     }
 }
