@@ -102,18 +102,13 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
 }
 
 fn event_text(e: &EventRow) -> String {
-    let mut t = format!(
-        "{} {}",
-        e.event.kind.replace('_', " "),
-        e.event.column.as_deref().unwrap_or("")
+    let change = crate::report::change_text(
+        &e.event.kind,
+        e.event.column.as_deref(),
+        e.event.old.as_deref(),
+        e.event.new.as_deref(),
     );
-    match (&e.event.old, &e.event.new) {
-        (Some(o), Some(n)) => t.push_str(&format!(" ({o} -> {n})")),
-        (None, Some(n)) => t.push_str(&format!(" ({n})")),
-        (Some(o), None) => t.push_str(&format!(" (was {o})")),
-        (None, None) => {}
-    }
-    format!("{} [{}]", t.trim_end(), e.level)
+    format!("{change} [{}]", e.level)
 }
 
 /// Per series a header with its sparkline, then its points, newest last; a point taken

@@ -222,17 +222,12 @@ pub fn scan_lines(r: &Results) -> Vec<String> {
                     .events
                     .iter()
                     .map(|e| {
-                        let mut t = e.kind.replace('_', " ");
-                        if let Some(c) = &e.column {
-                            t.push_str(&format!(" {c}"));
-                        }
-                        match (&e.old, &e.new) {
-                            (Some(o), Some(n)) => t.push_str(&format!(" ({o} -> {n})")),
-                            (None, Some(n)) => t.push_str(&format!(" ({n})")),
-                            (Some(o), None) => t.push_str(&format!(" (was {o})")),
-                            (None, None) => {}
-                        }
-                        t
+                        change_text(
+                            &e.kind,
+                            e.column.as_deref(),
+                            e.old.as_deref(),
+                            e.new.as_deref(),
+                        )
                     })
                     .collect();
                 let outcome = match m.outcome {
@@ -255,6 +250,26 @@ pub fn scan_lines(r: &Results) -> Vec<String> {
         None => out.push(format!("history: recorded in {}", scan.history)),
     }
     out
+}
+
+/// A schema change as people read it: "column added price (integer)".
+pub fn change_text(
+    kind: &str,
+    column: Option<&str>,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> String {
+    let mut t = kind.replace('_', " ");
+    if let Some(c) = column {
+        t.push_str(&format!(" {c}"));
+    }
+    match (old, new) {
+        (Some(o), Some(n)) => t.push_str(&format!(" ({o} -> {n})")),
+        (None, Some(n)) => t.push_str(&format!(" ({n})")),
+        (Some(o), None) => t.push_str(&format!(" (was {o})")),
+        (None, None) => {}
+    }
+    t
 }
 
 fn outcome_word(o: Outcome) -> &'static str {
