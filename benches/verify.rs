@@ -100,6 +100,10 @@ fn main() {
         println!();
         capture_memory(assay, dir.path());
     }
+    if part("scan") {
+        println!();
+        scan_part(assay, dir.path());
+    }
     if part("postgres") {
         println!();
         postgres_part(assay, dir.path());
@@ -578,4 +582,181 @@ fn capture_memory(assay: &str, dir: &Path) {
             .unwrap_or((0, 0));
         println!("  kept in the store by the last capture run: {rows} rows, {bytes} bytes");
     }
+}
+
+/// `assay scan` of one 10-column table against the same profile written by hand as one
+/// query, and recording one scan of 1,000 datasets x 20 metrics into a history holding a
+/// year of daily scans of them.
+fn scan_part(assay: &str, dir: &Path) {
+    let rows: u64 = std::env::var("ASSAY_BENCH_SCAN_ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10_000_000);
+    let db = dir.join("scan.duckdb");
+    let conn = duckdb::Connection::open(&db).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE wide AS
+         SELECT range AS id,
+                range % 100000 AS customer_id,
+                CASE WHEN range % 50 = 0 THEN NULL
+                     ELSE ['placed', 'shipped', 'delivered', 'returned'][(range % 4) + 1] END AS status,
+                (range % 10000) / 100.0 AS amount,
+                range % 7 AS qty,
+                'sku-' || (range % 5000) AS sku,
+                TIMESTAMP '2025-01-01' + to_seconds(range % 864000) AS created_at,
+                (range % 3) = 0 AS paid,
+                range * 1.5 AS score,
+                CASE WHEN range % 3 = 0 THEN NULL ELSE 'note ' || (range % 100) END AS note
+         FROM range({rows})"
+    ))
+    .unwrap();
+    drop(conn);
+    std::fs::write(
+        dir.join("assay.yml"),
+        format!(
+            "data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    // the profile as one would write it by hand: the same metrics, one query
+    let mut hand = String::from("SELECT COUNT(*)");
+    let numbers = ["id", "customer_id", "amount", "qty", "score"];
+    let texts = ["status", "sku", "note"];
+    for c in numbers {
+        hand.push_str(&format!(
+            ", COUNT(*) - COUNT({c}), COUNT(DISTINCT {c}), MIN({c}), MAX({c}), AVG({c})"
+        ));
+    }
+    for c in texts {
+        hand.push_str(&format!(
+            ", COUNT(*) - COUNT({c}), COUNT(DISTINCT {c}), MIN(length({c})), MAX(length({c})), AVG(length({c}))"
+        ));
+    }
+    hand.push_str(", COUNT(*) - COUNT(created_at), COUNT(DISTINCT created_at), MIN(created_at), MAX(created_at)");
+    hand.push_str(", COUNT(*) - COUNT(paid), COUNT(DISTINCT paid) FROM wide");
+    let hand_file = dir.join("hand_profile.sql");
+    std::fs::write(&hand_file, &hand).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let (mut scan_times, mut hand_times) = (Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        let now = format!("2025-02-{:02}T00:00:00Z", i + 1);
+        let (t, _, code) = run_measured(Command::new(assay).current_dir(dir).args([
+            "scan",
+            "-q",
+            "--now",
+            &now,
+            "-o",
+            "json=scan.json",
+        ]));
+        assert_eq!(code, 0, "assay scan did not pass");
+        scan_times.push(t);
+        let (t, _, code) = run_measured(Command::new(&exe).args([
+            "--hand-query",
+            db.to_str().unwrap(),
+            hand_file.to_str().unwrap(),
+        ]));
+        assert_eq!(code, 0, "hand-written profile failed");
+        hand_times.push(t);
+    }
+    let (s, h) = (median(&mut scan_times), median(&mut hand_times));
+    println!(
+        "scan of one {rows}-row, 10-column DuckDB table (discover, profile, record): {:.1} ms; hand-written profile query {:.1} ms; ratio {:.3}",
+        ms(s),
+        ms(h),
+        s.as_secs_f64() / h.as_secs_f64()
+    );
+    record_history(dir);
+}
+
+/// One scan of 1,000 datasets x 20 metrics recorded, with the last snapshots read and
+/// compared, into a history that already holds 365 daily scans of them (7.3M points).
+fn record_history(dir: &Path) {
+    use assay::scan::history::{DatasetRecord, HistoryStore, ScanRecord};
+    use assay::scan::profile::Point;
+    use assay::scan::schema_change::{self, SnapshotColumn};
+    let project = dir.join("history_project");
+    std::fs::create_dir_all(project.join(".assay")).unwrap();
+    std::fs::write(project.join("assay.yml"), "data_sources: []\n").unwrap();
+    let config =
+        assay::config::load(Some(&project.join("assay.yml")), &[], &Default::default()).unwrap();
+    let store = HistoryStore::from_config(&config);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let columns: Vec<SnapshotColumn> = (0..10)
+        .map(|c| SnapshotColumn {
+            name: format!("c{c}"),
+            data_type: "integer".into(),
+        })
+        .collect();
+    let scan = |day: i64| ScanRecord {
+        scan_id: format!("scan-{day}"),
+        measured_at: chrono::DateTime::from_timestamp(1_735_689_600 + day * 86_400, 0).unwrap(),
+        ended_at: chrono::DateTime::from_timestamp(1_735_689_600 + day * 86_400, 0).unwrap(),
+        data_sources: vec!["bench".into()],
+        datasets: (0..1000)
+            .map(|d| DatasetRecord {
+                data_source: "bench".into(),
+                dataset: format!("main/t{d}"),
+                snapshot: Some(columns.clone()),
+                points: (0..20)
+                    .map(|m| Point {
+                        column: Some(format!("c{}", m % 10)),
+                        metric: format!("m{m}"),
+                        value: Some((day * m) as f64),
+                    })
+                    .collect(),
+                events: Vec::new(),
+            })
+            .collect(),
+    };
+    // a year of history, written once through the store itself (not timed)
+    let fill = Instant::now();
+    runtime.block_on(store.record(&scan(0))).unwrap();
+    let file = project.join(".assay/history.duckdb");
+    let conn = duckdb::Connection::open(&file).unwrap();
+    conn.execute_batch(
+        "INSERT INTO assay_metric_points
+           SELECT 'scan-' || d, TIMESTAMP '2025-01-01' + INTERVAL (d) DAY, data_source, dataset,
+                  column_name, metric, value
+           FROM assay_metric_points, range(1, 365) r(d);
+         INSERT INTO assay_schema_snapshots
+           SELECT 'scan-' || d, TIMESTAMP '2025-01-01' + INTERVAL (d) DAY, data_source, dataset, columns
+           FROM assay_schema_snapshots, range(1, 365) r(d);
+         INSERT INTO assay_scans
+           SELECT 'scan-' || d, TIMESTAMP '2025-01-01' + INTERVAL (d) DAY, TIMESTAMP '2025-01-01' + INTERVAL (d) DAY, data_sources
+           FROM assay_scans, range(1, 365) r(d);",
+    )
+    .unwrap();
+    let points: i64 = conn
+        .query_row("SELECT count(*) FROM assay_metric_points", [], |r| r.get(0))
+        .unwrap();
+    drop(conn);
+    let filled = fill.elapsed();
+    let mut times = Vec::new();
+    for run in 0..3 {
+        let next = scan(365 + run);
+        let start = Instant::now();
+        runtime.block_on(async {
+            let (seen, previous) = store.last_snapshots("bench").await.unwrap();
+            let mut events = 0;
+            for d in &next.datasets {
+                let prev = previous.get(&d.dataset).map(Vec::as_slice);
+                events += schema_change::changes(
+                    prev,
+                    d.snapshot.as_deref(),
+                    seen,
+                    &assay::sql::duckdb::DuckDbDialect,
+                )
+                .len();
+            }
+            assert_eq!(events, 0);
+            store.record(&next).await.unwrap();
+        });
+        times.push(start.elapsed());
+    }
+    println!(
+        "history: recording one scan of 1,000 datasets x 20 metrics, with the last snapshots read and compared, into {points} points (a year of daily scans; filled in {:.1} s): {:.1} ms (median of 3)",
+        filled.as_secs_f64(),
+        ms(median(&mut times))
+    );
 }
