@@ -104,6 +104,10 @@ fn main() {
         println!();
         scan_part(assay, dir.path());
     }
+    if part("scan_postgres") {
+        println!();
+        scan_postgres_part(assay, dir.path());
+    }
     if part("postgres") {
         println!();
         postgres_part(assay, dir.path());
@@ -759,4 +763,100 @@ fn record_history(dir: &Path) {
         filled.as_secs_f64(),
         ms(median(&mut times))
     );
+}
+
+/// The scan's profile on PostgreSQL against the same profile written by hand, through
+/// psql: a 10-column table, 10M rows by default (ASSAY_BENCH_PG_ROWS).
+fn scan_postgres_part(assay: &str, dir: &Path) {
+    let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let rows: u64 = std::env::var("ASSAY_BENCH_PG_ROWS")
+        .ok()
+        .map_or(10_000_000, |r| {
+            r.parse().expect("ASSAY_BENCH_PG_ROWS: a number")
+        });
+    let psql = |sql: &str| -> Command {
+        let mut c = Command::new("psql");
+        c.args([
+            url.as_str(),
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .stdout(std::process::Stdio::null());
+        c
+    };
+    let setup = format!(
+        "DROP SCHEMA IF EXISTS assay_bench_scan CASCADE; CREATE SCHEMA assay_bench_scan;
+         CREATE TABLE assay_bench_scan.wide AS
+         SELECT g AS id, g % 100000 AS customer_id,
+                CASE WHEN g % 50 = 0 THEN NULL
+                     ELSE (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1] END AS status,
+                ((g % 10000) / 100.0)::numeric(10, 2) AS amount,
+                g % 7 AS qty,
+                'sku-' || (g % 5000) AS sku,
+                TIMESTAMP '2025-01-01' + (g % 864000) * INTERVAL '1 second' AS created_at,
+                (g % 3) = 0 AS paid,
+                g * 1.5::float8 AS score,
+                CASE WHEN g % 3 = 0 THEN NULL ELSE 'note ' || (g % 100) END AS note
+         FROM generate_series(0, {rows} - 1) g;"
+    );
+    let built = Instant::now();
+    let (_, _, code) = run_measured(&mut psql(&setup));
+    assert_eq!(code, 0, "could not build the Postgres table (is {url} up?)");
+    let _ = run_measured(&mut psql("VACUUM ANALYZE assay_bench_scan.wide"));
+    let built = built.elapsed();
+    std::fs::write(
+        dir.join("assay.yml"),
+        format!(
+            "data_sources:\n  - {{name: bench, type: postgres, connection: {{url: '{url}'}}}}\nscan: {{include: ['bench/assay_bench_scan/*']}}\n"
+        ),
+    )
+    .unwrap();
+    let mut hand = String::from("SELECT COUNT(*)");
+    for c in ["id", "customer_id", "amount", "qty", "score"] {
+        hand.push_str(&format!(
+            ", COUNT(*) - COUNT({c}), COUNT(DISTINCT {c}), MIN({c}), MAX({c}), AVG({c})"
+        ));
+    }
+    for c in ["status", "sku", "note"] {
+        hand.push_str(&format!(
+            ", COUNT(*) - COUNT({c}), COUNT(DISTINCT {c}), MIN(char_length({c})), MAX(char_length({c})), AVG(char_length({c}))"
+        ));
+    }
+    hand.push_str(", COUNT(*) - COUNT(created_at), COUNT(DISTINCT created_at), MIN(created_at), MAX(created_at)");
+    hand.push_str(", COUNT(*) - COUNT(paid), COUNT(DISTINCT paid) FROM assay_bench_scan.wide");
+    let (mut scan_times, mut hand_times) = (Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        let now = format!("2025-02-{:02}T00:00:00Z", i + 1);
+        let (t, _, code) = run_measured(Command::new(assay).current_dir(dir).args([
+            "scan",
+            "-q",
+            "--now",
+            &now,
+            "-o",
+            "json=scan.json",
+        ]));
+        assert_eq!(code, 0, "assay scan did not pass");
+        scan_times.push(t);
+        let (t, _, code) = run_measured(&mut psql(&hand));
+        assert_eq!(code, 0, "psql failed");
+        hand_times.push(t);
+    }
+    let (s, h) = (median(&mut scan_times), median(&mut hand_times));
+    println!(
+        "scan of one {rows}-row, 10-column PostgreSQL table (built in {:.1} s): assay scan {:.1} ms; hand-written profile through psql {:.1} ms; ratio {:.3}",
+        built.as_secs_f64(),
+        ms(s),
+        ms(h),
+        s.as_secs_f64() / h.as_secs_f64()
+    );
+    if std::env::var_os("ASSAY_BENCH_KEEP").is_none() {
+        let _ = run_measured(&mut psql("DROP SCHEMA assay_bench_scan CASCADE"));
+    }
 }
