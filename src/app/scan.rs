@@ -93,11 +93,12 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     };
     let store = Store::from_config(&config);
     let history = HistoryStore::from_config(&config);
-    let scan_id = uuid::Uuid::new_v4().to_string();
     // overlapping cron runs take turns on the history
+    let sources_text: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    let holder = format!("assay scan of {}", sources_text.join(", "));
     let _lock = HistoryLock::acquire(
         &HistoryLock::path(&config.project_dir),
-        &scan_id,
+        &holder,
         lock_timeout,
     )
     .map_err(AppError::Runtime)?;

@@ -19,8 +19,8 @@ pub struct HistoryLock {
 const RETRY: Duration = Duration::from_millis(200);
 
 impl HistoryLock {
-    /// Take the lock at `path`, waiting up to `timeout`; `holder` says who holds it (the
-    /// scan id), for the one that has to give up.
+    /// Take the lock at `path`, waiting up to `timeout`; `holder` says who holds it, for
+    /// the one that has to give up (with the process id and since when).
     pub fn acquire(path: &Path, holder: &str, timeout: Duration) -> Result<HistoryLock, RunError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| RunError::io("create folder", dir, e))?;
@@ -54,7 +54,7 @@ impl HistoryLock {
         }
         // say who holds it, for a scan that waits
         let note = format!(
-            "scan {holder} (pid {}, since {})",
+            "{holder} (pid {}, since {})",
             std::process::id(),
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
@@ -86,7 +86,7 @@ mod tests {
         let second = HistoryLock::acquire(&path, "scan-two", Duration::from_millis(500));
         let waited = started.elapsed();
         let message = second.unwrap_err().to_string();
-        assert!(message.contains("scan scan-one"), "{message}");
+        assert!(message.contains("scan-one (pid"), "{message}");
         assert!(
             message.contains(&format!("pid {}", std::process::id())),
             "{message}"
