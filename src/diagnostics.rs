@@ -1,8 +1,9 @@
 //! The diagnostics store (SPEC section 6): failing rows go to a table in a data source
 //! of the user's (by default the embedded DuckDB file `.assay/diagnostics.duckdb`), one
 //! row per failing row: scan_id, data source, dataset, check id, capture time, its
-//! position and the row as JSON. Tables are created when missing. This is the only place
-//! assay writes, and never to the data source being verified (unless it is named here).
+//! position and the row as JSON. Tables are created when missing. With the history store
+//! (`scan::history`) this is where assay writes, and never to the data source being
+//! verified (unless it is named here).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
