@@ -132,6 +132,10 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_failed_rows: bool,
 
+    /// Push the scan's results (and profile gauges to a Pushgateway) as `cloud:` says
+    #[arg(long)]
+    pub push: bool,
+
     /// Exit 1 on warnings too
     #[arg(long, value_enum, default_value_t = FailOnArg::Fail)]
     pub fail_on: FailOnArg,

@@ -911,3 +911,58 @@ fn environment_values_in_contracts_never_reach_a_push() {
         assert!(!text.contains("Other-Env-Secret-4471"), "{text}");
     }
 }
+
+/// `assay scan --push`: the Pushgateway gets the profile as gauges too, never row values.
+#[test]
+fn a_scan_pushes_its_profile_as_gauges() {
+    let gw = pushgateway();
+    let p = project(&format!(
+        "  pushgateway: http://127.0.0.1:{}\n  job: assay_test\n",
+        gw.port
+    ));
+    let run = p.assay(&["scan", "--push", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let metrics = http_get(gw.port, "/metrics");
+    let line = |labels: &[&str]| {
+        metrics
+            .lines()
+            .find(|l| labels.iter().all(|x| l.contains(x)))
+            .unwrap_or_else(|| panic!("no line with {labels:?} in\n{metrics}"))
+            .to_string()
+    };
+    let common = [
+        "job=\"assay_test\"",
+        "data_source=\"db\"",
+        "scope=\"profile\"",
+        "dataset=\"db/main/t\"",
+    ];
+    let rows = line(
+        &[
+            &common[..],
+            &["assay_profile_value{", "metric=\"row_count\""],
+        ]
+        .concat(),
+    );
+    assert!(rows.ends_with(" 4"), "{rows}");
+    let missing = line(
+        &[
+            &common[..],
+            &[
+                "assay_profile_value{",
+                "column=\"name\"",
+                "metric=\"missing_count\"",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(missing.ends_with(" 1"), "{missing}");
+    let monitor = line(
+        &[
+            &common[..],
+            &["assay_monitor_outcome{", "monitor=\"schema_change\""],
+        ]
+        .concat(),
+    );
+    assert!(monitor.ends_with(" 0"), "{monitor}");
+    assert_no_row_values(&[metrics]);
+}

@@ -146,7 +146,7 @@ pub(super) fn parse_times(
 }
 
 /// `--push`: where to, when the config can say.
-fn push_plan(config: &Config, push: bool, diags: &mut Diags) -> Option<PushPlan> {
+pub(super) fn push_plan(config: &Config, push: bool, diags: &mut Diags) -> Option<PushPlan> {
     match (&config.cloud, push) {
         (Some(cloud), true) if cloud.unresolved.is_some() => {
             diags.items.extend(cloud.unresolved.clone());

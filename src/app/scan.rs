@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::run_config::{
     capture_options, find_contracts, load_contracts, parse_outputs, parse_set, parse_times,
+    push_plan,
 };
 use super::{config_path, now_text, runtime, AppError};
 use crate::cli::{FailOnArg, ScanArgs};
@@ -68,6 +69,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
                 .with_help("configure data_sources in assay.yml"),
         );
     }
+    let push = push_plan(&config, args.push, &mut diags);
     // contracts are optional for a scan: contracts/ when it exists, or --contracts
     let contract_files = match &args.contracts {
         Some(dir) => find_contracts(std::slice::from_ref(dir), &mut diags),
@@ -112,9 +114,17 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         &history,
     ));
     super::write_reports(&outputs, &results)?;
-    runtime.shutdown_timeout(Duration::from_secs(2));
-    Ok(results.exit_code(match args.fail_on {
+    let code = results.exit_code(match args.fail_on {
         FailOnArg::Fail => FailOn::Fail,
         FailOnArg::Warn => FailOn::Warn,
-    }))
+    });
+    let delivered = push
+        .as_ref()
+        .map(|plan| runtime.block_on(super::push::push_results(&results, plan, args.quiet)));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    // exit codes: 2, 3, 1, 4 in that order of precedence
+    Ok(match delivered {
+        Some(d) => code.with_push(d),
+        None => code,
+    })
 }

@@ -27,6 +27,17 @@ pub async fn push(
         .map(|t| t.timestamp_millis() as f64 / 1000.0)
         .unwrap_or(0.0);
     let mut delivered = Vec::new();
+    // a scan's profiles and schema monitors, a group per data source of their own
+    let mut bodies = Vec::new();
+    for source in results.scan.iter().flat_map(|s| &s.data_sources) {
+        bodies.push((
+            group_url(base, job, &source.data_source, Some("profile"))?,
+            profile_exposition(source),
+        ));
+    }
+    for (url, body) in bodies {
+        delivered.push(put(client, cloud, url, body).await?);
+    }
     for (data_source, datasets) in groups {
         let mut bodies = vec![(
             group_url(base, job, data_source, None)?,
@@ -46,42 +57,86 @@ pub async fn push(
             ));
         }
         for (url, body) in bodies {
-            let how = with_retries(cloud, &url, || {
-                let request = client
-                    .put(&url)
-                    .header(reqwest::header::CONTENT_TYPE, "text/plain; version=0.0.4")
-                    .body(body.clone());
-                let url = url.clone();
-                async move {
-                    match request.send().await {
-                        Err(e) => transport_error(&e),
-                        Ok(r) => {
-                            let status = r.status();
-                            let said: String = r
-                                .text()
-                                .await
-                                .unwrap_or_default()
-                                .trim()
-                                .chars()
-                                .take(200)
-                                .collect();
-                            match status.as_u16() {
-                                200..=299 => Attempt::Delivered(format!("{url} ({status})")),
-                                429 | 500..=599 => Attempt::Retry {
-                                    error: format!("{url} answered {status}: {said}"),
-                                    after: None,
-                                },
-                                _ => Attempt::Permanent(format!("{url} answered {status}: {said}")),
-                            }
-                        }
-                    }
-                }
-            })
-            .await?;
-            delivered.push(how);
+            delivered.push(put(client, cloud, url, body).await?);
         }
     }
     Ok(delivered.join(", "))
+}
+
+/// One group replaced on the gateway, retried by the push rules.
+async fn put(
+    client: &reqwest::Client,
+    cloud: &CloudConfig,
+    url: String,
+    body: String,
+) -> Result<String, Failure> {
+    with_retries(cloud, &url, || {
+        let request = client
+            .put(&url)
+            .header(reqwest::header::CONTENT_TYPE, "text/plain; version=0.0.4")
+            .body(body.clone());
+        let url = url.clone();
+        async move {
+            match request.send().await {
+                Err(e) => transport_error(&e),
+                Ok(r) => {
+                    let status = r.status();
+                    let said: String = r
+                        .text()
+                        .await
+                        .unwrap_or_default()
+                        .trim()
+                        .chars()
+                        .take(200)
+                        .collect();
+                    match status.as_u16() {
+                        200..=299 => Attempt::Delivered(format!("{url} ({status})")),
+                        429 | 500..=599 => Attempt::Retry {
+                            error: format!("{url} answered {status}: {said}"),
+                            after: None,
+                        },
+                        _ => Attempt::Permanent(format!("{url} answered {status}: {said}")),
+                    }
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// A scan's profile values and schema-change outcomes of one data source, as gauges.
+pub fn profile_exposition(source: &crate::results::ScannedSource) -> String {
+    let mut values = String::new();
+    let mut monitors = String::new();
+    for d in &source.datasets {
+        let ds = format!("dataset=\"{}\"", label(&d.dataset));
+        for p in &d.profile {
+            let Some(v) = p.value.filter(|v| v.is_finite()) else {
+                continue;
+            };
+            let column = p.column.as_deref().unwrap_or("");
+            let _ = writeln!(
+                values,
+                "assay_profile_value{{{ds},column=\"{}\",metric=\"{}\"}} {v}",
+                label(column),
+                label(&p.metric)
+            );
+        }
+        for m in &d.monitors {
+            let _ = writeln!(
+                monitors,
+                "assay_monitor_outcome{{{ds},monitor=\"{}\"}} {}",
+                label(&m.monitor_type),
+                outcome_code(m.outcome)
+            );
+        }
+    }
+    format!(
+        "# HELP assay_profile_value A value the scan's profile measured (row_count, missing_count, ...).\n\
+         # TYPE assay_profile_value gauge\n{values}\
+         # HELP assay_monitor_outcome Outcome of a monitor: 0 pass, 1 warn, 2 fail.\n\
+         # TYPE assay_monitor_outcome gauge\n{monitors}"
+    )
 }
 
 /// `<base>/metrics/job/<job>/data_source/<name>[/scope/<scope>]`, each part escaped.
