@@ -189,6 +189,24 @@ fn an_unreachable_source_fails_alone_and_the_others_are_scanned() {
         .any(|d| d["dataset"] == "db/main/t"));
     // and the history still has the scan of what could be scanned
     assert!(s.project.path().join(".assay/history.duckdb").exists());
+    // the table report says what was scanned and what could not be
+    let run = s.project.assay(&["scan"]);
+    assert!(
+        run.stdout
+            .contains("datasets scanned, 0 with schema changes"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("gone: could not be scanned"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("db/main/t: 0 rows, 1 columns profiled"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

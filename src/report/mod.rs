@@ -284,8 +284,22 @@ fn outcome_word(o: Outcome) -> &'static str {
 pub fn summary_line(r: &Results) -> String {
     let s = &r.summary;
     let datasets = r.datasets.len();
+    let scanned = r.scan.as_ref().map(|scan| {
+        let n: usize = scan.data_sources.iter().map(|s| s.datasets.len()).sum();
+        let changed = scan
+            .data_sources
+            .iter()
+            .flat_map(|s| &s.datasets)
+            .filter(|d| d.monitors.iter().any(|m| !m.events.is_empty()))
+            .count();
+        format!(
+            "{n} dataset{} scanned, {changed} with schema changes; ",
+            if n == 1 { "" } else { "s" }
+        )
+    });
     format!(
-        "{} check{} on {} dataset{}: {} passed, {} warned, {} failed, {} not evaluated",
+        "{}{} check{} on {} dataset{}: {} passed, {} warned, {} failed, {} not evaluated",
+        scanned.unwrap_or_default(),
         s.checks,
         if s.checks == 1 { "" } else { "s" },
         datasets,
