@@ -304,3 +304,30 @@ fn the_documented_schema_matches_a_scans_document() {
     }
     assert_eq!(datasets, 1);
 }
+
+#[test]
+fn a_history_that_cannot_be_written_is_exit_3_and_the_results_still_print() {
+    let s = Sandbox::new(Engine::DuckDb);
+    s.run(&["CREATE TABLE t (id INTEGER)".into()]);
+    // `.assay` is a file: neither the lock nor the history can be made there
+    s.project.write(".assay", "not a folder");
+    let run = s.project.assay(&["scan", "-o", "json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let r = run.json();
+    let error = r["scan"]["history_error"].as_str().unwrap_or_default();
+    assert!(!error.is_empty(), "{r}");
+    // what was observed is in the results all the same
+    assert!(
+        r["scan"]["data_sources"][0]["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["dataset"] == "db/main/t"),
+        "{r}"
+    );
+    assert!(
+        run.stderr.contains("scanning without the history lock"),
+        "{}",
+        run.stderr
+    );
+}

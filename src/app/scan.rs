@@ -14,6 +14,7 @@ use crate::cli::{FailOnArg, ScanArgs};
 use crate::config;
 use crate::diag::{Diag, Diags};
 use crate::diagnostics::Store;
+use crate::error::RunError;
 use crate::exit::Exit;
 use crate::interp::Vars;
 use crate::results::FailOn;
@@ -98,12 +99,22 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     // overlapping cron runs take turns on the history
     let sources_text: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     let holder = format!("assay scan of {}", sources_text.join(", "));
-    let _lock = HistoryLock::acquire(
+    let lock = HistoryLock::acquire(
         &HistoryLock::path(&config.project_dir),
         &holder,
         lock_timeout,
-    )
-    .map_err(AppError::Runtime)?;
+    );
+    let _lock = match lock {
+        Ok(l) => Some(l),
+        // another scan holds it: wait no longer
+        Err(e @ RunError::Store(_)) => return Err(AppError::Runtime(e)),
+        // the lock file cannot be made (the folder is not writable): scan anyway; the
+        // history will fail to be written too, and say why, with the results printed
+        Err(e) => {
+            tracing::warn!("{e}; scanning without the history lock");
+            None
+        }
+    };
     let runtime = runtime()?;
     let results = runtime.block_on(crate::scan::run::run(
         &config,
