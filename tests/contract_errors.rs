@@ -194,6 +194,9 @@ fn hints_suggest_the_closest_name() {
 
 /// (what, assay.yml, fragment, line:col)
 const CONFIG_CASES: &[(&str, &str, &str, &str)] = &[
+    ("unknown notify event", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nnotify: {slack: {webhook: 'https://h.example/x', on: [failed]}}\n", "did you mean 'fail'?", "3:55"),
+    ("notify webhook not http", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nnotify: {webhook: {url: 'ftp://h.example/x'}}\n", "is not an http(s) URL", "3:25"),
+    ("unknown notify key", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nnotify: {slak: {webhook: 'https://h.example/x'}}\n", "did you mean 'slack'?", "3:10"),
     ("unknown scan key", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nscan: {includes: ['db/*']}\n", "did you mean 'include'?", "3:8"),
     ("bad scan glob", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nscan: {include: ['db/[a-z]*']}\n", "is not a dataset glob", "3:18"),
     ("unknown profile metric", "data_sources:\n  - {name: db, type: duckdb, connection: {database: db.duckdb}}\nscan: {profile: {metrics: [distinc]}}\n", "did you mean 'distinct'?", "3:28"),

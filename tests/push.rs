@@ -966,3 +966,113 @@ fn a_scan_pushes_its_profile_as_gauges() {
     assert!(monitor.ends_with(" 0"), "{monitor}");
     assert_no_row_values(&[metrics]);
 }
+
+/// A project whose scan finds a failing check and, on its second scan, a new column.
+fn notify_project(notify: &str) -> Project {
+    let p = Project::duckdb(&format!(
+        "CREATE TABLE t(id INTEGER, name VARCHAR);
+         INSERT INTO t VALUES (1, '{}'), (2, '{}');",
+        DISTINCTIVE[0], DISTINCTIVE[1]
+    ));
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write("assay.yml", &format!("{config}notify:\n{notify}"));
+    p.write(
+        "contracts/t.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be: 99}}\n",
+    );
+    p
+}
+
+/// `notify:`: one message per scan to Slack and to a JSON webhook, saying what failed
+/// and what changed, never a row value.
+#[test]
+fn a_scan_notifies_slack_and_a_webhook() {
+    let server = Server::start(0, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    let p = notify_project(&format!(
+        "  slack: {{webhook: '{url}/slack/T0/B0/secretpart', on: [fail, schema_change]}}\n  webhook: {{url: '{url}/hook', on: [schema_change]}}\n",
+        url = server.url()
+    ));
+    let run = p.assay(&["scan", "--now", "2025-01-01T00:00:00Z"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // the first scan: a failure for Slack, no schema change for the webhook
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].path, "/slack/T0/B0/secretpart");
+    let slack: Value = serde_json::from_str(&requests[0].body).unwrap();
+    let text = slack["text"].as_str().unwrap();
+    assert!(
+        text.contains("db/main/t: fail row count: 2 (threshold = 99)"),
+        "{text}"
+    );
+    // a column added: both hear of it
+    let conn = duckdb::Connection::open(p.path().join("db.duckdb")).unwrap();
+    conn.execute_batch("ALTER TABLE t ADD COLUMN price INTEGER")
+        .unwrap();
+    drop(conn);
+    let run = p.assay(&["scan", "--now", "2025-01-02T00:00:00Z"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    let hook = requests.iter().find(|r| r.path == "/hook").unwrap();
+    let body: Value = serde_json::from_str(&hook.body).unwrap();
+    assert_eq!(body["items"][0]["on"], "schema_change");
+    assert_eq!(body["items"][0]["text"], "column added price (integer)");
+    let bodies: Vec<String> = requests.iter().map(|r| r.body.clone()).collect();
+    assert_no_row_values(&bodies);
+    // the webhook URL is a secret: not in any output
+    assert!(!run.stderr.contains("secretpart") && !run.stdout.contains("secretpart"));
+}
+
+/// A notification that cannot be delivered is a warning; it waits in the outbox until
+/// `assay push` delivers it.
+#[test]
+fn an_undelivered_notification_waits_for_assay_push() {
+    let down = Server::start(0, vec![], Reply::Status(503, &[]), Duration::ZERO);
+    let port = down.port;
+    let p = notify_project(&format!(
+        "  slack: {{webhook: 'http://127.0.0.1:{port}/slack/x'}}\n  max_attempts: 2\n  backoff: 10ms\n"
+    ));
+    let run = p.assay(&["scan"]);
+    assert_eq!(
+        run.code, 1,
+        "the check's failure decides the exit: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("notification was not delivered"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(down.requests().len(), 2, "retried");
+    let waiting: Vec<_> = std::fs::read_dir(p.path().join(".assay/outbox/notify"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(waiting.len(), 1);
+    let kept = std::fs::read_to_string(waiting[0].path()).unwrap();
+    assert!(
+        !kept.contains(&format!("127.0.0.1:{port}")),
+        "no URL kept: {kept}"
+    );
+    // the target answers again (here: at a new address, which the config now names; the
+    // URL is taken from the config when the notification is sent): `assay push` delivers
+    let up = Server::start(0, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write(
+        "assay.yml",
+        &config.replace(
+            &format!("127.0.0.1:{port}"),
+            &format!("127.0.0.1:{}", up.port),
+        ),
+    );
+    let run = p.assay(&["push"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(up.requests().len(), 1);
+    assert!(up.requests()[0].body.contains("row count"));
+    assert_eq!(
+        std::fs::read_dir(p.path().join(".assay/outbox/notify"))
+            .unwrap()
+            .count(),
+        0
+    );
+}

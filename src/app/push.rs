@@ -10,7 +10,7 @@ use chrono::{SecondsFormat, Utc};
 use super::run_config::PushPlan;
 use super::{config_path, now_text, runtime, AppError};
 use crate::cli::PushArgs;
-use crate::config::{self, CloudConfig};
+use crate::config::{self, CloudConfig, NotifyConfig};
 use crate::diag::Diag;
 use crate::error::RunError;
 use crate::exit::Exit;
@@ -110,6 +110,102 @@ async fn stop_signal() -> &'static str {
     "interrupted (Ctrl-C)"
 }
 
+/// A scan's notifications, each target with what it listens for; one that cannot be
+/// delivered is a warning and waits in the outbox for `assay push`. True when none waits.
+pub(super) async fn notify(
+    results: &Results,
+    config: &NotifyConfig,
+    project_dir: &std::path::Path,
+    quiet: bool,
+) -> bool {
+    let outbox = outbox::Outbox::in_project(project_dir);
+    let mut all = true;
+    for target in &config.targets {
+        let items = push::notify::items(results, &target.on);
+        if items.is_empty() {
+            continue;
+        }
+        let payload = push::notify::payload(target, results, &items);
+        match push::notify::send(config, target, &payload).await {
+            Ok(how) if !quiet => eprintln!("notified {how}"),
+            Ok(_) => {}
+            Err(f) => {
+                all = false;
+                let waiting = outbox::Notification {
+                    target: target.name.to_string(),
+                    scan_id: results.scan_id.clone(),
+                    payload,
+                    last_error: crate::secrets::mask(&f.message),
+                };
+                match outbox.put_notification(&waiting) {
+                    Ok(path) => tracing::warn!(
+                        "the {} notification was not delivered ({}); it waits in {} for `assay push`",
+                        target.name,
+                        waiting.last_error,
+                        path.display()
+                    ),
+                    Err(e) => tracing::warn!(
+                        "the {} notification was not delivered ({}) and could not be kept: {e}",
+                        target.name,
+                        waiting.last_error
+                    ),
+                }
+            }
+        }
+    }
+    all
+}
+
+/// Waiting notifications delivered to their targets as the config names them now.
+async fn drain_notifications(
+    outbox: &outbox::Outbox,
+    config: Option<&NotifyConfig>,
+    quiet: bool,
+) -> (usize, usize) {
+    let (mut delivered, mut waiting) = (0, 0);
+    for path in outbox.notifications() {
+        let read = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<outbox::Notification>(&t).ok());
+        let Some(mut n) = read else {
+            tracing::warn!("'{}' is not a waiting notification", path.display());
+            waiting += 1;
+            continue;
+        };
+        let target = config.and_then(|c| {
+            c.targets
+                .iter()
+                .find(|t| t.name == n.target)
+                .map(|t| (c, t))
+        });
+        let result = match target {
+            Some((c, t)) => push::notify::send(c, t, &n.payload)
+                .await
+                .map_err(|f| f.message),
+            None => Err(format!("the config has no notify.{} any more", n.target)),
+        };
+        match result {
+            Ok(how) => {
+                delivered += 1;
+                if !quiet {
+                    println!("delivered the notification of {} to {how}", n.scan_id);
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(e) => {
+                waiting += 1;
+                n.last_error = crate::secrets::mask(&e);
+                println!(
+                    "waiting notification {} ({}): {}",
+                    n.scan_id, n.target, n.last_error
+                );
+                let _ = outbox.put_notification(&n);
+            }
+        }
+    }
+    (delivered, waiting)
+}
+
 /// `assay push [FILE...]`: upload result files, or drain the outbox. Exit 0 when
 /// everything was delivered, 4 when something still waits.
 pub fn run(args: &PushArgs) -> Result<Exit, AppError> {
@@ -120,7 +216,25 @@ pub fn run(args: &PushArgs) -> Result<Exit, AppError> {
         now: now_text(Utc::now()),
     };
     let config = config::load(config_path.as_deref(), &[], &vars)?;
+    let outbox = outbox::Outbox::in_project(&config.project_dir);
+    // waiting notifications go first, and need no `cloud:`
+    let runtime = runtime()?;
+    let (notified, notes_waiting) = match args.files.is_empty() {
+        true => runtime.block_on(drain_notifications(
+            &outbox,
+            config.notify.as_ref(),
+            args.quiet,
+        )),
+        false => (0, 0),
+    };
     let Some(cloud) = config.cloud.clone() else {
+        if notified + notes_waiting > 0 && args.files.is_empty() {
+            return Ok(if notes_waiting == 0 {
+                Exit::Ok
+            } else {
+                Exit::NotPushed
+            });
+        }
         return Err(Diag::plain("nothing to push to: the config has no `cloud:` section")
             .with_help("cloud: {endpoint: https://dq.example.com, token: ${env.ASSAY_CLOUD_TOKEN}} in assay.yml")
             .into());
@@ -136,8 +250,6 @@ pub fn run(args: &PushArgs) -> Result<Exit, AppError> {
         }
     }
     let config_file = config.file_name();
-    let outbox = outbox::Outbox::in_project(&config.project_dir);
-    let runtime = runtime()?;
     let (delivered, waiting) = runtime.block_on(drain(
         &args.files,
         &outbox,
@@ -156,7 +268,7 @@ pub fn run(args: &PushArgs) -> Result<Exit, AppError> {
             }
         );
     }
-    Ok(if waiting == 0 {
+    Ok(if waiting == 0 && notes_waiting == 0 {
         Exit::Ok
     } else {
         Exit::NotPushed

@@ -132,6 +132,15 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     let delivered = push
         .as_ref()
         .map(|plan| runtime.block_on(super::push::push_results(&results, plan, args.quiet)));
+    // a notification that cannot be delivered waits in the outbox: a warning, not an exit
+    if let Some(notify) = &config.notify {
+        runtime.block_on(super::push::notify(
+            &results,
+            notify,
+            &config.project_dir,
+            args.quiet,
+        ));
+    }
     runtime.shutdown_timeout(Duration::from_secs(2));
     // exit codes: 2, 3, 1, 4 in that order of precedence
     Ok(match delivered {

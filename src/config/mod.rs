@@ -3,6 +3,7 @@
 //! Relative paths in a config file are relative to that file's folder, so
 //! `assay -c project/assay.yml` works from anywhere.
 
+mod notify;
 mod scan;
 
 use std::fmt;
@@ -16,6 +17,7 @@ use crate::interp::Vars;
 use crate::source::{Source, Span};
 use crate::yaml::{self, Node};
 
+pub use notify::{NotifyConfig, NotifyOn, NotifyTarget};
 pub use scan::{ChangeKind, Glob, HistoryConfig, ProfileConfig, ProfileMetric, ScanConfig};
 
 #[derive(Debug, Default)]
@@ -30,6 +32,7 @@ pub struct Config {
     pub diagnostics: DiagnosticsConfig,
     pub scan: ScanConfig,
     pub history: HistoryConfig,
+    pub notify: Option<NotifyConfig>,
 }
 
 /// Where failing rows go (SPEC section 6).
@@ -170,6 +173,7 @@ pub fn load(
                 "public_env",
                 "scan",
                 "history",
+                "notify",
             ],
             "the config file",
         ) {
@@ -200,6 +204,9 @@ pub fn load(
                 if let Some(s) = scan::scan(&mut r, s) {
                     config.scan = s;
                 }
+            }
+            if let Some(n) = node.get("notify").filter(|n| !n.is_null()) {
+                config.notify = notify::notify(&mut r, n);
             }
             if let Some(h) = node.get("history").filter(|n| !n.is_null()) {
                 if let Some(h) = scan::history(&mut r, h, &config.data_sources) {

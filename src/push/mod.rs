@@ -5,6 +5,7 @@
 //! What is pushed is the results document: metrics and outcomes, never row values.
 
 pub mod endpoint;
+pub mod notify;
 pub mod outbox;
 pub mod pushgateway;
 mod retry;

@@ -54,45 +54,91 @@ impl Outbox {
 
     /// Write an entry atomically; the text is masked of secrets once more.
     pub fn put(&self, entry: &Entry) -> Result<PathBuf, RunError> {
-        std::fs::create_dir_all(&self.dir)
-            .map_err(|e| RunError::io("create the outbox", &self.dir, e))?;
         let path = self.path(&entry.results.scan_id);
-        let text = serde_json::to_string_pretty(entry)
-            .map_err(|e| RunError::io("encode the outbox entry", &path, e))?;
-        let text = crate::secrets::mask(&text);
-        let tmp = self.dir.join(format!(
-            ".{}.tmp-{}",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            // the rename itself survives a crash only once the folder is synced
-            File::open(&self.dir)?.sync_all()
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            RunError::io("write the outbox entry", &path, e)
-        })?;
-        Ok(path)
+        write_atomic(&self.dir, &path, entry)
     }
 
+    /// The folder of notifications that wait.
+    pub fn notify_dir(&self) -> PathBuf {
+        self.dir.join("notify")
+    }
+
+    /// Keep a notification that could not be delivered, for `assay push`.
+    pub fn put_notification(&self, n: &Notification) -> Result<PathBuf, RunError> {
+        let safe: String = format!("{}-{}", n.scan_id, n.target)
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let dir = self.notify_dir();
+        write_atomic(&dir, &dir.join(format!("{safe}.json")), n)
+    }
+
+    /// Waiting notifications, in name order.
+    pub fn notifications(&self) -> Vec<PathBuf> {
+        let mut files = waiting_files(&self.notify_dir());
+        files.sort();
+        files
+    }
+}
+
+/// A notification waiting for delivery: its target's name (its URL comes from the
+/// config when it is sent, so no secret is kept on disk) and its payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Notification {
+    pub target: String,
+    pub scan_id: String,
+    pub payload: String,
+    pub last_error: String,
+}
+
+/// The entries of an outbox folder: its JSON files, not the ones being written.
+fn waiting_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect()
+}
+
+/// Write `value` as JSON to `path` atomically (masked of secrets once more).
+fn write_atomic(dir: &Path, path: &Path, value: &impl Serialize) -> Result<PathBuf, RunError> {
+    std::fs::create_dir_all(dir).map_err(|e| RunError::io("create the outbox", dir, e))?;
+    let path = path.to_path_buf();
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| RunError::io("encode the outbox entry", &path, e))?;
+    let text = crate::secrets::mask(&text);
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        // the rename itself survives a crash only once the folder is synced
+        File::open(dir)?.sync_all()
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        RunError::io("write the outbox entry", &path, e)
+    })?;
+    Ok(path)
+}
+
+impl Outbox {
     /// Waiting entries, oldest scan file first.
     pub fn list(&self) -> Vec<PathBuf> {
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&self.dir)
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = waiting_files(&self.dir)
             .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension().is_some_and(|x| x == "json")
-                    && !p
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
             .map(|p| {
                 let t = p
                     .metadata()

@@ -1,0 +1,153 @@
+//! Notifications of a scan: one message per scan saying what failed, warned or changed
+//! (dataset, check or monitor, value, threshold), never a row value or a secret, to a
+//! Slack incoming webhook or a generic JSON webhook, retried by the push rules.
+
+use serde_json::{json, Value as Json};
+
+use super::retry::{transport_error, with_retries, Attempt};
+use super::Failure;
+use crate::config::{CloudConfig, NotifyConfig, NotifyOn, NotifyTarget};
+use crate::report::{change_text, threshold_text, value_text};
+use crate::results::{Outcome, Results};
+
+/// One thing a notification reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub on: &'static str,
+    pub dataset: String,
+    pub text: String,
+}
+
+/// What a target hears of a scan, by its `on:`; empty when nothing it listens for
+/// happened.
+pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
+    let mut out = Vec::new();
+    for d in &results.datasets {
+        for c in &d.checks {
+            let kind = match c.outcome {
+                Outcome::Fail if on.contains(&NotifyOn::Fail) => "fail",
+                Outcome::Warn if on.contains(&NotifyOn::Warn) => "warn",
+                _ => continue,
+            };
+            out.push(Item {
+                on: kind,
+                dataset: d.dataset.clone(),
+                text: format!(
+                    "{} {}: {} (threshold {})",
+                    kind,
+                    c.name,
+                    value_text(c),
+                    threshold_text(c)
+                ),
+            });
+        }
+    }
+    if on.contains(&NotifyOn::SchemaChange) {
+        for d in results
+            .scan
+            .iter()
+            .flat_map(|s| &s.data_sources)
+            .flat_map(|s| &s.datasets)
+        {
+            for m in &d.monitors {
+                for e in &m.events {
+                    out.push(Item {
+                        on: "schema_change",
+                        dataset: d.dataset.clone(),
+                        text: change_text(
+                            &e.kind,
+                            e.column.as_deref(),
+                            e.old.as_deref(),
+                            e.new.as_deref(),
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The body a target takes: Slack's `{"text": ...}`, or the generic JSON document.
+pub fn payload(target: &NotifyTarget, results: &Results, items: &[Item]) -> String {
+    let headline = format!(
+        "assay scan {}: {} {} ({})",
+        results.scan_id,
+        items.len(),
+        if items.len() == 1 {
+            "thing to look at"
+        } else {
+            "things to look at"
+        },
+        results.now
+    );
+    let body = if target.name == "slack" {
+        let lines: Vec<String> = items
+            .iter()
+            .map(|i| format!("• {}: {}", i.dataset, i.text))
+            .collect();
+        json!({ "text": format!("{headline}\n{}", lines.join("\n")) })
+    } else {
+        json!({
+            "scan_id": results.scan_id,
+            "now": results.now,
+            "outcome": results.outcome,
+            "items": items.iter().map(|i| json!({"on": i.on, "dataset": i.dataset, "text": i.text})).collect::<Vec<Json>>(),
+        })
+    };
+    crate::secrets::mask(&body.to_string())
+}
+
+/// The push rules (retries, backoff) with the notify settings.
+fn rules(n: &NotifyConfig) -> CloudConfig {
+    CloudConfig {
+        endpoint: None,
+        timeout: n.timeout,
+        max_attempts: n.max_attempts,
+        backoff: n.backoff,
+        pushgateway: None,
+        unresolved: None,
+    }
+}
+
+/// POST one payload to one target, retried.
+pub async fn send(
+    config: &NotifyConfig,
+    target: &NotifyTarget,
+    payload: &str,
+) -> Result<String, Failure> {
+    let client = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .user_agent(format!("assay/{}", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Failure {
+            message: format!("cannot set up HTTP: {e}"),
+            permanent: false,
+            attempts: 0,
+        })?;
+    let rules = rules(config);
+    with_retries(&rules, target.name, || {
+        let request = client
+            .post(&target.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(payload.to_string());
+        let name = target.name;
+        async move {
+            match request.send().await {
+                Err(e) => transport_error(&e),
+                Ok(r) => {
+                    let status = r.status();
+                    match status.as_u16() {
+                        200..=299 => Attempt::Delivered(format!("{name} ({status})")),
+                        429 | 500..=599 => Attempt::Retry {
+                            error: format!("{name} answered {status}"),
+                            after: None,
+                        },
+                        _ => Attempt::Permanent(format!("{name} answered {status}")),
+                    }
+                }
+            }
+        }
+    })
+    .await
+}
