@@ -1,5 +1,5 @@
 //! `notify:` in assay.yml: who hears of a scan (a Slack incoming webhook, a generic JSON
-//! webhook) and on what (`on: [fail, warn, schema_change, anomaly]`).
+//! webhook) and on what (`on: [fail, warn, schema_change]`).
 
 use std::time::Duration;
 
@@ -41,14 +41,12 @@ pub enum NotifyOn {
     Fail,
     Warn,
     SchemaChange,
-    Anomaly,
 }
 
 const ON: &[(&str, NotifyOn)] = &[
     ("fail", NotifyOn::Fail),
     ("warn", NotifyOn::Warn),
     ("schema_change", NotifyOn::SchemaChange),
-    ("anomaly", NotifyOn::Anomaly),
 ];
 
 const NOTIFY_KEYS: &[&str] = &["slack", "webhook", "timeout", "max_attempts", "backoff"];
