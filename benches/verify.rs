@@ -690,6 +690,7 @@ fn record_history(dir: &Path) {
         .map(|c| SnapshotColumn {
             name: format!("c{c}"),
             data_type: "integer".into(),
+            nullable: Some(true),
         })
         .collect();
     let scan = |day: i64| ScanRecord {

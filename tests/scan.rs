@@ -38,7 +38,7 @@ fn scans_record_history_and_judge_schema_changes_on_every_engine() {
         let t = s.qualified("orders");
         let prefix = s.dataset_prefix();
         s.run(&[
-            format!("CREATE TABLE {t} (id INTEGER, name VARCHAR(20))"),
+            format!("CREATE TABLE {t} (id INTEGER NOT NULL, name VARCHAR(20))"),
             format!("INSERT INTO {t} VALUES (1, 'a'), (2, 'b'), (3, NULL)"),
         ]);
         let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
@@ -120,6 +120,19 @@ fn scans_record_history_and_judge_schema_changes_on_every_engine() {
             .unwrap();
         assert_eq!(checks.len(), 3, "{checks:?}");
         assert!(checks.iter().all(|p| p.value == Some(3.0)));
+        // snapshots keep the columns in order, with their nullability
+        let snapshots = runtime.block_on(history.snapshots(&dataset)).unwrap();
+        let first: Vec<(&str, Option<bool>)> = snapshots[0]
+            .1
+            .iter()
+            .map(|c| (c.name.as_str(), c.nullable))
+            .collect();
+        assert_eq!(
+            first,
+            [("id", Some(false)), ("name", Some(true))],
+            "{}",
+            engine.name()
+        );
         if engine == Engine::DuckDb {
             assert!(s.project.path().join(".assay/history.duckdb").exists());
         }

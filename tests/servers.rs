@@ -990,6 +990,7 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
         let col = |n: &str, t: &str| SnapshotColumn {
             name: n.into(),
             data_type: t.into(),
+            nullable: Some(true),
         };
         let scan = |id: &str, d: i64, rows: f64, cols: Vec<SnapshotColumn>| ScanRecord {
             scan_id: id.into(),

@@ -121,7 +121,7 @@ impl Rows {
 }
 
 /// Rows of a dialect's `columns_query` (name, type, length, precision, scale, datetime
-/// precision) as columns.
+/// precision, nullable as 'YES'/'NO' or a boolean) as columns.
 pub fn columns_from_rows(rows: &[Vec<Value>]) -> Vec<ColumnInfo> {
     let text = |v: &Value| match v {
         Value::Text(t) => t.clone(),
@@ -136,6 +136,11 @@ pub fn columns_from_rows(rows: &[Vec<Value>]) -> Vec<ColumnInfo> {
             numeric_precision: num(r.get(3)),
             numeric_scale: num(r.get(4)),
             datetime_precision: num(r.get(5)),
+            nullable: match r.get(6) {
+                Some(Value::Bool(b)) => Some(*b),
+                Some(Value::Text(t)) => Some(t.eq_ignore_ascii_case("yes")),
+                _ => None,
+            },
         })
         .collect()
 }

@@ -122,4 +122,6 @@ pub struct ColumnInfo {
     pub numeric_scale: Option<u64>,
     /// fractional-second digits of a timestamp or time column
     pub datetime_precision: Option<u64>,
+    /// may it hold NULL (None: the catalog does not say)
+    pub nullable: Option<bool>,
 }

@@ -247,6 +247,7 @@ mod tests {
             numeric_precision: None,
             numeric_scale: None,
             datetime_precision: None,
+            nullable: None,
         }
     }
 

@@ -216,6 +216,7 @@ async fn observe_source(
                         .map(|c| SnapshotColumn {
                             name: c.name.clone(),
                             data_type: d.normalize_type(&c.data_type),
+                            nullable: c.nullable,
                         })
                         .collect(),
                 );

@@ -11,6 +11,9 @@ use crate::sql::dialect::Dialect;
 pub struct SnapshotColumn {
     pub name: String,
     pub data_type: String,
+    /// may it hold NULL, where the catalog says
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nullable: Option<bool>,
 }
 
 /// One change between two snapshots.
@@ -129,6 +132,7 @@ mod tests {
             .map(|(n, t)| SnapshotColumn {
                 name: n.to_string(),
                 data_type: t.to_string(),
+                nullable: None,
             })
             .collect()
     }

@@ -85,7 +85,8 @@ impl Dialect for DuckDbDialect {
              \x20 COALESCE(datetime_precision, CASE data_type WHEN 'TIMESTAMP_S' THEN 0 \
              WHEN 'TIMESTAMP_MS' THEN 3 WHEN 'TIMESTAMP_NS' THEN 9 \
              WHEN 'TIMESTAMP' THEN 6 WHEN 'TIMESTAMP WITH TIME ZONE' THEN 6 \
-             WHEN 'TIME' THEN 6 END)\n\
+             WHEN 'TIME' THEN 6 END),\n\
+             \x20 is_nullable\n\
              FROM information_schema.columns\n\
              WHERE lower(table_schema) = lower({}) AND lower(table_name) = lower({})",
             lit(schema),

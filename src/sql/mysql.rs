@@ -90,7 +90,7 @@ impl Dialect for MySqlDialect {
         };
         format!(
             "SELECT COLUMN_NAME, DATA_TYPE, CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE,\n\
-             \x20 DATETIME_PRECISION\n\
+             \x20 DATETIME_PRECISION, IS_NULLABLE\n\
              FROM information_schema.COLUMNS\n\
              WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {}\n\
              ORDER BY ORDINAL_POSITION",

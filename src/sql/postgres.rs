@@ -105,7 +105,8 @@ impl Dialect for PostgresDialect {
              \x20 information_schema._pg_char_max_length(a.atttypid, a.atttypmod),\n\
              \x20 information_schema._pg_numeric_precision(a.atttypid, a.atttypmod),\n\
              \x20 information_schema._pg_numeric_scale(a.atttypid, a.atttypmod),\n\
-             \x20 information_schema._pg_datetime_precision(a.atttypid, a.atttypmod)\n\
+             \x20 information_schema._pg_datetime_precision(a.atttypid, a.atttypmod),\n\
+             \x20 NOT a.attnotnull\n\
              FROM pg_catalog.pg_attribute a\n\
              JOIN pg_catalog.pg_class c ON c.oid = a.attrelid\n\
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace\n\
