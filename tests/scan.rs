@@ -344,3 +344,52 @@ fn a_history_that_cannot_be_written_is_exit_3_and_the_results_still_print() {
         run.stderr
     );
 }
+
+/// A history held on a server: scans from anywhere take turns on the server's own lock.
+/// One held (here by the test, as another machine's scan would) makes a scan wait, then
+/// give up with exit 3; once let go, the scan runs.
+#[test]
+fn a_server_history_lock_makes_scans_take_turns() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for engine in [Engine::Postgres, Engine::MySql] {
+        let s = Sandbox::new(engine);
+        s.run(&[format!("CREATE TABLE {} (id INTEGER)", s.qualified("t"))]);
+        let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+        s.project.write(
+            "assay.yml",
+            &format!(
+                "{config}scan: {{include: ['{}/*']}}\nhistory: {{data_source: db, schema: {}}}\n",
+                s.dataset_prefix(),
+                s.schema
+            ),
+        );
+        // the history's tables exist once a scan wrote them
+        assert_eq!(
+            s.project.assay(&["scan", "-q"]).code,
+            0,
+            "{}",
+            engine.name()
+        );
+        let config = assay::config::load(
+            Some(&s.project.path().join("assay.yml")),
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
+        let history = assay::scan::history::HistoryStore::from_config(&config);
+        let held = runtime
+            .block_on(history.server_lock(std::time::Duration::from_secs(5)))
+            .unwrap()
+            .expect("a server-held history has a lock");
+        let run = s.project.assay(&["scan", "--lock-timeout", "1s"]);
+        assert_eq!(run.code, 3, "{}: {}", engine.name(), run.stderr);
+        assert!(
+            run.stderr.contains("another scan holds the history lock"),
+            "{}",
+            run.stderr
+        );
+        runtime.block_on(held.release());
+        let run = s.project.assay(&["scan", "--lock-timeout", "5s", "-q"]);
+        assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stderr);
+    }
+}

@@ -116,6 +116,10 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         }
     };
     let runtime = runtime()?;
+    // a history on a server: scans from any machine take turns on the server's own lock
+    let server_lock = runtime
+        .block_on(history.server_lock(lock_timeout))
+        .map_err(AppError::Runtime)?;
     let results = runtime.block_on(crate::scan::run::run(
         &config,
         &sources,
@@ -124,6 +128,9 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         options.capture.is_some().then_some(&store),
         &history,
     ));
+    if let Some(lock) = server_lock {
+        runtime.block_on(lock.release());
+    }
     super::write_reports(&outputs, &results)?;
     let code = results.exit_code(match args.fail_on {
         FailOnArg::Fail => FailOn::Fail,

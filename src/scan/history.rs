@@ -225,6 +225,70 @@ impl HistoryStore {
         out
     }
 
+    /// On a server, overlapping scans from any machine take turns on a lock of the
+    /// server's own (an advisory lock, a named lock), held by a connection of its own
+    /// until `ServerLock::release`; None where the store is a file (the lock file and
+    /// DuckDB's one writer per file do it there).
+    pub async fn server_lock(&self, timeout: Duration) -> Result<Option<ServerLock>, RunError> {
+        let Some(ds) = self.location.reader() else {
+            return Ok(None);
+        };
+        let name = format!("assay_history {}", self.location.table(SCANS));
+        let Some(query) = ds.dialect().try_lock_query(&name) else {
+            return Ok(None);
+        };
+        // a store that cannot be reached takes no lock: its writing fails later and says
+        // why, with the scan's results printed
+        let unreachable = |e: crate::exec::ExecError| {
+            tracing::warn!("the history lock could not be taken ({e}); scanning without it");
+        };
+        let exec = match ds.engine.open(&ds, 1, Vec::new()).await {
+            Ok(e) => e,
+            Err(e) => {
+                unreachable(e);
+                return Ok(None);
+            }
+        };
+        let control = RunControl::new();
+        let mut session = match exec.session(&control).await {
+            Ok(s) => s,
+            Err(e) => {
+                unreachable(e);
+                return Ok(None);
+            }
+        };
+        let started = std::time::Instant::now();
+        loop {
+            let rows = match session.rows(&query, Limits::rows(1)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    unreachable(e);
+                    return Ok(None);
+                }
+            };
+            let got = rows
+                .rows
+                .first()
+                .and_then(|r| r.first())
+                .is_some_and(|v| matches!(v, Value::Bool(true)) || v.as_f64() == Some(1.0));
+            if got {
+                return Ok(Some(ServerLock {
+                    _exec: exec,
+                    session,
+                }));
+            }
+            if started.elapsed() >= timeout {
+                session.finish().await;
+                return Err(RunError::Store(format!(
+                    "another scan holds the history lock in {} and did not let go within {}",
+                    self.location.label,
+                    humantime::format_duration(timeout)
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Record a scan: all of it, or (on any error) nothing.
     pub async fn record(&self, scan: &ScanRecord) -> Result<(), RunError> {
         self.location.execute(self.statements(scan)).await
@@ -391,6 +455,20 @@ impl HistoryStore {
                 Ok((text(r.first()).unwrap_or_default(), cols))
             })
             .collect()
+    }
+}
+
+/// A lock on a server-held history: its own connection, closed on release (which lets
+/// the lock go).
+pub struct ServerLock {
+    _exec: std::sync::Arc<dyn crate::exec::Executor>,
+    session: Box<dyn crate::exec::Session>,
+}
+
+impl ServerLock {
+    pub async fn release(mut self) {
+        self.session.finish().await;
+        // dropping the executor closes its connection, and with it the lock
     }
 }
 

@@ -54,6 +54,13 @@ pub trait Dialect: Send + Sync {
         b.contains("char") || b.contains("text") || b == "enum" || b == "set" || b == "string"
     }
 
+    /// A query taking the named lock for the connection without waiting, answering 1 or
+    /// true when it got it; None where the engine has no such lock (DuckDB: one writer
+    /// per file is its own rule).
+    fn try_lock_query(&self, _name: &str) -> Option<String> {
+        None
+    }
+
     /// An estimate of the distinct values of `expr`. Engines without an estimator count
     /// exactly.
     fn approx_count_distinct(&self, expr: &str) -> String {

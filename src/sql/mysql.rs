@@ -98,6 +98,11 @@ impl Dialect for MySqlDialect {
         )
     }
 
+    fn try_lock_query(&self, name: &str) -> Option<String> {
+        // a named lock of the connection, released when it closes
+        Some(format!("SELECT GET_LOCK({}, 0)", self.string_literal(name)))
+    }
+
     fn tables_query(&self) -> String {
         // every database the role can see but the server's own, as dataset paths
         // (database/table) can name any of them

@@ -118,6 +118,14 @@ impl Dialect for PostgresDialect {
         )
     }
 
+    fn try_lock_query(&self, name: &str) -> Option<String> {
+        // a session-level advisory lock: held until released or the connection closes
+        Some(format!(
+            "SELECT pg_try_advisory_lock(hashtext({}))",
+            self.string_literal(name)
+        ))
+    }
+
     fn tables_query(&self) -> String {
         // pg_catalog, as for columns: information_schema hides what the role may not read
         "SELECT n.nspname, c.relname,\n\
