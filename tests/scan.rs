@@ -393,3 +393,50 @@ fn a_server_history_lock_makes_scans_take_turns() {
         assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stderr);
     }
 }
+
+/// A files source is scanned like the others: its files discovered, profiled and their
+/// schema followed from scan to scan.
+#[test]
+fn a_files_source_is_scanned_and_its_schema_followed() {
+    let p = common::Project::empty();
+    p.write("data/orders.csv", "id,name\n1,a\n2,b\n3,\n");
+    p.write("data/notes.txt", "not data");
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - {name: f, type: files, connection: {root: data}}\nscan:\n  schema_changes: {column_removed: fail}\n",
+    );
+    let run = p.assay(&["scan", "--now", "2025-01-01T00:00:00Z", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.json();
+    let d = scanned(&r, "f/orders.csv");
+    let rows = d["profile"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["metric"] == "row_count")
+        .unwrap();
+    assert_eq!(rows["value"], 3.0);
+    let missing = d["profile"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["column"] == "name" && p["metric"] == "missing_count")
+        .unwrap();
+    assert_eq!(missing["value"], 1.0, "{d}");
+    assert_eq!(
+        r["scan"]["data_sources"][0]["datasets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // the file loses a column: a failure, as the config says
+    p.write("data/orders.csv", "id\n1\n2\n");
+    let run = p.assay(&["scan", "--now", "2025-01-02T00:00:00Z", "-o", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = run.json();
+    assert_eq!(
+        events(scanned(&r, "f/orders.csv")),
+        [("column_removed".to_string(), "name".to_string())]
+    );
+}
