@@ -378,7 +378,7 @@ fn a_server_history_lock_makes_scans_take_turns() {
         .unwrap();
         let history = assay::scan::history::HistoryStore::from_config(&config);
         let held = runtime
-            .block_on(history.server_lock(std::time::Duration::from_secs(5)))
+            .block_on(history.server_lock("the test's own scan", std::time::Duration::from_secs(5)))
             .unwrap()
             .expect("a server-held history has a lock");
         let run = s.project.assay(&["scan", "--lock-timeout", "1s"]);
@@ -388,6 +388,8 @@ fn a_server_history_lock_makes_scans_take_turns() {
             "{}",
             run.stderr
         );
+        // and says who: the holder noted itself
+        assert!(run.stderr.contains("the test's own scan"), "{}", run.stderr);
         runtime.block_on(held.release());
         let run = s.project.assay(&["scan", "--lock-timeout", "5s", "-q"]);
         assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stderr);

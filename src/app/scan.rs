@@ -22,6 +22,16 @@ use crate::scan::history::HistoryStore;
 use crate::scan::lock::HistoryLock;
 use crate::verify::RunOptions;
 
+/// Who a scan is, for one that waits on its lock.
+fn lock_holder(holder: &str) -> String {
+    format!(
+        "{holder} (pid {} on {}, since {})",
+        std::process::id(),
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "this machine".into()),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
 pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     let mut diags = Diags::default();
     let set = parse_set(&args.set, &mut diags);
@@ -118,7 +128,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     let runtime = runtime()?;
     // a history on a server: scans from any machine take turns on the server's own lock
     let server_lock = runtime
-        .block_on(history.server_lock(lock_timeout))
+        .block_on(history.server_lock(&lock_holder(&holder), lock_timeout))
         .map_err(AppError::Runtime)?;
     let results = runtime.block_on(crate::scan::run::run(
         &config,

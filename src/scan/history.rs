@@ -21,6 +21,8 @@ pub const SCANS: &str = "assay_scans";
 pub const POINTS: &str = "assay_metric_points";
 pub const SNAPSHOTS: &str = "assay_schema_snapshots";
 pub const EVENTS: &str = "assay_monitor_events";
+/// who holds a server-held history's lock (a row, replaced by each holder)
+pub const HOLDER: &str = "assay_history_lock";
 
 /// What one dataset contributed to a scan.
 #[derive(Debug, Clone)]
@@ -229,7 +231,11 @@ impl HistoryStore {
     /// server's own (an advisory lock, a named lock), held by a connection of its own
     /// until `ServerLock::release`; None where the store is a file (the lock file and
     /// DuckDB's one writer per file do it there).
-    pub async fn server_lock(&self, timeout: Duration) -> Result<Option<ServerLock>, RunError> {
+    pub async fn server_lock(
+        &self,
+        holder: &str,
+        timeout: Duration,
+    ) -> Result<Option<ServerLock>, RunError> {
         let Some(ds) = self.location.reader() else {
             return Ok(None);
         };
@@ -272,6 +278,7 @@ impl HistoryStore {
                 .and_then(|r| r.first())
                 .is_some_and(|v| matches!(v, Value::Bool(true)) || v.as_f64() == Some(1.0));
             if got {
+                self.note_holder(holder).await;
                 return Ok(Some(ServerLock {
                     _exec: exec,
                     session,
@@ -279,14 +286,40 @@ impl HistoryStore {
             }
             if started.elapsed() >= timeout {
                 session.finish().await;
+                let held_by = self.holder().await.unwrap_or_default();
                 return Err(RunError::Store(format!(
-                    "another scan holds the history lock in {} and did not let go within {}",
+                    "another scan holds the history lock in {} and did not let go within {}: {held_by}",
                     self.location.label,
                     humantime::format_duration(timeout)
                 )));
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
+    }
+
+    /// Say who holds the lock, for a scan that has to give up (best effort: the lock
+    /// holds whether or not this is written).
+    async fn note_holder(&self, holder: &str) {
+        let t = self.location.types();
+        let mut statements = self
+            .location
+            .create_statements(&[(HOLDER, vec![("holder", t.long_text)])]);
+        statements.push(format!("DELETE FROM {}", self.location.table(HOLDER)));
+        statements.extend(self.location.inserts(
+            HOLDER,
+            &["holder"],
+            vec![vec![Expr::Lit(Literal::Str(holder.to_string()))]],
+        ));
+        if let Err(e) = self.location.execute(statements).await {
+            tracing::debug!("the history lock's holder could not be noted: {e}");
+        }
+    }
+
+    /// Who noted holding the lock last.
+    async fn holder(&self) -> Option<String> {
+        let sql = format!("SELECT holder FROM {}", self.location.table(HOLDER));
+        let rows = self.rows(&sql).await.ok()?;
+        text(rows.first()?.first())
     }
 
     /// Record a scan: all of it, or (on any error) nothing.
