@@ -200,7 +200,16 @@ impl DuckDbSession {
             }
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             let mut stmt = conn.prepare(&sql).map_err(query_error)?;
-            let mut rows = stmt.query([]).map_err(query_error)?;
+            stmt.raw_execute().map_err(query_error)?;
+            let schema = stmt.schema();
+            if schema
+                .fields()
+                .iter()
+                .all(|f| columnar::plain(f.data_type()))
+            {
+                return columnar::fetch(&stmt, &schema, &limits);
+            }
+            let mut rows = stmt.raw_query();
             let mut out = Rows::default();
             while out.wants_more(&limits) {
                 let Some(row) = rows.next().map_err(query_error)? else {
@@ -261,6 +270,170 @@ impl Session for DuckDbSession {
 
     async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
         self.fetch(sql.to_string(), limits).await
+    }
+}
+
+/// Results whose columns are all of plain types are read a chunk at a time, column by
+/// column: far cheaper than value by value (a history of hundreds of thousands of points
+/// is read in a fraction of the time). Other types go value by value, as DuckDB's own
+/// types say (decimals exact, enums, intervals, lists).
+mod columnar {
+    use duckdb::arrow::array::{Array, AsArray};
+    use duckdb::arrow::datatypes::{self as dt, DataType, SchemaRef, TimeUnit};
+
+    use super::{query_error, ExecError, Limits, Rows, Value};
+
+    pub fn plain(t: &DataType) -> bool {
+        matches!(
+            t,
+            DataType::Null
+                | DataType::Boolean
+                | DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::Float32
+                | DataType::Float64
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Timestamp(_, _)
+                | DataType::Date32
+        )
+    }
+
+    fn micros(unit: &TimeUnit, v: i64) -> i64 {
+        match unit {
+            TimeUnit::Second => v.saturating_mul(1_000_000),
+            TimeUnit::Millisecond => v.saturating_mul(1_000),
+            TimeUnit::Microsecond => v,
+            TimeUnit::Nanosecond => v.div_euclid(1_000),
+        }
+    }
+
+    /// The column's values, in order.
+    fn column(a: &dyn Array) -> Vec<Value> {
+        let n = a.len();
+        let each = |f: &dyn Fn(usize) -> Value| -> Vec<Value> {
+            (0..n)
+                .map(|i| if a.is_null(i) { Value::Null } else { f(i) })
+                .collect()
+        };
+        match a.data_type() {
+            DataType::Boolean => {
+                let b = a.as_boolean();
+                each(&|i| Value::Bool(b.value(i)))
+            }
+            DataType::Int8 => {
+                let p = a.as_primitive::<dt::Int8Type>();
+                each(&|i| Value::Int(p.value(i).into()))
+            }
+            DataType::Int16 => {
+                let p = a.as_primitive::<dt::Int16Type>();
+                each(&|i| Value::Int(p.value(i).into()))
+            }
+            DataType::Int32 => {
+                let p = a.as_primitive::<dt::Int32Type>();
+                each(&|i| Value::Int(p.value(i).into()))
+            }
+            DataType::Int64 => {
+                let p = a.as_primitive::<dt::Int64Type>();
+                each(&|i| Value::Int(p.value(i).into()))
+            }
+            DataType::UInt8 => {
+                let p = a.as_primitive::<dt::UInt8Type>();
+                each(&|i| Value::Int(p.value(i).into()))
+            }
+            DataType::UInt16 => {
+                let p = a.as_primitive::<dt::UInt16Type>();
+                each(&|i| Value::Int(p.value(i).into()))
+            }
+            DataType::UInt32 => {
+                let p = a.as_primitive::<dt::UInt32Type>();
+                each(&|i| Value::Int(p.value(i).into()))
+            }
+            DataType::UInt64 => {
+                let p = a.as_primitive::<dt::UInt64Type>();
+                each(&|i| Value::Int(p.value(i).into()))
+            }
+            DataType::Float32 => {
+                let p = a.as_primitive::<dt::Float32Type>();
+                each(&|i| Value::Float(p.value(i).into()))
+            }
+            DataType::Float64 => {
+                let p = a.as_primitive::<dt::Float64Type>();
+                each(&|i| Value::Float(p.value(i)))
+            }
+            DataType::Utf8 => {
+                let s = a.as_string::<i32>();
+                each(&|i| Value::Text(s.value(i).to_string()))
+            }
+            DataType::LargeUtf8 => {
+                let s = a.as_string::<i64>();
+                each(&|i| Value::Text(s.value(i).to_string()))
+            }
+            DataType::Timestamp(unit, _) => {
+                let unit = *unit;
+                match unit {
+                    TimeUnit::Second => {
+                        let p = a.as_primitive::<dt::TimestampSecondType>();
+                        each(&|i| Value::Timestamp(micros(&unit, p.value(i))))
+                    }
+                    TimeUnit::Millisecond => {
+                        let p = a.as_primitive::<dt::TimestampMillisecondType>();
+                        each(&|i| Value::Timestamp(micros(&unit, p.value(i))))
+                    }
+                    TimeUnit::Microsecond => {
+                        let p = a.as_primitive::<dt::TimestampMicrosecondType>();
+                        each(&|i| Value::Timestamp(p.value(i)))
+                    }
+                    TimeUnit::Nanosecond => {
+                        let p = a.as_primitive::<dt::TimestampNanosecondType>();
+                        each(&|i| Value::Timestamp(micros(&unit, p.value(i))))
+                    }
+                }
+            }
+            DataType::Date32 => {
+                let p = a.as_primitive::<dt::Date32Type>();
+                each(&|i| Value::Date(p.value(i)))
+            }
+            _ => vec![Value::Null; n],
+        }
+    }
+
+    pub fn fetch(
+        stmt: &duckdb::Statement<'_>,
+        schema: &SchemaRef,
+        limits: &Limits,
+    ) -> Result<Rows, ExecError> {
+        let mut out = Rows {
+            columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            ..Rows::default()
+        };
+        while out.wants_more(limits) {
+            let Some(chunk) = stmt.step().map_err(query_error)? else {
+                break;
+            };
+            let mut columns: Vec<std::vec::IntoIter<Value>> = chunk
+                .columns()
+                .iter()
+                .map(|c| column(c.as_ref()).into_iter())
+                .collect();
+            for _ in 0..chunk.len() {
+                if !out.wants_more(limits) {
+                    break;
+                }
+                let row: Vec<Value> = columns
+                    .iter_mut()
+                    .map(|c| c.next().unwrap_or(Value::Null))
+                    .collect();
+                out.keep(row, limits);
+            }
+        }
+        Ok(out)
     }
 }
 
