@@ -55,9 +55,16 @@ const HISTORY_EXAMPLES: &str = "Examples:
   assay history                                   every recorded series
   assay history shop/main/orders --metric row_count --since 30d
   assay history shop/main/orders --column email -o csv
-  assay history schema shop/main/orders           its schema snapshots and changes";
+  assay history schema shop/main/orders           its schema snapshots and changes
+  assay history export shop/main/orders row_count -o csv=orders.csv
+  assay history backtest orders.csv --sensitivity high -o json=verdicts.json
+  assay history accept shop/main/orders row_count --at 2026-03-01T00:00:00Z
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+backtest replays the anomaly monitor over a timestamp,value CSV, judging each point
+from the points before it, exactly as scans would have; export writes a recorded series
+in that form; accept records that a change is expected: the baseline re-learns from it.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryFormat {
     Table,
     Csv,
@@ -66,7 +73,8 @@ pub enum HistoryFormat {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// A dataset (data_source/path), or `schema DATASET` for its schema over time
+    /// A dataset (data_source/path); or `schema DATASET`, `export DATASET METRIC`,
+    /// `accept DATASET METRIC`, `backtest SERIES.csv`
     #[arg(value_name = "DATASET")]
     pub args: Vec<String>,
 
@@ -86,9 +94,38 @@ pub struct HistoryArgs {
     #[arg(long, value_name = "DURATION")]
     pub since: Option<String>,
 
-    /// table (default), csv or json
-    #[arg(short = 'o', long = "output", value_enum, default_value_t = HistoryFormat::Table)]
-    pub output: HistoryFormat,
+    /// table (default), csv or json; FORMAT=PATH writes a file
+    #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
+    pub output: Option<String>,
+
+    /// Anomaly monitor: low, medium (default), high, or the range's half-width in
+    /// robust standard deviations (backtest)
+    #[arg(long, value_name = "LEVEL")]
+    pub sensitivity: Option<String>,
+
+    /// Anomaly monitor: auto (default), none, daily, weekly (backtest)
+    #[arg(long, value_name = "SEASONALITY")]
+    pub seasonality: Option<String>,
+
+    /// Anomaly monitor: both (default), up, down (backtest)
+    #[arg(long, value_name = "DIRECTION")]
+    pub direction: Option<String>,
+
+    /// Anomaly monitor: points of history before judging [default: two weeks' worth]
+    #[arg(long, value_name = "POINTS")]
+    pub min_history: Option<usize>,
+
+    /// Anomaly monitor: month ends have a season of their own (backtest)
+    #[arg(long)]
+    pub month_end: bool,
+
+    /// Anomaly monitor: a date neither judged nor learned, or FROM..TO (repeatable; backtest)
+    #[arg(long = "exclude", value_name = "DATE[..DATE]")]
+    pub exclude: Vec<String>,
+
+    /// accept: the time from which the change is expected [default: the latest point]
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
 
     /// Only errors on stderr
     #[arg(short, long, conflicts_with = "verbose")]

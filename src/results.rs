@@ -106,16 +106,75 @@ pub struct ProfileValue {
     pub value: Option<f64>,
 }
 
+/// What a monitor says: a check's outcomes, and `learning` (too little history to judge
+/// yet: no guess) and `excluded` (a date the user excluded) for anomaly monitors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorOutcome {
+    Pass,
+    Warn,
+    Fail,
+    Learning,
+    Excluded,
+}
+
+impl MonitorOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorOutcome::Pass => "pass",
+            MonitorOutcome::Warn => "warn",
+            MonitorOutcome::Fail => "fail",
+            MonitorOutcome::Learning => "learning",
+            MonitorOutcome::Excluded => "excluded",
+        }
+    }
+
+    /// As it counts towards the run's outcome and exit code: learning and excluded
+    /// judge nothing, so they pass.
+    pub fn verdict(self) -> Outcome {
+        match self {
+            MonitorOutcome::Warn => Outcome::Warn,
+            MonitorOutcome::Fail => Outcome::Fail,
+            _ => Outcome::Pass,
+        }
+    }
+
+    pub fn from_level(level: crate::model::threshold::Level) -> MonitorOutcome {
+        match level {
+            crate::model::threshold::Level::Fail => MonitorOutcome::Fail,
+            crate::model::threshold::Level::Warn => MonitorOutcome::Warn,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MonitorResult {
+    /// `schema_change` or `anomaly`
     #[serde(rename = "type")]
     pub monitor_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
-    pub outcome: Outcome,
+    pub outcome: MonitorOutcome,
+    /// schema changes (empty for anomaly monitors)
+    #[serde(default)]
     pub events: Vec<MonitorEvent>,
+    /// anomaly monitors: the verdict on this scan's value, explained
+    #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
+    pub anomaly: Option<AnomalyVerdict>,
+}
+
+/// An anomaly monitor's verdict on the value this scan measured. `expected`, `lower` and
+/// `upper` are null while learning; `kind` is set for anomalies.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AnomalyVerdict {
+    pub value: Option<f64>,
+    pub expected: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    pub kind: Option<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -134,7 +193,7 @@ impl ScanSection {
         self.data_sources
             .iter()
             .flat_map(|s| &s.datasets)
-            .flat_map(|d| d.monitors.iter().map(|m| m.outcome))
+            .flat_map(|d| d.monitors.iter().map(|m| m.outcome.verdict()))
     }
 
     /// Something could not be scanned or recorded.

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod anomaly;
 mod attacks;
 mod checks;
 mod cli;

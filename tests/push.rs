@@ -1076,3 +1076,61 @@ fn an_undelivered_notification_waits_for_assay_push() {
         0
     );
 }
+
+/// Anomalies notify too: `on: [anomaly]` hears of a drop to zero, with the expected
+/// range and the reason, and nothing while the monitor learns or passes; the default
+/// `on` of a Slack target includes anomalies.
+#[test]
+fn a_scan_notifies_anomalies_with_their_range() {
+    let server = Server::start(0, vec![], Reply::Status(200, &[]), Duration::ZERO);
+    let p = Project::duckdb("CREATE TABLE t(id INTEGER);");
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write(
+        "assay.yml",
+        &format!(
+            "{config}scan:\n  monitors:\n    anomalies: {{min_history: 5}}\nnotify:\n  webhook: {{url: '{url}/hook', on: [anomaly]}}\n  slack: {{webhook: '{url}/slack/T0/B0/x'}}\n",
+            url = server.url()
+        ),
+    );
+    let scan = |day: u32, rows: usize| {
+        let conn = duckdb::Connection::open(p.path().join("db.duckdb")).unwrap();
+        conn.execute_batch(&format!(
+            "DELETE FROM t; INSERT INTO t SELECT range FROM range({rows});"
+        ))
+        .unwrap();
+        drop(conn);
+        let run = p.assay(&["scan", "--now", &format!("2025-01-{day:02}T00:00:00Z")]);
+        assert_eq!(run.code, 0, "day {day}: {}", run.stderr);
+    };
+    for (day, rows) in [(1, 500), (2, 510), (3, 495), (4, 505), (5, 498), (6, 502)] {
+        scan(day, rows);
+    }
+    // learning, then passing: nothing to tell anyone (the first scan tells Slack nothing
+    // either: a dataset seen for the first time is no schema change)
+    let early = server.requests();
+    assert!(early.is_empty(), "nothing to look at yet: {early:?}");
+    scan(7, 0);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let hook = requests.iter().find(|r| r.path == "/hook").unwrap();
+    let body: Value = serde_json::from_str(&hook.body).unwrap();
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{body}");
+    assert_eq!(items[0]["on"], "anomaly");
+    assert_eq!(items[0]["dataset"], "db/main/t");
+    let text = items[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("anomaly (zero) row_count: 0, expected "),
+        "{text}"
+    );
+    assert!(text.contains("a drop to zero"), "{text}");
+    let slack = requests
+        .iter()
+        .find(|r| r.path.starts_with("/slack"))
+        .unwrap();
+    assert!(
+        slack.body.contains("anomaly (zero) row_count"),
+        "{}",
+        slack.body
+    );
+}

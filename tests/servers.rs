@@ -1022,6 +1022,7 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                     },
                     Level::Warn,
                 )],
+                verdicts: Default::default(),
             }],
         };
         runtime.block_on(async {

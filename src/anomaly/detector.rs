@@ -266,7 +266,7 @@ impl Detector {
             AnomalyKind::Drop
         };
         let word = if above { "above" } else { "below" };
-        if let Some(from) = self.level_shift(at, value, expected, side) {
+        if let Some(from) = self.level_shift(&fit, at, value, expected, side) {
             verdict.judgement = Judgement::Anomaly(AnomalyKind::LevelShift);
             verdict.reset_from = Some(from);
             verdict.reason = format!(
@@ -291,7 +291,17 @@ impl Detector {
 
     /// A run of points flagged on the same side just before this one, near each other
     /// (or long enough to leave no doubt), is a level shift: the time it began.
-    fn level_shift(&self, at: i64, value: f64, expected: f64, side: AnomalyKind) -> Option<i64> {
+    /// Nearness is judged without the season: a shift that starts on a Friday and runs
+    /// into the weekend is still one level.
+    fn level_shift(
+        &self,
+        fit: &Fit,
+        at: i64,
+        value: f64,
+        expected: f64,
+        side: AnomalyKind,
+    ) -> Option<i64> {
+        let plain = |t: i64, v: f64| fit.profile.remove(v, self.seasonal(fit, t));
         let n = self.settings.shift_points.max(2);
         let mut run: Vec<Past> = Vec::new();
         for p in self.points.iter().rev().filter(|p| p.at < at) {
@@ -310,10 +320,10 @@ impl Detector {
         if run.len() + 1 >= 2 * n - 1 {
             return run.last().map(|p| p.at);
         }
-        let mut values: Vec<f64> = run.iter().map(|p| p.value).collect();
-        values.push(value);
+        let mut values: Vec<f64> = run.iter().map(|p| plain(p.at, p.value)).collect();
+        values.push(plain(at, value));
         let m = median(&values)?;
-        let distance = (m - expected).abs();
+        let distance = (m - plain(at, expected)).abs();
         let near = values.iter().all(|v| (v - m).abs() <= distance / 2.0);
         near.then(|| run.last().map_or(at, |p| p.at))
     }
@@ -351,13 +361,30 @@ impl Detector {
         let idx = &self.normal[n.saturating_sub(self.window())..n];
         let step = self.step;
         let month_end = |t: i64| self.settings.month_end && is_month_end(step, t);
-        // level jumps at resets would look like noise: each point is taken relative to
-        // its own segment, shifted to the newest segment's level
         let all: Vec<(i64, f64)> = idx
             .iter()
             .map(|&i| (self.points[i].at, self.points[i].value))
             .collect();
-        let regular: Vec<(i64, f64)> = all.iter().copied().filter(|p| !month_end(p.0)).collect();
+        // the season is learned from the spikes and drops flagged meanwhile too: a
+        // weekend judged before the weekly season was known is flagged, and kept out of
+        // the season it belongs to, it would be flagged every week. One real spike moves
+        // a phase's median little.
+        let (first, last) = match (idx.first(), idx.last()) {
+            (Some(&a), Some(&b)) => (a, b),
+            _ => (0, 0),
+        };
+        let regular: Vec<(i64, f64)> = self.points
+            [first..=last.min(self.points.len().saturating_sub(1))]
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.mark,
+                    Mark::Normal | Mark::Flagged(AnomalyKind::Spike | AnomalyKind::Drop)
+                )
+            })
+            .filter(|p| !month_end(p.at))
+            .map(|p| (p.at, p.value))
+            .collect();
         let values: Vec<f64> = all.iter().map(|p| p.1).collect();
         let kind = if values.iter().all(|v| *v >= 0.0 && v.fract() == 0.0) {
             Kind::Count
@@ -499,22 +526,25 @@ impl Detector {
         (days.len() >= 2).then(|| median(&shares)).flatten()
     }
 
+    /// The season's part (factor or offset) at time `t`, month end included.
+    fn seasonal(&self, fit: &Fit, t: i64) -> f64 {
+        let profile = &fit.profile;
+        let mut f = profile.at(profile.season.phase(self.step, t));
+        if let Some(me) = fit.month_end.filter(|_| is_month_end(self.step, t)) {
+            f = if profile.multiplicative {
+                f * me
+            } else {
+                f + me
+            };
+        }
+        f
+    }
+
     /// Expected value and the range at `at`, from the first `before` Normal points.
     fn baseline(&self, fit: &Fit, at: i64, before: usize) -> (f64, f64, f64) {
-        let step = self.step;
         let profile = &fit.profile;
         let l = self.level_points();
-        let seasonal = |t: i64| {
-            let mut f = profile.at(profile.season.phase(step, t));
-            if let Some(me) = fit.month_end.filter(|_| is_month_end(step, t)) {
-                f = if profile.multiplicative {
-                    f * me
-                } else {
-                    f + me
-                };
-            }
-            f
-        };
+        let seasonal = |t: i64| self.seasonal(fit, t);
         let reset = self.resets.iter().copied().filter(|r| *r <= at).max();
         let normal = &self.normal[..before];
         let in_segment = normal.partition_point(|&i| reset.is_some_and(|r| self.points[i].at < r));

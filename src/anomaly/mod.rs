@@ -86,6 +86,36 @@ impl Seasonality {
 /// deviations (a number is taken too, as Elementary's `anomaly_sensitivity` is).
 pub const SENSITIVITIES: &[(&str, f64)] = &[("low", 6.5), ("medium", 5.0), ("high", 4.0)];
 
+/// A sensitivity as written: a name, or a positive number.
+pub fn sensitivity_of(text: &str) -> Option<f64> {
+    let text = text.trim();
+    SENSITIVITIES
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, k)| *k)
+        .or_else(|| {
+            text.parse::<f64>()
+                .ok()
+                .filter(|k| k.is_finite() && *k > 0.0)
+        })
+}
+
+/// An excluded date as written: `2026-12-25`, or `2026-12-24..2026-12-26` (both days
+/// included), as UTC seconds [start, end).
+pub fn excluded_range(text: &str) -> Option<(i64, i64)> {
+    let day = |s: &str| {
+        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp())
+    };
+    let (from, to) = match text.split_once("..") {
+        Some((a, b)) => (day(a)?, day(b)?),
+        None => (day(text)?, day(text)?),
+    };
+    (to >= from).then_some((from, to + 86_400))
+}
+
 /// How one series is judged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {

@@ -12,13 +12,48 @@ pub fn median(values: &[f64]) -> Option<f64> {
         return None;
     }
     let mut v = values.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
+    // selection, not a sort: linear time
+    let (below, mid, _) = v.select_nth_unstable_by(n / 2, |a, b| a.total_cmp(b));
+    let mid = *mid;
     Some(if n % 2 == 1 {
-        v[n / 2]
+        mid
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        let lower = below.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lower + mid) / 2.0
     })
+}
+
+/// Medians of a window sliding over `values`: for each i, the median of
+/// `values[start(i)..start(i) + len]` (`start` never decreasing, clamped to the end). A
+/// sorted copy of the window is kept, so each step costs an insertion and a removal.
+pub fn sliding_medians(values: &[f64], len: usize, start: impl Fn(usize) -> usize) -> Vec<f64> {
+    let n = values.len();
+    let mut out = Vec::with_capacity(n);
+    if len == 0 || n < len {
+        return out;
+    }
+    let mut window: Vec<f64> = values[..len].to_vec();
+    window.sort_by(|a, b| a.total_cmp(b));
+    let mut at = 0;
+    for i in 0..n {
+        let s = start(i).min(n - len);
+        while at < s {
+            let old = values[at];
+            let k = window.partition_point(|x| x.total_cmp(&old).is_lt());
+            window.remove(k);
+            let new = values[at + len];
+            let k = window.partition_point(|x| x.total_cmp(&new).is_lt());
+            window.insert(k, new);
+            at += 1;
+        }
+        out.push(if len % 2 == 1 {
+            window[len / 2]
+        } else {
+            (window[len / 2 - 1] + window[len / 2]) / 2.0
+        });
+    }
+    out
 }
 
 /// The median absolute deviation from `center`, scaled to estimate a standard deviation.
@@ -69,6 +104,21 @@ mod tests {
         assert_eq!(median(&with_outlier), Some(10.0));
         // |dev| = 0, 1, 1, 0, 990 -> median 1
         assert!((mad(&with_outlier, 10.0) - MAD_TO_SIGMA).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sliding_medians_match_plain_ones() {
+        let values: Vec<f64> = (0..50)
+            .map(|i| ((i * 37) % 11) as f64 - (i % 4) as f64)
+            .collect();
+        for len in [1, 4, 7] {
+            let got = sliding_medians(&values, len, |i| i.saturating_sub(len / 2));
+            assert_eq!(got.len(), values.len());
+            for (i, m) in got.iter().enumerate() {
+                let s = i.saturating_sub(len / 2).min(values.len() - len);
+                assert_eq!(Some(*m), median(&values[s..s + len]), "len {len} at {i}");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! of the day, days or hours of the week); its profile is each phase's typical share of
 //! the level (or offset from it, for series that reach zero or below).
 
-use super::robust::{mad, median};
+use super::robust::{mad, median, sliding_medians};
 
 pub const DAY: i64 = 86_400;
 pub const WEEK: i64 = 7 * DAY;
@@ -221,10 +221,10 @@ fn shares(
         return None;
     }
     let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let levels = sliding_medians(&values, phases, |i| i.saturating_sub(phases / 2));
     let mut by_phase: Vec<Vec<f64>> = vec![Vec::new(); phases];
     for (i, &(t, v)) in points.iter().enumerate() {
-        let start = i.saturating_sub(phases / 2).min(n - phases);
-        let level = median(&values[start..start + phases]).unwrap_or(0.0);
+        let level = levels[i];
         let share = if multiplicative {
             if level == 0.0 {
                 continue;
@@ -310,10 +310,13 @@ pub fn forecast_errors(
     let l = level_points.max(2).min(d.len().saturating_sub(2)).max(1);
     let mut errors = Vec::with_capacity(d.len());
     let mut expected = Vec::with_capacity(d.len());
+    if d.len() <= l {
+        return (errors, expected);
+    }
+    // the level before point i: the median of d[i - l..i]
+    let levels = sliding_medians(&d[..d.len() - 1], l, |j| j);
     for i in l..d.len() {
-        let Some(level) = median(&d[i - l..i]) else {
-            continue;
-        };
+        let level = levels[i - l];
         match relative {
             false => errors.push(d[i] - level),
             true if level > 0.0 => errors.push((d[i] - level) / level),

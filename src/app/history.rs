@@ -8,16 +8,67 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::{config_path, runtime, AppError};
+use crate::anomaly::show;
 use crate::checks::freshness::parse_timestamp;
 use crate::cli::{HistoryArgs, HistoryFormat};
 use crate::config;
+use crate::diag::unknown_word_help;
 use crate::diag::Diag;
 use crate::exit::Exit;
 use crate::interp::Vars;
 use crate::model::threshold::fmt_num;
 use crate::scan::history::{EventRow, HistoryStore, PointRow};
+use std::path::PathBuf;
+
+/// `-o FORMAT[=PATH]`: table (default), csv or json, to stdout or a file.
+pub fn output_of(text: Option<&str>) -> Result<(HistoryFormat, Option<PathBuf>), Diag> {
+    let Some(text) = text else {
+        return Ok((HistoryFormat::Table, None));
+    };
+    let (name, path) = match text.split_once('=') {
+        Some((n, p)) if !p.is_empty() => (n, Some(PathBuf::from(p))),
+        Some(_) => {
+            return Err(Diag::plain(format!("-o '{text}' names no file"))
+                .with_help("write it FORMAT=PATH, like json=verdicts.json"))
+        }
+        None => (text, None),
+    };
+    let format = match name {
+        "table" => HistoryFormat::Table,
+        "csv" => HistoryFormat::Csv,
+        "json" => HistoryFormat::Json,
+        other => {
+            return Err(
+                Diag::plain(format!("-o '{other}' is not an output format")).with_help(
+                    unknown_word_help(other, &["table", "csv", "json"], "formats:"),
+                ),
+            )
+        }
+    };
+    Ok((format, path))
+}
 
 pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
+    match args.args.first().map(String::as_str) {
+        Some("backtest") => {
+            let [_, file] = args.args.as_slice() else {
+                return Err(Diag::plain("give one series file: assay history backtest SERIES.csv")
+                    .with_help("the file is CSV with the header timestamp,value; assay history export writes one")
+                    .into());
+            };
+            return super::backtest::run(args, file);
+        }
+        Some(sub @ ("export" | "accept")) => {
+            let [_, dataset, metric] = args.args.as_slice() else {
+                return Err(Diag::plain(format!("give a dataset and a metric: assay history {sub} DATASET METRIC"))
+                    .with_help(format!("like assay history {sub} shop/main/orders row_count (--column for a column's metric)"))
+                    .into());
+            };
+            return series_command(args, sub, dataset, metric);
+        }
+        _ => {}
+    }
+    let (format, path) = output_of(args.output.as_deref())?;
     let since = match &args.since {
         None => None,
         Some(t) => Some(humantime::parse_duration(t).map_err(|_| {
@@ -37,10 +88,8 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
                 .into())
         }
     };
-    if let Some(d) = dataset.filter(|d| !d.contains('/')) {
-        return Err(Diag::plain(format!("'{d}' is not a dataset"))
-            .with_help("write it data_source/path, like shop/main/orders")
-            .into());
+    if let Some(d) = dataset {
+        dataset_arg(d)?;
     }
     let config = config::load(
         config_path(args.config.as_ref())?.as_deref(),
@@ -62,7 +111,7 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
                 .is_none_or(|c| p.column.as_ref() == Some(c))
                 && since.is_none_or(|s| recent(&p.measured_at, s))
         });
-        Ok(match args.output {
+        Ok(match format {
             HistoryFormat::Table => series_text(&points, &events),
             HistoryFormat::Csv => csv_text(&points),
             HistoryFormat::Json => json_text(&points),
@@ -70,9 +119,120 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
     let text: String = text.map_err(AppError::Runtime)?;
+    if let Some(p) = path {
+        super::write_file(&p, &text).map_err(AppError::Runtime)?;
+        return Ok(Exit::Ok);
+    }
     // names come from catalogs: no escape sequence of theirs reaches the terminal
     let shown: Vec<String> = text.lines().map(crate::results::printable_text).collect();
     println!("{}", shown.join("\n"));
+    Ok(Exit::Ok)
+}
+
+fn dataset_arg(dataset: &str) -> Result<(), Diag> {
+    if dataset.contains('/') {
+        return Ok(());
+    }
+    Err(Diag::plain(format!("'{dataset}' is not a dataset"))
+        .with_help("write it data_source/path, like shop/main/orders"))
+}
+
+/// `export` and `accept`: one recorded series.
+fn series_command(
+    args: &HistoryArgs,
+    sub: &str,
+    dataset: &str,
+    metric: &str,
+) -> Result<Exit, AppError> {
+    dataset_arg(dataset)?;
+    let at = match (&args.at, sub) {
+        (Some(_), "export") => {
+            return Err(Diag::plain("--at is for accept")
+                .with_help("export writes the whole series")
+                .into())
+        }
+        (Some(t), _) => Some(parse_timestamp(t).ok_or_else(|| {
+            Diag::plain(format!("--at '{t}' is not a time"))
+                .with_help("write it like 2026-03-01T00:00:00Z or 2026-03-01")
+        })?),
+        (None, _) => None,
+    };
+    let (format, path) = output_of(args.output.as_deref())?;
+    if sub == "export" && format == HistoryFormat::Json {
+        return Err(Diag::plain("a series is exported as csv")
+            .with_help("-o csv=orders.csv; assay history DATASET -o json has every field")
+            .into());
+    }
+    let config = config::load(
+        config_path(args.config.as_ref())?.as_deref(),
+        &[],
+        &Vars::default(),
+    )?;
+    let history = HistoryStore::from_config(&config);
+    let runtime = runtime()?;
+    let column = args.column.as_deref();
+    let result: Result<Result<String, Diag>, crate::error::RunError> = runtime.block_on(async {
+        let mut points = history.points(Some(dataset), Some(metric)).await?;
+        points.retain(|p| p.column.as_deref() == column);
+        if points.is_empty() {
+            let all = history.points(Some(dataset), None).await?;
+            let mut names: Vec<String> = all
+                .iter()
+                .map(|p| match &p.column {
+                    Some(c) => format!("{} --column {c}", p.metric),
+                    None => p.metric.clone(),
+                })
+                .collect();
+            names.sort();
+            names.dedup();
+            let help = if names.is_empty() {
+                "no scan recorded this dataset; assay history lists what was recorded".to_string()
+            } else {
+                format!("recorded for it: {}", names.join(", "))
+            };
+            let what = match column {
+                Some(c) => format!("{metric} of column {c}"),
+                None => metric.to_string(),
+            };
+            return Ok(Err(Diag::plain(format!(
+                "no recorded points of {what} in {dataset}"
+            ))
+            .with_help(help)));
+        }
+        if sub == "export" {
+            let series: Vec<(i64, Option<f64>)> = points
+                .iter()
+                .filter_map(|p| Some((parse_timestamp(&p.measured_at)?.timestamp(), p.value)))
+                .collect();
+            return Ok(Ok(crate::anomaly::series::write(&series)));
+        }
+        let latest = points
+            .last()
+            .and_then(|p| parse_timestamp(&p.measured_at))
+            .unwrap_or_else(Utc::now);
+        let from = at.unwrap_or(latest);
+        history
+            .accept(dataset, column, metric, from, latest)
+            .await?;
+        let series = match column {
+            Some(c) => format!("{dataset} {c} {metric}"),
+            None => format!("{dataset} {metric}"),
+        };
+        Ok(Ok(format!(
+            "accepted: {series} changes as of {}; its baseline re-learns from there\n",
+            super::now_text(from)
+        )))
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    let text = result.map_err(AppError::Runtime)??;
+    match path {
+        Some(p) => super::write_file(&p, &text).map_err(AppError::Runtime)?,
+        None => {
+            for line in text.lines() {
+                println!("{}", crate::results::printable_text(line));
+            }
+        }
+    }
     Ok(Exit::Ok)
 }
 
@@ -149,10 +309,26 @@ fn series_text(points: &[PointRow], events: &[EventRow]) -> String {
         for p in points {
             let value = p.value.map_or("-".to_string(), fmt_num);
             let mark = changes.get(&(dataset.as_str(), p.measured_at.as_str()));
+            let anomaly = p
+                .verdict
+                .as_ref()
+                .filter(|v| v.outcome == "anomaly")
+                .map(|v| {
+                    let range = match (v.lower, v.upper) {
+                        (Some(l), Some(u)) => format!(" (expected {}..{})", show(l), show(u)),
+                        _ => String::new(),
+                    };
+                    let kind = v.kind.map_or("anomaly", |k| k.as_str()).replace('_', " ");
+                    format!("  ⚠ anomaly: {kind}{range}")
+                })
+                .unwrap_or_default();
             match mark {
-                None => out.push_str(&format!("  {}  {value}\n", p.measured_at)),
+                None => out.push_str(&format!("  {}  {value}{anomaly}\n", p.measured_at)),
                 Some(evs) => {
-                    out.push_str(&format!("  {}  {value}  ⚑ schema changed\n", p.measured_at));
+                    out.push_str(&format!(
+                        "  {}  {value}{anomaly}  ⚑ schema changed\n",
+                        p.measured_at
+                    ));
                     for e in evs {
                         out.push_str(&format!("      {}\n", event_text(e)));
                     }

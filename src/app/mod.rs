@@ -4,6 +4,7 @@
 //! Everything that can be wrong with the input (arguments, config, contracts, SQL) is
 //! found before anything connects, and reported together with exit code 2.
 
+mod backtest;
 pub mod history;
 pub mod push;
 mod run_config;

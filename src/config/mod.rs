@@ -3,6 +3,7 @@
 //! Relative paths in a config file are relative to that file's folder, so
 //! `assay -c project/assay.yml` works from anywhere.
 
+mod anomalies;
 mod notify;
 mod scan;
 
@@ -17,6 +18,7 @@ use crate::interp::Vars;
 use crate::source::{Source, Span};
 use crate::yaml::{self, Node};
 
+pub use anomalies::{AnomalyConfig, FRESHNESS_METRIC};
 pub use notify::{NotifyConfig, NotifyOn, NotifyTarget};
 pub use scan::{ChangeKind, Glob, HistoryConfig, ProfileConfig, ProfileMetric, ScanConfig};
 

@@ -41,12 +41,14 @@ pub enum NotifyOn {
     Fail,
     Warn,
     SchemaChange,
+    Anomaly,
 }
 
 const ON: &[(&str, NotifyOn)] = &[
     ("fail", NotifyOn::Fail),
     ("warn", NotifyOn::Warn),
     ("schema_change", NotifyOn::SchemaChange),
+    ("anomaly", NotifyOn::Anomaly),
 ];
 
 const NOTIFY_KEYS: &[&str] = &["slack", "webhook", "timeout", "max_attempts", "backoff"];
@@ -125,7 +127,7 @@ fn target(r: &mut Reader, node: &Node, name: &'static str, url_key: &str) -> Opt
         );
         return None;
     }
-    let mut on = vec![NotifyOn::Fail, NotifyOn::SchemaChange];
+    let mut on = vec![NotifyOn::Fail, NotifyOn::SchemaChange, NotifyOn::Anomaly];
     if let Some(list) = node.get("on").filter(|n| !n.is_null()) {
         on.clear();
         let names: Vec<&str> = ON.iter().map(|(n, _)| *n).collect();

@@ -19,6 +19,8 @@ pub struct ScanConfig {
     pub profile: ProfileConfig,
     /// the level of each kind of schema change
     pub schema_changes: Vec<(ChangeKind, Level)>,
+    /// `monitors.anomalies`
+    pub anomalies: super::AnomalyConfig,
 }
 
 impl Default for ScanConfig {
@@ -28,6 +30,7 @@ impl Default for ScanConfig {
             exclude: Vec::new(),
             profile: ProfileConfig::default(),
             schema_changes: CHANGE_KINDS.iter().map(|k| (*k, Level::Warn)).collect(),
+            anomalies: super::AnomalyConfig::default(),
         }
     }
 }
@@ -148,7 +151,13 @@ impl Default for HistoryConfig {
     }
 }
 
-const SCAN_KEYS: &[&str] = &["include", "exclude", "profile", "schema_changes"];
+const SCAN_KEYS: &[&str] = &[
+    "include",
+    "exclude",
+    "profile",
+    "schema_changes",
+    "monitors",
+];
 const PROFILE_KEYS: &[&str] = &["metrics", "max_columns", "approx_distinct"];
 const HISTORY_KEYS: &[&str] = &["data_source", "schema", "keep"];
 
@@ -187,6 +196,9 @@ pub(super) fn scan(r: &mut Reader, node: &Node) -> Option<ScanConfig> {
     }
     if let Some(c) = node.get("schema_changes").filter(|n| !n.is_null()) {
         scan.schema_changes = schema_changes(r, c)?;
+    }
+    if let Some(m) = node.get("monitors").filter(|n| !n.is_null()) {
+        scan.anomalies = super::anomalies::monitors(r, m)?;
     }
     Some(scan)
 }

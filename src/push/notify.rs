@@ -6,9 +6,10 @@ use serde_json::{json, Value as Json};
 
 use super::retry::{transport_error, with_retries, Attempt};
 use super::Failure;
+use crate::anomaly::show;
 use crate::config::{CloudConfig, NotifyConfig, NotifyOn, NotifyTarget};
 use crate::report::{change_text, threshold_text, value_text};
-use crate::results::{Outcome, Results};
+use crate::results::{MonitorOutcome, Outcome, Results};
 
 /// One thing a notification reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +50,7 @@ pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
             .flat_map(|s| &s.data_sources)
             .flat_map(|s| &s.datasets)
         {
-            for m in &d.monitors {
+            for m in d.monitors.iter().filter(|m| m.anomaly.is_none()) {
                 for e in &m.events {
                     out.push(Item {
                         on: "schema_change",
@@ -62,6 +63,39 @@ pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
                         ),
                     });
                 }
+            }
+        }
+    }
+    if on.contains(&NotifyOn::Anomaly) {
+        for d in results
+            .scan
+            .iter()
+            .flat_map(|s| &s.data_sources)
+            .flat_map(|s| &s.datasets)
+        {
+            for m in &d.monitors {
+                let Some(a) = &m.anomaly else { continue };
+                if !matches!(m.outcome, MonitorOutcome::Warn | MonitorOutcome::Fail) {
+                    continue;
+                }
+                let series = match &m.column {
+                    Some(c) => format!("{c} {}", m.metric.as_deref().unwrap_or("")),
+                    None => m.metric.clone().unwrap_or_default(),
+                };
+                let range = match (a.lower, a.upper) {
+                    (Some(l), Some(u)) => format!(", expected {}..{}", show(l), show(u)),
+                    _ => String::new(),
+                };
+                out.push(Item {
+                    on: "anomaly",
+                    dataset: d.dataset.clone(),
+                    text: format!(
+                        "anomaly ({}) {series}: {}{range}: {}",
+                        a.kind.as_deref().unwrap_or("anomaly").replace('_', " "),
+                        a.value.map_or("-".to_string(), show),
+                        a.reason
+                    ),
+                });
             }
         }
     }

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use super::retry::{transport_error, with_retries, Attempt};
 use super::Failure;
 use crate::config::CloudConfig;
-use crate::results::{Outcome, Results};
+use crate::results::{MonitorOutcome, Outcome, Results};
 
 pub async fn push(
     client: &reqwest::Client,
@@ -108,6 +108,7 @@ async fn put(
 pub fn profile_exposition(source: &crate::results::ScannedSource) -> String {
     let mut values = String::new();
     let mut monitors = String::new();
+    let mut bands = String::new();
     for d in &source.datasets {
         let ds = format!("dataset=\"{}\"", label(&d.dataset));
         for p in &d.profile {
@@ -123,20 +124,60 @@ pub fn profile_exposition(source: &crate::results::ScannedSource) -> String {
             );
         }
         for m in &d.monitors {
-            let _ = writeln!(
-                monitors,
-                "assay_monitor_outcome{{{ds},monitor=\"{}\"}} {}",
+            let series = format!(
+                "{ds},monitor=\"{}\",metric=\"{}\",column=\"{}\"",
                 label(&m.monitor_type),
-                outcome_code(m.outcome)
+                label(m.metric.as_deref().unwrap_or("")),
+                label(m.column.as_deref().unwrap_or(""))
             );
+            let code = match m.outcome {
+                MonitorOutcome::Learning => 4,
+                MonitorOutcome::Excluded => 5,
+                o => outcome_code(o.verdict()),
+            };
+            let _ = writeln!(monitors, "assay_monitor_outcome{{{series}}} {code}");
+            let Some(a) = &m.anomaly else {
+                continue;
+            };
+            for (name, v) in [
+                ("expected", a.expected),
+                ("lower", a.lower),
+                ("upper", a.upper),
+            ] {
+                if let Some(v) = v.filter(|v| v.is_finite()) {
+                    let _ = writeln!(bands, "assay_anomaly_{name}{{{series}}} {v}");
+                }
+            }
         }
     }
     format!(
         "# HELP assay_profile_value A value the scan's profile measured (row_count, missing_count, ...).\n\
          # TYPE assay_profile_value gauge\n{values}\
-         # HELP assay_monitor_outcome Outcome of a monitor: 0 pass, 1 warn, 2 fail.\n\
-         # TYPE assay_monitor_outcome gauge\n{monitors}"
+         # HELP assay_monitor_outcome Outcome of a monitor: 0 pass, 1 warn, 2 fail, 4 learning, 5 excluded.\n\
+         # TYPE assay_monitor_outcome gauge\n{monitors}{}",
+        band_families(&bands)
     )
+}
+
+/// The anomaly monitors' expected values and ranges, a family each (none without any).
+fn band_families(bands: &str) -> String {
+    let mut out = String::new();
+    for name in ["expected", "lower", "upper"] {
+        let family = format!("assay_anomaly_{name}{{");
+        let lines: String = bands
+            .lines()
+            .filter(|l| l.starts_with(&family))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if !lines.is_empty() {
+            let _ = write!(
+                out,
+                "# HELP assay_anomaly_{name} The anomaly monitor's {name} value for this scan.\n\
+                 # TYPE assay_anomaly_{name} gauge\n{lines}"
+            );
+        }
+    }
+    out
 }
 
 /// `<base>/metrics/job/<job>/data_source/<name>[/scope/<scope>]`, each part escaped.

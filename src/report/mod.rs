@@ -8,7 +8,7 @@ mod table;
 use serde_json::Value as Json;
 
 use crate::model::threshold::fmt_num;
-use crate::results::{CheckResult, Outcome, Results};
+use crate::results::{CheckResult, MonitorOutcome, Outcome, Results};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -230,9 +230,25 @@ pub fn scan_lines(r: &Results) -> Vec<String> {
                         )
                     })
                     .collect();
+                if let Some(a) = &m.anomaly {
+                    // only what needs a look: anomalies (and how many series still learn)
+                    if matches!(m.outcome, MonitorOutcome::Warn | MonitorOutcome::Fail) {
+                        let series = match &m.column {
+                            Some(c) => format!("{c} {}", m.metric.as_deref().unwrap_or("")),
+                            None => m.metric.clone().unwrap_or_default(),
+                        };
+                        line.push_str(&format!(
+                            "; anomaly {}: {series} {} ({})",
+                            m.outcome.as_str(),
+                            a.kind.as_deref().unwrap_or("").replace('_', " "),
+                            a.reason
+                        ));
+                    }
+                    continue;
+                }
                 let outcome = match m.outcome {
-                    Outcome::Pass => "no change".to_string(),
-                    o => format!("{}: {}", outcome_word(o), events.join("; ")),
+                    MonitorOutcome::Pass => "no change".to_string(),
+                    o => format!("{}: {}", outcome_word(o.verdict()), events.join("; ")),
                 };
                 line.push_str(&format!(
                     "; {}: {outcome}",
@@ -292,9 +308,29 @@ pub fn summary_line(r: &Results) -> String {
             .flat_map(|s| &s.datasets)
             .filter(|d| d.monitors.iter().any(|m| !m.events.is_empty()))
             .count();
+        let monitors = scan
+            .data_sources
+            .iter()
+            .flat_map(|s| &s.datasets)
+            .flat_map(|d| &d.monitors)
+            .filter(|m| m.anomaly.is_some());
+        let (mut anomalies, mut learning) = (0, 0);
+        for m in monitors {
+            match m.outcome {
+                MonitorOutcome::Warn | MonitorOutcome::Fail => anomalies += 1,
+                MonitorOutcome::Learning => learning += 1,
+                _ => {}
+            }
+        }
+        let learning = if learning > 0 {
+            format!(" ({learning} series still learning)")
+        } else {
+            String::new()
+        };
         format!(
-            "{n} dataset{} scanned, {changed} with schema changes; ",
-            if n == 1 { "" } else { "s" }
+            "{n} dataset{} scanned, {changed} with schema changes, {anomalies} anomal{}{learning}; ",
+            if n == 1 { "" } else { "s" },
+            if anomalies == 1 { "y" } else { "ies" }
         )
     });
     format!(

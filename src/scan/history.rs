@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::profile::Point;
 use super::schema_change::{Event, SnapshotColumn};
+use crate::anomaly::{AnomalyKind, Judgement, Verdict};
+use crate::checks::freshness::parse_timestamp;
 use crate::config::Config;
 use crate::error::RunError;
 use crate::exec::{Limits, RunControl, Value};
@@ -21,6 +23,8 @@ pub const SCANS: &str = "assay_scans";
 pub const POINTS: &str = "assay_metric_points";
 pub const SNAPSHOTS: &str = "assay_schema_snapshots";
 pub const EVENTS: &str = "assay_monitor_events";
+/// changes users accepted (`assay history accept`): the baseline re-learns from them
+pub const ACCEPTED: &str = "assay_accepted_changes";
 /// who holds a server-held history's lock (a row, replaced by each holder)
 pub const HOLDER: &str = "assay_history_lock";
 
@@ -33,7 +37,12 @@ pub struct DatasetRecord {
     pub snapshot: Option<Vec<SnapshotColumn>>,
     pub points: Vec<Point>,
     pub events: Vec<(Event, Level)>,
+    /// the anomaly monitors' verdicts on points
+    pub verdicts: Verdicts,
 }
+
+/// Verdicts on a dataset's points, by (column, metric).
+pub type Verdicts = HashMap<(Option<String>, String), Verdict>;
 
 /// A whole scan, as it is recorded.
 #[derive(Debug, Clone)]
@@ -55,12 +64,94 @@ pub struct PointRow {
     pub column: Option<String>,
     pub metric: String,
     pub value: Option<f64>,
+    /// the anomaly monitor's verdict then (None: not monitored)
+    pub verdict: Option<RecordedVerdict>,
+}
+
+/// What the monitor said of a recorded point, as far as rebuilding a detector goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    NotMonitored,
+    Learning,
+    Pass,
+    Anomaly,
+    Excluded,
+}
+
+impl Outcome {
+    fn named(text: &str) -> Outcome {
+        match text {
+            "learning" => Outcome::Learning,
+            "pass" => Outcome::Pass,
+            "anomaly" => Outcome::Anomaly,
+            "excluded" => Outcome::Excluded,
+            _ => Outcome::NotMonitored,
+        }
+    }
+}
+
+/// A recorded point of a monitored series, lean: times in seconds since the epoch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorPoint {
+    pub at: i64,
+    pub value: Option<f64>,
+    pub outcome: Outcome,
+    pub kind: Option<AnomalyKind>,
+    /// a level shift: the time its baseline re-learns from
+    pub reset_from: Option<i64>,
+}
+
+/// A time as the store's engine hands it back (a timestamp; text from some engines).
+fn seconds_of(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Timestamp(us) => Some(us.div_euclid(1_000_000)),
+        Value::Text(t) => parse_timestamp(t).map(|t| t.timestamp()),
+        _ => None,
+    }
+}
+
+fn text_is(v: Option<&Value>, expected: Option<&str>) -> bool {
+    match (v, expected) {
+        (Some(Value::Text(t)), Some(e)) => t == e,
+        (None | Some(Value::Null), None) => true,
+        _ => false,
+    }
+}
+
+/// A verdict as recorded with its point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedVerdict {
+    /// learning, pass, anomaly, excluded
+    pub outcome: String,
+    pub expected: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    pub kind: Option<AnomalyKind>,
+    pub reason: Option<String>,
+    /// a level shift: the time the baseline re-learns from
+    pub reset_from: Option<String>,
+}
+
+/// A change a user accepted for one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub dataset: String,
+    pub column: Option<String>,
+    pub metric: String,
+    /// the change is expected from this time on
+    pub from: String,
+    /// accepted when the series' latest point was this one
+    pub measured_at: String,
 }
 
 pub struct HistoryStore {
     location: StoreLocation,
     keep: Duration,
+    /// the store's tables were brought up to this version's columns (once per process)
+    upgraded: std::sync::atomic::AtomicBool,
 }
+
+type TableColumns = Vec<(&'static str, Vec<(&'static str, &'static str)>)>;
 
 impl HistoryStore {
     pub fn from_config(config: &Config) -> HistoryStore {
@@ -73,6 +164,7 @@ impl HistoryStore {
                 "history.duckdb",
             ),
             keep: h.keep,
+            upgraded: Default::default(),
         }
     }
 
@@ -81,12 +173,82 @@ impl HistoryStore {
     }
 
     fn create(&self) -> Vec<String> {
+        self.location.create_statements(&self.tables())
+    }
+
+    /// A store an older assay wrote lacks the columns added since (the anomaly verdicts
+    /// of points, the accepted changes): add them, NULL for what was recorded before,
+    /// before the store is read or written. Nothing recorded is lost or rewritten.
+    async fn upgrade(&self) -> Result<(), RunError> {
+        use std::sync::atomic::Ordering;
+        if self.upgraded.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let Some(ds) = self.location.reader() else {
+            // nothing written yet: the first write makes every table whole
+            return Ok(());
+        };
+        let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
+        let exec = ds
+            .engine
+            .open(&ds, 1, Vec::new())
+            .await
+            .map_err(store_error)?;
+        let control = RunControl::new();
+        let mut session = exec.session(&control).await.map_err(store_error)?;
+        let mut missing = Vec::new();
+        let mut seen = Vec::new();
+        let mut result = Ok(());
+        for (table, columns) in self.tables() {
+            match session.columns(&self.location.table_ref(table)).await {
+                Ok(Some(found)) => {
+                    seen.push(table);
+                    let has = |c: &str| found.iter().any(|f| f.name.eq_ignore_ascii_case(c));
+                    missing.extend(
+                        columns
+                            .into_iter()
+                            .filter(|(c, _)| !has(c))
+                            .map(|(c, ty)| (table, c, ty)),
+                    );
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    result = Err(store_error(e));
+                    break;
+                }
+            }
+        }
+        session.finish().await;
+        result?;
+        let needs_tables = !seen.is_empty() && seen.len() < self.tables().len();
+        if !missing.is_empty() || needs_tables {
+            let d = self.location.dialect();
+            let mut statements = self.create();
+            statements.extend(missing.iter().map(|(table, column, ty)| {
+                format!(
+                    "ALTER TABLE {} ADD COLUMN {} {ty}",
+                    self.location.table(table),
+                    d.quote_ident(column)
+                )
+            }));
+            tracing::info!(
+                "history {}: written by an older assay; adding its {} missing column(s) and tables",
+                self.label(),
+                missing.len()
+            );
+            self.location.execute(statements).await?;
+        }
+        self.upgraded.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn tables(&self) -> TableColumns {
         let t = self.location.types();
         let at = ("measured_at", t.timestamp);
         let ds = ("data_source", t.text);
         let dataset = ("dataset", t.long_text);
         let scan = ("scan_id", t.text);
-        self.location.create_statements(&[
+        vec![
             (
                 SCANS,
                 vec![
@@ -106,6 +268,24 @@ impl HistoryStore {
                     ("column_name", t.text),
                     ("metric", t.text),
                     ("value", t.number),
+                    ("outcome", t.text),
+                    ("expected", t.number),
+                    ("lower_bound", t.number),
+                    ("upper_bound", t.number),
+                    ("anomaly_kind", t.text),
+                    ("reason", t.long_text),
+                    ("reset_from", t.timestamp),
+                ],
+            ),
+            (
+                ACCEPTED,
+                vec![
+                    at,
+                    ds,
+                    dataset,
+                    ("column_name", t.text),
+                    ("metric", t.text),
+                    ("from_at", t.timestamp),
                 ],
             ),
             (SNAPSHOTS, vec![scan, at, ds, dataset, ("columns", t.json)]),
@@ -123,7 +303,7 @@ impl HistoryStore {
                     ("level", t.text),
                 ],
             ),
-        ])
+        ]
     }
 
     /// Every statement of one scan: tables when missing, its rows, retention, and the
@@ -150,16 +330,29 @@ impl HistoryStore {
         let mut points = Vec::new();
         let mut snapshots = Vec::new();
         let mut events = Vec::new();
+        let number = |v: Option<f64>| {
+            v.filter(|v| v.is_finite())
+                .map_or(Expr::Null, |v| Expr::Lit(Literal::Number(format!("{v:e}"))))
+        };
         for r in &scan.datasets {
             for p in &r.points {
                 let mut row = base(r);
-                row.extend([
-                    opt(p.column.as_deref()),
-                    text(&p.metric),
-                    p.value
-                        .filter(|v| v.is_finite())
-                        .map_or(Expr::Null, |v| Expr::Lit(Literal::Number(format!("{v:e}")))),
-                ]);
+                row.extend([opt(p.column.as_deref()), text(&p.metric), number(p.value)]);
+                match r.verdicts.get(&(p.column.clone(), p.metric.clone())) {
+                    Some(v) => row.extend([
+                        text(v.judgement.as_str()),
+                        number(v.expected),
+                        number(v.lower),
+                        number(v.upper),
+                        opt(v.judgement.kind().map(AnomalyKind::as_str)),
+                        // a passing point's reason says nothing the bounds do not
+                        opt((v.judgement != Judgement::Normal).then_some(v.reason.as_str())),
+                        v.reset_from
+                            .and_then(|t| DateTime::from_timestamp(t, 0))
+                            .map_or(Expr::Null, time),
+                    ]),
+                    None => row.extend(std::iter::repeat_n(Expr::Null, 7)),
+                }
                 points.push(row);
             }
             if let Some(cols) = &r.snapshot {
@@ -190,7 +383,18 @@ impl HistoryStore {
         insert(
             &mut out,
             POINTS,
-            &with(&["column_name", "metric", "value"]),
+            &with(&[
+                "column_name",
+                "metric",
+                "value",
+                "outcome",
+                "expected",
+                "lower_bound",
+                "upper_bound",
+                "anomaly_kind",
+                "reason",
+                "reset_from",
+            ]),
             points,
         );
         insert(&mut out, SNAPSHOTS, &with(&["columns"]), snapshots);
@@ -206,7 +410,7 @@ impl HistoryStore {
                 .checked_sub_signed(keep)
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
         );
-        for table in [POINTS, SNAPSHOTS, EVENTS, SCANS] {
+        for table in [POINTS, SNAPSHOTS, EVENTS, ACCEPTED, SCANS] {
             out.push(format!(
                 "DELETE FROM {} WHERE measured_at < {}",
                 self.location.table(table),
@@ -324,6 +528,7 @@ impl HistoryStore {
 
     /// Record a scan: all of it, or (on any error) nothing.
     pub async fn record(&self, scan: &ScanRecord) -> Result<(), RunError> {
+        self.upgrade().await?;
         self.location.execute(self.statements(scan)).await
     }
 
@@ -333,6 +538,7 @@ impl HistoryStore {
         let Some(ds) = self.location.reader() else {
             return Ok(Vec::new());
         };
+        self.upgrade().await?;
         let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
         let exec = ds
             .engine
@@ -403,17 +609,119 @@ impl HistoryStore {
         dataset: Option<&str>,
         metric: Option<&str>,
     ) -> Result<Vec<PointRow>, RunError> {
+        let metrics: Vec<String> = metric.into_iter().map(str::to_string).collect();
+        self.points_where(&PointQuery {
+            dataset,
+            metrics: metric.map(|_| metrics.as_slice()),
+            ..PointQuery::default()
+        })
+        .await
+    }
+
+    /// The recorded points of a data source's `metrics` since `since`, as the anomaly
+    /// monitor rebuilds its detectors from them: by series, oldest first. Only what the
+    /// detector needs is read, times as numbers, so a scan's monitoring stays cheap.
+    pub async fn monitor_points(
+        &self,
+        source: &str,
+        metrics: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<HashMap<super::anomalies::SeriesKey, Vec<MonitorPoint>>, RunError> {
+        let mut out: HashMap<super::anomalies::SeriesKey, Vec<MonitorPoint>> = HashMap::new();
+        if metrics.is_empty() {
+            return Ok(out);
+        }
         let d = self.location.dialect();
         let (points, scans) = (self.location.table(POINTS), self.location.table(SCANS));
-        let mut filter = self.dataset_filter("p", dataset);
-        if let Some(m) = metric {
-            filter.push_str(&format!(" AND p.metric = {}", d.string_literal(m)));
+        let list: Vec<String> = metrics.iter().map(|m| d.string_literal(m)).collect();
+        let sql = format!(
+            "SELECT p.dataset, p.column_name, p.metric, p.measured_at, p.value, p.outcome, \
+             p.anomaly_kind, p.reset_from \
+             FROM {points} p JOIN {scans} c ON c.scan_id = p.scan_id \
+             WHERE p.data_source = {} AND p.metric IN ({}) AND p.measured_at >= {} \
+             ORDER BY p.dataset, p.column_name, p.metric, p.measured_at",
+            d.string_literal(source),
+            list.join(", "),
+            d.string_literal(&since.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+        );
+        let rows = self.rows(&sql).await?;
+        // rows come series by series: a new key only where the series changes
+        let mut current: Option<(super::anomalies::SeriesKey, Vec<MonitorPoint>)> = None;
+        for r in &rows {
+            let same = current.as_ref().is_some_and(|((ds, col, m), _)| {
+                text_is(r.first(), Some(ds))
+                    && text_is(r.get(1), col.as_deref())
+                    && text_is(r.get(2), Some(m))
+            });
+            if !same {
+                if let Some((k, v)) = current.take() {
+                    out.insert(k, v);
+                }
+                let key = (
+                    text(r.first()).unwrap_or_default(),
+                    text(r.get(1)),
+                    text(r.get(2)).unwrap_or_default(),
+                );
+                current = Some((key, Vec::new()));
+            }
+            let Some(at) = seconds_of(r.get(3)) else {
+                continue;
+            };
+            let outcome = match r.get(5) {
+                Some(Value::Text(t)) => Outcome::named(t),
+                _ => Outcome::NotMonitored,
+            };
+            let kind = match r.get(6) {
+                Some(Value::Text(t)) => AnomalyKind::named(t),
+                _ => None,
+            };
+            if let Some((_, v)) = current.as_mut() {
+                v.push(MonitorPoint {
+                    at,
+                    value: r.get(4).and_then(Value::as_f64),
+                    outcome,
+                    kind,
+                    reset_from: seconds_of(r.get(7)),
+                });
+            }
+        }
+        if let Some((k, v)) = current.take() {
+            out.insert(k, v);
+        }
+        Ok(out)
+    }
+
+    /// Recorded points of complete scans that `q` selects, oldest first.
+    pub async fn points_where(&self, q: &PointQuery<'_>) -> Result<Vec<PointRow>, RunError> {
+        let d = self.location.dialect();
+        let (points, scans) = (self.location.table(POINTS), self.location.table(SCANS));
+        let mut filter = self.dataset_filter("p", q.dataset);
+        if let Some(source) = q.data_source {
+            filter.push_str(&format!(
+                " AND p.data_source = {}",
+                d.string_literal(source)
+            ));
+        }
+        if let Some(metrics) = q.metrics {
+            if metrics.is_empty() {
+                return Ok(Vec::new());
+            }
+            let list: Vec<String> = metrics.iter().map(|m| d.string_literal(m)).collect();
+            filter.push_str(&format!(" AND p.metric IN ({})", list.join(", ")));
+        }
+        if let Some(since) = q.since {
+            filter.push_str(&format!(
+                " AND p.measured_at >= {}",
+                d.string_literal(&since.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+            ));
         }
         let sql = format!(
-            "SELECT {}, p.data_source, p.dataset, p.column_name, p.metric, p.value \
+            "SELECT {}, p.data_source, p.dataset, p.column_name, p.metric, p.value, \
+             p.outcome, p.expected, p.lower_bound, p.upper_bound, p.anomaly_kind, p.reason, {} \
              FROM {points} p JOIN {scans} c ON c.scan_id = p.scan_id WHERE 1 = 1{filter} \
              ORDER BY p.measured_at, p.data_source, p.dataset, p.column_name, p.metric",
-            d.cast_text("p.measured_at")
+            d.cast_text("p.measured_at"),
+            d.cast_text("p.reset_from")
         );
         Ok(self
             .rows(&sql)
@@ -426,8 +734,82 @@ impl HistoryStore {
                 column: text(r.get(3)),
                 metric: text(r.get(4)).unwrap_or_default(),
                 value: r.get(5).and_then(Value::as_f64),
+                verdict: text(r.get(6)).map(|outcome| RecordedVerdict {
+                    outcome,
+                    expected: r.get(7).and_then(Value::as_f64),
+                    lower: r.get(8).and_then(Value::as_f64),
+                    upper: r.get(9).and_then(Value::as_f64),
+                    kind: text(r.get(10)).as_deref().and_then(AnomalyKind::named),
+                    reason: text(r.get(11)),
+                    reset_from: text(r.get(12)),
+                }),
             })
             .collect())
+    }
+
+    /// Changes accepted for series of a data source (or every one), oldest first.
+    pub async fn accepted(&self, data_source: Option<&str>) -> Result<Vec<Accepted>, RunError> {
+        let d = self.location.dialect();
+        let filter = data_source.map_or(String::new(), |s| {
+            format!(" WHERE data_source = {}", d.string_literal(s))
+        });
+        let sql = format!(
+            "SELECT {}, data_source, dataset, column_name, metric, {} FROM {}{filter} ORDER BY measured_at",
+            d.cast_text("measured_at"),
+            d.cast_text("from_at"),
+            self.location.table(ACCEPTED)
+        );
+        Ok(self
+            .rows(&sql)
+            .await?
+            .iter()
+            .map(|r| Accepted {
+                measured_at: text(r.first()).unwrap_or_default(),
+                dataset: format!(
+                    "{}/{}",
+                    text(r.get(1)).unwrap_or_default(),
+                    text(r.get(2)).unwrap_or_default()
+                ),
+                column: text(r.get(3)),
+                metric: text(r.get(4)).unwrap_or_default(),
+                from: text(r.get(5)).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Record that a series' change from `from` is expected.
+    pub async fn accept(
+        &self,
+        dataset: &str,
+        column: Option<&str>,
+        metric: &str,
+        from: DateTime<Utc>,
+        measured_at: DateTime<Utc>,
+    ) -> Result<(), RunError> {
+        let (source, path) = dataset.split_once('/').unwrap_or((dataset, ""));
+        let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
+        let time = |t: DateTime<Utc>| text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let mut statements = self.create();
+        statements.extend(self.location.inserts(
+            ACCEPTED,
+            &[
+                "measured_at",
+                "data_source",
+                "dataset",
+                "column_name",
+                "metric",
+                "from_at",
+            ],
+            vec![vec![
+                time(measured_at),
+                text(source),
+                text(path),
+                column.map_or(Expr::Null, text),
+                text(metric),
+                time(from),
+            ]],
+        ));
+        self.location.execute(statements).await
     }
 
     /// Monitor events of complete scans, oldest first.
@@ -503,6 +885,16 @@ impl ServerLock {
         self.session.finish().await;
         // dropping the executor closes its connection, and with it the lock
     }
+}
+
+/// Which recorded points to read.
+#[derive(Debug, Default)]
+pub struct PointQuery<'a> {
+    pub data_source: Option<&'a str>,
+    /// data source and path
+    pub dataset: Option<&'a str>,
+    pub metrics: Option<&'a [String]>,
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// A recorded monitor event, read back.

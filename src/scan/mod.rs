@@ -1,6 +1,7 @@
 //! `assay scan`, the observation of whole data sources over time. Built in parts:
 //! discovery is each engine's (`Engine::discover`); the schema-change monitor is here.
 
+pub mod anomalies;
 pub mod history;
 pub mod lock;
 pub mod profile;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::history::{DatasetRecord, HistoryStore, ScanRecord};
+use super::anomalies;
+use super::history::{Accepted, DatasetRecord, HistoryStore, MonitorPoint, ScanRecord};
 use super::profile::{self, Point};
 use super::schema_change::{self, Event, SnapshotColumn};
 use crate::config::{ChangeKind, Config};
@@ -17,8 +18,8 @@ use crate::exec::{Limits, RunControl};
 use crate::model::threshold::Level;
 use crate::plan::Resolved;
 use crate::results::{
-    MonitorEvent, MonitorResult, Outcome, ProfileValue, Results, ScanSection, ScannedDataset,
-    ScannedSource, SCAN_SCHEMA_VERSION,
+    MonitorEvent, MonitorOutcome, MonitorResult, ProfileValue, Results, ScanSection,
+    ScannedDataset, ScannedSource, SCAN_SCHEMA_VERSION,
 };
 use crate::sql::dialect::print_select;
 use crate::verify::{self, RunOptions};
@@ -70,6 +71,7 @@ pub async fn run(
         history: history.label().to_string(),
         history_error: None,
     };
+    let mut check_points = check_points(&results);
     let mut record = ScanRecord {
         scan_id: results.scan_id.clone(),
         measured_at: opts.now,
@@ -97,8 +99,24 @@ pub async fn run(
                 (false, HashMap::new())
             }
         };
+        let mut datasets: Vec<(Observed, Vec<Point>)> = datasets
+            .into_iter()
+            .map(|o| {
+                let mut points = o.points.clone();
+                let key = (name.clone(), o.path.join("/"));
+                points.extend(check_points.remove(&key).unwrap_or_default());
+                (o, points)
+            })
+            .collect();
+        let past = match past_points(config, history, &name, &datasets, opts.now).await {
+            Ok(p) => p,
+            Err(e) => {
+                section.history_error = Some(crate::secrets::mask(&e.to_string()));
+                Default::default()
+            }
+        };
         let mut scanned = Vec::new();
-        for o in datasets {
+        for (o, points) in datasets.drain(..) {
             let path = o.path.join("/");
             let events = schema_change::changes(
                 previous.remove(&path).as_deref(),
@@ -106,13 +124,25 @@ pub async fn run(
                 seen_before,
                 ds.dialect(),
             );
-            scanned.push(dataset_result(config, &name, &o, &events));
+            let (verdicts, monitors) = anomalies::judge(
+                &config.scan.anomalies,
+                &name,
+                &path,
+                &points,
+                &past.0,
+                &past.1,
+                opts.now,
+            );
+            let mut result = dataset_result(config, &name, &o, &events);
+            result.monitors.extend(monitors);
+            scanned.push(result);
             record.datasets.push(DatasetRecord {
                 data_source: name.clone(),
                 dataset: path,
                 snapshot: o.snapshot,
-                points: o.points,
+                points,
                 events: leveled(config, events),
+                verdicts,
             });
         }
         // datasets of the last scan that are gone (and still selected)
@@ -136,6 +166,7 @@ pub async fn run(
                 snapshot: None,
                 points: Vec::new(),
                 events: leveled(config, events),
+                verdicts: HashMap::new(),
             });
         }
         section.data_sources.push(ScannedSource {
@@ -144,7 +175,6 @@ pub async fn run(
             datasets: scanned,
         });
     }
-    add_check_points(&results, &mut record);
     if section.history_error.is_none() {
         if let Err(e) = history.record(&record).await {
             section.history_error = Some(crate::secrets::mask(&e.to_string()));
@@ -256,11 +286,11 @@ fn leveled(config: &Config, events: Vec<Event>) -> Vec<(Event, Level)> {
 fn dataset_result(config: &Config, source: &str, o: &Observed, events: &[Event]) -> ScannedDataset {
     let leveled = leveled(config, events.to_vec());
     let outcome = if leveled.iter().any(|(_, l)| *l == Level::Fail) {
-        Outcome::Fail
+        MonitorOutcome::Fail
     } else if leveled.is_empty() {
-        Outcome::Pass
+        MonitorOutcome::Pass
     } else {
-        Outcome::Warn
+        MonitorOutcome::Warn
     };
     ScannedDataset {
         dataset: format!("{source}/{}", o.path.join("/")),
@@ -289,33 +319,68 @@ fn dataset_result(config: &Config, source: &str, o: &Observed, events: &[Event])
                     new: e.new.clone(),
                 })
                 .collect(),
+            anomaly: None,
         }],
         error: o.error.as_deref().map(crate::secrets::mask),
     }
 }
 
-/// Every check's measured value, as a point of its dataset (`check:<id>`).
-fn add_check_points(results: &Results, record: &mut ScanRecord) {
+/// Every check's measured value, as a point of its dataset (`check:<id>`), by data
+/// source and dataset path.
+fn check_points(results: &Results) -> HashMap<(String, String), Vec<Point>> {
+    let mut out: HashMap<(String, String), Vec<Point>> = HashMap::new();
     for d in &results.datasets {
         let Some((source, path)) = d.dataset.split_once('/') else {
             continue;
         };
-        let points: Vec<Point> = d
-            .checks
-            .iter()
-            .map(|c| Point {
+        out.entry((source.to_string(), path.to_string()))
+            .or_default()
+            .extend(d.checks.iter().map(|c| Point {
                 column: c.column.clone(),
                 metric: format!("check:{}", c.id),
                 value: c.value,
-            })
-            .collect();
-        match record
-            .datasets
-            .iter_mut()
-            .find(|r| r.data_source == source && r.dataset == path)
-        {
-            Some(r) => r.points.extend(points),
-            None => continue,
-        }
+            }));
     }
+    out
+}
+
+/// The recorded history the anomaly monitors of a data source's datasets need: the
+/// monitored metrics' points since the horizon, by series, and accepted changes.
+async fn past_points(
+    config: &Config,
+    history: &HistoryStore,
+    source: &str,
+    datasets: &[(Observed, Vec<Point>)],
+    now: chrono::DateTime<Utc>,
+) -> Result<
+    (
+        HashMap<anomalies::SeriesKey, Vec<MonitorPoint>>,
+        Vec<Accepted>,
+    ),
+    crate::error::RunError,
+> {
+    let monitors = &config.scan.anomalies;
+    let mut metrics: Vec<String> = datasets
+        .iter()
+        .flat_map(|(o, points)| {
+            let dataset = format!("{source}/{}", o.path.join("/"));
+            points
+                .iter()
+                .filter(move |p| {
+                    monitors
+                        .for_series(&dataset, p.column.as_deref(), &p.metric)
+                        .is_some()
+                })
+                .map(|p| p.metric.clone())
+        })
+        .collect();
+    metrics.sort();
+    metrics.dedup();
+    if metrics.is_empty() {
+        return Ok(Default::default());
+    }
+    let since = now - anomalies::horizon(monitors, config.history.keep);
+    let points = history.monitor_points(source, &metrics, since).await?;
+    let accepted = history.accepted(Some(source)).await?;
+    Ok((points, accepted))
 }
