@@ -49,6 +49,59 @@ pub enum Command {
     /// Show what scans recorded: series of metrics, or a dataset's schema over time
     #[command(after_help = HISTORY_EXAMPLES)]
     History(HistoryArgs),
+    /// Run a data channel (a source or sink of records over WebSocket), or list them
+    #[command(after_help = CHANNEL_EXAMPLES)]
+    Channel(ChannelArgs),
+}
+
+const CHANNEL_EXAMPLES: &str = "Examples:
+  assay channel run channels/orders.yml                  until Ctrl-C or SIGTERM
+  assay channel run channels/orders.yml --every 5m --for 8h
+  assay channel run channels/orders.yml --at 2026-03-01T02:00:00Z
+  assay channel list --environment development -o json
+
+A source sends what it reads when it starts and then every --every, to every consumer
+connected then; a sink stores every record it gets. Channels register themselves in
+.assay/channels/ (or ASSAY_CHANNEL_REGISTRY) while they run. The protocol is in
+docs/channels.md.";
+
+#[derive(Debug, Args)]
+pub struct ChannelArgs {
+    /// `run CHANNEL.yml` or `list`
+    #[arg(value_name = "COMMAND")]
+    pub args: Vec<String>,
+
+    /// Project config file [default: ./assay.yml when present]
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// run: start at this time (RFC 3339) instead of now
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// run: a source reads and sends a new result set this often (30s, 5m, 1h)
+    #[arg(long, value_name = "DURATION")]
+    pub every: Option<String>,
+
+    /// run: stop after this long [default: run until stopped]
+    #[arg(long = "for", value_name = "DURATION")]
+    pub for_: Option<String>,
+
+    /// list: only channels visible in this environment (deployed or exposed there)
+    #[arg(long, value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// list: table (default) or json
+    #[arg(short = 'o', long = "output", value_name = "FORMAT")]
+    pub output: Option<String>,
+
+    /// Only errors on stderr
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More logging
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
 }
 
 const HISTORY_EXAMPLES: &str = "Examples:
@@ -282,6 +335,20 @@ pub struct VerifyArgs {
     /// Datasets verified concurrently
     #[arg(short = 'j', long, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
+
+    /// Verify one result set received from this source channel (found in the channel
+    /// registry) instead of the contract's table
+    #[arg(long, value_name = "NAME")]
+    pub channel: Option<String>,
+
+    /// The environment whose channels --channel sees
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "ASSAY_ENVIRONMENT",
+        default_value = "default"
+    )]
+    pub environment: String,
 
     /// The run's "now" (RFC 3339), for reproducible freshness checks and ${var.NOW}
     #[arg(long, value_name = "TIMESTAMP")]

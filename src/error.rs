@@ -31,6 +31,9 @@ pub enum RunError {
         path: PathBuf,
         message: String,
     },
+    /// a data channel could not be run or reached
+    #[error("{0}")]
+    Channel(String),
     /// a file that is not what it should be (an outbox entry that is not JSON, say)
     #[error("'{}' {message}", path.display())]
     Content { path: PathBuf, message: String },

@@ -6,6 +6,7 @@
 pub mod anomaly;
 pub mod app;
 pub mod capture;
+pub mod channel;
 pub mod checks;
 pub mod cli;
 pub mod config;

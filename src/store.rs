@@ -62,10 +62,26 @@ impl StoreLocation {
             settings: Arc::new(DuckDbSettings {
                 database: path.to_string_lossy().into_owned(),
                 owned_by_assay: true,
+                preload: None,
             }),
             name: file.trim_end_matches(".duckdb").to_string(),
             schema,
         }
+    }
+
+    /// A data source of the user's as a store (a channel's sink table): None for an
+    /// engine that cannot hold one.
+    pub fn of_data_source(ds: &DataSourceConfig, schema: Option<String>) -> Option<StoreLocation> {
+        let store = ds.engine.store()?;
+        Some(StoreLocation {
+            engine: ds.engine,
+            store,
+            dialect: ds.dialect(),
+            settings: ds.settings.clone(),
+            name: ds.name.clone(),
+            schema,
+            label: format!("{} data source '{}'", ds.type_name(), ds.name),
+        })
     }
 
     pub fn dialect(&self) -> &'static dyn Dialect {

@@ -5,10 +5,12 @@
 //! found before anything connects, and reported together with exit code 2.
 
 mod backtest;
+pub mod channel;
 pub mod history;
 pub mod push;
 mod run_config;
 pub mod scan;
+mod stream;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

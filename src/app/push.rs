@@ -95,7 +95,7 @@ pub(super) async fn push_results(results: &Results, plan: &PushPlan, quiet: bool
 }
 
 /// Ctrl-C or SIGTERM, whichever comes first; its name for messages.
-async fn stop_signal() -> &'static str {
+pub(super) async fn stop_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

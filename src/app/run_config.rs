@@ -69,7 +69,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         defaults: HashMap::new(),
         now: now_text(now),
     };
-    let config = config::load(config_path.as_deref(), &files, &config_vars)?;
+    let mut config = config::load(config_path.as_deref(), &files, &config_vars)?;
     for name in &names {
         if config.data_source(name).is_none() {
             let help = config.unknown_name_help(name);
@@ -83,8 +83,27 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     }
     let push = push_plan(&config, args.push, &mut diags);
     let contract_files = find_contracts(&args.paths, &mut diags);
+    if args.channel.is_some() && contract_files.len() != 1 && diags.is_empty() {
+        diags.push(
+            Diag::plain(format!(
+                "--channel verifies one contract, and {} were given",
+                contract_files.len()
+            ))
+            .with_help("assay verify contracts/orders.yml --channel orders"),
+        );
+    }
+    if args.channel.is_some() && args.plan {
+        diags.push(Diag::plain(
+            "--plan connects to nothing, and --channel has to",
+        ));
+    }
     if !diags.is_empty() {
         return Err(diags.into());
+    }
+    if let Some(name) = &args.channel {
+        // the contract is read twice: here for its dataset and columns, and below as always
+        let contract = contract::load(&contract_files[0], &set, &now_text(now))?;
+        super::stream::substitute(&mut config, &contract, name, &args.environment, timeout)?;
     }
     let resolved = load_contracts(&contract_files, &config, &names, &set, now)?;
     Ok(Run {

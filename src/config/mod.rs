@@ -4,6 +4,7 @@
 //! `assay -c project/assay.yml` works from anywhere.
 
 mod anomalies;
+pub mod channels;
 mod notify;
 mod scan;
 
@@ -35,6 +36,10 @@ pub struct Config {
     pub scan: ScanConfig,
     pub history: HistoryConfig,
     pub notify: Option<NotifyConfig>,
+    /// channels approved per environment
+    pub environments: channels::Environments,
+    /// how assay logs in to channels, by name
+    pub channels: std::collections::BTreeMap<String, channels::Credentials>,
 }
 
 /// Where failing rows go (SPEC section 6).
@@ -176,6 +181,8 @@ pub fn load(
                 "scan",
                 "history",
                 "notify",
+                "environments",
+                "channels",
             ],
             "the config file",
         ) {
@@ -209,6 +216,12 @@ pub fn load(
             }
             if let Some(n) = node.get("notify").filter(|n| !n.is_null()) {
                 config.notify = notify::notify(&mut r, n);
+            }
+            if let Some(n) = node.get("environments").filter(|n| !n.is_null()) {
+                config.environments = channels::environments(&mut r, n).unwrap_or_default();
+            }
+            if let Some(n) = node.get("channels").filter(|n| !n.is_null()) {
+                config.channels = channels::channels(&mut r, n, base_dir(path)).unwrap_or_default();
             }
             if let Some(h) = node.get("history").filter(|n| !n.is_null()) {
                 if let Some(h) = scan::history(&mut r, h, &config.data_sources) {

@@ -26,6 +26,9 @@ pub struct DuckDbSettings {
     pub database: String,
     /// assay's own file (the default store): a broken one may be moved aside
     pub owned_by_assay: bool,
+    /// an in-memory database made by these statements (a channel's result set loaded
+    /// into a table), locked down once they ran
+    pub preload: Option<Arc<Vec<String>>>,
 }
 
 impl Settings for DuckDbSettings {
@@ -63,6 +66,7 @@ impl Engine for DuckDb {
         Some(Arc::new(DuckDbSettings {
             database,
             owned_by_assay: false,
+            preload: None,
         }))
     }
 
@@ -83,10 +87,11 @@ impl Engine for DuckDb {
         _files: Files,
     ) -> Result<Arc<dyn Executor>, ExecError> {
         let name = ds.name.clone();
-        let database = settings_of::<DuckDbSettings>(ds.settings.as_ref(), self.name())
-            .database
-            .clone();
-        open_blocking(move || DuckDbExecutor::open_database(&name, &database)).await
+        let settings = settings_of::<DuckDbSettings>(ds.settings.as_ref(), self.name()).clone();
+        if let Some(statements) = settings.preload {
+            return open_blocking(move || DuckDbExecutor::open_preloaded(&name, &statements)).await;
+        }
+        open_blocking(move || DuckDbExecutor::open_database(&name, &settings.database)).await
     }
 
     fn store(&self) -> Option<&dyn StoreEngine> {
@@ -124,6 +129,10 @@ impl StoreEngine for DuckDb {
             json: "JSON",
             timestamp: "TIMESTAMP",
             number: "DOUBLE",
+            integer: "BIGINT",
+            boolean: "BOOLEAN",
+            date: "DATE",
+            decimal: "DECIMAL(38,10)",
         }
     }
 

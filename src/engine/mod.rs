@@ -174,6 +174,12 @@ pub struct StoreTypes {
     pub timestamp: &'static str,
     /// a floating-point number (metric values)
     pub number: &'static str,
+    /// a 64-bit integer
+    pub integer: &'static str,
+    pub boolean: &'static str,
+    pub date: &'static str,
+    /// an exact decimal when no precision is given: as wide as the engine allows
+    pub decimal: &'static str,
 }
 
 #[async_trait]

@@ -81,6 +81,10 @@ impl StoreEngine for MySql {
             json: "JSON",
             timestamp: "DATETIME(6)",
             number: "DOUBLE",
+            integer: "BIGINT",
+            boolean: "BOOLEAN",
+            date: "DATE",
+            decimal: "DECIMAL(65,20)",
         }
     }
 

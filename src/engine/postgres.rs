@@ -103,6 +103,10 @@ impl StoreEngine for Postgres {
             json: "JSONB",
             timestamp: "TIMESTAMP",
             number: "DOUBLE PRECISION",
+            integer: "BIGINT",
+            boolean: "BOOLEAN",
+            date: "DATE",
+            decimal: "NUMERIC",
         }
     }
 

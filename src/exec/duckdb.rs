@@ -97,6 +97,27 @@ impl DuckDbExecutor {
         })
     }
 
+    /// An in-memory database holding what `statements` make (a channel's records in a
+    /// table), locked down afterwards like every other.
+    pub fn open_preloaded(
+        data_source: &str,
+        statements: &[String],
+    ) -> Result<DuckDbExecutor, ExecError> {
+        let config = base_config().map_err(|e| connect_error(data_source, e))?;
+        let conn = Connection::open_in_memory_with_flags(config)
+            .map_err(|e| connect_error(data_source, e))?;
+        for s in statements {
+            conn.execute_batch(s)
+                .map_err(|e| connect_error(data_source, e))?;
+        }
+        lock_down(&conn, &[]).map_err(|e| connect_error(data_source, e))?;
+        Ok(DuckDbExecutor {
+            data_source: data_source.to_string(),
+            base: Mutex::new(conn),
+            file_errors: HashMap::new(),
+        })
+    }
+
     /// An in-memory database with one view per data file, named as the table parts say.
     /// Only those files stay readable once the views exist.
     pub fn open_files(

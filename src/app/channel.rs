@@ -1,0 +1,399 @@
+//! `assay channel run CHANNEL.yml` runs a channel as a network service until it is
+//! stopped (Ctrl-C, SIGTERM, `--for`); `assay channel list` shows the running ones.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{config_path, now_text, runtime, AppError};
+use crate::channel::hub::Hub;
+use crate::channel::protocol::Kind;
+use crate::channel::registry::{self, Entry};
+use crate::channel::sink::Sink;
+use crate::channel::spec::{self, ChannelSpec};
+use crate::channel::{server, source};
+use crate::cli::ChannelArgs;
+use crate::config::{self, Config};
+use crate::diag::{Diag, Diags};
+use crate::error::RunError;
+use crate::exit::Exit;
+use crate::interp::Vars;
+
+pub fn run(args: &ChannelArgs) -> Result<Exit, AppError> {
+    match args.args.first().map(String::as_str) {
+        Some("run") => match args.args.get(1..) {
+            Some([file]) => run_channel(args, file),
+            _ => Err(Diag::plain("assay channel run takes one channel file")
+                .with_help("assay channel run channels/orders.yml --every 1m")
+                .into()),
+        },
+        Some("list") if args.args.len() == 1 => list(args),
+        Some("list") => Err(Diag::plain("assay channel list takes no argument")
+            .with_help("assay channel list --environment development")
+            .into()),
+        Some(other) => Err(Diag::plain(format!("unknown channel command '{other}'"))
+            .with_help("assay channel run CHANNEL.yml, or assay channel list")
+            .into()),
+        None => Err(Diag::plain("assay channel needs a command")
+            .with_help("assay channel run CHANNEL.yml, or assay channel list")
+            .into()),
+    }
+}
+
+fn load_config(args: &ChannelArgs) -> Result<Config, AppError> {
+    let vars = Vars {
+        set: HashMap::new(),
+        defaults: HashMap::new(),
+        now: now_text(Utc::now()),
+    };
+    Ok(config::load(
+        config_path(args.config.as_ref())?.as_deref(),
+        &[],
+        &vars,
+    )?)
+}
+
+/// Deploying in its environment and exposing to others need the approval of each.
+pub fn check_approvals(spec: &ChannelSpec, config: &Config) -> Result<(), Diags> {
+    let mut diags = Diags::default();
+    let approved = |env: &str| {
+        config
+            .environments
+            .get(env)
+            .is_some_and(|channels| channels.iter().any(|c| c == &spec.name))
+    };
+    let what = std::iter::once((&spec.environment, "deploy"))
+        .chain(spec.expose_to.iter().map(|e| (e, "expose")));
+    for (env, verb) in what {
+        if !approved(env) {
+            let file = config
+                .config_file
+                .as_ref()
+                .map_or("assay.yml".to_string(), |p| p.display().to_string());
+            diags.push(
+                Diag::plain(format!(
+                    "channel {} is not approved in environment {env}: it may not {verb} there",
+                    spec.name
+                ))
+                .with_help(format!(
+                    "approve it in {file}:\nenvironments:\n  {env}:\n    channels: [{}]",
+                    spec.name
+                )),
+            );
+        }
+    }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(diags)
+    }
+}
+
+fn duration_arg(text: Option<&String>, flag: &str, diags: &mut Diags) -> Option<Duration> {
+    let text = text?;
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Some(d),
+        _ => {
+            diags.push(
+                Diag::plain(format!("{flag} '{text}' is not a duration"))
+                    .with_help("write it like 30s, 5m or 1h"),
+            );
+            None
+        }
+    }
+}
+
+fn run_channel(args: &ChannelArgs, file: &str) -> Result<Exit, AppError> {
+    let mut diags = Diags::default();
+    let every = duration_arg(args.every.as_ref(), "--every", &mut diags);
+    let for_ = duration_arg(args.for_.as_ref(), "--for", &mut diags);
+    let at: Option<DateTime<Utc>> = args.at.as_ref().and_then(|t| {
+        let parsed = crate::checks::freshness::parse_timestamp(t);
+        if parsed.is_none() {
+            diags.push(
+                Diag::plain(format!("--at '{t}' is not a time"))
+                    .with_help("write it like 2026-03-01T02:00:00Z"),
+            );
+        }
+        parsed
+    });
+    if args.environment.is_some() {
+        diags.push(
+            Diag::plain("--environment is for channel list and verify --channel")
+                .with_help("a channel's environment is in its file: environment: development"),
+        );
+    }
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
+    let config = load_config(args)?;
+    let spec = spec::load(Path::new(file), &config, &Vars::default())?;
+    check_approvals(&spec, &config)?;
+    if every.is_some() && spec.kind == Kind::Sink {
+        return Err(
+            Diag::plain("--every is for a source: a sink stores what it gets as it comes").into(),
+        );
+    }
+    let registry_dir = registry::dir(&config.project_dir);
+    let rt = runtime()?;
+    let code = rt.block_on(serve(spec, registry_dir, at, every, for_, args.quiet));
+    rt.shutdown_timeout(Duration::from_secs(2));
+    code
+}
+
+async fn serve(
+    spec: ChannelSpec,
+    registry_dir: std::path::PathBuf,
+    at: Option<DateTime<Utc>>,
+    every: Option<Duration>,
+    for_: Option<Duration>,
+    quiet: bool,
+) -> Result<Exit, AppError> {
+    let runtime_error = |e: String| AppError::Runtime(RunError::Channel(e));
+    let stop = super::push::stop_signal();
+    tokio::pin!(stop);
+    if let Some(at) = at {
+        let wait = (at - Utc::now()).to_std().unwrap_or_default();
+        if !quiet {
+            println!("channel {} starts at {}", spec.name, now_text(at));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            reason = &mut stop => {
+                if !quiet { println!("channel {}: {reason} before it started", spec.name); }
+                return Ok(Exit::Ok);
+            }
+        }
+    }
+    let sink = match spec.kind {
+        Kind::Sink => Some(Arc::new(Sink::open(&spec).map_err(runtime_error)?)),
+        Kind::Source => None,
+    };
+    let listener = server::bind(&spec.listen).await.map_err(runtime_error)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| runtime_error(e.to_string()))?;
+    let url = server::url_of(addr, spec.tls.is_some());
+    if let Some(tls) = &spec.tls {
+        // a bad certificate is found now, not at the first client
+        crate::channel::tls::server_config(tls).map_err(runtime_error)?;
+    }
+    let started = Utc::now();
+    let mut entry = Entry {
+        name: spec.name.clone(),
+        kind: spec.kind,
+        store_type: spec.store_type.clone(),
+        format: spec.format.clone(),
+        result_sets: spec.result_sets,
+        url: url.clone(),
+        environment: spec.environment.clone(),
+        expose_to: spec.expose_to.clone(),
+        pid: std::process::id(),
+        host: registry::host(),
+        started_at: started,
+        heartbeat_at: started,
+        counters: Default::default(),
+    };
+    registry::register(&registry_dir, &entry).map_err(runtime_error)?;
+    let hub = Hub::new(spec.clone());
+    if !quiet {
+        println!(
+            "channel {} ({}, {}, format {}) listening on {url}, environment {}",
+            spec.name,
+            spec.kind.as_str(),
+            spec.store_type,
+            spec.format.name,
+            spec.environment
+        );
+    }
+    let server = tokio::spawn(server::serve(
+        listener,
+        spec.tls.clone(),
+        hub.clone(),
+        sink.clone(),
+    ));
+    let sending =
+        (spec.kind == Kind::Source).then(|| tokio::spawn(send_on_schedule(hub.clone(), every)));
+    let heartbeat = {
+        let (hub, dir, mut entry) = (hub.clone(), registry_dir.clone(), entry.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(registry::HEARTBEAT).await;
+                entry.heartbeat_at = Utc::now();
+                entry.counters = hub.counters();
+                if let Err(e) = registry::write(&dir, &entry) {
+                    tracing::warn!("{e}");
+                }
+            }
+        })
+    };
+    let reason = match for_ {
+        Some(d) => tokio::select! {
+            r = &mut stop => r,
+            _ = tokio::time::sleep(d) => "its --for time elapsed",
+        },
+        None => (&mut stop).await,
+    };
+    hub.stop();
+    if let Some(s) = sending {
+        s.abort();
+    }
+    heartbeat.abort();
+    let served = tokio::time::timeout(Duration::from_secs(5), server).await;
+    let mut failure = None;
+    if let Ok(Ok(Err(e))) = served {
+        failure = Some(e);
+    }
+    if let Some(sink) = &sink {
+        if let Err(e) = sink.flush().await {
+            failure.get_or_insert(e);
+        }
+    }
+    entry.counters = hub.counters();
+    registry::remove(&registry_dir, &entry);
+    if !quiet {
+        let c = &entry.counters;
+        println!(
+            "channel {} stopped ({reason}): {} result sets, {} records sent, {} received, {} stored, {} discarded, {} dropped, {} connections",
+            spec.name, c.result_sets, c.sent, c.received, c.stored, c.discarded, c.dropped, c.connections_total
+        );
+    }
+    match failure {
+        Some(e) => Err(runtime_error(e)),
+        None => Ok(Exit::Ok),
+    }
+}
+
+/// A source reads its store and sends the result now, then every period.
+async fn send_on_schedule(hub: Arc<Hub>, every: Option<Duration>) {
+    let mut ticks = every.map(|d| {
+        let mut i = tokio::time::interval(d);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
+    loop {
+        if let Some(t) = ticks.as_mut() {
+            t.tick().await;
+        }
+        match source::read(&hub.spec).await {
+            Ok(records) => {
+                let n = records.len();
+                let id = hub.send_result_set(records);
+                tracing::info!(
+                    "channel {}: sent {n} records{}",
+                    hub.spec.name,
+                    id.map(|i| format!(" as result set {i}"))
+                        .unwrap_or_default()
+                );
+            }
+            Err(e) => tracing::error!("channel {}: {}", hub.spec.name, crate::secrets::mask(&e)),
+        }
+        if ticks.is_none() {
+            return;
+        }
+    }
+}
+
+fn list(args: &ChannelArgs) -> Result<Exit, AppError> {
+    let config = load_config(args)?;
+    let dir = registry::dir(&config.project_dir);
+    let entries: Vec<Entry> = registry::list(&dir)
+        .into_iter()
+        .filter(|e| {
+            args.environment
+                .as_deref()
+                .is_none_or(|env| e.visible_in(env))
+        })
+        .collect();
+    let text = match args.output.as_deref() {
+        Some("json") => {
+            let mut s = serde_json::to_string_pretty(&serde_json::json!({ "channels": entries }))
+                .expect("entries serialize");
+            s.push('\n');
+            s
+        }
+        None | Some("table") => table(&entries),
+        Some(other) => {
+            return Err(
+                Diag::plain(format!("-o {other}: channel list writes table or json"))
+                    .with_help("-o json")
+                    .into(),
+            )
+        }
+    };
+    print!("{text}");
+    Ok(Exit::Ok)
+}
+
+fn table(entries: &[Entry]) -> String {
+    if entries.is_empty() {
+        return "no channel is running\n".into();
+    }
+    let header = [
+        "name",
+        "kind",
+        "type",
+        "format",
+        "environment",
+        "exposed to",
+        "url",
+        "pid",
+        "sent",
+        "received",
+        "stored",
+        "discarded",
+        "dropped",
+        "connections",
+    ];
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let c = &e.counters;
+            vec![
+                e.name.clone(),
+                e.kind.as_str().into(),
+                e.store_type.clone(),
+                e.format.name.clone(),
+                e.environment.clone(),
+                if e.expose_to.is_empty() {
+                    "-".into()
+                } else {
+                    e.expose_to.join(",")
+                },
+                e.url.clone(),
+                e.pid.to_string(),
+                c.sent.to_string(),
+                c.received.to_string(),
+                c.stored.to_string(),
+                c.discarded.to_string(),
+                c.dropped.to_string(),
+                c.connections.to_string(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(header.iter().map(|s| s.to_string()).collect());
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}

@@ -1,0 +1,214 @@
+//! `assay verify CONTRACT --channel NAME`: one result set of a source channel, received
+//! into an in-memory DuckDB table that stands for the contract's dataset; the contract
+//! is then verified on it exactly as on a table.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::AppError;
+use crate::channel::client::Client;
+use crate::channel::format::Format;
+use crate::channel::protocol::Kind;
+use crate::channel::registry::{self, Entry};
+use crate::channel::sink::{column_type, insert_rows};
+use crate::config::Config;
+use crate::contract::Contract;
+use crate::diag::Diag;
+use crate::engine::{self, DataSourceConfig, DuckDbSettings};
+use crate::error::RunError;
+use crate::sql::ast::{CreateTable, TableRef};
+use crate::sql::dialect::{print_create_table, Dialect};
+use crate::sql::duckdb::DuckDbDialect;
+
+/// The running source channels named `name` visible in `environment`, and the one whose
+/// format has every column the contract names.
+fn find(
+    config: &Config,
+    name: &str,
+    environment: &str,
+    contract: &Contract,
+) -> Result<Entry, AppError> {
+    let dir = registry::dir(&config.project_dir);
+    let entries: Vec<Entry> = registry::list(&dir)
+        .into_iter()
+        .filter(|e| e.name == name && e.kind == Kind::Source && e.visible_in(environment))
+        .collect();
+    if entries.is_empty() {
+        return Err(AppError::Runtime(RunError::Channel(format!(
+            "no source channel '{name}' runs in environment {environment} (registry {}); start it with assay channel run",
+            dir.display()
+        ))));
+    }
+    let missing = |f: &Format| -> Vec<String> {
+        contract
+            .columns
+            .iter()
+            .filter(|c| {
+                f.fields
+                    .iter()
+                    .all(|x| !x.name.eq_ignore_ascii_case(&c.name))
+            })
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let fitting: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| missing(&e.format).is_empty())
+        .collect();
+    match fitting.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => {
+            let why: Vec<String> = entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "format {} lacks {}",
+                        e.format.name,
+                        missing(&e.format).join(", ")
+                    )
+                })
+                .collect();
+            Err(Diag::plain(format!(
+                "channel '{name}' sends no format with the contract's columns: {}",
+                why.join("; ")
+            ))
+            .with_help("the contract's columns must be fields of the channel's format")
+            .into())
+        }
+        several => {
+            let names: Vec<&str> = several.iter().map(|e| e.format.name.as_str()).collect();
+            Err(Diag::plain(format!(
+                "channel '{name}' runs with several formats that fit the contract: {}",
+                names.join(", ")
+            ))
+            .with_help("name the columns in the contract, so one format fits")
+            .into())
+        }
+    }
+}
+
+/// The statements that make the contract's table from the records.
+fn load_statements(
+    table: &TableRef,
+    format: &Format,
+    records: &[serde_json::Value],
+) -> Result<Vec<String>, String> {
+    let d = DuckDbDialect;
+    let types = engine::by_name("duckdb")
+        .and_then(|e| e.store())
+        .expect("duckdb holds stores")
+        .types();
+    let mut out = Vec::new();
+    if table.parts.len() >= 2 {
+        out.push(format!(
+            "CREATE SCHEMA IF NOT EXISTS {}",
+            d.quote_ident(&table.parts[table.parts.len() - 2])
+        ));
+    }
+    out.push(print_create_table(
+        &d,
+        &CreateTable {
+            table: table.clone(),
+            columns: format
+                .fields
+                .iter()
+                .map(|f| (f.name.clone(), column_type(&types, f)))
+                .collect(),
+        },
+    ));
+    let mut checked = Vec::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        checked.push(
+            format
+                .check(r)
+                .map_err(|e| format!("record {}: {e}", i + 1))?,
+        );
+    }
+    out.extend(insert_rows(&d, table.clone(), format, &checked));
+    Ok(out)
+}
+
+/// Receive one result set and make the contract's data source an in-memory DuckDB
+/// holding it. `timeout` bounds the wait (exit 3 when it passes).
+pub(super) fn substitute(
+    config: &mut Config,
+    contract: &Contract,
+    name: &str,
+    environment: &str,
+    timeout: Option<Duration>,
+) -> Result<(), AppError> {
+    let entry = find(config, name, environment, contract)?;
+    let Some(who) = config.channels.get(name).cloned() else {
+        return Err(
+            Diag::plain(format!("no credentials for channel '{name}' in assay.yml"))
+                .with_help(format!(
+                "channels:\n  {name}: {{user: pipeline, password: \"${{env.CHANNEL_PASSWORD}}\"}}"
+            ))
+                .into(),
+        );
+    };
+    let runtime = super::runtime()?;
+    let received = runtime.block_on(async {
+        let receive = async {
+            let mut client = Client::connect(&entry.url, &who, Duration::from_secs(30)).await?;
+            if !client.hello.3 {
+                return Err(format!(
+                    "channel '{name}' does not frame result sets: there is no end to wait for"
+                ));
+            }
+            let got = client.result_set().await;
+            client.logout().await;
+            got
+        };
+        let stop = super::push::stop_signal();
+        tokio::select! {
+            got = receive => got.map_err(|e| RunError::Channel(crate::secrets::mask(&e))),
+            reason = stop => Err(RunError::Cancelled { reason: format!("{reason} while waiting for channel '{name}'") }),
+            _ = async {
+                match timeout {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => std::future::pending().await,
+                }
+            } => Err(RunError::Cancelled {
+                reason: format!(
+                    "--timeout passed before channel '{name}' sent a whole result set"
+                ),
+            }),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    let (id, records) = received.map_err(AppError::Runtime)?;
+    tracing::info!(
+        "channel {name}: result set {id} of {} records received",
+        records.len()
+    );
+    let ds_name = contract.dataset.data_source.clone();
+    let probe = DataSourceConfig {
+        name: ds_name.clone(),
+        engine: engine::by_name("duckdb").expect("duckdb is an engine"),
+        settings: Arc::new(DuckDbSettings {
+            database: ":memory:".into(),
+            owned_by_assay: false,
+            preload: None,
+        }),
+    };
+    let table = probe.table_ref(&contract.dataset.path).map_err(|e| {
+        Diag::plain(format!(
+            "dataset {} cannot name a table for the channel's records: {e}",
+            contract.dataset.text
+        ))
+    })?;
+    let statements = load_statements(&table, &entry.format, &records)
+        .map_err(|e| AppError::Runtime(RunError::Channel(format!("channel '{name}': {e}"))))?;
+    let ds = DataSourceConfig {
+        settings: Arc::new(DuckDbSettings {
+            database: ":memory:".into(),
+            owned_by_assay: false,
+            preload: Some(Arc::new(statements)),
+        }),
+        ..probe
+    };
+    config.data_sources.retain(|d| d.name != ds_name);
+    config.data_sources.push(ds);
+    Ok(())
+}

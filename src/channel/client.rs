@@ -1,0 +1,264 @@
+//! assay as a channel's client: log in, stream, log out. `assay verify --channel` takes
+//! one result set from a source; failed rows go to a sink.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value as Json;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::format::Format;
+use super::protocol::{Frame, Kind};
+
+pub use crate::config::channels::Credentials;
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+pub struct Client {
+    ws: WebSocketStream<Box<dyn Io>>,
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    pub hello: (String, Kind, Format, bool),
+}
+
+fn tls_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = ca {
+        use rustls::pki_types::pem::PemObject;
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca)
+            .map_err(|e| format!("ca_certificate {}: {e}", ca.display()))?
+        {
+            let cert = cert.map_err(|e| format!("ca_certificate {}: {e}", ca.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("ca_certificate {}: {e}", ca.display()))?;
+        }
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
+impl Client {
+    /// Log in at `url` (`http://host:port` or `https://...`) and open `/streaming`.
+    pub async fn connect(
+        url: &str,
+        who: &Credentials,
+        timeout: Duration,
+    ) -> Result<Client, String> {
+        let base = url.trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&base).map_err(|e| format!("channel URL {base}: {e}"))?;
+        let https = parsed.scheme() == "https";
+        let mut http = reqwest::Client::builder().timeout(timeout);
+        if let Some(ca) = &who.ca_certificate {
+            let pem =
+                std::fs::read(ca).map_err(|e| format!("ca_certificate {}: {e}", ca.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| format!("ca_certificate {}: {e}", ca.display()))?;
+            http = http.add_root_certificate(cert);
+        }
+        let http = http.build().map_err(|e| e.to_string())?;
+        let reply = http
+            .post(format!("{base}/login"))
+            .basic_auth(&who.user, Some(&who.password))
+            .send()
+            .await
+            .map_err(|e| format!("channel at {base} does not answer: {}", e.without_url()))?;
+        if reply.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return Err(format!(
+                "channel at {base} refused the login of user '{}': wrong user or password",
+                who.user
+            ));
+        }
+        if !reply.status().is_success() {
+            return Err(format!(
+                "channel at {base}: login answered {}",
+                reply.status()
+            ));
+        }
+        let text = reply
+            .text()
+            .await
+            .map_err(|e| format!("channel at {base}: the login's answer: {}", e.without_url()))?;
+        let body: Json = serde_json::from_str(&text)
+            .map_err(|e| format!("channel at {base}: the login's answer is not JSON: {e}"))?;
+        let token = body["token"]
+            .as_str()
+            .ok_or_else(|| format!("channel at {base}: the login's answer has no token"))?
+            .to_string();
+        crate::secrets::register(&token);
+
+        let host = parsed.host_str().unwrap_or("127.0.0.1").to_string();
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let ws_url = format!(
+            "{}://{host}:{port}/streaming",
+            if https { "wss" } else { "ws" }
+        );
+        let mut request = ws_url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| e.to_string())?;
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}")
+                .parse()
+                .map_err(|_| "a token that is not a header value".to_string())?,
+        );
+        let tcp = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+            .await
+            .map_err(|_| format!("channel at {base}: connecting timed out"))?
+            .map_err(|e| format!("channel at {base} does not answer: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        let io: Box<dyn Io> = if https {
+            let config = tls_config(who.ca_certificate.as_deref())?;
+            let name = rustls::pki_types::ServerName::try_from(host.clone())
+                .map_err(|e| format!("channel host {host}: {e}"))?;
+            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("channel at {base}: TLS: {e}"))?;
+            Box::new(tls)
+        } else {
+            Box::new(tcp)
+        };
+        let (mut ws, _) = tokio_tungstenite::client_async(request, io)
+            .await
+            .map_err(|e| format!("channel at {base}: /streaming: {e}"))?;
+        let hello = match tokio::time::timeout(timeout, next_frame(&mut ws)).await {
+            Ok(Ok(Frame::Hello {
+                channel,
+                kind,
+                format,
+                result_sets,
+            })) => (channel, kind, format, result_sets),
+            Ok(Ok(other)) => return Err(format!("channel at {base} began with {other:?}")),
+            Ok(Err(e)) => return Err(format!("channel at {base}: {e}")),
+            Err(_) => return Err(format!("channel at {base} did not announce itself")),
+        };
+        Ok(Client {
+            ws,
+            http,
+            base,
+            token,
+            hello,
+        })
+    }
+
+    /// The next complete result set (records of one that began before we connected are
+    /// skipped). Fails when records of it were dropped for us, or the channel closed.
+    pub async fn result_set(&mut self) -> Result<(String, Vec<Json>), String> {
+        let mut current: Option<(String, Vec<Json>)> = None;
+        loop {
+            match next_frame(&mut self.ws).await? {
+                Frame::ResultSetStart { id, .. } => current = Some((id, Vec::new())),
+                Frame::Records {
+                    result_set: Some(rs),
+                    records,
+                } => {
+                    if let Some((id, got)) = current.as_mut().filter(|(id, _)| *id == rs) {
+                        let _ = id;
+                        got.extend(records);
+                    }
+                }
+                Frame::ResultSetEnd { id, records } => {
+                    if let Some((cur, got)) = current.take() {
+                        if cur == id {
+                            if got.len() as u64 != records {
+                                return Err(format!(
+                                    "result set {id} ended after {records} records, {} of which arrived",
+                                    got.len()
+                                ));
+                            }
+                            return Ok((id, got));
+                        }
+                    }
+                }
+                Frame::Dropped { records, .. } if current.is_some() => {
+                    return Err(format!(
+                        "{records} records of the result set were dropped: this client read too slowly"
+                    ));
+                }
+                Frame::Closing { reason } => {
+                    return Err(format!("the channel closed the connection: {reason}"))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Send records to a sink; returns what the sink said about them once flushed.
+    pub async fn send(
+        &mut self,
+        records: Vec<Json>,
+        batch: usize,
+    ) -> Result<(u64, u64, Option<String>), String> {
+        let mut first_error = None;
+        for chunk in records.chunks(batch.max(1)) {
+            let frame = Frame::Records {
+                result_set: None,
+                records: chunk.to_vec(),
+            };
+            self.ws
+                .send(Message::text(frame.text()))
+                .await
+                .map_err(|e| format!("sending to the channel: {e}"))?;
+        }
+        self.ws
+            .send(Message::text(Frame::Flush.text()))
+            .await
+            .map_err(|e| format!("sending to the channel: {e}"))?;
+        loop {
+            match next_frame(&mut self.ws).await? {
+                Frame::Error { message, .. } => {
+                    first_error.get_or_insert(message);
+                }
+                Frame::Flushed { stored, discarded } => {
+                    return Ok((stored, discarded, first_error))
+                }
+                Frame::Closing { reason } => {
+                    return Err(format!("the channel closed the connection: {reason}"))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// End the session: the token stops working.
+    pub async fn logout(mut self) {
+        let _ = self.ws.close(None).await;
+        let _ = self
+            .http
+            .post(format!("{}/logout", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await;
+    }
+}
+
+async fn next_frame(ws: &mut WebSocketStream<Box<dyn Io>>) -> Result<Frame, String> {
+    loop {
+        match ws.next().await {
+            None => return Err("the channel closed the connection".into()),
+            Some(Err(e)) => return Err(format!("the channel's stream broke: {e}")),
+            Some(Ok(Message::Text(t))) => {
+                return serde_json::from_str(t.as_str())
+                    .map_err(|e| format!("the channel sent something that is not a frame: {e}"))
+            }
+            Some(Ok(Message::Close(_))) => return Err("the channel closed the connection".into()),
+            Some(Ok(_)) => {}
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! A running channel's shared state: its login sessions, its connected consumers (each
+//! with a bounded buffer of its own) and its counters.
+//!
+//! A source sends every record to every consumer connected at that moment and never
+//! waits for one: a consumer whose buffer is full misses the records that do not fit,
+//! and is told how many when it catches up. Frames that delimit result sets are always
+//! queued, so a slow consumer still learns where a result set ended.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use tokio::sync::{watch, Notify};
+
+use super::protocol::Frame;
+use super::registry::Counters;
+use super::spec::ChannelSpec;
+
+/// How long a login's token works.
+pub const SESSION_TTL: Duration = Duration::from_secs(3600);
+/// Logins open at once, at most: a flood of logins cannot exhaust memory.
+const MAX_SESSIONS: usize = 10_000;
+
+pub struct Session {
+    pub user: String,
+    expires: Instant,
+    /// set when the session ends (logout): its connections close
+    ended: watch::Sender<bool>,
+}
+
+/// What waits to be written to one consumer.
+pub struct Outbox {
+    state: Mutex<OutState>,
+    notify: Notify,
+    buffer: usize,
+}
+
+#[derive(Default)]
+struct OutState {
+    /// frames with their record counts; a drop notice where the records went missing
+    items: VecDeque<Item>,
+    queued_records: usize,
+    dropped_total: u64,
+}
+
+enum Item {
+    Frame(Arc<str>, usize),
+    Dropped(u64),
+}
+
+pub enum Next {
+    Frame(Arc<str>),
+    /// records missed since the last frame, and in all
+    Dropped {
+        records: u64,
+        total: u64,
+    },
+}
+
+impl Outbox {
+    fn new(buffer: usize) -> Outbox {
+        Outbox {
+            state: Mutex::new(OutState::default()),
+            notify: Notify::new(),
+            buffer,
+        }
+    }
+
+    /// Queue a frame carrying `records` records; false when it did not fit and was
+    /// dropped for this consumer.
+    fn push(&self, text: Arc<str>, records: usize) -> bool {
+        let mut s = self.state.lock().expect("outbox lock");
+        let fits = records == 0 || s.queued_records + records <= self.buffer;
+        if fits {
+            s.queued_records += records;
+            s.items.push_back(Item::Frame(text, records));
+        } else {
+            s.dropped_total += records as u64;
+            // consecutive drops are one notice, in the place the records went missing
+            match s.items.back_mut() {
+                Some(Item::Dropped(n)) => *n += records as u64,
+                _ => s.items.push_back(Item::Dropped(records as u64)),
+            }
+        }
+        drop(s);
+        self.notify.notify_one();
+        fits
+    }
+
+    /// The next thing to write, in order: frames, and notices of records missed.
+    pub async fn next(&self) -> Next {
+        loop {
+            {
+                let mut s = self.state.lock().expect("outbox lock");
+                match s.items.pop_front() {
+                    Some(Item::Frame(text, records)) => {
+                        s.queued_records -= records;
+                        return Next::Frame(text);
+                    }
+                    Some(Item::Dropped(records)) => {
+                        return Next::Dropped {
+                            records,
+                            total: s.dropped_total,
+                        }
+                    }
+                    None => {}
+                }
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+pub struct Hub {
+    pub spec: ChannelSpec,
+    sessions: Mutex<HashMap<String, Session>>,
+    consumers: Mutex<Vec<(u64, Arc<Outbox>)>>,
+    next_consumer: Mutex<u64>,
+    pub counters: Mutex<Counters>,
+    /// true once the channel stops
+    stopping: watch::Sender<bool>,
+}
+
+impl Hub {
+    pub fn new(spec: ChannelSpec) -> Arc<Hub> {
+        Arc::new(Hub {
+            spec,
+            sessions: Mutex::new(HashMap::new()),
+            consumers: Mutex::new(Vec::new()),
+            next_consumer: Mutex::new(0),
+            counters: Mutex::new(Counters::default()),
+            stopping: watch::channel(false).0,
+        })
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters.lock().expect("counters lock").clone()
+    }
+
+    pub fn count(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut self.counters.lock().expect("counters lock"));
+    }
+
+    /// A new session for `user`: its bearer token (random, 256 bits).
+    pub fn login(&self, user: &str) -> Option<String> {
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        let now = Instant::now();
+        sessions.retain(|_, s| s.expires > now);
+        if sessions.len() >= MAX_SESSIONS {
+            return None;
+        }
+        sessions.insert(
+            token.clone(),
+            Session {
+                user: user.to_string(),
+                expires: now + SESSION_TTL,
+                ended: watch::channel(false).0,
+            },
+        );
+        Some(token)
+    }
+
+    /// The session's user and a receiver that turns true when it ends; None for a
+    /// token that is unknown, expired or logged out.
+    pub fn session(&self, token: &str) -> Option<(String, watch::Receiver<bool>)> {
+        let sessions = self.sessions.lock().expect("sessions lock");
+        let s = sessions.get(token)?;
+        (s.expires > Instant::now()).then(|| (s.user.clone(), s.ended.subscribe()))
+    }
+
+    /// End a session: its token stops working and its connections close.
+    pub fn logout(&self, token: &str) -> bool {
+        match self.sessions.lock().expect("sessions lock").remove(token) {
+            Some(s) => {
+                let _ = s.ended.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
+    }
+
+    pub fn stop(&self) {
+        let _ = self.stopping.send(true);
+        for s in self.sessions.lock().expect("sessions lock").values() {
+            let _ = s.ended.send(true);
+        }
+    }
+
+    pub fn add_consumer(&self) -> (u64, Arc<Outbox>) {
+        let id = {
+            let mut n = self.next_consumer.lock().expect("consumer lock");
+            *n += 1;
+            *n
+        };
+        let outbox = Arc::new(Outbox::new(self.spec.buffer));
+        self.consumers
+            .lock()
+            .expect("consumers lock")
+            .push((id, outbox.clone()));
+        (id, outbox)
+    }
+
+    pub fn remove_consumer(&self, id: u64) {
+        self.consumers
+            .lock()
+            .expect("consumers lock")
+            .retain(|(i, _)| *i != id);
+    }
+
+    /// Send a frame to every consumer connected now, never waiting for any.
+    fn broadcast(&self, frame: &Frame, records: usize) {
+        let text: Arc<str> = frame.text().into();
+        let consumers: Vec<Arc<Outbox>> = self
+            .consumers
+            .lock()
+            .expect("consumers lock")
+            .iter()
+            .map(|(_, o)| o.clone())
+            .collect();
+        let (mut sent, mut dropped) = (0u64, 0u64);
+        for o in consumers {
+            if o.push(text.clone(), records) {
+                sent += records as u64;
+            } else {
+                dropped += records as u64;
+            }
+        }
+        self.count(|c| {
+            c.sent += sent;
+            c.dropped += dropped;
+        });
+    }
+
+    /// One read of the source, sent: framed as a result set when the source frames
+    /// them, in `records` frames of `batch_size`. Returns the result set's id.
+    pub fn send_result_set(&self, records: Vec<Json>) -> Option<String> {
+        let id = self
+            .spec
+            .result_sets
+            .then(|| uuid::Uuid::new_v4().simple().to_string());
+        if let Some(id) = &id {
+            self.broadcast(
+                &Frame::ResultSetStart {
+                    id: id.clone(),
+                    format: self.spec.format.clone(),
+                },
+                0,
+            );
+        }
+        let total = records.len() as u64;
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let batch: Vec<Json> = records.by_ref().take(self.spec.batch_size).collect();
+            let n = batch.len();
+            self.broadcast(
+                &Frame::Records {
+                    result_set: id.clone(),
+                    records: batch,
+                },
+                n,
+            );
+        }
+        if let Some(id) = &id {
+            self.broadcast(
+                &Frame::ResultSetEnd {
+                    id: id.clone(),
+                    records: total,
+                },
+                0,
+            );
+            self.count(|c| c.result_sets += 1);
+        }
+        id
+    }
+}
+
+/// Compare secrets in time that does not depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_buffer_drops_records_for_that_consumer_only_and_says_how_many() {
+        let slow = Outbox::new(3);
+        let frame = |n: usize| -> Arc<str> { format!("records {n}").into() };
+        assert!(slow.push(frame(1), 2));
+        assert!(!slow.push(frame(2), 2), "2 + 2 > 3");
+        assert!(!slow.push(frame(3), 3), "2 + 3 > 3");
+        assert!(
+            slow.push("end".into(), 0),
+            "frames without records always queue"
+        );
+        // in order: what fitted, one notice of what was missed there, what came after
+        assert!(matches!(slow.next().await, Next::Frame(t) if &*t == "records 1"));
+        match slow.next().await {
+            Next::Dropped { records, total } => assert_eq!((records, total), (5, 5)),
+            Next::Frame(t) => panic!("{t}"),
+        }
+        assert!(matches!(slow.next().await, Next::Frame(t) if &*t == "end"));
+        // room again: records fit once more
+        assert!(slow.push(frame(4), 3));
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret("s3cret-pass", "s3cret-pass"));
+        assert!(!same_secret("s3cret-pass", "s3cret-pas"));
+        assert!(!same_secret("s3cret-pass", "s3cret-pasS"));
+        assert!(!same_secret("", "x"));
+    }
+}

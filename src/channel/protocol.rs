@@ -1,0 +1,61 @@
+//! The frames of `/streaming`: JSON text messages with a `type`. docs/channels.md lists
+//! each with an example; a client needs nothing but this page.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use super::format::Format;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Source,
+    Sink,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Source => "source",
+            Kind::Sink => "sink",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Frame {
+    /// the channel's first frame on every connection
+    Hello {
+        channel: String,
+        kind: Kind,
+        format: Format,
+        result_sets: bool,
+    },
+    /// a source: a result set begins
+    ResultSetStart { id: String, format: Format },
+    /// a source: records (of a result set when it frames them); to a sink: records to store
+    Records {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result_set: Option<String>,
+        records: Vec<Json>,
+    },
+    /// a source: the result set `id` ended after `records` records
+    ResultSetEnd { id: String, records: u64 },
+    /// a source: records this connection missed because it read too slowly
+    Dropped { records: u64, total: u64 },
+    /// a sink: records it could not store, and why (the first reason)
+    Error { message: String, discarded: u64 },
+    /// to a sink: answer when everything sent before is stored or discarded
+    Flush,
+    /// a sink: what this connection's records came to so far
+    Flushed { stored: u64, discarded: u64 },
+    /// the channel stops (or the session ended): no more frames follow
+    Closing { reason: String },
+}
+
+impl Frame {
+    pub fn text(&self) -> String {
+        serde_json::to_string(self).expect("frames serialize")
+    }
+}

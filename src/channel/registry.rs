@@ -1,0 +1,262 @@
+//! The channel registry: a directory (`.assay/channels/` in the project, or
+//! `ASSAY_CHANNEL_REGISTRY`) with one JSON file per running channel, named by its
+//! signature (name and format). A running channel writes its entry when it starts,
+//! refreshes its heartbeat and counters while it runs, and removes it when it stops;
+//! entries of processes that died, or whose heartbeat went stale, are removed by
+//! whoever reads them. Every write is a rename of a complete file, so a reader never
+//! sees half an entry.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::format::Format;
+use super::protocol::Kind;
+
+/// How often a running channel refreshes its entry.
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// An entry not refreshed for this long belongs to a channel that no longer runs.
+pub const STALE_AFTER: Duration = Duration::from_secs(15);
+
+pub const ENV_VAR: &str = "ASSAY_CHANNEL_REGISTRY";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// records a source sent (counted once per consumer it reached)
+    pub sent: u64,
+    /// records a sink received
+    pub received: u64,
+    pub stored: u64,
+    pub discarded: u64,
+    /// records a slow consumer missed
+    pub dropped: u64,
+    /// connections open now
+    pub connections: u64,
+    /// connections since the channel started
+    pub connections_total: u64,
+    pub result_sets: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub name: String,
+    pub kind: Kind,
+    #[serde(rename = "type")]
+    pub store_type: String,
+    pub format: Format,
+    pub result_sets: bool,
+    /// `http://127.0.0.1:40123` or `https://...`
+    pub url: String,
+    pub environment: String,
+    pub expose_to: Vec<String>,
+    pub pid: u32,
+    pub host: String,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    pub counters: Counters,
+}
+
+impl Entry {
+    /// Deployed in `environment`, or exposed to it.
+    pub fn visible_in(&self, environment: &str) -> bool {
+        self.environment == environment || self.expose_to.iter().any(|e| e == environment)
+    }
+
+    fn file_name(&self) -> String {
+        format!("{}@{}.json", self.name, self.format.name)
+    }
+}
+
+/// The registry directory: `ASSAY_CHANNEL_REGISTRY`, else `.assay/channels` in the project.
+pub fn dir(project_dir: &Path) -> PathBuf {
+    match std::env::var_os(ENV_VAR).filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => project_dir.join(".assay").join("channels"),
+    }
+}
+
+/// This machine's name, to tell its processes from those of others sharing a registry.
+pub fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn alive(entry: &Entry, now: DateTime<Utc>) -> bool {
+    let fresh = (now - entry.heartbeat_at)
+        .to_std()
+        .map_or(true, |age| age < STALE_AFTER);
+    if !fresh {
+        return false;
+    }
+    if entry.host != host() {
+        // another machine's process: only its heartbeat tells
+        return true;
+    }
+    process_alive(entry.pid)
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // signal 0: is there such a process (EPERM: there is, someone else's)
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    true
+}
+
+/// Write (or refresh) an entry: all of it, or nothing.
+pub fn write(dir: &Path, entry: &Entry) -> Result<(), String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("the channel registry {} cannot be made: {e}", dir.display()))?;
+    let file = dir.join(entry.file_name());
+    let tmp = dir.join(format!(".{}.{}.tmp", entry.file_name(), std::process::id()));
+    let text = serde_json::to_string_pretty(entry).expect("entries serialize");
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, &file))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!(
+                "the channel registry {} cannot be written: {e}",
+                dir.display()
+            )
+        })
+}
+
+/// Register a starting channel; refused while a live channel holds the same signature.
+pub fn register(dir: &Path, entry: &Entry) -> Result<(), String> {
+    if let Some(other) = list(dir)
+        .into_iter()
+        .find(|e| e.name == entry.name && e.format.name == entry.format.name)
+    {
+        if other.pid != entry.pid || other.host != entry.host {
+            return Err(format!(
+                "channel {} (format {}) already runs: process {} on {}, at {}",
+                other.name, other.format.name, other.pid, other.host, other.url
+            ));
+        }
+    }
+    write(dir, entry)
+}
+
+/// Remove this process's entry.
+pub fn remove(dir: &Path, entry: &Entry) {
+    let file = dir.join(entry.file_name());
+    if read_entry(&file).is_some_and(|e| e.pid == entry.pid && e.host == entry.host) {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+fn read_entry(file: &Path) -> Option<Entry> {
+    serde_json::from_str(&std::fs::read_to_string(file).ok()?).ok()
+}
+
+/// The live entries, by name then format; dead or stale ones are removed on the way.
+pub fn list(dir: &Path) -> Vec<Entry> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for item in read.flatten() {
+        let path = item.path();
+        let is_entry = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".json") && !n.starts_with('.'));
+        if !is_entry {
+            continue;
+        }
+        match read_entry(&path) {
+            Some(e) if alive(&e, now) => out.push(e),
+            Some(e) => {
+                tracing::info!(
+                    "channel registry: removing {} (process {} no longer runs or its heartbeat is stale)",
+                    e.name,
+                    e.pid
+                );
+                let _ = std::fs::remove_file(&path);
+            }
+            // a file that is not an entry is not ours to remove
+            None => tracing::warn!("channel registry: {} is not an entry", path.display()),
+        }
+    }
+    out.sort_by(|a, b| (&a.name, &a.format.name).cmp(&(&b.name, &b.format.name)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::format::{Field, FieldType};
+
+    fn entry(name: &str, pid: u32, heartbeat: DateTime<Utc>) -> Entry {
+        Entry {
+            name: name.into(),
+            kind: Kind::Source,
+            store_type: "file".into(),
+            format: Format {
+                name: "f1".into(),
+                fields: vec![Field {
+                    name: "id".into(),
+                    field_type: FieldType::Long,
+                    nullable: false,
+                    precision: None,
+                    scale: None,
+                }],
+            },
+            result_sets: true,
+            url: "http://127.0.0.1:1".into(),
+            environment: "dev".into(),
+            expose_to: vec!["prod".into()],
+            pid,
+            host: host(),
+            started_at: heartbeat,
+            heartbeat_at: heartbeat,
+            counters: Counters::default(),
+        }
+    }
+
+    #[test]
+    fn live_entries_are_listed_and_dead_or_stale_ones_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let now = Utc::now();
+        register(dir.path(), &entry("live", me, now)).unwrap();
+        // a pid that cannot be running (beyond any pid_max)
+        write(dir.path(), &entry("dead", 999_999_999, now)).unwrap();
+        write(
+            dir.path(),
+            &entry("stale", me, now - chrono::Duration::seconds(60)),
+        )
+        .unwrap();
+        let mut other = entry("elsewhere", 999_999_999, now);
+        other.host = "another-machine".into();
+        write(dir.path(), &other).unwrap();
+        let names: Vec<String> = list(dir.path()).into_iter().map(|e| e.name).collect();
+        assert_eq!(names, ["elsewhere", "live"]);
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 2, "dead and stale entries removed");
+        // the same signature from another process is refused; its own refresh is not
+        let mut twin = entry("live", me, now);
+        twin.pid = 1;
+        let e = register(dir.path(), &twin).unwrap_err();
+        assert!(e.contains("already runs"), "{e}");
+        register(dir.path(), &entry("live", me, now)).unwrap();
+        assert!(list(dir.path())[1].visible_in("prod"));
+        assert!(!list(dir.path())[1].visible_in("staging"));
+        remove(dir.path(), &entry("live", me, now));
+        assert_eq!(list(dir.path()).len(), 1);
+    }
+}

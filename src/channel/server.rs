@@ -1,0 +1,345 @@
+//! The channel's HTTP side: `POST /login` (HTTP Basic) gives a bearer token, `GET
+//! /streaming` with it upgrades to a WebSocket, `POST /logout` ends the session.
+//! Plain HTTP on loopback by default; TLS (rustls) with a certificate and key.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use axum::Router;
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use super::hub::{same_secret, Hub, Next, SESSION_TTL};
+use super::protocol::{Frame, Kind};
+use super::sink::Sink;
+use super::spec::Tls;
+
+/// The largest message a client may send (a sink's batch of records).
+const MAX_MESSAGE: usize = 16 << 20;
+/// A failed login waits this long: guessing passwords is slow.
+const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
+
+#[derive(Clone)]
+struct App {
+    hub: Arc<Hub>,
+    sink: Option<Arc<Sink>>,
+}
+
+/// Bind the channel's address: the address it really listens on (a chosen free port).
+pub async fn bind(listen: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))
+}
+
+/// Serve until the hub stops; connections are closed with a `closing` frame first.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<Tls>,
+    hub: Arc<Hub>,
+    sink: Option<Arc<Sink>>,
+) -> Result<(), String> {
+    let app = Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/streaming", any(streaming))
+        .with_state(App {
+            hub: hub.clone(),
+            sink,
+        });
+    let mut stopping = hub.stopping();
+    let stop = async move {
+        let _ = stopping.wait_for(|s| *s).await;
+        // the sockets' own tasks send `closing` and close; give them a moment
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+            .map_err(|e| e.to_string()),
+        Some(tls) => {
+            let listener = super::tls::TlsListener::new(listener, &tls)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn unauthorized(scheme: &'static str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, scheme)],
+    )
+        .into_response()
+}
+
+/// The user and password of an HTTP Basic `Authorization` header.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+async fn login(State(app): State<App>, headers: HeaderMap) -> Response {
+    let known = basic(&headers).and_then(|(user, password)| {
+        // every user is compared, so the time says nothing about which names exist
+        let mut found = None;
+        for u in &app.hub.spec.users {
+            if same_secret(&u.name, &user) & same_secret(&u.password, &password) {
+                found = Some(u.name.clone());
+            }
+        }
+        found
+    });
+    let Some(user) = known else {
+        tokio::time::sleep(FAILED_LOGIN_DELAY).await;
+        return unauthorized("Basic realm=\"assay channel\"");
+    };
+    match app.hub.login(&user) {
+        Some(token) => (
+            StatusCode::OK,
+            axum::Json(json!({
+                "token": token,
+                "token_type": "Bearer",
+                "expires_in": SESSION_TTL.as_secs(),
+            })),
+        )
+            .into_response(),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
+    match bearer(&headers) {
+        Some(token) if app.hub.logout(&token) => StatusCode::NO_CONTENT.into_response(),
+        _ => unauthorized("Bearer"),
+    }
+}
+
+async fn streaming(
+    State(app): State<App>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return unauthorized("Bearer");
+    };
+    let Some((user, ended)) = app.hub.session(&token) else {
+        return unauthorized("Bearer");
+    };
+    let Ok(ws) = ws else {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            "GET /streaming upgrades to a WebSocket",
+        )
+            .into_response();
+    };
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| connection(app, socket, user, ended))
+}
+
+async fn connection(
+    app: App,
+    socket: WebSocket,
+    user: String,
+    ended: tokio::sync::watch::Receiver<bool>,
+) {
+    let hub = app.hub.clone();
+    hub.count(|c| {
+        c.connections += 1;
+        c.connections_total += 1;
+    });
+    tracing::info!("channel {}: {user} connected", hub.spec.name);
+    match hub.spec.kind {
+        Kind::Source => consume(&hub, socket, ended).await,
+        Kind::Sink => {
+            let sink = app.sink.expect("a sink channel has a sink");
+            produce(&hub, &sink, socket, ended).await
+        }
+    }
+    hub.count(|c| c.connections -= 1);
+    tracing::info!("channel {}: {user} disconnected", hub.spec.name);
+}
+
+fn hello(hub: &Hub) -> Message {
+    Message::Text(
+        Frame::Hello {
+            channel: hub.spec.name.clone(),
+            kind: hub.spec.kind,
+            format: hub.spec.format.clone(),
+            result_sets: hub.spec.result_sets,
+        }
+        .text()
+        .into(),
+    )
+}
+
+fn closing(reason: &str) -> Message {
+    Message::Text(
+        Frame::Closing {
+            reason: reason.into(),
+        }
+        .text()
+        .into(),
+    )
+}
+
+/// Why a connection ends from the channel's side.
+async fn end_of(
+    mut ended: tokio::sync::watch::Receiver<bool>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) -> &'static str {
+    tokio::select! {
+        _ = ended.wait_for(|e| *e) => "the session ended",
+        _ = stopping.wait_for(|s| *s) => "the channel stops",
+    }
+}
+
+/// A consumer of a source: frames from its outbox out, nothing expected in.
+async fn consume(hub: &Arc<Hub>, socket: WebSocket, ended: tokio::sync::watch::Receiver<bool>) {
+    let (mut tx, mut rx) = socket.split();
+    if tx.send(hello(hub)).await.is_err() {
+        return;
+    }
+    let (id, outbox) = hub.add_consumer();
+    let end = end_of(ended, hub.stopping());
+    tokio::pin!(end);
+    loop {
+        tokio::select! {
+            reason = &mut end => {
+                let _ = tx.send(closing(reason)).await;
+                let _ = tx.send(Message::Close(None)).await;
+                break;
+            }
+            next = outbox.next() => {
+                let text = match next {
+                    Next::Frame(t) => t.to_string(),
+                    Next::Dropped { records, total } => Frame::Dropped { records, total }.text(),
+                };
+                if tx.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = rx.next() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    let e = Frame::Error {
+                        message: "this channel is a source: it takes no frames".into(),
+                        discarded: 0,
+                    };
+                    let _ = tx.send(Message::Text(e.text().into())).await;
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+    hub.remove_consumer(id);
+}
+
+/// A producer into a sink: records in, stored or discarded; errors and flush answers out.
+async fn produce(
+    hub: &Arc<Hub>,
+    sink: &Arc<Sink>,
+    socket: WebSocket,
+    ended: tokio::sync::watch::Receiver<bool>,
+) {
+    let (mut tx, mut rx) = socket.split();
+    if tx.send(hello(hub)).await.is_err() {
+        return;
+    }
+    let (mut stored, mut discarded) = (0u64, 0u64);
+    let end = end_of(ended, hub.stopping());
+    tokio::pin!(end);
+    loop {
+        let message = tokio::select! {
+            reason = &mut end => {
+                let _ = tx.send(closing(reason)).await;
+                let _ = tx.send(Message::Close(None)).await;
+                break;
+            }
+            m = rx.next() => m,
+        };
+        let text = match message {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(Message::Text(t))) => t.to_string(),
+            Some(Ok(Message::Binary(_))) => {
+                let e = Frame::Error {
+                    message: "frames are JSON text".into(),
+                    discarded: 0,
+                };
+                let _ = tx.send(Message::Text(e.text().into())).await;
+                continue;
+            }
+            Some(Ok(_)) => continue,
+        };
+        let reply = match serde_json::from_str::<Frame>(&text) {
+            Ok(Frame::Records { records, .. }) => {
+                let n = records.len() as u64;
+                hub.count(|c| c.received += n);
+                let outcome = sink.store(&hub.spec.format, records).await;
+                stored += outcome.stored;
+                discarded += outcome.discarded;
+                hub.count(|c| {
+                    c.stored += outcome.stored;
+                    c.discarded += outcome.discarded;
+                });
+                outcome.first_error.map(|message| Frame::Error {
+                    message,
+                    discarded: outcome.discarded,
+                })
+            }
+            Ok(Frame::Flush) => {
+                if let Err(e) = sink.flush().await {
+                    tracing::warn!("channel {}: {e}", hub.spec.name);
+                }
+                Some(Frame::Flushed { stored, discarded })
+            }
+            Ok(_) => Some(Frame::Error {
+                message: "a sink takes records and flush frames".into(),
+                discarded: 0,
+            }),
+            Err(e) => Some(Frame::Error {
+                message: format!("not a frame: {e}"),
+                discarded: 0,
+            }),
+        };
+        if let Some(frame) = reply {
+            if tx.send(Message::Text(frame.text().into())).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The URL clients reach the channel at.
+pub fn url_of(addr: SocketAddr, tls: bool) -> String {
+    format!("{}://{addr}", if tls { "https" } else { "http" })
+}

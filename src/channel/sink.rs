@@ -1,0 +1,387 @@
+//! Where a sink's records go: a CSV or JSONL file (appended to), a Parquet file (written
+//! whole when a client flushes and when the channel stops: Parquet cannot be appended
+//! to), or a table on a data source (created when missing, matching the format; one
+//! transaction per batch).
+//!
+//! A record that does not fit the format, or that the store does not take, is discarded
+//! and counted: the seed's sinks are unreliable, and say so.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value as Json};
+use tokio::sync::Mutex;
+
+use super::format::{Field, FieldType, Format};
+use super::spec::{ChannelSpec, FileFormat, Store};
+use crate::engine::StoreTypes;
+use crate::sql::ast::{CreateTable, Expr, Insert, Literal, TableRef};
+use crate::sql::dialect::{print_create_table, print_insert};
+use crate::store::StoreLocation;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub stored: u64,
+    pub discarded: u64,
+    /// why the first discarded record was
+    pub first_error: Option<String>,
+}
+
+pub struct Sink {
+    target: Mutex<Target>,
+    /// "file out/failed.jsonl", "postgres data source 'wh' table main/failed"
+    pub label: String,
+}
+
+enum Target {
+    Lines {
+        path: PathBuf,
+        format: FileFormat,
+        file: std::fs::File,
+    },
+    Parquet {
+        path: PathBuf,
+        conn: duckdb::Connection,
+        dirty: bool,
+    },
+    Table {
+        location: StoreLocation,
+        table: String,
+        made: bool,
+    },
+}
+
+/// The column type of a field in a store.
+pub fn column_type(types: &StoreTypes, f: &Field) -> String {
+    match f.field_type {
+        FieldType::String => types.long_text.to_string(),
+        FieldType::Long => types.integer.to_string(),
+        FieldType::Double => types.number.to_string(),
+        FieldType::Boolean => types.boolean.to_string(),
+        FieldType::Timestamp => types.timestamp.to_string(),
+        FieldType::Date => types.date.to_string(),
+        FieldType::Decimal => match (f.precision, f.scale) {
+            (Some(p), s) => format!("DECIMAL({p},{})", s.unwrap_or(0)),
+            _ => types.decimal.to_string(),
+        },
+    }
+}
+
+/// A checked record's value as an SQL literal.
+fn literal(f: &Field, v: &Json) -> Expr {
+    let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
+    match (f.field_type, v) {
+        (_, Json::Null) => Expr::Null,
+        (FieldType::Long | FieldType::Double, Json::Number(n)) => {
+            Expr::Lit(Literal::Number(n.to_string()))
+        }
+        (FieldType::Boolean, Json::Bool(b)) => Expr::Lit(Literal::Bool(*b)),
+        (FieldType::Timestamp, Json::String(s)) => {
+            match crate::checks::freshness::parse_timestamp(s) {
+                Some(t) => text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()),
+                None => text(s),
+            }
+        }
+        (_, Json::String(s)) => text(s),
+        (_, other) => text(&other.to_string()),
+    }
+}
+
+fn csv_cell(v: &Json) -> String {
+    let raw = match v {
+        Json::Null => return String::new(),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if raw.contains([',', '"', '\n', '\r']) || raw.starts_with(' ') || raw.ends_with(' ') {
+        format!("\"{}\"", raw.replace('"', "\"\""))
+    } else {
+        raw
+    }
+}
+
+fn header(format: &Format) -> String {
+    let names: Vec<Json> = format
+        .fields
+        .iter()
+        .map(|f| Json::String(f.name.clone()))
+        .collect();
+    names.iter().map(csv_cell).collect::<Vec<_>>().join(",")
+}
+
+fn open_lines(
+    path: &Path,
+    file_format: FileFormat,
+    format: &Format,
+) -> Result<std::fs::File, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))?;
+    if file_format == FileFormat::Csv {
+        let expected = header(format);
+        match existing.lines().next() {
+            None => writeln!(file, "{expected}")
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            Some(first) if first == expected => {}
+            Some(first) => {
+                return Err(format!(
+                    "{} has the header '{first}', not the format's '{expected}'",
+                    path.display()
+                ))
+            }
+        }
+    }
+    Ok(file)
+}
+
+impl Sink {
+    /// Open the store: files are opened (a CSV's header checked or written), a Parquet
+    /// sink's buffer made; a table is made when the first records arrive.
+    pub fn open(spec: &ChannelSpec) -> Result<Sink, String> {
+        let (target, label) = match &spec.store {
+            Store::File { path, format } if *format == FileFormat::Parquet => {
+                let conn = duckdb::Connection::open_in_memory().map_err(|e| e.to_string())?;
+                let types = crate::engine::by_name("duckdb")
+                    .and_then(|e| e.store())
+                    .expect("duckdb holds stores")
+                    .types();
+                let columns: Vec<(String, String)> = spec
+                    .format
+                    .fields
+                    .iter()
+                    .map(|f| (f.name.clone(), column_type(&types, f)))
+                    .collect();
+                let sql = print_create_table(
+                    &crate::sql::duckdb::DuckDbDialect,
+                    &CreateTable {
+                        table: TableRef::new(vec!["records".into()]),
+                        columns,
+                    },
+                );
+                conn.execute_batch(&sql).map_err(|e| e.to_string())?;
+                (
+                    Target::Parquet {
+                        path: path.clone(),
+                        conn,
+                        dirty: true,
+                    },
+                    format!("file {}", path.display()),
+                )
+            }
+            Store::File { path, format } => (
+                Target::Lines {
+                    path: path.clone(),
+                    format: *format,
+                    file: open_lines(path, *format, &spec.format)?,
+                },
+                format!("file {}", path.display()),
+            ),
+            Store::Table { data_source, path } => {
+                let (schema, table) = match path.as_slice() {
+                    [t] => (None, t.clone()),
+                    [s, t] => (Some(s.clone()), t.clone()),
+                    _ => return Err(format!("table '{}' is not schema/table", path.join("/"))),
+                };
+                let location =
+                    StoreLocation::of_data_source(data_source, schema).ok_or_else(|| {
+                        format!("data source '{}' cannot hold a table", data_source.name)
+                    })?;
+                let label = format!("{} table {}", location.label, path.join("/"));
+                (
+                    Target::Table {
+                        location,
+                        table,
+                        made: false,
+                    },
+                    label,
+                )
+            }
+            Store::Query { .. } => return Err("a query is a source, not a sink".into()),
+        };
+        Ok(Sink {
+            target: Mutex::new(target),
+            label,
+        })
+    }
+
+    /// Check each record against the format and store the ones that fit.
+    pub async fn store(&self, format: &Format, records: Vec<Json>) -> Outcome {
+        let mut out = Outcome::default();
+        let mut good: Vec<Map<String, Json>> = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            match format.check(r) {
+                Ok(m) => good.push(m),
+                Err(e) => {
+                    out.discarded += 1;
+                    out.first_error
+                        .get_or_insert_with(|| format!("record {} of the batch: {e}", i + 1));
+                }
+            }
+        }
+        if good.is_empty() {
+            return out;
+        }
+        let n = good.len() as u64;
+        let mut target = self.target.lock().await;
+        match target.write(format, good).await {
+            Ok(()) => out.stored += n,
+            Err(e) => {
+                out.discarded += n;
+                let e = crate::secrets::mask(&e);
+                tracing::warn!("sink {}: {n} records discarded: {e}", self.label);
+                out.first_error = Some(format!("{n} records could not be stored: {e}"));
+            }
+        }
+        out
+    }
+
+    /// Make what was stored durable: files synced, a Parquet file written.
+    pub async fn flush(&self) -> Result<(), String> {
+        self.target.lock().await.flush()
+    }
+}
+
+impl Target {
+    async fn write(
+        &mut self,
+        format: &Format,
+        records: Vec<Map<String, Json>>,
+    ) -> Result<(), String> {
+        match self {
+            Target::Lines {
+                path,
+                format: ff,
+                file,
+            } => {
+                let mut text = String::new();
+                for r in &records {
+                    match ff {
+                        FileFormat::Csv => {
+                            let cells: Vec<String> = format
+                                .fields
+                                .iter()
+                                .map(|f| csv_cell(r.get(&f.name).unwrap_or(&Json::Null)))
+                                .collect();
+                            text.push_str(&cells.join(","));
+                        }
+                        _ => text.push_str(&Json::Object(r.clone()).to_string()),
+                    }
+                    text.push('\n');
+                }
+                file.write_all(text.as_bytes())
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+            }
+            Target::Parquet { conn, dirty, .. } => {
+                let sql = insert_rows(
+                    &crate::sql::duckdb::DuckDbDialect,
+                    TableRef::new(vec!["records".into()]),
+                    format,
+                    &records,
+                );
+                let batch = format!("BEGIN TRANSACTION;\n{};\nCOMMIT;", sql.join(";\n"));
+                conn.execute_batch(&batch).map_err(|e| {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    e.to_string()
+                })?;
+                *dirty = true;
+                Ok(())
+            }
+            Target::Table {
+                location,
+                table,
+                made,
+            } => {
+                let mut statements = Vec::new();
+                if !*made {
+                    let types = location.types();
+                    let columns: Vec<(&str, String)> = format
+                        .fields
+                        .iter()
+                        .map(|f| (f.name.as_str(), column_type(&types, f)))
+                        .collect();
+                    let columns: Vec<(&str, &str)> =
+                        columns.iter().map(|(n, t)| (*n, t.as_str())).collect();
+                    statements.extend(location.create_statements(&[(table.as_str(), columns)]));
+                }
+                statements.extend(insert_rows(
+                    location.dialect(),
+                    location.table_ref(table),
+                    format,
+                    &records,
+                ));
+                location
+                    .execute(statements)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                *made = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        match self {
+            Target::Lines { path, file, .. } => file
+                .sync_data()
+                .map_err(|e| format!("cannot sync {}: {e}", path.display())),
+            Target::Parquet { path, conn, dirty } => {
+                if !*dirty {
+                    return Ok(());
+                }
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                }
+                // written beside its place and renamed: a reader never sees half a file
+                let tmp = path.with_extension("parquet.tmp");
+                let quoted = format!("'{}'", tmp.to_string_lossy().replace('\'', "''"));
+                conn.execute_batch(&format!("COPY records TO {quoted} (FORMAT parquet)"))
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                std::fs::rename(&tmp, &*path)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                *dirty = false;
+                Ok(())
+            }
+            Target::Table { .. } => Ok(()),
+        }
+    }
+}
+
+/// INSERTs of checked records, in batches.
+pub fn insert_rows(
+    dialect: &dyn crate::sql::dialect::Dialect,
+    table: TableRef,
+    format: &Format,
+    records: &[Map<String, Json>],
+) -> Vec<String> {
+    let columns: Vec<String> = format.fields.iter().map(|f| f.name.clone()).collect();
+    records
+        .chunks(500)
+        .map(|chunk| {
+            print_insert(
+                dialect,
+                &Insert {
+                    table: table.clone(),
+                    columns: columns.clone(),
+                    rows: chunk
+                        .iter()
+                        .map(|r| {
+                            format
+                                .fields
+                                .iter()
+                                .map(|f| literal(f, r.get(&f.name).unwrap_or(&Json::Null)))
+                                .collect()
+                        })
+                        .collect(),
+                },
+            )
+        })
+        .collect()
+}

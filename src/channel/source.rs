@@ -1,0 +1,128 @@
+//! What a source sends: one read of its store as records of its format. Files (CSV,
+//! JSONL, Parquet; a glob reads them all) are read through an in-memory DuckDB, each
+//! field cast to its type; a query runs in its data source's read-only session.
+
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+use super::format::{FieldType, Format};
+use super::spec::{ChannelSpec, FileFormat, Store};
+use crate::exec::{Limits, RunControl};
+use crate::sql::dialect::Dialect;
+use crate::sql::duckdb::DuckDbDialect;
+
+/// Records in one result set, at most: a source holds a read in memory to send it.
+pub const MAX_RECORDS: usize = 5_000_000;
+
+pub async fn read(spec: &ChannelSpec) -> Result<Vec<Json>, String> {
+    match &spec.store {
+        Store::File { path, format } => {
+            let (path, file_format, fmt) = (path.clone(), *format, spec.format.clone());
+            tokio::task::spawn_blocking(move || read_files(&path, file_format, &fmt))
+                .await
+                .map_err(|e| format!("the reading task failed: {e}"))?
+        }
+        Store::Query { data_source, sql } => {
+            let open = |e: crate::exec::ExecError| crate::secrets::mask(&e.to_string());
+            let exec = data_source
+                .engine
+                .open(data_source, 1, Vec::new())
+                .await
+                .map_err(open)?;
+            let control = RunControl::new();
+            let mut session = exec.session(&control).await.map_err(open)?;
+            let rows = session.rows(&sql.sql, Limits::rows(MAX_RECORDS + 1)).await;
+            session.finish().await;
+            let rows = rows.map_err(open)?;
+            if rows.rows.len() > MAX_RECORDS {
+                return Err(format!(
+                    "the query returned more than {MAX_RECORDS} records: one result set holds at most that many"
+                ));
+            }
+            rows.rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    spec.format
+                        .record_of(&rows.columns, r)
+                        .map_err(|e| format!("row {}: {e}", i + 1))
+                })
+                .collect()
+        }
+        Store::Table { .. } => Err("a table is a sink, not a source".into()),
+    }
+}
+
+/// The DuckDB type a field is read as: text for decimals, so no digit is lost.
+fn read_type(field: &super::format::Field) -> String {
+    match field.field_type {
+        FieldType::String => "VARCHAR".into(),
+        FieldType::Long => "BIGINT".into(),
+        FieldType::Double => "DOUBLE".into(),
+        FieldType::Boolean => "BOOLEAN".into(),
+        FieldType::Timestamp => "TIMESTAMP".into(),
+        FieldType::Date => "DATE".into(),
+        FieldType::Decimal => "VARCHAR".into(),
+    }
+}
+
+fn read_files(path: &Path, file_format: FileFormat, format: &Format) -> Result<Vec<Json>, String> {
+    let config = duckdb::Config::default()
+        .enable_autoload_extension(false)
+        .and_then(|c| c.with("autoinstall_known_extensions", "false"))
+        .map_err(|e| e.to_string())?;
+    let conn = duckdb::Connection::open_in_memory_with_flags(config).map_err(|e| e.to_string())?;
+    let d = DuckDbDialect;
+    let quoted = format!("'{}'", path.to_string_lossy().replace('\'', "''"));
+    let reader = match file_format {
+        FileFormat::Csv => format!("read_csv({quoted}, header = true, all_varchar = true)"),
+        FileFormat::Jsonl => {
+            format!("read_json({quoted}, format = 'newline_delimited', records = true)")
+        }
+        FileFormat::Parquet => format!("read_parquet({quoted})"),
+    };
+    let columns: Vec<String> = format
+        .fields
+        .iter()
+        .map(|f| {
+            let c = d.quote_ident(&f.name);
+            let cast = match (f.field_type, f.precision) {
+                // through the decimal first, so a value beyond its scale is refused
+                (FieldType::Decimal, Some(p)) => format!(
+                    "CAST(CAST({c} AS DECIMAL({p},{})) AS VARCHAR)",
+                    f.scale.unwrap_or(0)
+                ),
+                _ => format!("CAST({c} AS {})", read_type(f)),
+            };
+            format!("{cast} AS {c}")
+        })
+        .collect();
+    let sql = format!(
+        "SELECT CAST(to_json(t) AS VARCHAR) FROM (SELECT {} FROM {reader}) t LIMIT {}",
+        columns.join(", "),
+        MAX_RECORDS + 1
+    );
+    let mut stmt = conn
+        .prepare(&sql)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let text = row.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if i >= MAX_RECORDS {
+            return Err(format!(
+                "{} holds more than {MAX_RECORDS} records: one result set holds at most that many",
+                path.display()
+            ));
+        }
+        let value: Json = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let record = format
+            .check(&value)
+            .map_err(|e| format!("{}, record {}: {e}", path.display(), i + 1))?;
+        out.push(Json::Object(record));
+    }
+    Ok(out)
+}

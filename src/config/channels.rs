@@ -1,0 +1,151 @@
+//! Data channels in assay.yml: `environments:` approves channels per environment, and
+//! `channels:` gives the credentials assay logs in to a channel with.
+//!
+//! ```yaml
+//! environments:
+//!   data-channels: {channels: [orders, failed_rows]}
+//!   development: {channels: [orders]}
+//! channels:
+//!   orders: {user: ci, password: "${env.ORDERS_PASSWORD}"}
+//!   failed_rows: {user: ci, password: "${env.FAILED_ROWS_PASSWORD}", ca_certificate: certs/ca.pem}
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::decode::Reader;
+use crate::yaml::Node;
+
+/// How assay logs in to a channel: the credentials of assay.yml.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: String,
+    /// a secret
+    pub password: String,
+    /// a PEM file with the CA that signed the channel's certificate (a private CA)
+    pub ca_certificate: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"<hidden>")
+            .field("ca_certificate", &self.ca_certificate)
+            .finish()
+    }
+}
+
+/// A name usable in the registry and in messages: letters, digits, `_`, `-`, `.`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Channels approved per environment.
+pub type Environments = BTreeMap<String, Vec<String>>;
+
+pub(super) fn environments(r: &mut Reader, node: &Node) -> Option<Environments> {
+    let entries = match node.as_map() {
+        Some(e) => e,
+        None => {
+            r.error(
+                node.span,
+                format!("environments must be a mapping, found {}", node.kind_name()),
+                Some("environments: {development: {channels: [orders]}}".into()),
+            );
+            return None;
+        }
+    };
+    let mut out = Environments::new();
+    for (key, value) in entries {
+        if !valid_name(&key.name) {
+            r.error(
+                key.span,
+                format!("'{}' is not an environment name", key.name),
+                Some("use letters, digits, _, - and .".into()),
+            );
+            return None;
+        }
+        if !r.keys(value, &["channels"], &format!("environment {}", key.name)) {
+            return None;
+        }
+        let mut channels = Vec::new();
+        if let Some(list) = value.get("channels").filter(|n| !n.is_null()) {
+            for item in r.list(list, "channels")? {
+                let name = r.string(item, "a channel's name")?;
+                if !valid_name(&name) {
+                    r.error(item.span, format!("'{name}' is not a channel name"), None);
+                    return None;
+                }
+                channels.push(name);
+            }
+        }
+        out.insert(key.name.clone(), channels);
+    }
+    Some(out)
+}
+
+pub(super) fn channels(
+    r: &mut Reader,
+    node: &Node,
+    base: &Path,
+) -> Option<BTreeMap<String, Credentials>> {
+    let Some(entries) = node.as_map() else {
+        r.error(
+            node.span,
+            format!("channels must be a mapping, found {}", node.kind_name()),
+            Some("channels: {orders: {user: ci, password: \"${env.ORDERS_PASSWORD}\"}}".into()),
+        );
+        return None;
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in entries {
+        let what = format!("channel {}", key.name);
+        if !r.keys(value, &["user", "password", "ca_certificate"], &what) {
+            return None;
+        }
+        let user_node = r.required(value, "user", &what)?;
+        let user = r.string(user_node, "user")?;
+        let pw_node = r.required(value, "password", &what)?;
+        if !pw_node.scalar_text().is_some_and(|t| t.contains("${")) {
+            r.error(
+                pw_node.span,
+                "a channel password is never written in clear in assay.yml",
+                Some("password: \"${env.ORDERS_PASSWORD}\"".into()),
+            );
+            return None;
+        }
+        let password = r.string(pw_node, "password")?;
+        crate::secrets::register(&password);
+        let ca_certificate = match value.get("ca_certificate").filter(|n| !n.is_null()) {
+            Some(n) => {
+                let text = r.string(n, "ca_certificate")?;
+                let p = base.join(&text);
+                if !p.is_file() {
+                    r.error(
+                        n.span,
+                        format!("ca_certificate '{text}' is not a readable file"),
+                        Some("a PEM file, relative to assay.yml".into()),
+                    );
+                    return None;
+                }
+                Some(p)
+            }
+            None => None,
+        };
+        out.insert(
+            key.name.clone(),
+            Credentials {
+                user,
+                password,
+                ca_certificate,
+            },
+        );
+    }
+    Some(out)
+}
