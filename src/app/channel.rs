@@ -163,7 +163,9 @@ async fn serve(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             reason = &mut stop => {
-                if !quiet { println!("channel {}: {reason} before it started", spec.name); }
+                if !quiet {
+                    println!("channel {}: {reason} before it started", spec.name);
+                }
                 return Ok(Exit::Ok);
             }
         }
@@ -257,7 +259,7 @@ async fn serve(
     if !quiet {
         let c = &entry.counters;
         println!(
-            "channel {} stopped ({reason}): {} result sets, {} records sent, {} received, {} stored, {} discarded, {} dropped, {} connections",
+            "channel {}: {reason}; {} result sets, {} records sent, {} received, {} stored, {} discarded, {} dropped, {} connections",
             spec.name, c.result_sets, c.sent, c.received, c.stored, c.discarded, c.dropped, c.connections_total
         );
     }

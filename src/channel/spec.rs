@@ -229,7 +229,7 @@ fn read(
         None => kind == Kind::Source,
     };
     let batch_size = positive(r, node, "batch_size", 500, 100_000)?;
-    let buffer = positive(r, node, "buffer", 10_000, 10_000_000)?;
+    let buffer = positive(r, node, "buffer", 100_000, 10_000_000)?;
     let listen = match node.get("listen").filter(|n| !n.is_null()) {
         Some(n) => {
             let text = r.string(n, "listen")?;

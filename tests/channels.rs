@@ -1,0 +1,701 @@
+//! Data channels, end to end: `assay channel run` as a real service on loopback, driven by
+//! a client written here from docs/channels.md alone (reqwest for HTTP, a WebSocket of
+//! tokio-tungstenite), never by assay's own client code.
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::engines::{Engine, Sandbox, ENGINES};
+use crate::common::Project;
+
+const PW: &str = "Ch4nnel-Secret-7731";
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn assay(p: &std::path::Path) -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("assay"));
+    c.current_dir(p)
+        .env("NO_COLOR", "1")
+        .env("CH_PW", PW)
+        .env_remove("ASSAY_CHANNEL_REGISTRY")
+        .env_remove("ASSAY_ENVIRONMENT");
+    c
+}
+
+fn run(p: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = assay(p).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running channel: its process, its URL (from its first line), and what it printed.
+struct Running {
+    child: Child,
+    url: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(p: &std::path::Path, args: &[&str]) -> Running {
+        let mut child = assay(p)
+            .args(["channel", "run"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let Ok(first) = lines.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the channel did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        };
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .unwrap_or_else(|| panic!("no URL in {first}"))
+            .trim_end_matches(',')
+            .to_string();
+        Running { child, url, lines }
+    }
+
+    /// SIGTERM, and what it printed on its way out.
+    fn stop(mut self) -> (i32, String, String) {
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "the channel did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        use std::io::Read;
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let stdout: Vec<String> = self.lines.try_iter().collect();
+        (status.code().unwrap_or(-1), stdout.join("\n"), stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn login(url: &str, user: &str, password: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/login"))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn token(url: &str) -> String {
+    let (status, body) = login(url, "pipeline", PW).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["token_type"], "Bearer");
+    v["token"].as_str().unwrap().to_string()
+}
+
+/// `/streaming` with a bearer token; Err(status) when refused.
+async fn stream(url: &str, token: Option<&str>) -> Result<Ws, u16> {
+    let ws_url = format!("{}/streaming", url.replacen("http", "ws", 1));
+    let mut req = ws_url.into_client_request().unwrap();
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("a frame within 20 s")
+            .expect("the stream is open")
+            .expect("a good frame");
+        match m {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Close(_) => return json!({"type": "websocket_close"}),
+            _ => {}
+        }
+    }
+}
+
+/// The next whole result set: its id and records.
+async fn result_set(ws: &mut Ws) -> (String, Vec<Value>) {
+    let mut current: Option<(String, Vec<Value>)> = None;
+    loop {
+        let f = next(ws).await;
+        match f["type"].as_str().unwrap() {
+            "result_set_start" => current = Some((f["id"].as_str().unwrap().into(), vec![])),
+            "records" => {
+                if let Some((id, got)) = current.as_mut() {
+                    if f["result_set"] == id.as_str() {
+                        got.extend(f["records"].as_array().unwrap().iter().cloned());
+                    }
+                }
+            }
+            "result_set_end" => {
+                if let Some((id, got)) = current.take() {
+                    assert_eq!(f["id"], id.as_str());
+                    assert_eq!(f["records"], got.len(), "the end counts what was sent");
+                    return (id, got);
+                }
+            }
+            other => panic!("unexpected {other}: {f}"),
+        }
+    }
+}
+
+const FORMAT: &str = "format:
+  name: order_v1
+  fields:
+    - {name: id, type: long}
+    - {name: customer, type: string, nullable: true}
+    - {name: amount, type: decimal, precision: 10, scale: 2}
+    - {name: created_at, type: timestamp}
+users:
+  - {name: pipeline, password: \"${env.CH_PW}\"}
+";
+
+fn source_project() -> Project {
+    let p = Project::empty();
+    p.write(
+        "data/orders.csv",
+        "id,customer,amount,created_at\n1,alice,12.50,2026-01-01 10:00:00\n2,bob,3.10,2026-01-02 11:00:00\n3,,7,2026-01-03 12:00:00\n",
+    );
+    p.write(
+        "channels/orders.yml",
+        &format!("name: orders\nkind: source\ntype: file\npath: ../data/orders.csv\n{FORMAT}"),
+    );
+    p.write(
+        "assay.yml",
+        "environments:\n  default: {channels: [orders]}\nchannels:\n  orders: {user: pipeline, password: \"${env.CH_PW}\"}\n",
+    );
+    p
+}
+
+#[test]
+fn a_source_streams_result_sets_to_every_consumer_and_logout_ends_a_session() {
+    let p = source_project();
+    let ch = Running::start(p.path(), &["channels/orders.yml", "--every", "300ms"]);
+    let (code, listed, _) = run(p.path(), &["channel", "list", "-o", "json"]);
+    assert_eq!(code, 0);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let entry = &listed["channels"][0];
+    assert_eq!(
+        (
+            &entry["name"],
+            &entry["kind"],
+            &entry["type"],
+            &entry["url"]
+        ),
+        (
+            &json!("orders"),
+            &json!("source"),
+            &json!("file"),
+            &json!(ch.url)
+        )
+    );
+    assert_eq!(entry["format"]["name"], "order_v1");
+    let expected = json!([
+        {"id": 1, "customer": "alice", "amount": "12.50", "created_at": "2026-01-01T10:00:00Z"},
+        {"id": 2, "customer": "bob", "amount": "3.10", "created_at": "2026-01-02T11:00:00Z"},
+        {"id": 3, "customer": null, "amount": "7.00", "created_at": "2026-01-03T12:00:00Z"},
+    ]);
+    rt().block_on(async {
+        // wrong credentials: 401 and nothing more
+        for (user, pw) in [("pipeline", "wrong-password"), ("nobody", PW), ("", "")] {
+            let (status, body) = login(&ch.url, user, pw).await;
+            assert_eq!((status, body.as_str()), (401, ""), "{user}");
+        }
+        assert_eq!(stream(&ch.url, None).await.err(), Some(401));
+        assert_eq!(stream(&ch.url, Some("forged-token")).await.err(), Some(401));
+
+        let (t1, t2) = (token(&ch.url).await, token(&ch.url).await);
+        assert_ne!(t1, t2);
+        let mut a = stream(&ch.url, Some(&t1)).await.unwrap();
+        let mut b = stream(&ch.url, Some(&t2)).await.unwrap();
+        for ws in [&mut a, &mut b] {
+            let hello = next(ws).await;
+            assert_eq!(hello["type"], "hello");
+            assert_eq!(hello["channel"], "orders");
+            assert_eq!(hello["kind"], "source");
+            assert_eq!(hello["format"]["fields"][2]["type"], "decimal");
+            let (_, records) = result_set(ws).await;
+            assert_eq!(Value::Array(records), expected);
+        }
+        // a source takes no frames
+        a.send(Message::text("{\"type\": \"flush\"}"))
+            .await
+            .unwrap();
+        loop {
+            let f = next(&mut a).await;
+            if f["type"] == "error" {
+                assert!(f["message"].as_str().unwrap().contains("source"), "{f}");
+                break;
+            }
+        }
+        // logout: the token stops working and its connection closes; the other goes on
+        let out = reqwest::Client::new()
+            .post(format!("{}/logout", ch.url))
+            .bearer_auth(&t1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.status().as_u16(), 204);
+        loop {
+            let f = next(&mut a).await;
+            if f["type"] == "closing" {
+                assert_eq!(f["reason"], "the session ended");
+                break;
+            }
+        }
+        assert_eq!(stream(&ch.url, Some(&t1)).await.err(), Some(401));
+        let again = reqwest::Client::new()
+            .post(format!("{}/logout", ch.url))
+            .bearer_auth(&t1)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status().as_u16(), 401);
+        let (_, records) = result_set(&mut b).await;
+        assert_eq!(records.len(), 3);
+    });
+    let registry = std::fs::read_dir(p.path().join(".assay/channels"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (code, stdout, stderr) = ch.stop();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("channel orders: stopped (SIGTERM);"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("records sent"), "{stdout}");
+    for text in [&stdout, &stderr, &registry] {
+        assert!(!text.contains(PW), "the password shows: {text}");
+    }
+    assert_eq!(
+        std::fs::read_dir(p.path().join(".assay/channels"))
+            .unwrap()
+            .count(),
+        0,
+        "a stopped channel leaves the registry"
+    );
+}
+
+#[test]
+fn verify_takes_one_result_set_from_a_source_and_judges_it_like_a_table() {
+    let p = source_project();
+    p.write(
+        "contracts/orders.yml",
+        "dataset: stream/main/orders
+columns:
+  - name: id
+    checks:
+      - duplicate:
+  - name: amount
+    checks:
+      - aggregate: {function: sum, threshold: {must_be: 22.6}}
+checks:
+  - row_count: {threshold: {must_be: 3}}
+",
+    );
+    p.write(
+        "contracts/strict.yml",
+        "dataset: stream/main/orders
+columns:
+  - name: customer
+    checks:
+      - missing:
+",
+    );
+    p.write(
+        "contracts/other.yml",
+        "dataset: stream/main/orders\ncolumns:\n  - name: sku\n",
+    );
+    let ch = Running::start(p.path(), &["channels/orders.yml", "--every", "300ms"]);
+    let (code, out, err) = run(
+        p.path(),
+        &[
+            "verify",
+            "contracts/orders.yml",
+            "--channel",
+            "orders",
+            "--timeout",
+            "20s",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["datasets"][0]["checks"].as_array().unwrap().len(), 3);
+    let (code, out, _) = run(
+        p.path(),
+        &[
+            "verify",
+            "contracts/strict.yml",
+            "--channel",
+            "orders",
+            "--timeout",
+            "20s",
+        ],
+    );
+    assert_eq!(code, 1, "a missing customer fails: {out}");
+    // the contract's columns must be in the channel's format
+    let (code, _, err) = run(
+        p.path(),
+        &["verify", "contracts/other.yml", "--channel", "orders"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("lacks sku"), "{err}");
+    // an environment the channel is not in does not see it
+    let (code, _, err) = run(
+        p.path(),
+        &[
+            "verify",
+            "contracts/orders.yml",
+            "--channel",
+            "orders",
+            "--environment",
+            "production",
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("no source channel 'orders' runs in environment production"),
+        "{err}"
+    );
+    // a wrong password is refused, and not shown
+    let wrong = std::fs::read_to_string(p.path().join("assay.yml"))
+        .unwrap()
+        .replace("${env.CH_PW}", "${env.CH_WRONG}");
+    p.write("assay.yml", &wrong);
+    let out = assay(p.path())
+        .env("CH_WRONG", "Not-The-Password-99")
+        .args(["verify", "contracts/orders.yml", "--channel", "orders"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("refused the login"), "{err}");
+    assert!(!err.contains("Not-The-Password-99"), "{err}");
+    drop(ch);
+
+    // a source that sends nothing (its files are not there yet): --timeout ends the wait
+    p.write(
+        "assay.yml",
+        &wrong.replace("${env.CH_WRONG}", "${env.CH_PW}"),
+    );
+    p.write(
+        "channels/later.yml",
+        &format!("name: orders\nkind: source\ntype: file\npath: ../data/later_*.csv\n{FORMAT}"),
+    );
+    let once = Running::start(p.path(), &["channels/later.yml", "--every", "1h"]);
+    let started = Instant::now();
+    let (code, _, err) = run(
+        p.path(),
+        &[
+            "verify",
+            "contracts/orders.yml",
+            "--channel",
+            "orders",
+            "--timeout",
+            "1s",
+        ],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("--timeout"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    drop(once);
+}
+
+#[test]
+fn sinks_store_what_fits_the_format_and_discard_the_rest_on_every_engine() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let table = format!("{}/failed_orders", s.schema);
+        let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+        s.project.write(
+            "assay.yml",
+            &format!("{config}environments:\n  default: {{channels: [failed, failed_file]}}\n"),
+        );
+        s.project.write(
+            "channels/failed.yml",
+            &format!(
+                "name: failed\nkind: sink\ntype: {}\ndata_source: db\ntable: {table}\n{FORMAT}",
+                engine.name()
+            ),
+        );
+        s.project.write(
+            "channels/failed_file.yml",
+            &format!(
+                "name: failed_file\nkind: sink\ntype: file\npath: ../out/failed.csv\n{FORMAT}"
+            ),
+        );
+        let tab = Running::start(s.project.path(), &["channels/failed.yml"]);
+        let file = Running::start(s.project.path(), &["channels/failed_file.yml"]);
+        let batch = json!({"type": "records", "records": [
+            {"id": 1, "customer": "a, \"quoted\"", "amount": "12.50", "created_at": "2026-01-01T10:00:00Z"},
+            {"id": 2, "amount": 3.1, "created_at": "2026-01-02 11:00:00"},
+            {"id": "three", "amount": "1", "created_at": "2026-01-03T00:00:00Z"},
+            {"id": 4, "amount": "99999999.99", "created_at": "2026-01-04T00:00:00Z"},
+            {"id": 5, "amount": "1.234", "created_at": "2026-01-05T00:00:00Z"},
+            {"id": 6, "amount": "1", "created_at": "2026-01-06T00:00:00Z", "evil": "x'); DROP TABLE t; --"}
+        ]});
+        rt().block_on(async {
+            for url in [&tab.url, &file.url] {
+                let t = token(url).await;
+                let mut ws = stream(url, Some(&t)).await.unwrap();
+                let hello = next(&mut ws).await;
+                assert_eq!(hello["kind"], "sink");
+                ws.send(Message::text(batch.to_string())).await.unwrap();
+                let err = next(&mut ws).await;
+                assert_eq!(err["type"], "error", "{engine:?}: {err}");
+                assert_eq!(err["discarded"], 3, "{err}");
+                assert!(
+                    err["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("field 'id' is a long"),
+                    "{err}"
+                );
+                ws.send(Message::text("{\"type\": \"flush\"}"))
+                    .await
+                    .unwrap();
+                let flushed = next(&mut ws).await;
+                assert_eq!(
+                    flushed,
+                    json!({"type": "flushed", "stored": 3, "discarded": 3}),
+                    "{engine:?}"
+                );
+                // not a frame at all: told, and the connection goes on
+                ws.send(Message::text("not json")).await.unwrap();
+                assert_eq!(next(&mut ws).await["type"], "error");
+            }
+        });
+        let (code, _, err) = tab.stop();
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = file.stop();
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("3 stored, 3 discarded"), "{out}");
+        let csv = std::fs::read_to_string(s.project.path().join("out/failed.csv")).unwrap();
+        assert_eq!(
+            csv,
+            "id,customer,amount,created_at\n1,\"a, \"\"quoted\"\"\",12.50,2026-01-01T10:00:00Z\n2,,3.1,2026-01-02T11:00:00Z\n4,,99999999.99,2026-01-04T00:00:00Z\n"
+        );
+        let q = format!(
+            "SELECT COUNT(*) FROM {} WHERE amount IN (12.5, 3.1, 99999999.99) AND customer IS NULL",
+            s.qualified("failed_orders")
+        );
+        let count = match engine {
+            Engine::DuckDb => {
+                let conn = duckdb::Connection::open(s.project.path().join("db.duckdb")).unwrap();
+                conn.query_row(&q, [], |r| r.get::<_, i64>(0)).unwrap()
+            }
+            _ => crate::common::engines::admin_number(engine, &q),
+        };
+        assert_eq!(count, 2, "{engine:?}: the rows are in the table, exact");
+    }
+}
+
+#[test]
+fn a_slow_consumer_misses_records_and_is_told_while_the_others_go_on() {
+    let p = Project::empty();
+    let mut csv = String::from("id,customer,amount,created_at\n");
+    let pad = "x".repeat(300);
+    for i in 0..20_000 {
+        csv.push_str(&format!("{i},{pad},1.00,2026-01-01 00:00:00\n"));
+    }
+    p.write("data/orders.csv", &csv);
+    p.write(
+        "channels/orders.yml",
+        &format!(
+            "name: orders\nkind: source\ntype: file\npath: ../data/orders.csv\nbuffer: 30000\nbatch_size: 200\n{FORMAT}"
+        ),
+    );
+    p.write(
+        "assay.yml",
+        "environments:\n  default: {channels: [orders]}\n",
+    );
+    let ch = Running::start(p.path(), &["channels/orders.yml", "--every", "200ms"]);
+    rt().block_on(async {
+        let mut slow = stream(&ch.url, Some(&token(&ch.url).await)).await.unwrap();
+        let mut fast = stream(&ch.url, Some(&token(&ch.url).await)).await.unwrap();
+        assert_eq!(next(&mut slow).await["type"], "hello");
+        assert_eq!(next(&mut fast).await["type"], "hello");
+        // the fast consumer gets whole result sets while the slow one reads nothing
+        for _ in 0..3 {
+            let (_, records) = result_set(&mut fast).await;
+            assert_eq!(records.len(), 20_000);
+        }
+        // the slow one, reading at last, learns what it missed
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            assert!(Instant::now() < deadline, "no dropped frame");
+            let f = next(&mut slow).await;
+            if f["type"] == "dropped" {
+                assert!(f["records"].as_u64().unwrap() > 0, "{f}");
+                break;
+            }
+        }
+    });
+    let (code, out, _) = ch.stop();
+    assert_eq!(code, 0);
+    let dropped: u64 = out
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" dropped"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(dropped > 0, "{out}");
+}
+
+#[test]
+fn channel_files_approvals_and_arguments_are_checked_before_anything_runs() {
+    let p = source_project();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "name: orders\nkind: source\ntype: file\npath: ../data/orders.csv\nbatch: 5\n",
+            "unknown key 'batch'",
+            "orders.yml:5:1",
+        ),
+        (
+            "name: orders\nkind: stream\ntype: file\npath: a.csv\n",
+            "unknown channel kind 'stream'",
+            "orders.yml:2:7",
+        ),
+        (
+            "name: orders\nkind: source\ntype: kafka\npath: a.csv\n",
+            "unknown channel type 'kafka'",
+            "orders.yml:3:7",
+        ),
+        (
+            "name: orders\nkind: source\ntype: file\npath: a.txt\n",
+            "not known from its extension",
+            "orders.yml:4:7",
+        ),
+        (
+            "name: orders\nkind: source\ntype: postgres\ndata_source: nope\nquery: SELECT 1\n",
+            "no data source 'nope'",
+            "orders.yml:4:14",
+        ),
+        (
+            "name: o/rders\nkind: source\ntype: file\npath: a.csv\n",
+            "has characters a name cannot have",
+            "orders.yml:1:7",
+        ),
+    ];
+    for (head, says, at) in cases {
+        let body = if head.contains("format:") {
+            String::new()
+        } else {
+            FORMAT.to_string()
+        };
+        p.write("channels/orders.yml", &format!("{head}{body}"));
+        let (code, _, err) = run(p.path(), &["channel", "run", "channels/orders.yml"]);
+        assert_eq!(code, 2, "{head}: {err}");
+        assert!(err.contains(says), "{head}: {err}");
+        assert!(err.contains(at), "{head}: no {at} in {err}");
+    }
+    // a password in clear, a bad field type, a query that writes
+    for (text, says) in [
+        (
+            FORMAT.replace("\"${env.CH_PW}\"", "hunter2-hunter2"),
+            "never written in clear",
+        ),
+        (
+            FORMAT.replace("type: long", "type: int"),
+            "unknown field type 'int'",
+        ),
+    ] {
+        p.write(
+            "channels/orders.yml",
+            &format!("name: orders\nkind: source\ntype: file\npath: ../data/orders.csv\n{text}"),
+        );
+        let (code, _, err) = run(p.path(), &["channel", "run", "channels/orders.yml"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(says), "{err}");
+        assert!(
+            !err.contains("hunter2-hunter2") || says.contains("clear"),
+            "{err}"
+        );
+    }
+    // not approved where it is deployed, or where it is exposed
+    p.write(
+        "channels/orders.yml",
+        &format!("name: orders\nkind: source\ntype: file\npath: ../data/orders.csv\nenvironment: dev\nexpose_to: [prod]\n{FORMAT}"),
+    );
+    let (code, _, err) = run(p.path(), &["channel", "run", "channels/orders.yml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not approved in environment dev"), "{err}");
+    assert!(err.contains("not approved in environment prod"), "{err}");
+    assert!(err.contains("environments:"), "the approval to add: {err}");
+    // --every is for sources; durations and times are checked
+    p.write(
+        "channels/sink.yml",
+        &format!("name: orders\nkind: sink\ntype: file\npath: ../out/x.jsonl\n{FORMAT}"),
+    );
+    let (code, _, err) = run(
+        p.path(),
+        &["channel", "run", "channels/sink.yml", "--every", "1s"],
+    );
+    assert_eq!(code, 2, "{err}");
+    for args in [["--every", "often"], ["--for", "-1s"], ["--at", "tomorrow"]] {
+        let (code, _, err) = run(
+            p.path(),
+            &[&["channel", "run", "channels/orders.yml"][..], &args[..]].concat(),
+        );
+        assert_eq!(code, 2, "{args:?}: {err}");
+    }
+}
