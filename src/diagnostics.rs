@@ -30,6 +30,16 @@ pub struct Store {
     location: StoreLocation,
     /// "duckdb .assay/diagnostics.duckdb" or "postgres data source 'x'"
     pub label: String,
+    /// failing rows go to this sink channel instead (`diagnostics: {channel: NAME}`)
+    channel: Option<SinkChannel>,
+}
+
+/// A sink channel for failing rows: found in the registry when rows are sent.
+struct SinkChannel {
+    name: String,
+    who: Option<crate::config::channels::Credentials>,
+    registry: std::path::PathBuf,
+    environment: String,
 }
 
 impl Store {
@@ -42,15 +52,44 @@ impl Store {
             d.schema.clone(),
             "diagnostics.duckdb",
         );
+        let channel = d.channel.as_ref().map(|name| SinkChannel {
+            name: name.clone(),
+            who: config.channels.get(name).cloned(),
+            registry: crate::channel::registry::dir(&config.project_dir),
+            environment: crate::channel::spec::DEFAULT_ENVIRONMENT.to_string(),
+        });
         Store {
-            label: location.label.clone(),
+            label: match &channel {
+                Some(c) => format!("channel {}", c.name),
+                None => location.label.clone(),
+            },
             location,
+            channel,
         }
     }
 
-    /// The table, qualified and quoted for the store's engine.
+    /// Pipelines of this environment see the sink channel (verify --environment).
+    pub fn in_environment(mut self, environment: &str) -> Store {
+        if let Some(c) = self.channel.as_mut() {
+            c.environment = environment.to_string();
+        }
+        self
+    }
+
+    /// The sink channel named for failed rows that has no credentials in assay.yml.
+    pub fn channel_without_credentials(&self) -> Option<&str> {
+        self.channel
+            .as_ref()
+            .filter(|c| c.who.is_none())
+            .map(|c| c.name.as_str())
+    }
+
+    /// The table, qualified and quoted for the store's engine (a channel's format).
     pub fn table(&self) -> String {
-        self.location.table(TABLE)
+        match &self.channel {
+            Some(c) => format!("records of channel {}", c.name),
+            None => self.location.table(TABLE),
+        }
     }
 
     /// Create what is missing and insert every captured row, in one transaction.
@@ -102,8 +141,17 @@ pub async fn store_captured(store: &Store, scan_id: &str, dataset: &mut DatasetR
         return;
     }
     let captured: usize = dataset.captured.iter().map(|c| c.rows.len()).sum();
+    let mut kept: Option<std::collections::HashMap<String, usize>> = None;
     let written = if captured == 0 {
         Ok(())
+    } else if let Some(channel) = &store.channel {
+        match to_channel(channel, scan_id, dataset, Utc::now()).await {
+            Ok(k) => {
+                kept = Some(k);
+                Ok(())
+            }
+            Err(e) => Err(RunError::Channel(e)),
+        }
     } else {
         store
             .execute(store.statements(scan_id, dataset, Utc::now()))
@@ -136,15 +184,144 @@ pub async fn store_captured(store: &Store, scan_id: &str, dataset: &mut DatasetR
                     .err()
                     .map(|e| format!("the store could not be written: {e}"))
             });
+        let stored = match &kept {
+            Some(k) => k.get(&captured.check_id).copied().unwrap_or(0),
+            None => captured.rows.len(),
+        };
+        let error = error.or_else(|| {
+            (stored < captured.rows.len()).then(|| {
+                format!(
+                    "the sink channel discarded {} of {} rows (they do not fit its format)",
+                    captured.rows.len() - stored,
+                    captured.rows.len()
+                )
+            })
+        });
         check.failed_rows = Some(FailedRowsInfo {
-            captured: if error.is_some() {
+            captured: if error.is_some() && kept.is_none() {
                 0
             } else {
-                captured.rows.len()
+                stored
             },
             store: store.label.clone(),
             table: table.clone(),
             error,
         });
     }
+}
+
+/// A failing row as a record of the sink's format: fields named `scan_id`,
+/// `data_source`, `dataset`, `check_id`, `captured_at`, `row_index` and `row_data` (the
+/// row as JSON text) say where it comes from; the others take the row's column of that
+/// name (a field no column fills is null).
+fn record_of(
+    format: &crate::channel::format::Format,
+    scan_id: &str,
+    dataset: &DatasetResult,
+    check_id: &str,
+    at: &str,
+    index: usize,
+    row: &Json,
+) -> Json {
+    let mut out = serde_json::Map::new();
+    for f in &format.fields {
+        let v = match f.name.as_str() {
+            "scan_id" => Json::from(scan_id),
+            "data_source" => Json::from(dataset.data_source.as_str()),
+            "dataset" => Json::from(dataset.dataset.as_str()),
+            "check_id" => Json::from(check_id),
+            "captured_at" => Json::from(at),
+            "row_index" => Json::from(index as u64 + 1),
+            "row_data" => Json::from(row.to_string()),
+            name => row
+                .as_object()
+                .and_then(|o| {
+                    o.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.clone())
+                })
+                .unwrap_or(Json::Null),
+        };
+        out.insert(f.name.clone(), v);
+    }
+    Json::Object(out)
+}
+
+/// Send a dataset's failing rows to the sink channel, one check at a time (a flush after
+/// each says how many it kept); how many rows of each check were stored.
+async fn to_channel(
+    channel: &SinkChannel,
+    scan_id: &str,
+    dataset: &DatasetResult,
+    at: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, usize>, String> {
+    use crate::channel::protocol::Kind;
+    let Some(who) = &channel.who else {
+        return Err(format!(
+            "no credentials for channel '{}' in assay.yml",
+            channel.name
+        ));
+    };
+    let entry = crate::channel::registry::list(&channel.registry)
+        .into_iter()
+        .find(|e| {
+            e.name == channel.name && e.kind == Kind::Sink && e.visible_in(&channel.environment)
+        })
+        .ok_or_else(|| {
+            format!(
+                "no sink channel '{}' runs in environment {}",
+                channel.name, channel.environment
+            )
+        })?;
+    let mut client = crate::channel::client::Client::connect(
+        &entry.url,
+        who,
+        std::time::Duration::from_secs(30),
+    )
+    .await?;
+    let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut kept = std::collections::HashMap::new();
+    let mut result = Ok(());
+    // a flush counts what the connection sent so far: each check's share is the growth
+    let mut stored_before = 0u64;
+    for captured in &dataset.captured {
+        let records: Vec<Json> = captured
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                record_of(
+                    &entry.format,
+                    scan_id,
+                    dataset,
+                    &captured.check_id,
+                    &at,
+                    i,
+                    row,
+                )
+            })
+            .collect();
+        match client.send(records, 500).await {
+            Ok((stored_so_far, _, why)) => {
+                let stored = stored_so_far - stored_before.min(stored_so_far);
+                stored_before = stored_so_far;
+                let discarded = captured.rows.len() as u64 - stored.min(captured.rows.len() as u64);
+                if discarded > 0 {
+                    tracing::warn!(
+                        "the sink channel {} discarded {discarded} failing rows of {}: {}",
+                        channel.name,
+                        captured.check_id,
+                        why.unwrap_or_default()
+                    );
+                }
+                kept.insert(captured.check_id.clone(), stored as usize);
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    client.logout().await;
+    result.map(|()| kept)
 }

@@ -488,7 +488,7 @@ fn sinks_store_what_fits_the_format_and_discard_the_rest_on_every_engine() {
         let file = Running::start(s.project.path(), &["channels/failed_file.yml"]);
         let batch = json!({"type": "records", "records": [
             {"id": 1, "customer": "a, \"quoted\"", "amount": "12.50", "created_at": "2026-01-01T10:00:00Z"},
-            {"id": 2, "amount": 3.1, "created_at": "2026-01-02 11:00:00"},
+            {"id": 2, "customer": "O'Brien'); DROP TABLE failed_orders; --", "amount": 3.1, "created_at": "2026-01-02 11:00:00"},
             {"id": "three", "amount": "1", "created_at": "2026-01-03T00:00:00Z"},
             {"id": 4, "amount": "99999999.99", "created_at": "2026-01-04T00:00:00Z"},
             {"id": 5, "amount": "1.234", "created_at": "2026-01-05T00:00:00Z"},
@@ -533,11 +533,12 @@ fn sinks_store_what_fits_the_format_and_discard_the_rest_on_every_engine() {
         let csv = std::fs::read_to_string(s.project.path().join("out/failed.csv")).unwrap();
         assert_eq!(
             csv,
-            "id,customer,amount,created_at\n1,\"a, \"\"quoted\"\"\",12.50,2026-01-01T10:00:00Z\n2,,3.1,2026-01-02T11:00:00Z\n4,,99999999.99,2026-01-04T00:00:00Z\n"
+            "id,customer,amount,created_at\n1,\"a, \"\"quoted\"\"\",12.50,2026-01-01T10:00:00Z\n2,O'Brien'); DROP TABLE failed_orders; --,3.1,2026-01-02T11:00:00Z\n4,,99999999.99,2026-01-04T00:00:00Z\n"
         );
         let q = format!(
-            "SELECT COUNT(*) FROM {} WHERE amount IN (12.5, 3.1, 99999999.99) AND customer IS NULL",
-            s.qualified("failed_orders")
+            "SELECT COUNT(*) FROM {} WHERE amount IN (12.5, 3.1, 99999999.99) AND (customer IS NULL OR customer = {})",
+            s.qualified("failed_orders"),
+            engine.literal("O'Brien'); DROP TABLE failed_orders; --")
         );
         let count = match engine {
             Engine::DuckDb => {
@@ -697,5 +698,154 @@ fn channel_files_approvals_and_arguments_are_checked_before_anything_runs() {
             &[&["channel", "run", "channels/orders.yml"][..], &args[..]].concat(),
         );
         assert_eq!(code, 2, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn failed_rows_go_to_a_sink_channel_as_records() {
+    let p = Project::duckdb(
+        "CREATE TABLE t(id INTEGER, email VARCHAR);
+         INSERT INTO t VALUES (1, 'a@x.org'), (2, NULL), (3, 'c@x.org'), (4, NULL);",
+    );
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write(
+        "assay.yml",
+        &format!(
+            "{config}diagnostics: {{channel: failed}}\nenvironments:\n  default: {{channels: [failed]}}\nchannels:\n  failed: {{user: pipeline, password: \"${{env.CH_PW}}\"}}\n"
+        ),
+    );
+    p.write(
+        "channels/failed.yml",
+        "name: failed
+kind: sink
+type: file
+path: ../out/failed.jsonl
+format:
+  name: failed_row_v1
+  fields:
+    - {name: check_id, type: string}
+    - {name: dataset, type: string}
+    - {name: row_index, type: long}
+    - {name: id, type: long, nullable: true}
+    - {name: email, type: string, nullable: true}
+users:
+  - {name: pipeline, password: \"${env.CH_PW}\"}
+",
+    );
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t\ncolumns:\n  - name: email\n    checks:\n      - missing:\n",
+    );
+    // the sink is not running: a warning, the verdict stands
+    let (code, out, err) = run(p.path(), &["verify", "contract.yml", "-o", "json"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no sink channel 'failed' runs"), "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let info = &doc["datasets"][0]["checks"][0]["failed_rows"];
+    assert_eq!(info["captured"], 0, "{info}");
+
+    let sink = Running::start(p.path(), &["channels/failed.yml"]);
+    let (code, out, err) = run(p.path(), &["verify", "contract.yml", "-o", "json"]);
+    assert_eq!(code, 1, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let info = &doc["datasets"][0]["checks"][0]["failed_rows"];
+    assert_eq!(info["captured"], 2, "{info}");
+    assert_eq!(info["store"], "channel failed");
+    assert!(info["error"].is_null(), "{info}");
+    let (code, stopped, _) = sink.stop();
+    assert_eq!(code, 0);
+    assert!(stopped.contains("2 stored, 0 discarded"), "{stopped}");
+    let lines: Vec<Value> = std::fs::read_to_string(p.path().join("out/failed.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let check_id = doc["datasets"][0]["checks"][0]["id"].clone();
+    assert_eq!(
+        lines,
+        vec![
+            json!({"check_id": check_id, "dataset": doc["datasets"][0]["dataset"], "row_index": 1, "id": 2, "email": null}),
+            json!({"check_id": check_id, "dataset": doc["datasets"][0]["dataset"], "row_index": 2, "id": 4, "email": null}),
+        ]
+    );
+}
+
+#[test]
+fn sources_read_queries_on_every_engine_and_refuse_queries_that_write() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let t = s.qualified("orders");
+        s.run(&[
+            format!(
+                "CREATE TABLE {t} (id INTEGER, customer VARCHAR(50), amount DECIMAL(10,2), created_at {})",
+                engine.column_type("timestamp")
+            ),
+            format!(
+                "INSERT INTO {t} VALUES (1, {}, 12.50, '2026-01-01 10:00:00'), (2, NULL, 7.00, '2026-01-02 00:00:00')",
+                engine.literal("O'Brien \"x\"; --")
+            ),
+        ]);
+        let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+        s.project.write(
+            "assay.yml",
+            &format!("{config}environments:\n  default: {{channels: [orders]}}\n"),
+        );
+        let channel = |query: &str| {
+            format!(
+                "name: orders\nkind: source\ntype: {}\ndata_source: db\nquery: {}\n{FORMAT}",
+                engine.name(),
+                serde_json::to_string(query).unwrap()
+            )
+        };
+        s.project.write(
+            "channels/orders.yml",
+            &channel(&format!(
+                "SELECT id, customer, amount, created_at FROM {t} ORDER BY id"
+            )),
+        );
+        let ch = Running::start(
+            s.project.path(),
+            &["channels/orders.yml", "--every", "300ms"],
+        );
+        let records = rt().block_on(async {
+            let mut ws = stream(&ch.url, Some(&token(&ch.url).await)).await.unwrap();
+            assert_eq!(next(&mut ws).await["type"], "hello");
+            result_set(&mut ws).await.1
+        });
+        assert_eq!(
+            Value::Array(records),
+            json!([
+                {"id": 1, "customer": "O'Brien \"x\"; --", "amount": "12.50", "created_at": "2026-01-01T10:00:00Z"},
+                {"id": 2, "customer": null, "amount": "7.00", "created_at": "2026-01-02T00:00:00Z"},
+            ]),
+            "{engine:?}"
+        );
+        drop(ch);
+        for bad in [
+            format!("DELETE FROM {t}"),
+            format!("SELECT 1; DROP TABLE {t}"),
+            format!("INSERT INTO {t} VALUES (3, 'x', 1, '2026-01-01 00:00:00')"),
+            format!(
+                "CREATE TABLE {}_copy AS SELECT * FROM {t}",
+                s.qualified("x")
+            ),
+            format!("WITH d AS (DELETE FROM {t} RETURNING *) SELECT * FROM d"),
+        ] {
+            s.project.write("channels/orders.yml", &channel(&bad));
+            let (code, _, err) = run(s.project.path(), &["channel", "run", "channels/orders.yml"]);
+            assert_eq!(code, 2, "{engine:?} {bad}: {err}");
+            assert!(err.contains("read-only SELECT"), "{engine:?} {bad}: {err}");
+        }
+        let kept = match engine {
+            Engine::DuckDb => {
+                let conn = duckdb::Connection::open(s.project.path().join("db.duckdb")).unwrap();
+                conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap()
+            }
+            _ => crate::common::engines::admin_number(engine, &format!("SELECT COUNT(*) FROM {t}")),
+        };
+        assert_eq!(kept, 2, "{engine:?}: nothing written");
     }
 }

@@ -82,6 +82,18 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         }
     }
     let push = push_plan(&config, args.push, &mut diags);
+    if let Some(name) = &config.diagnostics.channel {
+        if !config.channels.contains_key(name) && !args.no_failed_rows {
+            diags.push(
+                Diag::plain(format!(
+                    "failed rows go to channel '{name}', and assay.yml has no credentials for it"
+                ))
+                .with_help(format!(
+                    "channels:\n  {name}: {{user: pipeline, password: \"${{env.CHANNEL_PASSWORD}}\"}}"
+                )),
+            );
+        }
+    }
     let contract_files = find_contracts(&args.paths, &mut diags);
     if args.channel.is_some() && contract_files.len() != 1 && diags.is_empty() {
         diags.push(
@@ -115,7 +127,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             now,
             capture: capture_options(&config, args.no_failed_rows),
         },
-        store: diagnostics::Store::from_config(&config),
+        store: diagnostics::Store::from_config(&config).in_environment(&args.environment),
         fail_on: match args.fail_on {
             FailOnArg::Fail => FailOn::Fail,
             FailOnArg::Warn => FailOn::Warn,

@@ -56,6 +56,8 @@ pub struct DiagnosticsConfig {
     pub max_value_bytes: u64,
     /// columns kept out of the store in every dataset
     pub exclude_columns: Vec<String>,
+    /// a sink channel that takes failing rows as records, instead of a table
+    pub channel: Option<String>,
 }
 
 impl Default for DiagnosticsConfig {
@@ -67,12 +69,14 @@ impl Default for DiagnosticsConfig {
             max_bytes_per_check: 1024 * 1024,
             max_value_bytes: 4096,
             exclude_columns: Vec::new(),
+            channel: None,
         }
     }
 }
 
 const DIAGNOSTICS_KEYS: &[&str] = &[
     "data_source",
+    "channel",
     "schema",
     "max_rows_per_check",
     "max_bytes_per_check",
@@ -337,6 +341,22 @@ fn diagnostics(r: &mut Reader, node: &Node, config: &Config) -> Option<Diagnosti
     }
     if let Some(n) = node.get("schema").filter(|n| !n.is_null()) {
         out.schema = Some(r.string(n, "schema")?);
+    }
+    if let Some(n) = node.get("channel").filter(|n| !n.is_null()) {
+        let name = r.string(n, "channel")?;
+        if !channels::valid_name(&name) {
+            r.error(n.span, format!("'{name}' is not a channel name"), None);
+            return None;
+        }
+        if out.data_source.is_some() || out.schema.is_some() {
+            r.error(
+                n.span,
+                "failed rows go to a channel or to a data source, not both",
+                Some("keep channel, or data_source and schema".into()),
+            );
+            return None;
+        }
+        out.channel = Some(name);
     }
     if let Some(n) = node.get("max_rows_per_check").filter(|n| !n.is_null()) {
         out.max_rows_per_check = r.count(n, "max_rows_per_check")?;
