@@ -592,6 +592,22 @@ fn a_slow_consumer_misses_records_and_is_told_while_the_others_go_on() {
             }
         }
     });
+    // the registry's heartbeat carries the counters
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, listed, _) = run(p.path(), &["channel", "list", "-o", "json"]);
+        let listed: Value = serde_json::from_str(&listed).unwrap();
+        let c = &listed["channels"][0]["counters"];
+        if c["dropped"].as_u64().unwrap_or(0) > 0 && c["sent"].as_u64().unwrap_or(0) >= 60_000 {
+            assert_eq!(c["connections_total"], 2, "{c}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no counters in the registry: {c}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let (code, out, _) = ch.stop();
     assert_eq!(code, 0);
     let dropped: u64 = out
@@ -848,4 +864,316 @@ fn sources_read_queries_on_every_engine_and_refuse_queries_that_write() {
         };
         assert_eq!(kept, 2, "{engine:?}: nothing written");
     }
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1, made with the openssl tool.
+fn certificates(dir: &std::path::Path) {
+    let sh = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("the openssl tool (Debian package openssl) makes the test certificates");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    sh(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=assay test CA",
+    ]);
+    sh(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    sh(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ]);
+}
+
+#[test]
+fn a_channel_with_tls_serves_https_and_wss_to_clients_that_trust_its_ca() {
+    let p = source_project();
+    let certs = p.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    certificates(&certs);
+    p.write(
+        "channels/orders.yml",
+        &format!(
+            "name: orders\nkind: source\ntype: file\npath: ../data/orders.csv\ntls: {{certificate: ../certs/leaf.pem, key: ../certs/leaf.key}}\n{FORMAT}"
+        ),
+    );
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write(
+        "assay.yml",
+        &config.replace(
+            "password: \"${env.CH_PW}\"}",
+            "password: \"${env.CH_PW}\", ca_certificate: certs/ca.pem}",
+        ),
+    );
+    let ch = Running::start(p.path(), &["channels/orders.yml", "--every", "300ms"]);
+    assert!(ch.url.starts_with("https://127.0.0.1:"), "{}", ch.url);
+    let ca = std::fs::read(certs.join("ca.pem")).unwrap();
+    rt().block_on(async {
+        // a client that does not trust the CA cannot even log in
+        let untrusting = reqwest::Client::new()
+            .post(format!("{}/login", ch.url))
+            .basic_auth("pipeline", Some(PW))
+            .send()
+            .await;
+        assert!(untrusting.is_err(), "an unknown CA is refused");
+        // plain HTTP to the TLS port gets nowhere
+        let plain = reqwest::Client::new()
+            .post(format!("{}/login", ch.url.replacen("https", "http", 1)))
+            .basic_auth("pipeline", Some(PW))
+            .send()
+            .await;
+        assert!(plain.map_or(true, |r| !r.status().is_success()));
+        let client = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .build()
+            .unwrap();
+        let r = client
+            .post(format!("{}/login", ch.url))
+            .basic_auth("pipeline", Some(PW))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        let token = body["token"].as_str().unwrap().to_string();
+        // wss: TLS by hand under the WebSocket, trusting the CA
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls::pki_types::pem::PemObject::pem_slice_iter(&ca) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let port: u16 = ch.url.rsplit(':').next().unwrap().parse().unwrap();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+            .connect(
+                rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+                tcp,
+            )
+            .await
+            .unwrap();
+        let mut req = format!("wss://127.0.0.1:{port}/streaming")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::client_async(req, tls).await.unwrap();
+        let hello = loop {
+            if let Some(Ok(Message::Text(t))) = ws.next().await {
+                break serde_json::from_str::<Value>(t.as_str()).unwrap();
+            }
+        };
+        assert_eq!(hello["channel"], "orders");
+    });
+    // assay itself, trusting the CA named in assay.yml
+    p.write(
+        "contract.yml",
+        "dataset: stream/main/orders\nchecks:\n  - row_count: {threshold: {must_be: 3}}\n",
+    );
+    let (code, out, err) = run(
+        p.path(),
+        &[
+            "verify",
+            "contract.yml",
+            "--channel",
+            "orders",
+            "--timeout",
+            "20s",
+        ],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+#[test]
+fn channels_run_at_a_time_for_a_while_in_their_environments_and_close_cleanly() {
+    let p = source_project();
+    p.write(
+        "channels/orders.yml",
+        &format!(
+            "name: orders\nkind: source\ntype: file\npath: ../data/orders.csv\nenvironment: data-channels\nexpose_to: [development]\n{FORMAT}"
+        ),
+    );
+    p.write(
+        "assay.yml",
+        "environments:\n  data-channels: {channels: [orders]}\n  development: {channels: [orders]}\n",
+    );
+    let ch = Running::start(
+        p.path(),
+        &["channels/orders.yml", "--for", "4s", "--every", "1h"],
+    );
+    // visible where deployed and where exposed, nowhere else
+    for (env, seen) in [
+        ("data-channels", true),
+        ("development", true),
+        ("production", false),
+    ] {
+        let (code, out, _) = run(p.path(), &["channel", "list", "--environment", env]);
+        assert_eq!(code, 0);
+        assert_eq!(out.contains(&ch.url), seen, "{env}: {out}");
+        if !seen {
+            assert_eq!(out, "no channel is running\n");
+        }
+    }
+    let (_, table, _) = run(p.path(), &["channel", "list"]);
+    assert!(table.starts_with("name    kind    type  format"), "{table}");
+    assert!(table.contains("data-channels  development"), "{table}");
+    // one channel per signature
+    let (code, _, err) = run(p.path(), &["channel", "run", "channels/orders.yml"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("already runs"), "{err}");
+    // a consumer connected when the channel stops is told, and the socket closes
+    rt().block_on(async {
+        let mut ws = stream(&ch.url, Some(&token(&ch.url).await)).await.unwrap();
+        loop {
+            let f = next(&mut ws).await;
+            if f["type"] == "closing" {
+                assert_eq!(f["reason"], "the channel stops");
+                break;
+            }
+        }
+        assert_eq!(next(&mut ws).await["type"], "websocket_close");
+    });
+    let (code, out, err) = ch.stop();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("its --for time elapsed"), "{out}");
+
+    // --at: nothing listens before its time
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let started = Instant::now();
+    let out = assay(p.path())
+        .args([
+            "channel",
+            "run",
+            "channels/orders.yml",
+            "--at",
+            &at,
+            "--for",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!("channel orders starts at {at}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("listening on http://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(2500), "{stdout}");
+}
+
+/// What a hostile client can send a sink: frames too big, nested too deep, binary, in
+/// bulk. Each is refused or discarded, and the channel goes on serving the others.
+#[test]
+fn hostile_frames_are_refused_and_the_channel_goes_on() {
+    let p = Project::empty();
+    p.write(
+        "assay.yml",
+        "environments:\n  default: {channels: [failed]}\n",
+    );
+    p.write(
+        "channels/failed.yml",
+        &format!("name: failed\nkind: sink\ntype: file\npath: ../out/failed.jsonl\n{FORMAT}"),
+    );
+    let ch = Running::start(p.path(), &["channels/failed.yml"]);
+    rt().block_on(async {
+        let t = token(&ch.url).await;
+        let mut ws = stream(&ch.url, Some(&t)).await.unwrap();
+        assert_eq!(next(&mut ws).await["type"], "hello");
+        // nested beyond any parser's patience
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        ws.send(Message::text(deep)).await.unwrap();
+        assert_eq!(next(&mut ws).await["type"], "error");
+        ws.send(Message::binary(vec![0u8; 1024])).await.unwrap();
+        assert_eq!(next(&mut ws).await["type"], "error");
+        // a record of the wrong shape in every way at once
+        let odd = json!({"type": "records", "records": [null, 7, "x", [1], {"id": {"$gt": 0}}]});
+        ws.send(Message::text(odd.to_string())).await.unwrap();
+        let e = next(&mut ws).await;
+        assert_eq!((&e["type"], &e["discarded"]), (&json!("error"), &json!(5)), "{e}");
+        // more than 16 MiB in one message: the connection is closed
+        let huge = "x".repeat(17 << 20);
+        let _ = ws.send(Message::text(huge)).await;
+        let closed = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match ws.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "an oversized message closes the connection");
+        // the channel still serves a new connection, and stores what fits
+        let mut again = stream(&ch.url, Some(&t)).await.unwrap();
+        assert_eq!(next(&mut again).await["type"], "hello");
+        let good = json!({"type": "records", "records": [{"id": 1, "amount": "1", "created_at": "2026-01-01T00:00:00Z"}]});
+        again.send(Message::text(good.to_string())).await.unwrap();
+        again.send(Message::text("{\"type\": \"flush\"}")).await.unwrap();
+        assert_eq!(
+            next(&mut again).await,
+            json!({"type": "flushed", "stored": 1, "discarded": 0})
+        );
+    });
+    let (code, _, err) = ch.stop();
+    assert_eq!(code, 0, "{err}");
+    let stored = std::fs::read_to_string(p.path().join("out/failed.jsonl")).unwrap();
+    assert_eq!(stored.lines().count(), 1, "{stored}");
 }
