@@ -1091,8 +1091,14 @@ fn channels_run_at_a_time_for_a_while_in_their_environments_and_close_cleanly() 
     assert!(out.contains("its --for time elapsed"), "{out}");
 
     // --at: nothing listens before its time
-    let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at_time = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let at = at_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // the channel cannot end before its start time (whole seconds) and its --for
+    let at_whole = chrono::DateTime::parse_from_rfc3339(&at).unwrap();
+    let earliest = (at_whole.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default()
+        + Duration::from_secs(1);
     let started = Instant::now();
     let out = assay(p.path())
         .args([
@@ -1116,7 +1122,7 @@ fn channels_run_at_a_time_for_a_while_in_their_environments_and_close_cleanly() 
         stdout.contains("listening on http://127.0.0.1:"),
         "{stdout}"
     );
-    assert!(started.elapsed() >= Duration::from_millis(2500), "{stdout}");
+    assert!(started.elapsed() >= earliest, "{stdout}");
 }
 
 /// What a hostile client can send a sink: frames too big, nested too deep, binary, in
@@ -1176,4 +1182,77 @@ fn hostile_frames_are_refused_and_the_channel_goes_on() {
     assert_eq!(code, 0, "{err}");
     let stored = std::fs::read_to_string(p.path().join("out/failed.jsonl")).unwrap();
     assert_eq!(stored.lines().count(), 1, "{stored}");
+}
+
+#[test]
+fn sources_read_jsonl_and_parquet_and_a_parquet_sink_is_written_whole() {
+    let p = source_project();
+    p.write(
+        "data/a.jsonl",
+        "{\"id\": 1, \"customer\": \"alice\", \"amount\": 12.5, \"created_at\": \"2026-01-01 10:00:00\"}\n{\"id\": 2, \"customer\": null, \"amount\": 7, \"created_at\": \"2026-01-02T00:00:00Z\"}\n",
+    );
+    {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let path = p.path().join("data/b.parquet");
+        conn.execute_batch(&format!(
+            "COPY (SELECT 3 AS id, 'carol' AS customer, 1.25::DECIMAL(10,2) AS amount, TIMESTAMP '2026-01-03 00:00:00' AS created_at) TO '{}' (FORMAT parquet)",
+            path.display()
+        ))
+        .unwrap();
+    }
+    let expected = [
+        json!([
+            {"id": 1, "customer": "alice", "amount": "12.50", "created_at": "2026-01-01T10:00:00Z"},
+            {"id": 2, "customer": null, "amount": "7.00", "created_at": "2026-01-02T00:00:00Z"},
+        ]),
+        json!([{"id": 3, "customer": "carol", "amount": "1.25", "created_at": "2026-01-03T00:00:00Z"}]),
+    ];
+    for (file, expected) in ["a.jsonl", "b.parquet"].iter().zip(expected) {
+        p.write(
+            "channels/orders.yml",
+            &format!("name: orders\nkind: source\ntype: file\npath: ../data/{file}\n{FORMAT}"),
+        );
+        let ch = Running::start(p.path(), &["channels/orders.yml", "--every", "300ms"]);
+        let records = rt().block_on(async {
+            let mut ws = stream(&ch.url, Some(&token(&ch.url).await)).await.unwrap();
+            assert_eq!(next(&mut ws).await["type"], "hello");
+            result_set(&mut ws).await.1
+        });
+        assert_eq!(Value::Array(records), expected, "{file}");
+    }
+    // a Parquet sink: written when a client flushes and when the channel stops
+    p.write(
+        "assay.yml",
+        "environments:\n  default: {channels: [orders, kept]}\n",
+    );
+    p.write(
+        "channels/kept.yml",
+        &format!("name: kept\nkind: sink\ntype: file\npath: ../out/kept.parquet\n{FORMAT}"),
+    );
+    let sink = Running::start(p.path(), &["channels/kept.yml"]);
+    rt().block_on(async {
+        let mut ws = stream(&sink.url, Some(&token(&sink.url).await)).await.unwrap();
+        assert_eq!(next(&mut ws).await["type"], "hello");
+        let batch = json!({"type": "records", "records": [
+            {"id": 1, "amount": "12.50", "created_at": "2026-01-01T10:00:00Z"},
+            {"id": 2, "customer": "b", "amount": "99999999.99", "created_at": "2026-01-02T00:00:00Z"}
+        ]});
+        ws.send(Message::text(batch.to_string())).await.unwrap();
+        ws.send(Message::text("{\"type\": \"flush\"}")).await.unwrap();
+        assert_eq!(next(&mut ws).await["stored"], 2);
+    });
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let sum: String = conn
+        .query_row(
+            &format!(
+                "SELECT CAST(SUM(amount) AS VARCHAR) || ' ' || COUNT(*) FROM read_parquet('{}')",
+                p.path().join("out/kept.parquet").display()
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sum, "100000012.49 2", "exact decimals in the file");
+    let (code, _, err) = sink.stop();
+    assert_eq!(code, 0, "{err}");
 }

@@ -280,10 +280,14 @@ async fn send_on_schedule(hub: Arc<Hub>, every: Option<Duration>) {
         if let Some(t) = ticks.as_mut() {
             t.tick().await;
         }
-        match source::read(&hub.spec).await {
-            Ok(records) => {
-                let n = records.len();
-                let id = hub.send_result_set(records);
+        let id = hub
+            .spec
+            .result_sets
+            .then(|| uuid::Uuid::new_v4().simple().to_string());
+        match source::read(&hub.spec, id.clone()).await {
+            Ok(frames) => {
+                let n: usize = frames.iter().map(|f| f.1).sum();
+                hub.send_result_set(id.as_deref(), frames);
                 tracing::info!(
                     "channel {}: sent {n} records{}",
                     hub.spec.name,

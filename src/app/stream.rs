@@ -10,11 +10,11 @@ use crate::channel::client::Client;
 use crate::channel::format::Format;
 use crate::channel::protocol::Kind;
 use crate::channel::registry::{self, Entry};
-use crate::channel::sink::{column_type, insert_rows};
+use crate::channel::sink::column_type;
 use crate::config::Config;
 use crate::contract::Contract;
 use crate::diag::Diag;
-use crate::engine::{self, DataSourceConfig, DuckDbSettings};
+use crate::engine::{self, DataSourceConfig, DuckDbSettings, Preload};
 use crate::error::RunError;
 use crate::sql::ast::{CreateTable, TableRef};
 use crate::sql::dialect::{print_create_table, Dialect};
@@ -87,12 +87,14 @@ fn find(
     }
 }
 
-/// The statements that make the contract's table from the records.
-fn load_statements(
+/// What makes the contract's table from the records: they are checked against the format
+/// and written to a private temporary file, which DuckDB's JSON reader loads (far faster
+/// than SQL literals) and which is removed once loaded.
+fn preload(
     table: &TableRef,
     format: &Format,
     records: &[serde_json::Value],
-) -> Result<Vec<String>, String> {
+) -> Result<Preload, String> {
     let d = DuckDbDialect;
     let types = engine::by_name("duckdb")
         .and_then(|e| e.store())
@@ -116,16 +118,50 @@ fn load_statements(
                 .collect(),
         },
     ));
-    let mut checked = Vec::with_capacity(records.len());
+    let file = std::env::temp_dir().join(format!(
+        "assay-channel-{}.jsonl",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut text = String::new();
     for (i, r) in records.iter().enumerate() {
-        checked.push(
-            format
-                .check(r)
-                .map_err(|e| format!("record {}: {e}", i + 1))?,
-        );
+        let checked = format
+            .check(r)
+            .map_err(|e| format!("record {}: {e}", i + 1))?;
+        text.push_str(&serde_json::Value::Object(checked).to_string());
+        text.push('\n');
     }
-    out.extend(insert_rows(&d, table.clone(), format, &checked));
-    Ok(out)
+    write_private(&file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let columns: Vec<String> = format
+        .fields
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {}",
+                d.string_literal(&f.name),
+                d.string_literal(&column_type(&types, f))
+            )
+        })
+        .collect();
+    out.push(format!(
+        "INSERT INTO {} SELECT * FROM read_json({}, format = 'newline_delimited', columns = {{{}}})",
+        d.table(table),
+        d.string_literal(&file.to_string_lossy()),
+        columns.join(", ")
+    ));
+    Ok(Preload {
+        statements: out,
+        then_remove: vec![file],
+    })
+}
+
+/// A file only this user can read: the records are the user's data.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 /// Receive one result set and make the contract's data source an in-memory DuckDB
@@ -198,13 +234,13 @@ pub(super) fn substitute(
             contract.dataset.text
         ))
     })?;
-    let statements = load_statements(&table, &entry.format, &records)
+    let preload = preload(&table, &entry.format, &records)
         .map_err(|e| AppError::Runtime(RunError::Channel(format!("channel '{name}': {e}"))))?;
     let ds = DataSourceConfig {
         settings: Arc::new(DuckDbSettings {
             database: ":memory:".into(),
             owned_by_assay: false,
-            preload: Some(Arc::new(statements)),
+            preload: Some(Arc::new(preload)),
         }),
         ..probe
     };

@@ -10,7 +10,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value as Json;
 use tokio::sync::{watch, Notify};
 
 use super::protocol::Frame;
@@ -219,7 +218,10 @@ impl Hub {
 
     /// Send a frame to every consumer connected now, never waiting for any.
     fn broadcast(&self, frame: &Frame, records: usize) {
-        let text: Arc<str> = frame.text().into();
+        self.broadcast_text(frame.text().into(), records)
+    }
+
+    fn broadcast_text(&self, text: Arc<str>, records: usize) {
         let consumers: Vec<Arc<Outbox>> = self
             .consumers
             .lock()
@@ -241,46 +243,33 @@ impl Hub {
         });
     }
 
-    /// One read of the source, sent: framed as a result set when the source frames
-    /// them, in `records` frames of `batch_size`. Returns the result set's id.
-    pub fn send_result_set(&self, records: Vec<Json>) -> Option<String> {
-        let id = self
-            .spec
-            .result_sets
-            .then(|| uuid::Uuid::new_v4().simple().to_string());
-        if let Some(id) = &id {
+    /// One read of the source, sent: its `records` frames (already serialized, each
+    /// with its record count), framed as the result set `id` when the source frames them.
+    pub fn send_result_set(&self, id: Option<&str>, frames: Vec<(Arc<str>, usize)>) {
+        if let Some(id) = id {
             self.broadcast(
                 &Frame::ResultSetStart {
-                    id: id.clone(),
+                    id: id.to_string(),
                     format: self.spec.format.clone(),
                 },
                 0,
             );
         }
-        let total = records.len() as u64;
-        let mut records = records.into_iter().peekable();
-        while records.peek().is_some() {
-            let batch: Vec<Json> = records.by_ref().take(self.spec.batch_size).collect();
-            let n = batch.len();
-            self.broadcast(
-                &Frame::Records {
-                    result_set: id.clone(),
-                    records: batch,
-                },
-                n,
-            );
+        let mut total = 0u64;
+        for (text, n) in frames {
+            total += n as u64;
+            self.broadcast_text(text, n);
         }
-        if let Some(id) = &id {
+        if let Some(id) = id {
             self.broadcast(
                 &Frame::ResultSetEnd {
-                    id: id.clone(),
+                    id: id.to_string(),
                     records: total,
                 },
                 0,
             );
             self.count(|c| c.result_sets += 1);
         }
-        id
     }
 }
 

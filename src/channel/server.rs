@@ -217,9 +217,11 @@ async fn end_of(
     mut ended: tokio::sync::watch::Receiver<bool>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> &'static str {
+    // a stopping channel ends every session too: that is the reason to give
     tokio::select! {
-        _ = ended.wait_for(|e| *e) => "the session ended",
+        biased;
         _ = stopping.wait_for(|s| *s) => "the channel stops",
+        _ = ended.wait_for(|e| *e) => "the session ended",
     }
 }
 

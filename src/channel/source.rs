@@ -3,25 +3,77 @@
 //! field cast to its type; a query runs in its data source's read-only session.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value as Json;
 
 use super::format::{FieldType, Format};
+use super::protocol::Frame;
 use super::spec::{ChannelSpec, FileFormat, Store};
 use crate::exec::{Limits, RunControl};
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
 
-/// Records in one result set, at most: a source holds a read in memory to send it.
+/// Records in one result set, at most: a source holds a read (as frames) to send it.
 pub const MAX_RECORDS: usize = 5_000_000;
 
-pub async fn read(spec: &ChannelSpec) -> Result<Vec<Json>, String> {
+/// Frames of records being made: each batch serialized as soon as it is full, so a
+/// read holds its records as the text that is sent (shared by every consumer), not as
+/// values.
+struct Frames {
+    id: Option<String>,
+    batch_size: usize,
+    batch: Vec<Json>,
+    out: Vec<(Arc<str>, usize)>,
+}
+
+impl Frames {
+    fn push(&mut self, record: Json) {
+        self.batch.push(record);
+        if self.batch.len() >= self.batch_size {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let records = std::mem::take(&mut self.batch);
+        let n = records.len();
+        let frame = Frame::Records {
+            result_set: self.id.clone(),
+            records,
+        };
+        self.out.push((frame.text().into(), n));
+    }
+
+    fn done(mut self) -> Vec<(Arc<str>, usize)> {
+        self.flush();
+        self.out
+    }
+}
+
+/// One read of the store as `records` frames of the result set `id`.
+pub async fn read(
+    spec: &ChannelSpec,
+    id: Option<String>,
+) -> Result<Vec<(Arc<str>, usize)>, String> {
+    let mut frames = Frames {
+        id,
+        batch_size: spec.batch_size,
+        batch: Vec::with_capacity(spec.batch_size),
+        out: Vec::new(),
+    };
     match &spec.store {
         Store::File { path, format } => {
             let (path, file_format, fmt) = (path.clone(), *format, spec.format.clone());
-            tokio::task::spawn_blocking(move || read_files(&path, file_format, &fmt))
-                .await
-                .map_err(|e| format!("the reading task failed: {e}"))?
+            tokio::task::spawn_blocking(move || {
+                read_files(&path, file_format, &fmt, &mut frames)?;
+                Ok(frames.done())
+            })
+            .await
+            .map_err(|e| format!("the reading task failed: {e}"))?
         }
         Store::Query { data_source, sql } => {
             let open = |e: crate::exec::ExecError| crate::secrets::mask(&e.to_string());
@@ -40,15 +92,14 @@ pub async fn read(spec: &ChannelSpec) -> Result<Vec<Json>, String> {
                     "the query returned more than {MAX_RECORDS} records: one result set holds at most that many"
                 ));
             }
-            rows.rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    spec.format
-                        .record_of(&rows.columns, r)
-                        .map_err(|e| format!("row {}: {e}", i + 1))
-                })
-                .collect()
+            for (i, r) in rows.rows.iter().enumerate() {
+                let record = spec
+                    .format
+                    .record_of(&rows.columns, r)
+                    .map_err(|e| format!("row {}: {e}", i + 1))?;
+                frames.push(record);
+            }
+            Ok(frames.done())
         }
         Store::Table { .. } => Err("a table is a sink, not a source".into()),
     }
@@ -67,7 +118,12 @@ fn read_type(field: &super::format::Field) -> String {
     }
 }
 
-fn read_files(path: &Path, file_format: FileFormat, format: &Format) -> Result<Vec<Json>, String> {
+fn read_files(
+    path: &Path,
+    file_format: FileFormat,
+    format: &Format,
+    frames: &mut Frames,
+) -> Result<(), String> {
     let config = duckdb::Config::default()
         .enable_autoload_extension(false)
         .and_then(|c| c.with("autoinstall_known_extensions", "false"))
@@ -109,7 +165,6 @@ fn read_files(path: &Path, file_format: FileFormat, format: &Format) -> Result<V
     let rows = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut out = Vec::new();
     for (i, row) in rows.enumerate() {
         let text = row.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if i >= MAX_RECORDS {
@@ -122,7 +177,7 @@ fn read_files(path: &Path, file_format: FileFormat, format: &Format) -> Result<V
         let record = format
             .check(&value)
             .map_err(|e| format!("{}, record {}: {e}", path.display(), i + 1))?;
-        out.push(Json::Object(record));
+        frames.push(Json::Object(record));
     }
-    Ok(out)
+    Ok(())
 }

@@ -28,7 +28,15 @@ pub struct DuckDbSettings {
     pub owned_by_assay: bool,
     /// an in-memory database made by these statements (a channel's result set loaded
     /// into a table), locked down once they ran
-    pub preload: Option<Arc<Vec<String>>>,
+    pub preload: Option<Arc<Preload>>,
+}
+
+/// What makes a preloaded in-memory database.
+#[derive(Debug)]
+pub struct Preload {
+    pub statements: Vec<String>,
+    /// files the statements read, removed once they ran
+    pub then_remove: Vec<std::path::PathBuf>,
 }
 
 impl Settings for DuckDbSettings {
@@ -88,8 +96,15 @@ impl Engine for DuckDb {
     ) -> Result<Arc<dyn Executor>, ExecError> {
         let name = ds.name.clone();
         let settings = settings_of::<DuckDbSettings>(ds.settings.as_ref(), self.name()).clone();
-        if let Some(statements) = settings.preload {
-            return open_blocking(move || DuckDbExecutor::open_preloaded(&name, &statements)).await;
+        if let Some(preload) = settings.preload {
+            return open_blocking(move || {
+                let opened = DuckDbExecutor::open_preloaded(&name, &preload.statements);
+                for f in &preload.then_remove {
+                    let _ = std::fs::remove_file(f);
+                }
+                opened
+            })
+            .await;
         }
         open_blocking(move || DuckDbExecutor::open_database(&name, &settings.database)).await
     }

@@ -25,7 +25,7 @@ use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::yaml::Node;
 
-pub use self::duckdb::DuckDbSettings;
+pub use self::duckdb::{DuckDbSettings, Preload};
 
 /// Every engine, by its `type:` name in a config.
 pub static ENGINES: &[&dyn Engine] = &[
