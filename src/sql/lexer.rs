@@ -31,6 +31,8 @@ pub struct Lexicon {
     pub backtick_identifiers: bool,
     /// `$tag$ ... $tag$` strings (PostgreSQL, DuckDB)
     pub dollar_quotes: bool,
+    /// `r'...'` and `R"..."` are strings in which a backslash is just a backslash (Spark)
+    pub raw_strings: bool,
 }
 
 impl Lexicon {
@@ -44,6 +46,7 @@ impl Lexicon {
         double_quoted_strings: false,
         backtick_identifiers: false,
         dollar_quotes: true,
+        raw_strings: false,
     };
     pub const DUCKDB: Lexicon = Lexicon::POSTGRES;
     pub const MYSQL: Lexicon = Lexicon {
@@ -56,6 +59,21 @@ impl Lexicon {
         double_quoted_strings: true,
         backtick_identifiers: true,
         dollar_quotes: false,
+        raw_strings: false,
+    };
+    /// Spark SQL: `--` comments and nested `/* */`, single- and double-quoted strings
+    /// with backslash escapes, raw `r'...'` strings without them, backtick names.
+    pub const SPARK: Lexicon = Lexicon {
+        nested_block_comments: true,
+        hash_comments: false,
+        dash_comment_needs_space: false,
+        executable_comments: false,
+        backslash_escapes: true,
+        escape_strings: false,
+        double_quoted_strings: true,
+        backtick_identifiers: true,
+        dollar_quotes: false,
+        raw_strings: true,
     };
 }
 
@@ -148,6 +166,25 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
                 }
             }
             Kind::Placeholder
+        } else if lex.raw_strings
+            && (c == b'r' || c == b'R')
+            && (next == Some(b'\'') || next == Some(b'"'))
+            && !follows_word(bytes, i)
+        {
+            let q = bytes[i + 1];
+            i = quoted_end(bytes, i + 2, q, false).ok_or_else(|| LexError {
+                message: "has a string that is never closed".into(),
+                offset: start,
+            })?;
+            let quote = if q == b'\'' {
+                Quote::Single
+            } else {
+                Quote::Double
+            };
+            Kind::Str {
+                quote,
+                backslashes: false,
+            }
         } else if c == b'\'' || c == b'"' && lex.double_quoted_strings {
             let backslashes = lex.backslash_escapes;
             i = quoted_end(bytes, i + 1, c, backslashes).ok_or_else(|| LexError {

@@ -4,4 +4,5 @@ pub mod duckdb;
 pub mod lexer;
 pub mod mysql;
 pub mod postgres;
+pub mod spark;
 pub mod user_sql;

@@ -1,0 +1,188 @@
+//! Spark SQL's spelling of SQL (Spark 3.4+ and 4.x, through Spark Connect).
+
+use super::ast::TableRef;
+use super::dialect::{base_type, Dialect};
+use super::lexer::Lexicon;
+
+pub struct SparkDialect;
+
+impl Dialect for SparkDialect {
+    fn name(&self) -> &'static str {
+        "spark"
+    }
+
+    fn parser_dialect(&self) -> Box<dyn sqlparser::dialect::Dialect> {
+        Box::new(sqlparser::dialect::DatabricksDialect {})
+    }
+
+    fn lexicon(&self) -> Lexicon {
+        Lexicon::SPARK
+    }
+
+    fn refused_functions(&self) -> &'static [&'static str] {
+        &[
+            // any Java method by name: a way out of SQL into the JVM
+            "reflect",
+            "java_method",
+            "try_reflect",
+            // reading files the contract names, beside the tables it verifies
+            "read_files",
+            "input_file_name",
+            "input_file_block_*",
+            // time: a query that waits holds cluster slots
+            "sleep",
+        ]
+    }
+
+    fn quote_ident(&self, ident: &str) -> String {
+        format!("`{}`", ident.replace('`', "``"))
+    }
+
+    fn string_literal(&self, s: &str) -> String {
+        // a backslash escapes in Spark's string literals: each is doubled, and the
+        // quote is escaped with one
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+
+    fn regex_match(&self, text_expr: &str, pattern: &str) -> String {
+        // RLIKE finds a Java regex anywhere in the value, case-sensitively
+        format!("({text_expr} RLIKE {pattern})")
+    }
+
+    fn cast_text(&self, expr: &str) -> String {
+        format!("CAST({expr} AS STRING)")
+    }
+
+    fn count_distinct_tuple(&self, exprs: &[String]) -> String {
+        // COUNT(DISTINCT a, b) skips tuples holding a NULL; a struct is never NULL itself
+        // and DISTINCT compares its fields with NULLs equal
+        let fields: Vec<String> = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("'c{i}', {e}"))
+            .collect();
+        format!("COUNT(DISTINCT named_struct({}))", fields.join(", "))
+    }
+
+    fn approx_count_distinct(&self, expr: &str) -> String {
+        format!("approx_count_distinct({expr})")
+    }
+
+    fn columns_query(&self, table: &TableRef) -> String {
+        // Spark has no information_schema: DESCRIBE gives (col_name, data_type, comment)
+        format!("DESCRIBE TABLE {}", self.table(table))
+    }
+
+    fn tables_query(&self) -> String {
+        // (namespace, tableName, isTemporary) of the current namespace; the executor
+        // asks each namespace in turn
+        "SHOW TABLES".to_string()
+    }
+
+    fn normalize_type(&self, data_type: &str) -> String {
+        let base = base_type(data_type);
+        let canonical = match base.as_str() {
+            "string" | "varchar" | "char" | "text" | "character varying" => "string",
+            "int" | "integer" | "int4" => "integer",
+            "bigint" | "long" | "int8" => "bigint",
+            "smallint" | "short" | "int2" => "smallint",
+            "tinyint" | "byte" => "tinyint",
+            "boolean" | "bool" => "boolean",
+            "double" | "double precision" | "float8" => "double",
+            "float" | "real" | "float4" => "float",
+            "decimal" | "numeric" | "dec" => "decimal",
+            // Spark's TIMESTAMP is an instant (shown in the session's zone, UTC here);
+            // TIMESTAMP_NTZ has no zone
+            "timestamp" | "timestamp_ltz" | "timestamptz" | "timestamp with time zone" => {
+                "timestamp"
+            }
+            "timestamp_ntz" | "timestamp without time zone" | "datetime" => "timestamp_ntz",
+            other => return other.to_string(),
+        };
+        canonical.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::lexer::{tokenize, Kind};
+
+    #[test]
+    fn names_and_strings_are_escaped_as_spark_reads_them() {
+        let d = SparkDialect;
+        assert_eq!(d.quote_ident("we`ird name"), "`we``ird name`");
+        assert_eq!(d.string_literal("it's \\d"), "'it\\'s \\\\d'");
+        assert_eq!(
+            d.count_distinct_tuple(&["a".into(), "b".into()]),
+            "COUNT(DISTINCT named_struct('c0', a, 'c1', b))"
+        );
+    }
+
+    #[test]
+    fn type_aliases_compare_equal() {
+        let d = SparkDialect;
+        assert_eq!(d.normalize_type("VARCHAR(20)"), d.normalize_type("string"));
+        assert_eq!(d.normalize_type("decimal(10,2)"), "decimal");
+        assert_eq!(d.normalize_type("long"), "bigint");
+        assert_eq!(d.normalize_type("timestamp_ntz"), "timestamp_ntz");
+        assert_ne!(
+            d.normalize_type("timestamp"),
+            d.normalize_type("timestamp_ntz")
+        );
+    }
+
+    #[test]
+    fn raw_strings_end_at_their_quote_whatever_backslashes_they_hold() {
+        let lex = SparkDialect.lexicon();
+        // r'\' is one backslash; what follows is code, and must be seen as code
+        let text = r"SELECT r'\' ; DROP TABLE t --'";
+        let tokens = tokenize(&lex, text, false).unwrap();
+        assert!(
+            tokens.iter().any(|t| t.kind == Kind::Semicolon),
+            "the semicolon after a raw string is code: {tokens:?}"
+        );
+        // an ordinary string: the backslash escapes the quote, so the string goes on
+        let text = r"SELECT '\' ; DROP TABLE t --'";
+        let tokens = tokenize(&lex, text, false).unwrap();
+        assert!(
+            !tokens.iter().any(|t| t.kind == Kind::Semicolon),
+            "{tokens:?}"
+        );
+        // `r` inside a word is no raw string
+        let tokens = tokenize(&lex, "SELECT bar'x'", false).unwrap();
+        assert!(tokens
+            .iter()
+            .any(|t| matches!(&t.kind, Kind::Word { name, .. } if name == "bar")));
+        // nested block comments, double-quoted strings, backtick names
+        let tokens = tokenize(&lex, "/* a /* b */ c */ SELECT \"s\", `n`", false).unwrap();
+        assert!(matches!(tokens[0].kind, Kind::Comment { .. }));
+        assert_eq!(tokens[0].end, 17);
+        assert!(tokens
+            .iter()
+            .any(|t| matches!(&t.kind, Kind::Word { name, quoted: true } if name == "n")));
+        assert!(tokenize(&lex, "SELECT r'never closed", false).is_err());
+    }
+
+    #[test]
+    fn user_sql_is_one_read_only_select_on_spark_too() {
+        use crate::sql::user_sql::check_query;
+        let d = SparkDialect;
+        if let Err(e) = check_query(&d, "SELECT id FROM t WHERE name RLIKE '^a'") {
+            panic!("{e}");
+        }
+        // the SQL parser of the second wall reads no raw strings: refused, the safe way
+        assert!(check_query(&d, r"SELECT id FROM t WHERE note = r'\'").is_err());
+        for bad in [
+            r"SELECT r'\' ; DROP TABLE t",
+            "DROP TABLE t",
+            "INSERT INTO t SELECT 1",
+            "SELECT reflect('java.lang.Runtime', 'getRuntime')",
+            "SELECT java_method('java.lang.System', 'exit', 0)",
+            "SELECT * FROM read_files('/etc/passwd')",
+            "SELECT 1; SELECT 2",
+        ] {
+            assert!(check_query(&d, bad).is_err(), "{bad}");
+        }
+    }
+}
