@@ -11,6 +11,8 @@ mod files;
 mod mysql;
 mod postgres;
 pub mod server;
+#[cfg(feature = "spark")]
+mod spark;
 
 use std::any::Any;
 use std::fmt;
@@ -33,6 +35,8 @@ pub static ENGINES: &[&dyn Engine] = &[
     &files::FILES,
     &postgres::POSTGRES,
     &mysql::MYSQL,
+    #[cfg(feature = "spark")]
+    &spark::SPARK,
 ];
 
 pub fn by_name(name: &str) -> Option<&'static dyn Engine> {

@@ -7,6 +7,8 @@ mod duckdb_parser;
 pub mod mysql;
 pub mod postgres;
 pub mod server;
+#[cfg(feature = "spark")]
+pub mod spark;
 mod tls;
 mod value;
 

@@ -1,0 +1,329 @@
+//! Apache Spark through Spark Connect (the official `apache-spark-connect` client). Its
+//! calls block on a runtime of their own, so each runs on tokio's blocking pool. Every
+//! assay session is a Spark session of its own (its time zone UTC), so cancelling one
+//! (`--timeout`, Ctrl-C) interrupts exactly its operations, on the cluster too.
+//!
+//! Spark has no read-only transactions: the validation of user SQL (one SELECT or one
+//! expression, no commands) is the guard.
+
+// the client's calls return its own (large) error type, handed on as it comes
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{self as dt, DataType as ArrowType, TimeUnit};
+use async_trait::async_trait;
+use spark_connect::types::DataType;
+use spark_connect::{SparkError, SparkSession, SparkSessionBuilder};
+
+use super::control::Interrupt;
+use super::{ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session, Value};
+use crate::sql::ast::TableRef;
+use crate::sql::dialect::Dialect;
+use crate::sql::spark::SparkDialect;
+
+pub struct SparkExecutor {
+    data_source: String,
+    base: SparkSession,
+}
+
+/// A Spark error as assay reports it: its error class and SQL state with the message.
+fn error_text(e: &SparkError) -> String {
+    let class = (!e.error_class.is_empty()).then(|| format!("[{}] ", e.error_class));
+    let state = e.sql_state().map(|s| format!(" (SQLSTATE {s})"));
+    format!(
+        "{}{}{}",
+        class.unwrap_or_default(),
+        e.message(),
+        state.unwrap_or_default()
+    )
+}
+
+/// Run a blocking call of the client on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SparkError> + Send + 'static,
+) -> Result<T, ExecError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ExecError::Query(format!("the Spark call failed: {e}")))?
+        .map_err(|e| ExecError::Query(error_text(&e)))
+}
+
+impl SparkExecutor {
+    /// Connect to `url` (a Spark Connect connection string, secrets registered).
+    pub async fn open(data_source: &str, url: &str) -> Result<SparkExecutor, ExecError> {
+        let connect = |e: ExecError| ExecError::Connect {
+            data_source: data_source.to_string(),
+            message: e.to_string(),
+        };
+        let url = url.to_string();
+        let base = blocking(move || {
+            let s = SparkSessionBuilder::new().remote(&url).get_or_create()?;
+            // one round trip now: a wrong address or token is a connection error
+            s.version()?;
+            Ok(s)
+        })
+        .await
+        .map_err(connect)?;
+        Ok(SparkExecutor {
+            data_source: data_source.to_string(),
+            base,
+        })
+    }
+}
+
+struct SparkInterrupt(SparkSession);
+
+impl Interrupt for SparkInterrupt {
+    fn interrupt(&self) {
+        // the client blocks on its own runtime: from a thread of our own
+        let s = self.0.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = s.interrupt_all() {
+                tracing::debug!("interrupting the Spark session: {}", error_text(&e));
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl Executor for SparkExecutor {
+    fn dialect(&self) -> &dyn Dialect {
+        &SparkDialect
+    }
+
+    async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError> {
+        control.check()?;
+        let base = self.base.clone();
+        let spark = control
+            .unless_cancelled(blocking(move || {
+                let s = base.new_session();
+                s.conf().set("spark.sql.session.timeZone", "UTC")?;
+                Ok(s)
+            }))
+            .await??;
+        let handle: Arc<dyn Interrupt> = Arc::new(SparkInterrupt(spark.clone()));
+        control.register(&handle);
+        Ok(Box::new(SparkDataSession {
+            data_source: self.data_source.clone(),
+            spark,
+            _interrupt: handle,
+        }))
+    }
+}
+
+struct SparkDataSession {
+    data_source: String,
+    spark: SparkSession,
+    _interrupt: Arc<dyn Interrupt>,
+}
+
+/// A Spark type as the catalog spells it (`decimal(10,2)`, `string`, `timestamp_ntz`).
+fn type_text(t: &DataType) -> String {
+    t.simple_string()
+}
+
+#[async_trait]
+impl Session for SparkDataSession {
+    async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
+        let name = SparkDialect.table(table);
+        let spark = self.spark.clone();
+        let schema = tokio::task::spawn_blocking(move || spark.table(&name)?.schema())
+            .await
+            .map_err(|e| ExecError::Query(format!("the Spark call failed: {e}")))?;
+        let schema = match schema {
+            Ok(s) => s,
+            Err(e) if e.error_class == "TABLE_OR_VIEW_NOT_FOUND" => return Ok(None),
+            Err(e) => return Err(ExecError::Query(error_text(&e))),
+        };
+        let DataType::Struct { fields } = schema else {
+            return Err(ExecError::Query(format!(
+                "data source '{}': the table's schema is not a struct",
+                self.data_source
+            )));
+        };
+        Ok(Some(
+            fields
+                .iter()
+                .map(|f| {
+                    let (precision, scale) = match f.data_type {
+                        DataType::Decimal { precision, scale } => {
+                            (Some(precision as u64), Some(scale as u64))
+                        }
+                        _ => (None, None),
+                    };
+                    let length = match f.data_type {
+                        DataType::Char { length } | DataType::Varchar { length } => {
+                            Some(length as u64)
+                        }
+                        _ => None,
+                    };
+                    ColumnInfo {
+                        name: f.name.clone(),
+                        data_type: type_text(&f.data_type),
+                        character_maximum_length: length,
+                        numeric_precision: precision,
+                        numeric_scale: scale,
+                        datetime_precision: None,
+                        nullable: Some(f.nullable),
+                    }
+                })
+                .collect(),
+        ))
+    }
+
+    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
+        let spark = self.spark.clone();
+        let sql = sql.to_string();
+        let batches = blocking(move || spark.sql(&sql)?.collect_record_batches()).await?;
+        let mut out = Rows::default();
+        for batch in batches {
+            if out.columns.is_empty() {
+                out.columns = batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+            }
+            let mut columns: Vec<std::vec::IntoIter<Value>> = batch
+                .columns()
+                .iter()
+                .map(|c| column(c.as_ref()).into_iter())
+                .collect();
+            for _ in 0..batch.num_rows() {
+                if !out.wants_more(&limits) {
+                    return Ok(out);
+                }
+                let row: Vec<Value> = columns
+                    .iter_mut()
+                    .map(|c| c.next().unwrap_or(Value::Null))
+                    .collect();
+                out.keep(row, &limits);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn micros(unit: TimeUnit, v: i64) -> i64 {
+    match unit {
+        TimeUnit::Second => v.saturating_mul(1_000_000),
+        TimeUnit::Millisecond => v.saturating_mul(1_000),
+        TimeUnit::Microsecond => v,
+        TimeUnit::Nanosecond => v.div_euclid(1_000),
+    }
+}
+
+/// An exact decimal's text from its unscaled integer and scale.
+fn decimal_text(unscaled: i128, scale: i8) -> String {
+    if scale <= 0 {
+        return (unscaled * 10i128.pow((-scale) as u32)).to_string();
+    }
+    let digits = unscaled.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - scale);
+    let sign = if unscaled < 0 { "-" } else { "" };
+    format!("{sign}{whole}.{fraction}")
+}
+
+/// A column of a result as values.
+fn column(a: &dyn Array) -> Vec<Value> {
+    let n = a.len();
+    let each = |f: &dyn Fn(usize) -> Value| -> Vec<Value> {
+        (0..n)
+            .map(|i| if a.is_null(i) { Value::Null } else { f(i) })
+            .collect()
+    };
+    match a.data_type() {
+        ArrowType::Null => vec![Value::Null; n],
+        ArrowType::Boolean => {
+            let b = a.as_boolean();
+            each(&|i| Value::Bool(b.value(i)))
+        }
+        ArrowType::Int8 => {
+            let p = a.as_primitive::<dt::Int8Type>();
+            each(&|i| Value::Int(p.value(i).into()))
+        }
+        ArrowType::Int16 => {
+            let p = a.as_primitive::<dt::Int16Type>();
+            each(&|i| Value::Int(p.value(i).into()))
+        }
+        ArrowType::Int32 => {
+            let p = a.as_primitive::<dt::Int32Type>();
+            each(&|i| Value::Int(p.value(i).into()))
+        }
+        ArrowType::Int64 => {
+            let p = a.as_primitive::<dt::Int64Type>();
+            each(&|i| Value::Int(p.value(i).into()))
+        }
+        ArrowType::Float32 => {
+            let p = a.as_primitive::<dt::Float32Type>();
+            each(&|i| Value::Float(p.value(i).into()))
+        }
+        ArrowType::Float64 => {
+            let p = a.as_primitive::<dt::Float64Type>();
+            each(&|i| Value::Float(p.value(i)))
+        }
+        ArrowType::Decimal128(_, scale) => {
+            let (p, scale) = (a.as_primitive::<dt::Decimal128Type>(), *scale);
+            each(&|i| Value::Decimal(decimal_text(p.value(i), scale)))
+        }
+        ArrowType::Utf8 => {
+            let s = a.as_string::<i32>();
+            each(&|i| Value::Text(s.value(i).to_string()))
+        }
+        ArrowType::LargeUtf8 => {
+            let s = a.as_string::<i64>();
+            each(&|i| Value::Text(s.value(i).to_string()))
+        }
+        ArrowType::Timestamp(unit, _) => {
+            let unit = *unit;
+            match unit {
+                TimeUnit::Second => {
+                    let p = a.as_primitive::<dt::TimestampSecondType>();
+                    each(&|i| Value::Timestamp(micros(unit, p.value(i))))
+                }
+                TimeUnit::Millisecond => {
+                    let p = a.as_primitive::<dt::TimestampMillisecondType>();
+                    each(&|i| Value::Timestamp(micros(unit, p.value(i))))
+                }
+                TimeUnit::Microsecond => {
+                    let p = a.as_primitive::<dt::TimestampMicrosecondType>();
+                    each(&|i| Value::Timestamp(p.value(i)))
+                }
+                TimeUnit::Nanosecond => {
+                    let p = a.as_primitive::<dt::TimestampNanosecondType>();
+                    each(&|i| Value::Timestamp(micros(unit, p.value(i))))
+                }
+            }
+        }
+        ArrowType::Date32 => {
+            let p = a.as_primitive::<dt::Date32Type>();
+            each(&|i| Value::Date(p.value(i)))
+        }
+        _ => {
+            // anything else (binary, intervals, nested) as its display text
+            let options = arrow::util::display::FormatOptions::default();
+            match arrow::util::display::ArrayFormatter::try_new(a, &options) {
+                Ok(f) => each(&|i| Value::Other(f.value(i).to_string())),
+                Err(_) => vec![Value::Other(format!("{}", a.data_type())); n],
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_keep_their_scale() {
+        assert_eq!(decimal_text(1250, 2), "12.50");
+        assert_eq!(decimal_text(-5, 2), "-0.05");
+        assert_eq!(decimal_text(7, 0), "7");
+        assert_eq!(decimal_text(12, -2), "1200");
+    }
+}
