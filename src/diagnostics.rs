@@ -262,17 +262,20 @@ async fn to_channel(
             channel.name
         ));
     };
-    let entry = crate::channel::registry::list(&channel.registry)
-        .into_iter()
-        .find(|e| {
-            e.name == channel.name && e.kind == Kind::Sink && e.visible_in(&channel.environment)
-        })
-        .ok_or_else(|| {
-            format!(
-                "no sink channel '{}' runs in environment {}",
-                channel.name, channel.environment
-            )
-        })?;
+    let entry = crate::channel::registry::find(
+        &channel.registry,
+        &channel.name,
+        Kind::Sink,
+        &channel.environment,
+    )
+    .into_iter()
+    .next()
+    .ok_or_else(|| {
+        format!(
+            "no sink channel '{}' runs in environment {}",
+            channel.name, channel.environment
+        )
+    })?;
     let mut client = crate::channel::client::Client::connect(
         &entry.url,
         who,

@@ -29,10 +29,7 @@ fn find(
     contract: &Contract,
 ) -> Result<Entry, AppError> {
     let dir = registry::dir(&config.project_dir);
-    let entries: Vec<Entry> = registry::list(&dir)
-        .into_iter()
-        .filter(|e| e.name == name && e.kind == Kind::Source && e.visible_in(environment))
-        .collect();
+    let entries = registry::find(&dir, name, Kind::Source, environment);
     if entries.is_empty() {
         return Err(AppError::Runtime(RunError::Channel(format!(
             "no source channel '{name}' runs in environment {environment} (registry {}); start it with assay channel run",

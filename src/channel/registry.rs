@@ -196,6 +196,15 @@ pub fn list(dir: &Path) -> Vec<Entry> {
     out
 }
 
+/// The running channels a pipeline in `environment` can use by `name`, of `kind` (one
+/// per format it runs with).
+pub fn find(dir: &Path, name: &str, kind: Kind, environment: &str) -> Vec<Entry> {
+    list(dir)
+        .into_iter()
+        .filter(|e| e.name == name && e.kind == kind && e.visible_in(environment))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
