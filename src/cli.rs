@@ -13,6 +13,8 @@ Examples:
   assay verify -d warehouse.yml --fail-on warn --timeout 5m
   assay verify --push                           upload the results (cloud: in assay.yml)
   assay verify --no-failed-rows                 keep no failing rows in the diagnostics store
+  assay verify contracts/orders.yml --channel orders --timeout 10m
+                                                verify the next result set of a source channel
 
 Exit codes: 0 all checks passed, 1 a check failed (or warned with --fail-on warn),
 2 bad input (usage, config or contract error; nothing ran), 3 runtime error
