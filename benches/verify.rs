@@ -24,11 +24,18 @@
 //!    consumer (records per second, the channel's peak memory), and `assay verify
 //!    --channel` on them against `assay verify` on the same rows in a DuckDB table.
 //!
+//! 7. Spark (`ASSAY_BENCH_ONLY=spark`, built with the cargo feature `spark`; the
+//!    two-worker loopback cluster of scripts/spark-cluster, which scripts/bench starts
+//!    unless ASSAY_TEST_SPARK_URL names one): Parquet tables of 1M and 10M rows,
+//!    `assay verify` against the same aggregates written by hand and run through a Spark
+//!    Connect client (this binary re-run with `--spark-hand-query`), with each process's
+//!    peak memory.
+//!
 //! Prints tables; the targets are assay / hand-written <= 1.10 at 10M rows (DuckDB and
 //! Postgres), start-up plus parse and plan under 50 ms, assay's peak memory flat as
 //! the table grows, a 10,000-point backtest under 1 s and under 1 ms of monitoring per
-//! series. ASSAY_BENCH_ONLY=duckdb|plan|capture|scan|scan_postgres|postgres|mysql|anomaly
-//! runs one part.
+//! series. ASSAY_BENCH_ONLY=duckdb|plan|capture|scan|scan_postgres|postgres|mysql|anomaly|
+//! channel|spark runs one part; Spark runs only when asked for by name.
 
 use std::path::Path;
 use std::process::Command;
@@ -84,6 +91,11 @@ fn contract_without_distinct() -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    #[cfg(feature = "spark")]
+    if let Some(i) = args.iter().position(|a| a == "--spark-hand-query") {
+        spark_hand_query(&args[i + 1], &args[i + 2]);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--hand-query") {
         let sql = args.get(i + 2).map(|f| std::fs::read_to_string(f).unwrap());
         hand_query(&args[i + 1], sql.as_deref().unwrap_or(HAND_QUERY));
@@ -134,6 +146,13 @@ fn main() {
     if part("channel") {
         println!();
         channel_part(assay, dir.path());
+    }
+    // minutes of cluster work: only when asked for
+    if only.as_deref() == Some("spark") {
+        #[cfg(feature = "spark")]
+        spark_part(assay, dir.path());
+        #[cfg(not(feature = "spark"))]
+        panic!("the Spark benchmark needs the cargo feature spark (scripts/bench builds with it)");
     }
     if std::env::var_os("ASSAY_BENCH_KEEP").is_some() {
         // the kept database files live in this folder
@@ -1204,4 +1223,116 @@ fn channel_part(assay: &str, dir: &Path) {
         ms(median(&mut via_channel)),
         ms(median(&mut via_table))
     );
+}
+
+/// Run statements through the Spark Connect client, on a thread of its own (the client
+/// blocks on a runtime of its own); the last one's first value as text.
+#[cfg(feature = "spark")]
+fn spark_sql(url: &str, statements: &[String]) -> String {
+    let (url, statements) = (url.to_string(), statements.to_vec());
+    std::thread::spawn(move || {
+        let session = spark_connect::SparkSessionBuilder::new()
+            .remote(&url)
+            .get_or_create()
+            .unwrap_or_else(|e| panic!("Spark at {url}: {e}"));
+        let mut first = String::new();
+        for s in &statements {
+            let batches = session
+                .sql(s)
+                .and_then(|df| df.collect_record_batches())
+                .unwrap_or_else(|e| panic!("{s}: {e}"));
+            first = batches
+                .first()
+                .filter(|b| b.num_rows() > 0)
+                .map(|b| arrow::util::display::array_value_to_string(b.column(0), 0).unwrap())
+                .unwrap_or_default();
+        }
+        first
+    })
+    .join()
+    .unwrap()
+}
+
+/// The baseline: a Spark Connect client of its own runs the hand-written query.
+#[cfg(feature = "spark")]
+fn spark_hand_query(url: &str, table: &str) {
+    let count = spark_sql(url, &[hand_query_for(table)]);
+    assert!(count.parse::<u64>().unwrap() > 0, "{count}");
+}
+
+#[cfg(feature = "spark")]
+fn spark_part(assay: &str, dir: &Path) {
+    const SPARK_RUNS: usize = 5;
+    let url = std::env::var("ASSAY_TEST_SPARK_URL")
+        .expect("ASSAY_TEST_SPARK_URL: scripts/bench starts the cluster");
+    std::fs::write(
+        dir.join("assay.yml"),
+        format!("data_sources:\n  - {{name: bench, type: spark, connection: {{url: '{url}'}}}}\n"),
+    )
+    .unwrap();
+    spark_sql(
+        &url,
+        &[
+            "DROP DATABASE IF EXISTS assay_bench CASCADE".into(),
+            "CREATE DATABASE assay_bench".into(),
+        ],
+    );
+    println!("Spark (two workers of one core each, Spark Connect on loopback), Parquet tables, {SPARK_RUNS} runs each, median");
+    println!(
+        "  {:>10}  {:>12}  {:>12}  {:>7}  {:>14}  {:>14}",
+        "rows", "assay ms", "hand ms", "ratio", "assay peak MiB", "hand peak MiB"
+    );
+    for rows in [1_000_000u64, 10_000_000] {
+        let table = format!("assay_bench.orders_{rows}");
+        let built = Instant::now();
+        spark_sql(
+            &url,
+            &[format!(
+                "CREATE TABLE {table} USING parquet AS
+                 SELECT id, id % 100000 AS customer_id,
+                        CASE WHEN id % 50 = 0 THEN NULL
+                             ELSE element_at(array('placed', 'shipped', 'delivered', 'returned'), CAST(id % 4 AS INT) + 1) END AS status,
+                        CAST((id % 10000) / 100.0 AS DECIMAL(10, 2)) AS amount
+                 FROM range(0, {rows}, 1, 8)"
+            )],
+        );
+        let built = built.elapsed();
+        let contract = format!("spark_{rows}.yml");
+        std::fs::write(
+            dir.join(&contract),
+            CONTRACT.replace(
+                "bench/main/orders",
+                &format!("bench/assay_bench/orders_{rows}"),
+            ),
+        )
+        .unwrap();
+        let me = std::env::current_exe().unwrap();
+        let (mut a_times, mut h_times, mut a_mem, mut h_mem) = (Vec::new(), Vec::new(), 0, 0);
+        for _ in 0..SPARK_RUNS {
+            let (t, mem, code) = run_measured(
+                Command::new(assay)
+                    .current_dir(dir)
+                    .args(["verify", &contract, "-q", "--jobs", "1"]),
+            );
+            assert_eq!(code, 0, "assay verify {contract} did not pass");
+            a_times.push(t);
+            a_mem = a_mem.max(mem);
+            let (t, mem, code) =
+                run_measured(Command::new(&me).args(["--spark-hand-query", &url, &table]));
+            assert_eq!(code, 0, "the hand-written query failed");
+            h_times.push(t);
+            h_mem = h_mem.max(mem);
+        }
+        let (a, h) = (median(&mut a_times), median(&mut h_times));
+        println!(
+            "  {rows:>10}  {:>12.0}  {:>12.0}  {:>7.3}  {:>14.1}  {:>14.1}   (table built in {:.1} s)",
+            ms(a),
+            ms(h),
+            a.as_secs_f64() / h.as_secs_f64(),
+            a_mem as f64 / 1024.0,
+            h_mem as f64 / 1024.0,
+            built.as_secs_f64()
+        );
+    }
+    spark_sql(&url, &["DROP DATABASE assay_bench CASCADE".into()]);
 }

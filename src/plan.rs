@@ -158,7 +158,7 @@ fn reference_tables(
         let Some(rd) = check.kind.reference_data() else {
             continue;
         };
-        let parts: Vec<String> = rd.dataset.split('/').map(str::to_string).collect();
+        let parts = crate::contract::dataset_parts(&rd.dataset);
         if parts.first().map(String::as_str) != Some(ds.name.as_str()) || parts.len() < 2 {
             diags.push(
                 Diag::at(

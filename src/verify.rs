@@ -54,6 +54,7 @@ pub async fn run(
 ) -> Results {
     let started = Utc::now();
     let scan_id = uuid::Uuid::new_v4().to_string();
+    control.set_label(&format!("assay-{scan_id}"));
     // Ctrl-C and --timeout stop the run the same way: cancel, interrupt running queries
     let mut watchers = Vec::new();
     {

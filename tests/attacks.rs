@@ -9,7 +9,7 @@ use crate::common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::engines::{admin, admin_number, Engine, Sandbox, ENGINES};
+use common::engines::{admin, admin_number, sql_engines, Engine, Sandbox};
 use common::Run;
 
 /// Where in a contract a piece of SQL goes.
@@ -351,10 +351,56 @@ const MYSQL_INTO: &[&str] = &[
     "SELECT 1 # ; DELETE FROM victim\n; DELETE FROM victim",
 ];
 
+/// Spark functions that reach the JVM, read files, parse XML or take a name from a string.
+#[cfg(feature = "spark")]
+const SPARK_FUNCTIONS: &[&str] = &[
+    "reflect('java.lang.Runtime', 'getRuntime') IS NOT NULL",
+    "java_method('java.lang.System', 'getProperty', 'user.home') IS NOT NULL",
+    "try_reflect('java.lang.Thread', 'sleep', 30000L) IS NULL",
+    "`reflect`('java.lang.Runtime', 'getRuntime') IS NOT NULL",
+    "REFLECT ('java.lang.Runtime', 'getRuntime') IS NOT NULL",
+    "reflect /* hidden */ ('java.lang.Runtime', 'getRuntime') IS NOT NULL",
+    "(SELECT count(*) FROM read_files('secret.csv')) > 0",
+    "input_file_name() <> ''",
+    "input_file_block_start() >= 0",
+    "(SELECT count(*) FROM IDENTIFIER('csv.`secret.csv`')) > 0",
+    "xpath_string('<!DOCTYPE a [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><a>&e;</a>', 'a') <> ''",
+    "from_xml('<a/>', 'a STRING') IS NOT NULL",
+];
+
+/// Spark reads a file named where a table goes: `format.`path``.
+#[cfg(feature = "spark")]
+const SPARK_FILE_READS: &[&str] = &[
+    "SELECT count(*) FROM csv.`secret.csv`",
+    "SELECT count(*) FROM text.`/etc/passwd`",
+    "SELECT count(*) FROM `json`.`secret.csv`",
+    "SELECT count(*) FROM binaryFile.`/etc`",
+    "SELECT count(*) FROM `org.apache.spark.sql.execution.datasources.csv.CSVFileFormat`.`/etc/passwd`",
+    "TABLE text.`/etc/passwd`",
+    "SELECT 1 FROM victim WHERE id IN (SELECT 1 FROM csv.`/etc/passwd`)",
+    "SELECT count(*) FROM victim UNION ALL SELECT count(*) FROM parquet.`/tmp`",
+];
+
+/// Spark's own statements.
+#[cfg(feature = "spark")]
+const SPARK_STATEMENTS: &[&str] = &[
+    "SET spark.sql.ansi.enabled = false",
+    "ADD JAR '/tmp/x.jar'",
+    "CACHE TABLE victim",
+    "INSERT OVERWRITE DIRECTORY '/tmp/x' SELECT * FROM victim",
+    "CREATE TEMPORARY VIEW v AS SELECT * FROM csv.`/etc/passwd`",
+    "LOAD DATA LOCAL INPATH '/etc/passwd' INTO TABLE victim",
+    "MSCK REPAIR TABLE victim",
+    "REFRESH TABLE victim",
+    "EXECUTE IMMEDIATE 'DROP TABLE victim'",
+    "DECLARE VARIABLE x INT",
+    "USE other",
+];
+
 #[test]
 fn contract_sql_that_escapes_is_refused_on_every_engine() {
     let mut distinct: BTreeSet<String> = BTreeSet::new();
-    for engine in ENGINES {
+    for engine in sql_engines() {
         let sb = sandbox(engine);
         let before = state(&sb);
         let mut cases: Vec<(Place, &str, &[&str])> = Vec::new();
@@ -372,6 +418,8 @@ fn contract_sql_that_escapes_is_refused_on_every_engine() {
             Engine::DuckDb => DUCKDB_FUNCTIONS,
             Engine::Postgres => POSTGRES_FUNCTIONS,
             Engine::MySql => MYSQL_FUNCTIONS,
+            #[cfg(feature = "spark")]
+            Engine::Spark => SPARK_FUNCTIONS,
         };
         for sql in functions {
             cases.push((Place::FailedRowsExpression, sql, REFUSED_FUNCTION));
@@ -393,6 +441,23 @@ fn contract_sql_that_escapes_is_refused_on_every_engine() {
                 }
             }
             Engine::Postgres => {}
+            #[cfg(feature = "spark")]
+            Engine::Spark => {
+                for sql in SPARK_FILE_READS {
+                    for place in [Place::MetricQuery, Place::FailedRowsQuery, Place::KeysQuery] {
+                        cases.push((place, sql, &["file"]));
+                    }
+                    if sql.starts_with("SELECT") {
+                        let expression = format!("EXISTS ({sql})");
+                        let expression: &'static str = Box::leak(expression.into_boxed_str());
+                        cases.push((Place::DatasetFilter, expression, &["file"]));
+                        cases.push((Place::CheckFilter, expression, &["file"]));
+                    }
+                }
+                for sql in SPARK_STATEMENTS {
+                    cases.push((Place::MetricQuery, sql, NOT_READ_ONLY));
+                }
+            }
         }
         for (place, sql, why) in &cases {
             let text = contract(&sb, *place, sql);
@@ -438,7 +503,7 @@ fn set_values_stay_values_on_every_engine() {
         "pg_sleep(30)",
         "'a' OR 'b'",
     ];
-    for engine in ENGINES {
+    for engine in sql_engines() {
         let sb = sandbox(engine);
         let before = state(&sb);
         let prefix = sb.dataset_prefix();
@@ -491,6 +556,9 @@ fn set_values_stay_values_on_every_engine() {
             "dataset: {prefix}/victim\nchecks:\n  - failed_rows: {{expression: \"{} IS NULL\"}}\n",
             match engine {
                 Engine::MySql => "`${var.C}`",
+                // Spark reads "..." as a string: backticks quote its names
+                #[cfg(feature = "spark")]
+                Engine::Spark => "`${var.C}`",
                 _ => "\\\"${var.C}\\\"",
             }
         );

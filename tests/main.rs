@@ -15,3 +15,5 @@ mod layers;
 mod push;
 mod scan;
 mod servers;
+#[cfg(feature = "spark")]
+mod spark;

@@ -569,4 +569,32 @@ mod tests {
             PathBuf::from("data/sub/orders.csv")
         );
     }
+
+    #[cfg(feature = "spark")]
+    #[test]
+    fn spark_file_datasets_need_an_allowed_folder() {
+        let spark = ds(
+            "{name: lake, type: spark, connection: {url: 'sc://127.0.0.1:15002', file_paths: [/data/lake/]}}",
+        );
+        let parts = |s: &str| crate::contract::dataset_parts(&format!("lake/{s}"))[1..].to_vec();
+        assert_eq!(
+            spark
+                .table_ref(&parts("parquet.`/data/lake/orders/`"))
+                .unwrap()
+                .parts,
+            ["parquet", "/data/lake/orders/"]
+        );
+        let err = spark.table_ref(&parts("csv.`/etc/passwd`")).unwrap_err();
+        assert!(err.contains("file_paths"), "{err}");
+        assert!(spark.table_ref(&parts("xlsx.`/data/lake/x`")).is_err());
+        assert_eq!(
+            spark.table_ref(&parts("sales/orders")).unwrap().parts,
+            ["sales", "orders"]
+        );
+        let none = ds("{name: lake, type: spark, connection: {url: 'sc://127.0.0.1:15002'}}");
+        assert!(none
+            .table_ref(&parts("parquet.`/data/lake/orders/`"))
+            .unwrap_err()
+            .contains("no file datasets"));
+    }
 }

@@ -283,7 +283,7 @@ fn check_variable(r: &mut Reader, name: &str, span: Span, decl: &Node, vars: &Va
 
 fn dataset_name(r: &mut Reader, node: &Node) -> Option<DatasetName> {
     let text = r.string(node, "dataset")?;
-    let parts: Vec<String> = text.split('/').map(str::to_string).collect();
+    let parts = dataset_parts(&text);
     if parts.len() < 2 || parts.iter().any(String::is_empty) {
         r.error(
             node.span,
@@ -298,6 +298,16 @@ fn dataset_name(r: &mut Reader, node: &Node) -> Option<DatasetName> {
         text,
         span: node.span,
     })
+}
+
+/// A dataset's text split at '/': the data source, then the parts of its path. A path
+/// holding a backtick-quoted name (a file a Spark data source reads in place, like
+/// ``lake/parquet.`s3a://lake/events/` ``) stays one part after the data source.
+pub fn dataset_parts(text: &str) -> Vec<String> {
+    match text.split_once('/') {
+        Some((source, rest)) if rest.contains('`') => vec![source.to_string(), rest.to_string()],
+        _ => text.split('/').map(str::to_string).collect(),
+    }
 }
 
 fn sql_text(r: &mut Reader, node: &Node, what: &str) -> Option<SqlText> {

@@ -10,7 +10,13 @@
 //!     token: ${env.SPARK_TOKEN}          # sent only over TLS
 //!     use_ssl: true
 //!     headers: {x-databricks-cluster-id: 0123-456789-abcdef}
+//!     file_paths: [s3a://lake/events/]    # where file datasets may be read
 //! ```
+//!
+//! A dataset is `schema/table`, `catalog/schema/table`, or a file path Spark reads
+//! in place: ``lake/parquet.`s3a://lake/events/2025/` ``. Contracts are untrusted, so a
+//! file path must lie under one of the data source's `file_paths`, and user SQL may not
+//! name files at all (see `SparkDialect::refused_relation`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -34,18 +40,68 @@ pub static SPARK: Spark = Spark;
 pub struct SparkSettings {
     /// a secret when it holds a token: registered for masking
     pub url: String,
+    /// folders (prefixes) under which contracts may name files as datasets
+    pub file_paths: Vec<String>,
 }
 
 // by hand: the URL may hold the token
 impl std::fmt::Debug for SparkSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SparkSettings { url: <hidden> }")
+        f.debug_struct("SparkSettings")
+            .field("url", &"<hidden>")
+            .field("file_paths", &self.file_paths)
+            .finish()
     }
 }
 
 impl Settings for SparkSettings {
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+/// The formats a file dataset may name: Spark's built-in file sources.
+const FILE_FORMATS: &[&str] = &["parquet", "csv", "json", "orc"];
+
+/// A file dataset (``parquet.`path` ``) as (format, path), or None when `text` is not one.
+fn file_dataset(text: &str) -> Option<(&str, &str)> {
+    let (format, rest) = text.split_once('.')?;
+    let path = rest.strip_prefix('`')?.strip_suffix('`')?;
+    Some((format, path))
+}
+
+/// Is `path` inside one of the allowed folders? Paths are compared as text, segment by
+/// segment: no `..`, no glob alternatives or character classes that could reach outside,
+/// no backslashes.
+fn path_allowed(allowed: &[String], path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("the file path is empty".into());
+    }
+    if let Some(c) = path.chars().find(|c| "`{}[]\\\0\n\r".contains(*c)) {
+        return Err(format!(
+            "the file path holds '{}', which assay does not accept in a file dataset",
+            c.escape_default()
+        ));
+    }
+    if path.split('/').any(|segment| segment == "..") {
+        return Err("the file path holds a '..' segment".into());
+    }
+    let inside = allowed.iter().any(|folder| {
+        let folder = folder.trim_end_matches('/');
+        path == folder
+            || path
+                .strip_prefix(folder)
+                .is_some_and(|r| r.starts_with('/'))
+    });
+    if inside {
+        Ok(())
+    } else if allowed.is_empty() {
+        Err("this data source allows no file datasets".into())
+    } else {
+        Err(format!(
+            "'{path}' is not under the data source's file_paths ({})",
+            allowed.join(", ")
+        ))
     }
 }
 
@@ -73,7 +129,14 @@ impl Engine for Spark {
     ) -> Option<Arc<dyn Settings>> {
         if !r.keys(
             conn,
-            &["url", "token", "use_ssl", "headers", "user_id"],
+            &[
+                "url",
+                "token",
+                "use_ssl",
+                "headers",
+                "user_id",
+                "file_paths",
+            ],
             "a spark connection",
         ) {
             return None;
@@ -147,6 +210,24 @@ impl Engine for Spark {
                 params.push((name, value));
             }
         }
+        let file_paths = match conn.get("file_paths").filter(|n| !n.is_null()) {
+            Some(n) => {
+                let paths = r.string_list(n, "file_paths")?;
+                if let Some(bad) = paths
+                    .iter()
+                    .find(|p| p.trim_end_matches('/').is_empty() || p.split('/').any(|s| s == ".."))
+                {
+                    r.error(
+                        n.span,
+                        format!("file path '{bad}' is not a folder assay can confine datasets to"),
+                        Some("name folders, like s3a://lake/events/ or /data/lake/".into()),
+                    );
+                    return None;
+                }
+                paths
+            }
+            None => Vec::new(),
+        };
         let mut full = format!("sc://{hostport}/");
         for (k, v) in &params {
             full.push_str(&format!(";{k}={v}"));
@@ -154,15 +235,41 @@ impl Engine for Spark {
         if params.iter().any(|(k, _)| k == "token") {
             crate::secrets::register(&full);
         }
-        Some(Arc::new(SparkSettings { url: full }))
+        Some(Arc::new(SparkSettings {
+            url: full,
+            file_paths,
+        }))
     }
 
-    fn table_ref(&self, _ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+        if let [one] = parts {
+            if let Some((format, path)) = file_dataset(one) {
+                let format = format.to_ascii_lowercase();
+                if !FILE_FORMATS.contains(&format.as_str()) {
+                    return Err(format!(
+                        "'{format}' is not a file format assay reads: use one of {}",
+                        FILE_FORMATS.join(", ")
+                    ));
+                }
+                let allowed =
+                    &settings_of::<SparkSettings>(ds.settings.as_ref(), self.name()).file_paths;
+                path_allowed(allowed, path).map_err(|why| {
+                    format!(
+                        "{why}; list the folder under file_paths in the connection of data source '{}'",
+                        ds.name
+                    )
+                })?;
+                return Ok(TableRef::new(vec![format, path.to_string()]));
+            }
+        }
         match parts {
             [_, _] | [_, _, _] if parts.iter().all(|p| !p.is_empty()) => {
                 Ok(TableRef::new(parts.to_vec()))
             }
-            _ => Err("a spark dataset is schema/table or catalog/schema/table".into()),
+            _ => Err(
+                "a spark dataset is schema/table, catalog/schema/table or a file, like parquet.`s3a://lake/events/`"
+                    .into(),
+            ),
         }
     }
 
@@ -227,5 +334,52 @@ impl Engine for Spark {
         .await;
         session.finish().await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_datasets_stay_inside_the_allowed_folders() {
+        let allowed = vec!["/data/lake/".to_string(), "s3a://bucket/events".to_string()];
+        for ok in [
+            "/data/lake/orders",
+            "/data/lake/2025/*.parquet",
+            "s3a://bucket/events/day=1/",
+            "s3a://bucket/events",
+        ] {
+            if let Err(e) = path_allowed(&allowed, ok) {
+                panic!("{ok}: {e}");
+            }
+        }
+        for bad in [
+            "/data/lakehouse/x",
+            "/data/lake/../../etc/passwd",
+            "/data/lake/{..,x}/passwd",
+            "/data/lake/[a-z]",
+            "/data/lake/x`.y",
+            "/data/lake\\..\\x",
+            "/etc/passwd",
+            "file:/data/lake/x",
+            "s3a://bucket/eventsother/x",
+            "",
+        ] {
+            assert!(path_allowed(&allowed, bad).is_err(), "{bad}");
+        }
+        assert!(path_allowed(&[], "/data/lake/x")
+            .unwrap_err()
+            .contains("no file datasets"));
+    }
+
+    #[test]
+    fn a_file_dataset_is_a_format_and_a_quoted_path() {
+        assert_eq!(
+            file_dataset("parquet.`s3a://b/x/`"),
+            Some(("parquet", "s3a://b/x/"))
+        );
+        assert_eq!(file_dataset("sales.orders"), None);
+        assert_eq!(file_dataset("parquet.`x"), None);
     }
 }

@@ -26,6 +26,9 @@ pub struct RunControl {
     /// when `--timeout` ends the run, and what it says then; for server-side statement
     /// timeouts
     deadline: Mutex<Option<(Instant, String)>>,
+    /// the run's name where an engine shows one beside its work (Spark job tags):
+    /// `assay-<scan_id>`
+    label: Mutex<Option<String>>,
 }
 
 /// A server's own statement limit is set to the same deadline as the client's timer and
@@ -132,6 +135,14 @@ impl RunControl {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    pub fn set_label(&self, label: &str) {
+        *self.label.lock().unwrap_or_else(|e| e.into_inner()) = Some(label.to_string());
+    }
+
+    pub fn label(&self) -> Option<String> {
+        self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn register(&self, handle: &Arc<dyn Interrupt>) {

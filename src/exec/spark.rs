@@ -96,10 +96,15 @@ impl Executor for SparkExecutor {
     async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError> {
         control.check()?;
         let base = self.base.clone();
+        let label = control.label();
         let spark = control
             .unless_cancelled(blocking(move || {
                 let s = base.new_session();
                 s.conf().set("spark.sql.session.timeZone", "UTC")?;
+                // the run's scan id on each of its Spark jobs: findable in the Spark UI
+                if let Some(label) = &label {
+                    s.add_tag(label)?;
+                }
                 Ok(s)
             }))
             .await??;

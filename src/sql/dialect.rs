@@ -25,6 +25,13 @@ pub trait Dialect: Send + Sync {
         &[]
     }
 
+    /// Why user SQL may not read this table (its name's parts, unquoted), or None. On
+    /// Spark a name can be a file (``csv.`/etc/passwd` ``), which a contract's own SQL
+    /// must never read.
+    fn refused_relation(&self, _parts: &[String]) -> Option<String> {
+        None
+    }
+
     fn quote_ident(&self, ident: &str) -> String {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }

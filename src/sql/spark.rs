@@ -6,6 +6,28 @@ use super::lexer::Lexicon;
 
 pub struct SparkDialect;
 
+/// Spark's data source names that read files or other systems, as `name.`path`` reads
+/// them in SQL.
+const FILE_SOURCES: &[&str] = &[
+    "parquet",
+    "csv",
+    "json",
+    "orc",
+    "text",
+    "avro",
+    "binaryfile",
+    "xml",
+    "delta",
+    "iceberg",
+    "hudi",
+    "libsvm",
+    "image",
+    "jdbc",
+    "kafka",
+    "hive",
+    "noop",
+];
+
 impl Dialect for SparkDialect {
     fn name(&self) -> &'static str {
         "spark"
@@ -31,7 +53,35 @@ impl Dialect for SparkDialect {
             "input_file_block_*",
             // time: a query that waits holds cluster slots
             "sleep",
+            // a table name from a string, seen by no check of names
+            "identifier",
+            // XML parsers, and their external entities
+            "xpath*",
+            "from_xml",
+            "schema_of_xml",
         ]
+    }
+
+    fn refused_relation(&self, parts: &[String]) -> Option<String> {
+        // Spark reads `format.`path`` as the file at path (any data source name or class
+        // as the format); a contract names tables, never files
+        let (last, qualifiers) = parts.split_last()?;
+        let format = qualifiers
+            .iter()
+            .find(|q| q.contains('.') || FILE_SOURCES.contains(&q.to_ascii_lowercase().as_str()));
+        if format.is_some() || last.contains(['/', ':', '\\']) {
+            return Some(format!(
+                "reads {} as a file: user SQL on spark names tables only",
+                parts.join(".")
+            ));
+        }
+        None
+    }
+
+    fn same_ident(&self, a: &str, b: &str) -> bool {
+        // Spark resolves column names case-insensitively (spark.sql.caseSensitive=false,
+        // its default)
+        a.eq_ignore_ascii_case(b)
     }
 
     fn quote_ident(&self, ident: &str) -> String {
@@ -183,6 +233,46 @@ mod tests {
             "SELECT 1; SELECT 2",
         ] {
             assert!(check_query(&d, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_sql_names_tables_never_files() {
+        use crate::sql::user_sql::{check_expression, check_query};
+        let d = SparkDialect;
+        for ok in [
+            "SELECT count(*) FROM sales.orders",
+            "SELECT count(*) FROM spark_catalog.sales.orders o JOIN sales.items i ON o.id = i.id",
+            "TABLE sales.orders",
+        ] {
+            if let Err(e) = check_query(&d, ok) {
+                panic!("{ok}: {e}");
+            }
+        }
+        for bad in [
+            "SELECT * FROM csv.`/etc/passwd`",
+            "SELECT * FROM `parquet`.`s3a://other-bucket/x`",
+            "SELECT * FROM TEXT.`passwd`",
+            "SELECT * FROM `org.apache.spark.sql.execution.datasources.v2.csv.CSVDataSourceV2`.`x`",
+            "SELECT * FROM sales.orders WHERE id IN (SELECT id FROM json.`/tmp/x.json`)",
+            "SELECT 1 FROM sales.orders UNION ALL SELECT 1 FROM orc.`/data`",
+            "WITH f AS (SELECT * FROM binaryFile.`/etc`) SELECT count(*) FROM f",
+            "TABLE csv.`/etc/passwd`",
+            "SELECT 1 UNION TABLE text.`/etc/passwd`",
+            "SELECT * FROM IDENTIFIER('csv.`/etc/passwd`')",
+            "SELECT xpath_string('<a/>', 'a')",
+        ] {
+            let err = check_query(&d, bad).expect_err(bad);
+            assert!(
+                err.contains("file") || err.contains("calls"),
+                "{bad}: {err}"
+            );
+        }
+        for bad in [
+            "id IN (SELECT id FROM csv.`/etc/passwd`)",
+            "EXISTS (SELECT 1 FROM hive.`/warehouse/t`)",
+        ] {
+            assert!(check_expression(&d, bad).is_err(), "{bad}");
         }
     }
 }

@@ -13,7 +13,7 @@
 
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{Query, Select, SetExpr, Statement, Visit, Visitor};
+use sqlparser::ast::{ObjectName, Query, Select, SetExpr, Statement, Visit, Visitor};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
@@ -45,7 +45,7 @@ pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<String, Stri
         return Err(statement_instead(dialect, &sql)
             .unwrap_or_else(|| format!("must be a single SQL expression, but {what} follows it")));
     }
-    read_only(&expr)?;
+    read_only(dialect, &expr)?;
     Ok(sql)
 }
 
@@ -65,7 +65,7 @@ pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<String, String> {
                     statement_kind(one)
                 ));
             }
-            read_only(one)?;
+            read_only(dialect, one)?;
             Ok(sql)
         }
         many => Err(format!(
@@ -191,17 +191,46 @@ fn statement_instead(dialect: &dyn Dialect, sql: &str) -> Option<String> {
     })
 }
 
-fn read_only<V: Visit>(node: &V) -> Result<(), String> {
-    let mut guard = ReadOnlyGuard;
+fn read_only<V: Visit>(dialect: &dyn Dialect, node: &V) -> Result<(), String> {
+    let mut guard = ReadOnlyGuard { dialect };
     match node.visit(&mut guard) {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(why) => Err(why),
     }
 }
 
-struct ReadOnlyGuard;
+struct ReadOnlyGuard<'d> {
+    dialect: &'d dyn Dialect,
+}
 
-impl Visitor for ReadOnlyGuard {
+impl ReadOnlyGuard<'_> {
+    fn relation(&self, parts: Vec<String>) -> ControlFlow<String> {
+        match self.dialect.refused_relation(&parts) {
+            Some(why) => ControlFlow::Break(why),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    /// `TABLE name` queries, alone or in a set operation, name a table without a FROM.
+    fn table_queries(&self, body: &SetExpr) -> ControlFlow<String> {
+        match body {
+            SetExpr::Table(t) => self.relation(
+                [&t.schema_name, &t.table_name]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect(),
+            ),
+            SetExpr::SetOperation { left, right, .. } => {
+                self.table_queries(left)?;
+                self.table_queries(right)
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+impl Visitor for ReadOnlyGuard<'_> {
     type Break = String;
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<String> {
@@ -225,7 +254,20 @@ impl Visitor for ReadOnlyGuard {
         {
             return ControlFlow::Break("must be read-only, but modifies data".into());
         }
-        ControlFlow::Continue(())
+        self.table_queries(&query.body)
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<String> {
+        self.relation(
+            relation
+                .0
+                .iter()
+                .map(|part| match part.as_ident() {
+                    Some(ident) => ident.value.clone(),
+                    None => part.to_string(),
+                })
+                .collect(),
+        )
     }
 
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<String> {

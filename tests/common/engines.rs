@@ -3,7 +3,9 @@
 //! sandbox is.
 //!
 //! Servers come from ASSAY_TEST_POSTGRES_URL / ASSAY_TEST_MYSQL_URL, or the local
-//! defaults; `scripts/test` makes sure they answer before the tests run.
+//! defaults; `scripts/test` makes sure they answer before the tests run. With the cargo
+//! feature `spark`, a Spark cluster answers at ASSAY_TEST_SPARK_URL (scripts/test starts
+//! one); its sandboxes are databases of their own.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,14 +23,33 @@ pub fn mysql_url() -> String {
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 
+#[cfg(feature = "spark")]
+pub fn spark_url() -> String {
+    std::env::var("ASSAY_TEST_SPARK_URL").expect(
+        "ASSAY_TEST_SPARK_URL is not set: scripts/test starts a Spark cluster (scripts/spark-cluster)",
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     DuckDb,
     Postgres,
     MySql,
+    #[cfg(feature = "spark")]
+    Spark,
 }
 
+/// The engines with a store of their own (history, failed rows): every feature's tests.
 pub const ENGINES: [Engine; 3] = [Engine::DuckDb, Engine::Postgres, Engine::MySql];
+
+/// Every engine assay verifies on: the conformance suite and the attacks on user SQL.
+pub fn sql_engines() -> Vec<Engine> {
+    #[allow(unused_mut)]
+    let mut engines = ENGINES.to_vec();
+    #[cfg(feature = "spark")]
+    engines.push(Engine::Spark);
+    engines
+}
 
 impl Engine {
     pub fn name(self) -> &'static str {
@@ -36,12 +57,16 @@ impl Engine {
             Engine::DuckDb => "duckdb",
             Engine::Postgres => "postgres",
             Engine::MySql => "mysql",
+            #[cfg(feature = "spark")]
+            Engine::Spark => "spark",
         }
     }
 
     pub fn quote(self, ident: &str) -> String {
         match self {
             Engine::MySql => format!("`{}`", ident.replace('`', "``")),
+            #[cfg(feature = "spark")]
+            Engine::Spark => format!("`{}`", ident.replace('`', "``")),
             _ => format!("\"{}\"", ident.replace('"', "\"\"")),
         }
     }
@@ -49,6 +74,8 @@ impl Engine {
     pub fn literal(self, s: &str) -> String {
         match self {
             Engine::MySql => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''")),
+            #[cfg(feature = "spark")]
+            Engine::Spark => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
             _ => format!("'{}'", s.replace('\'', "''")),
         }
     }
@@ -59,6 +86,11 @@ impl Engine {
             (Engine::MySql, "timestamp") => "DATETIME(6)".into(),
             (Engine::MySql, "timestamptz") => "TIMESTAMP(6) NULL".into(),
             (Engine::Postgres, "double") => "DOUBLE PRECISION".into(),
+            // Spark's TIMESTAMP is an instant; TIMESTAMP_NTZ a wall-clock time
+            #[cfg(feature = "spark")]
+            (Engine::Spark, "timestamp") => "TIMESTAMP_NTZ".into(),
+            #[cfg(feature = "spark")]
+            (Engine::Spark, "timestamptz") => "TIMESTAMP".into(),
             (_, "timestamptz") => "TIMESTAMPTZ".into(),
             (_, other) => other.to_uppercase(),
         }
@@ -121,10 +153,39 @@ pub fn admin(engine: Engine, statements: &[String]) -> Result<(), String> {
                 }
                 conn.disconnect().await.map_err(|e| e.to_string())?;
             }
+            #[cfg(feature = "spark")]
+            Engine::Spark => {
+                spark_batches(statements)?;
+            }
             Engine::DuckDb => unreachable!("DuckDB sandboxes run their SQL directly"),
         }
         Ok(())
     })
+}
+
+/// Run statements on the Spark cluster, the last one's result as Arrow batches. The
+/// client blocks on a runtime of its own: a thread of its own here.
+#[cfg(feature = "spark")]
+pub fn spark_batches(
+    statements: &[String],
+) -> Result<Vec<arrow::record_batch::RecordBatch>, String> {
+    let statements = statements.to_vec();
+    std::thread::spawn(move || {
+        let session = spark_connect::SparkSessionBuilder::new()
+            .remote(&spark_url())
+            .get_or_create()
+            .map_err(|e| format!("Spark at {} does not answer: {e}", spark_url()))?;
+        let mut last = Vec::new();
+        for s in &statements {
+            last = session
+                .sql(s)
+                .and_then(|df| df.collect_record_batches())
+                .map_err(|e| format!("{s}: {e}"))?;
+        }
+        Ok(last)
+    })
+    .join()
+    .unwrap()
 }
 
 /// Ask a server for one number.
@@ -140,6 +201,15 @@ pub fn admin_number(engine: Engine, sql: &str) -> i64 {
                 let n: Option<i64> = conn.query_first(sql).await.unwrap();
                 conn.disconnect().await.unwrap();
                 n.unwrap()
+            }
+            #[cfg(feature = "spark")]
+            Engine::Spark => {
+                use arrow::array::AsArray;
+                let batches = spark_batches(&[format!("SELECT CAST(({sql}) AS BIGINT)")]).unwrap();
+                batches[0]
+                    .column(0)
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .value(0)
             }
             Engine::DuckDb => unreachable!(),
         }
@@ -174,6 +244,8 @@ impl Sandbox {
             Engine::DuckDb => "{database: db.duckdb}".to_string(),
             Engine::Postgres => format!("{{connection_string: '{}'}}", postgres_url()),
             Engine::MySql => format!("{{connection_string: '{}'}}", mysql_url()),
+            #[cfg(feature = "spark")]
+            Engine::Spark => format!("{{url: '{}'}}", spark_url()),
         };
         project.write(
             "assay.yml",
@@ -198,6 +270,10 @@ impl Sandbox {
                 "CREATE DATABASE {} DEFAULT CHARACTER SET utf8mb4",
                 engine.quote(&sandbox.schema)
             )]),
+            #[cfg(feature = "spark")]
+            Engine::Spark => {
+                sandbox.run(&[format!("CREATE DATABASE {}", engine.quote(&sandbox.schema))])
+            }
         }
         sandbox
     }
@@ -256,6 +332,11 @@ impl Sandbox {
                             .format("%Y-%m-%d %H:%M:%S%.6f")
                             .to_string(),
                     ),
+                    // Spark writes text to a typed column only when told to
+                    #[cfg(feature = "spark")]
+                    Cell::Text(t) if e == Engine::Spark => {
+                        format!("CAST({} AS {})", e.literal(t), e.column_type(ty))
+                    }
                     Cell::Text(t) => e.literal(t),
                 })
                 .collect();
@@ -263,6 +344,19 @@ impl Sandbox {
                 "INSERT INTO {} VALUES ({})",
                 self.qualified(name),
                 values.join(", ")
+            ));
+        }
+        #[cfg(feature = "spark")]
+        if e == Engine::Spark && statements.len() > 2 {
+            // one INSERT of every row: each statement is a job on the cluster
+            let rows: Vec<String> = statements
+                .drain(1..)
+                .map(|s| s[s.find(" VALUES ").unwrap() + 8..].to_string())
+                .collect();
+            statements.push(format!(
+                "INSERT INTO {} VALUES {}",
+                self.qualified(name),
+                rows.join(", ")
             ));
         }
         if e == Engine::MySql {
@@ -280,6 +374,11 @@ impl Drop for Sandbox {
             Engine::DuckDb => Ok(()),
             Engine::Postgres => admin(self.engine, &[format!("DROP SCHEMA IF EXISTS {q} CASCADE")]),
             Engine::MySql => admin(self.engine, &[format!("DROP DATABASE IF EXISTS {q}")]),
+            #[cfg(feature = "spark")]
+            Engine::Spark => admin(
+                self.engine,
+                &[format!("DROP DATABASE IF EXISTS {q} CASCADE")],
+            ),
         };
         if let Err(e) = result {
             eprintln!("could not drop test schema {}: {e}", self.schema);
