@@ -1237,9 +1237,9 @@ fn spark_sql(url: &str, statements: &[String]) -> String {
             .unwrap_or_else(|e| panic!("Spark at {url}: {e}"));
         let mut first = String::new();
         for s in &statements {
-            let batches = session
-                .sql(s)
-                .and_then(|df| df.collect_record_batches())
+            let df = session.sql(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            let batches = df
+                .collect_record_batches()
                 .unwrap_or_else(|e| panic!("{s}: {e}"));
             first = batches
                 .first()

@@ -467,6 +467,8 @@ fn older_history_tables(engine: Engine, table: impl Fn(&str) -> String) -> Vec<S
             "DOUBLE",
             "JSON",
         ),
+        #[cfg(feature = "spark")]
+        Engine::Spark => unreachable!("Spark holds no history"),
     };
     let base =
         format!("scan_id {text}, measured_at {timestamp}, data_source {text}, dataset {long_text}");

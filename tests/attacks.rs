@@ -376,7 +376,6 @@ const SPARK_FILE_READS: &[&str] = &[
     "SELECT count(*) FROM `json`.`secret.csv`",
     "SELECT count(*) FROM binaryFile.`/etc`",
     "SELECT count(*) FROM `org.apache.spark.sql.execution.datasources.csv.CSVFileFormat`.`/etc/passwd`",
-    "TABLE text.`/etc/passwd`",
     "SELECT 1 FROM victim WHERE id IN (SELECT 1 FROM csv.`/etc/passwd`)",
     "SELECT count(*) FROM victim UNION ALL SELECT count(*) FROM parquet.`/tmp`",
 ];
@@ -395,6 +394,7 @@ const SPARK_STATEMENTS: &[&str] = &[
     "EXECUTE IMMEDIATE 'DROP TABLE victim'",
     "DECLARE VARIABLE x INT",
     "USE other",
+    "TABLE text.`/etc/passwd`",
 ];
 
 #[test]

@@ -102,8 +102,9 @@ type EngineResults = BTreeMap<String, BTreeMap<String, Value>>;
 
 fn run_engine(engine: Engine, tables: &[Table], cases: &[Case]) -> EngineResults {
     let sandbox = Sandbox::new(engine);
+    let name = |table: &str| engine.table_name(table);
     for t in tables {
-        sandbox.create_table(&t.name, &t.columns, &t.rows);
+        sandbox.create_table(&name(&t.name), &t.columns, &t.rows);
     }
     let mut files = Vec::new();
     for (i, case) in cases.iter().enumerate() {
@@ -111,13 +112,13 @@ fn run_engine(engine: Engine, tables: &[Table], cases: &[Case]) -> EngineResults
         for t in tables {
             contract = contract.replace(
                 &format!("{{{{table:{}}}}}", t.name),
-                &sandbox.qualified(&t.name),
+                &sandbox.qualified(&name(&t.name)),
             );
         }
         let text = format!(
             "dataset: \"{}/{}\"\n{contract}",
             sandbox.dataset_prefix(),
-            case.table
+            name(&case.table)
         );
         let name = format!("case{i}.yml");
         sandbox.project.write(&name, &text);

@@ -172,7 +172,8 @@ fn ssl_mode(r: &mut Reader, mode: &str, span: Span) -> Option<SslMode> {
     }
 }
 
-fn timeout(r: &mut Reader, t: &str, span: Span) -> Option<Duration> {
+/// A `connect_timeout` value: a duration above zero.
+pub(crate) fn timeout(r: &mut Reader, t: &str, span: Span) -> Option<Duration> {
     match humantime::parse_duration(t) {
         Ok(d) if !d.is_zero() => Some(d),
         _ => {

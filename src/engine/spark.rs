@@ -42,6 +42,9 @@ pub struct SparkSettings {
     pub url: String,
     /// folders (prefixes) under which contracts may name files as datasets
     pub file_paths: Vec<String>,
+    /// how long connecting may take: the client retries an unavailable server for
+    /// minutes on its own
+    pub connect_timeout: std::time::Duration,
 }
 
 // by hand: the URL may hold the token
@@ -50,6 +53,7 @@ impl std::fmt::Debug for SparkSettings {
         f.debug_struct("SparkSettings")
             .field("url", &"<hidden>")
             .field("file_paths", &self.file_paths)
+            .field("connect_timeout", &self.connect_timeout)
             .finish()
     }
 }
@@ -136,6 +140,7 @@ impl Engine for Spark {
                 "headers",
                 "user_id",
                 "file_paths",
+                "connect_timeout",
             ],
             "a spark connection",
         ) {
@@ -228,6 +233,15 @@ impl Engine for Spark {
             }
             None => Vec::new(),
         };
+        let connect_timeout = match conn.get("connect_timeout").filter(|n| !n.is_null()) {
+            Some(n) => {
+                let text = r.string(n, "connect_timeout")?;
+                super::server::timeout(r, &text, n.span)?
+            }
+            // a Spark Connect server answers at once; a stopped Databricks cluster takes
+            // minutes to start, and wants a longer one
+            None => std::time::Duration::from_secs(30),
+        };
         let mut full = format!("sc://{hostport}/");
         for (k, v) in &params {
             full.push_str(&format!(";{k}={v}"));
@@ -238,6 +252,7 @@ impl Engine for Spark {
         Some(Arc::new(SparkSettings {
             url: full,
             file_paths,
+            connect_timeout,
         }))
     }
 
@@ -280,7 +295,9 @@ impl Engine for Spark {
         _files: Files,
     ) -> Result<Arc<dyn Executor>, ExecError> {
         let s = settings_of::<SparkSettings>(ds.settings.as_ref(), self.name());
-        Ok(Arc::new(SparkExecutor::open(&ds.name, &s.url).await?))
+        Ok(Arc::new(
+            SparkExecutor::open(&ds.name, &s.url, s.connect_timeout).await?,
+        ))
     }
 
     fn store(&self) -> Option<&dyn StoreEngine> {

@@ -40,32 +40,54 @@ fn error_text(e: &SparkError) -> String {
     )
 }
 
-/// Run a blocking call of the client on tokio's blocking pool.
+/// Run a blocking call of the client on a thread of its own. Not tokio's blocking pool:
+/// the client retries an unavailable server for minutes, and a runtime waits for its
+/// blocking tasks when it shuts down, so a run given up on (`--timeout`, Ctrl-C,
+/// `connect_timeout`) would not end.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, SparkError> + Send + 'static,
 ) -> Result<T, ExecError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ExecError::Query(format!("the Spark call failed: {e}")))?
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("spark-call".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| ExecError::Query(format!("could not start a thread for Spark: {e}")))?;
+    rx.await
+        .map_err(|_| ExecError::Query("the Spark call ended without an answer".into()))?
         .map_err(|e| ExecError::Query(error_text(&e)))
 }
 
 impl SparkExecutor {
-    /// Connect to `url` (a Spark Connect connection string, secrets registered).
-    pub async fn open(data_source: &str, url: &str) -> Result<SparkExecutor, ExecError> {
-        let connect = |e: ExecError| ExecError::Connect {
+    /// Connect to `url` (a Spark Connect connection string, secrets registered), within
+    /// `connect_timeout`: the client itself retries an unavailable server for minutes.
+    pub async fn open(
+        data_source: &str,
+        url: &str,
+        connect_timeout: std::time::Duration,
+    ) -> Result<SparkExecutor, ExecError> {
+        let connect = |message: String| ExecError::Connect {
             data_source: data_source.to_string(),
-            message: e.to_string(),
+            message,
         };
         let url = url.to_string();
-        let base = blocking(move || {
+        let attempt = blocking(move || {
             let s = SparkSessionBuilder::new().remote(&url).get_or_create()?;
             // one round trip now: a wrong address or token is a connection error
             s.version()?;
             Ok(s)
-        })
-        .await
-        .map_err(connect)?;
+        });
+        let base = match tokio::time::timeout(connect_timeout, attempt).await {
+            Ok(result) => result.map_err(|e| connect(e.to_string()))?,
+            // the client's own retries go on in their thread until the process ends
+            Err(_) => {
+                return Err(connect(format!(
+                    "no answer within {} (connect_timeout): check the url, use_ssl and the token, and whether the cluster is running",
+                    humantime::format_duration(connect_timeout)
+                )))
+            }
+        };
         Ok(SparkExecutor {
             data_source: data_source.to_string(),
             base,
@@ -134,13 +156,15 @@ impl Session for SparkDataSession {
     async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
         let name = SparkDialect.table(table);
         let spark = self.spark.clone();
-        let schema = tokio::task::spawn_blocking(move || spark.table(&name)?.schema())
-            .await
-            .map_err(|e| ExecError::Query(format!("the Spark call failed: {e}")))?;
-        let schema = match schema {
-            Ok(s) => s,
-            Err(e) if e.error_class == "TABLE_OR_VIEW_NOT_FOUND" => return Ok(None),
-            Err(e) => return Err(ExecError::Query(error_text(&e))),
+        // a missing table is an answer (None), not an error
+        let schema = blocking(move || match spark.table(&name).and_then(|t| t.schema()) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.error_class == "TABLE_OR_VIEW_NOT_FOUND" => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await?;
+        let Some(schema) = schema else {
+            return Ok(None);
         };
         let DataType::Struct { fields } = schema else {
             return Err(ExecError::Query(format!(

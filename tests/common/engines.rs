@@ -80,6 +80,25 @@ impl Engine {
         }
     }
 
+    /// A table's name as this engine can hold it: Spark's session catalog takes letters,
+    /// digits and `_` only (and folds case), so `Odd Table` is `odd_table` there.
+    pub fn table_name(self, name: &str) -> String {
+        match self {
+            #[cfg(feature = "spark")]
+            Engine::Spark => name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect(),
+            _ => name.to_string(),
+        }
+    }
+
     /// A portable column type (see tests/conformance/cases.yml) in this engine.
     pub fn column_type(self, portable: &str) -> String {
         match (self, portable) {
@@ -177,9 +196,9 @@ pub fn spark_batches(
             .map_err(|e| format!("Spark at {} does not answer: {e}", spark_url()))?;
         let mut last = Vec::new();
         for s in &statements {
-            last = session
-                .sql(s)
-                .and_then(|df| df.collect_record_batches())
+            let df = session.sql(s).map_err(|e| format!("{s}: {e}"))?;
+            last = df
+                .collect_record_batches()
                 .map_err(|e| format!("{s}: {e}"))?;
         }
         Ok(last)
