@@ -750,6 +750,7 @@ fn record_history(dir: &Path) {
                     .collect(),
                 events: Vec::new(),
                 verdicts: Default::default(),
+                checks: Vec::new(),
             })
             .collect(),
     };

@@ -953,7 +953,7 @@ fn profiles_measure_the_same_on_every_engine() {
 #[test]
 fn history_is_recorded_whole_and_read_back_on_every_engine() {
     use assay::model::threshold::Level;
-    use assay::scan::history::{DatasetRecord, HistoryStore, ScanRecord};
+    use assay::scan::history::{CheckRecord, DatasetRecord, HistoryStore, ScanRecord};
     use assay::scan::profile::Point;
     use assay::scan::schema_change::{Event, SnapshotColumn};
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -1023,6 +1023,22 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                     Level::Warn,
                 )],
                 verdicts: Default::default(),
+                checks: vec![CheckRecord {
+                    check_id: "columns/it's/missing".into(),
+                    check_type: "missing".into(),
+                    name: "it's \"missing\"; DROP TABLE x --".into(),
+                    column: Some("it's".into()),
+                    outcome: if rows > 100.0 { "fail" } else { "pass" }.into(),
+                    value: Some(rows / 10.0),
+                    threshold: r#"{"must_be":0}"#.into(),
+                    failed_rows: (rows > 100.0).then(|| {
+                        (
+                            "duckdb .assay/diagnostics.duckdb".to_string(),
+                            "\"assay_failed_rows\"".to_string(),
+                            100,
+                        )
+                    }),
+                }],
             }],
         };
         runtime.block_on(async {
@@ -1065,6 +1081,29 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                 points[0].measured_at.starts_with("2025-02-10"),
                 "{points:?}"
             );
+            // check outcomes: the older scan's went with it; names stay data
+            let checks = store.checks(Some("db/main/orders")).await.unwrap();
+            let seen_checks: Vec<(&str, &str, Option<f64>)> = checks
+                .iter()
+                .map(|c| (c.scan_id.as_str(), c.check.outcome.as_str(), c.check.value))
+                .collect();
+            assert_eq!(
+                seen_checks,
+                [("s2", "pass", Some(1.25)), ("s3", "fail", Some(1e8))],
+                "{}",
+                engine.name()
+            );
+            assert_eq!(checks[1].check.name, "it's \"missing\"; DROP TABLE x --");
+            assert_eq!(checks[1].check.threshold, r#"{"must_be":0}"#);
+            assert_eq!(
+                checks[1].check.failed_rows,
+                Some((
+                    "duckdb .assay/diagnostics.duckdb".to_string(),
+                    "\"assay_failed_rows\"".to_string(),
+                    100
+                ))
+            );
+            assert_eq!(checks[0].check.failed_rows, None);
             let (seen, snapshots) = store.last_snapshots("db").await.unwrap();
             assert!(seen);
             assert_eq!(

@@ -25,6 +25,8 @@ pub const SNAPSHOTS: &str = "assay_schema_snapshots";
 pub const EVENTS: &str = "assay_monitor_events";
 /// changes users accepted (`assay history accept`): the baseline re-learns from them
 pub const ACCEPTED: &str = "assay_accepted_changes";
+/// every check's outcome at each scan, for reports over time
+pub const CHECKS: &str = "assay_check_results";
 /// who holds a server-held history's lock (a row, replaced by each holder)
 pub const HOLDER: &str = "assay_history_lock";
 
@@ -39,6 +41,35 @@ pub struct DatasetRecord {
     pub events: Vec<(Event, Level)>,
     /// the anomaly monitors' verdicts on points
     pub verdicts: Verdicts,
+    /// the outcomes of the dataset's contract checks in this scan
+    pub checks: Vec<CheckRecord>,
+}
+
+/// A contract check's outcome in one scan, as recorded (never rows: where the failing
+/// rows went, and how many).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRecord {
+    pub check_id: String,
+    pub check_type: String,
+    pub name: String,
+    pub column: Option<String>,
+    /// pass, warn, fail, not_evaluated
+    pub outcome: String,
+    pub value: Option<f64>,
+    /// the threshold as compact JSON (`{"must_be": 0}`)
+    pub threshold: String,
+    /// where failing rows were captured: store, table, how many
+    pub failed_rows: Option<(String, String, usize)>,
+}
+
+/// A recorded check outcome, read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRow {
+    pub scan_id: String,
+    pub measured_at: String,
+    pub data_source: String,
+    pub dataset: String,
+    pub check: CheckRecord,
 }
 
 /// Verdicts on a dataset's points, by (column, metric).
@@ -290,6 +321,25 @@ impl HistoryStore {
             ),
             (SNAPSHOTS, vec![scan, at, ds, dataset, ("columns", t.json)]),
             (
+                CHECKS,
+                vec![
+                    scan,
+                    at,
+                    ds,
+                    dataset,
+                    ("check_id", t.long_text),
+                    ("check_type", t.text),
+                    ("check_name", t.long_text),
+                    ("column_name", t.text),
+                    ("outcome", t.text),
+                    ("value", t.number),
+                    ("threshold", t.long_text),
+                    ("failed_rows_store", t.long_text),
+                    ("failed_rows_table", t.text),
+                    ("failed_rows_captured", t.number),
+                ],
+            ),
+            (
                 EVENTS,
                 vec![
                     scan,
@@ -330,6 +380,7 @@ impl HistoryStore {
         let mut points = Vec::new();
         let mut snapshots = Vec::new();
         let mut events = Vec::new();
+        let mut checks = Vec::new();
         let number = |v: Option<f64>| {
             v.filter(|v| v.is_finite())
                 .map_or(Expr::Null, |v| Expr::Lit(Literal::Number(format!("{v:e}"))))
@@ -359,6 +410,23 @@ impl HistoryStore {
                 let mut row = base(r);
                 row.push(text(&serde_json::to_string(cols).unwrap_or_default()));
                 snapshots.push(row);
+            }
+            for c in &r.checks {
+                let mut row = base(r);
+                let rows = c.failed_rows.as_ref();
+                row.extend([
+                    text(&c.check_id),
+                    text(&c.check_type),
+                    text(&c.name),
+                    opt(c.column.as_deref()),
+                    text(&c.outcome),
+                    number(c.value),
+                    text(&c.threshold),
+                    opt(rows.map(|(store, _, _)| store.as_str())),
+                    opt(rows.map(|(_, table, _)| table.as_str())),
+                    number(rows.map(|(_, _, n)| *n as f64)),
+                ]);
+                checks.push(row);
             }
             for (e, level) in &r.events {
                 let mut row = base(r);
@@ -400,6 +468,23 @@ impl HistoryStore {
         insert(&mut out, SNAPSHOTS, &with(&["columns"]), snapshots);
         insert(
             &mut out,
+            CHECKS,
+            &with(&[
+                "check_id",
+                "check_type",
+                "check_name",
+                "column_name",
+                "outcome",
+                "value",
+                "threshold",
+                "failed_rows_store",
+                "failed_rows_table",
+                "failed_rows_captured",
+            ]),
+            checks,
+        );
+        insert(
+            &mut out,
             EVENTS,
             &with(&["kind", "column_name", "old_value", "new_value", "level"]),
             events,
@@ -410,7 +495,7 @@ impl HistoryStore {
                 .checked_sub_signed(keep)
                 .unwrap_or(DateTime::<Utc>::MIN_UTC),
         );
-        for table in [POINTS, SNAPSHOTS, EVENTS, ACCEPTED, SCANS] {
+        for table in [POINTS, SNAPSHOTS, EVENTS, CHECKS, ACCEPTED, SCANS] {
             out.push(format!(
                 "DELETE FROM {} WHERE measured_at < {}",
                 self.location.table(table),
@@ -841,6 +926,49 @@ impl HistoryStore {
                     new: text(r.get(6)),
                 },
                 level: text(r.get(7)).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Check outcomes of complete scans (of one dataset, or every one), oldest first.
+    pub async fn checks(&self, dataset: Option<&str>) -> Result<Vec<CheckRow>, RunError> {
+        let d = self.location.dialect();
+        let (checks, scans) = (self.location.table(CHECKS), self.location.table(SCANS));
+        let sql = format!(
+            "SELECT k.scan_id, {}, k.data_source, k.dataset, k.check_id, k.check_type, \
+             k.check_name, k.column_name, k.outcome, k.value, k.threshold, \
+             k.failed_rows_store, k.failed_rows_table, k.failed_rows_captured \
+             FROM {checks} k JOIN {scans} c ON c.scan_id = k.scan_id WHERE 1 = 1{} \
+             ORDER BY k.measured_at, k.data_source, k.dataset",
+            d.cast_text("k.measured_at"),
+            self.dataset_filter("k", dataset)
+        );
+        Ok(self
+            .rows(&sql)
+            .await?
+            .iter()
+            .map(|r| CheckRow {
+                scan_id: text(r.first()).unwrap_or_default(),
+                measured_at: text(r.get(1)).unwrap_or_default(),
+                data_source: text(r.get(2)).unwrap_or_default(),
+                dataset: text(r.get(3)).unwrap_or_default(),
+                check: CheckRecord {
+                    check_id: text(r.get(4)).unwrap_or_default(),
+                    check_type: text(r.get(5)).unwrap_or_default(),
+                    name: text(r.get(6)).unwrap_or_default(),
+                    column: text(r.get(7)),
+                    outcome: text(r.get(8)).unwrap_or_default(),
+                    value: r.get(9).and_then(Value::as_f64),
+                    threshold: text(r.get(10)).unwrap_or_default(),
+                    failed_rows: match (text(r.get(11)), text(r.get(12))) {
+                        (Some(store), Some(table)) => Some((
+                            store,
+                            table,
+                            r.get(13).and_then(Value::as_f64).unwrap_or(0.0) as usize,
+                        )),
+                        _ => None,
+                    },
+                },
             })
             .collect())
     }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::anomalies;
-use super::history::{Accepted, DatasetRecord, HistoryStore, MonitorPoint, ScanRecord};
+use super::history::{
+    Accepted, CheckRecord, DatasetRecord, HistoryStore, MonitorPoint, ScanRecord,
+};
 use super::profile::{self, Point};
 use super::schema_change::{self, Event, SnapshotColumn};
 use crate::config::{ChangeKind, Config};
@@ -72,6 +74,7 @@ pub async fn run(
         history_error: None,
     };
     let mut check_points = check_points(&results);
+    let mut check_records = check_records(&results);
     let mut record = ScanRecord {
         scan_id: results.scan_id.clone(),
         measured_at: opts.now,
@@ -136,6 +139,9 @@ pub async fn run(
             let mut result = dataset_result(config, &name, &o, &events);
             result.monitors.extend(monitors);
             scanned.push(result);
+            let checks = check_records
+                .remove(&(name.clone(), path.clone()))
+                .unwrap_or_default();
             record.datasets.push(DatasetRecord {
                 data_source: name.clone(),
                 dataset: path,
@@ -143,6 +149,7 @@ pub async fn run(
                 points,
                 events: leveled(config, events),
                 verdicts,
+                checks,
             });
         }
         // datasets of the last scan that are gone (and still selected)
@@ -167,6 +174,7 @@ pub async fn run(
                 points: Vec::new(),
                 events: leveled(config, events),
                 verdicts: HashMap::new(),
+                checks: Vec::new(),
             });
         }
         section.data_sources.push(ScannedSource {
@@ -339,6 +347,35 @@ fn check_points(results: &Results) -> HashMap<(String, String), Vec<Point>> {
                 column: c.column.clone(),
                 metric: format!("check:{}", c.id),
                 value: c.value,
+            }));
+    }
+    out
+}
+
+/// Every check's outcome, as recorded with its dataset, by data source and dataset path.
+fn check_records(results: &Results) -> HashMap<(String, String), Vec<CheckRecord>> {
+    let mut out: HashMap<(String, String), Vec<CheckRecord>> = HashMap::new();
+    for d in &results.datasets {
+        let Some((source, path)) = d.dataset.split_once('/') else {
+            continue;
+        };
+        out.entry((source.to_string(), path.to_string()))
+            .or_default()
+            .extend(d.checks.iter().map(|c| {
+                CheckRecord {
+                    check_id: c.id.clone(),
+                    check_type: c.check_type.clone(),
+                    name: c.name.clone(),
+                    column: c.column.clone(),
+                    outcome: c.outcome.as_str().to_string(),
+                    value: c.value,
+                    threshold: c.threshold.to_string(),
+                    failed_rows: c
+                        .failed_rows
+                        .as_ref()
+                        .filter(|f| f.error.is_none())
+                        .map(|f| (f.store.clone(), f.table.clone(), f.captured)),
+                }
             }));
     }
     out
