@@ -51,6 +51,9 @@ pub enum Command {
     /// Show what scans recorded: series of metrics, or a dataset's schema over time
     #[command(after_help = HISTORY_EXAMPLES)]
     History(HistoryArgs),
+    /// Write one self-contained HTML page of data quality over time, from the history
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
     /// Run a data channel (a source or sink of records over WebSocket), or list them
     #[command(after_help = CHANNEL_EXAMPLES)]
     Channel(ChannelArgs),
@@ -118,6 +121,46 @@ const HISTORY_EXAMPLES: &str = "Examples:
 backtest replays the anomaly monitor over a timestamp,value CSV, judging each point
 from the points before it, exactly as scans would have; export writes a recorded series
 in that form; accept records that a change is expected: the baseline re-learns from it.";
+
+const REPORT_EXAMPLES: &str = "Examples:
+  assay report                              report.html over the last 90 days
+  assay report -o quality.html --since 30d  another file, the last 30 days
+  assay report 'shop/main/*'                only the datasets a glob selects
+
+The page works offline (no script, font or style from the network): open it from disk
+or attach it to a CI run. It reads the history store that assay scan writes.";
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Dataset globs (data_source/path; * within a part, ** across parts) [default: all]
+    #[arg(value_name = "DATASET")]
+    pub datasets: Vec<String>,
+
+    /// Project config file [default: ./assay.yml when present]
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The page's file
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "PATH",
+        default_value = "report.html"
+    )]
+    pub output: Option<PathBuf>,
+
+    /// Scans measured within this long before now (90d, 12h)
+    #[arg(long, value_name = "DURATION", default_value = "90d")]
+    pub since: String,
+
+    /// Print nothing but errors
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// More logging (-v, -vv)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryFormat {

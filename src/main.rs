@@ -35,6 +35,13 @@ fn main() -> ExitCode {
                 Err(e) => report_error(e),
             }
         }
+        Command::Report(args) => {
+            init_logging(args.verbose, args.quiet);
+            match app::report::run(args) {
+                Ok(code) => code,
+                Err(e) => report_error(e),
+            }
+        }
         Command::Channel(args) => {
             init_logging(args.verbose, args.quiet);
             match app::channel::run(args) {

@@ -13,6 +13,7 @@ mod contract_errors;
 mod failed_rows;
 mod layers;
 mod push;
+mod report;
 mod scan;
 mod servers;
 #[cfg(feature = "spark")]

@@ -8,6 +8,7 @@ mod backtest;
 pub mod channel;
 pub mod history;
 pub mod push;
+pub mod report;
 mod run_config;
 pub mod scan;
 mod stream;

@@ -1,6 +1,7 @@
 //! Reporters turn the results document into text. They know nothing of SQL or contracts:
 //! everything they show is in `Results`.
 
+pub mod html;
 mod junit;
 mod markdown;
 mod table;

@@ -1,0 +1,306 @@
+//! `assay report`: one self-contained HTML page of data quality over time, from the
+//! history store: what each scan measured, the monitors' verdicts, schema changes and
+//! every check's outcome. The page itself is drawn by `report::html` (pure).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{config_path, runtime, AppError};
+use crate::checks::freshness::parse_timestamp;
+use crate::cli::ReportArgs;
+use crate::config::{self, Glob};
+use crate::diag::Diag;
+use crate::exit::Exit;
+use crate::interp::Vars;
+use crate::report::html::{self, CheckLine, DatasetPage, Page, SchemaEvent, Series, SeriesPoint};
+use crate::scan::history::{CheckRow, EventRow, HistoryStore, PointQuery, PointRow};
+
+pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
+    let since = humantime::parse_duration(&args.since).map_err(|_| {
+        Diag::plain(format!("--since '{}' is not a duration", args.since))
+            .with_help("write it like 90d or 12h")
+    })?;
+    let globs = args
+        .datasets
+        .iter()
+        .map(|g| {
+            Glob::parse(g).map_err(|why| {
+                Diag::plain(format!("dataset glob '{g}': {why}"))
+                    .with_help("like shop/main/* or shop/**")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = config::load(
+        config_path(args.config.as_ref())?.as_deref(),
+        &[],
+        &Vars::default(),
+    )?;
+    let history = HistoryStore::from_config(&config);
+    let now = Utc::now();
+    let from = now - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX);
+    let runtime = runtime()?;
+    let read = runtime.block_on(async {
+        let points = history
+            .points_where(&PointQuery {
+                since: Some(from),
+                ..PointQuery::default()
+            })
+            .await?;
+        let events = history.events(None).await?;
+        let checks = history.checks(None).await?;
+        Ok::<_, crate::error::RunError>((points, events, checks))
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    let (points, events, checks) = read.map_err(AppError::Runtime)?;
+    let mut page = build(&points, &events, &checks, from.timestamp(), &globs);
+    page.generated_at = now.format("%Y-%m-%d %H:%M UTC").to_string();
+    let text = html::render(&page);
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("report.html"));
+    super::write_file(&path, &text).map_err(AppError::Runtime)?;
+    if !args.quiet {
+        println!(
+            "wrote {} ({} datasets, history {}, {} KiB)",
+            path.display(),
+            page.datasets.len(),
+            history.label(),
+            text.len().div_ceil(1024)
+        );
+    }
+    Ok(Exit::Ok)
+}
+
+fn seconds(text: &str) -> Option<i64> {
+    parse_timestamp(text).map(|t: DateTime<Utc>| t.timestamp())
+}
+
+/// The worst of outcomes as the overview ranks them (not evaluated above fail, as the
+/// results document does).
+fn worst<'a>(outcomes: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let rank = |o: &str| match o {
+        "pass" => 0,
+        "warn" => 1,
+        "fail" => 2,
+        _ => 3,
+    };
+    outcomes
+        .into_iter()
+        .max_by_key(|o| rank(o))
+        .map(str::to_string)
+}
+
+/// Threshold lines from a check's threshold JSON: each bound with its words.
+fn threshold_lines(json: &str) -> Vec<(f64, String)> {
+    let Ok(serde_json::Value::Object(t)) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut add = |key: &str, v: &serde_json::Value| {
+        if let Some(n) = v.as_f64() {
+            out.push((n, format!("threshold: {} {n}", key.replace('_', " "))));
+        }
+    };
+    for (k, v) in &t {
+        match v {
+            serde_json::Value::Object(range) => {
+                for (rk, rv) in range {
+                    add(&format!("{k} {rk}"), rv);
+                }
+            }
+            v if k.starts_with("must") => add(k, v),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn event_text(e: &EventRow) -> String {
+    let column = e.event.column.as_deref().unwrap_or("");
+    match (e.event.old.as_deref(), e.event.new.as_deref()) {
+        (Some(o), Some(n)) => format!("{} {column}: {o} → {n}", e.event.kind.replace('_', " ")),
+        (None, Some(n)) => format!("{} {column} ({n})", e.event.kind.replace('_', " ")),
+        (Some(o), None) => format!("{} {column} (was {o})", e.event.kind.replace('_', " ")),
+        (None, None) => format!("{} {column}", e.event.kind.replace('_', " ")),
+    }
+    .trim()
+    .to_string()
+}
+
+/// The page from what the history holds (points since `from`).
+pub fn build(
+    points: &[PointRow],
+    events: &[EventRow],
+    checks: &[CheckRow],
+    from: i64,
+    globs: &[Glob],
+) -> Page {
+    let selected = |name: &str| globs.is_empty() || globs.iter().any(|g| g.matches(name));
+    let mut datasets: BTreeMap<String, DatasetPage> = BTreeMap::new();
+    let mut series: BTreeMap<(String, Option<String>, String), Series> = BTreeMap::new();
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    for p in points {
+        let name = format!("{}/{}", p.data_source, p.dataset);
+        let Some(at) = seconds(&p.measured_at) else {
+            continue;
+        };
+        if !selected(&name) {
+            continue;
+        }
+        first = first.min(at);
+        last = last.max(at);
+        let v = p.verdict.as_ref();
+        series
+            .entry((name.clone(), p.column.clone(), p.metric.clone()))
+            .or_insert_with(|| Series {
+                metric: p.metric.clone(),
+                column: p.column.clone(),
+                ..Series::default()
+            })
+            .points
+            .push(SeriesPoint {
+                at,
+                value: p.value,
+                expected: v.and_then(|v| v.expected),
+                lower: v.and_then(|v| v.lower),
+                upper: v.and_then(|v| v.upper),
+                anomaly: v.filter(|v| v.outcome == "anomaly").map(|v| {
+                    let kind = v.kind.map(|k| k.as_str().to_string()).unwrap_or_default();
+                    match &v.reason {
+                        Some(r) => format!("{kind}: {r}"),
+                        None => kind,
+                    }
+                }),
+            });
+        datasets.entry(name.clone()).or_insert_with(|| DatasetPage {
+            name,
+            ..DatasetPage::default()
+        });
+    }
+    for e in events {
+        let Some(at) = seconds(&e.measured_at) else {
+            continue;
+        };
+        if at < from || !selected(&e.dataset) {
+            continue;
+        }
+        datasets
+            .entry(e.dataset.clone())
+            .or_insert_with(|| DatasetPage {
+                name: e.dataset.clone(),
+                ..DatasetPage::default()
+            })
+            .events
+            .push(SchemaEvent {
+                at,
+                text: event_text(e),
+            });
+    }
+    // check outcomes by dataset, scan by scan
+    let mut by_scan: BTreeMap<String, Vec<(i64, String, &CheckRow)>> = BTreeMap::new();
+    for c in checks {
+        let name = format!("{}/{}", c.data_source, c.dataset);
+        let Some(at) = seconds(&c.measured_at) else {
+            continue;
+        };
+        if at < from || !selected(&name) {
+            continue;
+        }
+        first = first.min(at);
+        last = last.max(at);
+        by_scan
+            .entry(name)
+            .or_default()
+            .push((at, c.scan_id.clone(), c));
+    }
+    for (name, rows) in by_scan {
+        let d = datasets.entry(name.clone()).or_insert_with(|| DatasetPage {
+            name: name.clone(),
+            ..DatasetPage::default()
+        });
+        let mut scans: BTreeMap<(i64, String), Vec<&CheckRow>> = BTreeMap::new();
+        for (at, scan, row) in rows {
+            scans.entry((at, scan)).or_default().push(row);
+        }
+        d.strip = scans
+            .iter()
+            .filter_map(|((at, _), rows)| {
+                worst(rows.iter().map(|r| r.check.outcome.as_str())).map(|o| (*at, o))
+            })
+            .collect();
+        if let Some(((_, scan_id), latest)) = scans.iter().next_back() {
+            d.latest = worst(latest.iter().map(|r| r.check.outcome.as_str()));
+            d.checks = latest
+                .iter()
+                .map(|r| CheckLine {
+                    name: r.check.name.clone(),
+                    column: r.check.column.clone(),
+                    outcome: r.check.outcome.clone(),
+                    value: r.check.value,
+                    threshold: r.check.threshold.clone(),
+                    failed_rows: r.check.failed_rows.as_ref().map(|(store, table, n)| {
+                        (store.clone(), table.clone(), scan_id.clone(), *n)
+                    }),
+                })
+                .collect();
+            for r in latest {
+                if let Some(s) = series.get_mut(&(
+                    name.clone(),
+                    r.check.column.clone(),
+                    format!("check:{}", r.check.check_id),
+                )) {
+                    s.thresholds = threshold_lines(&r.check.threshold);
+                }
+            }
+        }
+    }
+    // series in a stable order: the dataset's own metrics, then by column
+    for ((name, _, _), s) in series {
+        let Some(d) = datasets.get_mut(&name) else {
+            continue;
+        };
+        if let Some(p) = s.points.last() {
+            if let Some(a) = &p.anomaly {
+                let what = match &s.column {
+                    Some(c) => format!("{} of {c}", s.metric),
+                    None => s.metric.clone(),
+                };
+                d.alerting.push(format!("{what}: {a}"));
+            }
+            if s.metric == "freshness_seconds" {
+                if let Some(v) = p.value {
+                    d.freshness = Some(d.freshness.map_or(v, |f: f64| f.min(v)));
+                }
+            }
+        }
+        d.series.push(s);
+    }
+    for d in datasets.values_mut() {
+        d.series.sort_by_key(|s| {
+            (
+                s.column.is_some(),
+                s.metric.starts_with("check:"),
+                s.column.clone(),
+                s.metric != "row_count",
+                s.metric.clone(),
+            )
+        });
+    }
+    let mut sources: Vec<String> = datasets
+        .keys()
+        .filter_map(|n| n.split('/').next())
+        .map(str::to_string)
+        .collect();
+    sources.dedup();
+    Page {
+        title: "Data quality report".into(),
+        generated_at: String::new(),
+        range: (first <= last).then_some((first, last)),
+        data_sources: sources,
+        datasets: datasets.into_values().collect(),
+    }
+}

@@ -1,0 +1,742 @@
+//! One self-contained HTML page of data quality over time: no script, font or
+//! stylesheet from the network; charts are inline SVG drawn here. Pure: it takes a
+//! `Page` (built from the history store and the latest results by the command) and
+//! returns the text.
+
+use std::fmt::Write;
+
+use chrono::DateTime;
+
+use crate::model::threshold::fmt_num;
+
+/// What the page shows.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub title: String,
+    /// when the page was made (RFC 3339)
+    pub generated_at: String,
+    /// first and last scan shown (seconds since the epoch)
+    pub range: Option<(i64, i64)>,
+    pub data_sources: Vec<String>,
+    pub datasets: Vec<DatasetPage>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DatasetPage {
+    /// `data_source/path`
+    pub name: String,
+    /// the latest outcome of its checks (worst of them); None: no checks
+    pub latest: Option<String>,
+    /// the worst check outcome of each recent scan, oldest first
+    pub strip: Vec<(i64, String)>,
+    pub series: Vec<Series>,
+    pub events: Vec<SchemaEvent>,
+    /// the latest checks
+    pub checks: Vec<CheckLine>,
+    /// monitors alerting at the latest scan, in words
+    pub alerting: Vec<String>,
+    /// seconds since the newest row at the latest scan
+    pub freshness: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub metric: String,
+    pub column: Option<String>,
+    pub points: Vec<SeriesPoint>,
+    /// threshold lines (a check's bounds), with their labels
+    pub thresholds: Vec<(f64, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesPoint {
+    /// seconds since the epoch
+    pub at: i64,
+    pub value: Option<f64>,
+    pub expected: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    pub anomaly: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SchemaEvent {
+    pub at: i64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckLine {
+    pub name: String,
+    pub column: Option<String>,
+    pub outcome: String,
+    pub value: Option<f64>,
+    pub threshold: String,
+    /// store, table, scan id, rows captured
+    pub failed_rows: Option<(String, String, String, usize)>,
+}
+
+/// At most this many points are drawn per line; longer series are thinned, keeping each
+/// bucket's lowest and highest point and every anomaly.
+pub const MAX_DRAWN: usize = 240;
+
+/// Escape text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && c != '\n' && c != '\t' => {
+                let _ = write!(out, "&#x{:x};", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn day(at: i64) -> String {
+    DateTime::from_timestamp(at, 0).map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string())
+}
+
+fn time(at: i64) -> String {
+    DateTime::from_timestamp(at, 0)
+        .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+}
+
+/// A number for an axis or a tooltip: short, exact for integers.
+fn num(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e9 {
+        format!("{}G", fmt_num((v / 1e9 * 100.0).round() / 100.0))
+    } else if a >= 1e6 {
+        format!("{}M", fmt_num((v / 1e6 * 100.0).round() / 100.0))
+    } else if a >= 1e4 {
+        format!("{}k", fmt_num((v / 1e3 * 10.0).round() / 10.0))
+    } else if v.fract() == 0.0 {
+        fmt_num(v)
+    } else {
+        fmt_num((v * 1000.0).round() / 1000.0)
+    }
+}
+
+/// A duration in seconds as people say it.
+fn ago(seconds: f64) -> String {
+    let s = seconds.max(0.0);
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 172_800.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else {
+        format!("{:.1} d", s / 86400.0)
+    }
+}
+
+/// The outcome as a shape and a word, so it never rests on colour alone.
+fn outcome_mark(outcome: &str, title: &str) -> String {
+    let (shape, class) = match outcome {
+        "pass" => ("<circle cx='6' cy='6' r='5'/>", "pass"),
+        "warn" => ("<path d='M6 1 L11 11 L1 11 Z'/>", "warn"),
+        "fail" => ("<path d='M1 1 L11 11 M11 1 L1 11'/>", "fail"),
+        _ => ("<circle cx='6' cy='6' r='4.5' fill='none'/>", "ne"),
+    };
+    format!(
+        "<svg class='mark {class}' width='12' height='12' viewBox='0 0 12 12' role='img'><title>{}</title>{shape}</svg>",
+        esc(title)
+    )
+}
+
+fn outcome_word(outcome: &str) -> &'static str {
+    match outcome {
+        "pass" => "pass",
+        "warn" => "warn",
+        "fail" => "fail",
+        _ => "not evaluated",
+    }
+}
+
+/// Rank for sorting: failing first.
+fn rank(outcome: Option<&str>) -> u8 {
+    match outcome {
+        Some("fail") => 0,
+        Some("not_evaluated") => 1,
+        Some("warn") => 2,
+        Some("pass") => 3,
+        _ => 4,
+    }
+}
+
+/// Thin a long series for drawing: per bucket its lowest and highest point, and every
+/// anomaly; a series no longer than `max` is kept whole.
+pub fn thin(points: &[SeriesPoint], max: usize) -> Vec<SeriesPoint> {
+    if points.len() <= max || max < 4 {
+        return points.to_vec();
+    }
+    let buckets = max / 2;
+    let size = points.len().div_ceil(buckets);
+    let mut out = Vec::with_capacity(max + 16);
+    for chunk in points.chunks(size) {
+        let valued = chunk.iter().enumerate().filter(|(_, p)| p.value.is_some());
+        let lo = valued
+            .clone()
+            .min_by(|a, b| {
+                a.1.value
+                    .partial_cmp(&b.1.value)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|(i, _)| i);
+        let hi = valued
+            .max_by(|a, b| {
+                a.1.value
+                    .partial_cmp(&b.1.value)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|(i, _)| i);
+        for (i, p) in chunk.iter().enumerate() {
+            if Some(i) == lo || Some(i) == hi || p.anomaly.is_some() {
+                out.push(p.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The y range to draw: the data's, widened a little; from zero when zero is near, so a
+/// small change does not look like a big one (and said so when it is not from zero).
+fn y_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64, bool)> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return None;
+    }
+    let from_zero = lo >= 0.0 && lo <= hi * 0.5;
+    if from_zero {
+        lo = 0.0;
+    }
+    if hi == lo {
+        hi = lo + lo.abs().max(1.0);
+    }
+    let pad = (hi - lo) * 0.05;
+    Some((if from_zero { 0.0 } else { lo - pad }, hi + pad, lo == 0.0))
+}
+
+const W: f64 = 640.0;
+const H: f64 = 200.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = 28.0;
+
+/// A line chart of one series, with its anomaly band, anomalies, thresholds and schema
+/// events, as inline SVG with a title and a text alternative.
+pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> String {
+    let points = thin(&series.points, MAX_DRAWN);
+    let at: Vec<i64> = points.iter().map(|p| p.at).collect();
+    let (Some(&t0), Some(&t1)) = (at.iter().min(), at.iter().max()) else {
+        return String::new();
+    };
+    let values = points
+        .iter()
+        .flat_map(|p| [p.value, p.lower, p.upper])
+        .flatten()
+        .chain(series.thresholds.iter().map(|(v, _)| *v));
+    let Some((y0, y1, from_zero)) = y_range(values) else {
+        return String::new();
+    };
+    let span = (t1 - t0).max(1) as f64;
+    let x = |t: i64| LEFT + (t - t0) as f64 / span * (W - LEFT - RIGHT);
+    let y = |v: f64| TOP + (1.0 - (v - y0) / (y1 - y0)) * (H - TOP - BOTTOM);
+    let mut svg = String::new();
+    let desc = format!(
+        "{} points from {} to {}; lowest {}, highest {}{}",
+        series.points.len(),
+        day(t0),
+        day(t1),
+        num(series
+            .points
+            .iter()
+            .filter_map(|p| p.value)
+            .fold(f64::INFINITY, f64::min)),
+        num(series
+            .points
+            .iter()
+            .filter_map(|p| p.value)
+            .fold(f64::NEG_INFINITY, f64::max)),
+        match series.points.iter().filter(|p| p.anomaly.is_some()).count() {
+            0 => String::new(),
+            n => format!("; {n} anomalies"),
+        }
+    );
+    let _ = write!(
+        svg,
+        "<svg class='chart' viewBox='0 0 {W} {H}' role='img' aria-labelledby='{id}-t {id}-d'>\
+         <title id='{id}-t'>{}</title><desc id='{id}-d'>{}</desc>",
+        esc(title),
+        esc(&desc)
+    );
+    // grid and y axis: four ticks
+    for i in 0..=3 {
+        let v = y0 + (y1 - y0) * f64::from(i) / 3.0;
+        let yy = y(v);
+        let _ = write!(
+            svg,
+            "<line class='grid' x1='{LEFT}' x2='{}' y1='{yy:.1}' y2='{yy:.1}'/>\
+             <text class='axis' x='{}' y='{:.1}' text-anchor='end'>{}</text>",
+            W - RIGHT,
+            LEFT - 6.0,
+            yy + 4.0,
+            esc(&num(v))
+        );
+    }
+    if !from_zero {
+        let _ = write!(
+            svg,
+            "<text class='axis note' x='{LEFT}' y='{}'>y-axis does not start at 0</text>",
+            H - 4.0
+        );
+    }
+    // x axis: first and last day, and the middle one when there is room
+    let _ = write!(
+        svg,
+        "<text class='axis' x='{LEFT}' y='{}'>{}</text><text class='axis' x='{}' y='{}' text-anchor='end'>{}</text>",
+        H - 14.0,
+        day(t0),
+        W - RIGHT,
+        H - 14.0,
+        day(t1)
+    );
+    // the anomaly band
+    let band: Vec<&SeriesPoint> = points
+        .iter()
+        .filter(|p| p.lower.is_some() && p.upper.is_some())
+        .collect();
+    if band.len() >= 2 {
+        let mut d = String::new();
+        for (i, p) in band.iter().enumerate() {
+            let _ = write!(
+                d,
+                "{}{:.1} {:.1} ",
+                if i == 0 { "M" } else { "L" },
+                x(p.at),
+                y(p.upper.unwrap_or_default())
+            );
+        }
+        for p in band.iter().rev() {
+            let _ = write!(d, "L{:.1} {:.1} ", x(p.at), y(p.lower.unwrap_or_default()));
+        }
+        let _ = write!(
+            svg,
+            "<path class='band' d='{}Z'><title>expected range</title></path>",
+            d.trim_end()
+        );
+    }
+    for (v, label) in &series.thresholds {
+        let yy = y(*v);
+        let _ = write!(
+            svg,
+            "<line class='threshold' x1='{LEFT}' x2='{}' y1='{yy:.1}' y2='{yy:.1}'><title>{}</title></line>",
+            W - RIGHT,
+            esc(label)
+        );
+    }
+    for e in events.iter().filter(|e| e.at >= t0 && e.at <= t1) {
+        let xx = x(e.at);
+        let _ = write!(
+            svg,
+            "<line class='event' x1='{xx:.1}' x2='{xx:.1}' y1='{TOP}' y2='{}'><title>{}: {}</title></line>",
+            H - BOTTOM,
+            time(e.at),
+            esc(&e.text)
+        );
+    }
+    // the line, broken where a value is missing
+    let mut d = String::new();
+    let mut pen_down = false;
+    for p in &points {
+        match p.value {
+            Some(v) => {
+                let _ = write!(
+                    d,
+                    "{}{:.1} {:.1} ",
+                    if pen_down { "L" } else { "M" },
+                    x(p.at),
+                    y(v)
+                );
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    let _ = write!(svg, "<path class='line' d='{}'/>", d.trim_end());
+    for p in &points {
+        let Some(v) = p.value else { continue };
+        let class = if p.anomaly.is_some() {
+            "pt anomaly"
+        } else {
+            "pt"
+        };
+        let r = if p.anomaly.is_some() { 4.5 } else { 2.0 };
+        let mut tip = format!("{}: {}", time(p.at), num(v));
+        if let (Some(lo), Some(hi)) = (p.lower, p.upper) {
+            let _ = write!(tip, " (expected {} to {})", num(lo), num(hi));
+        }
+        if let Some(a) = &p.anomaly {
+            let _ = write!(tip, " — anomaly: {a}");
+        }
+        let _ = write!(
+            svg,
+            "<circle class='{class}' cx='{:.1}' cy='{:.1}' r='{r}'><title>{}</title></circle>",
+            x(p.at),
+            y(v),
+            esc(&tip)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A small line of a series' values, for the overview.
+pub fn sparkline(points: &[SeriesPoint]) -> String {
+    let points = thin(points, 60);
+    let values: Vec<(i64, f64)> = points
+        .iter()
+        .filter_map(|p| p.value.map(|v| (p.at, v)))
+        .collect();
+    let (Some(first), Some(last)) = (values.first(), values.last()) else {
+        return "<span class='muted'>no data</span>".into();
+    };
+    let Some((y0, y1, _)) = y_range(values.iter().map(|(_, v)| *v)) else {
+        return String::new();
+    };
+    let span = (last.0 - first.0).max(1) as f64;
+    let mut d = String::new();
+    for (i, (t, v)) in values.iter().enumerate() {
+        let _ = write!(
+            d,
+            "{}{:.1} {:.1} ",
+            if i == 0 { "M" } else { "L" },
+            2.0 + (t - first.0) as f64 / span * 96.0,
+            2.0 + (1.0 - (v - y0) / (y1 - y0)) * 20.0
+        );
+    }
+    format!(
+        "<svg class='spark' width='100' height='24' viewBox='0 0 100 24' role='img'><title>row count from {} to {}</title><path d='{}'/></svg>",
+        num(first.1),
+        num(last.1),
+        d.trim_end()
+    )
+}
+
+/// A series' heading: `row_count`, `missing_count of email`, `check columns/id/missing`.
+fn series_title(s: &Series) -> String {
+    let metric = s
+        .metric
+        .strip_prefix("check:")
+        .map_or_else(|| s.metric.replace('_', " "), |c| format!("check {c}"));
+    match &s.column {
+        Some(c) => format!("{metric} of {c}"),
+        None => metric,
+    }
+}
+
+const STYLE: &str = "
+:root{--bg:#fff;--fg:#1d2330;--muted:#5d6679;--line:#2f6fdb;--grid:#e3e6ec;--band:rgba(47,111,219,.14);
+--pass:#1a7f37;--warn:#9a6700;--fail:#cf222e;--ne:#6e7781;--card:#f6f8fa;--event:#8250df}
+@media (prefers-color-scheme:dark){:root{--bg:#0f1319;--fg:#e6e9ef;--muted:#9aa4b5;--line:#6ea3ff;
+--grid:#2a313c;--band:rgba(110,163,255,.18);--pass:#3fb950;--warn:#d29922;--fail:#f85149;--ne:#8b949e;
+--card:#161b22;--event:#bc8cff}}
+*{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;
+background:var(--bg);color:var(--fg)}main{max-width:1100px;margin:0 auto;padding:16px}
+h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin:1.6em 0 .4em}h3{font-size:1em;margin:1em 0 .3em}
+.muted,.axis{color:var(--muted);fill:var(--muted)}.axis{font-size:11px}.note{font-style:italic}
+.totals{display:flex;flex-wrap:wrap;gap:8px;padding:0;list-style:none}
+.totals li{background:var(--card);border-radius:6px;padding:6px 12px}.totals b{font-size:1.2em}
+.scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
+border-bottom:1px solid var(--grid);vertical-align:middle}th button{font:inherit;font-weight:600;
+background:none;border:0;color:inherit;cursor:pointer;padding:0}th button:focus-visible,a:focus-visible,
+summary:focus-visible{outline:2px solid var(--line);outline-offset:2px}a{color:var(--line)}
+.mark{vertical-align:-1px;stroke-width:2}.mark.pass{fill:var(--pass);stroke:var(--pass)}
+.mark.warn{fill:var(--warn);stroke:var(--warn)}.mark.fail{fill:none;stroke:var(--fail)}
+.mark.ne{fill:none;stroke:var(--ne)}.strip{display:inline-flex;gap:2px;flex-wrap:wrap}
+.spark path{fill:none;stroke:var(--line);stroke-width:1.5}
+.chart{width:100%;height:auto;max-width:640px;background:var(--card);border-radius:6px}
+.chart .grid{stroke:var(--grid)}.chart .line{fill:none;stroke:var(--line);stroke-width:1.8}
+.chart .pt{fill:var(--line)}.chart .anomaly{fill:var(--fail);stroke:var(--bg);stroke-width:1.5}
+.chart .band{fill:var(--band)}.chart .threshold{stroke:var(--warn);stroke-dasharray:6 4;stroke-width:1.5}
+.chart .event{stroke:var(--event);stroke-dasharray:2 3;stroke-width:1.5}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:12px}
+figure{margin:0}figcaption{font-size:.9em;margin-bottom:4px}details{margin:.4em 0}
+summary{cursor:pointer;font-weight:600}.fail-text{color:var(--fail)}.warn-text{color:var(--warn)}
+.legend{font-size:.85em;color:var(--muted)}
+";
+
+/// Sorting the overview by a column: a button in each header, keyboard reachable.
+const SCRIPT: &str = "
+document.querySelectorAll('table.sortable').forEach(function(t){
+  t.querySelectorAll('th button').forEach(function(b,i){
+    b.addEventListener('click',function(){
+      var body=t.tBodies[0],rows=Array.prototype.slice.call(body.rows);
+      var asc=b.getAttribute('data-dir')!=='asc';
+      t.querySelectorAll('th button').forEach(function(o){o.removeAttribute('data-dir');o.parentNode.removeAttribute('aria-sort');});
+      b.setAttribute('data-dir',asc?'asc':'desc');b.parentNode.setAttribute('aria-sort',asc?'ascending':'descending');
+      rows.sort(function(x,y){var a=x.cells[i].getAttribute('data-key')||x.cells[i].textContent,
+        c=y.cells[i].getAttribute('data-key')||y.cells[i].textContent,na=parseFloat(a),nc=parseFloat(c);
+        var r=(!isNaN(na)&&!isNaN(nc))?na-nc:a.localeCompare(c);return asc?r:-r;});
+      rows.forEach(function(r){body.appendChild(r);});
+    });
+  });
+});
+";
+
+fn anchor(name: &str) -> String {
+    let mut out = String::from("ds-");
+    for c in name.chars() {
+        out.push(if c.is_ascii_alphanumeric() { c } else { '-' });
+    }
+    out
+}
+
+/// The whole page.
+pub fn render(page: &Page) -> String {
+    let mut datasets: Vec<&DatasetPage> = page.datasets.iter().collect();
+    datasets.sort_by(|a, b| {
+        rank(a.latest.as_deref())
+            .cmp(&rank(b.latest.as_deref()))
+            .then(a.name.cmp(&b.name))
+    });
+    let checks: usize = datasets.iter().map(|d| d.checks.len()).sum();
+    let failing: usize = datasets
+        .iter()
+        .flat_map(|d| &d.checks)
+        .filter(|c| c.outcome == "fail")
+        .count();
+    let alerting: usize = datasets.iter().map(|d| d.alerting.len()).sum();
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>\
+         <meta name='viewport' content='width=device-width,initial-scale=1'>\
+         <meta name='color-scheme' content='light dark'><title>{}</title><style>{STYLE}</style></head><body><main>",
+        esc(&page.title)
+    );
+    let range = page.range.map_or_else(
+        || "no scans recorded yet".to_string(),
+        |(a, b)| format!("scans from {} to {}", time(a), time(b)),
+    );
+    let _ = write!(
+        h,
+        "<header><h1>{}</h1><p class='muted'>{} · data sources: {} · made {}</p>\
+         <ul class='totals'><li><b>{}</b> datasets</li><li><b>{checks}</b> checks</li>\
+         <li><b class='{}'>{failing}</b> failing now</li><li><b class='{}'>{alerting}</b> monitors alerting now</li></ul></header>",
+        esc(&page.title),
+        esc(&range),
+        esc(&if page.data_sources.is_empty() {
+            "none".to_string()
+        } else {
+            page.data_sources.join(", ")
+        }),
+        esc(&page.generated_at),
+        datasets.len(),
+        if failing > 0 { "fail-text" } else { "" },
+        if alerting > 0 { "warn-text" } else { "" },
+    );
+    // the overview
+    h.push_str(
+        "<section aria-labelledby='overview'><h2 id='overview'>Overview</h2>\
+         <p class='legend'>Outcomes: <svg class='mark pass' width='12' height='12' viewBox='0 0 12 12' aria-hidden='true'><circle cx='6' cy='6' r='5'/></svg> pass · \
+         <svg class='mark warn' width='12' height='12' viewBox='0 0 12 12' aria-hidden='true'><path d='M6 1 L11 11 L1 11 Z'/></svg> warn · \
+         <svg class='mark fail' width='12' height='12' viewBox='0 0 12 12' aria-hidden='true'><path d='M1 1 L11 11 M11 1 L1 11'/></svg> fail · \
+         <svg class='mark ne' width='12' height='12' viewBox='0 0 12 12' aria-hidden='true'><circle cx='6' cy='6' r='4.5' fill='none'/></svg> not evaluated. \
+         Sort by any column with its header.</p><div class='scroll'><table class='sortable'><thead><tr>\
+         <th scope='col'><button type='button'>dataset</button></th><th scope='col'><button type='button'>latest</button></th>\
+         <th scope='col'>last scans</th><th scope='col'>row count</th>\
+         <th scope='col'><button type='button'>freshness</button></th><th scope='col'><button type='button'>alerting</button></th>\
+         </tr></thead><tbody>",
+    );
+    for d in &datasets {
+        let latest = d.latest.as_deref();
+        let rows = d
+            .series
+            .iter()
+            .find(|s| s.metric == "row_count" && s.column.is_none());
+        let _ = write!(
+            h,
+            "<tr><td data-key='{0}'><a href='#{1}'>{0}</a></td><td data-key='{2}'>{3}</td><td><span class='strip'>",
+            esc(&d.name),
+            anchor(&d.name),
+            rank(latest),
+            latest.map_or_else(
+                || "<span class='muted'>no checks</span>".to_string(),
+                |o| format!("{} {}", outcome_mark(o, outcome_word(o)), outcome_word(o))
+            ),
+        );
+        for (at, o) in d.strip.iter().rev().take(30).rev() {
+            h.push_str(&outcome_mark(
+                o,
+                &format!("{}: {}", time(*at), outcome_word(o)),
+            ));
+        }
+        let _ = write!(
+            h,
+            "</span></td><td>{}</td><td data-key='{}'>{}</td><td data-key='{}'>{}</td></tr>",
+            rows.map_or_else(
+                || "<span class='muted'>not scanned</span>".into(),
+                |s| sparkline(&s.points)
+            ),
+            d.freshness.unwrap_or(f64::INFINITY),
+            d.freshness
+                .map_or_else(|| "<span class='muted'>-</span>".into(), |f| esc(&ago(f))),
+            d.alerting.len(),
+            if d.alerting.is_empty() {
+                "<span class='muted'>none</span>".to_string()
+            } else {
+                esc(&d.alerting.join("; "))
+            }
+        );
+    }
+    h.push_str("</tbody></table></div></section>");
+    // each dataset
+    for d in &datasets {
+        let id = anchor(&d.name);
+        let _ = write!(
+            h,
+            "<section id='{id}' aria-labelledby='{id}-h'><h2 id='{id}-h'>{}</h2>",
+            esc(&d.name)
+        );
+        if !d.checks.is_empty() {
+            let _ = write!(
+                h,
+                "<h3>Latest checks</h3><div class='scroll'><table><thead><tr><th scope='col'>outcome</th>\
+                 <th scope='col'>check</th><th scope='col'>value</th><th scope='col'>threshold</th>\
+                 <th scope='col'>failed rows</th></tr></thead><tbody>"
+            );
+            for c in &d.checks {
+                let _ = write!(
+                    h,
+                    "<tr><td>{} {}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    outcome_mark(&c.outcome, outcome_word(&c.outcome)),
+                    outcome_word(&c.outcome),
+                    esc(&c.name),
+                    c.column.as_ref().map_or_else(String::new, |col| format!(
+                        " <span class='muted'>({})</span>",
+                        esc(col)
+                    )),
+                    c.value.map_or_else(|| "-".into(), |v| esc(&num(v))),
+                    esc(&c.threshold),
+                    c.failed_rows.as_ref().map_or_else(
+                        || "<span class='muted'>-</span>".to_string(),
+                        |(store, table, scan, n)| esc(&format!(
+                            "{n} rows in {store}, table {table}, scan_id {scan}"
+                        ))
+                    )
+                );
+            }
+            h.push_str("</tbody></table></div>");
+        }
+        if !d.events.is_empty() {
+            h.push_str("<details><summary>Schema changes</summary><ul>");
+            for e in &d.events {
+                let _ = write!(h, "<li>{}: {}</li>", time(e.at), esc(&e.text));
+            }
+            h.push_str("</ul></details>");
+        }
+        if !d.series.is_empty() {
+            h.push_str("<h3>Metrics over time</h3><div class='charts'>");
+            for (i, s) in d.series.iter().enumerate() {
+                let title = series_title(s);
+                let _ = write!(
+                    h,
+                    "<figure><figcaption>{}</figcaption>{}</figure>",
+                    esc(&title),
+                    chart(
+                        &format!("{id}-{i}"),
+                        &format!("{} — {title}", d.name),
+                        s,
+                        &d.events
+                    )
+                );
+            }
+            h.push_str("</div>");
+        }
+        h.push_str("</section>");
+    }
+    let _ = write!(h, "</main><script>{SCRIPT}</script></body></html>");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(at: i64, v: f64) -> SeriesPoint {
+        SeriesPoint {
+            at,
+            value: Some(v),
+            ..SeriesPoint::default()
+        }
+    }
+
+    #[test]
+    fn thinning_keeps_extremes_and_anomalies() {
+        let mut points: Vec<SeriesPoint> = (0..10_000).map(|i| point(i, (i % 97) as f64)).collect();
+        points[5_000].value = Some(1e6);
+        points[7_777].anomaly = Some("spike".into());
+        let kept = thin(&points, 200);
+        assert!(kept.len() <= 220, "{}", kept.len());
+        assert!(kept.iter().any(|p| p.value == Some(1e6)));
+        assert!(kept.iter().any(|p| p.at == 7_777));
+        assert!(kept.iter().any(|p| p.value == Some(0.0)));
+        assert!(kept.windows(2).all(|w| w[0].at < w[1].at));
+        assert_eq!(thin(&points[..50], 200).len(), 50);
+    }
+
+    #[test]
+    fn text_is_escaped_everywhere() {
+        let page = Page {
+            title: "<script>alert(1)</script>".into(),
+            datasets: vec![DatasetPage {
+                name: "db/main/'x\"<y>".into(),
+                latest: Some("fail".into()),
+                checks: vec![CheckLine {
+                    name: "<img src=x onerror=alert(1)>".into(),
+                    outcome: "fail".into(),
+                    ..CheckLine::default()
+                }],
+                ..DatasetPage::default()
+            }],
+            ..Page::default()
+        };
+        let html = render(&page);
+        assert!(!html.contains("<script>alert"));
+        assert!(!html.contains("<img"));
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(html.contains("db/main/&#39;x&quot;&lt;y&gt;"));
+    }
+
+    #[test]
+    fn a_y_axis_not_from_zero_says_so() {
+        let s = Series {
+            metric: "row_count".into(),
+            points: (0..10)
+                .map(|i| point(i * 86400, 1000.0 + i as f64))
+                .collect(),
+            ..Series::default()
+        };
+        assert!(chart("c", "t", &s, &[]).contains("does not start at 0"));
+        let s = Series {
+            metric: "row_count".into(),
+            points: (0..10).map(|i| point(i * 86400, i as f64 * 10.0)).collect(),
+            ..Series::default()
+        };
+        assert!(!chart("c", "t", &s, &[]).contains("does not start at 0"));
+    }
+}
