@@ -231,10 +231,10 @@ fn y_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64, bool)> {
 
 const W: f64 = 640.0;
 const H: f64 = 200.0;
-const LEFT: f64 = 56.0;
+const LEFT: f64 = 76.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
-const BOTTOM: f64 = 28.0;
+const BOTTOM: f64 = 34.0;
 
 /// A line chart of one series, with its anomaly band, anomalies, thresholds and schema
 /// events, as inline SVG with a title and a text alternative.
@@ -457,7 +457,7 @@ const STYLE: &str = "
 *{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;
 background:var(--bg);color:var(--fg)}main{max-width:1100px;margin:0 auto;padding:16px}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin:1.6em 0 .4em}h3{font-size:1em;margin:1em 0 .3em}
-.muted,.axis{color:var(--muted);fill:var(--muted)}.axis{font-size:11px}.note{font-style:italic}
+.muted,.axis{color:var(--muted);fill:var(--muted)}.axis{font-size:15px}.note{font-style:italic}
 .totals{display:flex;flex-wrap:wrap;gap:8px;padding:0;list-style:none}
 .totals li{background:var(--card);border-radius:6px;padding:6px 12px}.totals b{font-size:1.2em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
@@ -473,7 +473,8 @@ summary:focus-visible{outline:2px solid var(--line);outline-offset:2px}a{color:v
 .chart .pt{fill:var(--line)}.chart .anomaly{fill:var(--fail);stroke:var(--bg);stroke-width:1.5}
 .chart .band{fill:var(--band)}.chart .threshold{stroke:var(--warn);stroke-dasharray:6 4;stroke-width:1.5}
 .chart .event{stroke:var(--event);stroke-dasharray:2 3;stroke-width:1.5}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:12px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}
+@media (max-width:480px){.charts{grid-template-columns:1fr}}
 figure{margin:0}figcaption{font-size:.9em;margin-bottom:4px}details{margin:.4em 0}
 summary{cursor:pointer;font-weight:600}.fail-text{color:var(--fail)}.warn-text{color:var(--warn)}
 .legend{font-size:.85em;color:var(--muted)}
@@ -653,16 +654,21 @@ pub fn render(page: &Page) -> String {
             h.push_str("<h3>Metrics over time</h3><div class='charts'>");
             for (i, s) in d.series.iter().enumerate() {
                 let title = series_title(s);
+                let drawn = chart(
+                    &format!("{id}-{i}"),
+                    &format!("{} — {title}", d.name),
+                    s,
+                    &d.events,
+                );
+                let drawn = if drawn.is_empty() {
+                    "<p class='muted'>no values in this range</p>".to_string()
+                } else {
+                    drawn
+                };
                 let _ = write!(
                     h,
-                    "<figure><figcaption>{}</figcaption>{}</figure>",
-                    esc(&title),
-                    chart(
-                        &format!("{id}-{i}"),
-                        &format!("{} — {title}", d.name),
-                        s,
-                        &d.events
-                    )
+                    "<figure><figcaption>{}</figcaption>{drawn}</figure>",
+                    esc(&title)
                 );
             }
             h.push_str("</div>");
