@@ -408,3 +408,70 @@ fn the_report_works_in_headless_chromium() {
             }
         });
 }
+
+/// `-o html=PATH` of verify and scan: the run's page, with the history around it.
+#[test]
+fn verify_and_scan_write_the_page_of_their_run() {
+    let s = history();
+    // verify: the run's checks are the latest; the history's series are there too
+    s.project.write(
+        "contracts/orders.yml",
+        "dataset: db/main/orders\nchecks:\n  - row_count: {threshold: {must_be_greater_than: 1000}}\n",
+    );
+    let run = s.project.assay(&[
+        "verify",
+        "contracts/orders.yml",
+        "--now",
+        "2025-01-10T12:00:00Z",
+        "-q",
+        "-o",
+        "html=verify.html",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let html = std::fs::read_to_string(s.project.path().join("verify.html")).unwrap();
+    let row = &html[html.find(">db/main/orders</a>").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("</svg> fail</td>"),
+        "the run's failure is not the latest: {row}"
+    );
+    assert!(
+        html.contains("&gt; 1000"),
+        "the run's threshold is not shown"
+    );
+    assert!(
+        html.contains("row count</figcaption>"),
+        "the history's series are missing"
+    );
+    // scan: recorded and drawn at once
+    let run = s.project.assay(&[
+        "scan",
+        "--now",
+        "2025-01-11T06:00:00Z",
+        "-q",
+        "-o",
+        "html=scan.html",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let html = std::fs::read_to_string(s.project.path().join("scan.html")).unwrap();
+    assert!(
+        html.contains("2025-01-11 06:00 UTC: fail"),
+        "the scan is not in the strip"
+    );
+    assert_eq!(
+        html.matches("2025-01-11 06:00 UTC: fail").count(),
+        1,
+        "the scan is there twice"
+    );
+    // without a history, the run alone, on stdout
+    let fresh = Sandbox::new(Engine::DuckDb);
+    fresh.run(&["CREATE TABLE t AS SELECT 1 AS id".into()]);
+    fresh.project.write(
+        "c.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count: {threshold: {must_be: 1}}\n",
+    );
+    let run = fresh.project.assay(&["verify", "c.yml", "-o", "html"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("<!DOCTYPE html>"));
+    assert!(run.stdout.contains(">db/main/t</a>"));
+}

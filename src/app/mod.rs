@@ -63,6 +63,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
 fn write_reports(
     outputs: &[run_config::Output],
     results: &crate::results::Results,
+    history: &crate::scan::history::HistoryStore,
 ) -> Result<(), AppError> {
     use std::io::{IsTerminal, Write};
     let mut stdout = std::io::stdout().lock();
@@ -73,6 +74,10 @@ fn write_reports(
                 let table = out.format == crate::report::Format::Table;
                 let text = crate::report::render(out.format, results, color && table);
                 let _ = stdout.write_all(text.as_bytes());
+            }
+            // the page of the run, with the history around it when there is one
+            Some(path) if out.format == crate::report::Format::Html => {
+                write_file(path, &report::run_page(results, history)).map_err(AppError::Runtime)?;
             }
             Some(path) => {
                 let text = crate::report::render(out.format, results, false);

@@ -16,7 +16,7 @@ use crate::diag::Diag;
 use crate::exit::Exit;
 use crate::interp::Vars;
 use crate::report::html::{self, CheckLine, DatasetPage, Page, SchemaEvent, Series, SeriesPoint};
-use crate::scan::history::{CheckRow, EventRow, HistoryStore, PointQuery, PointRow};
+use crate::scan::history::{CheckRecord, CheckRow, EventRow, HistoryStore, PointQuery, PointRow};
 
 pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
     let since = humantime::parse_duration(&args.since).map_err(|_| {
@@ -73,6 +73,62 @@ pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
         );
     }
     Ok(Exit::Ok)
+}
+
+/// The page of one run (`-o html=PATH` of verify and scan): the history's page, with this
+/// run's checks as the latest when the history does not hold them already. A history
+/// that cannot be read leaves the run's own page, with a warning.
+pub(super) fn run_page(results: &crate::results::Results, history: &HistoryStore) -> String {
+    let now = Utc::now();
+    // the 90 days before the run's own now (--now)
+    let run_now = parse_timestamp(&results.now).unwrap_or(now);
+    let from = run_now - chrono::Duration::days(90);
+    let read = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(async {
+                let points = history
+                    .points_where(&PointQuery {
+                        since: Some(from),
+                        ..PointQuery::default()
+                    })
+                    .await?;
+                Ok::<_, crate::error::RunError>((
+                    points,
+                    history.events(None).await?,
+                    history.checks(None).await?,
+                ))
+            })
+            .map_err(|e| e.to_string())
+        });
+    let (points, events, mut checks) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(
+                "the html report shows this run only: history {} could not be read: {}",
+                history.label(),
+                crate::secrets::mask(&e)
+            );
+            Default::default()
+        }
+    };
+    if !checks.iter().any(|c| c.scan_id == results.scan_id) {
+        for d in &results.datasets {
+            let (source, path) = d.dataset.split_once('/').unwrap_or((&d.dataset, ""));
+            checks.extend(d.checks.iter().map(|c| CheckRow {
+                scan_id: results.scan_id.clone(),
+                measured_at: results.now.clone(),
+                data_source: source.to_string(),
+                dataset: path.to_string(),
+                check: CheckRecord::of(c),
+            }));
+        }
+    }
+    let mut page = build(&points, &events, &checks, from.timestamp(), &[]);
+    page.generated_at = now.format("%Y-%m-%d %H:%M UTC").to_string();
+    html::render(&page)
 }
 
 fn seconds(text: &str) -> Option<i64> {
@@ -241,7 +297,9 @@ pub fn build(
                     column: r.check.column.clone(),
                     outcome: r.check.outcome.clone(),
                     value: r.check.value,
-                    threshold: r.check.threshold.clone(),
+                    threshold: serde_json::from_str(&r.check.threshold)
+                        .map(|t| crate::report::threshold_words(&t))
+                        .unwrap_or_else(|_| r.check.threshold.clone()),
                     failed_rows: r.check.failed_rows.as_ref().map(|(store, table, n)| {
                         (store.clone(), table.clone(), scan_id.clone(), *n)
                     }),

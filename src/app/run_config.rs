@@ -37,6 +37,8 @@ pub(super) struct Run {
     pub(super) push: Option<PushPlan>,
     /// where failing rows go
     pub(super) store: diagnostics::Store,
+    /// the history store, for the html report's page
+    pub(super) history: crate::scan::history::HistoryStore,
 }
 
 pub(super) struct PushPlan {
@@ -128,6 +130,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             capture: capture_options(&config, args.no_failed_rows),
         },
         store: diagnostics::Store::from_config(&config).in_environment(&args.environment),
+        history: crate::scan::history::HistoryStore::from_config(&config),
         fail_on: match args.fail_on {
             FailOnArg::Fail => FailOn::Fail,
             FailOnArg::Warn => FailOn::Warn,

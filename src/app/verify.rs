@@ -22,7 +22,7 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, AppError> {
     // secrets are masked in each dataset's results as it ends, before anything stores,
     // shows or sends them
     let results = runtime.block_on(verify::run(run.resolved, &run.options, control, store));
-    super::write_reports(&run.outputs, &results)?;
+    super::write_reports(&run.outputs, &results, &run.history)?;
     let code = results.exit_code(run.fail_on);
     let Some(push) = &run.push else {
         runtime.shutdown_timeout(Duration::from_secs(2));

@@ -76,6 +76,55 @@ pub struct CheckLine {
     pub failed_rows: Option<(String, String, String, usize)>,
 }
 
+/// The page of one run alone: its datasets' checks, no history.
+pub fn page_of(results: &crate::results::Results) -> Page {
+    let at = DateTime::parse_from_rfc3339(&results.now)
+        .map(|t| t.timestamp())
+        .unwrap_or_default();
+    let mut sources: Vec<String> = results
+        .datasets
+        .iter()
+        .map(|d| d.data_source.clone())
+        .collect();
+    sources.sort();
+    sources.dedup();
+    Page {
+        title: "Data quality report".into(),
+        generated_at: results.ended_at.clone(),
+        range: Some((at, at)),
+        data_sources: sources,
+        datasets: results
+            .datasets
+            .iter()
+            .map(|d| DatasetPage {
+                name: d.dataset.clone(),
+                latest: (!d.checks.is_empty()).then(|| d.outcome.as_str().to_string()),
+                strip: vec![(at, d.outcome.as_str().to_string())],
+                checks: d
+                    .checks
+                    .iter()
+                    .map(|c| CheckLine {
+                        name: c.name.clone(),
+                        column: c.column.clone(),
+                        outcome: c.outcome.as_str().to_string(),
+                        value: c.value,
+                        threshold: super::threshold_words(&c.threshold),
+                        failed_rows: c.failed_rows.as_ref().map(|f| {
+                            (
+                                f.store.clone(),
+                                f.table.clone(),
+                                results.scan_id.clone(),
+                                f.captured,
+                            )
+                        }),
+                    })
+                    .collect(),
+                ..DatasetPage::default()
+            })
+            .collect(),
+    }
+}
+
 /// At most this many points are drawn per line; longer series are thinned, keeping each
 /// bucket's lowest and highest point and every anomaly.
 pub const MAX_DRAWN: usize = 240;

@@ -17,9 +17,10 @@ pub enum Format {
     Json,
     Junit,
     Markdown,
+    Html,
 }
 
-pub const FORMATS: &[&str] = &["table", "json", "junit", "markdown"];
+pub const FORMATS: &[&str] = &["table", "json", "junit", "markdown", "html"];
 
 impl Format {
     pub fn parse(s: &str) -> Option<Format> {
@@ -28,6 +29,7 @@ impl Format {
             "json" => Some(Format::Json),
             "junit" => Some(Format::Junit),
             "markdown" | "md" => Some(Format::Markdown),
+            "html" => Some(Format::Html),
             _ => None,
         }
     }
@@ -45,6 +47,8 @@ pub fn render(format: Format, results: &Results, color: bool) -> String {
         }
         Format::Junit => junit::render(&results.printable()),
         Format::Markdown => markdown::render(&results.printable()),
+        // the run alone; `assay verify` and `scan` add the history's page around it
+        Format::Html => html::render(&html::page_of(results)),
     }
 }
 
@@ -65,7 +69,11 @@ pub fn value_text(c: &CheckResult) -> String {
 
 /// "must be < 5%" from the threshold JSON.
 pub fn threshold_text(c: &CheckResult) -> String {
-    let t = &c.threshold;
+    threshold_words(&c.threshold)
+}
+
+/// A threshold's JSON (as results and the history hold it) in words: "< 5%".
+pub fn threshold_words(t: &Json) -> String {
     let pct = if t.get("metric").and_then(Json::as_str) == Some("percent") {
         "%"
     } else {

@@ -62,6 +62,26 @@ pub struct CheckRecord {
     pub failed_rows: Option<(String, String, usize)>,
 }
 
+impl CheckRecord {
+    /// A check of a results document, as the history keeps it.
+    pub fn of(c: &crate::results::CheckResult) -> CheckRecord {
+        CheckRecord {
+            check_id: c.id.clone(),
+            check_type: c.check_type.clone(),
+            name: c.name.clone(),
+            column: c.column.clone(),
+            outcome: c.outcome.as_str().to_string(),
+            value: c.value,
+            threshold: c.threshold.to_string(),
+            failed_rows: c
+                .failed_rows
+                .as_ref()
+                .filter(|f| f.error.is_none())
+                .map(|f| (f.store.clone(), f.table.clone(), f.captured)),
+        }
+    }
+}
+
 /// A recorded check outcome, read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckRow {

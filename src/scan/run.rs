@@ -361,22 +361,7 @@ fn check_records(results: &Results) -> HashMap<(String, String), Vec<CheckRecord
         };
         out.entry((source.to_string(), path.to_string()))
             .or_default()
-            .extend(d.checks.iter().map(|c| {
-                CheckRecord {
-                    check_id: c.id.clone(),
-                    check_type: c.check_type.clone(),
-                    name: c.name.clone(),
-                    column: c.column.clone(),
-                    outcome: c.outcome.as_str().to_string(),
-                    value: c.value,
-                    threshold: c.threshold.to_string(),
-                    failed_rows: c
-                        .failed_rows
-                        .as_ref()
-                        .filter(|f| f.error.is_none())
-                        .map(|f| (f.store.clone(), f.table.clone(), f.captured)),
-                }
-            }));
+            .extend(d.checks.iter().map(CheckRecord::of));
     }
     out
 }
