@@ -31,6 +31,10 @@
 //!    Connect client (this binary re-run with `--spark-hand-query`), with each process's
 //!    peak memory.
 //!
+//! 8. The HTML report (`ASSAY_BENCH_ONLY=report`): a page of 200 datasets x 20 metrics
+//!    x 365 daily points (bands, anomalies, checks, schema changes), rendered in process:
+//!    time and size.
+//!
 //! Prints tables; the targets are assay / hand-written <= 1.10 at 10M rows (DuckDB and
 //! Postgres), start-up plus parse and plan under 50 ms, assay's peak memory flat as
 //! the table grows, a 10,000-point backtest under 1 s and under 1 ms of monitoring per
@@ -146,6 +150,10 @@ fn main() {
     if part("channel") {
         println!();
         channel_part(assay, dir.path());
+    }
+    if part("report") {
+        println!();
+        report_part();
     }
     // minutes of cluster work: only when asked for
     if only.as_deref() == Some("spark") {
@@ -1365,4 +1373,94 @@ fn spark_part(assay: &str, dir: &Path) {
         );
     }
     spark_sql(&url, &["DROP DATABASE assay_bench CASCADE".into()]);
+}
+
+/// The page of a year of daily scans of 200 datasets with 20 metrics each.
+fn report_part() {
+    use assay::report::html::{
+        self, CheckLine, DatasetPage, Page, SchemaEvent, Series, SeriesPoint,
+    };
+    const DATASETS: usize = 200;
+    const METRICS: usize = 20;
+    const DAYS: i64 = 365;
+    let start = 1_735_689_600; // 2025-01-01
+    let built = Instant::now();
+    let page = Page {
+        title: "Data quality report".into(),
+        generated_at: "2026-01-01 00:00 UTC".into(),
+        range: Some((start, start + (DAYS - 1) * 86400)),
+        data_sources: vec!["warehouse".into()],
+        datasets: (0..DATASETS)
+            .map(|d| DatasetPage {
+                name: format!("warehouse/sales/table_{d:03}"),
+                latest: Some(if d % 7 == 0 { "fail" } else { "pass" }.into()),
+                strip: (0..30)
+                    .map(|i| (start + i * 86400, "pass".to_string()))
+                    .collect(),
+                series: (0..METRICS)
+                    .map(|m| Series {
+                        metric: if m == 0 {
+                            "row_count".into()
+                        } else {
+                            format!("metric_{m}")
+                        },
+                        column: (m > 0).then(|| format!("column_{}", m % 7)),
+                        points: (0..DAYS)
+                            .map(|i| {
+                                let v = 1000.0 + (i * 37 % 101) as f64 + (d * m) as f64;
+                                SeriesPoint {
+                                    at: start + i * 86400,
+                                    value: Some(if i == 200 { 0.0 } else { v }),
+                                    expected: (m % 2 == 0).then_some(v),
+                                    lower: (m % 2 == 0).then_some(v * 0.9),
+                                    upper: (m % 2 == 0).then_some(v * 1.1),
+                                    anomaly: (i == 200).then(|| "zero: the value is 0".into()),
+                                }
+                            })
+                            .collect(),
+                        thresholds: if m % 5 == 0 {
+                            vec![(900.0, "threshold: > 900".into())]
+                        } else {
+                            Vec::new()
+                        },
+                    })
+                    .collect(),
+                events: vec![SchemaEvent {
+                    at: start + 100 * 86400,
+                    text: "column added price (integer)".into(),
+                }],
+                checks: (0..5)
+                    .map(|c| CheckLine {
+                        name: format!("check {c}"),
+                        column: None,
+                        outcome: "pass".into(),
+                        value: Some(c as f64),
+                        threshold: "< 10".into(),
+                        failed_rows: None,
+                    })
+                    .collect(),
+                alerting: Vec::new(),
+                freshness: Some(3600.0),
+            })
+            .collect(),
+    };
+    let built = built.elapsed();
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let text = html::render(&page);
+        times.push(t.elapsed());
+        size = text.len();
+        if let Some(path) = std::env::var_os("ASSAY_BENCH_REPORT_TO") {
+            std::fs::write(path, &text).unwrap();
+        }
+    }
+    println!(
+        "HTML report: {DATASETS} datasets x {METRICS} metrics x {DAYS} points ({} points), rendered in {:.0} ms (median of 5; the page's data built in {:.0} ms), {:.2} MB",
+        DATASETS * METRICS * DAYS as usize,
+        ms(median(&mut times)),
+        ms(built),
+        size as f64 / 1e6
+    );
 }

@@ -129,6 +129,9 @@ pub fn page_of(results: &crate::results::Results) -> Page {
 /// bucket's lowest and highest point and every anomaly.
 pub const MAX_DRAWN: usize = 240;
 
+/// Points drawn on the whole page, shared by its lines.
+const POINT_BUDGET: usize = 80_000;
+
 /// Escape text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -189,17 +192,23 @@ fn ago(seconds: f64) -> String {
 
 /// The outcome as a shape and a word, so it never rests on colour alone.
 fn outcome_mark(outcome: &str, title: &str) -> String {
-    let (shape, class) = match outcome {
-        "pass" => ("<circle cx='6' cy='6' r='5'/>", "pass"),
-        "warn" => ("<path d='M6 1 L11 11 L1 11 Z'/>", "warn"),
-        "fail" => ("<path d='M1 1 L11 11 M11 1 L1 11'/>", "fail"),
-        _ => ("<circle cx='6' cy='6' r='4.5' fill='none'/>", "ne"),
+    let class = match outcome {
+        "pass" | "warn" | "fail" => outcome,
+        _ => "ne",
     };
+    // the shapes are drawn once per page (MARKS) and used here
     format!(
-        "<svg class='mark {class}' width='12' height='12' viewBox='0 0 12 12' role='img'><title>{}</title>{shape}</svg>",
+        "<svg class='mark {class}' width='12' height='12' role='img'><title>{}</title><use href='#m-{class}'/></svg>",
         esc(title)
     )
 }
+
+/// The outcome shapes, once per page: a dot, a triangle, a cross, a ring.
+const MARKS: &str =
+    "<symbol id='m-pass' viewBox='0 0 12 12'><circle cx='6' cy='6' r='5'/></symbol>\
+<symbol id='m-warn' viewBox='0 0 12 12'><path d='M6 1 L11 11 L1 11 Z'/></symbol>\
+<symbol id='m-fail' viewBox='0 0 12 12'><path d='M1 1 L11 11 M11 1 L1 11'/></symbol>\
+<symbol id='m-ne' viewBox='0 0 12 12'><circle cx='6' cy='6' r='4.5' fill='none'/></symbol>";
 
 fn outcome_word(outcome: &str) -> &'static str {
     match outcome {
@@ -253,6 +262,17 @@ pub fn thin(points: &[SeriesPoint], max: usize) -> Vec<SeriesPoint> {
             }
         }
     }
+    // the line starts and ends where the series does
+    if let (Some(first), Some(kept)) = (points.first(), out.first()) {
+        if kept.at != first.at {
+            out.insert(0, first.clone());
+        }
+    }
+    if let (Some(last), Some(kept)) = (points.last(), out.last()) {
+        if kept.at != last.at {
+            out.push(last.clone());
+        }
+    }
     out
 }
 
@@ -274,8 +294,26 @@ fn y_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64, bool)> {
     if hi == lo {
         hi = lo + lo.abs().max(1.0);
     }
+    if from_zero {
+        // a round top, so the ticks read as round numbers
+        return Some((0.0, nice_ceil(hi * 1.02), true));
+    }
     let pad = (hi - lo) * 0.05;
-    Some((if from_zero { 0.0 } else { lo - pad }, hi + pad, lo == 0.0))
+    Some((lo - pad, hi + pad, lo == 0.0))
+}
+
+/// The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten)
+/// at or above `v` (v > 0).
+fn nice_ceil(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(v.log10().floor());
+    [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|n| *n >= v * (1.0 - 1e-12))
+        .unwrap_or(10.0 * magnitude)
 }
 
 const W: f64 = 640.0;
@@ -287,8 +325,15 @@ const BOTTOM: f64 = 34.0;
 
 /// A line chart of one series, with its anomaly band, anomalies, thresholds and schema
 /// events, as inline SVG with a title and a text alternative.
-pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> String {
-    let points = thin(&series.points, MAX_DRAWN);
+pub fn chart(
+    id: &str,
+    title: &str,
+    series: &Series,
+    events: &[SchemaEvent],
+    max_points: usize,
+    shared_dates: Option<(&str, i64, i64)>,
+) -> String {
+    let points = thin(&series.points, max_points);
     let at: Vec<i64> = points.iter().map(|p| p.at).collect();
     let (Some(&t0), Some(&t1)) = (at.iter().min(), at.iter().max()) else {
         return String::new();
@@ -306,7 +351,7 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
     let y = |v: f64| TOP + (1.0 - (v - y0) / (y1 - y0)) * (H - TOP - BOTTOM);
     let mut svg = String::new();
     let desc = format!(
-        "{} points from {} to {}; lowest {}, highest {}{}",
+        "{} points, {} to {}, values {} to {}{}",
         series.points.len(),
         day(t0),
         day(t1),
@@ -322,6 +367,7 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
             .fold(f64::NEG_INFINITY, f64::max)),
         match series.points.iter().filter(|p| p.anomaly.is_some()).count() {
             0 => String::new(),
+            1 => "; 1 anomaly".to_string(),
             n => format!("; {n} anomalies"),
         }
     );
@@ -332,55 +378,55 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
         esc(title),
         esc(&desc)
     );
-    // grid and y axis: four ticks
-    for i in 0..=3 {
-        let v = y0 + (y1 - y0) * f64::from(i) / 3.0;
-        let yy = y(v);
+    // the grid is the same for every chart (GRID, once per page); three y ticks
+    svg.push_str("<use href='#grid'/>");
+    for i in [0, 2] {
+        let v = y0 + (y1 - y0) * f64::from(i) / 2.0;
         let _ = write!(
             svg,
-            "<line class='grid' x1='{LEFT}' x2='{}' y1='{yy:.1}' y2='{yy:.1}'/>\
-             <text class='axis' x='{}' y='{:.1}' text-anchor='end'>{}</text>",
-            W - RIGHT,
+            "<text class='a e' x='{}' y='{:.0}'>{}</text>",
             LEFT - 6.0,
-            yy + 4.0,
+            y(v) + 4.0,
             esc(&num(v))
         );
     }
     if !from_zero {
         let _ = write!(
             svg,
-            "<text class='axis note' x='{LEFT}' y='{}'>y-axis does not start at 0</text>",
+            "<text class='a note' x='{LEFT}' y='{}'>y-axis does not start at 0</text>",
             H - 4.0
         );
     }
-    // x axis: first and last day, and the middle one when there is room
-    let _ = write!(
-        svg,
-        "<text class='axis' x='{LEFT}' y='{}'>{}</text><text class='axis' x='{}' y='{}' text-anchor='end'>{}</text>",
-        H - 14.0,
-        day(t0),
-        W - RIGHT,
-        H - 14.0,
-        day(t1)
-    );
+    // x axis: first and last day; the dataset's own when they are the same (drawn once)
+    match shared_dates {
+        Some((id, a, b)) if a == t0 && b == t1 => {
+            let _ = write!(svg, "<use href='#{id}'/>");
+        }
+        _ => svg.push_str(&dates(t0, t1)),
+    }
     // the anomaly band
-    let band: Vec<&SeriesPoint> = points
+    // a range is smooth: half the line's points draw it
+    let banded: Vec<SeriesPoint> = series
+        .points
         .iter()
         .filter(|p| p.lower.is_some() && p.upper.is_some())
+        .cloned()
         .collect();
+    let banded = thin(&banded, (max_points / 2).max(12));
+    let band: Vec<&SeriesPoint> = banded.iter().collect();
     if band.len() >= 2 {
         let mut d = String::new();
         for (i, p) in band.iter().enumerate() {
             let _ = write!(
                 d,
-                "{}{:.1} {:.1} ",
+                "{}{:.0} {:.0}",
                 if i == 0 { "M" } else { "L" },
                 x(p.at),
                 y(p.upper.unwrap_or_default())
             );
         }
         for p in band.iter().rev() {
-            let _ = write!(d, "L{:.1} {:.1} ", x(p.at), y(p.lower.unwrap_or_default()));
+            let _ = write!(d, "L{:.0} {:.0}", x(p.at), y(p.lower.unwrap_or_default()));
         }
         let _ = write!(
             svg,
@@ -392,7 +438,7 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
         let yy = y(*v);
         let _ = write!(
             svg,
-            "<line class='threshold' x1='{LEFT}' x2='{}' y1='{yy:.1}' y2='{yy:.1}'><title>{}</title></line>",
+            "<line class='threshold' x1='{LEFT}' x2='{}' y1='{yy:.0}' y2='{yy:.0}'><title>{}</title></line>",
             W - RIGHT,
             esc(label)
         );
@@ -401,7 +447,7 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
         let xx = x(e.at);
         let _ = write!(
             svg,
-            "<line class='event' x1='{xx:.1}' x2='{xx:.1}' y1='{TOP}' y2='{}'><title>{}: {}</title></line>",
+            "<line class='event' x1='{xx:.0}' x2='{xx:.0}' y1='{TOP}' y2='{}'><title>{}: {}</title></line>",
             H - BOTTOM,
             time(e.at),
             esc(&e.text)
@@ -413,9 +459,10 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
     for p in &points {
         match p.value {
             Some(v) => {
+                // whole units of a 640-wide drawing: finer is not seen, and costs bytes
                 let _ = write!(
                     d,
-                    "{}{:.1} {:.1} ",
+                    "{}{:.0} {:.0}",
                     if pen_down { "L" } else { "M" },
                     x(p.at),
                     y(v)
@@ -425,9 +472,30 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
             None => pen_down = false,
         }
     }
-    let _ = write!(svg, "<path class='line' d='{}'/>", d.trim_end());
+    let _ = write!(svg, "<path class='line' d='{d}'/>");
+    // a point of its own (with its tooltip) for each point of a short series; for a long
+    // one, its anomalies, its lowest, highest and latest points
+    let valued = || points.iter().filter(|p| p.value.is_some());
+    let cmp = |a: &&SeriesPoint, b: &&SeriesPoint| {
+        a.value
+            .partial_cmp(&b.value)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    };
+    // (a long series: its latest point only when the page has room)
+    let marked: Vec<i64> = if max_points >= 120 {
+        [valued().min_by(cmp), valued().max_by(cmp), valued().next_back()]
+            .into_iter()
+            .flatten()
+            .map(|p| p.at)
+            .collect()
+    } else {
+        Vec::new()
+    };
     for p in &points {
         let Some(v) = p.value else { continue };
+        if series.points.len() > 60 && p.anomaly.is_none() && !marked.contains(&p.at) {
+            continue;
+        }
         let class = if p.anomaly.is_some() {
             "pt anomaly"
         } else {
@@ -443,7 +511,7 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
         }
         let _ = write!(
             svg,
-            "<circle class='{class}' cx='{:.1}' cy='{:.1}' r='{r}'><title>{}</title></circle>",
+            "<circle class='{class}' cx='{:.0}' cy='{:.0}' r='{r}'><title>{}</title></circle>",
             x(p.at),
             y(v),
             esc(&tip)
@@ -451,6 +519,28 @@ pub fn chart(id: &str, title: &str, series: &Series, events: &[SchemaEvent]) -> 
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// The first and last day under a chart.
+fn dates(t0: i64, t1: i64) -> String {
+    format!(
+        "<text class='a' x='{LEFT}' y='{}'>{}</text><text class='a e' x='{}' y='{}'>{}</text>",
+        H - 14.0,
+        day(t0),
+        W - RIGHT,
+        H - 14.0,
+        day(t1)
+    )
+}
+
+/// The grid every chart shares: three lines at the y ticks.
+fn grid() -> String {
+    let mut d = String::new();
+    for i in 0..=2 {
+        let yy = TOP + f64::from(i) / 2.0 * (H - TOP - BOTTOM);
+        let _ = write!(d, "M{LEFT} {yy:.0}H{}", W - RIGHT);
+    }
+    format!("<path id='grid' class='grid' d='{d}'/>")
 }
 
 /// A small line of a series' values, for the overview.
@@ -471,7 +561,7 @@ pub fn sparkline(points: &[SeriesPoint]) -> String {
     for (i, (t, v)) in values.iter().enumerate() {
         let _ = write!(
             d,
-            "{}{:.1} {:.1} ",
+            "{}{:.0} {:.0}",
             if i == 0 { "M" } else { "L" },
             2.0 + (t - first.0) as f64 / span * 96.0,
             2.0 + (1.0 - (v - y0) / (y1 - y0)) * 20.0
@@ -506,7 +596,7 @@ const STYLE: &str = "
 *{box-sizing:border-box}body{margin:0;font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;
 background:var(--bg);color:var(--fg)}main{max-width:1100px;margin:0 auto;padding:16px}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin:1.6em 0 .4em}h3{font-size:1em;margin:1em 0 .3em}
-.muted,.axis{color:var(--muted);fill:var(--muted)}.axis{font-size:15px}.note{font-style:italic}
+.muted,.a{color:var(--muted);fill:var(--muted)}.a{font-size:15px}.e{text-anchor:end}.note{font-style:italic}
 .totals{display:flex;flex-wrap:wrap;gap:8px;padding:0;list-style:none}
 .totals li{background:var(--card);border-radius:6px;padding:6px 12px}.totals b{font-size:1.2em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;
@@ -518,7 +608,7 @@ summary:focus-visible{outline:2px solid var(--line);outline-offset:2px}a{color:v
 .mark.ne{fill:none;stroke:var(--ne)}.strip{display:inline-flex;gap:2px;flex-wrap:wrap}
 .spark path{fill:none;stroke:var(--line);stroke-width:1.5}
 .chart{width:100%;height:auto;max-width:640px;background:var(--card);border-radius:6px}
-.chart .grid{stroke:var(--grid)}.chart .line{fill:none;stroke:var(--line);stroke-width:1.8}
+.grid{stroke:var(--grid);fill:none}.chart .line{fill:none;stroke:var(--line);stroke-width:1.8}
 .chart .pt{fill:var(--line)}.chart .anomaly{fill:var(--fail);stroke:var(--bg);stroke-width:1.5}
 .chart .band{fill:var(--band)}.chart .threshold{stroke:var(--warn);stroke-dasharray:6 4;stroke-width:1.5}
 .chart .event{stroke:var(--event);stroke-dasharray:2 3;stroke-width:1.5}
@@ -570,13 +660,20 @@ pub fn render(page: &Page) -> String {
         .filter(|c| c.outcome == "fail")
         .count();
     let alerting: usize = datasets.iter().map(|d| d.alerting.len()).sum();
+    // the page stays a few MB however much history there is: fewer points per line when
+    // there are many lines
+    let lines: usize = datasets.iter().map(|d| d.series.len()).sum();
+    let max_points = (POINT_BUDGET / lines.max(1)).clamp(20, MAX_DRAWN);
+    let mut chart_id = 0;
     let mut h = String::new();
     let _ = write!(
         h,
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>\
          <meta name='viewport' content='width=device-width,initial-scale=1'>\
-         <meta name='color-scheme' content='light dark'><title>{}</title><style>{STYLE}</style></head><body><main>",
-        esc(&page.title)
+         <meta name='color-scheme' content='light dark'><title>{}</title><style>{STYLE}</style></head><body>\
+         <svg width='0' height='0' style='position:absolute' aria-hidden='true'><defs>{}{MARKS}</defs></svg><main>",
+        esc(&page.title),
+        grid()
     );
     let range = page.range.map_or_else(
         || "no scans recorded yet".to_string(),
@@ -629,11 +726,29 @@ pub fn render(page: &Page) -> String {
                 |o| format!("{} {}", outcome_mark(o, outcome_word(o)), outcome_word(o))
             ),
         );
-        for (at, o) in d.strip.iter().rev().take(30).rev() {
-            h.push_str(&outcome_mark(
-                o,
-                &format!("{}: {}", time(*at), outcome_word(o)),
-            ));
+        // the last 30 scans in one drawing, a shape with its tooltip each
+        let recent: Vec<&(i64, String)> = d.strip.iter().rev().take(30).rev().collect();
+        if !recent.is_empty() {
+            let _ = write!(
+                h,
+                "<svg class='strips' width='{0}' height='12' viewBox='0 0 {0} 12' role='img' aria-label='outcomes of the last {1} scans'>",
+                recent.len() * 14,
+                recent.len()
+            );
+            for (i, (at, o)) in recent.iter().enumerate() {
+                let class = match o.as_str() {
+                    "pass" | "warn" | "fail" => o.as_str(),
+                    _ => "ne",
+                };
+                let _ = write!(
+                    h,
+                    "<use class='mark {class}' href='#m-{class}' x='{}' width='12' height='12'><title>{}: {}</title></use>",
+                    i * 14,
+                    time(*at),
+                    outcome_word(o)
+                );
+            }
+            h.push_str("</svg>");
         }
         let _ = write!(
             h,
@@ -700,14 +815,36 @@ pub fn render(page: &Page) -> String {
             h.push_str("</ul></details>");
         }
         if !d.series.is_empty() {
+            // the dates most of its charts share, drawn once
+            let span = d
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.at))
+                .fold(None, |r: Option<(i64, i64)>, at| {
+                    Some(r.map_or((at, at), |(a, b)| (a.min(at), b.max(at))))
+                });
+            let dates_id = format!("{id}-x");
+            if let Some((a, b)) = span {
+                let _ = write!(
+                    h,
+                    "<svg width='0' height='0' style='position:absolute' aria-hidden='true'><defs><g id='{dates_id}'>{}</g></defs></svg>",
+                    dates(a, b)
+                );
+            }
             h.push_str("<h3>Metrics over time</h3><div class='charts'>");
-            for (i, s) in d.series.iter().enumerate() {
+            for s in &d.series {
                 let title = series_title(s);
+                chart_id += 1;
+                // schema changes on the dataset's own charts (row count, checks); a
+                // column's charts stay light
+                let events: &[SchemaEvent] = if s.column.is_none() { &d.events } else { &[] };
                 let drawn = chart(
-                    &format!("{id}-{i}"),
-                    &format!("{} — {title}", d.name),
+                    &format!("c{chart_id}"),
+                    &title,
                     s,
-                    &d.events,
+                    events,
+                    max_points,
+                    span.map(|(a, b)| (dates_id.as_str(), a, b)),
                 );
                 let drawn = if drawn.is_empty() {
                     "<p class='muted'>no values in this range</p>".to_string()
@@ -778,6 +915,15 @@ mod tests {
     }
 
     #[test]
+    fn axes_from_zero_end_on_round_numbers() {
+        assert_eq!(nice_ceil(136.5), 150.0);
+        assert_eq!(nice_ceil(1100.0), 1200.0);
+        assert_eq!(nice_ceil(0.7), 0.8);
+        assert_eq!(nice_ceil(5.0), 5.0);
+        assert_eq!(y_range([0.0, 130.0].into_iter()), Some((0.0, 150.0, true)));
+    }
+
+    #[test]
     fn a_y_axis_not_from_zero_says_so() {
         let s = Series {
             metric: "row_count".into(),
@@ -786,12 +932,12 @@ mod tests {
                 .collect(),
             ..Series::default()
         };
-        assert!(chart("c", "t", &s, &[]).contains("does not start at 0"));
+        assert!(chart("c", "t", &s, &[], MAX_DRAWN, None).contains("does not start at 0"));
         let s = Series {
             metric: "row_count".into(),
             points: (0..10).map(|i| point(i * 86400, i as f64 * 10.0)).collect(),
             ..Series::default()
         };
-        assert!(!chart("c", "t", &s, &[]).contains("does not start at 0"));
+        assert!(!chart("c", "t", &s, &[], MAX_DRAWN, None).contains("does not start at 0"));
     }
 }
