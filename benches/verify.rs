@@ -1491,7 +1491,11 @@ fn report_command(assay: &str, dir: &Path) {
                 points: (0..20)
                     .map(|m| Point {
                         column: (m > 0).then(|| format!("c{}", m % 7)),
-                        metric: if m == 0 { "row_count".into() } else { format!("m{m}") },
+                        metric: if m == 0 {
+                            "row_count".into()
+                        } else {
+                            format!("m{m}")
+                        },
                         value: Some((1000 + d * m) as f64),
                     })
                     .collect(),

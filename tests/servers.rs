@@ -1081,6 +1081,32 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                 points[0].measured_at.starts_with("2025-02-10"),
                 "{points:?}"
             );
+            // the report's read: series of a dataset, times as seconds
+            let mut seen_series = Vec::new();
+            store
+                .series_by_dataset(day(-1000), |name, series| {
+                    seen_series.push((name.to_string(), series))
+                })
+                .await
+                .unwrap();
+            assert_eq!(seen_series.len(), 1, "{}", engine.name());
+            assert_eq!(seen_series[0].0, "db/main/orders");
+            let rows = seen_series[0]
+                .1
+                .iter()
+                .find(|s| s.metric == "row_count" && s.column.is_none())
+                .unwrap();
+            let values: Vec<(i64, Option<f64>)> =
+                rows.points.iter().map(|p| (p.at, p.value)).collect();
+            assert_eq!(
+                values,
+                [
+                    (day(40).timestamp(), Some(12.5)),
+                    (day(41).timestamp(), Some(1e9))
+                ],
+                "{}",
+                engine.name()
+            );
             // check outcomes: the older scan's went with it; names stay data
             let checks = store.checks(Some("db/main/orders")).await.unwrap();
             let seen_checks: Vec<(&str, &str, Option<f64>)> = checks

@@ -16,7 +16,7 @@ use crate::diag::Diag;
 use crate::exit::Exit;
 use crate::interp::Vars;
 use crate::report::html::{self, CheckLine, DatasetPage, Page, SchemaEvent, Series, SeriesPoint};
-use crate::scan::history::{CheckRecord, CheckRow, EventRow, HistoryStore, PointQuery, PointRow};
+use crate::scan::history::{CheckRecord, CheckRow, EventRow, HistoryStore, SeriesRows};
 
 pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
     let since = humantime::parse_duration(&args.since).map_err(|_| {
@@ -42,20 +42,10 @@ pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
     let now = Utc::now();
     let from = now - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX);
     let runtime = runtime()?;
-    let read = runtime.block_on(async {
-        let points = history
-            .points_where(&PointQuery {
-                since: Some(from),
-                ..PointQuery::default()
-            })
-            .await?;
-        let events = history.events(None).await?;
-        let checks = history.checks(None).await?;
-        Ok::<_, crate::error::RunError>((points, events, checks))
-    });
+    let read = runtime.block_on(read_history(&history, from));
     runtime.shutdown_timeout(Duration::from_secs(2));
-    let (points, events, checks) = read.map_err(AppError::Runtime)?;
-    let mut page = build(&points, &events, &checks, from.timestamp(), &globs);
+    let (series, events, checks) = read.map_err(AppError::Runtime)?;
+    let mut page = build(series, &events, &checks, from.timestamp(), &globs);
     page.generated_at = now.format("%Y-%m-%d %H:%M UTC").to_string();
     let text = html::render(&page);
     let path = args
@@ -88,22 +78,10 @@ pub(super) fn run_page(results: &crate::results::Results, history: &HistoryStore
         .build()
         .map_err(|e| e.to_string())
         .and_then(|rt| {
-            rt.block_on(async {
-                let points = history
-                    .points_where(&PointQuery {
-                        since: Some(from),
-                        ..PointQuery::default()
-                    })
-                    .await?;
-                Ok::<_, crate::error::RunError>((
-                    points,
-                    history.events(None).await?,
-                    history.checks(None).await?,
-                ))
-            })
-            .map_err(|e| e.to_string())
+            rt.block_on(read_history(history, from))
+                .map_err(|e| e.to_string())
         });
-    let (points, events, mut checks) = match read {
+    let (series, events, mut checks) = match read {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(
@@ -126,9 +104,28 @@ pub(super) fn run_page(results: &crate::results::Results, history: &HistoryStore
             }));
         }
     }
-    let mut page = build(&points, &events, &checks, from.timestamp(), &[]);
+    let mut page = build(series, &events, &checks, from.timestamp(), &[]);
     page.generated_at = now.format("%Y-%m-%d %H:%M UTC").to_string();
     html::render(&page)
+}
+
+/// What a page draws from the history since `from`: every series (a dataset at a
+/// time), schema changes and check outcomes.
+type History = (Vec<(String, Vec<SeriesRows>)>, Vec<EventRow>, Vec<CheckRow>);
+
+async fn read_history(
+    history: &HistoryStore,
+    from: DateTime<Utc>,
+) -> Result<History, crate::error::RunError> {
+    let mut series = Vec::new();
+    history
+        .series_by_dataset(from, |name, rows| series.push((name.to_string(), rows)))
+        .await?;
+    Ok((
+        series,
+        history.events(None).await?,
+        history.checks(None).await?,
+    ))
 }
 
 fn seconds(text: &str) -> Option<i64> {
@@ -189,7 +186,7 @@ fn event_text(e: &EventRow) -> String {
 
 /// The page from what the history holds (points since `from`).
 pub fn build(
-    points: &[PointRow],
+    recorded: Vec<(String, Vec<SeriesRows>)>,
     events: &[EventRow],
     checks: &[CheckRow],
     from: i64,
@@ -199,39 +196,36 @@ pub fn build(
     let mut datasets: BTreeMap<String, DatasetPage> = BTreeMap::new();
     let mut series: BTreeMap<(String, Option<String>, String), Series> = BTreeMap::new();
     let (mut first, mut last) = (i64::MAX, i64::MIN);
-    for p in points {
-        let name = format!("{}/{}", p.data_source, p.dataset);
-        let Some(at) = seconds(&p.measured_at) else {
-            continue;
-        };
+    for (name, rows) in recorded {
         if !selected(&name) {
             continue;
         }
-        first = first.min(at);
-        last = last.max(at);
-        let v = p.verdict.as_ref();
-        series
-            .entry((name.clone(), p.column.clone(), p.metric.clone()))
-            .or_insert_with(|| Series {
-                metric: p.metric.clone(),
-                column: p.column.clone(),
-                ..Series::default()
-            })
-            .points
-            .push(SeriesPoint {
-                at,
-                value: p.value,
-                expected: v.and_then(|v| v.expected),
-                lower: v.and_then(|v| v.lower),
-                upper: v.and_then(|v| v.upper),
-                anomaly: v.filter(|v| v.outcome == "anomaly").map(|v| {
-                    let kind = v.kind.map(|k| k.as_str().to_string()).unwrap_or_default();
-                    match &v.reason {
-                        Some(r) => format!("{kind}: {r}"),
-                        None => kind,
-                    }
-                }),
-            });
+        for s in rows {
+            if let (Some(a), Some(b)) = (s.points.first(), s.points.last()) {
+                first = first.min(a.at);
+                last = last.max(b.at);
+            }
+            series.insert(
+                (name.clone(), s.column.clone(), s.metric.clone()),
+                Series {
+                    points: s
+                        .points
+                        .into_iter()
+                        .map(|p| SeriesPoint {
+                            at: p.at,
+                            value: p.value,
+                            expected: None,
+                            lower: p.lower,
+                            upper: p.upper,
+                            anomaly: p.anomaly,
+                        })
+                        .collect(),
+                    metric: s.metric,
+                    column: s.column,
+                    thresholds: Vec::new(),
+                },
+            );
+        }
         datasets.entry(name.clone()).or_insert_with(|| DatasetPage {
             name,
             ..DatasetPage::default()

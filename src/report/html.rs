@@ -483,11 +483,15 @@ pub fn chart(
     };
     // (a long series: its latest point only when the page has room)
     let marked: Vec<i64> = if max_points >= 120 {
-        [valued().min_by(cmp), valued().max_by(cmp), valued().next_back()]
-            .into_iter()
-            .flatten()
-            .map(|p| p.at)
-            .collect()
+        [
+            valued().min_by(cmp),
+            valued().max_by(cmp),
+            valued().next_back(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|p| p.at)
+        .collect()
     } else {
         Vec::new()
     };

@@ -82,6 +82,24 @@ impl CheckRecord {
     }
 }
 
+/// One recorded series of a dataset, for reports: times in seconds, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesRows {
+    pub column: Option<String>,
+    pub metric: String,
+    pub points: Vec<SeriesValue>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesValue {
+    pub at: i64,
+    pub value: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    /// an anomaly: its kind and reason in words
+    pub anomaly: Option<String>,
+}
+
 /// A recorded check outcome, read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckRow {
@@ -794,6 +812,132 @@ impl HistoryStore {
             out.insert(k, v);
         }
         Ok(out)
+    }
+
+    /// Every recorded series since `since`, one dataset at a time in one session (so
+    /// memory holds one dataset's rows, not the history's), times as seconds: what a
+    /// report draws. `each` gets the dataset (data source and path) and its series.
+    pub async fn series_by_dataset(
+        &self,
+        since: DateTime<Utc>,
+        mut each: impl FnMut(&str, Vec<SeriesRows>),
+    ) -> Result<(), RunError> {
+        let Some(ds) = self.location.reader() else {
+            return Ok(());
+        };
+        self.upgrade().await?;
+        let d = self.location.dialect();
+        let (points, scans) = (self.location.table(POINTS), self.location.table(SCANS));
+        let since = d.string_literal(&since.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
+        let exec = ds
+            .engine
+            .open(&ds, 1, Vec::new())
+            .await
+            .map_err(store_error)?;
+        let control = RunControl::new();
+        let mut session = exec.session(&control).await.map_err(store_error)?;
+        let result = async {
+            if session
+                .columns(&self.location.table_ref(SCANS))
+                .await?
+                .is_none()
+            {
+                return Ok(());
+            }
+            let datasets = session
+                .rows(
+                    &format!(
+                        "SELECT DISTINCT p.data_source, p.dataset FROM {points} p \
+                         WHERE p.measured_at >= {since} ORDER BY p.data_source, p.dataset"
+                    ),
+                    Limits::rows(usize::MAX),
+                )
+                .await?
+                .rows;
+            let datasets: Vec<(String, String)> = datasets
+                .iter()
+                .filter_map(|r| Some((text(r.first())?, text(r.get(1))?)))
+                .collect();
+            // a batch of datasets per query: each query reads the table once, and
+            // memory holds one batch's rows
+            for batch in datasets.chunks(25) {
+                let wanted: Vec<String> = batch
+                    .iter()
+                    .map(|(s, p)| {
+                        format!(
+                            "(p.data_source = {} AND p.dataset = {})",
+                            d.string_literal(s),
+                            d.string_literal(p)
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "SELECT p.data_source, p.dataset, p.column_name, p.metric, p.measured_at, \
+                     p.value, p.lower_bound, p.upper_bound, p.outcome, p.anomaly_kind, p.reason \
+                     FROM {points} p JOIN {scans} c ON c.scan_id = p.scan_id \
+                     WHERE p.measured_at >= {since} AND ({}) \
+                     ORDER BY p.data_source, p.dataset, p.column_name, p.metric, p.measured_at",
+                    wanted.join(" OR ")
+                );
+                let rows = session.rows(&sql, Limits::rows(usize::MAX)).await?.rows;
+                let mut current: Option<(String, String, Vec<SeriesRows>)> = None;
+                for r in &rows {
+                    let same_dataset = current.as_ref().is_some_and(|(s, p, _)| {
+                        text_is(r.first(), Some(s)) && text_is(r.get(1), Some(p))
+                    });
+                    if !same_dataset {
+                        if let Some((s, p, series)) = current.take() {
+                            each(&format!("{s}/{p}"), series);
+                        }
+                        current = Some((
+                            text(r.first()).unwrap_or_default(),
+                            text(r.get(1)).unwrap_or_default(),
+                            Vec::new(),
+                        ));
+                    }
+                    let Some((_, _, series)) = current.as_mut() else {
+                        continue;
+                    };
+                    let same = series.last().is_some_and(|s| {
+                        text_is(r.get(2), s.column.as_deref()) && text_is(r.get(3), Some(&s.metric))
+                    });
+                    if !same {
+                        series.push(SeriesRows {
+                            column: text(r.get(2)),
+                            metric: text(r.get(3)).unwrap_or_default(),
+                            points: Vec::new(),
+                        });
+                    }
+                    let Some(at) = seconds_of(r.get(4)) else {
+                        continue;
+                    };
+                    let anomaly = matches!(r.get(8), Some(Value::Text(o)) if o == "anomaly");
+                    if let Some(s) = series.last_mut() {
+                        s.points.push(SeriesValue {
+                            at,
+                            value: r.get(5).and_then(Value::as_f64),
+                            lower: r.get(6).and_then(Value::as_f64),
+                            upper: r.get(7).and_then(Value::as_f64),
+                            anomaly: anomaly.then(|| {
+                                let kind = text(r.get(9)).unwrap_or_default();
+                                match text(r.get(10)) {
+                                    Some(reason) => format!("{kind}: {reason}"),
+                                    None => kind,
+                                }
+                            }),
+                        });
+                    }
+                }
+                if let Some((s, p, series)) = current.take() {
+                    each(&format!("{s}/{p}"), series);
+                }
+            }
+            Ok(())
+        }
+        .await;
+        session.finish().await;
+        result.map_err(store_error)
     }
 
     /// Recorded points of complete scans that `q` selects, oldest first.
