@@ -872,56 +872,62 @@ impl HistoryStore {
                         )
                     })
                     .collect();
+                // the dataset as its place in the batch: a number per row, not two texts
+                let which: Vec<String> = wanted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| format!("WHEN {w} THEN {i}"))
+                    .collect();
                 let sql = format!(
-                    "SELECT p.data_source, p.dataset, p.column_name, p.metric, p.measured_at, \
+                    "SELECT CASE {} END AS k, p.column_name, p.metric, p.measured_at, \
                      p.value, p.lower_bound, p.upper_bound, p.outcome, p.anomaly_kind, p.reason \
                      FROM {points} p JOIN {scans} c ON c.scan_id = p.scan_id \
                      WHERE p.measured_at >= {since} AND ({}) \
-                     ORDER BY p.data_source, p.dataset, p.column_name, p.metric, p.measured_at",
+                     ORDER BY k, p.column_name, p.metric, p.measured_at",
+                    which.join(" "),
                     wanted.join(" OR ")
                 );
                 let rows = session.rows(&sql, Limits::rows(usize::MAX)).await?.rows;
-                let mut current: Option<(String, String, Vec<SeriesRows>)> = None;
+                let mut current: Option<(usize, Vec<SeriesRows>)> = None;
                 for r in &rows {
-                    let same_dataset = current.as_ref().is_some_and(|(s, p, _)| {
-                        text_is(r.first(), Some(s)) && text_is(r.get(1), Some(p))
-                    });
-                    if !same_dataset {
-                        if let Some((s, p, series)) = current.take() {
+                    let k = r.first().and_then(Value::as_f64).unwrap_or(-1.0);
+                    if k < 0.0 {
+                        continue;
+                    }
+                    let k = k as usize;
+                    if current.as_ref().is_none_or(|(c, _)| *c != k) {
+                        if let Some((c, series)) = current.take() {
+                            let (s, p) = &batch[c];
                             each(&format!("{s}/{p}"), series);
                         }
-                        current = Some((
-                            text(r.first()).unwrap_or_default(),
-                            text(r.get(1)).unwrap_or_default(),
-                            Vec::new(),
-                        ));
+                        current = Some((k, Vec::new()));
                     }
-                    let Some((_, _, series)) = current.as_mut() else {
+                    let Some((_, series)) = current.as_mut() else {
                         continue;
                     };
                     let same = series.last().is_some_and(|s| {
-                        text_is(r.get(2), s.column.as_deref()) && text_is(r.get(3), Some(&s.metric))
+                        text_is(r.get(1), s.column.as_deref()) && text_is(r.get(2), Some(&s.metric))
                     });
                     if !same {
                         series.push(SeriesRows {
-                            column: text(r.get(2)),
-                            metric: text(r.get(3)).unwrap_or_default(),
+                            column: text(r.get(1)),
+                            metric: text(r.get(2)).unwrap_or_default(),
                             points: Vec::new(),
                         });
                     }
-                    let Some(at) = seconds_of(r.get(4)) else {
+                    let Some(at) = seconds_of(r.get(3)) else {
                         continue;
                     };
-                    let anomaly = matches!(r.get(8), Some(Value::Text(o)) if o == "anomaly");
+                    let anomaly = matches!(r.get(7), Some(Value::Text(o)) if o == "anomaly");
                     if let Some(s) = series.last_mut() {
                         s.points.push(SeriesValue {
                             at,
-                            value: r.get(5).and_then(Value::as_f64),
-                            lower: r.get(6).and_then(Value::as_f64),
-                            upper: r.get(7).and_then(Value::as_f64),
+                            value: r.get(4).and_then(Value::as_f64),
+                            lower: r.get(5).and_then(Value::as_f64),
+                            upper: r.get(6).and_then(Value::as_f64),
                             anomaly: anomaly.then(|| {
-                                let kind = text(r.get(9)).unwrap_or_default();
-                                match text(r.get(10)) {
+                                let kind = text(r.get(8)).unwrap_or_default();
+                                match text(r.get(9)) {
                                     Some(reason) => format!("{kind}: {reason}"),
                                     None => kind,
                                 }
@@ -929,7 +935,8 @@ impl HistoryStore {
                         });
                     }
                 }
-                if let Some((s, p, series)) = current.take() {
+                if let Some((c, series)) = current.take() {
+                    let (s, p) = &batch[c];
                     each(&format!("{s}/{p}"), series);
                 }
             }
