@@ -1424,6 +1424,7 @@ fn report_part() {
                         } else {
                             Vec::new()
                         },
+                        times: false,
                     })
                     .collect(),
                 events: vec![SchemaEvent {

@@ -22,7 +22,7 @@ fn history() -> Sandbox {
     for day in 1..=10u32 {
         let rows = if day == 8 { 5 } else { 100 + day * 3 };
         let mut sql = vec![
-            format!("CREATE OR REPLACE TABLE orders AS SELECT range AS id FROM range({rows})"),
+            format!("CREATE OR REPLACE TABLE orders AS SELECT range AS id, TIMESTAMP '2025-01-01' + INTERVAL (range) MINUTE AS created_at FROM range({rows})"),
             "CREATE OR REPLACE TABLE items AS SELECT range AS id FROM range(4)".to_string(),
         ];
         if day >= 6 {
@@ -87,6 +87,10 @@ fn the_report_holds_every_dataset_its_series_and_changes_and_nothing_external() 
         "no schema change"
     );
     assert!(!html.contains("it's <b>"));
+    // a time column's latest value is drawn as a time, not as seconds since 1970
+    let times = &orders[orders.find("max of created_at</figcaption>").unwrap()..];
+    let times = &times[..times.find("</svg>").unwrap()];
+    assert!(times.contains("06:00 UTC: 2025-01-01 0"), "{times}");
     // nothing from the network
     for external in ["http://", "https://", "src=", "@import", "url(", "<link"] {
         assert!(!html.contains(external), "the page refers to {external}");

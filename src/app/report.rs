@@ -223,6 +223,7 @@ pub fn build(
                     metric: s.metric,
                     column: s.column,
                     thresholds: Vec::new(),
+                    times: false,
                 },
             );
         }
@@ -308,6 +309,18 @@ pub fn build(
                     s.thresholds = threshold_lines(&r.check.threshold);
                 }
             }
+        }
+    }
+    // a column with a freshness is a time column: its min and max are times
+    let time_columns: std::collections::HashSet<(String, String)> = series
+        .keys()
+        .filter(|(_, _, metric)| metric == "freshness_seconds")
+        .filter_map(|(name, column, _)| Some((name.clone(), column.clone()?)))
+        .collect();
+    for ((name, column, metric), s) in series.iter_mut() {
+        if let Some(c) = column {
+            s.times = (metric == "min" || metric == "max")
+                && time_columns.contains(&(name.clone(), c.clone()));
         }
     }
     // series in a stable order: the dataset's own metrics, then by column

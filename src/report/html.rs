@@ -46,6 +46,8 @@ pub struct Series {
     pub points: Vec<SeriesPoint>,
     /// threshold lines (a check's bounds), with their labels
     pub thresholds: Vec<(f64, String)>,
+    /// the values are times (seconds since the epoch: a time column's min and max)
+    pub times: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -380,6 +382,26 @@ pub fn chart(
     );
     // the grid is the same for every chart (GRID, once per page); three y ticks
     svg.push_str("<use href='#grid'/>");
+    let value = |v: f64| {
+        if series.times {
+            time(v as i64)
+        } else {
+            num(v)
+        }
+    };
+    // a tick's room is eight characters: a time as its day, or its hour within a day
+    let tick = |v: f64| {
+        if !series.times {
+            return num(v);
+        }
+        let format = if y1 - y0 >= 2.0 * 86400.0 {
+            "%m-%d"
+        } else {
+            "%H:%M"
+        };
+        DateTime::from_timestamp(v as i64, 0)
+            .map_or_else(String::new, |t| t.format(format).to_string())
+    };
     for i in [0, 2] {
         let v = y0 + (y1 - y0) * f64::from(i) / 2.0;
         let _ = write!(
@@ -387,7 +409,7 @@ pub fn chart(
             "<text class='a e' x='{}' y='{:.0}'>{}</text>",
             LEFT - 6.0,
             y(v) + 4.0,
-            esc(&num(v))
+            esc(&tick(v))
         );
     }
     if !from_zero {
@@ -506,9 +528,9 @@ pub fn chart(
             "pt"
         };
         let r = if p.anomaly.is_some() { 4.5 } else { 2.0 };
-        let mut tip = format!("{}: {}", time(p.at), num(v));
+        let mut tip = format!("{}: {}", time(p.at), value(v));
         if let (Some(lo), Some(hi)) = (p.lower, p.upper) {
-            let _ = write!(tip, " (expected {} to {})", num(lo), num(hi));
+            let _ = write!(tip, " (expected {} to {})", value(lo), value(hi));
         }
         if let Some(a) = &p.anomaly {
             let _ = write!(tip, " — anomaly: {a}");
