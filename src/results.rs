@@ -21,6 +21,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// An outcome as `as_str` writes it; anything else was not evaluated.
+    pub fn named(text: &str) -> Outcome {
+        match text {
+            "pass" => Outcome::Pass,
+            "warn" => Outcome::Warn,
+            "fail" => Outcome::Fail,
+            _ => Outcome::NotEvaluated,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Pass => "pass",

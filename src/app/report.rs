@@ -16,6 +16,7 @@ use crate::diag::Diag;
 use crate::exit::Exit;
 use crate::interp::Vars;
 use crate::report::html::{self, CheckLine, DatasetPage, Page, SchemaEvent, Series, SeriesPoint};
+use crate::results::Outcome;
 use crate::scan::history::{CheckRecord, CheckRow, EventRow, HistoryStore, SeriesRows};
 
 pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
@@ -132,19 +133,11 @@ fn seconds(text: &str) -> Option<i64> {
     parse_timestamp(text).map(|t: DateTime<Utc>| t.timestamp())
 }
 
-/// The worst of outcomes as the overview ranks them (not evaluated above fail, as the
-/// results document does).
+/// The worst of recorded outcomes, as the results document ranks them (not evaluated
+/// above fail); None when there are none.
 fn worst<'a>(outcomes: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let rank = |o: &str| match o {
-        "pass" => 0,
-        "warn" => 1,
-        "fail" => 2,
-        _ => 3,
-    };
-    outcomes
-        .into_iter()
-        .max_by_key(|o| rank(o))
-        .map(str::to_string)
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(Outcome::named).collect();
+    (!outcomes.is_empty()).then(|| crate::results::worst(outcomes).as_str().to_string())
 }
 
 /// Threshold lines from a check's threshold JSON: each bound with its words.

@@ -299,8 +299,8 @@ impl Session for DuckDbSession {
 /// is read in a fraction of the time). Other types go value by value, as DuckDB's own
 /// types say (decimals exact, enums, intervals, lists).
 mod columnar {
-    use duckdb::arrow::array::{Array, AsArray};
-    use duckdb::arrow::datatypes::{self as dt, DataType, SchemaRef, TimeUnit};
+    use duckdb::arrow::array::Array;
+    use duckdb::arrow::datatypes::{DataType, SchemaRef};
 
     use super::{query_error, ExecError, Limits, Rows, Value};
 
@@ -326,103 +326,11 @@ mod columnar {
         )
     }
 
-    fn micros(unit: &TimeUnit, v: i64) -> i64 {
-        match unit {
-            TimeUnit::Second => v.saturating_mul(1_000_000),
-            TimeUnit::Millisecond => v.saturating_mul(1_000),
-            TimeUnit::Microsecond => v,
-            TimeUnit::Nanosecond => v.div_euclid(1_000),
-        }
-    }
+    super::super::arrow_values::plain_arrow_values!(duckdb::arrow);
 
-    /// The column's values, in order.
+    /// The column's values, in order (`plain` types only).
     fn column(a: &dyn Array) -> Vec<Value> {
-        let n = a.len();
-        let each = |f: &dyn Fn(usize) -> Value| -> Vec<Value> {
-            (0..n)
-                .map(|i| if a.is_null(i) { Value::Null } else { f(i) })
-                .collect()
-        };
-        match a.data_type() {
-            DataType::Boolean => {
-                let b = a.as_boolean();
-                each(&|i| Value::Bool(b.value(i)))
-            }
-            DataType::Int8 => {
-                let p = a.as_primitive::<dt::Int8Type>();
-                each(&|i| Value::Int(p.value(i).into()))
-            }
-            DataType::Int16 => {
-                let p = a.as_primitive::<dt::Int16Type>();
-                each(&|i| Value::Int(p.value(i).into()))
-            }
-            DataType::Int32 => {
-                let p = a.as_primitive::<dt::Int32Type>();
-                each(&|i| Value::Int(p.value(i).into()))
-            }
-            DataType::Int64 => {
-                let p = a.as_primitive::<dt::Int64Type>();
-                each(&|i| Value::Int(p.value(i).into()))
-            }
-            DataType::UInt8 => {
-                let p = a.as_primitive::<dt::UInt8Type>();
-                each(&|i| Value::Int(p.value(i).into()))
-            }
-            DataType::UInt16 => {
-                let p = a.as_primitive::<dt::UInt16Type>();
-                each(&|i| Value::Int(p.value(i).into()))
-            }
-            DataType::UInt32 => {
-                let p = a.as_primitive::<dt::UInt32Type>();
-                each(&|i| Value::Int(p.value(i).into()))
-            }
-            DataType::UInt64 => {
-                let p = a.as_primitive::<dt::UInt64Type>();
-                each(&|i| Value::Int(p.value(i).into()))
-            }
-            DataType::Float32 => {
-                let p = a.as_primitive::<dt::Float32Type>();
-                each(&|i| Value::Float(p.value(i).into()))
-            }
-            DataType::Float64 => {
-                let p = a.as_primitive::<dt::Float64Type>();
-                each(&|i| Value::Float(p.value(i)))
-            }
-            DataType::Utf8 => {
-                let s = a.as_string::<i32>();
-                each(&|i| Value::Text(s.value(i).to_string()))
-            }
-            DataType::LargeUtf8 => {
-                let s = a.as_string::<i64>();
-                each(&|i| Value::Text(s.value(i).to_string()))
-            }
-            DataType::Timestamp(unit, _) => {
-                let unit = *unit;
-                match unit {
-                    TimeUnit::Second => {
-                        let p = a.as_primitive::<dt::TimestampSecondType>();
-                        each(&|i| Value::Timestamp(micros(&unit, p.value(i))))
-                    }
-                    TimeUnit::Millisecond => {
-                        let p = a.as_primitive::<dt::TimestampMillisecondType>();
-                        each(&|i| Value::Timestamp(micros(&unit, p.value(i))))
-                    }
-                    TimeUnit::Microsecond => {
-                        let p = a.as_primitive::<dt::TimestampMicrosecondType>();
-                        each(&|i| Value::Timestamp(p.value(i)))
-                    }
-                    TimeUnit::Nanosecond => {
-                        let p = a.as_primitive::<dt::TimestampNanosecondType>();
-                        each(&|i| Value::Timestamp(micros(&unit, p.value(i))))
-                    }
-                }
-            }
-            DataType::Date32 => {
-                let p = a.as_primitive::<dt::Date32Type>();
-                each(&|i| Value::Date(p.value(i)))
-            }
-            _ => vec![Value::Null; n],
-        }
+        plain_column(a).unwrap_or_else(|| vec![Value::Null; a.len()])
     }
 
     pub fn fetch(

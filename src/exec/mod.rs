@@ -1,6 +1,7 @@
 //! Executors run SQL in a data source and hand back values. They know nothing of
 //! contracts or checks: SQL in, rows out, plus the catalog's column list.
 
+mod arrow_values;
 pub mod control;
 pub mod duckdb;
 mod duckdb_parser;

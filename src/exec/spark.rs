@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray};
-use arrow::datatypes::{self as dt, DataType as ArrowType, TimeUnit};
+use arrow::datatypes::{self as dt, DataType as ArrowType};
 use async_trait::async_trait;
 use spark_connect::types::DataType;
 use spark_connect::{SparkError, SparkSession, SparkSessionBuilder};
@@ -236,15 +236,6 @@ impl Session for SparkDataSession {
     }
 }
 
-fn micros(unit: TimeUnit, v: i64) -> i64 {
-    match unit {
-        TimeUnit::Second => v.saturating_mul(1_000_000),
-        TimeUnit::Millisecond => v.saturating_mul(1_000),
-        TimeUnit::Microsecond => v,
-        TimeUnit::Nanosecond => v.div_euclid(1_000),
-    }
-}
-
 /// An exact decimal's text from its unscaled integer and scale.
 fn decimal_text(unscaled: i128, scale: i8) -> String {
     if scale <= 0 {
@@ -258,8 +249,13 @@ fn decimal_text(unscaled: i128, scale: i8) -> String {
     format!("{sign}{whole}.{fraction}")
 }
 
+super::arrow_values::plain_arrow_values!(arrow);
+
 /// A column of a result as values.
 fn column(a: &dyn Array) -> Vec<Value> {
+    if let Some(values) = plain_column(a) {
+        return values;
+    }
     let n = a.len();
     let each = |f: &dyn Fn(usize) -> Value| -> Vec<Value> {
         (0..n)
@@ -267,71 +263,9 @@ fn column(a: &dyn Array) -> Vec<Value> {
             .collect()
     };
     match a.data_type() {
-        ArrowType::Null => vec![Value::Null; n],
-        ArrowType::Boolean => {
-            let b = a.as_boolean();
-            each(&|i| Value::Bool(b.value(i)))
-        }
-        ArrowType::Int8 => {
-            let p = a.as_primitive::<dt::Int8Type>();
-            each(&|i| Value::Int(p.value(i).into()))
-        }
-        ArrowType::Int16 => {
-            let p = a.as_primitive::<dt::Int16Type>();
-            each(&|i| Value::Int(p.value(i).into()))
-        }
-        ArrowType::Int32 => {
-            let p = a.as_primitive::<dt::Int32Type>();
-            each(&|i| Value::Int(p.value(i).into()))
-        }
-        ArrowType::Int64 => {
-            let p = a.as_primitive::<dt::Int64Type>();
-            each(&|i| Value::Int(p.value(i).into()))
-        }
-        ArrowType::Float32 => {
-            let p = a.as_primitive::<dt::Float32Type>();
-            each(&|i| Value::Float(p.value(i).into()))
-        }
-        ArrowType::Float64 => {
-            let p = a.as_primitive::<dt::Float64Type>();
-            each(&|i| Value::Float(p.value(i)))
-        }
         ArrowType::Decimal128(_, scale) => {
             let (p, scale) = (a.as_primitive::<dt::Decimal128Type>(), *scale);
             each(&|i| Value::Decimal(decimal_text(p.value(i), scale)))
-        }
-        ArrowType::Utf8 => {
-            let s = a.as_string::<i32>();
-            each(&|i| Value::Text(s.value(i).to_string()))
-        }
-        ArrowType::LargeUtf8 => {
-            let s = a.as_string::<i64>();
-            each(&|i| Value::Text(s.value(i).to_string()))
-        }
-        ArrowType::Timestamp(unit, _) => {
-            let unit = *unit;
-            match unit {
-                TimeUnit::Second => {
-                    let p = a.as_primitive::<dt::TimestampSecondType>();
-                    each(&|i| Value::Timestamp(micros(unit, p.value(i))))
-                }
-                TimeUnit::Millisecond => {
-                    let p = a.as_primitive::<dt::TimestampMillisecondType>();
-                    each(&|i| Value::Timestamp(micros(unit, p.value(i))))
-                }
-                TimeUnit::Microsecond => {
-                    let p = a.as_primitive::<dt::TimestampMicrosecondType>();
-                    each(&|i| Value::Timestamp(p.value(i)))
-                }
-                TimeUnit::Nanosecond => {
-                    let p = a.as_primitive::<dt::TimestampNanosecondType>();
-                    each(&|i| Value::Timestamp(micros(unit, p.value(i))))
-                }
-            }
-        }
-        ArrowType::Date32 => {
-            let p = a.as_primitive::<dt::Date32Type>();
-            each(&|i| Value::Date(p.value(i)))
         }
         _ => {
             // anything else (binary, intervals, nested) as its display text

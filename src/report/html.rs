@@ -193,11 +193,16 @@ fn ago(seconds: f64) -> String {
 }
 
 /// The outcome as a shape and a word, so it never rests on colour alone.
-fn outcome_mark(outcome: &str, title: &str) -> String {
-    let class = match outcome {
+/// The class (and shape) of an outcome: pass, warn, fail, or ne (not evaluated).
+fn outcome_class(outcome: &str) -> &str {
+    match outcome {
         "pass" | "warn" | "fail" => outcome,
         _ => "ne",
-    };
+    }
+}
+
+fn outcome_mark(outcome: &str, title: &str) -> String {
+    let class = outcome_class(outcome);
     // the shapes are drawn once per page (MARKS) and used here
     format!(
         "<svg class='mark {class}' width='12' height='12' role='img'><title>{}</title><use href='#m-{class}'/></svg>",
@@ -762,10 +767,7 @@ pub fn render(page: &Page) -> String {
                 recent.len()
             );
             for (i, (at, o)) in recent.iter().enumerate() {
-                let class = match o.as_str() {
-                    "pass" | "warn" | "fail" => o.as_str(),
-                    _ => "ne",
-                };
+                let class = outcome_class(o);
                 let _ = write!(
                     h,
                     "<use class='mark {class}' href='#m-{class}' x='{}' width='12' height='12'><title>{}: {}</title></use>",

@@ -658,8 +658,28 @@ impl HistoryStore {
     /// Rows of a query on the store, through its engine's read-only session; no rows when
     /// the store has never been written (no file, or no tables yet).
     async fn rows(&self, sql: &str) -> Result<Vec<Vec<Value>>, RunError> {
-        let Some(ds) = self.location.reader() else {
+        let Some((_exec, mut session)) = self.read_session().await? else {
             return Ok(Vec::new());
+        };
+        let rows = session.rows(sql, Limits::rows(usize::MAX)).await;
+        session.finish().await;
+        rows.map(|r| r.rows)
+            .map_err(|e| RunError::Store(e.to_string()))
+    }
+
+    /// A read-only session on the store (with its executor, which must outlive it), or
+    /// None when the store has never been written (no file, or no tables yet).
+    async fn read_session(
+        &self,
+    ) -> Result<
+        Option<(
+            std::sync::Arc<dyn crate::exec::Executor>,
+            Box<dyn crate::exec::Session>,
+        )>,
+        RunError,
+    > {
+        let Some(ds) = self.location.reader() else {
+            return Ok(None);
         };
         self.upgrade().await?;
         let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
@@ -670,16 +690,24 @@ impl HistoryStore {
             .map_err(store_error)?;
         let control = RunControl::new();
         let mut session = exec.session(&control).await.map_err(store_error)?;
-        let rows = match session.columns(&self.location.table_ref(SCANS)).await {
-            Ok(Some(_)) => session
-                .rows(sql, Limits::rows(usize::MAX))
-                .await
-                .map(|r| r.rows),
-            Ok(None) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        };
-        session.finish().await;
-        rows.map_err(store_error)
+        match session.columns(&self.location.table_ref(SCANS)).await {
+            Ok(Some(_)) => Ok(Some((exec, session))),
+            Ok(None) => {
+                session.finish().await;
+                Ok(None)
+            }
+            Err(e) => {
+                session.finish().await;
+                Err(store_error(e))
+            }
+        }
+    }
+
+    /// A time as a string literal of the store's SQL.
+    fn time_literal(&self, t: DateTime<Utc>) -> String {
+        self.location
+            .dialect()
+            .string_literal(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
     }
 
     /// The latest snapshot of each dataset of a data source (complete scans only), and
@@ -765,7 +793,7 @@ impl HistoryStore {
              ORDER BY p.dataset, p.column_name, p.metric, p.measured_at",
             d.string_literal(source),
             list.join(", "),
-            d.string_literal(&since.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+            self.time_literal(since)
         );
         let rows = self.rows(&sql).await?;
         // rows come series by series: a new key only where the series changes
@@ -822,29 +850,13 @@ impl HistoryStore {
         since: DateTime<Utc>,
         mut each: impl FnMut(&str, Vec<SeriesRows>),
     ) -> Result<(), RunError> {
-        let Some(ds) = self.location.reader() else {
+        let Some((_exec, mut session)) = self.read_session().await? else {
             return Ok(());
         };
-        self.upgrade().await?;
         let d = self.location.dialect();
         let (points, scans) = (self.location.table(POINTS), self.location.table(SCANS));
-        let since = d.string_literal(&since.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
-        let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
-        let exec = ds
-            .engine
-            .open(&ds, 1, Vec::new())
-            .await
-            .map_err(store_error)?;
-        let control = RunControl::new();
-        let mut session = exec.session(&control).await.map_err(store_error)?;
+        let since = self.time_literal(since);
         let result = async {
-            if session
-                .columns(&self.location.table_ref(SCANS))
-                .await?
-                .is_none()
-            {
-                return Ok(());
-            }
             let datasets = session
                 .rows(
                     &format!(
@@ -944,7 +956,7 @@ impl HistoryStore {
         }
         .await;
         session.finish().await;
-        result.map_err(store_error)
+        result.map_err(|e: crate::exec::ExecError| RunError::Store(e.to_string()))
     }
 
     /// Recorded points of complete scans that `q` selects, oldest first.
@@ -968,7 +980,7 @@ impl HistoryStore {
         if let Some(since) = q.since {
             filter.push_str(&format!(
                 " AND p.measured_at >= {}",
-                d.string_literal(&since.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+                self.time_literal(since)
             ));
         }
         let sql = format!(
