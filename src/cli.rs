@@ -8,6 +8,7 @@ const EXAMPLES: &str = "\
 Examples:
   assay verify                                  verify every contract under contracts/
   assay verify contracts/orders.yml -o junit=reports/assay.xml
+  assay verify -o html=reports/quality.html     a page of this run, with the history's charts
   assay verify --plan contracts/orders.yml      print the SQL, connect to nothing
   assay verify --set START=2025-01-01 --now 2025-06-01T00:00:00Z
   assay verify -d warehouse.yml --fail-on warn --timeout 5m
@@ -237,6 +238,7 @@ pub struct HistoryArgs {
 const SCAN_EXAMPLES: &str = "Examples:
   assay scan                          scan every configured data source
   assay scan shop --now 2025-06-01T00:00:00Z     one source, at a set time (backfills)
+  assay scan -o html=quality.html     and a page of data quality over time (assay report)
 
 Exit codes: 0 nothing failed, 1 a check or a monitor at level fail failed, 2 bad input,
 3 a source could not be scanned or the history not written (the rest still runs).";
@@ -259,7 +261,7 @@ pub struct ScanArgs {
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
 
-    /// Output: table (default), json, junit, markdown; FORMAT=PATH writes a file
+    /// Output: table (default), json, junit, markdown, html; FORMAT=PATH writes a file
     #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
     pub outputs: Vec<String>,
 
@@ -352,7 +354,7 @@ pub struct VerifyArgs {
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
 
-    /// Output format, optionally to a file: table, json, junit, markdown (repeatable)
+    /// Output format, optionally to a file: table, json, junit, markdown, html (repeatable)
     #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
     pub outputs: Vec<String>,
 
