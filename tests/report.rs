@@ -7,13 +7,17 @@ use crate::common;
 use common::engines::{Engine, Sandbox};
 
 /// Ten daily scans of two tables: `orders` grows by 3 rows a day and drops to 5 rows
-/// on day 8; `items` gains a column on day 6.
+/// on day 8, which its row count's monitor (judging from five points on) flags; `items`
+/// gains a column on day 6.
 fn history() -> Sandbox {
     let s = Sandbox::new(Engine::DuckDb);
     let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
     s.project.write(
         "assay.yml",
-        &format!("{config}scan:\n  include: ['db/main/orders', 'db/main/items']\n"),
+        &format!(
+            "{config}scan:\n  include: ['db/main/orders', 'db/main/items']\n  \
+             monitors: {{anomalies: {{min_history: 5}}}}\n"
+        ),
     );
     s.project.write(
         "contracts/orders.yml",
@@ -64,11 +68,31 @@ fn the_report_holds_every_dataset_its_series_and_changes_and_nothing_external() 
     assert_eq!(points, 10, "{chart}");
     for day in 1..=10u32 {
         let rows = if day == 8 { 5 } else { 100 + day * 3 };
+        // the value, then the tooltip's end or what the monitor expected
+        let tip = format!("2025-01-{day:02} 06:00 UTC: {rows}");
         assert!(
-            chart.contains(&format!("2025-01-{day:02} 06:00 UTC: {rows}<")),
+            [format!("{tip}<"), format!("{tip} (")]
+                .iter()
+                .any(|t| chart.contains(t.as_str())),
             "day {day} ({rows} rows) is not in the chart"
         );
     }
+    // day 8 is an anomaly, marked with its reason; judged days carry the expected value
+    // and range in their tooltips, and the range is drawn as a band
+    let day8 = &chart[chart.find("2025-01-08 06:00 UTC: 5").unwrap()..];
+    let day8 = &day8[..day8.find("</title>").unwrap()];
+    assert!(day8.contains(" — anomaly: drop"), "{day8}");
+    assert!(
+        chart.contains("<circle class='pt anomaly'"),
+        "no anomaly mark: {chart}"
+    );
+    assert!(chart.contains("<path class='band'"), "no band: {chart}");
+    let day10 = &chart[chart.find("2025-01-10 06:00 UTC: 130").unwrap()..];
+    let day10 = &day10[..day10.find("</title>").unwrap()];
+    assert!(
+        day10.contains("(expected ") && day10.contains(", range "),
+        "{day10}"
+    );
     // the check failed on day 8: the strip shows it, the latest outcome is pass
     let row = &html[html.find(">db/main/orders</a>").unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];

@@ -952,6 +952,7 @@ fn profiles_measure_the_same_on_every_engine() {
 /// back in order, the latest schema snapshot is found, and old points are removed.
 #[test]
 fn history_is_recorded_whole_and_read_back_on_every_engine() {
+    use assay::anomaly::{AnomalyKind, Judgement, Verdict};
     use assay::model::threshold::Level;
     use assay::scan::history::{CheckRecord, DatasetRecord, HistoryStore, ScanRecord};
     use assay::scan::profile::Point;
@@ -1022,7 +1023,23 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                     },
                     Level::Warn,
                 )],
-                verdicts: Default::default(),
+                // the big day is a spike to the row count's monitor
+                verdicts: if rows > 100.0 {
+                    [(
+                        (None, "row_count".to_string()),
+                        Verdict {
+                            judgement: Judgement::Anomaly(AnomalyKind::Spike),
+                            expected: Some(11.0),
+                            lower: Some(5.0),
+                            upper: Some(20.0),
+                            reason: "far above 20".into(),
+                            reset_from: None,
+                        },
+                    )]
+                    .into()
+                } else {
+                    Default::default()
+                },
                 checks: vec![CheckRecord {
                     check_id: "columns/it's/missing".into(),
                     check_type: "missing".into(),
@@ -1081,34 +1098,63 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                 points[0].measured_at.starts_with("2025-02-10"),
                 "{points:?}"
             );
-            // the report's read: series of a dataset, times as seconds
-            let mut seen_series = Vec::new();
-            store
-                .series_by_dataset(day(-1000), |name, series| {
-                    seen_series.push((name.to_string(), series))
-                })
-                .await
-                .unwrap();
-            assert_eq!(seen_series.len(), 1, "{}", engine.name());
-            assert_eq!(seen_series[0].0, "db/main/orders");
-            let rows = seen_series[0]
+            // the report's read: every series, times as seconds, numbers and anomalies
+            let seen_series = store.series(day(-1000), None).await.unwrap();
+            let names: Vec<&str> = seen_series.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(names, ["db/main/orders"], "{}", engine.name());
+            let series: Vec<(Option<&str>, &str)> = seen_series[0]
                 .1
                 .iter()
-                .find(|s| s.metric == "row_count" && s.column.is_none())
-                .unwrap();
-            let values: Vec<(i64, Option<f64>)> =
-                rows.points.iter().map(|p| (p.at, p.value)).collect();
+                .map(|s| (s.column.as_deref(), s.metric.as_str()))
+                .collect();
+            assert_eq!(series, [(None, "row_count"), (Some("id"), "min")]);
+            let rows = &seen_series[0].1[0];
+            type Seen<'a> = (i64, Option<f64>, Option<f64>, Option<f64>, Option<&'a str>);
+            let values: Vec<Seen> = rows
+                .points
+                .iter()
+                .map(|p| (p.at, p.value, p.expected, p.upper, p.anomaly.as_deref()))
+                .collect();
             assert_eq!(
                 values,
                 [
-                    (day(40).timestamp(), Some(12.5)),
-                    (day(41).timestamp(), Some(1e9))
+                    (day(40).timestamp(), Some(12.5), None, None, None),
+                    (
+                        day(41).timestamp(),
+                        Some(1e9),
+                        Some(11.0),
+                        Some(20.0),
+                        Some("spike: far above 20")
+                    )
                 ],
                 "{}",
                 engine.name()
             );
+            // a value never measured is a point without a value, not a missing point
+            let min: Vec<(i64, Option<f64>)> = seen_series[0].1[1]
+                .points
+                .iter()
+                .map(|p| (p.at, p.value))
+                .collect();
+            assert_eq!(
+                min,
+                [(day(40).timestamp(), None), (day(41).timestamp(), None)]
+            );
+            // since a day: the older point is left out; a dataset not asked for is not read
+            let since = store.series(day(41), None).await.unwrap();
+            assert_eq!(since[0].1[0].points.len(), 1, "{}", engine.name());
+            assert_eq!(
+                store.datasets_since(day(-1000)).await.unwrap(),
+                [("db".to_string(), "main/orders".to_string())]
+            );
+            let other = [("db".to_string(), "main/other".to_string())];
+            assert!(store
+                .series(day(-1000), Some(&other))
+                .await
+                .unwrap()
+                .is_empty());
             // check outcomes: the older scan's went with it; names stay data
-            let checks = store.checks(Some("db/main/orders")).await.unwrap();
+            let checks = store.checks(Some("db/main/orders"), None).await.unwrap();
             let seen_checks: Vec<(&str, &str, Option<f64>)> = checks
                 .iter()
                 .map(|c| (c.scan_id.as_str(), c.check.outcome.as_str(), c.check.value))
@@ -1130,6 +1176,22 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                 ))
             );
             assert_eq!(checks[0].check.failed_rows, None);
+            let last_day: Vec<String> = store
+                .checks(None, Some(day(41)))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.scan_id)
+                .collect();
+            assert_eq!(last_day, ["s3"], "{}", engine.name());
+            let events: Vec<String> = store
+                .events(None, Some(day(40)))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.measured_at[..10].to_string())
+                .collect();
+            assert_eq!(events, ["2025-02-10", "2025-02-11"], "{}", engine.name());
             let (seen, snapshots) = store.last_snapshots("db").await.unwrap();
             assert!(seen);
             assert_eq!(

@@ -99,7 +99,7 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
     let history = HistoryStore::from_config(&config);
     let runtime = runtime()?;
     let text = runtime.block_on(async {
-        let events = history.events(dataset).await?;
+        let events = history.events(dataset, None).await?;
         if schema {
             let snapshots = history.snapshots(dataset.unwrap_or_default()).await?;
             return Ok(schema_text(&snapshots, &events));

@@ -15,9 +15,11 @@ use crate::config::{self, Glob};
 use crate::diag::Diag;
 use crate::exit::Exit;
 use crate::interp::Vars;
-use crate::report::html::{self, CheckLine, DatasetPage, Page, SchemaEvent, Series, SeriesPoint};
+use crate::report::html::{self, CheckLine, DatasetPage, Page, SchemaEvent, Series};
 use crate::results::Outcome;
-use crate::scan::history::{CheckRecord, CheckRow, EventRow, HistoryStore, SeriesRows};
+use crate::scan::history::{
+    CheckRecord, CheckRow, EventRow, HistoryStore, ReportHistory, SeriesRows,
+};
 
 pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
     let since = humantime::parse_duration(&args.since).map_err(|_| {
@@ -43,10 +45,16 @@ pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
     let now = Utc::now();
     let from = now - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX);
     let runtime = runtime()?;
-    let read = runtime.block_on(read_history(&history, from));
+    let read = runtime.block_on(read_history(&history, from, &globs));
     runtime.shutdown_timeout(Duration::from_secs(2));
-    let (series, events, checks) = read.map_err(AppError::Runtime)?;
-    let mut page = build(series, &events, &checks, from.timestamp(), &globs);
+    let read = read.map_err(AppError::Runtime)?;
+    let mut page = build(
+        read.series,
+        &read.events,
+        &read.checks,
+        from.timestamp(),
+        &globs,
+    );
     page.generated_at = now.format("%Y-%m-%d %H:%M UTC").to_string();
     let text = html::render(&page);
     let path = args
@@ -79,10 +87,14 @@ pub(super) fn run_page(results: &crate::results::Results, history: &HistoryStore
         .build()
         .map_err(|e| e.to_string())
         .and_then(|rt| {
-            rt.block_on(read_history(history, from))
+            rt.block_on(read_history(history, from, &[]))
                 .map_err(|e| e.to_string())
         });
-    let (series, events, mut checks) = match read {
+    let ReportHistory {
+        series,
+        events,
+        mut checks,
+    } = match read {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(
@@ -110,23 +122,16 @@ pub(super) fn run_page(results: &crate::results::Results, history: &HistoryStore
     html::render(&page)
 }
 
-/// What a page draws from the history since `from`: every series (a dataset at a
-/// time), schema changes and check outcomes.
-type History = (Vec<(String, Vec<SeriesRows>)>, Vec<EventRow>, Vec<CheckRow>);
-
+/// The history since `from` as a page draws it; with globs, of the datasets they select
+/// (the other series are never read).
 async fn read_history(
     history: &HistoryStore,
     from: DateTime<Utc>,
-) -> Result<History, crate::error::RunError> {
-    let mut series = Vec::new();
-    history
-        .series_by_dataset(from, |name, rows| series.push((name.to_string(), rows)))
-        .await?;
-    Ok((
-        series,
-        history.events(None).await?,
-        history.checks(None).await?,
-    ))
+    globs: &[Glob],
+) -> Result<ReportHistory, crate::error::RunError> {
+    let select = |name: &str| globs.iter().any(|g| g.matches(name));
+    let select: Option<&(dyn Fn(&str) -> bool + Sync)> = (!globs.is_empty()).then_some(&select);
+    history.report(from, select, html::STRIP).await
 }
 
 fn seconds(text: &str) -> Option<i64> {
@@ -201,18 +206,7 @@ pub fn build(
             series.insert(
                 (name.clone(), s.column.clone(), s.metric.clone()),
                 Series {
-                    points: s
-                        .points
-                        .into_iter()
-                        .map(|p| SeriesPoint {
-                            at: p.at,
-                            value: p.value,
-                            expected: None,
-                            lower: p.lower,
-                            upper: p.upper,
-                            anomaly: p.anomaly,
-                        })
-                        .collect(),
+                    points: s.points,
                     metric: s.metric,
                     column: s.column,
                     thresholds: Vec::new(),

@@ -16,24 +16,20 @@ macro_rules! plain_arrow_values {
                 TimeUnit::Microsecond => v,
                 TimeUnit::Nanosecond => v.div_euclid(1_000),
             };
-            let n = a.len();
-            let each = |f: &dyn Fn(usize) -> Value| -> Vec<Value> {
-                (0..n)
-                    .map(|i| if a.is_null(i) { Value::Null } else { f(i) })
-                    .collect()
-            };
+            // typed iterators, not a call per value: a history's points are millions
+            macro_rules! typed {
+                ($array:expr, $f:expr) => {
+                    $array.iter().map(|v| v.map_or(Value::Null, $f)).collect()
+                };
+            }
             macro_rules! ints {
-                ($t:ty) => {{
-                    let p = a.as_primitive::<$t>();
-                    each(&|i| Value::Int(p.value(i).into()))
-                }};
+                ($t:ty) => {
+                    typed!(a.as_primitive::<$t>(), |v| Value::Int(v.into()))
+                };
             }
             Some(match a.data_type() {
-                DataType::Null => vec![Value::Null; n],
-                DataType::Boolean => {
-                    let b = a.as_boolean();
-                    each(&|i| Value::Bool(b.value(i)))
-                }
+                DataType::Null => vec![Value::Null; a.len()],
+                DataType::Boolean => typed!(a.as_boolean(), Value::Bool),
                 DataType::Int8 => ints!(dt::Int8Type),
                 DataType::Int16 => ints!(dt::Int16Type),
                 DataType::Int32 => ints!(dt::Int32Type),
@@ -43,46 +39,30 @@ macro_rules! plain_arrow_values {
                 DataType::UInt32 => ints!(dt::UInt32Type),
                 DataType::UInt64 => ints!(dt::UInt64Type),
                 DataType::Float32 => {
-                    let p = a.as_primitive::<dt::Float32Type>();
-                    each(&|i| Value::Float(p.value(i).into()))
+                    typed!(a.as_primitive::<dt::Float32Type>(), |v| Value::Float(v.into()))
                 }
-                DataType::Float64 => {
-                    let p = a.as_primitive::<dt::Float64Type>();
-                    each(&|i| Value::Float(p.value(i)))
-                }
-                DataType::Utf8 => {
-                    let s = a.as_string::<i32>();
-                    each(&|i| Value::Text(s.value(i).to_string()))
-                }
+                DataType::Float64 => typed!(a.as_primitive::<dt::Float64Type>(), Value::Float),
+                DataType::Utf8 => typed!(a.as_string::<i32>(), |s| Value::Text(s.to_string())),
                 DataType::LargeUtf8 => {
-                    let s = a.as_string::<i64>();
-                    each(&|i| Value::Text(s.value(i).to_string()))
+                    typed!(a.as_string::<i64>(), |s| Value::Text(s.to_string()))
                 }
                 DataType::Timestamp(unit, _) => {
                     let unit = *unit;
+                    let at = |v: i64| Value::Timestamp(micros(unit, v));
                     match unit {
-                        TimeUnit::Second => {
-                            let p = a.as_primitive::<dt::TimestampSecondType>();
-                            each(&|i| Value::Timestamp(micros(unit, p.value(i))))
-                        }
+                        TimeUnit::Second => typed!(a.as_primitive::<dt::TimestampSecondType>(), at),
                         TimeUnit::Millisecond => {
-                            let p = a.as_primitive::<dt::TimestampMillisecondType>();
-                            each(&|i| Value::Timestamp(micros(unit, p.value(i))))
+                            typed!(a.as_primitive::<dt::TimestampMillisecondType>(), at)
                         }
                         TimeUnit::Microsecond => {
-                            let p = a.as_primitive::<dt::TimestampMicrosecondType>();
-                            each(&|i| Value::Timestamp(p.value(i)))
+                            typed!(a.as_primitive::<dt::TimestampMicrosecondType>(), at)
                         }
                         TimeUnit::Nanosecond => {
-                            let p = a.as_primitive::<dt::TimestampNanosecondType>();
-                            each(&|i| Value::Timestamp(micros(unit, p.value(i))))
+                            typed!(a.as_primitive::<dt::TimestampNanosecondType>(), at)
                         }
                     }
                 }
-                DataType::Date32 => {
-                    let p = a.as_primitive::<dt::Date32Type>();
-                    each(&|i| Value::Date(p.value(i)))
-                }
+                DataType::Date32 => typed!(a.as_primitive::<dt::Date32Type>(), Value::Date),
                 _ => return None,
             })
         }

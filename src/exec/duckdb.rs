@@ -13,7 +13,7 @@ use duckdb::types::Value as DValue;
 use duckdb::{AccessMode, Config, Connection};
 
 use super::control::Interrupt;
-use super::{ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session, Value};
+use super::{ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl, Session, Value};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
@@ -204,11 +204,29 @@ struct DuckDbSession {
     file_errors: HashMap<String, String>,
 }
 
+/// What the reading thread hands the session: the column names, then rows a chunk at a
+/// time, column by column (a few allocations a chunk, not one a row: what one thread
+/// allocates and another frees contends for the allocator's locks). The channel holds
+/// one chunk, so memory holds two besides what the sink keeps.
+enum Piece {
+    Columns(Vec<String>),
+    Chunk(Vec<Vec<Value>>),
+}
+
+/// Rows read value by value are handed over this many at a time, or sooner once their
+/// text holds `PIECE_BYTES` (wide rows are not gathered by the thousand).
+const PIECE_ROWS: usize = 2048;
+const PIECE_BYTES: usize = 1 << 20;
+
 impl DuckDbSession {
-    /// Rows within `limits`, fetched one by one (never the whole result), with column names.
-    async fn fetch(&self, sql: String, limits: Limits) -> Result<Rows, ExecError> {
+    /// A query's rows into `sink`, read on a blocking thread (DuckDB's calls block) and
+    /// handed over a chunk at a time. Reading stops once the sink wants no more.
+    async fn fetch(&self, sql: String, sink: &mut dyn RowSink) -> Result<(), ExecError> {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(1);
+        let reader = tokio::task::spawn_blocking(move || {
+            // false once the session reads no more
+            let send = |piece: Piece| tx.blocking_send(piece).is_ok();
             // prepare would run every statement but the last: exactly one may reach it
             match super::duckdb_parser::statement_count(&sql) {
                 Ok(1) => {}
@@ -221,42 +239,85 @@ impl DuckDbSession {
             }
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             let mut stmt = conn.prepare(&sql).map_err(query_error)?;
+            // plain columns stream: DuckDB computes the next chunks while this thread
+            // converts the last, and the result is never held whole
+            if (0..stmt.column_count())
+                .all(|i| columnar::plain_logical(stmt.column_logical_type(i).id()))
+            {
+                let stream = stmt.stream_arrow([]).map_err(query_error)?;
+                let schema = stream.get_schema();
+                // (the Arrow types must be the plain ones the logical types promise;
+                // should one not be, the query runs again and is read value by value)
+                if schema
+                    .fields()
+                    .iter()
+                    .all(|f| columnar::plain(f.data_type()))
+                {
+                    if !send(Piece::Columns(
+                        schema.fields().iter().map(|f| f.name().clone()).collect(),
+                    )) {
+                        return Ok(());
+                    }
+                    for batch in stream {
+                        let batch = batch.map_err(query_error)?;
+                        if !send(Piece::Chunk(columnar::columns(batch.columns()))) {
+                            break;
+                        }
+                    }
+                    return Ok(());
+                }
+            }
             stmt.raw_execute().map_err(query_error)?;
             let schema = stmt.schema();
+            if !send(Piece::Columns(
+                schema.fields().iter().map(|f| f.name().clone()).collect(),
+            )) {
+                return Ok(());
+            }
             if schema
                 .fields()
                 .iter()
                 .all(|f| columnar::plain(f.data_type()))
             {
-                return columnar::fetch(&stmt, &schema, &limits);
+                return columnar::each_chunk(&stmt, |columns| send(Piece::Chunk(columns)));
             }
+            let n = schema.fields().len();
             let mut rows = stmt.raw_query();
-            let mut out = Rows::default();
-            while out.wants_more(&limits) {
-                let Some(row) = rows.next().map_err(query_error)? else {
-                    break;
-                };
-                let n = row.as_ref().column_count();
-                if out.columns.is_empty() {
-                    out.columns = (0..n)
-                        .map(|i| {
-                            row.as_ref()
-                                .column_name(i)
-                                .map_or_else(|_| format!("column{i}"), |s| s.to_string())
-                        })
-                        .collect();
+            let new_piece = || vec![Vec::new(); n];
+            let (mut piece, mut count, mut bytes) = (new_piece(), 0, 0);
+            while let Some(row) = rows.next().map_err(query_error)? {
+                for (i, column) in piece.iter_mut().enumerate() {
+                    let v = convert(row.get(i).map_err(query_error)?);
+                    if let Value::Text(t) | Value::Other(t) = &v {
+                        bytes += t.len();
+                    }
+                    column.push(v);
                 }
-                let mut values = Vec::with_capacity(n);
-                for i in 0..n {
-                    let v: DValue = row.get(i).map_err(query_error)?;
-                    values.push(convert(v));
+                count += 1;
+                if count == PIECE_ROWS || bytes >= PIECE_BYTES {
+                    (count, bytes) = (0, 0);
+                    if !send(Piece::Chunk(std::mem::replace(&mut piece, new_piece()))) {
+                        return Ok(());
+                    }
                 }
-                out.keep(values, &limits);
             }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| ExecError::Query(format!("query task failed: {e}")))?
+            if count > 0 {
+                send(Piece::Chunk(piece));
+            }
+            Ok(())
+        });
+        while sink.wants_more() {
+            match rx.recv().await {
+                Some(Piece::Columns(names)) => sink.columns(names),
+                Some(Piece::Chunk(mut columns)) => sink.chunk(&mut columns),
+                None => break,
+            }
+        }
+        // the reading thread stops at its next chunk
+        drop(rx);
+        reader
+            .await
+            .map_err(|e| ExecError::Query(format!("query task failed: {e}")))?
     }
 }
 
@@ -279,18 +340,18 @@ impl Session for DuckDbSession {
         {
             return Err(ExecError::Query(e.clone()));
         }
-        let rows = self
-            .fetch(DuckDbDialect.columns_query(table), Limits::rows(usize::MAX))
-            .await?
-            .rows;
+        let mut kept = Kept::new(Limits::rows(usize::MAX));
+        self.fetch(DuckDbDialect.columns_query(table), &mut kept)
+            .await?;
+        let rows = kept.rows.rows;
         if rows.is_empty() {
             return Ok(None);
         }
         Ok(Some(super::columns_from_rows(&rows)))
     }
 
-    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
-        self.fetch(sql.to_string(), limits).await
+    async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {
+        self.fetch(sql.to_string(), sink).await
     }
 }
 
@@ -300,9 +361,9 @@ impl Session for DuckDbSession {
 /// types say (decimals exact, enums, intervals, lists).
 mod columnar {
     use duckdb::arrow::array::Array;
-    use duckdb::arrow::datatypes::{DataType, SchemaRef};
+    use duckdb::arrow::datatypes::DataType;
 
-    use super::{query_error, ExecError, Limits, Rows, Value};
+    use super::{query_error, ExecError, Value};
 
     pub fn plain(t: &DataType) -> bool {
         matches!(
@@ -333,36 +394,49 @@ mod columnar {
         plain_column(a).unwrap_or_else(|| vec![Value::Null; a.len()])
     }
 
-    pub fn fetch(
+    /// Logical types whose Arrow form is `plain`: known before the query runs.
+    pub fn plain_logical(t: duckdb::core::LogicalTypeId) -> bool {
+        use duckdb::core::LogicalTypeId as L;
+        matches!(
+            t,
+            L::SqlNull
+                | L::Boolean
+                | L::Tinyint
+                | L::Smallint
+                | L::Integer
+                | L::Bigint
+                | L::UTinyint
+                | L::USmallint
+                | L::UInteger
+                | L::UBigint
+                | L::Float
+                | L::Double
+                | L::Varchar
+                | L::Timestamp
+                | L::TimestampS
+                | L::TimestampMs
+                | L::TimestampNs
+                | L::TimestampTZ
+                | L::Date
+        )
+    }
+
+    /// A chunk's columns as values (`plain` types only).
+    pub fn columns(arrays: &[std::sync::Arc<dyn Array>]) -> Vec<Vec<Value>> {
+        arrays.iter().map(|c| column(c.as_ref())).collect()
+    }
+
+    /// The result a chunk at a time, column by column, to `each` (false: no more wanted).
+    pub fn each_chunk(
         stmt: &duckdb::Statement<'_>,
-        schema: &SchemaRef,
-        limits: &Limits,
-    ) -> Result<Rows, ExecError> {
-        let mut out = Rows {
-            columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
-            ..Rows::default()
-        };
-        while out.wants_more(limits) {
-            let Some(chunk) = stmt.step().map_err(query_error)? else {
+        mut each: impl FnMut(Vec<Vec<Value>>) -> bool,
+    ) -> Result<(), ExecError> {
+        while let Some(chunk) = stmt.step().map_err(query_error)? {
+            if !each(columns(chunk.columns())) {
                 break;
-            };
-            let mut columns: Vec<std::vec::IntoIter<Value>> = chunk
-                .columns()
-                .iter()
-                .map(|c| column(c.as_ref()).into_iter())
-                .collect();
-            for _ in 0..chunk.len() {
-                if !out.wants_more(limits) {
-                    break;
-                }
-                let row: Vec<Value> = columns
-                    .iter_mut()
-                    .map(|c| c.next().unwrap_or(Value::Null))
-                    .collect();
-                out.keep(row, limits);
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

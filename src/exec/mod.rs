@@ -50,12 +50,71 @@ pub trait Session: Send {
     /// The table's columns in catalog order; None when the table does not exist.
     async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError>;
 
-    /// Rows of a query within `limits`, with the column names (failed rows capture). Rows
-    /// are read one at a time, so memory holds what is kept, never the whole result.
-    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError>;
+    /// A query's rows, handed to `sink` as they are read: memory holds what the sink
+    /// keeps, never the whole result. Reading stops once the sink wants no more.
+    async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError>;
+
+    /// Rows of a query within `limits`, with the column names (failed rows capture).
+    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
+        let mut kept = Kept::new(limits);
+        self.each_row(sql, &mut kept).await?;
+        Ok(kept.rows)
+    }
 
     /// End the session's read-only transaction and hand the connection back to the pool.
     async fn finish(&mut self) {}
+}
+
+/// Where a query's rows go, one at a time, as an executor reads them.
+pub trait RowSink: Send {
+    /// The result's column names, before its first row.
+    fn columns(&mut self, names: Vec<String>);
+    /// May another row be read? Once false, the executor reads no more.
+    fn wants_more(&self) -> bool;
+    /// A row. A sink that keeps it takes the values (`std::mem::take`); what a sink
+    /// leaves, the executor clears and reuses for the next row.
+    fn row(&mut self, values: &mut Vec<Value>);
+    /// Rows a chunk at a time, column by column (columns of one length), from executors
+    /// that read columns. By default each row goes to `row`; a sink that reads columns
+    /// itself skips turning them into rows.
+    fn chunk(&mut self, columns: &mut [Vec<Value>]) {
+        let mut row = Vec::with_capacity(columns.len());
+        for i in 0..columns.first().map_or(0, Vec::len) {
+            if !self.wants_more() {
+                return;
+            }
+            row.clear();
+            row.extend(columns.iter_mut().map(|c| std::mem::take(&mut c[i])));
+            self.row(&mut row);
+        }
+    }
+}
+
+/// The rows `limits` keeps.
+pub(crate) struct Kept {
+    pub rows: Rows,
+    limits: Limits,
+}
+
+impl Kept {
+    pub fn new(limits: Limits) -> Kept {
+        Kept {
+            rows: Rows::default(),
+            limits,
+        }
+    }
+}
+
+impl RowSink for Kept {
+    fn columns(&mut self, names: Vec<String>) {
+        self.rows.columns = names;
+    }
+    fn wants_more(&self) -> bool {
+        self.rows.wants_more(&self.limits)
+    }
+    fn row(&mut self, values: &mut Vec<Value>) {
+        self.rows.keep(std::mem::take(values), &self.limits);
+    }
 }
 
 /// Column names and rows of a query.

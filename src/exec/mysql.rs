@@ -22,8 +22,8 @@ use tracing::debug;
 
 use super::control::Interrupt;
 use super::{
-    error_chain, log_statement, ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session,
-    Value,
+    error_chain, log_statement, ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl,
+    Session, Value,
 };
 use crate::exec::server::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
@@ -350,52 +350,55 @@ struct MySqlSession {
 
 impl MySqlSession {
     async fn all_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
-        Ok(self.fetch(sql, Limits::rows(usize::MAX)).await?.rows)
+        let mut kept = Kept::new(Limits::rows(usize::MAX));
+        self.fetch(sql, &mut kept).await?;
+        Ok(kept.rows.rows)
     }
 
-    /// Up to `limit` rows of a query, read from the wire one by one.
-    async fn fetch(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
-        self.raw_rows(sql, limits).await.map_err(session_error)
+    /// A query's rows, read from the wire one by one into `sink`.
+    async fn fetch(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {
+        self.raw_rows(sql, sink).await.map_err(session_error)
     }
 
-    /// Rows, or the driver's error (None: the connection was lost before).
+    /// Rows into `sink`, or the driver's error (None: the connection was lost before).
     async fn raw_rows(
         &mut self,
         sql: &str,
-        limits: Limits,
-    ) -> Result<Rows, Option<mysql_async::Error>> {
+        sink: &mut dyn RowSink,
+    ) -> Result<(), Option<mysql_async::Error>> {
         let conn = self.conn.as_mut().ok_or(None)?;
         // a prepared statement: the server takes exactly one statement this way, where the
         // text protocol (with the driver's multi-statement flag) would run several
         let read = async {
             let mut result = conn.exec_iter(sql, ()).await?;
-            let mut out = Rows::default();
-            while out.wants_more(&limits) {
+            let mut first = true;
+            while sink.wants_more() {
                 let Some(row) = result.next().await? else {
                     break;
                 };
-                if out.columns.is_empty() {
-                    out.columns = row
-                        .columns_ref()
-                        .iter()
-                        .map(|c| c.name_str().to_string())
-                        .collect();
+                if std::mem::take(&mut first) {
+                    sink.columns(
+                        row.columns_ref()
+                            .iter()
+                            .map(|c| c.name_str().to_string())
+                            .collect(),
+                    );
                 }
                 let columns = row.columns();
-                let values = row
+                let mut values = row
                     .unwrap()
                     .into_iter()
                     .zip(columns.iter())
                     .map(|(v, c)| convert(v, c))
                     .collect();
-                out.keep(values, &limits);
+                sink.row(&mut values);
             }
             // the rest is read off the wire and thrown away, never held
             result.drop_result().await?;
-            Ok::<Rows, mysql_async::Error>(out)
+            Ok::<(), mysql_async::Error>(())
         };
         match read.await {
-            Ok(rows) => Ok(rows),
+            Ok(()) => Ok(()),
             Err(e) => {
                 if e.is_fatal() {
                     self.conn = None;
@@ -414,7 +417,7 @@ impl Session for MySqlSession {
             // information_schema hides tables the user may not read: ask the table itself,
             // so "SELECT command denied" is reported as that and not as "not found"
             let probe = format!("SELECT * FROM {} LIMIT 0", MySqlDialect.table(table));
-            return match self.raw_rows(&probe, Limits::rows(1)).await {
+            return match self.raw_rows(&probe, &mut Kept::new(Limits::rows(1))).await {
                 // 1146: no such table, 1049: no such database
                 Err(Some(mysql_async::Error::Server(e))) if matches!(e.code, 1146 | 1049) => {
                     Ok(None)
@@ -426,8 +429,8 @@ impl Session for MySqlSession {
         Ok(Some(super::columns_from_rows(&rows)))
     }
 
-    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
-        self.fetch(sql, limits).await
+    async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {
+        self.fetch(sql, sink).await
     }
 
     async fn finish(&mut self) {

@@ -18,8 +18,8 @@ use tracing::debug;
 
 use super::control::Interrupt;
 use super::{
-    error_chain, log_statement, ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session,
-    Value,
+    error_chain, log_statement, ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl,
+    Session, Value,
 };
 use crate::exec::server::{ServerConfig, SslMode};
 use crate::sql::ast::TableRef;
@@ -295,35 +295,37 @@ impl PgSession {
     }
 
     async fn all_rows(&mut self, sql: &str) -> Result<Vec<Vec<Value>>, ExecError> {
-        Ok(self.fetch(sql, Limits::rows(usize::MAX)).await?.rows)
+        let mut kept = Kept::new(Limits::rows(usize::MAX));
+        self.fetch(sql, &mut kept).await?;
+        Ok(kept.rows.rows)
     }
 
-    /// Up to `limit` rows of a query, read from the wire one by one: a query that returns
-    /// more is never held whole in memory.
-    async fn fetch(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
+    /// A query's rows, read from the wire one by one into `sink`: a query that returns
+    /// more than it keeps is never held whole in memory.
+    async fn fetch(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {
         let client = self.client()?;
         let read = async {
             let no_params: Vec<(&(dyn ToSql + Sync), Type)> = Vec::new();
             let stream = client.query_typed_raw(sql, no_params).await?;
             futures_util::pin_mut!(stream);
-            let mut out = Rows::default();
-            while out.wants_more(&limits) {
+            let mut first = true;
+            while sink.wants_more() {
                 let Some(row) = stream.next().await else {
                     break;
                 };
                 let row = row?;
-                if out.columns.is_empty() {
-                    out.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
+                if std::mem::take(&mut first) {
+                    sink.columns(row.columns().iter().map(|c| c.name().to_string()).collect());
                 }
-                let values = (0..row.len())
+                let mut values = (0..row.len())
                     .map(|i| row.try_get::<_, PgValue>(i).map(|v| v.0))
                     .collect::<Result<Vec<_>, _>>()?;
-                out.keep(values, &limits);
+                sink.row(&mut values);
             }
-            Ok::<Rows, tokio_postgres::Error>(out)
+            Ok::<(), tokio_postgres::Error>(())
         };
         match read.await {
-            Ok(rows) => Ok(rows),
+            Ok(()) => Ok(()),
             Err(e) => {
                 // a failed statement aborts the transaction: start a new one so the
                 // dataset's other checks still run
@@ -347,8 +349,8 @@ impl Session for PgSession {
         Ok((!rows.is_empty()).then(|| super::columns_from_rows(&rows)))
     }
 
-    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
-        self.fetch(sql, limits).await
+    async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {
+        self.fetch(sql, sink).await
     }
 
     async fn finish(&mut self) {

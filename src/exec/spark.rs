@@ -18,7 +18,7 @@ use spark_connect::types::DataType;
 use spark_connect::{SparkError, SparkSession, SparkSessionBuilder};
 
 use super::control::Interrupt;
-use super::{ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session, Value};
+use super::{ColumnInfo, ExecError, Executor, RowSink, RunControl, Session, Value};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::spark::SparkDialect;
@@ -202,19 +202,21 @@ impl Session for SparkDataSession {
         ))
     }
 
-    async fn rows(&mut self, sql: &str, limits: Limits) -> Result<Rows, ExecError> {
+    async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {
         let spark = self.spark.clone();
         let sql = sql.to_string();
         let batches = blocking(move || spark.sql(&sql)?.collect_record_batches()).await?;
-        let mut out = Rows::default();
+        let mut first = true;
         for batch in batches {
-            if out.columns.is_empty() {
-                out.columns = batch
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
+            if std::mem::take(&mut first) {
+                sink.columns(
+                    batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect(),
+                );
             }
             let mut columns: Vec<std::vec::IntoIter<Value>> = batch
                 .columns()
@@ -222,17 +224,17 @@ impl Session for SparkDataSession {
                 .map(|c| column(c.as_ref()).into_iter())
                 .collect();
             for _ in 0..batch.num_rows() {
-                if !out.wants_more(&limits) {
-                    return Ok(out);
+                if !sink.wants_more() {
+                    return Ok(());
                 }
-                let row: Vec<Value> = columns
+                let mut row: Vec<Value> = columns
                     .iter_mut()
                     .map(|c| c.next().unwrap_or(Value::Null))
                     .collect();
-                out.keep(row, &limits);
+                sink.row(&mut row);
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 

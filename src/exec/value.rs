@@ -6,8 +6,9 @@ use std::fmt;
 use serde_json::{json, Value as Json};
 
 /// A value from a result row, engine-neutral.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Int(i128),

@@ -50,16 +50,8 @@ pub struct Series {
     pub times: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SeriesPoint {
-    /// seconds since the epoch
-    pub at: i64,
-    pub value: Option<f64>,
-    pub expected: Option<f64>,
-    pub lower: Option<f64>,
-    pub upper: Option<f64>,
-    pub anomaly: Option<String>,
-}
+/// A point of a series as the history records it: what a chart draws.
+pub use crate::scan::history::SeriesValue as SeriesPoint;
 
 #[derive(Debug, Clone, Default)]
 pub struct SchemaEvent {
@@ -328,6 +320,9 @@ const H: f64 = 200.0;
 const LEFT: f64 = 76.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
+
+/// The overview's strip shows the outcomes of this many last scans of a dataset.
+pub const STRIP: usize = 30;
 const BOTTOM: f64 = 34.0;
 
 /// A line chart of one series, with its anomaly band, anomalies, thresholds and schema
@@ -534,8 +529,20 @@ pub fn chart(
         };
         let r = if p.anomaly.is_some() { 4.5 } else { 2.0 };
         let mut tip = format!("{}: {}", time(p.at), value(v));
-        if let (Some(lo), Some(hi)) = (p.lower, p.upper) {
-            let _ = write!(tip, " (expected {} to {})", value(lo), value(hi));
+        match (p.expected, p.lower, p.upper) {
+            (Some(e), Some(lo), Some(hi)) => {
+                let _ = write!(
+                    tip,
+                    " (expected {}, range {} to {})",
+                    value(e),
+                    value(lo),
+                    value(hi)
+                );
+            }
+            (None, Some(lo), Some(hi)) => {
+                let _ = write!(tip, " (expected {} to {})", value(lo), value(hi));
+            }
+            _ => {}
         }
         if let Some(a) = &p.anomaly {
             let _ = write!(tip, " — anomaly: {a}");
@@ -758,7 +765,7 @@ pub fn render(page: &Page) -> String {
             ),
         );
         // the last 30 scans in one drawing, a shape with its tooltip each
-        let recent: Vec<&(i64, String)> = d.strip.iter().rev().take(30).rev().collect();
+        let recent: Vec<&(i64, String)> = d.strip.iter().rev().take(STRIP).rev().collect();
         if !recent.is_empty() {
             let _ = write!(
                 h,

@@ -90,14 +90,161 @@ pub struct SeriesRows {
     pub points: Vec<SeriesValue>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A recorded point of a series, as a report draws it.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SeriesValue {
+    /// seconds since the epoch
     pub at: i64,
     pub value: Option<f64>,
+    /// the anomaly monitor's expected value and range, when it judged the point
+    pub expected: Option<f64>,
     pub lower: Option<f64>,
     pub upper: Option<f64>,
     /// an anomaly: its kind and reason in words
     pub anomaly: Option<String>,
+}
+
+/// Points as `series` reads them: by the series' number (1, 2, ... as ROW_NUMBER gives
+/// them), in any order. Columns: number, time, value, expected, lower, upper. Values are
+/// read where they lie, never moved or copied.
+#[derive(Default)]
+struct SeriesSink {
+    points: Vec<Vec<SeriesValue>>,
+}
+
+static NULL: Value = Value::Null;
+
+/// The points of a series' number, made when it is first seen.
+fn slot(points: &mut Vec<Vec<SeriesValue>>, id: usize) -> &mut Vec<SeriesValue> {
+    if id >= points.len() {
+        points.resize_with(id + 1, Vec::new);
+    }
+    &mut points[id]
+}
+
+impl SeriesSink {
+    /// One point, its values by column.
+    fn point<'a>(&mut self, get: impl Fn(usize) -> &'a Value) {
+        let id = match get(0) {
+            Value::Int(n) => usize::try_from(*n).ok(),
+            other => other.as_f64().filter(|n| *n >= 0.0).map(|n| n as usize),
+        };
+        let Some(id) = id else {
+            return;
+        };
+        let Some(at) = seconds_of(Some(get(1))) else {
+            return;
+        };
+        slot(&mut self.points, id).push(SeriesValue {
+            at,
+            value: get(2).as_f64(),
+            expected: get(3).as_f64(),
+            lower: get(4).as_f64(),
+            upper: get(5).as_f64(),
+            anomaly: None,
+        });
+    }
+}
+
+impl crate::exec::RowSink for SeriesSink {
+    fn columns(&mut self, _names: Vec<String>) {}
+
+    fn wants_more(&self) -> bool {
+        true
+    }
+
+    fn row(&mut self, r: &mut Vec<Value>) {
+        self.point(|c| r.get(c).unwrap_or(&NULL));
+    }
+
+    fn chunk(&mut self, columns: &mut [Vec<Value>]) {
+        for i in 0..columns.first().map_or(0, Vec::len) {
+            self.point(|c| columns.get(c).and_then(|c| c.get(i)).unwrap_or(&NULL));
+        }
+    }
+}
+
+/// Series by dataset (`source/path`), datasets in order, a dataset's series by column
+/// and metric, points oldest first, from the series' names and points by number and the
+/// anomalies (names, time, kind, reason); series with no point of a complete scan are
+/// left out.
+fn series_by_dataset(
+    names: Vec<Vec<Value>>,
+    mut points: Vec<Vec<SeriesValue>>,
+    anomalies: Vec<Vec<Value>>,
+) -> Vec<(String, Vec<SeriesRows>)> {
+    for series in points.iter_mut() {
+        series.sort_by_key(|p| p.at);
+    }
+    let name = |r: &[Value]| {
+        (
+            text(r.get(1)),
+            text(r.get(2)),
+            text(r.get(3)),
+            text(r.get(4)),
+        )
+    };
+    let number: HashMap<_, usize> = names
+        .iter()
+        .filter_map(|r| Some((name(&r[..]), r.first()?.as_f64()? as usize)))
+        .collect();
+    for r in anomalies {
+        let key = (
+            text(r.first()),
+            text(r.get(1)),
+            text(r.get(2)),
+            text(r.get(3)),
+        );
+        let id = number.get(&key).copied();
+        let (Some(series), Some(at)) = (id.and_then(|id| points.get_mut(id)), seconds_of(r.get(4)))
+        else {
+            continue;
+        };
+        // the first point of that time not marked yet (two scans may share a time)
+        let first = series.partition_point(|p| p.at < at);
+        if let Some(p) = series[first..]
+            .iter_mut()
+            .take_while(|p| p.at == at)
+            .find(|p| p.anomaly.is_none())
+        {
+            let kind = text(r.get(5)).unwrap_or_else(|| "anomaly".into());
+            p.anomaly = Some(match text(r.get(6)) {
+                Some(reason) => format!("{kind}: {reason}"),
+                None => kind,
+            });
+        }
+    }
+    let mut by_dataset: std::collections::BTreeMap<String, Vec<SeriesRows>> = Default::default();
+    for r in names {
+        let Some(id) = r.first().and_then(Value::as_f64).map(|n| n as usize) else {
+            continue;
+        };
+        let Some(points) = points.get_mut(id).map(std::mem::take) else {
+            continue;
+        };
+        if points.is_empty() {
+            continue;
+        }
+        by_dataset
+            .entry(format!(
+                "{}/{}",
+                text(r.get(1)).unwrap_or_default(),
+                text(r.get(2)).unwrap_or_default()
+            ))
+            .or_default()
+            .push(SeriesRows {
+                column: text(r.get(3)),
+                metric: text(r.get(4)).unwrap_or_default(),
+                points,
+            });
+    }
+    by_dataset
+        .into_iter()
+        .map(|(name, mut series)| {
+            series.sort_by(|a, b| (&a.column, &a.metric).cmp(&(&b.column, &b.metric)));
+            (name, series)
+        })
+        .collect()
 }
 
 /// A recorded check outcome, read back.
@@ -754,6 +901,13 @@ impl HistoryStore {
         }
     }
 
+    /// An `AND` clause keeping rows of table alias `a` measured since a time, if any.
+    fn since_filter(&self, a: &str, since: Option<DateTime<Utc>>) -> String {
+        since.map_or_else(String::new, |t| {
+            format!(" AND {a}.measured_at >= {}", self.time_literal(t))
+        })
+    }
+
     /// Recorded points of complete scans, oldest first.
     pub async fn points(
         &self,
@@ -842,39 +996,60 @@ impl HistoryStore {
         Ok(out)
     }
 
-    /// Every recorded series since `since`, one dataset at a time in one session (so
-    /// memory holds one dataset's rows, not the history's), times as seconds: what a
-    /// report draws. `each` gets the dataset (data source and path) and its series.
-    pub async fn series_by_dataset(
+    fn datasets_sql(&self, since: DateTime<Utc>) -> String {
+        format!(
+            "SELECT DISTINCT p.data_source, p.dataset FROM {} p \
+             WHERE p.measured_at >= {} ORDER BY p.data_source, p.dataset",
+            self.location.table(POINTS),
+            self.time_literal(since)
+        )
+    }
+
+    /// Data sources and paths with points since `since`, in order.
+    pub async fn datasets_since(
         &self,
         since: DateTime<Utc>,
-        mut each: impl FnMut(&str, Vec<SeriesRows>),
-    ) -> Result<(), RunError> {
+    ) -> Result<Vec<(String, String)>, RunError> {
+        Ok(self
+            .rows(&self.datasets_sql(since))
+            .await?
+            .iter()
+            .filter_map(|r| Some((text(r.first())?, text(r.get(1))?)))
+            .collect())
+    }
+
+    /// Every series recorded by complete scans since `since` (of the datasets `only`
+    /// names, or all), oldest point first: what a report draws. The points' rows carry
+    /// numbers only: each series is numbered in SQL, its names come once in a statement
+    /// of their own, as do the few anomalies' texts, and each point is its series'
+    /// number, time and values, read as they arrive (column by column where the engine
+    /// reads columns), so memory holds the points, never the result's rows.
+    pub async fn series(
+        &self,
+        since: DateTime<Utc>,
+        only: Option<&[(String, String)]>,
+    ) -> Result<Vec<(String, Vec<SeriesRows>)>, RunError> {
         let Some((_exec, mut session)) = self.read_session().await? else {
-            return Ok(());
+            return Ok(Vec::new());
         };
+        let read = self.series_in(&mut *session, since, only).await;
+        session.finish().await;
+        read.map_err(|e| RunError::Store(e.to_string()))
+    }
+
+    async fn series_in(
+        &self,
+        session: &mut dyn crate::exec::Session,
+        since: DateTime<Utc>,
+        only: Option<&[(String, String)]>,
+    ) -> Result<Vec<(String, Vec<SeriesRows>)>, crate::exec::ExecError> {
         let d = self.location.dialect();
         let (points, scans) = (self.location.table(POINTS), self.location.table(SCANS));
         let since = self.time_literal(since);
-        let result = async {
-            let datasets = session
-                .rows(
-                    &format!(
-                        "SELECT DISTINCT p.data_source, p.dataset FROM {points} p \
-                         WHERE p.measured_at >= {since} ORDER BY p.data_source, p.dataset"
-                    ),
-                    Limits::rows(usize::MAX),
-                )
-                .await?
-                .rows;
-            let datasets: Vec<(String, String)> = datasets
-                .iter()
-                .filter_map(|r| Some((text(r.first())?, text(r.get(1))?)))
-                .collect();
-            // a batch of datasets per query: each query reads the table once, and
-            // memory holds one batch's rows
-            for batch in datasets.chunks(25) {
-                let wanted: Vec<String> = batch
+        let wanted = match only {
+            Some([]) => return Ok(Vec::new()),
+            Some(datasets) => {
+                let each: Vec<String> = datasets
                     .iter()
                     .map(|(s, p)| {
                         format!(
@@ -884,79 +1059,55 @@ impl HistoryStore {
                         )
                     })
                     .collect();
-                // the dataset as its place in the batch: a number per row, not two texts
-                let which: Vec<String> = wanted
-                    .iter()
-                    .enumerate()
-                    .map(|(i, w)| format!("WHEN {w} THEN {i}"))
-                    .collect();
-                let sql = format!(
-                    "SELECT CASE {} END AS k, p.column_name, p.metric, p.measured_at, \
-                     p.value, p.lower_bound, p.upper_bound, p.outcome, p.anomaly_kind, p.reason \
-                     FROM {points} p JOIN {scans} c ON c.scan_id = p.scan_id \
-                     WHERE p.measured_at >= {since} AND ({}) \
-                     ORDER BY k, p.column_name, p.metric, p.measured_at",
-                    which.join(" "),
-                    wanted.join(" OR ")
-                );
-                let rows = session.rows(&sql, Limits::rows(usize::MAX)).await?.rows;
-                let mut current: Option<(usize, Vec<SeriesRows>)> = None;
-                for r in &rows {
-                    let k = r.first().and_then(Value::as_f64).unwrap_or(-1.0);
-                    if k < 0.0 {
-                        continue;
-                    }
-                    let k = k as usize;
-                    if current.as_ref().is_none_or(|(c, _)| *c != k) {
-                        if let Some((c, series)) = current.take() {
-                            let (s, p) = &batch[c];
-                            each(&format!("{s}/{p}"), series);
-                        }
-                        current = Some((k, Vec::new()));
-                    }
-                    let Some((_, series)) = current.as_mut() else {
-                        continue;
-                    };
-                    let same = series.last().is_some_and(|s| {
-                        text_is(r.get(1), s.column.as_deref()) && text_is(r.get(2), Some(&s.metric))
-                    });
-                    if !same {
-                        series.push(SeriesRows {
-                            column: text(r.get(1)),
-                            metric: text(r.get(2)).unwrap_or_default(),
-                            points: Vec::new(),
-                        });
-                    }
-                    let Some(at) = seconds_of(r.get(3)) else {
-                        continue;
-                    };
-                    let anomaly = matches!(r.get(7), Some(Value::Text(o)) if o == "anomaly");
-                    if let Some(s) = series.last_mut() {
-                        s.points.push(SeriesValue {
-                            at,
-                            value: r.get(4).and_then(Value::as_f64),
-                            lower: r.get(5).and_then(Value::as_f64),
-                            upper: r.get(6).and_then(Value::as_f64),
-                            anomaly: anomaly.then(|| {
-                                let kind = text(r.get(8)).unwrap_or_default();
-                                match text(r.get(9)) {
-                                    Some(reason) => format!("{kind}: {reason}"),
-                                    None => kind,
-                                }
-                            }),
-                        });
-                    }
-                }
-                if let Some((c, series)) = current.take() {
-                    let (s, p) = &batch[c];
-                    each(&format!("{s}/{p}"), series);
-                }
+                format!(" AND ({})", each.join(" OR "))
             }
-            Ok(())
+            None => String::new(),
+        };
+        // each series numbered: the same numbers in both statements, as the session reads
+        // one snapshot and the numbering orders by the series' whole name. A dataset's own
+        // metrics have no column: '' stands for none in the join (no engine takes an
+        // empty column name)
+        let numbered = format!(
+            "WITH s AS (SELECT p.data_source, p.dataset, p.column_name, p.metric, \
+             COALESCE(p.column_name, '') AS column_key, \
+             ROW_NUMBER() OVER (ORDER BY p.data_source, p.dataset, p.column_name, p.metric) AS id, \
+             COUNT(*) AS n FROM {points} p WHERE p.measured_at >= {since}{wanted} \
+             GROUP BY p.data_source, p.dataset, p.column_name, p.metric)"
+        );
+        let names = format!(
+            "{numbered} SELECT s.id, s.data_source, s.dataset, s.column_name, s.metric, s.n FROM s"
+        );
+        let joined = format!(
+            "FROM {points} p JOIN {scans} c ON c.scan_id = p.scan_id \
+             JOIN s ON s.data_source = p.data_source AND s.dataset = p.dataset \
+             AND s.metric = p.metric AND s.column_key = COALESCE(p.column_name, '') \
+             WHERE p.measured_at >= {since}"
+        );
+        let values = format!(
+            "{numbered} SELECT s.id, p.measured_at, p.value, p.expected, p.lower_bound, \
+             p.upper_bound {joined}"
+        );
+        // anomalies are few: their texts come on their own, not as a column of every
+        // point, by the series' names (the numbering is not worth computing for them)
+        let anomalies = format!(
+            "SELECT p.data_source, p.dataset, p.column_name, p.metric, p.measured_at, \
+             p.anomaly_kind, p.reason FROM {points} p JOIN {scans} c ON c.scan_id = p.scan_id \
+             WHERE p.measured_at >= {since} AND p.outcome = {}",
+            d.string_literal("anomaly")
+        );
+        let mut sink = SeriesSink::default();
+        let all = Limits::rows(usize::MAX);
+        let names = session.rows(&names, all).await?.rows;
+        // each series' room made at once, from its count: no growing and copying
+        for r in &names {
+            let number = |i: usize| r.get(i).and_then(Value::as_f64).map(|n| n as usize);
+            if let (Some(id), Some(n)) = (number(0), number(5)) {
+                slot(&mut sink.points, id).reserve_exact(n);
+            }
         }
-        .await;
-        session.finish().await;
-        result.map_err(|e: crate::exec::ExecError| RunError::Store(e.to_string()))
+        session.each_row(&values, &mut sink).await?;
+        let anomalies = session.rows(&anomalies, all).await?.rows;
+        Ok(series_by_dataset(names, sink.points, anomalies))
     }
 
     /// Recorded points of complete scans that `q` selects, oldest first.
@@ -1081,79 +1232,135 @@ impl HistoryStore {
     }
 
     /// Monitor events of complete scans, oldest first.
-    pub async fn events(&self, dataset: Option<&str>) -> Result<Vec<EventRow>, RunError> {
-        let d = self.location.dialect();
-        let (events, scans) = (self.location.table(EVENTS), self.location.table(SCANS));
-        let sql = format!(
-            "SELECT {}, e.data_source, e.dataset, e.kind, e.column_name, e.old_value, e.new_value, e.level \
-             FROM {events} e JOIN {scans} c ON c.scan_id = e.scan_id WHERE 1 = 1{} \
-             ORDER BY e.measured_at, e.data_source, e.dataset",
-            d.cast_text("e.measured_at"),
-            self.dataset_filter("e", dataset)
-        );
+    pub async fn events(
+        &self,
+        dataset: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<EventRow>, RunError> {
+        let sql = self.events_sql(dataset, since);
         Ok(self
             .rows(&sql)
             .await?
             .iter()
-            .map(|r| EventRow {
-                measured_at: text(r.first()).unwrap_or_default(),
-                dataset: format!(
-                    "{}/{}",
-                    text(r.get(1)).unwrap_or_default(),
-                    text(r.get(2)).unwrap_or_default()
-                ),
-                event: Event {
-                    kind: text(r.get(3)).unwrap_or_default(),
-                    column: text(r.get(4)),
-                    old: text(r.get(5)),
-                    new: text(r.get(6)),
-                },
-                level: text(r.get(7)).unwrap_or_default(),
-            })
+            .map(|r| event_row(r))
             .collect())
     }
 
-    /// Check outcomes of complete scans (of one dataset, or every one), oldest first.
-    pub async fn checks(&self, dataset: Option<&str>) -> Result<Vec<CheckRow>, RunError> {
+    fn events_sql(&self, dataset: Option<&str>, since: Option<DateTime<Utc>>) -> String {
         let d = self.location.dialect();
-        let (checks, scans) = (self.location.table(CHECKS), self.location.table(SCANS));
-        let sql = format!(
-            "SELECT k.scan_id, {}, k.data_source, k.dataset, k.check_id, k.check_type, \
-             k.check_name, k.column_name, k.outcome, k.value, k.threshold, \
-             k.failed_rows_store, k.failed_rows_table, k.failed_rows_captured \
-             FROM {checks} k JOIN {scans} c ON c.scan_id = k.scan_id WHERE 1 = 1{} \
-             ORDER BY k.measured_at, k.data_source, k.dataset",
-            d.cast_text("k.measured_at"),
-            self.dataset_filter("k", dataset)
-        );
+        let (events, scans) = (self.location.table(EVENTS), self.location.table(SCANS));
+        format!(
+            "SELECT {}, e.data_source, e.dataset, e.kind, e.column_name, e.old_value, e.new_value, e.level \
+             FROM {events} e JOIN {scans} c ON c.scan_id = e.scan_id WHERE 1 = 1{}{} \
+             ORDER BY e.measured_at, e.data_source, e.dataset",
+            d.cast_text("e.measured_at"),
+            self.dataset_filter("e", dataset),
+            self.since_filter("e", since)
+        )
+    }
+
+    /// Check outcomes of complete scans (of one dataset, or every one; since a time, or
+    /// ever), oldest first.
+    pub async fn checks(
+        &self,
+        dataset: Option<&str>,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<CheckRow>, RunError> {
+        let sql = self.checks_sql(dataset, since, None);
         Ok(self
             .rows(&sql)
             .await?
             .iter()
-            .map(|r| CheckRow {
-                scan_id: text(r.first()).unwrap_or_default(),
-                measured_at: text(r.get(1)).unwrap_or_default(),
-                data_source: text(r.get(2)).unwrap_or_default(),
-                dataset: text(r.get(3)).unwrap_or_default(),
-                check: CheckRecord {
-                    check_id: text(r.get(4)).unwrap_or_default(),
-                    check_type: text(r.get(5)).unwrap_or_default(),
-                    name: text(r.get(6)).unwrap_or_default(),
-                    column: text(r.get(7)),
-                    outcome: text(r.get(8)).unwrap_or_default(),
-                    value: r.get(9).and_then(Value::as_f64),
-                    threshold: text(r.get(10)).unwrap_or_default(),
-                    failed_rows: match (text(r.get(11)), text(r.get(12))) {
-                        (Some(store), Some(table)) => Some((
-                            store,
-                            table,
-                            r.get(13).and_then(Value::as_f64).unwrap_or(0.0) as usize,
-                        )),
-                        _ => None,
-                    },
-                },
-            })
+            .map(|r| check_row(r))
             .collect())
+    }
+
+    /// The checks SQL; with `recent`, of each dataset's last that many scan times only.
+    fn checks_sql(
+        &self,
+        dataset: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        recent: Option<usize>,
+    ) -> String {
+        let d = self.location.dialect();
+        let (checks, scans) = (self.location.table(CHECKS), self.location.table(SCANS));
+        let filter = format!(
+            "{}{}",
+            self.dataset_filter("k", dataset),
+            self.since_filter("k", since)
+        );
+        let (with, join) = match recent {
+            None => (String::new(), String::new()),
+            Some(n) => (
+                format!(
+                    "WITH recent AS (SELECT x.data_source, x.dataset, x.measured_at, \
+                     DENSE_RANK() OVER (PARTITION BY x.data_source, x.dataset \
+                     ORDER BY x.measured_at DESC) AS r \
+                     FROM (SELECT DISTINCT k.data_source, k.dataset, k.measured_at \
+                     FROM {checks} k JOIN {scans} c ON c.scan_id = k.scan_id \
+                     WHERE 1 = 1{filter}) x) "
+                ),
+                format!(
+                    " JOIN recent ON recent.data_source = k.data_source \
+                     AND recent.dataset = k.dataset AND recent.measured_at = k.measured_at \
+                     AND recent.r <= {n}"
+                ),
+            ),
+        };
+        format!(
+            "{with}SELECT k.scan_id, {}, k.data_source, k.dataset, k.check_id, k.check_type, \
+             k.check_name, k.column_name, k.outcome, k.value, k.threshold, \
+             k.failed_rows_store, k.failed_rows_table, k.failed_rows_captured \
+             FROM {checks} k JOIN {scans} c ON c.scan_id = k.scan_id{join} WHERE 1 = 1{filter} \
+             ORDER BY k.measured_at, k.data_source, k.dataset",
+            d.cast_text("k.measured_at"),
+        )
+    }
+
+    /// What a report draws since `since`, read in one session (one snapshot of the
+    /// store): the series of the datasets `select` takes (all without it; the rest are
+    /// never read), schema changes, and the checks of each dataset's last `scans` scans.
+    pub async fn report(
+        &self,
+        since: DateTime<Utc>,
+        select: Option<&(dyn Fn(&str) -> bool + Sync)>,
+        scans: usize,
+    ) -> Result<ReportHistory, RunError> {
+        let Some((_exec, mut session)) = self.read_session().await? else {
+            return Ok(ReportHistory::default());
+        };
+        let read = async {
+            let all = Limits::rows(usize::MAX);
+            let mut selected = None;
+            if let Some(select) = select {
+                let datasets = session.rows(&self.datasets_sql(since), all).await?.rows;
+                let taken: Vec<(String, String)> = datasets
+                    .iter()
+                    .filter_map(|r| Some((text(r.first())?, text(r.get(1))?)))
+                    .filter(|(source, path)| select(&format!("{source}/{path}")))
+                    .collect();
+                selected = Some(taken);
+            }
+            let series = self
+                .series_in(&mut *session, since, selected.as_deref())
+                .await?;
+            let events = session
+                .rows(&self.events_sql(None, Some(since)), all)
+                .await?
+                .rows;
+            let checks = session
+                .rows(&self.checks_sql(None, Some(since), Some(scans)), all)
+                .await?
+                .rows;
+            Ok::<_, crate::exec::ExecError>(ReportHistory {
+                series,
+                events: events.iter().map(|r| event_row(r)).collect(),
+                checks: checks.iter().map(|r| check_row(r)).collect(),
+            })
+        }
+        .await;
+        session.finish().await;
+        read.map_err(|e| RunError::Store(e.to_string()))
     }
 
     /// A dataset's schema snapshots, oldest first.
@@ -1216,6 +1423,59 @@ pub struct EventRow {
     pub dataset: String,
     pub event: Event,
     pub level: String,
+}
+
+fn event_row(r: &[Value]) -> EventRow {
+    EventRow {
+        measured_at: text(r.first()).unwrap_or_default(),
+        dataset: format!(
+            "{}/{}",
+            text(r.get(1)).unwrap_or_default(),
+            text(r.get(2)).unwrap_or_default()
+        ),
+        event: Event {
+            kind: text(r.get(3)).unwrap_or_default(),
+            column: text(r.get(4)),
+            old: text(r.get(5)),
+            new: text(r.get(6)),
+        },
+        level: text(r.get(7)).unwrap_or_default(),
+    }
+}
+
+fn check_row(r: &[Value]) -> CheckRow {
+    CheckRow {
+        scan_id: text(r.first()).unwrap_or_default(),
+        measured_at: text(r.get(1)).unwrap_or_default(),
+        data_source: text(r.get(2)).unwrap_or_default(),
+        dataset: text(r.get(3)).unwrap_or_default(),
+        check: CheckRecord {
+            check_id: text(r.get(4)).unwrap_or_default(),
+            check_type: text(r.get(5)).unwrap_or_default(),
+            name: text(r.get(6)).unwrap_or_default(),
+            column: text(r.get(7)),
+            outcome: text(r.get(8)).unwrap_or_default(),
+            value: r.get(9).and_then(Value::as_f64),
+            threshold: text(r.get(10)).unwrap_or_default(),
+            failed_rows: match (text(r.get(11)), text(r.get(12))) {
+                (Some(store), Some(table)) => Some((
+                    store,
+                    table,
+                    r.get(13).and_then(Value::as_f64).unwrap_or(0.0) as usize,
+                )),
+                _ => None,
+            },
+        },
+    }
+}
+
+/// What a report draws, as `HistoryStore::report` reads it.
+#[derive(Debug, Default)]
+pub struct ReportHistory {
+    /// series by dataset (`source/path`), in order
+    pub series: Vec<(String, Vec<SeriesRows>)>,
+    pub events: Vec<EventRow>,
+    pub checks: Vec<CheckRow>,
 }
 
 /// A value read back as text (NULL as None).
