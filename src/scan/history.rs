@@ -369,6 +369,35 @@ pub struct HistoryStore {
 
 type TableColumns = Vec<(&'static str, Vec<(&'static str, &'static str)>)>;
 
+/// What an older store lacks: columns (table, column, type), and whether tables do.
+struct Lacking {
+    columns: Vec<(&'static str, &'static str, &'static str)>,
+    tables: bool,
+}
+
+/// A read-only session on a store's data source, with its executor.
+async fn open_session(
+    ds: &crate::engine::DataSourceConfig,
+) -> Result<
+    (
+        std::sync::Arc<dyn crate::exec::Executor>,
+        Box<dyn crate::exec::Session>,
+    ),
+    RunError,
+> {
+    let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
+    let exec = ds
+        .engine
+        .open(ds, 1, Vec::new())
+        .await
+        .map_err(store_error)?;
+    let session = exec
+        .session(&RunControl::new())
+        .await
+        .map_err(store_error)?;
+    Ok((exec, session))
+}
+
 impl HistoryStore {
     pub fn from_config(config: &Config) -> HistoryStore {
         let h = &config.history;
@@ -404,43 +433,66 @@ impl HistoryStore {
             // nothing written yet: the first write makes every table whole
             return Ok(());
         };
-        let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
-        let exec = ds
-            .engine
-            .open(&ds, 1, Vec::new())
-            .await
-            .map_err(store_error)?;
-        let control = RunControl::new();
-        let mut session = exec.session(&control).await.map_err(store_error)?;
+        let (_exec, mut session) = open_session(&ds).await?;
+        let lacking = self.lacking(&mut *session).await;
+        session.finish().await;
+        self.make_whole(lacking?).await
+    }
+
+    /// Whether the store has every table and column: one statement that reads none of
+    /// their rows (asking the catalog table by table costs far more, every read).
+    async fn whole(&self, session: &mut dyn crate::exec::Session) -> bool {
+        let d = self.location.dialect();
+        let each: Vec<String> = self
+            .tables()
+            .iter()
+            .enumerate()
+            .map(|(i, (table, columns))| {
+                let columns: Vec<String> = columns.iter().map(|(c, _)| d.quote_ident(c)).collect();
+                format!(
+                    "(SELECT {} FROM {} WHERE 1 = 0) t{i}",
+                    columns.join(", "),
+                    self.location.table(table)
+                )
+            })
+            .collect();
+        let sql = format!("SELECT 1 FROM {}", each.join(", "));
+        session.rows(&sql, Limits::rows(1)).await.is_ok()
+    }
+
+    /// What the store lacks, as `session` sees it: columns (table, column, type) added
+    /// since an older assay wrote it, and whether some tables are missing.
+    async fn lacking(&self, session: &mut dyn crate::exec::Session) -> Result<Lacking, RunError> {
         let mut missing = Vec::new();
-        let mut seen = Vec::new();
-        let mut result = Ok(());
+        let mut seen = 0;
         for (table, columns) in self.tables() {
-            match session.columns(&self.location.table_ref(table)).await {
-                Ok(Some(found)) => {
-                    seen.push(table);
-                    let has = |c: &str| found.iter().any(|f| f.name.eq_ignore_ascii_case(c));
-                    missing.extend(
-                        columns
-                            .into_iter()
-                            .filter(|(c, _)| !has(c))
-                            .map(|(c, ty)| (table, c, ty)),
-                    );
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    result = Err(store_error(e));
-                    break;
-                }
+            let found = session
+                .columns(&self.location.table_ref(table))
+                .await
+                .map_err(|e| RunError::Store(e.to_string()))?;
+            if let Some(found) = found {
+                seen += 1;
+                let has = |c: &str| found.iter().any(|f| f.name.eq_ignore_ascii_case(c));
+                missing.extend(
+                    columns
+                        .into_iter()
+                        .filter(|(c, _)| !has(c))
+                        .map(|(c, ty)| (table, c, ty)),
+                );
             }
         }
-        session.finish().await;
-        result?;
-        let needs_tables = !seen.is_empty() && seen.len() < self.tables().len();
-        if !missing.is_empty() || needs_tables {
+        Ok(Lacking {
+            columns: missing,
+            tables: seen > 0 && seen < self.tables().len(),
+        })
+    }
+
+    /// Add what the store lacks (if anything); the store is whole from then on.
+    async fn make_whole(&self, lacking: Lacking) -> Result<(), RunError> {
+        if !lacking.columns.is_empty() || lacking.tables {
             let d = self.location.dialect();
             let mut statements = self.create();
-            statements.extend(missing.iter().map(|(table, column, ty)| {
+            statements.extend(lacking.columns.iter().map(|(table, column, ty)| {
                 format!(
                     "ALTER TABLE {} ADD COLUMN {} {ty}",
                     self.location.table(table),
@@ -450,11 +502,12 @@ impl HistoryStore {
             tracing::info!(
                 "history {}: written by an older assay; adding its {} missing column(s) and tables",
                 self.label(),
-                missing.len()
+                lacking.columns.len()
             );
             self.location.execute(statements).await?;
         }
-        self.upgraded.store(true, Ordering::Release);
+        self.upgraded
+            .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 
@@ -815,7 +868,8 @@ impl HistoryStore {
     }
 
     /// A read-only session on the store (with its executor, which must outlive it), or
-    /// None when the store has never been written (no file, or no tables yet).
+    /// None when the store has never been written (no file, or no tables yet). The store
+    /// is made whole first (`upgrade`), through the same session when nothing lacks.
     async fn read_session(
         &self,
     ) -> Result<
@@ -828,15 +882,26 @@ impl HistoryStore {
         let Some(ds) = self.location.reader() else {
             return Ok(None);
         };
-        self.upgrade().await?;
-        let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
-        let exec = ds
-            .engine
-            .open(&ds, 1, Vec::new())
-            .await
-            .map_err(store_error)?;
-        let control = RunControl::new();
-        let mut session = exec.session(&control).await.map_err(store_error)?;
+        let (mut exec, mut session) = open_session(&ds).await?;
+        if self.whole(&mut *session).await {
+            self.upgraded
+                .store(true, std::sync::atomic::Ordering::Release);
+            return Ok(Some((exec, session)));
+        }
+        if !self.upgraded.load(std::sync::atomic::Ordering::Acquire) {
+            let lacking = self.lacking(&mut *session).await;
+            match lacking {
+                Ok(l) if l.columns.is_empty() && !l.tables => self.make_whole(l).await?,
+                lacking => {
+                    // the store is written on a connection of its own: this one goes first
+                    session.finish().await;
+                    drop(session);
+                    drop(exec);
+                    self.make_whole(lacking?).await?;
+                    (exec, session) = open_session(&ds).await?;
+                }
+            }
+        }
         match session.columns(&self.location.table_ref(SCANS)).await {
             Ok(Some(_)) => Ok(Some((exec, session))),
             Ok(None) => {
@@ -845,7 +910,7 @@ impl HistoryStore {
             }
             Err(e) => {
                 session.finish().await;
-                Err(store_error(e))
+                Err(RunError::Store(e.to_string()))
             }
         }
     }
