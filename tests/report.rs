@@ -416,6 +416,8 @@ fn the_report_works_in_headless_chromium() {
                 .await;
             assert_eq!(overflow, 0, "the page is wider than a phone");
             let phone = b.screenshot().await;
+            b.scheme("dark").await;
+            let phone_dark = b.screenshot().await;
             assert!(b.errors.is_empty(), "the page raised errors: {:?}", b.errors);
             assert!(b.requests.is_empty(), "the page asked for {:?}", b.requests);
             // the listener hears errors: a control
@@ -432,7 +434,7 @@ fn the_report_works_in_headless_chromium() {
             if std::env::var_os("ASSAY_WRITE_SCREENSHOT").is_some() {
                 let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
                 std::fs::write(docs.join("report.png"), &light).unwrap();
-                std::fs::write(docs.join("report-phone-dark.png"), &dark).unwrap();
+                std::fs::write(docs.join("report-phone-dark.png"), &phone_dark).unwrap();
             }
         });
 }

@@ -275,30 +275,75 @@ pub fn thin(points: &[SeriesPoint], max: usize) -> Vec<SeriesPoint> {
     out
 }
 
-/// The y range to draw: the data's, widened a little; from zero when zero is near, so a
-/// small change does not look like a big one (and said so when it is not from zero).
-fn y_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64, bool)> {
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in values.filter(|v| v.is_finite()) {
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    if !lo.is_finite() {
-        return None;
-    }
-    let from_zero = lo >= 0.0 && lo <= hi * 0.5;
-    if from_zero {
-        lo = 0.0;
-    }
-    if hi == lo {
-        hi = lo + lo.abs().max(1.0);
-    }
-    if from_zero {
+/// The lowest and highest finite value, if any.
+fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.filter(|v| v.is_finite()).fold(None, |r, v| match r {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((f64::min(lo, v), f64::max(hi, v))),
+    })
+}
+
+/// The y range to draw: the data's, widened to round ticks; from zero when zero is near,
+/// so a small change does not look like a big one (and said so when it is not from zero).
+/// A constant series sits inside the chart: from zero when positive, a time within half
+/// a day of it. Times (seconds) tick on whole minutes, hours or days.
+fn y_range(values: impl Iterator<Item = f64>, times: bool) -> Option<(f64, f64, bool)> {
+    let (lo, hi) = extent(values)?;
+    let half = if times { 43_200.0 } else { 0.0 };
+    let nice = |v: f64| {
+        if times {
+            nice_time_step(v)
+        } else {
+            nice_ceil(v)
+        }
+    };
+    if !times && lo >= 0.0 && (lo <= hi * 0.5 || lo == hi) {
         // a round top, so the ticks read as round numbers
-        return Some((0.0, nice_ceil(hi * 1.02), true));
+        let top = if hi > 0.0 { hi * 1.02 } else { 1.0 };
+        return Some((0.0, nice_ceil(top), true));
     }
-    let pad = (hi - lo) * 0.05;
-    Some((lo - pad, hi + pad, lo == 0.0))
+    let (lo, hi) = if lo == hi {
+        let half = if half > 0.0 { half } else { lo.abs().max(1.0) };
+        (lo - half, hi + half)
+    } else {
+        (lo, hi)
+    };
+    // three ticks (bottom, middle, top) a round step apart, the data inside
+    let mut step = nice((hi - lo) * 1.05 / 2.0);
+    for _ in 0..8 {
+        let bottom = (lo / step).floor() * step;
+        if bottom + 2.0 * step >= hi {
+            return Some((bottom, bottom + 2.0 * step, bottom == 0.0));
+        }
+        step = nice(step * 1.01);
+    }
+    Some((lo, hi, lo == 0.0))
+}
+
+/// The smallest whole minute, hour, day, week or year step at or above `v` seconds.
+fn nice_time_step(v: f64) -> f64 {
+    const STEPS: [f64; 16] = [
+        1.0,
+        60.0,
+        300.0,
+        900.0,
+        1800.0,
+        3600.0,
+        7200.0,
+        10_800.0,
+        21_600.0,
+        43_200.0,
+        86_400.0,
+        172_800.0,
+        604_800.0,
+        2_592_000.0,
+        7_776_000.0,
+        31_536_000.0,
+    ];
+    STEPS
+        .into_iter()
+        .find(|s| *s >= v)
+        .unwrap_or_else(|| (v / 31_536_000.0).ceil() * 31_536_000.0)
 }
 
 /// The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten)
@@ -340,14 +385,31 @@ pub fn chart(
     let (Some(&t0), Some(&t1)) = (at.iter().min(), at.iter().max()) else {
         return String::new();
     };
-    let values = points
+    // the values and thresholds set the range; the band widens it at most by their own
+    // span each way, so a wide band never flattens the line (it is cut at the edges)
+    let core = extent(
+        points
+            .iter()
+            .filter_map(|p| p.value)
+            .chain(series.thresholds.iter().map(|(v, _)| *v)),
+    );
+    let reach = core.map(|(lo, hi)| {
+        let span = (hi - lo).max(hi.abs().max(lo.abs()) * 0.1).max(1.0);
+        (lo - span, hi + span)
+    });
+    let band_values = points
         .iter()
-        .flat_map(|p| [p.value, p.lower, p.upper])
+        .flat_map(|p| [p.lower, p.upper])
         .flatten()
-        .chain(series.thresholds.iter().map(|(v, _)| *v));
-    let Some((y0, y1, from_zero)) = y_range(values) else {
+        .map(|v| reach.map_or(v, |(lo, hi)| v.clamp(lo, hi)));
+    let values = core
+        .into_iter()
+        .flat_map(|(lo, hi)| [lo, hi])
+        .chain(band_values);
+    let Some((y0, y1, from_zero)) = y_range(values, series.times) else {
         return String::new();
     };
+    let clamp = |v: f64| v.clamp(y0, y1);
     let span = (t1 - t0).max(1) as f64;
     let x = |t: i64| LEFT + (t - t0) as f64 / span * (W - LEFT - RIGHT);
     let y = |v: f64| TOP + (1.0 - (v - y0) / (y1 - y0)) * (H - TOP - BOTTOM);
@@ -444,11 +506,16 @@ pub fn chart(
                 "{}{:.0} {:.0}",
                 if i == 0 { "M" } else { "L" },
                 x(p.at),
-                y(p.upper.unwrap_or_default())
+                y(clamp(p.upper.unwrap_or_default()))
             );
         }
         for p in band.iter().rev() {
-            let _ = write!(d, "L{:.0} {:.0}", x(p.at), y(p.lower.unwrap_or_default()));
+            let _ = write!(
+                d,
+                "L{:.0} {:.0}",
+                x(p.at),
+                y(clamp(p.lower.unwrap_or_default()))
+            );
         }
         let _ = write!(
             svg,
@@ -591,7 +658,7 @@ pub fn sparkline(points: &[SeriesPoint]) -> String {
     let (Some(first), Some(last)) = (values.first(), values.last()) else {
         return "<span class='muted'>no data</span>".into();
     };
-    let Some((y0, y1, _)) = y_range(values.iter().map(|(_, v)| *v)) else {
+    let Some((y0, y1, _)) = y_range(values.iter().map(|(_, v)| *v), false) else {
         return String::new();
     };
     let span = (last.0 - first.0).max(1) as f64;
@@ -955,7 +1022,58 @@ mod tests {
         assert_eq!(nice_ceil(1100.0), 1200.0);
         assert_eq!(nice_ceil(0.7), 0.8);
         assert_eq!(nice_ceil(5.0), 5.0);
-        assert_eq!(y_range([0.0, 130.0].into_iter()), Some((0.0, 150.0, true)));
+        assert_eq!(
+            y_range([0.0, 130.0].into_iter(), false),
+            Some((0.0, 150.0, true))
+        );
+    }
+
+    #[test]
+    fn axes_not_from_zero_tick_on_round_numbers_and_constants_sit_inside() {
+        // 1000..1009: ticks 1000, 1005, 1010 (not 999.55, 1004.5, 1009.45)
+        assert_eq!(
+            y_range([1000.0, 1009.0].into_iter(), false),
+            Some((1000.0, 1010.0, false))
+        );
+        let (lo, hi, _) = y_range([-948.376, 2794.706].into_iter(), false).unwrap();
+        assert_eq!((lo, hi), (-3000.0, 3000.0));
+        // a constant positive count from zero; a constant time within half a day
+        assert_eq!(
+            y_range([150.0].into_iter(), false),
+            Some((0.0, 200.0, true))
+        );
+        // a time: whole days around it (2025-01-01 00:00 between 2024-12-31 and 01-02)
+        let t = 1_735_689_600.0;
+        assert_eq!(
+            y_range([t].into_iter(), true),
+            Some((t - 86_400.0, t + 86_400.0, false))
+        );
+        // times a few hours apart tick on whole hours
+        let (lo, hi, _) = y_range([t + 3_000.0, t + 20_000.0].into_iter(), true).unwrap();
+        assert_eq!((lo % 3_600.0, hi % 3_600.0), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_wide_band_does_not_flatten_the_line() {
+        let mut s = Series {
+            metric: "row_count".into(),
+            points: (0..10)
+                .map(|i| point(i * 86400, 100.0 + i as f64))
+                .collect(),
+            ..Series::default()
+        };
+        s.points[9].lower = Some(-1e6);
+        s.points[9].upper = Some(1e6);
+        let svg = chart("c", "t", &s, &[], MAX_DRAWN, None);
+        // the axis follows the line (100..109, a span of 9 each way at most), not the band
+        let top: f64 = svg
+            .split("<text class='a e' x='70' y='")
+            .nth(2)
+            .and_then(|t| t.split('>').nth(1))
+            .and_then(|t| t.split('<').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(f64::MAX);
+        assert!(top <= 150.0, "{svg}");
     }
 
     #[test]
