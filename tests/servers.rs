@@ -1099,7 +1099,8 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                 "{points:?}"
             );
             // the report's read: every series, times as seconds, numbers and anomalies
-            let seen_series = store.series(day(-1000), None).await.unwrap();
+            let report = store.report(day(-1000), None, 30).await.unwrap();
+            let seen_series = &report.series;
             let names: Vec<&str> = seen_series.iter().map(|(n, _)| n.as_str()).collect();
             assert_eq!(names, ["db/main/orders"], "{}", engine.name());
             let series: Vec<(Option<&str>, &str)> = seen_series[0]
@@ -1141,18 +1142,32 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                 [(day(40).timestamp(), None), (day(41).timestamp(), None)]
             );
             // since a day: the older point is left out; a dataset not asked for is not read
-            let since = store.series(day(41), None).await.unwrap();
+            let since = store.report(day(41), None, 30).await.unwrap().series;
             assert_eq!(since[0].1[0].points.len(), 1, "{}", engine.name());
-            assert_eq!(
-                store.datasets_since(day(-1000)).await.unwrap(),
-                [("db".to_string(), "main/orders".to_string())]
-            );
-            let other = [("db".to_string(), "main/other".to_string())];
-            assert!(store
-                .series(day(-1000), Some(&other))
+            let names = |r: assay::scan::history::ReportHistory| -> Vec<String> {
+                r.series.into_iter().map(|(name, _)| name).collect()
+            };
+            let all = store
+                .report(day(-1000), Some(&|n: &str| n.starts_with("db/")), 30)
+                .await
+                .unwrap();
+            assert_eq!(names(all), ["db/main/orders"], "{}", engine.name());
+            let other = store
+                .report(day(-1000), Some(&|n: &str| n == "db/main/other"), 30)
+                .await
+                .unwrap();
+            assert!(names(other).is_empty(), "{}", engine.name());
+            // the report's checks: each dataset's last scans only; its events since then
+            let last: Vec<String> = store
+                .report(day(-1000), None, 1)
                 .await
                 .unwrap()
-                .is_empty());
+                .checks
+                .into_iter()
+                .map(|c| c.scan_id)
+                .collect();
+            assert_eq!(last, ["s3"], "{}", engine.name());
+            assert_eq!(report.events.len(), 2, "{}", engine.name());
             // check outcomes: the older scan's went with it; names stay data
             let checks = store.checks(Some("db/main/orders"), None).await.unwrap();
             let seen_checks: Vec<(&str, &str, Option<f64>)> = checks

@@ -91,12 +91,7 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
     if let Some(d) = dataset {
         dataset_arg(d)?;
     }
-    let config = config::load(
-        config_path(args.config.as_ref())?.as_deref(),
-        &[],
-        &Vars::default(),
-    )?;
-    let history = HistoryStore::from_config(&config);
+    let history = project_history(args.config.as_ref())?;
     let runtime = runtime()?;
     let text = runtime.block_on(async {
         let events = history.events(dataset, None).await?;
@@ -127,6 +122,12 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
     let shown: Vec<String> = text.lines().map(crate::results::printable_text).collect();
     println!("{}", shown.join("\n"));
     Ok(Exit::Ok)
+}
+
+/// The history store of the project's config (or the one `--config` names).
+pub(super) fn project_history(config: Option<&PathBuf>) -> Result<HistoryStore, AppError> {
+    let config = config::load(config_path(config)?.as_deref(), &[], &Vars::default())?;
+    Ok(HistoryStore::from_config(&config))
 }
 
 fn dataset_arg(dataset: &str) -> Result<(), Diag> {
@@ -163,12 +164,7 @@ fn series_command(
             .with_help("-o csv=orders.csv; assay history DATASET -o json has every field")
             .into());
     }
-    let config = config::load(
-        config_path(args.config.as_ref())?.as_deref(),
-        &[],
-        &Vars::default(),
-    )?;
-    let history = HistoryStore::from_config(&config);
+    let history = project_history(args.config.as_ref())?;
     let runtime = runtime()?;
     let column = args.column.as_deref();
     let result: Result<Result<String, Diag>, crate::error::RunError> = runtime.block_on(async {

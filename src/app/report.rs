@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{config_path, runtime, AppError};
+use super::{runtime, AppError};
 use crate::checks::freshness::parse_timestamp;
 use crate::cli::ReportArgs;
-use crate::config::{self, Glob};
+use crate::config::Glob;
 use crate::diag::Diag;
 use crate::exit::Exit;
-use crate::interp::Vars;
 use crate::report::html::{self, CheckLine, DatasetPage, Page, SchemaEvent, Series};
 use crate::results::Outcome;
 use crate::scan::history::{
@@ -36,12 +35,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let config = config::load(
-        config_path(args.config.as_ref())?.as_deref(),
-        &[],
-        &Vars::default(),
-    )?;
-    let history = HistoryStore::from_config(&config);
+    let history = super::history::project_history(args.config.as_ref())?;
     let now = Utc::now();
     let from = now - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX);
     let runtime = runtime()?;

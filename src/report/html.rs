@@ -414,21 +414,15 @@ pub fn chart(
     let x = |t: i64| LEFT + (t - t0) as f64 / span * (W - LEFT - RIGHT);
     let y = |v: f64| TOP + (1.0 - (v - y0) / (y1 - y0)) * (H - TOP - BOTTOM);
     let mut svg = String::new();
+    let (lowest, highest) = extent(series.points.iter().filter_map(|p| p.value))
+        .unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
     let desc = format!(
         "{} points, {} to {}, values {} to {}{}",
         series.points.len(),
         day(t0),
         day(t1),
-        num(series
-            .points
-            .iter()
-            .filter_map(|p| p.value)
-            .fold(f64::INFINITY, f64::min)),
-        num(series
-            .points
-            .iter()
-            .filter_map(|p| p.value)
-            .fold(f64::NEG_INFINITY, f64::max)),
+        num(lowest),
+        num(highest),
         match series.points.iter().filter(|p| p.anomaly.is_some()).count() {
             0 => String::new(),
             1 => "; 1 anomaly".to_string(),

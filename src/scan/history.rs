@@ -370,6 +370,7 @@ pub struct HistoryStore {
 type TableColumns = Vec<(&'static str, Vec<(&'static str, &'static str)>)>;
 
 /// What an older store lacks: columns (table, column, type), and whether tables do.
+#[derive(Default)]
 struct Lacking {
     columns: Vec<(&'static str, &'static str, &'static str)>,
     tables: bool,
@@ -434,7 +435,11 @@ impl HistoryStore {
             return Ok(());
         };
         let (_exec, mut session) = open_session(&ds).await?;
-        let lacking = self.lacking(&mut *session).await;
+        let lacking = if self.whole(&mut *session).await {
+            Ok(Lacking::default())
+        } else {
+            self.lacking(&mut *session).await
+        };
         session.finish().await;
         self.make_whole(lacking?).await
     }
@@ -1070,38 +1075,12 @@ impl HistoryStore {
         )
     }
 
-    /// Data sources and paths with points since `since`, in order.
-    pub async fn datasets_since(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(String, String)>, RunError> {
-        Ok(self
-            .rows(&self.datasets_sql(since))
-            .await?
-            .iter()
-            .filter_map(|r| Some((text(r.first())?, text(r.get(1))?)))
-            .collect())
-    }
-
     /// Every series recorded by complete scans since `since` (of the datasets `only`
     /// names, or all), oldest point first: what a report draws. The points' rows carry
     /// numbers only: each series is numbered in SQL, its names come once in a statement
     /// of their own, as do the few anomalies' texts, and each point is its series'
     /// number, time and values, read as they arrive (column by column where the engine
     /// reads columns), so memory holds the points, never the result's rows.
-    pub async fn series(
-        &self,
-        since: DateTime<Utc>,
-        only: Option<&[(String, String)]>,
-    ) -> Result<Vec<(String, Vec<SeriesRows>)>, RunError> {
-        let Some((_exec, mut session)) = self.read_session().await? else {
-            return Ok(Vec::new());
-        };
-        let read = self.series_in(&mut *session, since, only).await;
-        session.finish().await;
-        read.map_err(|e| RunError::Store(e.to_string()))
-    }
-
     async fn series_in(
         &self,
         session: &mut dyn crate::exec::Session,
