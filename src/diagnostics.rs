@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use crate::config::Config;
 use crate::error::RunError;
 use crate::results::{DatasetResult, FailedRowsInfo};
-use crate::sql::ast::{Expr, Literal};
+use crate::sql::ast::{Param, Statement};
 use crate::store::StoreLocation;
 
 pub const TABLE: &str = "assay_failed_rows";
@@ -93,7 +93,12 @@ impl Store {
     }
 
     /// Create what is missing and insert every captured row, in one transaction.
-    fn statements(&self, scan_id: &str, dataset: &DatasetResult, at: DateTime<Utc>) -> Vec<String> {
+    fn statements(
+        &self,
+        scan_id: &str,
+        dataset: &DatasetResult,
+        at: DateTime<Utc>,
+    ) -> Vec<Statement> {
         let t = self.location.types();
         let types = [
             t.text,
@@ -107,7 +112,7 @@ impl Store {
         let mut out = self
             .location
             .create_statements(&[(TABLE, COLUMNS.iter().copied().zip(types).collect())]);
-        let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
+        let text = Param::text;
         let at = text(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
         let mut rows = Vec::new();
         for captured in &dataset.captured {
@@ -118,7 +123,7 @@ impl Store {
                     text(&dataset.dataset),
                     text(&captured.check_id),
                     at.clone(),
-                    Expr::Int(i as i64 + 1),
+                    Param::Int(i as i64 + 1),
                     text(&Json::to_string(row)),
                 ]);
             }
@@ -127,7 +132,7 @@ impl Store {
         out
     }
 
-    async fn execute(&self, statements: Vec<String>) -> Result<(), RunError> {
+    async fn execute(&self, statements: Vec<Statement>) -> Result<(), RunError> {
         self.location.execute(statements).await
     }
 }
@@ -276,8 +281,8 @@ async fn to_channel(
             channel.name, channel.environment
         )
     })?;
-    let mut client = crate::channel::client::Client::connect(
-        &entry.url,
+    let mut client = crate::channel::client::Client::connect_registered(
+        &entry,
         who,
         std::time::Duration::from_secs(30),
     )

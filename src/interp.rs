@@ -16,6 +16,11 @@ pub struct Vars {
     pub set: HashMap<String, String>,
     pub defaults: HashMap<String, String>,
     pub now: String,
+    /// Text anyone who opens a pull request may write (contracts, channel files): it may
+    /// read only environment variables declared public. A secret reachable from such text
+    /// could be read back out (a metric's value, an error text, a record sent to a
+    /// consumer) in any of endless transformed forms no masking can know.
+    pub untrusted: bool,
 }
 
 /// Where a placeholder's value came from: it decides how the value may enter SQL.
@@ -67,6 +72,8 @@ pub enum InterpError {
     Cycle(Vec<String>),
     /// `${soda.X}` other than NOW
     UnknownSoda(String),
+    /// `${env.X}` of a variable not declared public, in contract or channel text
+    SecretEnv(String),
 }
 
 impl InterpError {
@@ -82,6 +89,10 @@ impl InterpError {
                 chain.join(" -> ")
             ),
             InterpError::UnknownSoda(n) => format!("unknown variable 'soda.{n}'"),
+            InterpError::SecretEnv(n) => format!(
+                "environment variable '{n}' is a secret (not declared under `public_env:`), and \
+                 contracts and channel files cannot read secrets"
+            ),
         }
     }
 
@@ -100,6 +111,11 @@ impl InterpError {
                     .to_string()
             }
             InterpError::UnknownSoda(_) => "the soda namespace has ${soda.NOW}, the run's now".to_string(),
+            InterpError::SecretEnv(n) => format!(
+                "secrets belong in data source configuration (assay.yml), which contracts cannot \
+                 read back; if '{n}' holds nothing secret, declare it in assay.yml: \
+                 `public_env: [{n}]`"
+            ),
             InterpError::Unsafe(..) => {
                 "outside quotes a value from --set or the environment must be one number, one \
                  word or one quoted string; to pass text, quote the placeholder in the SQL: \
@@ -173,6 +189,9 @@ fn resolve_in(
         Some(("env", name)) if valid_name(name) => {
             let value =
                 std::env::var(name).map_err(|_| InterpError::MissingEnv(name.to_string()))?;
+            if vars.is_some_and(|v| v.untrusted) && !crate::secrets::is_public_env(name) {
+                return Err(InterpError::SecretEnv(name.to_string()));
+            }
             crate::secrets::env_value(name, &value);
             Ok((value, Origin::Env))
         }
@@ -319,6 +338,50 @@ fn valid_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untrusted_text_reads_only_public_environment_variables() {
+        std::env::set_var("ASSAY_INTERP_T_SECRET", "hidden-value");
+        std::env::set_var("ASSAY_INTERP_T_PUBLIC", "shown-value");
+        crate::secrets::declare_public_env("ASSAY_INTERP_T_PUBLIC");
+        let untrusted = Vars {
+            untrusted: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            interpolate("a ${env.ASSAY_INTERP_T_SECRET}", Some(&untrusted)),
+            Err(InterpError::SecretEnv("ASSAY_INTERP_T_SECRET".into()))
+        );
+        assert_eq!(
+            interpolate("a ${env.ASSAY_INTERP_T_PUBLIC}", Some(&untrusted)),
+            Ok("a shown-value".into())
+        );
+        // through a default, and in SQL, alike
+        let mut via = untrusted.clone();
+        via.defaults
+            .insert("V".into(), "${env.ASSAY_INTERP_T_SECRET}".into());
+        assert!(matches!(
+            interpolate("${var.V}", Some(&via)),
+            Err(InterpError::SecretEnv(_))
+        ));
+        assert!(matches!(
+            interpolate_sql(
+                "x = '${env.ASSAY_INTERP_T_SECRET}'",
+                Some(&untrusted),
+                &Lexicon::POSTGRES
+            ),
+            Err(InterpError::SecretEnv(_))
+        ));
+        // configuration may read secrets
+        let trusted = Vars::default();
+        assert_eq!(
+            interpolate("${env.ASSAY_INTERP_T_SECRET}", Some(&trusted)),
+            Ok("hidden-value".into())
+        );
+        assert!(InterpError::SecretEnv("X".into())
+            .help()
+            .contains("public_env"));
+    }
 
     #[test]
     fn set_wins_over_defaults_and_now_is_built_in() {

@@ -21,6 +21,7 @@ pub mod exec;
 pub mod exit;
 pub mod interp;
 pub mod model;
+pub mod paths;
 pub mod plan;
 pub mod push;
 pub mod report;

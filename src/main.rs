@@ -64,11 +64,15 @@ fn report_error(e: AppError) -> Exit {
     match e {
         AppError::Input(mut diags) => {
             diags.mask_secrets();
-            eprintln!("{:?}", miette::Report::new(diags));
+            let shown = format!("{:?}", miette::Report::new(diags));
+            eprintln!("{}", assay::secrets::for_terminal(&shown));
             Exit::BadInput
         }
         AppError::Runtime(e) => {
-            eprintln!("error: {}", assay::secrets::mask(&e.to_string()));
+            eprintln!(
+                "error: {}",
+                assay::secrets::for_terminal(&assay::secrets::mask(&e.to_string()))
+            );
             Exit::Runtime
         }
     }

@@ -10,11 +10,8 @@ use crate::engine::{
     self, DataSourceConfig, DuckDbSettings, Engine, Settings, StoreEngine, StoreTypes,
 };
 use crate::error::RunError;
-use crate::sql::ast::{CreateTable, Expr, Insert, TableRef};
-use crate::sql::dialect::{print_create_table, print_insert, Dialect};
-
-/// rows per INSERT statement
-const BATCH: usize = 500;
+use crate::sql::ast::{CreateTable, Insert, Param, Statement, TableRef};
+use crate::sql::dialect::{insert_batch, print_create_table, print_insert, Dialect};
 
 pub struct StoreLocation {
     engine: &'static dyn Engine,
@@ -63,6 +60,7 @@ impl StoreLocation {
                 database: path.to_string_lossy().into_owned(),
                 owned_by_assay: true,
                 preload: None,
+                memory_limit: crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string(),
             }),
             name: file.trim_end_matches(".duckdb").to_string(),
             schema,
@@ -124,28 +122,36 @@ impl StoreLocation {
     }
 
     /// The statements that make the store's schema and these tables when missing.
-    pub fn create_statements(&self, tables: &[(&str, Vec<(&str, &str)>)]) -> Vec<String> {
+    pub fn create_statements(&self, tables: &[(&str, Vec<(&str, &str)>)]) -> Vec<Statement> {
         let mut out = Vec::new();
         if let Some(s) = &self.schema {
-            out.push(self.store.create_schema(&self.dialect.quote_ident(s)));
+            out.push(
+                self.store
+                    .create_schema(&self.dialect.quote_ident(s))
+                    .into(),
+            );
         }
         for (table, columns) in tables {
-            out.push(print_create_table(
-                self.dialect,
-                &CreateTable {
-                    table: self.table_ref(table),
-                    columns: columns
-                        .iter()
-                        .map(|(c, t)| (c.to_string(), t.to_string()))
-                        .collect(),
-                },
-            ));
+            out.push(
+                print_create_table(
+                    self.dialect,
+                    &CreateTable {
+                        table: self.table_ref(table),
+                        columns: columns
+                            .iter()
+                            .map(|(c, t)| (c.to_string(), t.to_string()))
+                            .collect(),
+                    },
+                )
+                .into(),
+            );
         }
         out
     }
 
-    /// INSERTs of `rows` into a table, a batch of rows per statement.
-    pub fn inserts(&self, table: &str, columns: &[&str], rows: Vec<Vec<Expr>>) -> Vec<String> {
+    /// INSERTs of `rows` into a table, a batch of rows per statement, every value bound.
+    pub fn inserts(&self, table: &str, columns: &[&str], rows: Vec<Vec<Param>>) -> Vec<Statement> {
+        let batch = insert_batch(columns.len());
         let mut rows = rows.into_iter().peekable();
         let mut out = Vec::new();
         while rows.peek().is_some() {
@@ -154,7 +160,7 @@ impl StoreLocation {
                 &Insert {
                     table: self.table_ref(table),
                     columns: columns.iter().map(|c| c.to_string()).collect(),
-                    rows: rows.by_ref().take(BATCH).collect(),
+                    rows: rows.by_ref().take(batch).collect(),
                 },
             ));
         }
@@ -162,7 +168,7 @@ impl StoreLocation {
     }
 
     /// Run the statements in one transaction: all of them are written, or none.
-    pub async fn execute(&self, statements: Vec<String>) -> Result<(), RunError> {
+    pub async fn execute(&self, statements: Vec<Statement>) -> Result<(), RunError> {
         self.store
             .write(&self.name, self.settings.as_ref(), statements)
             .await

@@ -44,6 +44,46 @@ pub struct CaptureOptions {
     pub exclude: Vec<String>,
 }
 
+/// Ctrl-C and `--timeout` stop a run the same way: cancel, interrupt running queries.
+/// Stopped when dropped. A run whose deadline is set already (a scan's, which started
+/// before discovery) keeps it: `--timeout` bounds the whole command.
+pub struct Watchers(Vec<tokio::task::JoinHandle<()>>);
+
+impl Watchers {
+    pub fn start(control: &Arc<RunControl>, timeout: Option<Duration>) -> Watchers {
+        let mut watchers = Vec::new();
+        {
+            let control = control.clone();
+            watchers.push(tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    control.cancel("interrupted (Ctrl-C)");
+                }
+            }));
+        }
+        if let Some(t) = timeout.filter(|_| control.remaining().is_none()) {
+            let reason = format!(
+                "the run exceeded --timeout {}",
+                humantime::format_duration(t)
+            );
+            control.set_deadline(Instant::now() + t, &reason);
+            let control = control.clone();
+            watchers.push(tokio::spawn(async move {
+                tokio::time::sleep(t).await;
+                control.cancel(&reason);
+            }));
+        }
+        Watchers(watchers)
+    }
+}
+
+impl Drop for Watchers {
+    fn drop(&mut self) {
+        for w in &self.0 {
+            w.abort();
+        }
+    }
+}
+
 /// Verify every resolved contract and assemble the results document. Each dataset's
 /// failing rows go to `store` as soon as its verification ends.
 pub async fn run(
@@ -55,28 +95,7 @@ pub async fn run(
     let started = Utc::now();
     let scan_id = uuid::Uuid::new_v4().to_string();
     control.set_label(&format!("assay-{scan_id}"));
-    // Ctrl-C and --timeout stop the run the same way: cancel, interrupt running queries
-    let mut watchers = Vec::new();
-    {
-        let control = control.clone();
-        watchers.push(tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                control.cancel("interrupted (Ctrl-C)");
-            }
-        }));
-    }
-    if let Some(t) = opts.timeout {
-        let reason = format!(
-            "the run exceeded --timeout {}",
-            humantime::format_duration(t)
-        );
-        control.set_deadline(Instant::now() + t, &reason);
-        let control = control.clone();
-        watchers.push(tokio::spawn(async move {
-            tokio::time::sleep(t).await;
-            control.cancel(&reason);
-        }));
-    }
+    let watchers = Watchers::start(&control, opts.timeout);
     let executors = open_executors(&resolved, &control, opts.jobs).await;
     let semaphore = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = Vec::with_capacity(resolved.len());
@@ -115,9 +134,7 @@ pub async fn run(
         dataset.captured.clear();
         datasets.push(dataset);
     }
-    for w in watchers {
-        w.abort();
-    }
+    drop(watchers);
 
     let mut results = Results {
         schema_version: SCHEMA_VERSION.into(),

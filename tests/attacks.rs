@@ -569,7 +569,8 @@ fn set_values_stay_values_on_every_engine() {
     }
 }
 
-/// An environment value used in SQL follows the same rule, and is a secret besides.
+/// An environment value is a secret, which a contract cannot read at all (refused, and
+/// shown nowhere); one declared public follows the rule of `--set` values in SQL.
 #[test]
 fn environment_values_in_sql_are_values_and_secrets() {
     let sb = sandbox(Engine::DuckDb);
@@ -601,17 +602,22 @@ fn environment_values_in_sql_are_values_and_secrets() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {all}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {all}");
+        assert!(all.contains("public_env"), "{args:?}: {all}");
         assert!(
             !all.contains("Env-Secret-Value-3391"),
             "{args:?} leaked:\n{all}"
         );
     }
     for f in ["r.md", "r.xml"] {
-        let text = std::fs::read_to_string(sb.project.path().join(f)).unwrap();
-        assert!(!text.contains("Env-Secret-Value-3391"), "{f}:\n{text}");
+        assert!(!sb.project.path().join(f).exists(), "{f} was written");
     }
-    // code position: one token only
+    // declared public, a value in code position must be one token only
+    let config = std::fs::read_to_string(sb.project.path().join("assay.yml")).unwrap();
+    sb.project.write(
+        "assay.yml",
+        &format!("public_env: [ASSAY_ATTACK_SECRET]\n{config}"),
+    );
     let text = "dataset: db/main/victim\nfilter: \"id > ${env.ASSAY_ATTACK_SECRET}\"\nchecks:\n  - row_count:\n";
     sb.project.write("contract.yml", text);
     let out = assert_cmd::Command::cargo_bin("assay")

@@ -11,6 +11,7 @@ mod cli;
 mod conformance;
 mod contract_errors;
 mod failed_rows;
+mod hardening;
 mod layers;
 mod push;
 mod report;

@@ -100,7 +100,7 @@ pub fn run(args: &HistoryArgs, file: &str) -> Result<Exit, AppError> {
     };
     match path {
         Some(p) => super::write_file(&p, &out).map_err(AppError::Runtime)?,
-        None => print!("{out}"),
+        None => print!("{}", crate::secrets::for_terminal(&out)),
     }
     Ok(Exit::Ok)
 }

@@ -48,6 +48,7 @@ fn load_config(args: &ChannelArgs) -> Result<Config, AppError> {
         set: HashMap::new(),
         defaults: HashMap::new(),
         now: now_text(Utc::now()),
+        untrusted: false,
     };
     Ok(config::load(
         config_path(args.config.as_ref())?.as_deref(),
@@ -198,8 +199,21 @@ async fn serve(
         started_at: started,
         heartbeat_at: started,
         counters: Default::default(),
+        nonce: uuid::Uuid::new_v4().simple().to_string(),
+        proofs: Default::default(),
     };
-    registry::register(&registry_dir, &entry).map_err(runtime_error)?;
+    entry.proofs = spec
+        .users
+        .iter()
+        .map(|u| {
+            (
+                u.name.clone(),
+                registry::proof(&u.password, &entry.nonce, &entry.url),
+            )
+        })
+        .collect();
+    // held until the channel stops; the OS lets go when the process ends, however
+    let _registration = registry::register(&registry_dir, &entry).map_err(runtime_error)?;
     let hub = Hub::new(spec.clone());
     if !quiet {
         println!(
@@ -330,7 +344,7 @@ fn list(args: &ChannelArgs) -> Result<Exit, AppError> {
             )
         }
     };
-    print!("{text}");
+    print!("{}", crate::secrets::for_terminal(&text));
     Ok(Exit::Ok)
 }
 

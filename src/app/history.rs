@@ -120,7 +120,7 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
     }
     // names come from catalogs: no escape sequence of theirs reaches the terminal
     let shown: Vec<String> = text.lines().map(crate::results::printable_text).collect();
-    println!("{}", shown.join("\n"));
+    println!("{}", crate::secrets::for_terminal(&shown.join("\n")));
     Ok(Exit::Ok)
 }
 
@@ -233,7 +233,7 @@ fn series_command(
 }
 
 fn recent(measured_at: &str, since: Duration) -> bool {
-    let cutoff = Utc::now() - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX);
+    let cutoff = super::before(Utc::now(), since);
     parse_timestamp(measured_at).is_some_and(|t| t >= cutoff)
 }
 

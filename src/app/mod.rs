@@ -73,7 +73,7 @@ fn write_reports(
             None => {
                 let table = out.format == crate::report::Format::Table;
                 let text = crate::report::render(out.format, results, color && table);
-                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.write_all(crate::secrets::for_terminal(&text).as_bytes());
             }
             // the page of the run, with the history around it when there is one
             Some(path) if out.format == crate::report::Format::Html => {
@@ -98,4 +98,19 @@ pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), RunError> {
 
 pub(crate) fn now_text(now: DateTime<Utc>) -> String {
     now.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The moment `since` before `now`, or the first day of year 1 when `since` reaches
+/// further back (`--since 999999999999d` means "everything", never a crash; year 1 is a
+/// date every store's engine reads).
+pub(crate) fn before(
+    now: chrono::DateTime<chrono::Utc>,
+    since: std::time::Duration,
+) -> chrono::DateTime<chrono::Utc> {
+    let earliest = crate::scan::history::earliest();
+    chrono::Duration::from_std(since)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .unwrap_or(earliest)
+        .max(earliest)
 }

@@ -214,6 +214,7 @@ pub fn run(args: &PushArgs) -> Result<Exit, AppError> {
         set: HashMap::new(),
         defaults: HashMap::new(),
         now: now_text(Utc::now()),
+        untrusted: false,
     };
     let config = config::load(config_path.as_deref(), &[], &vars)?;
     let outbox = outbox::Outbox::in_project(&config.project_dir);

@@ -37,7 +37,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
         .collect::<Result<Vec<_>, _>>()?;
     let history = super::history::project_history(args.config.as_ref())?;
     let now = Utc::now();
-    let from = now - chrono::Duration::from_std(since).unwrap_or(chrono::Duration::MAX);
+    let from = super::before(now, since);
     let runtime = runtime()?;
     let read = runtime.block_on(read_history(&history, from, &globs));
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -75,7 +75,7 @@ pub(super) fn run_page(results: &crate::results::Results, history: &HistoryStore
     let now = Utc::now();
     // the 90 days before the run's own now (--now)
     let run_now = parse_timestamp(&results.now).unwrap_or(now);
-    let from = run_now - chrono::Duration::days(90);
+    let from = super::before(run_now, Duration::from_secs(90 * 86_400));
     let read = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -70,6 +70,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         set: set.clone(),
         defaults: HashMap::new(),
         now: now_text(now),
+        untrusted: false,
     };
     let mut config = config::load(config_path.as_deref(), &files, &config_vars)?;
     for name in &names {
@@ -114,10 +115,17 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     if !diags.is_empty() {
         return Err(diags.into());
     }
+    let mut timeout = timeout;
     if let Some(name) = &args.channel {
         // the contract is read twice: here for its dataset and columns, and below as always
         let contract = contract::load(&contract_files[0], &set, &now_text(now))?;
+        let waited = std::time::Instant::now();
         super::stream::substitute(&mut config, &contract, name, &args.environment, timeout)?;
+        // --timeout bounds the whole run: the wait for the set, then what is left for it
+        timeout = timeout.map(|t| {
+            t.saturating_sub(waited.elapsed())
+                .max(std::time::Duration::from_millis(1))
+        });
     }
     let resolved = load_contracts(&contract_files, &config, &names, &set, now)?;
     Ok(Run {

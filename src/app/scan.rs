@@ -60,6 +60,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         set: set.clone(),
         defaults: HashMap::new(),
         now: now_text(now),
+        untrusted: false,
     };
     let config = config::load(
         config_path(args.config.as_ref())?.as_deref(),

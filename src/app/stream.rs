@@ -170,6 +170,24 @@ pub(super) fn substitute(
     environment: &str,
     timeout: Option<Duration>,
 ) -> Result<(), AppError> {
+    // this project's own approvals, whatever the channel's entry says of itself
+    let approved = config
+        .environments
+        .get(environment)
+        .is_some_and(|channels| channels.iter().any(|c| c == name));
+    if !approved {
+        let file = config
+            .config_file
+            .as_ref()
+            .map_or("assay.yml".to_string(), |p| p.display().to_string());
+        return Err(Diag::plain(format!(
+            "channel {name} is not approved in environment {environment} by this project"
+        ))
+        .with_help(format!(
+            "approve it in {file}:\nenvironments:\n  {environment}:\n    channels: [{name}]"
+        ))
+        .into());
+    }
     let entry = find(config, name, environment, contract)?;
     let Some(who) = config.channels.get(name).cloned() else {
         return Err(
@@ -183,13 +201,14 @@ pub(super) fn substitute(
     let runtime = super::runtime()?;
     let received = runtime.block_on(async {
         let receive = async {
-            let mut client = Client::connect(&entry.url, &who, Duration::from_secs(30)).await?;
+            let mut client =
+                Client::connect_registered(&entry, &who, Duration::from_secs(30)).await?;
             if !client.hello.3 {
                 return Err(format!(
                     "channel '{name}' does not frame result sets: there is no end to wait for"
                 ));
             }
-            let got = client.result_set().await;
+            let got = client.result_set(who.max_records, who.max_bytes).await;
             client.logout().await;
             got
         };
@@ -223,6 +242,7 @@ pub(super) fn substitute(
             database: ":memory:".into(),
             owned_by_assay: false,
             preload: None,
+            memory_limit: crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string(),
         }),
     };
     let table = probe.table_ref(&contract.dataset.path).map_err(|e| {
@@ -238,6 +258,7 @@ pub(super) fn substitute(
             database: ":memory:".into(),
             owned_by_assay: false,
             preload: Some(Arc::new(preload)),
+            memory_limit: crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string(),
         }),
         ..probe
     };

@@ -13,7 +13,10 @@ use crate::verify;
 pub fn run(args: &VerifyArgs) -> Result<Exit, AppError> {
     let run = run_config::prepare(args)?;
     if run.plan_only {
-        print!("{}", crate::secrets::mask(&plan::plan_text(&run.resolved)));
+        print!(
+            "{}",
+            crate::secrets::for_terminal(&crate::secrets::mask(&plan::plan_text(&run.resolved)))
+        );
         return Ok(Exit::Ok);
     }
     let runtime = runtime()?;

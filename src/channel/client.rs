@@ -53,6 +53,24 @@ fn tls_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
 }
 
 impl Client {
+    /// Log in to a channel found in the registry, once its entry proves it was written by
+    /// a channel that knows this user's password: a planted entry gets no credentials.
+    pub async fn connect_registered(
+        entry: &super::registry::Entry,
+        who: &Credentials,
+        timeout: Duration,
+    ) -> Result<Client, String> {
+        if !entry.proves(&who.user, &who.password) {
+            return Err(format!(
+                "the registry entry of channel '{}' (at {}) does not prove it knows the password \
+                 of user '{}', so no credentials were sent: the password in assay.yml is not \
+                 the channel's, the channel has no such user, or the entry was planted",
+                entry.name, entry.url, who.user
+            ));
+        }
+        Client::connect(&entry.url, who, timeout).await
+    }
+
     /// Log in at `url` (`http://host:port` or `https://...`) and open `/streaming`.
     pub async fn connect(
         url: &str,
@@ -62,7 +80,10 @@ impl Client {
         let base = url.trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&base).map_err(|e| format!("channel URL {base}: {e}"))?;
         let https = parsed.scheme() == "https";
-        let mut http = reqwest::Client::builder().timeout(timeout);
+        // a redirect would carry the credentials somewhere not configured
+        let mut http = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(ca) = &who.ca_certificate {
             let pem =
                 std::fs::read(ca).map_err(|e| format!("ca_certificate {}: {e}", ca.display()))?;
@@ -159,17 +180,40 @@ impl Client {
 
     /// The next complete result set (records of one that began before we connected are
     /// skipped). Fails when records of it were dropped for us, or the channel closed.
-    pub async fn result_set(&mut self) -> Result<(String, Vec<Json>), String> {
+    /// At most `max_records` records and `max_bytes` bytes of frames are held: a set
+    /// that grows past either is refused, not held.
+    pub async fn result_set(
+        &mut self,
+        max_records: u64,
+        max_bytes: u64,
+    ) -> Result<(String, Vec<Json>), String> {
         let mut current: Option<(String, Vec<Json>)> = None;
+        let mut bytes: u64 = 0;
         loop {
-            match next_frame(&mut self.ws).await? {
-                Frame::ResultSetStart { id, .. } => current = Some((id, Vec::new())),
+            let (frame, size) = next_frame_sized(&mut self.ws).await?;
+            match frame {
+                Frame::ResultSetStart { id, .. } => {
+                    current = Some((id, Vec::new()));
+                    bytes = 0;
+                }
                 Frame::Records {
                     result_set: Some(rs),
                     records,
                 } => {
                     if let Some((id, got)) = current.as_mut().filter(|(id, _)| *id == rs) {
-                        let _ = id;
+                        bytes += size as u64;
+                        if got.len() as u64 + records.len() as u64 > max_records {
+                            return Err(format!(
+                                "result set {id} has more than {max_records} records, the most \
+                                 this run holds (max_records of the channel in assay.yml)"
+                            ));
+                        }
+                        if bytes > max_bytes {
+                            return Err(format!(
+                                "result set {id} is larger than {max_bytes} bytes, the most this \
+                                 run holds (max_bytes of the channel in assay.yml)"
+                            ));
+                        }
                         got.extend(records);
                     }
                 }
@@ -249,12 +293,18 @@ impl Client {
 }
 
 async fn next_frame(ws: &mut WebSocketStream<Box<dyn Io>>) -> Result<Frame, String> {
+    next_frame_sized(ws).await.map(|(frame, _)| frame)
+}
+
+/// The next frame and the bytes of its text.
+async fn next_frame_sized(ws: &mut WebSocketStream<Box<dyn Io>>) -> Result<(Frame, usize), String> {
     loop {
         match ws.next().await {
             None => return Err("the channel closed the connection".into()),
             Some(Err(e)) => return Err(format!("the channel's stream broke: {e}")),
             Some(Ok(Message::Text(t))) => {
                 return serde_json::from_str(t.as_str())
+                    .map(|frame| (frame, t.len()))
                     .map_err(|e| format!("the channel sent something that is not a frame: {e}"))
             }
             Some(Ok(Message::Close(_))) => return Err("the channel closed the connection".into()),

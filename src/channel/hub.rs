@@ -20,6 +20,15 @@ use super::spec::ChannelSpec;
 pub const SESSION_TTL: Duration = Duration::from_secs(3600);
 /// Logins open at once, at most: a flood of logins cannot exhaust memory.
 const MAX_SESSIONS: usize = 10_000;
+/// Sessions one user may hold: one user's logins cannot use up everyone's.
+pub const MAX_SESSIONS_PER_USER: usize = 100;
+
+/// Why a login gets no session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    User,
+    Channel,
+}
 
 pub struct Session {
     pub user: String,
@@ -142,7 +151,7 @@ impl Hub {
     }
 
     /// A new session for `user`: its bearer token (random, 256 bits).
-    pub fn login(&self, user: &str) -> Option<String> {
+    pub fn login(&self, user: &str) -> Result<String, Full> {
         let token = format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -151,8 +160,11 @@ impl Hub {
         let mut sessions = self.sessions.lock().expect("sessions lock");
         let now = Instant::now();
         sessions.retain(|_, s| s.expires > now);
+        if sessions.values().filter(|s| s.user == user).count() >= MAX_SESSIONS_PER_USER {
+            return Err(Full::User);
+        }
         if sessions.len() >= MAX_SESSIONS {
-            return None;
+            return Err(Full::Channel);
         }
         sessions.insert(
             token.clone(),
@@ -162,7 +174,7 @@ impl Hub {
                 ended: watch::channel(false).0,
             },
         );
-        Some(token)
+        Ok(token)
     }
 
     /// The session's user and a receiver that turns true when it ends; None for a

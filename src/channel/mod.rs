@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod format;
+pub mod guard;
 pub mod hub;
 pub mod protocol;
 pub mod registry;

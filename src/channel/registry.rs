@@ -5,6 +5,15 @@
 //! entries of processes that died, or whose heartbeat went stale, are removed by
 //! whoever reads them. Every write is a rename of a complete file, so a reader never
 //! sees half an entry.
+//!
+//! An entry is trusted only as far as it proves itself, since anyone who can write the
+//! folder (or commit to it) can plant one:
+//! - on this machine a channel is alive while it holds an OS lock on a file beside its
+//!   entry (released by the OS when the process ends, however it ends): a planted entry
+//!   (`pid: 1`, a heartbeat in the future) holds no lock, is removed, and blocks nothing;
+//! - before sending credentials, a client checks the entry's proof for its user: PBKDF2
+//!   of that user's password over the entry's nonce and URL, which only a channel that
+//!   knows the password can write. A planted entry cannot, and gets no credentials.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -56,6 +65,41 @@ pub struct Entry {
     pub started_at: DateTime<Utc>,
     pub heartbeat_at: DateTime<Utc>,
     pub counters: Counters,
+    /// random per start: what the proofs are made over, with the URL
+    #[serde(default)]
+    pub nonce: String,
+    /// per user of the channel: the proof that it knows the user's password (hex)
+    #[serde(default)]
+    pub proofs: std::collections::BTreeMap<String, String>,
+}
+
+/// PBKDF2 rounds of a proof: slow enough that a proof read from the registry is no
+/// shortcut to the password, fast enough for a start and a client (~50 ms each).
+const PROOF_ROUNDS: u32 = 100_000;
+
+/// The proof that whoever wrote an entry at `url` with `nonce` knows `password`.
+pub fn proof(password: &str, nonce: &str, url: &str) -> String {
+    let mut out = [0u8; 32];
+    let salt = format!("assay channel registry\n{nonce}\n{url}");
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        std::num::NonZeroU32::new(PROOF_ROUNDS).expect("not zero"),
+        salt.as_bytes(),
+        password.as_bytes(),
+        &mut out,
+    );
+    out.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Entry {
+    /// Whether the entry proves it was written by a channel that knows `user`'s
+    /// `password`: only then may a client send them to its URL.
+    pub fn proves(&self, user: &str, password: &str) -> bool {
+        !self.nonce.is_empty()
+            && self.proofs.get(user).is_some_and(|p| {
+                super::hub::same_secret(p, &proof(password, &self.nonce, &self.url))
+            })
+    }
 }
 
 impl Entry {
@@ -66,6 +110,40 @@ impl Entry {
 
     fn file_name(&self) -> String {
         format!("{}@{}.json", self.name, self.format.name)
+    }
+
+    /// The file whose OS lock the running channel holds.
+    fn lock_name(&self) -> String {
+        format!(".{}@{}.lock", self.name, self.format.name)
+    }
+}
+
+/// A channel's hold on its signature: the OS lock on its lock file, released when this
+/// is dropped or the process ends.
+#[derive(Debug)]
+pub struct Registration {
+    _lock: std::fs::File,
+}
+
+fn open_lock(dir: &Path, entry: &Entry, create: bool) -> std::io::Result<std::fs::File> {
+    crate::paths::no_follow(
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false),
+    )
+    .open(dir.join(entry.lock_name()))
+}
+
+/// Whether a channel of this machine holds the entry's lock. No lock file: none does. A
+/// lock file that cannot be opened is taken as held, so nothing live is removed by
+/// mistake.
+fn lock_held(dir: &Path, entry: &Entry) -> bool {
+    match open_lock(dir, entry, false) {
+        Ok(f) => matches!(f.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(_) => true,
     }
 }
 
@@ -87,10 +165,11 @@ pub fn host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-fn alive(entry: &Entry, now: DateTime<Utc>) -> bool {
-    let fresh = (now - entry.heartbeat_at)
-        .to_std()
-        .map_or(true, |age| age < STALE_AFTER);
+fn alive(dir: &Path, entry: &Entry, now: DateTime<Utc>) -> bool {
+    let age = now.signed_duration_since(entry.heartbeat_at);
+    // a heartbeat from the future is no heartbeat (a planted entry that never goes stale)
+    let fresh =
+        age >= -chrono::Duration::seconds(5) && age.to_std().map_or(true, |age| age < STALE_AFTER);
     if !fresh {
         return false;
     }
@@ -98,7 +177,7 @@ fn alive(entry: &Entry, now: DateTime<Utc>) -> bool {
         // another machine's process: only its heartbeat tells
         return true;
     }
-    process_alive(entry.pid)
+    process_alive(entry.pid) && lock_held(dir, entry)
 }
 
 #[cfg(unix)]
@@ -118,36 +197,70 @@ fn process_alive(_pid: u32) -> bool {
 
 /// Write (or refresh) an entry: all of it, or nothing.
 pub fn write(dir: &Path, entry: &Entry) -> Result<(), String> {
-    std::fs::create_dir_all(dir)
+    crate::paths::state_dir(dir)
         .map_err(|e| format!("the channel registry {} cannot be made: {e}", dir.display()))?;
     let file = dir.join(entry.file_name());
     let tmp = dir.join(format!(".{}.{}.tmp", entry.file_name(), std::process::id()));
     let text = serde_json::to_string_pretty(entry).expect("entries serialize");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, &file))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!(
-                "the channel registry {} cannot be written: {e}",
-                dir.display()
-            )
-        })
+    crate::paths::no_follow(
+        std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .open(&tmp)
+    .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+    .and_then(|_| std::fs::rename(&tmp, &file))
+    .map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!(
+            "the channel registry {} cannot be written: {e}",
+            dir.display()
+        )
+    })
 }
 
-/// Register a starting channel; refused while a live channel holds the same signature.
-pub fn register(dir: &Path, entry: &Entry) -> Result<(), String> {
-    if let Some(other) = list(dir)
-        .into_iter()
-        .find(|e| e.name == entry.name && e.format.name == entry.format.name)
-    {
-        if other.pid != entry.pid || other.host != entry.host {
-            return Err(format!(
-                "channel {} (format {}) already runs: process {} on {}, at {}",
-                other.name, other.format.name, other.pid, other.host, other.url
-            ));
+/// Register a starting channel, holding its signature until the registration is dropped;
+/// refused while a live channel holds the same signature (its lock, or, on another
+/// machine, a fresh heartbeat).
+pub fn register(dir: &Path, entry: &Entry) -> Result<Registration, String> {
+    let other_running = |other: &Entry| {
+        format!(
+            "channel {} (format {}) already runs: process {} on {}, at {}",
+            other.name, other.format.name, other.pid, other.host, other.url
+        )
+    };
+    if let Some(other) = list(dir).into_iter().find(|e| {
+        e.name == entry.name && e.format.name == entry.format.name && e.host != entry.host
+    }) {
+        return Err(other_running(&other));
+    }
+    crate::paths::state_dir(dir)
+        .map_err(|e| format!("the channel registry {} cannot be made: {e}", dir.display()))?;
+    let lock = open_lock(dir, entry, true).map_err(|e| {
+        format!(
+            "the channel registry {} cannot be written: {e}",
+            dir.display()
+        )
+    })?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let file = dir.join(entry.file_name());
+            return Err(match read_entry(&file) {
+                Some(other) => other_running(&other),
+                None => format!(
+                    "channel {} (format {}) already runs on this machine",
+                    entry.name, entry.format.name
+                ),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(format!("the channel registry lock cannot be taken: {e}"))
         }
     }
-    write(dir, entry)
+    write(dir, entry)?;
+    Ok(Registration { _lock: lock })
 }
 
 /// Remove this process's entry.
@@ -179,7 +292,7 @@ pub fn list(dir: &Path) -> Vec<Entry> {
             continue;
         }
         match read_entry(&path) {
-            Some(e) if alive(&e, now) => out.push(e),
+            Some(e) if alive(dir, &e, now) => out.push(e),
             Some(e) => {
                 tracing::info!(
                     "channel registry: removing {} (process {} no longer runs or its heartbeat is stale)",
@@ -234,6 +347,8 @@ mod tests {
             started_at: heartbeat,
             heartbeat_at: heartbeat,
             counters: Counters::default(),
+            nonce: String::new(),
+            proofs: Default::default(),
         }
     }
 
@@ -242,7 +357,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let me = std::process::id();
         let now = Utc::now();
-        register(dir.path(), &entry("live", me, now)).unwrap();
+        let held = register(dir.path(), &entry("live", me, now)).unwrap();
         // a pid that cannot be running (beyond any pid_max)
         write(dir.path(), &entry("dead", 999_999_999, now)).unwrap();
         write(
@@ -255,17 +370,59 @@ mod tests {
         write(dir.path(), &other).unwrap();
         let names: Vec<String> = list(dir.path()).into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["elsewhere", "live"]);
-        let files = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(files, 2, "dead and stale entries removed");
-        // the same signature from another process is refused; its own refresh is not
+        let entries = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .filter(|f| f.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        };
+        assert_eq!(entries(), 2, "dead and stale entries removed");
+        // the same signature is refused while its lock is held, whatever pid it names
         let mut twin = entry("live", me, now);
         twin.pid = 1;
         let e = register(dir.path(), &twin).unwrap_err();
         assert!(e.contains("already runs"), "{e}");
-        register(dir.path(), &entry("live", me, now)).unwrap();
         assert!(list(dir.path())[1].visible_in("prod"));
         assert!(!list(dir.path())[1].visible_in("staging"));
-        remove(dir.path(), &entry("live", me, now));
-        assert_eq!(list(dir.path()).len(), 1);
+        drop(held);
+        // planted entries: a live pid without the lock, pid 1, a heartbeat a year ahead
+        write(dir.path(), &entry("planted", me, now)).unwrap();
+        write(dir.path(), &entry("init", 1, now)).unwrap();
+        write(
+            dir.path(),
+            &entry("future", me, now + chrono::Duration::days(365)),
+        )
+        .unwrap();
+        let names: Vec<String> = list(dir.path()).into_iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            ["elsewhere"],
+            "a released lock and planted entries are not alive"
+        );
+        // and none of them blocks the real channel from starting
+        let _again = register(dir.path(), &entry("future", me, now)).unwrap();
+        let _init = register(dir.path(), &entry("init", me, now)).unwrap();
+        assert_eq!(list(dir.path()).len(), 3);
+        remove(dir.path(), &entry("init", me, now));
+        assert_eq!(list(dir.path()).len(), 2);
+    }
+
+    #[test]
+    fn only_a_channel_that_knows_the_password_proves_it() {
+        let mut e = entry("orders", 1, Utc::now());
+        assert!(
+            !e.proves("pipeline", "s3cret-pass"),
+            "no proof, no credentials"
+        );
+        e.nonce = "n-1".into();
+        e.proofs
+            .insert("pipeline".into(), proof("s3cret-pass", "n-1", &e.url));
+        assert!(e.proves("pipeline", "s3cret-pass"));
+        assert!(!e.proves("pipeline", "another-pass"));
+        assert!(!e.proves("other", "s3cret-pass"));
+        // a proof copied to an entry at another URL proves nothing there
+        e.url = "http://127.0.0.1:2".into();
+        assert!(!e.proves("pipeline", "s3cret-pass"));
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
@@ -17,13 +17,21 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use super::guard::{Guard, Guarded, Peer};
 use super::hub::{same_secret, Hub, Next, SESSION_TTL};
 use super::protocol::{Frame, Kind};
 use super::sink::Sink;
 use super::spec::Tls;
 
-/// The largest message a client may send (a sink's batch of records).
+/// The largest message a client may send (a sink's batch of records); a source's
+/// consumers send nothing, so a small one.
 const MAX_MESSAGE: usize = 16 << 20;
+const MAX_CONSUMER_MESSAGE: usize = 64 << 10;
+/// What a connection may hold of frames written to a client that does not read them: a
+/// stalled client costs this much at most, beside its queued frames (shared with every
+/// consumer).
+const WRITE_BUFFER: usize = 128 << 10;
+const MAX_WRITE_BUFFER: usize = MAX_MESSAGE + (1 << 20);
 /// A failed login waits this long: guessing passwords is slow.
 const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
 
@@ -31,6 +39,7 @@ const FAILED_LOGIN_DELAY: Duration = Duration::from_millis(300);
 struct App {
     hub: Arc<Hub>,
     sink: Option<Arc<Sink>>,
+    guard: Arc<Guard>,
 }
 
 /// Bind the channel's address: the address it really listens on (a chosen free port).
@@ -47,13 +56,17 @@ pub async fn serve(
     hub: Arc<Hub>,
     sink: Option<Arc<Sink>>,
 ) -> Result<(), String> {
+    let guard = Guard::new();
     let app = Router::new()
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/streaming", any(streaming))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn(request_read))
         .with_state(App {
             hub: hub.clone(),
             sink,
+            guard: guard.clone(),
         });
     let mut stopping = hub.stopping();
     let stop = async move {
@@ -61,19 +74,39 @@ pub async fn serve(
         // the sockets' own tasks send `closing` and close; give them a moment
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    let app = app.into_make_service_with_connect_info::<Peer>();
     match tls {
-        None => axum::serve(listener, app)
+        None => axum::serve(Guarded::new(listener, guard), app)
             .with_graceful_shutdown(stop)
             .await
             .map_err(|e| e.to_string()),
         Some(tls) => {
             let listener = super::tls::TlsListener::new(listener, &tls)?;
-            axum::serve(listener, app)
+            axum::serve(Guarded::new(listener, guard), app)
                 .with_graceful_shutdown(stop)
                 .await
                 .map_err(|e| e.to_string())
         }
     }
+}
+
+/// Every request read whole gives its connection a new deadline for the next one.
+async fn request_read(
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    peer.request_read();
+    next.run(request).await
+}
+
+fn too_many(what: &str) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, "60")],
+        what.to_string(),
+    )
+        .into_response()
 }
 
 fn unauthorized(scheme: &'static str) -> Response {
@@ -107,8 +140,22 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-async fn login(State(app): State<App>, headers: HeaderMap) -> Response {
-    let known = basic(&headers).and_then(|(user, password)| {
+async fn login(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let given = basic(&headers);
+    // names nobody has count as one, so guessing names fills no memory
+    let name = match &given {
+        Some((user, _)) if app.hub.spec.users.iter().any(|u| &u.name == user) => user.clone(),
+        _ => String::new(),
+    };
+    let ip = peer.addr.ip();
+    if !app.guard.login_allowed(ip, &name) {
+        return too_many("too many failed logins from here or as this user; try again later");
+    }
+    let known = given.and_then(|(user, password)| {
         // every user is compared, so the time says nothing about which names exist
         let mut found = None;
         for u in &app.hub.spec.users {
@@ -119,11 +166,16 @@ async fn login(State(app): State<App>, headers: HeaderMap) -> Response {
         found
     });
     let Some(user) = known else {
+        app.guard.login_failed(ip, &name);
         tokio::time::sleep(FAILED_LOGIN_DELAY).await;
         return unauthorized("Basic realm=\"assay channel\"");
     };
     match app.hub.login(&user) {
-        Some(token) => (
+        Err(super::hub::Full::User) => {
+            too_many("this user has too many sessions; log out the ones no longer used")
+        }
+        Err(super::hub::Full::Channel) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Ok(token) => (
             StatusCode::OK,
             axum::Json(json!({
                 "token": token,
@@ -132,7 +184,6 @@ async fn login(State(app): State<App>, headers: HeaderMap) -> Response {
             })),
         )
             .into_response(),
-        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
@@ -145,6 +196,7 @@ async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
 
 async fn streaming(
     State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -161,8 +213,15 @@ async fn streaming(
         )
             .into_response();
     };
-    ws.max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE)
+    peer.upgraded();
+    let max_message = match app.hub.spec.kind {
+        Kind::Source => MAX_CONSUMER_MESSAGE,
+        Kind::Sink => MAX_MESSAGE,
+    };
+    ws.max_message_size(max_message)
+        .max_frame_size(max_message)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| connection(app, socket, user, ended))
 }
 

@@ -15,8 +15,8 @@ use tokio::sync::Mutex;
 use super::format::{Field, FieldType, Format};
 use super::spec::{ChannelSpec, FileFormat, Store};
 use crate::engine::StoreTypes;
-use crate::sql::ast::{CreateTable, Expr, Insert, Literal, TableRef};
-use crate::sql::dialect::{print_create_table, print_insert};
+use crate::sql::ast::{CreateTable, Insert, Param, Statement, TableRef};
+use crate::sql::dialect::{insert_batch, print_create_table, print_insert};
 use crate::store::StoreLocation;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -67,29 +67,38 @@ pub fn column_type(types: &StoreTypes, f: &Field) -> String {
     }
 }
 
-/// A checked record's value as an SQL literal.
-fn literal(f: &Field, v: &Json) -> Expr {
-    let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
+/// A checked record's value, bound as a parameter of the INSERT.
+fn param(f: &Field, v: &Json) -> Param {
     match (f.field_type, v) {
-        (_, Json::Null) => Expr::Null,
-        (FieldType::Long | FieldType::Double, Json::Number(n)) => {
-            Expr::Lit(Literal::Number(n.to_string()))
+        (_, Json::Null) => Param::Null,
+        (FieldType::Long, Json::Number(n)) if n.is_i64() => Param::Int(n.as_i64().expect("an i64")),
+        (FieldType::Double, Json::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {
+            Param::Float(n.as_f64().expect("a finite f64"))
         }
-        (FieldType::Boolean, Json::Bool(b)) => Expr::Lit(Literal::Bool(*b)),
+        (FieldType::Boolean, Json::Bool(b)) => Param::Bool(*b),
         (FieldType::Timestamp, Json::String(s)) => {
             match crate::checks::freshness::parse_timestamp(s) {
-                Some(t) => text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()),
-                None => text(s),
+                Some(t) => Param::Text(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()),
+                None => Param::text(s),
             }
         }
-        (_, Json::String(s)) => text(s),
-        (_, other) => text(&other.to_string()),
+        (_, Json::String(s)) => Param::text(s),
+        // numbers as written (exact decimals), anything else as its JSON text
+        (_, other) => Param::Text(other.to_string()),
     }
 }
 
+/// A CSV cell. Text that a spreadsheet would run as a formula (starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP advises, so opening
+/// a sink's file runs nothing; numbers (decimals travel as text) stay as they are.
 fn csv_cell(v: &Json) -> String {
     let raw = match v {
         Json::Null => return String::new(),
+        Json::String(s)
+            if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() =>
+        {
+            format!("'{s}")
+        }
         Json::String(s) => s.clone(),
         other => other.to_string(),
     };
@@ -119,9 +128,9 @@ fn open_lines(
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    // a link planted at the file's place is not followed: the sink writes where its
+    // channel file says, nowhere else
+    let mut file = crate::paths::no_follow(std::fs::OpenOptions::new().create(true).append(true))
         .open(path)
         .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))?;
     if file_format == FileFormat::Csv {
@@ -279,17 +288,13 @@ impl Target {
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))
             }
             Target::Parquet { conn, dirty, .. } => {
-                let sql = insert_rows(
+                let statements = insert_rows(
                     &crate::sql::duckdb::DuckDbDialect,
                     TableRef::new(vec!["records".into()]),
                     format,
                     &records,
                 );
-                let batch = format!("BEGIN TRANSACTION;\n{};\nCOMMIT;", sql.join(";\n"));
-                conn.execute_batch(&batch).map_err(|e| {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    e.to_string()
-                })?;
+                crate::exec::duckdb::execute_writes(conn, &statements)?;
                 *dirty = true;
                 Ok(())
             }
@@ -360,10 +365,10 @@ pub fn insert_rows(
     table: TableRef,
     format: &Format,
     records: &[Map<String, Json>],
-) -> Vec<String> {
+) -> Vec<Statement> {
     let columns: Vec<String> = format.fields.iter().map(|f| f.name.clone()).collect();
     records
-        .chunks(500)
+        .chunks(insert_batch(columns.len()))
         .map(|chunk| {
             print_insert(
                 dialect,
@@ -376,7 +381,7 @@ pub fn insert_rows(
                             format
                                 .fields
                                 .iter()
-                                .map(|f| literal(f, r.get(&f.name).unwrap_or(&Json::Null)))
+                                .map(|f| param(f, r.get(&f.name).unwrap_or(&Json::Null)))
                                 .collect()
                         })
                         .collect(),

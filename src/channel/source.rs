@@ -68,8 +68,9 @@ pub async fn read(
     match &spec.store {
         Store::File { path, format } => {
             let (path, file_format, fmt) = (path.clone(), *format, spec.format.clone());
+            let root = spec.root.clone();
             tokio::task::spawn_blocking(move || {
-                read_files(&path, file_format, &fmt, &mut frames)?;
+                read_files(&root, &path, file_format, &fmt, &mut frames)?;
                 Ok(frames.done())
             })
             .await
@@ -118,7 +119,38 @@ fn read_type(field: &super::format::Field) -> String {
     }
 }
 
+/// The files a path or glob names, each resolved inside `root` (the project's folder): a
+/// file that is a symbolic link leading out is refused, not read.
+fn matching_files(conn: &duckdb::Connection, root: &Path, path: &Path) -> Result<String, String> {
+    let text = path.to_string_lossy();
+    let quoted = |p: &str| format!("'{}'", p.replace('\'', "''"));
+    let files: Vec<String> = if text.contains(['*', '?', '[']) {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT file FROM glob({}) ORDER BY file",
+                quoted(&text)
+            ))
+            .map_err(|e| format!("cannot list {text}: {e}"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| format!("cannot list {text}: {e}"))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| format!("cannot list {text}: {e}"))?
+    } else {
+        vec![text.to_string()]
+    };
+    if files.is_empty() {
+        return Err(format!("no file matches {text}"));
+    }
+    for f in &files {
+        crate::paths::inside(root, Path::new(f)).map_err(|why| format!("{f} {why}"))?;
+    }
+    let list: Vec<String> = files.iter().map(|f| quoted(f)).collect();
+    Ok(format!("[{}]", list.join(", ")))
+}
+
 fn read_files(
+    root: &Path,
     path: &Path,
     file_format: FileFormat,
     format: &Format,
@@ -130,7 +162,7 @@ fn read_files(
         .map_err(|e| e.to_string())?;
     let conn = duckdb::Connection::open_in_memory_with_flags(config).map_err(|e| e.to_string())?;
     let d = DuckDbDialect;
-    let quoted = format!("'{}'", path.to_string_lossy().replace('\'', "''"));
+    let quoted = matching_files(&conn, root, path)?;
     let reader = match file_format {
         FileFormat::Csv => format!("read_csv({quoted}, header = true, all_varchar = true)"),
         FileFormat::Jsonl => {

@@ -130,6 +130,8 @@ pub struct Tls {
 #[derive(Debug, Clone)]
 pub struct ChannelSpec {
     pub file: PathBuf,
+    /// the project's folder: every file the channel reads or writes is inside it
+    pub root: PathBuf,
     pub name: String,
     pub kind: Kind,
     /// `file`, `duckdb`, `postgres`, `mysql`
@@ -162,7 +164,13 @@ pub fn load(path: &Path, config: &Config, vars: &Vars) -> Result<ChannelSpec, Di
     })?;
     let source = Source::new(path, text);
     let node = yaml::parse(&source)?;
-    let mut r = Reader::new(&source, Some(vars));
+    // a channel file is untrusted text, like a contract: only a user's password may
+    // come from a secret (read apart, below), and a password is never sent or shown
+    let untrusted = Vars {
+        untrusted: true,
+        ..vars.clone()
+    };
+    let mut r = Reader::new(&source, Some(&untrusted));
     let base = path.parent().unwrap_or(Path::new("."));
     let spec = read(&mut r, &node, path, base, config);
     if !r.diags.is_empty() {
@@ -246,11 +254,11 @@ fn read(
         None => "127.0.0.1:0".to_string(),
     };
     let tls = match node.get("tls").filter(|n| !n.is_null()) {
-        Some(n) => Some(tls(r, n, base)?),
+        Some(n) => Some(tls(r, n, &config.project_dir, base)?),
         None => None,
     };
     let users_node = r.required(node, "users", "a channel")?;
-    let users = users(r, users_node, base)?;
+    let users = users(r, users_node, &config.project_dir, base)?;
     let environment = match node.get("environment").filter(|n| !n.is_null()) {
         Some(_) => name_at(r, node, "environment", "the environment")?,
         None => DEFAULT_ENVIRONMENT.to_string(),
@@ -272,6 +280,7 @@ fn read(
     }
     Some(ChannelSpec {
         file: file.to_path_buf(),
+        root: config.project_dir.clone(),
         name,
         kind,
         store_type,
@@ -483,11 +492,20 @@ fn store(
             );
             return None;
         }
-        let path = PathBuf::from(&text);
-        let path = if path.is_absolute() {
-            path
-        } else {
-            base.join(path)
+        let path = match crate::paths::confined(&config.project_dir, base, &text) {
+            Ok(p) => p,
+            Err(why) => {
+                r.error(
+                    n.span,
+                    format!("path '{text}' {why}"),
+                    Some(
+                        "a channel file reaches only files inside its project's folder: write \
+                         a relative path that stays there (../data/orders.jsonl)"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
         };
         return Some(Store::File { path, format });
     }
@@ -566,14 +584,27 @@ fn store(
     }
 }
 
-fn tls(r: &mut Reader, node: &Node, base: &Path) -> Option<Tls> {
+fn tls(r: &mut Reader, node: &Node, root: &Path, base: &Path) -> Option<Tls> {
     if !r.keys(node, &["certificate", "key"], "tls") {
         return None;
     }
     let mut file = |key: &str| -> Option<PathBuf> {
         let n = r.required(node, key, "tls")?;
         let text = r.string(n, key)?;
-        let p = base.join(&text);
+        let p = match crate::paths::confined(root, base, &text) {
+            Ok(p) => p,
+            Err(why) => {
+                r.error(
+                    n.span,
+                    format!("tls.{key} '{text}' {why}"),
+                    Some(
+                        "a PEM file inside the project's folder, relative to the channel file"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
+        };
         if !p.is_file() {
             r.error(
                 n.span,
@@ -589,7 +620,7 @@ fn tls(r: &mut Reader, node: &Node, base: &Path) -> Option<Tls> {
     Some(Tls { certificate, key })
 }
 
-fn users(r: &mut Reader, node: &Node, base: &Path) -> Option<Vec<User>> {
+fn users(r: &mut Reader, node: &Node, root: &Path, base: &Path) -> Option<Vec<User>> {
     let items = r.list(node, "users")?;
     if items.is_empty() {
         r.error(
@@ -635,11 +666,36 @@ fn users(r: &mut Reader, node: &Node, base: &Path) -> Option<Vec<User>> {
                     );
                     return None;
                 }
-                r.string(p, "password")?
+                let trusted = r.vars.map(|v| Vars {
+                    untrusted: false,
+                    ..v.clone()
+                });
+                let raw = r.raw_text(p, "password")?;
+                match crate::interp::interpolate(&raw, trusted.as_ref()) {
+                    Ok(password) => password,
+                    Err(e) => {
+                        r.error(p.span, e.message(), Some(e.help()));
+                        return None;
+                    }
+                }
             }
             (None, Some(f)) => {
                 let text = r.string(f, "password_file")?;
-                match std::fs::read_to_string(base.join(&text)) {
+                let file = match crate::paths::confined(root, base, &text) {
+                    Ok(p) => p,
+                    Err(why) => {
+                        r.error(
+                            f.span,
+                            format!("password_file '{text}' {why}"),
+                            Some(
+                                "a file inside the project's folder, relative to the channel file"
+                                    .into(),
+                            ),
+                        );
+                        return None;
+                    }
+                };
+                match std::fs::read_to_string(file) {
                     Ok(p) => p.trim_end_matches(['\n', '\r']).to_string(),
                     Err(e) => {
                         r.error(

@@ -24,7 +24,15 @@ pub struct Credentials {
     pub password: String,
     /// a PEM file with the CA that signed the channel's certificate (a private CA)
     pub ca_certificate: Option<std::path::PathBuf>,
+    /// the most `verify --channel` holds of one result set: records, and bytes of frames
+    pub max_records: u64,
+    pub max_bytes: u64,
 }
+
+/// What `verify --channel` holds of one result set unless `channels:` says: a source
+/// that never ends its set cannot take the machine's memory.
+pub const DEFAULT_MAX_RECORDS: u64 = 5_000_000;
+pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -106,7 +114,17 @@ pub(super) fn channels(
     let mut out = BTreeMap::new();
     for (key, value) in entries {
         let what = format!("channel {}", key.name);
-        if !r.keys(value, &["user", "password", "ca_certificate"], &what) {
+        if !r.keys(
+            value,
+            &[
+                "user",
+                "password",
+                "ca_certificate",
+                "max_records",
+                "max_bytes",
+            ],
+            &what,
+        ) {
             return None;
         }
         let user_node = r.required(value, "user", &what)?;
@@ -138,12 +156,42 @@ pub(super) fn channels(
             }
             None => None,
         };
+        let max_records = match value.get("max_records").filter(|n| !n.is_null()) {
+            Some(n) => match r.number(n, "max_records") {
+                Some(v) if v >= 1.0 && v.fract() == 0.0 => v as u64,
+                Some(_) => {
+                    r.error(n.span, "max_records is a whole number of at least 1", None);
+                    return None;
+                }
+                None => return None,
+            },
+            None => DEFAULT_MAX_RECORDS,
+        };
+        let max_bytes = match value.get("max_bytes").filter(|n| !n.is_null()) {
+            Some(n) => {
+                let text = r.string(n, "max_bytes")?;
+                match crate::exec::parse_size(&text) {
+                    Some(b) => b,
+                    None => {
+                        r.error(
+                            n.span,
+                            format!("max_bytes '{text}' is not a size"),
+                            Some("write it like 256MiB or 2GB".into()),
+                        );
+                        return None;
+                    }
+                }
+            }
+            None => DEFAULT_MAX_BYTES,
+        };
         out.insert(
             key.name.clone(),
             Credentials {
                 user,
                 password,
                 ca_certificate,
+                max_records,
+                max_bytes,
             },
         );
     }

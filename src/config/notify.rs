@@ -117,7 +117,7 @@ fn target(r: &mut Reader, node: &Node, name: &'static str, url_key: &str) -> Opt
     }
     let url_node = r.required(node, url_key, &format!("notify.{name}"))?;
     let url = r.string(url_node, url_key)?;
-    crate::secrets::register(&url);
+    register_url(&url);
     let ok = reqwest::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
     if !ok {
         r.error(
@@ -148,4 +148,15 @@ fn target(r: &mut Reader, node: &Node, name: &'static str, url_key: &str) -> Opt
         }
     }
     Some(NotifyTarget { name, url, on })
+}
+
+/// A URL that is its own credential (a Slack webhook): as written and as an HTTP client
+/// normalises it (scheme and host in lower case, `..` segments resolved, a default port
+/// dropped, spaces encoded), the form its error texts carry.
+fn register_url(url: &str) {
+    crate::secrets::register(url);
+    if let Ok(parsed) = reqwest::Url::parse(url.trim()) {
+        crate::secrets::register(parsed.as_str());
+        crate::secrets::register(parsed.as_str().trim_end_matches('/'));
+    }
 }

@@ -105,6 +105,7 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
         set: set.clone(),
         defaults: HashMap::new(),
         now: now.to_string(),
+        untrusted: true,
     };
     // variables first: everything else may use them
     {

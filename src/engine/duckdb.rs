@@ -12,7 +12,7 @@ use super::{
 use crate::decode::Reader;
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::{ExecError, Executor, RunControl};
-use crate::sql::ast::TableRef;
+use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
 use crate::yaml::Node;
@@ -29,6 +29,8 @@ pub struct DuckDbSettings {
     /// an in-memory database made by these statements (a channel's result set loaded
     /// into a table), locked down once they ran
     pub preload: Option<Arc<Preload>>,
+    /// DuckDB's memory_limit for verification sessions
+    pub memory_limit: String,
 }
 
 /// What makes a preloaded in-memory database.
@@ -61,11 +63,12 @@ impl Engine for DuckDb {
         conn: &Node,
         base: &Path,
     ) -> Option<Arc<dyn Settings>> {
-        if !r.keys(conn, &["database"], "a duckdb connection") {
+        if !r.keys(conn, &["database", "memory_limit"], "a duckdb connection") {
             return None;
         }
         let db = r.required(conn, "database", "a duckdb connection")?;
         let database = r.string(db, "database")?;
+        let memory_limit = super::memory_limit(r, conn)?;
         let database = if database == ":memory:" {
             database
         } else {
@@ -75,6 +78,7 @@ impl Engine for DuckDb {
             database,
             owned_by_assay: false,
             preload: None,
+            memory_limit,
         }))
     }
 
@@ -98,7 +102,11 @@ impl Engine for DuckDb {
         let settings = settings_of::<DuckDbSettings>(ds.settings.as_ref(), self.name()).clone();
         if let Some(preload) = settings.preload {
             return open_blocking(move || {
-                let opened = DuckDbExecutor::open_preloaded(&name, &preload.statements);
+                let opened = DuckDbExecutor::open_preloaded(
+                    &name,
+                    &preload.statements,
+                    &settings.memory_limit,
+                );
                 for f in &preload.then_remove {
                     let _ = std::fs::remove_file(f);
                 }
@@ -106,7 +114,10 @@ impl Engine for DuckDb {
             })
             .await;
         }
-        open_blocking(move || DuckDbExecutor::open_database(&name, &settings.database)).await
+        open_blocking(move || {
+            DuckDbExecutor::open_database(&name, &settings.database, &settings.memory_limit)
+        })
+        .await
     }
 
     fn store(&self) -> Option<&dyn StoreEngine> {
@@ -155,13 +166,12 @@ impl StoreEngine for DuckDb {
         &self,
         _name: &str,
         settings: &dyn Settings,
-        statements: Vec<String>,
+        statements: Vec<Statement>,
     ) -> Result<(), String> {
         let s = settings_of::<DuckDbSettings>(settings, self.name()).clone();
         tokio::task::spawn_blocking(move || -> Result<(), String> {
             let conn = open_store(Path::new(&s.database), s.owned_by_assay)?;
-            let batch = format!("BEGIN TRANSACTION;\n{};\nCOMMIT;", statements.join(";\n"));
-            conn.execute_batch(&batch).map_err(|e| e.to_string())
+            crate::exec::duckdb::execute_writes(&conn, &statements)
         })
         .await
         .map_err(|e| format!("the store task failed: {e}"))?
@@ -174,8 +184,16 @@ impl StoreEngine for DuckDb {
 /// warning, and a new store made, so one bad moment does not break every later run.
 fn open_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+        if owned {
+            crate::paths::state_dir(dir)
+        } else {
+            std::fs::create_dir_all(dir)
+        }
+        .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+    }
+    if owned {
+        crate::paths::no_links(path).map_err(|e| e.to_string())?;
+        crate::paths::no_links(&wal_of(path)).map_err(|e| e.to_string())?;
     }
     if owned && path.exists() && !is_duckdb_file(path) {
         let aside = path.with_file_name(format!(

@@ -26,6 +26,8 @@ const FILE_EXTENSIONS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct FilesSettings {
     pub root: PathBuf,
+    /// DuckDB's memory_limit for verification sessions
+    pub memory_limit: String,
 }
 
 impl Settings for FilesSettings {
@@ -50,13 +52,15 @@ impl Engine for FilesEngine {
         conn: &Node,
         base: &Path,
     ) -> Option<Arc<dyn Settings>> {
-        if !r.keys(conn, &["root"], "a files connection") {
+        if !r.keys(conn, &["root", "memory_limit"], "a files connection") {
             return None;
         }
         let root = r.required(conn, "root", "a files connection")?;
         let root = r.string(root, "root")?;
+        let memory_limit = super::memory_limit(r, conn)?;
         Some(Arc::new(FilesSettings {
             root: config_path(base, &root),
+            memory_limit,
         }))
     }
 
@@ -99,7 +103,11 @@ impl Engine for FilesEngine {
         files: Files,
     ) -> Result<Arc<dyn Executor>, ExecError> {
         let name = ds.name.clone();
-        super::duckdb::open_blocking(move || DuckDbExecutor::open_files(&name, &files)).await
+        let settings = settings_of::<FilesSettings>(ds.settings.as_ref(), self.name()).clone();
+        super::duckdb::open_blocking(move || {
+            DuckDbExecutor::open_files(&name, &settings.root, &files, &settings.memory_limit)
+        })
+        .await
     }
 
     /// Files are read, never written: failed rows need a database.

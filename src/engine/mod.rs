@@ -23,7 +23,7 @@ use async_trait::async_trait;
 
 use crate::decode::Reader;
 use crate::exec::{ExecError, Executor, Limits, RunControl, Value};
-use crate::sql::ast::TableRef;
+use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::yaml::Node;
 
@@ -195,12 +195,12 @@ pub trait StoreEngine: Send + Sync {
         format!("CREATE SCHEMA IF NOT EXISTS {quoted}")
     }
 
-    /// Run `statements` in one transaction.
+    /// Run `statements` in one transaction, their values bound as parameters.
     async fn write(
         &self,
         name: &str,
         settings: &dyn Settings,
-        statements: Vec<String>,
+        statements: Vec<Statement>,
     ) -> Result<(), String>;
 }
 
@@ -220,4 +220,25 @@ pub(crate) fn config_path(base: &Path, p: &str) -> PathBuf {
     } else {
         base.join(path)
     }
+}
+
+/// `memory_limit:` of an embedded DuckDB connection (duckdb, files): a size DuckDB takes,
+/// or the default. None when it is written wrong (reported).
+pub(crate) fn memory_limit(r: &mut Reader, conn: &Node) -> Option<String> {
+    let Some(n) = conn.get("memory_limit").filter(|n| !n.is_null()) else {
+        return Some(crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string());
+    };
+    let text = r.string(n, "memory_limit")?;
+    if !crate::exec::duckdb::valid_memory_limit(&text) {
+        r.error(
+            n.span,
+            format!("memory_limit '{text}' is not a size"),
+            Some(format!(
+                "write it like 512MB or 8GB (the default is {})",
+                crate::exec::duckdb::DEFAULT_MEMORY_LIMIT
+            )),
+        );
+        return None;
+    }
+    Some(text.trim().to_string())
 }

@@ -11,7 +11,7 @@ use crate::decode::Reader;
 use crate::exec::mysql::MySqlExecutor;
 use crate::exec::server::ServerConfig;
 use crate::exec::{ExecError, Executor, RunControl};
-use crate::sql::ast::TableRef;
+use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::mysql::MySqlDialect;
 use crate::yaml::Node;
@@ -96,7 +96,7 @@ impl StoreEngine for MySql {
         &self,
         name: &str,
         settings: &dyn Settings,
-        statements: Vec<String>,
+        statements: Vec<Statement>,
     ) -> Result<(), String> {
         let server = settings_of::<ServerConfig>(settings, self.name());
         MySqlExecutor::new(name, server, 1)

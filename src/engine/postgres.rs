@@ -11,7 +11,7 @@ use crate::decode::Reader;
 use crate::exec::postgres::PostgresExecutor;
 use crate::exec::server::ServerConfig;
 use crate::exec::{ExecError, Executor, RunControl};
-use crate::sql::ast::TableRef;
+use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::postgres::PostgresDialect;
 use crate::yaml::Node;
@@ -114,7 +114,7 @@ impl StoreEngine for Postgres {
         &self,
         name: &str,
         settings: &dyn Settings,
-        statements: Vec<String>,
+        statements: Vec<Statement>,
     ) -> Result<(), String> {
         let server = settings_of::<ServerConfig>(settings, self.name());
         PostgresExecutor::new(name, server, 1)

@@ -14,7 +14,7 @@ use duckdb::{AccessMode, Config, Connection};
 
 use super::control::Interrupt;
 use super::{ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl, Session, Value};
-use crate::sql::ast::TableRef;
+use crate::sql::ast::{Param, Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
 
@@ -39,6 +39,37 @@ pub fn reader_sql(path: &Path) -> String {
     format!("{func}({quoted})")
 }
 
+/// Run writing statements in one transaction on `conn`, their values bound as
+/// parameters: all of them are written, or none.
+pub fn execute_writes(conn: &Connection, statements: &[Statement]) -> Result<(), String> {
+    conn.execute_batch("BEGIN TRANSACTION")
+        .map_err(|e| e.to_string())?;
+    let written = statements.iter().try_for_each(|s| {
+        let params: Vec<DValue> = s.params.iter().map(param_value).collect();
+        conn.execute(&s.sql, duckdb::params_from_iter(params))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    });
+    match written {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// A bound value as DuckDB takes it; text is cast by DuckDB to the column's type.
+fn param_value(p: &Param) -> DValue {
+    match p {
+        Param::Null => DValue::Null,
+        Param::Text(s) => DValue::Text(s.clone()),
+        Param::Int(i) => DValue::BigInt(*i),
+        Param::Float(v) => DValue::Double(*v),
+        Param::Bool(b) => DValue::Boolean(*b),
+    }
+}
+
 fn connect_error(data_source: &str, e: impl std::fmt::Display) -> ExecError {
     ExecError::Connect {
         data_source: data_source.to_string(),
@@ -58,7 +89,23 @@ fn base_config() -> duckdb::Result<Config> {
 
 /// Lock the database down once its views exist: no file outside `allowed` (no ATTACH,
 /// COPY, file function or extension download), and no setting can be changed back.
-fn lock_down(conn: &Connection, allowed: &[PathBuf]) -> duckdb::Result<()> {
+/// The memory one DuckDB data source may use unless its connection says
+/// (`memory_limit:`): a contract's expression cannot take the machine's memory (DuckDB's
+/// own default is 80% of it), and verification's aggregates need far less.
+pub const DEFAULT_MEMORY_LIMIT: &str = "4GB";
+
+/// Whether `text` is a size DuckDB's memory_limit takes (`512MB`, `4GB`, `1.5GiB`): at
+/// least a megabyte, or DuckDB could not even open.
+pub fn valid_memory_limit(text: &str) -> bool {
+    super::parse_size(text).is_some_and(|b| b >= 1_000_000)
+}
+
+fn lock_down(conn: &Connection, allowed: &[PathBuf], memory_limit: &str) -> duckdb::Result<()> {
+    // checked when the config was read; quoted all the same
+    conn.execute_batch(&format!(
+        "SET memory_limit = '{}'",
+        memory_limit.replace('\'', "''")
+    ))?;
     if !allowed.is_empty() {
         let paths: Vec<String> = allowed
             .iter()
@@ -71,7 +118,11 @@ fn lock_down(conn: &Connection, allowed: &[PathBuf]) -> duckdb::Result<()> {
 
 impl DuckDbExecutor {
     /// Open a database file read-only (or `:memory:`).
-    pub fn open_database(data_source: &str, database: &str) -> Result<DuckDbExecutor, ExecError> {
+    pub fn open_database(
+        data_source: &str,
+        database: &str,
+        memory_limit: &str,
+    ) -> Result<DuckDbExecutor, ExecError> {
         let config = base_config().map_err(|e| connect_error(data_source, e))?;
         let conn = if database == ":memory:" {
             // DuckDB cannot open an in-memory database read-only; it is empty anyway
@@ -89,7 +140,7 @@ impl DuckDbExecutor {
             Connection::open_with_flags(database, config)
         }
         .map_err(|e| connect_error(data_source, e))?;
-        lock_down(&conn, &[]).map_err(|e| connect_error(data_source, e))?;
+        lock_down(&conn, &[], memory_limit).map_err(|e| connect_error(data_source, e))?;
         Ok(DuckDbExecutor {
             data_source: data_source.to_string(),
             base: Mutex::new(conn),
@@ -102,6 +153,7 @@ impl DuckDbExecutor {
     pub fn open_preloaded(
         data_source: &str,
         statements: &[String],
+        memory_limit: &str,
     ) -> Result<DuckDbExecutor, ExecError> {
         let config = base_config().map_err(|e| connect_error(data_source, e))?;
         let conn = Connection::open_in_memory_with_flags(config)
@@ -110,7 +162,7 @@ impl DuckDbExecutor {
             conn.execute_batch(s)
                 .map_err(|e| connect_error(data_source, e))?;
         }
-        lock_down(&conn, &[]).map_err(|e| connect_error(data_source, e))?;
+        lock_down(&conn, &[], memory_limit).map_err(|e| connect_error(data_source, e))?;
         Ok(DuckDbExecutor {
             data_source: data_source.to_string(),
             base: Mutex::new(conn),
@@ -120,9 +172,13 @@ impl DuckDbExecutor {
 
     /// An in-memory database with one view per data file, named as the table parts say.
     /// Only those files stay readable once the views exist.
+    /// Views of `files`, each of which must resolve inside `root`: a file that is a
+    /// symbolic link leading out of it is not read (its datasets say why).
     pub fn open_files(
         data_source: &str,
+        root: &Path,
         files: &[(String, PathBuf)],
+        memory_limit: &str,
     ) -> Result<DuckDbExecutor, ExecError> {
         let config = base_config().map_err(|e| connect_error(data_source, e))?;
         let conn = Connection::open_in_memory_with_flags(config)
@@ -136,6 +192,10 @@ impl DuckDbExecutor {
                     view.clone(),
                     format!("file '{}' does not exist", path.display()),
                 );
+                continue;
+            }
+            if let Err(why) = crate::paths::inside(root, path) {
+                file_errors.insert(view.clone(), format!("file '{}' {why}", path.display()));
                 continue;
             }
             let sql = format!(
@@ -153,7 +213,7 @@ impl DuckDbExecutor {
                 }
             }
         }
-        lock_down(&conn, &readable).map_err(|e| connect_error(data_source, e))?;
+        lock_down(&conn, &readable, memory_limit).map_err(|e| connect_error(data_source, e))?;
         Ok(DuckDbExecutor {
             data_source: data_source.to_string(),
             base: Mutex::new(conn),
@@ -499,7 +559,8 @@ mod tests {
                 .unwrap();
         }
         std::fs::write(dir.path().join("secret.csv"), "x\n1\n").unwrap();
-        let exec = DuckDbExecutor::open_database("db", db.to_str().unwrap()).unwrap();
+        let exec = DuckDbExecutor::open_database("db", db.to_str().unwrap(), DEFAULT_MEMORY_LIMIT)
+            .unwrap();
         let control = RunControl::new();
         let q = |p: &Path| p.to_string_lossy().replace('\'', "''");
         let attacks = [
@@ -553,7 +614,13 @@ mod tests {
         let secret = dir.path().join("secret.csv");
         std::fs::write(&orders, "id\n1\n2\n3\n").unwrap();
         std::fs::write(&secret, "x\n1\n").unwrap();
-        let exec = DuckDbExecutor::open_files("files", &[("orders".into(), orders)]).unwrap();
+        let exec = DuckDbExecutor::open_files(
+            "files",
+            dir.path(),
+            &[("orders".into(), orders)],
+            DEFAULT_MEMORY_LIMIT,
+        )
+        .unwrap();
         let control = RunControl::new();
         block_on(async {
             let mut session = exec.session(&control).await.unwrap();

@@ -236,3 +236,54 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// A writing statement as logs show it: its table and columns, never its values (they
+/// are bound apart from the SQL anyway, and may be failed rows).
+pub fn shown_write(sql: &str) -> &str {
+    match sql.find(" VALUES") {
+        Some(at) => &sql[..at],
+        None => sql,
+    }
+}
+
+/// A size as people write it (`512MB`, `4GB`, `1.5GiB`, `100KB`, `2048B`) in bytes; None
+/// for anything else. KB, MB, GB and TB are powers of 1000, KiB to TiB powers of 1024, as
+/// DuckDB reads them.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let number = t
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .trim_end();
+    let unit = t[number.len()..].trim().to_ascii_uppercase();
+    let n: f64 = number
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n > 0.0)?;
+    let scale: f64 = match unit.as_str() {
+        "B" => 1.0,
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        "KIB" => 1024.0,
+        "MIB" => 1024f64.powi(2),
+        "GIB" => 1024f64.powi(3),
+        "TIB" => 1024f64.powi(4),
+        _ => return None,
+    };
+    let bytes = n * scale;
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn sizes_read_as_duckdb_reads_them() {
+        assert_eq!(super::parse_size("512MB"), Some(512_000_000));
+        assert_eq!(super::parse_size("1.5 GiB"), Some(1_610_612_736));
+        assert_eq!(super::parse_size("2048b"), Some(2048));
+        for bad in ["", "GB", "-1GB", "1 parsec", "1e400GB", "0MB", "NaNGB"] {
+            assert_eq!(super::parse_size(bad), None, "{bad}");
+        }
+    }
+}

@@ -26,7 +26,7 @@ use super::{
     Session, Value,
 };
 use crate::exec::server::{ServerConfig, SslMode};
-use crate::sql::ast::TableRef;
+use crate::sql::ast::{Param, Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::mysql::MySqlDialect;
 
@@ -157,29 +157,49 @@ impl MySqlExecutor {
     }
 
     /// Run writing statements in one transaction on a connection of their own (the
-    /// diagnostics store; verification sessions stay read-only).
-    pub async fn execute_writes(&self, statements: &[String]) -> Result<(), ExecError> {
+    /// stores and sinks; verification sessions stay read-only), every value bound as a
+    /// parameter, under pinned settings whatever the server's defaults: a strict
+    /// `sql_mode` of our own (a value too long or of the wrong type is an error, never
+    /// cut), UTC, utf8mb4.
+    pub async fn execute_writes(&self, statements: &[Statement]) -> Result<(), ExecError> {
         let (mut conn, _) = self.connect().await?;
-        let setup = [
-            "SET NAMES utf8mb4".to_string(),
-            "START TRANSACTION".to_string(),
-        ];
-        for statement in setup
-            .iter()
-            .chain(statements)
-            .chain(&["COMMIT".to_string()])
-        {
+        for setup in [
+            "SET NAMES utf8mb4",
+            format!("SET time_zone = '+00:00', SESSION sql_mode = {SQL_MODE}").as_str(),
+            "START TRANSACTION",
+        ] {
             let started = Instant::now();
-            let result = conn.query_drop(statement).await;
-            let shown = if statement.starts_with("INSERT") {
-                "INSERT INTO ... (failed rows)"
-            } else {
-                statement
-            };
-            log_statement(shown, started, result.as_ref().err().map(|e| e as _));
+            let result = conn.query_drop(setup).await;
+            log_statement(setup, started, result.as_ref().err().map(|e| e as _));
             result.map_err(|e| query_error(&e))?;
         }
-        Ok(())
+        for statement in statements {
+            let started = Instant::now();
+            let result = if statement.params.is_empty() {
+                conn.query_drop(statement.sql.as_str()).await
+            } else {
+                let params: Vec<mysql_async::Value> =
+                    statement.params.iter().map(param_value).collect();
+                conn.exec_drop(
+                    statement.sql.as_str(),
+                    mysql_async::Params::Positional(params),
+                )
+                .await
+            };
+            log_statement(
+                super::shown_write(&statement.sql),
+                started,
+                result.as_ref().err().map(|e| e as _),
+            );
+            if let Err(e) = result {
+                let _ = conn.query_drop("ROLLBACK").await;
+                return Err(query_error(&e));
+            }
+        }
+        let started = Instant::now();
+        let result = conn.query_drop("COMMIT").await;
+        log_statement("COMMIT", started, result.as_ref().err().map(|e| e as _));
+        result.map_err(|e| query_error(&e))
     }
 
     async fn get(&self, pool: &Pool) -> Result<Conn, ConnectFailure> {
@@ -285,13 +305,7 @@ impl Executor for MySqlExecutor {
         };
         for statement in [
             "SET NAMES utf8mb4".to_string(),
-            // backslash escapes on and `"` quoting strings, whatever the server's default:
-            // user SQL was split into strings and comments under exactly these rules
-            format!(
-                "SET time_zone = '+00:00', SESSION {limit}, SESSION sql_mode = TRIM(BOTH ',' FROM \
-                 REPLACE(REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','), \
-                 ',ANSI_QUOTES,', ','))"
-            ),
+            format!("SET time_zone = '+00:00', SESSION {limit}, SESSION sql_mode = {SQL_MODE}"),
             "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY".to_string(),
         ] {
             let started = Instant::now();
@@ -310,6 +324,23 @@ impl Executor for MySqlExecutor {
             _permit: permit,
             _kill: kill,
         }))
+    }
+}
+
+/// The `sql_mode` of every session, reading or writing, whatever the server's, a
+/// database's or an `init_connect`'s: backslash escapes on, `"` quoting strings and `||`
+/// meaning OR (user SQL was split into strings and comments under exactly these rules),
+/// and strict (a written value too long or of the wrong type is an error, never cut).
+const SQL_MODE: &str = "'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'";
+
+/// A bound value as MySQL takes it; text is converted by the server to the column's type.
+fn param_value(p: &Param) -> mysql_async::Value {
+    match p {
+        Param::Null => mysql_async::Value::NULL,
+        Param::Text(s) => mysql_async::Value::Bytes(s.as_bytes().to_vec()),
+        Param::Int(i) => mysql_async::Value::Int(*i),
+        Param::Float(v) => mysql_async::Value::Double(*v),
+        Param::Bool(b) => mysql_async::Value::Int(i64::from(*b)),
     }
 }
 

@@ -22,11 +22,18 @@ use super::{
     Session, Value,
 };
 use crate::exec::server::{ServerConfig, SslMode};
-use crate::sql::ast::TableRef;
+use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::postgres::PostgresDialect;
 
 const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+
+/// Settings pinned on every session, reading or writing, whatever the server, database or
+/// role defaults: user SQL was split into strings and comments with a backslash being just
+/// a character in '...' (standard_conforming_strings), and values are read and written in
+/// UTC and ISO forms.
+const SESSION_SETTINGS: &str = "SET TIME ZONE 'UTC'; SET standard_conforming_strings = on; \
+     SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';";
 
 pub struct PostgresExecutor {
     data_source: String,
@@ -140,17 +147,38 @@ impl PostgresExecutor {
     }
 
     /// Run writing statements in one transaction on a connection of their own (the
-    /// diagnostics store; verification sessions stay read-only).
-    pub async fn execute_writes(&self, statements: &[String]) -> Result<(), ExecError> {
+    /// stores and sinks; verification sessions stay read-only), every value bound as a
+    /// parameter, under the same pinned settings as reading sessions.
+    pub async fn execute_writes(&self, statements: &[Statement]) -> Result<(), ExecError> {
         let client = self.connect().await?;
-        let batch = format!("BEGIN;\n{};\nCOMMIT", statements.join(";\n"));
         let started = Instant::now();
-        let result = client.batch_execute(&batch).await;
-        log_statement(
-            "diagnostics store: BEGIN; ...; COMMIT",
-            started,
-            result.as_ref().err().map(|e| e as _),
-        );
+        let setup = format!("{SESSION_SETTINGS} SET statement_timeout = 0; BEGIN");
+        let result = client.batch_execute(&setup).await;
+        log_statement(&setup, started, result.as_ref().err().map(|e| e as _));
+        result.map_err(|e| query_error(&e))?;
+        for statement in statements {
+            let params: Vec<TextParam> = statement
+                .params
+                .iter()
+                .map(|p| TextParam(p.as_text()))
+                .collect();
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let started = Instant::now();
+            let result = client.execute(statement.sql.as_str(), &refs).await;
+            log_statement(
+                super::shown_write(&statement.sql),
+                started,
+                result.as_ref().err().map(|e| e as _),
+            );
+            if let Err(e) = result {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(query_error(&e));
+            }
+        }
+        let started = Instant::now();
+        let result = client.batch_execute("COMMIT").await;
+        log_statement("COMMIT", started, result.as_ref().err().map(|e| e as _));
         result.map_err(|e| query_error(&e))
     }
 
@@ -236,12 +264,7 @@ impl Executor for PostgresExecutor {
             .remaining()
             .map(|d| d.as_millis().max(1))
             .unwrap_or(0);
-        // standard_conforming_strings pinned: user SQL was split into strings and comments
-        // with a backslash being just a character in '...'
-        let setup = format!(
-            "SET TIME ZONE 'UTC'; SET standard_conforming_strings = on; \
-             SET statement_timeout = {timeout_ms}; {BEGIN}"
-        );
+        let setup = format!("{SESSION_SETTINGS} SET statement_timeout = {timeout_ms}; {BEGIN}");
         let started = Instant::now();
         let result = client.batch_execute(&setup).await;
         log_statement(&setup, started, result.as_ref().err().map(|e| e as _));
@@ -374,6 +397,38 @@ struct PgValue(Value);
 type DecodeError = Box<dyn std::error::Error + Sync + Send>;
 
 /// 2000-01-01, Postgres's epoch, in Unix microseconds and days
+/// A bound value sent in PostgreSQL's text format, which the server parses for whatever
+/// type the column has (timestamps, exact decimals, JSON): no Rust type has to match the
+/// column's, and the value never becomes SQL text.
+#[derive(Debug)]
+struct TextParam(Option<String>);
+
+impl ToSql for TextParam {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match &self.0 {
+            Some(text) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(tokio_postgres::types::IsNull::No)
+            }
+            None => Ok(tokio_postgres::types::IsNull::Yes),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
+        tokio_postgres::types::Format::Text
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 const PG_EPOCH_DAYS: i32 = 10_957;
 

@@ -80,6 +80,8 @@ async fn attempt_all(
     let client = match reqwest::Client::builder()
         .timeout(cloud.timeout)
         .user_agent(format!("assay/{}", env!("CARGO_PKG_VERSION")))
+        // a redirect would re-send the body (and its secrets) somewhere not configured
+        .redirect(reqwest::redirect::Policy::none())
         .build()
     {
         Ok(c) => c,

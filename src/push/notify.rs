@@ -116,11 +116,17 @@ pub fn payload(target: &NotifyTarget, results: &Results, items: &[Item]) -> Stri
         results.now
     );
     let body = if target.name == "slack" {
+        // Slack reads <...> as links and mentions (<!channel>): escaped as it documents
+        let slack = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
         let lines: Vec<String> = items
             .iter()
-            .map(|i| format!("• {}: {}", i.dataset, i.text))
+            .map(|i| format!("• {}: {}", slack(&i.dataset), slack(&i.text)))
             .collect();
-        json!({ "text": format!("{headline}\n{}", lines.join("\n")) })
+        json!({ "text": format!("{}\n{}", slack(&headline), lines.join("\n")) })
     } else {
         json!({
             "scan_id": results.scan_id,
@@ -153,6 +159,8 @@ pub async fn send(
     let client = reqwest::Client::builder()
         .timeout(config.timeout)
         .user_agent(format!("assay/{}", env!("CARGO_PKG_VERSION")))
+        // a redirect would re-send the body (and its secrets) somewhere not configured
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Failure {
             message: format!("cannot set up HTTP: {e}"),
@@ -177,6 +185,10 @@ pub async fn send(
                             error: format!("{name} answered {status}"),
                             after: None,
                         },
+                        300..=399 => Attempt::Permanent(format!(
+                            "{name} answered {status}; redirects are not followed (the body \
+                             would go where no one configured it): give the URL it redirects to"
+                        )),
                         _ => Attempt::Permanent(format!("{name} answered {status}")),
                     }
                 }

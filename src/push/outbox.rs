@@ -109,7 +109,7 @@ fn waiting_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Write `value` as JSON to `path` atomically (masked of secrets once more).
 fn write_atomic(dir: &Path, path: &Path, value: &impl Serialize) -> Result<PathBuf, RunError> {
-    std::fs::create_dir_all(dir).map_err(|e| RunError::io("create the outbox", dir, e))?;
+    crate::paths::state_dir(dir).map_err(|e| RunError::io("create the outbox", dir, e))?;
     let path = path.to_path_buf();
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| RunError::io("encode the outbox entry", &path, e))?;
@@ -120,7 +120,8 @@ fn write_atomic(dir: &Path, path: &Path, value: &impl Serialize) -> Result<PathB
         std::process::id()
     ));
     let write = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        let mut f =
+            crate::paths::no_follow(File::options().write(true).create_new(true)).open(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, &path)?;
@@ -154,15 +155,13 @@ impl Outbox {
     /// Hold the outbox for this process until the returned file is dropped (waits for
     /// another `assay push` to finish).
     pub fn lock(&self) -> Result<File, RunError> {
-        std::fs::create_dir_all(&self.dir)
+        crate::paths::state_dir(&self.dir)
             .map_err(|e| RunError::io("create the outbox", &self.dir, e))?;
         let path = self.dir.join(".lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| RunError::io("open", &path, e))?;
+        let file =
+            crate::paths::no_follow(File::options().create(true).truncate(false).write(true))
+                .open(&path)
+                .map_err(|e| RunError::io("open", &path, e))?;
         file.lock().map_err(|e| RunError::io("lock", &path, e))?;
         Ok(file)
     }

@@ -3,8 +3,22 @@
 use super::{details_text, failed_rows_line, scan_lines, summary_line, threshold_text, value_text};
 use crate::results::{Outcome, Results};
 
+/// Text as Markdown shows it literally: every character that could start markup (a link,
+/// an image, emphasis, code, HTML, a table cell's end, a mention or an issue reference)
+/// escaped, line breaks as spaces.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '!' | '|' | '~' | '#' | '@' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn icon(o: Outcome) -> &'static str {
@@ -32,12 +46,8 @@ pub fn render(results: &Results) -> String {
         out.push('\n');
     }
     for d in &results.datasets {
-        out.push_str(&format!(
-            "### {} `{}`\n\n",
-            icon(d.outcome),
-            cell(&d.dataset)
-        ));
-        out.push_str(&format!("Contract `{}`", cell(&d.contract)));
+        out.push_str(&format!("### {} {}\n\n", icon(d.outcome), cell(&d.dataset)));
+        out.push_str(&format!("Contract {}", cell(&d.contract)));
         if let Some(n) = d.dataset_rows_tested {
             out.push_str(&format!(", {n} rows tested"));
         }

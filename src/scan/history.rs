@@ -16,8 +16,14 @@ use crate::config::Config;
 use crate::error::RunError;
 use crate::exec::{Limits, RunControl, Value};
 use crate::model::threshold::Level;
-use crate::sql::ast::{Expr, Literal};
+use crate::sql::ast::{Param, Statement};
 use crate::store::StoreLocation;
+
+/// The earliest moment a store is asked about: the first day of year 1, a date every
+/// engine reads (DateTime's own minimum is not).
+pub fn earliest() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(-62_135_596_800, 0).unwrap_or_default()
+}
 
 pub const SCANS: &str = "assay_scans";
 pub const POINTS: &str = "assay_metric_points";
@@ -418,7 +424,7 @@ impl HistoryStore {
         &self.location.label
     }
 
-    fn create(&self) -> Vec<String> {
+    fn create(&self) -> Vec<Statement> {
         self.location.create_statements(&self.tables())
     }
 
@@ -503,6 +509,7 @@ impl HistoryStore {
                     self.location.table(table),
                     d.quote_ident(column)
                 )
+                .into()
             }));
             tracing::info!(
                 "history {}: written by an older assay; adding its {} missing column(s) and tables",
@@ -601,15 +608,15 @@ impl HistoryStore {
 
     /// Every statement of one scan: tables when missing, its rows, retention, and the
     /// scan's own row last.
-    fn statements(&self, scan: &ScanRecord) -> Vec<String> {
+    fn statements(&self, scan: &ScanRecord) -> Vec<Statement> {
         let d = self.location.dialect();
-        let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
-        let opt = |s: Option<&str>| s.map_or(Expr::Null, text);
+        let text = Param::text;
+        let opt = Param::opt_text;
         let time = |t: DateTime<Utc>| text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
         let at = time(scan.measured_at);
         let id = text(&scan.scan_id);
         let mut out = self.create();
-        let insert = |out: &mut Vec<String>, table: &str, columns: &[&str], rows| {
+        let insert = |out: &mut Vec<Statement>, table: &str, columns: &[&str], rows| {
             out.extend(self.location.inserts(table, columns, rows));
         };
         let base = |r: &DatasetRecord| {
@@ -624,10 +631,7 @@ impl HistoryStore {
         let mut snapshots = Vec::new();
         let mut events = Vec::new();
         let mut checks = Vec::new();
-        let number = |v: Option<f64>| {
-            v.filter(|v| v.is_finite())
-                .map_or(Expr::Null, |v| Expr::Lit(Literal::Number(format!("{v:e}"))))
-        };
+        let number = Param::number;
         for r in &scan.datasets {
             for p in &r.points {
                 let mut row = base(r);
@@ -643,9 +647,9 @@ impl HistoryStore {
                         opt((v.judgement != Judgement::Normal).then_some(v.reason.as_str())),
                         v.reset_from
                             .and_then(|t| DateTime::from_timestamp(t, 0))
-                            .map_or(Expr::Null, time),
+                            .map_or(Param::Null, time),
                     ]),
-                    None => row.extend(std::iter::repeat_n(Expr::Null, 7)),
+                    None => row.extend(std::iter::repeat_n(Param::Null, 7)),
                 }
                 points.push(row);
             }
@@ -733,17 +737,22 @@ impl HistoryStore {
             events,
         );
         let keep = chrono::Duration::from_std(self.keep).unwrap_or(chrono::Duration::MAX);
+        // a keep longer than the calendar keeps everything
         let cutoff = time(
             scan.measured_at
                 .checked_sub_signed(keep)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                .unwrap_or(earliest())
+                .max(earliest()),
         );
         for table in [POINTS, SNAPSHOTS, EVENTS, CHECKS, ACCEPTED, SCANS] {
-            out.push(format!(
-                "DELETE FROM {} WHERE measured_at < {}",
-                self.location.table(table),
-                crate::sql::dialect::print_expr(d, &cutoff)
-            ));
+            out.push(Statement {
+                sql: format!(
+                    "DELETE FROM {} WHERE measured_at < {}",
+                    self.location.table(table),
+                    d.placeholder(1)
+                ),
+                params: vec![cutoff.clone()],
+            });
         }
         insert(
             &mut out,
@@ -836,11 +845,11 @@ impl HistoryStore {
         let mut statements = self
             .location
             .create_statements(&[(HOLDER, vec![("holder", t.long_text)])]);
-        statements.push(format!("DELETE FROM {}", self.location.table(HOLDER)));
+        statements.push(format!("DELETE FROM {}", self.location.table(HOLDER)).into());
         statements.extend(self.location.inserts(
             HOLDER,
             &["holder"],
-            vec![vec![Expr::Lit(Literal::Str(holder.to_string()))]],
+            vec![vec![Param::text(holder)]],
         ));
         if let Err(e) = self.location.execute(statements).await {
             tracing::debug!("the history lock's holder could not be noted: {e}");
@@ -1250,7 +1259,7 @@ impl HistoryStore {
         measured_at: DateTime<Utc>,
     ) -> Result<(), RunError> {
         let (source, path) = dataset.split_once('/').unwrap_or((dataset, ""));
-        let text = |s: &str| Expr::Lit(Literal::Str(s.to_string()));
+        let text = Param::text;
         let time = |t: DateTime<Utc>| text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
         let mut statements = self.create();
         statements.extend(self.location.inserts(
@@ -1267,7 +1276,7 @@ impl HistoryStore {
                 time(measured_at),
                 text(source),
                 text(path),
-                column.map_or(Expr::Null, text),
+                Param::opt_text(column),
                 text(metric),
                 time(from),
             ]],

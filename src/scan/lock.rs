@@ -23,15 +23,18 @@ impl HistoryLock {
     /// the one that has to give up (with the process id and since when).
     pub fn acquire(path: &Path, holder: &str, timeout: Duration) -> Result<HistoryLock, RunError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| RunError::io("create folder", dir, e))?;
+            crate::paths::state_dir(dir).map_err(|e| RunError::io("create folder", dir, e))?;
         }
-        let mut file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| RunError::io("open", path, e))?;
+        crate::paths::no_links(path).map_err(|e| RunError::io("open", path, e))?;
+        let mut file = crate::paths::no_follow(
+            File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false),
+        )
+        .open(path)
+        .map_err(|e| RunError::io("open", path, e))?;
         let started = Instant::now();
         loop {
             match file.try_lock() {

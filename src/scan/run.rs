@@ -48,6 +48,8 @@ pub async fn run(
     history: &HistoryStore,
 ) -> Results {
     let control = RunControl::new();
+    // --timeout bounds discovery and profiling too, not only the contracts' queries
+    let _watchers = verify::Watchers::start(&control, opts.timeout);
     let mut observed: Vec<(String, Result<Vec<Observed>, String>)> = Vec::new();
     for ds in sources {
         let datasets = observe_source(config, ds, &control).await;
@@ -200,17 +202,31 @@ async fn observe_source(
     ds: &DataSourceConfig,
     control: &Arc<RunControl>,
 ) -> Result<Vec<Observed>, String> {
-    let found = ds
-        .engine
-        .discover(ds, control)
-        .await
-        .map_err(|e| e.to_string())?;
+    // a query stopped by --timeout or Ctrl-C says why the run stopped, not "interrupted"
+    let why = |e: crate::exec::ExecError| control.stop_reason(&e).unwrap_or_else(|| e.to_string());
+    let found = ds.engine.discover(ds, control).await.map_err(why)?;
     let found: Vec<_> = found
         .into_iter()
         .filter(|d| {
-            config
-                .scan
-                .selects(&format!("{}/{}", ds.name, d.path.join("/")))
+            // a '/' inside a name would make two tables one dataset path (a."x/t" and
+            // "a/x".t are both a/x/t) and mix their histories: such a table is left out
+            let ambiguous = d.path.iter().any(|p| p.contains('/'));
+            if ambiguous {
+                tracing::warn!(
+                    "{}: {} is not scanned: a '/' in a name makes its dataset path ambiguous \
+                     (dataset paths put '/' between schema and table); rename it to scan it",
+                    ds.name,
+                    d.path
+                        .iter()
+                        .map(|p| format!("\"{p}\""))
+                        .collect::<Vec<_>>()
+                        .join(".")
+                );
+            }
+            !ambiguous
+                && config
+                    .scan
+                    .selects(&format!("{}/{}", ds.name, d.path.join("/")))
         })
         .collect();
     // a files source reads its files through views of their own
@@ -221,12 +237,8 @@ async fn observe_source(
             Some((table.name().to_string(), ds.file_path(&d.path)?))
         })
         .collect();
-    let exec = ds
-        .engine
-        .open(ds, 1, files)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut session = exec.session(control).await.map_err(|e| e.to_string())?;
+    let exec = ds.engine.open(ds, 1, files).await.map_err(why)?;
+    let mut session = exec.session(control).await.map_err(why)?;
     let d = ds.dialect();
     let mut out = Vec::with_capacity(found.len());
     for f in found {
@@ -268,11 +280,11 @@ async fn observe_source(
                         Some(row) => o.points = plan.points(row, Utc::now()),
                         None => o.error = Some("the profile query returned no row".into()),
                     },
-                    Err(e) => o.error = Some(e.to_string()),
+                    Err(e) => o.error = Some(why(e)),
                 }
             }
             Ok(None) => o.error = Some("the dataset disappeared while it was scanned".into()),
-            Err(e) => o.error = Some(e.to_string()),
+            Err(e) => o.error = Some(why(e)),
         }
         out.push(o);
     }
@@ -401,7 +413,11 @@ async fn past_points(
     if metrics.is_empty() {
         return Ok(Default::default());
     }
-    let since = now - anomalies::horizon(monitors, config.history.keep);
+    let earliest = crate::scan::history::earliest();
+    let since = now
+        .checked_sub_signed(anomalies::horizon(monitors, config.history.keep))
+        .unwrap_or(earliest)
+        .max(earliest);
     let points = history.monitor_points(source, &metrics, since).await?;
     let accepted = history.accepted(Some(source)).await?;
     Ok((points, accepted))

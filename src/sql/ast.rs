@@ -283,7 +283,64 @@ pub struct CreateTable {
 pub struct Insert {
     pub table: TableRef,
     pub columns: Vec<String>,
-    pub rows: Vec<Vec<Expr>>,
+    pub rows: Vec<Vec<Param>>,
+}
+
+/// A value assay writes (a store's row, a sink's record): always bound as a parameter,
+/// never spliced into the SQL text, so no server setting (PostgreSQL's
+/// `standard_conforming_strings`, MySQL's `NO_BACKSLASH_ESCAPES`) can turn a value into
+/// SQL. Timestamps, decimals and JSON go as text the server parses for the column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Null,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Param {
+    pub fn text(s: &str) -> Param {
+        Param::Text(s.to_string())
+    }
+
+    pub fn opt_text(s: Option<&str>) -> Param {
+        s.map_or(Param::Null, Param::text)
+    }
+
+    /// A finite number, else NULL (the stores keep no infinities).
+    pub fn number(v: Option<f64>) -> Param {
+        v.filter(|v| v.is_finite())
+            .map_or(Param::Null, Param::Float)
+    }
+
+    /// The value as the text a server parses for any column type (PostgreSQL's text
+    /// format); None for NULL. Floats in exponent form keep every bit.
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Param::Null => None,
+            Param::Text(s) => Some(s.clone()),
+            Param::Int(i) => Some(i.to_string()),
+            Param::Float(v) => Some(format!("{v:e}")),
+            Param::Bool(b) => Some(b.to_string()),
+        }
+    }
+}
+
+/// A writing statement and the values bound to its placeholders (none for DDL).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+impl From<String> for Statement {
+    fn from(sql: String) -> Statement {
+        Statement {
+            sql,
+            params: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! what it spells differently. Printing walks the tree once and asks the dialect at each
 //! engine-specific node, so no `if engine == X` appears anywhere else.
 
-use super::ast::{AggFn, CmpOp, CreateTable, Expr, Insert, Literal, Select, TableRef};
+use super::ast::{AggFn, CmpOp, CreateTable, Expr, Insert, Literal, Select, Statement, TableRef};
 use super::lexer::Lexicon;
 
 pub trait Dialect: Send + Sync {
@@ -30,6 +30,11 @@ pub trait Dialect: Send + Sync {
     /// must never read.
     fn refused_relation(&self, _parts: &[String]) -> Option<String> {
         None
+    }
+
+    /// The placeholder of the `n`th bound value (from 1) in a writing statement.
+    fn placeholder(&self, _n: usize) -> String {
+        "?".to_string()
     }
 
     fn quote_ident(&self, ident: &str) -> String {
@@ -192,22 +197,39 @@ pub fn print_create_table(d: &dyn Dialect, t: &CreateTable) -> String {
 }
 
 /// Print an INSERT of several rows.
-pub fn print_insert(d: &dyn Dialect, i: &Insert) -> String {
+/// An INSERT whose values are all placeholders, the values bound beside it.
+pub fn print_insert(d: &dyn Dialect, i: &Insert) -> Statement {
     let columns: Vec<String> = i.columns.iter().map(|c| d.quote_ident(c)).collect();
+    let mut params = Vec::with_capacity(i.rows.len() * i.columns.len());
     let rows: Vec<String> = i
         .rows
         .iter()
         .map(|row| {
-            let values: Vec<String> = row.iter().map(|e| print_expr(d, e)).collect();
+            let values: Vec<String> = row
+                .iter()
+                .map(|value| {
+                    params.push(value.clone());
+                    d.placeholder(params.len())
+                })
+                .collect();
             format!("({})", values.join(", "))
         })
         .collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES\n{}",
-        d.table(&i.table),
-        columns.join(", "),
-        rows.join(",\n")
-    )
+    Statement {
+        sql: format!(
+            "INSERT INTO {} ({}) VALUES\n{}",
+            d.table(&i.table),
+            columns.join(", "),
+            rows.join(",\n")
+        ),
+        params,
+    }
+}
+
+/// Rows per INSERT for a table of `columns` columns: as many as 500, within every
+/// engine's limit on placeholders in one statement (65,535).
+pub fn insert_batch(columns: usize) -> usize {
+    (60_000 / columns.max(1)).clamp(1, 500)
 }
 
 pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {

@@ -40,8 +40,19 @@ impl Dialect for DuckDbDialect {
             // SQL run from a string, out of sight of validation
             "query",
             "query_table",
-            // the process and its settings
+            "json_execute_serialized_sql",
+            "json_deserialize_sql",
+            "json_serialize_sql",
+            "json_serialize_plan",
+            // the process and its settings (paths of the machine, the home folder)
             "getenv",
+            "duckdb_settings",
+            "current_setting",
+            "duckdb_extensions",
+            "duckdb_databases",
+            "duckdb_temporary_files",
+            "duckdb_memory",
+            "pragma_*",
             "duckdb_secrets",
             "which_secret",
             "enable_logging",

@@ -19,6 +19,10 @@ impl Dialect for PostgresDialect {
         Lexicon::POSTGRES
     }
 
+    fn placeholder(&self, n: usize) -> String {
+        format!("${n}")
+    }
+
     fn refused_functions(&self) -> &'static [&'static str] {
         &[
             // files and large objects (lo_export writes a file on the server)
