@@ -320,6 +320,26 @@ fn store_writes_bind_every_value_whatever_the_servers_string_settings() {
     assert_eq!(victims, 2);
 }
 
+/// Log in to a sink at `url`, send `records` in one frame and flush: the `flushed` frame.
+fn send_to_sink(url: &str, records: Value) -> Value {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    channels::rt().block_on(async {
+        let token = channels::token(url).await;
+        let mut ws = channels::stream(url, Some(&token)).await.unwrap();
+        let _hello = channels::next(&mut ws).await;
+        let frame = serde_json::json!({"type": "records", "records": records});
+        ws.send(Message::text(frame.to_string())).await.unwrap();
+        ws.send(Message::text(r#"{"type":"flush"}"#)).await.unwrap();
+        loop {
+            let f = channels::next(&mut ws).await;
+            if f["type"] == "flushed" {
+                return f;
+            }
+        }
+    })
+}
+
 /// A sink channel writing to a table of each engine (PostgreSQL and MySQL with hostile
 /// string settings): records whose text ends strings under those settings are stored
 /// exactly, and nothing else happens.
@@ -376,31 +396,7 @@ fn a_table_sink_stores_hostile_records_exactly_on_every_engine() {
             ),
         );
         let ch = Running::start(p.path(), &["channels/out.yml"]);
-        let rt = channels::rt();
-        let url = ch.url.clone();
-        let flushed = rt.block_on(async {
-            let token = channels::token(&url).await;
-            let mut ws = channels::stream(&url, Some(&token)).await.unwrap();
-            let _hello = channels::next(&mut ws).await;
-            use futures_util::SinkExt;
-            let frame = serde_json::json!({"type": "records", "records": records});
-            ws.send(tokio_tungstenite::tungstenite::Message::text(
-                frame.to_string(),
-            ))
-            .await
-            .unwrap();
-            ws.send(tokio_tungstenite::tungstenite::Message::text(
-                r#"{"type":"flush"}"#,
-            ))
-            .await
-            .unwrap();
-            loop {
-                let f = channels::next(&mut ws).await;
-                if f["type"] == "flushed" {
-                    return f;
-                }
-            }
-        });
+        let flushed = send_to_sink(&ch.url, records.clone());
         assert_eq!(flushed["stored"], 3, "{}: {flushed}", engine.name());
         let (code, _, err) = ch.stop();
         assert_eq!(code, 0, "{err}");
@@ -1105,37 +1101,18 @@ fn csv_sinks_write_no_formula() {
         "name: out\nkind: sink\ntype: file\npath: ../out/rows.csv\nformat:\n  name: f\n  fields:\n    - {name: note, type: string}\n    - {name: n, type: long}\nusers:\n  - {name: pipeline, password: \"${env.CH_PW}\"}\n",
     );
     let ch = Running::start(p.path(), &["channels/out.yml"]);
-    let rt = channels::rt();
-    let url = ch.url.clone();
-    rt.block_on(async {
-        use futures_util::SinkExt;
-        let token = channels::token(&url).await;
-        let mut ws = channels::stream(&url, Some(&token)).await.unwrap();
-        let _hello = channels::next(&mut ws).await;
-        let records = serde_json::json!({"type": "records", "records": [
+    let flushed = send_to_sink(
+        &ch.url,
+        serde_json::json!([
             {"note": "=HYPERLINK(\"http://127.0.0.1:9/?\"&A1)", "n": -5},
             {"note": "+cmd|' /C calc'!A0", "n": 1},
             {"note": "-2+3", "n": 2},
             {"note": "@SUM(1)", "n": 3},
             {"note": "-12.5", "n": 4},
             {"note": "plain", "n": 5},
-        ]});
-        ws.send(tokio_tungstenite::tungstenite::Message::text(
-            records.to_string(),
-        ))
-        .await
-        .unwrap();
-        ws.send(tokio_tungstenite::tungstenite::Message::text(
-            r#"{"type":"flush"}"#,
-        ))
-        .await
-        .unwrap();
-        loop {
-            if channels::next(&mut ws).await["type"] == "flushed" {
-                break;
-            }
-        }
-    });
+        ]),
+    );
+    assert_eq!(flushed["stored"], 6, "{flushed}");
     let (code, _, err) = ch.stop();
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(p.path().join("out/rows.csv")).unwrap();
@@ -1380,4 +1357,128 @@ fn a_quoted_secret_shows_in_no_form() {
         }
         assert!(!text.contains("Pw-77"), "{args:?}: {text}");
     }
+}
+
+/// A small fixed generator: the same inputs every run.
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `seed` with a few pieces replaced, inserted or cut.
+    fn mutate(&mut self, seed: &str) -> Vec<u8> {
+        const PIECES: [&str; 14] = [
+            "..",
+            "../",
+            "/",
+            "/etc/passwd",
+            "${env.HOME}",
+            "${env.ASSAY_T_SECRET}",
+            "*",
+            "\n",
+            ": ",
+            "{",
+            "[",
+            "\"",
+            "\\",
+            "\u{1b}",
+        ];
+        let mut bytes = seed.as_bytes().to_vec();
+        for _ in 0..1 + self.next() % 4 {
+            let at = (self.next() as usize) % (bytes.len() + 1);
+            match self.next() % 3 {
+                0 => {
+                    let piece = PIECES[(self.next() as usize) % PIECES.len()];
+                    bytes.splice(at..at, piece.bytes());
+                }
+                1 if at < bytes.len() => {
+                    let end = (at + 1 + (self.next() as usize) % 8).min(bytes.len());
+                    bytes.drain(at..end);
+                }
+                _ if at < bytes.len() => bytes[at] = (self.next() % 256) as u8,
+                _ => {}
+            }
+        }
+        bytes
+    }
+}
+
+/// The text with `.` and `..` taken out, no link followed.
+fn lexical(path: &std::path::Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for c in std::path::absolute(path).unwrap().components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Mutated assay.yml and channel files (what the fuzz targets config_file and
+/// channel_file do at length): each is read or refused with a position, nothing panics,
+/// and a channel file that is read names no file outside its project.
+#[test]
+fn mutated_configs_and_channel_files_are_read_or_refused() {
+    let p = Project::empty();
+    std::fs::create_dir_all(p.path().join("channels")).unwrap();
+    let config_text = "data_sources:\n  - name: db\n    type: duckdb\n    connection: {database: db.duckdb, memory_limit: 1GB}\npublic_env: [HOME]\nenvironments:\n  default: {channels: [c]}\nchannels:\n  c: {user: pipeline, password: \"${env.PATH}\", max_records: 10, max_bytes: 1MB}\n";
+    std::fs::write(p.path().join("assay.yml"), config_text).unwrap();
+    let config = assay::config::load(Some(&p.path().join("assay.yml")), &[], &Default::default())
+        .expect("the seed config reads");
+    let root = lexical(p.path());
+    let secret_path = std::env::var("PATH").unwrap();
+    let seeds = [
+        "name: c\nkind: sink\ntype: file\npath: ../out/c.jsonl\nformat:\n  name: f\n  fields:\n    - {name: id, type: long}\nusers:\n  - {name: pipeline, password: \"${env.PATH}\"}\n",
+        "name: c\nkind: source\ntype: file\npath: ../data/*.csv\nformat:\n  name: f\n  fields:\n    - {name: id, type: long}\nusers:\n  - {name: pipeline, password_file: ../pw.txt}\n",
+        "name: c\nkind: source\ntype: duckdb\ndata_source: db\nquery: SELECT 1 AS id\nformat:\n  name: f\n  fields:\n    - {name: id, type: long}\nusers:\n  - {name: pipeline, password: \"${env.PATH}\"}\n",
+    ];
+    std::fs::write(p.path().join("pw.txt"), "a-password-1\n").unwrap();
+    let mut m = Mutator(0x9e37_79b9_7f4a_7c15);
+    let (mut read, mut refused) = (0, 0);
+    for i in 0..1500 {
+        let bytes = m.mutate(seeds[i % seeds.len()]);
+        let file = p.path().join("channels/c.yml");
+        std::fs::write(&file, &bytes).unwrap();
+        match assay::channel::spec::load(&file, &config, &Default::default()) {
+            Ok(spec) => {
+                read += 1;
+                if let assay::channel::spec::Store::File { path, .. } = &spec.store {
+                    assert!(
+                        lexical(path).starts_with(&root),
+                        "{} left the project: {:?}",
+                        path.display(),
+                        String::from_utf8_lossy(&bytes)
+                    );
+                }
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(read > 0 && refused > 0, "{read} read, {refused} refused");
+    let (mut read, mut refused) = (0, 0);
+    for _ in 0..1500 {
+        let bytes = m.mutate(config_text);
+        let file = p.path().join("assay.yml");
+        std::fs::write(&file, &bytes).unwrap();
+        match assay::config::load(Some(&file), &[], &Default::default()) {
+            Ok(_) => read += 1,
+            Err(mut diags) => {
+                refused += 1;
+                diags.mask_secrets();
+                let shown = format!("{:?}", miette::Report::new(diags));
+                // PATH is a secret here (not public): never shown
+                assert!(!shown.contains(&secret_path), "{shown}");
+            }
+        }
+    }
+    assert!(read > 0 && refused > 0, "{read} read, {refused} refused");
 }
