@@ -40,6 +40,8 @@ struct SinkChannel {
     who: Option<crate::config::channels::Credentials>,
     registry: std::path::PathBuf,
     environment: String,
+    /// the environments this project approves the channel in
+    approved_in: Vec<String>,
 }
 
 impl Store {
@@ -57,6 +59,12 @@ impl Store {
             who: config.channels.get(name).cloned(),
             registry: crate::channel::registry::dir(&config.project_dir),
             environment: crate::channel::spec::DEFAULT_ENVIRONMENT.to_string(),
+            approved_in: config
+                .environments
+                .keys()
+                .filter(|env| config.approves(env, name))
+                .cloned()
+                .collect(),
         });
         Store {
             label: match &channel {
@@ -267,6 +275,14 @@ async fn to_channel(
             channel.name
         ));
     };
+    // this project's own approval, whatever the channel's entry says of itself
+    if !channel.approved_in.contains(&channel.environment) {
+        return Err(format!(
+            "channel '{}' is not approved in environment {} by this project (environments: \
+             {{{}: {{channels: [{}]}}}} in assay.yml)",
+            channel.name, channel.environment, channel.environment, channel.name
+        ));
+    }
     let entry = crate::channel::registry::find(
         &channel.registry,
         &channel.name,

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::channels::{self, Running, PW};
 use crate::common::engines::{
-    admin, admin_number, mysql_url, postgres_url, unique, Engine, Sandbox, ENGINES,
+    admin, admin_number, mysql_url, postgres_url, sql_engines, unique, Engine, Sandbox, ENGINES,
 };
 use crate::common::Project;
 use crate::push::{Reply, Server};
@@ -470,7 +470,7 @@ fn contracts_cannot_read_secrets_from_the_environment_on_any_engine() {
         "variables:\n  V: {default: \"${env.ASSAY_T_SECRET}\"}\nchecks:\n  - row_count: {filter: \"email <> '${var.V}'\"}\n",
         "columns:\n  - name: email\n    checks:\n      - invalid: {valid_values: [\"${env.ASSAY_T_SECRET}\"]}\n",
     ];
-    for engine in ENGINES {
+    for engine in sql_engines() {
         let s = Sandbox::new(engine);
         s.run(&[format!(
             "CREATE TABLE {} (id INTEGER, email VARCHAR(40))",
@@ -1481,4 +1481,59 @@ fn mutated_configs_and_channel_files_are_read_or_refused() {
         }
     }
     assert!(read > 0 && refused > 0, "{read} read, {refused} refused");
+}
+
+/// Failed rows go to a sink channel only from a project that approves it, whatever the
+/// registry says: the entry is visible, yet an unapproved project sends no row.
+#[test]
+fn failed_rows_go_only_to_a_sink_channel_the_project_approves() {
+    let sink = Project::empty();
+    sink.write(
+        "assay.yml",
+        "environments:\n  default: {channels: [failed]}\n",
+    );
+    sink.write(
+        "channels/failed.yml",
+        "name: failed\nkind: sink\ntype: file\npath: ../out/failed.jsonl\nformat:\n  name: f\n  fields:\n    - {name: check_id, type: string}\n    - {name: id, type: long, nullable: true}\nusers:\n  - {name: pipeline, password: \"${env.CH_PW}\"}\n",
+    );
+    let ch = Running::start(sink.path(), &["channels/failed.yml"]);
+    let p = Project::duckdb(
+        "CREATE TABLE t(id INTEGER, email VARCHAR); INSERT INTO t VALUES (1, NULL), (2, NULL);",
+    );
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write(
+        "contract.yml",
+        "dataset: db/main/t\ncolumns:\n  - name: email\n    checks:\n      - missing:\n",
+    );
+    for (approval, captured) in [
+        ("", 0),
+        ("environments:\n  default: {channels: [failed]}\n", 2),
+    ] {
+        p.write(
+            "assay.yml",
+            &format!("{config}diagnostics: {{channel: failed}}\n{approval}channels:\n  failed: {{user: pipeline, password: \"${{env.CH_PW}}\"}}\n"),
+        );
+        let out = channels::assay(p.path())
+            .env(
+                "ASSAY_CHANNEL_REGISTRY",
+                sink.path().join(".assay/channels"),
+            )
+            .args(["verify", "contract.yml", "-o", "json"])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let doc: Value = serde_json::from_str(&stdout).unwrap();
+        let info = &doc["datasets"][0]["checks"][0]["failed_rows"];
+        assert_eq!(info["captured"], captured, "{approval:?}: {info}\n{stderr}");
+        if captured == 0 {
+            assert!(stderr.contains("not approved"), "{stderr}");
+        }
+    }
+    let (code, stopped, err) = ch.stop();
+    assert_eq!(code, 0, "{err}");
+    assert!(stopped.contains("2 stored, 0 discarded"), "{stopped}");
 }

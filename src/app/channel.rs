@@ -60,20 +60,11 @@ fn load_config(args: &ChannelArgs) -> Result<Config, AppError> {
 /// Deploying in its environment and exposing to others need the approval of each.
 pub fn check_approvals(spec: &ChannelSpec, config: &Config) -> Result<(), Diags> {
     let mut diags = Diags::default();
-    let approved = |env: &str| {
-        config
-            .environments
-            .get(env)
-            .is_some_and(|channels| channels.iter().any(|c| c == &spec.name))
-    };
     let what = std::iter::once((&spec.environment, "deploy"))
         .chain(spec.expose_to.iter().map(|e| (e, "expose")));
     for (env, verb) in what {
-        if !approved(env) {
-            let file = config
-                .config_file
-                .as_ref()
-                .map_or("assay.yml".to_string(), |p| p.display().to_string());
+        if !config.approves(env, &spec.name) {
+            let file = config.file_name();
             diags.push(
                 Diag::plain(format!(
                     "channel {} is not approved in environment {env}: it may not {verb} there",

@@ -171,15 +171,8 @@ pub(super) fn substitute(
     timeout: Option<Duration>,
 ) -> Result<(), AppError> {
     // this project's own approvals, whatever the channel's entry says of itself
-    let approved = config
-        .environments
-        .get(environment)
-        .is_some_and(|channels| channels.iter().any(|c| c == name));
-    if !approved {
-        let file = config
-            .config_file
-            .as_ref()
-            .map_or("assay.yml".to_string(), |p| p.display().to_string());
+    if !config.approves(environment, name) {
+        let file = config.file_name();
         return Err(Diag::plain(format!(
             "channel {name} is not approved in environment {environment} by this project"
         ))

@@ -122,6 +122,14 @@ const CLOUD_KEYS: &[&str] = &[
 ];
 
 impl Config {
+    /// Whether `environments:` approves channel `name` in `environment`: needed to run
+    /// it there, and to use it from there (verify --channel, failed rows to a sink).
+    pub fn approves(&self, environment: &str, name: &str) -> bool {
+        self.environments
+            .get(environment)
+            .is_some_and(|channels| channels.iter().any(|c| c == name))
+    }
+
     pub fn data_source(&self, name: &str) -> Option<&DataSourceConfig> {
         self.data_sources.iter().find(|d| d.name == name)
     }
