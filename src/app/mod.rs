@@ -114,3 +114,26 @@ pub(crate) fn before(
         .unwrap_or(earliest)
         .max(earliest)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn a_duration_past_any_date_reaches_back_to_year_one_without_a_panic() {
+        let now = chrono::Utc::now();
+        let earliest = crate::scan::history::earliest();
+        assert_eq!(earliest.to_rfc3339(), "0001-01-01T00:00:00+00:00");
+        for since in [
+            Duration::MAX,
+            Duration::from_secs(999_999_999_999 * 86_400),
+            Duration::from_secs(u64::MAX / 2),
+            Duration::from_secs(2_100 * 365 * 86_400),
+        ] {
+            assert_eq!(super::before(now, since), earliest, "{since:?}");
+        }
+        let day = Duration::from_secs(86_400);
+        assert_eq!(super::before(now, day), now - chrono::Duration::days(1));
+        assert_eq!(super::before(earliest, day), earliest);
+    }
+}
