@@ -657,6 +657,11 @@ fn channel_files_approvals_and_arguments_are_checked_before_anything_runs() {
             "has characters a name cannot have",
             "orders.yml:1:7",
         ),
+        (
+            "name: orders\nkind: source\ntype: file\npath: ../data/orders.csv\nbatch_size: 5000\nbuffer: 1000\n",
+            "batch_size 5000 is more than buffer 1000",
+            "orders.yml:5:13",
+        ),
     ];
     for (head, says, at) in cases {
         let body = if head.contains("format:") {

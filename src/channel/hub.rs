@@ -54,7 +54,8 @@ struct OutState {
 
 enum Item {
     Frame(Arc<str>, usize),
-    Dropped(u64),
+    /// records missed here, and the running total up to and with them
+    Dropped(u64, u64),
 }
 
 pub enum Next {
@@ -85,10 +86,15 @@ impl Outbox {
             s.items.push_back(Item::Frame(text, records));
         } else {
             s.dropped_total += records as u64;
-            // consecutive drops are one notice, in the place the records went missing
+            let total = s.dropped_total;
+            // consecutive drops are one notice, in the place the records went missing,
+            // with the total as it stood there (not as it stands when it is sent)
             match s.items.back_mut() {
-                Some(Item::Dropped(n)) => *n += records as u64,
-                _ => s.items.push_back(Item::Dropped(records as u64)),
+                Some(Item::Dropped(n, t)) => {
+                    *n += records as u64;
+                    *t = total;
+                }
+                _ => s.items.push_back(Item::Dropped(records as u64, total)),
             }
         }
         drop(s);
@@ -106,12 +112,7 @@ impl Outbox {
                         s.queued_records -= records;
                         return Next::Frame(text);
                     }
-                    Some(Item::Dropped(records)) => {
-                        return Next::Dropped {
-                            records,
-                            total: s.dropped_total,
-                        }
-                    }
+                    Some(Item::Dropped(records, total)) => return Next::Dropped { records, total },
                     None => {}
                 }
             }
@@ -152,11 +153,7 @@ impl Hub {
 
     /// A new session for `user`: its bearer token (random, 256 bits).
     pub fn login(&self, user: &str) -> Result<String, Full> {
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let token = new_token();
         let mut sessions = self.sessions.lock().expect("sessions lock");
         let now = Instant::now();
         sessions.retain(|_, s| s.expires > now);
@@ -295,9 +292,36 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     diff == 0
 }
 
+/// A bearer token: 256 bits from the system's secure random source, as hex. (Two UUIDs
+/// would give 244: six bits of each are fixed.)
+fn new_token() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 32];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random source answers");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_hold_256_random_bits() {
+        let tokens: Vec<String> = (0..64).map(|_| new_token()).collect();
+        assert!(tokens
+            .iter()
+            .all(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())));
+        let distinct: std::collections::BTreeSet<&String> = tokens.iter().collect();
+        assert_eq!(distinct.len(), tokens.len());
+        // no fixed nibble: every position takes more than one value across the tokens
+        for i in 0..64 {
+            let seen: std::collections::BTreeSet<u8> =
+                tokens.iter().map(|t| t.as_bytes()[i]).collect();
+            assert!(seen.len() > 1, "position {i} is fixed");
+        }
+    }
 
     #[tokio::test]
     async fn a_full_buffer_drops_records_for_that_consumer_only_and_says_how_many() {
@@ -319,6 +343,25 @@ mod tests {
         assert!(matches!(slow.next().await, Next::Frame(t) if &*t == "end"));
         // room again: records fit once more
         assert!(slow.push(frame(4), 3));
+    }
+
+    #[tokio::test]
+    async fn each_drop_notice_carries_the_total_as_it_stood_there() {
+        let slow = Outbox::new(2);
+        let frame = |n: usize| -> Arc<str> { format!("records {n}").into() };
+        // drops between frames the consumer has not read yet
+        for round in 0..4 {
+            assert!(!slow.push(frame(round), 3));
+            assert!(slow.push("marker".into(), 0));
+        }
+        let mut totals = Vec::new();
+        for _ in 0..8 {
+            if let Next::Dropped { records, total } = slow.next().await {
+                assert_eq!(records, 3);
+                totals.push(total);
+            }
+        }
+        assert_eq!(totals, [3, 6, 9, 12]);
     }
 
     #[test]

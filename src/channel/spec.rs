@@ -238,6 +238,25 @@ fn read(
     };
     let batch_size = positive(r, node, "batch_size", 500, 100_000)?;
     let buffer = positive(r, node, "buffer", 100_000, 10_000_000)?;
+    if batch_size > buffer {
+        // a frame larger than a consumer's buffer could never be queued for anyone
+        let at = node
+            .get("batch_size")
+            .or_else(|| node.get("buffer"))
+            .map_or(node.span, |n| n.span);
+        r.error(
+            at,
+            format!(
+                "batch_size {batch_size} is more than buffer {buffer}: every frame would be \
+                 dropped for every consumer"
+            ),
+            Some(
+                "make buffer at least batch_size (buffer: records a consumer may fall behind)"
+                    .into(),
+            ),
+        );
+        return None;
+    }
     let listen = match node.get("listen").filter(|n| !n.is_null()) {
         Some(n) => {
             let text = r.string(n, "listen")?;
