@@ -1164,19 +1164,24 @@ fn hostile_frames_are_refused_and_the_channel_goes_on() {
         ws.send(Message::text(odd.to_string())).await.unwrap();
         let e = next(&mut ws).await;
         assert_eq!((&e["type"], &e["discarded"]), (&json!("error"), &json!(5)), "{e}");
-        // more than 16 MiB in one message: the connection is closed
+        // more than 16 MiB in one message: an error frame says why, then the connection
+        // is closed
         let huge = "x".repeat(17 << 20);
         let _ = ws.send(Message::text(huge)).await;
         let closed = tokio::time::timeout(Duration::from_secs(20), async {
+            let mut said = None;
             loop {
                 match ws.next().await {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break said,
+                    Some(Ok(Message::Text(t))) => said = Some(t.to_string()),
                     _ => {}
                 }
             }
         })
         .await;
-        assert!(closed.is_ok(), "an oversized message closes the connection");
+        let said = closed.expect("an oversized message closes the connection");
+        let said = said.expect("an error frame before the close");
+        assert!(said.contains("\"error\"") && said.contains("at most"), "{said}");
         // the channel still serves a new connection, and stores what fits
         let mut again = stream(&ch.url, Some(&t)).await.unwrap();
         assert_eq!(next(&mut again).await["type"], "hello");

@@ -310,7 +310,11 @@ async fn consume(hub: &Arc<Hub>, socket: WebSocket, ended: tokio::sync::watch::R
                 }
             }
             incoming = rx.next() => match incoming {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Err(e)) => {
+                    refuse_and_close(&mut tx, &e, MAX_CONSUMER_MESSAGE).await;
+                    break;
+                }
+                None | Some(Ok(Message::Close(_))) => break,
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => {
                     let e = Frame::Error {
                         message: "this channel is a source: it takes no frames".into(),
@@ -349,7 +353,12 @@ async fn produce(
             m = rx.next() => m,
         };
         let text = match message {
-            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Err(e)) => {
+                // an oversized or broken message ends the connection, with word of why
+                refuse_and_close(&mut tx, &e, MAX_MESSAGE).await;
+                break;
+            }
+            None | Some(Ok(Message::Close(_))) => break,
             Some(Ok(Message::Text(t))) => t.to_string(),
             Some(Ok(Message::Binary(_))) => {
                 let e = Frame::Error {
@@ -398,6 +407,24 @@ async fn produce(
             }
         }
     }
+}
+
+/// Tell a client why its connection ends (an error frame, then a close), as far as the
+/// socket still takes it.
+async fn refuse_and_close(
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    e: &axum::Error,
+    limit: usize,
+) {
+    let frame = Frame::Error {
+        message: format!(
+            "the connection ends: {e} (a message to this channel is at most {} bytes)",
+            limit
+        ),
+        discarded: 0,
+    };
+    let _ = tx.send(Message::Text(frame.text().into())).await;
+    let _ = tx.send(Message::Close(None)).await;
 }
 
 /// The URL clients reach the channel at.
