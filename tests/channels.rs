@@ -466,6 +466,57 @@ columns:
     drop(once);
 }
 
+/// A sink's table dropped while the channel runs is made again for the next batch, on
+/// every engine, and that batch is stored whole.
+#[test]
+fn a_sink_table_dropped_while_the_channel_runs_is_made_again() {
+    for engine in ENGINES {
+        let s = Sandbox::new(engine);
+        let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+        s.project.write(
+            "assay.yml",
+            &format!("{config}environments:\n  default: {{channels: [kept]}}\n"),
+        );
+        s.project.write(
+            "channels/kept.yml",
+            &format!(
+                "name: kept\nkind: sink\ntype: {}\ndata_source: db\ntable: {}/kept\n{FORMAT}",
+                engine.name(),
+                s.schema
+            ),
+        );
+        let ch = Running::start(s.project.path(), &["channels/kept.yml"]);
+        let record =
+            |id: i64| json!([{"id": id, "amount": "1.50", "created_at": "2026-01-01T00:00:00Z"}]);
+        let count = || match engine {
+            Engine::DuckDb => {
+                let conn = duckdb::Connection::open(s.project.path().join("db.duckdb")).unwrap();
+                conn.query_row("SELECT count(*) FROM main.kept", [], |r| r.get::<_, i64>(0))
+                    .unwrap()
+            }
+            e => crate::common::engines::admin_number(
+                e,
+                &format!("SELECT count(*) FROM {}", s.qualified("kept")),
+            ),
+        };
+        let first = crate::hardening::send_to_sink(&ch.url, record(1));
+        assert_eq!(first["stored"], 1, "{}: {first}", engine.name());
+        assert_eq!(count(), 1);
+        s.run(&[format!("DROP TABLE {}", s.qualified("kept"))]);
+        let second = crate::hardening::send_to_sink(&ch.url, record(2));
+        assert_eq!(second["stored"], 1, "{}: {second}", engine.name());
+        assert_eq!(second["discarded"], 0, "{}: {second}", engine.name());
+        assert_eq!(
+            count(),
+            1,
+            "{}: the table is there again, with the new batch",
+            engine.name()
+        );
+        let (code, _, err) = ch.stop();
+        assert_eq!(code, 0, "{err}");
+    }
+}
+
 #[test]
 fn sinks_store_what_fits_the_format_and_discard_the_rest_on_every_engine() {
     for engine in ENGINES {

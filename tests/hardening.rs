@@ -321,7 +321,7 @@ fn store_writes_bind_every_value_whatever_the_servers_string_settings() {
 }
 
 /// Log in to a sink at `url`, send `records` in one frame and flush: the `flushed` frame.
-fn send_to_sink(url: &str, records: Value) -> Value {
+pub(crate) fn send_to_sink(url: &str, records: Value) -> Value {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     channels::rt().block_on(async {

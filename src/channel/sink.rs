@@ -303,8 +303,7 @@ impl Target {
                 table,
                 made,
             } => {
-                let mut statements = Vec::new();
-                if !*made {
+                let create = || {
                     let types = location.types();
                     let columns: Vec<(&str, String)> = format
                         .fields
@@ -313,18 +312,27 @@ impl Target {
                         .collect();
                     let columns: Vec<(&str, &str)> =
                         columns.iter().map(|(n, t)| (*n, t.as_str())).collect();
-                    statements.extend(location.create_statements(&[(table.as_str(), columns)]));
-                }
-                statements.extend(insert_rows(
+                    location.create_statements(&[(table.as_str(), columns)])
+                };
+                let inserts = insert_rows(
                     location.dialect(),
                     location.table_ref(table),
                     format,
                     &records,
-                ));
-                location
-                    .execute(statements)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                );
+                let mut statements = if *made { Vec::new() } else { create() };
+                statements.extend(inserts.iter().cloned());
+                match location.execute(statements).await {
+                    Ok(()) => {}
+                    // the table may have been dropped while the channel ran: made again
+                    // (when missing), and the batch written once more, whole or not at all
+                    Err(_) if *made => {
+                        let mut again = create();
+                        again.extend(inserts);
+                        location.execute(again).await.map_err(|e| e.to_string())?;
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
                 *made = true;
                 Ok(())
             }
