@@ -463,6 +463,33 @@ columns:
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("--timeout"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(15));
+    // a contract whose dataset cannot name the records' table is refused before any wait
+    p.write(
+        "contracts/flat.yml",
+        "dataset: stream/orders\nchecks:\n  - row_count:\n",
+    );
+    let started = Instant::now();
+    let (code, _, err) = run(
+        p.path(),
+        &[
+            "verify",
+            "contracts/flat.yml",
+            "--channel",
+            "orders",
+            "--timeout",
+            "60s",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot name a table"), "{err}");
+    assert!(
+        err.contains("stream/main/orders"),
+        "the form is shown: {err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "refused without waiting"
+    );
     drop(once);
 }
 

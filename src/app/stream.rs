@@ -181,6 +181,28 @@ pub(super) fn substitute(
         ))
         .into());
     }
+    let ds_name = contract.dataset.data_source.clone();
+    let probe = DataSourceConfig {
+        name: ds_name.clone(),
+        engine: engine::by_name("duckdb").expect("duckdb is an engine"),
+        settings: Arc::new(DuckDbSettings {
+            database: ":memory:".into(),
+            owned_by_assay: false,
+            preload: None,
+            memory_limit: crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string(),
+        }),
+    };
+    // checked before any wait: a contract that cannot take the records is refused now
+    let table = probe.table_ref(&contract.dataset.path).map_err(|e| {
+        Diag::plain(format!(
+            "dataset {} cannot name a table for the channel's records: {e}",
+            contract.dataset.text
+        ))
+        .with_help(
+            "a contract verified on a channel names its dataset NAME/schema/table, like \
+             stream/main/orders (NAME need not be a data source of assay.yml)",
+        )
+    })?;
     let entry = find(config, name, environment, contract)?;
     let Some(who) = config.channels.get(name).cloned() else {
         return Err(
@@ -227,23 +249,6 @@ pub(super) fn substitute(
         "channel {name}: result set {id} of {} records received",
         records.len()
     );
-    let ds_name = contract.dataset.data_source.clone();
-    let probe = DataSourceConfig {
-        name: ds_name.clone(),
-        engine: engine::by_name("duckdb").expect("duckdb is an engine"),
-        settings: Arc::new(DuckDbSettings {
-            database: ":memory:".into(),
-            owned_by_assay: false,
-            preload: None,
-            memory_limit: crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string(),
-        }),
-    };
-    let table = probe.table_ref(&contract.dataset.path).map_err(|e| {
-        Diag::plain(format!(
-            "dataset {} cannot name a table for the channel's records: {e}",
-            contract.dataset.text
-        ))
-    })?;
     let preload = preload(&table, &entry.format, &records)
         .map_err(|e| AppError::Runtime(RunError::Channel(format!("channel '{name}': {e}"))))?;
     let ds = DataSourceConfig {
