@@ -121,7 +121,7 @@ impl Store {
             .location
             .create_statements(&[(TABLE, COLUMNS.iter().copied().zip(types).collect())]);
         let text = Param::text;
-        let at = text(&at.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let at = Param::time(at);
         let mut rows = Vec::new();
         for captured in &dataset.captured {
             for (i, row) in captured.rows.iter().enumerate() {

@@ -42,7 +42,7 @@ const QUERY_PLACES: [Place; 4] = [
     Place::KeysQuery,
 ];
 
-fn yaml_string(s: &str) -> String {
+pub(crate) fn yaml_string(s: &str) -> String {
     // a JSON string is a YAML double-quoted scalar
     serde_json::to_string(s).unwrap()
 }

@@ -25,11 +25,10 @@ const INJECTIONS: [&str; 4] = [
     "a\\\", \"b\"); DROP TABLE victim; -- ` \\ '' x",
 ];
 
-fn yaml(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
-}
+use crate::attacks::yaml_string as yaml;
 
-fn pg_exec(url: &str, statements: &[String]) {
+/// `work` with a client of the PostgreSQL database at `url`.
+fn with_pg<T>(url: &str, work: impl AsyncFnOnce(&tokio_postgres::Client) -> T) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -39,25 +38,23 @@ fn pg_exec(url: &str, statements: &[String]) {
             .await
             .unwrap();
         tokio::spawn(conn);
+        work(&client).await
+    })
+}
+
+fn pg_exec(url: &str, statements: &[String]) {
+    with_pg(url, async |client| {
         for s in statements {
             client
                 .batch_execute(s)
                 .await
                 .unwrap_or_else(|e| panic!("{s}: {e:?}"));
         }
-    });
+    })
 }
 
 fn pg_texts(url: &str, sql: &str) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+    with_pg(url, async |client| {
         client
             .query(sql, &[])
             .await
@@ -480,22 +477,12 @@ fn contracts_cannot_read_secrets_from_the_environment_on_any_engine() {
         for (i, place) in places.iter().enumerate() {
             let contract = format!("dataset: {}/t\n{place}", s.dataset_prefix());
             s.project.write("contract.yml", &contract);
-            let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
-                .current_dir(s.project.path())
-                .env("ASSAY_T_SECRET", SECRET)
-                .args(["verify", "contract.yml", "-o", "json", "-vv"])
-                .output()
-                .unwrap();
-            let (stdout, stderr) = (
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
+            let run = s.project.assay_with(
+                &[("ASSAY_T_SECRET", SECRET)],
+                &["verify", "contract.yml", "-o", "json", "-vv"],
             );
-            assert_eq!(
-                out.status.code(),
-                Some(2),
-                "{} {i}: {stderr}",
-                engine.name()
-            );
+            let (stdout, stderr) = (&run.stdout, &run.stderr);
+            assert_eq!(run.code, 2, "{} {i}: {stderr}", engine.name());
             assert!(
                 stderr.contains("public_env"),
                 "{} {i}: {stderr}",
@@ -517,18 +504,10 @@ fn contracts_cannot_read_secrets_from_the_environment_on_any_engine() {
                 s.dataset_prefix()
             ),
         );
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
-            .current_dir(s.project.path())
-            .env("ASSAY_T_SECRET", SECRET)
-            .args(["verify", "contract.yml"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let run = s
+            .project
+            .assay_with(&[("ASSAY_T_SECRET", SECRET)], &["verify", "contract.yml"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
     }
 }
 
@@ -959,17 +938,10 @@ fn state_files_and_datasets_behind_symbolic_links_are_refused() {
         &format!("{config}cloud:\n  endpoint: http://127.0.0.1:9/x\n  token: ${{env.ASSAY_T_TOKEN}}\n  max_attempts: 1\n"),
     );
     p.write("c.yml", "dataset: db/main/t\nchecks:\n  - row_count:\n");
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
-        .current_dir(p.path())
-        .env("ASSAY_T_TOKEN", "token-for-the-test-1")
-        .args(["verify", "c.yml", "--push"])
-        .output()
-        .unwrap();
-    let run = crate::common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let run = p.assay_with(
+        &[("ASSAY_T_TOKEN", "token-for-the-test-1")],
+        &["verify", "c.yml", "--push"],
+    );
     assert_ne!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
     assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
@@ -1333,17 +1305,8 @@ fn a_quoted_secret_shows_in_no_form() {
         vec!["verify", "c.yml", "-o", "json", "-vv"],
         vec!["verify", "c.yml", "--plan"],
     ] {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("assay"))
-            .current_dir(p.path())
-            .env("ASSAY_T_DB", secret)
-            .args(&args)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let run = p.assay_with(&[("ASSAY_T_DB", secret)], &args);
+        let text = format!("{}{}", run.stdout, run.stderr);
         for form in [
             secret.to_string(),
             secret.replace('\'', "''"),

@@ -63,18 +63,8 @@ pub fn check_approvals(spec: &ChannelSpec, config: &Config) -> Result<(), Diags>
     let what = std::iter::once((&spec.environment, "deploy"))
         .chain(spec.expose_to.iter().map(|e| (e, "expose")));
     for (env, verb) in what {
-        if !config.approves(env, &spec.name) {
-            let file = config.file_name();
-            diags.push(
-                Diag::plain(format!(
-                    "channel {} is not approved in environment {env}: it may not {verb} there",
-                    spec.name
-                ))
-                .with_help(format!(
-                    "approve it in {file}:\nenvironments:\n  {env}:\n    channels: [{}]",
-                    spec.name
-                )),
-            );
+        if let Some(d) = config.unapproved(env, &spec.name, &format!("it may not {verb} there")) {
+            diags.push(d);
         }
     }
     if diags.is_empty() {

@@ -171,15 +171,9 @@ pub(super) fn substitute(
     timeout: Option<Duration>,
 ) -> Result<(), AppError> {
     // this project's own approvals, whatever the channel's entry says of itself
-    if !config.approves(environment, name) {
-        let file = config.file_name();
-        return Err(Diag::plain(format!(
-            "channel {name} is not approved in environment {environment} by this project"
-        ))
-        .with_help(format!(
-            "approve it in {file}:\nenvironments:\n  {environment}:\n    channels: [{name}]"
-        ))
-        .into());
+    if let Some(refused) = config.unapproved(environment, name, "this project may not use it there")
+    {
+        return Err(refused.into());
     }
     let ds_name = contract.dataset.data_source.clone();
     let probe = DataSourceConfig {

@@ -35,13 +35,40 @@ pub const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct Guard {
     open: Mutex<HashMap<IpAddr, usize>>,
-    failed_by_peer: Mutex<HashMap<IpAddr, Vec<Instant>>>,
-    failed_by_user: Mutex<HashMap<String, Vec<Instant>>>,
+    failed_by_peer: Failures<IpAddr>,
+    failed_by_user: Failures<String>,
 }
 
-fn recent(times: &mut Vec<Instant>, now: Instant) -> usize {
-    times.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
-    times.len()
+/// Failed logins of the last window, by who they came from (or as whom). Only keys with
+/// a failure in the window are kept, so the map holds the window's guessers, no more.
+struct Failures<K>(Mutex<HashMap<K, Vec<Instant>>>);
+
+impl<K> Default for Failures<K> {
+    fn default() -> Self {
+        Failures(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Failures<K> {
+    /// Failures of `key` in the window up to `now`.
+    fn recent(&self, key: &K, now: Instant) -> usize {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).map_or(0, |times| {
+            times
+                .iter()
+                .filter(|t| now.duration_since(**t) < LOGIN_WINDOW)
+                .count()
+        })
+    }
+
+    fn add(&self, key: K, now: Instant) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, times| {
+            times.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
+            !times.is_empty()
+        });
+        map.entry(key).or_default().push(now);
+    }
 }
 
 impl Guard {
@@ -68,41 +95,15 @@ impl Guard {
     /// either say no).
     pub fn login_allowed(&self, ip: IpAddr, user: &str) -> bool {
         let now = Instant::now();
-        let by_peer = recent(
-            self.failed_by_peer
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(ip)
-                .or_default(),
-            now,
-        );
-        let by_user = recent(
-            self.failed_by_user
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(user.to_string())
-                .or_default(),
-            now,
-        );
-        by_peer < FAILED_LOGINS_PER_PEER && by_user < FAILED_LOGINS_PER_USER
+        self.failed_by_peer.recent(&ip, now) < FAILED_LOGINS_PER_PEER
+            && self.failed_by_user.recent(&user.to_string(), now) < FAILED_LOGINS_PER_USER
     }
 
     /// Count a failed login from `ip` as `user`.
     pub fn login_failed(&self, ip: IpAddr, user: &str) {
         let now = Instant::now();
-        let mut by_peer = self
-            .failed_by_peer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        // old entries go, so the maps hold only the last window's guessers
-        by_peer.retain(|_, t| recent(t, now) > 0);
-        by_peer.entry(ip).or_default().push(now);
-        let mut by_user = self
-            .failed_by_user
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        by_user.retain(|_, t| recent(t, now) > 0);
-        by_user.entry(user.to_string()).or_default().push(now);
+        self.failed_by_peer.add(ip, now);
+        self.failed_by_user.add(user.to_string(), now);
     }
 }
 

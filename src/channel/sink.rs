@@ -71,16 +71,17 @@ pub fn column_type(types: &StoreTypes, f: &Field) -> String {
 fn param(f: &Field, v: &Json) -> Param {
     match (f.field_type, v) {
         (_, Json::Null) => Param::Null,
-        (FieldType::Long, Json::Number(n)) if n.is_i64() => Param::Int(n.as_i64().expect("an i64")),
-        (FieldType::Double, Json::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {
-            Param::Float(n.as_f64().expect("a finite f64"))
-        }
+        // numbers that do not fit the type's native form go as written (below)
+        (FieldType::Long, Json::Number(n)) => n
+            .as_i64()
+            .map_or_else(|| Param::Text(n.to_string()), Param::Int),
+        (FieldType::Double, Json::Number(n)) => n
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .map_or_else(|| Param::Text(n.to_string()), Param::Float),
         (FieldType::Boolean, Json::Bool(b)) => Param::Bool(*b),
         (FieldType::Timestamp, Json::String(s)) => {
-            match crate::checks::freshness::parse_timestamp(s) {
-                Some(t) => Param::Text(t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()),
-                None => Param::text(s),
-            }
+            crate::checks::freshness::parse_timestamp(s).map_or_else(|| Param::text(s), Param::time)
         }
         (_, Json::String(s)) => Param::text(s),
         // numbers as written (exact decimals), anything else as its JSON text

@@ -511,21 +511,7 @@ fn store(
             );
             return None;
         }
-        let path = match crate::paths::confined(&config.project_dir, base, &text) {
-            Ok(p) => p,
-            Err(why) => {
-                r.error(
-                    n.span,
-                    format!("path '{text}' {why}"),
-                    Some(
-                        "a channel file reaches only files inside its project's folder: write \
-                         a relative path that stays there (../data/orders.jsonl)"
-                            .into(),
-                    ),
-                );
-                return None;
-            }
-        };
+        let path = confined(r, &config.project_dir, base, n, "path", &text)?;
         return Some(Store::File { path, format });
     }
     if refuse(r, "path", "a data source channel")
@@ -603,6 +589,33 @@ fn store(
     }
 }
 
+/// A path written at `node` (under `key`) as a path inside the project's folder `root`,
+/// or None, reported: a channel file reaches no file outside its project.
+fn confined(
+    r: &mut Reader,
+    root: &Path,
+    base: &Path,
+    node: &Node,
+    key: &str,
+    text: &str,
+) -> Option<PathBuf> {
+    match crate::paths::confined(root, base, text) {
+        Ok(p) => Some(p),
+        Err(why) => {
+            r.error(
+                node.span,
+                format!("{key} '{text}' {why}"),
+                Some(
+                    "a channel file reaches only files inside its project's folder: write a \
+                     path relative to the channel file that stays there (../data/orders.jsonl)"
+                        .into(),
+                ),
+            );
+            None
+        }
+    }
+}
+
 fn tls(r: &mut Reader, node: &Node, root: &Path, base: &Path) -> Option<Tls> {
     if !r.keys(node, &["certificate", "key"], "tls") {
         return None;
@@ -610,20 +623,7 @@ fn tls(r: &mut Reader, node: &Node, root: &Path, base: &Path) -> Option<Tls> {
     let mut file = |key: &str| -> Option<PathBuf> {
         let n = r.required(node, key, "tls")?;
         let text = r.string(n, key)?;
-        let p = match crate::paths::confined(root, base, &text) {
-            Ok(p) => p,
-            Err(why) => {
-                r.error(
-                    n.span,
-                    format!("tls.{key} '{text}' {why}"),
-                    Some(
-                        "a PEM file inside the project's folder, relative to the channel file"
-                            .into(),
-                    ),
-                );
-                return None;
-            }
-        };
+        let p = confined(r, root, base, n, &format!("tls.{key}"), &text)?;
         if !p.is_file() {
             r.error(
                 n.span,
@@ -700,20 +700,7 @@ fn users(r: &mut Reader, node: &Node, root: &Path, base: &Path) -> Option<Vec<Us
             }
             (None, Some(f)) => {
                 let text = r.string(f, "password_file")?;
-                let file = match crate::paths::confined(root, base, &text) {
-                    Ok(p) => p,
-                    Err(why) => {
-                        r.error(
-                            f.span,
-                            format!("password_file '{text}' {why}"),
-                            Some(
-                                "a file inside the project's folder, relative to the channel file"
-                                    .into(),
-                            ),
-                        );
-                        return None;
-                    }
-                };
+                let file = confined(r, root, base, f, "password_file", &text)?;
                 match std::fs::read_to_string(file) {
                     Ok(p) => p.trim_end_matches(['\n', '\r']).to_string(),
                     Err(e) => {

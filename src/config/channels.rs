@@ -157,13 +157,12 @@ pub(super) fn channels(
             None => None,
         };
         let max_records = match value.get("max_records").filter(|n| !n.is_null()) {
-            Some(n) => match r.number(n, "max_records") {
-                Some(v) if v >= 1.0 && v.fract() == 0.0 => v as u64,
-                Some(_) => {
-                    r.error(n.span, "max_records is a whole number of at least 1", None);
+            Some(n) => match r.count(n, "max_records")? {
+                0 => {
+                    r.error(n.span, "max_records must be at least 1", None);
                     return None;
                 }
-                None => return None,
+                v => v,
             },
             None => DEFAULT_MAX_RECORDS,
         };

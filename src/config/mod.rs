@@ -130,6 +130,20 @@ impl Config {
             .is_some_and(|channels| channels.iter().any(|c| c == name))
     }
 
+    /// The error when channel `name` is not approved in `environment` (`refused` says
+    /// what it may not do there), with the lines of this config that approve it.
+    pub fn unapproved(&self, environment: &str, name: &str, refused: &str) -> Option<Diag> {
+        (!self.approves(environment, name)).then(|| {
+            Diag::plain(format!(
+                "channel {name} is not approved in environment {environment}: {refused}"
+            ))
+            .with_help(format!(
+                "approve it in {}:\nenvironments:\n  {environment}:\n    channels: [{name}]",
+                self.file_name()
+            ))
+        })
+    }
+
     pub fn data_source(&self, name: &str) -> Option<&DataSourceConfig> {
         self.data_sources.iter().find(|d| d.name == name)
     }

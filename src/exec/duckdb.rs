@@ -87,8 +87,6 @@ fn base_config() -> duckdb::Result<Config> {
         .with("allow_community_extensions", "false")
 }
 
-/// Lock the database down once its views exist: no file outside `allowed` (no ATTACH,
-/// COPY, file function or extension download), and no setting can be changed back.
 /// The memory one DuckDB data source may use unless its connection says
 /// (`memory_limit:`): a contract's expression cannot take the machine's memory (DuckDB's
 /// own default is 80% of it), and verification's aggregates need far less.
@@ -100,6 +98,9 @@ pub fn valid_memory_limit(text: &str) -> bool {
     super::parse_size(text).is_some_and(|b| b >= 1_000_000)
 }
 
+/// Lock the database down once its views exist: no file outside `allowed` (no ATTACH,
+/// COPY, file function or extension download), no more memory than `memory_limit`, and
+/// no setting can be changed back.
 fn lock_down(conn: &Connection, allowed: &[PathBuf], memory_limit: &str) -> duckdb::Result<()> {
     // checked when the config was read; quoted all the same
     conn.execute_batch(&format!(
@@ -171,9 +172,9 @@ impl DuckDbExecutor {
     }
 
     /// An in-memory database with one view per data file, named as the table parts say.
-    /// Only those files stay readable once the views exist.
-    /// Views of `files`, each of which must resolve inside `root`: a file that is a
-    /// symbolic link leading out of it is not read (its datasets say why).
+    /// Only those files stay readable once the views exist, and only files that resolve
+    /// inside `root`: one that is a symbolic link leading out is not read (its datasets
+    /// say why).
     pub fn open_files(
         data_source: &str,
         root: &Path,

@@ -71,28 +71,30 @@ pub async fn deliver(
     )
 }
 
+/// The HTTP client of pushes and notifications. A redirect is not followed: it would
+/// re-send the body (and its secrets) somewhere nobody configured.
+fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, Failure> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(format!("assay/{}", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Failure {
+            message: format!("cannot set up HTTP: {e}"),
+            permanent: false,
+            attempts: 0,
+        })
+}
+
 async fn attempt_all(
     results: &Results,
     cloud: &CloudConfig,
     config_file: &str,
     targets: &[Target],
 ) -> Vec<Delivery> {
-    let client = match reqwest::Client::builder()
-        .timeout(cloud.timeout)
-        .user_agent(format!("assay/{}", env!("CARGO_PKG_VERSION")))
-        // a redirect would re-send the body (and its secrets) somewhere not configured
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+    let client = match http_client(cloud.timeout) {
         Ok(c) => c,
-        Err(e) => {
-            let failure = Failure {
-                message: format!("cannot set up HTTP: {e}"),
-                permanent: false,
-                attempts: 0,
-            };
-            return targets.iter().map(|t| (*t, Err(failure.clone()))).collect();
-        }
+        Err(failure) => return targets.iter().map(|t| (*t, Err(failure.clone()))).collect(),
     };
     let mut out = Vec::new();
     for target in targets {

@@ -156,17 +156,7 @@ pub async fn send(
     target: &NotifyTarget,
     payload: &str,
 ) -> Result<String, Failure> {
-    let client = reqwest::Client::builder()
-        .timeout(config.timeout)
-        .user_agent(format!("assay/{}", env!("CARGO_PKG_VERSION")))
-        // a redirect would re-send the body (and its secrets) somewhere not configured
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Failure {
-            message: format!("cannot set up HTTP: {e}"),
-            permanent: false,
-            attempts: 0,
-        })?;
+    let client = super::http_client(config.timeout)?;
     let rules = rules(config);
     with_retries(&rules, target.name, || {
         let request = client

@@ -612,7 +612,7 @@ impl HistoryStore {
         let d = self.location.dialect();
         let text = Param::text;
         let opt = Param::opt_text;
-        let time = |t: DateTime<Utc>| text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let time = Param::time;
         let at = time(scan.measured_at);
         let id = text(&scan.scan_id);
         let mut out = self.create();
@@ -933,7 +933,7 @@ impl HistoryStore {
     fn time_literal(&self, t: DateTime<Utc>) -> String {
         self.location
             .dialect()
-            .string_literal(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+            .string_literal(&t.format(crate::sql::ast::STORE_TIME).to_string())
     }
 
     /// The latest snapshot of each dataset of a data source (complete scans only), and
@@ -1260,7 +1260,7 @@ impl HistoryStore {
     ) -> Result<(), RunError> {
         let (source, path) = dataset.split_once('/').unwrap_or((dataset, ""));
         let text = Param::text;
-        let time = |t: DateTime<Utc>| text(&t.format("%Y-%m-%d %H:%M:%S%.6f").to_string());
+        let time = Param::time;
         let mut statements = self.create();
         statements.extend(self.location.inserts(
             ACCEPTED,

@@ -286,6 +286,9 @@ pub struct Insert {
     pub rows: Vec<Vec<Param>>,
 }
 
+/// How a store's timestamp columns are written and compared: UTC, microseconds, no zone.
+pub const STORE_TIME: &str = "%Y-%m-%d %H:%M:%S%.6f";
+
 /// A value assay writes (a store's row, a sink's record): always bound as a parameter,
 /// never spliced into the SQL text, so no server setting (PostgreSQL's
 /// `standard_conforming_strings`, MySQL's `NO_BACKSLASH_ESCAPES`) can turn a value into
@@ -306,6 +309,12 @@ impl Param {
 
     pub fn opt_text(s: Option<&str>) -> Param {
         s.map_or(Param::Null, Param::text)
+    }
+
+    /// A moment as the stores keep it: UTC, to the microsecond, without a zone (the
+    /// timestamp columns of every store engine read this text).
+    pub fn time(t: chrono::DateTime<chrono::Utc>) -> Param {
+        Param::Text(t.format(STORE_TIME).to_string())
     }
 
     /// A finite number, else NULL (the stores keep no infinities).

@@ -69,11 +69,17 @@ impl Project {
     }
 
     pub fn assay(&self, args: &[&str]) -> Run {
+        self.assay_with(&[], args)
+    }
+
+    /// `assay` with these environment variables set.
+    pub fn assay_with(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let out = Command::cargo_bin("assay")
             .unwrap()
             .current_dir(self.dir.path())
             .env("NO_COLOR", "1")
             .env_remove("ASSAY_LOG")
+            .envs(env.iter().copied())
             .args(args)
             .output()
             .unwrap();
