@@ -22,7 +22,8 @@
 //!
 //! 6. Data channels (`ASSAY_BENCH_ONLY=channel`): a source sending 1M records to a
 //!    consumer (records per second, the channel's peak memory), and `assay verify
-//!    --channel` on them against `assay verify` on the same rows in a DuckDB table.
+//!    --channel` on 1M and 5M records, from the result set's start to its exit, against
+//!    `assay verify` of the same Parquet file (time and peak memory).
 //!
 //! 7. Spark (`ASSAY_BENCH_ONLY=spark`, built with the cargo feature `spark`; the
 //!    two-worker loopback cluster of scripts/spark-cluster, which scripts/bench starts
@@ -1091,48 +1092,84 @@ fn monitor_cost(dir: &Path, name: &str, step: i64, points: i64) {
     );
 }
 
-/// A source channel streaming 1M records, and verify --channel on them.
+/// A source channel streaming 1M records, and verify --channel on 1M and 5M records
+/// against verify of the same Parquet file.
 fn channel_part(assay: &str, dir: &Path) {
+    for rows in [1_000_000u64, 5_000_000] {
+        channel_at(assay, dir, rows);
+    }
+}
+
+/// Login and `/streaming` on a channel: the raw WebSocket.
+async fn channel_socket(
+    url: &str,
+    query: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let body = reqwest::Client::new()
+        .post(format!("{url}/login"))
+        .basic_auth("bench", Some("bench-password-1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut req = format!("{}/streaming{query}", url.replacen("http", "ws", 1))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", token["token"].as_str().unwrap())
+            .parse()
+            .unwrap(),
+    );
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+fn channel_at(assay: &str, dir: &Path, rows: u64) {
     use futures_util::StreamExt;
     use std::io::BufRead;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    const ROWS: u64 = 1_000_000;
-    let project = dir.join("channel_project");
+    let project = dir.join(format!("channel_project_{rows}"));
     std::fs::create_dir_all(project.join("channels")).unwrap();
-    let db = project.join("orders.duckdb");
-    let conn = duckdb::Connection::open(&db).unwrap();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch(&format!(
-        "CREATE TABLE orders AS SELECT range AS id, 'customer ' || (range % 1000) AS customer,
+        "COPY (SELECT range AS id, 'customer ' || (range % 1000) AS customer,
                 CAST((range % 10000) / 100.0 AS DECIMAL(10,2)) AS amount,
                 TIMESTAMP '2026-01-01' + to_seconds(range % 86400) AS created_at
-         FROM range({ROWS});
-         COPY orders TO '{}' (FORMAT parquet);",
+         FROM range({rows})) TO '{}' (FORMAT parquet);",
         project.join("orders.parquet").display()
     ))
     .unwrap();
     drop(conn);
     std::fs::write(
         project.join("assay.yml"),
-        format!(
-            "data_sources:\n  - {{name: db, type: duckdb, connection: {{database: {}}}}}\nenvironments:\n  default: {{channels: [orders]}}\nchannels:\n  orders: {{user: bench, password: \"${{env.BENCH_PW}}\"}}\n",
-            db.display()
-        ),
+        "data_sources:\n  - {name: pq, type: files, connection: {root: .}}\nenvironments:\n  default: {channels: [orders]}\nchannels:\n  orders: {user: bench, password: \"${env.BENCH_PW}\"}\n",
     )
     .unwrap();
     std::fs::write(
         project.join("channels/orders.yml"),
-        "name: orders\nkind: source\ntype: file\npath: ../orders.parquet\nbuffer: 2000000\nbatch_size: 1000\nformat:\n  name: order_v1\n  fields:\n    - {name: id, type: long}\n    - {name: customer, type: string}\n    - {name: amount, type: decimal, precision: 10, scale: 2}\n    - {name: created_at, type: timestamp}\nusers: [{name: bench, password: \"${env.BENCH_PW}\"}]\n",
+        format!("name: orders\nkind: source\ntype: file\npath: ../orders.parquet\nbuffer: {rows}\nbatch_size: 1000\nformat:\n  name: order_v1\n  fields:\n    - {{name: id, type: long}}\n    - {{name: customer, type: string}}\n    - {{name: amount, type: decimal, precision: 10, scale: 2}}\n    - {{name: created_at, type: timestamp}}\nusers: [{{name: bench, password: \"${{env.BENCH_PW}}\"}}]\n"),
+    )
+    .unwrap();
+    let checks = format!("columns:\n  - name: id\n    checks:\n      - duplicate:\n  - name: amount\n    checks:\n      - invalid: {{valid_min: 0}}\n      - aggregate: {{function: avg, threshold: {{must_be_between: {{greater_than: 0, less_than: 100}}}}}}\nchecks:\n  - row_count: {{threshold: {{must_be: {rows}}}}}\n");
+    std::fs::write(
+        project.join("stream.yml"),
+        format!("dataset: stream/main/orders\n{checks}"),
     )
     .unwrap();
     std::fs::write(
-        project.join("contract.yml"),
-        "dataset: db/main/orders\ncolumns:\n  - name: id\n    checks:\n      - duplicate:\n  - name: amount\n    checks:\n      - invalid: {valid_min: 0}\n      - aggregate: {function: avg, threshold: {must_be_between: {greater_than: 0, less_than: 100}}}\nchecks:\n  - row_count: {threshold: {must_be: 1000000}}\n",
+        project.join("file.yml"),
+        format!("dataset: pq/orders.parquet\n{checks}"),
     )
     .unwrap();
+    // a set every 10 s: each verify takes the one after it connected, and is done with it
+    // before the next begins
     let mut child = Command::new(assay)
         .current_dir(&project)
         .env("BENCH_PW", "bench-password-1")
-        .args(["channel", "run", "channels/orders.yml", "--every", "3s"])
+        .args(["channel", "run", "channels/orders.yml", "--every", "10s"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -1151,69 +1188,89 @@ fn channel_part(assay: &str, dir: &Path) {
         .trim_end_matches(',')
         .to_string();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (records, took) = runtime.block_on(async {
-        let body = reqwest::Client::new()
-            .post(format!("{url}/login"))
-            .basic_auth("bench", Some("bench-password-1"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let token: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let mut req = format!("{}/streaming", url.replacen("http", "ws", 1))
-            .into_client_request()
-            .unwrap();
-        req.headers_mut().insert(
-            "authorization",
-            format!("Bearer {}", token["token"].as_str().unwrap())
-                .parse()
-                .unwrap(),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-        let (mut records, mut start) = (0u64, None);
-        while let Some(Ok(m)) = ws.next().await {
-            let Ok(text) = m.to_text() else { continue };
-            let f: serde_json::Value = serde_json::from_str(text).unwrap();
-            match f["type"].as_str().unwrap() {
-                "result_set_start" => start = Some(Instant::now()),
-                "records" if start.is_some() => {
-                    records += f["records"].as_array().unwrap().len() as u64
+    if rows == 1_000_000 {
+        let (records, took) = runtime.block_on(async {
+            let mut ws = channel_socket(&url, "").await;
+            let (mut records, mut start) = (0u64, None);
+            while let Some(Ok(m)) = ws.next().await {
+                let Ok(text) = m.to_text() else { continue };
+                let f: serde_json::Value = serde_json::from_str(text).unwrap();
+                match f["type"].as_str().unwrap() {
+                    "result_set_start" => start = Some(Instant::now()),
+                    "records" if start.is_some() => {
+                        records += f["records"].as_array().unwrap().len() as u64
+                    }
+                    "result_set_end" if start.is_some() => break,
+                    _ => {}
                 }
-                "result_set_end" if start.is_some() => break,
-                _ => {}
             }
-        }
-        (records, start.unwrap().elapsed())
-    });
-    assert_eq!(records, ROWS);
-    let (mut via_channel, mut via_table) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        let (t, _, code) = run_measured(
+            (records, start.unwrap().elapsed())
+        });
+        assert_eq!(records, rows);
+        println!(
+            "channel: a result set of {rows} records streamed to one consumer (JSON) in {:.0} ms ({:.0} records/s)",
+            ms(took),
+            rows as f64 / took.as_secs_f64(),
+        );
+    }
+    let runs = if rows == 1_000_000 { 3 } else { 1 };
+    let (mut via_channel, mut via_file) = (Vec::new(), Vec::new());
+    let (mut channel_rss, mut file_rss) = (0i64, 0i64);
+    for _ in 0..runs {
+        // a watcher notes when each result set starts; verify's time is counted from the
+        // start of the set it took (the last to start before it exited). It takes Arrow
+        // frames, the cheapest for the channel to send, and reads them without decoding.
+        let starts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+        let watcher = {
+            let (url, starts) = (url.clone(), starts.clone());
+            runtime.spawn(async move {
+                let mut ws = channel_socket(&url, "?encoding=arrow").await;
+                while let Some(Ok(m)) = ws.next().await {
+                    if let Ok(text) = m.to_text() {
+                        if text.contains("\"result_set_start\"") {
+                            starts.lock().unwrap().push(Instant::now());
+                        }
+                    }
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(200));
+        let began = Instant::now();
+        let (t, rss, code) = run_measured(
             Command::new(assay)
                 .current_dir(&project)
                 .env("BENCH_PW", "bench-password-1")
                 .args([
                     "verify",
-                    "contract.yml",
+                    "stream.yml",
                     "--channel",
                     "orders",
                     "--timeout",
-                    "120s",
+                    "300s",
                     "-q",
                 ]),
         );
+        let ended = began + t;
+        watcher.abort();
         assert_eq!(code, 0, "verify --channel failed");
-        via_channel.push(t);
-        let (t, _, code) = run_measured(
+        let start = starts
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .filter(|s| *s < ended)
+            .max()
+            .expect("a result set started while verify ran");
+        via_channel.push(ended - start);
+        channel_rss = channel_rss.max(rss);
+        let (t, rss, code) = run_measured(
             Command::new(assay)
                 .current_dir(&project)
-                .env("BENCH_PW", "bench-password-1")
-                .args(["verify", "contract.yml", "-q"]),
+                .args(["verify", "file.yml", "-q"]),
         );
         assert_eq!(code, 0, "verify failed");
-        via_table.push(t);
+        via_file.push(t);
+        file_rss = file_rss.max(rss);
     }
     // SAFETY: signalling and waiting on our own child
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -1222,16 +1279,16 @@ fn channel_part(assay: &str, dir: &Path) {
     unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
     // already reaped by wait4 (for its peak memory): this only tells std so
     let _ = child.wait();
+    let (channel_t, file_t) = (median(&mut via_channel), median(&mut via_file));
     println!(
-        "channel: a result set of {ROWS} records streamed to one consumer in {:.0} ms ({:.0} records/s); the channel's peak RSS {:.0} MiB",
-        ms(took),
-        ROWS as f64 / took.as_secs_f64(),
+        "channel: {rows} records: assay verify --channel from the set's start to its exit {:.0} ms, peak RSS {:.0} MiB; assay verify of the same Parquet file {:.0} ms, {:.0} MiB (median of {runs}): {:.2}x the time, {:.2}x the memory; the channel's peak RSS {:.0} MiB",
+        ms(channel_t),
+        channel_rss as f64 / 1024.0,
+        ms(file_t),
+        file_rss as f64 / 1024.0,
+        channel_t.as_secs_f64() / file_t.as_secs_f64(),
+        channel_rss as f64 / file_rss as f64,
         usage.ru_maxrss as f64 / 1024.0
-    );
-    println!(
-        "channel: assay verify --channel on them (waiting for the next result set, sent every 3 s, included) {:.0} ms; assay verify on the same rows in a DuckDB table {:.0} ms (median of 3)",
-        ms(median(&mut via_channel)),
-        ms(median(&mut via_table))
     );
 }
 

@@ -301,6 +301,7 @@ async fn to_channel(
         &entry,
         who,
         std::time::Duration::from_secs(30),
+        crate::channel::protocol::Encoding::Json,
     )
     .await?;
     let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);

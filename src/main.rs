@@ -8,6 +8,13 @@ use assay::cli::{Cli, Command};
 use assay::exit::Exit;
 
 fn main() -> ExitCode {
+    // a write past the file size limit (ulimit -f) fails with an error that is reported,
+    // and the batch cut off again, instead of the signal ending the process mid-write
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to ignored, before any thread starts
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     // unwrapped lines: a CI log or a grep must see each message whole
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())

@@ -40,14 +40,25 @@ pub(crate) fn run(p: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 
 /// A running channel: its process, its URL (from its first line), and what it printed.
 pub(crate) struct Running {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) url: String,
     lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Running {
     pub(crate) fn start(p: &std::path::Path, args: &[&str]) -> Running {
-        let mut child = assay(p)
+        Running::start_with(p, args, |_| {})
+    }
+
+    /// Started with something more set on its command (a resource limit).
+    pub(crate) fn start_with(
+        p: &std::path::Path,
+        args: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> Running {
+        let mut command = assay(p);
+        configure(&mut command);
+        let mut child = command
             .args(["channel", "run"])
             .args(args)
             .stdout(Stdio::piped())
@@ -170,7 +181,7 @@ pub(crate) async fn next(ws: &mut Ws) -> Value {
 }
 
 /// The next whole result set: its id and records.
-async fn result_set(ws: &mut Ws) -> (String, Vec<Value>) {
+pub(crate) async fn result_set(ws: &mut Ws) -> (String, Vec<Value>) {
     let mut current: Option<(String, Vec<Value>)> = None;
     loop {
         let f = next(ws).await;

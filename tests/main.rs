@@ -5,6 +5,7 @@ mod common;
 
 mod anomaly;
 mod attacks;
+mod channel_values;
 mod channels;
 mod checks;
 mod cli;

@@ -245,7 +245,12 @@ async fn serve(
         failure = Some(e);
     }
     if let Some(sink) = &sink {
-        if let Err(e) = sink.flush().await {
+        let flush = sink.flush(u64::MAX).await;
+        hub.count(|c| {
+            c.stored -= flush.lost_all;
+            c.discarded += flush.lost_all;
+        });
+        if let Some(e) = flush.error {
             failure.get_or_insert(e);
         }
     }
@@ -281,7 +286,7 @@ async fn send_on_schedule(hub: Arc<Hub>, every: Option<Duration>) {
             .then(|| uuid::Uuid::new_v4().simple().to_string());
         match source::read(&hub.spec, id.clone()).await {
             Ok(frames) => {
-                let n: usize = frames.iter().map(|f| f.1).sum();
+                let n: usize = frames.iter().map(|f| f.records).sum();
                 hub.send_result_set(id.as_deref(), frames);
                 tracing::info!(
                     "channel {}: sent {n} records{}",

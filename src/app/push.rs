@@ -95,19 +95,28 @@ pub(super) async fn push_results(results: &Results, plan: &PushPlan, quiet: bool
 }
 
 /// Ctrl-C or SIGTERM, whichever comes first; its name for messages.
-pub(super) async fn stop_signal() -> &'static str {
+pub(super) fn stop_signal() -> impl std::future::Future<Output = &'static str> {
+    // the handlers are in place from this call on, not from the first poll: a SIGTERM
+    // that comes between (right after a channel says where it listens) is not fatal
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        if let (Some(mut int), Some(mut term)) = handlers {
             return tokio::select! {
-                _ = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)",
+                _ = int.recv() => "interrupted (Ctrl-C)",
                 _ = term.recv() => "stopped (SIGTERM)",
             };
         }
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted (Ctrl-C)"
     }
-    let _ = tokio::signal::ctrl_c().await;
-    "interrupted (Ctrl-C)"
 }
 
 /// A scan's notifications, each target with what it listens for; one that cannot be

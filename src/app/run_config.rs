@@ -39,6 +39,8 @@ pub(super) struct Run {
     pub(super) store: diagnostics::Store,
     /// the history store, for the html report's page
     pub(super) history: crate::scan::history::HistoryStore,
+    /// verify --channel: the result set received, kept until the run is over
+    pub(super) _received: Option<super::stream::Received>,
 }
 
 pub(super) struct PushPlan {
@@ -116,11 +118,18 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         return Err(diags.into());
     }
     let mut timeout = timeout;
+    let mut received = None;
     if let Some(name) = &args.channel {
         // the contract is read twice: here for its dataset and columns, and below as always
         let contract = contract::load(&contract_files[0], &set, &now_text(now))?;
         let waited = std::time::Instant::now();
-        super::stream::substitute(&mut config, &contract, name, &args.environment, timeout)?;
+        received = Some(super::stream::substitute(
+            &mut config,
+            &contract,
+            name,
+            &args.environment,
+            timeout,
+        )?);
         // --timeout bounds the whole run: the wait for the set, then what is left for it
         timeout = timeout.map(|t| {
             t.saturating_sub(waited.elapsed())
@@ -139,6 +148,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         },
         store: diagnostics::Store::from_config(&config).in_environment(&args.environment),
         history: crate::scan::history::HistoryStore::from_config(&config),
+        _received: received,
         fail_on: match args.fail_on {
             FailOnArg::Fail => FailOn::Fail,
             FailOnArg::Warn => FailOn::Warn,

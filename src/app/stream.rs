@@ -1,20 +1,24 @@
 //! `assay verify CONTRACT --channel NAME`: one result set of a source channel, received
-//! into an in-memory DuckDB table that stands for the contract's dataset; the contract
-//! is then verified on it exactly as on a table.
+//! as Arrow record batches and appended as they arrive to a table, in a private DuckDB
+//! file, that stands for the contract's dataset; the contract is then verified on it
+//! exactly as on a table. Neither the set nor its frames are held in memory whole.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use duckdb::arrow::record_batch::RecordBatch;
 
 use super::AppError;
 use crate::channel::client::Client;
 use crate::channel::format::Format;
-use crate::channel::protocol::Kind;
+use crate::channel::protocol::{Encoding, Kind};
 use crate::channel::registry::{self, Entry};
 use crate::channel::sink::column_type;
 use crate::config::Config;
 use crate::contract::Contract;
 use crate::diag::Diag;
-use crate::engine::{self, DataSourceConfig, DuckDbSettings, Preload};
+use crate::engine::{self, DataSourceConfig, DuckDbSettings};
 use crate::error::RunError;
 use crate::sql::ast::{CreateTable, TableRef};
 use crate::sql::dialect::{print_create_table, Dialect};
@@ -84,92 +88,103 @@ fn find(
     }
 }
 
-/// What makes the contract's table from the records: they are checked against the format
-/// and written to a private temporary file, which DuckDB's JSON reader loads (far faster
-/// than SQL literals) and which is removed once loaded.
-fn preload(
-    table: &TableRef,
-    format: &Format,
-    records: &[serde_json::Value],
-) -> Result<Preload, String> {
-    let d = DuckDbDialect;
-    let types = engine::by_name("duckdb")
-        .and_then(|e| e.store())
-        .expect("duckdb holds stores")
-        .types();
-    let mut out = Vec::new();
-    if table.parts.len() >= 2 {
-        out.push(format!(
-            "CREATE SCHEMA IF NOT EXISTS {}",
-            d.quote_ident(&table.parts[table.parts.len() - 2])
-        ));
+/// The memory DuckDB may use while a result set is loaded and verified: the set is held
+/// in a database file, not in memory, so a larger set costs disk, not memory (DuckDB
+/// spills what does not fit).
+const STREAM_MEMORY_LIMIT: &str = "128MB";
+
+/// A received result set: a private folder holding the DuckDB file the contract is
+/// verified on, removed when the run is over.
+pub(super) struct Received {
+    dir: PathBuf,
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
-    out.push(print_create_table(
-        &d,
-        &CreateTable {
-            table: table.clone(),
-            columns: format
-                .fields
-                .iter()
-                .map(|f| (f.name.clone(), column_type(&types, f)))
-                .collect(),
-        },
-    ));
-    let file = std::env::temp_dir().join(format!(
-        "assay-channel-{}.jsonl",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let mut text = String::new();
-    for (i, r) in records.iter().enumerate() {
-        let checked = format
-            .check(r)
-            .map_err(|e| format!("record {}: {e}", i + 1))?;
-        text.push_str(&serde_json::Value::Object(checked).to_string());
-        text.push('\n');
-    }
-    write_private(&file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
-    let columns: Vec<String> = format
-        .fields
-        .iter()
-        .map(|f| {
-            format!(
-                "{}: {}",
-                d.string_literal(&f.name),
-                d.string_literal(&column_type(&types, f))
+}
+
+/// A folder only this user can enter: the records are the user's data.
+fn private_dir() -> Result<Received, String> {
+    let dir = std::env::temp_dir().join(format!("assay-channel-{}", uuid::Uuid::new_v4().simple()));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(Received { dir })
+}
+
+/// The loader: a thread that makes the contract's table in `database` and appends each
+/// batch it is given, as it comes; the records it appended.
+fn loader(
+    database: PathBuf,
+    table: TableRef,
+    format: Format,
+    batches: std::sync::mpsc::Receiver<RecordBatch>,
+) -> std::thread::JoinHandle<Result<u64, String>> {
+    std::thread::spawn(move || {
+        let conn =
+            crate::exec::duckdb::DuckDbExecutor::create_for_loading(&database, STREAM_MEMORY_LIMIT)
+                .map_err(|e| e.to_string())?;
+        let d = DuckDbDialect;
+        let types = engine::by_name("duckdb")
+            .and_then(|e| e.store())
+            .expect("duckdb holds stores")
+            .types();
+        let (schema, name) = match table.parts.as_slice() {
+            [.., schema, name] => (schema.clone(), name.clone()),
+            _ => unreachable!("a DuckDB table has a schema"),
+        };
+        conn.execute_batch(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {}; {}",
+            d.quote_ident(&schema),
+            print_create_table(
+                &d,
+                &CreateTable {
+                    table: TableRef::new(vec![schema.clone(), name.clone()]),
+                    columns: format
+                        .fields
+                        .iter()
+                        .map(|f| (f.name.clone(), column_type(&types, f)))
+                        .collect(),
+                },
             )
-        })
-        .collect();
-    out.push(format!(
-        "INSERT INTO {} SELECT * FROM read_json({}, format = 'newline_delimited', columns = {{{}}})",
-        d.table(table),
-        d.string_literal(&file.to_string_lossy()),
-        columns.join(", ")
-    ));
-    Ok(Preload {
-        statements: out,
-        then_remove: vec![file],
+        ))
+        .map_err(|e| e.to_string())?;
+        let mut appender = conn
+            .appender_to_db(&name, &schema)
+            .map_err(|e| e.to_string())?;
+        let mut appended = 0u64;
+        // a failure ends the loop: the sender learns it when its next send fails
+        for batch in batches {
+            appended += batch.num_rows() as u64;
+            appender
+                .append_record_batch(batch)
+                .map_err(|e| format!("loading the records: {e}"))?;
+        }
+        appender
+            .flush()
+            .map_err(|e| format!("loading the records: {e}"))?;
+        drop(appender);
+        conn.execute_batch("CHECKPOINT")
+            .map_err(|e| e.to_string())?;
+        Ok(appended)
     })
 }
 
-/// A file only this user can read: the records are the user's data.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(text.as_bytes())
-}
-
-/// Receive one result set and make the contract's data source an in-memory DuckDB
-/// holding it. `timeout` bounds the wait (exit 3 when it passes).
+/// Receive one result set and make the contract's data source a DuckDB file holding it,
+/// each batch appended as it arrives. `timeout` bounds the wait (exit 3 when it passes).
+/// The file lives as long as what is returned.
 pub(super) fn substitute(
     config: &mut Config,
     contract: &Contract,
     name: &str,
     environment: &str,
     timeout: Option<Duration>,
-) -> Result<(), AppError> {
+) -> Result<Received, AppError> {
     // this project's own approvals, whatever the channel's entry says of itself
     if let Some(refused) = config.unapproved(environment, name, "this project may not use it there")
     {
@@ -182,8 +197,7 @@ pub(super) fn substitute(
         settings: Arc::new(DuckDbSettings {
             database: ":memory:".into(),
             owned_by_assay: false,
-            preload: None,
-            memory_limit: crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string(),
+            memory_limit: STREAM_MEMORY_LIMIT.to_string(),
         }),
     };
     // checked before any wait: a contract that cannot take the records is refused now
@@ -207,17 +221,56 @@ pub(super) fn substitute(
                 .into(),
         );
     };
+    let received = private_dir().map_err(|e| AppError::Runtime(RunError::Channel(e)))?;
+    // a three-part dataset names the database: the file is named so
+    let file = match table.parts.as_slice() {
+        [catalog, _, _]
+            if catalog
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            format!("{catalog}.duckdb")
+        }
+        [_, _, _] => {
+            return Err(Diag::plain(format!(
+                "dataset {}: a channel's records go into a database named by letters, digits and _",
+                contract.dataset.text
+            ))
+            .with_help("name the dataset NAME/schema/table, like stream/main/orders")
+            .into())
+        }
+        _ => "stream.duckdb".to_string(),
+    };
+    let database = received.dir.join(file);
+    let (send, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(8);
+    let loading = loader(
+        database.clone(),
+        table.clone(),
+        entry.format.clone(),
+        batches,
+    );
     let runtime = super::runtime()?;
-    let received = runtime.block_on(async {
+    let got = runtime.block_on(async {
         let receive = async {
-            let mut client =
-                Client::connect_registered(&entry, &who, Duration::from_secs(30)).await?;
-            if !client.hello.3 {
+            let mut client = Client::connect_registered(
+                &entry,
+                &who,
+                Duration::from_secs(30),
+                Encoding::Arrow,
+            )
+            .await?;
+            if !client.hello.result_sets {
                 return Err(format!(
                     "channel '{name}' does not frame result sets: there is no end to wait for"
                 ));
             }
-            let got = client.result_set(who.max_records, who.max_bytes).await;
+            let mut take = |batch: RecordBatch| {
+                send.send(batch)
+                    .map_err(|_| "the records could not be loaded".to_string())
+            };
+            let got = client
+                .receive_set(who.max_records, who.max_bytes, &mut take)
+                .await;
             client.logout().await;
             got
         };
@@ -238,23 +291,36 @@ pub(super) fn substitute(
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
-    let (id, records) = received.map_err(AppError::Runtime)?;
-    tracing::info!(
-        "channel {name}: result set {id} of {} records received",
-        records.len()
-    );
-    let preload = preload(&table, &entry.format, &records)
-        .map_err(|e| AppError::Runtime(RunError::Channel(format!("channel '{name}': {e}"))))?;
+    drop(send);
+    let loaded = loading
+        .join()
+        .unwrap_or_else(|_| Err("the loading thread failed".into()));
+    let (id, records) = match (got, loaded) {
+        (Ok((id, records)), Ok(n)) if n == records => (id, records),
+        (Ok((id, records)), Ok(n)) => {
+            return Err(AppError::Runtime(RunError::Channel(format!(
+                "channel '{name}': result set {id} has {records} records, and {n} were loaded"
+            ))))
+        }
+        // the loader's own failure says more than the receiver's "could not be loaded"
+        (Ok(_) | Err(RunError::Channel(_)), Err(e)) => {
+            return Err(AppError::Runtime(RunError::Channel(format!(
+                "channel '{name}': {}",
+                crate::secrets::mask(&e)
+            ))))
+        }
+        (Err(e), _) => return Err(AppError::Runtime(e)),
+    };
+    tracing::info!("channel {name}: result set {id} of {records} records received");
     let ds = DataSourceConfig {
         settings: Arc::new(DuckDbSettings {
-            database: ":memory:".into(),
+            database: database.to_string_lossy().into_owned(),
             owned_by_assay: false,
-            preload: Some(Arc::new(preload)),
-            memory_limit: crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string(),
+            memory_limit: STREAM_MEMORY_LIMIT.to_string(),
         }),
         ..probe
     };
     config.data_sources.retain(|d| d.name != ds_name);
     config.data_sources.push(ds);
-    Ok(())
+    Ok(received)
 }

@@ -13,8 +13,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::columnar;
 use super::format::Format;
-use super::protocol::{Frame, Kind};
+use super::protocol::{Encoding, Frame, Kind};
+use duckdb::arrow::record_batch::RecordBatch;
 
 pub use crate::config::channels::Credentials;
 
@@ -26,7 +28,16 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
-    pub hello: (String, Kind, Format, bool),
+    pub hello: Hello,
+}
+
+/// What the channel said of itself when the stream opened.
+pub struct Hello {
+    pub channel: String,
+    pub kind: Kind,
+    pub format: Format,
+    pub result_sets: bool,
+    pub encoding: Encoding,
 }
 
 fn tls_config(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
@@ -59,6 +70,7 @@ impl Client {
         entry: &super::registry::Entry,
         who: &Credentials,
         timeout: Duration,
+        encoding: Encoding,
     ) -> Result<Client, String> {
         if !entry.proves(&who.user, &who.password) {
             return Err(format!(
@@ -68,14 +80,16 @@ impl Client {
                 entry.name, entry.url, who.user
             ));
         }
-        Client::connect(&entry.url, who, timeout).await
+        Client::connect(&entry.url, who, timeout, encoding).await
     }
 
-    /// Log in at `url` (`http://host:port` or `https://...`) and open `/streaming`.
+    /// Log in at `url` (`http://host:port` or `https://...`) and open `/streaming`, its
+    /// records sent in `encoding` (a source's; a sink takes JSON).
     pub async fn connect(
         url: &str,
         who: &Credentials,
         timeout: Duration,
+        encoding: Encoding,
     ) -> Result<Client, String> {
         let base = url.trim_end_matches('/').to_string();
         let parsed = reqwest::Url::parse(&base).map_err(|e| format!("channel URL {base}: {e}"))?;
@@ -125,8 +139,12 @@ impl Client {
         let host = parsed.host_str().unwrap_or("127.0.0.1").to_string();
         let port = parsed.port_or_known_default().unwrap_or(80);
         let ws_url = format!(
-            "{}://{host}:{port}/streaming",
-            if https { "wss" } else { "ws" }
+            "{}://{host}:{port}/streaming{}",
+            if https { "wss" } else { "ws" },
+            match encoding {
+                Encoding::Json => "",
+                Encoding::Arrow => "?encoding=arrow",
+            }
         );
         let mut request = ws_url
             .as_str()
@@ -164,7 +182,19 @@ impl Client {
                 kind,
                 format,
                 result_sets,
-            })) => (channel, kind, format, result_sets),
+                encoding: said,
+            })) if said == encoding => Hello {
+                channel,
+                kind,
+                format,
+                result_sets,
+                encoding,
+            },
+            Ok(Ok(Frame::Hello { encoding: said, .. })) => {
+                return Err(format!(
+                    "channel at {base} sends records as {said:?}, not as {encoding:?}"
+                ))
+            }
             Ok(Ok(other)) => return Err(format!("channel at {base} began with {other:?}")),
             Ok(Err(e)) => return Err(format!("channel at {base}: {e}")),
             Err(_) => return Err(format!("channel at {base} did not announce itself")),
@@ -178,67 +208,94 @@ impl Client {
         })
     }
 
-    /// The next complete result set (records of one that began before we connected are
-    /// skipped). Fails when records of it were dropped for us, or the channel closed.
-    /// At most `max_records` records and `max_bytes` bytes of frames are held: a set
-    /// that grows past either is refused, not held.
-    pub async fn result_set(
+    /// The next complete result set, each batch handed to `take` as it arrives (records
+    /// of one that began before we connected are skipped); its id and record count.
+    /// Fails when records of it were dropped for us, or could not be sent, or the channel
+    /// closed, or `take` fails. At most `max_records` records and `max_bytes` bytes of
+    /// frames are taken: a set that grows past either is refused.
+    pub async fn receive_set(
         &mut self,
         max_records: u64,
         max_bytes: u64,
-    ) -> Result<(String, Vec<Json>), String> {
-        let mut current: Option<(String, Vec<Json>)> = None;
-        let mut bytes: u64 = 0;
+        take: &mut dyn FnMut(RecordBatch) -> Result<(), String>,
+    ) -> Result<(String, u64), String> {
+        let format = self.hello.format.clone();
+        let schema = Arc::new(columnar::schema(&format));
+        // the set under way, its records and bytes so far
+        let mut current: Option<(String, u64, u64)> = None;
         loop {
-            let (frame, size) = next_frame_sized(&mut self.ws).await?;
-            match frame {
-                Frame::ResultSetStart { id, .. } => {
-                    current = Some((id, Vec::new()));
-                    bytes = 0;
+            let (payload, size) = next_payload(&mut self.ws).await?;
+            let (set, batches) = match payload {
+                Payload::Frame(Frame::ResultSetStart { id, .. }) => {
+                    current = Some((id, 0, 0));
+                    continue;
                 }
-                Frame::Records {
+                Payload::Frame(Frame::Records {
                     result_set: Some(rs),
                     records,
-                } => {
-                    if let Some((id, got)) = current.as_mut().filter(|(id, _)| *id == rs) {
-                        bytes += size as u64;
-                        if got.len() as u64 + records.len() as u64 > max_records {
-                            return Err(format!(
-                                "result set {id} has more than {max_records} records, the most \
-                                 this run holds (max_records of the channel in assay.yml)"
-                            ));
-                        }
-                        if bytes > max_bytes {
-                            return Err(format!(
-                                "result set {id} is larger than {max_bytes} bytes, the most this \
-                                 run holds (max_bytes of the channel in assay.yml)"
-                            ));
-                        }
-                        got.extend(records);
+                }) => {
+                    if current.as_ref().is_none_or(|(id, _, _)| *id != rs) {
+                        continue;
+                    }
+                    let mut checked = Vec::with_capacity(records.len());
+                    for (i, r) in records.iter().enumerate() {
+                        checked.push(format.check(r).map_err(|e| {
+                            format!("record {} of a frame from the channel: {e}", i + 1)
+                        })?);
+                    }
+                    (rs, vec![columnar::batch(&format, &checked)?])
+                }
+                Payload::Arrow(bytes) => {
+                    let (rs, batches) = columnar::decode(&bytes, &schema)?;
+                    match (rs, &current) {
+                        (Some(rs), Some((id, _, _))) if rs == *id => (rs, batches),
+                        _ => continue,
                     }
                 }
-                Frame::ResultSetEnd { id, records } => {
-                    if let Some((cur, got)) = current.take() {
-                        if cur == id {
-                            if got.len() as u64 != records {
-                                return Err(format!(
-                                    "result set {id} ended after {records} records, {} of which arrived",
-                                    got.len()
+                Payload::Frame(Frame::ResultSetEnd { id, records }) => match current.take() {
+                    Some((cur, got, _)) if cur == id => {
+                        if got != records {
+                            return Err(format!(
+                                    "result set {id} ended after {records} records, {got} of which arrived"
                                 ));
-                            }
-                            return Ok((id, got));
                         }
+                        return Ok((id, got));
                     }
-                }
-                Frame::Dropped { records, .. } if current.is_some() => {
+                    _ => continue,
+                },
+                Payload::Frame(Frame::Dropped { records, .. }) if current.is_some() => {
                     return Err(format!(
                         "{records} records of the result set were dropped: this client read too slowly"
                     ));
                 }
-                Frame::Closing { reason } => {
+                Payload::Frame(Frame::Error { message, .. }) if current.is_some() => {
+                    return Err(format!(
+                        "the channel could not send the result set: {message}"
+                    ));
+                }
+                Payload::Frame(Frame::Closing { reason }) => {
                     return Err(format!("the channel closed the connection: {reason}"))
                 }
-                _ => {}
+                Payload::Frame(_) => continue,
+            };
+            let (id, got, bytes) = current.as_mut().expect("a set is under way");
+            debug_assert_eq!(*id, set);
+            *bytes += size as u64;
+            *got += columnar::rows(&batches) as u64;
+            if *got > max_records {
+                return Err(format!(
+                    "result set {id} has more than {max_records} records, the most this run \
+                     holds (max_records of the channel in assay.yml)"
+                ));
+            }
+            if *bytes > max_bytes {
+                return Err(format!(
+                    "result set {id} is larger than {max_bytes} bytes, the most this run holds \
+                     (max_bytes of the channel in assay.yml)"
+                ));
+            }
+            for b in batches {
+                take(b)?;
             }
         }
     }
@@ -292,20 +349,35 @@ impl Client {
     }
 }
 
-async fn next_frame(ws: &mut WebSocketStream<Box<dyn Io>>) -> Result<Frame, String> {
-    next_frame_sized(ws).await.map(|(frame, _)| frame)
+/// What one message from the channel holds.
+enum Payload {
+    Frame(Frame),
+    /// a binary frame: an Arrow IPC stream
+    Arrow(bytes::Bytes),
 }
 
-/// The next frame and the bytes of its text.
-async fn next_frame_sized(ws: &mut WebSocketStream<Box<dyn Io>>) -> Result<(Frame, usize), String> {
+async fn next_frame(ws: &mut WebSocketStream<Box<dyn Io>>) -> Result<Frame, String> {
+    loop {
+        if let (Payload::Frame(frame), _) = next_payload(ws).await? {
+            return Ok(frame);
+        }
+    }
+}
+
+/// The next frame and the bytes of its message.
+async fn next_payload(ws: &mut WebSocketStream<Box<dyn Io>>) -> Result<(Payload, usize), String> {
     loop {
         match ws.next().await {
             None => return Err("the channel closed the connection".into()),
             Some(Err(e)) => return Err(format!("the channel's stream broke: {e}")),
             Some(Ok(Message::Text(t))) => {
                 return serde_json::from_str(t.as_str())
-                    .map(|frame| (frame, t.len()))
+                    .map(|frame| (Payload::Frame(frame), t.len()))
                     .map_err(|e| format!("the channel sent something that is not a frame: {e}"))
+            }
+            Some(Ok(Message::Binary(b))) => {
+                let n = b.len();
+                return Ok((Payload::Arrow(b), n));
             }
             Some(Ok(Message::Close(_))) => return Err("the channel closed the connection".into()),
             Some(Ok(_)) => {}

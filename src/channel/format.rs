@@ -131,7 +131,11 @@ impl Format {
     /// A row read from a store (`columns` in the order of `values`) as a record of this
     /// format; a column the format does not name is left out, a field no column fills
     /// is null. Fails when a value does not fit its field.
-    pub fn record_of(&self, columns: &[String], values: &[Value]) -> Result<Json, String> {
+    pub fn record_of(
+        &self,
+        columns: &[String],
+        values: &[Value],
+    ) -> Result<Map<String, Json>, String> {
         let mut out = Map::new();
         for f in &self.fields {
             let value = columns
@@ -141,7 +145,7 @@ impl Format {
                 .unwrap_or(&Value::Null);
             out.insert(f.name.clone(), f.json_of(value)?);
         }
-        Ok(Json::Object(out))
+        Ok(out)
     }
 }
 
@@ -172,32 +176,16 @@ impl Field {
             FieldType::Decimal => {
                 let text = match value {
                     Json::String(s) => s.trim().to_string(),
+                    // a JSON number is read as a double: past 15 significant digits the
+                    // number written may not be the one read, so it is refused, not guessed
+                    Json::Number(n) if n.is_f64() && significant_digits(&n.to_string()) > 15 => {
+                        return None
+                    }
                     Json::Number(n) => n.to_string(),
                     _ => return None,
                 };
-                self.decimal_fits(&text).then_some(Json::String(text))
+                decimal_fits(&text, self.precision, self.scale).then_some(Json::String(text))
             }
-        }
-    }
-
-    /// A decimal's text: digits with at most one point and a sign, within the field's
-    /// precision and scale when it has them.
-    fn decimal_fits(&self, text: &str) -> bool {
-        let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-        let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-        if whole.is_empty() && fraction.is_empty() || !all_digits(whole) || !all_digits(fraction) {
-            return false;
-        }
-        let fraction_used = fraction.trim_end_matches('0').len();
-        let whole_used = whole.trim_start_matches('0').len();
-        match (self.precision, self.scale) {
-            (Some(p), s) => {
-                let s = s.unwrap_or(0) as usize;
-                fraction_used <= s && whole_used + s <= p as usize
-            }
-            (None, Some(s)) => fraction_used <= s as usize,
-            (None, None) => true,
         }
     }
 
@@ -245,15 +233,46 @@ impl Field {
             (FieldType::Date, Value::Text(t)) => {
                 self.canonical(&Json::String(t.clone())).ok_or_else(wrong)?
             }
-            (FieldType::Decimal, Value::Decimal(d)) => Json::String(d.trim().to_string()),
-            (FieldType::Decimal, Value::Int(i)) => Json::String(i.to_string()),
-            (FieldType::Decimal, Value::Text(t)) => {
+            // within the field's precision and scale, or refused: never rounded
+            (FieldType::Decimal, Value::Decimal(t) | Value::Text(t)) => {
                 self.canonical(&Json::String(t.clone())).ok_or_else(wrong)?
             }
+            (FieldType::Decimal, Value::Int(i)) => self
+                .canonical(&Json::String(i.to_string()))
+                .ok_or_else(wrong)?,
             _ => return Err(wrong()),
         };
         Ok(json)
     }
+}
+
+/// A decimal's text: digits with at most one point and a sign, within `precision` and
+/// `scale` when given. Zeros that change nothing (leading, trailing after the point)
+/// take no place; a digit more is refused, never rounded away.
+pub fn decimal_fits(text: &str, precision: Option<u32>, scale: Option<u32>) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|c| c.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+        return false;
+    }
+    let fraction_used = fraction.trim_end_matches('0').len();
+    let whole_used = whole.trim_start_matches('0').len();
+    match (precision, scale) {
+        (Some(p), s) => {
+            let s = s.unwrap_or(0) as usize;
+            fraction_used <= s && whole_used + s <= p as usize
+        }
+        (None, Some(s)) => fraction_used <= s as usize,
+        (None, None) => true,
+    }
+}
+
+/// Significant digits of a number's text (no sign, point, exponent or zeros at the ends).
+fn significant_digits(text: &str) -> usize {
+    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    digits.trim_start_matches('0').trim_end_matches('0').len()
 }
 
 fn plain_text(v: &Value) -> String {
@@ -356,7 +375,40 @@ mod tests {
             assert!(e.contains(says), "{bad}: {e}");
         }
         assert!(f.check(&json!({"id": 1, "amount": "9999.99"})).is_ok());
+        assert!(f.check(&json!({"id": 1, "amount": "1.2300"})).is_ok());
+        assert!(f.check(&json!({"id": 1, "amount": 12.25})).is_ok());
         assert!(f.check(&json!({"id": 1, "amount": "-0.50"})).is_ok());
+    }
+
+    #[test]
+    fn a_decimal_is_exact_or_refused_never_rounded() {
+        let mut f = format();
+        f.fields[2].precision = None;
+        f.fields[2].scale = None;
+        let long = "12345678901234567890.1234567890123456789";
+        let ok = f.check(&json!({"id": 1, "amount": long})).unwrap();
+        assert_eq!(ok["amount"], long);
+        // as a JSON number it was read as a double: its digits are not known, so refused
+        let number: Json =
+            serde_json::from_str(&format!("{{\"id\": 1, \"amount\": {long}}}")).unwrap();
+        assert!(f.check(&number).is_err());
+        let number: Json =
+            serde_json::from_str("{\"id\": 1, \"amount\": 0.1234567890123456789}").unwrap();
+        assert!(f.check(&number).is_err());
+        // a store's decimals beyond the scale are refused the same way
+        let g = format();
+        let columns = vec!["id".to_string(), "amount".to_string()];
+        for beyond in ["1.239", "0.005"] {
+            let e = g
+                .record_of(&columns, &[Value::Int(1), Value::Decimal(beyond.into())])
+                .unwrap_err();
+            assert!(e.contains("decimal(6,2)"), "{beyond}: {e}");
+        }
+        assert_eq!(
+            g.record_of(&columns, &[Value::Int(1), Value::Decimal("1.230".into())])
+                .unwrap()["amount"],
+            "1.230"
+        );
     }
 
     #[test]
@@ -380,7 +432,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            record,
+            Json::Object(record),
             json!({"id": 3, "status": null, "amount": "10.50", "at": "2026-01-01T00:00:00Z",
                    "day": "2026-01-01", "paid": true, "score": null})
         );

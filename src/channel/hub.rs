@@ -52,14 +52,30 @@ struct OutState {
     dropped_total: u64,
 }
 
+/// A frame as queued for consumers. Control frames are JSON text; a batch of records is
+/// held in both encodings, made once and shared, and each consumer is sent the one it
+/// asked for when it connected.
+#[derive(Clone)]
+pub enum Payload {
+    Text(Arc<str>),
+    Records(Arc<Batch>),
+}
+
+pub struct Batch {
+    pub json: Arc<str>,
+    /// an Arrow IPC stream, or why this batch has none (a decimal Arrow cannot hold)
+    pub arrow: Result<bytes::Bytes, String>,
+    pub records: usize,
+}
+
 enum Item {
-    Frame(Arc<str>, usize),
+    Frame(Payload, usize),
     /// records missed here, and the running total up to and with them
     Dropped(u64, u64),
 }
 
 pub enum Next {
-    Frame(Arc<str>),
+    Frame(Payload),
     /// records missed since the last frame, and in all
     Dropped {
         records: u64,
@@ -78,12 +94,12 @@ impl Outbox {
 
     /// Queue a frame carrying `records` records; false when it did not fit and was
     /// dropped for this consumer.
-    fn push(&self, text: Arc<str>, records: usize) -> bool {
+    fn push(&self, payload: Payload, records: usize) -> bool {
         let mut s = self.state.lock().expect("outbox lock");
         let fits = records == 0 || s.queued_records + records <= self.buffer;
         if fits {
             s.queued_records += records;
-            s.items.push_back(Item::Frame(text, records));
+            s.items.push_back(Item::Frame(payload, records));
         } else {
             s.dropped_total += records as u64;
             let total = s.dropped_total;
@@ -108,9 +124,9 @@ impl Outbox {
             {
                 let mut s = self.state.lock().expect("outbox lock");
                 match s.items.pop_front() {
-                    Some(Item::Frame(text, records)) => {
+                    Some(Item::Frame(payload, records)) => {
                         s.queued_records -= records;
-                        return Next::Frame(text);
+                        return Next::Frame(payload);
                     }
                     Some(Item::Dropped(records, total)) => return Next::Dropped { records, total },
                     None => {}
@@ -227,10 +243,10 @@ impl Hub {
 
     /// Send a frame to every consumer connected now, never waiting for any.
     fn broadcast(&self, frame: &Frame, records: usize) {
-        self.broadcast_text(frame.text().into(), records)
+        self.broadcast_payload(Payload::Text(frame.text().into()), records)
     }
 
-    fn broadcast_text(&self, text: Arc<str>, records: usize) {
+    fn broadcast_payload(&self, payload: Payload, records: usize) {
         let consumers: Vec<Arc<Outbox>> = self
             .consumers
             .lock()
@@ -240,7 +256,7 @@ impl Hub {
             .collect();
         let (mut sent, mut dropped) = (0u64, 0u64);
         for o in consumers {
-            if o.push(text.clone(), records) {
+            if o.push(payload.clone(), records) {
                 sent += records as u64;
             } else {
                 dropped += records as u64;
@@ -252,9 +268,9 @@ impl Hub {
         });
     }
 
-    /// One read of the source, sent: its `records` frames (already serialized, each
-    /// with its record count), framed as the result set `id` when the source frames them.
-    pub fn send_result_set(&self, id: Option<&str>, frames: Vec<(Arc<str>, usize)>) {
+    /// One read of the source, sent: its batches of records (already encoded), framed as
+    /// the result set `id` when the source frames them.
+    pub fn send_result_set(&self, id: Option<&str>, batches: Vec<Arc<Batch>>) {
         if let Some(id) = id {
             self.broadcast(
                 &Frame::ResultSetStart {
@@ -265,9 +281,10 @@ impl Hub {
             );
         }
         let mut total = 0u64;
-        for (text, n) in frames {
+        for batch in batches {
+            let n = batch.records;
             total += n as u64;
-            self.broadcast_text(text, n);
+            self.broadcast_payload(Payload::Records(batch), n);
         }
         if let Some(id) = id {
             self.broadcast(
@@ -326,21 +343,25 @@ mod tests {
     #[tokio::test]
     async fn a_full_buffer_drops_records_for_that_consumer_only_and_says_how_many() {
         let slow = Outbox::new(3);
-        let frame = |n: usize| -> Arc<str> { format!("records {n}").into() };
+        let frame = |n: usize| Payload::Text(format!("records {n}").into());
+        let text = |p: &Payload| match p {
+            Payload::Text(t) => t.to_string(),
+            Payload::Records(b) => b.json.to_string(),
+        };
         assert!(slow.push(frame(1), 2));
         assert!(!slow.push(frame(2), 2), "2 + 2 > 3");
         assert!(!slow.push(frame(3), 3), "2 + 3 > 3");
         assert!(
-            slow.push("end".into(), 0),
+            slow.push(Payload::Text("end".into()), 0),
             "frames without records always queue"
         );
         // in order: what fitted, one notice of what was missed there, what came after
-        assert!(matches!(slow.next().await, Next::Frame(t) if &*t == "records 1"));
+        assert!(matches!(slow.next().await, Next::Frame(t) if text(&t) == "records 1"));
         match slow.next().await {
             Next::Dropped { records, total } => assert_eq!((records, total), (5, 5)),
-            Next::Frame(t) => panic!("{t}"),
+            Next::Frame(t) => panic!("{}", text(&t)),
         }
-        assert!(matches!(slow.next().await, Next::Frame(t) if &*t == "end"));
+        assert!(matches!(slow.next().await, Next::Frame(t) if text(&t) == "end"));
         // room again: records fit once more
         assert!(slow.push(frame(4), 3));
     }
@@ -348,11 +369,11 @@ mod tests {
     #[tokio::test]
     async fn each_drop_notice_carries_the_total_as_it_stood_there() {
         let slow = Outbox::new(2);
-        let frame = |n: usize| -> Arc<str> { format!("records {n}").into() };
+        let frame = |n: usize| Payload::Text(format!("records {n}").into());
         // drops between frames the consumer has not read yet
         for round in 0..4 {
             assert!(!slow.push(frame(round), 3));
-            assert!(slow.push("marker".into(), 0));
+            assert!(slow.push(Payload::Text("marker".into()), 0));
         }
         let mut totals = Vec::new();
         for _ in 0..8 {

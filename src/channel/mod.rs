@@ -4,6 +4,7 @@
 //! The protocol is in docs/channels.md.
 
 pub mod client;
+pub mod columnar;
 pub mod format;
 pub mod guard;
 pub mod hub;

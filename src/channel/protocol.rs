@@ -22,6 +22,37 @@ impl Kind {
     }
 }
 
+/// How a source's records travel to one consumer, chosen when its stream opens
+/// (`/streaming?encoding=arrow`): JSON `records` frames (the default), or binary frames
+/// each holding an Arrow IPC stream of one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    #[default]
+    Json,
+    Arrow,
+}
+
+impl Encoding {
+    /// The encoding a `/streaming` query asks for.
+    pub fn from_query(query: Option<&str>) -> Result<Encoding, String> {
+        let mut chosen = Encoding::Json;
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("encoding", "json")) => chosen = Encoding::Json,
+                Some(("encoding", "arrow")) => chosen = Encoding::Arrow,
+                Some(("encoding", other)) => {
+                    return Err(format!(
+                        "encoding={other}: records are sent as json or arrow"
+                    ))
+                }
+                _ => return Err(format!("{pair}: /streaming takes only encoding=json|arrow")),
+            }
+        }
+        Ok(chosen)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Frame {
@@ -31,6 +62,9 @@ pub enum Frame {
         kind: Kind,
         format: Format,
         result_sets: bool,
+        /// how this connection's records travel
+        #[serde(default)]
+        encoding: Encoding,
     },
     /// a source: a result set begins
     ResultSetStart { id: String, format: Format },

@@ -18,8 +18,9 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::guard::{Guard, Guarded, Peer};
+use super::hub::Payload;
 use super::hub::{same_secret, Hub, Next, SESSION_TTL};
-use super::protocol::{Frame, Kind};
+use super::protocol::{Encoding, Frame, Kind};
 use super::sink::Sink;
 use super::spec::Tls;
 
@@ -198,6 +199,7 @@ async fn streaming(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     let Some(token) = bearer(&headers) else {
@@ -205,6 +207,17 @@ async fn streaming(
     };
     let Some((user, ended)) = app.hub.session(&token) else {
         return unauthorized("Bearer");
+    };
+    let encoding = match Encoding::from_query(uri.query()) {
+        Ok(Encoding::Arrow) if app.hub.spec.kind == Kind::Sink => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "a sink takes JSON records: encoding=arrow is for a source's consumers",
+            )
+                .into_response()
+        }
+        Ok(e) => e,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
     };
     let Ok(ws) = ws else {
         return (
@@ -222,7 +235,7 @@ async fn streaming(
         .max_frame_size(max_message)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| connection(app, socket, user, ended))
+        .on_upgrade(move |socket| connection(app, socket, user, ended, encoding))
 }
 
 async fn connection(
@@ -230,6 +243,7 @@ async fn connection(
     socket: WebSocket,
     user: String,
     ended: tokio::sync::watch::Receiver<bool>,
+    encoding: Encoding,
 ) {
     let hub = app.hub.clone();
     hub.count(|c| {
@@ -238,7 +252,7 @@ async fn connection(
     });
     tracing::info!("channel {}: {user} connected", hub.spec.name);
     match hub.spec.kind {
-        Kind::Source => consume(&hub, socket, ended).await,
+        Kind::Source => consume(&hub, socket, ended, encoding).await,
         Kind::Sink => {
             let sink = app.sink.expect("a sink channel has a sink");
             produce(&hub, &sink, socket, ended).await
@@ -248,13 +262,14 @@ async fn connection(
     tracing::info!("channel {}: {user} disconnected", hub.spec.name);
 }
 
-fn hello(hub: &Hub) -> Message {
+fn hello(hub: &Hub, encoding: Encoding) -> Message {
     Message::Text(
         Frame::Hello {
             channel: hub.spec.name.clone(),
             kind: hub.spec.kind,
             format: hub.spec.format.clone(),
             result_sets: hub.spec.result_sets,
+            encoding,
         }
         .text()
         .into(),
@@ -285,9 +300,14 @@ async fn end_of(
 }
 
 /// A consumer of a source: frames from its outbox out, nothing expected in.
-async fn consume(hub: &Arc<Hub>, socket: WebSocket, ended: tokio::sync::watch::Receiver<bool>) {
+async fn consume(
+    hub: &Arc<Hub>,
+    socket: WebSocket,
+    ended: tokio::sync::watch::Receiver<bool>,
+    encoding: Encoding,
+) {
     let (mut tx, mut rx) = socket.split();
-    if tx.send(hello(hub)).await.is_err() {
+    if tx.send(hello(hub, encoding)).await.is_err() {
         return;
     }
     let (id, outbox) = hub.add_consumer();
@@ -301,11 +321,26 @@ async fn consume(hub: &Arc<Hub>, socket: WebSocket, ended: tokio::sync::watch::R
                 break;
             }
             next = outbox.next() => {
-                let text = match next {
-                    Next::Frame(t) => t.to_string(),
-                    Next::Dropped { records, total } => Frame::Dropped { records, total }.text(),
+                let message = match next {
+                    Next::Frame(Payload::Text(t)) => Message::Text(t.to_string().into()),
+                    Next::Frame(Payload::Records(b)) => match (encoding, &b.arrow) {
+                        (Encoding::Json, _) => Message::Text(b.json.to_string().into()),
+                        (Encoding::Arrow, Ok(bytes)) => Message::Binary(bytes.clone()),
+                        // the records are lost to this consumer, and it is told why
+                        (Encoding::Arrow, Err(why)) => Message::Text(
+                            Frame::Error {
+                                message: format!("{} records cannot be sent as Arrow: {why}", b.records),
+                                discarded: b.records as u64,
+                            }
+                            .text()
+                            .into(),
+                        ),
+                    },
+                    Next::Dropped { records, total } => {
+                        Message::Text(Frame::Dropped { records, total }.text().into())
+                    }
                 };
-                if tx.send(Message::Text(text.into())).await.is_err() {
+                if tx.send(message).await.is_err() {
                     break;
                 }
             }
@@ -337,10 +372,11 @@ async fn produce(
     ended: tokio::sync::watch::Receiver<bool>,
 ) {
     let (mut tx, mut rx) = socket.split();
-    if tx.send(hello(hub)).await.is_err() {
+    if tx.send(hello(hub, Encoding::Json)).await.is_err() {
         return;
     }
     let (mut stored, mut discarded) = (0u64, 0u64);
+    let producer = sink.producer();
     let end = end_of(ended, hub.stopping());
     tokio::pin!(end);
     loop {
@@ -374,7 +410,7 @@ async fn produce(
             Ok(Frame::Records { records, .. }) => {
                 let n = records.len() as u64;
                 hub.count(|c| c.received += n);
-                let outcome = sink.store(&hub.spec.format, records).await;
+                let outcome = sink.store(&hub.spec.format, records, producer).await;
                 stored += outcome.stored;
                 discarded += outcome.discarded;
                 hub.count(|c| {
@@ -387,8 +423,23 @@ async fn produce(
                 })
             }
             Ok(Frame::Flush) => {
-                if let Err(e) = sink.flush().await {
-                    tracing::warn!("channel {}: {e}", hub.spec.name);
+                let flush = sink.flush(producer).await;
+                // records counted stored that the store then lost are discarded after all
+                stored -= flush.lost_here;
+                discarded += flush.lost_here;
+                hub.count(|c| {
+                    c.stored -= flush.lost_all;
+                    c.discarded += flush.lost_all;
+                });
+                if let Some(message) = flush.error {
+                    tracing::warn!("channel {}: {message}", hub.spec.name);
+                    let e = Frame::Error {
+                        message,
+                        discarded: flush.lost_here,
+                    };
+                    if tx.send(Message::Text(e.text().into())).await.is_err() {
+                        break;
+                    }
                 }
                 Some(Frame::Flushed { stored, discarded })
             }

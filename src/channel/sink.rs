@@ -4,7 +4,10 @@
 //! transaction per batch).
 //!
 //! A record that does not fit the format, or that the store does not take, is discarded
-//! and counted: the seed's sinks are unreliable, and say so.
+//! and counted: the seed's sinks are unreliable, and say so. What is counted stored is
+//! in the store whole: a batch a file could not take is cut off again, a Parquet write
+//! that failed takes back the records it held, and a decimal a column cannot hold is
+//! refused, never rounded.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value as Json};
 use tokio::sync::Mutex;
 
-use super::format::{Field, FieldType, Format};
+use super::format::{decimal_fits, Field, FieldType, Format};
 use super::spec::{ChannelSpec, FileFormat, Store};
 use crate::engine::StoreTypes;
 use crate::sql::ast::{CreateTable, Insert, Param, Statement, TableRef};
@@ -31,6 +34,21 @@ pub struct Sink {
     target: Mutex<Target>,
     /// "file out/failed.jsonl", "postgres data source 'wh' table main/failed"
     pub label: String,
+    /// per field, the precision and scale its column holds where the field declares no
+    /// precision of its own and the store's widest decimal is bounded
+    held: Vec<Option<(u32, u32)>>,
+    producers: std::sync::atomic::AtomicU64,
+}
+
+/// What a flush came to for one producer.
+#[derive(Debug, Default)]
+pub struct Flush {
+    /// why the store is not as counted
+    pub error: Option<String>,
+    /// this producer's records counted stored that the store lost (a Parquet write that
+    /// failed), and everyone's
+    pub lost_here: u64,
+    pub lost_all: u64,
 }
 
 enum Target {
@@ -41,8 +59,12 @@ enum Target {
     },
     Parquet {
         path: PathBuf,
+        /// `records` holds what the file holds; `pending` what came since, counted
+        /// stored for the producers in `pending_by` until a write fails
         conn: duckdb::Connection,
         dirty: bool,
+        pending_by: std::collections::HashMap<u64, u64>,
+        lost_by: std::collections::HashMap<u64, u64>,
     },
     Table {
         location: StoreLocation,
@@ -65,6 +87,31 @@ pub fn column_type(types: &StoreTypes, f: &Field) -> String {
             _ => types.decimal.to_string(),
         },
     }
+}
+
+/// The precision and scale of a `DECIMAL(p,s)` column type; None for an unbounded one
+/// (PostgreSQL's NUMERIC).
+fn decimal_bounds(column_type: &str) -> Option<(u32, u32)> {
+    let inner = column_type
+        .trim()
+        .to_ascii_uppercase()
+        .strip_prefix("DECIMAL(")?
+        .strip_suffix(')')?
+        .to_string();
+    let (p, s) = inner.split_once(',')?;
+    Some((p.trim().parse().ok()?, s.trim().parse().ok()?))
+}
+
+/// Per field, the bounds a store's column puts on a decimal that declares no precision.
+fn held_by(types: &StoreTypes, format: &Format) -> Vec<Option<(u32, u32)>> {
+    format
+        .fields
+        .iter()
+        .map(|f| match (f.field_type, f.precision) {
+            (FieldType::Decimal, None) => decimal_bounds(&column_type(types, f)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A checked record's value, bound as a parameter of the INSERT.
@@ -134,6 +181,15 @@ fn open_lines(
     let mut file = crate::paths::no_follow(std::fs::OpenOptions::new().create(true).append(true))
         .open(path)
         .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))?;
+    // a last line without its end (written by someone else, or cut off by a crash) is
+    // ended, so the next record starts a line of its own
+    if !existing.is_empty() && !existing.ends_with('\n') {
+        tracing::warn!(
+            "{} did not end with a line break: one is added before the records",
+            path.display()
+        );
+        writeln!(file).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     if file_format == FileFormat::Csv {
         let expected = header(format);
         match existing.lines().next() {
@@ -176,11 +232,17 @@ impl Sink {
                     },
                 );
                 conn.execute_batch(&sql).map_err(|e| e.to_string())?;
+                conn.execute_batch("CREATE TABLE pending AS SELECT * FROM records LIMIT 0")
+                    .map_err(|e| e.to_string())?;
+                // a restarted sink keeps what its file held: it is written whole again
+                let kept = keep_existing(&conn, path, &spec.format)?;
                 (
                     Target::Parquet {
                         path: path.clone(),
                         conn,
-                        dirty: true,
+                        dirty: !kept,
+                        pending_by: Default::default(),
+                        lost_by: Default::default(),
                     },
                     format!("file {}", path.display()),
                 )
@@ -215,18 +277,57 @@ impl Sink {
             }
             Store::Query { .. } => return Err("a query is a source, not a sink".into()),
         };
+        let held = match &target {
+            Target::Lines { .. } => vec![None; spec.format.fields.len()],
+            Target::Parquet { .. } => held_by(
+                &crate::engine::by_name("duckdb")
+                    .and_then(|e| e.store())
+                    .expect("duckdb holds stores")
+                    .types(),
+                &spec.format,
+            ),
+            Target::Table { location, .. } => held_by(&location.types(), &spec.format),
+        };
         Ok(Sink {
             target: Mutex::new(target),
             label,
+            held,
+            producers: Default::default(),
         })
     }
 
-    /// Check each record against the format and store the ones that fit.
-    pub async fn store(&self, format: &Format, records: Vec<Json>) -> Outcome {
+    /// A number for a new producer, its records told apart in flushes.
+    pub fn producer(&self) -> u64 {
+        self.producers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Why a checked record's decimal cannot be held by its column, if it cannot.
+    fn unheld(&self, format: &Format, record: &Map<String, Json>) -> Option<String> {
+        format.fields.iter().zip(&self.held).find_map(|(f, held)| {
+            let (p, s) = (*held)?;
+            let text = record.get(&f.name)?.as_str()?;
+            (!decimal_fits(text, Some(p), Some(s))).then(|| {
+                format!(
+                    "field '{}' holds {}, more digits than its column's DECIMAL({p},{s}) in {} \
+                     holds (give the field a precision and scale that fit)",
+                    f.name,
+                    if text.len() <= 48 { text } else { "a decimal" },
+                    self.label
+                )
+            })
+        })
+    }
+
+    /// Check each record against the format and store the ones that fit, for `producer`.
+    pub async fn store(&self, format: &Format, records: Vec<Json>, producer: u64) -> Outcome {
         let mut out = Outcome::default();
         let mut good: Vec<Map<String, Json>> = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
-            match format.check(r) {
+            match format
+                .check(r)
+                .and_then(|m| self.unheld(format, &m).map_or(Ok(m), Err))
+            {
                 Ok(m) => good.push(m),
                 Err(e) => {
                     out.discarded += 1;
@@ -240,7 +341,7 @@ impl Sink {
         }
         let n = good.len() as u64;
         let mut target = self.target.lock().await;
-        match target.write(format, good).await {
+        match target.write(format, good, producer).await {
             Ok(()) => out.stored += n,
             Err(e) => {
                 out.discarded += n;
@@ -252,10 +353,54 @@ impl Sink {
         out
     }
 
-    /// Make what was stored durable: files synced, a Parquet file written.
-    pub async fn flush(&self) -> Result<(), String> {
-        self.target.lock().await.flush()
+    /// Make what was stored durable: files synced, a Parquet file written (when that
+    /// fails, the records it would have added are discarded: `lost_here` of them were
+    /// counted stored for `producer`).
+    pub async fn flush(&self, producer: u64) -> Flush {
+        let mut target = self.target.lock().await;
+        let mut out = Flush::default();
+        match target.flush() {
+            Ok(()) => {}
+            Err((e, lost)) => {
+                out.error = Some(crate::secrets::mask(&e));
+                out.lost_all = lost;
+            }
+        }
+        if let Target::Parquet { lost_by, .. } = &mut *target {
+            out.lost_here = lost_by.remove(&producer).unwrap_or(0);
+        }
+        out
     }
+}
+
+/// Load what a Parquet sink's file holds (when it exists) into `records`; whether it did.
+/// A file whose columns are not the format's is refused: rewriting it would lose them.
+fn keep_existing(conn: &duckdb::Connection, path: &Path, format: &Format) -> Result<bool, String> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(false);
+    }
+    let quoted = format!("'{}'", path.to_string_lossy().replace('\'', "''"));
+    let names: Vec<String> = conn
+        .prepare(&format!("DESCRIBE SELECT * FROM read_parquet({quoted})"))
+        .and_then(|mut st| {
+            st.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let expected: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
+    if names != expected {
+        return Err(format!(
+            "{} holds the columns {}, not the format's {}: it is not this sink's file",
+            path.display(),
+            names.join(", "),
+            expected.join(", ")
+        ));
+    }
+    conn.execute_batch(&format!(
+        "INSERT INTO records SELECT * FROM read_parquet({quoted})"
+    ))
+    .map_err(|e| format!("cannot keep what {} holds: {e}", path.display()))?;
+    Ok(true)
 }
 
 impl Target {
@@ -263,6 +408,7 @@ impl Target {
         &mut self,
         format: &Format,
         records: Vec<Map<String, Json>>,
+        producer: u64,
     ) -> Result<(), String> {
         match self {
             Target::Lines {
@@ -285,17 +431,36 @@ impl Target {
                     }
                     text.push('\n');
                 }
-                file.write_all(text.as_bytes())
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))
+                // whole or not at all: what a failed write left (the disk filled, the file
+                // reached its size limit) is cut off again
+                let before = file
+                    .metadata()
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?
+                    .len();
+                file.write_all(text.as_bytes()).map_err(|e| {
+                    match file.set_len(before) {
+                        Ok(()) => format!("cannot write {}: {e}", path.display()),
+                        Err(cut) => format!(
+                            "cannot write {}: {e}; and the part written could not be cut off: {cut}",
+                            path.display()
+                        ),
+                    }
+                })
             }
-            Target::Parquet { conn, dirty, .. } => {
+            Target::Parquet {
+                conn,
+                dirty,
+                pending_by,
+                ..
+            } => {
                 let statements = insert_rows(
                     &crate::sql::duckdb::DuckDbDialect,
-                    TableRef::new(vec!["records".into()]),
+                    TableRef::new(vec!["pending".into()]),
                     format,
                     &records,
                 );
                 crate::exec::duckdb::execute_writes(conn, &statements)?;
+                *pending_by.entry(producer).or_default() += records.len() as u64;
                 *dirty = true;
                 Ok(())
             }
@@ -340,30 +505,70 @@ impl Target {
         }
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    /// Make what was stored durable; when it fails, why and how many records counted
+    /// stored were lost.
+    fn flush(&mut self) -> Result<(), (String, u64)> {
         match self {
             Target::Lines { path, file, .. } => file
                 .sync_data()
-                .map_err(|e| format!("cannot sync {}: {e}", path.display())),
-            Target::Parquet { path, conn, dirty } => {
+                .map_err(|e| (format!("cannot sync {}: {e}", path.display()), 0)),
+            Target::Parquet {
+                path,
+                conn,
+                dirty,
+                pending_by,
+                lost_by,
+            } => {
                 if !*dirty {
                     return Ok(());
                 }
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                match write_parquet(path, conn) {
+                    Ok(()) => {
+                        pending_by.clear();
+                        *dirty = false;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        // the records the file did not take are discarded, not kept for a
+                        // later write: each producer learns of its own at its next flush
+                        let _ = conn.execute_batch("DELETE FROM pending");
+                        let mut lost = 0;
+                        for (producer, n) in pending_by.drain() {
+                            *lost_by.entry(producer).or_default() += n;
+                            lost += n;
+                        }
+                        tracing::warn!("{e}: {lost} records discarded");
+                        Err((format!("{e}: {lost} records discarded"), lost))
+                    }
                 }
-                // written beside its place and renamed: a reader never sees half a file
-                let tmp = path.with_extension("parquet.tmp");
-                let quoted = format!("'{}'", tmp.to_string_lossy().replace('\'', "''"));
-                conn.execute_batch(&format!("COPY records TO {quoted} (FORMAT parquet)"))
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                std::fs::rename(&tmp, &*path)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                *dirty = false;
-                Ok(())
             }
             Target::Table { .. } => Ok(()),
+        }
+    }
+}
+
+/// The Parquet file written whole (what it held, and the pending records): beside its
+/// place and renamed, so a reader never sees half a file; the pending records join the
+/// others only when the file holds them.
+fn write_parquet(path: &Path, conn: &duckdb::Connection) -> Result<(), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    }
+    let tmp = path.with_extension("parquet.tmp");
+    let quoted = format!("'{}'", tmp.to_string_lossy().replace('\'', "''"));
+    conn.execute_batch("BEGIN; INSERT INTO records SELECT * FROM pending; DELETE FROM pending")
+        .map_err(|e| fail(&e))?;
+    let written = conn
+        .execute_batch(&format!("COPY records TO {quoted} (FORMAT parquet)"))
+        .map_err(|e| fail(&e))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| fail(&e)));
+    match written {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(|e| fail(&e)),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
         }
     }
 }

@@ -5,9 +5,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json};
 
+use super::columnar;
 use super::format::{FieldType, Format};
+use super::hub::Batch;
 use super::protocol::Frame;
 use super::spec::{ChannelSpec, FileFormat, Store};
 use crate::exec::{Limits, RunControl};
@@ -17,18 +19,34 @@ use crate::sql::duckdb::DuckDbDialect;
 /// Records in one result set, at most: a source holds a read (as frames) to send it.
 pub const MAX_RECORDS: usize = 5_000_000;
 
-/// Frames of records being made: each batch serialized as soon as it is full, so a
-/// read holds its records as the text that is sent (shared by every consumer), not as
-/// values.
-struct Frames {
+/// Batches of records being made: each encoded (JSON text and Arrow IPC) as soon as it
+/// is full, so a read holds its records as what is sent (shared by every consumer), not
+/// as values.
+struct Frames<'a> {
     id: Option<String>,
+    format: &'a Format,
     batch_size: usize,
-    batch: Vec<Json>,
-    out: Vec<(Arc<str>, usize)>,
+    batch: Vec<Map<String, Json>>,
+    out: Vec<Arc<Batch>>,
 }
 
-impl Frames {
-    fn push(&mut self, record: Json) {
+impl<'a> Frames<'a> {
+    fn new(id: Option<String>, format: &'a Format, batch_size: usize) -> Frames<'a> {
+        Frames {
+            id,
+            format,
+            batch_size,
+            batch: Vec::with_capacity(batch_size),
+            out: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, mut record: Map<String, Json>) {
+        for f in &self.format.fields {
+            if let (Some(scale), Some(Json::String(text))) = (f.scale, record.get_mut(&f.name)) {
+                to_scale(text, scale as usize);
+            }
+        }
         self.batch.push(record);
         if self.batch.len() >= self.batch_size {
             self.flush();
@@ -40,36 +58,54 @@ impl Frames {
             return;
         }
         let records = std::mem::take(&mut self.batch);
+        let arrow = columnar::batch(self.format, &records)
+            .and_then(|b| columnar::encode(&b, self.id.as_deref()))
+            .map(bytes::Bytes::from);
         let n = records.len();
         let frame = Frame::Records {
             result_set: self.id.clone(),
-            records,
+            records: records.into_iter().map(Json::Object).collect(),
         };
-        self.out.push((frame.text().into(), n));
+        self.out.push(Arc::new(Batch {
+            json: frame.text().into(),
+            arrow,
+            records: n,
+        }));
     }
 
-    fn done(mut self) -> Vec<(Arc<str>, usize)> {
+    fn done(mut self) -> Vec<Arc<Batch>> {
         self.flush();
         self.out
     }
 }
 
+/// A decimal's text with exactly `scale` fraction digits, as its store shows it ("7" and
+/// "7.0" are "7.00" for a scale of 2); the value is the same, and it fits (checked).
+fn to_scale(text: &mut String, scale: usize) {
+    let fraction = text.split_once('.').map_or(0, |(_, f)| f.len());
+    if fraction < scale {
+        if fraction == 0 && !text.contains('.') {
+            text.push('.');
+        }
+        text.extend(std::iter::repeat_n('0', scale - fraction));
+    } else if fraction > scale {
+        // only zeros past the scale: a value beyond it was refused
+        text.truncate(text.len() - (fraction - scale));
+        if scale == 0 {
+            text.pop();
+        }
+    }
+}
+
 /// One read of the store as `records` frames of the result set `id`.
-pub async fn read(
-    spec: &ChannelSpec,
-    id: Option<String>,
-) -> Result<Vec<(Arc<str>, usize)>, String> {
-    let mut frames = Frames {
-        id,
-        batch_size: spec.batch_size,
-        batch: Vec::with_capacity(spec.batch_size),
-        out: Vec::new(),
-    };
+pub async fn read(spec: &ChannelSpec, id: Option<String>) -> Result<Vec<Arc<Batch>>, String> {
     match &spec.store {
         Store::File { path, format } => {
             let (path, file_format, fmt) = (path.clone(), *format, spec.format.clone());
             let root = spec.root.clone();
+            let batch_size = spec.batch_size;
             tokio::task::spawn_blocking(move || {
+                let mut frames = Frames::new(id, &fmt, batch_size);
                 read_files(&root, &path, file_format, &fmt, &mut frames)?;
                 Ok(frames.done())
             })
@@ -93,6 +129,7 @@ pub async fn read(
                     "the query returned more than {MAX_RECORDS} records: one result set holds at most that many"
                 ));
             }
+            let mut frames = Frames::new(id, &spec.format, spec.batch_size);
             for (i, r) in rows.rows.iter().enumerate() {
                 let record = spec
                     .format
@@ -106,16 +143,17 @@ pub async fn read(
     }
 }
 
-/// The DuckDB type a field is read as: text for decimals, so no digit is lost.
-fn read_type(field: &super::format::Field) -> String {
+/// The DuckDB type a field is read as. Timestamps and decimals are read as text and
+/// converted by the format's check: a cast to TIMESTAMP would drop a CSV value's offset
+/// (12:00+02:00 is 10:00 UTC, not 12:00), one through DECIMAL(p,s) would round a digit
+/// beyond the scale, where the format refuses it.
+fn read_type(field: &super::format::Field) -> &'static str {
     match field.field_type {
-        FieldType::String => "VARCHAR".into(),
-        FieldType::Long => "BIGINT".into(),
-        FieldType::Double => "DOUBLE".into(),
-        FieldType::Boolean => "BOOLEAN".into(),
-        FieldType::Timestamp => "TIMESTAMP".into(),
-        FieldType::Date => "DATE".into(),
-        FieldType::Decimal => "VARCHAR".into(),
+        FieldType::String | FieldType::Timestamp | FieldType::Decimal => "VARCHAR",
+        FieldType::Long => "BIGINT",
+        FieldType::Double => "DOUBLE",
+        FieldType::Boolean => "BOOLEAN",
+        FieldType::Date => "DATE",
     }
 }
 
@@ -175,15 +213,12 @@ fn read_files(
         .iter()
         .map(|f| {
             let c = d.quote_ident(&f.name);
-            let cast = match (f.field_type, f.precision) {
-                // through the decimal first, so a value beyond its scale is refused
-                (FieldType::Decimal, Some(p)) => format!(
-                    "CAST(CAST({c} AS DECIMAL({p},{})) AS VARCHAR)",
-                    f.scale.unwrap_or(0)
-                ),
-                _ => format!("CAST({c} AS {})", read_type(f)),
-            };
-            format!("{cast} AS {c}")
+            match (file_format, f.field_type) {
+                // a JSON number stays a number, so the format knows it was read as a
+                // double (past 15 significant digits its digits are not known: refused)
+                (FileFormat::Jsonl, FieldType::Decimal) => format!("{c} AS {c}"),
+                _ => format!("CAST({c} AS {}) AS {c}", read_type(f)),
+            }
         })
         .collect();
     let sql = format!(
@@ -209,7 +244,27 @@ fn read_files(
         let record = format
             .check(&value)
             .map_err(|e| format!("{}, record {}: {e}", path.display(), i + 1))?;
-        frames.push(Json::Object(record));
+        frames.push(record);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimals_are_shown_at_their_scale_without_changing_value() {
+        for (given, scale, shown) in [
+            ("7", 2, "7.00"),
+            ("7.5", 2, "7.50"),
+            ("-0.5", 3, "-0.500"),
+            ("12.50", 2, "12.50"),
+            ("1.2300", 2, "1.23"),
+            ("4.000", 0, "4"),
+            ("9", 0, "9"),
+        ] {
+            let mut text = given.to_string();
+            super::to_scale(&mut text, scale);
+            assert_eq!(text, shown, "{given} at scale {scale}");
+        }
+    }
 }

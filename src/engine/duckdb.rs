@@ -26,19 +26,8 @@ pub struct DuckDbSettings {
     pub database: String,
     /// assay's own file (the default store): a broken one may be moved aside
     pub owned_by_assay: bool,
-    /// an in-memory database made by these statements (a channel's result set loaded
-    /// into a table), locked down once they ran
-    pub preload: Option<Arc<Preload>>,
     /// DuckDB's memory_limit for verification sessions
     pub memory_limit: String,
-}
-
-/// What makes a preloaded in-memory database.
-#[derive(Debug)]
-pub struct Preload {
-    pub statements: Vec<String>,
-    /// files the statements read, removed once they ran
-    pub then_remove: Vec<std::path::PathBuf>,
 }
 
 impl Settings for DuckDbSettings {
@@ -77,7 +66,6 @@ impl Engine for DuckDb {
         Some(Arc::new(DuckDbSettings {
             database,
             owned_by_assay: false,
-            preload: None,
             memory_limit,
         }))
     }
@@ -100,20 +88,6 @@ impl Engine for DuckDb {
     ) -> Result<Arc<dyn Executor>, ExecError> {
         let name = ds.name.clone();
         let settings = settings_of::<DuckDbSettings>(ds.settings.as_ref(), self.name()).clone();
-        if let Some(preload) = settings.preload {
-            return open_blocking(move || {
-                let opened = DuckDbExecutor::open_preloaded(
-                    &name,
-                    &preload.statements,
-                    &settings.memory_limit,
-                );
-                for f in &preload.then_remove {
-                    let _ = std::fs::remove_file(f);
-                }
-                opened
-            })
-            .await;
-        }
         open_blocking(move || {
             DuckDbExecutor::open_database(&name, &settings.database, &settings.memory_limit)
         })

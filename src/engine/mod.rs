@@ -27,7 +27,7 @@ use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::yaml::Node;
 
-pub use self::duckdb::{DuckDbSettings, Preload};
+pub use self::duckdb::DuckDbSettings;
 
 /// Every engine, by its `type:` name in a config.
 pub static ENGINES: &[&dyn Engine] = &[

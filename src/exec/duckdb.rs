@@ -149,26 +149,15 @@ impl DuckDbExecutor {
         })
     }
 
-    /// An in-memory database holding what `statements` make (a channel's records in a
-    /// table), locked down afterwards like every other.
-    pub fn open_preloaded(
-        data_source: &str,
-        statements: &[String],
-        memory_limit: &str,
-    ) -> Result<DuckDbExecutor, ExecError> {
-        let config = base_config().map_err(|e| connect_error(data_source, e))?;
-        let conn = Connection::open_in_memory_with_flags(config)
-            .map_err(|e| connect_error(data_source, e))?;
-        for s in statements {
-            conn.execute_batch(s)
-                .map_err(|e| connect_error(data_source, e))?;
-        }
-        lock_down(&conn, &[], memory_limit).map_err(|e| connect_error(data_source, e))?;
-        Ok(DuckDbExecutor {
-            data_source: data_source.to_string(),
-            base: Mutex::new(conn),
-            file_errors: HashMap::new(),
-        })
+    /// A new database file for assay to write (a channel's result set, loaded before
+    /// it is verified read-only like any other): extensions stay off, memory is bounded.
+    pub fn create_for_loading(path: &Path, memory_limit: &str) -> duckdb::Result<Connection> {
+        let conn = Connection::open_with_flags(path, base_config()?)?;
+        conn.execute_batch(&format!(
+            "SET memory_limit = '{}'",
+            memory_limit.replace('\'', "''")
+        ))?;
+        Ok(conn)
     }
 
     /// An in-memory database with one view per data file, named as the table parts say.
