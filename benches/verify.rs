@@ -1174,6 +1174,15 @@ fn channel_at(assay: &str, dir: &Path, rows: u64) {
         .spawn()
         .unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap());
+    // a failed measurement does not leave the channel running
+    struct Stop(u32);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            // SAFETY: signalling our own child (already reaped: then nothing happens)
+            unsafe { libc::kill(self.0 as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+    let _stop = Stop(child.id());
     let mut first = String::new();
     lines.read_line(&mut first).unwrap();
     // the channel prints again when it stops: keep its stdout open
@@ -1266,6 +1275,7 @@ fn channel_at(assay: &str, dir: &Path, rows: u64) {
         let (t, rss, code) = run_measured(
             Command::new(assay)
                 .current_dir(&project)
+                .env("BENCH_PW", "bench-password-1")
                 .args(["verify", "file.yml", "-q"]),
         );
         assert_eq!(code, 0, "verify failed");

@@ -59,6 +59,7 @@ impl StoreLocation {
             settings: Arc::new(DuckDbSettings {
                 database: path.to_string_lossy().into_owned(),
                 owned_by_assay: true,
+                loaded: None,
                 memory_limit: crate::exec::duckdb::DEFAULT_MEMORY_LIMIT.to_string(),
             }),
             name: file.trim_end_matches(".duckdb").to_string(),

@@ -1,7 +1,8 @@
 //! `assay verify CONTRACT --channel NAME`: one result set of a source channel, received
-//! as Arrow record batches and appended as they arrive to a table, in a private DuckDB
-//! file, that stands for the contract's dataset; the contract is then verified on it
-//! exactly as on a table. Neither the set nor its frames are held in memory whole.
+//! as Arrow record batches and inserted as they arrive into a table of an in-memory
+//! DuckDB database (bounded memory, spilling to a private folder) that stands for the
+//! contract's dataset; the contract is then verified on it exactly as on a table.
+//! Neither the set nor its frames are held in memory whole.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::contract::Contract;
 use crate::diag::Diag;
 use crate::engine::{self, DataSourceConfig, DuckDbSettings};
 use crate::error::RunError;
+use crate::exec::duckdb_ingest::Loaded;
 use crate::sql::ast::{CreateTable, TableRef};
 use crate::sql::dialect::{print_create_table, Dialect};
 use crate::sql::duckdb::DuckDbDialect;
@@ -88,19 +90,21 @@ fn find(
     }
 }
 
-/// The memory DuckDB may use while a result set is loaded and verified: the set is held
-/// in a database file, not in memory, so a larger set costs disk, not memory (DuckDB
-/// spills what does not fit).
-const STREAM_MEMORY_LIMIT: &str = "128MB";
+/// The memory DuckDB may use while a result set is loaded and verified: what does not
+/// fit is spilled to a private folder, so a larger set costs disk, not memory.
+const STREAM_MEMORY_LIMIT: &str = "64MB";
 
-/// A received result set: a private folder holding the DuckDB file the contract is
-/// verified on, removed when the run is over.
+/// A received result set: the DuckDB database the contract is verified on, and the
+/// private folder it spills to, both gone when the run is over.
 pub(super) struct Received {
+    loaded: Option<Arc<Loaded>>,
     dir: PathBuf,
 }
 
 impl Drop for Received {
     fn drop(&mut self) {
+        // the database first: it may still have files in the folder
+        self.loaded.take();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -114,37 +118,69 @@ fn private_dir() -> Result<Received, String> {
     builder
         .create(&dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok(Received { dir })
+    Ok(Received { loaded: None, dir })
 }
 
-/// The loader: a thread that makes the contract's table in `database` and appends each
-/// batch it is given, as it comes; the records it appended.
+/// Streams of batches inserted at once, one thread each: DuckDB converts a stream on one
+/// thread, and the machine has more.
+const LOADING_STREAMS: usize = 2;
+
+/// Rows DuckDB is handed at a time: a channel's frames are small (`batch_size`), and each
+/// batch crossing into DuckDB has a cost of its own.
+const COALESCED_ROWS: usize = 64 * 1024;
+
+/// Batches joined into batches of at least `rows` rows (the last one may be smaller).
+struct Coalesced<I> {
+    batches: I,
+    schema: duckdb::arrow::datatypes::SchemaRef,
+    rows: usize,
+}
+
+impl<I: Iterator<Item = RecordBatch>> Iterator for Coalesced<I> {
+    type Item = Result<RecordBatch, duckdb::arrow::error::ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut held = Vec::new();
+        let mut rows = 0;
+        for b in self.batches.by_ref() {
+            rows += b.num_rows();
+            held.push(b);
+            if rows >= self.rows {
+                break;
+            }
+        }
+        match held.len() {
+            0 => None,
+            1 => held.pop().map(Ok),
+            _ => Some(duckdb::arrow::compute::concat_batches(&self.schema, &held)),
+        }
+    }
+}
+
+/// The loader: a thread that makes the contract's table in a new in-memory database
+/// (spilling to `spill`) and inserts the batches it is given as they come (DuckDB's Arrow
+/// scan pulls them); the database and the records it inserted.
 fn loader(
-    database: PathBuf,
+    spill: PathBuf,
     table: TableRef,
     format: Format,
-    batches: std::sync::mpsc::Receiver<RecordBatch>,
-) -> std::thread::JoinHandle<Result<u64, String>> {
+    streams: Vec<std::sync::mpsc::Receiver<RecordBatch>>,
+) -> std::thread::JoinHandle<Result<(Loaded, u64), String>> {
     std::thread::spawn(move || {
-        let conn =
-            crate::exec::duckdb::DuckDbExecutor::create_for_loading(&database, STREAM_MEMORY_LIMIT)
-                .map_err(|e| e.to_string())?;
         let d = DuckDbDialect;
         let types = engine::by_name("duckdb")
             .and_then(|e| e.store())
             .expect("duckdb holds stores")
             .types();
-        let (schema, name) = match table.parts.as_slice() {
-            [.., schema, name] => (schema.clone(), name.clone()),
-            _ => unreachable!("a DuckDB table has a schema"),
-        };
-        conn.execute_batch(&format!(
+        let target = table;
+        let schema = &target.parts[target.parts.len() - 2];
+        let setup = format!(
             "CREATE SCHEMA IF NOT EXISTS {}; {}",
-            d.quote_ident(&schema),
+            d.quote_ident(schema),
             print_create_table(
                 &d,
                 &CreateTable {
-                    table: TableRef::new(vec![schema.clone(), name.clone()]),
+                    table: target.clone(),
                     columns: format
                         .fields
                         .iter()
@@ -152,31 +188,40 @@ fn loader(
                         .collect(),
                 },
             )
-        ))
-        .map_err(|e| e.to_string())?;
-        let mut appender = conn
-            .appender_to_db(&name, &schema)
-            .map_err(|e| e.to_string())?;
-        let mut appended = 0u64;
-        // a failure ends the loop: the sender learns it when its next send fails
-        for batch in batches {
-            appended += batch.num_rows() as u64;
-            appender
-                .append_record_batch(batch)
-                .map_err(|e| format!("loading the records: {e}"))?;
-        }
-        appender
-            .flush()
-            .map_err(|e| format!("loading the records: {e}"))?;
-        drop(appender);
-        conn.execute_batch("CHECKPOINT")
-            .map_err(|e| e.to_string())?;
-        Ok(appended)
+        );
+        let spill = spill.to_string_lossy().into_owned();
+        let arrow_schema = Arc::new(crate::channel::columnar::schema(&format));
+        let readers = streams
+            .into_iter()
+            .map(|batches| {
+                Box::new(duckdb::arrow::record_batch::RecordBatchIterator::new(
+                    Coalesced {
+                        batches: batches.into_iter(),
+                        schema: arrow_schema.clone(),
+                        rows: COALESCED_ROWS,
+                    },
+                    arrow_schema.clone(),
+                )) as Box<dyn duckdb::arrow::record_batch::RecordBatchReader + Send>
+            })
+            .collect();
+        crate::exec::duckdb_ingest::ingest_arrow(
+            &[
+                ("memory_limit", STREAM_MEMORY_LIMIT),
+                ("temp_directory", &spill),
+                ("autoload_known_extensions", "false"),
+                ("autoinstall_known_extensions", "false"),
+                ("allow_community_extensions", "false"),
+            ],
+            &setup,
+            &d.table(&target),
+            readers,
+        )
+        .map_err(|e| format!("loading the records: {e}"))
     })
 }
 
-/// Receive one result set and make the contract's data source a DuckDB file holding it,
-/// each batch appended as it arrives. `timeout` bounds the wait (exit 3 when it passes).
+/// Receive one result set and make the contract's data source an in-memory DuckDB
+/// database holding it, each batch inserted as it arrives. `timeout` bounds the wait (exit 3 when it passes).
 /// The file lives as long as what is returned.
 pub(super) fn substitute(
     config: &mut Config,
@@ -198,19 +243,29 @@ pub(super) fn substitute(
             database: ":memory:".into(),
             owned_by_assay: false,
             memory_limit: STREAM_MEMORY_LIMIT.to_string(),
+            loaded: None,
         }),
     };
     // checked before any wait: a contract that cannot take the records is refused now
-    let table = probe.table_ref(&contract.dataset.path).map_err(|e| {
-        Diag::plain(format!(
-            "dataset {} cannot name a table for the channel's records: {e}",
-            contract.dataset.text
-        ))
-        .with_help(
-            "a contract verified on a channel names its dataset NAME/schema/table, like \
+    let table = probe
+        .table_ref(&contract.dataset.path)
+        .and_then(|t| match t.parts.as_slice() {
+            // the records are in DuckDB's in-memory database, named memory
+            [catalog, _, _] if catalog != "memory" => Err(format!(
+                "its catalog is {catalog}; the channel's records are in the catalog memory"
+            )),
+            _ => Ok(t),
+        })
+        .map_err(|e| {
+            Diag::plain(format!(
+                "dataset {} cannot name a table for the channel's records: {e}",
+                contract.dataset.text
+            ))
+            .with_help(
+                "a contract verified on a channel names its dataset NAME/schema/table, like \
              stream/main/orders (NAME need not be a data source of assay.yml)",
-        )
-    })?;
+            )
+        })?;
     let entry = find(config, name, environment, contract)?;
     let Some(who) = config.channels.get(name).cloned() else {
         return Err(
@@ -221,33 +276,16 @@ pub(super) fn substitute(
                 .into(),
         );
     };
-    let received = private_dir().map_err(|e| AppError::Runtime(RunError::Channel(e)))?;
-    // a three-part dataset names the database: the file is named so
-    let file = match table.parts.as_slice() {
-        [catalog, _, _]
-            if catalog
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-        {
-            format!("{catalog}.duckdb")
-        }
-        [_, _, _] => {
-            return Err(Diag::plain(format!(
-                "dataset {}: a channel's records go into a database named by letters, digits and _",
-                contract.dataset.text
-            ))
-            .with_help("name the dataset NAME/schema/table, like stream/main/orders")
-            .into())
-        }
-        _ => "stream.duckdb".to_string(),
-    };
-    let database = received.dir.join(file);
-    let (send, batches) = std::sync::mpsc::sync_channel::<RecordBatch>(8);
+    let mut received = private_dir().map_err(|e| AppError::Runtime(RunError::Channel(e)))?;
+    // batches go round the streams, each inserted by a thread of its own
+    let (sends, streams): (Vec<_>, Vec<_>) = (0..LOADING_STREAMS)
+        .map(|_| std::sync::mpsc::sync_channel::<RecordBatch>(8))
+        .unzip();
     let loading = loader(
-        database.clone(),
+        received.dir.join("spill"),
         table.clone(),
         entry.format.clone(),
-        batches,
+        streams,
     );
     let runtime = super::runtime()?;
     let got = runtime.block_on(async {
@@ -264,8 +302,11 @@ pub(super) fn substitute(
                     "channel '{name}' does not frame result sets: there is no end to wait for"
                 ));
             }
+            let mut next = 0;
             let mut take = |batch: RecordBatch| {
-                send.send(batch)
+                next = (next + 1) % sends.len();
+                sends[next]
+                    .send(batch)
                     .map_err(|_| "the records could not be loaded".to_string())
             };
             let got = client
@@ -291,13 +332,16 @@ pub(super) fn substitute(
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
-    drop(send);
+    drop(sends);
     let loaded = loading
         .join()
         .unwrap_or_else(|_| Err("the loading thread failed".into()));
     let (id, records) = match (got, loaded) {
-        (Ok((id, records)), Ok(n)) if n == records => (id, records),
-        (Ok((id, records)), Ok(n)) => {
+        (Ok((id, records)), Ok((loaded, n))) if n == records => {
+            received.loaded = Some(Arc::new(loaded));
+            (id, records)
+        }
+        (Ok((id, records)), Ok((_, n))) => {
             return Err(AppError::Runtime(RunError::Channel(format!(
                 "channel '{name}': result set {id} has {records} records, and {n} were loaded"
             ))))
@@ -314,9 +358,10 @@ pub(super) fn substitute(
     tracing::info!("channel {name}: result set {id} of {records} records received");
     let ds = DataSourceConfig {
         settings: Arc::new(DuckDbSettings {
-            database: database.to_string_lossy().into_owned(),
+            database: ":memory:".into(),
             owned_by_assay: false,
             memory_limit: STREAM_MEMORY_LIMIT.to_string(),
+            loaded: received.loaded.clone(),
         }),
         ..probe
     };

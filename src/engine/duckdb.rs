@@ -28,6 +28,9 @@ pub struct DuckDbSettings {
     pub owned_by_assay: bool,
     /// DuckDB's memory_limit for verification sessions
     pub memory_limit: String,
+    /// a database already open and loaded (verify --channel's records), used instead of
+    /// `database`
+    pub loaded: Option<Arc<crate::exec::duckdb_ingest::Loaded>>,
 }
 
 impl Settings for DuckDbSettings {
@@ -67,6 +70,7 @@ impl Engine for DuckDb {
             database,
             owned_by_assay: false,
             memory_limit,
+            loaded: None,
         }))
     }
 
@@ -88,6 +92,12 @@ impl Engine for DuckDb {
     ) -> Result<Arc<dyn Executor>, ExecError> {
         let name = ds.name.clone();
         let settings = settings_of::<DuckDbSettings>(ds.settings.as_ref(), self.name()).clone();
+        if let Some(loaded) = settings.loaded {
+            return open_blocking(move || {
+                DuckDbExecutor::open_loaded(&name, loaded, &settings.memory_limit)
+            })
+            .await;
+        }
         open_blocking(move || {
             DuckDbExecutor::open_database(&name, &settings.database, &settings.memory_limit)
         })

@@ -23,6 +23,9 @@ pub struct DuckDbExecutor {
     base: Mutex<Connection>,
     /// files whose view could not be created (unreadable, not CSV, ...)
     file_errors: HashMap<String, String>,
+    /// the database `base` is a connection to, when assay opened it (declared after
+    /// `base`, so it is dropped after it)
+    _loaded: Option<Arc<crate::exec::duckdb_ingest::Loaded>>,
 }
 
 /// The SQL function that reads a data file, chosen by its extension.
@@ -146,18 +149,26 @@ impl DuckDbExecutor {
             data_source: data_source.to_string(),
             base: Mutex::new(conn),
             file_errors: HashMap::new(),
+            _loaded: None,
         })
     }
 
-    /// A new database file for assay to write (a channel's result set, loaded before
-    /// it is verified read-only like any other): extensions stay off, memory is bounded.
-    pub fn create_for_loading(path: &Path, memory_limit: &str) -> duckdb::Result<Connection> {
-        let conn = Connection::open_with_flags(path, base_config()?)?;
-        conn.execute_batch(&format!(
-            "SET memory_limit = '{}'",
-            memory_limit.replace('\'', "''")
-        ))?;
-        Ok(conn)
+    /// A database loaded by assay (a channel's records), locked down like every other.
+    pub fn open_loaded(
+        data_source: &str,
+        loaded: Arc<crate::exec::duckdb_ingest::Loaded>,
+        memory_limit: &str,
+    ) -> Result<DuckDbExecutor, ExecError> {
+        let conn = loaded
+            .connect()
+            .map_err(|e| connect_error(data_source, e))?;
+        lock_down(&conn, &[], memory_limit).map_err(|e| connect_error(data_source, e))?;
+        Ok(DuckDbExecutor {
+            data_source: data_source.to_string(),
+            base: Mutex::new(conn),
+            file_errors: HashMap::new(),
+            _loaded: Some(loaded),
+        })
     }
 
     /// An in-memory database with one view per data file, named as the table parts say.
@@ -208,6 +219,7 @@ impl DuckDbExecutor {
             data_source: data_source.to_string(),
             base: Mutex::new(conn),
             file_errors,
+            _loaded: None,
         })
     }
 }

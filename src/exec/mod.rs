@@ -4,6 +4,7 @@
 mod arrow_values;
 pub mod control;
 pub mod duckdb;
+pub mod duckdb_ingest;
 mod duckdb_parser;
 pub mod mysql;
 pub mod postgres;
