@@ -12,6 +12,7 @@ mod cli;
 mod conformance;
 mod contract_errors;
 mod failed_rows;
+mod first_hour;
 mod hardening;
 mod layers;
 mod push;

@@ -19,9 +19,7 @@ use crate::yaml::Node;
 pub struct FilesEngine;
 pub static FILES: FilesEngine = FilesEngine;
 
-const FILE_EXTENSIONS: &[&str] = &[
-    ".csv", ".tsv", ".csv.gz", ".parquet", ".json", ".jsonl", ".ndjson",
-];
+use crate::exec::duckdb::{stem_of, FILE_EXTENSIONS};
 
 #[derive(Debug, Clone)]
 pub struct FilesSettings {
@@ -79,11 +77,10 @@ impl Engine for FilesEngine {
             return Err("a files dataset is a relative path under the data source's root".into());
         }
         let rel = parts.join("/");
-        let lower = rel.to_ascii_lowercase();
-        match FILE_EXTENSIONS.iter().find(|ext| lower.ends_with(*ext)) {
-            Some(ext) => Ok(TableRef::new(
-                vec![rel[..rel.len() - ext.len()].to_string()],
-            )),
+        // the view is named by the whole path: events.csv and events.parquet are two
+        // datasets, always (a query may also name a file by its stem, see stem_of)
+        match stem_of(&rel) {
+            Some(_) => Ok(TableRef::new(vec![rel])),
             None => Err(format!(
                 "a files dataset is a path under the data source's root ending in one of {}",
                 FILE_EXTENSIONS.join(", ")

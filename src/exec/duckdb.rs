@@ -28,6 +28,21 @@ pub struct DuckDbExecutor {
     _loaded: Option<Arc<crate::exec::duckdb_ingest::Loaded>>,
 }
 
+/// The extensions of the data files DuckDB reads.
+pub const FILE_EXTENSIONS: &[&str] = &[
+    ".csv", ".tsv", ".csv.gz", ".parquet", ".json", ".jsonl", ".ndjson",
+];
+
+/// A data file's path without its data extension (`sales/orders.csv` ->
+/// `sales/orders`); None when it has none.
+pub fn stem_of(rel: &str) -> Option<&str> {
+    let lower = rel.to_ascii_lowercase();
+    FILE_EXTENSIONS
+        .iter()
+        .find(|ext| lower.ends_with(*ext))
+        .map(|ext| &rel[..rel.len() - ext.len()])
+}
+
 /// The SQL function that reads a data file, chosen by its extension.
 pub fn reader_sql(path: &Path) -> String {
     let name = path.to_string_lossy().to_ascii_lowercase();
@@ -212,6 +227,29 @@ impl DuckDbExecutor {
                         format!("could not read '{}': {e}", path.display()),
                     );
                 }
+            }
+        }
+        // a query written by hand may name a file by its stem (FROM orders, for
+        // orders.csv): a view of that name too, when exactly one file has that stem and
+        // no file is named so. Two files of one stem are never one dataset.
+        let views: Vec<&String> = files
+            .iter()
+            .map(|(view, _)| view)
+            .filter(|v| !file_errors.contains_key(*v))
+            .collect();
+        let stems: Vec<&str> = views.iter().filter_map(|v| stem_of(v)).collect();
+        for (view, stem) in views
+            .iter()
+            .filter_map(|v| stem_of(v).map(|stem| (v, stem)))
+        {
+            let alone = stems.iter().filter(|s| **s == stem).count() == 1;
+            if alone && !views.iter().any(|v| v.as_str() == stem) {
+                conn.execute_batch(&format!(
+                    "CREATE OR REPLACE VIEW {} AS SELECT * FROM {}",
+                    dialect.quote_ident(stem),
+                    dialect.quote_ident(view)
+                ))
+                .map_err(|e| connect_error(data_source, e))?;
             }
         }
         lock_down(&conn, &readable, memory_limit).map_err(|e| connect_error(data_source, e))?;

@@ -1,0 +1,113 @@
+//! What a newcomer meets in the first hour (issue 25): right answers on files.
+
+use serde_json::Value;
+
+use crate::common::Project;
+
+fn files_project() -> Project {
+    let p = Project::empty();
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - {name: local, type: files, connection: {root: data}}\n",
+    );
+    p.write("data/events.csv", "id,kind\n1,a\n2,b\n3,c\n");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT range + 10 AS id, 'x' AS kind FROM range(5)) TO '{}' (FORMAT parquet)",
+        p.path().join("data/events.parquet").display()
+    ))
+    .unwrap();
+    p
+}
+
+fn rows_of(doc: &Value, dataset: &str) -> Value {
+    doc["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["dataset"] == dataset)
+        .unwrap_or_else(|| panic!("{dataset}: {doc}"))["checks"][0]["value"]
+        .clone()
+}
+
+/// `events.csv` and `events.parquet` are two datasets: each is verified, scanned and
+/// profiled as itself, never as the other.
+#[test]
+fn files_of_one_name_and_two_formats_are_two_datasets() {
+    let p = files_project();
+    p.write(
+        "contracts/csv.yml",
+        "dataset: local/events.csv\nchecks:\n  - row_count:\n",
+    );
+    p.write(
+        "contracts/parquet.yml",
+        "dataset: local/events.parquet\nchecks:\n  - row_count:\n",
+    );
+    let run = p.assay(&["verify", "contracts", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    assert_eq!(rows_of(&doc, "local/events.csv"), 3.0, "{doc}");
+    assert_eq!(rows_of(&doc, "local/events.parquet"), 5.0, "{doc}");
+
+    // a scan profiles each file as itself
+    let run = p.assay(&["scan", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc = run.json();
+    for (dataset, rows) in [("local/events.csv", 3.0), ("local/events.parquet", 5.0)] {
+        let d = doc["scan"]["data_sources"][0]["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["dataset"] == dataset)
+            .unwrap_or_else(|| panic!("{dataset} not scanned: {doc}"));
+        let count = d["profile"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == "row_count" && m["column"].is_null())
+            .unwrap_or_else(|| panic!("{d}"));
+        assert_eq!(count["value"], rows, "{dataset}: {d}");
+    }
+}
+
+/// A query written by hand names a file by its whole name, or by its stem while no other
+/// file of the run shares it; a shared stem is refused by DuckDB, never guessed.
+#[test]
+fn a_query_names_a_file_by_its_name_or_its_unshared_stem() {
+    let p = files_project();
+    let contract = |from: &str| {
+        format!(
+            "dataset: local/events.csv\nchecks:\n  - failed_rows:\n      query: \"SELECT * FROM {from} WHERE id > 1\"\n"
+        )
+    };
+    let (code, doc) = p.verify_json(&contract("\\\"events.csv\\\""), &[]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(doc["datasets"][0]["checks"][0]["value"], 2.0, "{doc}");
+    let (code, doc) = p.verify_json(&contract("events"), &[]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(
+        doc["datasets"][0]["checks"][0]["value"], 2.0,
+        "the CSV's rows: {doc}"
+    );
+    // with the Parquet file in the same run, `events` names neither
+    p.write(
+        "contracts/parquet.yml",
+        "dataset: local/events.parquet\nchecks:\n  - row_count:\n",
+    );
+    p.write("contracts/stem.yml", &contract("events"));
+    let run = p.assay(&[
+        "verify",
+        "contracts/stem.yml",
+        "contracts/parquet.yml",
+        "-o",
+        "json",
+    ]);
+    let doc = run.json();
+    let check = &doc["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["dataset"] == "local/events.csv")
+        .unwrap()["checks"][0];
+    assert_eq!(check["outcome"], "not_evaluated", "{doc}");
+}
