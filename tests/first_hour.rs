@@ -111,3 +111,34 @@ fn a_query_names_a_file_by_its_name_or_its_unshared_stem() {
         .unwrap()["checks"][0];
     assert_eq!(check["outcome"], "not_evaluated", "{doc}");
 }
+
+/// A scan measures ages to its own now (`--now`, for a backfill), as the contracts'
+/// freshness checks do, not to the wall clock.
+#[test]
+fn a_scan_measures_the_age_of_its_data_to_its_now() {
+    let p = Project::empty();
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - {name: local, type: files, connection: {root: data}}\n",
+    );
+    p.write(
+        "data/events.csv",
+        "id,at\n1,2026-01-08 00:00:00\n2,2026-01-09 00:00:00\n",
+    );
+    for (now, age) in [
+        ("2026-01-10T00:00:00Z", 86_400.0),
+        ("2026-01-09T06:00:00Z", 21_600.0),
+    ] {
+        let run = p.assay(&["scan", "--now", now, "-o", "json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let doc = run.json();
+        let freshness = doc["scan"]["data_sources"][0]["datasets"][0]["profile"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["metric"] == "freshness_seconds" && m["column"] == "at")
+            .unwrap_or_else(|| panic!("{doc}"))
+            .clone();
+        assert_eq!(freshness["value"], age, "{now}: {freshness}");
+    }
+}

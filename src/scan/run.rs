@@ -52,7 +52,7 @@ pub async fn run(
     let _watchers = verify::Watchers::start(&control, opts.timeout);
     let mut observed: Vec<(String, Result<Vec<Observed>, String>)> = Vec::new();
     for ds in sources {
-        let datasets = observe_source(config, ds, &control).await;
+        let datasets = observe_source(config, ds, &control, opts.now).await;
         observed.push((ds.name.clone(), datasets));
     }
     let seen: Vec<String> = observed
@@ -196,11 +196,14 @@ pub async fn run(
 }
 
 /// Discover a source's datasets (those the globs select) and observe each in one
-/// read-only session.
+/// read-only session. Ages (freshness_seconds) are measured to `now`, the run's (`--now`
+/// when given), like the contracts' freshness checks: a backfilled scan records the ages
+/// its data had then.
 async fn observe_source(
     config: &Config,
     ds: &DataSourceConfig,
     control: &Arc<RunControl>,
+    now: chrono::DateTime<Utc>,
 ) -> Result<Vec<Observed>, String> {
     // a query stopped by --timeout or Ctrl-C says why the run stopped, not "interrupted"
     let why = |e: crate::exec::ExecError| control.stop_reason(&e).unwrap_or_else(|| e.to_string());
@@ -277,7 +280,7 @@ async fn observe_source(
                     .await
                 {
                     Ok(rows) => match rows.rows.first() {
-                        Some(row) => o.points = plan.points(row, Utc::now()),
+                        Some(row) => o.points = plan.points(row, now),
                         None => o.error = Some("the profile query returned no row".into()),
                     },
                     Err(e) => o.error = Some(why(e)),
