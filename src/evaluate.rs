@@ -113,12 +113,18 @@ pub fn evaluate(check: &Check, handles: &Handles, inputs: &Inputs) -> CheckResul
         }
     };
     result.diagnostics = m.diagnostics;
+    if let Some(doubt) = &m.doubt {
+        result
+            .diagnostics
+            .insert("warning".into(), serde_json::Value::String(doubt.clone()));
+    }
     let value = match check.threshold.metric {
         MetricKind::Count => m.count,
         MetricKind::Percent => m.percent,
     };
     result.value = value;
     result.outcome = match value {
+        Some(v) if check.threshold.condition.holds(v) && m.doubt.is_some() => Outcome::Warn,
         Some(v) if check.threshold.condition.holds(v) => Outcome::Pass,
         Some(_) => level_outcome(check.threshold.level),
         None => match m.no_value {

@@ -142,3 +142,89 @@ fn a_scan_measures_the_age_of_its_data_to_its_now() {
         assert_eq!(freshness["value"], age, "{now}: {freshness}");
     }
 }
+
+/// A run with a failed check and a check not evaluated says both in its headline; the
+/// exit code stays the not-evaluated one (3).
+#[test]
+fn a_failure_beside_a_check_not_evaluated_is_in_the_headline() {
+    let p = files_project();
+    p.write(
+        "contract.yml",
+        "dataset: local/events.csv\nchecks:\n  - row_count: {threshold: {must_be: 99}}\n  - failed_rows:\n      query: \"SELECT * FROM no_such_table\"\n",
+    );
+    let run = p.assay(&["verify", "contract.yml"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let last = run
+        .stdout
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        last.starts_with("NOT EVALUATED + FAIL 2 checks"),
+        "{last}\n{}",
+        run.stdout
+    );
+    let run = p.assay(&["verify", "contract.yml", "-o", "markdown"]);
+    assert!(
+        run.stdout
+            .starts_with("## assay verification: ⛔ not evaluated + ❌ fail"),
+        "{}",
+        run.stdout
+    );
+    // one outcome alone is headlined as before
+    p.write(
+        "contract.yml",
+        "dataset: local/events.csv\nchecks:\n  - row_count: {threshold: {must_be: 99}}\n",
+    );
+    let run = p.assay(&["verify", "contract.yml"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("\nFAIL 1 check"), "{}", run.stdout);
+}
+
+/// Timestamps from the future pass a freshness threshold, yet warn and say why.
+#[test]
+fn freshness_from_the_future_warns_and_says_why() {
+    let p = Project::empty();
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - {name: local, type: files, connection: {root: data}}\n",
+    );
+    p.write("data/events.csv", "id,at\n1,2026-01-11 03:00:00\n");
+    p.write(
+        "contract.yml",
+        "dataset: local/events.csv\nchecks:\n  - freshness:\n      column: at\n      threshold: {must_be_less_than: 48}\n",
+    );
+    let run = p.assay(&[
+        "verify",
+        "contract.yml",
+        "--now",
+        "2026-01-10T00:00:00Z",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        run.code, 0,
+        "a warning does not fail the run: {}",
+        run.stderr
+    );
+    let doc = run.json();
+    let check = &doc["datasets"][0]["checks"][0];
+    assert_eq!(check["outcome"], "warn", "{check}");
+    assert_eq!(check["value"], -27.0, "{check}");
+    let warning = check["diagnostics"]["warning"].as_str().unwrap();
+    assert!(warning.contains("1day 3h after now"), "{warning}");
+    // in the past, the same threshold passes quietly
+    let run = p.assay(&[
+        "verify",
+        "contract.yml",
+        "--now",
+        "2026-01-12T00:00:00Z",
+        "-o",
+        "json",
+    ]);
+    let check = &run.json()["datasets"][0]["checks"][0];
+    assert_eq!(check["outcome"], "pass", "{check}");
+    assert!(check["diagnostics"]["warning"].is_null(), "{check}");
+}

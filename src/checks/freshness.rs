@@ -156,10 +156,22 @@ impl CheckKind for Freshness {
                     .map(|us| us as f64 / 1e6)
                     .unwrap_or(f64::MAX);
                 let value = age / self.unit.seconds();
-                Measurement::new(Some(value)).diag(&key, value).diag(
+                let mut m = Measurement::new(Some(value)).diag(&key, value).diag(
                     "max_timestamp",
                     t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-                )
+                );
+                // timestamps from the future are no sign of fresh data (a clock or a
+                // time zone is wrong): a threshold they pass still warns
+                if age < 0.0 {
+                    m.doubt = Some(format!(
+                        "the newest value of '{}' is {} after now: a clock or time zone is wrong",
+                        self.column,
+                        humantime::format_duration(std::time::Duration::from_secs(
+                            (-age).round() as u64
+                        ))
+                    ));
+                }
+                m
             }
             None => Measurement::new(None)
                 .diag(&key, Json::Null)

@@ -254,6 +254,9 @@ pub struct Measurement {
     pub percent: Option<f64>,
     pub diagnostics: Map<String, Json>,
     pub no_value: NoValue,
+    /// why a value that passes its threshold is doubtful all the same: the check warns,
+    /// and says why in its diagnostics (`warning`)
+    pub doubt: Option<String>,
 }
 
 impl Measurement {
@@ -263,6 +266,7 @@ impl Measurement {
             percent: None,
             diagnostics: Map::new(),
             no_value: NoValue::NotEvaluated("the metric has no value".into()),
+            doubt: None,
         }
     }
 

@@ -581,9 +581,10 @@ mod tests {
         );
         assert!(duck.table_ref(&parts("orders")).is_err());
         let files = ds("{name: x, type: files, connection: {root: data}}");
+        // the whole path names the view: sub/orders.parquet would be another one
         assert_eq!(
             files.table_ref(&parts("sub/orders.csv")).unwrap().parts,
-            ["sub/orders"]
+            ["sub/orders.csv"]
         );
         assert!(files.table_ref(&parts("orders.xlsx")).is_err());
         assert_eq!(

@@ -31,9 +31,14 @@ fn icon(o: Outcome) -> &'static str {
 }
 
 pub fn render(results: &Results) -> String {
+    let headline = match results.outcome {
+        Outcome::NotEvaluated if results.summary.fail > 0 => {
+            format!("{} + {}", icon(Outcome::NotEvaluated), icon(Outcome::Fail))
+        }
+        o => icon(o).to_string(),
+    };
     let mut out = format!(
-        "## assay verification: {}\n\n{}\n\n",
-        icon(results.outcome),
+        "## assay verification: {headline}\n\n{}\n\n",
         summary_line(results)
     );
     if let Some(line) = failed_rows_line(results) {

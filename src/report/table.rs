@@ -81,7 +81,16 @@ pub fn render(results: &Results, color: bool) -> String {
         out.push_str(&line);
         out.push('\n');
     }
-    let overall = paint(label(results.outcome), results.outcome, color);
+    // a run that is not evaluated and also failed says both: the failure is not hidden
+    // behind the outcome that sets the exit code
+    let overall = match results.outcome {
+        Outcome::NotEvaluated if results.summary.fail > 0 => format!(
+            "{} + {}",
+            paint("NOT EVALUATED", Outcome::NotEvaluated, color),
+            paint("FAIL", Outcome::Fail, color)
+        ),
+        o => paint(label(o), o, color),
+    };
     out.push_str(&format!("{overall} {}\n", summary_line(results)));
     if let Some(line) = failed_rows_line(results) {
         out.push_str(&line);
