@@ -293,7 +293,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<String>,
 
-    /// Only errors on stderr
+    /// Only errors on stderr, and the reports asked for with -o
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 
@@ -401,7 +401,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<String>,
 
-    /// Print nothing but errors (the exit code tells the verdict)
+    /// Print nothing but errors and the reports asked for with -o (the exit code tells
+    /// the verdict)
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 

@@ -228,3 +228,23 @@ fn freshness_from_the_future_warns_and_says_why() {
     assert_eq!(check["outcome"], "pass", "{check}");
     assert!(check["diagnostics"]["warning"].is_null(), "{check}");
 }
+
+/// `-q` quiets what was not asked for: a report asked for on stdout still comes.
+#[test]
+fn quiet_keeps_the_report_asked_for_on_stdout() {
+    let p = files_project();
+    p.write(
+        "contract.yml",
+        "dataset: local/events.csv\nchecks:\n  - row_count:\n",
+    );
+    let run = p.assay(&["verify", "contract.yml", "-q", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["datasets"][0]["checks"][0]["value"], 3.0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    let run = p.assay(&["scan", "-q", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.json()["scan"].is_object(), "{}", run.stdout);
+    // alone, -q prints nothing
+    let run = p.assay(&["verify", "contract.yml", "-q"]);
+    assert!(run.stdout.is_empty() && run.stderr.is_empty());
+}

@@ -334,7 +334,9 @@ pub(super) fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) ->
             }
         }
     }
-    // the table on stdout unless another report already goes there, or --quiet
+    // the table on stdout unless another report already goes there, or --quiet; a
+    // report asked for on stdout (-q -o json) is printed all the same: -q quiets what
+    // was not asked for
     if !quiet && !outputs.iter().any(|o| o.path.is_none()) {
         outputs.insert(
             0,
@@ -343,9 +345,6 @@ pub(super) fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) ->
                 path: None,
             },
         );
-    }
-    if quiet {
-        outputs.retain(|o| o.path.is_some());
     }
     outputs
 }
