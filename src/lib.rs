@@ -32,4 +32,5 @@ pub mod source;
 pub mod sql;
 pub mod store;
 pub mod verify;
+pub mod words;
 pub mod yaml;

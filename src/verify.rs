@@ -509,9 +509,9 @@ async fn capture_failing(
             ),
             |rows| {
                 format!(
-                    ": {} rows, {} bytes kept{}{}",
-                    rows.rows.len(),
-                    rows.bytes,
+                    ": {}, {} kept{}{}",
+                    crate::words::count(rows.rows.len(), "row"),
+                    crate::words::count(rows.bytes, "byte"),
                     if rows.cut_values > 0 {
                         format!(", {} values cut", rows.cut_values)
                     } else {

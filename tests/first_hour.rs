@@ -248,3 +248,31 @@ fn quiet_keeps_the_report_asked_for_on_stdout() {
     let run = p.assay(&["verify", "contract.yml", "-q"]);
     assert!(run.stdout.is_empty() && run.stderr.is_empty());
 }
+
+/// Messages read as English: "1 row tested", "an aggregate check".
+#[test]
+fn messages_count_and_article_as_english_does() {
+    let p = files_project();
+    p.write("data/one.csv", "id\n7\n");
+    p.write(
+        "contract.yml",
+        "dataset: local/one.csv\nchecks:\n  - row_count:\n",
+    );
+    let run = p.assay(&["verify", "contract.yml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("1 row tested)"), "{}", run.stdout);
+    let run = p.assay(&["verify", "contract.yml", "-o", "markdown"]);
+    assert!(run.stdout.contains("1 row tested"), "{}", run.stdout);
+    p.write(
+        "contract.yml",
+        "dataset: local/one.csv\ncolumns:\n  - name: id\n    checks:\n      - aggregate: {function: avg, threshold: {metric: percent, must_be: 0}}\n",
+    );
+    let run = p.assay(&["verify", "contract.yml"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("an aggregate check has no percent metric"),
+        "{}",
+        run.stderr
+    );
+}

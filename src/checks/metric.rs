@@ -40,7 +40,10 @@ fn parse_sql_source(
         (Some(_), Some(q)) => {
             r.error(
                 q.span,
-                format!("a {check} check takes `expression:` or `query:`, not both"),
+                format!(
+                    "{} {check} check takes `expression:` or `query:`, not both",
+                    crate::words::article(check)
+                ),
                 None,
             );
             None
@@ -48,7 +51,10 @@ fn parse_sql_source(
         (None, None) => {
             r.error(
                 if node.is_null() { key_span } else { node.span },
-                format!("a {check} check needs `expression:` or `query:`"),
+                format!(
+                    "{} {check} check needs `expression:` or `query:`",
+                    crate::words::article(check)
+                ),
                 None,
             );
             None

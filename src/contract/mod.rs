@@ -454,7 +454,10 @@ fn check_type_of<'n>(
         };
         r.error(
             type_key.span,
-            format!("a {type_name} check cannot go in {here}"),
+            format!(
+                "{} {type_name} check cannot go in {here}",
+                crate::words::article(type_name)
+            ),
             Some(format!("move it {there}")),
         );
         return None;
@@ -479,7 +482,11 @@ fn read_check(
     let body_map = if body.is_null() { &empty } else { body };
     let mut allowed: Vec<&str> = COMMON_CHECK_KEYS.to_vec();
     allowed.extend(check_type.keys(scope));
-    if !r.keys(body_map, &allowed, &format!("a {type_name} check")) {
+    if !r.keys(
+        body_map,
+        &allowed,
+        &format!("{} {type_name} check", crate::words::article(type_name)),
+    ) {
         return None;
     }
     let errors_before = r.diags.items.len();

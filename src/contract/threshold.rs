@@ -40,7 +40,10 @@ pub fn parse(
             None => {
                 r.error(
                     key_span,
-                    format!("a {check_type} check needs a threshold"),
+                    format!(
+                        "{} {check_type} check needs a threshold",
+                        crate::words::article(check_type)
+                    ),
                     Some(rules.example.to_string()),
                 );
                 None
@@ -135,7 +138,10 @@ fn level_only(
             },
             other => r.warn(
                 key.span,
-                format!("a {check_type} check ignores `{other}` in its threshold: {reason}"),
+                format!(
+                    "{} {check_type} check ignores `{other}` in its threshold: {reason}",
+                    crate::words::article(check_type)
+                ),
                 Some("keep only `level:` there".into()),
             ),
         }
@@ -171,7 +177,10 @@ fn setting(
         ("metric", Some("percent")) => {
             r.error(
                 value.span,
-                format!("a {check_type} check has no percent metric"),
+                format!(
+                    "{} {check_type} check has no percent metric",
+                    crate::words::article(check_type)
+                ),
                 Some(rules.no_percent_help.into()),
             );
             return false;

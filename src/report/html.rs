@@ -896,7 +896,8 @@ pub fn render(page: &Page) -> String {
                     c.failed_rows.as_ref().map_or_else(
                         || "<span class='muted'>-</span>".to_string(),
                         |(store, table, scan, n)| esc(&format!(
-                            "{n} rows in {store}, table {table}, scan_id {scan}"
+                            "{} in {store}, table {table}, scan_id {scan}",
+                            crate::words::count(n, "row")
                         ))
                     )
                 );

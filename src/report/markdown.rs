@@ -54,7 +54,7 @@ pub fn render(results: &Results) -> String {
         out.push_str(&format!("### {} {}\n\n", icon(d.outcome), cell(&d.dataset)));
         out.push_str(&format!("Contract {}", cell(&d.contract)));
         if let Some(n) = d.dataset_rows_tested {
-            out.push_str(&format!(", {n} rows tested"));
+            out.push_str(&format!(", {} tested", crate::words::count(n, "row")));
         }
         out.push_str("\n\n");
         if let Some(e) = &d.error {

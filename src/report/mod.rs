@@ -215,7 +215,9 @@ pub fn scan_lines(r: &Results) -> Vec<String> {
                 .iter()
                 .find(|p| p.column.is_none() && p.metric == "row_count")
                 .and_then(|p| p.value)
-                .map_or("? rows".to_string(), |n| format!("{} rows", fmt_num(n)));
+                .map_or("? rows".to_string(), |n| {
+                    crate::words::count(fmt_num(n), "row")
+                });
             let columns = d
                 .profile
                 .iter()

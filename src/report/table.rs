@@ -34,7 +34,7 @@ pub fn render(results: &Results, color: bool) -> String {
     for d in &results.datasets {
         let rows = d
             .dataset_rows_tested
-            .map(|n| format!(", {n} rows tested"))
+            .map(|n| format!(", {} tested", crate::words::count(n, "row")))
             .unwrap_or_default();
         out.push_str(&format!(
             "{} {} ({}{rows})\n",

@@ -289,7 +289,7 @@ fn statement_kind(statement: &Statement) -> String {
         "CREATE" | "DROP" | "ALTER" | "TRUNCATE" => words.join(" ").to_ascii_uppercase(),
         _ => first,
     };
-    format!("a {kind} statement")
+    format!("{} {kind} statement", crate::words::article(&kind))
 }
 
 #[cfg(test)]
