@@ -276,3 +276,31 @@ fn messages_count_and_article_as_english_does() {
         run.stderr
     );
 }
+
+/// A `--set` variable no contract uses is a warning with the closest name, not silence.
+#[test]
+fn a_set_variable_no_contract_uses_is_told() {
+    let p = files_project();
+    p.write(
+        "contract.yml",
+        "dataset: local/events.csv\nvariables:\n  MIN_ID: {default: '0'}\nchecks:\n  - row_count:\n      filter: \"id > ${var.MIN_ID}\"\n",
+    );
+    let run = p.assay(&["verify", "contract.yml", "--set", "MIN_IDS=2", "-o", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "--set MIN_IDS: no contract of this run uses ${var.MIN_IDS}; did you mean 'MIN_ID'?"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.json()["datasets"][0]["checks"][0]["value"],
+        3.0,
+        "the default held"
+    );
+    // a variable in use is not mentioned
+    let run = p.assay(&["verify", "contract.yml", "--set", "MIN_ID=2", "-o", "json"]);
+    assert!(!run.stderr.contains("--set"), "{}", run.stderr);
+    assert_eq!(run.json()["datasets"][0]["checks"][0]["value"], 1.0);
+}

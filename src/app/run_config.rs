@@ -100,6 +100,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         }
     }
     let contract_files = find_contracts(&args.paths, &mut diags);
+    warn_unused_set(&set, &contract_files);
     if args.channel.is_some() && contract_files.len() != 1 && diags.is_empty() {
         diags.push(
             Diag::plain(format!(
@@ -291,6 +292,35 @@ fn resolve(
             diags.extend(d);
             None
         }
+    }
+}
+
+/// A `--set` variable no contract of the run uses is most likely a typo: it would be
+/// ignored in silence. Warn, with the closest name the contracts do use.
+pub(super) fn warn_unused_set(set: &HashMap<String, String>, contract_files: &[PathBuf]) {
+    if set.is_empty() {
+        return;
+    }
+    let placeholder =
+        regex::Regex::new(r"\$\{\s*var\.([A-Za-z0-9_]+)\s*\}").expect("a valid pattern");
+    let named =
+        regex::Regex::new(r#"now_variable:\s*["']?([A-Za-z0-9_]+)"#).expect("a valid pattern");
+    let mut used = std::collections::BTreeSet::new();
+    for file in contract_files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for re in [&placeholder, &named] {
+            used.extend(re.captures_iter(&text).map(|c| c[1].to_string()));
+        }
+    }
+    let mut unused: Vec<&String> = set.keys().filter(|k| !used.contains(*k)).collect();
+    unused.sort();
+    for name in unused {
+        let hint = crate::diag::did_you_mean(name, used.iter().map(String::as_str))
+            .map(|s| format!("; did you mean '{s}'?"))
+            .unwrap_or_default();
+        tracing::warn!("--set {name}: no contract of this run uses ${{var.{name}}}{hint}");
     }
 }
 

@@ -88,6 +88,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         None if PathBuf::from("contracts").is_dir() => find_contracts(&[], &mut diags),
         None => Vec::new(),
     };
+    super::run_config::warn_unused_set(&set, &contract_files);
     if !diags.is_empty() {
         return Err(diags.into());
     }
