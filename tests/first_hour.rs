@@ -304,3 +304,47 @@ fn a_set_variable_no_contract_uses_is_told() {
     assert!(!run.stderr.contains("--set"), "{}", run.stderr);
     assert_eq!(run.json()["datasets"][0]["checks"][0]["value"], 1.0);
 }
+
+/// Channel credentials are read by the commands that use them: a plain verify does not
+/// need a channel's password variable; verify --channel and a failed-rows sink do, and
+/// say where it is missing (exit 2).
+#[test]
+fn channel_credentials_are_needed_only_where_they_are_used() {
+    let p = files_project();
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - {name: local, type: files, connection: {root: data}}\nenvironments:\n  default: {channels: [orders]}\nchannels:\n  orders: {user: ci, password: \"${env.ASSAY_T_UNSET_CHANNEL_PW}\"}\n",
+    );
+    p.write(
+        "contract.yml",
+        "dataset: local/events.csv\nchecks:\n  - row_count:\n",
+    );
+    let run = p.assay(&["verify", "contract.yml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    p.write(
+        "stream.yml",
+        "dataset: stream/main/events\nchecks:\n  - row_count:\n",
+    );
+    let run = p.assay(&["verify", "stream.yml", "--channel", "orders"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("assay.yml:6:") && run.stderr.contains("ASSAY_T_UNSET_CHANNEL_PW"),
+        "{}",
+        run.stderr
+    );
+    // failed rows going to that channel need it too, unless --no-failed-rows
+    let config = std::fs::read_to_string(p.path().join("assay.yml")).unwrap();
+    p.write(
+        "assay.yml",
+        &format!("{config}diagnostics: {{channel: orders}}\n"),
+    );
+    let run = p.assay(&["verify", "contract.yml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ASSAY_T_UNSET_CHANNEL_PW"),
+        "{}",
+        run.stderr
+    );
+    let run = p.assay(&["verify", "contract.yml", "--no-failed-rows"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}

@@ -88,6 +88,16 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     }
     let push = push_plan(&config, args.push, &mut diags);
     if let Some(name) = &config.diagnostics.channel {
+        if let Some(Err(e)) = config
+            .channels
+            .get(name)
+            .filter(|_| !args.no_failed_rows)
+            .map(|who| who.password())
+        {
+            diags.push(Diag::plain(e).with_help(
+                "export the variable, or pass --no-failed-rows to verify without the sink",
+            ));
+        }
         if !config.channels.contains_key(name) && !args.no_failed_rows {
             diags.push(
                 Diag::plain(format!(

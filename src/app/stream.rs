@@ -266,6 +266,11 @@ pub(super) fn substitute(
              stream/main/orders (NAME need not be a data source of assay.yml)",
             )
         })?;
+    if let Some(Err(e)) = config.channels.get(name).map(|who| who.password()) {
+        return Err(Diag::plain(e)
+            .with_help("export the variable the password names before verifying on the channel")
+            .into());
+    }
     let entry = find(config, name, environment, contract)?;
     let Some(who) = config.channels.get(name).cloned() else {
         return Err(

@@ -72,7 +72,7 @@ impl Client {
         timeout: Duration,
         encoding: Encoding,
     ) -> Result<Client, String> {
-        if !entry.proves(&who.user, &who.password) {
+        if !entry.proves(&who.user, who.password()?) {
             return Err(format!(
                 "the registry entry of channel '{}' (at {}) does not prove it knows the password \
                  of user '{}', so no credentials were sent: the password in assay.yml is not \
@@ -108,7 +108,7 @@ impl Client {
         let http = http.build().map_err(|e| e.to_string())?;
         let reply = http
             .post(format!("{base}/login"))
-            .basic_auth(&who.user, Some(&who.password))
+            .basic_auth(&who.user, Some(who.password()?))
             .send()
             .await
             .map_err(|e| format!("channel at {base} does not answer: {}", e.without_url()))?;

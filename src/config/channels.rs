@@ -20,8 +20,9 @@ use crate::yaml::Node;
 #[derive(Clone)]
 pub struct Credentials {
     pub user: String,
-    /// a secret
-    pub password: String,
+    /// a secret; or why it could not be read (an unset variable), said only by the
+    /// commands that use the channel: the others do not need it
+    password: Result<String, String>,
     /// a PEM file with the CA that signed the channel's certificate (a private CA)
     pub ca_certificate: Option<std::path::PathBuf>,
     /// the most `verify --channel` holds of one result set: records, and bytes of frames
@@ -33,6 +34,13 @@ pub struct Credentials {
 /// that never ends its set cannot take the machine's memory.
 pub const DEFAULT_MAX_RECORDS: u64 = 5_000_000;
 pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+impl Credentials {
+    /// The password, or where and why it could not be read.
+    pub fn password(&self) -> Result<&str, String> {
+        self.password.as_deref().map_err(Clone::clone)
+    }
+}
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,8 +146,25 @@ pub(super) fn channels(
             );
             return None;
         }
-        let password = r.string(pw_node, "password")?;
-        crate::secrets::register(&password);
+        let raw = r.raw_text(pw_node, "password")?;
+        // an unset variable is an error for the commands that log in to this channel,
+        // not for every command that reads assay.yml
+        let password = match crate::interp::interpolate(&raw, r.vars) {
+            Ok(p) => {
+                crate::secrets::register(&p);
+                Ok(p)
+            }
+            Err(e) => {
+                let (line, col) = r.source.line_col(pw_node.span.offset);
+                Err(format!(
+                    "{}:{line}:{col}: the password of channel {}: {} ({})",
+                    r.source.name,
+                    key.name,
+                    e.message(),
+                    e.help()
+                ))
+            }
+        };
         let ca_certificate = match value.get("ca_certificate").filter(|n| !n.is_null()) {
             Some(n) => {
                 let text = r.string(n, "ca_certificate")?;
