@@ -348,3 +348,33 @@ fn channel_credentials_are_needed_only_where_they_are_used() {
     let run = p.assay(&["verify", "contract.yml", "--no-failed-rows"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// `history schema` shows a dataset's removal, though no columns were recorded then.
+#[test]
+fn history_schema_shows_a_removed_dataset() {
+    let p = files_project();
+    let run = p.assay(&["scan", "--now", "2026-01-10T00:00:00Z"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    std::fs::remove_file(p.path().join("data/events.csv")).unwrap();
+    let run = p.assay(&["scan", "--now", "2026-01-11T00:00:00Z"]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    let run = p.assay(&["history", "schema", "local/events.csv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("2026-01-10") && lines[0].contains("id "),
+        "{}",
+        run.stdout
+    );
+    let removed = lines
+        .iter()
+        .position(|l| l.starts_with("2026-01-11"))
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(
+        lines[removed + 1..]
+            .iter()
+            .any(|l| l.contains("dataset removed")),
+        "{}",
+        run.stdout
+    );
+}

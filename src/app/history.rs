@@ -389,13 +389,27 @@ fn schema_text(
     if snapshots.is_empty() {
         return "no recorded schema\n".to_string();
     }
+    // every time with a snapshot or a change, in order: a scan that found the dataset
+    // gone (dataset_removed) has a change and no snapshot, and is shown all the same
+    let mut times: Vec<&String> = snapshots
+        .iter()
+        .map(|(at, _)| at)
+        .chain(events.iter().map(|e| &e.measured_at))
+        .collect();
+    times.sort();
+    times.dedup();
     let mut out = String::new();
-    for (at, columns) in snapshots {
-        let cols: Vec<String> = columns
-            .iter()
-            .map(|c| format!("{} {}", c.name, c.data_type))
-            .collect();
-        out.push_str(&format!("{at}  {}\n", cols.join(", ")));
+    for at in times {
+        match snapshots.iter().find(|(t, _)| t == at) {
+            Some((_, columns)) => {
+                let cols: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, c.data_type))
+                    .collect();
+                out.push_str(&format!("{at}  {}\n", cols.join(", ")));
+            }
+            None => out.push_str(&format!("{at}  (no columns: the dataset was not there)\n")),
+        }
         for e in events.iter().filter(|e| &e.measured_at == at) {
             out.push_str(&format!("      {}\n", event_text(e)));
         }
