@@ -172,15 +172,14 @@ fn loader(
             .and_then(|e| e.store())
             .expect("duckdb holds stores")
             .types();
-        let target = table;
-        let schema = &target.parts[target.parts.len() - 2];
+        let schema = &table.parts[table.parts.len() - 2];
         let setup = format!(
             "CREATE SCHEMA IF NOT EXISTS {}; {}",
             d.quote_ident(schema),
             print_create_table(
                 &d,
                 &CreateTable {
-                    table: target.clone(),
+                    table: table.clone(),
                     columns: format
                         .fields
                         .iter()
@@ -204,25 +203,19 @@ fn loader(
                 )) as Box<dyn duckdb::arrow::record_batch::RecordBatchReader + Send>
             })
             .collect();
-        crate::exec::duckdb_ingest::ingest_arrow(
-            &[
-                ("memory_limit", STREAM_MEMORY_LIMIT),
-                ("temp_directory", &spill),
-                ("autoload_known_extensions", "false"),
-                ("autoinstall_known_extensions", "false"),
-                ("allow_community_extensions", "false"),
-            ],
-            &setup,
-            &d.table(&target),
-            readers,
-        )
-        .map_err(|e| format!("loading the records: {e}"))
+        let mut settings = vec![
+            ("memory_limit", STREAM_MEMORY_LIMIT),
+            ("temp_directory", spill.as_str()),
+        ];
+        settings.extend_from_slice(crate::exec::duckdb::EXTENSIONS_OFF);
+        crate::exec::duckdb_ingest::ingest_arrow(&settings, &setup, &d.table(&table), readers)
+            .map_err(|e| format!("loading the records: {e}"))
     })
 }
 
 /// Receive one result set and make the contract's data source an in-memory DuckDB
-/// database holding it, each batch inserted as it arrives. `timeout` bounds the wait (exit 3 when it passes).
-/// The file lives as long as what is returned.
+/// database holding it, each batch inserted as it arrives. `timeout` bounds the wait
+/// (exit 3 when it passes). The database lives as long as what is returned.
 pub(super) fn substitute(
     config: &mut Config,
     contract: &Contract,

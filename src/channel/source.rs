@@ -194,10 +194,7 @@ fn read_files(
     format: &Format,
     frames: &mut Frames,
 ) -> Result<(), String> {
-    let config = duckdb::Config::default()
-        .enable_autoload_extension(false)
-        .and_then(|c| c.with("autoinstall_known_extensions", "false"))
-        .map_err(|e| e.to_string())?;
+    let config = crate::exec::duckdb::base_config().map_err(|e| e.to_string())?;
     let conn = duckdb::Connection::open_in_memory_with_flags(config).map_err(|e| e.to_string())?;
     let d = DuckDbDialect;
     let quoted = matching_files(&conn, root, path)?;

@@ -98,11 +98,19 @@ fn connect_error(data_source: &str, e: impl std::fmt::Display) -> ExecError {
 /// Settings of every DuckDB database that verifies: no extension is installed or loaded
 /// behind the user's back (an autoload would download code), and none from the community
 /// repository at all.
-fn base_config() -> duckdb::Result<Config> {
-    Config::default()
-        .enable_autoload_extension(false)?
-        .with("autoinstall_known_extensions", "false")?
-        .with("allow_community_extensions", "false")
+/// Settings every DuckDB assay opens starts with: no extension is downloaded or loaded
+/// behind its back (a query naming a file type would otherwise fetch a reader).
+pub const EXTENSIONS_OFF: &[(&str, &str)] = &[
+    ("autoload_known_extensions", "false"),
+    ("autoinstall_known_extensions", "false"),
+    ("allow_community_extensions", "false"),
+];
+
+/// A DuckDB configuration with `EXTENSIONS_OFF`.
+pub fn base_config() -> duckdb::Result<Config> {
+    EXTENSIONS_OFF
+        .iter()
+        .try_fold(Config::default(), |c, (name, value)| c.with(name, value))
 }
 
 /// The memory one DuckDB data source may use unless its connection says
