@@ -1455,6 +1455,7 @@ fn report_part() {
     let built = Instant::now();
     let page = Page {
         title: "Data quality report".into(),
+        single_run: false,
         generated_at: "2026-01-01 00:00 UTC".into(),
         range: Some((start, start + (DAYS - 1) * 86400)),
         data_sources: vec!["warehouse".into()],
@@ -1473,6 +1474,8 @@ fn report_part() {
                             format!("metric_{m}")
                         },
                         column: (m > 0).then(|| format!("column_{}", m % 7)),
+                        label: None,
+                        unit: None,
                         points: (0..DAYS)
                             .map(|i| {
                                 let v = 1000.0 + (i * 37 % 101) as f64 + (d * m) as f64;

@@ -85,6 +85,8 @@ fn base_result(check: &Check) -> CheckResult {
         attributes: check.attributes.clone(),
         error: None,
         failed_rows: None,
+        line: Some(check.line),
+        baseline: None,
     }
 }
 

@@ -72,6 +72,9 @@ pub struct Results {
     /// `assay scan`: what it observed (profiles, schema monitors) beside the checks
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<ScanSection>,
+    /// with `--baseline`: which run the checks were compared with, and the counts
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::baseline::Comparison>,
 }
 
 /// What a scan observed of its data sources.
@@ -282,6 +285,12 @@ pub struct CheckResult {
     /// failing rows captured to the diagnostics store
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub failed_rows: Option<FailedRowsInfo>,
+    /// the line of the contract file the check is written on
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub line: Option<usize>,
+    /// with `--baseline`: this check against the same check in the baseline's results
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub baseline: Option<crate::baseline::Mark>,
 }
 
 /// How a run's outcome maps to the process exit code (SPEC section 1).
@@ -289,6 +298,8 @@ pub struct CheckResult {
 pub enum FailOn {
     Fail,
     Warn,
+    /// with a baseline: only checks that fail now and did not before
+    New,
 }
 
 pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
@@ -467,6 +478,14 @@ impl Results {
         let monitor_warn = monitors.contains(&Outcome::Warn);
         if s.not_evaluated > 0 || self.datasets.iter().any(|d| d.error.is_some()) || scan_errors {
             Exit::Runtime
+        } else if fail_on == FailOn::New {
+            // only what the change broke: a check failing now that passed (or was absent)
+            // in the baseline
+            if crate::baseline::has_new_failure(self) {
+                Exit::ChecksFailed
+            } else {
+                Exit::Ok
+            }
         } else if s.fail > 0
             || monitor_fail
             || (fail_on == FailOn::Warn && (s.warn > 0 || monitor_warn))
@@ -500,6 +519,8 @@ mod tests {
                 attributes: Map::new(),
                 error: None,
                 failed_rows: None,
+                line: Some(3),
+                baseline: None,
             })
             .collect();
         let mut r = Results {
@@ -515,6 +536,7 @@ mod tests {
             outcome: Outcome::Pass,
             summary: Summary::default(),
             scan: None,
+            baseline: None,
             datasets: vec![DatasetResult {
                 data_source: "d".into(),
                 dataset: "d/t".into(),

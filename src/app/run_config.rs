@@ -41,6 +41,8 @@ pub(super) struct Run {
     pub(super) history: crate::scan::history::HistoryStore,
     /// verify --channel: the result set received, kept until the run is over
     pub(super) _received: Option<super::stream::Received>,
+    /// --baseline: the earlier results each check is compared with
+    pub(super) baseline: Option<crate::results::Results>,
 }
 
 pub(super) struct PushPlan {
@@ -56,6 +58,16 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     let (now, timeout) = parse_times(args.now.as_ref(), args.timeout.as_ref(), &mut diags);
     if args.jobs == 0 {
         diags.push(Diag::plain("--jobs must be at least 1"));
+    }
+    let baseline = match &args.baseline {
+        Some(path) => crate::baseline::load(path).map_err(|d| diags.push(d)).ok(),
+        None => None,
+    };
+    if args.fail_on == FailOnArg::New && args.baseline.is_none() {
+        diags.push(
+            Diag::plain("--fail-on new needs --baseline: new failures are failures the baseline did not have")
+                .with_help("for example --baseline main-results.json, written by `assay verify -o json=main-results.json` on the main branch"),
+        );
     }
     if !diags.is_empty() {
         return Err(diags.into());
@@ -160,9 +172,11 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         store: diagnostics::Store::from_config(&config).in_environment(&args.environment),
         history: crate::scan::history::HistoryStore::from_config(&config),
         _received: received,
+        baseline,
         fail_on: match args.fail_on {
             FailOnArg::Fail => FailOn::Fail,
             FailOnArg::Warn => FailOn::Warn,
+            FailOnArg::New => FailOn::New,
         },
         plan_only: args.plan,
         push,

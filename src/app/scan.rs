@@ -37,6 +37,14 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     let set = parse_set(&args.set, &mut diags);
     let outputs = parse_outputs(&args.outputs, args.quiet, &mut diags);
     let (now, timeout) = parse_times(args.now.as_ref(), args.timeout.as_ref(), &mut diags);
+    if args.fail_on == FailOnArg::New {
+        diags.push(
+            Diag::plain("--fail-on new compares with a baseline, which only `assay verify` takes")
+                .with_help(
+                    "use --fail-on fail or warn, or `assay verify --baseline FILE --fail-on new`",
+                ),
+        );
+    }
     let lock_timeout = match humantime::parse_duration(&args.lock_timeout) {
         Ok(d) => d,
         Err(_) => {
@@ -147,6 +155,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     let code = results.exit_code(match args.fail_on {
         FailOnArg::Fail => FailOn::Fail,
         FailOnArg::Warn => FailOn::Warn,
+        FailOnArg::New => FailOn::New,
     });
     let delivered = push
         .as_ref()

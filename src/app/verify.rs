@@ -24,7 +24,10 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, AppError> {
     let store = run.options.capture.is_some().then_some(&run.store);
     // secrets are masked in each dataset's results as it ends, before anything stores,
     // shows or sends them
-    let results = runtime.block_on(verify::run(run.resolved, &run.options, control, store));
+    let mut results = runtime.block_on(verify::run(run.resolved, &run.options, control, store));
+    if let Some(baseline) = &run.baseline {
+        crate::baseline::compare(&mut results, baseline);
+    }
     super::write_reports(&run.outputs, &results, &run.history)?;
     let code = results.exit_code(run.fail_on);
     let Some(push) = &run.push else {

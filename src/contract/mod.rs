@@ -40,6 +40,8 @@ pub struct Check {
     pub threshold: Threshold,
     pub attributes: Map<String, Json>,
     pub span: Span,
+    /// the line of the check's type key in its contract file, for annotations in CI
+    pub line: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -560,6 +562,7 @@ fn read_check(
         threshold,
         attributes,
         span: type_key.span,
+        line: r.source.line_col(type_key.span.offset).0,
     })
 }
 

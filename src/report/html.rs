@@ -19,6 +19,8 @@ pub struct Page {
     pub range: Option<(i64, i64)>,
     pub data_sources: Vec<String>,
     pub datasets: Vec<DatasetPage>,
+    /// the page holds one run (verify -o html without a history): worded for it
+    pub single_run: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -48,6 +50,10 @@ pub struct Series {
     pub thresholds: Vec<(f64, String)>,
     /// the values are times (seconds since the epoch: a time column's min and max)
     pub times: bool,
+    /// a check's name, for a check's series (its id otherwise names it)
+    pub label: Option<String>,
+    /// the unit of its values as people read it ("hours", "%"), when it has one
+    pub unit: Option<String>,
 }
 
 /// A point of a series as the history records it: what a chart draws.
@@ -83,7 +89,8 @@ pub fn page_of(results: &crate::results::Results) -> Page {
     sources.sort();
     sources.dedup();
     Page {
-        title: "Data quality report".into(),
+        title: "Data quality of one run".into(),
+        single_run: true,
         generated_at: results.ended_at.clone(),
         range: Some((at, at)),
         data_sources: sources,
@@ -516,6 +523,31 @@ pub fn chart(
             "<path class='band' d='{}Z'><title>expected range</title></path>",
             d.trim_end()
         );
+        // its edges, so a band cut at the chart's edges still reads as a band
+        for edge in [|p: &SeriesPoint| p.upper, |p: &SeriesPoint| p.lower] {
+            let mut e = String::new();
+            for (i, p) in band.iter().enumerate() {
+                let _ = write!(
+                    e,
+                    "{}{:.0} {:.0}",
+                    if i == 0 { "M" } else { "L" },
+                    x(p.at),
+                    y(clamp(edge(p).unwrap_or_default()))
+                );
+            }
+            let _ = write!(svg, "<path class='band-edge' d='{e}'/>");
+        }
+        let cut = band
+            .iter()
+            .any(|p| p.upper.is_some_and(|u| u > y1) || p.lower.is_some_and(|l| l < y0));
+        if cut {
+            let _ = write!(
+                svg,
+                "<text class='a note' x='{}' y='{}'>expected range reaches past the chart</text>",
+                W - RIGHT - 250.0,
+                TOP + 14.0
+            );
+        }
     }
     for (v, label) in &series.thresholds {
         let yy = y(*v);
@@ -674,15 +706,56 @@ pub fn sparkline(points: &[SeriesPoint]) -> String {
     )
 }
 
-/// A series' heading: `row_count`, `missing_count of email`, `check columns/id/missing`.
+/// A series' heading: `row count`, `missing count of email`, a check's name; with the
+/// unit of its values: `freshness of updated_at (hours)`.
 fn series_title(s: &Series) -> String {
-    let metric = s
-        .metric
-        .strip_prefix("check:")
-        .map_or_else(|| s.metric.replace('_', " "), |c| format!("check {c}"));
-    match &s.column {
-        Some(c) => format!("{metric} of {c}"),
-        None => metric,
+    let name = match (&s.label, s.metric.strip_prefix("check:")) {
+        (Some(label), _) => label.clone(),
+        (None, Some(id)) => format!("check {id}"),
+        (None, None) => {
+            let metric = s.metric.trim_end_matches("_seconds").replace('_', " ");
+            match &s.column {
+                Some(c) => format!("{metric} of {c}"),
+                None => metric,
+            }
+        }
+    };
+    match &s.unit {
+        Some(u) => format!("{name} ({u})"),
+        None => name,
+    }
+}
+
+/// A series that shows nothing a chart would: a profile metric (not a check, not
+/// judged by a monitor) with one value throughout. Its value, when it is one.
+fn flat_value(s: &Series) -> Option<f64> {
+    if s.metric.starts_with("check:")
+        || s.points.len() < 2
+        || s.points
+            .iter()
+            .any(|p| p.lower.is_some() || p.anomaly.is_some())
+    {
+        return None;
+    }
+    let first = s.points[0].value?;
+    s.points
+        .iter()
+        .all(|p| p.value == Some(first))
+        .then_some(first)
+}
+
+/// The order charts come in: checks, then what monitors judge, then the rest.
+fn chart_rank(s: &Series) -> u8 {
+    if s.metric.starts_with("check:") {
+        0
+    } else if s
+        .points
+        .iter()
+        .any(|p| p.lower.is_some() || p.anomaly.is_some())
+    {
+        1
+    } else {
+        2
     }
 }
 
@@ -709,7 +782,7 @@ summary:focus-visible{outline:2px solid var(--line);outline-offset:2px}a{color:v
 .chart{width:100%;height:auto;max-width:640px;background:var(--card);border-radius:6px}
 .grid{stroke:var(--grid);fill:none}.chart .line{fill:none;stroke:var(--line);stroke-width:1.8}
 .chart .pt{fill:var(--line)}.chart .anomaly{fill:var(--fail);stroke:var(--bg);stroke-width:1.5}
-.chart .band{fill:var(--band)}.chart .threshold{stroke:var(--warn);stroke-dasharray:6 4;stroke-width:1.5}
+.chart .band{fill:var(--band)}.chart .band-edge{fill:none;stroke:var(--line);stroke-opacity:.45;stroke-dasharray:3 3}.chart .threshold{stroke:var(--warn);stroke-dasharray:6 4;stroke-width:1.5}
 .chart .event{stroke:var(--event);stroke-dasharray:2 3;stroke-width:1.5}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px}
 @media (max-width:480px){.charts{grid-template-columns:1fr}}
@@ -776,13 +849,20 @@ pub fn render(page: &Page) -> String {
     );
     let range = page.range.map_or_else(
         || "no scans recorded yet".to_string(),
-        |(a, b)| format!("scans from {} to {}", time(a), time(b)),
+        |(a, b)| {
+            if page.single_run {
+                format!("one run, at {}", time(a))
+            } else {
+                format!("scans from {} to {}", time(a), time(b))
+            }
+        },
     );
+    let now_word = if page.single_run { "" } else { " now" };
     let _ = write!(
         h,
         "<header><h1>{}</h1><p class='muted'>{} · data sources: {} · made {}</p>\
          <ul class='totals'><li><b>{}</b> datasets</li><li><b>{checks}</b> checks</li>\
-         <li><b class='{}'>{failing}</b> failing now</li><li><b class='{}'>{alerting}</b> monitors alerting now</li></ul></header>",
+         <li><b class='{}'>{failing}</b> failing{now_word}</li><li><b class='{}'>{alerting}</b> monitors alerting{now_word}</li></ul></header>",
         esc(&page.title),
         esc(&range),
         esc(&if page.data_sources.is_empty() {
@@ -876,9 +956,14 @@ pub fn render(page: &Page) -> String {
         if !d.checks.is_empty() {
             let _ = write!(
                 h,
-                "<h3>Latest checks</h3><div class='scroll'><table><thead><tr><th scope='col'>outcome</th>\
+                "<h3>{}</h3><div class='scroll'><table><thead><tr><th scope='col'>outcome</th>\
                  <th scope='col'>check</th><th scope='col'>value</th><th scope='col'>threshold</th>\
-                 <th scope='col'>failed rows</th></tr></thead><tbody>"
+                 <th scope='col'>failed rows</th></tr></thead><tbody>",
+                if page.single_run {
+                    "Checks"
+                } else {
+                    "Latest checks"
+                }
             );
             for c in &d.checks {
                 let _ = write!(
@@ -928,8 +1013,13 @@ pub fn render(page: &Page) -> String {
                     dates(a, b)
                 );
             }
+            // one value throughout says itself in a line of text, not a chart
+            let (flat, charted): (Vec<&Series>, Vec<&Series>) =
+                d.series.iter().partition(|s| flat_value(s).is_some());
+            let mut charted = charted;
+            charted.sort_by_key(|s| chart_rank(s));
             h.push_str("<h3>Metrics over time</h3><div class='charts'>");
-            for s in &d.series {
+            for s in charted {
                 let title = series_title(s);
                 chart_id += 1;
                 // schema changes on the dataset's own charts (row count, checks); a
@@ -955,6 +1045,21 @@ pub fn render(page: &Page) -> String {
                 );
             }
             h.push_str("</div>");
+            if !flat.is_empty() {
+                let items: Vec<String> = flat
+                    .iter()
+                    .map(|s| {
+                        let v = flat_value(s).unwrap_or_default();
+                        let shown = if s.times { time(v as i64) } else { num(v) };
+                        esc(&format!("{}: {shown} throughout", series_title(s)))
+                    })
+                    .collect();
+                let _ = write!(
+                    h,
+                    "<p class='muted flat'>Unchanged: {}.</p>",
+                    items.join("; ")
+                );
+            }
         }
         h.push_str("</section>");
     }
@@ -972,6 +1077,93 @@ mod tests {
             value: Some(v),
             ..SeriesPoint::default()
         }
+    }
+
+    /// Issue 25's report: charts titled by the check's name with their unit, checks and
+    /// monitored series first, flat profile series as one line of text, a band cut at the
+    /// chart's edges said, a single run worded as one.
+    #[test]
+    fn the_page_leads_with_what_matters_in_words_people_use() {
+        let flat = Series {
+            metric: "min".into(),
+            column: Some("id".into()),
+            points: (0..5).map(|i| point(i * 86_400, 0.0)).collect(),
+            ..Series::default()
+        };
+        let rows = Series {
+            metric: "row_count".into(),
+            points: (0..5).map(|i| point(i * 86_400, 10.0 + i as f64)).collect(),
+            ..Series::default()
+        };
+        let mut banded = Series {
+            metric: "avg".into(),
+            column: Some("amount".into()),
+            points: (0..5).map(|i| point(i * 86_400, 10.0 + i as f64)).collect(),
+            ..Series::default()
+        };
+        for p in &mut banded.points {
+            p.lower = Some(-1e6);
+            p.upper = Some(1e6);
+        }
+        let check = Series {
+            metric: "check:checks/freshness".into(),
+            label: Some("orders arrive daily".into()),
+            unit: Some("hours".into()),
+            points: (0..5).map(|i| point(i * 86_400, 3.0 + i as f64)).collect(),
+            ..Series::default()
+        };
+        let page = Page {
+            title: "Data quality report".into(),
+            range: Some((0, 4 * 86_400)),
+            datasets: vec![DatasetPage {
+                name: "db/main/orders".into(),
+                series: vec![flat, rows, banded, check],
+                ..DatasetPage::default()
+            }],
+            ..Page::default()
+        };
+        let html = render(&page);
+        let at = |needle: &str| {
+            html.find(needle)
+                .unwrap_or_else(|| panic!("no {needle:?} in the page"))
+        };
+        assert!(
+            at("<figcaption>orders arrive daily (hours)</figcaption>")
+                < at("<figcaption>avg of amount</figcaption>")
+        );
+        assert!(
+            at("<figcaption>avg of amount</figcaption>") < at("<figcaption>row count</figcaption>")
+        );
+        assert!(
+            html.contains("Unchanged: min of id: 0 throughout."),
+            "flat series as text"
+        );
+        assert!(
+            !html.contains("<figcaption>min of id"),
+            "and not as a chart"
+        );
+        assert!(html.contains("expected range reaches past the chart"));
+        assert!(html.contains("class='band-edge'"));
+        assert!(html.contains("scans from") && html.contains("failing now"));
+
+        let one = Page {
+            single_run: true,
+            range: Some((0, 0)),
+            datasets: vec![DatasetPage {
+                name: "db/main/orders".into(),
+                checks: vec![CheckLine {
+                    name: "row count".into(),
+                    outcome: "pass".into(),
+                    ..CheckLine::default()
+                }],
+                ..DatasetPage::default()
+            }],
+            ..Page::default()
+        };
+        let html = render(&one);
+        assert!(html.contains("one run, at"), "a run, not scans");
+        assert!(!html.contains("failing now") && !html.contains("Latest checks"));
+        assert!(html.contains("<h3>Checks</h3>"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reporters turn the results document into text. They know nothing of SQL or contracts:
 //! everything they show is in `Results`.
 
+mod github;
 pub mod html;
 mod junit;
 mod markdown;
@@ -18,9 +19,11 @@ pub enum Format {
     Junit,
     Markdown,
     Html,
+    /// GitHub Actions annotations (and the Markdown report in the job's summary)
+    Github,
 }
 
-pub const FORMATS: &[&str] = &["table", "json", "junit", "markdown", "html"];
+pub const FORMATS: &[&str] = &["table", "json", "junit", "markdown", "html", "github"];
 
 impl Format {
     pub fn parse(s: &str) -> Option<Format> {
@@ -30,6 +33,7 @@ impl Format {
             "junit" => Some(Format::Junit),
             "markdown" | "md" => Some(Format::Markdown),
             "html" => Some(Format::Html),
+            "github" => Some(Format::Github),
             _ => None,
         }
     }
@@ -47,6 +51,7 @@ pub fn render(format: Format, results: &Results, color: bool) -> String {
         }
         Format::Junit => junit::render(&results.printable()),
         Format::Markdown => markdown::render(&results.printable()),
+        Format::Github => github::render(&results.printable()),
         // the run alone; `assay verify` and `scan` add the history's page around it
         Format::Html => html::render(&html::page_of(results)),
     }
@@ -64,6 +69,34 @@ pub fn value_text(c: &CheckResult) -> String {
         (Some("percent"), _) => format!("{}%", fmt_num(v)),
         (_, Some(u)) => format!("{} {u}s", fmt_num(v)),
         _ => fmt_num(v),
+    }
+}
+
+/// The value with its change since the baseline, when one was given: "12 (+3)".
+pub fn value_with_delta(c: &CheckResult) -> String {
+    let value = value_text(c);
+    match c.baseline.as_ref().and_then(|m| m.delta) {
+        Some(d) if d != 0.0 => {
+            let sign = if d > 0.0 { "+" } else { "" };
+            format!("{value} ({sign}{})", fmt_num(d))
+        }
+        _ => value,
+    }
+}
+
+/// What became of the check since the baseline, when one was given and it matters:
+/// "new failure (was pass)", "still failing", "fixed (was fail)".
+pub fn change_words(c: &CheckResult) -> Option<String> {
+    use crate::baseline::Change;
+    let m = c.baseline.as_ref()?;
+    let was = match m.outcome {
+        Some(o) => format!("was {}", outcome_word(o)),
+        None => "not in the baseline".to_string(),
+    };
+    match m.change {
+        Change::Unchanged => None,
+        Change::StillFailing => Some(m.change.words().to_string()),
+        Change::NewFailure | Change::Fixed => Some(format!("{} ({was})", m.change.words())),
     }
 }
 

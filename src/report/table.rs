@@ -4,7 +4,10 @@ use tabled::builder::Builder;
 use tabled::settings::object::Columns;
 use tabled::settings::{Style, Width};
 
-use super::{details_text, failed_rows_line, scan_lines, summary_line, threshold_text, value_text};
+use super::{
+    change_words, details_text, failed_rows_line, scan_lines, summary_line, threshold_text,
+    value_with_delta,
+};
 use crate::results::{Outcome, Results};
 
 fn paint(text: &str, outcome: Outcome, color: bool) -> String {
@@ -61,10 +64,14 @@ pub fn render(results: &Results, color: bool) -> String {
             } else {
                 ""
             };
+            let outcome = match change_words(c) {
+                Some(change) => format!("{}\n{change}", paint(label(c.outcome), c.outcome, color)),
+                None => paint(label(c.outcome), c.outcome, color),
+            };
             b.push_record([
-                paint(label(c.outcome), c.outcome, color),
+                outcome,
                 name,
-                value_text(c),
+                value_with_delta(c),
                 format!("{}{level}", threshold_text(c)),
                 details_text(c),
             ]);
@@ -92,6 +99,10 @@ pub fn render(results: &Results, color: bool) -> String {
         o => paint(label(o), o, color),
     };
     out.push_str(&format!("{overall} {}\n", summary_line(results)));
+    if let Some(b) = &results.baseline {
+        out.push_str(&crate::baseline::summary_line(b));
+        out.push('\n');
+    }
     if let Some(line) = failed_rows_line(results) {
         out.push_str(&line);
         out.push('\n');
