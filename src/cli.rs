@@ -14,6 +14,9 @@ Examples:
   assay verify -d warehouse.yml --fail-on warn --timeout 5m
   assay verify --push                           upload the results (cloud: in assay.yml)
   assay verify --no-failed-rows                 keep no failing rows in the diagnostics store
+  assay verify -o github                        annotations on the pull request, a job summary
+  assay verify --baseline main.json --fail-on new -o markdown=comment.md
+                                                gate only on what this change broke
   assay verify contracts/orders.yml --channel orders --timeout 10m
                                                 verify the next result set of a source channel
 
@@ -58,6 +61,100 @@ pub enum Command {
     /// Run a data channel (a source or sink of records over WebSocket), or list them
     #[command(after_help = CHANNEL_EXAMPLES)]
     Channel(ChannelArgs),
+    /// Show the failing rows a run kept in the diagnostics store
+    #[command(after_help = ROWS_EXAMPLES)]
+    Rows(RowsArgs),
+    /// Write a starting contract for each dataset of a data source, from its data
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
+}
+
+const INIT_EXAMPLES: &str = "Examples:
+  assay init                          a contract for every dataset of every data source
+  assay init shop                     every dataset of the data source shop
+  assay init shop 'orders*'           those whose name starts with orders
+  assay init shop 'shop/public/*' --out contracts/new
+
+Each dataset is read by one profiling query (and one more for the values of text columns
+with few values); its contract goes to OUT/<data source>/<path>.yml. Every suggested
+check passes on today's data and says why it is there. Existing files are never
+overwritten.";
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The data source [default: every configured one]
+    #[arg(value_name = "DATA_SOURCE")]
+    pub data_source: Option<String>,
+
+    /// Only datasets this glob selects: a path (shop/public/*) or a last part (orders*)
+    #[arg(value_name = "GLOB")]
+    pub glob: Option<String>,
+
+    /// Project config file [default: ./assay.yml when present]
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The folder the contracts go to
+    #[arg(long, value_name = "DIR", default_value = "contracts")]
+    pub out: PathBuf,
+
+    /// The time freshness is measured to [default: now]
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub now: Option<String>,
+
+    /// Only errors on stderr
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More logging
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+const ROWS_EXAMPLES: &str = "Examples:
+  assay rows                                  every check's rows of the latest run that kept any
+  assay rows orders                           a dataset's (data_source/path, or its last part)
+  assay rows columns/id/missing --limit 20    one check's
+  assay rows orders --scan 0c1f… -o csv=bad.csv
+  assay rows --list                           which runs kept rows, for which checks
+
+The rows are read from the diagnostics store of assay.yml (by default the DuckDB file
+.assay/diagnostics.duckdb) through its own engine: no database client is needed.";
+
+#[derive(Debug, Args)]
+pub struct RowsArgs {
+    /// A dataset (data_source/path or its last part), a check id (columns/id/missing),
+    /// or both (local/orders/columns/id/missing) [default: all of the run]
+    #[arg(value_name = "DATASET_OR_CHECK")]
+    pub what: Option<String>,
+
+    /// Project config file [default: ./assay.yml when present]
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The run (its scan_id) [default: the latest run that kept rows for the selection]
+    #[arg(long, value_name = "ID")]
+    pub scan: Option<String>,
+
+    /// At most this many rows per check
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: usize,
+
+    /// List the runs and checks that kept rows instead of the rows
+    #[arg(long)]
+    pub list: bool,
+
+    /// table (default), csv or json; FORMAT=PATH writes a file
+    #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
+    pub output: Option<String>,
+
+    /// Print nothing but errors and the rows
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More logging
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
 }
 
 const CHANNEL_EXAMPLES: &str = "Examples:
@@ -124,7 +221,7 @@ from the points before it, exactly as scans would have; export writes a recorded
 in that form; accept records that a change is expected: the baseline re-learns from it.";
 
 const REPORT_EXAMPLES: &str = "Examples:
-  assay report                              report.html over the last 90 days
+  assay report                              .assay/report.html over the last 90 days
   assay report -o quality.html --since 30d  another file, the last 30 days
   assay report 'shop/main/*'                only the datasets a glob selects
 
@@ -141,13 +238,8 @@ pub struct ReportArgs {
     #[arg(short = 'c', long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The page's file
-    #[arg(
-        short = 'o',
-        long = "output",
-        value_name = "PATH",
-        default_value = "report.html"
-    )]
+    /// The page's file [default: .assay/report.html]
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
 
     /// Scans measured within this long before now (90d, 12h)
@@ -333,6 +425,8 @@ pub enum FailOnArg {
     Fail,
     /// exit 1 when a check fails or warns
     Warn,
+    /// exit 1 only when a check fails that passed in the --baseline results (verify)
+    New,
 }
 
 #[derive(Debug, Args)]
@@ -354,9 +448,15 @@ pub struct VerifyArgs {
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
 
-    /// Output format, optionally to a file: table, json, junit, markdown, html (repeatable)
+    /// Output format, optionally to a file: table, json, junit, markdown, html, github
+    /// (repeatable)
     #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
     pub outputs: Vec<String>,
+
+    /// Compare each check with the same check in these earlier results (written with
+    /// -o json=FILE, e.g. on the main branch): new failure, still failing, fixed
+    #[arg(long, value_name = "RESULTS.json")]
+    pub baseline: Option<PathBuf>,
 
     /// Print the SQL each dataset would run, connect to nothing, exit 0
     #[arg(long)]
@@ -371,7 +471,7 @@ pub struct VerifyArgs {
     #[arg(long, conflicts_with = "plan")]
     pub push: bool,
 
-    /// Which outcome makes the run exit 1
+    /// Which outcome makes the run exit 1 (new: only checks the --baseline passed)
     #[arg(long, value_enum, default_value_t = FailOnArg::Fail)]
     pub fail_on: FailOnArg,
 

@@ -5,6 +5,7 @@
 
 pub mod anomaly;
 pub mod app;
+pub mod baseline;
 pub mod capture;
 pub mod channel;
 pub mod checks;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod evaluate;
 pub mod exec;
 pub mod exit;
+pub mod init;
 pub mod interp;
 pub mod model;
 pub mod paths;

@@ -56,6 +56,20 @@ fn main() -> ExitCode {
                 Err(e) => report_error(e),
             }
         }
+        Command::Init(args) => {
+            init_logging(args.verbose, args.quiet);
+            match app::init::run(args) {
+                Ok(code) => code,
+                Err(e) => report_error(e),
+            }
+        }
+        Command::Rows(args) => {
+            init_logging(args.verbose, args.quiet);
+            match app::rows::run(args) {
+                Ok(code) => code,
+                Err(e) => report_error(e),
+            }
+        }
         Command::Scan(args) => {
             init_logging(args.verbose, args.quiet);
             match app::scan::run(args) {

@@ -109,10 +109,27 @@ pub fn no_links(path: &Path) -> io::Result<()> {
 }
 
 /// Make a folder of assay's state (and its parents), refusing one reached through a link.
+/// The `.assay` folder it is in gets a `.gitignore` of `*`: what assay keeps there
+/// (stores, the outbox, the report) is never committed by accident.
 pub fn state_dir(dir: &Path) -> io::Result<()> {
     no_links(dir)?;
     std::fs::create_dir_all(dir)?;
-    no_links(dir)
+    no_links(dir)?;
+    let parts: Vec<Component> = dir.components().collect();
+    if let Some(i) = parts.iter().rposition(|c| c.as_os_str() == ".assay") {
+        let ignore: PathBuf = parts[..=i].iter().collect::<PathBuf>().join(".gitignore");
+        let created =
+            no_follow(std::fs::OpenOptions::new().write(true).create_new(true)).open(&ignore);
+        match created {
+            Ok(mut f) => {
+                use std::io::Write;
+                f.write_all(b"# assay's own state: stores, the outbox, reports\n*\n")?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Options that do not follow a symbolic link at the file itself (O_NOFOLLOW).

@@ -390,7 +390,13 @@ fn absent_columns(
         .columns
         .iter()
         .filter(|c| !cols.iter().any(|k| d.same_ident(&k.name, c)))
-        .map(|c| format!("'{c}'"))
+        .map(|c| {
+            // the catalog's closest name, for a typo (`amont` for amount)
+            match crate::diag::did_you_mean(c, cols.iter().map(|k| k.name.as_str())) {
+                Some(s) => format!("'{c}' (did you mean '{s}'?)"),
+                None => format!("'{c}'"),
+            }
+        })
         .collect();
     (!absent.is_empty()).then(|| {
         format!(

@@ -175,3 +175,27 @@ impl StoreLocation {
             .map_err(RunError::Store)
     }
 }
+
+/// A read-only session on a data source (with its executor, which must outlive it): how
+/// assay reads back what it stored.
+pub(crate) async fn open_session(
+    ds: &DataSourceConfig,
+) -> Result<
+    (
+        Arc<dyn crate::exec::Executor>,
+        Box<dyn crate::exec::Session>,
+    ),
+    RunError,
+> {
+    let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
+    let exec = ds
+        .engine
+        .open(ds, 1, Vec::new())
+        .await
+        .map_err(store_error)?;
+    let session = exec
+        .session(&crate::exec::RunControl::new())
+        .await
+        .map_err(store_error)?;
+    Ok((exec, session))
+}

@@ -150,6 +150,7 @@ pub async fn run(
         summary: Summary::default(),
         datasets,
         scan: None,
+        baseline: None,
     };
     results.summarize();
     results
@@ -288,6 +289,22 @@ async fn verify_dataset(
     result
 }
 
+/// " (did you mean 'shop/main/orders'?)" for a dataset the data source does not have,
+/// from what it does have (looked up only then: a catalog listing can be long).
+async fn closest_dataset(r: &Resolved, control: &RunControl) -> String {
+    let ds = &r.data_source;
+    let Ok(found) = ds.engine.discover(ds, control).await else {
+        return String::new();
+    };
+    let names: Vec<String> = found
+        .iter()
+        .map(|d| format!("{}/{}", ds.name, d.path.join("/")))
+        .collect();
+    crate::diag::did_you_mean(&r.contract.dataset.text, names.iter().map(String::as_str))
+        .map(|s| format!(" (did you mean '{s}'?)"))
+        .unwrap_or_default()
+}
+
 async fn verify_in_session(
     exec: &dyn Executor,
     session: &mut dyn Session,
@@ -301,13 +318,14 @@ async fn verify_in_session(
     let columns: Vec<ColumnInfo> = match session.columns(&r.table).await {
         Ok(Some(cols)) => cols,
         Ok(None) => {
+            let closest = closest_dataset(r, control).await;
             return dataset_error(
                 r,
                 format!(
-                    "dataset {} not found in data source '{}'",
+                    "dataset {} not found in data source '{}'{closest}",
                     contract.dataset.text, r.data_source.name
                 ),
-            )
+            );
         }
         Err(e) => {
             return dataset_error(

@@ -658,3 +658,124 @@ columns:
         assert_eq!(dup["duplicate_count"], 3, "{}: {dup}", engine.name());
     }
 }
+
+/// `assay rows` reads the failing rows back from the store on every engine: by check, by
+/// dataset, by run; as a table, CSV or JSON; a typo gets the closest name.
+#[test]
+fn assay_rows_reads_failing_rows_back_from_every_store() {
+    for engine in sql_engines() {
+        let s = Sandbox::new(engine);
+        s.run(&rows_sql(&s.qualified("t"), |v| engine.literal(v)));
+        if matches!(engine, Engine::Postgres | Engine::MySql) {
+            // the store in the sandbox's own schema (database) of the server
+            let config = std::fs::read_to_string(s.project.path().join("assay.yml")).unwrap();
+            s.project.write(
+                "assay.yml",
+                &format!(
+                    "{config}diagnostics: {{data_source: db, schema: {}}}\n",
+                    s.schema
+                ),
+            );
+        }
+        let p = &s.project;
+        let run = p.assay(&["rows"]);
+        assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stderr);
+        assert!(
+            run.stderr.contains("no failed rows stored yet"),
+            "{}",
+            run.stderr
+        );
+
+        p.write("c.yml", &contract(&s.dataset_prefix(), &s.qualified("t")));
+        let first = p.assay(&["verify", "c.yml", "-o", "json"]);
+        assert_eq!(first.code, 1, "{}: {}", engine.name(), first.stderr);
+        let first_id = first.json()["scan_id"].as_str().unwrap().to_string();
+
+        let run = p.assay(&["rows", "columns/email/invalid", "-o", "json"]);
+        assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stderr);
+        let rows = run.json();
+        assert_eq!(
+            rows.as_array().unwrap().len(),
+            1,
+            "{}: {rows}",
+            engine.name()
+        );
+        assert_eq!(rows[0]["row"]["email"], "bad", "{}: {rows}", engine.name());
+        assert_eq!(rows[0]["row"]["name"], SECRET_VALUES[2]);
+        assert_eq!(rows[0]["row_index"], 1);
+        assert_eq!(rows[0]["scan_id"], first_id.as_str());
+        assert!(rows[0]["row"].get("amount").is_none(), "excluded column");
+
+        // a dataset by its last part: every check's rows, as CSV
+        let run = p.assay(&["rows", "t", "-o", "csv"]);
+        assert_eq!(run.code, 0, "{}: {}", engine.name(), run.stderr);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        assert!(
+            lines[0].starts_with("scan_id,data_source,dataset,check_id,row_index,"),
+            "{}",
+            lines[0]
+        );
+        let total: i64 = EXPECTED.iter().map(|(_, n)| n).sum();
+        assert_eq!(
+            lines.len() as i64,
+            total + 1,
+            "{}: {}",
+            engine.name(),
+            run.stdout
+        );
+
+        // the table shows NULL as NULL and the row's values
+        let run = p.assay(&["rows", "columns/name/missing"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stdout.contains("c@x.org") && run.stdout.contains("NULL"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("1 failing row"), "{}", run.stdout);
+
+        let run = p.assay(&["rows", "columns/emial/invalid"]);
+        assert_eq!(run.code, 2);
+        assert!(
+            run.stderr.contains("did you mean 'columns/email/invalid'"),
+            "{}",
+            run.stderr
+        );
+
+        // a second run: the latest by default, the first by --scan, both in --list
+        let second = p.assay(&["verify", "c.yml", "-o", "json"]);
+        let second_id = second.json()["scan_id"].as_str().unwrap().to_string();
+        let run = p.assay(&["rows", "columns/id/duplicate", "-o", "json"]);
+        assert_eq!(
+            run.json()[0]["scan_id"],
+            second_id.as_str(),
+            "{}",
+            engine.name()
+        );
+        let run = p.assay(&[
+            "rows",
+            "columns/id/duplicate",
+            "--scan",
+            &first_id,
+            "-o",
+            "json",
+        ]);
+        assert_eq!(
+            run.json()[0]["scan_id"],
+            first_id.as_str(),
+            "{}",
+            engine.name()
+        );
+        let run = p.assay(&["rows", "--list", "-o", "json"]);
+        let listed = run.json();
+        assert_eq!(
+            listed.as_array().unwrap().len(),
+            2 * EXPECTED.len(),
+            "{listed}"
+        );
+        assert_eq!(listed[0]["scan_id"], second_id.as_str(), "newest first");
+        let run = p.assay(&["rows", "--scan", "nope"]);
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains(&second_id), "{}", run.stderr);
+    }
+}

@@ -132,8 +132,17 @@ fn report_arguments_are_checked() {
     // no history yet: a page that says so
     let run = s.project.assay(&["report"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let html = std::fs::read_to_string(s.project.path().join("report.html")).unwrap();
+    // the page's default place is assay's own folder, which git ignores
+    let html = std::fs::read_to_string(s.project.path().join(".assay/report.html")).unwrap();
     assert!(html.contains("no scans recorded yet"));
+    assert!(
+        run.stdout.starts_with("wrote .assay/report.html"),
+        "{}",
+        run.stdout
+    );
+    let ignore = std::fs::read_to_string(s.project.path().join(".assay/.gitignore")).unwrap();
+    assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
+    assert!(!s.project.path().join("report.html").exists());
 }
 
 /// Headless Chromium, driven over the DevTools protocol on a loopback WebSocket.
@@ -365,7 +374,7 @@ fn the_report_works_in_headless_chromium() {
     let s = history();
     let run = s.project.assay(&["report", "--since", "100000d"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let page = s.project.path().join("report.html");
+    let page = s.project.path().join(".assay/report.html");
     let url = format!("file://{}", page.display());
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

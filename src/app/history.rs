@@ -114,13 +114,7 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
     let text: String = text.map_err(AppError::Runtime)?;
-    if let Some(p) = path {
-        super::write_file(&p, &text).map_err(AppError::Runtime)?;
-        return Ok(Exit::Ok);
-    }
-    // names come from catalogs: no escape sequence of theirs reaches the terminal
-    let shown: Vec<String> = text.lines().map(crate::results::printable_text).collect();
-    println!("{}", crate::secrets::for_terminal(&shown.join("\n")));
+    super::write_out(path.as_deref(), &text)?;
     Ok(Exit::Ok)
 }
 

@@ -7,8 +7,10 @@
 mod backtest;
 pub mod channel;
 pub mod history;
+pub mod init;
 pub mod push;
 pub mod report;
+pub mod rows;
 mod run_config;
 pub mod scan;
 mod stream;
@@ -86,7 +88,43 @@ fn write_reports(
         }
     }
     let _ = stdout.flush();
+    if outputs
+        .iter()
+        .any(|o| o.format == crate::report::Format::Github)
+    {
+        append_step_summary(results).map_err(AppError::Runtime)?;
+    }
     Ok(())
+}
+
+/// `-o github` in a GitHub Actions job: the Markdown report goes on the job's summary page
+/// (the file `$GITHUB_STEP_SUMMARY` names; appended, as other steps write there too).
+fn append_step_summary(results: &crate::results::Results) -> Result<(), RunError> {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let path = PathBuf::from(path);
+    let text = crate::report::render(crate::report::Format::Markdown, results, false);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(format!("{text}\n").as_bytes()))
+        .map_err(|e| RunError::io("append to", &path, e))
+}
+
+/// A command's text to its file, or to stdout with every line made printable (names and
+/// values come from catalogs and data: no escape sequence of theirs reaches a terminal).
+pub(crate) fn write_out(path: Option<&Path>, text: &str) -> Result<(), AppError> {
+    match path {
+        Some(p) => write_file(p, text).map_err(AppError::Runtime),
+        None => {
+            let shown: Vec<String> = text.lines().map(crate::results::printable_text).collect();
+            println!("{}", crate::secrets::for_terminal(&shown.join("\n")));
+            Ok(())
+        }
+    }
 }
 
 pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), RunError> {

@@ -51,10 +51,17 @@ pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
     );
     page.generated_at = now.format("%Y-%m-%d %H:%M UTC").to_string();
     let text = html::render(&page);
-    let path = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("report.html"));
+    let path = match &args.output {
+        Some(p) => p.clone(),
+        None => {
+            // beside the history, in assay's own folder, which git ignores
+            let dir = PathBuf::from(".assay");
+            crate::paths::state_dir(&dir).map_err(|e| {
+                AppError::Runtime(crate::error::RunError::io("create folder", &dir, e))
+            })?;
+            dir.join("report.html")
+        }
+    };
     super::write_file(&path, &text).map_err(AppError::Runtime)?;
     if !args.quiet {
         println!(
@@ -164,6 +171,34 @@ fn threshold_lines(json: &str) -> Vec<(f64, String)> {
     out
 }
 
+/// The unit a check's values are in, from its threshold: "%" for percents, "hours"
+/// for a freshness in hours.
+fn check_unit(json: &str) -> Option<String> {
+    let t: serde_json::Value = serde_json::from_str(json).ok()?;
+    if t.get("metric").and_then(|m| m.as_str()) == Some("percent") {
+        return Some("%".into());
+    }
+    t.get("unit")
+        .and_then(|u| u.as_str())
+        .map(|u| format!("{u}s"))
+}
+
+/// A freshness series, recorded in seconds, drawn in hours (with its band).
+fn in_hours(s: &mut Series) {
+    let h = |v: &mut Option<f64>| {
+        if let Some(x) = v.as_mut() {
+            *x /= 3600.0;
+        }
+    };
+    for p in &mut s.points {
+        h(&mut p.value);
+        h(&mut p.expected);
+        h(&mut p.lower);
+        h(&mut p.upper);
+    }
+    s.unit = Some("hours".into());
+}
+
 fn event_text(e: &EventRow) -> String {
     let column = e.event.column.as_deref().unwrap_or("");
     match (e.event.old.as_deref(), e.event.new.as_deref()) {
@@ -205,6 +240,8 @@ pub fn build(
                     column: s.column,
                     thresholds: Vec::new(),
                     times: false,
+                    label: None,
+                    unit: None,
                 },
             );
         }
@@ -288,6 +325,9 @@ pub fn build(
                     format!("check:{}", r.check.check_id),
                 )) {
                     s.thresholds = threshold_lines(&r.check.threshold);
+                    // titled by the check's name, its values in the threshold's unit
+                    s.label = Some(r.check.name.clone());
+                    s.unit = check_unit(&r.check.threshold);
                 }
             }
         }
@@ -323,6 +363,10 @@ pub fn build(
                 }
             }
         }
+        let mut s = s;
+        if s.metric == "freshness_seconds" {
+            in_hours(&mut s);
+        }
         d.series.push(s);
     }
     for d in datasets.values_mut() {
@@ -342,11 +386,18 @@ pub fn build(
         .map(str::to_string)
         .collect();
     sources.dedup();
+    // one moment recorded (a verify without scans before it): the page of a run
+    let single_run = first == last;
     Page {
-        title: "Data quality report".into(),
+        title: if single_run {
+            "Data quality of one run".into()
+        } else {
+            "Data quality report".into()
+        },
         generated_at: String::new(),
         range: (first <= last).then_some((first, last)),
         data_sources: sources,
         datasets: datasets.into_values().collect(),
+        single_run,
     }
 }

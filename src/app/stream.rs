@@ -37,8 +37,19 @@ fn find(
     let dir = registry::dir(&config.project_dir);
     let entries = registry::find(&dir, name, Kind::Source, environment);
     if entries.is_empty() {
+        // a typo of a channel that does run, or of one assay.yml has credentials for
+        let running: Vec<String> = registry::list(&dir)
+            .into_iter()
+            .filter(|e| e.kind == Kind::Source && e.visible_in(environment))
+            .map(|e| e.name)
+            .chain(config.channels.keys().cloned())
+            .filter(|c| c != name)
+            .collect();
+        let closest = crate::diag::did_you_mean(name, running.iter().map(String::as_str))
+            .map(|s| format!("; did you mean '{s}'?"))
+            .unwrap_or_default();
         return Err(AppError::Runtime(RunError::Channel(format!(
-            "no source channel '{name}' runs in environment {environment} (registry {}); start it with assay channel run",
+            "no source channel '{name}' runs in environment {environment} (registry {}){closest}; start it with assay channel run",
             dir.display()
         ))));
     }

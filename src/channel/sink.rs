@@ -139,7 +139,7 @@ fn param(f: &Field, v: &Json) -> Param {
 /// A CSV cell. Text that a spreadsheet would run as a formula (starting with `=`, `+`,
 /// `-`, `@`, a tab or a carriage return) gets a leading `'`, as OWASP advises, so opening
 /// a sink's file runs nothing; numbers (decimals travel as text) stay as they are.
-fn csv_cell(v: &Json) -> String {
+pub(crate) fn csv_cell(v: &Json) -> String {
     let raw = match v {
         Json::Null => return String::new(),
         Json::String(s)

@@ -134,11 +134,23 @@ impl Config {
     /// what it may not do there), with the lines of this config that approve it.
     pub fn unapproved(&self, environment: &str, name: &str, refused: &str) -> Option<Diag> {
         (!self.approves(environment, name)).then(|| {
+            // a typo of a channel this config knows (approves somewhere, or logs in to)
+            let known: Vec<&str> = self
+                .environments
+                .values()
+                .flatten()
+                .chain(self.channels.keys())
+                .map(String::as_str)
+                .filter(|c| *c != name)
+                .collect();
+            let closest = crate::diag::did_you_mean(name, known)
+                .map(|c| format!("did you mean '{c}'? Else "))
+                .unwrap_or_default();
             Diag::plain(format!(
                 "channel {name} is not approved in environment {environment}: {refused}"
             ))
             .with_help(format!(
-                "approve it in {}:\nenvironments:\n  {environment}:\n    channels: [{name}]",
+                "{closest}approve it in {}:\nenvironments:\n  {environment}:\n    channels: [{name}]",
                 self.file_name()
             ))
         })

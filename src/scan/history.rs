@@ -382,29 +382,6 @@ struct Lacking {
     tables: bool,
 }
 
-/// A read-only session on a store's data source, with its executor.
-async fn open_session(
-    ds: &crate::engine::DataSourceConfig,
-) -> Result<
-    (
-        std::sync::Arc<dyn crate::exec::Executor>,
-        Box<dyn crate::exec::Session>,
-    ),
-    RunError,
-> {
-    let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
-    let exec = ds
-        .engine
-        .open(ds, 1, Vec::new())
-        .await
-        .map_err(store_error)?;
-    let session = exec
-        .session(&RunControl::new())
-        .await
-        .map_err(store_error)?;
-    Ok((exec, session))
-}
-
 impl HistoryStore {
     pub fn from_config(config: &Config) -> HistoryStore {
         let h = &config.history;
@@ -440,7 +417,7 @@ impl HistoryStore {
             // nothing written yet: the first write makes every table whole
             return Ok(());
         };
-        let (_exec, mut session) = open_session(&ds).await?;
+        let (_exec, mut session) = crate::store::open_session(&ds).await?;
         let lacking = if self.whole(&mut *session).await {
             Ok(Lacking::default())
         } else {
@@ -896,7 +873,7 @@ impl HistoryStore {
         let Some(ds) = self.location.reader() else {
             return Ok(None);
         };
-        let (mut exec, mut session) = open_session(&ds).await?;
+        let (mut exec, mut session) = crate::store::open_session(&ds).await?;
         if self.whole(&mut *session).await {
             self.upgraded
                 .store(true, std::sync::atomic::Ordering::Release);
@@ -912,7 +889,7 @@ impl HistoryStore {
                     drop(session);
                     drop(exec);
                     self.make_whole(lacking?).await?;
-                    (exec, session) = open_session(&ds).await?;
+                    (exec, session) = crate::store::open_session(&ds).await?;
                 }
             }
         }

@@ -223,7 +223,7 @@ impl ProfilePlan {
 }
 
 /// A timestamp, a date or text holding one, as seconds since the epoch (naive = UTC).
-fn seconds(v: &Value) -> Option<f64> {
+pub(crate) fn seconds(v: &Value) -> Option<f64> {
     match v {
         Value::Timestamp(micros) => Some(*micros as f64 / 1e6),
         Value::Date(days) => Some(*days as f64 * 86_400.0),

@@ -199,15 +199,22 @@ pub async fn run(
 /// read-only session. Ages (freshness_seconds) are measured to `now`, the run's (`--now`
 /// when given), like the contracts' freshness checks: a backfilled scan records the ages
 /// its data had then.
-async fn observe_source(
-    config: &Config,
+/// The datasets of a data source that `keep` selects (by `data_source/path`), and a
+/// session that reads them (a files source's files through views of their own), with
+/// its executor, which must outlive it. Shared by scans and `assay init`.
+pub(crate) async fn discover_and_open(
     ds: &DataSourceConfig,
     control: &Arc<RunControl>,
-    now: chrono::DateTime<Utc>,
-) -> Result<Vec<Observed>, String> {
-    // a query stopped by --timeout or Ctrl-C says why the run stopped, not "interrupted"
-    let why = |e: crate::exec::ExecError| control.stop_reason(&e).unwrap_or_else(|| e.to_string());
-    let found = ds.engine.discover(ds, control).await.map_err(why)?;
+    keep: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<
+    (
+        Vec<crate::engine::Discovered>,
+        Arc<dyn crate::exec::Executor>,
+        Box<dyn crate::exec::Session>,
+    ),
+    crate::exec::ExecError,
+> {
+    let found = ds.engine.discover(ds, control).await?;
     let found: Vec<_> = found
         .into_iter()
         .filter(|d| {
@@ -216,8 +223,8 @@ async fn observe_source(
             let ambiguous = d.path.iter().any(|p| p.contains('/'));
             if ambiguous {
                 tracing::warn!(
-                    "{}: {} is not scanned: a '/' in a name makes its dataset path ambiguous \
-                     (dataset paths put '/' between schema and table); rename it to scan it",
+                    "{}: {} is left out: a '/' in a name makes its dataset path ambiguous \
+                     (dataset paths put '/' between schema and table); rename it to use it",
                     ds.name,
                     d.path
                         .iter()
@@ -226,13 +233,9 @@ async fn observe_source(
                         .join(".")
                 );
             }
-            !ambiguous
-                && config
-                    .scan
-                    .selects(&format!("{}/{}", ds.name, d.path.join("/")))
+            !ambiguous && keep(&format!("{}/{}", ds.name, d.path.join("/")))
         })
         .collect();
-    // a files source reads its files through views of their own
     let files = found
         .iter()
         .filter_map(|d| {
@@ -240,8 +243,21 @@ async fn observe_source(
             Some((table.name().to_string(), ds.file_path(&d.path)?))
         })
         .collect();
-    let exec = ds.engine.open(ds, 1, files).await.map_err(why)?;
-    let mut session = exec.session(control).await.map_err(why)?;
+    let exec = ds.engine.open(ds, 1, files).await?;
+    let session = exec.session(control).await?;
+    Ok((found, exec, session))
+}
+
+async fn observe_source(
+    config: &Config,
+    ds: &DataSourceConfig,
+    control: &Arc<RunControl>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<Observed>, String> {
+    // a query stopped by --timeout or Ctrl-C says why the run stopped, not "interrupted"
+    let why = |e: crate::exec::ExecError| control.stop_reason(&e).unwrap_or_else(|| e.to_string());
+    let keep = |path: &str| config.scan.selects(path);
+    let (found, _exec, mut session) = discover_and_open(ds, control, &keep).await.map_err(why)?;
     let d = ds.dialect();
     let mut out = Vec::with_capacity(found.len());
     for f in found {
