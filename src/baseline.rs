@@ -6,63 +6,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::diag::Diag;
-use crate::results::{Outcome, Results};
-
-/// What became of a check since the baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Change {
-    /// failing (or warning, or not evaluated) now, and better or absent in the baseline
-    NewFailure,
-    /// failing now and at least as badly in the baseline
-    StillFailing,
-    /// passing now, not in the baseline
-    Fixed,
-    /// passing now and then (or new and passing)
-    Unchanged,
-}
-
-impl Change {
-    pub fn words(self) -> &'static str {
-        match self {
-            Change::NewFailure => "new failure",
-            Change::StillFailing => "still failing",
-            Change::Fixed => "fixed",
-            Change::Unchanged => "unchanged",
-        }
-    }
-}
-
-/// One check against the baseline.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Mark {
-    pub change: Change,
-    /// the check's outcome in the baseline; absent when the baseline did not have it
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub outcome: Option<Outcome>,
-    /// its measured value then
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub value: Option<f64>,
-    /// value now minus value then, when both were measured
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub delta: Option<f64>,
-}
-
-/// The run compared with: which one, and what changed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Comparison {
-    pub scan_id: String,
-    pub started_at: String,
-    pub new_failures: usize,
-    pub still_failing: usize,
-    pub fixed: usize,
-    pub unchanged: usize,
-    /// checks the baseline had that this run does not
-    pub removed: Vec<String>,
-}
+use crate::results::{Change, Comparison, Mark, Outcome, Results};
 
 /// A results document written by `-o json` (of verify or scan).
 pub fn load(path: &Path) -> Result<Results, Diag> {
@@ -150,37 +95,6 @@ pub fn compare(results: &mut Results, baseline: &Results) {
     removed.sort();
     sum.removed = removed;
     results.baseline = Some(sum);
-}
-
-/// `--fail-on new`: a check that fails now and did not fail (or was absent) before.
-pub fn has_new_failure(results: &Results) -> bool {
-    results.datasets.iter().flat_map(|d| &d.checks).any(|c| {
-        c.outcome == Outcome::Fail
-            && c.baseline
-                .as_ref()
-                .is_some_and(|m| m.change == Change::NewFailure)
-    })
-}
-
-/// "vs. the baseline (scan 1234, 2026-12-01T10:00:00Z): 1 new failure, 2 fixed, ..."
-pub fn summary_line(c: &Comparison) -> String {
-    let mut line = format!(
-        "against the baseline (scan {}, {}): {}, {} still failing, {} fixed, {} unchanged",
-        c.scan_id,
-        c.started_at,
-        crate::words::count(c.new_failures, "new failure"),
-        c.still_failing,
-        c.fixed,
-        c.unchanged
-    );
-    if !c.removed.is_empty() {
-        line.push_str(&format!(
-            "; {} no longer here: {}",
-            crate::words::count(c.removed.len(), "check"),
-            c.removed.join(", ")
-        ));
-    }
-    line
 }
 
 #[cfg(test)]

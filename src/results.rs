@@ -74,7 +74,7 @@ pub struct Results {
     pub scan: Option<ScanSection>,
     /// with `--baseline`: which run the checks were compared with, and the counts
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<crate::baseline::Comparison>,
+    pub baseline: Option<Comparison>,
 }
 
 /// What a scan observed of its data sources.
@@ -290,7 +290,60 @@ pub struct CheckResult {
     pub line: Option<usize>,
     /// with `--baseline`: this check against the same check in the baseline's results
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub baseline: Option<crate::baseline::Mark>,
+    pub baseline: Option<Mark>,
+}
+
+/// With `--baseline` (`baseline.rs`): what became of a check since the baseline's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// failing (or warning, or not evaluated) now, and better or absent in the baseline
+    NewFailure,
+    /// failing now and at least as badly in the baseline
+    StillFailing,
+    /// passing now, not in the baseline
+    Fixed,
+    /// passing now and then (or new and passing)
+    Unchanged,
+}
+
+impl Change {
+    pub fn words(self) -> &'static str {
+        match self {
+            Change::NewFailure => "new failure",
+            Change::StillFailing => "still failing",
+            Change::Fixed => "fixed",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One check against the baseline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Mark {
+    pub change: Change,
+    /// the check's outcome in the baseline; absent when the baseline did not have it
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub outcome: Option<Outcome>,
+    /// its measured value then
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value: Option<f64>,
+    /// value now minus value then, when both were measured
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub delta: Option<f64>,
+}
+
+/// The run compared with: which one, and what changed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Comparison {
+    pub scan_id: String,
+    pub started_at: String,
+    pub new_failures: usize,
+    pub still_failing: usize,
+    pub fixed: usize,
+    pub unchanged: usize,
+    /// checks the baseline had that this run does not
+    pub removed: Vec<String>,
 }
 
 /// How a run's outcome maps to the process exit code (SPEC section 1).
@@ -316,6 +369,17 @@ pub fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Outcome {
 }
 
 impl Results {
+    /// `--fail-on new`: a check that fails now and did not fail (or was absent) in the
+    /// baseline.
+    pub fn has_new_failure(&self) -> bool {
+        self.datasets.iter().flat_map(|d| &d.checks).any(|c| {
+            c.outcome == Outcome::Fail
+                && c.baseline
+                    .as_ref()
+                    .is_some_and(|m| m.change == Change::NewFailure)
+        })
+    }
+
     /// The document with control characters (terminal escape sequences, bidi overrides)
     /// in its texts made visible and harmless, for the terminal and Markdown.
     pub fn printable(&self) -> Results {
@@ -481,7 +545,7 @@ impl Results {
         } else if fail_on == FailOn::New {
             // only what the change broke: a check failing now that passed (or was absent)
             // in the baseline
-            if crate::baseline::has_new_failure(self) {
+            if self.has_new_failure() {
                 Exit::ChecksFailed
             } else {
                 Exit::Ok

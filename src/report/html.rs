@@ -706,11 +706,12 @@ pub fn sparkline(points: &[SeriesPoint]) -> String {
     )
 }
 
-/// A series' heading: `row count`, `missing count of email`, a check's name; with the
+/// A series' heading: `row count`, `missing count of email`, `check: ` and a check's name; with the
 /// unit of its values: `freshness of updated_at (hours)`.
 fn series_title(s: &Series) -> String {
     let name = match (&s.label, s.metric.strip_prefix("check:")) {
-        (Some(label), _) => label.clone(),
+        // a check may be named like a metric ("row count"): said to be the check
+        (Some(label), _) => format!("check: {label}"),
         (None, Some(id)) => format!("check {id}"),
         (None, None) => {
             let metric = s.metric.trim_end_matches("_seconds").replace('_', " ");
@@ -1128,7 +1129,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("no {needle:?} in the page"))
         };
         assert!(
-            at("<figcaption>orders arrive daily (hours)</figcaption>")
+            at("<figcaption>check: orders arrive daily (hours)</figcaption>")
                 < at("<figcaption>avg of amount</figcaption>")
         );
         assert!(

@@ -83,10 +83,7 @@ pub fn render(results: &Results) -> String {
         summary_line(results)
     );
     if let Some(b) = &results.baseline {
-        out.push_str(&format!(
-            "{}\n\n",
-            short_cell(&crate::baseline::summary_line(b))
-        ));
+        out.push_str(&format!("{}\n\n", short_cell(&super::baseline_line(b))));
     }
     if let Some(line) = failed_rows_line(results) {
         out.push_str(&format!("{}\n\n", cell(&line)));

@@ -72,6 +72,27 @@ pub fn value_text(c: &CheckResult) -> String {
     }
 }
 
+/// "vs. the baseline (scan 1234, 2026-12-01T10:00:00Z): 1 new failure, 2 fixed, ..."
+pub fn baseline_line(c: &crate::results::Comparison) -> String {
+    let mut line = format!(
+        "against the baseline (scan {}, {}): {}, {} still failing, {} fixed, {} unchanged",
+        c.scan_id,
+        c.started_at,
+        crate::words::count(c.new_failures, "new failure"),
+        c.still_failing,
+        c.fixed,
+        c.unchanged
+    );
+    if !c.removed.is_empty() {
+        line.push_str(&format!(
+            "; {} no longer here: {}",
+            crate::words::count(c.removed.len(), "check"),
+            c.removed.join(", ")
+        ));
+    }
+    line
+}
+
 /// The value with its change since the baseline, when one was given: "12 (+3)".
 pub fn value_with_delta(c: &CheckResult) -> String {
     let value = value_text(c);
@@ -87,7 +108,7 @@ pub fn value_with_delta(c: &CheckResult) -> String {
 /// What became of the check since the baseline, when one was given and it matters:
 /// "new failure (was pass)", "still failing", "fixed (was fail)".
 pub fn change_words(c: &CheckResult) -> Option<String> {
-    use crate::baseline::Change;
+    use crate::results::Change;
     let m = c.baseline.as_ref()?;
     let was = match m.outcome {
         Some(o) => format!("was {}", outcome_word(o)),

@@ -100,7 +100,7 @@ pub fn render(results: &Results, color: bool) -> String {
     };
     out.push_str(&format!("{overall} {}\n", summary_line(results)));
     if let Some(b) = &results.baseline {
-        out.push_str(&crate::baseline::summary_line(b));
+        out.push_str(&super::baseline_line(b));
         out.push('\n');
     }
     if let Some(line) = failed_rows_line(results) {
