@@ -33,6 +33,7 @@ pub mod secrets;
 pub mod source;
 pub mod sql;
 pub mod store;
+pub mod timestamp;
 pub mod verify;
 pub mod words;
 pub mod yaml;

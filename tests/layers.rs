@@ -1,5 +1,6 @@
-//! The shape of `src/`: its top-level modules depend on each other without a cycle, so
-//! each can be read (and changed) knowing only the modules below it.
+//! The shape of `src/`: its top-level modules keep the layer order docs/architecture.md
+//! writes down, and depend on each other without a cycle, so each can be read (and
+//! changed) knowing only the modules below it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -93,6 +94,86 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
     graph
         .keys()
         .find_map(|start| visit(start, graph, &mut Vec::new(), &mut done))
+}
+
+/// Each top-level module of `src/` and the modules it names after `crate::`.
+fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut paths = Vec::new();
+    files(&src, &mut paths);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in &paths {
+        let Some(module) = module_of(path, &src) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        let refs = graph.entry(module.clone()).or_default();
+        refs.extend(references(&text).into_iter().filter(|r| *r != module));
+    }
+    graph
+}
+
+/// The layers block of docs/architecture.md: module -> its line (0 is the lowest).
+fn declared_layers(doc: &str) -> BTreeMap<String, usize> {
+    let start = doc.find("## Layers").expect("a Layers section");
+    let block = &doc[start..];
+    let block = &block[block.find("```\n").unwrap() + 4..];
+    let block = &block[..block.find("```").unwrap()];
+    let mut layers = BTreeMap::new();
+    for (i, line) in block.lines().enumerate() {
+        // the names, then at least three spaces before the words about them
+        let names = line.split("   ").next().unwrap_or("");
+        for name in names.split("  ").map(str::trim).filter(|n| !n.is_empty()) {
+            assert!(
+                layers.insert(name.to_string(), i).is_none(),
+                "{name} is on two lines of the layers block"
+            );
+        }
+    }
+    layers
+}
+
+/// Uses of a module on the user's own line or below.
+fn against_layers(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    layers: &BTreeMap<String, usize>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (module, uses) in graph {
+        let Some(&own) = layers.get(module) else {
+            out.push(format!("{module} is not in the layers block"));
+            continue;
+        };
+        for used in uses {
+            match layers.get(used) {
+                Some(&l) if l < own => {}
+                Some(_) => out.push(format!("{module} uses {used}, which is not above it")),
+                None => out.push(format!(
+                    "{used} (used by {module}) is not in the layers block"
+                )),
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_modules_of_src_keep_the_layer_order_of_the_architecture_doc() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+            .unwrap();
+    let layers = declared_layers(&doc);
+    assert!(layers.len() > 30, "{layers:?}");
+    let graph = module_graph();
+    let wrong = against_layers(&graph, &layers);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // the check itself: a reporter importing scan is refused
+    let mut bad = graph.clone();
+    bad.get_mut("report").unwrap().insert("scan".into());
+    assert_eq!(
+        against_layers(&bad, &layers),
+        ["report uses scan, which is not above it"]
+    );
 }
 
 #[test]

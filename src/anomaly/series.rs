@@ -2,7 +2,7 @@
 //! increasing (RFC 3339 or `YYYY-MM-DD HH:MM:SS`, UTC). `assay history backtest` reads
 //! it, `assay history export` writes it. An empty value is a point that was not measured.
 
-use crate::checks::freshness::parse_timestamp;
+use crate::timestamp::parse_timestamp;
 
 /// One row of a series file.
 #[derive(Debug, Clone, PartialEq)]

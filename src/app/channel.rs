@@ -93,7 +93,7 @@ fn run_channel(args: &ChannelArgs, file: &str) -> Result<Exit, AppError> {
     let every = duration_arg(args.every.as_ref(), "--every", &mut diags);
     let for_ = duration_arg(args.for_.as_ref(), "--for", &mut diags);
     let at: Option<DateTime<Utc>> = args.at.as_ref().and_then(|t| {
-        let parsed = crate::checks::freshness::parse_timestamp(t);
+        let parsed = crate::timestamp::parse_timestamp(t);
         if parsed.is_none() {
             diags.push(
                 Diag::plain(format!("--at '{t}' is not a time"))

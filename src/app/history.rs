@@ -9,7 +9,6 @@ use serde_json::json;
 
 use super::{config_path, runtime, AppError};
 use crate::anomaly::show;
-use crate::checks::freshness::parse_timestamp;
 use crate::cli::{HistoryArgs, HistoryFormat};
 use crate::config;
 use crate::diag::unknown_word_help;
@@ -18,6 +17,7 @@ use crate::exit::Exit;
 use crate::interp::Vars;
 use crate::model::threshold::fmt_num;
 use crate::scan::history::{EventRow, HistoryStore, PointRow};
+use crate::timestamp::parse_timestamp;
 use std::path::PathBuf;
 
 /// `-o FORMAT[=PATH]`: table (default), csv or json, to stdout or a file.

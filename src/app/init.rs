@@ -69,7 +69,7 @@ fn glob_of(text: Option<&str>) -> Result<Option<Glob>, Diag> {
 pub fn run(args: &InitArgs) -> Result<Exit, AppError> {
     let glob = glob_of(args.glob.as_deref())?;
     let now = match &args.now {
-        Some(t) => crate::checks::freshness::parse_timestamp(t).ok_or_else(|| {
+        Some(t) => crate::timestamp::parse_timestamp(t).ok_or_else(|| {
             Diag::plain(format!("--now '{t}' is not a timestamp"))
                 .with_help("write it as RFC 3339, like 2026-03-01T00:00:00Z")
         })?,

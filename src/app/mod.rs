@@ -65,7 +65,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
 fn write_reports(
     outputs: &[run_config::Output],
     results: &crate::results::Results,
-    history: &crate::scan::history::HistoryStore,
+    history: Option<&crate::scan::history::HistoryStore>,
 ) -> Result<(), AppError> {
     use std::io::{IsTerminal, Write};
     let mut stdout = std::io::stdout().lock();
@@ -79,7 +79,11 @@ fn write_reports(
             }
             // the page of the run, with the history around it when there is one
             Some(path) if out.format == crate::report::Format::Html => {
-                write_file(path, &report::run_page(results, history)).map_err(AppError::Runtime)?;
+                let page = match history {
+                    Some(h) => report::run_page(results, h),
+                    None => crate::report::render(out.format, results, false),
+                };
+                write_file(path, &page).map_err(AppError::Runtime)?;
             }
             Some(path) => {
                 let text = crate::report::render(out.format, results, false);

@@ -9,7 +9,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{runtime, AppError};
-use crate::checks::freshness::parse_timestamp;
 use crate::cli::ReportArgs;
 use crate::config::Glob;
 use crate::diag::Diag;
@@ -19,6 +18,7 @@ use crate::results::Outcome;
 use crate::scan::history::{
     CheckRecord, CheckRow, EventRow, HistoryStore, ReportHistory, SeriesRows,
 };
+use crate::timestamp::parse_timestamp;
 
 pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
     let since = humantime::parse_duration(&args.since).map_err(|_| {

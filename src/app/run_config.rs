@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use std::time::Duration;
 
 use super::{config_path, now_text, AppError};
-use crate::checks::freshness::parse_timestamp;
 use crate::cli::{FailOnArg, VerifyArgs};
 use crate::config::{self, CloudConfig, Config};
 use crate::contract::{self, Contract};
@@ -19,6 +18,7 @@ use crate::interp::Vars;
 use crate::plan::{self, Resolved};
 use crate::report::{Format, FORMATS};
 use crate::results::FailOn;
+use crate::timestamp::parse_timestamp;
 use crate::verify::{CaptureOptions, RunOptions};
 
 pub(super) struct Output {
@@ -37,8 +37,9 @@ pub(super) struct Run {
     pub(super) push: Option<PushPlan>,
     /// where failing rows go
     pub(super) store: diagnostics::Store,
-    /// the history store, for the html report's page
-    pub(super) history: crate::scan::history::HistoryStore,
+    /// the history store, for the page of `-o html=PATH` (only then: a verify without it
+    /// opens no history)
+    pub(super) history: Option<crate::scan::history::HistoryStore>,
     /// verify --channel: the result set received, kept until the run is over
     pub(super) _received: Option<super::stream::Received>,
     /// --baseline: the earlier results each check is compared with
@@ -160,6 +161,9 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         });
     }
     let resolved = load_contracts(&contract_files, &config, &names, &set, now)?;
+    let page = outputs
+        .iter()
+        .any(|o| o.format == Format::Html && o.path.is_some());
     Ok(Run {
         resolved,
         outputs,
@@ -170,7 +174,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             capture: capture_options(&config, args.no_failed_rows),
         },
         store: diagnostics::Store::from_config(&config).in_environment(&args.environment),
-        history: crate::scan::history::HistoryStore::from_config(&config),
+        history: page.then(|| crate::scan::history::HistoryStore::from_config(&config)),
         _received: received,
         baseline,
         fail_on: match args.fail_on {

@@ -151,7 +151,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     if let Some(lock) = server_lock {
         runtime.block_on(lock.release());
     }
-    super::write_reports(&outputs, &results, &history)?;
+    super::write_reports(&outputs, &results, Some(&history))?;
     let code = results.exit_code(match args.fail_on {
         FailOnArg::Fail => FailOn::Fail,
         FailOnArg::Warn => FailOn::Warn,

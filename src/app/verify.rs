@@ -28,7 +28,7 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, AppError> {
     if let Some(baseline) = &run.baseline {
         crate::baseline::compare(&mut results, baseline);
     }
-    super::write_reports(&run.outputs, &results, &run.history)?;
+    super::write_reports(&run.outputs, &results, run.history.as_ref())?;
     let code = results.exit_code(run.fail_on);
     let Some(push) = &run.push else {
         runtime.shutdown_timeout(Duration::from_secs(2));

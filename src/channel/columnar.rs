@@ -118,7 +118,7 @@ pub fn batch(format: &Format, records: &[Map<String, Json>]) -> Result<RecordBat
                     b.append_option(
                         r.get(&f.name)
                             .and_then(Json::as_str)
-                            .and_then(crate::checks::freshness::parse_timestamp)
+                            .and_then(crate::timestamp::parse_timestamp)
                             .map(|t| t.timestamp_micros()),
                     );
                 }

@@ -167,7 +167,7 @@ impl Field {
             FieldType::Boolean => value.as_bool().map(Json::Bool),
             FieldType::Timestamp => value
                 .as_str()
-                .and_then(crate::checks::freshness::parse_timestamp)
+                .and_then(crate::timestamp::parse_timestamp)
                 .map(|t| Json::String(timestamp_text(t.timestamp_micros()))),
             FieldType::Date => value
                 .as_str()

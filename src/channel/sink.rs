@@ -128,7 +128,7 @@ fn param(f: &Field, v: &Json) -> Param {
             .map_or_else(|| Param::Text(n.to_string()), Param::Float),
         (FieldType::Boolean, Json::Bool(b)) => Param::Bool(*b),
         (FieldType::Timestamp, Json::String(s)) => {
-            crate::checks::freshness::parse_timestamp(s).map_or_else(|| Param::text(s), Param::time)
+            crate::timestamp::parse_timestamp(s).map_or_else(|| Param::text(s), Param::time)
         }
         (_, Json::String(s)) => Param::text(s),
         // numbers as written (exact decimals), anything else as its JSON text

@@ -267,7 +267,7 @@ fn check_variable(r: &mut Reader, name: &str, span: Span, decl: &Node, vars: &Va
     };
     match r.string(t, "type").as_deref() {
         Some("timestamp") => {
-            if let Some(v) = value.filter(|v| checks::freshness::parse_timestamp(v).is_none()) {
+            if let Some(v) = value.filter(|v| crate::timestamp::parse_timestamp(v).is_none()) {
                 r.error(
                     span,
                     format!("variable '{name}' is a timestamp, but its value '{v}' is not one"),

@@ -56,8 +56,19 @@ pub struct Series {
     pub unit: Option<String>,
 }
 
-/// A point of a series as the history records it: what a chart draws.
-pub use crate::scan::history::SeriesValue as SeriesPoint;
+/// A point of a series: what a chart draws (the history's read produces them).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesPoint {
+    /// seconds since the epoch
+    pub at: i64,
+    pub value: Option<f64>,
+    /// the anomaly monitor's expected value and range, when it judged the point
+    pub expected: Option<f64>,
+    pub lower: Option<f64>,
+    pub upper: Option<f64>,
+    /// an anomaly: its kind and reason in words
+    pub anomaly: Option<String>,
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct SchemaEvent {

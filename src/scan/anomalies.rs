@@ -12,10 +12,10 @@ use super::history::{Accepted, MonitorPoint, Outcome, Verdicts};
 use super::profile::Point;
 use crate::anomaly::series::infer_step;
 use crate::anomaly::{AnomalyKind, Detector, Judgement, Mark, Past, Settings, Verdict};
-use crate::checks::freshness::parse_timestamp;
 use crate::config::AnomalyConfig;
 use crate::model::threshold::Level;
 use crate::results::{AnomalyVerdict, MonitorOutcome, MonitorResult};
+use crate::timestamp::parse_timestamp;
 
 /// A series: dataset path (within its data source), column, metric.
 pub type SeriesKey = (String, Option<String>, String);

@@ -11,13 +11,13 @@ use chrono::{DateTime, Utc};
 use super::profile::Point;
 use super::schema_change::{Event, SnapshotColumn};
 use crate::anomaly::{AnomalyKind, Judgement, Verdict};
-use crate::checks::freshness::parse_timestamp;
 use crate::config::Config;
 use crate::error::RunError;
 use crate::exec::{Limits, RunControl, Value};
 use crate::model::threshold::Level;
 use crate::sql::ast::{Param, Statement};
 use crate::store::StoreLocation;
+use crate::timestamp::parse_timestamp;
 
 /// The earliest moment a store is asked about: the first day of year 1, a date every
 /// engine reads (DateTime's own minimum is not).
@@ -96,19 +96,9 @@ pub struct SeriesRows {
     pub points: Vec<SeriesValue>,
 }
 
-/// A recorded point of a series, as a report draws it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SeriesValue {
-    /// seconds since the epoch
-    pub at: i64,
-    pub value: Option<f64>,
-    /// the anomaly monitor's expected value and range, when it judged the point
-    pub expected: Option<f64>,
-    pub lower: Option<f64>,
-    pub upper: Option<f64>,
-    /// an anomaly: its kind and reason in words
-    pub anomaly: Option<String>,
-}
+/// A recorded point of a series: the report's own type (report/ knows nothing of scans;
+/// the history's read produces what the page draws).
+pub use crate::report::html::SeriesPoint as SeriesValue;
 
 /// Points as `series` reads them: by the series' number (1, 2, ... as ROW_NUMBER gives
 /// them), in any order. Columns: number, time, value, expected, lower, upper. Values are

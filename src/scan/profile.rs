@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::checks::freshness::parse_timestamp;
 use crate::config::{ProfileConfig, ProfileMetric};
 use crate::exec::{ColumnInfo, Value};
 use crate::sql::ast::{AggFn, Expr, Select, SelectItem, TableRef};
 use crate::sql::dialect::{base_type, Dialect};
+use crate::timestamp::parse_timestamp;
 
 /// What kind of values a column holds, for what its profile measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
