@@ -90,10 +90,6 @@ pub struct InitArgs {
     #[arg(value_name = "GLOB")]
     pub glob: Option<String>,
 
-    /// Project config file [default: ./assay.yml when present]
-    #[arg(short = 'c', long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
     /// The folder the contracts go to
     #[arg(long, value_name = "DIR", default_value = "contracts")]
     pub out: PathBuf,
@@ -102,13 +98,8 @@ pub struct InitArgs {
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<String>,
 
-    /// Only errors on stderr
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// More logging
-    #[arg(short, long, action = ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 const ROWS_EXAMPLES: &str = "Examples:
@@ -128,10 +119,6 @@ pub struct RowsArgs {
     #[arg(value_name = "DATASET_OR_CHECK")]
     pub what: Option<String>,
 
-    /// Project config file [default: ./assay.yml when present]
-    #[arg(short = 'c', long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
     /// The run (its scan_id) [default: the latest run that kept rows for the selection]
     #[arg(long, value_name = "ID")]
     pub scan: Option<String>,
@@ -148,13 +135,8 @@ pub struct RowsArgs {
     #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
     pub output: Option<String>,
 
-    /// Print nothing but errors and the rows
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// More logging
-    #[arg(short, long, action = ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 const CHANNEL_EXAMPLES: &str = "Examples:
@@ -168,43 +150,68 @@ connected then; a sink stores every record it gets. Channels register themselves
 .assay/channels/ (or ASSAY_CHANNEL_REGISTRY) while they run. The protocol is in
 docs/channels.md.";
 
+/// Options every command takes: the project's config and how much it says. Global, so
+/// they may come before or after a sub-command.
 #[derive(Debug, Args)]
-pub struct ChannelArgs {
-    /// `run CHANNEL.yml` or `list`
-    #[arg(value_name = "COMMAND")]
-    pub args: Vec<String>,
-
+pub struct Common {
     /// Project config file [default: ./assay.yml when present]
-    #[arg(short = 'c', long, value_name = "FILE")]
+    #[arg(short = 'c', long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
 
-    /// run: start at this time (RFC 3339) instead of now
+    /// Only errors on stderr (and what was asked for on stdout)
+    #[arg(short, long, conflicts_with = "verbose", global = true)]
+    pub quiet: bool,
+
+    /// More logging (-v, -vv)
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelArgs {
+    #[command(subcommand)]
+    pub command: ChannelCommand,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Run a channel as a service until it is stopped (Ctrl-C, SIGTERM, --for)
+    Run(ChannelRunArgs),
+    /// The channels running now, with their counters
+    List(ChannelListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelRunArgs {
+    /// The channel file
+    #[arg(value_name = "CHANNEL.yml")]
+    pub file: PathBuf,
+
+    /// Start at this time (RFC 3339) instead of now
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
 
-    /// run: a source reads and sends a new result set this often (30s, 5m, 1h)
+    /// A source reads and sends a new result set this often (30s, 5m, 1h)
     #[arg(long, value_name = "DURATION")]
     pub every: Option<String>,
 
-    /// run: stop after this long [default: run until stopped]
+    /// Stop after this long [default: run until stopped]
     #[arg(long = "for", value_name = "DURATION")]
     pub for_: Option<String>,
+}
 
-    /// list: only channels visible in this environment (deployed or exposed there)
+#[derive(Debug, Args)]
+pub struct ChannelListArgs {
+    /// Only channels visible in this environment (deployed or exposed there)
     #[arg(long, value_name = "NAME")]
     pub environment: Option<String>,
 
-    /// list: table (default) or json
+    /// table (default) or json
     #[arg(short = 'o', long = "output", value_name = "FORMAT")]
     pub output: Option<String>,
-
-    /// Only errors on stderr
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// More logging
-    #[arg(short, long, action = ArgAction::Count)]
-    pub verbose: u8,
 }
 
 const HISTORY_EXAMPLES: &str = "Examples:
@@ -234,10 +241,6 @@ pub struct ReportArgs {
     #[arg(value_name = "DATASET")]
     pub datasets: Vec<String>,
 
-    /// Project config file [default: ./assay.yml when present]
-    #[arg(short = 'c', long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
     /// The page's file [default: .assay/report.html]
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
@@ -246,13 +249,8 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DURATION", default_value = "90d")]
     pub since: String,
 
-    /// Print nothing but errors
-    #[arg(short, long)]
-    pub quiet: bool,
-
-    /// More logging (-v, -vv)
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,14 +262,12 @@ pub enum HistoryFormat {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// A dataset (data_source/path); or `schema DATASET`, `export DATASET METRIC`,
-    /// `accept DATASET METRIC`, `backtest SERIES.csv`
-    #[arg(value_name = "DATASET")]
-    pub args: Vec<String>,
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
 
-    /// Project config file [default: ./assay.yml when present]
-    #[arg(short = 'c', long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    /// A dataset (data_source/path) [default: every recorded series]
+    #[arg(value_name = "DATASET")]
+    pub dataset: Option<String>,
 
     /// Only this metric (row_count, missing_count, check:ID, ...)
     #[arg(long, value_name = "METRIC")]
@@ -286,45 +282,87 @@ pub struct HistoryArgs {
     pub since: Option<String>,
 
     /// table (default), csv or json; FORMAT=PATH writes a file
-    #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT[=PATH]",
+        global = true
+    )]
     pub output: Option<String>,
 
-    /// Anomaly monitor: low, medium (default), high, or the range's half-width in
-    /// robust standard deviations (backtest)
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// A dataset's schema snapshots and changes
+    Schema {
+        /// The dataset (data_source/path)
+        #[arg(value_name = "DATASET")]
+        dataset: String,
+    },
+    /// A recorded series as timestamp,value CSV (what backtest reads)
+    Export(SeriesArgs),
+    /// Record that a series' change is expected: its baseline re-learns from there
+    Accept {
+        #[command(flatten)]
+        series: SeriesArgs,
+
+        /// The time from which the change is expected [default: the latest point]
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// Replay the anomaly monitor over a timestamp,value CSV, as scans would judge it
+    Backtest(BacktestArgs),
+}
+
+/// One recorded series: a dataset's metric (of a column).
+#[derive(Debug, Args)]
+pub struct SeriesArgs {
+    /// The dataset (data_source/path)
+    #[arg(value_name = "DATASET")]
+    pub dataset: String,
+
+    /// The metric (row_count, missing_count, check:ID, ...)
+    #[arg(value_name = "METRIC")]
+    pub metric: String,
+
+    /// The column, for a column's metric
+    #[arg(long, value_name = "COLUMN")]
+    pub column: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// The series: CSV with the header timestamp,value
+    #[arg(value_name = "SERIES.csv")]
+    pub file: PathBuf,
+
+    /// low, medium (default), high, or the range's half-width in robust standard
+    /// deviations
     #[arg(long, value_name = "LEVEL")]
     pub sensitivity: Option<String>,
 
-    /// Anomaly monitor: auto (default), none, daily, weekly (backtest)
+    /// auto (default), none, daily, weekly
     #[arg(long, value_name = "SEASONALITY")]
     pub seasonality: Option<String>,
 
-    /// Anomaly monitor: both (default), up, down (backtest)
+    /// both (default), up, down
     #[arg(long, value_name = "DIRECTION")]
     pub direction: Option<String>,
 
-    /// Anomaly monitor: points of history before judging [default: two weeks' worth]
+    /// Points of history before judging [default: two weeks' worth]
     #[arg(long, value_name = "POINTS")]
     pub min_history: Option<usize>,
 
-    /// Anomaly monitor: month ends have a season of their own (backtest)
+    /// Month ends have a season of their own
     #[arg(long)]
     pub month_end: bool,
 
-    /// Anomaly monitor: a date neither judged nor learned, or FROM..TO (repeatable; backtest)
+    /// A date neither judged nor learned, or FROM..TO (repeatable)
     #[arg(long = "exclude", value_name = "DATE[..DATE]")]
     pub exclude: Vec<String>,
-
-    /// accept: the time from which the change is expected [default: the latest point]
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
-
-    /// Only errors on stderr
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// More logging
-    #[arg(short, long, action = ArgAction::Count)]
-    pub verbose: u8,
 }
 
 const SCAN_EXAMPLES: &str = "Examples:
@@ -340,10 +378,6 @@ pub struct ScanArgs {
     /// Data sources to scan [default: every configured one]
     #[arg(value_name = "DATA_SOURCE")]
     pub data_sources: Vec<String>,
-
-    /// Project config file [default: ./assay.yml when present]
-    #[arg(short = 'c', long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
 
     /// Contracts to verify for the datasets scanned [default: contracts/ when present]
     #[arg(long, value_name = "DIR")]
@@ -385,13 +419,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<String>,
 
-    /// Only errors on stderr, and the reports asked for with -o
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// More logging (-v: queries, -vv: SQL)
-    #[arg(short, long, action = ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 const PUSH_EXAMPLES: &str = "Examples:
@@ -406,17 +435,8 @@ pub struct PushArgs {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Project config file with the `cloud:` settings [default: ./assay.yml]
-    #[arg(short = 'c', long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Print nothing but errors
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// More logging on stderr (each delivery attempt with -vv)
-    #[arg(short, long, action = ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -434,10 +454,6 @@ pub struct VerifyArgs {
     /// Contract files or folders to verify [default: every *.yml/*.yaml under contracts/]
     #[arg(value_name = "CONTRACT_OR_DIR")]
     pub paths: Vec<PathBuf>,
-
-    /// Project config file [default: ./assay.yml when present]
-    #[arg(short = 'c', long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
 
     /// A data source file to add, or the NAME of a configured data source to restrict
     /// the run to (repeatable)
@@ -501,12 +517,6 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "TIMESTAMP")]
     pub now: Option<String>,
 
-    /// Print nothing but errors and the reports asked for with -o (the exit code tells
-    /// the verdict)
-    #[arg(short, long, conflicts_with = "verbose")]
-    pub quiet: bool,
-
-    /// More logging on stderr; -vv shows every SQL statement with its duration
-    #[arg(short, long, action = ArgAction::Count)]
-    pub verbose: u8,
+    #[command(flatten)]
+    pub common: Common,
 }

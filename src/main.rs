@@ -22,56 +22,56 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match &cli.command {
         Command::Verify(args) => {
-            init_logging(args.verbose, args.quiet);
+            init_logging(args.common.verbose, args.common.quiet);
             match app::verify::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }
         }
         Command::Push(args) => {
-            init_logging(args.verbose, args.quiet);
+            init_logging(args.common.verbose, args.common.quiet);
             match app::push::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }
         }
         Command::History(args) => {
-            init_logging(args.verbose, args.quiet);
+            init_logging(args.common.verbose, args.common.quiet);
             match app::history::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }
         }
         Command::Report(args) => {
-            init_logging(args.verbose, args.quiet);
+            init_logging(args.common.verbose, args.common.quiet);
             match app::report::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }
         }
         Command::Channel(args) => {
-            init_logging(args.verbose, args.quiet);
+            init_logging(args.common.verbose, args.common.quiet);
             match app::channel::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }
         }
         Command::Init(args) => {
-            init_logging(args.verbose, args.quiet);
+            init_logging(args.common.verbose, args.common.quiet);
             match app::init::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }
         }
         Command::Rows(args) => {
-            init_logging(args.verbose, args.quiet);
+            init_logging(args.common.verbose, args.common.quiet);
             match app::rows::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),
             }
         }
         Command::Scan(args) => {
-            init_logging(args.verbose, args.quiet);
+            init_logging(args.common.verbose, args.common.quiet);
             match app::scan::run(args) {
                 Ok(code) => code,
                 Err(e) => report_error(e),

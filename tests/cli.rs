@@ -366,3 +366,53 @@ fn datasets_run_concurrently_and_report_in_contract_order() {
         assert_eq!(order, ["db/main/a", "db/main/b", "db/main/c"]);
     }
 }
+
+/// Sub-commands are clap's own (issue 26): each shows its own options, a typo is caught
+/// with the closest name, and the shared options go before or after the sub-command.
+#[test]
+fn sub_commands_show_their_own_options_and_catch_typos() {
+    let p = crate::common::Project::empty();
+    let run = p.assay(&["history", "backtest", "--help"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("--sensitivity"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("--at ") && !run.stdout.contains("--metric"),
+        "{}",
+        run.stdout
+    );
+    let run = p.assay(&["history", "accept", "--help"]);
+    assert!(run.stdout.contains("--at <TIME>") && !run.stdout.contains("--sensitivity"));
+    let run = p.assay(&["channel", "run", "--help"]);
+    assert!(run.stdout.contains("--every") && !run.stdout.contains("--environment"));
+
+    let run = p.assay(&["history", "bakctest", "x.csv"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = p.assay(&["history", "bakctest"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("did you mean the sub-command 'backtest'"),
+        "{}",
+        run.stderr
+    );
+    let run = p.assay(&["channel", "lst"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("'list'"), "{}", run.stderr);
+    let run = p.assay(&["channel", "run", "c.yml", "--environment", "dev"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    // the shared options after the sub-command, and before it
+    for args in [
+        &["history", "schema", "db/main/t", "-c", "nope.yml"][..],
+        &["history", "-c", "nope.yml", "schema", "db/main/t"][..],
+        &["channel", "list", "-c", "nope.yml"][..],
+    ] {
+        let run = p.assay(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("'nope.yml' does not exist"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}

@@ -12,12 +12,12 @@ use crate::anomaly::{
     excluded_range, sensitivity_of, show, Detector, Direction, Seasonality, Settings, Verdict,
     SENSITIVITIES,
 };
-use crate::cli::{HistoryArgs, HistoryFormat};
+use crate::cli::{BacktestArgs, HistoryFormat};
 use crate::diag::{unknown_word_help, Diag};
 use crate::exit::Exit;
 
 /// The monitor's settings from the command line (the same names as in assay.yml).
-pub fn settings_of(args: &HistoryArgs) -> Result<Settings, Diag> {
+pub fn settings_of(args: &BacktestArgs) -> Result<Settings, Diag> {
     let mut s = Settings::default();
     if let Some(text) = &args.sensitivity {
         s.sensitivity = sensitivity_of(text).ok_or_else(|| {
@@ -71,9 +71,11 @@ struct Judged {
     verdict: Option<Verdict>,
 }
 
-pub fn run(args: &HistoryArgs, file: &str) -> Result<Exit, AppError> {
+pub fn run(args: &BacktestArgs, output: Option<&str>) -> Result<Exit, AppError> {
+    let file = args.file.to_string_lossy();
+    let file: &str = &file;
     let settings = settings_of(args)?;
-    let (format, path) = super::history::output_of(args.output.as_deref())?;
+    let (format, path) = super::history::output_of(output)?;
     if format == HistoryFormat::Csv {
         return Err(Diag::plain("a backtest is written as table or json")
             .with_help("-o json, or -o json=verdicts.json")

@@ -2,7 +2,6 @@
 //! stopped (Ctrl-C, SIGTERM, `--for`); `assay channel list` shows the running ones.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use crate::channel::registry::{self, Entry};
 use crate::channel::sink::Sink;
 use crate::channel::spec::{self, ChannelSpec};
 use crate::channel::{server, source};
-use crate::cli::ChannelArgs;
+use crate::cli::{ChannelArgs, ChannelCommand, ChannelListArgs, ChannelRunArgs};
 use crate::config::{self, Config};
 use crate::diag::{Diag, Diags};
 use crate::error::RunError;
@@ -23,38 +22,21 @@ use crate::exit::Exit;
 use crate::interp::Vars;
 
 pub fn run(args: &ChannelArgs) -> Result<Exit, AppError> {
-    match args.args.first().map(String::as_str) {
-        Some("run") => match args.args.get(1..) {
-            Some([file]) => run_channel(args, file),
-            _ => Err(Diag::plain("assay channel run takes one channel file")
-                .with_help("assay channel run channels/orders.yml --every 1m")
-                .into()),
-        },
-        Some("list") if args.args.len() == 1 => list(args),
-        Some("list") => Err(Diag::plain("assay channel list takes no argument")
-            .with_help("assay channel list --environment development")
-            .into()),
-        Some(other) => Err(Diag::plain(format!("unknown channel command '{other}'"))
-            .with_help("assay channel run CHANNEL.yml, or assay channel list")
-            .into()),
-        None => Err(Diag::plain("assay channel needs a command")
-            .with_help("assay channel run CHANNEL.yml, or assay channel list")
-            .into()),
+    match &args.command {
+        ChannelCommand::Run(run) => run_channel(args, run),
+        ChannelCommand::List(list_args) => list(args, list_args),
     }
 }
 
 fn load_config(args: &ChannelArgs) -> Result<Config, AppError> {
+    let config = args.common.config.as_ref();
     let vars = Vars {
         set: HashMap::new(),
         defaults: HashMap::new(),
         now: now_text(Utc::now()),
         untrusted: false,
     };
-    Ok(config::load(
-        config_path(args.config.as_ref())?.as_deref(),
-        &[],
-        &vars,
-    )?)
+    Ok(config::load(config_path(config)?.as_deref(), &[], &vars)?)
 }
 
 /// Deploying in its environment and exposing to others need the approval of each.
@@ -88,11 +70,11 @@ fn duration_arg(text: Option<&String>, flag: &str, diags: &mut Diags) -> Option<
     }
 }
 
-fn run_channel(args: &ChannelArgs, file: &str) -> Result<Exit, AppError> {
+fn run_channel(args: &ChannelArgs, run: &ChannelRunArgs) -> Result<Exit, AppError> {
     let mut diags = Diags::default();
-    let every = duration_arg(args.every.as_ref(), "--every", &mut diags);
-    let for_ = duration_arg(args.for_.as_ref(), "--for", &mut diags);
-    let at: Option<DateTime<Utc>> = args.at.as_ref().and_then(|t| {
+    let every = duration_arg(run.every.as_ref(), "--every", &mut diags);
+    let for_ = duration_arg(run.for_.as_ref(), "--for", &mut diags);
+    let at: Option<DateTime<Utc>> = run.at.as_ref().and_then(|t| {
         let parsed = crate::timestamp::parse_timestamp(t);
         if parsed.is_none() {
             diags.push(
@@ -102,17 +84,11 @@ fn run_channel(args: &ChannelArgs, file: &str) -> Result<Exit, AppError> {
         }
         parsed
     });
-    if args.environment.is_some() {
-        diags.push(
-            Diag::plain("--environment is for channel list and verify --channel")
-                .with_help("a channel's environment is in its file: environment: development"),
-        );
-    }
     if !diags.is_empty() {
         return Err(diags.into());
     }
     let config = load_config(args)?;
-    let spec = spec::load(Path::new(file), &config, &Vars::default())?;
+    let spec = spec::load(&run.file, &config, &Vars::default())?;
     check_approvals(&spec, &config)?;
     if every.is_some() && spec.kind == Kind::Sink {
         return Err(
@@ -121,7 +97,14 @@ fn run_channel(args: &ChannelArgs, file: &str) -> Result<Exit, AppError> {
     }
     let registry_dir = registry::dir(&config.project_dir);
     let rt = runtime()?;
-    let code = rt.block_on(serve(spec, registry_dir, at, every, for_, args.quiet));
+    let code = rt.block_on(serve(
+        spec,
+        registry_dir,
+        at,
+        every,
+        for_,
+        args.common.quiet,
+    ));
     rt.shutdown_timeout(Duration::from_secs(2));
     code
 }
@@ -303,18 +286,19 @@ async fn send_on_schedule(hub: Arc<Hub>, every: Option<Duration>) {
     }
 }
 
-fn list(args: &ChannelArgs) -> Result<Exit, AppError> {
+fn list(args: &ChannelArgs, list_args: &ChannelListArgs) -> Result<Exit, AppError> {
     let config = load_config(args)?;
     let dir = registry::dir(&config.project_dir);
     let entries: Vec<Entry> = registry::list(&dir)
         .into_iter()
         .filter(|e| {
-            args.environment
+            list_args
+                .environment
                 .as_deref()
                 .is_none_or(|env| e.visible_in(env))
         })
         .collect();
-    let text = match args.output.as_deref() {
+    let text = match list_args.output.as_deref() {
         Some("json") => {
             let mut s = serde_json::to_string_pretty(&serde_json::json!({ "channels": entries }))
                 .expect("entries serialize");

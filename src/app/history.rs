@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{config_path, runtime, AppError};
 use crate::anomaly::show;
-use crate::cli::{HistoryArgs, HistoryFormat};
+use crate::cli::{HistoryArgs, HistoryCommand, HistoryFormat, SeriesArgs};
 use crate::config;
 use crate::diag::unknown_word_help;
 use crate::diag::Diag;
@@ -49,26 +49,20 @@ pub fn output_of(text: Option<&str>) -> Result<(HistoryFormat, Option<PathBuf>),
 }
 
 pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
-    match args.args.first().map(String::as_str) {
-        Some("backtest") => {
-            let [_, file] = args.args.as_slice() else {
-                return Err(Diag::plain("give one series file: assay history backtest SERIES.csv")
-                    .with_help("the file is CSV with the header timestamp,value; assay history export writes one")
-                    .into());
-            };
-            return super::backtest::run(args, file);
+    let config = args.common.config.as_ref();
+    let output = args.output.as_deref();
+    let schema = match &args.command {
+        Some(HistoryCommand::Backtest(b)) => return super::backtest::run(b, output),
+        Some(HistoryCommand::Export(series)) => {
+            return series_command("export", series, None, output, config)
         }
-        Some(sub @ ("export" | "accept")) => {
-            let [_, dataset, metric] = args.args.as_slice() else {
-                return Err(Diag::plain(format!("give a dataset and a metric: assay history {sub} DATASET METRIC"))
-                    .with_help(format!("like assay history {sub} shop/main/orders row_count (--column for a column's metric)"))
-                    .into());
-            };
-            return series_command(args, sub, dataset, metric);
+        Some(HistoryCommand::Accept { series, at }) => {
+            return series_command("accept", series, at.as_deref(), output, config)
         }
-        _ => {}
-    }
-    let (format, path) = output_of(args.output.as_deref())?;
+        Some(HistoryCommand::Schema { dataset }) => Some(dataset.as_str()),
+        None => None,
+    };
+    let (format, path) = output_of(output)?;
     let since = match &args.since {
         None => None,
         Some(t) => Some(humantime::parse_duration(t).map_err(|_| {
@@ -76,22 +70,12 @@ pub fn run(args: &HistoryArgs) -> Result<Exit, AppError> {
                 .with_help("write it like 30d or 12h")
         })?),
     };
-    let (schema, dataset) = match args.args.as_slice() {
-        [] => (false, None),
-        [d] => (false, Some(d.as_str())),
-        [s, d] if s == "schema" => (true, Some(d.as_str())),
-        _ => {
-            return Err(Diag::plain("give one dataset, or `schema DATASET`")
-                .with_help(
-                    "assay history shop/main/orders, or assay history schema shop/main/orders",
-                )
-                .into())
-        }
-    };
+    let dataset = schema.or(args.dataset.as_deref());
+    let schema = schema.is_some();
     if let Some(d) = dataset {
         dataset_arg(d)?;
     }
-    let history = project_history(args.config.as_ref())?;
+    let history = project_history(config)?;
     let runtime = runtime()?;
     let text = runtime.block_on(async {
         let events = history.events(dataset, None).await?;
@@ -128,39 +112,41 @@ fn dataset_arg(dataset: &str) -> Result<(), Diag> {
     if dataset.contains('/') {
         return Ok(());
     }
-    Err(Diag::plain(format!("'{dataset}' is not a dataset"))
-        .with_help("write it data_source/path, like shop/main/orders"))
+    // a sub-command's name mistyped reads as a dataset: say which was meant
+    let help = match crate::diag::did_you_mean(dataset, ["schema", "export", "accept", "backtest"])
+    {
+        Some(sub) => format!("did you mean the sub-command '{sub}'? (assay history {sub} --help)"),
+        None => "write it data_source/path, like shop/main/orders".to_string(),
+    };
+    Err(Diag::plain(format!("'{dataset}' is not a dataset")).with_help(help))
 }
 
 /// `export` and `accept`: one recorded series.
 fn series_command(
-    args: &HistoryArgs,
     sub: &str,
-    dataset: &str,
-    metric: &str,
+    series: &SeriesArgs,
+    at: Option<&str>,
+    output: Option<&str>,
+    config: Option<&PathBuf>,
 ) -> Result<Exit, AppError> {
+    let (dataset, metric) = (series.dataset.as_str(), series.metric.as_str());
     dataset_arg(dataset)?;
-    let at = match (&args.at, sub) {
-        (Some(_), "export") => {
-            return Err(Diag::plain("--at is for accept")
-                .with_help("export writes the whole series")
-                .into())
-        }
-        (Some(t), _) => Some(parse_timestamp(t).ok_or_else(|| {
+    let at = match at {
+        Some(t) => Some(parse_timestamp(t).ok_or_else(|| {
             Diag::plain(format!("--at '{t}' is not a time"))
                 .with_help("write it like 2026-03-01T00:00:00Z or 2026-03-01")
         })?),
-        (None, _) => None,
+        None => None,
     };
-    let (format, path) = output_of(args.output.as_deref())?;
+    let (format, path) = output_of(output)?;
     if sub == "export" && format == HistoryFormat::Json {
         return Err(Diag::plain("a series is exported as csv")
             .with_help("-o csv=orders.csv; assay history DATASET -o json has every field")
             .into());
     }
-    let history = project_history(args.config.as_ref())?;
+    let history = project_history(config)?;
     let runtime = runtime()?;
-    let column = args.column.as_deref();
+    let column = series.column.as_deref();
     let result: Result<Result<String, Diag>, crate::error::RunError> = runtime.block_on(async {
         let mut points = history.points(Some(dataset), Some(metric)).await?;
         points.retain(|p| p.column.as_deref() == column);

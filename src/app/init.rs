@@ -76,7 +76,7 @@ pub fn run(args: &InitArgs) -> Result<Exit, AppError> {
         None => Utc::now(),
     };
     let config = config::load(
-        config_path(args.config.as_ref())?.as_deref(),
+        config_path(args.common.config.as_ref())?.as_deref(),
         &[],
         &Vars::default(),
     )?;
@@ -118,8 +118,14 @@ pub fn run(args: &InitArgs) -> Result<Exit, AppError> {
             }
             glob.as_ref().is_none_or(|g| g.matches(path))
         };
-        let outcome =
-            runtime.block_on(init_source(ds, &control, &keep, &args.out, now, args.quiet));
+        let outcome = runtime.block_on(init_source(
+            ds,
+            &control,
+            &keep,
+            &args.out,
+            now,
+            args.common.quiet,
+        ));
         match outcome {
             Ok(n) => matched += n,
             Err(e) => {

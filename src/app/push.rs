@@ -218,7 +218,7 @@ async fn drain_notifications(
 /// `assay push [FILE...]`: upload result files, or drain the outbox. Exit 0 when
 /// everything was delivered, 4 when something still waits.
 pub fn run(args: &PushArgs) -> Result<Exit, AppError> {
-    let config_path = config_path(args.config.as_ref())?;
+    let config_path = config_path(args.common.config.as_ref())?;
     let vars = Vars {
         set: HashMap::new(),
         defaults: HashMap::new(),
@@ -233,7 +233,7 @@ pub fn run(args: &PushArgs) -> Result<Exit, AppError> {
         true => runtime.block_on(drain_notifications(
             &outbox,
             config.notify.as_ref(),
-            args.quiet,
+            args.common.quiet,
         )),
         false => (0, 0),
     };
@@ -265,10 +265,10 @@ pub fn run(args: &PushArgs) -> Result<Exit, AppError> {
         &outbox,
         &cloud,
         &config_file,
-        args.quiet,
+        args.common.quiet,
     ))?;
     runtime.shutdown_timeout(Duration::from_secs(2));
-    if !args.quiet {
+    if !args.common.quiet {
         println!(
             "push: {delivered} delivered, {waiting} still waiting{}",
             if waiting > 0 {

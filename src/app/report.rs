@@ -35,7 +35,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let history = super::history::project_history(args.config.as_ref())?;
+    let history = super::history::project_history(args.common.config.as_ref())?;
     let now = Utc::now();
     let from = super::before(now, since);
     let runtime = runtime()?;
@@ -63,7 +63,7 @@ pub fn run(args: &ReportArgs) -> Result<Exit, AppError> {
         }
     };
     super::write_file(&path, &text).map_err(AppError::Runtime)?;
-    if !args.quiet {
+    if !args.common.quiet {
         println!(
             "wrote {} ({} datasets, history {}, {} KiB)",
             path.display(),

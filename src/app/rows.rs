@@ -23,7 +23,7 @@ pub fn run(args: &RowsArgs) -> Result<Exit, AppError> {
         return Err(Diag::plain("--limit must be at least 1").into());
     }
     let config = config::load(
-        config_path(args.config.as_ref())?.as_deref(),
+        config_path(args.common.config.as_ref())?.as_deref(),
         &[],
         &Vars::default(),
     )?;
@@ -33,7 +33,7 @@ pub fn run(args: &RowsArgs) -> Result<Exit, AppError> {
         .block_on(store.groups())
         .map_err(AppError::Runtime)?;
     let Some(groups) = groups.filter(|g| !g.is_empty()) else {
-        if !args.quiet {
+        if !args.common.quiet {
             eprintln!(
                 "no failed rows stored yet in {}: `assay verify` keeps the failing rows of \
                  missing, invalid, duplicate and failed_rows checks there",

@@ -55,7 +55,7 @@ pub(super) struct PushPlan {
 pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     let mut diags = Diags::default();
     let set = parse_set(&args.set, &mut diags);
-    let outputs = parse_outputs(&args.outputs, args.quiet, &mut diags);
+    let outputs = parse_outputs(&args.outputs, args.common.quiet, &mut diags);
     let (now, timeout) = parse_times(args.now.as_ref(), args.timeout.as_ref(), &mut diags);
     if args.jobs == 0 {
         diags.push(Diag::plain("--jobs must be at least 1"));
@@ -80,7 +80,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         .iter()
         .partition(|d| Path::new(d.as_str()).is_file());
     let files: Vec<PathBuf> = files.into_iter().map(PathBuf::from).collect();
-    let config_path = config_path(args.config.as_ref())?;
+    let config_path = config_path(args.common.config.as_ref())?;
     let config_vars = Vars {
         set: set.clone(),
         defaults: HashMap::new(),

@@ -35,7 +35,7 @@ fn lock_holder(holder: &str) -> String {
 pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     let mut diags = Diags::default();
     let set = parse_set(&args.set, &mut diags);
-    let outputs = parse_outputs(&args.outputs, args.quiet, &mut diags);
+    let outputs = parse_outputs(&args.outputs, args.common.quiet, &mut diags);
     let (now, timeout) = parse_times(args.now.as_ref(), args.timeout.as_ref(), &mut diags);
     if args.fail_on == FailOnArg::New {
         diags.push(
@@ -71,7 +71,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         untrusted: false,
     };
     let config = config::load(
-        config_path(args.config.as_ref())?.as_deref(),
+        config_path(args.common.config.as_ref())?.as_deref(),
         &[],
         &config_vars,
     )?;
@@ -159,14 +159,14 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
     });
     let delivered = push
         .as_ref()
-        .map(|plan| runtime.block_on(super::push::push_results(&results, plan, args.quiet)));
+        .map(|plan| runtime.block_on(super::push::push_results(&results, plan, args.common.quiet)));
     // a notification that cannot be delivered waits in the outbox: a warning, not an exit
     if let Some(notify) = &config.notify {
         runtime.block_on(super::push::notify(
             &results,
             notify,
             &config.project_dir,
-            args.quiet,
+            args.common.quiet,
         ));
     }
     runtime.shutdown_timeout(Duration::from_secs(2));

@@ -34,7 +34,7 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, AppError> {
         runtime.shutdown_timeout(Duration::from_secs(2));
         return Ok(code);
     };
-    let delivered = runtime.block_on(super::push::push_results(&results, push, args.quiet));
+    let delivered = runtime.block_on(super::push::push_results(&results, push, args.common.quiet));
     runtime.shutdown_timeout(Duration::from_secs(2));
     // exit codes: 2, 3, 1, 4 in that order of precedence
     Ok(code.with_push(delivered))
