@@ -1,6 +1,8 @@
 //! Where assay keeps what it writes: a table set in a data source of the user's (a
 //! duckdb, postgres or mysql one), or by default an embedded DuckDB file under `.assay/`.
 //! The diagnostics store (failed rows) and the history store (scans) are both kept so.
+//! DuckDB is named here because the default store is an embedded DuckDB file: the one
+//! engine that needs no server.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -188,11 +188,11 @@ fn table_text(file: &str, step: i64, judged: &[Judged]) -> String {
     if anomalies.is_empty() {
         return out;
     }
-    let rows: Vec<[String; 5]> = anomalies
+    let rows: Vec<Vec<String>> = anomalies
         .iter()
         .map(|j| {
             let v = j.verdict.as_ref().expect("anomalies have verdicts");
-            [
+            vec![
                 timestamp_text(j.at),
                 j.value.map_or("-".into(), show),
                 v.judgement.kind().map_or("", |k| k.as_str()).to_string(),
@@ -205,29 +205,6 @@ fn table_text(file: &str, step: i64, judged: &[Judged]) -> String {
         })
         .collect();
     let header = ["timestamp", "value", "kind", "expected range", "reason"];
-    let widths: Vec<usize> = (0..4)
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: [&str; 5]| {
-        let mut l = String::new();
-        for (c, cell) in cells.iter().enumerate() {
-            if c < 4 {
-                l.push_str(&format!("{cell:<w$}  ", w = widths[c]));
-            } else {
-                l.push_str(cell);
-            }
-        }
-        l.trim_end().to_string() + "\n"
-    };
-    out.push_str(&line(header));
-    for r in &rows {
-        out.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
-    }
+    out.push_str(&crate::report::aligned(&header, &rows));
     out
 }

@@ -8,6 +8,9 @@
 //! in the store whole: a batch a file could not take is cut off again, a Parquet write
 //! that failed takes back the records it held, and a decimal a column cannot hold is
 //! refused, never rounded.
+//!
+//! DuckDB is named here for Parquet: a Parquet sink holds its records in an in-memory
+//! DuckDB and writes the file with DuckDB's Parquet writer, the one assay has.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -32,7 +32,18 @@ use crate::model::SqlText;
 use crate::source::{Source, Span};
 use crate::yaml::{self, Node};
 
-pub const TYPES: &[&str] = &["file", "duckdb", "postgres", "mysql"];
+/// A channel's `type:`: `file`, or an engine that holds stores (a table a sink creates
+/// and writes, a query a source reads), as `engine::ENGINES` says: no second list.
+pub fn types() -> Vec<&'static str> {
+    std::iter::once("file")
+        .chain(
+            crate::engine::ENGINES
+                .iter()
+                .filter(|e| e.store().is_some())
+                .map(|e| e.name()),
+        )
+        .collect()
+}
 
 const KEYS: &[&str] = &[
     "name",
@@ -210,11 +221,12 @@ fn read(
     };
     let type_node = r.required(node, "type", "a channel")?;
     let store_type = r.string(type_node, "type")?;
-    if !TYPES.contains(&store_type.as_str()) {
+    let types = types();
+    if !types.contains(&store_type.as_str()) {
         r.error(
             type_node.span,
             format!("unknown channel type '{store_type}'"),
-            Some(unknown_word_help(&store_type, TYPES, "the types are")),
+            Some(unknown_word_help(&store_type, &types, "the types are")),
         );
         return None;
     }
@@ -734,4 +746,14 @@ fn users(r: &mut Reader, node: &Node, root: &Path, base: &Path) -> Option<Vec<Us
         out.push(User { name, password });
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_types_are_file_and_the_engines_that_hold_stores() {
+        assert_eq!(types(), ["file", "duckdb", "postgres", "mysql"]);
+    }
 }

@@ -1,8 +1,11 @@
 //! Reporters turn the results document into text. They know nothing of SQL or contracts:
 //! everything they show is in `Results`.
 
+mod aligned;
 mod github;
 pub mod html;
+
+pub use aligned::aligned;
 mod junit;
 mod markdown;
 mod table;
