@@ -160,22 +160,85 @@ impl MonitorOutcome {
     }
 }
 
+/// What a scan's monitor found, typed by its kind; serialized with its `type` tag
+/// (`schema_change`, `anomaly`) as docs/results.schema.json describes. Reporters, notify
+/// and the Pushgateway ask it (`outcome`, `series`, `findings`) instead of telling the
+/// kinds apart by their fields, so a new kind is a new variant they must answer for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MonitorResult {
-    /// `schema_change` or `anomaly`
-    #[serde(rename = "type")]
-    pub monitor_type: String,
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MonitorResult {
+    SchemaChange(SchemaChangeResult),
+    Anomaly(AnomalyResult),
+}
+
+/// The schema change monitor: the changes since the last snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SchemaChangeResult {
+    pub outcome: MonitorOutcome,
+    #[serde(default)]
+    pub events: Vec<MonitorEvent>,
+}
+
+/// An anomaly monitor: its series and the verdict on this scan's value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnomalyResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
     pub outcome: MonitorOutcome,
-    /// schema changes (empty for anomaly monitors)
+    /// the document gives every monitor its `events`; an anomaly monitor has none (an
+    /// empty array, always)
     #[serde(default)]
-    pub events: Vec<MonitorEvent>,
-    /// anomaly monitors: the verdict on this scan's value, explained
-    #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
-    pub anomaly: Option<AnomalyVerdict>,
+    pub events: [MonitorEvent; 0],
+    #[serde(flatten)]
+    pub verdict: AnomalyVerdict,
+}
+
+impl MonitorResult {
+    pub fn outcome(&self) -> MonitorOutcome {
+        match self {
+            MonitorResult::SchemaChange(r) => r.outcome,
+            MonitorResult::Anomaly(r) => r.outcome,
+        }
+    }
+
+    /// The kind as its `type` tag writes it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MonitorResult::SchemaChange(_) => "schema_change",
+            MonitorResult::Anomaly(_) => "anomaly",
+        }
+    }
+
+    /// The series a monitor judges, as (metric, column); none for a whole dataset's.
+    pub fn series(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            MonitorResult::SchemaChange(_) => (None, None),
+            MonitorResult::Anomaly(r) => (r.metric.as_deref(), r.column.as_deref()),
+        }
+    }
+
+    /// The schema changes it saw (none for other kinds).
+    pub fn changes(&self) -> &[MonitorEvent] {
+        match self {
+            MonitorResult::SchemaChange(r) => &r.events,
+            MonitorResult::Anomaly(_) => &[],
+        }
+    }
+
+    /// The anomaly verdict, for an anomaly monitor.
+    pub fn anomaly(&self) -> Option<&AnomalyResult> {
+        match self {
+            MonitorResult::Anomaly(r) => Some(r),
+            MonitorResult::SchemaChange(_) => None,
+        }
+    }
+
+    /// Did it flag something (an anomaly, a schema change at level warn or fail)?
+    pub fn alerts(&self) -> bool {
+        matches!(self.outcome(), MonitorOutcome::Warn | MonitorOutcome::Fail)
+    }
 }
 
 /// An anomaly monitor's verdict on the value this scan measured. `expected`, `lower` and
@@ -206,7 +269,7 @@ impl ScanSection {
         self.data_sources
             .iter()
             .flat_map(|s| &s.datasets)
-            .flat_map(|d| d.monitors.iter().map(|m| m.outcome.verdict()))
+            .flat_map(|d| d.monitors.iter().map(|m| m.outcome().verdict()))
     }
 
     /// Something could not be scanned or recorded.
@@ -408,10 +471,21 @@ impl Results {
                     opt(&mut d.error);
                     d.skipped_columns.iter_mut().for_each(|c| *c = f(c));
                     d.profile.iter_mut().for_each(|p| opt(&mut p.column));
-                    for e in d.monitors.iter_mut().flat_map(|m| &mut m.events) {
-                        opt(&mut e.column);
-                        opt(&mut e.old);
-                        opt(&mut e.new);
+                    for m in &mut d.monitors {
+                        match m {
+                            MonitorResult::SchemaChange(c) => {
+                                for e in &mut c.events {
+                                    opt(&mut e.column);
+                                    opt(&mut e.old);
+                                    opt(&mut e.new);
+                                }
+                            }
+                            MonitorResult::Anomaly(a) => {
+                                opt(&mut a.column);
+                                opt(&mut a.metric);
+                                a.verdict.reason = f(&a.verdict.reason);
+                            }
+                        }
                     }
                 }
             }
@@ -564,6 +638,52 @@ impl Results {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The typed monitor results keep the document's shape: a `type` tag, `events` on
+    /// every monitor, an anomaly's verdict beside its fields; and read back as written.
+    #[test]
+    fn monitor_results_keep_the_documents_shape_and_read_back() {
+        let schema = MonitorResult::SchemaChange(SchemaChangeResult {
+            outcome: MonitorOutcome::Warn,
+            events: vec![MonitorEvent {
+                kind: "column_added".into(),
+                column: Some("note".into()),
+                old: None,
+                new: Some("VARCHAR".into()),
+            }],
+        });
+        let anomaly = MonitorResult::Anomaly(AnomalyResult {
+            metric: Some("row_count".into()),
+            column: None,
+            outcome: MonitorOutcome::Learning,
+            events: [],
+            verdict: AnomalyVerdict {
+                value: Some(3.0),
+                expected: None,
+                lower: None,
+                upper: None,
+                kind: None,
+                reason: "learning".into(),
+            },
+        });
+        let json = serde_json::to_value([&schema, &anomaly]).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"type": "schema_change", "outcome": "warn",
+                 "events": [{"kind": "column_added", "column": "note", "new": "VARCHAR"}]},
+                {"type": "anomaly", "metric": "row_count", "outcome": "learning", "events": [],
+                 "value": 3.0, "expected": null, "lower": null, "upper": null, "kind": null,
+                 "reason": "learning"}
+            ])
+        );
+        let back: Vec<MonitorResult> = serde_json::from_value(json).unwrap();
+        assert_eq!(back[0].changes().len(), 1);
+        assert_eq!(back[0].type_name(), "schema_change");
+        assert!(back[0].alerts() && !back[1].alerts());
+        assert_eq!(back[1].series(), (Some("row_count"), None));
+        assert_eq!(back[1].anomaly().unwrap().verdict.value, Some(3.0));
+    }
 
     fn results_with(outcomes: &[Outcome]) -> Results {
         let checks = outcomes

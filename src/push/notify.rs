@@ -9,7 +9,7 @@ use super::Failure;
 use crate::anomaly::show;
 use crate::config::{CloudConfig, NotifyConfig, NotifyOn, NotifyTarget};
 use crate::report::{change_text, threshold_text, value_text};
-use crate::results::{MonitorOutcome, Outcome, Results};
+use crate::results::{Outcome, Results};
 
 /// One thing a notification reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +50,8 @@ pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
             .flat_map(|s| &s.data_sources)
             .flat_map(|s| &s.datasets)
         {
-            for m in d.monitors.iter().filter(|m| m.anomaly.is_none()) {
-                for e in &m.events {
+            for m in &d.monitors {
+                for e in m.changes() {
                     out.push(Item {
                         on: "schema_change",
                         dataset: d.dataset.clone(),
@@ -74,14 +74,12 @@ pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
             .flat_map(|s| &s.datasets)
         {
             for m in &d.monitors {
-                let Some(a) = &m.anomaly else { continue };
-                if !matches!(m.outcome, MonitorOutcome::Warn | MonitorOutcome::Fail) {
+                let Some(anomaly) = m.anomaly() else { continue };
+                if !m.alerts() {
                     continue;
                 }
-                let series = match &m.column {
-                    Some(c) => format!("{c} {}", m.metric.as_deref().unwrap_or("")),
-                    None => m.metric.clone().unwrap_or_default(),
-                };
+                let a = &anomaly.verdict;
+                let series = crate::report::series_words(m);
                 let range = match (a.lower, a.upper) {
                     (Some(l), Some(u)) => format!(", expected {}..{}", show(l), show(u)),
                     _ => String::new(),

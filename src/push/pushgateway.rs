@@ -124,19 +124,20 @@ pub fn profile_exposition(source: &crate::results::ScannedSource) -> String {
             );
         }
         for m in &d.monitors {
+            let (metric, column) = m.series();
             let series = format!(
                 "{ds},monitor=\"{}\",metric=\"{}\",column=\"{}\"",
-                label(&m.monitor_type),
-                label(m.metric.as_deref().unwrap_or("")),
-                label(m.column.as_deref().unwrap_or(""))
+                label(m.type_name()),
+                label(metric.unwrap_or("")),
+                label(column.unwrap_or(""))
             );
-            let code = match m.outcome {
+            let code = match m.outcome() {
                 MonitorOutcome::Learning => 4,
                 MonitorOutcome::Excluded => 5,
                 o => outcome_code(o.verdict()),
             };
             let _ = writeln!(monitors, "assay_monitor_outcome{{{series}}} {code}");
-            let Some(a) = &m.anomaly else {
+            let Some(a) = m.anomaly().map(|a| &a.verdict) else {
                 continue;
             };
             for (name, v) in [

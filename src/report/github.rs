@@ -7,7 +7,7 @@
 //! a check's name cannot end the annotation and start a command of its own.
 
 use super::{change_words, summary_line, threshold_text, value_with_delta};
-use crate::results::{Outcome, Results};
+use crate::results::{MonitorResult, Outcome, Results};
 
 /// A command's message: `%`, CR and LF escaped (the runner unescapes them).
 fn data(s: &str) -> String {
@@ -75,34 +75,18 @@ pub fn render(results: &Results) -> String {
             }
             for d in &source.datasets {
                 for m in &d.monitors {
-                    let level = match m.outcome.verdict() {
+                    let level = match m.outcome().verdict() {
                         Outcome::Warn => "warning",
                         Outcome::Fail => "error",
                         _ => continue,
                     };
-                    let what = match &m.anomaly {
-                        Some(a) => format!(
-                            "{} {}: {}",
-                            m.column.as_deref().unwrap_or(""),
-                            m.metric.as_deref().unwrap_or(""),
-                            a.reason
-                        ),
-                        None => m
-                            .events
-                            .iter()
-                            .map(|e| {
-                                super::change_text(
-                                    &e.kind,
-                                    e.column.as_deref(),
-                                    e.old.as_deref(),
-                                    e.new.as_deref(),
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join("; "),
+                    let what = match m {
+                        MonitorResult::Anomaly(a) => {
+                            format!("{}: {}", super::series_words(m), a.verdict.reason)
+                        }
+                        MonitorResult::SchemaChange(_) => super::changes_words(m),
                     };
-                    let title =
-                        format!("assay: {} {}", m.monitor_type.replace('_', " "), d.dataset);
+                    let title = format!("assay: {} {}", m.type_name().replace('_', " "), d.dataset);
                     let message = format!("{}: {}", d.dataset, what.trim());
                     out.push_str(&run_command(level, &title, &message));
                 }

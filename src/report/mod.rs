@@ -13,7 +13,7 @@ mod table;
 use serde_json::Value as Json;
 
 use crate::model::threshold::fmt_num;
-use crate::results::{CheckResult, MonitorOutcome, Outcome, Results};
+use crate::results::{CheckResult, MonitorOutcome, MonitorResult, Outcome, Results};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -286,42 +286,26 @@ pub fn scan_lines(r: &Results) -> Vec<String> {
                 line.push_str(&format!(" ({} skipped)", d.skipped_columns.len()));
             }
             for m in &d.monitors {
-                let events: Vec<String> = m
-                    .events
-                    .iter()
-                    .map(|e| {
-                        change_text(
-                            &e.kind,
-                            e.column.as_deref(),
-                            e.old.as_deref(),
-                            e.new.as_deref(),
-                        )
-                    })
-                    .collect();
-                if let Some(a) = &m.anomaly {
+                match m {
                     // only what needs a look: anomalies (and how many series still learn)
-                    if matches!(m.outcome, MonitorOutcome::Warn | MonitorOutcome::Fail) {
-                        let series = match &m.column {
-                            Some(c) => format!("{c} {}", m.metric.as_deref().unwrap_or("")),
-                            None => m.metric.clone().unwrap_or_default(),
-                        };
+                    MonitorResult::Anomaly(a) if m.alerts() => {
                         line.push_str(&format!(
-                            "; anomaly {}: {series} {} ({})",
-                            m.outcome.as_str(),
-                            a.kind.as_deref().unwrap_or("").replace('_', " "),
-                            a.reason
+                            "; anomaly {}: {} {} ({})",
+                            a.outcome.as_str(),
+                            series_words(m),
+                            a.verdict.kind.as_deref().unwrap_or("").replace('_', " "),
+                            a.verdict.reason
                         ));
                     }
-                    continue;
+                    MonitorResult::Anomaly(_) => {}
+                    MonitorResult::SchemaChange(c) => {
+                        let outcome = match c.outcome {
+                            MonitorOutcome::Pass => "no change".to_string(),
+                            o => format!("{}: {}", outcome_word(o.verdict()), changes_words(m)),
+                        };
+                        line.push_str(&format!("; schema change: {outcome}"));
+                    }
                 }
-                let outcome = match m.outcome {
-                    MonitorOutcome::Pass => "no change".to_string(),
-                    o => format!("{}: {}", outcome_word(o.verdict()), events.join("; ")),
-                };
-                line.push_str(&format!(
-                    "; {}: {outcome}",
-                    m.monitor_type.replace('_', " ")
-                ));
             }
             if let Some(e) = &d.error {
                 line.push_str(&format!("; error: {e}"));
@@ -334,6 +318,31 @@ pub fn scan_lines(r: &Results) -> Vec<String> {
         None => out.push(format!("history: recorded in {}", scan.history)),
     }
     out
+}
+
+/// A monitor's series as people read it: "amount avg", "row_count"; empty for a whole
+/// dataset's monitor.
+pub fn series_words(m: &MonitorResult) -> String {
+    match m.series() {
+        (metric, Some(c)) => format!("{c} {}", metric.unwrap_or("")),
+        (metric, None) => metric.unwrap_or("").to_string(),
+    }
+}
+
+/// A monitor's schema changes in words, `; ` between them.
+pub fn changes_words(m: &MonitorResult) -> String {
+    m.changes()
+        .iter()
+        .map(|e| {
+            change_text(
+                &e.kind,
+                e.column.as_deref(),
+                e.old.as_deref(),
+                e.new.as_deref(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A schema change as people read it: "column added price (integer)".
@@ -374,17 +383,17 @@ pub fn summary_line(r: &Results) -> String {
             .data_sources
             .iter()
             .flat_map(|s| &s.datasets)
-            .filter(|d| d.monitors.iter().any(|m| !m.events.is_empty()))
+            .filter(|d| d.monitors.iter().any(|m| !m.changes().is_empty()))
             .count();
         let monitors = scan
             .data_sources
             .iter()
             .flat_map(|s| &s.datasets)
             .flat_map(|d| &d.monitors)
-            .filter(|m| m.anomaly.is_some());
+            .filter(|m| m.anomaly().is_some());
         let (mut anomalies, mut learning) = (0, 0);
         for m in monitors {
-            match m.outcome {
+            match m.outcome() {
                 MonitorOutcome::Warn | MonitorOutcome::Fail => anomalies += 1,
                 MonitorOutcome::Learning => learning += 1,
                 _ => {}

@@ -14,7 +14,7 @@ use crate::anomaly::series::infer_step;
 use crate::anomaly::{AnomalyKind, Detector, Judgement, Mark, Past, Settings, Verdict};
 use crate::config::AnomalyConfig;
 use crate::model::threshold::Level;
-use crate::results::{AnomalyVerdict, MonitorOutcome, MonitorResult};
+use crate::results::{AnomalyResult, AnomalyVerdict, MonitorOutcome, MonitorResult};
 use crate::timestamp::parse_timestamp;
 
 /// A series: dataset path (within its data source), column, metric.
@@ -129,19 +129,18 @@ fn monitor_result(p: &Point, value: f64, v: &Verdict, level: Level) -> MonitorRe
         Judgement::Normal => MonitorOutcome::Pass,
         Judgement::Anomaly(_) => MonitorOutcome::from_level(level),
     };
-    MonitorResult {
-        monitor_type: "anomaly".into(),
+    MonitorResult::Anomaly(AnomalyResult {
         metric: Some(p.metric.clone()),
         column: p.column.clone(),
         outcome,
-        events: Vec::new(),
-        anomaly: Some(AnomalyVerdict {
+        events: [],
+        verdict: AnomalyVerdict {
             value: Some(value),
             expected: v.expected,
             lower: v.lower,
             upper: v.upper,
             kind: v.judgement.kind().map(|k| k.as_str().to_string()),
             reason: v.reason.clone(),
-        }),
-    }
+        },
+    })
 }

@@ -21,7 +21,7 @@ use crate::model::threshold::Level;
 use crate::plan::Resolved;
 use crate::results::{
     MonitorEvent, MonitorOutcome, MonitorResult, ProfileValue, Results, ScanSection,
-    ScannedDataset, ScannedSource, SCAN_SCHEMA_VERSION,
+    ScannedDataset, ScannedSource, SchemaChangeResult, SCAN_SCHEMA_VERSION,
 };
 use crate::sql::dialect::print_select;
 use crate::verify::{self, RunOptions};
@@ -344,10 +344,7 @@ fn dataset_result(config: &Config, source: &str, o: &Observed, events: &[Event])
             })
             .collect(),
         skipped_columns: o.skipped.clone(),
-        monitors: vec![MonitorResult {
-            monitor_type: "schema_change".into(),
-            metric: None,
-            column: None,
+        monitors: vec![MonitorResult::SchemaChange(SchemaChangeResult {
             outcome,
             events: events
                 .iter()
@@ -358,8 +355,7 @@ fn dataset_result(config: &Config, source: &str, o: &Observed, events: &[Event])
                     new: e.new.clone(),
                 })
                 .collect(),
-            anomaly: None,
-        }],
+        })],
         error: o.error.as_deref().map(crate::secrets::mask),
     }
 }
