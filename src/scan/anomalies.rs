@@ -122,6 +122,34 @@ pub fn judge(
     (verdicts, results)
 }
 
+/// The anomaly monitor: each monitored series' new point judged against its recorded
+/// points (the detector rebuilt from their verdicts), as `scan.monitors.anomalies` says.
+pub struct AnomalyMonitor;
+pub static MONITOR: AnomalyMonitor = AnomalyMonitor;
+
+impl super::monitor::Monitor for AnomalyMonitor {
+    fn name(&self) -> &'static str {
+        "anomaly"
+    }
+
+    fn judge(&self, s: &super::monitor::Subject) -> super::monitor::Finding {
+        let (verdicts, results) = judge(
+            &s.config.scan.anomalies,
+            s.data_source,
+            s.path,
+            s.points,
+            s.past_points,
+            s.accepted,
+            s.now,
+        );
+        super::monitor::Finding {
+            results,
+            events: Vec::new(),
+            verdicts,
+        }
+    }
+}
+
 fn monitor_result(p: &Point, value: f64, v: &Verdict, level: Level) -> MonitorResult {
     let outcome = match v.judgement {
         Judgement::Learning => MonitorOutcome::Learning,

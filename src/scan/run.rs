@@ -12,16 +12,15 @@ use super::history::{
     Accepted, CheckRecord, DatasetRecord, HistoryStore, MonitorPoint, ScanRecord,
 };
 use super::profile::{self, Point};
-use super::schema_change::{self, Event, SnapshotColumn};
-use crate::config::{ChangeKind, Config};
+use super::schema_change::SnapshotColumn;
+use crate::config::Config;
 use crate::diagnostics::Store;
 use crate::engine::DataSourceConfig;
 use crate::exec::{Limits, RunControl};
-use crate::model::threshold::Level;
 use crate::plan::Resolved;
 use crate::results::{
-    MonitorEvent, MonitorOutcome, MonitorResult, ProfileValue, Results, ScanSection,
-    ScannedDataset, ScannedSource, SchemaChangeResult, SCAN_SCHEMA_VERSION,
+    MonitorResult, ProfileValue, Results, ScanSection, ScannedDataset, ScannedSource,
+    SCAN_SCHEMA_VERSION,
 };
 use crate::sql::dialect::print_select;
 use crate::verify::{self, RunOptions};
@@ -123,24 +122,21 @@ pub async fn run(
         let mut scanned = Vec::new();
         for (o, points) in datasets.drain(..) {
             let path = o.path.join("/");
-            let events = schema_change::changes(
-                previous.remove(&path).as_deref(),
-                o.snapshot.as_deref(),
-                seen_before,
-                ds.dialect(),
-            );
-            let (verdicts, monitors) = anomalies::judge(
-                &config.scan.anomalies,
-                &name,
-                &path,
-                &points,
-                &past.0,
-                &past.1,
-                opts.now,
-            );
-            let mut result = dataset_result(config, &name, &o, &events);
-            result.monitors.extend(monitors);
-            scanned.push(result);
+            let previous_columns = previous.remove(&path);
+            let found = super::monitor::judge_all(&super::monitor::Subject {
+                config,
+                data_source: &name,
+                path: &path,
+                dialect: ds.dialect(),
+                snapshot: o.snapshot.as_deref(),
+                previous: previous_columns.as_deref(),
+                source_seen_before: seen_before,
+                points: &points,
+                past_points: &past.0,
+                accepted: &past.1,
+                now: opts.now,
+            });
+            scanned.push(dataset_result(&name, &o, found.results));
             let checks = check_records
                 .remove(&(name.clone(), path.clone()))
                 .unwrap_or_default();
@@ -149,8 +145,8 @@ pub async fn run(
                 dataset: path,
                 snapshot: o.snapshot,
                 points,
-                events: leveled(config, events),
-                verdicts,
+                events: found.events,
+                verdicts: found.verdicts,
                 checks,
             });
         }
@@ -159,7 +155,19 @@ pub async fn run(
             if !config.scan.selects(&format!("{name}/{path}")) {
                 continue;
             }
-            let events = schema_change::changes(Some(&cols), None, true, ds.dialect());
+            let found = super::monitor::judge_all(&super::monitor::Subject {
+                config,
+                data_source: &name,
+                path: &path,
+                dialect: ds.dialect(),
+                snapshot: None,
+                previous: Some(&cols),
+                source_seen_before: true,
+                points: &[],
+                past_points: &past.0,
+                accepted: &past.1,
+                now: opts.now,
+            });
             let gone = Observed {
                 path: path.split('/').map(str::to_string).collect(),
                 view: false,
@@ -168,14 +176,14 @@ pub async fn run(
                 skipped: Vec::new(),
                 error: None,
             };
-            scanned.push(dataset_result(config, &name, &gone, &events));
+            scanned.push(dataset_result(&name, &gone, found.results));
             record.datasets.push(DatasetRecord {
                 data_source: name.clone(),
                 dataset: path,
                 snapshot: None,
                 points: Vec::new(),
-                events: leveled(config, events),
-                verdicts: HashMap::new(),
+                events: found.events,
+                verdicts: found.verdicts,
                 checks: Vec::new(),
             });
         }
@@ -311,26 +319,8 @@ async fn observe_source(
     Ok(out)
 }
 
-/// Each event with the level its kind has.
-fn leveled(config: &Config, events: Vec<Event>) -> Vec<(Event, Level)> {
-    events
-        .into_iter()
-        .map(|e| {
-            let level = ChangeKind::named(&e.kind).map_or(Level::Warn, |k| config.scan.level(k));
-            (e, level)
-        })
-        .collect()
-}
-
-fn dataset_result(config: &Config, source: &str, o: &Observed, events: &[Event]) -> ScannedDataset {
-    let leveled = leveled(config, events.to_vec());
-    let outcome = if leveled.iter().any(|(_, l)| *l == Level::Fail) {
-        MonitorOutcome::Fail
-    } else if leveled.is_empty() {
-        MonitorOutcome::Pass
-    } else {
-        MonitorOutcome::Warn
-    };
+/// A dataset as the results document shows it: its profile and what monitors found.
+fn dataset_result(source: &str, o: &Observed, monitors: Vec<MonitorResult>) -> ScannedDataset {
     ScannedDataset {
         dataset: format!("{source}/{}", o.path.join("/")),
         view: o.view,
@@ -344,18 +334,7 @@ fn dataset_result(config: &Config, source: &str, o: &Observed, events: &[Event])
             })
             .collect(),
         skipped_columns: o.skipped.clone(),
-        monitors: vec![MonitorResult::SchemaChange(SchemaChangeResult {
-            outcome,
-            events: events
-                .iter()
-                .map(|e| MonitorEvent {
-                    kind: e.kind.clone(),
-                    column: e.column.clone(),
-                    old: e.old.clone(),
-                    new: e.new.clone(),
-                })
-                .collect(),
-        })],
+        monitors,
         error: o.error.as_deref().map(crate::secrets::mask),
     }
 }

@@ -122,6 +122,55 @@ fn column_changes(prev: &[SnapshotColumn], cur: &[SnapshotColumn], d: &dyn Diale
     events
 }
 
+/// The schema change monitor: a dataset's columns against the last scan's snapshot, each
+/// change at the level `scan.schema_changes` gives its kind.
+pub struct SchemaChangeMonitor;
+pub static MONITOR: SchemaChangeMonitor = SchemaChangeMonitor;
+
+impl super::monitor::Monitor for SchemaChangeMonitor {
+    fn name(&self) -> &'static str {
+        "schema_change"
+    }
+
+    fn judge(&self, s: &super::monitor::Subject) -> super::monitor::Finding {
+        use crate::model::threshold::Level;
+        use crate::results::{MonitorEvent, MonitorOutcome, MonitorResult, SchemaChangeResult};
+        let events = changes(s.previous, s.snapshot, s.source_seen_before, s.dialect);
+        let leveled: Vec<(Event, Level)> = events
+            .into_iter()
+            .map(|e| {
+                let level = crate::config::ChangeKind::named(&e.kind)
+                    .map_or(Level::Warn, |k| s.config.scan.level(k));
+                (e, level)
+            })
+            .collect();
+        let outcome = if leveled.iter().any(|(_, l)| *l == Level::Fail) {
+            MonitorOutcome::Fail
+        } else if leveled.is_empty() {
+            MonitorOutcome::Pass
+        } else {
+            MonitorOutcome::Warn
+        };
+        let result = MonitorResult::SchemaChange(SchemaChangeResult {
+            outcome,
+            events: leveled
+                .iter()
+                .map(|(e, _)| MonitorEvent {
+                    kind: e.kind.clone(),
+                    column: e.column.clone(),
+                    old: e.old.clone(),
+                    new: e.new.clone(),
+                })
+                .collect(),
+        });
+        super::monitor::Finding {
+            results: vec![result],
+            events: leveled,
+            verdicts: Default::default(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
