@@ -771,6 +771,7 @@ fn record_history(dir: &Path) {
     let conn = duckdb::Connection::open(&file).unwrap();
     conn.execute_batch(
         "INSERT INTO assay_metric_points
+             (scan_id, measured_at, data_source, dataset, column_name, metric, value)
            SELECT 'scan-' || d, TIMESTAMP '2025-01-01' + INTERVAL (d) DAY, data_source, dataset,
                   column_name, metric, value
            FROM assay_metric_points, range(1, 365) r(d);
