@@ -1463,9 +1463,13 @@ fn report_part() {
         datasets: (0..DATASETS)
             .map(|d| DatasetPage {
                 name: format!("warehouse/sales/table_{d:03}"),
-                latest: Some(if d % 7 == 0 { "fail" } else { "pass" }.into()),
+                latest: Some(if d % 7 == 0 {
+                    assay::results::Outcome::Fail
+                } else {
+                    assay::results::Outcome::Pass
+                }),
                 strip: (0..30)
-                    .map(|i| (start + i * 86400, "pass".to_string()))
+                    .map(|i| (start + i * 86400, assay::results::Outcome::Pass))
                     .collect(),
                 series: (0..METRICS)
                     .map(|m| Series {
@@ -1506,7 +1510,7 @@ fn report_part() {
                     .map(|c| CheckLine {
                         name: format!("check {c}"),
                         column: None,
-                        outcome: "pass".into(),
+                        outcome: assay::results::Outcome::Pass,
                         value: Some(c as f64),
                         threshold: "< 10".into(),
                         failed_rows: None,
@@ -1578,7 +1582,7 @@ fn report_command(assay: &str, dir: &Path) {
                     check_type: "row_count".into(),
                     name: "row count".into(),
                     column: None,
-                    outcome: "pass".into(),
+                    outcome: assay::results::Outcome::Pass,
                     value: Some(1000.0),
                     threshold: r#"{"must_be_greater_than":0}"#.into(),
                     failed_rows: None,

@@ -11,12 +11,14 @@ pub const SCHEMA_VERSION: &str = "1.0";
 /// A scan's document: verify's, with the `scan` section.
 pub const SCAN_SCHEMA_VERSION: &str = "1.1";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Pass,
     Warn,
     Fail,
+    /// also what nothing yet says otherwise
+    #[default]
     NotEvaluated,
 }
 

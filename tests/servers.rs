@@ -1045,7 +1045,11 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                     check_type: "missing".into(),
                     name: "it's \"missing\"; DROP TABLE x --".into(),
                     column: Some("it's".into()),
-                    outcome: if rows > 100.0 { "fail" } else { "pass" }.into(),
+                    outcome: if rows > 100.0 {
+                        assay::results::Outcome::Fail
+                    } else {
+                        assay::results::Outcome::Pass
+                    },
                     value: Some(rows / 10.0),
                     threshold: r#"{"must_be":0}"#.into(),
                     failed_rows: (rows > 100.0).then(|| {

@@ -288,7 +288,7 @@ fn series_text(points: &[PointRow], events: &[EventRow]) -> String {
             let anomaly = p
                 .verdict
                 .as_ref()
-                .filter(|v| v.outcome == "anomaly")
+                .filter(|v| v.outcome == crate::scan::history::PointOutcome::Anomaly)
                 .map(|v| {
                     let range = match (v.lower, v.upper) {
                         (Some(l), Some(u)) => format!(" (expected {}..{})", show(l), show(u)),

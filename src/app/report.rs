@@ -141,9 +141,9 @@ fn seconds(text: &str) -> Option<i64> {
 
 /// The worst of recorded outcomes, as the results document ranks them (not evaluated
 /// above fail); None when there are none.
-fn worst<'a>(outcomes: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let outcomes: Vec<Outcome> = outcomes.into_iter().map(Outcome::named).collect();
-    (!outcomes.is_empty()).then(|| crate::results::worst(outcomes).as_str().to_string())
+fn worst(outcomes: impl IntoIterator<Item = Outcome>) -> Option<Outcome> {
+    let outcomes: Vec<Outcome> = outcomes.into_iter().collect();
+    (!outcomes.is_empty()).then(|| crate::results::worst(outcomes))
 }
 
 /// Threshold lines from a check's threshold JSON: each bound with its words.
@@ -298,17 +298,17 @@ pub fn build(
         d.strip = scans
             .iter()
             .filter_map(|((at, _), rows)| {
-                worst(rows.iter().map(|r| r.check.outcome.as_str())).map(|o| (*at, o))
+                worst(rows.iter().map(|r| r.check.outcome)).map(|o| (*at, o))
             })
             .collect();
         if let Some(((_, scan_id), latest)) = scans.iter().next_back() {
-            d.latest = worst(latest.iter().map(|r| r.check.outcome.as_str()));
+            d.latest = worst(latest.iter().map(|r| r.check.outcome));
             d.checks = latest
                 .iter()
                 .map(|r| CheckLine {
                     name: r.check.name.clone(),
                     column: r.check.column.clone(),
-                    outcome: r.check.outcome.clone(),
+                    outcome: r.check.outcome,
                     value: r.check.value,
                     threshold: serde_json::from_str(&r.check.threshold)
                         .map(|t| crate::report::threshold_words(&t))

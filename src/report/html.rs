@@ -8,6 +8,7 @@ use std::fmt::Write;
 use chrono::DateTime;
 
 use crate::model::threshold::fmt_num;
+use crate::results::Outcome;
 
 /// What the page shows.
 #[derive(Debug, Clone, Default)]
@@ -28,9 +29,9 @@ pub struct DatasetPage {
     /// `data_source/path`
     pub name: String,
     /// the latest outcome of its checks (worst of them); None: no checks
-    pub latest: Option<String>,
+    pub latest: Option<Outcome>,
     /// the worst check outcome of each recent scan, oldest first
-    pub strip: Vec<(i64, String)>,
+    pub strip: Vec<(i64, Outcome)>,
     pub series: Vec<Series>,
     pub events: Vec<SchemaEvent>,
     /// the latest checks
@@ -80,7 +81,7 @@ pub struct SchemaEvent {
 pub struct CheckLine {
     pub name: String,
     pub column: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub value: Option<f64>,
     pub threshold: String,
     /// store, table, scan id, rows captured
@@ -110,15 +111,15 @@ pub fn page_of(results: &crate::results::Results) -> Page {
             .iter()
             .map(|d| DatasetPage {
                 name: d.dataset.clone(),
-                latest: (!d.checks.is_empty()).then(|| d.outcome.as_str().to_string()),
-                strip: vec![(at, d.outcome.as_str().to_string())],
+                latest: (!d.checks.is_empty()).then_some(d.outcome),
+                strip: vec![(at, d.outcome)],
                 checks: d
                     .checks
                     .iter()
                     .map(|c| CheckLine {
                         name: c.name.clone(),
                         column: c.column.clone(),
-                        outcome: c.outcome.as_str().to_string(),
+                        outcome: c.outcome,
                         value: c.value,
                         threshold: super::threshold_words(&c.threshold),
                         failed_rows: c.failed_rows.as_ref().map(|f| {
@@ -204,14 +205,16 @@ fn ago(seconds: f64) -> String {
 
 /// The outcome as a shape and a word, so it never rests on colour alone.
 /// The class (and shape) of an outcome: pass, warn, fail, or ne (not evaluated).
-fn outcome_class(outcome: &str) -> &str {
+fn outcome_class(outcome: Outcome) -> &'static str {
     match outcome {
-        "pass" | "warn" | "fail" => outcome,
-        _ => "ne",
+        Outcome::Pass => "pass",
+        Outcome::Warn => "warn",
+        Outcome::Fail => "fail",
+        Outcome::NotEvaluated => "ne",
     }
 }
 
-fn outcome_mark(outcome: &str, title: &str) -> String {
+fn outcome_mark(outcome: Outcome, title: &str) -> String {
     let class = outcome_class(outcome);
     // the shapes are drawn once per page (MARKS) and used here
     format!(
@@ -227,23 +230,23 @@ const MARKS: &str =
 <symbol id='m-fail' viewBox='0 0 12 12'><path d='M1 1 L11 11 M11 1 L1 11'/></symbol>\
 <symbol id='m-ne' viewBox='0 0 12 12'><circle cx='6' cy='6' r='4.5' fill='none'/></symbol>";
 
-fn outcome_word(outcome: &str) -> &'static str {
+fn outcome_word(outcome: Outcome) -> &'static str {
     match outcome {
-        "pass" => "pass",
-        "warn" => "warn",
-        "fail" => "fail",
-        _ => "not evaluated",
+        Outcome::Pass => "pass",
+        Outcome::Warn => "warn",
+        Outcome::Fail => "fail",
+        Outcome::NotEvaluated => "not evaluated",
     }
 }
 
 /// Rank for sorting: failing first.
-fn rank(outcome: Option<&str>) -> u8 {
+fn rank(outcome: Option<Outcome>) -> u8 {
     match outcome {
-        Some("fail") => 0,
-        Some("not_evaluated") => 1,
-        Some("warn") => 2,
-        Some("pass") => 3,
-        _ => 4,
+        Some(Outcome::Fail) => 0,
+        Some(Outcome::NotEvaluated) => 1,
+        Some(Outcome::Warn) => 2,
+        Some(Outcome::Pass) => 3,
+        None => 4,
     }
 }
 
@@ -833,15 +836,15 @@ fn anchor(name: &str) -> String {
 pub fn render(page: &Page) -> String {
     let mut datasets: Vec<&DatasetPage> = page.datasets.iter().collect();
     datasets.sort_by(|a, b| {
-        rank(a.latest.as_deref())
-            .cmp(&rank(b.latest.as_deref()))
+        rank(a.latest)
+            .cmp(&rank(b.latest))
             .then(a.name.cmp(&b.name))
     });
     let checks: usize = datasets.iter().map(|d| d.checks.len()).sum();
     let failing: usize = datasets
         .iter()
         .flat_map(|d| &d.checks)
-        .filter(|c| c.outcome == "fail")
+        .filter(|c| c.outcome == Outcome::Fail)
         .count();
     let alerting: usize = datasets.iter().map(|d| d.alerting.len()).sum();
     // the page stays a few MB however much history there is: fewer points per line when
@@ -901,7 +904,7 @@ pub fn render(page: &Page) -> String {
          </tr></thead><tbody>",
     );
     for d in &datasets {
-        let latest = d.latest.as_deref();
+        let latest = d.latest;
         let rows = d
             .series
             .iter()
@@ -918,7 +921,7 @@ pub fn render(page: &Page) -> String {
             ),
         );
         // the last 30 scans in one drawing, a shape with its tooltip each
-        let recent: Vec<&(i64, String)> = d.strip.iter().rev().take(STRIP).rev().collect();
+        let recent: Vec<&(i64, Outcome)> = d.strip.iter().rev().take(STRIP).rev().collect();
         if !recent.is_empty() {
             let _ = write!(
                 h,
@@ -927,13 +930,13 @@ pub fn render(page: &Page) -> String {
                 recent.len()
             );
             for (i, (at, o)) in recent.iter().enumerate() {
-                let class = outcome_class(o);
+                let class = outcome_class(*o);
                 let _ = write!(
                     h,
                     "<use class='mark {class}' href='#m-{class}' x='{}' width='12' height='12'><title>{}: {}</title></use>",
                     i * 14,
                     time(*at),
-                    outcome_word(o)
+                    outcome_word(*o)
                 );
             }
             h.push_str("</svg>");
@@ -981,8 +984,8 @@ pub fn render(page: &Page) -> String {
                 let _ = write!(
                     h,
                     "<tr><td>{} {}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    outcome_mark(&c.outcome, outcome_word(&c.outcome)),
-                    outcome_word(&c.outcome),
+                    outcome_mark(c.outcome, outcome_word(c.outcome)),
+                    outcome_word(c.outcome),
                     esc(&c.name),
                     c.column.as_ref().map_or_else(String::new, |col| format!(
                         " <span class='muted'>({})</span>",
@@ -1165,7 +1168,7 @@ mod tests {
                 name: "db/main/orders".into(),
                 checks: vec![CheckLine {
                     name: "row count".into(),
-                    outcome: "pass".into(),
+                    outcome: Outcome::Pass,
                     ..CheckLine::default()
                 }],
                 ..DatasetPage::default()
@@ -1198,10 +1201,10 @@ mod tests {
             title: "<script>alert(1)</script>".into(),
             datasets: vec![DatasetPage {
                 name: "db/main/'x\"<y>".into(),
-                latest: Some("fail".into()),
+                latest: Some(Outcome::Fail),
                 checks: vec![CheckLine {
                     name: "<img src=x onerror=alert(1)>".into(),
-                    outcome: "fail".into(),
+                    outcome: Outcome::Fail,
                     ..CheckLine::default()
                 }],
                 ..DatasetPage::default()

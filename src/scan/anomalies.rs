@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::history::{Accepted, MonitorPoint, Outcome, Verdicts};
+use super::history::{Accepted, MonitorPoint, PointOutcome, Verdicts};
 use super::profile::Point;
 use crate::anomaly::series::infer_step;
 use crate::anomaly::{AnomalyKind, Detector, Judgement, Mark, Past, Settings, Verdict};
@@ -70,8 +70,10 @@ pub fn rebuild(
             Mark::Excluded
         } else {
             match (row.outcome, row.kind) {
-                (Outcome::Anomaly, Some(k)) if k != AnomalyKind::LevelShift => Mark::Flagged(k),
-                (Outcome::Excluded, _) => Mark::Excluded,
+                (PointOutcome::Anomaly, Some(k)) if k != AnomalyKind::LevelShift => {
+                    Mark::Flagged(k)
+                }
+                (PointOutcome::Excluded, _) => Mark::Excluded,
                 _ => Mark::Normal,
             }
         };

@@ -67,8 +67,7 @@ pub struct CheckRecord {
     pub check_type: String,
     pub name: String,
     pub column: Option<String>,
-    /// pass, warn, fail, not_evaluated
-    pub outcome: String,
+    pub outcome: crate::results::Outcome,
     pub value: Option<f64>,
     /// the threshold as compact JSON (`{"must_be": 0}`)
     pub threshold: String,
@@ -84,7 +83,7 @@ impl CheckRecord {
             check_type: c.check_type.clone(),
             name: c.name.clone(),
             column: c.column.clone(),
-            outcome: c.outcome.as_str().to_string(),
+            outcome: c.outcome,
             value: c.value,
             threshold: c.threshold.to_string(),
             failed_rows: c
@@ -147,7 +146,7 @@ pub struct PointRow {
 
 /// What the monitor said of a recorded point, as far as rebuilding a detector goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum PointOutcome {
     NotMonitored,
     Learning,
     Pass,
@@ -155,14 +154,14 @@ pub enum Outcome {
     Excluded,
 }
 
-impl Outcome {
-    fn named(text: &str) -> Outcome {
+impl PointOutcome {
+    pub(super) fn named(text: &str) -> PointOutcome {
         match text {
-            "learning" => Outcome::Learning,
-            "pass" => Outcome::Pass,
-            "anomaly" => Outcome::Anomaly,
-            "excluded" => Outcome::Excluded,
-            _ => Outcome::NotMonitored,
+            "learning" => PointOutcome::Learning,
+            "pass" => PointOutcome::Pass,
+            "anomaly" => PointOutcome::Anomaly,
+            "excluded" => PointOutcome::Excluded,
+            _ => PointOutcome::NotMonitored,
         }
     }
 }
@@ -172,7 +171,7 @@ impl Outcome {
 pub struct MonitorPoint {
     pub at: i64,
     pub value: Option<f64>,
-    pub outcome: Outcome,
+    pub outcome: PointOutcome,
     pub kind: Option<AnomalyKind>,
     /// a level shift: the time its baseline re-learns from
     pub reset_from: Option<i64>,
@@ -181,8 +180,7 @@ pub struct MonitorPoint {
 /// A verdict as recorded with its point.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedVerdict {
-    /// learning, pass, anomaly, excluded
-    pub outcome: String,
+    pub outcome: PointOutcome,
     pub expected: Option<f64>,
     pub lower: Option<f64>,
     pub upper: Option<f64>,

@@ -212,7 +212,7 @@ pub(super) fn check_row(r: &[Value]) -> CheckRow {
             check_type: text(r.get(5)).unwrap_or_default(),
             name: text(r.get(6)).unwrap_or_default(),
             column: text(r.get(7)),
-            outcome: text(r.get(8)).unwrap_or_default(),
+            outcome: crate::results::Outcome::named(&text(r.get(8)).unwrap_or_default()),
             value: r.get(9).and_then(Value::as_f64),
             threshold: text(r.get(10)).unwrap_or_default(),
             failed_rows: match (text(r.get(11)), text(r.get(12))) {
@@ -429,8 +429,8 @@ impl HistoryStore {
                 continue;
             };
             let outcome = match r.get(5) {
-                Some(Value::Text(t)) => Outcome::named(t),
-                _ => Outcome::NotMonitored,
+                Some(Value::Text(t)) => PointOutcome::named(t),
+                _ => PointOutcome::NotMonitored,
             };
             let kind = match r.get(6) {
                 Some(Value::Text(t)) => AnomalyKind::named(t),
@@ -584,7 +584,7 @@ impl HistoryStore {
                 metric: text(r.get(4)).unwrap_or_default(),
                 value: r.get(5).and_then(Value::as_f64),
                 verdict: text(r.get(6)).map(|outcome| RecordedVerdict {
-                    outcome,
+                    outcome: PointOutcome::named(&outcome),
                     expected: r.get(7).and_then(Value::as_f64),
                     lower: r.get(8).and_then(Value::as_f64),
                     upper: r.get(9).and_then(Value::as_f64),

@@ -64,7 +64,7 @@ impl HistoryStore {
                     text(&c.check_type),
                     text(&c.name),
                     opt(c.column.as_deref()),
-                    text(&c.outcome),
+                    text(c.outcome.as_str()),
                     number(c.value),
                     text(&c.threshold),
                     opt(rows.map(|(store, _, _)| store.as_str())),
