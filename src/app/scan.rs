@@ -32,7 +32,19 @@ fn lock_holder(holder: &str) -> String {
     )
 }
 
-pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
+/// The scan, validated: everything in it is known good before anything connects.
+struct Plan {
+    config: crate::config::Config,
+    sources: Vec<crate::engine::DataSourceConfig>,
+    contracts: Vec<crate::plan::Resolved>,
+    options: RunOptions,
+    outputs: Vec<super::run_config::Output>,
+    push: Option<super::run_config::PushPlan>,
+    lock_timeout: Duration,
+}
+
+/// Arguments, config and contracts -> the plan of a scan; every input error together.
+fn prepare(args: &ScanArgs) -> Result<Plan, AppError> {
     let mut diags = Diags::default();
     let set = parse_set(&args.set, &mut diags);
     let outputs = parse_outputs(&args.outputs, args.common.quiet, &mut diags);
@@ -114,6 +126,27 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         now,
         capture: capture_options(&config, args.no_failed_rows),
     };
+    Ok(Plan {
+        config,
+        sources,
+        contracts,
+        options,
+        outputs,
+        push,
+        lock_timeout,
+    })
+}
+
+pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
+    let Plan {
+        config,
+        sources,
+        contracts,
+        options,
+        outputs,
+        push,
+        lock_timeout,
+    } = prepare(args)?;
     let store = Store::from_config(&config);
     let history = HistoryStore::from_config(&config);
     // overlapping cron runs take turns on the history
