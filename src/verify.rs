@@ -16,10 +16,10 @@ use tracing::{debug, info};
 use crate::capture;
 use crate::checks::{Capture, NeedCtx};
 use crate::contract::Check;
-use crate::diagnostics::{self, Store};
 use crate::error::RunError;
 use crate::evaluate::{self, not_evaluated, Measured};
 use crate::exec::{ColumnInfo, ExecError, Executor, Limits, RunControl, Session, Value};
+use crate::failing_rows::{self, Store};
 use crate::plan::{self, CheckPlan, Resolved};
 use crate::results::{
     CapturedRows, CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION,
@@ -129,7 +129,7 @@ pub async fn run(
         // nothing that leaves the program, the store included, holds a secret
         dataset.mask_secrets();
         if let Some(store) = store {
-            diagnostics::store_captured(store, &scan_id, &mut dataset).await;
+            failing_rows::store_captured(store, &scan_id, &mut dataset).await;
         }
         dataset.captured.clear();
         datasets.push(dataset);

@@ -13,8 +13,8 @@ use super::{config_path, runtime, AppError};
 use crate::cli::{HistoryFormat, RowsArgs};
 use crate::config;
 use crate::diag::{did_you_mean, Diag};
-use crate::diagnostics::{Group, Store, StoredRow};
 use crate::exit::Exit;
+use crate::failing_rows::{Group, Store, StoredRow};
 use crate::interp::Vars;
 
 pub fn run(args: &RowsArgs) -> Result<Exit, AppError> {

@@ -13,7 +13,7 @@ use crate::cli::{FailOnArg, VerifyArgs};
 use crate::config::{self, CloudConfig, Config};
 use crate::contract::{self, Contract};
 use crate::diag::{unknown_word_help, Diag, Diags};
-use crate::diagnostics;
+use crate::failing_rows;
 use crate::interp::Vars;
 use crate::plan::{self, Resolved};
 use crate::report::{Format, FORMATS};
@@ -36,7 +36,7 @@ pub(super) struct Run {
     /// --push: where to, and where the outbox is
     pub(super) push: Option<PushPlan>,
     /// where failing rows go
-    pub(super) store: diagnostics::Store,
+    pub(super) store: failing_rows::Store,
     /// the history store, for the page of `-o html=PATH` (only then: a verify without it
     /// opens no history)
     pub(super) history: Option<crate::scan::history::HistoryStore>,
@@ -173,7 +173,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             now,
             capture: capture_options(&config, args.no_failed_rows),
         },
-        store: diagnostics::Store::from_config(&config).in_environment(&args.environment),
+        store: failing_rows::Store::from_config(&config).in_environment(&args.environment),
         history: page.then(|| crate::scan::history::HistoryStore::from_config(&config)),
         _received: received,
         baseline,

@@ -14,9 +14,9 @@ use super::history::{
 use super::profile::{self, Point};
 use super::schema_change::SnapshotColumn;
 use crate::config::Config;
-use crate::diagnostics::Store;
 use crate::engine::DataSourceConfig;
 use crate::exec::{Limits, RunControl};
+use crate::failing_rows::Store;
 use crate::plan::Resolved;
 use crate::results::{
     MonitorResult, ProfileValue, Results, ScanSection, ScannedDataset, ScannedSource,
