@@ -178,18 +178,7 @@ fn the_modules_of_src_keep_the_layer_order_of_the_architecture_doc() {
 
 #[test]
 fn the_modules_of_src_have_no_import_cycle() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut paths = Vec::new();
-    files(&src, &mut paths);
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for path in &paths {
-        let Some(module) = module_of(path, &src) else {
-            continue;
-        };
-        let text = std::fs::read_to_string(path).unwrap();
-        let refs = graph.entry(module.clone()).or_default();
-        refs.extend(references(&text).into_iter().filter(|r| *r != module));
-    }
+    let graph = module_graph();
     assert!(graph.len() > 15, "modules found: {:?}", graph.keys());
     assert!(graph["plan"].contains("checks"), "{:?}", graph["plan"]);
     if let Some(cycle) = find_cycle(&graph) {

@@ -201,14 +201,7 @@ fn series_command(
     });
     runtime.shutdown_timeout(Duration::from_secs(2));
     let text = result.map_err(AppError::Runtime)??;
-    match path {
-        Some(p) => super::write_file(&p, &text).map_err(AppError::Runtime)?,
-        None => {
-            for line in text.lines() {
-                println!("{}", crate::results::printable_text(line));
-            }
-        }
-    }
+    super::write_out(path.as_deref(), &text)?;
     Ok(Exit::Ok)
 }
 

@@ -68,19 +68,16 @@ fn glob_of(text: Option<&str>) -> Result<Option<Glob>, Diag> {
 
 pub fn run(args: &InitArgs) -> Result<Exit, AppError> {
     let glob = glob_of(args.glob.as_deref())?;
-    let now = match &args.now {
-        Some(t) => crate::timestamp::parse_timestamp(t).ok_or_else(|| {
-            Diag::plain(format!("--now '{t}' is not a timestamp"))
-                .with_help("write it as RFC 3339, like 2026-03-01T00:00:00Z")
-        })?,
-        None => Utc::now(),
-    };
+    let mut diags = Diags::default();
+    let (now, _) = super::run_config::parse_times(args.now.as_ref(), None, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
     let config = config::load(
         config_path(args.common.config.as_ref())?.as_deref(),
         &[],
         &Vars::default(),
     )?;
-    let mut diags = Diags::default();
     if config.data_sources.is_empty() {
         diags.push(
             Diag::plain("there is no data source to write contracts for").with_help(

@@ -25,6 +25,16 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as text, as a store hands it back: text as it is (not quoted, as Display
+    /// quotes it), anything else as Display writes it; None for NULL.
+    pub fn to_text(&self) -> Option<String> {
+        match self {
+            Value::Null => None,
+            Value::Text(t) | Value::Other(t) => Some(t.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

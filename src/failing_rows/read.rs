@@ -29,12 +29,7 @@ pub struct StoredRow {
 }
 
 fn text(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::Null) | None => String::new(),
-        // Display quotes text, as SQL shows it
-        Some(Value::Text(s)) | Some(Value::Other(s)) => s.clone(),
-        Some(v) => v.to_string(),
-    }
+    v.and_then(Value::to_text).unwrap_or_default()
 }
 
 impl Store {

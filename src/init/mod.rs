@@ -149,9 +149,8 @@ pub fn add_values(p: &mut DatasetProfile, rows: &[Vec<Value>]) {
         let (Some(i), Some(v)) = (r.first().and_then(Value::as_f64), r.get(1)) else {
             continue;
         };
-        let text = match v {
-            Value::Text(s) | Value::Other(s) => s.clone(),
-            other => other.to_string(),
+        let Some(text) = v.to_text() else {
+            continue;
         };
         if let Some(values) = p
             .columns

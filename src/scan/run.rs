@@ -120,21 +120,29 @@ pub async fn run(
             }
         };
         let mut scanned = Vec::new();
+        // what every dataset of the source is judged with; each fills in its own
+        let source = super::monitor::Subject {
+            config,
+            data_source: &name,
+            path: "",
+            dialect: ds.dialect(),
+            snapshot: None,
+            previous: None,
+            source_seen_before: seen_before,
+            points: &[],
+            past_points: &past.0,
+            accepted: &past.1,
+            now: opts.now,
+        };
         for (o, points) in datasets.drain(..) {
             let path = o.path.join("/");
             let previous_columns = previous.remove(&path);
             let found = super::monitor::judge_all(&super::monitor::Subject {
-                config,
-                data_source: &name,
                 path: &path,
-                dialect: ds.dialect(),
                 snapshot: o.snapshot.as_deref(),
                 previous: previous_columns.as_deref(),
-                source_seen_before: seen_before,
                 points: &points,
-                past_points: &past.0,
-                accepted: &past.1,
-                now: opts.now,
+                ..source
             });
             scanned.push(dataset_result(&name, &o, found.results));
             let checks = check_records
@@ -156,17 +164,10 @@ pub async fn run(
                 continue;
             }
             let found = super::monitor::judge_all(&super::monitor::Subject {
-                config,
-                data_source: &name,
                 path: &path,
-                dialect: ds.dialect(),
-                snapshot: None,
                 previous: Some(&cols),
                 source_seen_before: true,
-                points: &[],
-                past_points: &past.0,
-                accepted: &past.1,
-                now: opts.now,
+                ..source
             });
             let gone = Observed {
                 path: path.split('/').map(str::to_string).collect(),

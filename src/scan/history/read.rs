@@ -238,11 +238,7 @@ pub struct ReportHistory {
 
 /// A value read back as text (NULL as None).
 pub(super) fn text(v: Option<&Value>) -> Option<String> {
-    match v {
-        Some(Value::Null) | None => None,
-        Some(Value::Text(t)) => Some(t.clone()),
-        Some(other) => Some(other.to_string()),
-    }
+    v.and_then(Value::to_text)
 }
 
 impl HistoryStore {
