@@ -387,7 +387,7 @@ pub struct ScanArgs {
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
 
-    /// Output: table (default), json, junit, markdown, html; FORMAT=PATH writes a file
+    /// Output: table (default), json, junit, markdown, html, github; FORMAT=PATH writes a file
     #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
     pub outputs: Vec<String>,
 
