@@ -23,7 +23,7 @@
 //! across a level shift in sparse hourly counts, was fixed, and they joined tuning.) Run it with
 //! `cargo test --release --test anomaly_score`; it fails when a target is missed.
 
-use assay::anomaly::{Detector, Settings};
+use assay::anomaly::{Detector, DetectorSettings};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -206,7 +206,7 @@ fn generate(seed: u64, hourly: bool, clean: bool) -> Series {
 type Alerts = Vec<bool>;
 
 fn assay(s: &Series) -> Alerts {
-    let mut d = Detector::new(Settings::default(), s.step);
+    let mut d = Detector::new(DetectorSettings::default(), s.step);
     (0..s.values.len())
         .map(|i| d.observe(s.at(i), s.values[i]).is_anomaly())
         .collect()
@@ -334,7 +334,7 @@ fn score(s: &Series, alerts: &[bool], total: &mut Score) {
 /// Each of assay's false alarms with its reason (tuning aid, ASSAY_ANOMALY_DEBUG=1).
 fn explain(series: &[Series], seeds: &[u64]) {
     for (s, seed) in series.iter().zip(seeds) {
-        let mut d = Detector::new(Settings::default(), s.step);
+        let mut d = Detector::new(DetectorSettings::default(), s.step);
         let verdicts: Vec<_> = (0..s.values.len())
             .map(|i| d.observe(s.at(i), s.values[i]))
             .collect();

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::diag::Diag;
-use crate::results::{Change, Comparison, Mark, Outcome, Results};
+use crate::results::{BaselineMark, Change, Comparison, Outcome, Results};
 
 /// A results document written by `-o json` (of verify or scan).
 pub fn load(path: &Path) -> Result<Results, Diag> {
@@ -76,7 +76,7 @@ pub fn compare(results: &mut Results, baseline: &Results) {
             let before = then.remove(&key(&d.data_source, &d.dataset, &c.id));
             let outcome = before.as_ref().map(|b| b.0);
             let value = before.as_ref().and_then(|b| b.1);
-            let mark = Mark {
+            let mark = BaselineMark {
                 change: change(c.outcome, outcome),
                 outcome,
                 value,

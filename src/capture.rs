@@ -107,13 +107,24 @@ pub fn rows_json(rows: &Rows, exclude: &[String], d: &dyn Dialect) -> Vec<Json> 
         .collect()
 }
 
+/// A column key_column_mapping names that the keys_query does not return.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "key_column_mapping maps '{key}' to column '{column}', which the keys_query does not return (it returns {returned})"
+)]
+pub struct UnmappedKey {
+    key: String,
+    column: String,
+    returned: String,
+}
+
 /// A keys_query's rows as the keys its key_column_mapping names: {store key: value}.
 /// A mapped column the query does not return is an error, as Soda checks.
 pub fn keys_json(
     rows: &Rows,
     mapping: &[(String, String)],
     d: &dyn Dialect,
-) -> Result<Vec<Json>, String> {
+) -> Result<Vec<Json>, UnmappedKey> {
     let positions = mapping
         .iter()
         .map(|(key, column)| {
@@ -121,14 +132,13 @@ pub fn keys_json(
                 .iter()
                 .position(|c| d.same_ident(c, column))
                 .map(|i| (key, i))
-                .ok_or_else(|| {
-                    format!(
-                        "key_column_mapping maps '{key}' to column '{column}', which the keys_query does not return (it returns {})",
-                        rows.columns.join(", ")
-                    )
+                .ok_or_else(|| UnmappedKey {
+                    key: key.clone(),
+                    column: column.clone(),
+                    returned: rows.columns.join(", "),
                 })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows
         .rows
         .iter()

@@ -8,7 +8,7 @@ use crate::interp::{interpolate, Vars};
 use crate::model::SqlText;
 use crate::source::{Source, Span};
 use crate::sql::ast::Literal;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, NodeValue};
 
 pub struct Reader<'a> {
     pub source: &'a Source,
@@ -143,7 +143,7 @@ impl<'a> Reader<'a> {
         let value = match (&node.value, node.as_f64()) {
             (_, Some(n)) => Some(n),
             // "${var.MAX}" is a number once resolved
-            (Value::Str(s), None) => {
+            (NodeValue::Str(s), None) => {
                 let text = self.interpolate(s, node.span)?;
                 text.trim().parse::<f64>().ok()
             }
@@ -194,7 +194,7 @@ impl<'a> Reader<'a> {
 
     pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
         match node.value {
-            Value::Bool(b) => Some(b),
+            NodeValue::Bool(b) => Some(b),
             _ => {
                 self.error(
                     node.span,
@@ -208,7 +208,7 @@ impl<'a> Reader<'a> {
 
     pub fn list<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
         match &node.value {
-            Value::Seq(items) => Some(items),
+            NodeValue::Seq(items) => Some(items),
             _ => {
                 self.error(
                     node.span,
@@ -236,10 +236,10 @@ impl<'a> Reader<'a> {
     /// A value to compare column values with: text stays text, numbers stay numbers.
     pub fn literal(&mut self, node: &Node, what: &str) -> Option<Literal> {
         match &node.value {
-            Value::Str(s) => Some(Literal::Str(self.interpolate(s, node.span)?)),
-            Value::Int(i) => Some(Literal::Number(i.to_string())),
-            Value::Float(f) if f.is_finite() => Some(Literal::Number(f.to_string())),
-            Value::Bool(b) => Some(Literal::Bool(*b)),
+            NodeValue::Str(s) => Some(Literal::Str(self.interpolate(s, node.span)?)),
+            NodeValue::Int(i) => Some(Literal::Number(i.to_string())),
+            NodeValue::Float(f) if f.is_finite() => Some(Literal::Number(f.to_string())),
+            NodeValue::Bool(b) => Some(Literal::Bool(*b)),
             _ => {
                 self.error(
                     node.span,

@@ -22,24 +22,84 @@ pub enum RunError {
     /// Ctrl-C, a signal or --timeout stopped the run
     #[error("{reason}")]
     Cancelled { reason: String },
-    /// the diagnostics store could not be opened or written
-    #[error("{0}")]
-    Store(String),
+    /// a store (failed rows, history) could not be opened, read or written
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("cannot {action} '{}': {message}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
         message: String,
     },
-    /// a data channel could not be run or reached
+    /// a data channel could not be run or reached (the channel's own error type, which
+    /// lives above this layer)
     #[error("{0}")]
-    Channel(String),
+    Channel(std::sync::Arc<dyn std::error::Error + Send + Sync>),
     /// a file that is not what it should be (an outbox entry that is not JSON, say)
     #[error("'{}' {message}", path.display())]
     Content { path: PathBuf, message: String },
 }
 
+/// Why a store (the failed rows store, the history) could not be opened, read or written.
+#[derive(Debug, Clone, Error)]
+pub enum StoreError {
+    /// the store's engine refused or could not be reached
+    #[error(transparent)]
+    Engine(#[from] ExecError),
+    #[error("cannot {action} '{}': {message}", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+    /// a file where the embedded store belongs that is not one and cannot be moved aside
+    #[error("'{}' is not a DuckDB database and cannot be moved aside: {message}", path.display())]
+    NotMovedAside { path: PathBuf, message: String },
+    /// the blocking task that writes an embedded store stopped (a panic)
+    #[error("the store task failed: {0}")]
+    Task(String),
+    /// something read back is not what assay writes there
+    #[error("{what} is not readable: {message}")]
+    Unreadable { what: String, message: String },
+    /// another run holds the lock of `place` past the wait
+    #[error(
+        "another scan holds the {place} and did not let go within {}: {held_by}",
+        humantime::format_duration(*within)
+    )]
+    Locked {
+        place: String,
+        within: std::time::Duration,
+        held_by: String,
+    },
+    /// failed rows sent to a sink channel are not in a store assay reads
+    #[error(
+        "failed rows go to the sink channel '{channel}' (diagnostics.channel in assay.yml): read them where that channel stores its records"
+    )]
+    InChannel { channel: String },
+}
+
+impl StoreError {
+    pub fn file(action: &'static str, path: &Path, e: impl std::fmt::Display) -> StoreError {
+        StoreError::File {
+            action,
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }
+    }
+
+    pub fn unreadable(what: impl Into<String>, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Unreadable {
+            what: what.into(),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl RunError {
+    pub fn channel(e: impl std::error::Error + Send + Sync + 'static) -> RunError {
+        RunError::Channel(std::sync::Arc::new(e))
+    }
+
     pub fn io(action: &'static str, path: &Path, e: impl std::fmt::Display) -> RunError {
         RunError::Io {
             action,

@@ -76,7 +76,7 @@ fn base_result(check: &Check) -> CheckResult {
                 None => default_name(check),
             }),
         qualifier: check.qualifier.clone(),
-        level: check.threshold.level.as_str().to_string(),
+        level: check.threshold.level,
         threshold: check.threshold.to_json(),
         outcome: Outcome::NotEvaluated,
         value: None,
@@ -110,7 +110,7 @@ pub fn evaluate(check: &Check, handles: &Handles, inputs: &Inputs) -> CheckResul
     let m = match check.kind.measure(handles, inputs) {
         Ok(m) => m,
         Err(e) => {
-            result.error = Some(e);
+            result.error = Some(e.to_string());
             return result;
         }
     };

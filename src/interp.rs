@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::sql::lexer::{self, Kind, Lexicon, Quote};
+use crate::sql::lexer::{self, Lexicon, Quote, TokenKind};
 
 /// Where `${var.X}` values come from, in order: `--set`, then the contract's `variables`
 /// defaults (as written, placeholders and all), then the built-in `NOW` (also
@@ -221,7 +221,7 @@ pub fn interpolate_sql(
     for t in &tokens {
         let piece = &text[t.start..t.end];
         match &t.kind {
-            Kind::Placeholder => {
+            TokenKind::Placeholder => {
                 let (value, origin) = resolve(piece, vars)?;
                 let template = var_name(piece)
                     .and_then(|n| vars?.lookup(n))
@@ -241,10 +241,10 @@ pub fn interpolate_sql(
                 out.push_str(&value);
             }
             _ if !piece.contains("${") => out.push_str(piece),
-            Kind::Comment { .. } => {
+            TokenKind::Comment { .. } => {
                 out.push_str(&substitute(piece, |_| Ok(String::new()))?);
             }
-            Kind::Str { quote, backslashes } => {
+            TokenKind::Str { quote, backslashes } => {
                 if *backslashes && escaped_placeholder(piece) {
                     return Err(InterpError::Unsafe(
                         piece.to_string(),
@@ -272,7 +272,7 @@ pub fn interpolate_sql(
                 };
                 out.push_str(&substitute(piece, escape)?);
             }
-            Kind::Word { quoted: true, .. } => {
+            TokenKind::Word { quoted: true, .. } => {
                 let q = piece.chars().next().unwrap_or('"');
                 out.push_str(&substitute(piece, |p| {
                     Ok(resolve(p, vars)?.0.replace(q, &format!("{q}{q}")))
@@ -322,11 +322,11 @@ fn single_token(lex: &Lexicon, value: &str) -> bool {
     let Ok(tokens) = lexer::tokenize(lex, value, false) else {
         return false;
     };
-    let kinds: Vec<&Kind> = tokens.iter().map(|t| &t.kind).collect();
+    let kinds: Vec<&TokenKind> = tokens.iter().map(|t| &t.kind).collect();
     match kinds.as_slice() {
-        [Kind::Number] | [Kind::Word { quoted: false, .. }] => true,
-        [Kind::Punct('-'), Kind::Number] => true,
-        [Kind::Str { quote, .. }] => *quote != Quote::Dollar,
+        [TokenKind::Number] | [TokenKind::Word { quoted: false, .. }] => true,
+        [TokenKind::Punct('-'), TokenKind::Number] => true,
+        [TokenKind::Str { quote, .. }] => *quote != Quote::Dollar,
         _ => false,
     }
 }

@@ -11,30 +11,48 @@
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use thiserror::Error;
+
+/// Why a path written on someone's behalf is not used; the text follows the path's name
+/// ("sinks/x.csv climbs out of ...").
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum PathRefusal {
+    #[error("is empty")]
+    Empty,
+    #[error("is an absolute path; paths are relative, inside the project's folder {}", root.display())]
+    Absolute { root: PathBuf },
+    #[error("cannot be resolved")]
+    Unresolved,
+    #[error("climbs out of the project's folder {} with '..'", root.display())]
+    ClimbsOut { root: PathBuf },
+    #[error("its folder {} cannot be resolved: {message}", root.display())]
+    RootUnresolved { root: PathBuf, message: String },
+    #[error("leads out of {} through a symbolic link (to {})", root.display(), to.display())]
+    LinkOut { root: PathBuf, to: PathBuf },
+}
+
 /// `written` (relative to `base`, the folder of the file it is written in) as a path
 /// inside `root`, or why not. `..` may move between folders of the root, never above it;
 /// a path that does not exist yet is checked through the nearest folder that does.
-pub fn confined(root: &Path, base: &Path, written: &str) -> Result<PathBuf, String> {
+pub fn confined(root: &Path, base: &Path, written: &str) -> Result<PathBuf, PathRefusal> {
     let path = Path::new(written);
     if written.is_empty() {
-        return Err("is empty".into());
+        return Err(PathRefusal::Empty);
     }
     if path.is_absolute() || path.has_root() {
-        return Err(format!(
-            "is an absolute path; paths are relative, inside the project's folder {}",
-            root.display()
-        ));
+        return Err(PathRefusal::Absolute {
+            root: root.to_path_buf(),
+        });
     }
     let joined = base.join(path);
     let (Ok(root_abs), Ok(joined_abs)) = (std::path::absolute(root), std::path::absolute(&joined))
     else {
-        return Err("cannot be resolved".into());
+        return Err(PathRefusal::Unresolved);
     };
     if !normalized(&joined_abs).starts_with(normalized(&root_abs)) {
-        return Err(format!(
-            "climbs out of the project's folder {} with '..'",
-            root.display()
-        ));
+        return Err(PathRefusal::ClimbsOut {
+            root: root.to_path_buf(),
+        });
     }
     inside(root, &joined)?;
     Ok(joined)
@@ -57,9 +75,11 @@ fn normalized(path: &Path) -> PathBuf {
 
 /// Whether `path` (existing or not) resolves, symbolic links followed, to a place inside
 /// `root`.
-pub fn inside(root: &Path, path: &Path) -> Result<(), String> {
-    let root = std::fs::canonicalize(root)
-        .map_err(|e| format!("its folder {} cannot be resolved: {e}", root.display()))?;
+pub fn inside(root: &Path, path: &Path) -> Result<(), PathRefusal> {
+    let root = std::fs::canonicalize(root).map_err(|e| PathRefusal::RootUnresolved {
+        root: root.to_path_buf(),
+        message: e.to_string(),
+    })?;
     // the nearest part of the path that exists decides where the rest goes
     let mut existing = path;
     let resolved = loop {
@@ -74,11 +94,7 @@ pub fn inside(root: &Path, path: &Path) -> Result<(), String> {
     if resolved.starts_with(&root) {
         Ok(())
     } else {
-        Err(format!(
-            "leads out of {} through a symbolic link (to {})",
-            root.display(),
-            resolved.display()
-        ))
+        Err(PathRefusal::LinkOut { root, to: resolved })
     }
 }
 
@@ -167,7 +183,7 @@ mod tests {
             std::os::unix::fs::symlink("/tmp", base.join("away")).unwrap();
             std::os::unix::fs::symlink("/etc/passwd", base.join("passwd.csv")).unwrap();
             let e = confined(root, &base, "away/x.jsonl").unwrap_err();
-            assert!(e.contains("symbolic link"), "{e}");
+            assert!(matches!(e, PathRefusal::LinkOut { .. }), "{e}");
             assert!(confined(root, &base, "passwd.csv").is_err());
         }
     }

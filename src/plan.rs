@@ -62,7 +62,7 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
             None
         }
     };
-    let sql = UserSql {
+    let sql = PendingSql {
         source: contract.source.clone(),
         vars: contract.vars.clone(),
         dialect: ds.dialect(),
@@ -99,13 +99,13 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
 }
 
 /// What user SQL is filled in and validated with.
-struct UserSql {
+struct PendingSql {
     source: Source,
     vars: Vars,
     dialect: &'static dyn Dialect,
 }
 
-impl UserSql {
+impl PendingSql {
     /// Fill in placeholders for this engine and validate; what runs is what was validated.
     fn fill(&self, sql: &mut SqlText, what: &str, role: SqlRole, diags: &mut Diags) {
         let filled =
@@ -222,7 +222,7 @@ pub struct DatasetPlan {
     pub checks: Vec<CheckPlan>,
 }
 
-struct Group {
+struct QueryGroup {
     filter: Option<Expr>,
     label: String,
     items: Vec<SelectItem>,
@@ -234,9 +234,9 @@ struct Group {
     next_suffix: HashMap<String, usize>,
 }
 
-impl Group {
-    fn new(filter: Option<Expr>, label: String) -> Group {
-        let mut g = Group {
+impl QueryGroup {
+    fn new(filter: Option<Expr>, label: String) -> QueryGroup {
+        let mut g = QueryGroup {
             filter,
             label,
             items: Vec::new(),
@@ -290,7 +290,7 @@ pub fn and_filters(a: Option<&SqlText>, b: Option<&SqlText>) -> Option<Expr> {
 pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> DatasetPlan {
     let d = resolved.dialect();
     let contract = &resolved.contract;
-    let mut groups: Vec<Group> = vec![Group::new(
+    let mut groups: Vec<QueryGroup> = vec![QueryGroup::new(
         and_filters(contract.filter.as_ref(), None),
         "metrics".to_string(),
     )];
@@ -320,7 +320,7 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             let g = match &check.filter {
                 None => 0,
                 Some(f) => *group_of_filter.entry(f.sql.clone()).or_insert_with(|| {
-                    groups.push(Group::new(
+                    groups.push(QueryGroup::new(
                         filter.clone(),
                         format!("metrics where {}", f.sql.trim()),
                     ));

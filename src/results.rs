@@ -41,6 +41,14 @@ impl Outcome {
             Outcome::NotEvaluated => "not_evaluated",
         }
     }
+
+    /// The outcome in words, for people: "not evaluated" where `as_str` has a key.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::NotEvaluated => "not evaluated",
+            other => other.as_str(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -334,7 +342,7 @@ pub struct CheckResult {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qualifier: Option<String>,
-    pub level: String,
+    pub level: crate::model::threshold::Level,
     pub threshold: Json,
     pub outcome: Outcome,
     /// the number compared with the threshold
@@ -355,7 +363,7 @@ pub struct CheckResult {
     pub line: Option<usize>,
     /// with `--baseline`: this check against the same check in the baseline's results
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub baseline: Option<Mark>,
+    pub baseline: Option<BaselineMark>,
 }
 
 /// With `--baseline` (`baseline.rs`): what became of a check since the baseline's run.
@@ -385,7 +393,7 @@ impl Change {
 
 /// One check against the baseline.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Mark {
+pub struct BaselineMark {
     pub change: Change,
     /// the check's outcome in the baseline; absent when the baseline did not have it
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -696,7 +704,7 @@ mod tests {
                 column: None,
                 name: "row count".into(),
                 qualifier: None,
-                level: "fail".into(),
+                level: crate::model::threshold::Level::Fail,
                 threshold: Json::Null,
                 outcome: *o,
                 value: Some(1.0),

@@ -189,7 +189,7 @@ pub(crate) async fn open_session(
     ),
     RunError,
 > {
-    let store_error = |e: crate::exec::ExecError| RunError::Store(e.to_string());
+    let store_error = |e: crate::exec::ExecError| RunError::Store(e.into());
     let exec = ds
         .engine
         .open(ds, 1, Vec::new())

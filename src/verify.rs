@@ -18,12 +18,13 @@ use crate::checks::{Capture, NeedCtx};
 use crate::contract::Check;
 use crate::error::RunError;
 use crate::evaluate::{self, not_evaluated, Measured};
-use crate::exec::{ColumnInfo, ExecError, Executor, Limits, RunControl, Session, Value};
-use crate::failing_rows::{self, Store};
+use crate::exec::{ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session, Value};
+use crate::failing_rows::{self, FailedRowsStore};
 use crate::plan::{self, CheckPlan, Resolved};
 use crate::results::{
     CapturedRows, CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION,
 };
+use crate::sql::dialect::Dialect;
 
 pub struct RunOptions {
     pub jobs: usize,
@@ -90,7 +91,7 @@ pub async fn run(
     resolved: Vec<Resolved>,
     opts: &RunOptions,
     control: Arc<RunControl>,
-    store: Option<&Store>,
+    store: Option<&FailedRowsStore>,
 ) -> Results {
     let started = Utc::now();
     let scan_id = uuid::Uuid::new_v4().to_string();
@@ -455,6 +456,47 @@ async fn measure_check(
     }
 }
 
+/// A capture's expressions, their column names as the catalog spells them.
+fn fit_capture(spec: &mut Capture, columns: &[ColumnInfo], d: &dyn Dialect) {
+    match spec {
+        Capture::Rows {
+            condition,
+            expression,
+            ..
+        } => {
+            plan::fit_to_catalog(condition, columns, d);
+            if let Some(e) = expression {
+                plan::fit_to_catalog(e, columns, d);
+            }
+        }
+        Capture::Repeats { keys, only } => {
+            keys.iter_mut()
+                .chain(only.as_mut())
+                .for_each(|e| plan::fit_to_catalog(e, columns, d));
+        }
+        Capture::Query { .. } => {}
+    }
+}
+
+/// What a capture kept, for the log: rows, bytes, and what the limits cut.
+fn kept_words(rows: &Rows) -> String {
+    format!(
+        ": {}, {} kept{}{}",
+        crate::words::count(rows.rows.len(), "row"),
+        crate::words::count(rows.bytes, "byte"),
+        if rows.cut_values > 0 {
+            format!(", {} values cut", rows.cut_values)
+        } else {
+            String::new()
+        },
+        if rows.stopped_at_bytes {
+            ", stopped at the byte limit"
+        } else {
+            ""
+        }
+    )
+}
+
 /// Failing rows of the failing checks that have rows to show, each with its own LIMIT
 /// query in the dataset's read-only session. Passing checks run no query.
 async fn capture_failing(
@@ -493,24 +535,7 @@ async fn capture_failing(
         let Some(mut spec) = check.kind.capture(&ctx) else {
             continue;
         };
-        match &mut spec {
-            Capture::Rows {
-                condition,
-                expression,
-                ..
-            } => {
-                plan::fit_to_catalog(condition, columns, d);
-                if let Some(e) = expression {
-                    plan::fit_to_catalog(e, columns, d);
-                }
-            }
-            Capture::Repeats { keys, only } => {
-                keys.iter_mut()
-                    .chain(only.as_mut())
-                    .for_each(|e| plan::fit_to_catalog(e, columns, d));
-            }
-            Capture::Query { .. } => {}
-        }
+        fit_capture(&mut spec, columns, d);
         let sql = capture::capture_sql(d, &r.table, &spec, filter.as_ref(), &kept, opts.max_rows);
         let label = format!("{}: capture {}", contract.dataset.text, check.id);
         let fetched = logged(
@@ -525,23 +550,7 @@ async fn capture_failing(
                     total_bytes: opts.max_bytes,
                 },
             ),
-            |rows| {
-                format!(
-                    ": {}, {} kept{}{}",
-                    crate::words::count(rows.rows.len(), "row"),
-                    crate::words::count(rows.bytes, "byte"),
-                    if rows.cut_values > 0 {
-                        format!(", {} values cut", rows.cut_values)
-                    } else {
-                        String::new()
-                    },
-                    if rows.stopped_at_bytes {
-                        ", stopped at the byte limit"
-                    } else {
-                        ""
-                    }
-                )
-            },
+            kept_words,
         )
         .await;
         let (rows, error) = match fetched {
@@ -549,7 +558,7 @@ async fn capture_failing(
                 Capture::Query { keys, .. } if !keys.is_empty() => {
                     match capture::keys_json(&rows, keys, d) {
                         Ok(keys) => (keys, None),
-                        Err(e) => (Vec::new(), Some(e)),
+                        Err(e) => (Vec::new(), Some(e.to_string())),
                     }
                 }
                 _ => (capture::rows_json(&rows, &exclude, d), None),

@@ -14,7 +14,7 @@ use crate::diag::Diag;
 pub use crate::source::{Source, Span};
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum NodeValue {
     Null,
     Bool(bool),
     Int(i64),
@@ -32,29 +32,29 @@ pub struct Key {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
-    pub value: Value,
+    pub value: NodeValue,
     pub span: Span,
 }
 
 impl Node {
     pub fn kind_name(&self) -> &'static str {
         match self.value {
-            Value::Null => "nothing",
-            Value::Bool(_) => "a boolean",
-            Value::Int(_) | Value::Float(_) => "a number",
-            Value::Str(_) => "a string",
-            Value::Seq(_) => "a list",
-            Value::Map(_) => "a mapping",
+            NodeValue::Null => "nothing",
+            NodeValue::Bool(_) => "a boolean",
+            NodeValue::Int(_) | NodeValue::Float(_) => "a number",
+            NodeValue::Str(_) => "a string",
+            NodeValue::Seq(_) => "a list",
+            NodeValue::Map(_) => "a mapping",
         }
     }
 
     pub fn is_null(&self) -> bool {
-        matches!(self.value, Value::Null)
+        matches!(self.value, NodeValue::Null)
     }
 
     pub fn as_map(&self) -> Option<&[(Key, Node)]> {
         match &self.value {
-            Value::Map(entries) => Some(entries),
+            NodeValue::Map(entries) => Some(entries),
             _ => None,
         }
     }
@@ -69,8 +69,8 @@ impl Node {
     /// The number as f64 for ints and floats.
     pub fn as_f64(&self) -> Option<f64> {
         match self.value {
-            Value::Int(i) => Some(i as f64),
-            Value::Float(f) => Some(f),
+            NodeValue::Int(i) => Some(i as f64),
+            NodeValue::Float(f) => Some(f),
             _ => None,
         }
     }
@@ -78,10 +78,10 @@ impl Node {
     /// A scalar rendered as text: strings as they are, numbers and booleans as written.
     pub fn scalar_text(&self) -> Option<String> {
         match &self.value {
-            Value::Str(s) => Some(s.clone()),
-            Value::Int(i) => Some(i.to_string()),
-            Value::Float(f) => Some(f.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
+            NodeValue::Str(s) => Some(s.clone()),
+            NodeValue::Int(i) => Some(i.to_string()),
+            NodeValue::Float(f) => Some(f.to_string()),
+            NodeValue::Bool(b) => Some(b.to_string()),
             _ => None,
         }
     }
@@ -89,7 +89,7 @@ impl Node {
 
 /// Parse one YAML document. An empty file is a null node.
 pub fn parse(source: &Source) -> Result<Node, Diag> {
-    let mut builder = Builder::new(&source.text);
+    let mut builder = TreeBuilder::new(&source.text);
     let mut parser = Parser::new_from_str(&source.text);
     if let Err(e) = parser.load(&mut builder, true) {
         let offset = builder.byte_offset(e.marker());
@@ -127,22 +127,22 @@ pub fn parse(source: &Source) -> Result<Node, Diag> {
         .with_help("split the documents into separate files"));
     }
     Ok(builder.documents.pop().unwrap_or(Node {
-        value: Value::Null,
+        value: NodeValue::Null,
         span: Span::default(),
     }))
 }
 
-enum Frame {
+enum OpenNode {
     Seq(Vec<Node>, Span, usize),
     /// entries, span start, anchor, the key waiting for its value
     Map(Vec<(Key, Node)>, Span, usize, Option<Key>),
 }
 
-struct Builder<'a> {
+struct TreeBuilder<'a> {
     text: &'a str,
     /// byte offset of each char index, only built when the text is not pure ASCII
     char_to_byte: Option<Vec<usize>>,
-    stack: Vec<Frame>,
+    stack: Vec<OpenNode>,
     documents: Vec<Node>,
     /// anchored nodes with how many nodes each holds
     anchors: HashMap<usize, (Node, usize)>,
@@ -159,7 +159,7 @@ pub const MAX_ALIAS_NODES: usize = 100_000;
 /// Nesting of lists and mappings: contracts need about six levels.
 pub const MAX_DEPTH: usize = 100;
 
-impl<'a> Builder<'a> {
+impl<'a> TreeBuilder<'a> {
     fn new(text: &'a str) -> Self {
         let char_to_byte = if text.is_ascii() {
             None
@@ -168,7 +168,7 @@ impl<'a> Builder<'a> {
             v.push(text.len());
             Some(v)
         };
-        Builder {
+        TreeBuilder {
             text,
             char_to_byte,
             stack: Vec::new(),
@@ -196,11 +196,11 @@ impl<'a> Builder<'a> {
         }
         match self.stack.last_mut() {
             None => self.documents.push(node),
-            Some(Frame::Seq(items, _, _)) => items.push(node),
-            Some(Frame::Map(entries, _, _, pending)) => match pending.take() {
+            Some(OpenNode::Seq(items, _, _)) => items.push(node),
+            Some(OpenNode::Map(entries, _, _, pending)) => match pending.take() {
                 None => {
                     let name = match &node.value {
-                        Value::Str(s) => s.clone(),
+                        NodeValue::Str(s) => s.clone(),
                         other => match node.scalar_text() {
                             Some(t) => t,
                             None => {
@@ -242,10 +242,10 @@ fn first_error(error: &mut Option<(String, Span)>, message: String, span: Span) 
     }
 }
 
-fn describe(v: &Value) -> &'static str {
+fn describe(v: &NodeValue) -> &'static str {
     match v {
-        Value::Seq(_) => "a list",
-        Value::Map(_) => "a mapping",
+        NodeValue::Seq(_) => "a list",
+        NodeValue::Map(_) => "a mapping",
         _ => "a null",
     }
 }
@@ -258,13 +258,16 @@ fn line_of(text: &str, offset: usize) -> (usize, usize) {
 /// Nodes in a tree, the root included.
 fn node_count(node: &Node) -> usize {
     1 + match &node.value {
-        Value::Seq(items) => items.iter().map(node_count).sum(),
-        Value::Map(entries) => entries.iter().map(|(_, v)| 1 + node_count(v)).sum(),
+        NodeValue::Seq(items) => items.iter().map(node_count).sum(),
+        NodeValue::Map(entries) => entries.iter().map(|(_, v)| 1 + node_count(v)).sum(),
         _ => 0,
     }
 }
 
-impl MarkedEventReceiver for Builder<'_> {
+impl MarkedEventReceiver for TreeBuilder<'_> {
+    /// One piece on purpose: the parser calls this once per event, and each arm is one
+    /// event's effect on the stack of open nodes; the limits (depth, aliases, size) are
+    /// checked in the arms that grow the stack, next to the growth they bound.
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let start = self.byte_offset(&mark);
         let here = Span {
@@ -303,7 +306,7 @@ impl MarkedEventReceiver for Builder<'_> {
                 let value = if plain {
                     resolve_plain(&text)
                 } else {
-                    Value::Str(text)
+                    NodeValue::Str(text)
                 };
                 self.push_value(
                     Node {
@@ -314,7 +317,7 @@ impl MarkedEventReceiver for Builder<'_> {
                 );
             }
             Event::SequenceStart(anchor, _) => {
-                self.stack.push(Frame::Seq(
+                self.stack.push(OpenNode::Seq(
                     Vec::new(),
                     Span {
                         offset: start,
@@ -324,7 +327,7 @@ impl MarkedEventReceiver for Builder<'_> {
                 ));
             }
             Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map(
+                self.stack.push(OpenNode::Map(
                     Vec::new(),
                     Span {
                         offset: start,
@@ -335,10 +338,10 @@ impl MarkedEventReceiver for Builder<'_> {
                 ));
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq(items, span, anchor)) = self.stack.pop() {
+                if let Some(OpenNode::Seq(items, span, anchor)) = self.stack.pop() {
                     self.push_value(
                         Node {
-                            value: Value::Seq(items),
+                            value: NodeValue::Seq(items),
                             span,
                         },
                         anchor,
@@ -346,12 +349,12 @@ impl MarkedEventReceiver for Builder<'_> {
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map(entries, span, anchor, _)) = self.stack.pop() {
+                if let Some(OpenNode::Map(entries, span, anchor, _)) = self.stack.pop() {
                     // Point a mapping at its first key: that is where a reader looks.
                     let span = entries.first().map_or(span, |(k, _)| k.span);
                     self.push_value(
                         Node {
-                            value: Value::Map(entries),
+                            value: NodeValue::Map(entries),
                             span,
                         },
                         anchor,
@@ -370,7 +373,7 @@ impl MarkedEventReceiver for Builder<'_> {
                     );
                     self.push_value(
                         Node {
-                            value: Value::Null,
+                            value: NodeValue::Null,
                             span: here,
                         },
                         0,
@@ -383,7 +386,7 @@ impl MarkedEventReceiver for Builder<'_> {
                     .get(&id)
                     .map(|(n, _)| n.clone())
                     .unwrap_or(Node {
-                        value: Value::Null,
+                        value: NodeValue::Null,
                         span: here,
                     });
                 self.push_value(node, 0);
@@ -394,25 +397,25 @@ impl MarkedEventReceiver for Builder<'_> {
 }
 
 /// YAML 1.2 core schema resolution of an unquoted scalar.
-fn resolve_plain(text: &str) -> Value {
+fn resolve_plain(text: &str) -> NodeValue {
     match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" => return Value::Float(f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
+        "true" | "True" | "TRUE" => return NodeValue::Bool(true),
+        "false" | "False" | "FALSE" => return NodeValue::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" => return NodeValue::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return NodeValue::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return NodeValue::Float(f64::NAN),
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         if let Ok(i) = text.parse::<i64>() {
-            return Value::Int(i);
+            return NodeValue::Int(i);
         }
     }
     if let Some(hex) = text.strip_prefix("0x") {
         if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Int(i);
+            return NodeValue::Int(i);
         }
     }
     let looks_float = digits
@@ -422,10 +425,10 @@ fn resolve_plain(text: &str) -> Value {
         && digits.starts_with(|c: char| c.is_ascii_digit() || c == '.');
     if looks_float {
         if let Ok(f) = text.parse::<f64>() {
-            return Value::Float(f);
+            return NodeValue::Float(f);
         }
     }
-    Value::Str(text.to_string())
+    NodeValue::Str(text.to_string())
 }
 
 #[cfg(test)]
@@ -442,13 +445,16 @@ mod tests {
     #[test]
     fn scalars_resolve_like_yaml_core_schema() {
         let n = load("a: 1\nb: 1.5\nc: 'x'\nd:\ne: true\nf: '1'\ng: 2025-01-01\n").unwrap();
-        assert_eq!(n.get("a").unwrap().value, Value::Int(1));
-        assert_eq!(n.get("b").unwrap().value, Value::Float(1.5));
-        assert_eq!(n.get("c").unwrap().value, Value::Str("x".into()));
+        assert_eq!(n.get("a").unwrap().value, NodeValue::Int(1));
+        assert_eq!(n.get("b").unwrap().value, NodeValue::Float(1.5));
+        assert_eq!(n.get("c").unwrap().value, NodeValue::Str("x".into()));
         assert!(n.get("d").unwrap().is_null());
-        assert_eq!(n.get("e").unwrap().value, Value::Bool(true));
-        assert_eq!(n.get("f").unwrap().value, Value::Str("1".into()));
-        assert_eq!(n.get("g").unwrap().value, Value::Str("2025-01-01".into()));
+        assert_eq!(n.get("e").unwrap().value, NodeValue::Bool(true));
+        assert_eq!(n.get("f").unwrap().value, NodeValue::Str("1".into()));
+        assert_eq!(
+            n.get("g").unwrap().value,
+            NodeValue::Str("2025-01-01".into())
+        );
     }
 
     #[test]
@@ -493,6 +499,9 @@ mod tests {
     #[test]
     fn aliases_copy_the_anchored_node() {
         let n = load("a: &x {k: 1}\nb: *x\n").unwrap();
-        assert_eq!(n.get("b").unwrap().get("k").unwrap().value, Value::Int(1));
+        assert_eq!(
+            n.get("b").unwrap().get("k").unwrap().value,
+            NodeValue::Int(1)
+        );
     }
 }

@@ -203,3 +203,181 @@ fn the_cycle_finder_finds_cycles() {
         ["v", "w", "x"].into_iter().map(String::from).collect()
     );
 }
+
+/// The text of each file of `src/` before its unit tests.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut paths = Vec::new();
+    files(&src, &mut paths);
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let code = match text.find("#[cfg(test)]") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            };
+            (p, code)
+        })
+        .collect()
+}
+
+/// Functions of `code` longer than `max` lines whose doc comment does not say why they
+/// are one piece: (name, lines). A function ends at the first line that closes it at its
+/// own indentation.
+fn long_functions(code: &str, max: usize) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let indent = line.len() - line.trim_start().len();
+        let rest = line.trim_start();
+        let rest = rest
+            .strip_prefix("pub(crate) ")
+            .or_else(|| rest.strip_prefix("pub(super) "))
+            .or_else(|| rest.strip_prefix("pub "))
+            .unwrap_or(rest);
+        let rest = rest.strip_prefix("async ").unwrap_or(rest);
+        let Some(sig) = rest.strip_prefix("fn ") else {
+            i += 1;
+            continue;
+        };
+        let name: String = sig
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // a declaration without a body (a trait's) ends with ';' before any '{'
+        let Some(open) = (i..lines.len()).find(|&j| {
+            let l = lines[j].trim_end();
+            l.ends_with('{') || l.ends_with(';')
+        }) else {
+            break;
+        };
+        if lines[open].trim_end().ends_with(';') {
+            i = open + 1;
+            continue;
+        }
+        let close = format!("{}}}", " ".repeat(indent));
+        let end = (open + 1..lines.len())
+            .find(|&j| lines[j] == close)
+            .unwrap_or(lines.len() - 1);
+        let length = end - i + 1;
+        let doc: Vec<&str> = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with("///") || l.trim_start().starts_with("#["))
+            .copied()
+            .collect();
+        if length > max && !doc.iter().any(|l| l.contains("One piece on purpose")) {
+            out.push((name, length));
+        }
+        i = end + 1;
+    }
+    out
+}
+
+/// A function is short enough to read whole, or says why it must be one piece (a
+/// scanner's branches, an algorithm whose steps share their state).
+#[test]
+fn no_function_of_src_is_over_100_lines_without_its_reason() {
+    let mut long = Vec::new();
+    for (path, code) in sources() {
+        for (name, lines) in long_functions(&code, 100) {
+            long.push(format!("{}: {name} ({lines} lines)", path.display()));
+        }
+    }
+    assert!(long.is_empty(), "{}", long.join("\n"));
+    // the finder itself: a long function is found, and its reason lets it be
+    let body = "    x();\n".repeat(120);
+    let long_one = format!("/// does x\nfn long() {{\n{body}}}\n");
+    assert_eq!(long_functions(&long_one, 100), [("long".to_string(), 122)]);
+    let said = format!("/// One piece on purpose: a scanner\nfn long() {{\n{body}}}\n");
+    assert!(long_functions(&said, 100).is_empty());
+}
+
+/// The `Result<_, String>` types written in `code`.
+fn string_errors(code: &str) -> Vec<String> {
+    let flat: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(i) = flat[from..].find("Result<") {
+        let start = from + i + "Result<".len();
+        // the error type: after the last top-level comma before the closing '>'
+        let mut depth = 0;
+        let mut last_comma = None;
+        let mut end = None;
+        for (j, c) in flat[start..].char_indices() {
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                '>' | ')' | ']' if depth == 0 => {
+                    end = Some(start + j);
+                    break;
+                }
+                '>' | ')' | ']' => depth -= 1,
+                ',' if depth == 0 => last_comma = Some(start + j),
+                _ => {}
+            }
+        }
+        if let (Some(comma), Some(end)) = (last_comma, end) {
+            if flat[comma + 1..end].trim() == "String" {
+                found.push(flat[from + i..=end].to_string());
+            }
+        }
+        from = start;
+    }
+    found
+}
+
+/// An error at a seam is a type that says which case it is, not a string: no
+/// `Result<_, String>` outside unit tests.
+#[test]
+fn no_seam_of_src_returns_a_string_error() {
+    let mut found = Vec::new();
+    for (path, code) in sources() {
+        for e in string_errors(&code) {
+            found.push(format!("{}: {e}", path.display()));
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    // the finder itself, across lines and nested types
+    let sample =
+        "fn a() -> Result<Vec<(u8, u8)>,\n    String> {}\nfn b() -> Result<u8, MyError> {}";
+    assert_eq!(string_errors(sample), ["Result<Vec<(u8, u8)>, String>"]);
+}
+
+/// One meaning per name: no two types of `src/` share a name, save the parts every check
+/// type's file has (its `Type` and its `Handles`), which are always named with their
+/// module (`missing::TYPE`).
+#[test]
+fn no_two_types_of_src_share_a_name() {
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (path, code) in sources() {
+        for line in code.lines() {
+            let rest = line.trim_start();
+            let rest = rest.strip_prefix("pub(crate) ").unwrap_or(rest);
+            let rest = rest.strip_prefix("pub ").unwrap_or(rest);
+            let Some(rest) = rest
+                .strip_prefix("struct ")
+                .or_else(|| rest.strip_prefix("enum "))
+                .or_else(|| rest.strip_prefix("trait "))
+            else {
+                continue;
+            };
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            seen.entry(name)
+                .or_default()
+                .push(path.display().to_string());
+        }
+    }
+    let shared: Vec<String> = seen
+        .into_iter()
+        .filter(|(name, at)| at.len() > 1 && !matches!(name.as_str(), "Type" | "Handles"))
+        .map(|(name, at)| format!("{name}: {}", at.join(", ")))
+        .collect();
+    assert!(shared.is_empty(), "{}", shared.join("\n"));
+}

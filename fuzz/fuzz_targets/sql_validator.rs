@@ -8,7 +8,7 @@
 include!("modules.rs");
 
 use libfuzzer_sys::fuzz_target;
-use sql::lexer::{self, Kind};
+use sql::lexer::{self, TokenKind};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
             let Ok(clean) = result else { continue };
             let tokens = lexer::tokenize(&lex, &clean, false).expect("accepted SQL lexes");
             assert!(
-                !tokens.iter().any(|t| matches!(t.kind, Kind::Semicolon | Kind::Comment { .. })),
+                !tokens.iter().any(|t| matches!(t.kind, TokenKind::Semicolon | TokenKind::Comment { .. })),
                 "{}: accepted SQL keeps a separator or comment: {clean:?}",
                 d.name()
             );

@@ -18,9 +18,9 @@
 //! fitted once a day (from the points before the day began) and reused, which keeps a
 //! backtest of 10,000 hourly points fast. A scan fits them the same way, so both agree.
 
-use super::robust::{median, Kind};
+use super::robust::{median, SeriesKind};
 use super::season::{is_month_end, Profile, Season, DAY, WEEK};
-use super::{show, AnomalyKind, Judgement, Seasonality, Settings, Verdict};
+use super::{show, AnomalyKind, DetectorSettings, Judgement, Seasonality, Verdict};
 
 /// What a past point is to the baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ struct Fit {
     profile: Profile,
     /// why this season, for reasons
     season_note: String,
-    kind: Kind,
+    kind: SeriesKind,
     /// every training value above zero (a zero is then a hard anomaly)
     all_positive: bool,
     max: f64,
@@ -67,7 +67,7 @@ struct Fit {
 }
 
 pub struct Detector {
-    settings: Settings,
+    settings: DetectorSettings,
     /// the series' step in seconds (hourly: 3600)
     step: i64,
     points: Vec<Past>,
@@ -80,7 +80,7 @@ pub struct Detector {
 }
 
 impl Detector {
-    pub fn new(settings: Settings, step: i64) -> Detector {
+    pub fn new(settings: DetectorSettings, step: i64) -> Detector {
         Detector {
             settings,
             step: step.max(1),
@@ -91,7 +91,7 @@ impl Detector {
         }
     }
 
-    pub fn settings(&self) -> &Settings {
+    pub fn settings(&self) -> &DetectorSettings {
         &self.settings
     }
 
@@ -164,6 +164,11 @@ impl Detector {
     }
 
     /// Judge the point (`at`, `value`) from the points before it.
+    ///
+    /// One piece on purpose: its early returns are the rule's order (an excluded date, too
+    /// little history, an unlearned month end, then a zero the baseline never had, a value
+    /// repeated, inside the range, a stale freshness, a level shift, a spike or drop), each
+    /// using the fit and expected range computed above it; the backtests measure that order.
     pub fn judge(&mut self, at: i64, value: f64) -> Verdict {
         let plain = |judgement, reason: String| Verdict {
             judgement,
@@ -219,7 +224,7 @@ impl Detector {
             .copied();
         // a zero where the baseline never had one and the range excludes it (a sparse
         // count at night may well be empty)
-        if fit.kind == Kind::Count
+        if fit.kind == SeriesKind::Count
             && value == 0.0
             && fit.all_positive
             && lower > 0.0
@@ -236,7 +241,7 @@ impl Detector {
             let ph = fit.profile.season.phase(self.step, at);
             let (changed, seen) = fit.changes.get(ph).copied().unwrap_or((0, 0));
             let usually = seen >= 4 && changed as f64 >= 0.8 * seen as f64;
-            if fit.kind == Kind::Count && fit.cumulative && usually && dir.allows_down() {
+            if fit.kind == SeriesKind::Count && fit.cumulative && usually && dir.allows_down() {
                 verdict.judgement = Judgement::Anomaly(AnomalyKind::MissingLoad);
                 verdict.reason = format!(
                     "a missing load: no new data since the previous point ({}), where {changed} of {seen} points at this time brought some",
@@ -357,6 +362,11 @@ impl Detector {
     }
 
     /// Fit from the first `n` Normal points (the newest `window` of them).
+    ///
+    /// One piece on purpose: the season is chosen among the candidates from the same
+    /// points, whether it is multiplicative decides how each is fitted, and the chosen
+    /// profile's phases then decide what counts as cumulative and the month-end part; apart,
+    /// each step would take and return the half-fitted state.
     fn fit(&self, n: usize) -> Fit {
         let idx = &self.normal[n.saturating_sub(self.window())..n];
         let step = self.step;
@@ -387,12 +397,12 @@ impl Detector {
             .collect();
         let values: Vec<f64> = all.iter().map(|p| p.1).collect();
         let kind = if values.iter().all(|v| *v >= 0.0 && v.fract() == 0.0) {
-            Kind::Count
+            SeriesKind::Count
         } else {
-            Kind::Measure
+            SeriesKind::Measure
         };
         let all_positive = values.iter().all(|v| *v > 0.0);
-        let counts = kind == Kind::Count;
+        let counts = kind == SeriesKind::Count;
         // counts scale with their level (a level shift doubles nights and days alike), so
         // seasons are shares of it; a count with a few empty phases too. Measures that
         // reach zero or below take offsets.
@@ -586,8 +596,8 @@ impl Detector {
         let floor = {
             let relative = e * RELATIVE_FLOOR;
             match fit.kind {
-                Kind::Count => relative.max(e.sqrt()).max(1.0),
-                Kind::Measure => relative.max(f64::EPSILON),
+                SeriesKind::Count => relative.max(e.sqrt()).max(1.0),
+                SeriesKind::Measure => relative.max(f64::EPSILON),
             }
         };
         let k = self.settings.sensitivity;
@@ -617,7 +627,7 @@ mod tests {
 
     const H: i64 = 3600;
 
-    fn run(settings: Settings, step: i64, values: &[f64]) -> Vec<Verdict> {
+    fn run(settings: DetectorSettings, step: i64, values: &[f64]) -> Vec<Verdict> {
         let mut d = Detector::new(settings, step);
         values
             .iter()
@@ -635,7 +645,7 @@ mod tests {
     fn learns_first_then_judges_a_spike_and_keeps_it_out() {
         let mut values: Vec<f64> = (0..40).map(|i| 10_000.0 + noisy(i)).collect();
         values[30] = 25_000.0;
-        let v = run(Settings::default(), DAY, &values);
+        let v = run(DetectorSettings::default(), DAY, &values);
         assert_eq!(v[0].judgement, Judgement::Learning);
         assert!(v[0].expected.is_none());
         assert_eq!(v[13].judgement, Judgement::Learning);
@@ -659,7 +669,7 @@ mod tests {
         let values: Vec<f64> = (0..60).map(|i| 50_000.0 + (i % 3) as f64).collect();
         let mut with_change = values.clone();
         with_change[40] = 50_040.0;
-        let v = run(Settings::default(), DAY, &with_change);
+        let v = run(DetectorSettings::default(), DAY, &with_change);
         assert!(v.iter().all(|x| !x.is_anomaly()));
     }
 
@@ -669,7 +679,7 @@ mod tests {
         for v in values.iter_mut().skip(40) {
             *v *= 2.0;
         }
-        let v = run(Settings::default(), DAY, &values);
+        let v = run(DetectorSettings::default(), DAY, &values);
         let flagged: Vec<usize> = (0..80).filter(|&i| v[i].is_anomaly()).collect();
         assert_eq!(flagged, vec![40, 41, 42], "{:?}", v[43]);
         assert_eq!(v[42].judgement, Judgement::Anomaly(AnomalyKind::LevelShift));
@@ -685,7 +695,7 @@ mod tests {
                 (if weekend { 400.0 } else { 1_000.0 }) + noisy(i as usize) / 10.0
             })
             .collect();
-        let v = run(Settings::default(), DAY, &values);
+        let v = run(DetectorSettings::default(), DAY, &values);
         assert!(
             v.iter().all(|x| !x.is_anomaly()),
             "{:?}",
@@ -693,9 +703,9 @@ mod tests {
         );
         assert!(v[60].reason.contains("day-of-week"), "{}", v[60].reason);
         // without it, weekends alert
-        let none = Settings {
+        let none = DetectorSettings {
             seasonality: Seasonality::None,
-            ..Settings::default()
+            ..DetectorSettings::default()
         };
         assert!(run(none, DAY, &values).iter().any(|x| x.is_anomaly()));
     }
@@ -711,7 +721,7 @@ mod tests {
             .collect();
         let mut with_drop = values.clone();
         with_drop[24 * 25 + 12] = 1_500.0;
-        let v = run(Settings::default(), H, &with_drop);
+        let v = run(DetectorSettings::default(), H, &with_drop);
         let flagged: Vec<usize> = (0..v.len()).filter(|&i| v[i].is_anomaly()).collect();
         assert_eq!(flagged, vec![24 * 25 + 12]);
         assert_eq!(
@@ -725,12 +735,12 @@ mod tests {
     fn hard_rules_zero_missing_load_and_stale_freshness() {
         let mut values: Vec<f64> = (0..30).map(|i| 5_000.0 + noisy(i)).collect();
         values[20] = 0.0;
-        let v = run(Settings::default(), DAY, &values);
+        let v = run(DetectorSettings::default(), DAY, &values);
         assert_eq!(v[20].judgement, Judgement::Anomaly(AnomalyKind::Zero));
         // a cumulative count that stops growing
         let mut total: Vec<f64> = (0..30).map(|i| 1_000.0 * i as f64 + 7.0).collect();
         total[25] = total[24];
-        let v = run(Settings::default(), DAY, &total);
+        let v = run(DetectorSettings::default(), DAY, &total);
         assert_eq!(
             v[25].judgement,
             Judgement::Anomaly(AnomalyKind::MissingLoad)
@@ -743,10 +753,10 @@ mod tests {
         // freshness: hours since the newest row, about 1 to 3, then 30
         let mut fresh: Vec<f64> = (0..30).map(|i| 3_600.0 * (1 + i % 3) as f64).collect();
         fresh[22] = 30.0 * 3_600.0;
-        let settings = Settings {
+        let settings = DetectorSettings {
             freshness: true,
             direction: Direction::Up,
-            ..Settings::default()
+            ..DetectorSettings::default()
         };
         let v = run(settings, DAY, &fresh);
         assert_eq!(
@@ -761,17 +771,17 @@ mod tests {
         let mut values: Vec<f64> = (0..40).map(|i| 1_000.0 + noisy(i) / 10.0).collect();
         values[25] = 3_000.0;
         values[30] = 100.0;
-        let down = Settings {
+        let down = DetectorSettings {
             direction: Direction::Down,
             excluded: vec![(30 * DAY, 31 * DAY)],
-            ..Settings::default()
+            ..DetectorSettings::default()
         };
         let v = run(down, DAY, &values);
         assert_eq!(v[25].judgement, Judgement::Normal);
         assert_eq!(v[30].judgement, Judgement::Excluded);
         assert!(v.iter().all(|x| !x.is_anomaly()));
         // an accepted change re-learns from there
-        let mut d = Detector::new(Settings::default(), DAY);
+        let mut d = Detector::new(DetectorSettings::default(), DAY);
         for (i, v) in values.iter().take(25).enumerate() {
             d.observe(i as i64 * DAY, *v);
         }
@@ -802,9 +812,9 @@ mod tests {
             .collect();
         let judge = |month_end: bool| {
             let mut d = Detector::new(
-                Settings {
+                DetectorSettings {
                     month_end,
-                    ..Settings::default()
+                    ..DetectorSettings::default()
                 },
                 DAY,
             );

@@ -118,7 +118,7 @@ pub fn excluded_range(text: &str) -> Option<(i64, i64)> {
 
 /// How one series is judged.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
+pub struct DetectorSettings {
     /// half the width of the expected range, in robust standard deviations
     pub sensitivity: f64,
     pub direction: Direction,
@@ -136,9 +136,9 @@ pub struct Settings {
     pub excluded: Vec<(i64, i64)>,
 }
 
-impl Default for Settings {
+impl Default for DetectorSettings {
     fn default() -> Self {
-        Settings {
+        DetectorSettings {
             sensitivity: 5.0,
             direction: Direction::Both,
             seasonality: Seasonality::Auto,

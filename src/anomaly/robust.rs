@@ -64,7 +64,7 @@ pub fn mad(values: &[f64], center: f64) -> f64 {
 
 /// How a series' values behave, for the floor of its spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum SeriesKind {
     /// counts (rows, missing values): Poisson-like, so a count near `n` wobbles by
     /// about sqrt(n) even when nothing is wrong
     Count,
@@ -75,18 +75,18 @@ pub enum Kind {
 /// The spread a point is judged against: the residuals' MAD, but never below a share of
 /// the level (`relative_floor`, e.g. 0.01 for 1%) nor, for counts, below sqrt(level).
 /// A stable table's tiny changes stay inside it.
-pub fn spread(residuals: &[f64], level: f64, kind: Kind, relative_floor: f64) -> f64 {
+pub fn spread(residuals: &[f64], level: f64, kind: SeriesKind, relative_floor: f64) -> f64 {
     let center = median(residuals).unwrap_or(0.0);
     let measured = mad(residuals, center);
     let relative = level.abs() * relative_floor;
     let poisson = match kind {
-        Kind::Count => level.abs().sqrt(),
-        Kind::Measure => 0.0,
+        SeriesKind::Count => level.abs().sqrt(),
+        SeriesKind::Measure => 0.0,
     };
     // a series of identical zeros still needs some room: one unit for counts
     let minimum = match kind {
-        Kind::Count => 1.0,
-        Kind::Measure => f64::EPSILON,
+        SeriesKind::Count => 1.0,
+        SeriesKind::Measure => f64::EPSILON,
     };
     measured.max(relative).max(poisson).max(minimum)
 }
@@ -125,13 +125,13 @@ mod tests {
     fn the_spread_has_floors_for_stable_series() {
         // a count that never moves: sqrt(level) keeps 10,001 rows from alerting
         let flat = [0.0; 20];
-        assert_eq!(spread(&flat, 10_000.0, Kind::Count, 0.0), 100.0);
+        assert_eq!(spread(&flat, 10_000.0, SeriesKind::Count, 0.0), 100.0);
         // a measure that never moves: 1% of its level
-        assert!((spread(&flat, 50.0, Kind::Measure, 0.01) - 0.5).abs() < 1e-12);
+        assert!((spread(&flat, 50.0, SeriesKind::Measure, 0.01) - 0.5).abs() < 1e-12);
         // zeros: one unit of a count
-        assert_eq!(spread(&flat, 0.0, Kind::Count, 0.01), 1.0);
+        assert_eq!(spread(&flat, 0.0, SeriesKind::Count, 0.01), 1.0);
         // a noisy series keeps its own spread
         let noisy = [-30.0, 25.0, -10.0, 40.0, 5.0, -20.0, 15.0];
-        assert!(spread(&noisy, 100.0, Kind::Count, 0.01) > 10.0);
+        assert!(spread(&noisy, 100.0, SeriesKind::Count, 0.01) > 10.0);
     }
 }

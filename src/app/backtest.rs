@@ -9,16 +9,16 @@ use serde_json::json;
 use super::AppError;
 use crate::anomaly::series::{self, describe_step, timestamp_text};
 use crate::anomaly::{
-    excluded_range, sensitivity_of, show, Detector, Direction, Seasonality, Settings, Verdict,
-    SENSITIVITIES,
+    excluded_range, sensitivity_of, show, Detector, DetectorSettings, Direction, Seasonality,
+    Verdict, SENSITIVITIES,
 };
 use crate::cli::{BacktestArgs, HistoryFormat};
 use crate::diag::{unknown_word_help, Diag};
 use crate::exit::Exit;
 
 /// The monitor's settings from the command line (the same names as in assay.yml).
-pub fn settings_of(args: &BacktestArgs) -> Result<Settings, Diag> {
-    let mut s = Settings::default();
+pub fn settings_of(args: &BacktestArgs) -> Result<DetectorSettings, Diag> {
+    let mut s = DetectorSettings::default();
     if let Some(text) = &args.sensitivity {
         s.sensitivity = sensitivity_of(text).ok_or_else(|| {
             let names: Vec<&str> = SENSITIVITIES.iter().map(|(n, _)| *n).collect();
@@ -108,7 +108,7 @@ pub fn run(args: &BacktestArgs, output: Option<&str>) -> Result<Exit, AppError> 
 }
 
 /// Every row judged in order, as scans would have judged them one after another.
-fn backtest(settings: &Settings, step: i64, rows: &[series::Row]) -> Vec<Judged> {
+fn backtest(settings: &DetectorSettings, step: i64, rows: &[series::Row]) -> Vec<Judged> {
     let mut detector = Detector::new(settings.clone(), step);
     rows.iter()
         .map(|r| Judged {
@@ -119,7 +119,7 @@ fn backtest(settings: &Settings, step: i64, rows: &[series::Row]) -> Vec<Judged>
         .collect()
 }
 
-fn json_text(file: &str, step: i64, settings: &Settings, judged: &[Judged]) -> String {
+fn json_text(file: &str, step: i64, settings: &DetectorSettings, judged: &[Judged]) -> String {
     let detector = Detector::new(settings.clone(), step);
     let points: Vec<serde_json::Value> = judged
         .iter()

@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
 
 use super::{config_path, now_text, runtime, AppError};
+use crate::channel::error::ChannelError;
 use crate::channel::hub::Hub;
 use crate::channel::protocol::Kind;
 use crate::channel::registry::{self, Entry};
 use crate::channel::sink::Sink;
 use crate::channel::spec::{self, ChannelSpec};
-use crate::channel::{server, source};
+use crate::channel::{service, source};
 use crate::cli::{ChannelArgs, ChannelCommand, ChannelListArgs, ChannelRunArgs};
 use crate::config::{self, Config};
 use crate::diag::{Diag, Diags};
@@ -117,7 +119,7 @@ async fn serve(
     for_: Option<Duration>,
     quiet: bool,
 ) -> Result<Exit, AppError> {
-    let runtime_error = |e: String| AppError::Runtime(RunError::Channel(e));
+    let runtime_error = |e: ChannelError| AppError::Runtime(RunError::channel(e));
     let stop = super::push::stop_signal();
     tokio::pin!(stop);
     if let Some(at) = at {
@@ -139,15 +141,69 @@ async fn serve(
         Kind::Sink => Some(Arc::new(Sink::open(&spec).map_err(runtime_error)?)),
         Kind::Source => None,
     };
-    let listener = server::bind(&spec.listen).await.map_err(runtime_error)?;
+    let listener = service::bind(&spec.listen).await.map_err(runtime_error)?;
     let addr = listener
         .local_addr()
-        .map_err(|e| runtime_error(e.to_string()))?;
-    let url = server::url_of(addr, spec.tls.is_some());
+        .map_err(|e| runtime_error(ChannelError::Setup(e.to_string())))?;
+    let url = service::url_of(addr, spec.tls.is_some());
     if let Some(tls) = &spec.tls {
         // a bad certificate is found now, not at the first client
         crate::channel::tls::server_config(tls).map_err(runtime_error)?;
     }
+    let mut entry = registry_entry(&spec, &url);
+    // held until the channel stops; the OS lets go when the process ends, however
+    let _registration = registry::register(&registry_dir, &entry).map_err(runtime_error)?;
+    let hub = Hub::new(spec.clone());
+    if !quiet {
+        println!(
+            "channel {} ({}, {}, format {}) listening on {url}, environment {}",
+            spec.name,
+            spec.kind.as_str(),
+            spec.store_type,
+            spec.format.name,
+            spec.environment
+        );
+    }
+    let server = tokio::spawn(service::serve(
+        listener,
+        spec.tls.clone(),
+        hub.clone(),
+        sink.clone(),
+    ));
+    let sending =
+        (spec.kind == Kind::Source).then(|| tokio::spawn(send_on_schedule(hub.clone(), every)));
+    let heartbeat = heartbeat(hub.clone(), registry_dir.clone(), entry.clone());
+    let reason = match for_ {
+        Some(d) => tokio::select! {
+            r = &mut stop => r,
+            _ = tokio::time::sleep(d) => "its --for time elapsed",
+        },
+        None => (&mut stop).await,
+    };
+    hub.stop();
+    if let Some(s) = sending {
+        s.abort();
+    }
+    heartbeat.abort();
+    let failure = stopped(server, &hub, sink.as_deref()).await;
+    entry.counters = hub.counters();
+    registry::remove(&registry_dir, &entry);
+    if !quiet {
+        let c = &entry.counters;
+        println!(
+            "channel {}: {reason}; {} result sets, {} records sent, {} received, {} stored, {} discarded, {} dropped, {} connections",
+            spec.name, c.result_sets, c.sent, c.received, c.stored, c.discarded, c.dropped, c.connections_total
+        );
+    }
+    match failure {
+        Some(e) => Err(runtime_error(e)),
+        None => Ok(Exit::Ok),
+    }
+}
+
+/// The channel's registry entry: where it listens, what it carries, and a proof per user
+/// that it knows the user's password (so a client sends credentials only to it).
+fn registry_entry(spec: &ChannelSpec, url: &str) -> Entry {
     let started = Utc::now();
     let mut entry = Entry {
         name: spec.name.clone(),
@@ -155,7 +211,7 @@ async fn serve(
         store_type: spec.store_type.clone(),
         format: spec.format.clone(),
         result_sets: spec.result_sets,
-        url: url.clone(),
+        url: url.to_string(),
         environment: spec.environment.clone(),
         expose_to: spec.expose_to.clone(),
         pid: std::process::id(),
@@ -176,58 +232,36 @@ async fn serve(
             )
         })
         .collect();
-    // held until the channel stops; the OS lets go when the process ends, however
-    let _registration = registry::register(&registry_dir, &entry).map_err(runtime_error)?;
-    let hub = Hub::new(spec.clone());
-    if !quiet {
-        println!(
-            "channel {} ({}, {}, format {}) listening on {url}, environment {}",
-            spec.name,
-            spec.kind.as_str(),
-            spec.store_type,
-            spec.format.name,
-            spec.environment
-        );
-    }
-    let server = tokio::spawn(server::serve(
-        listener,
-        spec.tls.clone(),
-        hub.clone(),
-        sink.clone(),
-    ));
-    let sending =
-        (spec.kind == Kind::Source).then(|| tokio::spawn(send_on_schedule(hub.clone(), every)));
-    let heartbeat = {
-        let (hub, dir, mut entry) = (hub.clone(), registry_dir.clone(), entry.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(registry::HEARTBEAT).await;
-                entry.heartbeat_at = Utc::now();
-                entry.counters = hub.counters();
-                if let Err(e) = registry::write(&dir, &entry) {
-                    tracing::warn!("{e}");
-                }
+    entry
+}
+
+/// Refresh the entry's heartbeat and counters in the registry, until aborted.
+fn heartbeat(hub: Arc<Hub>, dir: std::path::PathBuf, mut entry: Entry) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(registry::HEARTBEAT).await;
+            entry.heartbeat_at = Utc::now();
+            entry.counters = hub.counters();
+            if let Err(e) = registry::write(&dir, &entry) {
+                tracing::warn!("{e}");
             }
-        })
-    };
-    let reason = match for_ {
-        Some(d) => tokio::select! {
-            r = &mut stop => r,
-            _ = tokio::time::sleep(d) => "its --for time elapsed",
-        },
-        None => (&mut stop).await,
-    };
-    hub.stop();
-    if let Some(s) = sending {
-        s.abort();
-    }
-    heartbeat.abort();
+        }
+    })
+}
+
+/// Once the hub stops: the service's end (given five seconds) and a sink's last flush;
+/// the first failure of either. Records a failed flush lost are counted discarded.
+async fn stopped(
+    server: JoinHandle<Result<(), ChannelError>>,
+    hub: &Hub,
+    sink: Option<&Sink>,
+) -> Option<ChannelError> {
     let served = tokio::time::timeout(Duration::from_secs(5), server).await;
     let mut failure = None;
     if let Ok(Ok(Err(e))) = served {
         failure = Some(e);
     }
-    if let Some(sink) = &sink {
+    if let Some(sink) = sink {
         let flush = sink.flush(u64::MAX).await;
         hub.count(|c| {
             c.stored -= flush.lost_all;
@@ -237,19 +271,7 @@ async fn serve(
             failure.get_or_insert(e);
         }
     }
-    entry.counters = hub.counters();
-    registry::remove(&registry_dir, &entry);
-    if !quiet {
-        let c = &entry.counters;
-        println!(
-            "channel {}: {reason}; {} result sets, {} records sent, {} received, {} stored, {} discarded, {} dropped, {} connections",
-            spec.name, c.result_sets, c.sent, c.received, c.stored, c.discarded, c.dropped, c.connections_total
-        );
-    }
-    match failure {
-        Some(e) => Err(runtime_error(e)),
-        None => Ok(Exit::Ok),
-    }
+    failure
 }
 
 /// A source reads its store and sends the result now, then every period.
@@ -278,7 +300,11 @@ async fn send_on_schedule(hub: Arc<Hub>, every: Option<Duration>) {
                         .unwrap_or_default()
                 );
             }
-            Err(e) => tracing::error!("channel {}: {}", hub.spec.name, crate::secrets::mask(&e)),
+            Err(e) => tracing::error!(
+                "channel {}: {}",
+                hub.spec.name,
+                crate::secrets::mask(&e.to_string())
+            ),
         }
         if ticks.is_none() {
             return;

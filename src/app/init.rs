@@ -11,8 +11,9 @@ use super::{config_path, runtime, AppError};
 use crate::cli::InitArgs;
 use crate::config::{self, Glob};
 use crate::diag::{Diag, Diags};
-use crate::engine::DataSourceConfig;
-use crate::exec::{Limits, RunControl, Session};
+use crate::engine::{DataSourceConfig, DatasetPathError};
+use crate::error::RunError;
+use crate::exec::{ExecError, Limits, RunControl, Session};
 use crate::exit::Exit;
 use crate::init;
 use crate::interp::Vars;
@@ -130,7 +131,7 @@ pub fn run(args: &InitArgs) -> Result<Exit, AppError> {
                 eprintln!(
                     "error: {}: {}",
                     ds.name,
-                    crate::secrets::for_terminal(&crate::secrets::mask(&e))
+                    crate::secrets::for_terminal(&crate::secrets::mask(&e.to_string()))
                 );
             }
         }
@@ -159,10 +160,9 @@ async fn init_source(
     out: &Path,
     now: DateTime<Utc>,
     quiet: bool,
-) -> Result<usize, String> {
-    let (found, _exec, mut session) = crate::scan::run::discover_and_open(ds, control, keep)
-        .await
-        .map_err(|e| e.to_string())?;
+) -> Result<usize, InitError> {
+    let (found, _exec, mut session) =
+        crate::scan::run::discover_and_open(ds, control, keep).await?;
     let mut failed = None;
     for f in &found {
         let file = contract_path(out, &ds.name, &f.path);
@@ -187,7 +187,7 @@ async fn init_source(
                         t.starts_with("- ") && !t.starts_with("- name:")
                     })
                     .count();
-                write_new(&file, &text).map_err(|e| format!("{}: {e}", file.display()))?;
+                write_new(&file, &text).map_err(|e| RunError::io("write", &file, e))?;
                 if quiet {
                     continue;
                 }
@@ -199,16 +199,41 @@ async fn init_source(
                 );
             }
             Err(e) => {
-                eprintln!("error: {dataset}: {}", crate::secrets::mask(&e));
-                failed = Some(format!("{dataset} could not be profiled"));
+                eprintln!("error: {dataset}: {}", crate::secrets::mask(&e.to_string()));
+                failed = Some(dataset);
             }
         }
     }
     session.finish().await;
     match failed {
-        Some(e) => Err(e),
+        Some(dataset) => Err(InitError::NotProfiled { dataset }),
         None => Ok(found.len()),
     }
+}
+
+/// Why a data source's datasets were not all profiled and written.
+#[derive(Debug, thiserror::Error)]
+enum InitError {
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Write(#[from] RunError),
+    /// the last dataset that failed (each failure was said as it happened)
+    #[error("{dataset} could not be profiled")]
+    NotProfiled { dataset: String },
+}
+
+/// Why one dataset could not be profiled.
+#[derive(Debug, thiserror::Error)]
+enum ProfileError {
+    #[error(transparent)]
+    Path(#[from] DatasetPathError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error("it disappeared while it was read")]
+    Disappeared,
+    #[error("the profiling query returned no row")]
+    NoRow,
 }
 
 /// The dataset's profile: its columns from the catalog, one profiling query, and the
@@ -218,30 +243,22 @@ async fn profile(
     session: &mut dyn Session,
     path: &[String],
     dataset: &str,
-) -> Result<init::suggest::DatasetProfile, String> {
+) -> Result<init::suggest::DatasetProfile, ProfileError> {
     let d = ds.dialect();
     let table = ds.table_ref(path)?;
     let columns = session
         .columns(&table)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("it disappeared while it was read")?;
+        .await?
+        .ok_or(ProfileError::Disappeared)?;
     let plan = init::plan(d, &table, &columns);
     let rows = session
         .rows(&print_select(d, &plan.select), Limits::rows(2))
-        .await
-        .map_err(|e| e.to_string())?;
-    let row = rows
-        .rows
-        .first()
-        .ok_or("the profiling query returned no row")?;
+        .await?;
+    let row = rows.rows.first().ok_or(ProfileError::NoRow)?;
     let mut p = plan.profile(d, dataset, &columns, row);
     if let Some(sql) = init::values_sql(d, &table, &p) {
         let limit = (init::suggest::MAX_VALUE_SET as usize) * columns.len() + 1;
-        let values = session
-            .rows(&sql, Limits::rows(limit))
-            .await
-            .map_err(|e| e.to_string())?;
+        let values = session.rows(&sql, Limits::rows(limit)).await?;
         init::add_values(&mut p, &values.rows);
     }
     Ok(p)

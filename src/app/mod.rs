@@ -73,12 +73,12 @@ fn write_reports(
     for out in outputs {
         match &out.path {
             None => {
-                let table = out.format == crate::report::Format::Table;
+                let table = out.format == crate::report::OutputFormat::Table;
                 let text = crate::report::render(out.format, results, color && table);
                 let _ = stdout.write_all(crate::secrets::for_terminal(&text).as_bytes());
             }
             // the page of the run, with the history around it when there is one
-            Some(path) if out.format == crate::report::Format::Html => {
+            Some(path) if out.format == crate::report::OutputFormat::Html => {
                 let page = match history {
                     Some(h) => report::run_page(results, h),
                     None => crate::report::render(out.format, results, false),
@@ -94,7 +94,7 @@ fn write_reports(
     let _ = stdout.flush();
     if outputs
         .iter()
-        .any(|o| o.format == crate::report::Format::Github)
+        .any(|o| o.format == crate::report::OutputFormat::Github)
     {
         append_step_summary(results).map_err(AppError::Runtime)?;
     }
@@ -109,7 +109,7 @@ fn append_step_summary(results: &crate::results::Results) -> Result<(), RunError
         return Ok(());
     };
     let path = PathBuf::from(path);
-    let text = crate::report::render(crate::report::Format::Markdown, results, false);
+    let text = crate::report::render(crate::report::OutputFormat::Markdown, results, false);
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)

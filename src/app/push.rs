@@ -27,7 +27,7 @@ pub(super) async fn push_results(results: &Results, plan: &PushPlan, quiet: bool
     let targets = push::targets(&plan.cloud);
     let outbox = outbox::Outbox::in_project(&plan.project_dir);
     let queued_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-    let entry = |pending: Vec<push::Target>, last_error: String, attempts: u32| outbox::Entry {
+    let entry = |pending: Vec<push::Target>, last_error: String, attempts: u32| outbox::Delivery {
         results: results.clone(),
         outbox: outbox::Waiting {
             pending,
@@ -130,7 +130,7 @@ pub(super) async fn notify(
     let outbox = outbox::Outbox::in_project(project_dir);
     let mut all = true;
     for target in &config.targets {
-        let items = push::notify::items(results, &target.on);
+        let items = push::notify::notices(results, &target.on);
         if items.is_empty() {
             continue;
         }
@@ -341,7 +341,7 @@ async fn drain(
         let last_error = left.last_error;
         println!("waiting {}: {last_error}", results.scan_id);
         if in_outbox {
-            let entry = outbox::Entry {
+            let entry = outbox::Delivery {
                 results,
                 outbox: outbox::Waiting {
                     pending,

@@ -14,7 +14,7 @@ use crate::cli::{HistoryFormat, RowsArgs};
 use crate::config;
 use crate::diag::{did_you_mean, Diag};
 use crate::exit::Exit;
-use crate::failing_rows::{Group, Store, StoredRow};
+use crate::failing_rows::{FailedRowsStore, Group, StoredRow};
 use crate::interp::Vars;
 
 pub fn run(args: &RowsArgs) -> Result<Exit, AppError> {
@@ -27,7 +27,7 @@ pub fn run(args: &RowsArgs) -> Result<Exit, AppError> {
         &[],
         &Vars::default(),
     )?;
-    let store = Store::from_config(&config);
+    let store = FailedRowsStore::from_config(&config);
     let runtime = runtime()?;
     let groups = runtime
         .block_on(store.groups())

@@ -16,13 +16,13 @@ use crate::diag::{unknown_word_help, Diag, Diags};
 use crate::failing_rows;
 use crate::interp::Vars;
 use crate::plan::{self, Resolved};
-use crate::report::{Format, FORMATS};
+use crate::report::{OutputFormat, FORMATS};
 use crate::results::FailOn;
 use crate::timestamp::parse_timestamp;
 use crate::verify::{CaptureOptions, RunOptions};
 
 pub(super) struct Output {
-    pub(super) format: Format,
+    pub(super) format: OutputFormat,
     pub(super) path: Option<PathBuf>,
 }
 
@@ -36,7 +36,7 @@ pub(super) struct Run {
     /// --push: where to, and where the outbox is
     pub(super) push: Option<PushPlan>,
     /// where failing rows go
-    pub(super) store: failing_rows::Store,
+    pub(super) store: failing_rows::FailedRowsStore,
     /// the history store, for the page of `-o html=PATH` (only then: a verify without it
     /// opens no history)
     pub(super) history: Option<crate::scan::history::HistoryStore>,
@@ -88,40 +88,9 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         untrusted: false,
     };
     let mut config = config::load(config_path.as_deref(), &files, &config_vars)?;
-    for name in &names {
-        if config.data_source(name).is_none() {
-            let help = config.unknown_name_help(name);
-            diags.push(
-                Diag::plain(format!(
-                    "-d {name}: no such data source file or data source name"
-                ))
-                .with_help(help),
-            );
-        }
-    }
+    check_named_sources(&config, &names, &mut diags);
     let push = push_plan(&config, args.push, &mut diags);
-    if let Some(name) = &config.diagnostics.channel {
-        if let Some(Err(e)) = config
-            .channels
-            .get(name)
-            .filter(|_| !args.no_failed_rows)
-            .map(|who| who.password())
-        {
-            diags.push(Diag::plain(e).with_help(
-                "export the variable, or pass --no-failed-rows to verify without the sink",
-            ));
-        }
-        if !config.channels.contains_key(name) && !args.no_failed_rows {
-            diags.push(
-                Diag::plain(format!(
-                    "failed rows go to channel '{name}', and assay.yml has no credentials for it"
-                ))
-                .with_help(format!(
-                    "channels:\n  {name}: {{user: pipeline, password: \"${{env.CHANNEL_PASSWORD}}\"}}"
-                )),
-            );
-        }
-    }
+    check_failed_rows_channel(&config, args.no_failed_rows, &mut diags);
     let contract_files = find_contracts(&args.paths, &mut diags);
     warn_unused_set(&set, &contract_files);
     if args.channel.is_some() && contract_files.len() != 1 && diags.is_empty() {
@@ -141,29 +110,25 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     if !diags.is_empty() {
         return Err(diags.into());
     }
-    let mut timeout = timeout;
-    let mut received = None;
-    if let Some(name) = &args.channel {
-        // the contract is read twice: here for its dataset and columns, and below as always
-        let contract = contract::load(&contract_files[0], &set, &now_text(now))?;
-        let waited = std::time::Instant::now();
-        received = Some(super::stream::substitute(
-            &mut config,
-            &contract,
-            name,
-            &args.environment,
-            timeout,
-        )?);
-        // --timeout bounds the whole run: the wait for the set, then what is left for it
-        timeout = timeout.map(|t| {
-            t.saturating_sub(waited.elapsed())
-                .max(std::time::Duration::from_millis(1))
-        });
-    }
+    let (received, timeout) = match &args.channel {
+        Some(name) => {
+            let (received, timeout) = receive_channel(
+                &mut config,
+                args,
+                name,
+                &contract_files[0],
+                &set,
+                now,
+                timeout,
+            )?;
+            (Some(received), timeout)
+        }
+        None => (None, timeout),
+    };
     let resolved = load_contracts(&contract_files, &config, &names, &set, now)?;
     let page = outputs
         .iter()
-        .any(|o| o.format == Format::Html && o.path.is_some());
+        .any(|o| o.format == OutputFormat::Html && o.path.is_some());
     Ok(Run {
         resolved,
         outputs,
@@ -173,7 +138,8 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
             now,
             capture: capture_options(&config, args.no_failed_rows),
         },
-        store: failing_rows::Store::from_config(&config).in_environment(&args.environment),
+        store: failing_rows::FailedRowsStore::from_config(&config)
+            .in_environment(&args.environment),
         history: page.then(|| crate::scan::history::HistoryStore::from_config(&config)),
         _received: received,
         baseline,
@@ -185,6 +151,70 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         plan_only: args.plan,
         push,
     })
+}
+
+/// Each name `-d` selects must be a data source of the config.
+fn check_named_sources(config: &Config, names: &[&String], diags: &mut Diags) {
+    for name in names {
+        if config.data_source(name).is_none() {
+            let help = config.unknown_name_help(name);
+            diags.push(
+                Diag::plain(format!(
+                    "-d {name}: no such data source file or data source name"
+                ))
+                .with_help(help),
+            );
+        }
+    }
+}
+
+/// Failed rows sent to a sink channel need its credentials, with a password that can be
+/// read (unless --no-failed-rows).
+fn check_failed_rows_channel(config: &Config, no_failed_rows: bool, diags: &mut Diags) {
+    if let Some(name) = &config.diagnostics.channel {
+        if let Some(Err(e)) = config
+            .channels
+            .get(name)
+            .filter(|_| !no_failed_rows)
+            .map(|who| who.password())
+        {
+            diags.push(Diag::plain(e.to_string()).with_help(
+                "export the variable, or pass --no-failed-rows to verify without the sink",
+            ));
+        }
+        if !config.channels.contains_key(name) && !no_failed_rows {
+            diags.push(
+                Diag::plain(format!(
+                    "failed rows go to channel '{name}', and assay.yml has no credentials for it"
+                ))
+                .with_help(format!(
+                    "channels:\n  {name}: {{user: pipeline, password: \"${{env.CHANNEL_PASSWORD}}\"}}"
+                )),
+            );
+        }
+    }
+}
+
+/// verify --channel: the result set received (the contract is read twice: here for its
+/// dataset and columns, and later as always), and what is left of --timeout, which bounds
+/// the whole run: the wait for the set, then the verification.
+fn receive_channel(
+    config: &mut Config,
+    args: &VerifyArgs,
+    name: &str,
+    contract_file: &Path,
+    set: &HashMap<String, String>,
+    now: DateTime<Utc>,
+    timeout: Option<std::time::Duration>,
+) -> Result<(super::stream::Received, Option<std::time::Duration>), AppError> {
+    let contract = contract::load(contract_file, set, &now_text(now))?;
+    let waited = std::time::Instant::now();
+    let received = super::stream::substitute(config, &contract, name, &args.environment, timeout)?;
+    let timeout = timeout.map(|t| {
+        t.saturating_sub(waited.elapsed())
+            .max(std::time::Duration::from_millis(1))
+    });
+    Ok((received, timeout))
 }
 
 /// Failed rows capture as the config sets it; None with --no-failed-rows.
@@ -381,7 +411,7 @@ pub(super) fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) ->
             }
             None => (spec.as_str(), None),
         };
-        match Format::parse(name) {
+        match OutputFormat::parse(name) {
             Some(format) => outputs.push(Output { format, path }),
             None => {
                 let help = unknown_word_help(name, FORMATS, "formats:");
@@ -399,7 +429,7 @@ pub(super) fn parse_outputs(specs: &[String], quiet: bool, diags: &mut Diags) ->
         outputs.insert(
             0,
             Output {
-                format: Format::Table,
+                format: OutputFormat::Table,
                 path: None,
             },
         );

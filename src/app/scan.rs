@@ -15,7 +15,7 @@ use crate::config;
 use crate::diag::{Diag, Diags};
 use crate::error::RunError;
 use crate::exit::Exit;
-use crate::failing_rows::Store;
+use crate::failing_rows::FailedRowsStore;
 use crate::interp::Vars;
 use crate::results::FailOn;
 use crate::scan::history::HistoryStore;
@@ -33,7 +33,7 @@ fn lock_holder(holder: &str) -> String {
 }
 
 /// The scan, validated: everything in it is known good before anything connects.
-struct Plan {
+struct ScanPlan {
     config: crate::config::Config,
     sources: Vec<crate::engine::DataSourceConfig>,
     contracts: Vec<crate::plan::Resolved>,
@@ -44,7 +44,7 @@ struct Plan {
 }
 
 /// Arguments, config and contracts -> the plan of a scan; every input error together.
-fn prepare(args: &ScanArgs) -> Result<Plan, AppError> {
+fn prepare(args: &ScanArgs) -> Result<ScanPlan, AppError> {
     let mut diags = Diags::default();
     let set = parse_set(&args.set, &mut diags);
     let outputs = parse_outputs(&args.outputs, args.common.quiet, &mut diags);
@@ -126,7 +126,7 @@ fn prepare(args: &ScanArgs) -> Result<Plan, AppError> {
         now,
         capture: capture_options(&config, args.no_failed_rows),
     };
-    Ok(Plan {
+    Ok(ScanPlan {
         config,
         sources,
         contracts,
@@ -138,7 +138,7 @@ fn prepare(args: &ScanArgs) -> Result<Plan, AppError> {
 }
 
 pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
-    let Plan {
+    let ScanPlan {
         config,
         sources,
         contracts,
@@ -147,7 +147,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         push,
         lock_timeout,
     } = prepare(args)?;
-    let store = Store::from_config(&config);
+    let store = FailedRowsStore::from_config(&config);
     let history = HistoryStore::from_config(&config);
     // overlapping cron runs take turns on the history
     let sources_text: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();

@@ -11,7 +11,8 @@ use std::time::Duration;
 use duckdb::arrow::record_batch::RecordBatch;
 
 use super::AppError;
-use crate::channel::client::Client;
+use crate::channel::client::{Client, Credentials};
+use crate::channel::error::ChannelError;
 use crate::channel::format::Format;
 use crate::channel::protocol::{Encoding, Kind};
 use crate::channel::registry::{self, Entry};
@@ -19,7 +20,7 @@ use crate::channel::sink::column_type;
 use crate::config::Config;
 use crate::contract::Contract;
 use crate::diag::Diag;
-use crate::engine::{self, DataSourceConfig, DuckDbSettings};
+use crate::engine::{self, DataSourceConfig, DatasetPathError, DuckDbSettings};
 use crate::error::RunError;
 use crate::exec::duckdb_ingest::Loaded;
 use crate::sql::ast::{CreateTable, TableRef};
@@ -48,10 +49,17 @@ fn find(
         let closest = crate::diag::did_you_mean(name, running.iter().map(String::as_str))
             .map(|s| format!("; did you mean '{s}'?"))
             .unwrap_or_default();
-        return Err(AppError::Runtime(RunError::Channel(format!(
-            "no source channel '{name}' runs in environment {environment} (registry {}){closest}; start it with assay channel run",
-            dir.display()
-        ))));
+        return Err(AppError::Runtime(RunError::channel(
+            ChannelError::NotRunning {
+                kind: "source",
+                channel: name.to_string(),
+                environment: environment.to_string(),
+                detail: format!(
+                    " (registry {}){closest}; start it with assay channel run",
+                    dir.display()
+                ),
+            },
+        )));
     }
     let missing = |f: &Format| -> Vec<String> {
         contract
@@ -120,15 +128,39 @@ impl Drop for Received {
     }
 }
 
+/// Why records streamed from a channel did not become the contract's table.
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error(transparent)]
+    Channel(#[from] ChannelError),
+    #[error("channel '{channel}' does not frame result sets: there is no end to wait for")]
+    NoResultSets { channel: String },
+    #[error("loading the records: {0}")]
+    Load(crate::exec::ExecError),
+    #[error("the loading thread failed")]
+    LoaderStopped,
+    #[error("result set {id} has {records} records, and {loaded} were loaded")]
+    Short {
+        id: String,
+        records: u64,
+        loaded: u64,
+    },
+    #[error("channel '{channel}': {error}")]
+    Of {
+        channel: String,
+        error: Box<StreamError>,
+    },
+}
+
 /// A folder only this user can enter: the records are the user's data.
-fn private_dir() -> Result<Received, String> {
+fn private_dir() -> Result<Received, RunError> {
     let dir = std::env::temp_dir().join(format!("assay-channel-{}", uuid::Uuid::new_v4().simple()));
     let mut builder = std::fs::DirBuilder::new();
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        .map_err(|e| RunError::io("create", &dir, e))?;
     Ok(Received { loaded: None, dir })
 }
 
@@ -176,7 +208,7 @@ fn loader(
     table: TableRef,
     format: Format,
     streams: Vec<std::sync::mpsc::Receiver<RecordBatch>>,
-) -> std::thread::JoinHandle<Result<(Loaded, u64), String>> {
+) -> std::thread::JoinHandle<Result<(Loaded, u64), StreamError>> {
     std::thread::spawn(move || {
         let d = DuckDbDialect;
         let types = engine::by_name("duckdb")
@@ -220,8 +252,115 @@ fn loader(
         ];
         settings.extend_from_slice(crate::exec::duckdb::EXTENSIONS_OFF);
         crate::exec::duckdb_ingest::ingest_arrow(&settings, &setup, &d.table(&table), readers)
-            .map_err(|e| format!("loading the records: {e}"))
+            .map_err(StreamError::Load)
     })
+}
+
+/// The table the channel's records become: the contract's dataset, in DuckDB's in-memory
+/// database (named memory).
+fn records_table(probe: &DataSourceConfig, contract: &Contract) -> Result<TableRef, Diag> {
+    probe
+        .table_ref(&contract.dataset.path)
+        .and_then(|t| match t.parts.as_slice() {
+            [catalog, _, _] if catalog != "memory" => Err(DatasetPathError::OtherCatalog {
+                catalog: catalog.clone(),
+                expected: "memory",
+            }),
+            _ => Ok(t),
+        })
+        .map_err(|e| {
+            Diag::plain(format!(
+                "dataset {} cannot name a table for the channel's records: {e}",
+                contract.dataset.text
+            ))
+            .with_help(
+                "a contract verified on a channel names its dataset NAME/schema/table, like \
+             stream/main/orders (NAME need not be a data source of assay.yml)",
+            )
+        })
+}
+
+/// The channel's registry entry and the credentials assay.yml gives for it; a password
+/// that cannot be read is an input error before anything waits.
+fn credentials(
+    config: &Config,
+    name: &str,
+    environment: &str,
+    contract: &Contract,
+) -> Result<(Entry, Credentials), AppError> {
+    if let Some(Err(e)) = config.channels.get(name).map(|who| who.password()) {
+        return Err(Diag::plain(e.to_string())
+            .with_help("export the variable the password names before verifying on the channel")
+            .into());
+    }
+    let entry = find(config, name, environment, contract)?;
+    let Some(who) = config.channels.get(name).cloned() else {
+        return Err(
+            Diag::plain(format!("no credentials for channel '{name}' in assay.yml"))
+                .with_help(format!(
+                "channels:\n  {name}: {{user: pipeline, password: \"${{env.CHANNEL_PASSWORD}}\"}}"
+            ))
+                .into(),
+        );
+    };
+    Ok((entry, who))
+}
+
+/// Wait for one whole result set of the channel, its batches sent round the loading
+/// streams as they arrive; its id and record count. Ctrl-C and `timeout` stop the wait.
+fn receive(
+    entry: &Entry,
+    who: &Credentials,
+    name: &str,
+    sends: &[std::sync::mpsc::SyncSender<RecordBatch>],
+    timeout: Option<Duration>,
+) -> Result<Result<(String, u64), RunError>, AppError> {
+    let runtime = super::runtime()?;
+    let got = runtime.block_on(async {
+        let receive = async {
+            let mut client = Client::connect_registered(
+                entry,
+                who,
+                Duration::from_secs(30),
+                Encoding::Arrow,
+            )
+            .await?;
+            if !client.hello.result_sets {
+                return Err(StreamError::NoResultSets {
+                    channel: name.to_string(),
+                });
+            }
+            let mut next = 0;
+            let mut take = |batch: RecordBatch| {
+                next = (next + 1) % sends.len();
+                sends[next]
+                    .send(batch)
+                    .map_err(|_| ChannelError::NotLoaded)
+            };
+            let got = client
+                .receive_set(who.max_records, who.max_bytes, &mut take)
+                .await;
+            client.logout().await;
+            Ok(got?)
+        };
+        let stop = super::push::stop_signal();
+        tokio::select! {
+            got = receive => got.map_err(RunError::channel),
+            reason = stop => Err(RunError::Cancelled { reason: format!("{reason} while waiting for channel '{name}'") }),
+            _ = async {
+                match timeout {
+                    Some(t) => tokio::time::sleep(t).await,
+                    None => std::future::pending().await,
+                }
+            } => Err(RunError::Cancelled {
+                reason: format!(
+                    "--timeout passed before channel '{name}' sent a whole result set"
+                ),
+            }),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    Ok(got)
 }
 
 /// Receive one result set and make the contract's data source an in-memory DuckDB
@@ -251,41 +390,9 @@ pub(super) fn substitute(
         }),
     };
     // checked before any wait: a contract that cannot take the records is refused now
-    let table = probe
-        .table_ref(&contract.dataset.path)
-        .and_then(|t| match t.parts.as_slice() {
-            // the records are in DuckDB's in-memory database, named memory
-            [catalog, _, _] if catalog != "memory" => Err(format!(
-                "its catalog is {catalog}; the channel's records are in the catalog memory"
-            )),
-            _ => Ok(t),
-        })
-        .map_err(|e| {
-            Diag::plain(format!(
-                "dataset {} cannot name a table for the channel's records: {e}",
-                contract.dataset.text
-            ))
-            .with_help(
-                "a contract verified on a channel names its dataset NAME/schema/table, like \
-             stream/main/orders (NAME need not be a data source of assay.yml)",
-            )
-        })?;
-    if let Some(Err(e)) = config.channels.get(name).map(|who| who.password()) {
-        return Err(Diag::plain(e)
-            .with_help("export the variable the password names before verifying on the channel")
-            .into());
-    }
-    let entry = find(config, name, environment, contract)?;
-    let Some(who) = config.channels.get(name).cloned() else {
-        return Err(
-            Diag::plain(format!("no credentials for channel '{name}' in assay.yml"))
-                .with_help(format!(
-                "channels:\n  {name}: {{user: pipeline, password: \"${{env.CHANNEL_PASSWORD}}\"}}"
-            ))
-                .into(),
-        );
-    };
-    let mut received = private_dir().map_err(|e| AppError::Runtime(RunError::Channel(e)))?;
+    let table = records_table(&probe, contract)?;
+    let (entry, who) = credentials(config, name, environment, contract)?;
+    let mut received = private_dir().map_err(AppError::Runtime)?;
     // batches go round the streams, each inserted by a thread of its own
     let (sends, streams): (Vec<_>, Vec<_>) = (0..LOADING_STREAMS)
         .map(|_| std::sync::mpsc::sync_channel::<RecordBatch>(8))
@@ -296,72 +403,31 @@ pub(super) fn substitute(
         entry.format.clone(),
         streams,
     );
-    let runtime = super::runtime()?;
-    let got = runtime.block_on(async {
-        let receive = async {
-            let mut client = Client::connect_registered(
-                &entry,
-                &who,
-                Duration::from_secs(30),
-                Encoding::Arrow,
-            )
-            .await?;
-            if !client.hello.result_sets {
-                return Err(format!(
-                    "channel '{name}' does not frame result sets: there is no end to wait for"
-                ));
-            }
-            let mut next = 0;
-            let mut take = |batch: RecordBatch| {
-                next = (next + 1) % sends.len();
-                sends[next]
-                    .send(batch)
-                    .map_err(|_| "the records could not be loaded".to_string())
-            };
-            let got = client
-                .receive_set(who.max_records, who.max_bytes, &mut take)
-                .await;
-            client.logout().await;
-            got
-        };
-        let stop = super::push::stop_signal();
-        tokio::select! {
-            got = receive => got.map_err(|e| RunError::Channel(crate::secrets::mask(&e))),
-            reason = stop => Err(RunError::Cancelled { reason: format!("{reason} while waiting for channel '{name}'") }),
-            _ = async {
-                match timeout {
-                    Some(t) => tokio::time::sleep(t).await,
-                    None => std::future::pending().await,
-                }
-            } => Err(RunError::Cancelled {
-                reason: format!(
-                    "--timeout passed before channel '{name}' sent a whole result set"
-                ),
-            }),
-        }
-    });
-    runtime.shutdown_timeout(Duration::from_secs(2));
+    let got = receive(&entry, &who, name, &sends, timeout)?;
     drop(sends);
     let loaded = loading
         .join()
-        .unwrap_or_else(|_| Err("the loading thread failed".into()));
+        .unwrap_or_else(|_| Err(StreamError::LoaderStopped));
+    let in_channel = |error: StreamError| {
+        AppError::Runtime(RunError::channel(StreamError::Of {
+            channel: name.to_string(),
+            error: Box::new(error),
+        }))
+    };
     let (id, records) = match (got, loaded) {
         (Ok((id, records)), Ok((loaded, n))) if n == records => {
             received.loaded = Some(Arc::new(loaded));
             (id, records)
         }
         (Ok((id, records)), Ok((_, n))) => {
-            return Err(AppError::Runtime(RunError::Channel(format!(
-                "channel '{name}': result set {id} has {records} records, and {n} were loaded"
-            ))))
+            return Err(in_channel(StreamError::Short {
+                id,
+                records,
+                loaded: n,
+            }))
         }
         // the loader's own failure says more than the receiver's "could not be loaded"
-        (Ok(_) | Err(RunError::Channel(_)), Err(e)) => {
-            return Err(AppError::Runtime(RunError::Channel(format!(
-                "channel '{name}': {}",
-                crate::secrets::mask(&e)
-            ))))
-        }
+        (Ok(_) | Err(RunError::Channel(_)), Err(e)) => return Err(in_channel(e)),
         (Err(e), _) => return Err(AppError::Runtime(e)),
     };
     tracing::info!("channel {name}: result set {id} of {records} records received");

@@ -16,6 +16,7 @@ use duckdb::arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef,
 use duckdb::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value as Json};
 
+use super::error::ChannelError;
 use super::format::{decimal_fits, Field, FieldType, Format};
 
 /// The schema's metadata key naming the result set a batch belongs to.
@@ -79,7 +80,7 @@ fn decimal_units(text: &str, precision: u8, scale: i8) -> Option<i128> {
 
 /// Checked records (`Format::check`'s output) as one record batch. Fails only for a
 /// decimal of a field without precision that DuckDB's widest decimal cannot hold.
-pub fn batch(format: &Format, records: &[Map<String, Json>]) -> Result<RecordBatch, String> {
+pub fn batch(format: &Format, records: &[Map<String, Json>]) -> Result<RecordBatch, ChannelError> {
     let n = records.len();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(format.fields.len());
     for f in &format.fields {
@@ -144,11 +145,11 @@ pub fn batch(format: &Format, records: &[Map<String, Json>]) -> Result<RecordBat
                         Some(Json::String(text)) => match decimal_units(text, p, s) {
                             Some(units) => b.append_value(units),
                             None => {
-                                return Err(format!(
+                                return Err(ChannelError::Arrow(format!(
                                     "field '{}' holds {text}, more digits than a decimal({p},{s}) \
                                      holds (give the field a precision and scale)",
                                     f.name
-                                ))
+                                )))
                             }
                         },
                         _ => b.append_null(),
@@ -157,18 +158,18 @@ pub fn batch(format: &Format, records: &[Map<String, Json>]) -> Result<RecordBat
                 Arc::new(
                     b.finish()
                         .with_precision_and_scale(p, s)
-                        .map_err(|e| e.to_string())?,
+                        .map_err(arrow_error)?,
                 )
             }
         };
         columns.push(column);
     }
-    RecordBatch::try_new(Arc::new(schema(format)), columns).map_err(|e| e.to_string())
+    RecordBatch::try_new(Arc::new(schema(format)), columns).map_err(arrow_error)
 }
 
 /// One batch as a self-contained Arrow IPC stream (its schema, then the batch), the
 /// result set it belongs to in the schema's metadata.
-pub fn encode(batch: &RecordBatch, result_set: Option<&str>) -> Result<Vec<u8>, String> {
+pub fn encode(batch: &RecordBatch, result_set: Option<&str>) -> Result<Vec<u8>, ChannelError> {
     let mut schema = batch.schema().as_ref().clone();
     if let Some(id) = result_set {
         schema
@@ -178,12 +179,12 @@ pub fn encode(batch: &RecordBatch, result_set: Option<&str>) -> Result<Vec<u8>, 
     let batch = batch
         .clone()
         .with_schema(Arc::new(schema.clone()))
-        .map_err(|e| e.to_string())?;
+        .map_err(arrow_error)?;
     let mut writer =
-        arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &schema).map_err(|e| e.to_string())?;
-    writer.write(&batch).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
-    writer.into_inner().map_err(|e| e.to_string())
+        arrow_ipc::writer::StreamWriter::try_new(Vec::new(), &schema).map_err(arrow_error)?;
+    writer.write(&batch).map_err(arrow_error)?;
+    writer.finish().map_err(arrow_error)?;
+    writer.into_inner().map_err(arrow_error)
 }
 
 /// A binary frame read back: its batches (validated by the reader) and its result set,
@@ -191,31 +192,35 @@ pub fn encode(batch: &RecordBatch, result_set: Option<&str>) -> Result<Vec<u8>, 
 pub fn decode(
     bytes: &[u8],
     expected: &SchemaRef,
-) -> Result<(Option<String>, Vec<RecordBatch>), String> {
+) -> Result<(Option<String>, Vec<RecordBatch>), ChannelError> {
     let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
-        .map_err(|e| format!("a binary frame that is not an Arrow IPC stream: {e}"))?;
+        .map_err(|e| {
+            ChannelError::Arrow(format!(
+                "a binary frame that is not an Arrow IPC stream: {e}"
+            ))
+        })?;
     let schema = reader.schema();
     let result_set = schema.metadata.get(RESULT_SET_KEY).cloned();
     if schema.fields() != expected.fields() {
-        return Err(format!(
+        return Err(ChannelError::Arrow(format!(
             "a binary frame's schema ({}) is not the format's ({})",
             fields_text(&schema),
             fields_text(expected)
-        ));
+        )));
     }
     let mut batches = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| format!("a broken Arrow batch: {e}"))?;
+        let batch = batch.map_err(|e| ChannelError::Arrow(format!("a broken Arrow batch: {e}")))?;
         for column in batch.columns() {
             if let Some(d) = column.as_any().downcast_ref::<Decimal128Array>() {
                 d.validate_decimal_precision(d.precision())
-                    .map_err(|e| format!("an Arrow batch's decimal: {e}"))?;
+                    .map_err(|e| ChannelError::Arrow(format!("an Arrow batch's decimal: {e}")))?;
             }
         }
         // the format's schema, without the frame's metadata
         batches.push(
             RecordBatch::try_new(expected.clone(), batch.columns().to_vec())
-                .map_err(|e| e.to_string())?,
+                .map_err(arrow_error)?,
         );
     }
     Ok((result_set, batches))
@@ -235,6 +240,10 @@ fn fields_text(schema: &Schema) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn arrow_error(e: impl std::fmt::Display) -> ChannelError {
+    ChannelError::Arrow(e.to_string())
 }
 
 /// The rows of a batch: what a binary frame counts as records.
@@ -311,7 +320,7 @@ mod tests {
         let r = f
             .check(&json!({"id": 1, "amount": "1", "wide": "12345678901234567890.1234567890123456789", "at": "2026-01-01"}))
             .unwrap();
-        let e = batch(&f, &[r]).unwrap_err();
+        let e = batch(&f, &[r]).unwrap_err().to_string();
         assert!(e.contains("decimal(38,10)"), "{e}");
     }
 
@@ -325,9 +334,11 @@ mod tests {
             .check(&json!({"id": null, "amount": "1", "at": "2026-01-01"}))
             .unwrap();
         let bytes = encode(&batch(&other, &[r]).unwrap(), None).unwrap();
-        let e = decode(&bytes, &expected).unwrap_err();
+        let e = decode(&bytes, &expected).unwrap_err().to_string();
         assert!(e.contains("not the format's"), "{e}");
-        let e = decode(b"{\"type\": \"records\"}", &expected).unwrap_err();
+        let e = decode(b"{\"type\": \"records\"}", &expected)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not an Arrow IPC stream"), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
+use super::error::RecordError;
 use crate::exec::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,40 +81,35 @@ impl Format {
     /// A record as this format takes it: every field present (a nullable one may be
     /// missing or null) with a value of its type, and no other field. Values are put in
     /// the format's canonical form (a decimal given as a number becomes text).
-    pub fn check(&self, record: &Json) -> Result<Map<String, Json>, String> {
+    pub fn check(&self, record: &Json) -> Result<Map<String, Json>, RecordError> {
         let Some(object) = record.as_object() else {
-            return Err(format!(
-                "a record is a JSON object, not {}",
-                kind_of(record)
-            ));
+            return Err(RecordError::NotAnObject {
+                kind: kind_of(record).to_string(),
+            });
         };
         if let Some(extra) = object.keys().find(|k| self.field(k).is_none()) {
-            return Err(format!(
-                "field '{extra}' is not in format {} ({})",
-                self.name,
-                self.field_names()
-            ));
+            return Err(RecordError::UnknownField {
+                field: extra.clone(),
+                format: self.name.clone(),
+                fields: self.field_names(),
+            });
         }
         let mut out = Map::new();
         for f in &self.fields {
             let value = object.get(&f.name).unwrap_or(&Json::Null);
             if value.is_null() {
                 if !f.nullable {
-                    return Err(format!(
-                        "field '{}' is not nullable and has no value",
-                        f.name
-                    ));
+                    return Err(RecordError::NoValue {
+                        field: f.name.clone(),
+                    });
                 }
                 out.insert(f.name.clone(), Json::Null);
                 continue;
             }
-            let canonical = f.canonical(value).ok_or_else(|| {
-                format!(
-                    "field '{}' is a {}, not {}",
-                    f.name,
-                    f.type_text(),
-                    shown(value)
-                )
+            let canonical = f.canonical(value).ok_or_else(|| RecordError::WrongType {
+                field: f.name.clone(),
+                expected: f.type_text(),
+                shown: shown(value),
             })?;
             out.insert(f.name.clone(), canonical);
         }
@@ -135,7 +131,7 @@ impl Format {
         &self,
         columns: &[String],
         values: &[Value],
-    ) -> Result<Map<String, Json>, String> {
+    ) -> Result<Map<String, Json>, RecordError> {
         let mut out = Map::new();
         for f in &self.fields {
             let value = columns
@@ -190,21 +186,18 @@ impl Field {
     }
 
     /// A store's value in this field's JSON form.
-    fn json_of(&self, value: &Value) -> Result<Json, String> {
-        let wrong = || {
-            format!(
-                "column '{}' holds {value}, which is not a {}",
-                self.name,
-                self.type_text()
-            )
+    fn json_of(&self, value: &Value) -> Result<Json, RecordError> {
+        let wrong = || RecordError::ColumnType {
+            column: self.name.clone(),
+            value: value.to_string(),
+            expected: self.type_text(),
         };
         let json = match (self.field_type, value) {
             (_, Value::Null) if self.nullable => Json::Null,
             (_, Value::Null) => {
-                return Err(format!(
-                    "column '{}' is NULL, and field '{}' is not nullable",
-                    self.name, self.name
-                ))
+                return Err(RecordError::ColumnNull {
+                    column: self.name.clone(),
+                })
             }
             (FieldType::String, Value::Text(t) | Value::Other(t) | Value::Decimal(t)) => {
                 Json::String(t.clone())
@@ -371,7 +364,7 @@ mod tests {
                 "'evil' is not in format",
             ),
         ] {
-            let e = f.check(&bad).unwrap_err();
+            let e = f.check(&bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
         }
         assert!(f.check(&json!({"id": 1, "amount": "9999.99"})).is_ok());
@@ -401,7 +394,8 @@ mod tests {
         for beyond in ["1.239", "0.005"] {
             let e = g
                 .record_of(&columns, &[Value::Int(1), Value::Decimal(beyond.into())])
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("decimal(6,2)"), "{beyond}: {e}");
         }
         assert_eq!(
@@ -438,11 +432,13 @@ mod tests {
         );
         let e = f
             .record_of(&columns, &[Value::Null, Value::Int(1)])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not nullable"), "{e}");
         let e = f
             .record_of(&columns, &[Value::Text("x".into()), Value::Int(1)])
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a long"), "{e}");
     }
 }

@@ -30,7 +30,7 @@ pub enum Full {
     Channel,
 }
 
-pub struct Session {
+pub struct LoginSession {
     pub user: String,
     expires: Instant,
     /// set when the session ends (logout): its connections close
@@ -38,7 +38,7 @@ pub struct Session {
 }
 
 /// What waits to be written to one consumer.
-pub struct Outbox {
+pub struct ConsumerQueue {
     state: Mutex<OutState>,
     notify: Notify,
     buffer: usize,
@@ -64,7 +64,7 @@ pub enum Payload {
 pub struct Batch {
     pub json: Arc<str>,
     /// an Arrow IPC stream, or why this batch has none (a decimal Arrow cannot hold)
-    pub arrow: Result<bytes::Bytes, String>,
+    pub arrow: Result<bytes::Bytes, super::error::ChannelError>,
     pub records: usize,
 }
 
@@ -83,9 +83,9 @@ pub enum Next {
     },
 }
 
-impl Outbox {
-    fn new(buffer: usize) -> Outbox {
-        Outbox {
+impl ConsumerQueue {
+    fn new(buffer: usize) -> ConsumerQueue {
+        ConsumerQueue {
             state: Mutex::new(OutState::default()),
             notify: Notify::new(),
             buffer,
@@ -139,8 +139,8 @@ impl Outbox {
 
 pub struct Hub {
     pub spec: ChannelSpec,
-    sessions: Mutex<HashMap<String, Session>>,
-    consumers: Mutex<Vec<(u64, Arc<Outbox>)>>,
+    sessions: Mutex<HashMap<String, LoginSession>>,
+    consumers: Mutex<Vec<(u64, Arc<ConsumerQueue>)>>,
     next_consumer: Mutex<u64>,
     pub counters: Mutex<Counters>,
     /// true once the channel stops
@@ -181,7 +181,7 @@ impl Hub {
         }
         sessions.insert(
             token.clone(),
-            Session {
+            LoginSession {
                 user: user.to_string(),
                 expires: now + SESSION_TTL,
                 ended: watch::channel(false).0,
@@ -220,13 +220,13 @@ impl Hub {
         }
     }
 
-    pub fn add_consumer(&self) -> (u64, Arc<Outbox>) {
+    pub fn add_consumer(&self) -> (u64, Arc<ConsumerQueue>) {
         let id = {
             let mut n = self.next_consumer.lock().expect("consumer lock");
             *n += 1;
             *n
         };
-        let outbox = Arc::new(Outbox::new(self.spec.buffer));
+        let outbox = Arc::new(ConsumerQueue::new(self.spec.buffer));
         self.consumers
             .lock()
             .expect("consumers lock")
@@ -247,7 +247,7 @@ impl Hub {
     }
 
     fn broadcast_payload(&self, payload: Payload, records: usize) {
-        let consumers: Vec<Arc<Outbox>> = self
+        let consumers: Vec<Arc<ConsumerQueue>> = self
             .consumers
             .lock()
             .expect("consumers lock")
@@ -342,7 +342,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_buffer_drops_records_for_that_consumer_only_and_says_how_many() {
-        let slow = Outbox::new(3);
+        let slow = ConsumerQueue::new(3);
         let frame = |n: usize| Payload::Text(format!("records {n}").into());
         let text = |p: &Payload| match p {
             Payload::Text(t) => t.to_string(),
@@ -368,7 +368,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_drop_notice_carries_the_total_as_it_stood_there() {
-        let slow = Outbox::new(2);
+        let slow = ConsumerQueue::new(2);
         let frame = |n: usize| Payload::Text(format!("records {n}").into());
         // drops between frames the consumer has not read yet
         for round in 0..4 {

@@ -5,12 +5,13 @@
 
 pub mod client;
 pub mod columnar;
+pub mod error;
 pub mod format;
 pub mod guard;
 pub mod hub;
 pub mod protocol;
 pub mod registry;
-pub mod server;
+pub mod service;
 pub mod sink;
 pub mod source;
 pub mod spec;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use super::error::ChannelError;
 use super::format::Format;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,18 +36,18 @@ pub enum Encoding {
 
 impl Encoding {
     /// The encoding a `/streaming` query asks for.
-    pub fn from_query(query: Option<&str>) -> Result<Encoding, String> {
+    pub fn from_query(query: Option<&str>) -> Result<Encoding, ChannelError> {
         let mut chosen = Encoding::Json;
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let refused = |why| ChannelError::Query {
+                pair: pair.to_string(),
+                why,
+            };
             match pair.split_once('=') {
                 Some(("encoding", "json")) => chosen = Encoding::Json,
                 Some(("encoding", "arrow")) => chosen = Encoding::Arrow,
-                Some(("encoding", other)) => {
-                    return Err(format!(
-                        "encoding={other}: records are sent as json or arrow"
-                    ))
-                }
-                _ => return Err(format!("{pair}: /streaming takes only encoding=json|arrow")),
+                Some(("encoding", _)) => return Err(refused("records are sent as json or arrow")),
+                _ => return Err(refused("/streaming takes only encoding=json|arrow")),
             }
         }
         Ok(chosen)

@@ -21,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::error::ChannelError;
 use super::format::Format;
 use super::protocol::Kind;
 
@@ -196,9 +197,16 @@ fn process_alive(_pid: u32) -> bool {
 }
 
 /// Write (or refresh) an entry: all of it, or nothing.
-pub fn write(dir: &Path, entry: &Entry) -> Result<(), String> {
-    crate::paths::state_dir(dir)
-        .map_err(|e| format!("the channel registry {} cannot be made: {e}", dir.display()))?;
+fn registry_error(dir: &Path, action: &'static str, e: impl std::fmt::Display) -> ChannelError {
+    ChannelError::Registry {
+        dir: dir.to_path_buf(),
+        action,
+        message: e.to_string(),
+    }
+}
+
+pub fn write(dir: &Path, entry: &Entry) -> Result<(), ChannelError> {
+    crate::paths::state_dir(dir).map_err(|e| registry_error(dir, "made", e))?;
     let file = dir.join(entry.file_name());
     let tmp = dir.join(format!(".{}.{}.tmp", entry.file_name(), std::process::id()));
     let text = serde_json::to_string_pretty(entry).expect("entries serialize");
@@ -213,50 +221,44 @@ pub fn write(dir: &Path, entry: &Entry) -> Result<(), String> {
     .and_then(|_| std::fs::rename(&tmp, &file))
     .map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        format!(
-            "the channel registry {} cannot be written: {e}",
-            dir.display()
-        )
+        registry_error(dir, "written", e)
     })
 }
 
 /// Register a starting channel, holding its signature until the registration is dropped;
 /// refused while a live channel holds the same signature (its lock, or, on another
 /// machine, a fresh heartbeat).
-pub fn register(dir: &Path, entry: &Entry) -> Result<Registration, String> {
-    let other_running = |other: &Entry| {
-        format!(
-            "channel {} (format {}) already runs: process {} on {}, at {}",
-            other.name, other.format.name, other.pid, other.host, other.url
-        )
+pub fn register(dir: &Path, entry: &Entry) -> Result<Registration, ChannelError> {
+    let other_running = |other: &Entry| ChannelError::AlreadyRuns {
+        channel: other.name.clone(),
+        format: other.format.name.clone(),
+        place: format!(
+            ": process {} on {}, at {}",
+            other.pid, other.host, other.url
+        ),
     };
     if let Some(other) = list(dir).into_iter().find(|e| {
         e.name == entry.name && e.format.name == entry.format.name && e.host != entry.host
     }) {
         return Err(other_running(&other));
     }
-    crate::paths::state_dir(dir)
-        .map_err(|e| format!("the channel registry {} cannot be made: {e}", dir.display()))?;
-    let lock = open_lock(dir, entry, true).map_err(|e| {
-        format!(
-            "the channel registry {} cannot be written: {e}",
-            dir.display()
-        )
-    })?;
+    crate::paths::state_dir(dir).map_err(|e| registry_error(dir, "made", e))?;
+    let lock = open_lock(dir, entry, true).map_err(|e| registry_error(dir, "written", e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let file = dir.join(entry.file_name());
             return Err(match read_entry(&file) {
                 Some(other) => other_running(&other),
-                None => format!(
-                    "channel {} (format {}) already runs on this machine",
-                    entry.name, entry.format.name
-                ),
+                None => ChannelError::AlreadyRuns {
+                    channel: entry.name.clone(),
+                    format: entry.format.name.clone(),
+                    place: " on this machine".into(),
+                },
             });
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(format!("the channel registry lock cannot be taken: {e}"))
+            return Err(ChannelError::RegistryLock(e.to_string()))
         }
     }
     write(dir, entry)?;
@@ -382,7 +384,7 @@ mod tests {
         let mut twin = entry("live", me, now);
         twin.pid = 1;
         let e = register(dir.path(), &twin).unwrap_err();
-        assert!(e.contains("already runs"), "{e}");
+        assert!(e.to_string().contains("already runs"), "{e}");
         assert!(list(dir.path())[1].visible_in("prod"));
         assert!(!list(dir.path())[1].visible_in("staging"));
         drop(held);

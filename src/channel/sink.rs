@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value as Json};
 use tokio::sync::Mutex;
 
+use super::error::{ChannelError, RecordError};
 use super::format::{decimal_fits, Field, FieldType, Format};
 use super::spec::{ChannelSpec, FileFormat, Store};
 use crate::engine::StoreTypes;
@@ -25,8 +26,9 @@ use crate::sql::ast::{CreateTable, Insert, Param, Statement, TableRef};
 use crate::sql::dialect::{insert_batch, print_create_table, print_insert};
 use crate::store::StoreLocation;
 
+/// What became of a batch of records a producer sent.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Stored {
     pub stored: u64,
     pub discarded: u64,
     /// why the first discarded record was
@@ -34,7 +36,7 @@ pub struct Outcome {
 }
 
 pub struct Sink {
-    target: Mutex<Target>,
+    target: Mutex<Destination>,
     /// "file out/failed.jsonl", "postgres data source 'wh' table main/failed"
     pub label: String,
     /// per field, the precision and scale its column holds where the field declares no
@@ -47,14 +49,14 @@ pub struct Sink {
 #[derive(Debug, Default)]
 pub struct Flush {
     /// why the store is not as counted
-    pub error: Option<String>,
+    pub error: Option<ChannelError>,
     /// this producer's records counted stored that the store lost (a Parquet write that
     /// failed), and everyone's
     pub lost_here: u64,
     pub lost_all: u64,
 }
 
-enum Target {
+enum Destination {
     Lines {
         path: PathBuf,
         format: FileFormat,
@@ -173,17 +175,20 @@ fn open_lines(
     path: &Path,
     file_format: FileFormat,
     format: &Format,
-) -> Result<std::fs::File, String> {
+) -> Result<std::fs::File, ChannelError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| ChannelError::file("create", dir, e))?;
     }
+    let unwritten = |e: std::io::Error| ChannelError::file("write", path, e);
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     // a link planted at the file's place is not followed: the sink writes where its
     // channel file says, nowhere else
     let mut file = crate::paths::no_follow(std::fs::OpenOptions::new().create(true).append(true))
         .open(path)
-        .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))?;
+        .map_err(|e| ChannelError::NotWritable {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
     // a last line without its end (written by someone else, or cut off by a crash) is
     // ended, so the next record starts a line of its own
     if !existing.is_empty() && !existing.ends_with('\n') {
@@ -191,19 +196,19 @@ fn open_lines(
             "{} did not end with a line break: one is added before the records",
             path.display()
         );
-        writeln!(file).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        writeln!(file).map_err(unwritten)?;
     }
     if file_format == FileFormat::Csv {
         let expected = header(format);
         match existing.lines().next() {
-            None => writeln!(file, "{expected}")
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            None => writeln!(file, "{expected}").map_err(unwritten)?,
             Some(first) if first == expected => {}
             Some(first) => {
-                return Err(format!(
-                    "{} has the header '{first}', not the format's '{expected}'",
-                    path.display()
-                ))
+                return Err(ChannelError::Header {
+                    path: path.to_path_buf(),
+                    found: first.to_string(),
+                    expected,
+                })
             }
         }
     }
@@ -213,10 +218,10 @@ fn open_lines(
 impl Sink {
     /// Open the store: files are opened (a CSV's header checked or written), a Parquet
     /// sink's buffer made; a table is made when the first records arrive.
-    pub fn open(spec: &ChannelSpec) -> Result<Sink, String> {
+    pub fn open(spec: &ChannelSpec) -> Result<Sink, ChannelError> {
         let (target, label) = match &spec.store {
             Store::File { path, format } if *format == FileFormat::Parquet => {
-                let conn = duckdb::Connection::open_in_memory().map_err(|e| e.to_string())?;
+                let conn = duckdb::Connection::open_in_memory().map_err(ChannelError::engine)?;
                 let types = crate::engine::by_name("duckdb")
                     .and_then(|e| e.store())
                     .expect("duckdb holds stores")
@@ -234,13 +239,13 @@ impl Sink {
                         columns,
                     },
                 );
-                conn.execute_batch(&sql).map_err(|e| e.to_string())?;
+                conn.execute_batch(&sql).map_err(ChannelError::engine)?;
                 conn.execute_batch("CREATE TABLE pending AS SELECT * FROM records LIMIT 0")
-                    .map_err(|e| e.to_string())?;
+                    .map_err(ChannelError::engine)?;
                 // a restarted sink keeps what its file held: it is written whole again
                 let kept = keep_existing(&conn, path, &spec.format)?;
                 (
-                    Target::Parquet {
+                    Destination::Parquet {
                         path: path.clone(),
                         conn,
                         dirty: !kept,
@@ -251,7 +256,7 @@ impl Sink {
                 )
             }
             Store::File { path, format } => (
-                Target::Lines {
+                Destination::Lines {
                     path: path.clone(),
                     format: *format,
                     file: open_lines(path, *format, &spec.format)?,
@@ -262,15 +267,13 @@ impl Sink {
                 let (schema, table) = match path.as_slice() {
                     [t] => (None, t.clone()),
                     [s, t] => (Some(s.clone()), t.clone()),
-                    _ => return Err(format!("table '{}' is not schema/table", path.join("/"))),
+                    _ => return Err(ChannelError::TablePath(path.join("/"))),
                 };
-                let location =
-                    StoreLocation::of_data_source(data_source, schema).ok_or_else(|| {
-                        format!("data source '{}' cannot hold a table", data_source.name)
-                    })?;
+                let location = StoreLocation::of_data_source(data_source, schema)
+                    .ok_or_else(|| ChannelError::NoTables(data_source.name.clone()))?;
                 let label = format!("{} table {}", location.label, path.join("/"));
                 (
-                    Target::Table {
+                    Destination::Table {
                         location,
                         table,
                         made: false,
@@ -278,18 +281,24 @@ impl Sink {
                     label,
                 )
             }
-            Store::Query { .. } => return Err("a query is a source, not a sink".into()),
+            Store::Query { .. } => {
+                return Err(ChannelError::WrongKind {
+                    store: "query",
+                    is: "source",
+                    not: "sink",
+                })
+            }
         };
         let held = match &target {
-            Target::Lines { .. } => vec![None; spec.format.fields.len()],
-            Target::Parquet { .. } => held_by(
+            Destination::Lines { .. } => vec![None; spec.format.fields.len()],
+            Destination::Parquet { .. } => held_by(
                 &crate::engine::by_name("duckdb")
                     .and_then(|e| e.store())
                     .expect("duckdb holds stores")
                     .types(),
                 &spec.format,
             ),
-            Target::Table { location, .. } => held_by(&location.types(), &spec.format),
+            Destination::Table { location, .. } => held_by(&location.types(), &spec.format),
         };
         Ok(Sink {
             target: Mutex::new(target),
@@ -306,25 +315,23 @@ impl Sink {
     }
 
     /// Why a checked record's decimal cannot be held by its column, if it cannot.
-    fn unheld(&self, format: &Format, record: &Map<String, Json>) -> Option<String> {
+    fn unheld(&self, format: &Format, record: &Map<String, Json>) -> Option<RecordError> {
         format.fields.iter().zip(&self.held).find_map(|(f, held)| {
             let (p, s) = (*held)?;
             let text = record.get(&f.name)?.as_str()?;
-            (!decimal_fits(text, Some(p), Some(s))).then(|| {
-                format!(
-                    "field '{}' holds {}, more digits than its column's DECIMAL({p},{s}) in {} \
-                     holds (give the field a precision and scale that fit)",
-                    f.name,
-                    if text.len() <= 48 { text } else { "a decimal" },
-                    self.label
-                )
+            (!decimal_fits(text, Some(p), Some(s))).then(|| RecordError::Unheld {
+                field: f.name.clone(),
+                shown: if text.len() <= 48 { text } else { "a decimal" }.to_string(),
+                precision: p,
+                scale: s,
+                store: self.label.clone(),
             })
         })
     }
 
     /// Check each record against the format and store the ones that fit, for `producer`.
-    pub async fn store(&self, format: &Format, records: Vec<Json>, producer: u64) -> Outcome {
-        let mut out = Outcome::default();
+    pub async fn store(&self, format: &Format, records: Vec<Json>, producer: u64) -> Stored {
+        let mut out = Stored::default();
         let mut good: Vec<Map<String, Json>> = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
             match format
@@ -348,7 +355,7 @@ impl Sink {
             Ok(()) => out.stored += n,
             Err(e) => {
                 out.discarded += n;
-                let e = crate::secrets::mask(&e);
+                let e = crate::secrets::mask(&e.to_string());
                 tracing::warn!("sink {}: {n} records discarded: {e}", self.label);
                 out.first_error = Some(format!("{n} records could not be stored: {e}"));
             }
@@ -364,12 +371,14 @@ impl Sink {
         let mut out = Flush::default();
         match target.flush() {
             Ok(()) => {}
-            Err((e, lost)) => {
-                out.error = Some(crate::secrets::mask(&e));
-                out.lost_all = lost;
+            Err(e) => {
+                if let ChannelError::Discarded { lost, .. } = &e {
+                    out.lost_all = *lost;
+                }
+                out.error = Some(e);
             }
         }
-        if let Target::Parquet { lost_by, .. } = &mut *target {
+        if let Destination::Parquet { lost_by, .. } = &mut *target {
             out.lost_here = lost_by.remove(&producer).unwrap_or(0);
         }
         out
@@ -378,7 +387,11 @@ impl Sink {
 
 /// Load what a Parquet sink's file holds (when it exists) into `records`; whether it did.
 /// A file whose columns are not the format's is refused: rewriting it would lose them.
-fn keep_existing(conn: &duckdb::Connection, path: &Path, format: &Format) -> Result<bool, String> {
+fn keep_existing(
+    conn: &duckdb::Connection,
+    path: &Path,
+    format: &Format,
+) -> Result<bool, ChannelError> {
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(false);
     }
@@ -389,68 +402,39 @@ fn keep_existing(conn: &duckdb::Connection, path: &Path, format: &Format) -> Res
             st.query_map([], |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()
         })
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|e| ChannelError::file("read", path, e))?;
     let expected: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
     if names != expected {
-        return Err(format!(
-            "{} holds the columns {}, not the format's {}: it is not this sink's file",
-            path.display(),
-            names.join(", "),
-            expected.join(", ")
-        ));
+        return Err(ChannelError::NotThisSinks {
+            path: path.to_path_buf(),
+            found: names.join(", "),
+            expected: expected.join(", "),
+        });
     }
     conn.execute_batch(&format!(
         "INSERT INTO records SELECT * FROM read_parquet({quoted})"
     ))
-    .map_err(|e| format!("cannot keep what {} holds: {e}", path.display()))?;
+    .map_err(|e| ChannelError::Keep {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
     Ok(true)
 }
 
-impl Target {
+impl Destination {
     async fn write(
         &mut self,
         format: &Format,
         records: Vec<Map<String, Json>>,
         producer: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), ChannelError> {
         match self {
-            Target::Lines {
+            Destination::Lines {
                 path,
                 format: ff,
                 file,
-            } => {
-                let mut text = String::new();
-                for r in &records {
-                    match ff {
-                        FileFormat::Csv => {
-                            let cells: Vec<String> = format
-                                .fields
-                                .iter()
-                                .map(|f| csv_cell(r.get(&f.name).unwrap_or(&Json::Null)))
-                                .collect();
-                            text.push_str(&cells.join(","));
-                        }
-                        _ => text.push_str(&Json::Object(r.clone()).to_string()),
-                    }
-                    text.push('\n');
-                }
-                // whole or not at all: what a failed write left (the disk filled, the file
-                // reached its size limit) is cut off again
-                let before = file
-                    .metadata()
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?
-                    .len();
-                file.write_all(text.as_bytes()).map_err(|e| {
-                    match file.set_len(before) {
-                        Ok(()) => format!("cannot write {}: {e}", path.display()),
-                        Err(cut) => format!(
-                            "cannot write {}: {e}; and the part written could not be cut off: {cut}",
-                            path.display()
-                        ),
-                    }
-                })
-            }
-            Target::Parquet {
+            } => append_lines(path, *ff, file, format, &records),
+            Destination::Parquet {
                 conn,
                 dirty,
                 pending_by,
@@ -462,12 +446,13 @@ impl Target {
                     format,
                     &records,
                 );
-                crate::exec::duckdb::execute_writes(conn, &statements)?;
+                crate::exec::duckdb::execute_writes(conn, &statements)
+                    .map_err(ChannelError::engine)?;
                 *pending_by.entry(producer).or_default() += records.len() as u64;
                 *dirty = true;
                 Ok(())
             }
-            Target::Table {
+            Destination::Table {
                 location,
                 table,
                 made,
@@ -498,9 +483,9 @@ impl Target {
                     Err(_) if *made => {
                         let mut again = create();
                         again.extend(inserts);
-                        location.execute(again).await.map_err(|e| e.to_string())?;
+                        location.execute(again).await.map_err(store_error)?;
                     }
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(store_error(e)),
                 }
                 *made = true;
                 Ok(())
@@ -508,14 +493,14 @@ impl Target {
         }
     }
 
-    /// Make what was stored durable; when it fails, why and how many records counted
-    /// stored were lost.
-    fn flush(&mut self) -> Result<(), (String, u64)> {
+    /// Make what was stored durable; when it fails, why (a Parquet write that failed says
+    /// how many records counted stored were lost: `ChannelError::Discarded`).
+    fn flush(&mut self) -> Result<(), ChannelError> {
         match self {
-            Target::Lines { path, file, .. } => file
+            Destination::Lines { path, file, .. } => file
                 .sync_data()
-                .map_err(|e| (format!("cannot sync {}: {e}", path.display()), 0)),
-            Target::Parquet {
+                .map_err(|e| ChannelError::file("sync", path, e)),
+            Destination::Parquet {
                 path,
                 conn,
                 dirty,
@@ -540,21 +525,66 @@ impl Target {
                             *lost_by.entry(producer).or_default() += n;
                             lost += n;
                         }
-                        tracing::warn!("{e}: {lost} records discarded");
-                        Err((format!("{e}: {lost} records discarded"), lost))
+                        let e = ChannelError::Discarded {
+                            error: Box::new(e),
+                            lost,
+                        };
+                        tracing::warn!("{e}");
+                        Err(e)
                     }
                 }
             }
-            Target::Table { .. } => Ok(()),
+            Destination::Table { .. } => Ok(()),
         }
     }
+}
+
+/// Records appended to a CSV or JSON Lines file, whole or not at all: what a failed
+/// write left (the disk filled, the file reached its size limit) is cut off again.
+fn append_lines(
+    path: &Path,
+    file_format: FileFormat,
+    file: &mut std::fs::File,
+    format: &Format,
+    records: &[Map<String, Json>],
+) -> Result<(), ChannelError> {
+    let mut text = String::new();
+    for r in records {
+        match file_format {
+            FileFormat::Csv => {
+                let cells: Vec<String> = format
+                    .fields
+                    .iter()
+                    .map(|f| csv_cell(r.get(&f.name).unwrap_or(&Json::Null)))
+                    .collect();
+                text.push_str(&cells.join(","));
+            }
+            _ => text.push_str(&Json::Object(r.clone()).to_string()),
+        }
+        text.push('\n');
+    }
+    // whole or not at all: what a failed write left (the disk filled, the file
+    // reached its size limit) is cut off again
+    let before = file
+        .metadata()
+        .map_err(|e| ChannelError::file("write", path, e))?
+        .len();
+    file.write_all(text.as_bytes())
+        .map_err(|e| match file.set_len(before) {
+            Ok(()) => ChannelError::file("write", path, e),
+            Err(cut) => ChannelError::file(
+                "write",
+                path,
+                format!("{e}; and the part written could not be cut off: {cut}"),
+            ),
+        })
 }
 
 /// The Parquet file written whole (what it held, and the pending records): beside its
 /// place and renamed, so a reader never sees half a file; the pending records join the
 /// others only when the file holds them.
-fn write_parquet(path: &Path, conn: &duckdb::Connection) -> Result<(), String> {
-    let fail = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+fn write_parquet(path: &Path, conn: &duckdb::Connection) -> Result<(), ChannelError> {
+    let fail = |e: &dyn std::fmt::Display| ChannelError::file("write", path, e);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
     }
@@ -573,6 +603,14 @@ fn write_parquet(path: &Path, conn: &duckdb::Connection) -> Result<(), String> {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
         }
+    }
+}
+
+/// A store's error as the channel's: the store's own (a failed write), or how it runs.
+fn store_error(e: crate::error::RunError) -> ChannelError {
+    match e {
+        crate::error::RunError::Store(s) => ChannelError::Store(s),
+        other => ChannelError::engine(other),
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json};
 
 use super::columnar;
+use super::error::ChannelError;
 use super::format::{FieldType, Format};
 use super::hub::Batch;
 use super::protocol::Frame;
@@ -98,7 +99,7 @@ fn to_scale(text: &mut String, scale: usize) {
 }
 
 /// One read of the store as `records` frames of the result set `id`.
-pub async fn read(spec: &ChannelSpec, id: Option<String>) -> Result<Vec<Arc<Batch>>, String> {
+pub async fn read(spec: &ChannelSpec, id: Option<String>) -> Result<Vec<Arc<Batch>>, ChannelError> {
     match &spec.store {
         Store::File { path, format } => {
             let (path, file_format, fmt) = (path.clone(), *format, spec.format.clone());
@@ -110,10 +111,10 @@ pub async fn read(spec: &ChannelSpec, id: Option<String>) -> Result<Vec<Arc<Batc
                 Ok(frames.done())
             })
             .await
-            .map_err(|e| format!("the reading task failed: {e}"))?
+            .map_err(|e| ChannelError::Task("reading", e.to_string()))?
         }
         Store::Query { data_source, sql } => {
-            let open = |e: crate::exec::ExecError| crate::secrets::mask(&e.to_string());
+            let open = ChannelError::engine;
             let exec = data_source
                 .engine
                 .open(data_source, 1, Vec::new())
@@ -125,21 +126,29 @@ pub async fn read(spec: &ChannelSpec, id: Option<String>) -> Result<Vec<Arc<Batc
             session.finish().await;
             let rows = rows.map_err(open)?;
             if rows.rows.len() > MAX_RECORDS {
-                return Err(format!(
-                    "the query returned more than {MAX_RECORDS} records: one result set holds at most that many"
-                ));
+                return Err(ChannelError::SourceTooLarge {
+                    what: "the query returned".into(),
+                    max: MAX_RECORDS,
+                });
             }
             let mut frames = Frames::new(id, &spec.format, spec.batch_size);
             for (i, r) in rows.rows.iter().enumerate() {
-                let record = spec
-                    .format
-                    .record_of(&rows.columns, r)
-                    .map_err(|e| format!("row {}: {e}", i + 1))?;
+                let record = spec.format.record_of(&rows.columns, r).map_err(|error| {
+                    ChannelError::Record {
+                        index: i + 1,
+                        place: "the query's rows".into(),
+                        error,
+                    }
+                })?;
                 frames.push(record);
             }
             Ok(frames.done())
         }
-        Store::Table { .. } => Err("a table is a sink, not a source".into()),
+        Store::Table { .. } => Err(ChannelError::WrongKind {
+            store: "table",
+            is: "sink",
+            not: "source",
+        }),
     }
 }
 
@@ -159,8 +168,13 @@ fn read_type(field: &super::format::Field) -> &'static str {
 
 /// The files a path or glob names, each resolved inside `root` (the project's folder): a
 /// file that is a symbolic link leading out is refused, not read.
-fn matching_files(conn: &duckdb::Connection, root: &Path, path: &Path) -> Result<String, String> {
+fn matching_files(
+    conn: &duckdb::Connection,
+    root: &Path,
+    path: &Path,
+) -> Result<String, ChannelError> {
     let text = path.to_string_lossy();
+    let unlisted = |e: duckdb::Error| ChannelError::file("list", path, e);
     let quoted = |p: &str| format!("'{}'", p.replace('\'', "''"));
     let files: Vec<String> = if text.contains(['*', '?', '[']) {
         let mut stmt = conn
@@ -168,20 +182,22 @@ fn matching_files(conn: &duckdb::Connection, root: &Path, path: &Path) -> Result
                 "SELECT file FROM glob({}) ORDER BY file",
                 quoted(&text)
             ))
-            .map_err(|e| format!("cannot list {text}: {e}"))?;
+            .map_err(unlisted)?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))
-            .map_err(|e| format!("cannot list {text}: {e}"))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| format!("cannot list {text}: {e}"))?
+            .map_err(unlisted)?;
+        rows.collect::<Result<_, _>>().map_err(unlisted)?
     } else {
         vec![text.to_string()]
     };
     if files.is_empty() {
-        return Err(format!("no file matches {text}"));
+        return Err(ChannelError::NoFile(text.to_string()));
     }
     for f in &files {
-        crate::paths::inside(root, Path::new(f)).map_err(|why| format!("{f} {why}"))?;
+        crate::paths::inside(root, Path::new(f)).map_err(|why| ChannelError::Outside {
+            path: f.clone(),
+            why,
+        })?;
     }
     let list: Vec<String> = files.iter().map(|f| quoted(f)).collect();
     Ok(format!("[{}]", list.join(", ")))
@@ -193,9 +209,11 @@ fn read_files(
     file_format: FileFormat,
     format: &Format,
     frames: &mut Frames,
-) -> Result<(), String> {
-    let config = crate::exec::duckdb::base_config().map_err(|e| e.to_string())?;
-    let conn = duckdb::Connection::open_in_memory_with_flags(config).map_err(|e| e.to_string())?;
+) -> Result<(), ChannelError> {
+    let config = crate::exec::duckdb::base_config().map_err(ChannelError::engine)?;
+    let conn =
+        duckdb::Connection::open_in_memory_with_flags(config).map_err(ChannelError::engine)?;
+    let unread = |e: &dyn std::fmt::Display| ChannelError::file("read", path, e);
     let d = DuckDbDialect;
     let quoted = matching_files(&conn, root, path)?;
     let reader = match file_format {
@@ -223,24 +241,24 @@ fn read_files(
         columns.join(", "),
         MAX_RECORDS + 1
     );
-    let mut stmt = conn
-        .prepare(&sql)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut stmt = conn.prepare(&sql).map_err(|e| unread(&e))?;
     let rows = stmt
         .query_map([], |r| r.get::<_, String>(0))
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|e| unread(&e))?;
     for (i, row) in rows.enumerate() {
-        let text = row.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = row.map_err(|e| unread(&e))?;
         if i >= MAX_RECORDS {
-            return Err(format!(
-                "{} holds more than {MAX_RECORDS} records: one result set holds at most that many",
-                path.display()
-            ));
+            return Err(ChannelError::SourceTooLarge {
+                what: format!("{} holds", path.display()),
+                max: MAX_RECORDS,
+            });
         }
-        let value: Json = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        let record = format
-            .check(&value)
-            .map_err(|e| format!("{}, record {}: {e}", path.display(), i + 1))?;
+        let value: Json = serde_json::from_str(&text).map_err(|e| unread(&e))?;
+        let record = format.check(&value).map_err(|error| ChannelError::Record {
+            index: i + 1,
+            place: path.display().to_string(),
+            error,
+        })?;
         frames.push(record);
     }
     Ok(())

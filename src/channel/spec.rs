@@ -201,24 +201,7 @@ fn read(
         return None;
     }
     let name = name_at(r, node, "name", "the channel's name")?;
-    let kind_node = r.required(node, "kind", "a channel")?;
-    let kind_text = r.string(kind_node, "kind")?;
-    let kind = match kind_text.as_str() {
-        "source" => Kind::Source,
-        "sink" => Kind::Sink,
-        other => {
-            r.error(
-                kind_node.span,
-                format!("unknown channel kind '{other}'"),
-                Some(unknown_word_help(
-                    other,
-                    &["source", "sink"],
-                    "a channel is a",
-                )),
-            );
-            return None;
-        }
-    };
+    let kind = kind(r, node)?;
     let type_node = r.required(node, "type", "a channel")?;
     let store_type = r.string(type_node, "type")?;
     let types = types();
@@ -233,7 +216,64 @@ fn read(
     let format_node = r.required(node, "format", "a channel")?;
     let format = format(r, format_node)?;
     let store = store(r, node, kind, &store_type, base, config, type_node.span)?;
-    let result_sets = match node.get("result_sets").filter(|n| !n.is_null()) {
+    let result_sets = result_sets(r, node, kind)?;
+    let (batch_size, buffer) = sizes(r, node)?;
+    let listen = listen(r, node)?;
+    let tls = match node.get("tls").filter(|n| !n.is_null()) {
+        Some(n) => Some(tls(r, n, &config.project_dir, base)?),
+        None => None,
+    };
+    let users_node = r.required(node, "users", "a channel")?;
+    let users = users(r, users_node, &config.project_dir, base)?;
+    let environment = match node.get("environment").filter(|n| !n.is_null()) {
+        Some(_) => name_at(r, node, "environment", "the environment")?,
+        None => DEFAULT_ENVIRONMENT.to_string(),
+    };
+    let expose_to = expose_to(r, node)?;
+    Some(ChannelSpec {
+        file: file.to_path_buf(),
+        root: config.project_dir.clone(),
+        name,
+        kind,
+        store_type,
+        store,
+        format,
+        result_sets,
+        batch_size,
+        buffer,
+        listen,
+        tls,
+        users,
+        environment,
+        expose_to,
+    })
+}
+
+/// `kind:`: source or sink.
+fn kind(r: &mut Reader, node: &Node) -> Option<Kind> {
+    let kind_node = r.required(node, "kind", "a channel")?;
+    let kind_text = r.string(kind_node, "kind")?;
+    match kind_text.as_str() {
+        "source" => Some(Kind::Source),
+        "sink" => Some(Kind::Sink),
+        other => {
+            r.error(
+                kind_node.span,
+                format!("unknown channel kind '{other}'"),
+                Some(unknown_word_help(
+                    other,
+                    &["source", "sink"],
+                    "a channel is a",
+                )),
+            );
+            None
+        }
+    }
+}
+
+/// `result_sets:` (a source's, on by default).
+fn result_sets(r: &mut Reader, node: &Node, kind: Kind) -> Option<bool> {
+    Some(match node.get("result_sets").filter(|n| !n.is_null()) {
         Some(n) => {
             let b = r.bool(n, "result_sets")?;
             if b && kind == Kind::Sink {
@@ -247,7 +287,11 @@ fn read(
             b
         }
         None => kind == Kind::Source,
-    };
+    })
+}
+
+/// `batch_size:` and `buffer:`: a frame must fit a consumer's buffer.
+fn sizes(r: &mut Reader, node: &Node) -> Option<(usize, usize)> {
     let batch_size = positive(r, node, "batch_size", 500, 100_000)?;
     let buffer = positive(r, node, "buffer", 100_000, 10_000_000)?;
     if batch_size > buffer {
@@ -269,7 +313,12 @@ fn read(
         );
         return None;
     }
-    let listen = match node.get("listen").filter(|n| !n.is_null()) {
+    Some((batch_size, buffer))
+}
+
+/// `listen:`, an address and port (loopback and any free port by default).
+fn listen(r: &mut Reader, node: &Node) -> Option<String> {
+    Some(match node.get("listen").filter(|n| !n.is_null()) {
         Some(n) => {
             let text = r.string(n, "listen")?;
             if text.parse::<std::net::SocketAddr>().is_err() {
@@ -283,17 +332,11 @@ fn read(
             text
         }
         None => "127.0.0.1:0".to_string(),
-    };
-    let tls = match node.get("tls").filter(|n| !n.is_null()) {
-        Some(n) => Some(tls(r, n, &config.project_dir, base)?),
-        None => None,
-    };
-    let users_node = r.required(node, "users", "a channel")?;
-    let users = users(r, users_node, &config.project_dir, base)?;
-    let environment = match node.get("environment").filter(|n| !n.is_null()) {
-        Some(_) => name_at(r, node, "environment", "the environment")?,
-        None => DEFAULT_ENVIRONMENT.to_string(),
-    };
+    })
+}
+
+/// `expose_to:`, environments other than the channel's own that may use it.
+fn expose_to(r: &mut Reader, node: &Node) -> Option<Vec<String>> {
     let mut expose_to = Vec::new();
     if let Some(list) = node.get("expose_to").filter(|n| !n.is_null()) {
         for item in r.list(list, "expose_to")? {
@@ -309,23 +352,7 @@ fn read(
             expose_to.push(env);
         }
     }
-    Some(ChannelSpec {
-        file: file.to_path_buf(),
-        root: config.project_dir.clone(),
-        name,
-        kind,
-        store_type,
-        store,
-        format,
-        result_sets,
-        batch_size,
-        buffer,
-        listen,
-        tls,
-        users,
-        environment,
-        expose_to,
-    })
+    Some(expose_to)
 }
 
 fn name_at(r: &mut Reader, node: &Node, key: &str, what: &str) -> Option<String> {
@@ -470,64 +497,11 @@ fn store(
     config: &Config,
     type_span: Span,
 ) -> Option<Store> {
-    let refuse = |r: &mut Reader, key: &str, why: &str| {
-        if let Some(n) = node.get(key).filter(|n| !n.is_null()) {
-            r.error(n.span, format!("{key} is not for {why}"), None);
-            return true;
-        }
-        false
-    };
     if store_type == "file" {
-        if refuse(r, "data_source", "a file channel")
-            | refuse(r, "query", "a file channel")
-            | refuse(r, "table", "a file channel")
-        {
-            return None;
-        }
-        let n = r.required(node, "path", "a file channel")?;
-        let text = r.string(n, "path")?;
-        let given = match node.get("file_format").filter(|n| !n.is_null()) {
-            Some(f) => {
-                let word = r.string(f, "file_format")?;
-                match FileFormat::named(&word) {
-                    Some(ff) => Some(ff),
-                    None => {
-                        r.error(
-                            f.span,
-                            format!("unknown file format '{word}'"),
-                            Some(unknown_word_help(
-                                &word,
-                                FileFormat::NAMES,
-                                "the formats are",
-                            )),
-                        );
-                        return None;
-                    }
-                }
-            }
-            None => None,
-        };
-        let Some(format) = given.or_else(|| FileFormat::of_path(&text)) else {
-            r.error(
-                n.span,
-                format!("the file format of '{text}' is not known from its extension"),
-                Some("name files .csv, .jsonl or .parquet, or add file_format: csv".into()),
-            );
-            return None;
-        };
-        if kind == Kind::Sink && text.contains(['*', '?', '[']) {
-            r.error(
-                n.span,
-                "a sink writes one file: its path is not a glob",
-                None,
-            );
-            return None;
-        }
-        let path = confined(r, &config.project_dir, base, n, "path", &text)?;
-        return Some(Store::File { path, format });
+        return file_store(r, node, kind, base, config);
     }
-    if refuse(r, "path", "a data source channel")
-        | refuse(r, "file_format", "a data source channel")
+    if refuse(r, node, "path", "a data source channel")
+        | refuse(r, node, "file_format", "a data source channel")
     {
         return None;
     }
@@ -558,47 +532,124 @@ fn store(
         return None;
     }
     match kind {
-        Kind::Source => {
-            if refuse(r, "table", "a source (it reads a query)") {
-                return None;
-            }
-            let q = r.required(node, "query", "a data source channel that is a source")?;
-            let sql = r.sql(q, "query")?;
-            if let Err(e) = crate::sql::user_sql::check_query(ds.engine.dialect(), &sql.sql) {
-                r.error(
-                    q.span,
-                    format!("query is not a single read-only SELECT: {e}"),
-                    Some("a source reads: one SELECT (or WITH ... SELECT), no commands".into()),
-                );
-                return None;
-            }
-            Some(Store::Query {
-                data_source: ds.clone(),
-                sql,
-            })
-        }
-        Kind::Sink => {
-            if refuse(r, "query", "a sink (it writes a table)") {
-                return None;
-            }
-            let t = r.required(node, "table", "a data source channel that is a sink")?;
-            let text = r.string(t, "table")?;
-            let path: Vec<String> = text.split('/').map(str::to_string).collect();
-            if path.iter().any(|p| p.is_empty()) || ds.table_ref(&path).is_err() {
-                let e = ds.table_ref(&path).err().unwrap_or_default();
-                r.error(
-                    t.span,
-                    format!("table '{text}' is not a table path of {ds_name}: {e}"),
-                    Some("write it like main/failed_orders (schema/table)".into()),
-                );
-                return None;
-            }
-            Some(Store::Table {
-                data_source: ds.clone(),
-                path,
-            })
-        }
+        Kind::Source => query_store(r, node, ds),
+        Kind::Sink => table_store(r, node, ds),
     }
+}
+
+/// A key that has no place in this kind of channel, reported: whether it was there.
+fn refuse(r: &mut Reader, node: &Node, key: &str, why: &str) -> bool {
+    if let Some(n) = node.get(key).filter(|n| !n.is_null()) {
+        r.error(n.span, format!("{key} is not for {why}"), None);
+        return true;
+    }
+    false
+}
+
+/// A file channel's store: its path (inside the project), its format from `file_format`
+/// or the path's extension; a sink's path is one file, not a glob.
+fn file_store(
+    r: &mut Reader,
+    node: &Node,
+    kind: Kind,
+    base: &Path,
+    config: &Config,
+) -> Option<Store> {
+    if refuse(r, node, "data_source", "a file channel")
+        | refuse(r, node, "query", "a file channel")
+        | refuse(r, node, "table", "a file channel")
+    {
+        return None;
+    }
+    let n = r.required(node, "path", "a file channel")?;
+    let text = r.string(n, "path")?;
+    let given = match node.get("file_format").filter(|n| !n.is_null()) {
+        Some(f) => {
+            let word = r.string(f, "file_format")?;
+            match FileFormat::named(&word) {
+                Some(ff) => Some(ff),
+                None => {
+                    r.error(
+                        f.span,
+                        format!("unknown file format '{word}'"),
+                        Some(unknown_word_help(
+                            &word,
+                            FileFormat::NAMES,
+                            "the formats are",
+                        )),
+                    );
+                    return None;
+                }
+            }
+        }
+        None => None,
+    };
+    let Some(format) = given.or_else(|| FileFormat::of_path(&text)) else {
+        r.error(
+            n.span,
+            format!("the file format of '{text}' is not known from its extension"),
+            Some("name files .csv, .jsonl or .parquet, or add file_format: csv".into()),
+        );
+        return None;
+    };
+    if kind == Kind::Sink && text.contains(['*', '?', '[']) {
+        r.error(
+            n.span,
+            "a sink writes one file: its path is not a glob",
+            None,
+        );
+        return None;
+    }
+    let path = confined(r, &config.project_dir, base, n, "path", &text)?;
+    Some(Store::File { path, format })
+}
+
+/// A source's query: one read-only SELECT, as contracts' queries are.
+fn query_store(r: &mut Reader, node: &Node, ds: &DataSourceConfig) -> Option<Store> {
+    if refuse(r, node, "table", "a source (it reads a query)") {
+        return None;
+    }
+    let q = r.required(node, "query", "a data source channel that is a source")?;
+    let sql = r.sql(q, "query")?;
+    if let Err(e) = crate::sql::user_sql::check_query(ds.engine.dialect(), &sql.sql) {
+        r.error(
+            q.span,
+            format!("query is not a single read-only SELECT: {e}"),
+            Some("a source reads: one SELECT (or WITH ... SELECT), no commands".into()),
+        );
+        return None;
+    }
+    Some(Store::Query {
+        data_source: ds.clone(),
+        sql,
+    })
+}
+
+/// A sink's table: a table path of its data source.
+fn table_store(r: &mut Reader, node: &Node, ds: &DataSourceConfig) -> Option<Store> {
+    if refuse(r, node, "query", "a sink (it writes a table)") {
+        return None;
+    }
+    let t = r.required(node, "table", "a data source channel that is a sink")?;
+    let text = r.string(t, "table")?;
+    let path: Vec<String> = text.split('/').map(str::to_string).collect();
+    let refused = match ds.table_ref(&path) {
+        _ if path.iter().any(|p| p.is_empty()) => Some(String::new()),
+        Ok(_) => None,
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(e) = refused {
+        r.error(
+            t.span,
+            format!("table '{text}' is not a table path of {}: {e}", ds.name),
+            Some("write it like main/failed_orders (schema/table)".into()),
+        );
+        return None;
+    }
+    Some(Store::Table {
+        data_source: ds.clone(),
+        path,
+    })
 }
 
 /// A path written at `node` (under `key`) as a path inside the project's folder `root`,

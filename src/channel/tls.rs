@@ -12,28 +12,38 @@ use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::error::ChannelError;
 use super::spec::Tls;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn server_config(tls: &Tls) -> Result<rustls::ServerConfig, String> {
+pub fn server_config(tls: &Tls) -> Result<rustls::ServerConfig, ChannelError> {
+    let bad_certificate = |message: String| ChannelError::TlsFile {
+        key: "tls.certificate",
+        path: tls.certificate.clone(),
+        message,
+    };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.certificate)
         .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("tls.certificate {}: {e}", tls.certificate.display()))?;
+        .map_err(|e| bad_certificate(e.to_string()))?;
     if certs.is_empty() {
-        return Err(format!(
-            "tls.certificate {} holds no certificate",
-            tls.certificate.display()
-        ));
+        return Err(bad_certificate("holds no certificate".into()));
     }
-    let key = PrivateKeyDer::from_pem_file(&tls.key)
-        .map_err(|e| format!("tls.key {}: {e}", tls.key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| ChannelError::TlsFile {
+        key: "tls.key",
+        path: tls.key.clone(),
+        message: e.to_string(),
+    })?;
     rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| ChannelError::Setup(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("tls: the certificate and key do not make a server identity: {e}"))
+        .map_err(|e| {
+            ChannelError::Setup(format!(
+                "tls: the certificate and key do not make a server identity: {e}"
+            ))
+        })
 }
 
 pub struct TlsListener {
@@ -42,9 +52,11 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, tls: &Tls) -> Result<TlsListener, String> {
+    pub fn new(tcp: TcpListener, tls: &Tls) -> Result<TlsListener, ChannelError> {
         let acceptor = TlsAcceptor::from(Arc::new(server_config(tls)?));
-        let local = tcp.local_addr().map_err(|e| e.to_string())?;
+        let local = tcp
+            .local_addr()
+            .map_err(|e| ChannelError::Setup(e.to_string()))?;
         let (tx, ready) = mpsc::channel(64);
         tokio::spawn(async move {
             loop {

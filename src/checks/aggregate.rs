@@ -6,8 +6,8 @@ use serde_json::{Map, Value as Json};
 use super::rules::{self, MissingRules, ReferenceData};
 use super::{
     alias_part, column_expression, column_value, describe_expression, expression_sql, need_column,
-    sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs, Measurement, NeedCtx,
-    Needs, NoValue, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
+    sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs, MeasureError, Measurement,
+    NeedCtx, Needs, NoValue, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
 };
 use crate::decode::Reader;
 use crate::model::threshold::ThresholdRules;
@@ -175,18 +175,15 @@ impl CheckKind for Aggregate {
         }
     }
 
-    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
-        let number = |a: Agg| -> Result<Option<f64>, String> {
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError> {
+        let number = |a: Agg| -> Result<Option<f64>, MeasureError> {
             let raw = inputs.value(a)?;
             if raw.is_null() {
                 return Ok(None);
             }
-            raw.as_f64().map(Some).ok_or_else(|| {
-                format!(
-                    "{} returned {raw}, which is not a number",
-                    self.function.as_str()
-                )
-            })
+            raw.as_f64()
+                .map(Some)
+                .ok_or_else(|| MeasureError::not_a_number(self.function.as_str(), raw))
         };
         let (rows, value, shown) = match *h {
             Handles::Average { rows, sum, count } => {

@@ -10,7 +10,7 @@ use super::rules::{self, MissingRules, ReferenceData};
 use super::{
     alias_part, column_expression, column_value, describe_expression, expression_sql, must_be_zero,
     need_column, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs,
-    Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
+    MeasureError, Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
 };
 use crate::decode::Reader;
 use crate::model::SqlText;
@@ -136,7 +136,7 @@ impl CheckKind for Duplicate {
         }
     }
 
-    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError> {
         let rows = inputs.count(h.rows, "row count")?;
         let basis = match h.present {
             Some(present) => inputs.count(present, "non-missing count")?,

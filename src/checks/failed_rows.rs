@@ -7,19 +7,19 @@ use serde_json::{json, Map, Value as Json};
 
 use super::rules::ReferenceData;
 use super::{
-    count_value, percent, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs,
-    NoValue, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, SqlRole, UserSql,
+    count_value, percent, Agg, Capture, CheckKind, CheckType, Inputs, MeasureError, Measurement,
+    NeedCtx, Needs, NoValue, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, SqlRole, UserSql,
 };
 use crate::decode::Reader;
 use crate::exec::Value;
 use crate::model::threshold::{Condition, ThresholdRules};
 use crate::model::SqlText;
 use crate::sql::ast::Expr;
-use crate::yaml::{Node, Value as YamlValue};
+use crate::yaml::{Node, NodeValue};
 
 /// Where the failing rows come from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub enum RowsFrom {
     Expression(SqlText),
     /// the failing rows themselves
     Query(SqlText),
@@ -29,7 +29,7 @@ pub enum Source {
 
 #[derive(Debug, Clone)]
 pub struct FailedRows {
-    pub source: Source,
+    pub source: RowsFrom,
     /// a query returning one number, the rows tested (query forms only)
     pub rows_tested: Option<SqlText>,
     /// store key name -> the keys_query's column that supplies it, in the order written
@@ -58,22 +58,27 @@ const KEYS: &[&str] = &[
 impl FailedRows {
     fn query(&self) -> Option<&SqlText> {
         match &self.source {
-            Source::Expression(_) => None,
-            Source::Query(q) | Source::KeysQuery(q) => Some(q),
+            RowsFrom::Expression(_) => None,
+            RowsFrom::Query(q) | RowsFrom::KeysQuery(q) => Some(q),
         }
     }
 }
 
 /// The number a rows_tested_query returned; None for NULL.
-fn rows_tested(row: Option<&[Value]>) -> Result<Option<u64>, String> {
-    let row = row.ok_or("the rows_tested_query returned no rows; it must return one number")?;
+fn rows_tested(row: Option<&[Value]>) -> Result<Option<u64>, MeasureError> {
+    const SHAPE: &str = "one number";
+    let row = row.ok_or(MeasureError::NoRows {
+        query: "rows_tested_query",
+        shape: Some(SHAPE),
+    })?;
     match row {
         [Value::Null] => Ok(None),
         [v] => count_value(Some(v), "rows_tested_query").map(Some),
-        _ => Err(format!(
-            "the rows_tested_query returned {} columns; it must return one number",
-            row.len()
-        )),
+        _ => Err(MeasureError::WrongColumns {
+            query: "rows_tested_query",
+            columns: row.len(),
+            shape: SHAPE,
+        }),
     }
 }
 
@@ -86,15 +91,15 @@ impl CheckKind for FailedRows {
 
     fn default_name(&self, _column: Option<&str>) -> String {
         match &self.source {
-            Source::Expression(s) => format!("failed rows where {}", s.sql.trim()),
-            Source::Query(_) => "failed rows query".to_string(),
-            Source::KeysQuery(_) => "failed keys query".to_string(),
+            RowsFrom::Expression(s) => format!("failed rows where {}", s.sql.trim()),
+            RowsFrom::Query(_) => "failed rows query".to_string(),
+            RowsFrom::KeysQuery(_) => "failed keys query".to_string(),
         }
     }
 
     fn needs(&self, _ctx: &NeedCtx, needs: &mut Needs) -> Handles {
         match (&self.source, self.query()) {
-            (Source::Expression(s), _) => Handles::Expression {
+            (RowsFrom::Expression(s), _) => Handles::Expression {
                 rows: needs.row_count(),
                 failed: needs.aggregate(
                     "failed_rows_count",
@@ -113,16 +118,17 @@ impl CheckKind for FailedRows {
         }
     }
 
-    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError> {
         let (failed, rows) = match *h {
             Handles::Expression { rows, failed } => (
                 inputs.count(failed, "failed rows count")?,
                 Some(Some(inputs.count(rows, "row count")?)),
             ),
             Handles::Query { failed, rows } => {
-                let row = inputs
-                    .row(failed)
-                    .ok_or("the count query returned no rows")?;
+                let row = inputs.row(failed).ok_or(MeasureError::NoRows {
+                    query: "count query",
+                    shape: None,
+                })?;
                 let failed = count_value(row.first(), "failed rows count")?;
                 let rows = match rows {
                     Some(r) => Some(rows_tested(inputs.row(r))?),
@@ -155,16 +161,16 @@ impl CheckKind for FailedRows {
 
     fn capture(&self, _ctx: &NeedCtx) -> Option<Capture> {
         Some(match &self.source {
-            Source::Expression(s) => Capture::Rows {
+            RowsFrom::Expression(s) => Capture::Rows {
                 condition: Expr::Raw(s.sql.clone()),
                 aliased: false,
                 expression: None,
             },
-            Source::Query(s) => Capture::Query {
+            RowsFrom::Query(s) => Capture::Query {
                 sql: s.sql.clone(),
                 keys: Vec::new(),
             },
-            Source::KeysQuery(s) => Capture::Query {
+            RowsFrom::KeysQuery(s) => Capture::Query {
                 sql: s.sql.clone(),
                 keys: self.key_column_mapping.clone(),
             },
@@ -173,9 +179,9 @@ impl CheckKind for FailedRows {
 
     fn settings(&self, m: &mut Map<String, Json>) {
         match &self.source {
-            Source::Expression(s) => m.insert("expression".into(), json!(s.sql)),
-            Source::Query(s) => m.insert("query".into(), json!(s.sql)),
-            Source::KeysQuery(s) => m.insert("keys_query".into(), json!(s.sql)),
+            RowsFrom::Expression(s) => m.insert("expression".into(), json!(s.sql)),
+            RowsFrom::Query(s) => m.insert("query".into(), json!(s.sql)),
+            RowsFrom::KeysQuery(s) => m.insert("keys_query".into(), json!(s.sql)),
         };
         if let Some(r) = &self.rows_tested {
             m.insert("rows_tested_query".into(), json!(r.sql));
@@ -192,9 +198,9 @@ impl CheckKind for FailedRows {
 
     fn user_sql(&mut self) -> Vec<UserSql<'_>> {
         let (key, role, text) = match &mut self.source {
-            Source::Expression(s) => ("expression", SqlRole::Expression, s),
-            Source::Query(s) => ("query", SqlRole::Query, s),
-            Source::KeysQuery(s) => ("keys_query", SqlRole::Query, s),
+            RowsFrom::Expression(s) => ("expression", SqlRole::Expression, s),
+            RowsFrom::Query(s) => ("query", SqlRole::Query, s),
+            RowsFrom::KeysQuery(s) => ("keys_query", SqlRole::Query, s),
         };
         let mut out = vec![UserSql { key, role, text }];
         if let Some(text) = &mut self.rows_tested {
@@ -260,11 +266,11 @@ impl CheckType for Type {
         };
         let sql = r.sql(sql_node, form)?;
         let source = match form {
-            "expression" => Source::Expression(sql),
-            "query" => Source::Query(sql),
-            _ => Source::KeysQuery(sql),
+            "expression" => RowsFrom::Expression(sql),
+            "query" => RowsFrom::Query(sql),
+            _ => RowsFrom::KeysQuery(sql),
         };
-        let is_query = !matches!(source, Source::Expression(_));
+        let is_query = !matches!(source, RowsFrom::Expression(_));
         let rows_tested = match present("rows_tested_query") {
             Some(n) if is_query => Some(r.sql(n, "rows_tested_query")?),
             Some(n) => {
@@ -279,7 +285,7 @@ impl CheckType for Type {
             None => None,
         };
         let key_column_mapping = match present("key_column_mapping") {
-            Some(n) => key_column_mapping(r, n, matches!(source, Source::KeysQuery(_)))?,
+            Some(n) => key_column_mapping(r, n, matches!(source, RowsFrom::KeysQuery(_)))?,
             None => Vec::new(),
         };
         let has_base = !is_query || rows_tested.is_some();
@@ -316,7 +322,7 @@ fn key_column_mapping(r: &mut Reader, n: &Node, keys_query: bool) -> Option<Vec<
     let mut out = Vec::with_capacity(entries.len());
     for (key, value) in entries {
         match &value.value {
-            YamlValue::Str(column) => out.push((key.name.clone(), column.clone())),
+            NodeValue::Str(column) => out.push((key.name.clone(), column.clone())),
             _ => {
                 r.error(
                     value.span,

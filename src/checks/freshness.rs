@@ -8,8 +8,8 @@ use serde_json::{Map, Value as Json};
 
 use super::rules::ReferenceData;
 use super::{
-    alias_part, sorted, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs,
-    NoValue, ParseCtx, Parsed, Scope, UserSql,
+    alias_part, sorted, Agg, Capture, CheckKind, CheckType, Inputs, MeasureError, Measurement,
+    NeedCtx, Needs, NoValue, ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
 use crate::exec::Value;
@@ -136,17 +136,17 @@ impl CheckKind for Freshness {
         }
     }
 
-    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError> {
         let rows = inputs.count(h.rows, "row count")?;
         let now = self.now_override.unwrap_or(inputs.now);
         let newest = match inputs.value(h.newest)? {
             Value::Null => None,
-            other => Some(timestamp_of(other).ok_or_else(|| {
-                format!(
-                    "the newest value of '{}' is {other}, which is not a timestamp",
-                    self.column
-                )
-            })?),
+            other => Some(
+                timestamp_of(other).ok_or_else(|| MeasureError::NotATimestamp {
+                    column: self.column.clone(),
+                    value: other.to_string(),
+                })?,
+            ),
         };
         let key = format!("freshness_in_{}", self.unit.plural());
         let now_text = now.to_rfc3339_opts(SecondsFormat::AutoSi, true);

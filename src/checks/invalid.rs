@@ -7,7 +7,7 @@ use super::rules::{self, MissingRules, ReferenceData, ValidityRules};
 use super::{
     alias_part, column_expression, column_value, describe_expression, expression_sql, must_be_zero,
     need_column, percent, sorted, Agg, Capture, CheckKind, CheckType, ColumnDefaults, Inputs,
-    Measurement, NeedCtx, Needs, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, UserSql,
+    MeasureError, Measurement, NeedCtx, Needs, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, UserSql,
     COLUMN_EXPRESSION,
 };
 use crate::decode::Reader;
@@ -165,7 +165,7 @@ impl CheckKind for Invalid {
         Handles::Own(needs.own_query(OwnQuery::Select(Box::new(select))))
     }
 
-    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError> {
         let (rows, missing, invalid) = match *h {
             Handles::Shared {
                 rows,

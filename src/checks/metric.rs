@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value as Json};
 
 use super::rules::ReferenceData;
 use super::{
-    Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs, OwnQuery, OwnRow,
-    ParseCtx, Parsed, Scope, SqlRole, UserSql,
+    Agg, Capture, CheckKind, CheckType, Inputs, MeasureError, Measurement, NeedCtx, Needs,
+    OwnQuery, OwnRow, ParseCtx, Parsed, Scope, SqlRole, UserSql,
 };
 use crate::decode::Reader;
 use crate::model::threshold::ThresholdRules;
@@ -91,21 +91,24 @@ impl CheckKind for Metric {
         }
     }
 
-    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError> {
         let (raw, rows) = match *h {
             Handles::Expression { rows, value } => (
                 inputs.value(value)?.clone(),
                 Some(inputs.count(rows, "row count")?),
             ),
             Handles::Query(row) => {
-                let row = inputs.row(row).ok_or(
-                    "the metric query returned no rows; it must return one row with one number",
-                )?;
+                const SHAPE: &str = "one row with one number";
+                let row = inputs.row(row).ok_or(MeasureError::NoRows {
+                    query: "metric query",
+                    shape: Some(SHAPE),
+                })?;
                 if row.len() != 1 {
-                    return Err(format!(
-                        "the metric query returned {} columns; it must return one row with one number",
-                        row.len()
-                    ));
+                    return Err(MeasureError::WrongColumns {
+                        query: "metric query",
+                        columns: row.len(),
+                        shape: SHAPE,
+                    });
                 }
                 (row[0].clone(), None)
             }
@@ -115,7 +118,7 @@ impl CheckKind for Metric {
         } else {
             Some(
                 raw.as_f64()
-                    .ok_or_else(|| format!("the metric returned {raw}, which is not a number"))?,
+                    .ok_or_else(|| MeasureError::not_a_number("the metric", &raw))?,
             )
         };
         let mut m = Measurement::new(value).diag("metric_value", raw.to_json());

@@ -5,8 +5,8 @@ use serde_json::{Map, Value as Json};
 use super::rules::{self, MissingRules, ReferenceData};
 use super::{
     alias_part, column_expression, column_value, describe_expression, expression_sql, must_be_zero,
-    need_column, percent, sorted, Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx,
-    Needs, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
+    need_column, percent, sorted, Agg, Capture, CheckKind, CheckType, Inputs, MeasureError,
+    Measurement, NeedCtx, Needs, ParseCtx, Parsed, Scope, UserSql, COLUMN_EXPRESSION,
 };
 use crate::decode::Reader;
 use crate::model::SqlText;
@@ -49,7 +49,7 @@ impl CheckKind for Missing {
         }
     }
 
-    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(&self, h: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError> {
         let rows = inputs.count(h.rows, "row count")?;
         let missing = inputs.count(h.missing, "missing count")?;
         let pct = percent(missing, rows);

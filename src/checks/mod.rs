@@ -11,6 +11,7 @@ pub mod duplicate;
 pub mod failed_rows;
 pub mod freshness;
 pub mod invalid;
+mod measure_error;
 pub mod metric;
 pub mod missing;
 mod needs;
@@ -32,6 +33,7 @@ use crate::source::Span;
 use crate::sql::ast::{Expr, Select, TableRef};
 use crate::yaml::Node;
 
+pub use measure_error::MeasureError;
 pub use needs::{Agg, CatalogColumns, Inputs, NeededAggregate, Needs, OwnRow};
 use rules::{MissingRules, ReferenceData, ValidityRules};
 
@@ -293,7 +295,11 @@ pub trait CheckKind: fmt::Debug + Clone + Send + Sync + 'static {
     fn needs(&self, ctx: &NeedCtx, needs: &mut Needs) -> Self::Handles;
 
     /// The measured values -> the check's number and diagnostics.
-    fn measure(&self, handles: &Self::Handles, inputs: &Inputs) -> Result<Measurement, String>;
+    fn measure(
+        &self,
+        handles: &Self::Handles,
+        inputs: &Inputs,
+    ) -> Result<Measurement, MeasureError>;
 
     /// The rows a failing check shows in the diagnostics store; None when its failures
     /// are not rows (row_count, schema, freshness, aggregate, metric).
@@ -325,7 +331,7 @@ pub trait DynCheck: fmt::Debug + Send + Sync {
     fn type_name(&self) -> &'static str;
     fn default_name(&self, column: Option<&str>) -> String;
     fn needs(&self, ctx: &NeedCtx) -> (Needs, Handles);
-    fn measure(&self, handles: &Handles, inputs: &Inputs) -> Result<Measurement, String>;
+    fn measure(&self, handles: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError>;
     fn capture(&self, ctx: &NeedCtx) -> Option<Capture>;
     fn settings(&self) -> Map<String, Json>;
     fn user_sql(&mut self) -> Vec<UserSql<'_>>;
@@ -348,11 +354,11 @@ impl<C: CheckKind> DynCheck for C {
         (needs, Handles(Arc::new(handles)))
     }
 
-    fn measure(&self, handles: &Handles, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(&self, handles: &Handles, inputs: &Inputs) -> Result<Measurement, MeasureError> {
         let handles = handles
             .0
             .downcast_ref::<C::Handles>()
-            .ok_or("internal error: measured with another check's plan")?;
+            .ok_or(MeasureError::WrongPlan)?;
         CheckKind::measure(self, handles, inputs)
     }
 
@@ -397,15 +403,20 @@ pub fn percent(count: u64, total: u64) -> f64 {
 }
 
 /// A whole-number metric (COUNT) from a query result.
-pub fn count_value(v: Option<&Value>, what: &str) -> Result<u64, String> {
+pub fn count_value(v: Option<&Value>, what: &str) -> Result<u64, MeasureError> {
     match v {
         Some(Value::Null) => Ok(0),
         Some(v) => v
             .as_f64()
             .filter(|f| *f >= 0.0)
             .map(|f| f as u64)
-            .ok_or_else(|| format!("{what}: expected a count, the query returned {v}")),
-        None => Err(format!("{what}: the query returned no value")),
+            .ok_or_else(|| MeasureError::NotACount {
+                what: what.to_string(),
+                value: v.to_string(),
+            }),
+        None => Err(MeasureError::NoCount {
+            what: what.to_string(),
+        }),
     }
 }
 

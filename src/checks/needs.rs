@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{count_value, OwnQuery};
+use super::{count_value, MeasureError, OwnQuery};
 use crate::exec::{ColumnInfo, Value};
 use crate::sql::ast::Expr;
 use crate::sql::dialect::Dialect;
@@ -102,14 +102,12 @@ impl<'a> Inputs<'a> {
         }
     }
 
-    pub fn value(&self, a: Agg) -> Result<&'a Value, String> {
-        self.aggregates
-            .get(a.0)
-            .ok_or_else(|| "the query returned no value".to_string())
+    pub fn value(&self, a: Agg) -> Result<&'a Value, MeasureError> {
+        self.aggregates.get(a.0).ok_or(MeasureError::NoValue)
     }
 
     /// A whole-number metric (COUNT); NULL counts as 0.
-    pub fn count(&self, a: Agg, what: &str) -> Result<u64, String> {
+    pub fn count(&self, a: Agg, what: &str) -> Result<u64, MeasureError> {
         count_value(self.aggregates.get(a.0), what)
     }
 
@@ -118,8 +116,7 @@ impl<'a> Inputs<'a> {
         self.own_rows.get(r.0)?.as_deref()
     }
 
-    pub fn columns(&self, _: CatalogColumns) -> Result<&'a [ColumnInfo], String> {
-        self.schema
-            .ok_or_else(|| "the dataset's columns could not be read".to_string())
+    pub fn columns(&self, _: CatalogColumns) -> Result<&'a [ColumnInfo], MeasureError> {
+        self.schema.ok_or(MeasureError::NoColumns)
     }
 }

@@ -4,8 +4,8 @@ use serde_json::{Map, Value as Json};
 
 use super::rules::ReferenceData;
 use super::{
-    Agg, Capture, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs, NoValue, ParseCtx,
-    Parsed, Scope, UserSql,
+    Agg, Capture, CheckKind, CheckType, Inputs, MeasureError, Measurement, NeedCtx, Needs, NoValue,
+    ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
 use crate::model::threshold::{Condition, ThresholdRules};
@@ -29,7 +29,7 @@ impl CheckKind for RowCount {
         needs.row_count()
     }
 
-    fn measure(&self, rows: &Agg, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(&self, rows: &Agg, inputs: &Inputs) -> Result<Measurement, MeasureError> {
         let rows = inputs.count(*rows, "row_count")?;
         let mut m = Measurement::new(Some(rows as f64)).diag("check_rows_tested", rows);
         m.no_value = NoValue::Fail;

@@ -27,7 +27,7 @@ pub const VALIDITY_KEYS: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Format {
+pub struct ValueFormat {
     pub regex: String,
     pub name: Option<String>,
 }
@@ -46,7 +46,7 @@ fn in_list(value: Expr, list: &[Literal]) -> Expr {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MissingRules {
     pub values: Option<Vec<Literal>>,
-    pub format: Option<Format>,
+    pub format: Option<ValueFormat>,
 }
 
 impl MissingRules {
@@ -95,8 +95,8 @@ pub struct ReferenceData {
 pub struct ValidityRules {
     pub valid_values: Option<Vec<Literal>>,
     pub invalid_values: Option<Vec<Literal>>,
-    pub valid_format: Option<Format>,
-    pub invalid_format: Option<Format>,
+    pub valid_format: Option<ValueFormat>,
+    pub invalid_format: Option<ValueFormat>,
     pub valid_min: Option<Literal>,
     pub valid_max: Option<Literal>,
     pub valid_length: Option<u64>,
@@ -216,7 +216,7 @@ fn literals_json(values: &[Literal]) -> Json {
     )
 }
 
-fn format_json(f: &Format) -> Json {
+fn format_json(f: &ValueFormat) -> Json {
     match &f.name {
         Some(n) => json!({"regex": f.regex, "name": n}),
         None => json!({"regex": f.regex}),
@@ -330,7 +330,7 @@ pub fn parse_validity(r: &mut Reader, map: &Node) -> Option<ValidityRules> {
 
 /// `{regex: ..., name: ...}`, or a bare regex string. The regex is compiled here so a
 /// bad pattern is a contract error, not a database error halfway through the run.
-fn parse_format(r: &mut Reader, node: &Node, key: &str) -> Option<Format> {
+fn parse_format(r: &mut Reader, node: &Node, key: &str) -> Option<ValueFormat> {
     let (regex_node, name) = if node.as_map().is_some() {
         if !r.keys(node, &["regex", "name"], &format!("'{key}'")) {
             return None;
@@ -351,5 +351,5 @@ fn parse_format(r: &mut Reader, node: &Node, key: &str) -> Option<Format> {
         );
         return None;
     }
-    Some(Format { regex, name })
+    Some(ValueFormat { regex, name })
 }

@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value as Json};
 
 use super::rules::ReferenceData;
 use super::{
-    sorted, Capture, CatalogColumns, CheckKind, CheckType, Inputs, Measurement, NeedCtx, Needs,
-    NoValue, ParseCtx, Parsed, Scope, UserSql,
+    sorted, Capture, CatalogColumns, CheckKind, CheckType, Inputs, MeasureError, Measurement,
+    NeedCtx, Needs, NoValue, ParseCtx, Parsed, Scope, UserSql,
 };
 use crate::decode::Reader;
 use crate::exec::ColumnInfo;
@@ -40,7 +40,11 @@ impl CheckKind for Schema {
         needs.catalog_columns()
     }
 
-    fn measure(&self, columns: &CatalogColumns, inputs: &Inputs) -> Result<Measurement, String> {
+    fn measure(
+        &self,
+        columns: &CatalogColumns,
+        inputs: &Inputs,
+    ) -> Result<Measurement, MeasureError> {
         let actual = inputs.columns(*columns)?;
         let differences = self.differences(actual, inputs.dialect);
         let expected: Vec<Json> = self.expected.iter().map(expected_json).collect();

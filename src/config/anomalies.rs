@@ -18,12 +18,12 @@
 
 use super::scan::Glob;
 use crate::anomaly::{
-    excluded_range, sensitivity_of, Direction, Seasonality, Settings, SENSITIVITIES,
+    excluded_range, sensitivity_of, DetectorSettings, Direction, Seasonality, SENSITIVITIES,
 };
 use crate::decode::Reader;
 use crate::diag::unknown_word_help;
 use crate::model::threshold::Level;
-use crate::yaml::{Node, Value};
+use crate::yaml::{Node, NodeValue};
 
 /// The metric that is a freshness: its growing past its range is a missing load.
 pub const FRESHNESS_METRIC: &str = "freshness_seconds";
@@ -83,7 +83,7 @@ impl AnomalyConfig {
         dataset: &str,
         column: Option<&str>,
         metric: &str,
-    ) -> Option<(Settings, Level)> {
+    ) -> Option<(DetectorSettings, Level)> {
         let mut enabled = self.enabled && self.metrics.iter().any(|g| g.matches(metric));
         let mut level = self.level;
         let mut tunings = vec![&self.base];
@@ -114,7 +114,7 @@ impl AnomalyConfig {
             return None;
         }
         let freshness = metric == FRESHNESS_METRIC;
-        let mut s = Settings {
+        let mut s = DetectorSettings {
             freshness,
             // a freshness only matters growing; the other metrics both ways
             direction: if freshness {
@@ -122,7 +122,7 @@ impl AnomalyConfig {
             } else {
                 Direction::Both
             },
-            ..Settings::default()
+            ..DetectorSettings::default()
         };
         for t in tunings {
             if let Some(v) = t.sensitivity {
@@ -187,7 +187,7 @@ pub(super) fn monitors(r: &mut Reader, node: &Node) -> Option<AnomalyConfig> {
 fn anomalies(r: &mut Reader, node: &Node) -> Option<AnomalyConfig> {
     let mut c = AnomalyConfig::default();
     // `anomalies: false` turns the monitor off
-    if let Value::Bool(on) = node.value {
+    if let NodeValue::Bool(on) = node.value {
         c.enabled = on;
         return Some(c);
     }
@@ -219,7 +219,7 @@ fn override_of(r: &mut Reader, node: &Node) -> Option<Override> {
     }
     let datasets = r.required(node, "datasets", what)?;
     let datasets = match datasets.value {
-        Value::Str(_) => vec![glob(r, datasets)?],
+        NodeValue::Str(_) => vec![glob(r, datasets)?],
         _ => globs(r, datasets, "datasets")?,
     };
     let metrics = match node.get("metrics").filter(|n| !n.is_null()) {

@@ -22,7 +22,7 @@ pub struct Credentials {
     pub user: String,
     /// a secret; or why it could not be read (an unset variable), said only by the
     /// commands that use the channel: the others do not need it
-    password: Result<String, String>,
+    password: Result<String, PasswordUnset>,
     /// a PEM file with the CA that signed the channel's certificate (a private CA)
     pub ca_certificate: Option<std::path::PathBuf>,
     /// the most `verify --channel` holds of one result set: records, and bytes of frames
@@ -37,9 +37,21 @@ pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
 impl Credentials {
     /// The password, or where and why it could not be read.
-    pub fn password(&self) -> Result<&str, String> {
+    pub fn password(&self) -> Result<&str, PasswordUnset> {
         self.password.as_deref().map_err(Clone::clone)
     }
+}
+
+/// Why a channel's password has no value: where it is written and what it is missing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}:{line}:{col}: the password of channel {channel}: {message} ({help})")]
+pub struct PasswordUnset {
+    file: String,
+    line: usize,
+    col: usize,
+    channel: String,
+    message: String,
+    help: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -121,103 +133,122 @@ pub(super) fn channels(
     };
     let mut out = BTreeMap::new();
     for (key, value) in entries {
-        let what = format!("channel {}", key.name);
-        if !r.keys(
-            value,
-            &[
-                "user",
-                "password",
-                "ca_certificate",
-                "max_records",
-                "max_bytes",
-            ],
-            &what,
-        ) {
-            return None;
-        }
-        let user_node = r.required(value, "user", &what)?;
-        let user = r.string(user_node, "user")?;
-        let pw_node = r.required(value, "password", &what)?;
-        if !pw_node.scalar_text().is_some_and(|t| t.contains("${")) {
-            r.error(
-                pw_node.span,
-                "a channel password is never written in clear in assay.yml",
-                Some("password: \"${env.ORDERS_PASSWORD}\"".into()),
-            );
-            return None;
-        }
-        let raw = r.raw_text(pw_node, "password")?;
-        // an unset variable is an error for the commands that log in to this channel,
-        // not for every command that reads assay.yml
-        let password = match crate::interp::interpolate(&raw, r.vars) {
-            Ok(p) => {
-                crate::secrets::register(&p);
-                Ok(p)
+        out.insert(key.name.clone(), credentials(r, &key.name, value, base)?);
+    }
+    Some(out)
+}
+
+/// One channel's credentials; a password with a placeholder that has no value is kept as
+/// why, for the commands that log in to this channel.
+fn credentials(r: &mut Reader, channel: &str, value: &Node, base: &Path) -> Option<Credentials> {
+    let what = format!("channel {channel}");
+    if !r.keys(
+        value,
+        &[
+            "user",
+            "password",
+            "ca_certificate",
+            "max_records",
+            "max_bytes",
+        ],
+        &what,
+    ) {
+        return None;
+    }
+    let user_node = r.required(value, "user", &what)?;
+    let user = r.string(user_node, "user")?;
+    let pw_node = r.required(value, "password", &what)?;
+    if !pw_node.scalar_text().is_some_and(|t| t.contains("${")) {
+        r.error(
+            pw_node.span,
+            "a channel password is never written in clear in assay.yml",
+            Some("password: \"${env.ORDERS_PASSWORD}\"".into()),
+        );
+        return None;
+    }
+    let password = password(r, channel, pw_node)?;
+    let ca_certificate = match value.get("ca_certificate").filter(|n| !n.is_null()) {
+        Some(n) => {
+            let text = r.string(n, "ca_certificate")?;
+            let p = base.join(&text);
+            if !p.is_file() {
+                r.error(
+                    n.span,
+                    format!("ca_certificate '{text}' is not a readable file"),
+                    Some("a PEM file, relative to assay.yml".into()),
+                );
+                return None;
             }
-            Err(e) => {
-                let (line, col) = r.source.line_col(pw_node.span.offset);
-                Err(format!(
-                    "{}:{line}:{col}: the password of channel {}: {} ({})",
-                    r.source.name,
-                    key.name,
-                    e.message(),
-                    e.help()
-                ))
+            Some(p)
+        }
+        None => None,
+    };
+    let (max_records, max_bytes) = limits(r, value)?;
+    Some(Credentials {
+        user,
+        password,
+        ca_certificate,
+        max_records,
+        max_bytes,
+    })
+}
+
+/// The password's placeholders filled in (the value registered as a secret), or why not.
+fn password(
+    r: &mut Reader,
+    channel: &str,
+    pw_node: &Node,
+) -> Option<Result<String, PasswordUnset>> {
+    let raw = r.raw_text(pw_node, "password")?;
+    // an unset variable is an error for the commands that log in to this channel,
+    // not for every command that reads assay.yml
+    Some(match crate::interp::interpolate(&raw, r.vars) {
+        Ok(p) => {
+            crate::secrets::register(&p);
+            Ok(p)
+        }
+        Err(e) => {
+            let (line, col) = r.source.line_col(pw_node.span.offset);
+            Err(PasswordUnset {
+                file: r.source.name.clone(),
+                line,
+                col,
+                channel: channel.to_string(),
+                message: e.message(),
+                help: e.help(),
+            })
+        }
+    })
+}
+
+/// `max_records:` and `max_bytes:`, what verify --channel holds of one result set.
+fn limits(r: &mut Reader, value: &Node) -> Option<(u64, u64)> {
+    let max_records = match value.get("max_records").filter(|n| !n.is_null()) {
+        Some(n) => match r.count(n, "max_records")? {
+            0 => {
+                r.error(n.span, "max_records must be at least 1", None);
+                return None;
             }
-        };
-        let ca_certificate = match value.get("ca_certificate").filter(|n| !n.is_null()) {
-            Some(n) => {
-                let text = r.string(n, "ca_certificate")?;
-                let p = base.join(&text);
-                if !p.is_file() {
+            v => v,
+        },
+        None => DEFAULT_MAX_RECORDS,
+    };
+    let max_bytes = match value.get("max_bytes").filter(|n| !n.is_null()) {
+        Some(n) => {
+            let text = r.string(n, "max_bytes")?;
+            match crate::exec::parse_size(&text) {
+                Some(b) => b,
+                None => {
                     r.error(
                         n.span,
-                        format!("ca_certificate '{text}' is not a readable file"),
-                        Some("a PEM file, relative to assay.yml".into()),
+                        format!("max_bytes '{text}' is not a size"),
+                        Some("write it like 256MiB or 2GB".into()),
                     );
                     return None;
                 }
-                Some(p)
             }
-            None => None,
-        };
-        let max_records = match value.get("max_records").filter(|n| !n.is_null()) {
-            Some(n) => match r.count(n, "max_records")? {
-                0 => {
-                    r.error(n.span, "max_records must be at least 1", None);
-                    return None;
-                }
-                v => v,
-            },
-            None => DEFAULT_MAX_RECORDS,
-        };
-        let max_bytes = match value.get("max_bytes").filter(|n| !n.is_null()) {
-            Some(n) => {
-                let text = r.string(n, "max_bytes")?;
-                match crate::exec::parse_size(&text) {
-                    Some(b) => b,
-                    None => {
-                        r.error(
-                            n.span,
-                            format!("max_bytes '{text}' is not a size"),
-                            Some("write it like 256MiB or 2GB".into()),
-                        );
-                        return None;
-                    }
-                }
-            }
-            None => DEFAULT_MAX_BYTES,
-        };
-        out.insert(
-            key.name.clone(),
-            Credentials {
-                user,
-                password,
-                ca_certificate,
-                max_records,
-                max_bytes,
-            },
-        );
-    }
-    Some(out)
+        }
+        None => DEFAULT_MAX_BYTES,
+    };
+    Some((max_records, max_bytes))
 }

@@ -224,48 +224,7 @@ pub fn load(
             ],
             "the config file",
         ) {
-            // first: it decides which `${env.X}` values below may be shown
-            if let Some(list) = node.get("public_env").filter(|n| !n.is_null()) {
-                for name in r.string_list(list, "public_env").unwrap_or_default() {
-                    crate::secrets::declare_public_env(&name);
-                }
-            }
-            if let Some(list) = node.get("data_sources") {
-                if let Some(items) = r.list(list, "data_sources") {
-                    for item in items {
-                        if let Some(ds) = data_source(&mut r, item, base_dir(path)) {
-                            push_unique(&mut r, &mut config, ds, item.span);
-                        }
-                    }
-                }
-            }
-            if let Some(cloud_node) = node.get("cloud") {
-                config.cloud = cloud(&mut r, cloud_node);
-            }
-            if let Some(d) = node.get("diagnostics").filter(|n| !n.is_null()) {
-                if let Some(diagnostics) = diagnostics(&mut r, d, &config) {
-                    config.diagnostics = diagnostics;
-                }
-            }
-            if let Some(s) = node.get("scan").filter(|n| !n.is_null()) {
-                if let Some(s) = scan::scan(&mut r, s) {
-                    config.scan = s;
-                }
-            }
-            if let Some(n) = node.get("notify").filter(|n| !n.is_null()) {
-                config.notify = notify::notify(&mut r, n);
-            }
-            if let Some(n) = node.get("environments").filter(|n| !n.is_null()) {
-                config.environments = channels::environments(&mut r, n).unwrap_or_default();
-            }
-            if let Some(n) = node.get("channels").filter(|n| !n.is_null()) {
-                config.channels = channels::channels(&mut r, n, base_dir(path)).unwrap_or_default();
-            }
-            if let Some(h) = node.get("history").filter(|n| !n.is_null()) {
-                if let Some(h) = scan::history(&mut r, h, &config.data_sources) {
-                    config.history = h;
-                }
-            }
+            read_sections(&mut r, &node, path, &mut config);
         }
         diags.extend(r.diags);
     }
@@ -294,6 +253,52 @@ pub fn load(
         Ok(config)
     } else {
         Err(diags)
+    }
+}
+
+/// The sections of assay.yml, into `config`; what is wrong goes to `r`'s diagnostics.
+fn read_sections(r: &mut Reader, node: &Node, path: &Path, config: &mut Config) {
+    // first: it decides which `${env.X}` values below may be shown
+    if let Some(list) = node.get("public_env").filter(|n| !n.is_null()) {
+        for name in r.string_list(list, "public_env").unwrap_or_default() {
+            crate::secrets::declare_public_env(&name);
+        }
+    }
+    if let Some(list) = node.get("data_sources") {
+        if let Some(items) = r.list(list, "data_sources") {
+            for item in items {
+                if let Some(ds) = data_source(r, item, base_dir(path)) {
+                    push_unique(r, config, ds, item.span);
+                }
+            }
+        }
+    }
+    if let Some(cloud_node) = node.get("cloud") {
+        config.cloud = cloud(r, cloud_node);
+    }
+    if let Some(d) = node.get("diagnostics").filter(|n| !n.is_null()) {
+        if let Some(diagnostics) = diagnostics(r, d, config) {
+            config.diagnostics = diagnostics;
+        }
+    }
+    if let Some(s) = node.get("scan").filter(|n| !n.is_null()) {
+        if let Some(s) = scan::scan(r, s) {
+            config.scan = s;
+        }
+    }
+    if let Some(n) = node.get("notify").filter(|n| !n.is_null()) {
+        config.notify = notify::notify(r, n);
+    }
+    if let Some(n) = node.get("environments").filter(|n| !n.is_null()) {
+        config.environments = channels::environments(r, n).unwrap_or_default();
+    }
+    if let Some(n) = node.get("channels").filter(|n| !n.is_null()) {
+        config.channels = channels::channels(r, n, base_dir(path)).unwrap_or_default();
+    }
+    if let Some(h) = node.get("history").filter(|n| !n.is_null()) {
+        if let Some(h) = scan::history(r, h, &config.data_sources) {
+            config.history = h;
+        }
     }
 }
 
@@ -620,7 +625,7 @@ mod tests {
             ["parquet", "/data/lake/orders/"]
         );
         let err = spark.table_ref(&parts("csv.`/etc/passwd`")).unwrap_err();
-        assert!(err.contains("file_paths"), "{err}");
+        assert!(err.to_string().contains("file_paths"), "{err}");
         assert!(spark.table_ref(&parts("xlsx.`/data/lake/x`")).is_err());
         assert_eq!(
             spark.table_ref(&parts("sales/orders")).unwrap().parts,
@@ -630,6 +635,7 @@ mod tests {
         assert!(none
             .table_ref(&parts("parquet.`/data/lake/orders/`"))
             .unwrap_err()
+            .to_string()
             .contains("no file datasets"));
     }
 }

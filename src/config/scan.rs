@@ -334,16 +334,27 @@ pub struct Glob {
     pattern: String,
 }
 
+/// Why a dataset glob is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobError {
+    #[error("it is empty")]
+    Empty,
+    #[error("'{0}' has no meaning in a dataset glob")]
+    Special(char),
+    #[error("'***' has no meaning; use ** to match across path parts")]
+    TripleStar,
+}
+
 impl Glob {
-    pub fn parse(pattern: &str) -> Result<Glob, String> {
+    pub fn parse(pattern: &str) -> Result<Glob, GlobError> {
         if pattern.trim().is_empty() {
-            return Err("it is empty".into());
+            return Err(GlobError::Empty);
         }
         if let Some(c) = pattern.chars().find(|c| "[]{}!".contains(*c)) {
-            return Err(format!("'{c}' has no meaning in a dataset glob"));
+            return Err(GlobError::Special(c));
         }
         if pattern.contains("***") {
-            return Err("'***' has no meaning; use ** to match across path parts".into());
+            return Err(GlobError::TripleStar);
         }
         Ok(Glob {
             pattern: pattern.to_string(),

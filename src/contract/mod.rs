@@ -14,7 +14,7 @@ use crate::decode::Reader;
 use crate::diag::{unknown_word_help, Diag, Diags};
 use crate::interp::Vars;
 use crate::source::{Source, Span};
-use crate::yaml::{self, Key, Node, Value};
+use crate::yaml::{self, Key, Node, NodeValue};
 
 use crate::model::threshold::Threshold;
 use crate::model::{ColumnSpec, SqlText};
@@ -478,7 +478,7 @@ fn read_check(
     let type_name = check_type.name();
     // `- missing:` with nothing after it is a check with every default
     let empty = Node {
-        value: Value::Map(Vec::new()),
+        value: NodeValue::Map(Vec::new()),
         span: type_key.span,
     };
     let body_map = if body.is_null() { &empty } else { body };
@@ -589,13 +589,13 @@ fn read_attributes(r: &mut Reader, body: &Node, key: &str) -> Map<String, Json> 
 /// A YAML node as JSON, for `attributes` (copied into results as written).
 fn to_json(r: &mut Reader, node: &Node) -> Json {
     match &node.value {
-        Value::Null => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int(i) => Json::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Value::Str(s) => Json::String(r.interpolate(s, node.span).unwrap_or_default()),
-        Value::Seq(items) => Json::Array(items.iter().map(|i| to_json(r, i)).collect()),
-        Value::Map(entries) => Json::Object(
+        NodeValue::Null => Json::Null,
+        NodeValue::Bool(b) => Json::Bool(*b),
+        NodeValue::Int(i) => Json::from(*i),
+        NodeValue::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        NodeValue::Str(s) => Json::String(r.interpolate(s, node.span).unwrap_or_default()),
+        NodeValue::Seq(items) => Json::Array(items.iter().map(|i| to_json(r, i)).collect()),
+        NodeValue::Map(entries) => Json::Object(
             entries
                 .iter()
                 .map(|(k, v)| (k.name.clone(), to_json(r, v)))

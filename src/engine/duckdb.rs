@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::DataSourceConfig;
 use super::{
     config_path, settings_of, Discovered, Engine, Files, Settings, StoreEngine, StoreTypes,
 };
+use super::{DataSourceConfig, DatasetPathError};
 use crate::decode::Reader;
+use crate::error::StoreError;
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::{ExecError, Executor, RunControl};
 use crate::sql::ast::{Statement, TableRef};
@@ -74,13 +75,17 @@ impl Engine for DuckDb {
         }))
     }
 
-    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+    fn table_ref(
+        &self,
+        ds: &DataSourceConfig,
+        parts: &[String],
+    ) -> Result<TableRef, DatasetPathError> {
         match parts.len() {
             2 | 3 => Ok(TableRef::new(parts.to_vec())),
-            _ => Err(format!(
-                "a duckdb dataset is written {}/[catalog/]schema/table",
-                ds.name
-            )),
+            _ => Err(DatasetPathError::Written {
+                engine: self.name(),
+                form: format!("{}/[catalog/]schema/table", ds.name),
+            }),
         }
     }
 
@@ -151,14 +156,14 @@ impl StoreEngine for DuckDb {
         _name: &str,
         settings: &dyn Settings,
         statements: Vec<Statement>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         let s = settings_of::<DuckDbSettings>(settings, self.name()).clone();
-        tokio::task::spawn_blocking(move || -> Result<(), String> {
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
             let conn = open_store(Path::new(&s.database), s.owned_by_assay)?;
-            crate::exec::duckdb::execute_writes(&conn, &statements)
+            Ok(crate::exec::duckdb::execute_writes(&conn, &statements)?)
         })
         .await
-        .map_err(|e| format!("the store task failed: {e}"))?
+        .map_err(|e| StoreError::Task(e.to_string()))?
     }
 }
 
@@ -166,18 +171,19 @@ impl StoreEngine for DuckDb {
 /// place and renamed into it, so a crash or a full disk never leaves half a store. A file
 /// that is not a DuckDB database (left empty by a full disk, say) is moved aside, with a
 /// warning, and a new store made, so one bad moment does not break every later run.
-fn open_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
+fn open_store(path: &Path, owned: bool) -> Result<duckdb::Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if owned {
             crate::paths::state_dir(dir)
         } else {
             std::fs::create_dir_all(dir)
         }
-        .map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+        .map_err(|e| StoreError::file("create", dir, e))?;
     }
     if owned {
-        crate::paths::no_links(path).map_err(|e| e.to_string())?;
-        crate::paths::no_links(&wal_of(path)).map_err(|e| e.to_string())?;
+        crate::paths::no_links(path).map_err(|e| StoreError::file("open", path, e))?;
+        let wal = wal_of(path);
+        crate::paths::no_links(&wal).map_err(|e| StoreError::file("open", &wal, e))?;
     }
     if owned && path.exists() && !is_duckdb_file(path) {
         let aside = path.with_file_name(format!(
@@ -185,11 +191,9 @@ fn open_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
             path.file_name().unwrap_or_default().to_string_lossy(),
             chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
         ));
-        std::fs::rename(path, &aside).map_err(|e| {
-            format!(
-                "'{}' is not a DuckDB database and cannot be moved aside: {e}",
-                path.display()
-            )
+        std::fs::rename(path, &aside).map_err(|e| StoreError::NotMovedAside {
+            path: path.to_path_buf(),
+            message: e.to_string(),
         })?;
         let wal = wal_of(path);
         if wal.exists() {
@@ -207,23 +211,20 @@ fn open_store(path: &Path, owned: bool) -> Result<duckdb::Connection, String> {
             path.file_name().unwrap_or_default().to_string_lossy(),
             std::process::id()
         ));
-        let made = (|| -> Result<(), String> {
-            let conn = duckdb::Connection::open(&tmp).map_err(|e| e.to_string())?;
-            conn.execute_batch("CHECKPOINT")
-                .map_err(|e| e.to_string())?;
+        let made = (|| -> Result<(), Box<dyn std::error::Error>> {
+            let conn = duckdb::Connection::open(&tmp)?;
+            conn.execute_batch("CHECKPOINT")?;
             drop(conn);
-            std::fs::File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| e.to_string())?;
-            std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all())?;
+            Ok(std::fs::rename(&tmp, path)?)
         })();
         if let Err(e) = made {
             let _ = std::fs::remove_file(&tmp);
             let _ = std::fs::remove_file(wal_of(&tmp));
-            return Err(format!("cannot create '{}': {e}", path.display()));
+            return Err(StoreError::file("create", path, e));
         }
     }
-    duckdb::Connection::open(path).map_err(|e| format!("cannot open '{}': {e}", path.display()))
+    duckdb::Connection::open(path).map_err(|e| StoreError::file("open", path, e))
 }
 
 /// DuckDB files carry "DUCK" after an 8-byte checksum.

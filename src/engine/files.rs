@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::DataSourceConfig;
 use super::{config_path, settings_of, Discovered, Engine, Files, Settings, StoreEngine};
+use super::{DataSourceConfig, DatasetPathError};
 use crate::decode::Reader;
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::{ExecError, Executor, RunControl};
@@ -62,29 +62,29 @@ impl Engine for FilesEngine {
         }))
     }
 
-    fn table_ref(&self, _ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+    fn table_ref(
+        &self,
+        _ds: &DataSourceConfig,
+        parts: &[String],
+    ) -> Result<TableRef, DatasetPathError> {
         // a dataset names a file under the root, never one beside or above it
         if let Some(bad) = parts
             .iter()
             .find(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\\'))
         {
-            return Err(format!(
-                "a files dataset is a relative path under the data source's root, without '{}' as a part",
-                if bad.is_empty() { "" } else { bad.as_str() }
-            ));
+            return Err(DatasetPathError::FilePart { part: bad.clone() });
         }
         if parts.first().is_some_and(|p| p.contains(':')) {
-            return Err("a files dataset is a relative path under the data source's root".into());
+            return Err(DatasetPathError::NotRelative);
         }
         let rel = parts.join("/");
         // the view is named by the whole path: events.csv and events.parquet are two
         // datasets, always (a query may also name a file by its stem, see stem_of)
         match stem_of(&rel) {
             Some(_) => Ok(TableRef::new(vec![rel])),
-            None => Err(format!(
-                "a files dataset is a path under the data source's root ending in one of {}",
-                FILE_EXTENSIONS.join(", ")
-            )),
+            None => Err(DatasetPathError::FileExtension {
+                extensions: FILE_EXTENSIONS,
+            }),
         }
     }
 

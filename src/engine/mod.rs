@@ -6,11 +6,12 @@
 //! Adding an engine: a module here, one line in `ENGINES`, its dialect in `sql/` and its
 //! executor in `exec/`. Nothing else matches on engines.
 
+mod dataset_path;
 mod duckdb;
 mod files;
 mod mysql;
 mod postgres;
-pub mod server;
+pub mod server_settings;
 #[cfg(feature = "spark")]
 mod spark;
 
@@ -22,11 +23,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::decode::Reader;
+use crate::error::StoreError;
 use crate::exec::{ExecError, Executor, Limits, RunControl, Value};
 use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::yaml::Node;
 
+pub use self::dataset_path::{DatasetPathError, FileRefusal};
 pub use self::duckdb::DuckDbSettings;
 
 /// Every engine, by its `type:` name in a config.
@@ -75,7 +78,7 @@ impl DataSourceConfig {
     }
 
     /// The table a dataset path (after the data source name) refers to.
-    pub fn table_ref(&self, parts: &[String]) -> Result<TableRef, String> {
+    pub fn table_ref(&self, parts: &[String]) -> Result<TableRef, DatasetPathError> {
         self.engine.table_ref(self, parts)
     }
 
@@ -110,7 +113,11 @@ pub trait Engine: Send + Sync {
     ) -> Option<Arc<dyn Settings>>;
 
     /// The table a dataset path (after the data source's name) refers to.
-    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String>;
+    fn table_ref(
+        &self,
+        ds: &DataSourceConfig,
+        parts: &[String],
+    ) -> Result<TableRef, DatasetPathError>;
 
     /// The file a dataset path names, for engines that read files.
     fn file_path(&self, _settings: &dyn Settings, _parts: &[String]) -> Option<PathBuf> {
@@ -201,7 +208,7 @@ pub trait StoreEngine: Send + Sync {
         name: &str,
         settings: &dyn Settings,
         statements: Vec<Statement>,
-    ) -> Result<(), String>;
+    ) -> Result<(), StoreError>;
 }
 
 /// The settings of this engine, or a message saying whose they are.

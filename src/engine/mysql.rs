@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::DataSourceConfig;
 use super::{settings_of, Discovered, Engine, Files, Settings, StoreEngine, StoreTypes};
+use super::{DataSourceConfig, DatasetPathError};
 use crate::decode::Reader;
+use crate::error::StoreError;
 use crate::exec::mysql::MySqlExecutor;
-use crate::exec::server::ServerConfig;
+use crate::exec::server_config::ServerConfig;
 use crate::exec::{ExecError, Executor, RunControl};
 use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
@@ -35,17 +36,21 @@ impl Engine for MySql {
         conn: &Node,
         base: &Path,
     ) -> Option<Arc<dyn Settings>> {
-        super::server::read(r, conn, "a mysql connection", base, false)
+        super::server_settings::read(r, conn, "a mysql connection", base, false)
             .map(|s| Arc::new(s) as Arc<dyn Settings>)
     }
 
-    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+    fn table_ref(
+        &self,
+        ds: &DataSourceConfig,
+        parts: &[String],
+    ) -> Result<TableRef, DatasetPathError> {
         match parts {
             [database, table] => Ok(TableRef::new(vec![database.clone(), table.clone()])),
-            _ => Err(format!(
-                "a mysql dataset is written {}/database/table",
-                ds.name
-            )),
+            _ => Err(DatasetPathError::Written {
+                engine: self.name(),
+                form: format!("{}/database/table", ds.name),
+            }),
         }
     }
 
@@ -97,12 +102,10 @@ impl StoreEngine for MySql {
         name: &str,
         settings: &dyn Settings,
         statements: Vec<Statement>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         let server = settings_of::<ServerConfig>(settings, self.name());
-        MySqlExecutor::new(name, server, 1)
-            .map_err(|e| e.to_string())?
+        Ok(MySqlExecutor::new(name, server, 1)?
             .execute_writes(&statements)
-            .await
-            .map_err(|e| e.to_string())
+            .await?)
     }
 }

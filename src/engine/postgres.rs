@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::DataSourceConfig;
 use super::{settings_of, Discovered, Engine, Files, Settings, StoreEngine, StoreTypes};
+use super::{DataSourceConfig, DatasetPathError};
 use crate::decode::Reader;
+use crate::error::StoreError;
 use crate::exec::postgres::PostgresExecutor;
-use crate::exec::server::ServerConfig;
+use crate::exec::server_config::ServerConfig;
 use crate::exec::{ExecError, Executor, RunControl};
 use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
@@ -41,11 +42,15 @@ impl Engine for Postgres {
         conn: &Node,
         base: &Path,
     ) -> Option<Arc<dyn Settings>> {
-        super::server::read(r, conn, "a postgres connection", base, true)
+        super::server_settings::read(r, conn, "a postgres connection", base, true)
             .map(|s| Arc::new(s) as Arc<dyn Settings>)
     }
 
-    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+    fn table_ref(
+        &self,
+        ds: &DataSourceConfig,
+        parts: &[String],
+    ) -> Result<TableRef, DatasetPathError> {
         let server = settings_of::<ServerConfig>(ds.settings.as_ref(), self.name());
         match parts {
             [schema, table] => Ok(TableRef::new(vec![schema.clone(), table.clone()])),
@@ -54,19 +59,20 @@ impl Engine for Postgres {
                 Some(db) if db == database => {
                     Ok(TableRef::new(vec![schema.clone(), table.clone()]))
                 }
-                Some(db) => Err(format!(
-                    "the path names database '{database}', but data source '{}' connects to database '{db}' (a Postgres connection reads one database; add a data source for '{database}')",
-                    ds.name
-                )),
-                None => Err(format!(
-                    "the path names database '{database}', but data source '{}' names no database",
-                    ds.name
-                )),
+                Some(db) => Err(DatasetPathError::OtherDatabase {
+                    database: database.clone(),
+                    data_source: ds.name.clone(),
+                    connected: db.clone(),
+                }),
+                None => Err(DatasetPathError::NoDatabase {
+                    database: database.clone(),
+                    data_source: ds.name.clone(),
+                }),
             },
-            _ => Err(format!(
-                "a postgres dataset is written {0}/schema/table or {0}/database/schema/table",
-                ds.name
-            )),
+            _ => Err(DatasetPathError::Written {
+                engine: self.name(),
+                form: format!("{0}/schema/table or {0}/database/schema/table", ds.name),
+            }),
         }
     }
 
@@ -115,12 +121,10 @@ impl StoreEngine for Postgres {
         name: &str,
         settings: &dyn Settings,
         statements: Vec<Statement>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         let server = settings_of::<ServerConfig>(settings, self.name());
-        PostgresExecutor::new(name, server, 1)
-            .map_err(|e| e.to_string())?
+        Ok(PostgresExecutor::new(name, server, 1)?
             .execute_writes(&statements)
-            .await
-            .map_err(|e| e.to_string())
+            .await?)
     }
 }

@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::DataSourceConfig;
 use super::{settings_of, Discovered, Engine, Files, Settings, StoreEngine};
+use super::{DataSourceConfig, DatasetPathError, FileRefusal};
 use crate::decode::Reader;
 use crate::exec::spark::SparkExecutor;
 use crate::exec::{ExecError, Executor, Limits, RunControl, Value};
@@ -74,21 +74,96 @@ fn file_dataset(text: &str) -> Option<(&str, &str)> {
     Some((format, path))
 }
 
+/// The parameters a Spark Connect URL carries (`;key=value`): use_ssl, token, user_id
+/// and headers, each checked to be carried as it is. Tokens and header values are secrets.
+fn url_params(r: &mut Reader, conn: &Node) -> Option<Vec<(String, String)>> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    if let Some(n) = conn.get("use_ssl").filter(|n| !n.is_null()) {
+        if r.bool(n, "use_ssl")? {
+            params.push(("use_ssl".into(), "true".into()));
+        }
+    }
+    if let Some(n) = conn.get("token").filter(|n| !n.is_null()) {
+        let token = r.string(n, "token")?;
+        crate::secrets::register(&token);
+        if !plain_param(&token) {
+            r.error(
+                n.span,
+                "the token holds characters a connection string cannot carry",
+                None,
+            );
+            return None;
+        }
+        params.push(("token".into(), token));
+    }
+    if let Some(n) = conn.get("user_id").filter(|n| !n.is_null()) {
+        let user = r.string(n, "user_id")?;
+        params.push(("user_id".into(), user));
+    }
+    if let Some(h) = conn.get("headers").filter(|n| !n.is_null()) {
+        let Some(entries) = h.as_map() else {
+            r.error(
+                h.span,
+                "headers is a mapping of header names to values",
+                None,
+            );
+            return None;
+        };
+        for (k, v) in entries {
+            let value = r.string(v, "a header's value")?;
+            crate::secrets::register(&value);
+            let name = k.name.to_ascii_lowercase();
+            if !plain_param(&name) || !plain_param(&value) {
+                r.error(
+                    k.span,
+                    format!(
+                        "header '{}' cannot be carried in a connection string",
+                        k.name
+                    ),
+                    None,
+                );
+                return None;
+            }
+            params.push((name, value));
+        }
+    }
+    Some(params)
+}
+
+/// `file_paths:`, the folders file datasets may name; none by default.
+fn file_paths(r: &mut Reader, conn: &Node) -> Option<Vec<String>> {
+    Some(match conn.get("file_paths").filter(|n| !n.is_null()) {
+        Some(n) => {
+            let paths = r.string_list(n, "file_paths")?;
+            if let Some(bad) = paths
+                .iter()
+                .find(|p| p.trim_end_matches('/').is_empty() || p.split('/').any(|s| s == ".."))
+            {
+                r.error(
+                    n.span,
+                    format!("file path '{bad}' is not a folder assay can confine datasets to"),
+                    Some("name folders, like s3a://lake/events/ or /data/lake/".into()),
+                );
+                return None;
+            }
+            paths
+        }
+        None => Vec::new(),
+    })
+}
+
 /// Is `path` inside one of the allowed folders? Paths are compared as text, segment by
 /// segment: no `..`, no glob alternatives or character classes that could reach outside,
 /// no backslashes.
-fn path_allowed(allowed: &[String], path: &str) -> Result<(), String> {
+fn path_allowed(allowed: &[String], path: &str) -> Result<(), FileRefusal> {
     if path.is_empty() {
-        return Err("the file path is empty".into());
+        return Err(FileRefusal::Empty);
     }
     if let Some(c) = path.chars().find(|c| "`{}[]\\\0\n\r".contains(*c)) {
-        return Err(format!(
-            "the file path holds '{}', which assay does not accept in a file dataset",
-            c.escape_default()
-        ));
+        return Err(FileRefusal::Character(c));
     }
     if path.split('/').any(|segment| segment == "..") {
-        return Err("the file path holds a '..' segment".into());
+        return Err(FileRefusal::ParentSegment);
     }
     let inside = allowed.iter().any(|folder| {
         let folder = folder.trim_end_matches('/');
@@ -100,12 +175,12 @@ fn path_allowed(allowed: &[String], path: &str) -> Result<(), String> {
     if inside {
         Ok(())
     } else if allowed.is_empty() {
-        Err("this data source allows no file datasets".into())
+        Err(FileRefusal::NoFolders)
     } else {
-        Err(format!(
-            "'{path}' is not under the data source's file_paths ({})",
-            allowed.join(", ")
-        ))
+        Err(FileRefusal::Outside {
+            path: path.to_string(),
+            allowed: allowed.to_vec(),
+        })
     }
 }
 
@@ -165,78 +240,12 @@ impl Engine for Spark {
             );
             return None;
         }
-        let mut params: Vec<(String, String)> = Vec::new();
-        if let Some(n) = conn.get("use_ssl").filter(|n| !n.is_null()) {
-            if r.bool(n, "use_ssl")? {
-                params.push(("use_ssl".into(), "true".into()));
-            }
-        }
-        if let Some(n) = conn.get("token").filter(|n| !n.is_null()) {
-            let token = r.string(n, "token")?;
-            crate::secrets::register(&token);
-            if !plain_param(&token) {
-                r.error(
-                    n.span,
-                    "the token holds characters a connection string cannot carry",
-                    None,
-                );
-                return None;
-            }
-            params.push(("token".into(), token));
-        }
-        if let Some(n) = conn.get("user_id").filter(|n| !n.is_null()) {
-            let user = r.string(n, "user_id")?;
-            params.push(("user_id".into(), user));
-        }
-        if let Some(h) = conn.get("headers").filter(|n| !n.is_null()) {
-            let Some(entries) = h.as_map() else {
-                r.error(
-                    h.span,
-                    "headers is a mapping of header names to values",
-                    None,
-                );
-                return None;
-            };
-            for (k, v) in entries {
-                let value = r.string(v, "a header's value")?;
-                crate::secrets::register(&value);
-                let name = k.name.to_ascii_lowercase();
-                if !plain_param(&name) || !plain_param(&value) {
-                    r.error(
-                        k.span,
-                        format!(
-                            "header '{}' cannot be carried in a connection string",
-                            k.name
-                        ),
-                        None,
-                    );
-                    return None;
-                }
-                params.push((name, value));
-            }
-        }
-        let file_paths = match conn.get("file_paths").filter(|n| !n.is_null()) {
-            Some(n) => {
-                let paths = r.string_list(n, "file_paths")?;
-                if let Some(bad) = paths
-                    .iter()
-                    .find(|p| p.trim_end_matches('/').is_empty() || p.split('/').any(|s| s == ".."))
-                {
-                    r.error(
-                        n.span,
-                        format!("file path '{bad}' is not a folder assay can confine datasets to"),
-                        Some("name folders, like s3a://lake/events/ or /data/lake/".into()),
-                    );
-                    return None;
-                }
-                paths
-            }
-            None => Vec::new(),
-        };
+        let params = url_params(r, conn)?;
+        let file_paths = file_paths(r, conn)?;
         let connect_timeout = match conn.get("connect_timeout").filter(|n| !n.is_null()) {
             Some(n) => {
                 let text = r.string(n, "connect_timeout")?;
-                super::server::timeout(r, &text, n.span)?
+                super::server_settings::timeout(r, &text, n.span)?
             }
             // a Spark Connect server answers at once; a stopped Databricks cluster takes
             // minutes to start, and wants a longer one
@@ -256,23 +265,27 @@ impl Engine for Spark {
         }))
     }
 
-    fn table_ref(&self, ds: &DataSourceConfig, parts: &[String]) -> Result<TableRef, String> {
+    fn table_ref(
+        &self,
+        ds: &DataSourceConfig,
+        parts: &[String],
+    ) -> Result<TableRef, DatasetPathError> {
         if let [one] = parts {
             if let Some((format, path)) = file_dataset(one) {
                 let format = format.to_ascii_lowercase();
                 if !FILE_FORMATS.contains(&format.as_str()) {
-                    return Err(format!(
-                        "'{format}' is not a file format assay reads: use one of {}",
-                        FILE_FORMATS.join(", ")
-                    ));
+                    return Err(DatasetPathError::FileFormat {
+                        format,
+                        formats: FILE_FORMATS,
+                    });
                 }
                 let allowed =
                     &settings_of::<SparkSettings>(ds.settings.as_ref(), self.name()).file_paths;
-                path_allowed(allowed, path).map_err(|why| {
-                    format!(
-                        "{why}; list the folder under file_paths in the connection of data source '{}'",
-                        ds.name
-                    )
+                path_allowed(allowed, path).map_err(|refusal| {
+                    DatasetPathError::FileNotAllowed {
+                        refusal,
+                        data_source: ds.name.clone(),
+                    }
                 })?;
                 return Ok(TableRef::new(vec![format, path.to_string()]));
             }
@@ -281,10 +294,10 @@ impl Engine for Spark {
             [_, _] | [_, _, _] if parts.iter().all(|p| !p.is_empty()) => {
                 Ok(TableRef::new(parts.to_vec()))
             }
-            _ => Err(
-                "a spark dataset is schema/table, catalog/schema/table or a file, like parquet.`s3a://lake/events/`"
-                    .into(),
-            ),
+            _ => Err(DatasetPathError::Written {
+                engine: self.name(),
+                form: "schema/table, catalog/schema/table or a file, like parquet.`s3a://lake/events/`".into(),
+            }),
         }
     }
 
@@ -385,9 +398,10 @@ mod tests {
         ] {
             assert!(path_allowed(&allowed, bad).is_err(), "{bad}");
         }
-        assert!(path_allowed(&[], "/data/lake/x")
-            .unwrap_err()
-            .contains("no file datasets"));
+        assert_eq!(
+            path_allowed(&[], "/data/lake/x").unwrap_err(),
+            FileRefusal::NoFolders
+        );
     }
 
     #[test]

@@ -59,17 +59,17 @@ pub fn reader_sql(path: &Path) -> String {
 
 /// Run writing statements in one transaction on `conn`, their values bound as
 /// parameters: all of them are written, or none.
-pub fn execute_writes(conn: &Connection, statements: &[Statement]) -> Result<(), String> {
-    conn.execute_batch("BEGIN TRANSACTION")
-        .map_err(|e| e.to_string())?;
+pub fn execute_writes(conn: &Connection, statements: &[Statement]) -> Result<(), ExecError> {
+    let failed = |e: duckdb::Error| ExecError::Query(e.to_string());
+    conn.execute_batch("BEGIN TRANSACTION").map_err(failed)?;
     let written = statements.iter().try_for_each(|s| {
         let params: Vec<DValue> = s.params.iter().map(param_value).collect();
         conn.execute(&s.sql, duckdb::params_from_iter(params))
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(failed)
     });
     match written {
-        Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+        Ok(()) => conn.execute_batch("COMMIT").map_err(failed),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
@@ -343,7 +343,7 @@ impl DuckDbSession {
                         "refused: DuckDB reads {n} statements in this SQL, and only one may run"
                     )))
                 }
-                Err(e) => return Err(ExecError::Query(e)),
+                Err(e) => return Err(ExecError::Query(e.to_string())),
             }
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             let mut stmt = conn.prepare(&sql).map_err(query_error)?;

@@ -15,6 +15,8 @@ use duckdb::arrow::ffi_stream::FFI_ArrowArrayStream;
 use duckdb::arrow::record_batch::RecordBatchReader;
 use duckdb::ffi;
 
+use super::ExecError;
+
 /// A database and one connection to it, closed on drop.
 struct Raw {
     db: ffi::duckdb_database,
@@ -35,13 +37,13 @@ impl Drop for Raw {
     }
 }
 
-fn c_text(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("a NUL byte in {s:?}"))
+fn c_text(s: &str) -> Result<CString, ExecError> {
+    CString::new(s).map_err(|_| ExecError::Query(format!("a NUL byte in {s:?}")))
 }
 
 impl Raw {
     /// A new database file with extensions off and `settings` in force.
-    fn open(path: &std::path::Path, settings: &[(&str, &str)]) -> Result<Raw, String> {
+    fn open(path: &std::path::Path, settings: &[(&str, &str)]) -> Result<Raw, ExecError> {
         let path = c_text(&path.to_string_lossy())?;
         let mut raw = Raw {
             db: std::ptr::null_mut(),
@@ -53,7 +55,9 @@ impl Raw {
         unsafe {
             let mut config: ffi::duckdb_config = std::ptr::null_mut();
             if ffi::duckdb_create_config(&mut config) != ffi::DuckDBSuccess {
-                return Err("DuckDB could not make a configuration".into());
+                return Err(ExecError::Query(
+                    "DuckDB could not make a configuration".into(),
+                ));
             }
             let mut failed = None;
             for (name, value) in settings {
@@ -68,7 +72,7 @@ impl Raw {
                     == ffi::DuckDBSuccess;
             ffi::duckdb_destroy_config(&mut config);
             if let Some(f) = failed {
-                return Err(f);
+                return Err(ExecError::Query(f));
             }
             if !opened {
                 let message = if error.is_null() {
@@ -78,17 +82,19 @@ impl Raw {
                     ffi::duckdb_free(error.cast());
                     m
                 };
-                return Err(message);
+                return Err(ExecError::Query(message));
             }
             if ffi::duckdb_connect(raw.db, &mut raw.con) != ffi::DuckDBSuccess {
-                return Err("DuckDB could not connect to the database".into());
+                return Err(ExecError::Query(
+                    "DuckDB could not connect to the database".into(),
+                ));
             }
         }
         Ok(raw)
     }
 
     /// Run one or more statements; the rows the last one changed.
-    fn query(&self, sql: &str) -> Result<u64, String> {
+    fn query(&self, sql: &str) -> Result<u64, ExecError> {
         let sql = c_text(sql)?;
         // SAFETY: a zeroed duckdb_result is what the API expects to fill; it is destroyed
         // on both paths, after its error text is copied out
@@ -99,11 +105,11 @@ impl Raw {
                 Ok(ffi::duckdb_rows_changed(&mut result))
             } else {
                 let e = ffi::duckdb_result_error(&mut result);
-                Err(if e.is_null() {
+                Err(ExecError::Query(if e.is_null() {
                     "DuckDB failed".to_string()
                 } else {
                     CStr::from_ptr(e).to_string_lossy().into_owned()
-                })
+                }))
             };
             ffi::duckdb_destroy_result(&mut result);
             out
@@ -147,7 +153,7 @@ pub fn ingest_arrow(
     setup: &str,
     table: &str,
     readers: Vec<Box<dyn RecordBatchReader + Send>>,
-) -> Result<(Loaded, u64), String> {
+) -> Result<(Loaded, u64), ExecError> {
     let mut raw = Raw::open(std::path::Path::new(":memory:"), settings)?;
     raw.query(setup)?;
     let inserted = std::thread::scope(|scope| {
@@ -169,7 +175,7 @@ pub fn ingest_arrow(
                     first_error.get_or_insert(e);
                 }
                 Err(_) => {
-                    first_error.get_or_insert("a loading thread failed".to_string());
+                    first_error.get_or_insert(ExecError::Query("a loading thread failed".into()));
                 }
             }
         }
@@ -193,7 +199,7 @@ fn insert_stream(
     i: usize,
     table: &str,
     reader: Box<dyn RecordBatchReader + Send>,
-) -> Result<u64, String> {
+) -> Result<u64, ExecError> {
     let mut conn = Raw {
         db: std::ptr::null_mut(),
         con: std::ptr::null_mut(),
@@ -201,7 +207,9 @@ fn insert_stream(
     // SAFETY: connecting to an open database; the connection is closed by Raw's drop
     // (its db is null, so the database is left open)
     if unsafe { ffi::duckdb_connect(db.0, &mut conn.con) } != ffi::DuckDBSuccess {
-        return Err("DuckDB could not connect to the database".into());
+        return Err(ExecError::Query(
+            "DuckDB could not connect to the database".into(),
+        ));
     }
     let name = format!("assay_incoming_{i}");
     // the stream stays here, at one address, until the view over it is gone
@@ -218,7 +226,9 @@ fn insert_stream(
         )
     };
     if state != ffi::DuckDBSuccess {
-        return Err("DuckDB could not scan the Arrow stream".into());
+        return Err(ExecError::Query(
+            "DuckDB could not scan the Arrow stream".into(),
+        ));
     }
     let inserted = conn.query(&format!("INSERT INTO {table} SELECT * FROM {name}"));
     let dropped = conn.query(&format!("DROP VIEW {name}"));

@@ -30,19 +30,31 @@ impl Drop for ParserConnection {
     }
 }
 
-fn parser() -> Result<&'static Mutex<ParserConnection>, String> {
-    static PARSER: OnceLock<Result<Mutex<ParserConnection>, String>> = OnceLock::new();
+/// Why DuckDB's parser could not count a text's statements.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    #[error("could not start DuckDB's parser")]
+    Unavailable,
+    #[error("the SQL holds a NUL character")]
+    Nul,
+    /// DuckDB's own message, or that it found no statement
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn parser() -> Result<&'static Mutex<ParserConnection>, ParseError> {
+    static PARSER: OnceLock<Result<Mutex<ParserConnection>, ParseError>> = OnceLock::new();
     PARSER
         .get_or_init(|| {
             let mut database = ptr::null_mut();
             let mut connection = ptr::null_mut();
             unsafe {
                 if ffi::duckdb_open(ptr::null(), &mut database) != ffi::DuckDBSuccess {
-                    return Err("could not start DuckDB's parser".to_string());
+                    return Err(ParseError::Unavailable);
                 }
                 if ffi::duckdb_connect(database, &mut connection) != ffi::DuckDBSuccess {
                     ffi::duckdb_close(&mut database);
-                    return Err("could not start DuckDB's parser".to_string());
+                    return Err(ParseError::Unavailable);
                 }
             }
             Ok(Mutex::new(ParserConnection {
@@ -55,8 +67,8 @@ fn parser() -> Result<&'static Mutex<ParserConnection>, String> {
 }
 
 /// How many statements DuckDB reads in `sql`; the parser's message when it reads none.
-pub fn statement_count(sql: &str) -> Result<usize, String> {
-    let text = CString::new(sql).map_err(|_| "the SQL holds a NUL character".to_string())?;
+pub fn statement_count(sql: &str) -> Result<usize, ParseError> {
+    let text = CString::new(sql).map_err(|_| ParseError::Nul)?;
     let parser = parser()?.lock().unwrap_or_else(|e| e.into_inner());
     let mut extracted = ptr::null_mut();
     unsafe {
@@ -64,11 +76,11 @@ pub fn statement_count(sql: &str) -> Result<usize, String> {
             ffi::duckdb_extract_statements(parser.connection, text.as_ptr(), &mut extracted);
         let result = if count == 0 {
             let message = ffi::duckdb_extract_statements_error(extracted);
-            Err(if message.is_null() {
+            Err(ParseError::Refused(if message.is_null() {
                 "DuckDB found no statement".to_string()
             } else {
                 CStr::from_ptr(message).to_string_lossy().into_owned()
-            })
+            }))
         } else {
             Ok(count as usize)
         };

@@ -8,7 +8,7 @@ pub mod duckdb_ingest;
 mod duckdb_parser;
 pub mod mysql;
 pub mod postgres;
-pub mod server;
+pub mod server_config;
 #[cfg(feature = "spark")]
 pub mod spark;
 mod tls;

@@ -25,7 +25,7 @@ use super::{
     error_chain, log_statement, ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl,
     Session, Value,
 };
-use crate::exec::server::{ServerConfig, SslMode};
+use crate::exec::server_config::{ServerConfig, SslMode};
 use crate::sql::ast::{Param, Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::mysql::MySqlDialect;

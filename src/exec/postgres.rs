@@ -21,7 +21,7 @@ use super::{
     error_chain, log_statement, ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl,
     Session, Value,
 };
-use crate::exec::server::{ServerConfig, SslMode};
+use crate::exec::server_config::{ServerConfig, SslMode};
 use crate::sql::ast::{Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::postgres::PostgresDialect;
@@ -97,7 +97,8 @@ impl PostgresExecutor {
             ));
         }
         let tls = MakeRustlsConnect::new(
-            super::tls::client_config(mode == SslMode::VerifyFull).map_err(fail)?,
+            super::tls::client_config(mode == SslMode::VerifyFull)
+                .map_err(|e| fail(format!("TLS setup failed: {e}")))?,
         );
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),

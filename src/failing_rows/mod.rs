@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
+use crate::channel::error::ChannelError;
 use crate::config::Config;
 use crate::error::RunError;
 use crate::results::{DatasetResult, FailedRowsInfo};
@@ -29,7 +30,7 @@ const COLUMNS: [&str; 7] = [
     "row_data",
 ];
 
-pub struct Store {
+pub struct FailedRowsStore {
     location: StoreLocation,
     /// "duckdb .assay/diagnostics.duckdb" or "postgres data source 'x'"
     pub label: String,
@@ -47,9 +48,9 @@ struct SinkChannel {
     approved_in: Vec<String>,
 }
 
-impl Store {
+impl FailedRowsStore {
     /// The configured store, or the default DuckDB file in the project folder.
-    pub fn from_config(config: &Config) -> Store {
+    pub fn from_config(config: &Config) -> FailedRowsStore {
         let d = &config.diagnostics;
         let location = StoreLocation::resolve(
             config,
@@ -69,7 +70,7 @@ impl Store {
                 .cloned()
                 .collect(),
         });
-        Store {
+        FailedRowsStore {
             label: match &channel {
                 Some(c) => format!("channel {}", c.name),
                 None => location.label.clone(),
@@ -80,7 +81,7 @@ impl Store {
     }
 
     /// Pipelines of this environment see the sink channel (verify --environment).
-    pub fn in_environment(mut self, environment: &str) -> Store {
+    pub fn in_environment(mut self, environment: &str) -> FailedRowsStore {
         if let Some(c) = self.channel.as_mut() {
             c.environment = environment.to_string();
         }
@@ -152,7 +153,7 @@ impl Store {
 /// many went where, and let the rows go: a run holds the rows of the datasets still being
 /// verified, never all of them. A store that cannot be written is a warning on stderr and
 /// an error beside the count; the verdict does not change.
-pub async fn store_captured(store: &Store, scan_id: &str, dataset: &mut DatasetResult) {
+pub async fn store_captured(store: &FailedRowsStore, scan_id: &str, dataset: &mut DatasetResult) {
     if dataset.captured.is_empty() {
         return;
     }
@@ -166,7 +167,7 @@ pub async fn store_captured(store: &Store, scan_id: &str, dataset: &mut DatasetR
                 kept = Some(k);
                 Ok(())
             }
-            Err(e) => Err(RunError::Channel(e)),
+            Err(e) => Err(RunError::channel(e)),
         }
     } else {
         store
@@ -270,21 +271,19 @@ async fn to_channel(
     scan_id: &str,
     dataset: &DatasetResult,
     at: DateTime<Utc>,
-) -> Result<std::collections::HashMap<String, usize>, String> {
+) -> Result<std::collections::HashMap<String, usize>, ChannelError> {
     use crate::channel::protocol::Kind;
     let Some(who) = &channel.who else {
-        return Err(format!(
-            "no credentials for channel '{}' in assay.yml",
-            channel.name
-        ));
+        return Err(ChannelError::NoCredentials {
+            channel: channel.name.clone(),
+        });
     };
     // this project's own approval, whatever the channel's entry says of itself
     if !channel.approved_in.contains(&channel.environment) {
-        return Err(format!(
-            "channel '{}' is not approved in environment {} by this project (environments: \
-             {{{}: {{channels: [{}]}}}} in assay.yml)",
-            channel.name, channel.environment, channel.environment, channel.name
-        ));
+        return Err(ChannelError::Unapproved {
+            channel: channel.name.clone(),
+            environment: channel.environment.clone(),
+        });
     }
     let entry = crate::channel::registry::find(
         &channel.registry,
@@ -294,11 +293,11 @@ async fn to_channel(
     )
     .into_iter()
     .next()
-    .ok_or_else(|| {
-        format!(
-            "no sink channel '{}' runs in environment {}",
-            channel.name, channel.environment
-        )
+    .ok_or_else(|| ChannelError::NotRunning {
+        kind: "sink",
+        channel: channel.name.clone(),
+        environment: channel.environment.clone(),
+        detail: String::new(),
     })?;
     let mut client = crate::channel::client::Client::connect_registered(
         &entry,

@@ -4,8 +4,8 @@
 
 use serde_json::Value as Json;
 
-use super::{Store, TABLE};
-use crate::error::RunError;
+use super::{FailedRowsStore, TABLE};
+use crate::error::{RunError, StoreError};
 use crate::exec::{Limits, Value};
 
 /// The rows one check of one scan left in the store.
@@ -32,14 +32,12 @@ fn text(v: Option<&Value>) -> String {
     v.and_then(Value::to_text).unwrap_or_default()
 }
 
-impl Store {
+impl FailedRowsStore {
     fn channel_refusal(&self) -> Result<(), RunError> {
         match &self.channel {
-            Some(c) => Err(RunError::Store(format!(
-                "failed rows go to the sink channel '{}' (diagnostics.channel in assay.yml): \
-                 read them where that channel stores its records",
-                c.name
-            ))),
+            Some(c) => Err(RunError::Store(StoreError::InChannel {
+                channel: c.name.clone(),
+            })),
             None => Ok(()),
         }
     }
@@ -59,7 +57,7 @@ impl Store {
         };
         session.finish().await;
         rows.map(|r| r.map(|r| r.rows))
-            .map_err(|e| RunError::Store(e.to_string()))
+            .map_err(|e| RunError::Store(e.into()))
     }
 
     /// Every scan's checks with rows, newest first; None when nothing was ever stored.
@@ -120,9 +118,9 @@ impl Store {
                 let row_index = r.first().and_then(Value::as_f64).unwrap_or(0.0) as i64;
                 let data = text(r.get(1));
                 let row = serde_json::from_str(&data).map_err(|e| {
-                    RunError::Store(format!(
-                        "row {row_index} of {} in {} is not JSON: {e}",
-                        g.check_id, self.label
+                    RunError::Store(StoreError::unreadable(
+                        format!("row {row_index} of {} in {}", g.check_id, self.label),
+                        e,
                     ))
                 })?;
                 Ok(StoredRow { row_index, row })

@@ -9,7 +9,9 @@ pub enum MetricKind {
     Percent,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How bad a check's failure is; results write it as `fail` or `warn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Fail,
     Warn,

@@ -13,7 +13,7 @@ use crate::results::{Outcome, Results};
 
 /// One thing a notification reports.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Item {
+pub struct Notice {
     pub on: &'static str,
     pub dataset: String,
     pub text: String,
@@ -21,7 +21,7 @@ pub struct Item {
 
 /// What a target hears of a scan, by its `on:`; empty when nothing it listens for
 /// happened.
-pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
+pub fn notices(results: &Results, on: &[NotifyOn]) -> Vec<Notice> {
     let mut out = Vec::new();
     for d in &results.datasets {
         for c in &d.checks {
@@ -30,7 +30,7 @@ pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
                 Outcome::Warn if on.contains(&NotifyOn::Warn) => "warn",
                 _ => continue,
             };
-            out.push(Item {
+            out.push(Notice {
                 on: kind,
                 dataset: d.dataset.clone(),
                 text: format!(
@@ -52,7 +52,7 @@ pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
         {
             for m in &d.monitors {
                 for e in m.changes() {
-                    out.push(Item {
+                    out.push(Notice {
                         on: "schema_change",
                         dataset: d.dataset.clone(),
                         text: change_text(
@@ -84,7 +84,7 @@ pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
                     (Some(l), Some(u)) => format!(", expected {}..{}", show(l), show(u)),
                     _ => String::new(),
                 };
-                out.push(Item {
+                out.push(Notice {
                     on: "anomaly",
                     dataset: d.dataset.clone(),
                     text: format!(
@@ -101,7 +101,7 @@ pub fn items(results: &Results, on: &[NotifyOn]) -> Vec<Item> {
 }
 
 /// The body a target takes: Slack's `{"text": ...}`, or the generic JSON document.
-pub fn payload(target: &NotifyTarget, results: &Results, items: &[Item]) -> String {
+pub fn payload(target: &NotifyTarget, results: &Results, items: &[Notice]) -> String {
     let headline = format!(
         "assay scan {}: {} {} ({})",
         results.scan_id,

@@ -15,7 +15,7 @@ use crate::results::Results;
 
 /// A waiting result: the results document plus why and where it still waits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
+pub struct Delivery {
     #[serde(flatten)]
     pub results: Results,
     pub outbox: Waiting,
@@ -53,7 +53,7 @@ impl Outbox {
     }
 
     /// Write an entry atomically; the text is masked of secrets once more.
-    pub fn put(&self, entry: &Entry) -> Result<PathBuf, RunError> {
+    pub fn put(&self, entry: &Delivery) -> Result<PathBuf, RunError> {
         let path = self.path(&entry.results.scan_id);
         write_atomic(&self.dir, &path, entry)
     }
@@ -179,7 +179,7 @@ pub fn read(path: &Path) -> Result<(Results, Option<Waiting>), RunError> {
     let not_results =
         |e: serde_json::Error| content(format!("is not an assay results document: {e}"));
     if value.get("outbox").is_some() {
-        let entry: Entry = serde_json::from_value(value).map_err(not_results)?;
+        let entry: Delivery = serde_json::from_value(value).map_err(not_results)?;
         Ok((entry.results, Some(entry.outbox)))
     } else {
         let results: Results = serde_json::from_value(value).map_err(not_results)?;

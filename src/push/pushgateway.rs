@@ -237,7 +237,7 @@ pub fn exposition(datasets: &[&crate::results::DatasetResult], ended: f64) -> St
                 "{ds},check=\"{}\",type=\"{}\",level=\"{}\"",
                 label(&c.id),
                 label(&c.check_type),
-                label(&c.level)
+                label(c.level.as_str())
             );
             let _ = writeln!(
                 outcome,

@@ -230,15 +230,6 @@ const MARKS: &str =
 <symbol id='m-fail' viewBox='0 0 12 12'><path d='M1 1 L11 11 M11 1 L1 11'/></symbol>\
 <symbol id='m-ne' viewBox='0 0 12 12'><circle cx='6' cy='6' r='4.5' fill='none'/></symbol>";
 
-fn outcome_word(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Pass => "pass",
-        Outcome::Warn => "warn",
-        Outcome::Fail => "fail",
-        Outcome::NotEvaluated => "not evaluated",
-    }
-}
-
 /// Rank for sorting: failing first.
 fn rank(outcome: Option<Outcome>) -> u8 {
     match outcome {
@@ -391,23 +382,81 @@ const TOP: f64 = 12.0;
 pub const STRIP: usize = 30;
 const BOTTOM: f64 = 34.0;
 
-/// A line chart of one series, with its anomaly band, anomalies, thresholds and schema
-/// events, as inline SVG with a title and a text alternative.
-pub fn chart(
-    id: &str,
-    title: &str,
-    series: &Series,
-    events: &[SchemaEvent],
-    max_points: usize,
-    shared_dates: Option<(&str, i64, i64)>,
-) -> String {
-    let points = thin(&series.points, max_points);
-    let at: Vec<i64> = points.iter().map(|p| p.at).collect();
-    let (Some(&t0), Some(&t1)) = (at.iter().min(), at.iter().max()) else {
-        return String::new();
-    };
-    // the values and thresholds set the range; the band widens it at most by their own
-    // span each way, so a wide band never flattens the line (it is cut at the edges)
+/// Where a chart's values and times go on its drawing.
+struct Plot {
+    t0: i64,
+    t1: i64,
+    y0: f64,
+    y1: f64,
+    /// values are times (seconds): shown as times, not numbers
+    times: bool,
+}
+
+impl Plot {
+    fn x(&self, t: i64) -> f64 {
+        let span = (self.t1 - self.t0).max(1) as f64;
+        LEFT + (t - self.t0) as f64 / span * (W - LEFT - RIGHT)
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        TOP + (1.0 - (v - self.y0) / (self.y1 - self.y0)) * (H - TOP - BOTTOM)
+    }
+
+    fn clamp(&self, v: f64) -> f64 {
+        v.clamp(self.y0, self.y1)
+    }
+
+    /// A value as a tooltip shows it.
+    fn value(&self, v: f64) -> String {
+        if self.times {
+            time(v as i64)
+        } else {
+            num(v)
+        }
+    }
+
+    /// A y tick: its room is eight characters, so a time is its day, or its hour within
+    /// a day.
+    fn tick(&self, v: f64) -> String {
+        if !self.times {
+            return num(v);
+        }
+        let format = if self.y1 - self.y0 >= 2.0 * 86400.0 {
+            "%m-%d"
+        } else {
+            "%H:%M"
+        };
+        DateTime::from_timestamp(v as i64, 0)
+            .map_or_else(String::new, |t| t.format(format).to_string())
+    }
+
+    /// A path through `points` at `value` (whole units of a 640-wide drawing: finer is
+    /// not seen, and costs bytes).
+    fn path<'p>(
+        &self,
+        points: impl Iterator<Item = &'p SeriesPoint>,
+        value: impl Fn(&SeriesPoint) -> Option<f64>,
+    ) -> String {
+        let mut d = String::new();
+        for (i, p) in points.enumerate() {
+            let _ = write!(
+                d,
+                "{}{:.0} {:.0}",
+                if i == 0 { "M" } else { "L" },
+                self.x(p.at),
+                self.y(self.clamp(value(p).unwrap_or_default()))
+            );
+        }
+        d
+    }
+}
+
+/// The chart's drawing area, or None when nothing can be drawn. The values and thresholds
+/// set the range; the band widens it at most by their own span each way, so a wide band
+/// never flattens the line (it is cut at the edges).
+fn plot_of(series: &Series, points: &[SeriesPoint]) -> Option<(Plot, bool)> {
+    let t0 = points.iter().map(|p| p.at).min()?;
+    let t1 = points.iter().map(|p| p.at).max()?;
     let core = extent(
         points
             .iter()
@@ -427,21 +476,76 @@ pub fn chart(
         .into_iter()
         .flat_map(|(lo, hi)| [lo, hi])
         .chain(band_values);
-    let Some((y0, y1, from_zero)) = y_range(values, series.times) else {
+    let (y0, y1, from_zero) = y_range(values, series.times)?;
+    let plot = Plot {
+        t0,
+        t1,
+        y0,
+        y1,
+        times: series.times,
+    };
+    Some((plot, from_zero))
+}
+
+/// A line chart of one series, with its anomaly band, anomalies, thresholds and schema
+/// events, as inline SVG with a title and a text alternative.
+pub fn chart(
+    id: &str,
+    title: &str,
+    series: &Series,
+    events: &[SchemaEvent],
+    max_points: usize,
+    shared_dates: Option<(&str, i64, i64)>,
+) -> String {
+    let points = thin(&series.points, max_points);
+    let Some((plot, from_zero)) = plot_of(series, &points) else {
         return String::new();
     };
-    let clamp = |v: f64| v.clamp(y0, y1);
-    let span = (t1 - t0).max(1) as f64;
-    let x = |t: i64| LEFT + (t - t0) as f64 / span * (W - LEFT - RIGHT);
-    let y = |v: f64| TOP + (1.0 - (v - y0) / (y1 - y0)) * (H - TOP - BOTTOM);
     let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class='chart' viewBox='0 0 {W} {H}' role='img' aria-labelledby='{id}-t {id}-d'>\
+         <title id='{id}-t'>{}</title><desc id='{id}-d'>{}</desc>",
+        esc(title),
+        esc(&chart_description(series, &plot))
+    );
+    axes(&mut svg, &plot, from_zero, shared_dates);
+    band(&mut svg, &plot, series, max_points);
+    for (v, label) in &series.thresholds {
+        let yy = plot.y(*v);
+        let _ = write!(
+            svg,
+            "<line class='threshold' x1='{LEFT}' x2='{}' y1='{yy:.0}' y2='{yy:.0}'><title>{}</title></line>",
+            W - RIGHT,
+            esc(label)
+        );
+    }
+    for e in events.iter().filter(|e| e.at >= plot.t0 && e.at <= plot.t1) {
+        let xx = plot.x(e.at);
+        let _ = write!(
+            svg,
+            "<line class='event' x1='{xx:.0}' x2='{xx:.0}' y1='{TOP}' y2='{}'><title>{}: {}</title></line>",
+            H - BOTTOM,
+            time(e.at),
+            esc(&e.text)
+        );
+    }
+    line(&mut svg, &plot, &points);
+    point_marks(&mut svg, &plot, series, &points, max_points);
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The chart's text alternative: how many points, from when to when, their range, and
+/// how many were anomalies.
+fn chart_description(series: &Series, plot: &Plot) -> String {
     let (lowest, highest) = extent(series.points.iter().filter_map(|p| p.value))
         .unwrap_or((f64::INFINITY, f64::NEG_INFINITY));
-    let desc = format!(
+    format!(
         "{} points, {} to {}, values {} to {}{}",
         series.points.len(),
-        day(t0),
-        day(t1),
+        day(plot.t0),
+        day(plot.t1),
         num(lowest),
         num(highest),
         match series.points.iter().filter(|p| p.anomaly.is_some()).count() {
@@ -449,44 +553,21 @@ pub fn chart(
             1 => "; 1 anomaly".to_string(),
             n => format!("; {n} anomalies"),
         }
-    );
-    let _ = write!(
-        svg,
-        "<svg class='chart' viewBox='0 0 {W} {H}' role='img' aria-labelledby='{id}-t {id}-d'>\
-         <title id='{id}-t'>{}</title><desc id='{id}-d'>{}</desc>",
-        esc(title),
-        esc(&desc)
-    );
-    // the grid is the same for every chart (GRID, once per page); three y ticks
+    )
+}
+
+/// The grid (the same for every chart: GRID, once per page), three y ticks, and the
+/// first and last day (the dataset's own when they are the same: drawn once).
+fn axes(svg: &mut String, plot: &Plot, from_zero: bool, shared_dates: Option<(&str, i64, i64)>) {
     svg.push_str("<use href='#grid'/>");
-    let value = |v: f64| {
-        if series.times {
-            time(v as i64)
-        } else {
-            num(v)
-        }
-    };
-    // a tick's room is eight characters: a time as its day, or its hour within a day
-    let tick = |v: f64| {
-        if !series.times {
-            return num(v);
-        }
-        let format = if y1 - y0 >= 2.0 * 86400.0 {
-            "%m-%d"
-        } else {
-            "%H:%M"
-        };
-        DateTime::from_timestamp(v as i64, 0)
-            .map_or_else(String::new, |t| t.format(format).to_string())
-    };
     for i in [0, 2] {
-        let v = y0 + (y1 - y0) * f64::from(i) / 2.0;
+        let v = plot.y0 + (plot.y1 - plot.y0) * f64::from(i) / 2.0;
         let _ = write!(
             svg,
             "<text class='a e' x='{}' y='{:.0}'>{}</text>",
             LEFT - 6.0,
-            y(v) + 4.0,
-            esc(&tick(v))
+            plot.y(v) + 4.0,
+            esc(&plot.tick(v))
         );
     }
     if !from_zero {
@@ -496,105 +577,67 @@ pub fn chart(
             H - 4.0
         );
     }
-    // x axis: first and last day; the dataset's own when they are the same (drawn once)
     match shared_dates {
-        Some((id, a, b)) if a == t0 && b == t1 => {
+        Some((id, a, b)) if a == plot.t0 && b == plot.t1 => {
             let _ = write!(svg, "<use href='#{id}'/>");
         }
-        _ => svg.push_str(&dates(t0, t1)),
+        _ => svg.push_str(&dates(plot.t0, plot.t1)),
     }
-    // the anomaly band
-    // a range is smooth: half the line's points draw it
+}
+
+/// The anomaly band and its edges (so a band cut at the chart's edges still reads as
+/// one). A range is smooth: half the line's points draw it.
+fn band(svg: &mut String, plot: &Plot, series: &Series, max_points: usize) {
     let banded: Vec<SeriesPoint> = series
         .points
         .iter()
         .filter(|p| p.lower.is_some() && p.upper.is_some())
         .cloned()
         .collect();
-    let banded = thin(&banded, (max_points / 2).max(12));
-    let band: Vec<&SeriesPoint> = banded.iter().collect();
-    if band.len() >= 2 {
-        let mut d = String::new();
-        for (i, p) in band.iter().enumerate() {
-            let _ = write!(
-                d,
-                "{}{:.0} {:.0}",
-                if i == 0 { "M" } else { "L" },
-                x(p.at),
-                y(clamp(p.upper.unwrap_or_default()))
-            );
-        }
-        for p in band.iter().rev() {
-            let _ = write!(
-                d,
-                "L{:.0} {:.0}",
-                x(p.at),
-                y(clamp(p.lower.unwrap_or_default()))
-            );
-        }
+    let band = thin(&banded, (max_points / 2).max(12));
+    if band.len() < 2 {
+        return;
+    }
+    let upper = plot.path(band.iter(), |p| p.upper);
+    let mut lower = plot.path(band.iter().rev(), |p| p.lower);
+    lower.replace_range(..1, "L");
+    let _ = write!(
+        svg,
+        "<path class='band' d='{upper}{lower}Z'><title>expected range</title></path>"
+    );
+    for edge in [|p: &SeriesPoint| p.upper, |p: &SeriesPoint| p.lower] {
         let _ = write!(
             svg,
-            "<path class='band' d='{}Z'><title>expected range</title></path>",
-            d.trim_end()
+            "<path class='band-edge' d='{}'/>",
+            plot.path(band.iter(), edge)
         );
-        // its edges, so a band cut at the chart's edges still reads as a band
-        for edge in [|p: &SeriesPoint| p.upper, |p: &SeriesPoint| p.lower] {
-            let mut e = String::new();
-            for (i, p) in band.iter().enumerate() {
-                let _ = write!(
-                    e,
-                    "{}{:.0} {:.0}",
-                    if i == 0 { "M" } else { "L" },
-                    x(p.at),
-                    y(clamp(edge(p).unwrap_or_default()))
-                );
-            }
-            let _ = write!(svg, "<path class='band-edge' d='{e}'/>");
-        }
-        let cut = band
-            .iter()
-            .any(|p| p.upper.is_some_and(|u| u > y1) || p.lower.is_some_and(|l| l < y0));
-        if cut {
-            let _ = write!(
-                svg,
-                "<text class='a note' x='{}' y='{}'>expected range reaches past the chart</text>",
-                W - RIGHT - 250.0,
-                TOP + 14.0
-            );
-        }
     }
-    for (v, label) in &series.thresholds {
-        let yy = y(*v);
+    let cut = band
+        .iter()
+        .any(|p| p.upper.is_some_and(|u| u > plot.y1) || p.lower.is_some_and(|l| l < plot.y0));
+    if cut {
         let _ = write!(
             svg,
-            "<line class='threshold' x1='{LEFT}' x2='{}' y1='{yy:.0}' y2='{yy:.0}'><title>{}</title></line>",
-            W - RIGHT,
-            esc(label)
+            "<text class='a note' x='{}' y='{}'>expected range reaches past the chart</text>",
+            W - RIGHT - 250.0,
+            TOP + 14.0
         );
     }
-    for e in events.iter().filter(|e| e.at >= t0 && e.at <= t1) {
-        let xx = x(e.at);
-        let _ = write!(
-            svg,
-            "<line class='event' x1='{xx:.0}' x2='{xx:.0}' y1='{TOP}' y2='{}'><title>{}: {}</title></line>",
-            H - BOTTOM,
-            time(e.at),
-            esc(&e.text)
-        );
-    }
-    // the line, broken where a value is missing
+}
+
+/// The series' line, broken where a value is missing.
+fn line(svg: &mut String, plot: &Plot, points: &[SeriesPoint]) {
     let mut d = String::new();
     let mut pen_down = false;
-    for p in &points {
+    for p in points {
         match p.value {
             Some(v) => {
-                // whole units of a 640-wide drawing: finer is not seen, and costs bytes
                 let _ = write!(
                     d,
                     "{}{:.0} {:.0}",
                     if pen_down { "L" } else { "M" },
-                    x(p.at),
-                    y(v)
+                    plot.x(p.at),
+                    plot.y(v)
                 );
                 pen_down = true;
             }
@@ -602,15 +645,24 @@ pub fn chart(
         }
     }
     let _ = write!(svg, "<path class='line' d='{d}'/>");
-    // a point of its own (with its tooltip) for each point of a short series; for a long
-    // one, its anomalies, its lowest, highest and latest points
+}
+
+/// A point of its own (with its tooltip) for each point of a short series; for a long
+/// one, its anomalies, its lowest, highest and latest points (those only when the page
+/// has room).
+fn point_marks(
+    svg: &mut String,
+    plot: &Plot,
+    series: &Series,
+    points: &[SeriesPoint],
+    max_points: usize,
+) {
     let valued = || points.iter().filter(|p| p.value.is_some());
     let cmp = |a: &&SeriesPoint, b: &&SeriesPoint| {
         a.value
             .partial_cmp(&b.value)
             .unwrap_or(std::cmp::Ordering::Equal)
     };
-    // (a long series: its latest point only when the page has room)
     let marked: Vec<i64> = if max_points >= 120 {
         [
             valued().min_by(cmp),
@@ -624,46 +676,49 @@ pub fn chart(
     } else {
         Vec::new()
     };
-    for p in &points {
+    for p in points {
         let Some(v) = p.value else { continue };
         if series.points.len() > 60 && p.anomaly.is_none() && !marked.contains(&p.at) {
             continue;
         }
-        let class = if p.anomaly.is_some() {
-            "pt anomaly"
+        let (class, r) = if p.anomaly.is_some() {
+            ("pt anomaly", 4.5)
         } else {
-            "pt"
+            ("pt", 2.0)
         };
-        let r = if p.anomaly.is_some() { 4.5 } else { 2.0 };
-        let mut tip = format!("{}: {}", time(p.at), value(v));
-        match (p.expected, p.lower, p.upper) {
-            (Some(e), Some(lo), Some(hi)) => {
-                let _ = write!(
-                    tip,
-                    " (expected {}, range {} to {})",
-                    value(e),
-                    value(lo),
-                    value(hi)
-                );
-            }
-            (None, Some(lo), Some(hi)) => {
-                let _ = write!(tip, " (expected {} to {})", value(lo), value(hi));
-            }
-            _ => {}
-        }
-        if let Some(a) = &p.anomaly {
-            let _ = write!(tip, " — anomaly: {a}");
-        }
         let _ = write!(
             svg,
             "<circle class='{class}' cx='{:.0}' cy='{:.0}' r='{r}'><title>{}</title></circle>",
-            x(p.at),
-            y(v),
-            esc(&tip)
+            plot.x(p.at),
+            plot.y(v),
+            esc(&tooltip(plot, p, v))
         );
     }
-    svg.push_str("</svg>");
-    svg
+}
+
+/// What a point's tooltip says: when, its value, what was expected, and its anomaly.
+fn tooltip(plot: &Plot, p: &SeriesPoint, v: f64) -> String {
+    let value = |v| plot.value(v);
+    let mut tip = format!("{}: {}", time(p.at), value(v));
+    match (p.expected, p.lower, p.upper) {
+        (Some(e), Some(lo), Some(hi)) => {
+            let _ = write!(
+                tip,
+                " (expected {}, range {} to {})",
+                value(e),
+                value(lo),
+                value(hi)
+            );
+        }
+        (None, Some(lo), Some(hi)) => {
+            let _ = write!(tip, " (expected {} to {})", value(lo), value(hi));
+        }
+        _ => {}
+    }
+    if let Some(a) = &p.anomaly {
+        let _ = write!(tip, " — anomaly: {a}");
+    }
+    tip
 }
 
 /// The first and last day under a chart.
@@ -840,18 +895,10 @@ pub fn render(page: &Page) -> String {
             .cmp(&rank(b.latest))
             .then(a.name.cmp(&b.name))
     });
-    let checks: usize = datasets.iter().map(|d| d.checks.len()).sum();
-    let failing: usize = datasets
-        .iter()
-        .flat_map(|d| &d.checks)
-        .filter(|c| c.outcome == Outcome::Fail)
-        .count();
-    let alerting: usize = datasets.iter().map(|d| d.alerting.len()).sum();
     // the page stays a few MB however much history there is: fewer points per line when
     // there are many lines
     let lines: usize = datasets.iter().map(|d| d.series.len()).sum();
     let max_points = (POINT_BUDGET / lines.max(1)).clamp(20, MAX_DRAWN);
-    let mut chart_id = 0;
     let mut h = String::new();
     let _ = write!(
         h,
@@ -862,6 +909,25 @@ pub fn render(page: &Page) -> String {
         esc(&page.title),
         grid()
     );
+    header(&mut h, page, &datasets);
+    overview(&mut h, &datasets);
+    let mut chart_id = 0;
+    for d in &datasets {
+        dataset_section(&mut h, page, d, max_points, &mut chart_id);
+    }
+    let _ = write!(h, "</main><script>{SCRIPT}</script></body></html>");
+    h
+}
+
+/// The page's title, the range of scans it covers, and its totals.
+fn header(h: &mut String, page: &Page, datasets: &[&DatasetPage]) {
+    let checks: usize = datasets.iter().map(|d| d.checks.len()).sum();
+    let failing: usize = datasets
+        .iter()
+        .flat_map(|d| &d.checks)
+        .filter(|c| c.outcome == Outcome::Fail)
+        .count();
+    let alerting: usize = datasets.iter().map(|d| d.alerting.len()).sum();
     let range = page.range.map_or_else(
         || "no scans recorded yet".to_string(),
         |(a, b)| {
@@ -890,7 +956,11 @@ pub fn render(page: &Page) -> String {
         if failing > 0 { "fail-text" } else { "" },
         if alerting > 0 { "warn-text" } else { "" },
     );
-    // the overview
+}
+
+/// The overview: a sortable row per dataset with its latest outcome, its last scans,
+/// its row count, freshness and alerting monitors.
+fn overview(h: &mut String, datasets: &[&DatasetPage]) {
     h.push_str(
         "<section aria-labelledby='overview'><h2 id='overview'>Overview</h2>\
          <p class='legend'>Outcomes: <svg class='mark pass' width='12' height='12' viewBox='0 0 12 12' aria-hidden='true'><circle cx='6' cy='6' r='5'/></svg> pass · \
@@ -903,7 +973,7 @@ pub fn render(page: &Page) -> String {
          <th scope='col'><button type='button'>freshness</button></th><th scope='col'><button type='button'>alerting</button></th>\
          </tr></thead><tbody>",
     );
-    for d in &datasets {
+    for d in datasets {
         let latest = d.latest;
         let rows = d
             .series
@@ -917,7 +987,7 @@ pub fn render(page: &Page) -> String {
             rank(latest),
             latest.map_or_else(
                 || "<span class='muted'>no checks</span>".to_string(),
-                |o| format!("{} {}", outcome_mark(o, outcome_word(o)), outcome_word(o))
+                |o| format!("{} {}", outcome_mark(o, o.word()), o.word())
             ),
         );
         // the last 30 scans in one drawing, a shape with its tooltip each
@@ -936,7 +1006,7 @@ pub fn render(page: &Page) -> String {
                     "<use class='mark {class}' href='#m-{class}' x='{}' width='12' height='12'><title>{}: {}</title></use>",
                     i * 14,
                     time(*at),
-                    outcome_word(*o)
+                    o.word()
                 );
             }
             h.push_str("</svg>");
@@ -960,126 +1030,144 @@ pub fn render(page: &Page) -> String {
         );
     }
     h.push_str("</tbody></table></div></section>");
-    // each dataset
-    for d in &datasets {
-        let id = anchor(&d.name);
+}
+
+/// One dataset's section: its latest checks, its schema changes, and its metrics over
+/// time (a chart each; a value that never changed is a line of text).
+fn dataset_section(
+    h: &mut String,
+    page: &Page,
+    d: &DatasetPage,
+    max_points: usize,
+    chart_id: &mut usize,
+) {
+    let id = anchor(&d.name);
+    let _ = write!(
+        h,
+        "<section id='{id}' aria-labelledby='{id}-h'><h2 id='{id}-h'>{}</h2>",
+        esc(&d.name)
+    );
+    if !d.checks.is_empty() {
         let _ = write!(
             h,
-            "<section id='{id}' aria-labelledby='{id}-h'><h2 id='{id}-h'>{}</h2>",
-            esc(&d.name)
+            "<h3>{}</h3><div class='scroll'><table><thead><tr><th scope='col'>outcome</th>\
+             <th scope='col'>check</th><th scope='col'>value</th><th scope='col'>threshold</th>\
+             <th scope='col'>failed rows</th></tr></thead><tbody>",
+            if page.single_run {
+                "Checks"
+            } else {
+                "Latest checks"
+            }
         );
-        if !d.checks.is_empty() {
+        for c in &d.checks {
             let _ = write!(
                 h,
-                "<h3>{}</h3><div class='scroll'><table><thead><tr><th scope='col'>outcome</th>\
-                 <th scope='col'>check</th><th scope='col'>value</th><th scope='col'>threshold</th>\
-                 <th scope='col'>failed rows</th></tr></thead><tbody>",
-                if page.single_run {
-                    "Checks"
-                } else {
-                    "Latest checks"
-                }
+                "<tr><td>{} {}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                outcome_mark(c.outcome, c.outcome.word()),
+                c.outcome.word(),
+                esc(&c.name),
+                c.column.as_ref().map_or_else(String::new, |col| format!(
+                    " <span class='muted'>({})</span>",
+                    esc(col)
+                )),
+                c.value.map_or_else(|| "-".into(), |v| esc(&num(v))),
+                esc(&c.threshold),
+                c.failed_rows.as_ref().map_or_else(
+                    || "<span class='muted'>-</span>".to_string(),
+                    |(store, table, scan, n)| esc(&format!(
+                        "{} in {store}, table {table}, scan_id {scan}",
+                        crate::words::count(n, "row")
+                    ))
+                )
             );
-            for c in &d.checks {
-                let _ = write!(
-                    h,
-                    "<tr><td>{} {}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    outcome_mark(c.outcome, outcome_word(c.outcome)),
-                    outcome_word(c.outcome),
-                    esc(&c.name),
-                    c.column.as_ref().map_or_else(String::new, |col| format!(
-                        " <span class='muted'>({})</span>",
-                        esc(col)
-                    )),
-                    c.value.map_or_else(|| "-".into(), |v| esc(&num(v))),
-                    esc(&c.threshold),
-                    c.failed_rows.as_ref().map_or_else(
-                        || "<span class='muted'>-</span>".to_string(),
-                        |(store, table, scan, n)| esc(&format!(
-                            "{} in {store}, table {table}, scan_id {scan}",
-                            crate::words::count(n, "row")
-                        ))
-                    )
-                );
-            }
-            h.push_str("</tbody></table></div>");
         }
-        if !d.events.is_empty() {
-            h.push_str("<details><summary>Schema changes</summary><ul>");
-            for e in &d.events {
-                let _ = write!(h, "<li>{}: {}</li>", time(e.at), esc(&e.text));
-            }
-            h.push_str("</ul></details>");
-        }
-        if !d.series.is_empty() {
-            // the dates most of its charts share, drawn once
-            let span = d
-                .series
-                .iter()
-                .flat_map(|s| s.points.iter().map(|p| p.at))
-                .fold(None, |r: Option<(i64, i64)>, at| {
-                    Some(r.map_or((at, at), |(a, b)| (a.min(at), b.max(at))))
-                });
-            let dates_id = format!("{id}-x");
-            if let Some((a, b)) = span {
-                let _ = write!(
-                    h,
-                    "<svg width='0' height='0' style='position:absolute' aria-hidden='true'><defs><g id='{dates_id}'>{}</g></defs></svg>",
-                    dates(a, b)
-                );
-            }
-            // one value throughout says itself in a line of text, not a chart
-            let (flat, charted): (Vec<&Series>, Vec<&Series>) =
-                d.series.iter().partition(|s| flat_value(s).is_some());
-            let mut charted = charted;
-            charted.sort_by_key(|s| chart_rank(s));
-            h.push_str("<h3>Metrics over time</h3><div class='charts'>");
-            for s in charted {
-                let title = series_title(s);
-                chart_id += 1;
-                // schema changes on the dataset's own charts (row count, checks); a
-                // column's charts stay light
-                let events: &[SchemaEvent] = if s.column.is_none() { &d.events } else { &[] };
-                let drawn = chart(
-                    &format!("c{chart_id}"),
-                    &title,
-                    s,
-                    events,
-                    max_points,
-                    span.map(|(a, b)| (dates_id.as_str(), a, b)),
-                );
-                let drawn = if drawn.is_empty() {
-                    "<p class='muted'>no values in this range</p>".to_string()
-                } else {
-                    drawn
-                };
-                let _ = write!(
-                    h,
-                    "<figure><figcaption>{}</figcaption>{drawn}</figure>",
-                    esc(&title)
-                );
-            }
-            h.push_str("</div>");
-            if !flat.is_empty() {
-                let items: Vec<String> = flat
-                    .iter()
-                    .map(|s| {
-                        let v = flat_value(s).unwrap_or_default();
-                        let shown = if s.times { time(v as i64) } else { num(v) };
-                        esc(&format!("{}: {shown} throughout", series_title(s)))
-                    })
-                    .collect();
-                let _ = write!(
-                    h,
-                    "<p class='muted flat'>Unchanged: {}.</p>",
-                    items.join("; ")
-                );
-            }
-        }
-        h.push_str("</section>");
+        h.push_str("</tbody></table></div>");
     }
-    let _ = write!(h, "</main><script>{SCRIPT}</script></body></html>");
-    h
+    if !d.events.is_empty() {
+        h.push_str("<details><summary>Schema changes</summary><ul>");
+        for e in &d.events {
+            let _ = write!(h, "<li>{}: {}</li>", time(e.at), esc(&e.text));
+        }
+        h.push_str("</ul></details>");
+    }
+    if !d.series.is_empty() {
+        metrics_over_time(h, d, &id, max_points, chart_id);
+    }
+    h.push_str("</section>");
+}
+
+/// A dataset's charts (the dates most of them share drawn once), and its series whose
+/// one value throughout says itself in a line of text.
+fn metrics_over_time(
+    h: &mut String,
+    d: &DatasetPage,
+    id: &str,
+    max_points: usize,
+    chart_id: &mut usize,
+) {
+    // the dates most of its charts share, drawn once
+    let span = d
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.at))
+        .fold(None, |r: Option<(i64, i64)>, at| {
+            Some(r.map_or((at, at), |(a, b)| (a.min(at), b.max(at))))
+        });
+    let dates_id = format!("{id}-x");
+    if let Some((a, b)) = span {
+        let _ = write!(
+            h,
+            "<svg width='0' height='0' style='position:absolute' aria-hidden='true'><defs><g id='{dates_id}'>{}</g></defs></svg>",
+            dates(a, b)
+        );
+    }
+    // one value throughout says itself in a line of text, not a chart
+    let (flat, charted): (Vec<&Series>, Vec<&Series>) =
+        d.series.iter().partition(|s| flat_value(s).is_some());
+    let mut charted = charted;
+    charted.sort_by_key(|s| chart_rank(s));
+    h.push_str("<h3>Metrics over time</h3><div class='charts'>");
+    for s in charted {
+        let title = series_title(s);
+        *chart_id += 1;
+        // schema changes on the dataset's own charts (row count, checks); a
+        // column's charts stay light
+        let events: &[SchemaEvent] = if s.column.is_none() { &d.events } else { &[] };
+        let drawn = chart(
+            &format!("c{chart_id}"),
+            &title,
+            s,
+            events,
+            max_points,
+            span.map(|(a, b)| (dates_id.as_str(), a, b)),
+        );
+        let drawn = if drawn.is_empty() {
+            "<p class='muted'>no values in this range</p>".to_string()
+        } else {
+            drawn
+        };
+        let _ = write!(
+            h,
+            "<figure><figcaption>{}</figcaption>{drawn}</figure>",
+            esc(&title)
+        );
+    }
+    h.push_str("</div>");
+    if !flat.is_empty() {
+        let items: Vec<String> = flat
+            .iter()
+            .map(|s| {
+                let v = flat_value(s).unwrap_or_default();
+                let shown = if s.times { time(v as i64) } else { num(v) };
+                esc(&format!("{}: {shown} throughout", series_title(s)))
+            })
+            .collect();
+        let _ = write!(
+            h,
+            "<p class='muted flat'>Unchanged: {}.</p>",
+            items.join("; ")
+        );
+    }
 }
 
 #[cfg(test)]

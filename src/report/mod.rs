@@ -13,10 +13,10 @@ mod table;
 use serde_json::Value as Json;
 
 use crate::model::threshold::fmt_num;
-use crate::results::{CheckResult, MonitorOutcome, MonitorResult, Outcome, Results};
+use crate::results::{CheckResult, MonitorOutcome, MonitorResult, Results};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum OutputFormat {
     Table,
     Json,
     Junit,
@@ -28,35 +28,35 @@ pub enum Format {
 
 pub const FORMATS: &[&str] = &["table", "json", "junit", "markdown", "html", "github"];
 
-impl Format {
-    pub fn parse(s: &str) -> Option<Format> {
+impl OutputFormat {
+    pub fn parse(s: &str) -> Option<OutputFormat> {
         match s {
-            "table" => Some(Format::Table),
-            "json" => Some(Format::Json),
-            "junit" => Some(Format::Junit),
-            "markdown" | "md" => Some(Format::Markdown),
-            "html" => Some(Format::Html),
-            "github" => Some(Format::Github),
+            "table" => Some(OutputFormat::Table),
+            "json" => Some(OutputFormat::Json),
+            "junit" => Some(OutputFormat::Junit),
+            "markdown" | "md" => Some(OutputFormat::Markdown),
+            "html" => Some(OutputFormat::Html),
+            "github" => Some(OutputFormat::Github),
             _ => None,
         }
     }
 }
 
 /// Render results; `color` only matters for the table (and only on a terminal).
-pub fn render(format: Format, results: &Results, color: bool) -> String {
+pub fn render(format: OutputFormat, results: &Results, color: bool) -> String {
     match format {
         // people read these: no escape sequence from a contract reaches their terminal
-        Format::Table => table::render(&results.printable(), color),
-        Format::Json => {
+        OutputFormat::Table => table::render(&results.printable(), color),
+        OutputFormat::Json => {
             let mut s = serde_json::to_string_pretty(results).expect("results serialize");
             s.push('\n');
             s
         }
-        Format::Junit => junit::render(&results.printable()),
-        Format::Markdown => markdown::render(&results.printable()),
-        Format::Github => github::render(&results.printable()),
+        OutputFormat::Junit => junit::render(&results.printable()),
+        OutputFormat::Markdown => markdown::render(&results.printable()),
+        OutputFormat::Github => github::render(&results.printable()),
         // the run alone; `assay verify` and `scan` add the history's page around it
-        Format::Html => html::render(&html::page_of(results)),
+        OutputFormat::Html => html::render(&html::page_of(results)),
     }
 }
 
@@ -114,7 +114,7 @@ pub fn change_words(c: &CheckResult) -> Option<String> {
     use crate::results::Change;
     let m = c.baseline.as_ref()?;
     let was = match m.outcome {
-        Some(o) => format!("was {}", outcome_word(o)),
+        Some(o) => format!("was {}", o.word()),
         None => "not in the baseline".to_string(),
     };
     match m.change {
@@ -301,7 +301,7 @@ pub fn scan_lines(r: &Results) -> Vec<String> {
                     MonitorResult::SchemaChange(c) => {
                         let outcome = match c.outcome {
                             MonitorOutcome::Pass => "no change".to_string(),
-                            o => format!("{}: {}", outcome_word(o.verdict()), changes_words(m)),
+                            o => format!("{}: {}", o.verdict().word(), changes_words(m)),
                         };
                         line.push_str(&format!("; schema change: {outcome}"));
                     }
@@ -363,15 +363,6 @@ pub fn change_text(
         (None, None) => {}
     }
     t
-}
-
-fn outcome_word(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Pass => "pass",
-        Outcome::Warn => "warn",
-        Outcome::Fail => "fail",
-        Outcome::NotEvaluated => "not evaluated",
-    }
 }
 
 pub fn summary_line(r: &Results) -> String {

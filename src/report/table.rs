@@ -8,6 +8,7 @@ use super::{
     change_words, details_text, failed_rows_line, scan_lines, summary_line, threshold_text,
     value_with_delta,
 };
+use crate::model::threshold::Level;
 use crate::results::{Outcome, Results};
 
 fn paint(text: &str, outcome: Outcome, color: bool) -> String {
@@ -59,7 +60,7 @@ pub fn render(results: &Results, color: bool) -> String {
                 Some(col) if !c.name.contains(col.as_str()) => format!("{} ({col})", c.name),
                 _ => c.name.clone(),
             };
-            let level = if c.level == "warn" {
+            let level = if c.level == Level::Warn {
                 " [warn level]"
             } else {
                 ""

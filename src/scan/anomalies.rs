@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::history::{Accepted, MonitorPoint, PointOutcome, Verdicts};
 use super::profile::Point;
 use crate::anomaly::series::infer_step;
-use crate::anomaly::{AnomalyKind, Detector, Judgement, Mark, Past, Settings, Verdict};
+use crate::anomaly::{AnomalyKind, Detector, DetectorSettings, Judgement, Mark, Past, Verdict};
 use crate::config::AnomalyConfig;
 use crate::model::threshold::Level;
 use crate::results::{AnomalyResult, AnomalyVerdict, MonitorOutcome, MonitorResult};
@@ -40,7 +40,7 @@ fn seconds(text: &str) -> Option<i64> {
 
 /// The detector for one series, as its recorded verdicts left it before `now`.
 pub fn rebuild(
-    settings: Settings,
+    settings: DetectorSettings,
     rows: &[MonitorPoint],
     accepted: &[&Accepted],
     now: i64,

@@ -7,7 +7,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::error::RunError;
+use crate::error::{RunError, StoreError};
 
 /// Held until dropped.
 #[derive(Debug)]
@@ -45,12 +45,11 @@ impl HistoryLock {
                 Err(TryLockError::WouldBlock) => {
                     let mut held_by = String::new();
                     let _ = file.read_to_string(&mut held_by);
-                    return Err(RunError::Store(format!(
-                        "another scan holds the history ({}) and did not let go within {}: {}",
-                        path.display(),
-                        humantime::format_duration(timeout),
-                        held_by.trim()
-                    )));
+                    return Err(RunError::Store(StoreError::Locked {
+                        place: format!("history ({})", path.display()),
+                        within: timeout,
+                        held_by: held_by.trim().to_string(),
+                    }));
                 }
                 Err(TryLockError::Error(e)) => return Err(RunError::io("lock", path, e)),
             }

@@ -47,6 +47,9 @@ pub struct Finding {
     pub verdicts: Verdicts,
 }
 
+/// A kind of monitor. Its settings are its own section of `scan:` in assay.yml, read into
+/// `Config` by `config/scan.rs` (config sits below scan, so it cannot call monitors) and
+/// taken from `Subject::config` when it judges.
 pub trait Monitor: Sync {
     /// Its `type` in the results document.
     fn name(&self) -> &'static str;

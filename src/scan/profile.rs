@@ -100,12 +100,12 @@ pub struct ProfilePlan {
     pub skipped: Vec<String>,
 }
 
-struct Builder {
+struct SelectBuilder {
     items: Vec<SelectItem>,
     reads: Vec<(Option<String>, &'static str, Read)>,
 }
 
-impl Builder {
+impl SelectBuilder {
     fn item(&mut self, expr: Expr) -> usize {
         let alias = format!("p{}", self.items.len());
         self.items.push(SelectItem {
@@ -127,7 +127,7 @@ pub fn plan(
     columns: &[ColumnInfo],
     config: &ProfileConfig,
 ) -> ProfilePlan {
-    let mut b = Builder {
+    let mut b = SelectBuilder {
         items: Vec::new(),
         reads: Vec::new(),
     };

@@ -15,8 +15,9 @@ use super::profile::{self, Point};
 use super::schema_change::SnapshotColumn;
 use crate::config::Config;
 use crate::engine::DataSourceConfig;
+use crate::error::RunError;
 use crate::exec::{Limits, RunControl};
-use crate::failing_rows::Store;
+use crate::failing_rows::FailedRowsStore;
 use crate::plan::Resolved;
 use crate::results::{
     MonitorResult, ProfileValue, Results, ScanSection, ScannedDataset, ScannedSource,
@@ -43,13 +44,13 @@ pub async fn run(
     sources: &[DataSourceConfig],
     contracts: Vec<Resolved>,
     opts: &RunOptions,
-    store: Option<&Store>,
+    store: Option<&FailedRowsStore>,
     history: &HistoryStore,
 ) -> Results {
     let control = RunControl::new();
     // --timeout bounds discovery and profiling too, not only the contracts' queries
     let _watchers = verify::Watchers::start(&control, opts.timeout);
-    let mut observed: Vec<(String, Result<Vec<Observed>, String>)> = Vec::new();
+    let mut observed: Vec<(String, Result<Vec<Observed>, RunError>)> = Vec::new();
     for ds in sources {
         let datasets = observe_source(config, ds, &control, opts.now).await;
         observed.push((ds.name.clone(), datasets));
@@ -69,60 +70,94 @@ pub async fn run(
     let mut results = verify::run(contracts, opts, control, store).await;
     results.schema_version = SCAN_SCHEMA_VERSION.into();
 
-    let mut section = ScanSection {
-        data_sources: Vec::new(),
-        history: history.label().to_string(),
-        history_error: None,
-    };
-    let mut check_points = check_points(&results);
-    let mut check_records = check_records(&results);
-    let mut record = ScanRecord {
-        scan_id: results.scan_id.clone(),
-        measured_at: opts.now,
-        ended_at: Utc::now(),
-        data_sources: sources.iter().map(|s| s.name.clone()).collect(),
-        datasets: Vec::new(),
+    let mut judging = Judging {
+        config,
+        history,
+        now: opts.now,
+        section: ScanSection {
+            data_sources: Vec::new(),
+            history: history.label().to_string(),
+            history_error: None,
+        },
+        check_points: check_points(&results),
+        check_records: check_records(&results),
+        record: ScanRecord {
+            scan_id: results.scan_id.clone(),
+            measured_at: opts.now,
+            ended_at: Utc::now(),
+            data_sources: sources.iter().map(|s| s.name.clone()).collect(),
+            datasets: Vec::new(),
+        },
     };
     for ((name, datasets), ds) in observed.into_iter().zip(sources) {
-        let datasets = match datasets {
-            Ok(d) => d,
-            Err(e) => {
-                section.data_sources.push(ScannedSource {
-                    data_source: name,
-                    error: Some(crate::secrets::mask(&e)),
-                    datasets: Vec::new(),
-                });
-                continue;
-            }
-        };
-        let previous = history.last_snapshots(&name).await;
-        let (seen_before, mut previous) = match previous {
+        match datasets {
+            Ok(datasets) => judging.source(name, ds, datasets).await,
+            Err(e) => judging.section.data_sources.push(ScannedSource {
+                data_source: name,
+                error: Some(crate::secrets::mask(&e.to_string())),
+                datasets: Vec::new(),
+            }),
+        }
+    }
+    let Judging {
+        mut section,
+        record,
+        ..
+    } = judging;
+    if section.history_error.is_none() {
+        if let Err(e) = history.record(&record).await {
+            section.history_error = Some(crate::secrets::mask(&e.to_string()));
+        }
+    }
+    results.scan = Some(section);
+    results.summarize();
+    results
+}
+
+/// A scan's judging, source by source: the section the results show, the record the
+/// history keeps, and the checks' points and records not yet given to their datasets.
+struct Judging<'a> {
+    config: &'a Config,
+    history: &'a HistoryStore,
+    now: chrono::DateTime<Utc>,
+    section: ScanSection,
+    record: ScanRecord,
+    check_points: HashMap<(String, String), Vec<Point>>,
+    check_records: HashMap<(String, String), Vec<CheckRecord>>,
+}
+
+impl Judging<'_> {
+    /// Judge every dataset a source holds now, and those of its last scan that are gone,
+    /// against the history; a history that cannot be read is said in the section, and
+    /// the datasets are judged without it.
+    async fn source(&mut self, name: String, ds: &DataSourceConfig, observed: Vec<Observed>) {
+        let (seen_before, mut previous) = match self.history.last_snapshots(&name).await {
             Ok(p) => p,
             Err(e) => {
-                section.history_error = Some(crate::secrets::mask(&e.to_string()));
+                self.section.history_error = Some(crate::secrets::mask(&e.to_string()));
                 (false, HashMap::new())
             }
         };
-        let mut datasets: Vec<(Observed, Vec<Point>)> = datasets
+        let datasets: Vec<(Observed, Vec<Point>)> = observed
             .into_iter()
             .map(|o| {
                 let mut points = o.points.clone();
                 let key = (name.clone(), o.path.join("/"));
-                points.extend(check_points.remove(&key).unwrap_or_default());
+                points.extend(self.check_points.remove(&key).unwrap_or_default());
                 (o, points)
             })
             .collect();
-        let past = match past_points(config, history, &name, &datasets, opts.now).await {
+        let past = match past_points(self.config, self.history, &name, &datasets, self.now).await {
             Ok(p) => p,
             Err(e) => {
-                section.history_error = Some(crate::secrets::mask(&e.to_string()));
+                self.section.history_error = Some(crate::secrets::mask(&e.to_string()));
                 Default::default()
             }
         };
         let mut scanned = Vec::new();
         // what every dataset of the source is judged with; each fills in its own
         let source = super::monitor::Subject {
-            config,
+            config: self.config,
             data_source: &name,
             path: "",
             dialect: ds.dialect(),
@@ -132,9 +167,9 @@ pub async fn run(
             points: &[],
             past_points: &past.0,
             accepted: &past.1,
-            now: opts.now,
+            now: self.now,
         };
-        for (o, points) in datasets.drain(..) {
+        for (o, points) in datasets {
             let path = o.path.join("/");
             let previous_columns = previous.remove(&path);
             let found = super::monitor::judge_all(&super::monitor::Subject {
@@ -145,10 +180,11 @@ pub async fn run(
                 ..source
             });
             scanned.push(dataset_result(&name, &o, found.results));
-            let checks = check_records
+            let checks = self
+                .check_records
                 .remove(&(name.clone(), path.clone()))
                 .unwrap_or_default();
-            record.datasets.push(DatasetRecord {
+            self.record.datasets.push(DatasetRecord {
                 data_source: name.clone(),
                 dataset: path,
                 snapshot: o.snapshot,
@@ -158,16 +194,32 @@ pub async fn run(
                 checks,
             });
         }
-        // datasets of the last scan that are gone (and still selected)
+        self.gone(&name, previous, &source, &mut scanned);
+        self.section.data_sources.push(ScannedSource {
+            data_source: name,
+            error: None,
+            datasets: scanned,
+        });
+    }
+
+    /// The datasets of the source's last scan that are gone (and still selected), judged
+    /// as gone.
+    fn gone(
+        &mut self,
+        name: &str,
+        previous: HashMap<String, Vec<SnapshotColumn>>,
+        source: &super::monitor::Subject<'_>,
+        scanned: &mut Vec<ScannedDataset>,
+    ) {
         for (path, cols) in previous {
-            if !config.scan.selects(&format!("{name}/{path}")) {
+            if !self.config.scan.selects(&format!("{name}/{path}")) {
                 continue;
             }
             let found = super::monitor::judge_all(&super::monitor::Subject {
                 path: &path,
                 previous: Some(&cols),
                 source_seen_before: true,
-                ..source
+                ..*source
             });
             let gone = Observed {
                 path: path.split('/').map(str::to_string).collect(),
@@ -177,9 +229,9 @@ pub async fn run(
                 skipped: Vec::new(),
                 error: None,
             };
-            scanned.push(dataset_result(&name, &gone, found.results));
-            record.datasets.push(DatasetRecord {
-                data_source: name.clone(),
+            scanned.push(dataset_result(name, &gone, found.results));
+            self.record.datasets.push(DatasetRecord {
+                data_source: name.to_string(),
                 dataset: path,
                 snapshot: None,
                 points: Vec::new(),
@@ -188,20 +240,7 @@ pub async fn run(
                 checks: Vec::new(),
             });
         }
-        section.data_sources.push(ScannedSource {
-            data_source: name,
-            error: None,
-            datasets: scanned,
-        });
     }
-    if section.history_error.is_none() {
-        if let Err(e) = history.record(&record).await {
-            section.history_error = Some(crate::secrets::mask(&e.to_string()));
-        }
-    }
-    results.scan = Some(section);
-    results.summarize();
-    results
 }
 
 /// Discover a source's datasets (those the globs select) and observe each in one
@@ -262,11 +301,14 @@ async fn observe_source(
     ds: &DataSourceConfig,
     control: &Arc<RunControl>,
     now: chrono::DateTime<Utc>,
-) -> Result<Vec<Observed>, String> {
+) -> Result<Vec<Observed>, RunError> {
     // a query stopped by --timeout or Ctrl-C says why the run stopped, not "interrupted"
     let why = |e: crate::exec::ExecError| control.stop_reason(&e).unwrap_or_else(|| e.to_string());
     let keep = |path: &str| config.scan.selects(path);
-    let (found, _exec, mut session) = discover_and_open(ds, control, &keep).await.map_err(why)?;
+    let (found, _exec, mut session) = discover_and_open(ds, control, &keep).await.map_err(|e| {
+        let reason = control.stop_reason(&e);
+        RunError::from_exec(e, &format!("{}: discovery", ds.name), reason)
+    })?;
     let d = ds.dialect();
     let mut out = Vec::with_capacity(found.len());
     for f in found {
@@ -281,7 +323,7 @@ async fn observe_source(
         let table = match ds.table_ref(&f.path) {
             Ok(t) => t,
             Err(e) => {
-                o.error = Some(e);
+                o.error = Some(e.to_string());
                 out.push(o);
                 continue;
             }

@@ -79,7 +79,7 @@ impl Lexicon {
 
 /// What a piece of SQL text is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
+pub enum TokenKind {
     Whitespace,
     /// a comment; `executable` for MySQL's `/*! */` and `/*M! */`
     Comment {
@@ -113,7 +113,7 @@ pub enum Quote {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
-    pub kind: Kind,
+    pub kind: TokenKind,
     /// byte range in the text
     pub start: usize,
     pub end: usize,
@@ -129,6 +129,11 @@ pub struct LexError {
 
 /// Cut `text` into tokens with the engine's rules. With `placeholders`, `${...}` in code is
 /// one token (templates before interpolation).
+///
+/// One piece on purpose: it is a single scanner over `bytes` whose every branch moves the
+/// same cursor, and the order of its branches is the engine's precedence (a comment before
+/// an operator, a quote before a word); split across functions, that order would be
+/// spread over the call graph where a reviewer comparing it with the engine cannot see it.
 pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Token>, LexError> {
     let bytes = text.as_bytes();
     let mut tokens = Vec::new();
@@ -141,20 +146,20 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
             while i < bytes.len() && is_space(bytes[i]) {
                 i += 1;
             }
-            Kind::Whitespace
+            TokenKind::Whitespace
         } else if c == b'-' && next == Some(b'-') && dash_comment(lex, bytes.get(i + 2).copied())
             || c == b'#' && lex.hash_comments
         {
             while i < bytes.len() && bytes[i] != b'\n' {
                 i += 1;
             }
-            Kind::Comment { executable: false }
+            TokenKind::Comment { executable: false }
         } else if c == b'/' && next == Some(b'*') {
             let executable = lex.executable_comments
                 && (bytes.get(i + 2) == Some(&b'!')
                     || bytes.get(i + 2) == Some(&b'M') && bytes.get(i + 3) == Some(&b'!'));
             i = block_comment_end(lex, bytes, i)?;
-            Kind::Comment { executable }
+            TokenKind::Comment { executable }
         } else if placeholders && c == b'$' && next == Some(b'{') {
             match text[i..].find('}') {
                 Some(close) => i += close + 1,
@@ -165,7 +170,7 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
                     })
                 }
             }
-            Kind::Placeholder
+            TokenKind::Placeholder
         } else if lex.raw_strings
             && (c == b'r' || c == b'R')
             && (next == Some(b'\'') || next == Some(b'"'))
@@ -181,7 +186,7 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
             } else {
                 Quote::Double
             };
-            Kind::Str {
+            TokenKind::Str {
                 quote,
                 backslashes: false,
             }
@@ -196,7 +201,7 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
             } else {
                 Quote::Double
             };
-            Kind::Str { quote, backslashes }
+            TokenKind::Str { quote, backslashes }
         } else if lex.escape_strings
             && (c == b'e' || c == b'E')
             && next == Some(b'\'')
@@ -206,7 +211,7 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
                 message: "has a string that is never closed".into(),
                 offset: start,
             })?;
-            Kind::Str {
+            TokenKind::Str {
                 quote: Quote::Single,
                 backslashes: true,
             }
@@ -217,7 +222,7 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
             })?;
             let inner = &text[start + 1..i - 1];
             let q = c as char;
-            Kind::Word {
+            TokenKind::Word {
                 name: inner.replace(&format!("{q}{q}"), &q.to_string()),
                 quoted: true,
             }
@@ -234,7 +239,7 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
                             })
                         }
                     }
-                    Kind::Str {
+                    TokenKind::Str {
                         quote: Quote::Dollar,
                         backslashes: false,
                     }
@@ -245,12 +250,12 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
                     while i < bytes.len() && bytes[i].is_ascii_digit() {
                         i += 1;
                     }
-                    Kind::Punct('$')
+                    TokenKind::Punct('$')
                 }
             }
         } else if c.is_ascii_digit() || c == b'.' && next.is_some_and(|n| n.is_ascii_digit()) {
             i = number_end(bytes, i);
-            Kind::Number
+            TokenKind::Number
         } else if is_word_start(c) {
             while i < bytes.len()
                 && is_word_char(bytes[i])
@@ -258,18 +263,18 @@ pub fn tokenize(lex: &Lexicon, text: &str, placeholders: bool) -> Result<Vec<Tok
             {
                 i += 1;
             }
-            Kind::Word {
+            TokenKind::Word {
                 name: text[start..i].to_string(),
                 quoted: false,
             }
         } else if c == b';' {
             i += 1;
-            Kind::Semicolon
+            TokenKind::Semicolon
         } else {
             // one character, whole (never split a multi-byte one)
             let ch = text[i..].chars().next().unwrap_or('\0');
             i += ch.len_utf8();
-            Kind::Punct(ch)
+            TokenKind::Punct(ch)
         };
         tokens.push(Token {
             kind,
@@ -383,7 +388,7 @@ pub fn significant(tokens: &[Token]) -> impl Iterator<Item = (usize, &Token)> {
     tokens
         .iter()
         .enumerate()
-        .filter(|(_, t)| !matches!(t.kind, Kind::Whitespace | Kind::Comment { .. }))
+        .filter(|(_, t)| !matches!(t.kind, TokenKind::Whitespace | TokenKind::Comment { .. }))
 }
 
 /// The text with every comment replaced by one space, as the engine itself reads it.
@@ -391,7 +396,7 @@ pub fn without_comments(text: &str, tokens: &[Token]) -> String {
     let mut out = String::with_capacity(text.len());
     for t in tokens {
         match t.kind {
-            Kind::Comment { .. } => out.push(' '),
+            TokenKind::Comment { .. } => out.push(' '),
             _ => out.push_str(&text[t.start..t.end]),
         }
     }
@@ -404,7 +409,9 @@ pub fn function_calls(tokens: &[Token]) -> Vec<(String, usize)> {
     let sig: Vec<&Token> = significant(tokens).map(|(_, t)| t).collect();
     sig.windows(2)
         .filter_map(|w| match (&w[0].kind, &w[1].kind) {
-            (Kind::Word { name, .. }, Kind::Punct('(')) => Some((name.clone(), w[0].start)),
+            (TokenKind::Word { name, .. }, TokenKind::Punct('(')) => {
+                Some((name.clone(), w[0].start))
+            }
             _ => None,
         })
         .collect()
@@ -414,11 +421,11 @@ pub fn function_calls(tokens: &[Token]) -> Vec<(String, usize)> {
 mod tests {
     use super::*;
 
-    fn kinds(lex: &Lexicon, text: &str) -> Vec<Kind> {
+    fn kinds(lex: &Lexicon, text: &str) -> Vec<TokenKind> {
         tokenize(lex, text, false)
             .unwrap()
             .into_iter()
-            .filter(|t| t.kind != Kind::Whitespace)
+            .filter(|t| t.kind != TokenKind::Whitespace)
             .map(|t| t.kind)
             .collect()
     }
@@ -426,7 +433,7 @@ mod tests {
     fn semicolons(lex: &Lexicon, text: &str) -> usize {
         kinds(lex, text)
             .iter()
-            .filter(|k| **k == Kind::Semicolon)
+            .filter(|k| **k == TokenKind::Semicolon)
             .count()
     }
 
@@ -450,11 +457,20 @@ mod tests {
             0
         );
         let k = kinds(&Lexicon::MYSQL, "SELECT 1 /*! INTO OUTFILE 'x' */");
-        assert!(k.contains(&Kind::Comment { executable: true }), "{k:?}");
+        assert!(
+            k.contains(&TokenKind::Comment { executable: true }),
+            "{k:?}"
+        );
         let k = kinds(&Lexicon::MYSQL, "SELECT 1 /*M!100000 INTO DUMPFILE 'x' */");
-        assert!(k.contains(&Kind::Comment { executable: true }), "{k:?}");
+        assert!(
+            k.contains(&TokenKind::Comment { executable: true }),
+            "{k:?}"
+        );
         let k = kinds(&Lexicon::POSTGRES, "SELECT 1 /*! x */");
-        assert!(k.contains(&Kind::Comment { executable: false }), "{k:?}");
+        assert!(
+            k.contains(&TokenKind::Comment { executable: false }),
+            "{k:?}"
+        );
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl Dialect for SparkDialect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::lexer::{tokenize, Kind};
+    use crate::sql::lexer::{tokenize, TokenKind};
 
     #[test]
     fn names_and_strings_are_escaped_as_spark_reads_them() {
@@ -189,28 +189,28 @@ mod tests {
         let text = r"SELECT r'\' ; DROP TABLE t --'";
         let tokens = tokenize(&lex, text, false).unwrap();
         assert!(
-            tokens.iter().any(|t| t.kind == Kind::Semicolon),
+            tokens.iter().any(|t| t.kind == TokenKind::Semicolon),
             "the semicolon after a raw string is code: {tokens:?}"
         );
         // an ordinary string: the backslash escapes the quote, so the string goes on
         let text = r"SELECT '\' ; DROP TABLE t --'";
         let tokens = tokenize(&lex, text, false).unwrap();
         assert!(
-            !tokens.iter().any(|t| t.kind == Kind::Semicolon),
+            !tokens.iter().any(|t| t.kind == TokenKind::Semicolon),
             "{tokens:?}"
         );
         // `r` inside a word is no raw string
         let tokens = tokenize(&lex, "SELECT bar'x'", false).unwrap();
         assert!(tokens
             .iter()
-            .any(|t| matches!(&t.kind, Kind::Word { name, .. } if name == "bar")));
+            .any(|t| matches!(&t.kind, TokenKind::Word { name, .. } if name == "bar")));
         // nested block comments, double-quoted strings, backtick names
         let tokens = tokenize(&lex, "/* a /* b */ c */ SELECT \"s\", `n`", false).unwrap();
-        assert!(matches!(tokens[0].kind, Kind::Comment { .. }));
+        assert!(matches!(tokens[0].kind, TokenKind::Comment { .. }));
         assert_eq!(tokens[0].end, 17);
         assert!(tokens
             .iter()
-            .any(|t| matches!(&t.kind, Kind::Word { name, quoted: true } if name == "n")));
+            .any(|t| matches!(&t.kind, TokenKind::Word { name, quoted: true } if name == "n")));
         assert!(tokenize(&lex, "SELECT r'never closed", false).is_err());
     }
 
@@ -259,7 +259,7 @@ mod tests {
             "SELECT * FROM IDENTIFIER('csv.`/etc/passwd`')",
             "SELECT xpath_string('<a/>', 'a')",
         ] {
-            let err = check_query(&d, bad).expect_err(bad);
+            let err = check_query(&d, bad).expect_err(bad).to_string();
             assert!(
                 err.contains("file") || err.contains("calls"),
                 "{bad}: {err}"

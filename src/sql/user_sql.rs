@@ -18,21 +18,72 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
 use super::dialect::Dialect;
-use super::lexer::{self, Kind};
+use super::lexer::{self, TokenKind};
+
+/// Why SQL a user wrote is refused. The text follows the SQL's name in the contract
+/// ("filter of check 3 must be read-only, but ...").
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SqlRefusal {
+    #[error("is not valid SQL: {0}")]
+    NotSql(String),
+    #[error("is not a valid SQL expression: {0}")]
+    NotAnExpression(String),
+    /// text meant as one expression that is something else (`what` says what)
+    #[error("must be a single SQL expression, {what}")]
+    NotOneExpression { what: String },
+    #[error("is empty: expected one SELECT query")]
+    EmptyQuery,
+    #[error("must be a read-only SELECT query, found {0}")]
+    NotSelect(String),
+    #[error("must be a single SELECT query, found {0} statements")]
+    Statements(usize),
+    #[error("has an executable comment ('/*!' or '/*M!'), which {engine} runs as code")]
+    ExecutableComment { engine: &'static str },
+    #[error(
+        "calls {function}(), which {engine} runs with effects beyond reading the data (files, locks, other sessions or servers, settings, or SQL from a string)"
+    )]
+    RefusedFunction {
+        function: String,
+        engine: &'static str,
+    },
+    /// the SQL would change something (`how` says how)
+    #[error("must be read-only, but {how}")]
+    Writes { how: String },
+    #[error(
+        "has a comment whose removal changes how the text around it reads; put spaces around the comment"
+    )]
+    CommentShifts,
+    #[error("is empty once its comments are removed")]
+    EmptyWithoutComments,
+    /// the engine's lexical rules refuse the text (an unclosed quote, say)
+    #[error("{0}")]
+    Lexical(String),
+    /// a relation the engine reads beyond the data (a file, say), as the dialect says
+    #[error("{0}")]
+    Relation(String),
+}
+
+fn not_one_expression(what: impl Into<String>) -> SqlRefusal {
+    SqlRefusal::NotOneExpression { what: what.into() }
+}
+
+fn writes(how: impl Into<String>) -> SqlRefusal {
+    SqlRefusal::Writes { how: how.into() }
+}
 
 /// One SQL expression (a filter, a failed-rows predicate, a metric aggregate). Returns the
 /// expression as it will run: comments removed.
-pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<String, String> {
+pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<String, SqlRefusal> {
     let sql = engine_view(dialect, sql, false)?;
     let pd = dialect.parser_dialect();
     let mut parser = Parser::new(pd.as_ref())
         .try_with_sql(&sql)
-        .map_err(|e| format!("is not valid SQL: {e}"))?;
+        .map_err(|e| SqlRefusal::NotSql(e.to_string()))?;
     let expr = match parser.parse_expr() {
         Ok(e) => e,
         Err(e) => {
             return Err(statement_instead(dialect, &sql)
-                .unwrap_or_else(|| format!("is not a valid SQL expression: {e}")))
+                .unwrap_or_else(|| SqlRefusal::NotAnExpression(e.to_string())))
         }
     };
     let next = parser.peek_token();
@@ -43,7 +94,7 @@ pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<String, Stri
             format!("'{}'", next.token)
         };
         return Err(statement_instead(dialect, &sql)
-            .unwrap_or_else(|| format!("must be a single SQL expression, but {what} follows it")));
+            .unwrap_or_else(|| not_one_expression(format!("but {what} follows it"))));
     }
     read_only(dialect, &expr)?;
     Ok(sql)
@@ -51,27 +102,21 @@ pub fn check_expression(dialect: &dyn Dialect, sql: &str) -> Result<String, Stri
 
 /// One read-only SELECT (a metric query or a failed-rows query). Returns the query as it
 /// will run: comments and a trailing `;` removed.
-pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<String, String> {
+pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<String, SqlRefusal> {
     let sql = engine_view(dialect, sql, true)?;
     let pd = dialect.parser_dialect();
     let statements =
-        Parser::parse_sql(pd.as_ref(), &sql).map_err(|e| format!("is not valid SQL: {e}"))?;
+        Parser::parse_sql(pd.as_ref(), &sql).map_err(|e| SqlRefusal::NotSql(e.to_string()))?;
     match statements.as_slice() {
-        [] => Err("is empty: expected one SELECT query".to_string()),
+        [] => Err(SqlRefusal::EmptyQuery),
         [one] => {
             if !matches!(one, Statement::Query(_)) {
-                return Err(format!(
-                    "must be a read-only SELECT query, found {}",
-                    statement_kind(one)
-                ));
+                return Err(SqlRefusal::NotSelect(statement_kind(one)));
             }
             read_only(dialect, one)?;
             Ok(sql)
         }
-        many => Err(format!(
-            "must be a single SELECT query, found {} statements",
-            many.len()
-        )),
+        many => Err(SqlRefusal::Statements(many.len())),
     }
 }
 
@@ -79,35 +124,37 @@ pub fn check_query(dialect: &dyn Dialect, sql: &str) -> Result<String, String> {
 /// second statement, no executable comment, no refused function, no INTO. Comments are
 /// removed (and a query's one trailing `;`), so nothing is left for sqlparser and the
 /// engine to read differently.
-fn engine_view(dialect: &dyn Dialect, sql: &str, query: bool) -> Result<String, String> {
-    let tokens = lexer::tokenize(&dialect.lexicon(), sql, false).map_err(|e| e.message)?;
+fn engine_view(dialect: &dyn Dialect, sql: &str, query: bool) -> Result<String, SqlRefusal> {
+    let tokens = lexer::tokenize(&dialect.lexicon(), sql, false)
+        .map_err(|e| SqlRefusal::Lexical(e.message))?;
     if tokens
         .iter()
-        .any(|t| t.kind == (Kind::Comment { executable: true }))
+        .any(|t| t.kind == (TokenKind::Comment { executable: true }))
     {
-        return Err(format!(
-            "has an executable comment ('/*!' or '/*M!'), which {} runs as code",
-            dialect.name()
-        ));
+        return Err(SqlRefusal::ExecutableComment {
+            engine: dialect.name(),
+        });
     }
     let significant: Vec<&lexer::Token> = lexer::significant(&tokens).map(|(_, t)| t).collect();
     let mut keep = tokens.len();
-    if let Some(i) = significant.iter().position(|t| t.kind == Kind::Semicolon) {
+    if let Some(i) = significant
+        .iter()
+        .position(|t| t.kind == TokenKind::Semicolon)
+    {
         let last = i + 1 == significant.len();
         if !query {
-            return Err(if last {
-                "must be a single SQL expression, without a ';'".to_string()
+            return Err(not_one_expression(if last {
+                "without a ';'"
             } else {
-                "must be a single SQL expression, but ';' and a second statement follow it"
-                    .to_string()
-            });
+                "but ';' and a second statement follow it"
+            }));
         }
         if !last {
             // statements as the engine would count them: pieces between separators
             let mut count = 0;
             let mut open = false;
             for t in &significant {
-                if t.kind == Kind::Semicolon {
+                if t.kind == TokenKind::Semicolon {
                     count += usize::from(open);
                     open = false;
                 } else {
@@ -115,10 +162,7 @@ fn engine_view(dialect: &dyn Dialect, sql: &str, query: bool) -> Result<String, 
                 }
             }
             count += usize::from(open);
-            return Err(format!(
-                "must be a single SELECT query, found {} statements",
-                count.max(2)
-            ));
+            return Err(SqlRefusal::Statements(count.max(2)));
         }
         keep = tokens
             .iter()
@@ -128,18 +172,19 @@ fn engine_view(dialect: &dyn Dialect, sql: &str, query: bool) -> Result<String, 
     let refused = dialect.refused_functions();
     for (name, _) in lexer::function_calls(&tokens[..keep]) {
         if is_refused(refused, &name) {
-            return Err(format!(
-                "calls {name}(), which {} runs with effects beyond reading the data (files, \
-                 locks, other sessions or servers, settings, or SQL from a string)",
-                dialect.name()
-            ));
+            return Err(SqlRefusal::RefusedFunction {
+                function: name,
+                engine: dialect.name(),
+            });
         }
     }
     if significant
         .iter()
-        .any(|t| matches!(&t.kind, Kind::Word { name, quoted: false } if name.eq_ignore_ascii_case("into")))
+        .any(|t| matches!(&t.kind, TokenKind::Word { name, quoted: false } if name.eq_ignore_ascii_case("into")))
     {
-        return Err("must be read-only, but uses INTO (it writes a table, a file or variables)".to_string());
+        return Err(writes(
+            "uses INTO (it writes a table, a file or variables)",
+        ));
     }
     let text = lexer::without_comments(sql, &tokens[..keep]);
     // the text must read the same without its comments: on MySQL, `--#x` is two minus
@@ -149,15 +194,13 @@ fn engine_view(dialect: &dyn Dialect, sql: &str, query: bool) -> Result<String, 
             .map(|(_, t)| text[t.start..t.end].to_string())
             .collect()
     };
-    let cleaned = lexer::tokenize(&dialect.lexicon(), &text, false).map_err(|e| e.message)?;
+    let cleaned = lexer::tokenize(&dialect.lexicon(), &text, false)
+        .map_err(|e| SqlRefusal::Lexical(e.message))?;
     if words(&cleaned, &text) != words(&tokens[..keep], sql) {
-        return Err(
-            "has a comment whose removal changes how the text around it reads; put spaces around the comment"
-                .to_string(),
-        );
+        return Err(SqlRefusal::CommentShifts);
     }
     if text.trim().is_empty() {
-        return Err("is empty once its comments are removed".to_string());
+        return Err(SqlRefusal::EmptyWithoutComments);
     }
     Ok(text.trim().to_string())
 }
@@ -177,21 +220,18 @@ pub fn is_refused(patterns: &[&str], name: &str) -> bool {
 }
 
 /// When text meant as an expression is really a statement (`DROP TABLE t`), say so.
-fn statement_instead(dialect: &dyn Dialect, sql: &str) -> Option<String> {
+fn statement_instead(dialect: &dyn Dialect, sql: &str) -> Option<SqlRefusal> {
     let pd = dialect.parser_dialect();
     let statements = Parser::parse_sql(pd.as_ref(), sql).ok()?;
     let first = statements.first()?;
-    Some(match (statements.len(), first) {
-        (1, Statement::Query(_)) => "must be a single SQL expression, not a query".to_string(),
-        (1, other) => format!(
-            "must be a single SQL expression, not {}",
-            statement_kind(other)
-        ),
-        (n, _) => format!("must be a single SQL expression, not {n} statements"),
-    })
+    Some(not_one_expression(match (statements.len(), first) {
+        (1, Statement::Query(_)) => "not a query".to_string(),
+        (1, other) => format!("not {}", statement_kind(other)),
+        (n, _) => format!("not {n} statements"),
+    }))
 }
 
-fn read_only<V: Visit>(dialect: &dyn Dialect, node: &V) -> Result<(), String> {
+fn read_only<V: Visit>(dialect: &dyn Dialect, node: &V) -> Result<(), SqlRefusal> {
     let mut guard = ReadOnlyGuard { dialect };
     match node.visit(&mut guard) {
         ControlFlow::Continue(()) => Ok(()),
@@ -204,15 +244,15 @@ struct ReadOnlyGuard<'d> {
 }
 
 impl ReadOnlyGuard<'_> {
-    fn relation(&self, parts: Vec<String>) -> ControlFlow<String> {
+    fn relation(&self, parts: Vec<String>) -> ControlFlow<SqlRefusal> {
         match self.dialect.refused_relation(&parts) {
-            Some(why) => ControlFlow::Break(why),
+            Some(why) => ControlFlow::Break(SqlRefusal::Relation(why)),
             None => ControlFlow::Continue(()),
         }
     }
 
     /// `TABLE name` queries, alone or in a set operation, name a table without a FROM.
-    fn table_queries(&self, body: &SetExpr) -> ControlFlow<String> {
+    fn table_queries(&self, body: &SetExpr) -> ControlFlow<SqlRefusal> {
         match body {
             SetExpr::Table(t) => self.relation(
                 [&t.schema_name, &t.table_name]
@@ -231,33 +271,28 @@ impl ReadOnlyGuard<'_> {
 }
 
 impl Visitor for ReadOnlyGuard<'_> {
-    type Break = String;
+    type Break = SqlRefusal;
 
-    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<String> {
+    fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<SqlRefusal> {
         match statement {
             Statement::Query(_) => ControlFlow::Continue(()),
-            other => ControlFlow::Break(format!(
-                "must be read-only, but contains {}",
-                statement_kind(other)
-            )),
+            other => ControlFlow::Break(writes(format!("contains {}", statement_kind(other)))),
         }
     }
 
-    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<String> {
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<SqlRefusal> {
         if !query.locks.is_empty() {
-            return ControlFlow::Break(
-                "must be read-only, but locks rows (FOR UPDATE/SHARE)".into(),
-            );
+            return ControlFlow::Break(writes("locks rows (FOR UPDATE/SHARE)"));
         }
         if let SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) =
             query.body.as_ref()
         {
-            return ControlFlow::Break("must be read-only, but modifies data".into());
+            return ControlFlow::Break(writes("modifies data"));
         }
         self.table_queries(&query.body)
     }
 
-    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<String> {
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<SqlRefusal> {
         self.relation(
             relation
                 .0
@@ -270,11 +305,9 @@ impl Visitor for ReadOnlyGuard<'_> {
         )
     }
 
-    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<String> {
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<SqlRefusal> {
         if select.into.is_some() {
-            return ControlFlow::Break(
-                "must be read-only, but SELECT ... INTO creates a table".into(),
-            );
+            return ControlFlow::Break(writes("SELECT ... INTO creates a table"));
         }
         ControlFlow::Continue(())
     }
@@ -302,7 +335,9 @@ mod tests {
         let d = DuckDbDialect;
         assert!(check_expression(&d, "amount > 0 AND status = 'open'").is_ok());
         assert!(check_expression(&d, "avg(amount)").is_ok());
-        let e = check_expression(&d, "1 = 1; DROP TABLE orders").unwrap_err();
+        let e = check_expression(&d, "1 = 1; DROP TABLE orders")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("second statement"), "{e}");
         assert!(check_expression(&d, "amount >").is_err());
         assert!(check_expression(&d, "DROP TABLE orders").is_err());
@@ -313,9 +348,13 @@ mod tests {
     #[test]
     fn comment_removal_never_changes_the_reading() {
         let my = crate::sql::mysql::MySqlDialect;
-        let e = check_expression(&my, "1 --#x\n 2 = 3").unwrap_err();
+        let e = check_expression(&my, "1 --#x\n 2 = 3")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("removal"), "{e}");
-        let e = check_expression(&my, "a --/* x */b = 1").unwrap_err();
+        let e = check_expression(&my, "a --/* x */b = 1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("removal"), "{e}");
         // with spaces it is fine, and means the same on both sides
         assert_eq!(check_expression(&my, "1 - - 2 = 3").unwrap(), "1 - - 2 = 3");
@@ -331,11 +370,17 @@ mod tests {
         let d = DuckDbDialect;
         assert!(check_query(&d, "SELECT * FROM orders WHERE amount < 0").is_ok());
         assert!(check_query(&d, "WITH x AS (SELECT 1 AS a) SELECT a FROM x").is_ok());
-        let e = check_query(&d, "DELETE FROM orders").unwrap_err();
+        let e = check_query(&d, "DELETE FROM orders")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("DELETE"), "{e}");
-        let e = check_query(&d, "SELECT 1; SELECT 2").unwrap_err();
+        let e = check_query(&d, "SELECT 1; SELECT 2")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("2 statements"), "{e}");
-        let e = check_query(&d, "CREATE TABLE t AS SELECT 1").unwrap_err();
+        let e = check_query(&d, "CREATE TABLE t AS SELECT 1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CREATE TABLE"), "{e}");
         assert!(check_query(&d, "SELECT * INTO t2 FROM orders").is_err());
     }

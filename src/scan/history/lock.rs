@@ -79,11 +79,11 @@ impl HistoryStore {
             if started.elapsed() >= timeout {
                 session.finish().await;
                 let held_by = self.holder().await.unwrap_or_default();
-                return Err(RunError::Store(format!(
-                    "another scan holds the history lock in {} and did not let go within {}: {held_by}",
-                    self.location.label,
-                    humantime::format_duration(timeout)
-                )));
+                return Err(RunError::Store(StoreError::Locked {
+                    place: format!("history lock in {}", self.location.label),
+                    within: timeout,
+                    held_by,
+                }));
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }

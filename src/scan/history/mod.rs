@@ -12,7 +12,7 @@ use super::profile::Point;
 use super::schema_change::{Event, SnapshotColumn};
 use crate::anomaly::{AnomalyKind, Judgement, Verdict};
 use crate::config::Config;
-use crate::error::RunError;
+use crate::error::{RunError, StoreError};
 use crate::exec::{Limits, RunControl, Value};
 use crate::model::threshold::Level;
 use crate::sql::ast::{Param, Statement};
@@ -20,11 +20,13 @@ use crate::store::StoreLocation;
 use crate::timestamp::parse_timestamp;
 
 mod lock;
+mod page;
 mod read;
 mod tables;
 mod write;
 
 pub use lock::ServerLock;
+pub use page::history_page;
 pub use read::{EventRow, PointQuery, ReportHistory};
 
 /// The earliest moment a store is asked about: the first day of year 1, a date every

@@ -250,8 +250,7 @@ impl HistoryStore {
         };
         let rows = session.rows(sql, Limits::rows(usize::MAX)).await;
         session.finish().await;
-        rows.map(|r| r.rows)
-            .map_err(|e| RunError::Store(e.to_string()))
+        rows.map(|r| r.rows).map_err(|e| RunError::Store(e.into()))
     }
 
     /// A read-only session on the store (with its executor, which must outlive it), or
@@ -297,7 +296,7 @@ impl HistoryStore {
             }
             Err(e) => {
                 session.finish().await;
-                Err(RunError::Store(e.to_string()))
+                Err(RunError::Store(e.into()))
             }
         }
     }
@@ -331,9 +330,8 @@ impl HistoryStore {
         let mut out = HashMap::new();
         for r in rows {
             if let (Some(Value::Text(dataset)), Some(Value::Text(cols))) = (r.first(), r.get(1)) {
-                let cols: Vec<SnapshotColumn> = serde_json::from_str(cols).map_err(|e| {
-                    RunError::Store(format!("a schema snapshot is not readable: {e}"))
-                })?;
+                let cols: Vec<SnapshotColumn> = serde_json::from_str(cols)
+                    .map_err(|e| RunError::Store(StoreError::unreadable("a schema snapshot", e)))?;
                 out.insert(dataset.clone(), cols);
             }
         }
@@ -751,7 +749,7 @@ impl HistoryStore {
         }
         .await;
         session.finish().await;
-        read.map_err(|e| RunError::Store(e.to_string()))
+        read.map_err(|e| RunError::Store(e.into()))
     }
 
     /// A dataset's schema snapshots, oldest first.
@@ -772,10 +770,8 @@ impl HistoryStore {
             .await?
             .iter()
             .map(|r| {
-                let cols =
-                    serde_json::from_str(&text(r.get(1)).unwrap_or_default()).map_err(|e| {
-                        RunError::Store(format!("a schema snapshot is not readable: {e}"))
-                    })?;
+                let cols = serde_json::from_str(&text(r.get(1)).unwrap_or_default())
+                    .map_err(|e| RunError::Store(StoreError::unreadable("a schema snapshot", e)))?;
                 Ok((text(r.first()).unwrap_or_default(), cols))
             })
             .collect()

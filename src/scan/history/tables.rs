@@ -72,7 +72,7 @@ impl HistoryStore {
             let found = session
                 .columns(&self.location.table_ref(table))
                 .await
-                .map_err(|e| RunError::Store(e.to_string()))?;
+                .map_err(|e| RunError::Store(e.into()))?;
             if let Some(found) = found {
                 seen += 1;
                 let has = |c: &str| found.iter().any(|f| f.name.eq_ignore_ascii_case(c));

@@ -17,6 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use super::error::ChannelError;
 use super::guard::{Guard, Guarded, Peer};
 use super::hub::Payload;
 use super::hub::{same_secret, Hub, Next, SESSION_TTL};
@@ -44,10 +45,13 @@ struct App {
 }
 
 /// Bind the channel's address: the address it really listens on (a chosen free port).
-pub async fn bind(listen: &str) -> Result<TcpListener, String> {
+pub async fn bind(listen: &str) -> Result<TcpListener, ChannelError> {
     TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))
+        .map_err(|e| ChannelError::Listen {
+            listen: listen.to_string(),
+            message: e.to_string(),
+        })
 }
 
 /// Serve until the hub stops; connections are closed with a `closing` frame first.
@@ -56,8 +60,12 @@ pub async fn serve(
     tls: Option<Tls>,
     hub: Arc<Hub>,
     sink: Option<Arc<Sink>>,
-) -> Result<(), String> {
+) -> Result<(), ChannelError> {
     let guard = Guard::new();
+    let stopped = |e: std::io::Error| ChannelError::Listen {
+        listen: "the channel's address".into(),
+        message: e.to_string(),
+    };
     let app = Router::new()
         .route("/login", post(login))
         .route("/logout", post(logout))
@@ -80,13 +88,13 @@ pub async fn serve(
         None => axum::serve(Guarded::new(listener, guard), app)
             .with_graceful_shutdown(stop)
             .await
-            .map_err(|e| e.to_string()),
+            .map_err(stopped),
         Some(tls) => {
             let listener = super::tls::TlsListener::new(listener, &tls)?;
             axum::serve(Guarded::new(listener, guard), app)
                 .with_graceful_shutdown(stop)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(stopped)
         }
     }
 }
@@ -217,7 +225,7 @@ async fn streaming(
                 .into_response()
         }
         Ok(e) => e,
-        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     let Ok(ws) = ws else {
         return (
@@ -431,7 +439,9 @@ async fn produce(
                     c.stored -= flush.lost_all;
                     c.discarded += flush.lost_all;
                 });
-                if let Some(message) = flush.error {
+                if let Some(e) = flush.error {
+                    // the error may quote an engine's message: masked before it leaves
+                    let message = crate::secrets::mask(&e.to_string());
                     tracing::warn!("channel {}: {message}", hub.spec.name);
                     let e = Frame::Error {
                         message,

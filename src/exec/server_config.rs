@@ -1,5 +1,5 @@
 //! Where a database server is and how to log in: what the server engines' executors
-//! connect with. Read from a config by `engine::server`.
+//! connect with. Read from a config by `engine::server_settings`.
 
 use std::fmt;
 use std::time::Duration;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::decode::Reader;
 use crate::diag::unknown_word_help;
-use crate::exec::server::{ServerConfig, SslMode};
+use crate::exec::server_config::{ServerConfig, SslMode};
 use crate::source::Span;
 use crate::yaml::Node;
 
@@ -200,7 +200,10 @@ fn url_database_of(
         Err(e) => {
             r.error(
                 span,
-                format!("the connection string is not valid: {}", crate::secrets::mask(&e)),
+                format!(
+                    "the connection string is not valid: {}",
+                    crate::secrets::mask(&e.to_string())
+                ),
                 Some(if postgres {
                     "write it as postgres://user:password@host:5432/database?sslmode=prefer, or use the separate keys".into()
                 } else {
@@ -213,12 +216,21 @@ fn url_database_of(
 }
 
 /// Validate a connection URL and read the database it names.
-fn url_database(url: &str, postgres: bool) -> Result<Option<String>, String> {
+fn url_database(url: &str, postgres: bool) -> Result<Option<String>, UrlError> {
     if postgres {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| format!("{e}"))?;
+        let config: tokio_postgres::Config = url.parse()?;
         Ok(config.get_dbname().map(str::to_string))
     } else {
-        let opts = mysql_async::Opts::from_url(url).map_err(|e| format!("{e}"))?;
+        let opts = mysql_async::Opts::from_url(url)?;
         Ok(opts.db_name().map(str::to_string))
     }
+}
+
+/// A connection URL its driver cannot read (the driver's own words).
+#[derive(Debug, thiserror::Error)]
+enum UrlError {
+    #[error(transparent)]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    MySql(#[from] mysql_async::UrlError),
 }
