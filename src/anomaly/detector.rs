@@ -18,7 +18,7 @@
 //! fitted once a day (from the points before the day began) and reused, which keeps a
 //! backtest of 10,000 hourly points fast. A scan fits them the same way, so both agree.
 
-use super::robust::{median, SeriesKind};
+use super::robust::{few_points_widening, mad, median, SeriesKind};
 use super::season::{is_month_end, Profile, Season, DAY, WEEK};
 use super::{show, AnomalyKind, DetectorSettings, Judgement, Seasonality, Verdict};
 
@@ -45,6 +45,11 @@ pub struct Past {
 /// A season must narrow the spread of what it leaves to this share of the simpler
 /// model's to be used: less is noise fitted, not a season.
 const SEASON_GAIN: f64 = 0.8;
+/// The hour-of-week season holds the hour-of-day one, pooled toward it: it is used when
+/// it narrows the spread by more than this share.
+const WEEK_OVER_DAY_GAIN: f64 = 0.95;
+/// the fewest rows of a count's history from which an empty load is never chance
+const ZERO_IMPLAUSIBLE: f64 = 10.0;
 /// the floor of the spread relative to the expected value
 const RELATIVE_FLOOR: f64 = 0.01;
 
@@ -58,6 +63,7 @@ struct Fit {
     /// every training value above zero (a zero is then a hard anomaly)
     all_positive: bool,
     max: f64,
+    min: f64,
     /// the series (almost) never decreases: a cumulative count
     cumulative: bool,
     /// per phase: how many training points changed from their predecessor, of how many
@@ -77,6 +83,8 @@ pub struct Detector {
     resets: Vec<i64>,
     /// (cutoff, number of resets then) -> fit
     cache: Option<(i64, usize, Fit)>,
+    /// when the incident open at the newest point began (None: that point was normal)
+    open_incident: Option<i64>,
 }
 
 impl Detector {
@@ -88,6 +96,7 @@ impl Detector {
             normal: Vec::new(),
             resets: Vec::new(),
             cache: None,
+            open_incident: None,
         }
     }
 
@@ -99,7 +108,18 @@ impl Detector {
     pub fn min_history(&self) -> usize {
         self.settings
             .min_history
-            .unwrap_or_else(|| ((14 * DAY) / self.step).clamp(10, 672) as usize)
+            .unwrap_or_else(|| self.default_min_history())
+    }
+
+    /// Judging starts early, with a band as wide as little history makes it: series of
+    /// several points a day after a day and a half (the day's shape seen once, and half
+    /// a day judged against it), slower ones after a week of points.
+    fn default_min_history(&self) -> usize {
+        if self.step < DAY {
+            (3 * DAY / 2 / self.step) as usize
+        } else {
+            7
+        }
     }
 
     /// The newest points the baseline learns from (eight weeks' worth).
@@ -112,8 +132,14 @@ impl Detector {
         (DAY / self.step).clamp(7, 48) as usize
     }
 
-    /// Add a point of recorded history as it was judged then.
-    pub fn push(&mut self, past: Past) {
+    /// Add a point of recorded history as it was judged then (`anomalous`: it was an
+    /// anomaly, a level shift too, which trains the baseline but belongs to an incident).
+    pub fn push(&mut self, past: Past, anomalous: bool) {
+        if anomalous {
+            self.open_incident = self.open_incident.or(Some(past.at));
+        } else if past.mark != Mark::Excluded {
+            self.open_incident = None;
+        }
         if past.mark == Mark::Normal {
             self.normal.push(self.points.len());
         }
@@ -150,7 +176,7 @@ impl Detector {
             Judgement::Anomaly(kind) => Mark::Flagged(kind),
             Judgement::Excluded => Mark::Excluded,
         };
-        self.push(Past { at, value, mark });
+        self.push(Past { at, value, mark }, verdict.is_anomaly());
         if let Some(from) = verdict.reset_from {
             self.reset(from);
         }
@@ -163,13 +189,26 @@ impl Detector {
             .any(|&(start, end)| at >= start && at < end)
     }
 
-    /// Judge the point (`at`, `value`) from the points before it.
+    /// Judge the point (`at`, `value`) from the points before it; an anomaly is placed
+    /// in its incident.
+    pub fn judge(&mut self, at: i64, value: f64) -> Verdict {
+        let mut verdict = self.judge_point(at, value);
+        if verdict.is_anomaly() {
+            // the incident open at the point before goes on; a level shift reaches back
+            // to where the shift began
+            let start = self.open_incident.unwrap_or(at);
+            verdict.incident = Some(verdict.reset_from.map_or(start, |from| from.min(start)));
+        }
+        verdict
+    }
+
+    /// The verdict on the point alone, before it is placed in an incident.
     ///
     /// One piece on purpose: its early returns are the rule's order (an excluded date, too
     /// little history, an unlearned month end, then a zero the baseline never had, a value
     /// repeated, inside the range, a stale freshness, a level shift, a spike or drop), each
     /// using the fit and expected range computed above it; the backtests measure that order.
-    pub fn judge(&mut self, at: i64, value: f64) -> Verdict {
+    fn judge_point(&mut self, at: i64, value: f64) -> Verdict {
         let plain = |judgement, reason: String| Verdict {
             judgement,
             expected: None,
@@ -177,6 +216,7 @@ impl Detector {
             upper: None,
             reason,
             reset_from: None,
+            incident: None,
         };
         if self.excluded(at) {
             return plain(
@@ -214,6 +254,7 @@ impl Detector {
                 fit.season_note
             ),
             reset_from: None,
+            incident: None,
         };
         let dir = self.settings.direction;
         let previous = self
@@ -223,11 +264,13 @@ impl Detector {
             .find(|p| p.at < at && p.mark != Mark::Excluded)
             .copied();
         // a zero where the baseline never had one and the range excludes it (a sparse
-        // count at night may well be empty)
+        // count at night may well be empty), or where the fewest rows ever seen make an
+        // empty load all but impossible by chance (a count of 10 or more is empty with
+        // a chance of 1 in 20,000), however wide little history makes the range
         if fit.kind == SeriesKind::Count
             && value == 0.0
             && fit.all_positive
-            && lower > 0.0
+            && (lower > 0.0 || fit.min >= ZERO_IMPLAUSIBLE)
             && dir.allows_down()
         {
             verdict.judgement = Judgement::Anomaly(AnomalyKind::Zero);
@@ -276,7 +319,7 @@ impl Detector {
             verdict.reset_from = Some(from);
             verdict.reason = format!(
                 "a level shift: {} points in a row {word} the expected range, near each other (now {}, expected {}); the baseline re-learns from here",
-                self.settings.shift_points.max(2),
+                self.shift_span(),
                 show(value),
                 show(expected)
             );
@@ -294,8 +337,21 @@ impl Detector {
         verdict
     }
 
+    /// How many points a level shift lasts before it is one: a day's worth for series of
+    /// several points a day (a holiday, a hot afternoon, a weekend shaped unlike the
+    /// weeks before last less, and come back), `shift_points` for daily and slower ones.
+    fn shift_span(&self) -> usize {
+        if self.step < DAY {
+            self.level_points().max(self.settings.shift_points)
+        } else {
+            self.settings.shift_points.max(2)
+        }
+    }
+
     /// A run of points flagged on the same side just before this one, near each other
-    /// (or long enough to leave no doubt), is a level shift: the time it began.
+    /// (or long enough to leave no doubt), is a level shift: the time it began. In a day
+    /// of hourly points a fifth may fall back inside the range (a quiet night of a
+    /// doubled count is still inside) without ending the run.
     /// Nearness is judged without the season: a shift that starts on a Friday and runs
     /// into the weekend is still one level.
     fn level_shift(
@@ -307,19 +363,28 @@ impl Detector {
         side: AnomalyKind,
     ) -> Option<i64> {
         let plain = |t: i64, v: f64| fit.profile.remove(v, self.seasonal(fit, t));
-        let n = self.settings.shift_points.max(2);
+        let n = self.shift_span();
+        let gaps_allowed = n / 5;
         let mut run: Vec<Past> = Vec::new();
+        let mut gaps = 0;
         for p in self.points.iter().rev().filter(|p| p.at < at) {
             match p.mark {
                 Mark::Excluded => continue,
                 Mark::Flagged(k) if k == side => run.push(*p),
+                Mark::Normal if gaps < gaps_allowed => {
+                    gaps += 1;
+                    continue;
+                }
                 _ => break,
             }
             if run.len() + 1 >= 2 * n - 1 {
                 break;
             }
         }
-        if run.len() + 1 < n {
+        let span = run
+            .last()
+            .map_or(1, |first| ((at - first.at) / self.step) as usize + 1);
+        if run.len() + 1 < n - gaps_allowed.min(gaps) || span < n {
             return None;
         }
         if run.len() + 1 >= 2 * n - 1 {
@@ -329,8 +394,11 @@ impl Detector {
         values.push(plain(at, value));
         let m = median(&values)?;
         let distance = (m - plain(at, expected)).abs();
-        let near = values.iter().all(|v| (v - m).abs() <= distance / 2.0);
-        near.then(|| run.last().map_or(at, |p| p.at))
+        let near = values
+            .iter()
+            .filter(|v| (**v - m).abs() <= distance / 2.0)
+            .count();
+        (near * 5 >= values.len() * 4).then(|| run.last().map_or(at, |p| p.at))
     }
 
     /// The fit for judging at `at`: series of several points a day fit once a day, from
@@ -423,19 +491,25 @@ impl Detector {
             };
             match &best {
                 None => {
-                    note = season.describe(step).to_string();
+                    note = p.note.clone();
                     best = Some(p);
                 }
-                Some(b) if p.misfit < SEASON_GAIN * b.misfit => {
+                // the hour-of-week season holds the hour-of-day one, pooled toward it:
+                // it need only do better by more than chance would (a twentieth)
+                Some(b)
+                    if p.misfit
+                        < if b.season == Season::Daily {
+                            WEEK_OVER_DAY_GAIN * b.misfit
+                        } else {
+                            SEASON_GAIN * b.misfit
+                        } =>
+                {
                     let gain = if b.misfit > 0.0 {
                         (1.0 - p.misfit / b.misfit) * 100.0
                     } else {
                         0.0
                     };
-                    note = format!(
-                        "{}, which narrows the spread by {gain:.0}%",
-                        season.describe(step)
-                    );
+                    note = format!("{}, which narrows the spread by {gain:.0}%", p.note);
                     best = Some(p);
                 }
                 Some(_) => {}
@@ -452,6 +526,7 @@ impl Detector {
             Profile::fit(Season::None, step, &regular, multiplicative, counts, l).unwrap_or(
                 Profile {
                     season: Season::None,
+                    note: Season::None.describe(step).to_string(),
                     values: vec![if multiplicative { 1.0 } else { 0.0 }],
                     multiplicative,
                     poisson: false,
@@ -488,6 +563,7 @@ impl Detector {
             kind,
             all_positive,
             max: values.iter().copied().fold(f64::MIN, f64::max),
+            min: values.iter().copied().fold(f64::MAX, f64::min),
             cumulative,
             changes,
             month_end,
@@ -568,13 +644,37 @@ impl Detector {
             let p = self.points[i];
             profile.remove(p.value, seasonal(p.at))
         };
+        // in a series' first week a day of the week comes for the first time (the first
+        // Saturday): nothing says what its level is but its own points so far
+        let first_of_weekday = self.step < DAY
+            && fit.profile.season != Season::Weekly
+            && normal
+                .first()
+                .is_some_and(|&i| self.points[i].at > at - WEEK + self.step / 2);
+        // its newest points, flagged ones too (judged against the wrong day, they were its
+        // level): a local level, which follows an unknown day's own shape
+        let own: Vec<usize> = if first_of_weekday {
+            (0..self.points.len())
+                .rev()
+                .filter(|&i| self.points[i].at < at && self.points[i].mark != Mark::Excluded)
+                .take(6)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let own_day = own.len() >= 3;
+        let recent: &[usize] = if own_day { &own } else { recent };
         let levels: Vec<f64> = recent.iter().map(|&i| d(i)).collect();
         let level = median(&levels).unwrap_or(0.0);
-        let t_level = self.points[recent[recent.len() / 2]].at;
+        let t_level = recent.iter().map(|&i| self.points[i].at).sum::<i64>() / recent.len() as i64;
         // the trend: the median slope between points a level-length apart, never across a reset
         let tail = &normal[normal.len().saturating_sub(2 * l)..];
         let mut slopes = Vec::new();
-        for j in 0..tail.len().saturating_sub(l) {
+        for j in 0..tail
+            .len()
+            .saturating_sub(l)
+            .min(if own_day { 0 } else { usize::MAX })
+        {
             let (a, b) = (self.points[tail[j]], self.points[tail[j + l]]);
             let crosses = self.resets.iter().any(|&r| a.at < r && b.at >= r);
             if !crosses && b.at > a.at {
@@ -601,22 +701,61 @@ impl Detector {
             }
         };
         let k = self.settings.sensitivity;
-        let sd = spread.max(floor);
+        // a level read off few points is itself uncertain by sd / sqrt(n); and a day seen
+        // for the first time follows the known day's shape only so far: how far its own
+        // points stray from one level says how far (a Saturday's later, flatter morning)
+        let (level_error, own_spread) = if own_day {
+            let stray = mad(&levels, level);
+            let stray = if profile.multiplicative && level != 0.0 {
+                stray / level.abs() * e
+            } else {
+                stray
+            };
+            (
+                (1.0 + 1.0 / recent.len() as f64).sqrt() * few_points_widening(recent.len() - 1),
+                stray,
+            )
+        } else {
+            (1.0, 0.0)
+        };
+        let sd = spread.max(floor).max(own_spread) * level_error;
         let half = k * sd;
         // a count is skewed: its square root has a steady spread (sd / 2 sqrt(E)), so
         // the range is taken there: (sqrt(E) +- w)^2. A count expected at 1 can well be
         // 6; one expected at 2 has no lower bound but zero.
         let r = e.sqrt();
-        if profile.poisson && r > 0.0 && expected > 0.0 {
+        let (lower, upper) = if profile.poisson && r > 0.0 && expected > 0.0 {
             let w = k * sd / (2.0 * r);
             let lower = if r > w {
                 (r - w).powi(2)
             } else {
                 expected - half
             };
-            return (expected, lower, (r + w).powi(2));
+            (lower, (r + w).powi(2))
+        } else {
+            (expected - half, expected + half)
+        };
+        if !own_day {
+            return (expected, lower, upper);
         }
-        (expected, expected - half, expected + half)
+        // a day seen for the first time may keep to its own last hours rather than to
+        // the known day's shape (a Saturday's night runs on past a weekday's morning):
+        // the range takes in those hours' values too, with the same spread
+        let own_values: Vec<f64> = recent.iter().map(|&i| self.points[i].value).collect();
+        let lowest = own_values.iter().copied().fold(f64::INFINITY, f64::min);
+        let highest = own_values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let scale = |v: f64| {
+            if profile.multiplicative && e > 0.0 {
+                v.abs() / e
+            } else {
+                1.0
+            }
+        };
+        (
+            expected,
+            lower.min(lowest - half * scale(lowest)),
+            upper.max(highest + half * scale(highest)),
+        )
     }
 }
 
@@ -648,8 +787,13 @@ mod tests {
         let v = run(DetectorSettings::default(), DAY, &values);
         assert_eq!(v[0].judgement, Judgement::Learning);
         assert!(v[0].expected.is_none());
-        assert_eq!(v[13].judgement, Judgement::Learning);
-        assert_eq!(v[14].judgement, Judgement::Normal);
+        // a daily series is judged from its eighth point, with a band as wide as seven
+        // points of history make it
+        assert_eq!(v[6].judgement, Judgement::Learning);
+        assert_eq!(v[7].judgement, Judgement::Normal);
+        let early = v[7].upper.unwrap() - v[7].lower.unwrap();
+        let later = v[29].upper.unwrap() - v[29].lower.unwrap();
+        assert!(early > later, "{early} vs {later}");
         assert_eq!(v[30].judgement, Judgement::Anomaly(AnomalyKind::Spike));
         let (lo, hi) = (v[30].lower.unwrap(), v[30].upper.unwrap());
         assert!(
@@ -728,7 +872,11 @@ mod tests {
             v[24 * 25 + 12].judgement,
             Judgement::Anomaly(AnomalyKind::Drop)
         );
-        assert!(v[24 * 25 + 12].reason.contains("hour-of-day"));
+        assert!(
+            v[24 * 25 + 12].reason.contains("hour-of-day"),
+            "{}",
+            v[24 * 25 + 12].reason
+        );
     }
 
     #[test]
@@ -748,7 +896,10 @@ mod tests {
         assert!(
             v.iter().filter(|x| x.is_anomaly()).count() == 1,
             "{:?}",
-            v[26]
+            v.iter()
+                .enumerate()
+                .filter(|x| x.1.is_anomaly())
+                .collect::<Vec<_>>()
         );
         // freshness: hours since the newest row, about 1 to 3, then 30
         let mut fresh: Vec<f64> = (0..30).map(|i| 3_600.0 * (1 + i % 3) as f64).collect();

@@ -7,10 +7,13 @@
 //!   and how one is fitted;
 //! - `detector`: the judging and learning, point after point, with level shifts, hard
 //!   rules (zero, missing load, stale freshness) and resets;
+//! - `incident`: consecutive anomalies as one incident, with its start, end and worst
+//!   point;
 //! - `series`: the `timestamp,value` CSV that `assay history backtest` reads and
 //!   `assay history export` writes.
 
 pub mod detector;
+pub mod incident;
 pub mod robust;
 pub mod season;
 pub mod series;
@@ -125,7 +128,8 @@ pub struct DetectorSettings {
     pub seasonality: Seasonality,
     /// the last day of each month has a season of its own
     pub month_end: bool,
-    /// points of history before anything is judged; None: two weeks' worth (at least 10)
+    /// points of history before anything is judged; None: a day and a half of points
+    /// for series of several a day, 7 for slower ones
     pub min_history: Option<usize>,
     /// the series is a freshness (seconds since the newest value): its growing past
     /// its usual range is a missing load
@@ -226,11 +230,19 @@ pub struct Verdict {
     pub reason: String,
     /// a level shift: the time (UTC seconds) from which the baseline re-learns
     pub reset_from: Option<i64>,
+    /// an anomaly: when the incident it belongs to began (UTC seconds; its own time
+    /// when it opens one). The points of one incident are one alert.
+    pub incident: Option<i64>,
 }
 
 impl Verdict {
     pub fn is_anomaly(&self) -> bool {
         matches!(self.judgement, Judgement::Anomaly(_))
+    }
+
+    /// An anomaly that continues an incident already open at the point before.
+    pub fn continues_incident(&self, at: i64) -> bool {
+        self.incident.is_some_and(|start| start < at)
     }
 }
 

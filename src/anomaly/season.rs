@@ -3,7 +3,7 @@
 //! of the day, days or hours of the week); its profile is each phase's typical share of
 //! the level (or offset from it, for series that reach zero or below).
 
-use super::robust::{mad, median, sliding_medians};
+use super::robust::{few_points_widening, mad, median, sliding_medians};
 
 pub const DAY: i64 = 86_400;
 pub const WEEK: i64 = 7 * DAY;
@@ -79,6 +79,8 @@ pub fn is_month_end(step: i64, t: i64) -> bool {
 #[derive(Debug, Clone)]
 pub struct Profile {
     pub season: Season,
+    /// the season in words, for reasons
+    pub note: String,
     /// factors (multiplicative) or offsets (additive), one per phase
     pub values: Vec<f64>,
     pub multiplicative: bool,
@@ -138,13 +140,29 @@ impl Profile {
         level_points: usize,
     ) -> Option<Profile> {
         let phases = season.phases(step)?;
+        let mut note = season.describe(step).to_string();
+        // how many numbers the season learns: a phase's median of k points sits closer
+        // to them than to the next point
+        let learned;
         let values = if season == Season::Weekly && step < DAY {
-            two_factor(step, points, multiplicative)?
+            let (values, weekdays, own) = hour_of_week(step, points, multiplicative)?;
+            let per_day = phases / 7;
+            learned = (per_day + 7) as f64 + own * phases as f64;
+            note = format!(
+                "hour-of-week seasonality (hour of day, day of week at {:.0}%, each day's own shape at {:.0}%)",
+                weekdays * 100.0,
+                own * 100.0
+            );
+            values
         } else {
-            shares(season, step, points, multiplicative)?
+            let (values, weight) = shares(season, step, points, multiplicative)?;
+            // pooled toward neutral, the phases learn that much of their own
+            learned = 1.0 + (phases as f64 - 1.0) * weight;
+            values
         };
         let mut profile = Profile {
             season,
+            note,
             values,
             multiplicative,
             poisson: counts && multiplicative,
@@ -168,19 +186,13 @@ impl Profile {
         // it fits its own points closer than the next one: the errors measured here are
         // smaller than those to come by sqrt((1 + 1.57/k) / (1 - 1/k)); few errors
         // measure a spread loosely, which widens it too (as a t-distribution does)
-        // hour of day times day of week learns 24 + 7 numbers, not 168
-        let learned = if season == Season::Weekly && step < DAY {
-            Season::Daily.phases(step).unwrap_or(phases).max(7)
-        } else {
-            phases
-        };
         let k = if phases > 1 {
-            (points.len() as f64 / learned as f64).max(1.5)
+            (points.len() as f64 / learned).max(1.5)
         } else {
             f64::INFINITY
         };
         let unseen = ((1.0 + 1.57 / k) / (1.0 - 1.0 / k)).sqrt();
-        let few = (1.0 + 4.0 / errors.len().max(1) as f64).sqrt();
+        let few = few_points_widening(errors.len().saturating_sub(1));
         let measured = if profile.poisson {
             let centered: Vec<f64> = errors.iter().map(|e| e - center).collect();
             relative_beyond_poisson(&centered, &expected)
@@ -195,7 +207,7 @@ impl Profile {
         let kept = &abs[..abs.len() - abs.len() / 50];
         // a phase's median of k points sits closer to those points than to the next one:
         // by about sqrt(1 - 1/k), which would favour many phases seen few times
-        let per_phase = points.len() as f64 / learned as f64;
+        let per_phase = points.len() as f64 / learned;
         let fitted = (1.0 - 1.0 / per_phase.max(1.5)).sqrt();
         profile.misfit = kept.iter().sum::<f64>() / kept.len().max(1) as f64 / fitted;
         Some(profile)
@@ -210,12 +222,13 @@ fn shares(
     step: i64,
     points: &[(i64, f64)],
     multiplicative: bool,
-) -> Option<Vec<f64>> {
+) -> Option<(Vec<f64>, f64)> {
     let phases = season.phases(step)?;
     let neutral = if multiplicative { 1.0 } else { 0.0 };
     if phases == 1 {
-        return Some(vec![neutral]);
+        return Some((vec![neutral], 1.0));
     }
+    // one whole cycle, every phase seen: a phase seen once is pooled (see `pool`)
     let n = points.len();
     if n < 2 * phases {
         return None;
@@ -235,26 +248,127 @@ fn shares(
         };
         by_phase[season.phase(step, t)].push(share);
     }
-    let mut out = Vec::with_capacity(phases);
-    for shares in &by_phase {
-        if shares.len() < 2 {
-            return None;
-        }
-        let m = median(shares).unwrap_or(neutral);
-        // a phase that is mostly empty (a night without loads) still scales with the
-        // level, a little: dividing by its share must stay finite
-        out.push(if multiplicative { m.max(0.05) } else { m });
+    if by_phase.iter().any(|p| p.is_empty()) {
+        return None;
     }
-    Some(out)
+    let (pooled, weight) = pool(&by_phase, neutral, None);
+    // a phase that is mostly empty (a night without loads) still scales with the level,
+    // a little: dividing by its share must stay finite
+    Some((
+        pooled
+            .into_iter()
+            .map(|m| if multiplicative { m.max(0.05) } else { m })
+            .collect(),
+        weight,
+    ))
 }
 
-/// Hour of day and day of week for a series of several points a day: the day's shape,
-/// then each weekday's share of the week from the days' levels. Far fewer numbers to
-/// learn than one per hour of the week, so two weeks of history are enough.
-fn two_factor(step: i64, points: &[(i64, f64)], multiplicative: bool) -> Option<Vec<f64>> {
+/// Effects grouped by phase, pooled toward neutral (partial pooling): each phase's median
+/// is trusted by how much the phases differ from each other (their spread, beyond what
+/// noise alone would give) against how noisy a phase's own few samples are. A phase
+/// seen many times keeps its own value; one seen once, in a series whose phases hardly
+/// differ, stays near neutral; one never seen is neutral. Returns the pooled values and
+/// the weight given to the phases' own medians (the mean over seen phases).
+/// `sample_noise`: the variance of one sample when the caller knows it otherwise (a
+/// day's level read off its hours), used while no phase was seen twice.
+pub fn pool(groups: &[Vec<f64>], neutral: f64, sample_noise: Option<f64>) -> (Vec<f64>, f64) {
+    let medians: Vec<Option<f64>> = groups.iter().map(|g| median(g)).collect();
+    // the noise of one sample around its phase's median, from phases seen twice or more
+    let mut deviations = Vec::new();
+    let mut dof = 0.0;
+    for (g, m) in groups.iter().zip(&medians) {
+        if let (Some(m), true) = (m, g.len() >= 2) {
+            deviations.extend(g.iter().map(|x| x - m));
+            dof += (g.len() - 1) as f64 / g.len() as f64;
+        }
+    }
+    let noise = (!deviations.is_empty())
+        .then(|| {
+            let s = mad(&deviations, 0.0);
+            // deviations from a median of few samples understate the noise
+            s * s * deviations.len() as f64 / dof.max(1e-9)
+        })
+        .or(sample_noise);
+    // second differences of the phases' medians, in their cyclic order: 6 s^2 each
+    let roughness = (noise.is_none() && medians.len() >= 5 && medians.iter().all(Option::is_some))
+        .then(|| {
+            let m: Vec<f64> = medians.iter().map(|m| m.unwrap_or(neutral)).collect();
+            let k = m.len();
+            let second: Vec<f64> = (0..k)
+                .map(|i| m[(i + k - 1) % k] - 2.0 * m[i] + m[(i + 1) % k])
+                .collect();
+            let s = mad(&second, 0.0);
+            s * s / 6.0
+        });
+    let seen: Vec<(f64, usize)> = medians
+        .iter()
+        .zip(groups)
+        .filter_map(|(m, g)| m.map(|m| (m - neutral, g.len())))
+        .collect();
+    let k = seen.len().max(1) as f64;
+    let between = seen.iter().map(|(e, _)| e * e).sum::<f64>() / k;
+    let values: Vec<f64> = medians
+        .iter()
+        .zip(groups)
+        .map(|(m, g)| {
+            let Some(m) = m else { return neutral };
+            let n = g.len() as f64;
+            let w = match noise {
+                Some(s2) => {
+                    let tau2 = (between
+                        - seen.iter().map(|(_, n)| s2 / *n as f64).sum::<f64>() / k)
+                        .max(0.0);
+                    if tau2 + s2 / n > 0.0 {
+                        tau2 / (tau2 + s2 / n)
+                    } else {
+                        1.0
+                    }
+                }
+                // no phase seen twice: the noise is read off how unevenly neighbouring
+                // phases follow each other (a day's shape is smooth, noise is not)
+                None => match roughness {
+                    Some(r2) if between + r2 > 0.0 => between / (between + r2 / n),
+                    _ => n / (n + 1.0),
+                },
+            };
+            neutral + w * (m - neutral)
+        })
+        .collect();
+    let weights: Vec<f64> = values
+        .iter()
+        .zip(&medians)
+        .filter_map(|(v, m)| {
+            m.filter(|m| (m - neutral).abs() > 0.0)
+                .map(|m| (v - neutral) / (m - neutral))
+        })
+        .collect();
+    let weight = if weights.is_empty() {
+        0.0
+    } else {
+        weights.iter().sum::<f64>() / weights.len() as f64
+    };
+    (values, weight)
+}
+
+/// The hour-of-week season of a series of several points a day, in three parts, each
+/// pooled (see `pool`): the day's shape (hour of day), each weekday's level (day of
+/// week), and each weekday's own shape (a Saturday's morning starts later). The first
+/// two are learned from a few days; the third takes over as weeks accumulate. Returns
+/// the values per hour of the week and how much of each weekday's level and own shape
+/// was used.
+fn hour_of_week(
+    step: i64,
+    points: &[(i64, f64)],
+    multiplicative: bool,
+) -> Option<(Vec<f64>, f64, f64)> {
     let per_day = Season::Daily.phases(step)?;
-    let hours = shares(Season::Daily, step, points, multiplicative)?;
+    let neutral = if multiplicative { 1.0 } else { 0.0 };
+    let (hours, _) = shares(Season::Daily, step, points, multiplicative)?;
+    let remove = |v: f64, f: f64| if multiplicative { v / f } else { v - f };
+    // each day's level, and each point's share of it beyond the day's shape
     let mut days: Vec<(i64, f64)> = Vec::new();
+    let mut level_errors: Vec<f64> = Vec::new();
+    let mut shape: Vec<Vec<f64>> = vec![Vec::new(); 7 * per_day];
     let mut start = 0;
     while start < points.len() {
         let day = Season::Daily.cycle(step, points[start].0);
@@ -264,34 +378,57 @@ fn two_factor(step: i64, points: &[(i64, f64)], multiplicative: bool) -> Option<
         }
         let d: Vec<f64> = points[start..end]
             .iter()
-            .map(|&(t, v)| {
-                let f = hours[Season::Daily.phase(step, t)];
-                if multiplicative {
-                    v / f
-                } else {
-                    v - f
-                }
-            })
+            .map(|&(t, v)| remove(v, hours[Season::Daily.phase(step, t)]))
             .collect();
         // a day seen in less than half its steps says little of its level
         if d.len() * 2 >= per_day {
-            days.push((day * DAY, median(&d).unwrap_or(0.0)));
+            let level = median(&d).unwrap_or(0.0);
+            days.push((day * DAY, level));
+            if !multiplicative || level > 0.0 {
+                // how far a day's level read off its points may be off: the spread of
+                // its points around it, over the square root of their number (a median's
+                // error is 1.25 times a mean's)
+                let stray = mad(&d, level) / if multiplicative { level } else { 1.0 };
+                level_errors.push(1.25 * stray / (d.len() as f64).sqrt());
+            }
+            if !multiplicative || level > 0.0 {
+                for (&(t, _), x) in points[start..end].iter().zip(&d) {
+                    shape[Season::Weekly.phase(step, t)].push(remove(*x, level));
+                }
+            }
         }
         start = end;
     }
-    let weekdays = shares(Season::Weekly, DAY, &days, multiplicative)?;
-    Some(
-        (0..7 * per_day)
-            .map(|h| {
-                let (hour, day) = (hours[h % per_day], weekdays[h / per_day]);
-                if multiplicative {
-                    hour * day
-                } else {
-                    hour + day
-                }
-            })
-            .collect(),
-    )
+    if days.len() < 7 {
+        return None;
+    }
+    // each day's level against the week around it
+    let levels: Vec<f64> = days.iter().map(|d| d.1).collect();
+    let weekly = sliding_medians(&levels, 7, |i| i.saturating_sub(3));
+    let day_noise = median(&level_errors).map(|e| e * e);
+    let mut by_weekday: Vec<Vec<f64>> = vec![Vec::new(); 7];
+    for (i, &(t, level)) in days.iter().enumerate() {
+        if multiplicative && weekly[i] == 0.0 {
+            continue;
+        }
+        by_weekday[Season::Weekly.phase(DAY, t)].push(remove(level, weekly[i]));
+    }
+    let (weekdays, weekday_weight) = pool(&by_weekday, neutral, day_noise);
+    // a weekday's own shape seen once says nothing of the next one: its hours follow the
+    // weather and the week's business, smoothly, so their roughness is no measure of
+    // noise; it takes over only as the same hour of the week is seen again
+    let (own, own_weight) = pool(&shape, neutral, Some(f64::INFINITY));
+    let values = (0..7 * per_day)
+        .map(|h| {
+            let parts = [hours[h % per_day], weekdays[h / per_day], own[h]];
+            if multiplicative {
+                parts.iter().product::<f64>().max(0.05 * parts[0].min(1.0))
+            } else {
+                parts.iter().sum()
+            }
+        })
+        .collect();
+    Some((values, weekday_weight, own_weight))
 }
 
 /// How far each point of a deseasonalised series falls from the level of the
@@ -307,7 +444,9 @@ pub fn forecast_errors(
     level_points: usize,
     relative: bool,
 ) -> (Vec<f64>, Vec<f64>) {
-    let l = level_points.max(2).min(d.len().saturating_sub(2)).max(1);
+    // few points: a shorter level, so that there are errors enough to measure (a third
+    // of the points for the level, two thirds judged)
+    let l = level_points.max(2).min(d.len() / 3).max(1);
     let mut errors = Vec::with_capacity(d.len());
     let mut expected = Vec::with_capacity(d.len());
     if d.len() <= l {
@@ -409,7 +548,14 @@ mod tests {
         let weekly = Profile::fit(Season::Weekly, DAY, &points, true, false, 7).unwrap();
         assert!((weekly.at(2) - 0.5).abs() < 0.02, "{:?}", weekly.values);
         assert!(weekly.misfit < none.misfit / 10.0);
-        // a phase seen once is not enough
-        assert!(Profile::fit(Season::Weekly, DAY, &points[..10], true, false, 7).is_none());
+        // one cycle is not enough: a trend would look like a season
+        assert!(Profile::fit(Season::Weekly, DAY, &points[..13], true, false, 7).is_none());
+        // two are, each weekday's share pooled toward the others by how noisy it is
+        let early = Profile::fit(Season::Weekly, DAY, &points[..14], true, false, 7).unwrap();
+        assert!(
+            early.at(2) < 0.6 && early.at(2) > 0.45,
+            "{:?}",
+            early.values
+        );
     }
 }
