@@ -261,6 +261,17 @@ pub struct AnomalyVerdict {
     pub upper: Option<f64>,
     pub kind: Option<String>,
     pub reason: String,
+    /// an anomaly: the incident it belongs to
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<IncidentRef>,
+}
+
+/// The incident an anomaly belongs to: when it began, and whether this point opened it
+/// (one alert per incident: only a new one is notified).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IncidentRef {
+    pub start: String,
+    pub new: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -674,6 +685,7 @@ mod tests {
                 upper: None,
                 kind: None,
                 reason: "learning".into(),
+                incident: None,
             },
         });
         let json = serde_json::to_value([&schema, &anomaly]).unwrap();

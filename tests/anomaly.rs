@@ -63,7 +63,7 @@ fn backtest_judges_every_row_causally_and_explains_each_verdict() {
         ] {
             assert!(pt.get(key).is_some(), "point {i} has no {key}: {pt}");
         }
-        if i < 14 {
+        if i < 7 {
             // learning: no guess
             assert!(
                 pt["expected"].is_null() && pt["lower"].is_null() && pt["upper"].is_null(),
@@ -110,9 +110,40 @@ fn backtest_judges_every_row_causally_and_explains_each_verdict() {
         points[40]
     );
     assert!(
-        doc["series"]["step"] == "daily" && doc["settings"]["min_history"] == 14,
+        doc["series"]["step"] == "daily" && doc["settings"]["min_history"] == 7,
         "{doc}"
     );
+    // the spike, the zero, and the spikes that became a level shift: three incidents,
+    // each anomaly naming the one it belongs to
+    let incidents = doc["incidents"].as_array().unwrap();
+    let spans: Vec<(&str, &str, &str)> = incidents
+        .iter()
+        .map(|i| {
+            (
+                i["start"].as_str().unwrap(),
+                i["end"].as_str().unwrap(),
+                i["kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        vec![
+            ("2026-02-14T06:00:00Z", "2026-02-14T06:00:00Z", "spike"),
+            ("2026-02-24T06:00:00Z", "2026-02-24T06:00:00Z", "zero"),
+            (
+                "2026-03-06T06:00:00Z",
+                "2026-03-08T06:00:00Z",
+                "level_shift"
+            ),
+        ],
+        "{}",
+        serde_json::to_string_pretty(incidents).unwrap()
+    );
+    assert_eq!(incidents[2]["points"], 3);
+    assert_eq!(incidents[1]["worst"]["value"], 0.0);
+    assert_eq!(points[61]["incident"], "2026-03-06T06:00:00Z");
+    assert!(points[59]["incident"].is_null());
 
     // the table shows the anomalies
     let table = p.assay(&["history", "backtest", "orders.csv"]);
@@ -120,7 +151,7 @@ fn backtest_judges_every_row_causally_and_explains_each_verdict() {
     assert!(
         table
             .stdout
-            .contains("80 points, daily; 14 learning; 5 anomalies"),
+            .contains("80 points, daily; 7 learning; 5 anomalies in 3 incidents"),
         "{}",
         table.stdout
     );
@@ -200,9 +231,20 @@ fn backtest_infers_hourly_steps_and_days_of_week() {
         .assay(&["history", "backtest", "hourly.csv", "-o", "json"])
         .json();
     assert_eq!(doc["series"]["step"], "hourly");
-    assert_eq!(doc["settings"]["min_history"], 336);
+    // judged from a day and a half of points
+    assert_eq!(doc["settings"]["min_history"], 36);
     let points = doc["points"].as_array().unwrap();
-    assert!(points[335]["expected"].is_null() && points[336]["expected"].is_number());
+    assert!(points[35]["expected"].is_null() && points[36]["expected"].is_number());
+    // the first weekend is judged before it was ever seen, without alerting; from the
+    // second week on the reason names the hour-of-week season
+    assert!(
+        points[24 * 20 + 12]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("hour-of-week"),
+        "{}",
+        points[24 * 20 + 12]
+    );
     let flagged: Vec<usize> = (0..points.len())
         .filter(|&i| points[i]["anomaly"] == true)
         .collect();

@@ -1134,4 +1134,35 @@ fn a_scan_notifies_anomalies_with_their_range() {
         "{}",
         slack.body
     );
+
+    // one alert per incident: the next scan still finds the table empty, which goes on
+    // from the incident already told (its result says so) and is not notified again
+    let conn = duckdb::Connection::open(p.path().join("db.duckdb")).unwrap();
+    conn.execute_batch("DELETE FROM t;").unwrap();
+    drop(conn);
+    let again = p.assay(&["scan", "--now", "2025-01-08T00:00:00Z", "-o", "json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    fn incident(v: &Value) -> Option<Value> {
+        match v {
+            Value::Object(m) if m.get("type") == Some(&Value::from("anomaly")) => {
+                m.get("incident").cloned()
+            }
+            Value::Object(m) => m.values().find_map(incident),
+            Value::Array(a) => a.iter().find_map(incident),
+            _ => None,
+        }
+    }
+    let told = incident(&again.json()).expect("the anomaly names its incident");
+    assert_eq!(told["start"], "2025-01-07T00:00:00Z", "{told}");
+    assert_eq!(told["new"], false, "{told}");
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "no second alert for the same incident"
+    );
+    // back to normal, then empty again: a new incident, told
+    scan(9, 500);
+    scan(10, 0);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 4, "{requests:?}");
 }

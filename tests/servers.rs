@@ -1034,6 +1034,7 @@ fn history_is_recorded_whole_and_read_back_on_every_engine() {
                             upper: Some(20.0),
                             reason: "far above 20".into(),
                             reset_from: None,
+                            incident: None,
                         },
                     )]
                     .into()

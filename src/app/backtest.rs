@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::AppError;
+use crate::anomaly::incident::{incidents, Incident};
 use crate::anomaly::series::{self, describe_step, timestamp_text};
 use crate::anomaly::{
     excluded_range, sensitivity_of, show, Detector, DetectorSettings, Direction, Seasonality,
@@ -135,6 +136,24 @@ fn json_text(file: &str, step: i64, settings: &DetectorSettings, judged: &[Judge
                 "kind": v.and_then(|v| v.judgement.kind()).map(|k| k.as_str()),
                 "outcome": v.map_or("not_measured", |v| v.judgement.as_str()),
                 "reason": v.map_or("no value".to_string(), |v| v.reason.clone()),
+                "incident": v.and_then(|v| v.incident).map(timestamp_text),
+            })
+        })
+        .collect();
+    let incidents: Vec<serde_json::Value> = incidents_of(judged)
+        .iter()
+        .map(|i| {
+            json!({
+                "start": timestamp_text(i.start),
+                "end": timestamp_text(i.end),
+                "points": i.points,
+                "kind": i.kind.as_str(),
+                "worst": {
+                    "timestamp": timestamp_text(i.worst.at),
+                    "value": i.worst.value,
+                    "expected": i.worst.expected,
+                    "kind": i.worst.kind.as_str(),
+                },
             })
         })
         .collect();
@@ -153,11 +172,21 @@ fn json_text(file: &str, step: i64, settings: &DetectorSettings, judged: &[Judge
             "month_end": settings.month_end,
         },
         "anomalies": judged.iter().filter(|j| j.verdict.as_ref().is_some_and(Verdict::is_anomaly)).count(),
+        "incidents": incidents,
         "points": points,
     });
     let mut s = serde_json::to_string_pretty(&doc).expect("a backtest serializes");
     s.push('\n');
     s
+}
+
+/// The incidents of a backtest: its anomalies, consecutive ones as one.
+fn incidents_of(judged: &[Judged]) -> Vec<Incident> {
+    incidents(
+        judged
+            .iter()
+            .filter_map(|j| Some((j.at, j.value?, j.verdict.as_ref()?))),
+    )
 }
 
 /// A line for the series, then one per anomaly.
@@ -177,13 +206,15 @@ fn table_text(file: &str, step: i64, judged: &[Judged]) -> String {
     let name = Path::new(file)
         .file_name()
         .map_or(PathBuf::from(file), PathBuf::from);
+    let incidents = incidents_of(judged).len();
     let mut out = format!(
-        "{}: {} points, {}; {learning} learning; {} anomal{}\n",
+        "{}: {} points, {}; {learning} learning; {} anomal{} in {incidents} incident{}\n",
         name.display(),
         judged.len(),
         describe_step(step),
         anomalies.len(),
-        if anomalies.len() == 1 { "y" } else { "ies" }
+        if anomalies.len() == 1 { "y" } else { "ies" },
+        if incidents == 1 { "" } else { "s" }
     );
     if anomalies.is_empty() {
         return out;

@@ -75,7 +75,9 @@ pub fn notices(results: &Results, on: &[NotifyOn]) -> Vec<Notice> {
         {
             for m in &d.monitors {
                 let Some(anomaly) = m.anomaly() else { continue };
-                if !m.alerts() {
+                // one alert per incident: a point that continues one was told already
+                let goes_on = anomaly.verdict.incident.as_ref().is_some_and(|i| !i.new);
+                if !m.alerts() || goes_on {
                     continue;
                 }
                 let a = &anomaly.verdict;

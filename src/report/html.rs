@@ -548,12 +548,30 @@ fn chart_description(series: &Series, plot: &Plot) -> String {
         day(plot.t1),
         num(lowest),
         num(highest),
-        match series.points.iter().filter(|p| p.anomaly.is_some()).count() {
-            0 => String::new(),
-            1 => "; 1 anomaly".to_string(),
-            n => format!("; {n} anomalies"),
+        match (
+            series.points.iter().filter(|p| p.anomaly.is_some()).count(),
+            incident_starts(series).len()
+        ) {
+            (0, _) => String::new(),
+            (1, _) => "; 1 anomaly".to_string(),
+            (n, 1) => format!("; {n} anomalies in 1 incident"),
+            (n, i) => format!("; {n} anomalies in {i} incidents"),
         }
     )
+}
+
+/// The times of the anomalies that open an incident: those whose point before (with a
+/// value) was no anomaly. The rest of an incident is drawn small: one mark per incident.
+fn incident_starts(series: &Series) -> std::collections::HashSet<i64> {
+    let mut starts = std::collections::HashSet::new();
+    let mut before = false;
+    for p in series.points.iter().filter(|p| p.value.is_some()) {
+        if p.anomaly.is_some() && !before {
+            starts.insert(p.at);
+        }
+        before = p.anomaly.is_some();
+    }
+    starts
 }
 
 /// The grid (the same for every chart: GRID, once per page), three y ticks, and the
@@ -676,15 +694,16 @@ fn point_marks(
     } else {
         Vec::new()
     };
+    let starts = incident_starts(series);
     for p in points {
         let Some(v) = p.value else { continue };
         if series.points.len() > 60 && p.anomaly.is_none() && !marked.contains(&p.at) {
             continue;
         }
-        let (class, r) = if p.anomaly.is_some() {
-            ("pt anomaly", 4.5)
-        } else {
-            ("pt", 2.0)
+        let (class, r) = match &p.anomaly {
+            Some(_) if starts.contains(&p.at) => ("pt anomaly", 4.5),
+            Some(_) => ("pt anomaly goes-on", 2.5),
+            None => ("pt", 2.0),
         };
         let _ = write!(
             svg,

@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 
 use super::history::{Accepted, MonitorPoint, PointOutcome, Verdicts};
 use super::profile::Point;
-use crate::anomaly::series::infer_step;
+use crate::anomaly::series::{infer_step, timestamp_text};
 use crate::anomaly::{AnomalyKind, Detector, DetectorSettings, Judgement, Mark, Past, Verdict};
 use crate::config::AnomalyConfig;
 use crate::model::threshold::Level;
-use crate::results::{AnomalyResult, AnomalyVerdict, MonitorOutcome, MonitorResult};
+use crate::results::{AnomalyResult, AnomalyVerdict, IncidentRef, MonitorOutcome, MonitorResult};
 use crate::timestamp::parse_timestamp;
 
 /// A series: dataset path (within its data source), column, metric.
@@ -77,7 +77,10 @@ pub fn rebuild(
                 _ => Mark::Normal,
             }
         };
-        d.push(Past { at, value, mark });
+        d.push(
+            Past { at, value, mark },
+            row.outcome == PointOutcome::Anomaly,
+        );
         if let Some(from) = row.reset_from {
             d.reset(from);
         }
@@ -118,7 +121,7 @@ pub fn judge(
             .collect();
         let mut detector = rebuild(settings, rows, &accepts, now.timestamp());
         let verdict = detector.judge(now.timestamp(), value);
-        results.push(monitor_result(p, value, &verdict, level));
+        results.push(monitor_result(p, value, &verdict, level, now.timestamp()));
         verdicts.insert((p.column.clone(), p.metric.clone()), verdict);
     }
     (verdicts, results)
@@ -152,7 +155,7 @@ impl super::monitor::Monitor for AnomalyMonitor {
     }
 }
 
-fn monitor_result(p: &Point, value: f64, v: &Verdict, level: Level) -> MonitorResult {
+fn monitor_result(p: &Point, value: f64, v: &Verdict, level: Level, at: i64) -> MonitorResult {
     let outcome = match v.judgement {
         Judgement::Learning => MonitorOutcome::Learning,
         Judgement::Excluded => MonitorOutcome::Excluded,
@@ -171,6 +174,10 @@ fn monitor_result(p: &Point, value: f64, v: &Verdict, level: Level) -> MonitorRe
             upper: v.upper,
             kind: v.judgement.kind().map(|k| k.as_str().to_string()),
             reason: v.reason.clone(),
+            incident: v.incident.map(|start| IncidentRef {
+                start: timestamp_text(start),
+                new: !v.continues_incident(at),
+            }),
         },
     })
 }
