@@ -276,11 +276,11 @@ fn main() {
 /// (`ASSAY_ANOMALY_STRICT=1` fails on those too).
 const FLOORS: &[(&str, f64, f64)] = &[
     ("daily, seeded", 0.95, 0.02),
-    ("hourly, seeded", 0.72, 0.07),
-    ("hourly 14 days, seeded", 0.30, 0.23),
+    ("hourly, seeded", 0.81, 0.04),
+    ("hourly 14 days, seeded", 0.47, 0.11),
     ("births daily, real", 0.97, 0.0),
-    ("load hourly + incidents, real", 0.59, 0.10),
-    ("load hourly 14 days + incidents, real", 0.75, 0.08),
-    ("load hourly clean, real", 0.0, 0.13),
-    ("demand half-hourly clean, real", 0.0, 0.29),
+    ("load hourly + incidents, real", 0.92, 0.04),
+    ("load hourly 14 days + incidents, real", 0.86, 0.03),
+    ("load hourly clean, real", 0.0, 0.03),
+    ("demand half-hourly clean, real", 0.0, 0.10),
 ];

@@ -451,7 +451,7 @@ impl Detector {
             (Some(&a), Some(&b)) => (a, b),
             _ => (0, 0),
         };
-        let regular: Vec<(i64, f64)> = self.points
+        let shaping: Vec<&Past> = self.points
             [first..=last.min(self.points.len().saturating_sub(1))]
             .iter()
             .filter(|p| {
@@ -461,8 +461,9 @@ impl Detector {
                 )
             })
             .filter(|p| !month_end(p.at))
-            .map(|p| (p.at, p.value))
             .collect();
+        let regular: Vec<(i64, f64)> = shaping.iter().map(|p| (p.at, p.value)).collect();
+        let flagged: Vec<bool> = shaping.iter().map(|p| p.mark != Mark::Normal).collect();
         let values: Vec<f64> = all.iter().map(|p| p.1).collect();
         let kind = if values.iter().all(|v| *v >= 0.0 && v.fract() == 0.0) {
             SeriesKind::Count
@@ -486,7 +487,8 @@ impl Detector {
         let mut best: Option<Profile> = None;
         let mut note = String::new();
         for &season in candidates {
-            let Some(p) = Profile::fit(season, step, &regular, multiplicative, counts, l) else {
+            let Some(p) = Profile::fit(season, step, &regular, &flagged, multiplicative, counts, l)
+            else {
                 continue;
             };
             match &best {
@@ -523,18 +525,25 @@ impl Detector {
                     _ => "a seasonality",
                 }
             );
-            Profile::fit(Season::None, step, &regular, multiplicative, counts, l).unwrap_or(
-                Profile {
-                    season: Season::None,
-                    note: Season::None.describe(step).to_string(),
-                    values: vec![if multiplicative { 1.0 } else { 0.0 }],
-                    multiplicative,
-                    poisson: false,
-                    inflation: 1.0,
-                    spread: 0.0,
-                    misfit: 0.0,
-                },
+            Profile::fit(
+                Season::None,
+                step,
+                &regular,
+                &flagged,
+                multiplicative,
+                counts,
+                l,
             )
+            .unwrap_or(Profile {
+                season: Season::None,
+                note: Season::None.describe(step).to_string(),
+                values: vec![if multiplicative { 1.0 } else { 0.0 }],
+                multiplicative,
+                poisson: false,
+                inflation: 1.0,
+                spread: 0.0,
+                misfit: 0.0,
+            })
         });
         let phases = profile.season.phases(step).unwrap_or(1);
         let mut changes = vec![(0u32, 0u32); phases];

@@ -130,11 +130,14 @@ impl Profile {
 
     /// Fit `season` to points (time, value), oldest first. None when some phase has
     /// fewer than two points: too little to say what that phase is like.
-    /// `level_points` consecutive points make a level (for the spread).
+    /// `level_points` consecutive points make a level (for the spread). `flagged[i]`:
+    /// point i was judged an anomaly (it shapes the season, not the tail of the errors;
+    /// shorter than `points`: the rest were not).
     pub fn fit(
         season: Season,
         step: i64,
         points: &[(i64, f64)],
+        flagged: &[bool],
         multiplicative: bool,
         counts: bool,
         level_points: usize,
@@ -180,7 +183,7 @@ impl Profile {
             .zip(&factors)
             .map(|(&(_, v), &f)| profile.remove(v, f))
             .collect();
-        let (errors, expected) = forecast_errors(&d, &factors, level_points, multiplicative);
+        let (errors, expected, at) = forecast_errors(&d, &factors, level_points, multiplicative);
         let center = median(&errors).unwrap_or(0.0);
         // a phase learned from k points is itself off by about 1.25 sigma / sqrt(k), and
         // it fits its own points closer than the next one: the errors measured here are
@@ -199,8 +202,28 @@ impl Profile {
         } else {
             mad(&errors, center)
         };
-        profile.spread = measured * unseen * few;
-        profile.inflation = unseen * few;
+        // real metrics wander further than a normal distribution of that MAD would (a hot
+        // week of electricity load, a busy season): when the errors' tail is heavier,
+        // the range widens by as much, so that a swing as large as ones the history
+        // holds is no anomaly
+        let normal = |j: &usize| !flagged.get(at[*j]).copied().unwrap_or(false);
+        let tail = if profile.poisson {
+            let z: Vec<f64> = (0..errors.len())
+                .filter(normal)
+                .map(|j| {
+                    (errors[j] - center) / (measured.powi(2) + 1.0 / expected[j].max(1e-9)).sqrt()
+                })
+                .collect();
+            tail_heaviness(&z, 1.0)
+        } else {
+            let z: Vec<f64> = (0..errors.len())
+                .filter(normal)
+                .map(|j| errors[j] - center)
+                .collect();
+            tail_heaviness(&z, measured)
+        };
+        profile.spread = measured * unseen * few * tail;
+        profile.inflation = unseen * few * tail;
         let mut abs: Vec<f64> = errors.iter().map(|e| (e - center).abs()).collect();
         abs.sort_by(|a, b| a.total_cmp(b));
         // the largest 2% are left out: anomalies the learning period let in
@@ -437,20 +460,22 @@ fn hour_of_week(
 /// unexplained (a weekend judged against the week's level), so it chooses seasons.
 /// `relative`: as shares of the level, for counts, whose noise grows with their level
 /// (after a level shift to twice the rows, the wobble doubles too); each with the
-/// expected value in the series' own units (level times the point's season `factors`).
+/// expected value in the series' own units (level times the point's season `factors`)
+/// and the index of the point it is for.
 pub fn forecast_errors(
     d: &[f64],
     factors: &[f64],
     level_points: usize,
     relative: bool,
-) -> (Vec<f64>, Vec<f64>) {
+) -> (Vec<f64>, Vec<f64>, Vec<usize>) {
     // few points: a shorter level, so that there are errors enough to measure (a third
     // of the points for the level, two thirds judged)
     let l = level_points.max(2).min(d.len() / 3).max(1);
     let mut errors = Vec::with_capacity(d.len());
     let mut expected = Vec::with_capacity(d.len());
+    let mut at = Vec::with_capacity(d.len());
     if d.len() <= l {
-        return (errors, expected);
+        return (errors, expected, at);
     }
     // the level before point i: the median of d[i - l..i]
     let levels = sliding_medians(&d[..d.len() - 1], l, |j| j);
@@ -462,8 +487,23 @@ pub fn forecast_errors(
             true => continue,
         }
         expected.push(level * factors[i]);
+        at.push(i);
     }
-    (errors, expected)
+    (errors, expected, at)
+}
+
+/// How much heavier than a normal distribution's the tail of errors `z` is, whose
+/// spread (standard deviation, MAD-based) is `sigma`: their 95th percentile over a
+/// normal's (1.96 sigma), at least 1. Fewer than 50 errors say too little of a tail.
+pub fn tail_heaviness(z: &[f64], sigma: f64) -> f64 {
+    const Z95: f64 = 1.959_964;
+    if z.len() < 50 || sigma <= 0.0 {
+        return 1.0;
+    }
+    let mut abs: Vec<f64> = z.iter().map(|v| v.abs()).collect();
+    let k = (abs.len() * 95 / 100).min(abs.len() - 1);
+    let (_, q, _) = abs.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
+    (*q / (Z95 * sigma)).max(1.0)
 }
 
 /// The relative noise of a count beyond its Poisson part: the s for which relative
@@ -519,6 +559,63 @@ mod tests {
     }
 
     #[test]
+    fn heavy_tails_widen_the_range_and_flagged_points_do_not() {
+        // a deterministic stand-in for normal noise: quantiles of a normal at evenly
+        // spaced probabilities (their 95th percentile is 1.96 sigma)
+        let quantile = |p: f64| {
+            // Abramowitz and Stegun 26.2.23, within 4.5e-4
+            let q = p.min(1.0 - p);
+            let t = (-2.0 * q.ln()).sqrt();
+            let x = t
+                - (2.515517 + 0.802853 * t + 0.010328 * t * t)
+                    / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t);
+            if p < 0.5 {
+                -x
+            } else {
+                x
+            }
+        };
+        let normal: Vec<f64> = (1..=200)
+            .map(|i| quantile((i as f64 - 0.5) / 200.0))
+            .collect();
+        let sigma = mad(&normal, 0.0);
+        assert!(tail_heaviness(&normal, sigma) < 1.15);
+        // the same middle with a tail three times as far (a hot week of load)
+        let heavy: Vec<f64> = normal
+            .iter()
+            .map(|v| if v.abs() > 1.5 * sigma { v * 3.0 } else { *v })
+            .collect();
+        assert!(tail_heaviness(&heavy, mad(&heavy, 0.0)) > 2.0);
+        // too few errors say nothing of a tail
+        assert_eq!(tail_heaviness(&heavy[..40], sigma), 1.0);
+
+        // a daily series with a wobble, and big swings on some days: flagged as anomalies,
+        // they shape the season but do not widen the range; as normal points they do
+        let day = DAY;
+        let mut points: Vec<(i64, f64)> = (0..120)
+            .map(|i| {
+                (
+                    i * day,
+                    1000.0 + [0.0, 12.0, -9.0, 5.0, -14.0, 8.0, -3.0][i as usize % 7],
+                )
+            })
+            .collect();
+        let mut flagged = vec![false; points.len()];
+        for i in (10..120).step_by(10) {
+            points[i].1 *= 1.6;
+            flagged[i] = true;
+        }
+        let kept = Profile::fit(Season::None, day, &points, &flagged, true, false, 7).unwrap();
+        let widened = Profile::fit(Season::None, day, &points, &[], true, false, 7).unwrap();
+        assert!(
+            widened.spread > 2.0 * kept.spread,
+            "{} vs {}",
+            widened.spread,
+            kept.spread
+        );
+    }
+
+    #[test]
     fn month_ends() {
         let t = |s: &str| {
             chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
@@ -544,14 +641,14 @@ mod tests {
                 (t, if weekend { 500.0 } else { 1000.0 } + noise)
             })
             .collect();
-        let none = Profile::fit(Season::None, DAY, &points, true, false, 7).unwrap();
-        let weekly = Profile::fit(Season::Weekly, DAY, &points, true, false, 7).unwrap();
+        let none = Profile::fit(Season::None, DAY, &points, &[], true, false, 7).unwrap();
+        let weekly = Profile::fit(Season::Weekly, DAY, &points, &[], true, false, 7).unwrap();
         assert!((weekly.at(2) - 0.5).abs() < 0.02, "{:?}", weekly.values);
         assert!(weekly.misfit < none.misfit / 10.0);
         // one cycle is not enough: a trend would look like a season
-        assert!(Profile::fit(Season::Weekly, DAY, &points[..13], true, false, 7).is_none());
+        assert!(Profile::fit(Season::Weekly, DAY, &points[..13], &[], true, false, 7).is_none());
         // two are, each weekday's share pooled toward the others by how noisy it is
-        let early = Profile::fit(Season::Weekly, DAY, &points[..14], true, false, 7).unwrap();
+        let early = Profile::fit(Season::Weekly, DAY, &points[..14], &[], true, false, 7).unwrap();
         assert!(
             early.at(2) < 0.6 && early.at(2) > 0.45,
             "{:?}",
