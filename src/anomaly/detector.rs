@@ -443,23 +443,41 @@ impl Detector {
             .iter()
             .map(|&i| (self.points[i].at, self.points[i].value))
             .collect();
-        // the season is learned from the spikes and drops flagged meanwhile too: a
-        // weekend judged before the weekly season was known is flagged, and kept out of
-        // the season it belongs to, it would be flagged every week. One real spike moves
-        // a phase's median little.
+        // the season is learned from the runs of spikes and drops flagged meanwhile too:
+        // a weekend judged before the weekly season was known is flagged, and kept out of
+        // the season it belongs to, it would be flagged every week. A spike on its own
+        // (a duplicate load) is no season: in a phase seen twice it would make the same
+        // hour a week later look like a drop. One that comes back a week later or
+        // earlier is one (a Monday's busy first hour).
         let (first, last) = match (idx.first(), idx.last()) {
             (Some(&a), Some(&b)) => (a, b),
             _ => (0, 0),
         };
-        let shaping: Vec<&Past> = self.points
-            [first..=last.min(self.points.len().saturating_sub(1))]
-            .iter()
-            .filter(|p| {
-                matches!(
-                    p.mark,
-                    Mark::Normal | Mark::Flagged(AnomalyKind::Spike | AnomalyKind::Drop)
-                )
+        let last = last.min(self.points.len().saturating_sub(1));
+        let seasonal_flag = |i: usize| {
+            matches!(
+                self.points[i].mark,
+                Mark::Flagged(AnomalyKind::Spike | AnomalyKind::Drop)
+            )
+        };
+        let flagged_at = |t: i64| {
+            let j = self.points.partition_point(|p| p.at < t);
+            j < self.points.len() && self.points[j].at == t && seasonal_flag(j)
+        };
+        let in_run = |i: usize| {
+            let at = self.points[i].at;
+            (i > 0 && seasonal_flag(i - 1))
+                || (i + 1 < self.points.len() && seasonal_flag(i + 1))
+                || flagged_at(at - WEEK)
+                || flagged_at(at + WEEK)
+        };
+        let shaping: Vec<&Past> = (first..=last)
+            .filter(|&i| match self.points[i].mark {
+                Mark::Normal => true,
+                Mark::Flagged(AnomalyKind::Spike | AnomalyKind::Drop) => in_run(i),
+                _ => false,
             })
+            .map(|i| &self.points[i])
             .filter(|p| !month_end(p.at))
             .collect();
         let regular: Vec<(i64, f64)> = shaping.iter().map(|p| (p.at, p.value)).collect();
@@ -885,6 +903,40 @@ mod tests {
             v[24 * 25 + 12].reason.contains("hour-of-day"),
             "{}",
             v[24 * 25 + 12].reason
+        );
+    }
+
+    #[test]
+    fn a_duplicate_load_is_not_expected_again_a_week_later() {
+        // an hourly count whose weekends are flatter and later than its weekdays
+        let values: Vec<f64> = (0..24 * 21)
+            .map(|i| {
+                let (day, hour) = (i / 24, i % 24);
+                // 1970-01-01 was a Thursday: days 2 and 3 of each week are the weekend
+                let weekend = matches!(day % 7, 2 | 3);
+                let busy = if weekend {
+                    (10..20).contains(&hour)
+                } else {
+                    (7..19).contains(&hour)
+                };
+                let level = match (weekend, busy) {
+                    (false, true) => 3_000.0,
+                    (true, true) => 1_200.0,
+                    _ => 300.0,
+                };
+                level + noisy(i) / 5.0
+            })
+            .collect();
+        let mut loaded = values.clone();
+        let twice = 24 * 9 + 12;
+        loaded[twice] *= 2.0;
+        let v = run(DetectorSettings::default(), H, &loaded);
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| v[i].is_anomaly()).collect();
+        assert_eq!(flagged, vec![twice], "{}", v[twice + 168].reason);
+        assert!(
+            v[twice + 168].reason.contains("hour-of-week"),
+            "{}",
+            v[twice + 168].reason
         );
     }
 
