@@ -319,7 +319,7 @@ fn the_documented_schema_matches_a_scans_document() {
                     Some("anomaly") => {
                         assert_eq!(m["outcome"], "learning", "{m}");
                         assert!(m["expected"].is_null() && m["upper"].is_null(), "{m}");
-                        assert!(m["reason"].as_str().unwrap().contains("1 of 14"), "{m}");
+                        assert!(m["reason"].as_str().unwrap().contains("1 of 7"), "{m}");
                     }
                     other => panic!("a monitor of type {other:?}"),
                 }

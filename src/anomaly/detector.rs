@@ -671,24 +671,7 @@ impl Detector {
             let p = self.points[i];
             profile.remove(p.value, seasonal(p.at))
         };
-        // in a series' first week a day of the week comes for the first time (the first
-        // Saturday): nothing says what its level is but its own points so far
-        let first_of_weekday = self.step < DAY
-            && fit.profile.season != Season::Weekly
-            && normal
-                .first()
-                .is_some_and(|&i| self.points[i].at > at - WEEK + self.step / 2);
-        // its newest points, flagged ones too (judged against the wrong day, they were its
-        // level): a local level, which follows an unknown day's own shape
-        let own: Vec<usize> = if first_of_weekday {
-            (0..self.points.len())
-                .rev()
-                .filter(|&i| self.points[i].at < at && self.points[i].mark != Mark::Excluded)
-                .take(6)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let own = self.own_day(fit, at, normal);
         let own_day = own.len() >= 3;
         let recent: &[usize] = if own_day { &own } else { recent };
         let levels: Vec<f64> = recent.iter().map(|&i| d(i)).collect();
@@ -712,21 +695,6 @@ impl Detector {
         let f = seasonal(at);
         let expected = profile.apply(level + slope * (at - t_level) as f64, f);
         let e = expected.abs();
-        let spread = if profile.poisson {
-            // noise beyond Poisson's, and Poisson's own, at this expected count
-            ((profile.spread * e).powi(2) + e * profile.inflation.powi(2)).sqrt()
-        } else if profile.multiplicative {
-            profile.spread * e
-        } else {
-            profile.spread
-        };
-        let floor = {
-            let relative = e * RELATIVE_FLOOR;
-            match fit.kind {
-                SeriesKind::Count => relative.max(e.sqrt()).max(1.0),
-                SeriesKind::Measure => relative.max(f64::EPSILON),
-            }
-        };
         let k = self.settings.sensitivity;
         // a level read off few points is itself uncertain by sd / sqrt(n); and a day seen
         // for the first time follows the known day's shape only so far: how far its own
@@ -745,7 +713,7 @@ impl Detector {
         } else {
             (1.0, 0.0)
         };
-        let sd = spread.max(floor).max(own_spread) * level_error;
+        let sd = spread_at(fit, e).max(own_spread) * level_error;
         let half = k * sd;
         // a count is skewed: its square root has a steady spread (sd / 2 sqrt(E)), so
         // the range is taken there: (sqrt(E) +- w)^2. A count expected at 1 can well be
@@ -784,6 +752,45 @@ impl Detector {
             upper.max(highest + half * scale(highest)),
         )
     }
+
+    /// In a series' first week a day of the week comes for the first time (the first
+    /// Saturday): nothing says what its level is but its own points so far. Its newest
+    /// points, flagged ones too (judged against the wrong day, they were its level): a
+    /// local level, which follows an unknown day's own shape. Empty on any other day.
+    fn own_day(&self, fit: &Fit, at: i64, normal: &[usize]) -> Vec<usize> {
+        let first_of_weekday = self.step < DAY
+            && fit.profile.season != Season::Weekly
+            && normal
+                .first()
+                .is_some_and(|&i| self.points[i].at > at - WEEK + self.step / 2);
+        if !first_of_weekday {
+            return Vec::new();
+        }
+        (0..self.points.len())
+            .rev()
+            .filter(|&i| self.points[i].at < at && self.points[i].mark != Mark::Excluded)
+            .take(6)
+            .collect()
+    }
+}
+
+/// The spread (a standard deviation) of a point expected at `e`, floors included.
+fn spread_at(fit: &Fit, e: f64) -> f64 {
+    let profile = &fit.profile;
+    let spread = if profile.poisson {
+        // noise beyond Poisson's, and Poisson's own, at this expected count
+        ((profile.spread * e).powi(2) + e * profile.inflation.powi(2)).sqrt()
+    } else if profile.multiplicative {
+        profile.spread * e
+    } else {
+        profile.spread
+    };
+    let relative = e * RELATIVE_FLOOR;
+    let floor = match fit.kind {
+        SeriesKind::Count => relative.max(e.sqrt()).max(1.0),
+        SeriesKind::Measure => relative.max(f64::EPSILON),
+    };
+    spread.max(floor)
 }
 
 #[cfg(test)]

@@ -206,35 +206,39 @@ impl Profile {
         // week of electricity load, a busy season): when the errors' tail is heavier,
         // the range widens by as much, so that a swing as large as ones the history
         // holds is no anomaly
-        let normal = |j: &usize| !flagged.get(at[*j]).copied().unwrap_or(false);
+        let normal: Vec<usize> = (0..errors.len())
+            .filter(|&j| !flagged.get(at[j]).copied().unwrap_or(false))
+            .collect();
         let tail = if profile.poisson {
-            let z: Vec<f64> = (0..errors.len())
-                .filter(normal)
-                .map(|j| {
+            let z: Vec<f64> = normal
+                .iter()
+                .map(|&j| {
                     (errors[j] - center) / (measured.powi(2) + 1.0 / expected[j].max(1e-9)).sqrt()
                 })
                 .collect();
             tail_heaviness(&z, 1.0)
         } else {
-            let z: Vec<f64> = (0..errors.len())
-                .filter(normal)
-                .map(|j| errors[j] - center)
-                .collect();
+            let z: Vec<f64> = normal.iter().map(|&j| errors[j] - center).collect();
             tail_heaviness(&z, measured)
         };
         profile.spread = measured * unseen * few * tail;
         profile.inflation = unseen * few * tail;
-        let mut abs: Vec<f64> = errors.iter().map(|e| (e - center).abs()).collect();
-        abs.sort_by(|a, b| a.total_cmp(b));
-        // the largest 2% are left out: anomalies the learning period let in
-        let kept = &abs[..abs.len() - abs.len() / 50];
-        // a phase's median of k points sits closer to those points than to the next one:
-        // by about sqrt(1 - 1/k), which would favour many phases seen few times
-        let per_phase = points.len() as f64 / learned;
-        let fitted = (1.0 - 1.0 / per_phase.max(1.5)).sqrt();
-        profile.misfit = kept.iter().sum::<f64>() / kept.len().max(1) as f64 / fitted;
+        profile.misfit = misfit(&errors, center, points.len() as f64 / learned);
         Some(profile)
     }
+}
+
+/// How badly a season fits: the mean absolute error, its largest 2% left out (anomalies
+/// the learning period let in), corrected for how closely phases of `per_phase` points
+/// each fit their own points.
+fn misfit(errors: &[f64], center: f64, per_phase: f64) -> f64 {
+    let mut abs: Vec<f64> = errors.iter().map(|e| (e - center).abs()).collect();
+    abs.sort_by(|a, b| a.total_cmp(b));
+    let kept = &abs[..abs.len() - abs.len() / 50];
+    // a phase's median of k points sits closer to those points than to the next one:
+    // by about sqrt(1 - 1/k), which would favour many phases seen few times
+    let fitted = (1.0 - 1.0 / per_phase.max(1.5)).sqrt();
+    kept.iter().sum::<f64>() / kept.len().max(1) as f64 / fitted
 }
 
 /// Each phase's typical share of the level (or offset from it): every point against the
