@@ -8,10 +8,14 @@ pub const MAD_TO_SIGMA: f64 = 1.4826;
 /// The median of `values` (None when empty). NaNs are not expected: callers keep only
 /// measured numbers.
 pub fn median(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
+    median_in_place(&mut values.to_vec())
+}
+
+/// The median of `values`, which it reorders: no copy, for a caller that owns a buffer.
+pub fn median_in_place(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
         return None;
     }
-    let mut v = values.to_vec();
     let n = v.len();
     // selection, not a sort: linear time
     let (below, mid, _) = v.select_nth_unstable_by(n / 2, |a, b| a.total_cmp(b));

@@ -3,7 +3,7 @@
 //! of the day, days or hours of the week); its profile is each phase's typical share of
 //! the level (or offset from it, for series that reach zero or below).
 
-use super::robust::{few_points_widening, mad, median, sliding_medians};
+use super::robust::{few_points_widening, mad, median, median_in_place, sliding_medians};
 
 pub const DAY: i64 = 86_400;
 pub const WEEK: i64 = 7 * DAY;
@@ -233,8 +233,12 @@ impl Profile {
 /// each fit their own points.
 fn misfit(errors: &[f64], center: f64, per_phase: f64) -> f64 {
     let mut abs: Vec<f64> = errors.iter().map(|e| (e - center).abs()).collect();
-    abs.sort_by(|a, b| a.total_cmp(b));
-    let kept = &abs[..abs.len() - abs.len() / 50];
+    let keep = abs.len() - abs.len() / 50;
+    if keep < abs.len() {
+        // the smallest `keep` first, in any order: a selection, not a sort
+        abs.select_nth_unstable_by(keep, |a, b| a.total_cmp(b));
+    }
+    let kept = &abs[..keep];
     // a phase's median of k points sits closer to those points than to the next one:
     // by about sqrt(1 - 1/k), which would favour many phases seen few times
     let fitted = (1.0 - 1.0 / per_phase.max(1.5)).sqrt();
@@ -521,28 +525,36 @@ pub fn relative_beyond_poisson(r: &[f64], expected: &[f64]) -> f64 {
     if n == 0 {
         return 0.0;
     }
-    let median_at = |s2: f64| {
-        let scaled: Vec<f64> = (0..n)
-            .map(|i| r[i] * r[i] / (s2 + 1.0 / expected[i].max(1e-9)))
-            .collect();
-        median(&scaled).unwrap_or(0.0)
+    // one buffer for every step of the search: this runs for each season tried, at
+    // every fit
+    let squares: Vec<f64> = r[..n].iter().map(|x| x * x).collect();
+    let poisson: Vec<f64> = expected[..n].iter().map(|e| 1.0 / e.max(1e-9)).collect();
+    let mut scaled = vec![0.0; n];
+    let mut median_at = |s2: f64| {
+        for i in 0..n {
+            scaled[i] = squares[i] / (s2 + poisson[i]);
+        }
+        median_in_place(&mut scaled).unwrap_or(0.0)
     };
     if median_at(0.0) <= CHI2_MEDIAN {
         return 0.0;
     }
-    let (mut lo, mut hi) = (
-        0.0f64,
-        r.iter().map(|x| x * x).fold(1e-12, f64::max) / CHI2_MEDIAN,
-    );
-    for _ in 0..40 {
-        let mid = (lo + hi) / 2.0;
+    // the variance sought lies between nothing and the largest square's: bisected on a
+    // log scale, to a ten-thousandth of itself
+    let mut hi = squares.iter().copied().fold(1e-12, f64::max) / CHI2_MEDIAN;
+    let mut lo = hi * 1e-12;
+    if median_at(lo) <= CHI2_MEDIAN {
+        return lo.sqrt();
+    }
+    while hi > lo * 1.0001 {
+        let mid = (lo * hi).sqrt();
         if median_at(mid) > CHI2_MEDIAN {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    ((lo + hi) / 2.0).sqrt()
+    (lo * hi).sqrt().sqrt()
 }
 
 #[cfg(test)]
