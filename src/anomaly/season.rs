@@ -540,13 +540,13 @@ pub fn relative_beyond_poisson(r: &[f64], expected: &[f64]) -> f64 {
         return 0.0;
     }
     // the variance sought lies between nothing and the largest square's: bisected on a
-    // log scale, to a ten-thousandth of itself
+    // log scale, to a thousandth of itself (its square root, the spread, to half that)
     let mut hi = squares.iter().copied().fold(1e-12, f64::max) / CHI2_MEDIAN;
     let mut lo = hi * 1e-12;
     if median_at(lo) <= CHI2_MEDIAN {
         return lo.sqrt();
     }
-    while hi > lo * 1.0001 {
+    while hi > lo * 1.001 {
         let mid = (lo * hi).sqrt();
         if median_at(mid) > CHI2_MEDIAN {
             lo = mid;
