@@ -326,3 +326,56 @@ fn event_text(e: &EventRow) -> String {
     .trim()
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_become_lines_with_their_words() {
+        let between = threshold_lines(r#"{"must_be_between":{"greater_than":1,"less_than":5}}"#);
+        assert_eq!(
+            between,
+            vec![
+                (1.0, "threshold: must be between greater than 1".to_string()),
+                (5.0, "threshold: must be between less than 5".to_string()),
+            ]
+        );
+        assert_eq!(
+            threshold_lines(r#"{"must_be": 0, "metric": "percent"}"#),
+            vec![(0.0, "threshold: must be 0".to_string())]
+        );
+        assert!(threshold_lines("not json").is_empty());
+        assert!(threshold_lines("[1, 2]").is_empty());
+    }
+
+    #[test]
+    fn a_checks_unit_comes_from_its_threshold() {
+        assert_eq!(check_unit(r#"{"metric":"percent"}"#).as_deref(), Some("%"));
+        assert_eq!(check_unit(r#"{"unit":"hour"}"#).as_deref(), Some("hours"));
+        assert_eq!(check_unit(r#"{"must_be": 0}"#), None);
+        assert_eq!(check_unit("{"), None);
+    }
+
+    #[test]
+    fn an_empty_history_is_a_page_without_a_range() {
+        let read = ReportHistory {
+            series: Vec::new(),
+            events: Vec::new(),
+            checks: Vec::new(),
+        };
+        let page = history_page(read, 0, &[]);
+        assert_eq!(page.title, "Data quality report");
+        assert!(page.range.is_none() && !page.single_run);
+        assert!(page.datasets.is_empty() && page.data_sources.is_empty());
+    }
+
+    #[test]
+    fn the_worst_outcome_ranks_as_the_results_do() {
+        assert_eq!(worst(Vec::new()), None);
+        assert_eq!(
+            worst([Outcome::Pass, Outcome::Fail, Outcome::Warn]),
+            Some(Outcome::Fail)
+        );
+    }
+}
