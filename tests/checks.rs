@@ -854,6 +854,48 @@ fn files_data_source_reads_csv_parquet_and_json() {
 }
 
 #[test]
+fn csv_files_read_as_duckdb_sniffs_them_whatever_their_name_and_shape() {
+    // a CSV file is sniffed once when the data source opens (delimiter, header, types,
+    // date formats) and read with what was found: the same reading read_csv_auto gives
+    let p = Project::empty();
+    p.write(
+        "data/o'brien;x.csv",
+        "id;when\n1;27/05/2025\n2;28/05/2025\n3;\n",
+    );
+    p.write("data/empty.csv", "id,name\n");
+    p.write(
+        "assay.yml",
+        "data_sources:\n  - {name: f, type: files, connection: {root: data}}\n",
+    );
+    p.write(
+        "a.yml",
+        "dataset: \"f/o'brien;x.csv\"\ncolumns:\n  - name: id\n    data_type: bigint\n  - name: when\n    data_type: date\n    checks:\n      - missing:\n      - invalid:\n          valid_min: '2025-05-28'\nchecks:\n  - schema:\n  - row_count: {threshold: {must_be: 3}}\n",
+    );
+    p.write(
+        "b.yml",
+        "dataset: f/empty.csv\nchecks:\n  - row_count: {threshold: {must_be: 0}}\n",
+    );
+    let run = p.assay(&["verify", "a.yml", "b.yml", "-o", "json"]);
+    let r = run.json();
+    assert_eq!(run.code, 1, "{r}");
+    assert_eq!(
+        r["datasets"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "schema")
+            .unwrap()["outcome"],
+        "pass",
+        "{r}"
+    );
+    assert_eq!(check(&r, "checks/row_count")["outcome"], "pass", "{r}");
+    assert_eq!(diag(&r, "columns/when/missing", "missing_count"), json!(1));
+    // 27/05/2025 is a date before the 28th: read as a date, not as text
+    assert_eq!(diag(&r, "columns/when/invalid", "invalid_count"), json!(1));
+    assert_eq!(r["datasets"][1]["checks"][0]["outcome"], "pass", "{r}");
+}
+
+#[test]
 fn results_carry_attributes_names_and_settings() {
     let p = Project::duckdb(PEOPLE);
     let (_, r) = p.verify_json(

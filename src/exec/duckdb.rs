@@ -57,6 +57,30 @@ pub fn reader_sql(path: &Path) -> String {
     format!("{func}({quoted})")
 }
 
+/// A CSV file's reader with what DuckDB's sniffer found in it written out (delimiter,
+/// quoting, header, each column's type, date formats): `FROM read_csv(...)`. A view over
+/// `read_csv_auto` sniffs the file again each time a statement binds it, which cost more
+/// than the statement on small files; the sniffer's own prompt reads the file exactly as
+/// `read_csv_auto` would. None for other files, or when the sniffer says nothing usable
+/// (the view then reads with `read_csv_auto`, whose error names what is wrong).
+fn sniffed_reader(conn: &Connection, path: &Path) -> Option<String> {
+    if !matches!(reader_sql(path).split('(').next(), Some("read_csv_auto")) {
+        return None;
+    }
+    let quoted = format!("'{}'", path.to_string_lossy().replace('\'', "''"));
+    let prompt: String = conn
+        .query_row(
+            &format!("SELECT Prompt FROM sniff_csv({quoted})"),
+            [],
+            |r| r.get(0),
+        )
+        .ok()?;
+    let prompt = prompt.trim().trim_end_matches(';').trim();
+    prompt
+        .starts_with("FROM read_csv(")
+        .then(|| prompt.to_string())
+}
+
 /// Run writing statements in one transaction on `conn`, their values bound as
 /// parameters: all of them are written, or none.
 pub fn execute_writes(conn: &Connection, statements: &[Statement]) -> Result<(), ExecError> {
@@ -222,12 +246,19 @@ impl DuckDbExecutor {
                 file_errors.insert(view.clone(), format!("file '{}' {why}", path.display()));
                 continue;
             }
-            let sql = format!(
-                "CREATE OR REPLACE VIEW {} AS SELECT * FROM {}",
-                dialect.quote_ident(view),
-                reader_sql(path)
-            );
-            match conn.execute_batch(&sql) {
+            let create = |from: String| {
+                conn.execute_batch(&format!(
+                    "CREATE OR REPLACE VIEW {} AS SELECT * {from}",
+                    dialect.quote_ident(view)
+                ))
+            };
+            let plain = || create(format!("FROM {}", reader_sql(path)));
+            let created = match sniffed_reader(&conn, path) {
+                // a prompt DuckDB cannot take back is read the plain way
+                Some(sniffed) => create(sniffed).or_else(|_| plain()),
+                None => plain(),
+            };
+            match created {
                 Ok(()) => readable.push(path.clone()),
                 Err(e) => {
                     file_errors.insert(
