@@ -46,7 +46,7 @@ pub fn stem_of(rel: &str) -> Option<&str> {
 /// The SQL function that reads a data file, chosen by its extension.
 pub fn reader_sql(path: &Path) -> String {
     let name = path.to_string_lossy().to_ascii_lowercase();
-    let quoted = format!("'{}'", path.to_string_lossy().replace('\'', "''"));
+    let quoted = path_literal(path);
     let func = if name.ends_with(".parquet") {
         "read_parquet"
     } else if name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson") {
@@ -55,6 +55,11 @@ pub fn reader_sql(path: &Path) -> String {
         "read_csv_auto"
     };
     format!("{func}({quoted})")
+}
+
+/// A file's path as a SQL string literal.
+fn path_literal(path: &Path) -> String {
+    format!("'{}'", path.to_string_lossy().replace('\'', "''"))
 }
 
 /// A CSV file's reader with what DuckDB's sniffer found in it written out (delimiter,
@@ -67,10 +72,9 @@ fn sniffed_reader(conn: &Connection, path: &Path) -> Option<String> {
     if !matches!(reader_sql(path).split('(').next(), Some("read_csv_auto")) {
         return None;
     }
-    let quoted = format!("'{}'", path.to_string_lossy().replace('\'', "''"));
     let prompt: String = conn
         .query_row(
-            &format!("SELECT Prompt FROM sniff_csv({quoted})"),
+            &format!("SELECT Prompt FROM sniff_csv({})", path_literal(path)),
             [],
             |r| r.get(0),
         )
@@ -158,10 +162,7 @@ fn lock_down(conn: &Connection, allowed: &[PathBuf], memory_limit: &str) -> duck
         memory_limit.replace('\'', "''")
     ))?;
     if !allowed.is_empty() {
-        let paths: Vec<String> = allowed
-            .iter()
-            .map(|p| format!("'{}'", p.to_string_lossy().replace('\'', "''")))
-            .collect();
+        let paths: Vec<String> = allowed.iter().map(|p| path_literal(p)).collect();
         conn.execute_batch(&format!("SET allowed_paths = [{}]", paths.join(", ")))?;
     }
     conn.execute_batch("SET enable_external_access = false; SET lock_configuration = true")
