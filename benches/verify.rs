@@ -1,19 +1,21 @@
 //! `scripts/bench`: assay against the same work written by hand.
 //!
-//! 1. For 1M, 5M and 10M rows: builds a DuckDB table, then times `assay verify` on a
-//!    contract with row_count, missing, duplicate, invalid and aggregate checks, and a
-//!    hand-written single query computing the same aggregates, each as its own process
-//!    on the same engine (the hand-written one is this binary re-run in query mode), and
-//!    records each process's peak memory (ru_maxrss from wait4).
+//! 1. For 10k, 1M, 10M (and 100M where 20 GB of disk are free) rows: builds a DuckDB
+//!    table, then times `assay verify` on a contract with row_count, missing, duplicate,
+//!    invalid and aggregate checks, and the same aggregates as a person writes them in
+//!    one query (`HAND_QUERY`), each as its own process on the same engine (the
+//!    hand-written one is this binary re-run in query mode), and records each process's
+//!    peak memory (ru_maxrss from wait4). The regression check: the catalog read's and
+//!    the metrics queries' times, apart, from one `assay verify -vv`.
 //! 2. Times start-up + parse + plan of a 1,000-check contract (`assay verify --plan`),
 //!    and parse + plan alone in-process; and parse + plan of 1,000 to 10,000 checks on
 //!    one dataset (`ASSAY_BENCH_ONLY=plan`), which must grow linearly.
-//! 3. PostgreSQL (ASSAY_TEST_POSTGRES_URL or the local default): a 10M-row table,
+//! 3. PostgreSQL (ASSAY_TEST_POSTGRES_URL or the local default): 1M- and 10M-row tables,
 //!    `assay verify` against the same work as one hand-written query through psql, and
 //!    the two ways of counting distinct values (COUNT(DISTINCT) inside the one query,
 //!    or GROUP BY queries of their own) timed through psql, which chose Postgres's.
 //! 4. MySQL/MariaDB (ASSAY_TEST_MYSQL_URL or the local default): the same distinct
-//!    counting comparison through the mariadb client, at 1M rows.
+//!    counting comparison through the mariadb client, at 1M and 10M rows.
 //!
 //! 5. Anomaly monitors (`ASSAY_BENCH_ONLY=anomaly`): `assay history backtest` of a
 //!    10,000-point hourly series through the binary, and the monitors' work inside a scan
@@ -36,11 +38,16 @@
 //!    x 365 daily points (bands, anomalies, checks, schema changes), rendered in process:
 //!    time and size.
 //!
-//! Prints tables; the targets are assay / hand-written <= 1.10 at 10M rows (DuckDB and
-//! Postgres), start-up plus parse and plan under 50 ms, assay's peak memory flat as
+//! 9. Soda Core v4 (`ASSAY_BENCH_ONLY=soda`; scripts/bench installs it from PyPI once,
+//!    into a cache outside the checkout): a 10,000-row DuckDB table end to end, assay
+//!    against `soda contract verify` with the same contract, and 100 contracts in one
+//!    assay run against 100 Soda runs.
+//!
+//! Prints tables; the targets are assay / hand-written <= 1.05 on every engine, 10k rows
+//! end to end at least 20x faster than Soda Core, start-up plus parse and plan under 50 ms, assay's peak memory flat as
 //! the table grows, a 10,000-point backtest under 1 s and under 1 ms of monitoring per
 //! series. ASSAY_BENCH_ONLY=duckdb|plan|capture|scan|scan_postgres|postgres|mysql|anomaly|
-//! channel|spark runs one part; Spark runs only when asked for by name.
+//! channel|report|soda|spark runs one part; Spark runs only when asked for by name.
 
 use std::path::Path;
 use std::process::Command;
@@ -48,13 +55,17 @@ use std::time::{Duration, Instant};
 
 const RUNS: usize = 7;
 
+/// The same aggregates as a person writes them: null counts from COUNT(*) - COUNT(x),
+/// invalid counts as one SUM(CASE ...) each, the engine's own AVG. (Not all of it is
+/// exact as assay must be: `NOT IN` follows MySQL's case-insensitive collation, and AVG
+/// of a decimal is a double on DuckDB and Spark.)
 const HAND_QUERY: &str = "SELECT
   COUNT(*),
-  COUNT(CASE WHEN status IS NULL THEN 1 END),
+  COUNT(*) - COUNT(status),
   COUNT(customer_id) - COUNT(DISTINCT customer_id),
   COUNT(id) - COUNT(DISTINCT id),
-  COUNT(CASE WHEN status IS NULL THEN NULL WHEN status IN ('placed', 'shipped', 'delivered', 'returned') THEN NULL ELSE 1 END),
-  COUNT(CASE WHEN amount IS NULL THEN NULL WHEN amount >= 0 THEN NULL ELSE 1 END),
+  SUM(CASE WHEN status NOT IN ('placed', 'shipped', 'delivered', 'returned') THEN 1 ELSE 0 END),
+  SUM(CASE WHEN amount < 0 THEN 1 ELSE 0 END),
   AVG(amount),
   MAX(amount)
 FROM main.orders";
@@ -128,6 +139,14 @@ fn main() {
         println!();
         capture_memory(assay, dir.path());
     }
+    if part("forms") {
+        println!();
+        forms_part(dir.path());
+    }
+    if part("soda") {
+        println!();
+        soda_part(assay, dir.path());
+    }
     if part("scan") {
         println!();
         scan_part(assay, dir.path());
@@ -178,21 +197,27 @@ fn duckdb_part(assay: &str, dir: &Path) {
     );
     println!();
     println!(
-        "{:>10}  {:>12}  {:>12}  {:>7}  {:>14}  {:>14}  {:>22}",
+        "{:>10}  {:>12}  {:>12}  {:>7}  {:>14}  {:>14}  {:>22}  {:>10}  {:>10}",
         "rows",
         "assay",
         "hand-written",
         "ratio",
         "assay peak RSS",
         "hand peak RSS",
-        "assay RSS w/o distinct"
+        "assay RSS w/o distinct",
+        "catalog",
+        "metrics"
     );
     let sizes: Vec<u64> = match std::env::var("ASSAY_BENCH_ROWS") {
         Ok(list) => list
             .split(',')
             .map(|n| n.trim().parse().expect("ASSAY_BENCH_ROWS: numbers"))
             .collect(),
-        Err(_) => vec![1_000_000, 5_000_000, 10_000_000],
+        // 100M rows take ~2 GB of disk while they are measured
+        Err(_) if free_bytes(dir) > 20_000_000_000 => {
+            vec![10_000, 1_000_000, 10_000_000, 100_000_000]
+        }
+        Err(_) => vec![10_000, 1_000_000, 10_000_000],
     };
     for rows in sizes {
         let db = dir.join(format!("bench_{rows}.duckdb"));
@@ -239,15 +264,18 @@ fn duckdb_part(assay: &str, dir: &Path) {
         assert_eq!(code, 0, "assay verify (no distinct) did not pass");
         let a = median(&mut assay_times);
         let h = median(&mut hand_times);
+        let (catalog, metrics) = phase_times(assay, dir, "contract.yml");
         println!(
-            "{:>10}  {:>10.1}ms  {:>10.1}ms  {:>7.3}  {:>10.1} MiB  {:>10.1} MiB  {:>18.1} MiB",
+            "{:>10}  {:>10.1}ms  {:>10.1}ms  {:>7.3}  {:>10.1} MiB  {:>10.1} MiB  {:>18.1} MiB  {:>8.1}ms  {:>8.1}ms",
             rows,
             ms(a),
             ms(h),
             a.as_secs_f64() / h.as_secs_f64(),
             assay_rss as f64 / 1024.0,
             hand_rss as f64 / 1024.0,
-            flat_rss as f64 / 1024.0
+            flat_rss as f64 / 1024.0,
+            catalog,
+            metrics
         );
         if std::env::var_os("ASSAY_BENCH_KEEP").is_none() {
             let _ = std::fs::remove_file(&db);
@@ -258,6 +286,323 @@ fn duckdb_part(assay: &str, dir: &Path) {
     }
 }
 
+/// Soda Core v4 from PyPI (in a virtual environment of its own, which scripts/bench
+/// installs once into a cache outside the checkout and names in ASSAY_SODA) against
+/// assay, each as its own process on the same DuckDB file and the same contract: a
+/// 10,000-row table end to end, then 100 contracts on 100 such tables in one assay run
+/// against 100 Soda runs (Soda verifies one contract per run). Soda's telemetry is off:
+/// nothing leaves the machine.
+fn soda_part(assay: &str, dir: &Path) {
+    const SODA_RUNS: usize = 9;
+    const TABLES: usize = 100;
+    let soda = std::env::var("ASSAY_SODA").expect("ASSAY_SODA: scripts/bench installs Soda Core");
+    let db = dir.join("soda.duckdb");
+    let _ = std::fs::remove_file(&db);
+    build_table(&db, 10_000);
+    {
+        let conn = duckdb::Connection::open(&db).unwrap();
+        for i in 0..TABLES {
+            conn.execute_batch(&format!("CREATE TABLE orders_{i} AS SELECT * FROM orders"))
+                .unwrap();
+        }
+    }
+    std::fs::write(
+        dir.join("assay.yml"),
+        format!(
+            "data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("soda_ds.yml"),
+        format!(
+            "type: duckdb\nname: bench\nconnection:\n  database: {}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("contract.yml"), CONTRACT).unwrap();
+    let soda_run = |contract: &str| -> Duration {
+        let (t, _, code) = run_measured(
+            Command::new(&soda)
+                .current_dir(dir)
+                .env("SODA_CORE_TELEMETRY_ENABLED", "false")
+                .args(["contract", "verify", "-ds", "soda_ds.yml", "-c", contract])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        );
+        assert_eq!(code, 0, "soda contract verify {contract} did not pass");
+        t
+    };
+    let assay_run = |contracts: &[String]| -> Duration {
+        let (t, _, code) = run_measured(
+            Command::new(assay)
+                .current_dir(dir)
+                .args(["verify", "-q"])
+                .args(contracts)
+                .stdout(std::process::Stdio::null()),
+        );
+        assert_eq!(code, 0, "assay verify did not pass");
+        t
+    };
+    let (mut a_times, mut s_times) = (Vec::new(), Vec::new());
+    for _ in 0..SODA_RUNS {
+        a_times.push(assay_run(&["contract.yml".to_string()]));
+        s_times.push(soda_run("contract.yml"));
+    }
+    let (a, s) = (median(&mut a_times), median(&mut s_times));
+    println!("Soda Core v4 ({soda}) against assay, DuckDB, the benchmark contract, {SODA_RUNS} runs each, median");
+    println!(
+        "  10,000 rows end to end: assay {:.1} ms, Soda {:.1} ms: assay is {:.1}x faster",
+        ms(a),
+        ms(s),
+        s.as_secs_f64() / a.as_secs_f64()
+    );
+    let contracts: Vec<String> = (0..TABLES)
+        .map(|i| {
+            let name = format!("contract_{i}.yml");
+            std::fs::write(
+                dir.join(&name),
+                CONTRACT.replace("bench/main/orders", &format!("bench/main/orders_{i}")),
+            )
+            .unwrap();
+            name
+        })
+        .collect();
+    let mut a_times: Vec<Duration> = (0..3).map(|_| assay_run(&contracts)).collect();
+    let a = median(&mut a_times);
+    let s: Duration = contracts.iter().map(|c| soda_run(c)).sum();
+    println!(
+        "  {TABLES} contracts on {TABLES} tables of 10,000 rows: one assay run {:.1} ms, {TABLES} Soda runs {:.1} ms: assay is {:.1}x faster",
+        ms(a),
+        ms(s),
+        s.as_secs_f64() / a.as_secs_f64()
+    );
+}
+
+/// The ways of writing one count, each in a query of its own over the four columns of
+/// the benchmark table: what the dialects' choices rest on (`Dialect::count_nulls`; the
+/// invalid count's CASE; the average as SUM and COUNT).
+const FORMS: &[(&str, &str)] = &[
+    ("nulls: COUNT(CASE)", "COUNT(CASE WHEN {c} IS NULL THEN 1 END)"),
+    ("nulls: COUNT(*) - COUNT(x)", "COUNT(*) - COUNT({c})"),
+    ("nulls: FILTER", "COUNT(*) FILTER (WHERE {c} IS NULL)"),
+    ("nulls: SUM(CASE)", "SUM(CASE WHEN {c} IS NULL THEN 1 ELSE 0 END)"),
+    (
+        "invalid: nested CASE",
+        "COUNT(CASE WHEN {s} IS NULL THEN NULL ELSE CASE WHEN {s} IN ('placed', 'shipped') THEN NULL ELSE 1 END END), \
+         COUNT(CASE WHEN {a} IS NULL THEN NULL ELSE CASE WHEN {a} >= 0 THEN NULL ELSE 1 END END)",
+    ),
+    (
+        "invalid: one CASE",
+        "COUNT(CASE WHEN {s} IS NULL THEN NULL WHEN {s} IN ('placed', 'shipped') THEN NULL ELSE 1 END), \
+         COUNT(CASE WHEN {a} IS NULL THEN NULL WHEN {a} >= 0 THEN NULL ELSE 1 END)",
+    ),
+    (
+        "invalid: FILTER",
+        "COUNT(*) FILTER (WHERE {s} IS NOT NULL AND ({s} IN ('placed', 'shipped')) IS NOT TRUE), \
+         COUNT(*) FILTER (WHERE {a} IS NOT NULL AND ({a} >= 0) IS NOT TRUE)",
+    ),
+    ("average: SUM and COUNT", "SUM({a}), COUNT({a})"),
+    ("average: AVG", "AVG({a})"),
+];
+
+/// One form's query: a null count over each of the benchmark table's four columns
+/// (`{c}`), or the form over status (`{s}`) and amount (`{a}`).
+fn form_query(form: &str, table: &str) -> String {
+    let items = match form.contains("{c}") {
+        true => ["id", "customer_id", "status", "amount"]
+            .iter()
+            .map(|c| form.replace("{c}", c))
+            .collect::<Vec<_>>()
+            .join(", "),
+        false => form.replace("{s}", "status").replace("{a}", "amount"),
+    };
+    format!("SELECT COUNT(*), {items} FROM {table}")
+}
+
+/// Counting forms per engine at 10M rows (1M on MySQL, whose client times whole runs),
+/// alternating, medians: DuckDB in this process, PostgreSQL through psql's own timing,
+/// MySQL through its client (no FILTER there).
+fn forms_part(dir: &Path) {
+    const FORM_RUNS: usize = 7;
+    let db = dir.join("forms.duckdb");
+    let _ = std::fs::remove_file(&db);
+    build_table(&db, 10_000_000);
+    let conn = duckdb::Connection::open(&db).unwrap();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); FORMS.len()];
+    for _ in 0..FORM_RUNS {
+        for (i, (_, form)) in FORMS.iter().enumerate() {
+            let sql = form_query(form, "orders");
+            let start = Instant::now();
+            let n: i64 = conn.query_row(&sql, [], |r| r.get(0)).unwrap();
+            times[i].push(start.elapsed());
+            assert_eq!(n, 10_000_000);
+        }
+    }
+    drop(conn);
+    let _ = std::fs::remove_file(&db);
+    let duck: Vec<f64> = times.iter_mut().map(|t| ms(median(t))).collect();
+
+    let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let psql = |script: &str| -> String {
+        let out = Command::new("psql")
+            .args([
+                url.as_str(),
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(script.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("psql");
+        assert!(out.status.success(), "psql failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    psql(
+        "DROP SCHEMA IF EXISTS assay_forms CASCADE; CREATE SCHEMA assay_forms;
+         CREATE TABLE assay_forms.orders AS
+         SELECT g AS id, g % 100000 AS customer_id,
+                CASE WHEN g % 50 = 0 THEN NULL
+                     ELSE (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1] END AS status,
+                ((g % 10000) / 100.0)::numeric(10, 2) AS amount
+         FROM generate_series(0, 9999999) g;
+         VACUUM ANALYZE assay_forms.orders;",
+    );
+    let mut script = String::from("\\timing on\n");
+    for _ in 0..FORM_RUNS {
+        for (_, form) in FORMS {
+            script.push_str(&form_query(form, "assay_forms.orders"));
+            script.push_str(";\n");
+        }
+    }
+    let timed: Vec<f64> = psql(&script)
+        .lines()
+        .filter_map(|l| l.strip_prefix("Time: "))
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(timed.len(), FORM_RUNS * FORMS.len(), "psql's timing lines");
+    let pg: Vec<f64> = (0..FORMS.len())
+        .map(|i| {
+            let mut t: Vec<Duration> = timed
+                .iter()
+                .skip(i)
+                .step_by(FORMS.len())
+                .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+                .collect();
+            ms(median(&mut t))
+        })
+        .collect();
+    psql("DROP SCHEMA assay_forms CASCADE");
+
+    let my_url = std::env::var("ASSAY_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let rest = my_url.trim_start_matches("mysql://");
+    let (user, rest) = rest.split_once('@').unwrap_or(("root", rest));
+    let host_port = rest.split('/').next().unwrap_or("127.0.0.1:3306");
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "3306"));
+    let mariadb = |sql: &str| -> Duration {
+        let (t, _, code) = run_measured(
+            Command::new("mariadb")
+                .args([
+                    "-h",
+                    host,
+                    "-P",
+                    port,
+                    "-u",
+                    user.split(':').next().unwrap(),
+                ])
+                .args(["-N", "-e", sql])
+                .stdout(std::process::Stdio::null()),
+        );
+        assert_eq!(code, 0, "mariadb: {sql}");
+        t
+    };
+    mariadb(
+        "DROP DATABASE IF EXISTS assay_forms; CREATE DATABASE assay_forms;
+         CREATE TABLE assay_forms.orders (id BIGINT, customer_id BIGINT, status VARCHAR(20), amount DECIMAL(10, 2));
+         INSERT INTO assay_forms.orders
+         SELECT seq, seq % 100000,
+                CASE WHEN seq % 50 = 0 THEN NULL ELSE ELT((seq % 4) + 1, 'placed', 'shipped', 'delivered', 'returned') END,
+                (seq % 10000) / 100.0
+         FROM seq_0_to_999999",
+    );
+    let mut my_times: Vec<Vec<Duration>> = vec![Vec::new(); FORMS.len()];
+    for _ in 0..FORM_RUNS {
+        for (i, (_, form)) in FORMS.iter().enumerate() {
+            if !form.contains("FILTER") {
+                my_times[i].push(mariadb(&form_query(form, "assay_forms.orders")));
+            }
+        }
+    }
+    mariadb("DROP DATABASE assay_forms");
+
+    println!("Counting forms, one query each over four columns, {FORM_RUNS} runs, median ms");
+    println!(
+        "  {:<28}  {:>12}  {:>16}  {:>14}",
+        "form", "DuckDB 10M", "PostgreSQL 10M", "MariaDB 1M"
+    );
+    for (i, (name, _)) in FORMS.iter().enumerate() {
+        let my = match my_times[i].is_empty() {
+            true => "-".to_string(),
+            false => format!("{:.1}", ms(median(&mut my_times[i]))),
+        };
+        println!("  {name:<28}  {:>12.1}  {:>16.1}  {my:>14}", duck[i], pg[i]);
+    }
+}
+
+/// The regression check: one `assay verify -vv`, and from its log the time of the catalog
+/// read and of the metrics queries, apart (the whole run's time hides which one grew).
+fn phase_times(assay: &str, dir: &Path, contract: &str) -> (f64, f64) {
+    let out = Command::new(assay)
+        .current_dir(dir)
+        .args(["verify", contract, "-vv", "--jobs", "1"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    let total = |marker: &str| -> f64 {
+        log.lines()
+            .filter(|l| l.contains(marker))
+            .filter_map(logged_ms)
+            .sum()
+    };
+    let (catalog, metrics) = (total("columns of "), total(": metrics ("));
+    assert!(
+        catalog > 0.0 && metrics > 0.0,
+        "assay -vv logged no catalog or metrics time:\n{log}"
+    );
+    (catalog, metrics)
+}
+
+/// The duration a `-vv` line ends with: "... (12.3 ms)".
+fn logged_ms(line: &str) -> Option<f64> {
+    let end = line.rfind(" ms)")?;
+    let start = line[..end].rfind('(')? + 1;
+    line[start..end].parse().ok()
+}
+
+/// Bytes free on the file system of `dir`.
+fn free_bytes(dir: &Path) -> u64 {
+    let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+    // SAFETY: statvfs fills the plain struct it is given
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    st.f_bavail as u64 * st.f_frsize as u64
+}
+
 /// Hand-written aggregates in Postgres's and MySQL's SQL: the DuckDB query on another table.
 fn hand_query_for(table: &str) -> String {
     HAND_QUERY.replace("main.orders", table)
@@ -266,10 +611,10 @@ fn hand_query_for(table: &str) -> String {
 fn postgres_part(assay: &str, dir: &Path) {
     let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let rows: u64 = std::env::var("ASSAY_BENCH_PG_ROWS")
+    let sizes: Vec<u64> = std::env::var("ASSAY_BENCH_PG_ROWS")
         .ok()
-        .map_or(10_000_000, |r| {
-            r.parse().expect("ASSAY_BENCH_PG_ROWS: a number")
+        .map_or(vec![1_000_000, 10_000_000], |r| {
+            vec![r.parse().expect("ASSAY_BENCH_PG_ROWS: a number")]
         });
     let psql = |sql: &str| -> Command {
         let mut c = Command::new("psql");
@@ -287,27 +632,6 @@ fn postgres_part(assay: &str, dir: &Path) {
         .stdout(std::process::Stdio::null());
         c
     };
-    let setup = format!(
-        "DROP SCHEMA IF EXISTS assay_bench CASCADE; CREATE SCHEMA assay_bench;
-         CREATE TABLE assay_bench.orders AS
-         SELECT g AS id, g % 100000 AS customer_id,
-                CASE WHEN g % 50 = 0 THEN NULL
-                     ELSE (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1] END AS status,
-                ((g % 10000) / 100.0)::numeric(10, 2) AS amount
-         FROM generate_series(0, {rows} - 1) g;"
-    );
-    let built = Instant::now();
-    let (_, _, code) = run_measured(&mut psql(&setup));
-    // VACUUM may not run inside the one transaction psql -c makes of several statements
-    let _ = run_measured(&mut psql("VACUUM ANALYZE assay_bench.orders"));
-    assert_eq!(
-        code, 0,
-        "could not build the Postgres table (is psql installed and {url} up?)"
-    );
-    println!(
-        "PostgreSQL, {rows} rows (table built in {:.1} s), {RUNS} runs each, median",
-        built.elapsed().as_secs_f64()
-    );
     std::fs::write(
         dir.join("assay.yml"),
         format!(
@@ -320,8 +644,31 @@ fn postgres_part(assay: &str, dir: &Path) {
         CONTRACT.replace("bench/main/orders", "bench/assay_bench/orders"),
     )
     .unwrap();
-    let hand = hand_query_for("assay_bench.orders");
-    compare_on_server(assay, dir, "pg.yml", "psql", &psql, &hand);
+    for rows in sizes {
+        let setup = format!(
+            "DROP SCHEMA IF EXISTS assay_bench CASCADE; CREATE SCHEMA assay_bench;
+             CREATE TABLE assay_bench.orders AS
+             SELECT g AS id, g % 100000 AS customer_id,
+                    CASE WHEN g % 50 = 0 THEN NULL
+                         ELSE (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1] END AS status,
+                    ((g % 10000) / 100.0)::numeric(10, 2) AS amount
+             FROM generate_series(0, {rows} - 1) g;"
+        );
+        let built = Instant::now();
+        let (_, _, code) = run_measured(&mut psql(&setup));
+        // VACUUM may not run inside the one transaction psql -c makes of several statements
+        let _ = run_measured(&mut psql("VACUUM ANALYZE assay_bench.orders"));
+        assert_eq!(
+            code, 0,
+            "could not build the Postgres table (is psql installed and {url} up?)"
+        );
+        println!(
+            "PostgreSQL, {rows} rows (table built in {:.1} s), {RUNS} runs each, median",
+            built.elapsed().as_secs_f64()
+        );
+        let hand = hand_query_for("assay_bench.orders");
+        compare_on_server(assay, dir, "pg.yml", "psql", &psql, &hand);
+    }
     if std::env::var_os("ASSAY_BENCH_KEEP").is_none() {
         let _ = run_measured(&mut psql("DROP SCHEMA assay_bench CASCADE"));
     }
@@ -334,7 +681,6 @@ fn mysql_part(assay: &str, dir: &Path) {
     let (user, rest) = rest.split_once('@').unwrap_or(("root", rest));
     let host_port = rest.split('/').next().unwrap_or("127.0.0.1:3306");
     let (host, port) = host_port.split_once(':').unwrap_or((host_port, "3306"));
-    let rows: u64 = 1_000_000;
     let client = |sql: &str| -> Command {
         let mut c = Command::new("mariadb");
         c.args([
@@ -351,21 +697,6 @@ fn mysql_part(assay: &str, dir: &Path) {
         .stdout(std::process::Stdio::null());
         c
     };
-    let setup = format!(
-        "DROP DATABASE IF EXISTS assay_bench; CREATE DATABASE assay_bench; USE assay_bench;
-         CREATE TABLE assay_bench.orders (id BIGINT, customer_id BIGINT, status VARCHAR(20), amount DECIMAL(10, 2));
-         INSERT INTO assay_bench.orders
-         SELECT seq, seq % 100000,
-                CASE WHEN seq % 50 = 0 THEN NULL ELSE ELT((seq % 4) + 1, 'placed', 'shipped', 'delivered', 'returned') END,
-                (seq % 10000) / 100.0
-         FROM seq_0_to_{};",
-        rows - 1
-    );
-    let (_, _, code) = run_measured(&mut client(&setup));
-    assert_eq!(
-        code, 0,
-        "could not build the MariaDB table (is the mariadb client installed and {url} up?)"
-    );
     let hand = hand_query_for("assay_bench.orders");
     std::fs::write(
         dir.join("assay.yml"),
@@ -377,8 +708,25 @@ fn mysql_part(assay: &str, dir: &Path) {
         CONTRACT.replace("bench/main/orders", "bench/assay_bench/orders"),
     )
     .unwrap();
-    println!("MySQL/MariaDB, {rows} rows, {RUNS} runs each, median");
-    compare_on_server(assay, dir, "my.yml", "the mariadb client", &client, &hand);
+    for rows in [1_000_000u64, 10_000_000] {
+        let setup = format!(
+            "DROP DATABASE IF EXISTS assay_bench; CREATE DATABASE assay_bench; USE assay_bench;
+             CREATE TABLE assay_bench.orders (id BIGINT, customer_id BIGINT, status VARCHAR(20), amount DECIMAL(10, 2));
+             INSERT INTO assay_bench.orders
+             SELECT seq, seq % 100000,
+                    CASE WHEN seq % 50 = 0 THEN NULL ELSE ELT((seq % 4) + 1, 'placed', 'shipped', 'delivered', 'returned') END,
+                    (seq % 10000) / 100.0
+             FROM seq_0_to_{};",
+            rows - 1
+        );
+        let (_, _, code) = run_measured(&mut client(&setup));
+        assert_eq!(
+            code, 0,
+            "could not build the MariaDB table (is the mariadb client installed and {url} up?)"
+        );
+        println!("MySQL/MariaDB, {rows} rows, {RUNS} runs each, median");
+        compare_on_server(assay, dir, "my.yml", "the mariadb client", &client, &hand);
+    }
     let _ = run_measured(&mut client("DROP DATABASE assay_bench"));
 }
 
@@ -421,8 +769,9 @@ fn compare_on_server(
     }
     let a = median(&mut assay_times);
     let h = median(&mut hand_times);
+    let (catalog, metrics) = phase_times(assay, dir, contract);
     println!(
-        "  assay verify {:.1} ms; hand-written single query through {client_name} {:.1} ms; ratio {:.3}",
+        "  assay verify {:.1} ms (catalog {catalog:.1} ms, metrics {metrics:.1} ms); hand-written single query through {client_name} {:.1} ms; ratio {:.3}",
         ms(a),
         ms(h),
         a.as_secs_f64() / h.as_secs_f64()
@@ -1441,7 +1790,42 @@ fn spark_part(assay: &str, dir: &Path) {
             built.as_secs_f64()
         );
     }
+    spark_forms(&url, "assay_bench.orders_10000000");
     spark_sql(&url, &["DROP DATABASE assay_bench CASCADE".into()]);
+}
+
+/// The counting forms (`FORMS`) on Spark at 10M rows, in one client session, alternating.
+#[cfg(feature = "spark")]
+fn spark_forms(url: &str, table: &str) {
+    const FORM_RUNS: usize = 5;
+    let (url, table) = (url.to_string(), table.to_string());
+    let medians = std::thread::spawn(move || {
+        let session = spark_connect::SparkSessionBuilder::new()
+            .remote(&url)
+            .get_or_create()
+            .unwrap_or_else(|e| panic!("Spark at {url}: {e}"));
+        let mut times: Vec<Vec<Duration>> = vec![Vec::new(); FORMS.len()];
+        for _ in 0..FORM_RUNS {
+            for (i, (_, form)) in FORMS.iter().enumerate() {
+                let sql = form_query(form, &table);
+                let start = Instant::now();
+                let df = session.sql(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                df.collect_record_batches()
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+                times[i].push(start.elapsed());
+            }
+        }
+        times
+            .iter_mut()
+            .map(|t| ms(median(t)))
+            .collect::<Vec<f64>>()
+    })
+    .join()
+    .unwrap();
+    println!("  counting forms at 10M rows, one query each, {FORM_RUNS} runs, median ms");
+    for ((name, _), t) in FORMS.iter().zip(medians) {
+        println!("    {name:<28}  {t:>8.1}");
+    }
 }
 
 /// The page of a year of daily scans of 200 datasets with 20 metrics each.

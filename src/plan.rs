@@ -199,6 +199,9 @@ pub struct PlannedQuery {
     pub sql: String,
     /// aggregate queries keep their tree, to split it per check if the query fails
     pub select: Option<Select>,
+    /// Does the SQL hold user-written text? Without it, an engine may skip what it checks
+    /// user SQL with (`Session::rows_without_user_sql`).
+    pub user_sql: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +343,10 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             .map(|q| {
                 own.push(PlannedQuery {
                     label: check.id.clone(),
+                    user_sql: match &q {
+                        OwnQuery::Select(s) => s.holds_user_sql(),
+                        OwnQuery::CountRowsOf(_) | OwnQuery::Value(_) => true,
+                    },
                     sql: own_query_sql(d, q),
                     select: None,
                 });
@@ -362,6 +369,7 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             PlannedQuery {
                 label: g.label,
                 sql: print_select(d, &select),
+                user_sql: select.holds_user_sql(),
                 select: Some(select),
             }
         })
@@ -477,9 +485,34 @@ pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String
     (print_select(d, &sub), positions)
 }
 
-/// `--plan`: the SQL per dataset, in the order it would run.
+/// `--plan`: the SQL in the order it would run: each data source's catalog statement
+/// (every dataset's columns at once), then the queries of each dataset.
 pub fn plan_text(resolved: &[Resolved]) -> String {
     let mut out = String::new();
+    let mut sources: Vec<(&Resolved, Vec<TableRef>)> = Vec::new();
+    for r in resolved {
+        let table = TableRef::new(r.table.parts.clone());
+        match sources
+            .iter_mut()
+            .find(|(s, _)| s.data_source.name == r.data_source.name)
+        {
+            Some((_, tables)) if tables.contains(&table) => {}
+            Some((_, tables)) => tables.push(table),
+            None => sources.push((r, vec![table])),
+        }
+    }
+    for (r, tables) in &sources {
+        out.push_str(&format!(
+            "-- columns of {} dataset(s) in data source '{}' ({}), from the catalog\n",
+            tables.len(),
+            r.data_source.name,
+            r.data_source.type_name()
+        ));
+        match r.dialect().columns_query(tables) {
+            Some(sql) => out.push_str(&format!("{sql};\n\n")),
+            None => out.push_str("-- (each table's schema, from the engine's client)\n\n"),
+        }
+    }
     for r in resolved {
         let plan = plan(r, None);
         out.push_str(&format!(
@@ -496,9 +529,6 @@ pub fn plan_text(resolved: &[Resolved]) -> String {
                 crate::exec::duckdb::reader_sql(file)
             ));
         }
-        out.push_str("-- columns (from the catalog)\n");
-        out.push_str(&r.dialect().columns_query(&r.table));
-        out.push_str(";\n");
         for q in &plan.queries {
             out.push_str(&format!("-- {}\n{};\n", q.label, q.sql));
         }

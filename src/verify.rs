@@ -18,12 +18,15 @@ use crate::checks::{Capture, NeedCtx};
 use crate::contract::Check;
 use crate::error::RunError;
 use crate::evaluate::{self, not_evaluated, Measured};
-use crate::exec::{ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session, Value};
+use crate::exec::{
+    ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session, TableColumns, Value,
+};
 use crate::failing_rows::{self, FailedRowsStore};
 use crate::plan::{self, CheckPlan, Resolved};
 use crate::results::{
     CapturedRows, CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION,
 };
+use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 
 pub struct RunOptions {
@@ -98,10 +101,14 @@ pub async fn run(
     control.set_label(&format!("assay-{scan_id}"));
     let watchers = Watchers::start(&control, opts.timeout);
     let executors = open_executors(&resolved, &control, opts.jobs).await;
+    let catalogs = read_catalogs(&resolved, &executors, &control).await;
     let semaphore = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = Vec::with_capacity(resolved.len());
     for r in resolved {
         let executor = executors.get(&r.data_source.name).cloned();
+        let columns = catalogs
+            .get(&(r.data_source.name.clone(), r.table.parts.clone()))
+            .cloned();
         let semaphore = semaphore.clone();
         let control = control.clone();
         let now = opts.now;
@@ -111,7 +118,8 @@ pub async fn run(
             let started = Instant::now();
             let mut result = match executor {
                 Some(Ok(exec)) => {
-                    verify_dataset(exec.as_ref(), &r, now, capture.as_ref(), &control).await
+                    let known = Known { columns, now };
+                    verify_dataset(exec.as_ref(), &r, known, capture.as_ref(), &control).await
                 }
                 Some(Err(e)) => dataset_error(&r, e.to_string()),
                 None => dataset_error(&r, "data source was not opened".into()),
@@ -201,6 +209,67 @@ async fn open_executors(
     out
 }
 
+/// A table's columns, by data source and the table's name parts.
+type Catalogs = HashMap<(String, Vec<String>), TableColumns>;
+
+/// Every dataset's columns, read before any dataset runs: one catalog statement per data
+/// source (`Session::columns_of`), in a session of its own. A data source whose session
+/// cannot open leaves its datasets to read their columns in their own sessions (and to
+/// report why they could not).
+async fn read_catalogs(
+    resolved: &[Resolved],
+    executors: &HashMap<String, SharedExecutor>,
+    control: &RunControl,
+) -> Catalogs {
+    let mut wanted: HashMap<&str, Vec<TableRef>> = HashMap::new();
+    for r in resolved {
+        let tables = wanted.entry(r.data_source.name.as_str()).or_default();
+        let table = TableRef::new(r.table.parts.clone());
+        if !tables.contains(&table) {
+            tables.push(table);
+        }
+    }
+    let reads = wanted.into_iter().filter_map(|(name, tables)| {
+        let Some(Ok(exec)) = executors.get(name) else {
+            return None;
+        };
+        Some(async move {
+            let mut session = exec.session(control).await.ok()?;
+            let started = Instant::now();
+            let columns = session.columns_of(&tables).await;
+            session.finish().await;
+            debug!(
+                "columns of {} dataset(s) in data source '{name}' ({:.1} ms)\n{}",
+                tables.len(),
+                started.elapsed().as_secs_f64() * 1000.0,
+                exec.dialect()
+                    .columns_query(&tables)
+                    .unwrap_or_else(|| "(each table's schema, from the engine's client)".into())
+            );
+            Some(
+                tables
+                    .into_iter()
+                    .zip(columns)
+                    .map(|(t, c)| ((name.to_string(), t.parts), c))
+                    .collect::<Vec<_>>(),
+            )
+        })
+    });
+    futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect()
+}
+
+/// What a dataset's verification starts with: its columns when the run's catalog read
+/// found them (else its session reads them), and the run's `now`.
+struct Known {
+    columns: Option<TableColumns>,
+    now: DateTime<Utc>,
+}
+
 fn dataset_error(r: &Resolved, error: String) -> DatasetResult {
     let checks = r
         .contract
@@ -227,17 +296,16 @@ async fn timed(
     control: &RunControl,
     label: &str,
     sql: &str,
+    user_sql: bool,
 ) -> Result<Option<Vec<Value>>, RunError> {
     // two rows asked for, to tell "one row" from "more": every planned query returns one
     // (aggregates), and a metric query returning more is wrong, not a first value to take
-    let rows = logged(
-        control,
-        label,
-        sql,
-        session.rows(sql, Limits::rows(2)),
-        |_| String::new(),
-    )
-    .await?;
+    let limits = Limits::rows(2);
+    let run = match user_sql {
+        true => session.rows(sql, limits),
+        false => session.rows_without_user_sql(sql, limits),
+    };
+    let rows = logged(control, label, sql, run, |_| String::new()).await?;
     if rows.rows.len() > 1 {
         return Err(RunError::Query {
             label: label.to_string(),
@@ -277,7 +345,7 @@ async fn logged<T>(
 async fn verify_dataset(
     exec: &dyn Executor,
     r: &Resolved,
-    now: DateTime<Utc>,
+    known: Known,
     capture: Option<&CaptureOptions>,
     control: &RunControl,
 ) -> DatasetResult {
@@ -285,7 +353,7 @@ async fn verify_dataset(
         Ok(s) => s,
         Err(e) => return dataset_error(r, e.to_string()),
     };
-    let result = verify_in_session(exec, session.as_mut(), r, now, capture, control).await;
+    let result = verify_in_session(session.as_mut(), r, known, capture, control).await;
     session.finish().await;
     result
 }
@@ -307,16 +375,28 @@ async fn closest_dataset(r: &Resolved, control: &RunControl) -> String {
 }
 
 async fn verify_in_session(
-    exec: &dyn Executor,
     session: &mut dyn Session,
     r: &Resolved,
-    now: DateTime<Utc>,
+    known: Known,
     capture: Option<&CaptureOptions>,
     control: &RunControl,
 ) -> DatasetResult {
     let contract = &r.contract;
-    let columns_started = Instant::now();
-    let columns: Vec<ColumnInfo> = match session.columns(&r.table).await {
+    let now = known.now;
+    let read = match known.columns {
+        Some(read) => read,
+        None => {
+            let started = Instant::now();
+            let read = session.columns(&r.table).await;
+            debug!(
+                "columns of {} ({:.1} ms)",
+                contract.dataset.text,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            read
+        }
+    };
+    let columns: Vec<ColumnInfo> = match read {
         Ok(Some(cols)) => cols,
         Ok(None) => {
             let closest = closest_dataset(r, control).await;
@@ -338,13 +418,6 @@ async fn verify_in_session(
             )
         }
     };
-    debug!(
-        "columns of {} ({:.1} ms)\n{}",
-        contract.dataset.text,
-        columns_started.elapsed().as_secs_f64() * 1000.0,
-        exec.dialect().columns_query(&r.table)
-    );
-
     let plan = plan::plan(r, Some(&columns));
     let mut rows: Vec<Result<Option<Vec<Value>>, RunError>> =
         Vec::with_capacity(plan.queries.len());
@@ -355,6 +428,7 @@ async fn verify_in_session(
                 control,
                 &format!("{}: {}", contract.dataset.text, q.label),
                 &q.sql,
+                q.user_sql,
             )
             .await,
         );
@@ -429,7 +503,7 @@ async fn measure_check(
                     "{}: {} (alone, after the shared query failed: {failed})",
                     r.contract.dataset.text, check.id
                 );
-                match timed(session, control, &label, &sql).await {
+                match timed(session, control, &label, &sql, plan.queries[*q].user_sql).await {
                     Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).collect()),
                     Ok(None) => Err("the aggregate query returned no row".to_string()),
                     Err(e) => Err(e.to_string()),

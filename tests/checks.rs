@@ -932,3 +932,73 @@ columns:
 fn uuid_like(s: &str) -> bool {
     s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
 }
+
+/// A run reads every dataset's columns with one catalog statement per data source, and a
+/// dataset that is not there still gets its own answer (not found, with the name it
+/// likely meant) without taking the others down.
+#[test]
+fn a_run_reads_its_catalog_in_one_statement_on_every_engine() {
+    use common::engines::{sql_engines, Cell, Sandbox};
+    for engine in sql_engines() {
+        let sb = Sandbox::new(engine);
+        let columns = [
+            ("id".to_string(), "integer".to_string()),
+            ("amount".to_string(), "decimal(10,2)".to_string()),
+        ];
+        let rows = [vec![Cell::Number("1".into()), Cell::Number("2.50".into())]];
+        let mut args = vec!["verify".to_string()];
+        for table in ["alpha", "beta", "gamma_2"] {
+            sb.create_table(table, &columns, &rows);
+            let contract = format!("{table}.yml");
+            sb.project.write(
+                &contract,
+                &format!(
+                    "dataset: {}/{table}\ncolumns:\n  - name: id\n  - name: amount\nchecks:\n  - schema:\n  - row_count: {{threshold: {{must_be: 1}}}}\n",
+                    sb.dataset_prefix()
+                ),
+            );
+            args.push(contract);
+        }
+        sb.project.write(
+            "missing.yml",
+            &format!(
+                "dataset: {}/alphx\nchecks:\n  - row_count:\n",
+                sb.dataset_prefix()
+            ),
+        );
+        args.extend(["missing.yml", "-o", "json", "-vv"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = sb.project.assay(&args);
+        let catalog_reads: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.contains("columns of "))
+            .collect();
+        assert_eq!(
+            catalog_reads.len(),
+            1,
+            "{}: {catalog_reads:?}\n{}",
+            engine.name(),
+            run.stderr
+        );
+        assert!(
+            catalog_reads[0].contains("columns of 4 dataset(s)"),
+            "{}: {}",
+            engine.name(),
+            catalog_reads[0]
+        );
+        assert_eq!(run.code, 3, "{}: {}", engine.name(), run.stderr);
+        let r = run.json();
+        let datasets = r["datasets"].as_array().unwrap();
+        assert_eq!(datasets.len(), 4);
+        for d in &datasets[..3] {
+            assert_eq!(d["outcome"], "pass", "{}: {d}", engine.name());
+        }
+        let error = datasets[3]["error"].as_str().unwrap();
+        assert!(
+            error.contains("not found") && error.contains("alpha'?"),
+            "{}: {error}",
+            engine.name()
+        );
+    }
+}

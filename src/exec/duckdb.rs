@@ -13,7 +13,10 @@ use duckdb::types::Value as DValue;
 use duckdb::{AccessMode, Config, Connection};
 
 use super::control::Interrupt;
-use super::{ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl, Session, Value};
+use super::{
+    ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, Rows, RunControl, Session,
+    TableColumns, Value,
+};
 use crate::sql::ast::{Param, Statement, TableRef};
 use crate::sql::dialect::Dialect;
 use crate::sql::duckdb::DuckDbDialect;
@@ -361,21 +364,29 @@ const PIECE_BYTES: usize = 1 << 20;
 impl DuckDbSession {
     /// A query's rows into `sink`, read on a blocking thread (DuckDB's calls block) and
     /// handed over a chunk at a time. Reading stops once the sink wants no more.
-    async fn fetch(&self, sql: String, sink: &mut dyn RowSink) -> Result<(), ExecError> {
+    /// `user_sql`: the text may hold user-written SQL, so DuckDB's parser counts its
+    /// statements first (SQL assay printed alone needs no count, nor the parser's
+    /// database).
+    async fn fetch(
+        &self,
+        sql: String,
+        sink: &mut dyn RowSink,
+        user_sql: bool,
+    ) -> Result<(), ExecError> {
         let conn = self.conn.clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(1);
         let reader = tokio::task::spawn_blocking(move || {
             // false once the session reads no more
             let send = |piece: Piece| tx.blocking_send(piece).is_ok();
             // prepare would run every statement but the last: exactly one may reach it
-            match super::duckdb_parser::statement_count(&sql) {
-                Ok(1) => {}
-                Ok(n) => {
+            match user_sql.then(|| super::duckdb_parser::statement_count(&sql)) {
+                None | Some(Ok(1)) => {}
+                Some(Ok(n)) => {
                     return Err(ExecError::Query(format!(
                         "refused: DuckDB reads {n} statements in this SQL, and only one may run"
                     )))
                 }
-                Err(e) => return Err(ExecError::Query(e.to_string())),
+                Some(Err(e)) => return Err(ExecError::Query(e.to_string())),
             }
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             let mut stmt = conn.prepare(&sql).map_err(query_error)?;
@@ -472,7 +483,7 @@ fn query_error(e: duckdb::Error) -> ExecError {
 
 #[async_trait]
 impl Session for DuckDbSession {
-    async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
+    async fn columns(&mut self, table: &TableRef) -> TableColumns {
         if let Some(e) = self
             .file_errors
             .get(table.name())
@@ -480,18 +491,109 @@ impl Session for DuckDbSession {
         {
             return Err(ExecError::Query(e.clone()));
         }
+        let sql = DuckDbDialect.columns_query(std::slice::from_ref(table));
         let mut kept = Kept::new(Limits::rows(usize::MAX));
-        self.fetch(DuckDbDialect.columns_query(table), &mut kept)
-            .await?;
-        let rows = kept.rows.rows;
-        if rows.is_empty() {
-            return Ok(None);
+        match self
+            .fetch(
+                sql.expect("DuckDB reads its catalog with SQL"),
+                &mut kept,
+                false,
+            )
+            .await
+        {
+            Ok(()) => Ok(catalog_columns(&kept.rows.rows, 1).pop().flatten()),
+            // pragma_table_info names a table that is not there with a catalog error
+            Err(ExecError::Query(e))
+                if e.contains("Catalog Error") && e.contains("does not exist") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
-        Ok(Some(super::columns_from_rows(&rows)))
+    }
+
+    async fn columns_of(&mut self, tables: &[TableRef]) -> Vec<TableColumns> {
+        super::columns_in_one_statement(self, &DuckDbDialect, tables, catalog_columns).await
     }
 
     async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {
-        self.fetch(sql.to_string(), sink).await
+        self.fetch(sql.to_string(), sink, true).await
+    }
+
+    async fn rows_without_user_sql(
+        &mut self,
+        sql: &str,
+        limits: Limits,
+    ) -> Result<Rows, ExecError> {
+        let mut kept = Kept::new(limits);
+        self.fetch(sql.to_string(), &mut kept, false).await?;
+        Ok(kept.rows)
+    }
+}
+
+/// Rows of DuckDB's `columns_query` (table index, position, name, type, not null) as
+/// each table's columns in catalog order, with precision, scale and datetime precision
+/// derived from the type's name as information_schema.columns derives them.
+fn catalog_columns(rows: &[Vec<Value>], tables: usize) -> Vec<Option<Vec<ColumnInfo>>> {
+    let number = |v: &Value| v.as_f64().map_or(u64::MAX, |f| f as u64);
+    let mut rows: Vec<&Vec<Value>> = rows.iter().filter(|r| r.len() == 5).collect();
+    rows.sort_by_key(|r| (number(&r[0]), number(&r[1])));
+    let text = |v: &Value| match v {
+        Value::Text(t) => t.clone(),
+        other => other.to_string(),
+    };
+    let mut out: Vec<Option<Vec<ColumnInfo>>> = vec![None; tables];
+    for r in rows {
+        let Some(columns) = out.get_mut(number(&r[0]) as usize) else {
+            continue;
+        };
+        let data_type = text(&r[3]);
+        let (numeric_precision, numeric_scale) = numeric_precision(&data_type);
+        columns.get_or_insert_with(Vec::new).push(ColumnInfo {
+            name: text(&r[2]),
+            character_maximum_length: None,
+            numeric_precision,
+            numeric_scale,
+            datetime_precision: datetime_precision(&data_type),
+            nullable: Some(!matches!(r[4], Value::Bool(true))),
+            data_type,
+        });
+    }
+    out
+}
+
+/// (precision, scale) of a DuckDB numeric type: bits for integers and floating point
+/// (scale 0), digits for decimals; None for others (unsigned integers included, as
+/// information_schema has it).
+fn numeric_precision(data_type: &str) -> (Option<u64>, Option<u64>) {
+    let bits = match data_type {
+        "TINYINT" => 8,
+        "SMALLINT" => 16,
+        "INTEGER" => 32,
+        "BIGINT" => 64,
+        "HUGEINT" => 128,
+        "FLOAT" => 24,
+        "DOUBLE" => 53,
+        _ => {
+            let digits = data_type
+                .strip_prefix("DECIMAL(")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .and_then(|inner| inner.split_once(','))
+                .and_then(|(p, s)| Some((p.trim().parse().ok()?, s.trim().parse().ok()?)));
+            return digits.map_or((None, None), |(p, s)| (Some(p), Some(s)));
+        }
+    };
+    (Some(bits), Some(0))
+}
+
+/// Fractional-second digits of a DuckDB time type, which carries them in its name.
+fn datetime_precision(data_type: &str) -> Option<u64> {
+    match data_type {
+        "TIMESTAMP_S" => Some(0),
+        "TIMESTAMP_MS" => Some(3),
+        "TIMESTAMP" | "TIMESTAMP WITH TIME ZONE" | "TIME" => Some(6),
+        "TIMESTAMP_NS" => Some(9),
+        _ => None,
     }
 }
 
@@ -718,5 +820,92 @@ mod tests {
                 assert!(first_row(&mut session, &sql).await.is_err(), "read: {sql}");
             }
         });
+    }
+
+    /// The catalog read (pragma_table_info, one statement for every table) answers as
+    /// information_schema.columns does, for every type DuckDB has: a schema check
+    /// compares those numbers.
+    #[test]
+    fn the_catalog_read_answers_as_information_schema_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db.duckdb");
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch(
+                "CREATE TYPE mood AS ENUM ('a', 'b');
+                 CREATE SCHEMA \"we'ird\";
+                 CREATE TABLE \"we'ird\".\"Every.Type\" (a TINYINT, b SMALLINT, c INTEGER NOT NULL,
+                   d BIGINT, e HUGEINT, f UTINYINT, g UBIGINT, h FLOAT, i DOUBLE, j DECIMAL(4,1),
+                   k DECIMAL(18,3), l DECIMAL(38,10), m DECIMAL(3,3), n VARCHAR, o VARCHAR(10),
+                   p BOOLEAN, q DATE, r TIME, s TIMESTAMP, t TIMESTAMPTZ, u TIMESTAMP_S,
+                   v TIMESTAMP_MS, w TIMESTAMP_NS, x INTERVAL, y BLOB, z UUID, aa INTEGER[],
+                   ab STRUCT(x DECIMAL(4,1)), ac MAP(VARCHAR, INTEGER), ad mood, ae TIMETZ);
+                 CREATE TABLE plain (id INTEGER);
+                 CREATE VIEW seen AS SELECT id, CAST(id AS DECIMAL(9,2)) AS amount FROM plain;",
+            )
+            .unwrap();
+        let table = |parts: &[&str]| TableRef::new(parts.iter().map(|p| p.to_string()).collect());
+        // information_schema's answer, as the catalog read gave it before
+        let expected = |schema: &str, name: &str| -> Vec<ColumnInfo> {
+            let conn = Connection::open(&db).unwrap();
+            let mut stmt = conn
+                .prepare(
+                    "SELECT column_name, data_type, character_maximum_length, numeric_precision,
+                       numeric_scale, COALESCE(datetime_precision, CASE data_type
+                       WHEN 'TIMESTAMP_S' THEN 0 WHEN 'TIMESTAMP_MS' THEN 3 WHEN 'TIMESTAMP_NS' THEN 9
+                       WHEN 'TIMESTAMP' THEN 6 WHEN 'TIMESTAMP WITH TIME ZONE' THEN 6
+                       WHEN 'TIME' THEN 6 END), is_nullable = 'YES'
+                     FROM information_schema.columns WHERE table_schema = ? AND table_name = ?
+                     ORDER BY ordinal_position",
+                )
+                .unwrap();
+            let num = |v: Option<i64>| v.map(|n| n as u64);
+            let columns = stmt
+                .query_map([schema, name], |r| {
+                    Ok(ColumnInfo {
+                        name: r.get(0)?,
+                        data_type: r.get(1)?,
+                        character_maximum_length: num(r.get(2)?),
+                        numeric_precision: num(r.get(3)?),
+                        numeric_scale: num(r.get(4)?),
+                        datetime_precision: num(r.get(5)?),
+                        nullable: r.get(6)?,
+                    })
+                })
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            columns
+        };
+        let (every, plain, seen) = (
+            expected("we'ird", "Every.Type"),
+            expected("main", "plain"),
+            expected("main", "seen"),
+        );
+        let exec = DuckDbExecutor::open_database("db", db.to_str().unwrap(), DEFAULT_MEMORY_LIMIT)
+            .unwrap();
+        let control = RunControl::new();
+        let tables = [
+            table(&["we'ird", "Every.Type"]),
+            table(&["absent"]),
+            // names resolve case-insensitively, as in a query
+            table(&["MAIN", "Plain"]),
+            table(&["main", "seen"]),
+        ];
+        let read = block_on(async {
+            let mut session = exec.session(&control).await.unwrap();
+            let many = session.columns_of(&tables).await;
+            let one = session.columns(&tables[0]).await;
+            let absent = session.columns(&tables[1]).await;
+            (many, one, absent)
+        });
+        let (many, one, absent) = read;
+        assert_eq!(every.len(), 31);
+        assert_eq!(many[0].as_ref().unwrap().as_ref(), Some(&every));
+        assert_eq!(one.unwrap(), Some(every));
+        assert_eq!(many[1].as_ref().unwrap(), &None);
+        assert_eq!(absent.unwrap(), None);
+        assert_eq!(many[2].as_ref().unwrap().as_ref(), Some(&plain));
+        assert_eq!(many[3].as_ref().unwrap().as_ref(), Some(&seen));
     }
 }

@@ -45,11 +45,24 @@ pub trait Executor: Send + Sync {
     async fn session(&self, control: &RunControl) -> Result<Box<dyn Session>, ExecError>;
 }
 
+/// One table's columns in catalog order; None when the table does not exist.
+pub type TableColumns = Result<Option<Vec<ColumnInfo>>, ExecError>;
+
 /// A connection in use by one dataset's verification.
 #[async_trait]
 pub trait Session: Send {
     /// The table's columns in catalog order; None when the table does not exist.
-    async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError>;
+    async fn columns(&mut self, table: &TableRef) -> TableColumns;
+
+    /// The columns of each of `tables`, in one catalog statement where the engine has
+    /// one (`columns_in_one_statement`); by default each table is asked on its own.
+    async fn columns_of(&mut self, tables: &[TableRef]) -> Vec<TableColumns> {
+        let mut out = Vec::with_capacity(tables.len());
+        for table in tables {
+            out.push(self.columns(table).await);
+        }
+        out
+    }
 
     /// A query's rows, handed to `sink` as they are read: memory holds what the sink
     /// keeps, never the whole result. Reading stops once the sink wants no more.
@@ -60,6 +73,19 @@ pub trait Session: Send {
         let mut kept = Kept::new(limits);
         self.each_row(sql, &mut kept).await?;
         Ok(kept.rows)
+    }
+
+    /// `rows` of SQL that assay printed from its own query tree with no user-written text
+    /// in it (every name and value quoted by the dialect). An engine that checks user SQL
+    /// before running it may skip that check here: DuckDB counts statements with a parser
+    /// database of its own, which takes 20-30 ms to open, and a run with no user SQL
+    /// never opens it.
+    async fn rows_without_user_sql(
+        &mut self,
+        sql: &str,
+        limits: Limits,
+    ) -> Result<Rows, ExecError> {
+        self.rows(sql, limits).await
     }
 
     /// End the session's read-only transaction and hand the connection back to the pool.
@@ -183,29 +209,83 @@ impl Rows {
     }
 }
 
-/// Rows of a dialect's `columns_query` (name, type, length, precision, scale, datetime
-/// precision, nullable as 'YES'/'NO' or a boolean) as columns.
-pub fn columns_from_rows(rows: &[Vec<Value>]) -> Vec<ColumnInfo> {
+/// How an engine's catalog rows become each table's columns (None: no rows for it).
+pub(crate) type ReadCatalog = fn(&[Vec<Value>], usize) -> Vec<Option<Vec<ColumnInfo>>>;
+
+/// Tables per catalog statement: a verify run's datasets fit in one; a scan of thousands
+/// of tables asks in parts.
+const CATALOG_PART: usize = 500;
+
+/// `Session::columns_of` through the dialect's `columns_query`: one statement for every
+/// table. A table it found no columns for, and every table when it failed, is asked on
+/// its own (`Session::columns`), so each answer, "does not exist" or an error, is that
+/// table's own.
+/// `read` turns the statement's rows into each table's columns (`columns_by_table` for
+/// rows of the shape `Dialect::columns_query` documents).
+pub(crate) async fn columns_in_one_statement<S: Session + ?Sized>(
+    session: &mut S,
+    dialect: &dyn Dialect,
+    tables: &[TableRef],
+    read: ReadCatalog,
+) -> Vec<TableColumns> {
+    let mut found: Vec<Option<Vec<ColumnInfo>>> = Vec::with_capacity(tables.len());
+    // a scan of a data source of thousands of tables asks in parts of a bounded size
+    for part in tables.chunks(CATALOG_PART) {
+        let mut columns = None;
+        if let Some(sql) = dialect.columns_query(part) {
+            if let Ok(rows) = session
+                .rows_without_user_sql(&sql, Limits::rows(usize::MAX))
+                .await
+            {
+                columns = Some(read(&rows.rows, part.len()));
+            }
+        }
+        found.extend(columns.unwrap_or_else(|| vec![None; part.len()]));
+    }
+    let mut out = Vec::with_capacity(tables.len());
+    for (table, columns) in tables.iter().zip(found) {
+        out.push(match columns {
+            Some(c) => Ok(Some(c)),
+            None => session.columns(table).await,
+        });
+    }
+    out
+}
+
+/// Rows of a dialect's `columns_query` (the table's index, name, type, length, precision,
+/// scale, datetime precision, nullable as 'YES'/'NO' or a boolean) as each table's
+/// columns; None for a table without rows.
+pub fn columns_by_table(rows: &[Vec<Value>], tables: usize) -> Vec<Option<Vec<ColumnInfo>>> {
     let text = |v: &Value| match v {
         Value::Text(t) => t.clone(),
         other => other.to_string(),
     };
     let num = |v: Option<&Value>| v.and_then(Value::as_f64).map(|f| f as u64);
-    rows.iter()
-        .map(|r| ColumnInfo {
-            name: text(&r[0]),
-            data_type: text(&r[1]),
-            character_maximum_length: num(r.get(2)),
-            numeric_precision: num(r.get(3)),
-            numeric_scale: num(r.get(4)),
-            datetime_precision: num(r.get(5)),
-            nullable: match r.get(6) {
+    let mut out: Vec<Option<Vec<ColumnInfo>>> = vec![None; tables];
+    for r in rows.iter().filter(|r| r.len() >= 3) {
+        let Some(columns) = num(r.first()).and_then(|i| out.get_mut(i as usize)) else {
+            continue;
+        };
+        columns.get_or_insert_with(Vec::new).push(ColumnInfo {
+            name: text(&r[1]),
+            data_type: text(&r[2]),
+            character_maximum_length: num(r.get(3)),
+            numeric_precision: num(r.get(4)),
+            numeric_scale: num(r.get(5)),
+            datetime_precision: num(r.get(6)),
+            nullable: match r.get(7) {
                 Some(Value::Bool(b)) => Some(*b),
                 Some(Value::Text(t)) => Some(t.eq_ignore_ascii_case("yes")),
                 _ => None,
             },
-        })
-        .collect()
+        });
+    }
+    out
+}
+
+/// One table's columns from the rows of its `columns_query`.
+pub fn columns_of_one(rows: &[Vec<Value>]) -> Option<Vec<ColumnInfo>> {
+    columns_by_table(rows, 1).pop().flatten()
 }
 
 /// `-vv` logs the statements a session runs for itself (set-up, transaction control,

@@ -22,8 +22,8 @@ use tracing::debug;
 
 use super::control::Interrupt;
 use super::{
-    error_chain, log_statement, ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl,
-    Session, Value,
+    error_chain, log_statement, ExecError, Executor, Kept, Limits, RowSink, RunControl, Session,
+    TableColumns, Value,
 };
 use crate::exec::server_config::{ServerConfig, SslMode};
 use crate::sql::ast::{Param, Statement, TableRef};
@@ -442,9 +442,12 @@ impl MySqlSession {
 
 #[async_trait]
 impl Session for MySqlSession {
-    async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
-        let rows = self.all_rows(&MySqlDialect.columns_query(table)).await?;
-        if rows.is_empty() {
+    async fn columns(&mut self, table: &TableRef) -> TableColumns {
+        let sql = MySqlDialect.columns_query(std::slice::from_ref(table));
+        let rows = self
+            .all_rows(&sql.expect("MySQL reads its catalog with SQL"))
+            .await?;
+        let Some(columns) = super::columns_of_one(&rows) else {
             // information_schema hides tables the user may not read: ask the table itself,
             // so "SELECT command denied" is reported as that and not as "not found"
             let probe = format!("SELECT * FROM {} LIMIT 0", MySqlDialect.table(table));
@@ -456,8 +459,12 @@ impl Session for MySqlSession {
                 Err(e) => Err(session_error(e)),
                 Ok(_) => Ok(None),
             };
-        }
-        Ok(Some(super::columns_from_rows(&rows)))
+        };
+        Ok(Some(columns))
+    }
+
+    async fn columns_of(&mut self, tables: &[TableRef]) -> Vec<TableColumns> {
+        super::columns_in_one_statement(self, &MySqlDialect, tables, super::columns_by_table).await
     }
 
     async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {

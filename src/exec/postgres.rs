@@ -18,8 +18,8 @@ use tracing::debug;
 
 use super::control::Interrupt;
 use super::{
-    error_chain, log_statement, ColumnInfo, ExecError, Executor, Kept, Limits, RowSink, RunControl,
-    Session, Value,
+    error_chain, log_statement, ExecError, Executor, Kept, Limits, RowSink, RunControl, Session,
+    TableColumns, Value,
 };
 use crate::exec::server_config::{ServerConfig, SslMode};
 use crate::sql::ast::{Statement, TableRef};
@@ -368,9 +368,17 @@ impl PgSession {
 
 #[async_trait]
 impl Session for PgSession {
-    async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
-        let rows = self.all_rows(&PostgresDialect.columns_query(table)).await?;
-        Ok((!rows.is_empty()).then(|| super::columns_from_rows(&rows)))
+    async fn columns(&mut self, table: &TableRef) -> TableColumns {
+        let sql = PostgresDialect.columns_query(std::slice::from_ref(table));
+        let rows = self
+            .all_rows(&sql.expect("Postgres reads its catalog with SQL"))
+            .await?;
+        Ok(super::columns_of_one(&rows))
+    }
+
+    async fn columns_of(&mut self, tables: &[TableRef]) -> Vec<TableColumns> {
+        super::columns_in_one_statement(self, &PostgresDialect, tables, super::columns_by_table)
+            .await
     }
 
     async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {

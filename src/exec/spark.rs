@@ -18,7 +18,7 @@ use spark_connect::types::DataType;
 use spark_connect::{SparkError, SparkSession, SparkSessionBuilder};
 
 use super::control::Interrupt;
-use super::{ColumnInfo, ExecError, Executor, RowSink, RunControl, Session, Value};
+use super::{ColumnInfo, ExecError, Executor, RowSink, RunControl, Session, TableColumns, Value};
 use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 use crate::sql::spark::SparkDialect;
@@ -146,6 +146,69 @@ struct SparkDataSession {
     _interrupt: Arc<dyn Interrupt>,
 }
 
+/// The columns of a table's row type; None when it is not a struct.
+fn columns_of_struct(schema: &DataType) -> Option<Vec<ColumnInfo>> {
+    let DataType::Struct { fields } = schema else {
+        return None;
+    };
+    Some(
+        fields
+            .iter()
+            .map(|f| {
+                let (precision, scale) = match f.data_type {
+                    DataType::Decimal { precision, scale } => {
+                        (Some(precision as u64), Some(scale as u64))
+                    }
+                    _ => (None, None),
+                };
+                let length = match f.data_type {
+                    DataType::Char { length } | DataType::Varchar { length } => Some(length as u64),
+                    _ => None,
+                };
+                ColumnInfo {
+                    name: f.name.clone(),
+                    data_type: type_text(&f.data_type),
+                    character_maximum_length: length,
+                    numeric_precision: precision,
+                    numeric_scale: scale,
+                    datetime_precision: None,
+                    nullable: Some(f.nullable),
+                }
+            })
+            .collect(),
+    )
+}
+
+impl SparkDataSession {
+    /// The columns of several tables from one analysis of a query that names each
+    /// table's row as a struct (`struct(t0.*)`); None when it fails or a table's row is
+    /// not a struct.
+    async fn schemas(&self, tables: &[TableRef]) -> Option<Vec<TableColumns>> {
+        if tables.len() < 2 {
+            return None;
+        }
+        let items: Vec<String> = (0..tables.len())
+            .map(|i| format!("struct(t{i}.*) AS t{i}"))
+            .collect();
+        let from: Vec<String> = tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("{} AS t{i}", SparkDialect.table(t)))
+            .collect();
+        let sql = format!("SELECT {} FROM {}", items.join(", "), from.join(", "));
+        let spark = self.spark.clone();
+        let DataType::Struct { fields } = blocking(move || spark.sql(&sql)?.schema()).await.ok()?
+        else {
+            return None;
+        };
+        let each: Vec<TableColumns> = fields
+            .iter()
+            .map(|f| columns_of_struct(&f.data_type).map(|c| Ok(Some(c))))
+            .collect::<Option<_>>()?;
+        (each.len() == tables.len()).then_some(each)
+    }
+}
+
 /// A Spark type as the catalog spells it (`decimal(10,2)`, `string`, `timestamp_ntz`).
 fn type_text(t: &DataType) -> String {
     t.simple_string()
@@ -153,7 +216,7 @@ fn type_text(t: &DataType) -> String {
 
 #[async_trait]
 impl Session for SparkDataSession {
-    async fn columns(&mut self, table: &TableRef) -> Result<Option<Vec<ColumnInfo>>, ExecError> {
+    async fn columns(&mut self, table: &TableRef) -> TableColumns {
         let name = SparkDialect.table(table);
         let spark = self.spark.clone();
         // a missing table is an answer (None), not an error
@@ -166,40 +229,32 @@ impl Session for SparkDataSession {
         let Some(schema) = schema else {
             return Ok(None);
         };
-        let DataType::Struct { fields } = schema else {
-            return Err(ExecError::Query(format!(
+        match columns_of_struct(&schema) {
+            Some(columns) => Ok(Some(columns)),
+            None => Err(ExecError::Query(format!(
                 "data source '{}': the table's schema is not a struct",
                 self.data_source
-            )));
-        };
-        Ok(Some(
-            fields
-                .iter()
-                .map(|f| {
-                    let (precision, scale) = match f.data_type {
-                        DataType::Decimal { precision, scale } => {
-                            (Some(precision as u64), Some(scale as u64))
-                        }
-                        _ => (None, None),
-                    };
-                    let length = match f.data_type {
-                        DataType::Char { length } | DataType::Varchar { length } => {
-                            Some(length as u64)
-                        }
-                        _ => None,
-                    };
-                    ColumnInfo {
-                        name: f.name.clone(),
-                        data_type: type_text(&f.data_type),
-                        character_maximum_length: length,
-                        numeric_precision: precision,
-                        numeric_scale: scale,
-                        datetime_precision: None,
-                        nullable: Some(f.nullable),
+            ))),
+        }
+    }
+
+    /// Every table's schema from one analysis (a query naming each table's row as a
+    /// struct of its own, analysed and never run; a scan of many tables asks in parts of
+    /// 100); a table is asked on its own when that fails (one of them is missing, say),
+    /// so its answer is its own.
+    async fn columns_of(&mut self, tables: &[TableRef]) -> Vec<TableColumns> {
+        let mut out = Vec::with_capacity(tables.len());
+        for part in tables.chunks(100) {
+            match self.schemas(part).await {
+                Some(each) => out.extend(each),
+                None => {
+                    for table in part {
+                        out.push(self.columns(table).await);
                     }
-                })
-                .collect(),
-        ))
+                }
+            }
+        }
+        out
     }
 
     async fn each_row(&mut self, sql: &str, sink: &mut dyn RowSink) -> Result<(), ExecError> {

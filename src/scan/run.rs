@@ -310,8 +310,15 @@ async fn observe_source(
         RunError::from_exec(e, &format!("{}: discovery", ds.name), reason)
     })?;
     let d = ds.dialect();
+    let tables: Vec<_> = found.iter().map(|f| ds.table_ref(&f.path)).collect();
+    // every dataset's columns at once, one catalog statement
+    let named: Vec<_> = tables
+        .iter()
+        .filter_map(|t| t.as_ref().ok().cloned())
+        .collect();
+    let mut columns_of = session.columns_of(&named).await.into_iter();
     let mut out = Vec::with_capacity(found.len());
-    for f in found {
+    for (f, table) in found.into_iter().zip(tables) {
         let mut o = Observed {
             path: f.path.clone(),
             view: f.view,
@@ -320,7 +327,7 @@ async fn observe_source(
             skipped: Vec::new(),
             error: None,
         };
-        let table = match ds.table_ref(&f.path) {
+        let table = match table {
             Ok(t) => t,
             Err(e) => {
                 o.error = Some(e.to_string());
@@ -328,7 +335,10 @@ async fn observe_source(
                 continue;
             }
         };
-        match session.columns(&table).await {
+        let columns = columns_of
+            .next()
+            .unwrap_or_else(|| Err(crate::exec::ExecError::Query("no catalog answer".into())));
+        match columns {
             Ok(Some(columns)) => {
                 o.snapshot = Some(
                     columns

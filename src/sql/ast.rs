@@ -171,6 +171,16 @@ impl Expr {
         }
     }
 
+    /// Does user-written SQL (`Raw`) appear anywhere in this expression, subqueries
+    /// included?
+    pub fn holds_user_sql(&self) -> bool {
+        match self {
+            Expr::Raw(_) => true,
+            Expr::Exists(s) => s.holds_user_sql(),
+            other => other.children().into_iter().any(Expr::holds_user_sql),
+        }
+    }
+
     /// Names of the verified table's columns this expression reads.
     pub fn columns(&self, out: &mut Vec<String>) {
         match self {
@@ -258,6 +268,16 @@ impl Select {
             order_by: Vec::new(),
             limit: None,
         }
+    }
+
+    /// Does user-written SQL appear anywhere in the query? Without it, the query is text
+    /// assay printed from names and values the dialect quoted.
+    pub fn holds_user_sql(&self) -> bool {
+        self.items.iter().any(|i| i.expr.holds_user_sql())
+            || self.filter.iter().any(Expr::holds_user_sql)
+            || self.group_by.iter().any(Expr::holds_user_sql)
+            || self.having.iter().any(Expr::holds_user_sql)
+            || self.order_by.iter().any(|(e, _)| e.holds_user_sql())
     }
 
     pub fn respell_columns(&mut self, main_alias: &str, respell: &dyn Fn(&str) -> Option<String>) {
@@ -371,5 +391,39 @@ mod tests {
                 Expr::CountDistinct(Box::new(Expr::col("id"))),
             ])
         );
+    }
+
+    #[test]
+    fn user_sql_is_found_wherever_it_hides() {
+        let raw = || Expr::Raw("x > 1".into());
+        let table = TableRef::new(vec!["t".into()]);
+        let item = |expr| SelectItem { expr, alias: None };
+        let plain = Select::new(
+            vec![item(Expr::count_where(Expr::IsNull(Box::new(Expr::col(
+                "x",
+            )))))],
+            table.clone(),
+            None,
+        );
+        assert!(!plain.holds_user_sql());
+        // in a filter, deep in a CASE, inside an EXISTS subquery's filter
+        let filtered = Select::new(plain.items.clone(), table.clone(), Some(raw()));
+        assert!(filtered.holds_user_sql());
+        let deep = Select::new(
+            vec![item(Expr::count_where(Expr::Or(vec![
+                Expr::IsNull(Box::new(Expr::col("x"))),
+                Expr::negate(raw()),
+            ])))],
+            table.clone(),
+            None,
+        );
+        assert!(deep.holds_user_sql());
+        let sub = Select::new(vec![item(Expr::Int(1))], table.clone(), Some(raw()));
+        let exists = Select::new(
+            vec![item(Expr::count_where(Expr::Exists(Box::new(sub))))],
+            table,
+            None,
+        );
+        assert!(exists.holds_user_sql());
     }
 }

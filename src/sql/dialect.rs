@@ -79,6 +79,13 @@ pub trait Dialect: Send + Sync {
         format!("COUNT(DISTINCT {expr})")
     }
 
+    /// Rows of an aggregate query where `expr` is NULL. `COUNT(*) - COUNT(x)` reads only
+    /// the column's null flags: on DuckDB a quarter of the time of counting a CASE, on
+    /// MariaDB 20% less (scripts/bench, "counting forms").
+    fn count_nulls(&self, expr: &str) -> String {
+        format!("(COUNT(*) - COUNT({expr}))")
+    }
+
     /// A text value compared case- and accent-sensitively, whatever the column's collation.
     fn exact_text(&self, expr: &str) -> String {
         expr.to_string()
@@ -89,9 +96,14 @@ pub trait Dialect: Send + Sync {
         a == b
     }
 
-    /// SQL listing a table's columns from the catalog: name, data type, character maximum
-    /// length, numeric precision, numeric scale, in column order.
-    fn columns_query(&self, table: &TableRef) -> String;
+    /// SQL listing the columns of `tables` from the catalog in one statement, one row per
+    /// column: the table's index in `tables`, name, data type, character maximum length,
+    /// numeric precision, numeric scale, datetime precision, nullable (a boolean or
+    /// 'YES'/'NO'); by table, then in column order (DuckDB's rows are its executor's own
+    /// shape, see there). A run reads its whole catalog with one such statement. None
+    /// where the catalog is read another way (Spark's client asks for a table's schema,
+    /// which runs nothing).
+    fn columns_query(&self, tables: &[TableRef]) -> Option<String>;
 
     /// The tables and views a scan discovers, as rows of (first path part, table name,
     /// 'table' or 'view'): schema/table, or database/table on MySQL. Catalogs of the
@@ -240,6 +252,9 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
         Expr::Raw(sql) => format!("({})", sql.trim()),
         Expr::Lit(l) => d.literal(l),
         Expr::CountAll => "COUNT(*)".to_string(),
+        Expr::Agg(AggFn::Count, inner) if null_test(inner).is_some() => {
+            d.count_nulls(&p(null_test(inner).expect("matched")))
+        }
         Expr::Agg(f, inner) => {
             let name = match f {
                 AggFn::Count => "COUNT",
@@ -295,6 +310,20 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
         Expr::Int(i) => i.to_string(),
         Expr::Null => "NULL".to_string(),
         Expr::AllColumns => "*".to_string(),
+    }
+}
+
+/// `x` of `CASE WHEN x IS NULL THEN 1 END`, the form `Expr::count_where` gives a null
+/// count, which dialects count their cheapest way (`Dialect::count_nulls`).
+fn null_test(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::Case(cond, then, None) if matches!(then.as_ref(), Expr::Int(1)) => {
+            match cond.as_ref() {
+                Expr::IsNull(x) => Some(x),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

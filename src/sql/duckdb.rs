@@ -81,33 +81,25 @@ impl Dialect for DuckDbDialect {
         format!("COUNT(DISTINCT ROW({}))", exprs.join(", "))
     }
 
-    fn columns_query(&self, table: &TableRef) -> String {
-        let lit = |s: &str| self.string_literal(s);
-        let (catalog, schema, name) = match table.parts.as_slice() {
-            [c, s, t] => (Some(c.as_str()), s.as_str(), t.as_str()),
-            [s, t] => (None, s.as_str(), t.as_str()),
-            [t] => (None, "main", t.as_str()),
-            _ => (None, "main", table.name()),
-        };
-        // DuckDB resolves names case-insensitively, so the catalog lookup does too. Its
-        // catalog has no datetime precision: the timestamp types carry it in their names.
-        let mut sql = format!(
-            "SELECT column_name, data_type, character_maximum_length, numeric_precision, numeric_scale,\n\
-             \x20 COALESCE(datetime_precision, CASE data_type WHEN 'TIMESTAMP_S' THEN 0 \
-             WHEN 'TIMESTAMP_MS' THEN 3 WHEN 'TIMESTAMP_NS' THEN 9 \
-             WHEN 'TIMESTAMP' THEN 6 WHEN 'TIMESTAMP WITH TIME ZONE' THEN 6 \
-             WHEN 'TIME' THEN 6 END),\n\
-             \x20 is_nullable\n\
-             FROM information_schema.columns\n\
-             WHERE lower(table_schema) = lower({}) AND lower(table_name) = lower({})",
-            lit(schema),
-            lit(name)
-        );
-        if let Some(c) = catalog {
-            sql.push_str(&format!(" AND lower(table_catalog) = lower({})", lit(c)));
-        }
-        sql.push_str("\nORDER BY ordinal_position");
-        sql
+    fn columns_query(&self, tables: &[TableRef]) -> Option<String> {
+        // pragma_table_info looks up the one table it names (DuckDB resolves the name
+        // case-insensitively, as in a query). information_schema.columns and
+        // duckdb_columns() bind every view of the system catalog first: ~20 ms on a
+        // fresh database, against ~1.5. Rows are (table index, position, name, type,
+        // not null): the executor orders them and derives precision and scale from the
+        // type's name, since sorting and casting in SQL cost more than the lookup.
+        let each: Vec<String> = tables
+            .iter()
+            .enumerate()
+            .map(|(i, table)| {
+                let name = self.table(&TableRef::new(table.parts.clone()));
+                format!(
+                    "SELECT {i} AS i, cid, name, type, \"notnull\" FROM pragma_table_info({})",
+                    self.string_literal(&name)
+                )
+            })
+            .collect();
+        Some(each.join("\nUNION ALL "))
     }
 
     fn approx_count_distinct(&self, expr: &str) -> String {
@@ -157,6 +149,8 @@ impl Dialect for DuckDbDialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::ast::{CmpOp, Expr};
+    use crate::sql::dialect::print_expr;
 
     #[test]
     fn aliases_normalise_to_one_name() {
@@ -175,5 +169,24 @@ mod tests {
         let d = DuckDbDialect;
         assert_eq!(d.quote_ident("we\"ird name"), "\"we\"\"ird name\"");
         assert_eq!(d.string_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn null_counts_read_the_null_flags_and_other_counts_a_case() {
+        let d = DuckDbDialect;
+        let nulls = Expr::count_where(Expr::IsNull(Box::new(Expr::col("a b"))));
+        assert_eq!(print_expr(&d, &nulls), r#"(COUNT(*) - COUNT("a b"))"#);
+        let other = Expr::count_where(Expr::Or(vec![
+            Expr::IsNull(Box::new(Expr::col("x"))),
+            Expr::Cmp(Box::new(Expr::col("x")), CmpOp::Lt, Box::new(Expr::Int(0))),
+        ]));
+        assert_eq!(
+            print_expr(&d, &other),
+            r#"COUNT(CASE WHEN "x" IS NULL OR "x" < 0 THEN 1 END)"#
+        );
+        assert_eq!(
+            print_expr(&crate::sql::postgres::PostgresDialect, &nulls),
+            r#"COUNT(*) FILTER (WHERE "a b" IS NULL)"#
+        );
     }
 }

@@ -118,9 +118,9 @@ impl Dialect for SparkDialect {
         format!("approx_count_distinct({expr})")
     }
 
-    fn columns_query(&self, table: &TableRef) -> String {
-        // Spark has no information_schema: DESCRIBE gives (col_name, data_type, comment)
-        format!("DESCRIBE TABLE {}", self.table(table))
+    fn columns_query(&self, _tables: &[TableRef]) -> Option<String> {
+        // Spark has no information_schema; its client asks for the tables' schema
+        None
     }
 
     fn tables_query(&self) -> String {
