@@ -378,15 +378,8 @@ impl DuckDbSession {
         let reader = tokio::task::spawn_blocking(move || {
             // false once the session reads no more
             let send = |piece: Piece| tx.blocking_send(piece).is_ok();
-            // prepare would run every statement but the last: exactly one may reach it
-            match user_sql.then(|| super::duckdb_parser::statement_count(&sql)) {
-                None | Some(Ok(1)) => {}
-                Some(Ok(n)) => {
-                    return Err(ExecError::Query(format!(
-                        "refused: DuckDB reads {n} statements in this SQL, and only one may run"
-                    )))
-                }
-                Some(Err(e)) => return Err(ExecError::Query(e.to_string())),
+            if user_sql {
+                one_statement(&sql)?;
             }
             let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
             let mut stmt = conn.prepare(&sql).map_err(query_error)?;
@@ -469,6 +462,18 @@ impl DuckDbSession {
         reader
             .await
             .map_err(|e| ExecError::Query(format!("query task failed: {e}")))?
+    }
+}
+
+/// Refuses a text DuckDB's parser reads as anything but one statement: prepare would run
+/// every statement but the last, so exactly one may reach it.
+fn one_statement(sql: &str) -> Result<(), ExecError> {
+    match super::duckdb_parser::statement_count(sql) {
+        Ok(1) => Ok(()),
+        Ok(n) => Err(ExecError::Query(format!(
+            "refused: DuckDB reads {n} statements in this SQL, and only one may run"
+        ))),
+        Err(e) => Err(ExecError::Query(e.to_string())),
     }
 }
 
