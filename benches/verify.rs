@@ -530,7 +530,7 @@ fn forms_part(dir: &Path) {
         t
     };
     mariadb(
-        "DROP DATABASE IF EXISTS assay_forms; CREATE DATABASE assay_forms;
+        "DROP DATABASE IF EXISTS assay_forms; CREATE DATABASE assay_forms; USE assay_forms;
          CREATE TABLE assay_forms.orders (id BIGINT, customer_id BIGINT, status VARCHAR(20), amount DECIMAL(10, 2));
          INSERT INTO assay_forms.orders
          SELECT seq, seq % 100000,
