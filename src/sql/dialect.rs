@@ -270,10 +270,26 @@ pub fn print_expr(d: &dyn Dialect, e: &Expr) -> String {
             let printed: Vec<String> = items.iter().map(p).collect();
             d.count_distinct_tuple(&printed)
         }
-        Expr::Case(cond, then, otherwise) => match otherwise {
-            Some(o) => format!("CASE WHEN {} THEN {} ELSE {} END", p(cond), p(then), p(o)),
-            None => format!("CASE WHEN {} THEN {} END", p(cond), p(then)),
-        },
+        Expr::Case(..) => {
+            // a CASE in the ELSE of another is printed as further WHENs of the one: the
+            // same answer (conditions are tried in order), and DuckDB evaluates one flat
+            // CASE 11% faster than nested ones (scripts/bench, "counting forms")
+            let mut sql = String::from("CASE");
+            let mut case = e;
+            while let Expr::Case(cond, then, otherwise) = case {
+                sql.push_str(&format!(" WHEN {} THEN {}", p(cond), p(then)));
+                match otherwise.as_deref() {
+                    Some(o @ Expr::Case(..)) => case = o,
+                    Some(o) => {
+                        sql.push_str(&format!(" ELSE {}", p(o)));
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            sql.push_str(" END");
+            sql
+        }
         Expr::IsNull(inner) => format!("{} IS NULL", p(inner)),
         Expr::Not(inner) => format!("NOT ({})", p(inner)),
         Expr::And(parts) => join_parts(d, parts, " AND "),

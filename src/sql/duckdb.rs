@@ -188,5 +188,20 @@ mod tests {
             print_expr(&crate::sql::postgres::PostgresDialect, &nulls),
             r#"COUNT(*) FILTER (WHERE "a b" IS NULL)"#
         );
+        // a CASE in another's ELSE prints as further WHENs of one CASE
+        let x = || Box::new(Expr::col("x"));
+        let cascade = Expr::Case(
+            Box::new(Expr::IsNull(x())),
+            Box::new(Expr::Null),
+            Some(Box::new(Expr::Case(
+                Box::new(Expr::Cmp(x(), CmpOp::GtEq, Box::new(Expr::Int(0)))),
+                Box::new(Expr::Null),
+                Some(Box::new(Expr::Int(1))),
+            ))),
+        );
+        assert_eq!(
+            print_expr(&d, &cascade),
+            r#"CASE WHEN "x" IS NULL THEN NULL WHEN "x" >= 0 THEN NULL ELSE 1 END"#
+        );
     }
 }
