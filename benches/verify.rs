@@ -222,14 +222,7 @@ fn duckdb_part(assay: &str, dir: &Path) {
     for rows in sizes {
         let db = dir.join(format!("bench_{rows}.duckdb"));
         build_table(&db, rows);
-        std::fs::write(
-            dir.join("assay.yml"),
-            format!(
-                "data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n",
-                db.display()
-            ),
-        )
-        .unwrap();
+        bench_config(dir, &db);
         let contract = dir.join("contract.yml");
         std::fs::write(&contract, CONTRACT).unwrap();
         let exe = std::env::current_exe().unwrap();
@@ -286,6 +279,21 @@ fn duckdb_part(assay: &str, dir: &Path) {
     }
 }
 
+/// psql without start-up files, quiet, unaligned, stopping at the first error.
+const PSQL_ARGS: [&str; 6] = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"];
+
+/// `assay.yml` in `dir` naming the DuckDB file `db` as the data source `bench`.
+fn bench_config(dir: &Path, db: &Path) {
+    std::fs::write(
+        dir.join("assay.yml"),
+        format!(
+            "data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+}
+
 /// Soda Core v4 from PyPI (in a virtual environment of its own, which scripts/bench
 /// installs once into a cache outside the checkout and names in ASSAY_SODA) against
 /// assay, each as its own process on the same DuckDB file and the same contract: a
@@ -306,14 +314,7 @@ fn soda_part(assay: &str, dir: &Path) {
                 .unwrap();
         }
     }
-    std::fs::write(
-        dir.join("assay.yml"),
-        format!(
-            "data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n",
-            db.display()
-        ),
-    )
-    .unwrap();
+    bench_config(dir, &db);
     std::fs::write(
         dir.join("soda_ds.yml"),
         format!(
@@ -449,15 +450,8 @@ fn forms_part(dir: &Path) {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let psql = |script: &str| -> String {
         let out = Command::new("psql")
-            .args([
-                url.as_str(),
-                "-X",
-                "-q",
-                "-A",
-                "-t",
-                "-v",
-                "ON_ERROR_STOP=1",
-            ])
+            .arg(&url)
+            .args(PSQL_ARGS)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -470,16 +464,10 @@ fn forms_part(dir: &Path) {
         assert!(out.status.success(), "psql failed");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    psql(
-        "DROP SCHEMA IF EXISTS assay_forms CASCADE; CREATE SCHEMA assay_forms;
-         CREATE TABLE assay_forms.orders AS
-         SELECT g AS id, g % 100000 AS customer_id,
-                CASE WHEN g % 50 = 0 THEN NULL
-                     ELSE (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1] END AS status,
-                ((g % 10000) / 100.0)::numeric(10, 2) AS amount
-         FROM generate_series(0, 9999999) g;
-         VACUUM ANALYZE assay_forms.orders;",
-    );
+    psql(&format!(
+        "{} VACUUM ANALYZE assay_forms.orders;",
+        pg_orders("assay_forms", 10_000_000)
+    ));
     let mut script = String::from("\\timing on\n");
     for _ in 0..FORM_RUNS {
         for (_, form) in FORMS {
@@ -506,38 +494,13 @@ fn forms_part(dir: &Path) {
         .collect();
     psql("DROP SCHEMA assay_forms CASCADE");
 
-    let my_url = std::env::var("ASSAY_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-    let rest = my_url.trim_start_matches("mysql://");
-    let (user, rest) = rest.split_once('@').unwrap_or(("root", rest));
-    let host_port = rest.split('/').next().unwrap_or("127.0.0.1:3306");
-    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "3306"));
+    let my_url = mysql_url();
     let mariadb = |sql: &str| -> Duration {
-        let (t, _, code) = run_measured(
-            Command::new("mariadb")
-                .args([
-                    "-h",
-                    host,
-                    "-P",
-                    port,
-                    "-u",
-                    user.split(':').next().unwrap(),
-                ])
-                .args(["-N", "-e", sql])
-                .stdout(std::process::Stdio::null()),
-        );
+        let (t, _, code) = run_measured(&mut mariadb_client(&my_url, sql));
         assert_eq!(code, 0, "mariadb: {sql}");
         t
     };
-    mariadb(
-        "DROP DATABASE IF EXISTS assay_forms; CREATE DATABASE assay_forms; USE assay_forms;
-         CREATE TABLE assay_forms.orders (id BIGINT, customer_id BIGINT, status VARCHAR(20), amount DECIMAL(10, 2));
-         INSERT INTO assay_forms.orders
-         SELECT seq, seq % 100000,
-                CASE WHEN seq % 50 = 0 THEN NULL ELSE ELT((seq % 4) + 1, 'placed', 'shipped', 'delivered', 'returned') END,
-                (seq % 10000) / 100.0
-         FROM seq_0_to_999999",
-    );
+    mariadb(&mysql_orders("assay_forms", 1_000_000));
     let mut my_times: Vec<Vec<Duration>> = vec![Vec::new(); FORMS.len()];
     for _ in 0..FORM_RUNS {
         for (i, (_, form)) in FORMS.iter().enumerate() {
@@ -618,18 +581,10 @@ fn postgres_part(assay: &str, dir: &Path) {
         });
     let psql = |sql: &str| -> Command {
         let mut c = Command::new("psql");
-        c.args([
-            url.as_str(),
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .stdout(std::process::Stdio::null());
+        c.arg(&url)
+            .args(PSQL_ARGS)
+            .args(["-c", sql])
+            .stdout(std::process::Stdio::null());
         c
     };
     std::fs::write(
@@ -645,15 +600,7 @@ fn postgres_part(assay: &str, dir: &Path) {
     )
     .unwrap();
     for rows in sizes {
-        let setup = format!(
-            "DROP SCHEMA IF EXISTS assay_bench CASCADE; CREATE SCHEMA assay_bench;
-             CREATE TABLE assay_bench.orders AS
-             SELECT g AS id, g % 100000 AS customer_id,
-                    CASE WHEN g % 50 = 0 THEN NULL
-                         ELSE (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1] END AS status,
-                    ((g % 10000) / 100.0)::numeric(10, 2) AS amount
-             FROM generate_series(0, {rows} - 1) g;"
-        );
+        let setup = pg_orders("assay_bench", rows);
         let built = Instant::now();
         let (_, _, code) = run_measured(&mut psql(&setup));
         // VACUUM may not run inside the one transaction psql -c makes of several statements
@@ -674,29 +621,62 @@ fn postgres_part(assay: &str, dir: &Path) {
     }
 }
 
-fn mysql_part(assay: &str, dir: &Path) {
-    let url = std::env::var("ASSAY_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+/// The benchmark table `orders` of `rows` rows in a new Postgres schema of that name.
+fn pg_orders(schema: &str, rows: u64) -> String {
+    format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.orders AS
+         SELECT g AS id, g % 100000 AS customer_id,
+                CASE WHEN g % 50 = 0 THEN NULL
+                     ELSE (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1] END AS status,
+                ((g % 10000) / 100.0)::numeric(10, 2) AS amount
+         FROM generate_series(0, {rows} - 1) g;"
+    )
+}
+
+/// The benchmark table `orders` of `rows` rows in a new MariaDB database of that name.
+fn mysql_orders(database: &str, rows: u64) -> String {
+    format!(
+        "DROP DATABASE IF EXISTS {database}; CREATE DATABASE {database}; USE {database};
+         CREATE TABLE {database}.orders (id BIGINT, customer_id BIGINT, status VARCHAR(20), amount DECIMAL(10, 2));
+         INSERT INTO {database}.orders
+         SELECT seq, seq % 100000,
+                CASE WHEN seq % 50 = 0 THEN NULL ELSE ELT((seq % 4) + 1, 'placed', 'shipped', 'delivered', 'returned') END,
+                (seq % 10000) / 100.0
+         FROM seq_0_to_{};",
+        rows - 1
+    )
+}
+
+/// The MySQL test server's URL (ASSAY_TEST_MYSQL_URL or the local default).
+fn mysql_url() -> String {
+    std::env::var("ASSAY_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+/// The mariadb client running `sql` on the server of `url`, its output discarded.
+fn mariadb_client(url: &str, sql: &str) -> Command {
     let rest = url.trim_start_matches("mysql://");
     let (user, rest) = rest.split_once('@').unwrap_or(("root", rest));
     let host_port = rest.split('/').next().unwrap_or("127.0.0.1:3306");
     let (host, port) = host_port.split_once(':').unwrap_or((host_port, "3306"));
-    let client = |sql: &str| -> Command {
-        let mut c = Command::new("mariadb");
-        c.args([
-            "-h",
-            host,
-            "-P",
-            port,
-            "-u",
-            user.split(':').next().unwrap(),
-            "-N",
-            "-e",
-            sql,
-        ])
-        .stdout(std::process::Stdio::null());
-        c
-    };
+    let mut c = Command::new("mariadb");
+    c.args([
+        "-h",
+        host,
+        "-P",
+        port,
+        "-u",
+        user.split(':').next().unwrap(),
+    ])
+    .args(["-N", "-e", sql])
+    .stdout(std::process::Stdio::null());
+    c
+}
+
+fn mysql_part(assay: &str, dir: &Path) {
+    let url = mysql_url();
+    let client = |sql: &str| mariadb_client(&url, sql);
     let hand = hand_query_for("assay_bench.orders");
     std::fs::write(
         dir.join("assay.yml"),
@@ -709,16 +689,7 @@ fn mysql_part(assay: &str, dir: &Path) {
     )
     .unwrap();
     for rows in [1_000_000u64, 10_000_000] {
-        let setup = format!(
-            "DROP DATABASE IF EXISTS assay_bench; CREATE DATABASE assay_bench; USE assay_bench;
-             CREATE TABLE assay_bench.orders (id BIGINT, customer_id BIGINT, status VARCHAR(20), amount DECIMAL(10, 2));
-             INSERT INTO assay_bench.orders
-             SELECT seq, seq % 100000,
-                    CASE WHEN seq % 50 = 0 THEN NULL ELSE ELT((seq % 4) + 1, 'placed', 'shipped', 'delivered', 'returned') END,
-                    (seq % 10000) / 100.0
-             FROM seq_0_to_{};",
-            rows - 1
-        );
+        let setup = mysql_orders("assay_bench", rows);
         let (_, _, code) = run_measured(&mut client(&setup));
         assert_eq!(
             code, 0,
@@ -1012,14 +983,7 @@ fn scan_part(assay: &str, dir: &Path) {
     ))
     .unwrap();
     drop(conn);
-    std::fs::write(
-        dir.join("assay.yml"),
-        format!(
-            "data_sources:\n  - {{name: bench, type: duckdb, connection: {{database: {}}}}}\n",
-            db.display()
-        ),
-    )
-    .unwrap();
+    bench_config(dir, &db);
     // the profile as one would write it by hand: the same metrics, one query
     let mut hand = String::from("SELECT COUNT(*)");
     let numbers = ["id", "customer_id", "amount", "qty", "score"];
@@ -1178,18 +1142,10 @@ fn scan_postgres_part(assay: &str, dir: &Path) {
         });
     let psql = |sql: &str| -> Command {
         let mut c = Command::new("psql");
-        c.args([
-            url.as_str(),
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ])
-        .stdout(std::process::Stdio::null());
+        c.arg(&url)
+            .args(PSQL_ARGS)
+            .args(["-c", sql])
+            .stdout(std::process::Stdio::null());
         c
     };
     let setup = format!(
