@@ -485,10 +485,10 @@ pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String
     (print_select(d, &sub), positions)
 }
 
-/// `--plan`: the SQL in the order it would run: each data source's catalog statement
-/// (every dataset's columns at once), then the queries of each dataset.
-pub fn plan_text(resolved: &[Resolved]) -> String {
-    let mut out = String::new();
+/// The tables a run reads, each once, by data source in the order the datasets name
+/// them; with each data source, its first dataset (for its name and dialect). A run
+/// reads their columns with one catalog statement per data source.
+pub fn tables_by_source(resolved: &[Resolved]) -> Vec<(&Resolved, Vec<TableRef>)> {
     let mut sources: Vec<(&Resolved, Vec<TableRef>)> = Vec::new();
     for r in resolved {
         let table = TableRef::new(r.table.parts.clone());
@@ -501,7 +501,14 @@ pub fn plan_text(resolved: &[Resolved]) -> String {
             None => sources.push((r, vec![table])),
         }
     }
-    for (r, tables) in &sources {
+    sources
+}
+
+/// `--plan`: the SQL in the order it would run: each data source's catalog statement
+/// (every dataset's columns at once), then the queries of each dataset.
+pub fn plan_text(resolved: &[Resolved]) -> String {
+    let mut out = String::new();
+    for (r, tables) in &tables_by_source(resolved) {
         out.push_str(&format!(
             "-- columns of {} dataset(s) in data source '{}' ({}), from the catalog\n",
             tables.len(),

@@ -26,7 +26,6 @@ use crate::plan::{self, CheckPlan, Resolved};
 use crate::results::{
     CapturedRows, CheckResult, DatasetResult, Outcome, Results, Summary, Tool, SCHEMA_VERSION,
 };
-use crate::sql::ast::TableRef;
 use crate::sql::dialect::Dialect;
 
 pub struct RunOptions {
@@ -118,8 +117,8 @@ pub async fn run(
             let started = Instant::now();
             let mut result = match executor {
                 Some(Ok(exec)) => {
-                    let known = Known { columns, now };
-                    verify_dataset(exec.as_ref(), &r, known, capture.as_ref(), &control).await
+                    verify_dataset(exec.as_ref(), &r, now, columns, capture.as_ref(), &control)
+                        .await
                 }
                 Some(Err(e)) => dataset_error(&r, e.to_string()),
                 None => dataset_error(&r, "data source was not opened".into()),
@@ -221,24 +220,19 @@ async fn read_catalogs(
     executors: &HashMap<String, SharedExecutor>,
     control: &RunControl,
 ) -> Catalogs {
-    let mut wanted: HashMap<&str, Vec<TableRef>> = HashMap::new();
-    for r in resolved {
-        let tables = wanted.entry(r.data_source.name.as_str()).or_default();
-        let table = TableRef::new(r.table.parts.clone());
-        if !tables.contains(&table) {
-            tables.push(table);
-        }
-    }
-    let reads = wanted.into_iter().filter_map(|(name, tables)| {
-        let Some(Ok(exec)) = executors.get(name) else {
-            return None;
-        };
-        Some(async move {
-            let mut session = exec.session(control).await.ok()?;
-            let started = Instant::now();
-            let columns = session.columns_of(&tables).await;
-            session.finish().await;
-            debug!(
+    let reads = plan::tables_by_source(resolved)
+        .into_iter()
+        .filter_map(|(r, tables)| {
+            let name = r.data_source.name.as_str();
+            let Some(Ok(exec)) = executors.get(name) else {
+                return None;
+            };
+            Some(async move {
+                let mut session = exec.session(control).await.ok()?;
+                let started = Instant::now();
+                let columns = session.columns_of(&tables).await;
+                session.finish().await;
+                debug!(
                 "columns of {} dataset(s) in data source '{name}' ({:.1} ms)\n{}",
                 tables.len(),
                 started.elapsed().as_secs_f64() * 1000.0,
@@ -246,28 +240,21 @@ async fn read_catalogs(
                     .columns_query(&tables)
                     .unwrap_or_else(|| "(each table's schema, from the engine's client)".into())
             );
-            Some(
-                tables
-                    .into_iter()
-                    .zip(columns)
-                    .map(|(t, c)| ((name.to_string(), t.parts), c))
-                    .collect::<Vec<_>>(),
-            )
-        })
-    });
+                Some(
+                    tables
+                        .into_iter()
+                        .zip(columns)
+                        .map(|(t, c)| ((name.to_string(), t.parts), c))
+                        .collect::<Vec<_>>(),
+                )
+            })
+        });
     futures_util::future::join_all(reads)
         .await
         .into_iter()
         .flatten()
         .flatten()
         .collect()
-}
-
-/// What a dataset's verification starts with: its columns when the run's catalog read
-/// found them (else its session reads them), and the run's `now`.
-struct Known {
-    columns: Option<TableColumns>,
-    now: DateTime<Utc>,
 }
 
 fn dataset_error(r: &Resolved, error: String) -> DatasetResult {
@@ -342,10 +329,13 @@ async fn logged<T>(
     })
 }
 
+/// `columns`: the dataset's columns when the run's catalog read found them (else its
+/// session reads them).
 async fn verify_dataset(
     exec: &dyn Executor,
     r: &Resolved,
-    known: Known,
+    now: DateTime<Utc>,
+    columns: Option<TableColumns>,
     capture: Option<&CaptureOptions>,
     control: &RunControl,
 ) -> DatasetResult {
@@ -353,7 +343,7 @@ async fn verify_dataset(
         Ok(s) => s,
         Err(e) => return dataset_error(r, e.to_string()),
     };
-    let result = verify_in_session(session.as_mut(), r, known, capture, control).await;
+    let result = verify_in_session(session.as_mut(), r, now, columns, capture, control).await;
     session.finish().await;
     result
 }
@@ -377,13 +367,13 @@ async fn closest_dataset(r: &Resolved, control: &RunControl) -> String {
 async fn verify_in_session(
     session: &mut dyn Session,
     r: &Resolved,
-    known: Known,
+    now: DateTime<Utc>,
+    columns: Option<TableColumns>,
     capture: Option<&CaptureOptions>,
     control: &RunControl,
 ) -> DatasetResult {
     let contract = &r.contract;
-    let now = known.now;
-    let read = match known.columns {
+    let read = match columns {
         Some(read) => read,
         None => {
             let started = Instant::now();

@@ -802,7 +802,7 @@ checks:
 
 #[test]
 fn files_data_source_reads_csv_parquet_and_json() {
-    let p = Project::empty();
+    let p = Project::files("f");
     p.write("data/a.csv", "id,name\n1,x\n2,\n2,z\n");
     p.write("data/sub/b.json", "[{\"id\": 1}, {\"id\": null}]");
     {
@@ -814,10 +814,6 @@ fn files_data_source_reads_csv_parquet_and_json() {
         ))
         .unwrap();
     }
-    p.write(
-        "assay.yml",
-        "data_sources:\n  - {name: f, type: files, connection: {root: data}}\n",
-    );
     p.write("a.yml", "dataset: f/a.csv\ncolumns:\n  - name: id\n    checks:\n      - duplicate:\n  - name: name\n    checks:\n      - missing:\n");
     p.write(
         "b.yml",
@@ -857,16 +853,12 @@ fn files_data_source_reads_csv_parquet_and_json() {
 fn csv_files_read_as_duckdb_sniffs_them_whatever_their_name_and_shape() {
     // a CSV file is sniffed once when the data source opens (delimiter, header, types,
     // date formats) and read with what was found: the same reading read_csv_auto gives
-    let p = Project::empty();
+    let p = Project::files("f");
     p.write(
         "data/o'brien;x.csv",
         "id;when\n1;27/05/2025\n2;28/05/2025\n3;\n",
     );
     p.write("data/empty.csv", "id,name\n");
-    p.write(
-        "assay.yml",
-        "data_sources:\n  - {name: f, type: files, connection: {root: data}}\n",
-    );
     p.write(
         "a.yml",
         "dataset: \"f/o'brien;x.csv\"\ncolumns:\n  - name: id\n    data_type: bigint\n  - name: when\n    data_type: date\n    checks:\n      - missing:\n      - invalid:\n          valid_min: '2025-05-28'\nchecks:\n  - schema:\n  - row_count: {threshold: {must_be: 3}}\n",

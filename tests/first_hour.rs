@@ -5,11 +5,7 @@ use serde_json::Value;
 use crate::common::Project;
 
 fn files_project() -> Project {
-    let p = Project::empty();
-    p.write(
-        "assay.yml",
-        "data_sources:\n  - {name: local, type: files, connection: {root: data}}\n",
-    );
+    let p = Project::files("local");
     p.write("data/events.csv", "id,kind\n1,a\n2,b\n3,c\n");
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch(&format!(
@@ -116,11 +112,7 @@ fn a_query_names_a_file_by_its_name_or_its_unshared_stem() {
 /// freshness checks do, not to the wall clock.
 #[test]
 fn a_scan_measures_the_age_of_its_data_to_its_now() {
-    let p = Project::empty();
-    p.write(
-        "assay.yml",
-        "data_sources:\n  - {name: local, type: files, connection: {root: data}}\n",
-    );
+    let p = Project::files("local");
     p.write(
         "data/events.csv",
         "id,at\n1,2026-01-08 00:00:00\n2,2026-01-09 00:00:00\n",
@@ -186,11 +178,7 @@ fn a_failure_beside_a_check_not_evaluated_is_in_the_headline() {
 /// Timestamps from the future pass a freshness threshold, yet warn and say why.
 #[test]
 fn freshness_from_the_future_warns_and_says_why() {
-    let p = Project::empty();
-    p.write(
-        "assay.yml",
-        "data_sources:\n  - {name: local, type: files, connection: {root: data}}\n",
-    );
+    let p = Project::files("local");
     p.write("data/events.csv", "id,at\n1,2026-01-11 03:00:00\n");
     p.write(
         "contract.yml",

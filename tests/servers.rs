@@ -853,15 +853,11 @@ fn every_engine_discovers_its_tables_and_views() {
 #[test]
 fn a_files_source_discovers_its_data_files() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let p = Project::empty();
+    let p = Project::files("files");
     p.write("data/orders.csv", "id\n1\n");
     p.write("data/sub/items.parquet", "not read here");
     p.write("data/sub/notes.txt", "not data");
     p.write("data/EVENTS.JSONL", "{}\n");
-    p.write(
-        "assay.yml",
-        "data_sources:\n  - {name: files, type: files, connection: {root: data}}\n",
-    );
     let config =
         assay::config::load(Some(&p.path().join("assay.yml")), &[], &Default::default()).unwrap();
     let ds = config.data_source("files").unwrap();

@@ -162,10 +162,8 @@ pub(crate) async fn discover_by_catalog(
         .rows(&engine.dialect().tables_query(), Limits::rows(usize::MAX))
         .await;
     session.finish().await;
-    let text = |v: &Value| match v {
-        Value::Text(t) => t.clone(),
-        other => other.to_string(),
-    };
+    // catalog names and types are never NULL
+    let text = |v: &Value| v.to_text().unwrap_or_default();
     Ok(rows?
         .rows
         .iter()

@@ -325,10 +325,8 @@ impl Engine for Spark {
         // namespaces, then each one's tables (views among them)
         let exec = self.open(ds, 1, Files::new()).await?;
         let mut session = exec.session(control).await?;
-        let text = |v: &Value| match v {
-            Value::Text(t) => t.clone(),
-            other => other.to_string(),
-        };
+        // catalog names and types are never NULL
+        let text = |v: &Value| v.to_text().unwrap_or_default();
         let result = async {
             let namespaces = session
                 .rows("SHOW NAMESPACES", Limits::rows(usize::MAX))

@@ -543,10 +543,8 @@ fn catalog_columns(rows: &[Vec<Value>], tables: usize) -> Vec<Option<Vec<ColumnI
     let number = |v: &Value| v.as_f64().map_or(u64::MAX, |f| f as u64);
     let mut rows: Vec<&Vec<Value>> = rows.iter().filter(|r| r.len() == 5).collect();
     rows.sort_by_key(|r| (number(&r[0]), number(&r[1])));
-    let text = |v: &Value| match v {
-        Value::Text(t) => t.clone(),
-        other => other.to_string(),
-    };
+    // catalog names and types are never NULL
+    let text = |v: &Value| v.to_text().unwrap_or_default();
     let mut out: Vec<Option<Vec<ColumnInfo>>> = vec![None; tables];
     for r in rows {
         let Some(columns) = out.get_mut(number(&r[0]) as usize) else {

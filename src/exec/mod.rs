@@ -256,10 +256,8 @@ pub(crate) async fn columns_in_one_statement<S: Session + ?Sized>(
 /// scale, datetime precision, nullable as 'YES'/'NO' or a boolean) as each table's
 /// columns; None for a table without rows.
 pub fn columns_by_table(rows: &[Vec<Value>], tables: usize) -> Vec<Option<Vec<ColumnInfo>>> {
-    let text = |v: &Value| match v {
-        Value::Text(t) => t.clone(),
-        other => other.to_string(),
-    };
+    // catalog names and types are never NULL
+    let text = |v: &Value| v.to_text().unwrap_or_default();
     let num = |v: Option<&Value>| v.and_then(Value::as_f64).map(|f| f as u64);
     let mut out: Vec<Option<Vec<ColumnInfo>>> = vec![None; tables];
     for r in rows.iter().filter(|r| r.len() >= 3) {

@@ -48,6 +48,18 @@ impl Project {
         Project { dir }
     }
 
+    /// A project whose only data source, `name`, is a `files` source rooted at `data/`.
+    pub fn files(name: &str) -> Project {
+        let p = Project::empty();
+        p.write(
+            "assay.yml",
+            &format!(
+                "data_sources:\n  - {{name: {name}, type: files, connection: {{root: data}}}}\n"
+            ),
+        );
+        p
+    }
+
     /// A project with no config at all.
     pub fn empty() -> Project {
         Project {
