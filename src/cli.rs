@@ -387,6 +387,10 @@ pub struct ScanArgs {
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
 
+    /// For ODCS contracts: the server entry (and the data source of that name) to run on
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+
     /// Output: table (default), json, junit, markdown, html, github; FORMAT=PATH writes a file
     #[arg(short = 'o', long = "output", value_name = "FORMAT[=PATH]")]
     pub outputs: Vec<String>,
@@ -463,6 +467,10 @@ pub struct VerifyArgs {
     /// Set a contract variable, used as ${var.NAME} (repeatable)
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub set: Vec<String>,
+
+    /// For ODCS contracts: the server entry (and the data source of that name) to run on
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
 
     /// Output format, optionally to a file: table, json, junit, markdown, html, github
     /// (repeatable)

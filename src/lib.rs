@@ -23,6 +23,7 @@ pub mod failing_rows;
 pub mod init;
 pub mod interp;
 pub mod model;
+pub mod odcs;
 pub mod paths;
 pub mod plan;
 pub mod push;

@@ -15,6 +15,7 @@ mod failed_rows;
 mod first_hour;
 mod hardening;
 mod layers;
+mod odcs;
 mod push;
 mod report;
 mod scan;

@@ -15,6 +15,7 @@ use crate::contract::{self, Contract};
 use crate::diag::{unknown_word_help, Diag, Diags};
 use crate::failing_rows;
 use crate::interp::Vars;
+use crate::odcs;
 use crate::plan::{self, Resolved};
 use crate::report::{OutputFormat, FORMATS};
 use crate::results::FailOn;
@@ -93,20 +94,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     check_failed_rows_channel(&config, args.no_failed_rows, &mut diags);
     let contract_files = find_contracts(&args.paths, &mut diags);
     warn_unused_set(&set, &contract_files);
-    if args.channel.is_some() && contract_files.len() != 1 && diags.is_empty() {
-        diags.push(
-            Diag::plain(format!(
-                "--channel verifies one contract, and {} were given",
-                contract_files.len()
-            ))
-            .with_help("assay verify contracts/orders.yml --channel orders"),
-        );
-    }
-    if args.channel.is_some() && args.plan {
-        diags.push(Diag::plain(
-            "--plan connects to nothing, and --channel has to",
-        ));
-    }
+    check_channel_args(args, contract_files.len(), &mut diags);
     if !diags.is_empty() {
         return Err(diags.into());
     }
@@ -125,7 +113,14 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         }
         None => (None, timeout),
     };
-    let resolved = load_contracts(&contract_files, &config, &names, &set, now)?;
+    let resolved = load_contracts(
+        &contract_files,
+        &config,
+        &names,
+        args.server.as_deref(),
+        &set,
+        now,
+    )?;
     let page = outputs
         .iter()
         .any(|o| o.format == OutputFormat::Html && o.path.is_some());
@@ -151,6 +146,24 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         plan_only: args.plan,
         push,
     })
+}
+
+/// `--channel` verifies one contract, and connects (so never with `--plan`).
+fn check_channel_args(args: &VerifyArgs, contracts: usize, diags: &mut Diags) {
+    if args.channel.is_some() && contracts != 1 && diags.is_empty() {
+        diags.push(
+            Diag::plain(format!(
+                "--channel verifies one contract, and {} were given",
+                contracts
+            ))
+            .with_help("assay verify contracts/orders.yml --channel orders"),
+        );
+    }
+    if args.channel.is_some() && args.plan {
+        diags.push(Diag::plain(
+            "--plan connects to nothing, and --channel has to",
+        ));
+    }
 }
 
 /// Each name `-d` selects must be a data source of the config.
@@ -207,7 +220,22 @@ fn receive_channel(
     now: DateTime<Utc>,
     timeout: Option<std::time::Duration>,
 ) -> Result<(super::stream::Received, Option<std::time::Duration>), AppError> {
-    let contract = contract::load(contract_file, set, &now_text(now))?;
+    let target = odcs::Placement {
+        config,
+        names: &[],
+        server: args.server.as_deref(),
+    };
+    let mut contracts = read_contract_file(contract_file, &target, set, now)?;
+    if contracts.len() != 1 {
+        return Err(Diag::plain(format!(
+            "--channel verifies one dataset, and '{}' holds {}",
+            contract_file.display(),
+            contracts.len()
+        ))
+        .with_help("write the channel's dataset as its own contract")
+        .into());
+    }
+    let contract = contracts.remove(0);
     let waited = std::time::Instant::now();
     let received = super::stream::substitute(config, &contract, name, &args.environment, timeout)?;
     let timeout = timeout.map(|t| {
@@ -284,22 +312,30 @@ pub(super) fn load_contracts(
     files: &[PathBuf],
     config: &Config,
     names: &[&String],
+    server: Option<&str>,
     set: &HashMap<String, String>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Resolved>, AppError> {
     let mut diags = Diags::default();
     let mut resolved = Vec::new();
+    let target = odcs::Placement {
+        config,
+        names,
+        server,
+    };
     for path in files {
-        match contract::load(path, set, &now_text(now)) {
-            Ok(c) => {
-                for w in &c.warnings {
-                    tracing::warn!(
-                        "{w}{}",
-                        w.help.as_ref().map_or(String::new(), |h| format!(" ({h})"))
-                    );
-                }
-                if let Some(r) = resolve(c, config, names, &mut diags) {
-                    resolved.push(r);
+        match read_contract_file(path, &target, set, now) {
+            Ok(contracts) => {
+                for c in contracts {
+                    for w in &c.warnings {
+                        tracing::warn!(
+                            "{w}{}",
+                            w.help.as_ref().map_or(String::new(), |h| format!(" ({h})"))
+                        );
+                    }
+                    if let Some(r) = resolve(c, config, names, &mut diags) {
+                        resolved.push(r);
+                    }
                 }
             }
             Err(d) => diags.extend(d),
@@ -317,6 +353,29 @@ pub(super) fn load_contracts(
         .into());
     }
     Ok(resolved)
+}
+
+/// A contract file's contracts: a Soda contract is one, an ODCS document (`kind:
+/// DataContract`, `apiVersion: v3.x`) one per schema object.
+pub(super) fn read_contract_file(
+    path: &Path,
+    target: &odcs::Placement,
+    set: &HashMap<String, String>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Contract>, Diags> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diags::from(Diag::plain(format!(
+            "cannot read contract '{}': {e}",
+            path.display()
+        )))
+    })?;
+    let source = crate::source::Source::new(path, text);
+    let root = crate::yaml::parse(&source)?;
+    if odcs::is_odcs(&root) {
+        odcs::parse(&source, &root, target, set, &now_text(now))
+    } else {
+        contract::parse_root(source, &root, set, &now_text(now)).map(|c| vec![c])
+    }
 }
 
 /// Find the contract's data source and check it against it. None when it was filtered

@@ -113,7 +113,14 @@ fn prepare(args: &ScanArgs) -> Result<ScanPlan, AppError> {
         return Err(diags.into());
     }
     let names: Vec<&String> = args.data_sources.iter().collect();
-    let contracts = load_contracts(&contract_files, &config, &names, &set, now)?;
+    let contracts = load_contracts(
+        &contract_files,
+        &config,
+        &names,
+        args.server.as_deref(),
+        &set,
+        now,
+    )?;
     let sources: Vec<_> = config
         .data_sources
         .iter()

@@ -103,36 +103,25 @@ pub fn load(
 
 pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result<Contract, Diags> {
     let root = yaml::parse(&source)?;
-    let mut vars = Vars {
-        set: set.clone(),
-        defaults: HashMap::new(),
-        now: now.to_string(),
-        untrusted: true,
-    };
-    // variables first: everything else may use them
-    {
-        let mut r = Reader::new(&source, None);
-        if root.is_null() {
-            r.error(
-                Span::default(),
-                "the contract is empty",
-                Some("a contract needs at least `dataset:` and `columns:` or `checks:`".into()),
-            );
-            return Err(r.diags);
-        }
-        if let Some(v) = root.get("variables") {
-            read_variables(&mut r, v, &mut vars);
-        }
-        if !r.diags.is_empty() {
-            return Err(r.diags);
-        }
-    }
+    parse_root(source, &root, set, now)
+}
+
+/// A contract from its YAML tree. The tree's spans point into `source`: an ODCS
+/// document's datasets are Soda trees built from the ODCS text, so their errors point
+/// at what the ODCS author wrote.
+pub fn parse_root(
+    source: Source,
+    root: &Node,
+    set: &HashMap<String, String>,
+    now: &str,
+) -> Result<Contract, Diags> {
+    let vars = variables(&source, root, set, now)?;
     let mut r = Reader::new(&source, Some(&vars));
-    if !r.keys(&root, CONTRACT_KEYS, "the contract") {
+    if !r.keys(root, CONTRACT_KEYS, "the contract") {
         return Err(r.diags);
     }
     let dataset = r
-        .required(&root, "dataset", "the contract")
+        .required(root, "dataset", "the contract")
         .and_then(|n| dataset_name(&mut r, n));
     let filter = root
         .get("filter")
@@ -176,7 +165,7 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
         }
     }
     // every check gets the contract's check_attributes; its own win on the same key
-    let check_attributes = read_attributes(&mut r, &root, "check_attributes");
+    let check_attributes = read_attributes(&mut r, root, "check_attributes");
     for check in &mut checks_out {
         let own = std::mem::take(&mut check.attributes);
         check.attributes = check_attributes.clone();
@@ -197,6 +186,41 @@ pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result
         }),
         _ => Err(diags),
     }
+}
+
+/// The contract's variables (`--set`, its defaults, the run's now), read first:
+/// everything else may use them.
+fn variables(
+    source: &Source,
+    root: &Node,
+    set: &HashMap<String, String>,
+    now: &str,
+) -> Result<Vars, Diags> {
+    let mut vars = Vars {
+        set: set.clone(),
+        defaults: HashMap::new(),
+        now: now.to_string(),
+        untrusted: true,
+    };
+    // variables first: everything else may use them
+    {
+        let mut r = Reader::new(source, None);
+        if root.is_null() {
+            r.error(
+                Span::default(),
+                "the contract is empty",
+                Some("a contract needs at least `dataset:` and `columns:` or `checks:`".into()),
+            );
+            return Err(r.diags);
+        }
+        if let Some(v) = root.get("variables") {
+            read_variables(&mut r, v, &mut vars);
+        }
+        if !r.diags.is_empty() {
+            return Err(r.diags);
+        }
+    }
+    Ok(vars)
 }
 
 fn read_variables(r: &mut Reader, node: &Node, vars: &mut Vars) {

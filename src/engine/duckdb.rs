@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::{
     config_path, settings_of, Discovered, Engine, Files, Settings, StoreEngine, StoreTypes,
 };
-use super::{DataSourceConfig, DatasetPathError};
+use super::{DataSourceConfig, DatasetPathError, Place};
 use crate::decode::Reader;
 use crate::error::StoreError;
 use crate::exec::duckdb::DuckDbExecutor;
@@ -73,6 +73,11 @@ impl Engine for DuckDb {
             memory_limit,
             loaded: None,
         }))
+    }
+
+    fn odcs_path(&self, _ds: &DataSourceConfig, place: &Place, table: &str) -> Vec<String> {
+        let schema = place.schema.clone().unwrap_or_else(|| "main".into());
+        vec![schema, table.to_string()]
     }
 
     fn table_ref(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{config_path, settings_of, Discovered, Engine, Files, Settings, StoreEngine};
-use super::{DataSourceConfig, DatasetPathError};
+use super::{DataSourceConfig, DatasetPathError, Place};
 use crate::decode::Reader;
 use crate::exec::duckdb::DuckDbExecutor;
 use crate::exec::{ExecError, Executor, RunControl};
@@ -60,6 +60,16 @@ impl Engine for FilesEngine {
             root: config_path(base, &root),
             memory_limit,
         }))
+    }
+
+    /// A table is a file under the root: its name, with the server's `format` as its
+    /// extension when the name has none.
+    fn odcs_path(&self, _ds: &DataSourceConfig, place: &Place, table: &str) -> Vec<String> {
+        let file = match (&place.format, stem_of(table)) {
+            (Some(format), None) => format!("{table}.{format}"),
+            _ => table.to_string(),
+        };
+        file.split('/').map(str::to_string).collect()
     }
 
     fn table_ref(

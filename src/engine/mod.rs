@@ -50,6 +50,15 @@ pub fn names() -> Vec<&'static str> {
     ENGINES.iter().map(|e| e.name()).collect()
 }
 
+/// Where an ODCS server entry puts its tables: `database`, `schema` and, for files,
+/// `format`, as the contract's `servers[]` entry writes them.
+#[derive(Debug, Clone, Default)]
+pub struct Place {
+    pub database: Option<String>,
+    pub schema: Option<String>,
+    pub format: Option<String>,
+}
+
 /// A configured data source: its engine, and that engine's own connection settings.
 #[derive(Clone)]
 pub struct DataSourceConfig {
@@ -118,6 +127,11 @@ pub trait Engine: Send + Sync {
         ds: &DataSourceConfig,
         parts: &[String],
     ) -> Result<TableRef, DatasetPathError>;
+
+    /// The dataset path (after the data source's name) of a table an ODCS contract
+    /// names: `table` in the place its server entry gives, or where this engine looks
+    /// when it gives none.
+    fn odcs_path(&self, ds: &DataSourceConfig, place: &Place, table: &str) -> Vec<String>;
 
     /// The file a dataset path names, for engines that read files.
     fn file_path(&self, _settings: &dyn Settings, _parts: &[String]) -> Option<PathBuf> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{settings_of, Discovered, Engine, Files, Settings, StoreEngine, StoreTypes};
-use super::{DataSourceConfig, DatasetPathError};
+use super::{DataSourceConfig, DatasetPathError, Place};
 use crate::decode::Reader;
 use crate::error::StoreError;
 use crate::exec::mysql::MySqlExecutor;
@@ -38,6 +38,19 @@ impl Engine for MySql {
     ) -> Option<Arc<dyn Settings>> {
         super::server_settings::read(r, conn, "a mysql connection", base, false)
             .map(|s| Arc::new(s) as Arc<dyn Settings>)
+    }
+
+    /// A MySQL schema is its database: the server entry's `database` (or `schema`),
+    /// else the one the data source connects to.
+    fn odcs_path(&self, ds: &DataSourceConfig, place: &Place, table: &str) -> Vec<String> {
+        let server = settings_of::<ServerConfig>(ds.settings.as_ref(), self.name());
+        let database = place
+            .database
+            .clone()
+            .or_else(|| place.schema.clone())
+            .or_else(|| server.effective_database.clone())
+            .unwrap_or_default();
+        vec![database, table.to_string()]
     }
 
     fn table_ref(

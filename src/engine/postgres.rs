@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{settings_of, Discovered, Engine, Files, Settings, StoreEngine, StoreTypes};
-use super::{DataSourceConfig, DatasetPathError};
+use super::{DataSourceConfig, DatasetPathError, Place};
 use crate::decode::Reader;
 use crate::error::StoreError;
 use crate::exec::postgres::PostgresExecutor;
@@ -44,6 +44,11 @@ impl Engine for Postgres {
     ) -> Option<Arc<dyn Settings>> {
         super::server_settings::read(r, conn, "a postgres connection", base, true)
             .map(|s| Arc::new(s) as Arc<dyn Settings>)
+    }
+
+    fn odcs_path(&self, _ds: &DataSourceConfig, place: &Place, table: &str) -> Vec<String> {
+        let schema = place.schema.clone().unwrap_or_else(|| "public".into());
+        vec![schema, table.to_string()]
     }
 
     fn table_ref(

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{settings_of, Discovered, Engine, Files, Settings, StoreEngine};
-use super::{DataSourceConfig, DatasetPathError, FileRefusal};
+use super::{DataSourceConfig, DatasetPathError, FileRefusal, Place};
 use crate::decode::Reader;
 use crate::exec::spark::SparkExecutor;
 use crate::exec::{ExecError, Executor, Limits, RunControl, Value};
@@ -263,6 +263,14 @@ impl Engine for Spark {
             file_paths,
             connect_timeout,
         }))
+    }
+
+    fn odcs_path(&self, _ds: &DataSourceConfig, place: &Place, table: &str) -> Vec<String> {
+        let schema = place.schema.clone().unwrap_or_else(|| "default".into());
+        match &place.database {
+            Some(catalog) => vec![catalog.clone(), schema, table.to_string()],
+            None => vec![schema, table.to_string()],
+        }
     }
 
     fn table_ref(
