@@ -34,6 +34,10 @@
 //!    Connect client (this binary re-run with `--spark-hand-query`), with each process's
 //!    peak memory.
 //!
+//! 10. ODCS (`ASSAY_BENCH_ONLY=odcs`, and with duckdb): parse + plan of an ODCS contract
+//!    of 1,000 rules against the same checks as the Soda contract `assay contract
+//!    convert` writes for it, in-process, and the number of queries each plans.
+//!
 //! 8. The HTML report (`ASSAY_BENCH_ONLY=report`): a page of 200 datasets x 20 metrics
 //!    x 365 daily points (bands, anomalies, checks, schema changes), rendered in process:
 //!    time and size.
@@ -142,6 +146,10 @@ fn main() {
     if part("forms") {
         println!();
         forms_part(dir.path());
+    }
+    if part("duckdb") || part("odcs") {
+        println!();
+        odcs_part(assay, dir.path());
     }
     if part("soda") {
         println!();
@@ -850,6 +858,87 @@ fn startup(assay: &str, dir: &Path) {
     }
     let parse_plan = median(&mut times);
     println!("{checks}-check contract: start-up + parse + plan (assay verify --plan) {:.1} ms; parse + plan in-process {:.1} ms", ms(whole), ms(parse_plan));
+}
+
+/// An ODCS contract of 1,000 rules on 100 properties (constraints and library rules of
+/// every kind that folds into the dataset's one metrics query), against the Soda contract
+/// it converts to: parse + plan in-process, and the queries each plans.
+fn odcs_part(assay: &str, dir: &Path) {
+    let project = dir.join("odcs");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("assay.yml"),
+        "data_sources:\n  - name: bench\n    type: duckdb\n    connection: {database: \":memory:\"}\n",
+    )
+    .unwrap();
+    let mut odcs = String::from("apiVersion: v3.2.0\nkind: DataContract\nid: bench\nversion: 1.0.0\nservers:\n  - {server: bench, type: duckdb, schema: main}\nschema:\n  - name: orders\n    properties:\n");
+    for c in 0..100 {
+        odcs.push_str(&format!(
+            "      - name: col_{c}\n        required: true\n        enum: [{{value: a}}, {{value: b}}]\n        logicalTypeOptions: {{minLength: 1, maxLength: 20, pattern: '^[a-z]+$'}}\n        quality:\n          - {{id: n{c}, metric: nullValues, mustBe: 0}}\n          - {{id: p{c}, metric: nullValues, unit: percent, mustBeLessThan: 5}}\n          - {{id: m{c}, metric: missingValues, arguments: {{missingValues: ['', n/a]}}, mustBeLessOrEqualTo: 10}}\n          - {{id: i{c}, metric: invalidValues, arguments: {{validValues: [a, b, c]}}, mustBeBetween: [0, 3]}}\n          - {{id: v{c}, metric: invalidValues, arguments: {{pattern: '^[a-c]$'}}, severity: warning, mustBe: 0}}\n"
+        ));
+    }
+    let odcs_path = project.join("bench.odcs.yaml");
+    std::fs::write(&odcs_path, &odcs).unwrap();
+    let run = Command::new(assay)
+        .current_dir(&project)
+        .args([
+            "contract",
+            "convert",
+            "bench.odcs.yaml",
+            "--to",
+            "soda",
+            "-o",
+            "bench.yml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let soda_path = project.join("bench.yml");
+    let config =
+        assay::config::load(Some(&project.join("assay.yml")), &[], &Default::default()).unwrap();
+    let ds = config.data_source("bench").unwrap().clone();
+    let placement = assay::odcs::Placement {
+        config: &config,
+        names: &[],
+        server: None,
+    };
+    let now = "2025-01-01T00:00:00Z";
+    let plan_of = |c: assay::contract::Contract| {
+        let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds).unwrap();
+        let plan = assay::plan::plan(&resolved, None);
+        (plan.checks.len(), plan.queries.len())
+    };
+    let mut odcs_times = Vec::new();
+    let mut soda_times = Vec::new();
+    let (mut odcs_plan, mut soda_plan) = ((0, 0), (0, 0));
+    for _ in 0..7 {
+        let start = Instant::now();
+        let text = std::fs::read_to_string(&odcs_path).unwrap();
+        let source = assay::source::Source::new(&odcs_path, text);
+        let root = assay::yaml::parse(&source).unwrap();
+        let mut contracts =
+            assay::odcs::parse(&source, &root, &placement, &Default::default(), now).unwrap();
+        odcs_plan = plan_of(contracts.remove(0));
+        odcs_times.push(start.elapsed());
+
+        let start = Instant::now();
+        let c = assay::contract::load(&soda_path, &Default::default(), now).unwrap();
+        soda_plan = plan_of(c);
+        soda_times.push(start.elapsed());
+    }
+    let (o, sd) = (median(&mut odcs_times), median(&mut soda_times));
+    assert_eq!(
+        odcs_plan, soda_plan,
+        "the same checks and queries either way"
+    );
+    println!(
+        "ODCS contract of 1,000 rules ({} checks, {} queries planned) vs the Soda contract it converts to ({} checks, {} queries): parse + plan {:.1} ms vs {:.1} ms ({:.2}x), median of 7",
+        odcs_plan.0, odcs_plan.1, soda_plan.0, soda_plan.1, ms(o), ms(sd), o.as_secs_f64() / sd.as_secs_f64()
+    );
 }
 
 /// Parse + plan of contracts with thousands of checks on one dataset, all of one type, so

@@ -67,6 +67,66 @@ pub enum Command {
     /// Write a starting contract for each dataset of a data source, from its data
     #[command(after_help = INIT_EXAMPLES)]
     Init(InitArgs),
+    /// Work on contract files: convert between ODCS v3 and Soda v4
+    #[command(after_help = CONTRACT_EXAMPLES)]
+    Contract(ContractArgs),
+}
+
+const CONTRACT_EXAMPLES: &str = "Examples:
+  assay contract convert orders.odcs.yaml --to soda            each schema object as a Soda contract, on stdout
+  assay contract convert orders.odcs.yaml --to soda -o contracts/orders/
+  assay contract convert contracts/orders.yml --to odcs -o orders.odcs.yaml
+
+ODCS to Soda writes the contracts `assay verify` runs for the ODCS document (its tables
+placed on the data source its servers name: --server, -d, assay.yml). Whatever the other
+language cannot hold is listed on stderr. Exit codes: 0 converted, 2 bad input.";
+
+#[derive(Debug, Args)]
+pub struct ContractArgs {
+    #[command(subcommand)]
+    pub command: ContractCommand,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCommand {
+    /// Convert a contract: ODCS v3 to Soda v4 contracts, or Soda v4 to ODCS v3.2.0
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContractLanguage {
+    /// Open Data Contract Standard v3.2.0
+    Odcs,
+    /// Soda Core v4 contracts (what `assay verify` reads)
+    Soda,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The contract to convert
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The language to write
+    #[arg(long, value_enum)]
+    pub to: ContractLanguage,
+
+    /// Write here [default: stdout]; a folder (one file per dataset) when it is one, ends
+    /// in `/`, or an ODCS document has several objects
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// A data source file to add, or the NAME of the configured data source to place
+    /// ODCS tables on
+    #[arg(short = 'd', long = "data-source", value_name = "FILE|NAME")]
+    pub data_sources: Vec<String>,
+
+    /// For ODCS contracts: the server entry (and the data source of that name)
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
 }
 
 const INIT_EXAMPLES: &str = "Examples:

@@ -938,3 +938,59 @@ fn postgres_sessions_are_left_alone() {
     );
     assert_eq!(before, after);
 }
+
+/// ODCS contracts are contracts: the queries of `sql` rules and soda `custom` rules pass
+/// the same walls, and names that end up in the SQL assay writes for ODCS rules
+/// (`physicalName`, property names) are quoted names, never SQL.
+#[test]
+fn odcs_rules_are_untrusted_sql_too_on_every_engine() {
+    let why: Vec<&str> = NOT_READ_ONLY
+        .iter()
+        .chain(SECOND_STATEMENT)
+        .copied()
+        .collect();
+    for engine in sql_engines() {
+        let sb = sandbox(engine);
+        let before = state(&sb);
+        let head = format!(
+            "apiVersion: v3.2.0\nkind: DataContract\nid: attack\nversion: 1.0.0\nservers:\n  - {{server: db, type: {}, schema: {}}}\nschema:\n  - name: victim\n",
+            engine.name(),
+            sb.schema
+        );
+        for q in SMUGGLED_QUERIES {
+            let q = yaml_string(q);
+            for body in [
+                format!("    quality:\n      - {{type: sql, query: {q}, mustBe: 0}}\n"),
+                format!("    properties:\n      - name: id\n        quality:\n          - {{type: sql, query: {q}, mustBeGreaterThan: -1}}\n"),
+                format!("    quality:\n      - {{type: custom, engine: soda, implementation: {{failed_rows: {{query: {q}}}}}}}\n"),
+            ] {
+                let run = run_contract(&sb, &format!("{head}{body}"), &[]);
+                assert_refused(&run, &why, &format!("{engine:?} ODCS {body}"));
+                assert_eq!(state(&sb), before, "{engine:?}: {body}");
+            }
+        }
+        // names are identifiers, quoted for the engine, whatever quotes they hold
+        for evil in [
+            "victim\"; DELETE FROM victim; --",
+            "victim`; DELETE FROM victim; --",
+            "victim'); DELETE FROM victim; --",
+        ] {
+            let name = yaml_string(evil);
+            for body in [
+                format!("    physicalName: {name}\n    properties:\n      - {{name: id, unique: true, required: true}}\n"),
+                format!("    properties:\n      - {{name: {name}, unique: true}}\n      - {{name: id, primaryKey: true}}\n      - {{name: note, primaryKey: true}}\n    quality:\n      - {{type: sql, query: 'SELECT COUNT(*) FROM {{object}}', mustBe: 3}}\n"),
+                format!("    properties:\n      - name: id\n        quality:\n          - {{type: sql, query: 'SELECT COUNT({{property}}) FROM {{object}}', mustBe: 3}}\n      - {{name: {name}, logicalTypeOptions: {{multipleOf: 2}}}}\n"),
+            ] {
+                let run = run_contract(&sb, &format!("{head}{body}"), &["--no-failed-rows"]);
+                assert!(
+                    [1, 2, 3].contains(&run.code),
+                    "{engine:?} {body}: exit {}\n{}",
+                    run.code,
+                    run.stderr
+                );
+                assert_eq!(state(&sb), before, "{engine:?}: {body}");
+                assert_nothing_leaked(&run, body.as_str());
+            }
+        }
+    }
+}

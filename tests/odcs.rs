@@ -211,3 +211,151 @@ fn odcs_rules_answer_as_datacontract_cli_does_on_files() {
         );
     }
 }
+
+/// Outcomes of a run by dataset and column, each list sorted: what two contracts that
+/// mean the same must agree on, whatever their checks are called.
+fn outcomes_by_column(results: &Value) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for dataset in results["datasets"].as_array().unwrap() {
+        for check in dataset["checks"].as_array().unwrap() {
+            let key = format!(
+                "{}/{}",
+                dataset["dataset"].as_str().unwrap(),
+                check["column"].as_str().unwrap_or("")
+            );
+            out.entry(key)
+                .or_default()
+                .push(check["outcome"].as_str().unwrap().to_string());
+        }
+    }
+    for list in out.values_mut() {
+        list.sort();
+    }
+    out
+}
+
+/// Outcomes by dataset and check id.
+fn outcomes_by_id(results: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for dataset in results["datasets"].as_array().unwrap() {
+        for check in dataset["checks"].as_array().unwrap() {
+            out.insert(
+                format!(
+                    "{} {}",
+                    dataset["dataset"].as_str().unwrap(),
+                    check["id"].as_str().unwrap()
+                ),
+                check["outcome"].as_str().unwrap().to_string(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn converted_contracts_verify_as_their_originals_do() {
+    let sandbox = Sandbox::new(Engine::DuckDb);
+    for (table, columns) in tables() {
+        sandbox.create_table(&table, &columns, &rows(&table, &columns));
+    }
+    let project = &sandbox.project;
+    let server = "  - server: db\n    type: duckdb\n    schema: main\n";
+    for fixture in fixtures() {
+        project.write(&fixture, &with_server(&fixture, server));
+        let original = verify(project, &fixture);
+        let stem = fixture.trim_end_matches(".odcs.yaml");
+
+        // ODCS -> Soda: the same checks, by the same ids, with the same outcomes
+        let soda_dir = format!("soda-{stem}/");
+        let run = project.assay(&[
+            "contract", "convert", &fixture, "--to", "soda", "-o", &soda_dir,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for line in run.stderr.lines() {
+            assert!(
+                line.contains("(information, not checks)"),
+                "{fixture}: only information may be left behind, not: {line}"
+            );
+        }
+        let soda = verify(project, &soda_dir);
+        assert_eq!(
+            outcomes_by_id(&soda),
+            outcomes_by_id(&original),
+            "{fixture} as Soda"
+        );
+
+        // and each Soda contract back to ODCS: the same outcomes, column by column
+        for entry in std::fs::read_dir(project.path().join(&soda_dir)).unwrap() {
+            let soda_file = entry.unwrap().path();
+            let name = soda_file.file_stem().unwrap().to_str().unwrap().to_string();
+            let back = format!("{stem}-{name}.back.odcs.yaml");
+            let soda_path = soda_file.to_str().unwrap();
+            let run = project.assay(&[
+                "contract", "convert", soda_path, "--to", "odcs", "-o", &back,
+            ]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            assert!(
+                run.stderr.is_empty(),
+                "{soda_path} lost something on its way to ODCS: {}",
+                run.stderr
+            );
+            let text = std::fs::read_to_string(project.path().join(&back)).unwrap();
+            assert!(
+                text.starts_with("apiVersion: v3.2.0\nkind: DataContract\n"),
+                "{text}"
+            );
+            let again = verify(project, &back);
+            assert_eq!(
+                outcomes_by_column(&again),
+                outcomes_by_column(&verify(project, soda_path)),
+                "{soda_path} as ODCS:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn converting_says_what_the_other_language_cannot_hold_and_refuses_what_it_cannot_read() {
+    let project =
+        Project::duckdb("CREATE TABLE t (a INTEGER, b VARCHAR); INSERT INTO t VALUES (1, 'x');");
+    project.write(
+        "t.yml",
+        "dataset: db/main/t\nfilter: a > 0\ncolumns:\n  - name: a\n    checks:\n      - invalid: {valid_min: 0, valid_max: 9}\n      - duplicate: {threshold: {must_be_less_than: 3}}\n  - name: b\n    checks:\n      - missing: {filter: \"a = 1\"}\nchecks:\n  - row_count: {threshold: {must_be_between: {greater_than: 0, less_than: 5}}}\n  - schema: {}\n",
+    );
+    let run = project.assay(&["contract", "convert", "t.yml", "--to", "odcs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for expected in [
+        "`filter`: ODCS has no filter for a whole contract",
+        "column a: the invalid check: no ODCS constraint",
+        "column a: the duplicate check: no ODCS constraint",
+        "column b: the missing check: its `filter`",
+        "the dataset's row_count check: a range with an open end",
+        "the dataset's schema check: ODCS checks that each property is present",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "missing '{expected}' in:\n{}",
+            run.stderr
+        );
+    }
+    assert!(run.stdout.contains("name: t"), "{}", run.stdout);
+    // the wrong direction, and a broken contract, are input errors
+    let run = project.assay(&["contract", "convert", "t.yml", "--to", "soda"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("is a Soda contract already"),
+        "{}",
+        run.stderr
+    );
+    project.write(
+        "bad.yml",
+        "dataset: db/main/t\ncolumns:\n  - name: a\n    checks:\n      - missng: {}\n",
+    );
+    let run = project.assay(&["contract", "convert", "bad.yml", "--to", "odcs"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unknown check type 'missng'"),
+        "{}",
+        run.stderr
+    );
+}

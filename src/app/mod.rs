@@ -6,6 +6,7 @@
 
 mod backtest;
 pub mod channel;
+pub mod contract;
 pub mod history;
 pub mod init;
 pub mod push;

@@ -317,6 +317,12 @@ impl OdcsBuilder {
                     quality.push(Yaml::Hash(rule));
                 }
             }
+            // a bound with the bound itself invalid: what ODCS calls exclusive
+            "invalid" if threshold.is_none() && exclusive_bound(body).is_some() => {
+                if let Some((key, value)) = exclusive_bound(body) {
+                    options.insert(s(key), to_yaml(value));
+                }
+            }
             "invalid"
                 if threshold.is_none()
                     && plain(&[
@@ -591,6 +597,31 @@ impl OdcsBuilder {
         }
         Some(rule)
     }
+}
+
+/// `valid_min: x, invalid_values: [x]` (or `valid_max`): ODCS's exclusive bound.
+fn exclusive_bound(body: &Node) -> Option<(&'static str, &Node)> {
+    let keys: Vec<&str> = body
+        .as_map()?
+        .iter()
+        .map(|(k, _)| k.name.as_str())
+        .filter(|k| !["name", "qualifier", "attributes"].contains(k))
+        .collect();
+    let [bound_item] = seq_items(body.get("invalid_values")) else {
+        return None;
+    };
+    for (soda, odcs) in [
+        ("valid_min", "exclusiveMinimum"),
+        ("valid_max", "exclusiveMaximum"),
+    ] {
+        if let Some(bound) = body.get(soda) {
+            let same = bound.as_f64().is_some() && bound.as_f64() == bound_item.as_f64();
+            if keys.len() == 2 && same {
+                return Some((odcs, bound));
+            }
+        }
+    }
+    None
 }
 
 fn s(text: &str) -> Yaml {

@@ -10,8 +10,8 @@
 
 pub mod convert;
 pub mod keys;
-mod not_run;
-mod soda;
+pub mod not_run;
+pub mod soda;
 pub mod target;
 pub mod version;
 
@@ -26,6 +26,13 @@ use crate::yaml::Node;
 pub use target::Placement;
 pub use version::is_odcs;
 
+/// An ODCS document as Soda contract trees, one per schema object, with what was
+/// accepted with a warning.
+pub struct Trees {
+    pub datasets: Vec<soda::Dataset>,
+    pub warnings: Diags,
+}
+
 /// The contracts of one ODCS document: one per schema object, in order.
 pub fn parse(
     source: &Source,
@@ -34,6 +41,33 @@ pub fn parse(
     set: &HashMap<String, String>,
     now: &str,
 ) -> Result<Vec<Contract>, Diags> {
+    let trees = trees(source, root, target)?;
+    let r = Reader::new(source, None);
+    let mut contracts = Vec::new();
+    let mut diags = Diags::default();
+    for dataset in trees.datasets {
+        match contract::parse_root(source.clone(), &dataset.tree, set, now) {
+            Ok(mut c) => {
+                for (column, not_run) in dataset.not_run {
+                    c.checks.push(not_run.check(&r, column.as_deref()));
+                }
+                contracts.push(c);
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    if let Some(first) = contracts.first_mut() {
+        first.warnings.extend(trees.warnings.items);
+    }
+    Ok(contracts)
+}
+
+/// The Soda trees of an ODCS document: checked key by key, matched to a data source,
+/// each schema object as the contract that means the same.
+pub fn trees(source: &Source, root: &Node, target: &Placement) -> Result<Trees, Diags> {
     let mut r = Reader::new(source, None);
     let Some(version) = version::read(&mut r, root) else {
         return Err(r.diags);
@@ -51,30 +85,14 @@ pub fn parse(
     let Some(chosen) = target::choose(&mut r, root, target) else {
         return Err(r.diags);
     };
-    let built = soda::datasets(&mut r, root, version, &chosen);
+    let datasets = soda::datasets(&mut r, root, version, &chosen);
     if !r.diags.is_empty() {
         return Err(r.diags);
     }
-    let mut contracts = Vec::new();
-    let mut diags = Diags::default();
-    for dataset in built {
-        match contract::parse_root(source.clone(), &dataset.tree, set, now) {
-            Ok(mut c) => {
-                for (column, not_run) in dataset.not_run {
-                    c.checks.push(not_run.check(&r, column.as_deref()));
-                }
-                contracts.push(c);
-            }
-            Err(d) => diags.extend(d),
-        }
-    }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    if let Some(first) = contracts.first_mut() {
-        first.warnings.extend(r.warnings.items);
-    }
-    Ok(contracts)
+    Ok(Trees {
+        datasets,
+        warnings: r.warnings,
+    })
 }
 
 #[cfg(test)]

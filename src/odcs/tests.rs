@@ -380,3 +380,44 @@ fn iso_durations_are_read_as_seconds() {
     assert_eq!(secs("PT"), None);
     assert_eq!(secs("6h"), None);
 }
+
+#[test]
+fn the_readme_says_what_assay_does_with_every_odcs_key() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("### ODCS v3 contracts")
+        .expect("the README's ODCS section");
+    let section = &readme[start..];
+    let section = &section[..section[4..].find("\n## ").map_or(section.len(), |e| e + 4)];
+    use super::keys::*;
+    let mut missing = Vec::new();
+    for s in [
+        &ROOT,
+        &SERVER,
+        &OBJECT,
+        &PROPERTY,
+        &TYPE_OPTIONS,
+        &QUALITY,
+        &SLA,
+        &CUSTOM,
+        &AUTHORITATIVE,
+        &DESCRIPTION,
+        &RELATIONSHIP,
+        &ENUM_VALUE,
+    ] {
+        for (key, _) in s.keys {
+            let row = section
+                .lines()
+                .filter(|l| l.starts_with("| ") && l.contains(&format!("`{key}`")))
+                .count();
+            if row == 0 {
+                missing.push(format!("{}: {key}", s.what));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "ODCS keys the README's key table does not name: {missing:?}"
+    );
+}
