@@ -35,8 +35,8 @@
 //!    peak memory.
 //!
 //! 10. ODCS (`ASSAY_BENCH_ONLY=odcs`, and with duckdb): parse + plan of an ODCS contract
-//!    of 1,000 rules against the same checks as the Soda contract `assay contract
-//!    convert` writes for it, in-process, and the number of queries each plans.
+//!     of 1,000 rules against the same checks as the Soda contract `assay contract
+//!     convert` writes for it, in-process, and the number of queries each plans.
 //!
 //! 8. The HTML report (`ASSAY_BENCH_ONLY=report`): a page of 200 datasets x 20 metrics
 //!    x 365 daily points (bands, anomalies, checks, schema changes), rendered in process:
