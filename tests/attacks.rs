@@ -965,7 +965,14 @@ fn odcs_rules_are_untrusted_sql_too_on_every_engine() {
                 format!("    quality:\n      - {{type: custom, engine: soda, implementation: {{failed_rows: {{query: {q}}}}}}}\n"),
             ] {
                 let run = run_contract(&sb, &format!("{head}{body}"), &[]);
-                assert_refused(&run, &why, &format!("{engine:?} ODCS {body}"));
+                let what = format!("{engine:?} ODCS {body}");
+                if engine == Engine::MySql && q.contains("/* /* */ -- */") {
+                    // MySQL does not nest comments: the rest of the line is a comment
+                    assert_ne!(run.code, 2, "{what}: {}", run.stderr);
+                } else {
+                    assert_refused(&run, &why, &what);
+                }
+                assert_nothing_leaked(&run, &what);
                 assert_eq!(state(&sb), before, "{engine:?}: {body}");
             }
         }

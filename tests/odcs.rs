@@ -92,6 +92,7 @@ fn outcomes(results: &Value) -> BTreeMap<String, String> {
         for check in dataset["checks"].as_array().unwrap() {
             let what = match check["type"].as_str().unwrap() {
                 "schema" => "schema".to_string(),
+                "odcs_logical_types" => "logicalType".to_string(),
                 _ => check["qualifier"].as_str().unwrap().to_string(),
             };
             let column = check["column"].as_str().unwrap_or("");
@@ -273,16 +274,16 @@ fn converted_contracts_verify_as_their_originals_do() {
         assert_eq!(run.code, 0, "{}", run.stderr);
         for line in run.stderr.lines() {
             assert!(
-                line.contains("(information, not checks)"),
+                line.contains("(information, not checks)")
+                    || line.contains("logicalType (a Soda contract compares physical types only)"),
                 "{fixture}: only information may be left behind, not: {line}"
             );
         }
         let soda = verify(project, &soda_dir);
-        assert_eq!(
-            outcomes_by_id(&soda),
-            outcomes_by_id(&original),
-            "{fixture} as Soda"
-        );
+        let mut expected = outcomes_by_id(&original);
+        // logical types, which Soda has no key for, were listed as not carried
+        expected.retain(|id, _| !id.ends_with("checks/odcs_logical_types/logicalType"));
+        assert_eq!(outcomes_by_id(&soda), expected, "{fixture} as Soda");
 
         // and each Soda contract back to ODCS: the same outcomes, column by column
         for entry in std::fs::read_dir(project.path().join(&soda_dir)).unwrap() {

@@ -58,6 +58,7 @@ const RUN_OPTIONS: &[&str] = &[
 /// The ODCS keys of a document that no check carries, as `where: key, key`.
 pub fn information_keys(root: &Node) -> Vec<String> {
     let mut out = Vec::new();
+    let mut types = Vec::new();
     let unrun = |node: &Node, run: &[&str]| -> Vec<String> {
         node.as_map()
             .unwrap_or(&[])
@@ -94,9 +95,16 @@ pub fn information_keys(root: &Node) -> Vec<String> {
                         .map(|k| format!("logicalTypeOptions.{k}")),
                 );
             }
+            if let Some(i) = keys.iter().position(|k| k == "logicalType") {
+                keys.remove(i);
+                types.push(format!(
+                    "property {name}.{p}: logicalType (a Soda contract compares physical types only)"
+                ));
+            }
             push(format!("property {name}.{p}"), keys);
         }
     }
+    out.extend(types);
     out
 }
 

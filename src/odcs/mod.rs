@@ -10,6 +10,7 @@
 
 pub mod convert;
 pub mod keys;
+pub mod logical;
 pub mod not_run;
 pub mod soda;
 pub mod target;
@@ -48,6 +49,9 @@ pub fn parse(
     for dataset in trees.datasets {
         match contract::parse_root(source.clone(), &dataset.tree, set, now) {
             Ok(mut c) => {
+                if let Some(logical) = dataset.logical {
+                    c.checks.push(logical.check(&r));
+                }
                 for (column, not_run) in dataset.not_run {
                     c.checks.push(not_run.check(&r, column.as_deref()));
                 }

@@ -8,6 +8,7 @@
 //! `mustBeBetween` is inclusive and `mustNotBeBetween` its complement.
 
 use super::keys::OPERATORS;
+use super::logical::LogicalTypes;
 use super::not_run::NotRun;
 use super::target::Chosen;
 use super::version::Version;
@@ -19,6 +20,8 @@ use crate::yaml::{Key, Node, NodeValue};
 
 pub struct Dataset {
     pub tree: Node,
+    /// each property's `logicalType`, compared with the catalog by category
+    pub logical: Option<LogicalTypes>,
     /// rules reported as not evaluated, by column
     pub not_run: Vec<(Option<String>, NotRun)>,
 }
@@ -99,6 +102,7 @@ fn dataset(
         columns: Vec::new(),
         checks: Vec::new(),
         not_run: Vec::new(),
+        logical: Vec::new(),
     };
     let mut primary_key: Vec<(u64, String, Span)> = Vec::new();
     if let Some(props) = object.get("properties").filter(|n| !n.is_null()) {
@@ -139,8 +143,13 @@ fn dataset(
         entries.push(("columns", seq(span, std::mem::take(&mut b.columns))));
     }
     entries.push(("checks", seq(span, std::mem::take(&mut b.checks))));
+    let logical = (!b.logical.is_empty()).then(|| LogicalTypes {
+        expected: std::mem::take(&mut b.logical),
+        span,
+    });
     Some(Dataset {
         tree: map(object.span, entries),
+        logical,
         not_run: b.not_run,
     })
 }
@@ -154,6 +163,8 @@ struct Builder {
     columns: Vec<Node>,
     checks: Vec<Node>,
     not_run: Vec<(Option<String>, NotRun)>,
+    /// (column, logicalType)
+    logical: Vec<(String, String)>,
 }
 
 impl Builder {
@@ -180,6 +191,11 @@ impl Builder {
             let n = prop.get(key).filter(|n| !n.is_null())?;
             r.bool(n, key)?.then(|| key_span(prop, key))
         };
+        if let Some(t) = prop.get("logicalType").filter(|n| !n.is_null()) {
+            if let Some(t) = r.string(t, "logicalType") {
+                self.logical.push((column.clone(), t));
+            }
+        }
         let required = flag(r, "required");
         let unique = flag(r, "unique");
         let pk = flag(r, "primaryKey");
