@@ -360,3 +360,48 @@ fn converting_says_what_the_other_language_cannot_hold_and_refuses_what_it_canno
         run.stderr
     );
 }
+
+/// Every report names an ODCS rule by its name and id: the table, JSON (and so push),
+/// JUnit, Markdown, GitHub annotations and the HTML page.
+#[test]
+fn reports_name_odcs_rules_by_name_and_id() {
+    let sandbox = Sandbox::new(Engine::DuckDb);
+    for (table, columns) in tables() {
+        sandbox.create_table(&table, &columns, &rows(&table, &columns));
+    }
+    let project = &sandbox.project;
+    let fixture = "shop-v3.2.odcs.yaml";
+    project.write(
+        fixture,
+        &with_server(fixture, "  - {server: db, type: duckdb}\n"),
+    );
+    let results = verify(project, fixture);
+    let check = crate::common::check(&results, "columns/amount/metric/max_amount");
+    assert_eq!(check["name"], "the largest order is below 100 (max_amount)");
+    assert_eq!(check["qualifier"], "max_amount");
+    assert_eq!(check["outcome"], "fail");
+    for format in ["table", "junit", "markdown", "github"] {
+        let run = project.assay(&["verify", fixture, "-o", format, "--no-failed-rows"]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        // Markdown escapes the underscore
+        let shown = match format {
+            "markdown" => r"the largest order is below 100 (max\_amount)",
+            _ => "the largest order is below 100 (max_amount)",
+        };
+        assert!(run.stdout.contains(shown), "{format}:\n{}", run.stdout);
+    }
+    let run = project.assay(&[
+        "verify",
+        fixture,
+        "-o",
+        "html=page.html",
+        "-q",
+        "--no-failed-rows",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let page = std::fs::read_to_string(project.path().join("page.html")).unwrap();
+    assert!(
+        page.contains("the largest order is below 100 (max_amount)"),
+        "the page names the rule"
+    );
+}

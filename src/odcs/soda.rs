@@ -453,11 +453,15 @@ impl Builder {
         };
         let id = rule.get("id").and_then(|n| r.string(n, "id"));
         let qualifier = id.clone().unwrap_or_else(|| format!("quality-{i}"));
-        let label = rule
+        // every report shows the name; with the id beside it, a reader finds the rule
+        let written = rule
             .get("name")
             .or(rule.get("description"))
-            .and_then(|n| r.string(n, "name"))
-            .or(id.clone());
+            .and_then(|n| r.string(n, "name"));
+        let label = match (written, &id) {
+            (Some(n), Some(id)) if n != *id => Some(format!("{n} ({id})")),
+            (n, id) => n.or(id.clone()),
+        };
         let at = rule
             .get("type")
             .map_or(rule.span, |_| key_span(rule, "type"));
