@@ -290,19 +290,12 @@ impl OdcsBuilder {
         options: &mut Hash,
         quality: &mut Vec<Yaml>,
     ) {
-        let Some([(type_key, body)]) = check.as_map() else {
+        let Some((kind, body)) = check_parts(check) else {
             return;
         };
-        let empty = Node {
-            value: NodeValue::Map(Vec::new()),
-            span: check.span,
-        };
-        let body = if body.is_null() { &empty } else { body };
-        let kind = type_key.name.as_str();
+        let body = &body;
         let place = format!("column {column}: the {kind} check");
-        if body.get("filter").is_some() {
-            self.dropped
-                .push(format!("{place}: its `filter` (ODCS rules have none)"));
+        if self.filtered(body, &place) {
             return;
         }
         let keys: Vec<&str> = body
@@ -403,6 +396,16 @@ impl OdcsBuilder {
         Some(rule)
     }
 
+    /// A check with a `filter`, which no ODCS rule has: listed, and left out.
+    fn filtered(&mut self, body: &Node, place: &str) -> bool {
+        let filtered = body.get("filter").is_some();
+        if filtered {
+            self.dropped
+                .push(format!("{place}: its `filter` (ODCS rules have none)"));
+        }
+        filtered
+    }
+
     /// A plain `invalid` check of one rule -> the property's constraint that says it.
     fn constraint(&mut self, body: &Node, place: &str, prop: &mut Hash, options: &mut Hash) {
         let (key, value) = body
@@ -447,19 +450,12 @@ impl OdcsBuilder {
 
     /// A dataset-level check -> a rule of the object's `quality`, or an SLA.
     fn dataset_check(&mut self, check: &Node, table: &str, quality: &mut Vec<Yaml>) {
-        let Some([(type_key, body)]) = check.as_map() else {
+        let Some((kind, body)) = check_parts(check) else {
             return;
         };
-        let empty = Node {
-            value: NodeValue::Map(Vec::new()),
-            span: check.span,
-        };
-        let body = if body.is_null() { &empty } else { body };
-        let kind = type_key.name.as_str();
+        let body = &body;
         let place = format!("the dataset's {kind} check");
-        if body.get("filter").is_some() {
-            self.dropped
-                .push(format!("{place}: its `filter` (ODCS rules have none)"));
+        if self.filtered(body, &place) {
             return;
         }
         match kind {
@@ -630,6 +626,21 @@ fn exclusive_bound(body: &Node) -> Option<(&'static str, &Node)> {
         }
     }
     None
+}
+
+/// `- TYPE: {...}` -> the type and its body (an empty mapping for `- TYPE:`).
+fn check_parts(check: &Node) -> Option<(&str, Node)> {
+    let [(type_key, body)] = check.as_map()? else {
+        return None;
+    };
+    let body = match body.is_null() {
+        true => Node {
+            value: NodeValue::Map(Vec::new()),
+            span: check.span,
+        },
+        false => body.clone(),
+    };
+    Some((type_key.name.as_str(), body))
 }
 
 fn s(text: &str) -> Yaml {

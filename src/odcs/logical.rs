@@ -14,7 +14,6 @@ use crate::checks::{
 };
 use crate::contract::Check;
 use crate::decode::Reader;
-use crate::model::threshold::{Condition, Threshold};
 use crate::source::Span;
 use crate::sql::dialect::base_type;
 
@@ -27,18 +26,10 @@ pub struct LogicalTypes {
 
 impl LogicalTypes {
     pub fn check(self, r: &Reader) -> Check {
-        Check {
-            id: "checks/odcs_logical_types/logicalType".into(),
-            column: None,
-            name: Some("logical types".into()),
-            qualifier: Some("logicalType".into()),
-            filter: None,
-            threshold: Threshold::new(Condition::Eq(0.0)),
-            attributes: Map::new(),
-            span: self.span,
-            line: r.source.line_col(self.span.offset).0,
-            kind: Box::new(self),
-        }
+        let span = self.span;
+        let id = "checks/odcs_logical_types/logicalType".to_string();
+        let names = ("logical types".to_string(), "logicalType".to_string());
+        super::not_run::built_check(r, Box::new(self), id, None, names, span)
     }
 }
 

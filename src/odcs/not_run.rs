@@ -5,7 +5,8 @@ use serde_json::{Map, Value as Json};
 
 use crate::checks::rules::ReferenceData;
 use crate::checks::{
-    Capture, CheckKind, Inputs, MeasureError, Measurement, NeedCtx, Needs, NoValue, UserSql,
+    Capture, CheckKind, DynCheck, Inputs, MeasureError, Measurement, NeedCtx, Needs, NoValue,
+    UserSql,
 };
 use crate::contract::Check;
 use crate::decode::Reader;
@@ -29,18 +30,33 @@ impl NotRun {
             Some(c) => format!("columns/{c}/odcs"),
             None => "checks/odcs".to_string(),
         };
-        Check {
-            id: format!("{base}/{}", self.qualifier),
-            column: column.map(str::to_string),
-            name: Some(self.name.clone()),
-            qualifier: Some(self.qualifier.clone()),
-            filter: None,
-            threshold: Threshold::new(Condition::Eq(0.0)),
-            attributes: Map::new(),
-            span: self.span,
-            line: r.source.line_col(self.span.offset).0,
-            kind: Box::new(self),
-        }
+        let (name, qualifier, span) = (self.name.clone(), self.qualifier.clone(), self.span);
+        let id = format!("{base}/{qualifier}");
+        built_check(r, Box::new(self), id, column, (name, qualifier), span)
+    }
+}
+
+/// A check the ODCS reader builds itself (not from a Soda tree): no filter, no
+/// attributes, a threshold of 0 differences.
+pub(super) fn built_check(
+    r: &Reader,
+    kind: Box<dyn DynCheck>,
+    id: String,
+    column: Option<&str>,
+    (name, qualifier): (String, String),
+    span: Span,
+) -> Check {
+    Check {
+        id,
+        column: column.map(str::to_string),
+        name: Some(name),
+        qualifier: Some(qualifier),
+        filter: None,
+        threshold: Threshold::new(Condition::Eq(0.0)),
+        attributes: Map::new(),
+        span,
+        line: r.source.line_col(span.offset).0,
+        kind,
     }
 }
 

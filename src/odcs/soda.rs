@@ -302,21 +302,14 @@ impl Builder {
                 .and_then(|n| r.bool(n, key))
                 .unwrap_or(false)
         };
-        if let Some((n, at)) = num(r, "minLength") {
-            let label = format!("{column} has at least {} characters", show(&n));
-            checks.push(named(
-                item("invalid", at, vec![("valid_min_length", n)]),
-                "minLength",
-                label,
-            ));
-        }
-        if let Some((n, at)) = num(r, "maxLength") {
-            let label = format!("{column} has at most {} characters", show(&n));
-            checks.push(named(
-                item("invalid", at, vec![("valid_max_length", n)]),
-                "maxLength",
-                label,
-            ));
+        for (key, soda, most) in [
+            ("minLength", "valid_min_length", "least"),
+            ("maxLength", "valid_max_length", "most"),
+        ] {
+            if let Some((n, at)) = num(r, key) {
+                let label = format!("{column} has at {most} {} characters", show(&n));
+                checks.push(named(item("invalid", at, vec![(soda, n)]), key, label));
+            }
         }
         // before v3.1 the exclusive keys were booleans that made minimum/maximum strict
         let old_exclusive = !self.version.exclusive_bounds_are_numbers();

@@ -47,13 +47,17 @@ fn read(text: &str) -> Result<Vec<Contract>, Diags> {
 fn errors(text: &str) -> String {
     match read(text) {
         Ok(_) => panic!("read without errors:\n{text}"),
-        Err(d) => d
-            .items
-            .iter()
-            .map(|d| format!("{d} {}", d.help.clone().unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Err(d) => shown(&d),
     }
+}
+
+/// Each error with its position and hint, one per line.
+fn shown(d: &Diags) -> String {
+    d.items
+        .iter()
+        .map(|d| format!("{d} {}", d.help.clone().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 const HEAD: &str = "apiVersion: v3.2.0\nkind: DataContract\nid: c1\nversion: 1.0.0\n";
@@ -155,7 +159,7 @@ fn quality_rules_keep_their_ids_names_units_and_severities() {
     let by_id = |id: &str| c.checks.iter().find(|k| k.id == id).unwrap();
     assert_eq!(
         by_id("columns/status/missing/s1").name.as_deref(),
-        Some("few nulls")
+        Some("few nulls (s1)")
     );
     let t = &by_id("columns/status/missing/s1").threshold;
     assert_eq!(t.metric, crate::model::threshold::MetricKind::Percent);
@@ -277,12 +281,7 @@ fn rules_that_cannot_mean_anything_are_refused() {
         let text = format!("{HEAD}schema:\n  - name: t\n    properties:\n      - name: a\n        quality:\n          - {rule}\n");
         let e = match read(&text) {
             Ok(_) => panic!("{rule} was accepted"),
-            Err(d) => d
-                .items
-                .iter()
-                .map(|d| format!("{d} {}", d.help.clone().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Err(d) => shown(&d),
         };
         assert!(e.contains(expected), "{rule}: {e}");
         assert!(
