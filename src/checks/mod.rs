@@ -54,7 +54,7 @@ pub struct ColumnDefaults<'a> {
 }
 
 /// The key of a check's own column_expression.
-const COLUMN_EXPRESSION: &str = "column_expression";
+pub const COLUMN_EXPRESSION: &str = "column_expression";
 
 /// A check's `column_expression`, or else its column's; Err when its own is not SQL text
 /// (reported).

@@ -103,6 +103,7 @@ fn dataset(
         checks: Vec::new(),
         not_run: Vec::new(),
         logical: Vec::new(),
+        exprs: std::collections::HashMap::new(),
     };
     let mut primary_key: Vec<(u64, String, Span)> = Vec::new();
     if let Some(props) = object.get("properties").filter(|n| !n.is_null()) {
@@ -165,6 +166,8 @@ struct Builder {
     not_run: Vec<(Option<String>, NotRun)>,
     /// (column, logicalType)
     logical: Vec<(String, String)>,
+    /// nested fields (`address.street`) as SQL
+    exprs: std::collections::HashMap<String, String>,
 }
 
 impl Builder {
@@ -175,30 +178,124 @@ impl Builder {
         prop: &Node,
         primary_key: &mut Vec<(u64, String, Span)>,
     ) {
-        let Some(name_node) = r.required(prop, "name", "a property") else {
+        let Some((column, span)) = property_name(r, prop) else {
             return;
-        };
-        let Some(column) = prop
-            .get("physicalName")
-            .or(Some(name_node))
-            .and_then(|n| r.name(n, "the property's name"))
-        else {
-            return;
-        };
-        let span = name_node.span;
-        let mut checks = Vec::new();
-        let flag = |r: &mut Reader, key: &str| -> Option<Span> {
-            let n = prop.get(key).filter(|n| !n.is_null())?;
-            r.bool(n, key)?.then(|| key_span(prop, key))
         };
         if let Some(t) = prop.get("logicalType").filter(|n| !n.is_null()) {
             if let Some(t) = r.string(t, "logicalType") {
                 self.logical.push((column.clone(), t));
             }
         }
+        let mut checks = self.constraints(r, prop, &column, Some(primary_key));
+        checks.extend(self.quality_of(r, prop, &column));
+        let expr = self.dialect.quote_ident(&column);
+        checks.extend(self.nested(r, prop, (&column, &expr, ""), None));
+        let mut entries = vec![("name", text(column.to_string(), span))];
+        if let Some(t) = prop.get("physicalType").filter(|n| !n.is_null()) {
+            if let Some(t) = r.string(t, "physicalType") {
+                entries.push(("data_type", text(t, key_span(prop, "physicalType"))));
+            }
+        }
+        if !checks.is_empty() {
+            entries.push(("checks", seq(span, checks)));
+        }
+        self.columns.push(map(prop.span, entries));
+    }
+
+    /// The properties of an object property, on engines with struct columns: each
+    /// field's checks, on the column that holds it, reading the field
+    /// (`column_expression`), their qualifiers prefixed by the field's path
+    /// (`street/required`). Arrays and maps, and objects elsewhere, are left with a
+    /// warning.
+    fn nested(
+        &mut self,
+        r: &mut Reader,
+        prop: &Node,
+        (column, expr, path): (&str, &str, &str),
+        outer: Option<&str>,
+    ) -> Vec<Node> {
+        let shown = if path.is_empty() {
+            column.to_string()
+        } else {
+            format!("{column}.{path}")
+        };
+        let logical = prop.get("logicalType").and_then(Node::scalar_text);
+        let mut out = Vec::new();
+        for key in ["properties", "items", "map"] {
+            let Some(inner) = prop.get(key).filter(|n| !n.is_null()) else {
+                continue;
+            };
+            let object = key == "properties" && logical.as_deref().is_none_or(|t| t == "object");
+            if !object || self.dialect.struct_field(expr, "x").is_none() {
+                let why = if object {
+                    format!("{} has no struct columns", self.dialect.name())
+                } else {
+                    format!("assay checks the {key} of a column not yet")
+                };
+                r.warn(
+                    key_span(prop, key),
+                    format!("the nested {key} of '{shown}' are not checked: {why}; the column '{column}' itself is"),
+                    Some("check nested values with a `sql` quality rule on the column".into()),
+                );
+                continue;
+            }
+            // a field of a NULL object is absent, not missing (datacontract-cli counts it so)
+            let present = match outer {
+                Some(o) => format!("{o} AND {expr} IS NOT NULL"),
+                None => format!("{expr} IS NOT NULL"),
+            };
+            for sub in r.list(inner, "properties").unwrap_or(&[]) {
+                let Some((field, _)) = property_name(r, sub) else {
+                    continue;
+                };
+                let sub_path = if path.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{path}.{field}")
+                };
+                let sub_expr = self.dialect.struct_field(expr, &field).unwrap_or_default();
+                let full = format!("{column}.{sub_path}");
+                self.exprs.insert(full.clone(), sub_expr.clone());
+                let mut checks = self.constraints(r, sub, &full, None);
+                checks.extend(self.quality_of(r, sub, &full));
+                out.extend(
+                    checks
+                        .into_iter()
+                        .map(|c| on_field(c, &sub_path, &sub_expr, &present)),
+                );
+                out.extend(self.nested(r, sub, (column, &sub_expr, &sub_path), Some(&present)));
+            }
+        }
+        out
+    }
+
+    /// A property's `quality` rules, as checks of its column.
+    fn quality_of(&mut self, r: &mut Reader, prop: &Node, column: &str) -> Vec<Node> {
+        let before = self.checks.len();
+        if let Some(rules) = prop.get("quality").filter(|n| !n.is_null()) {
+            for (i, rule) in r.list(rules, "quality").unwrap_or(&[]).iter().enumerate() {
+                self.rule(r, rule, i, Some(column));
+            }
+        }
+        self.checks.drain(before..).collect()
+    }
+
+    /// A property's constraints (required, unique, primaryKey, logicalTypeOptions, enum)
+    /// as checks. A nested field has no part in the primary key (`primary_key` None).
+    fn constraints(
+        &mut self,
+        r: &mut Reader,
+        prop: &Node,
+        column: &str,
+        primary_key: Option<&mut Vec<(u64, String, Span)>>,
+    ) -> Vec<Node> {
+        let column = column.to_string();
+        let mut checks = Vec::new();
+        let flag = |r: &mut Reader, key: &str| -> Option<Span> {
+            let n = prop.get(key).filter(|n| !n.is_null())?;
+            r.bool(n, key)?.then(|| key_span(prop, key))
+        };
         let required = flag(r, "required");
-        let unique = flag(r, "unique");
-        let pk = flag(r, "primaryKey");
         if let Some(at) = required {
             checks.push(named(
                 item("missing", at, vec![]),
@@ -206,7 +303,7 @@ impl Builder {
                 format!("{column} is required"),
             ));
         }
-        if let Some(at) = unique {
+        if let Some(at) = flag(r, "unique") {
             checks.push(self.duplicates(
                 std::slice::from_ref(&column),
                 at,
@@ -215,7 +312,7 @@ impl Builder {
                 must_be_zero(at),
             ));
         }
-        if let Some(at) = pk {
+        if let (Some(at), Some(primary_key)) = (flag(r, "primaryKey"), primary_key) {
             let position = prop
                 .get("primaryKeyPosition")
                 .filter(|n| !n.is_null())
@@ -246,44 +343,15 @@ impl Builder {
                 format!("{column} is one of its enum values"),
             ));
         }
-        for key in ["properties", "items", "map"] {
-            if prop.get(key).is_some_and(|n| !n.is_null()) {
-                r.warn(
-                    key_span(prop, key),
-                    format!("the nested {key} of '{column}' are not checked: assay checks the column '{column}' itself"),
-                    Some("check nested values with a `sql` quality rule on the column".into()),
-                );
-            }
-        }
-        self.checks_of_column(r, prop, &column, checks, span);
+        checks
     }
 
-    fn checks_of_column(
-        &mut self,
-        r: &mut Reader,
-        prop: &Node,
-        column: &str,
-        mut checks: Vec<Node>,
-        span: Span,
-    ) {
-        let before = self.checks.len();
-        if let Some(rules) = prop.get("quality").filter(|n| !n.is_null()) {
-            for (i, rule) in r.list(rules, "quality").unwrap_or(&[]).iter().enumerate() {
-                self.rule(r, rule, i, Some(column));
-            }
-        }
-        // a property's rules are the column's checks
-        checks.extend(self.checks.drain(before..));
-        let mut entries = vec![("name", text(column.to_string(), span))];
-        if let Some(t) = prop.get("physicalType").filter(|n| !n.is_null()) {
-            if let Some(t) = r.string(t, "physicalType") {
-                entries.push(("data_type", text(t, key_span(prop, "physicalType"))));
-            }
-        }
-        if !checks.is_empty() {
-            entries.push(("checks", seq(span, checks)));
-        }
-        self.columns.push(map(prop.span, entries));
+    /// A column (or a nested field, by its path) as SQL.
+    fn col_sql(&self, column: &str) -> String {
+        self.exprs
+            .get(column)
+            .cloned()
+            .unwrap_or_else(|| self.dialect.quote_ident(column))
     }
 
     /// `logicalTypeOptions`: bounds, lengths, a pattern, a multiple.
@@ -341,7 +409,7 @@ impl Builder {
             }
         }
         if let Some((n, at)) = num(r, "multipleOf") {
-            let col = self.dialect.quote_ident(column);
+            let col = self.col_sql(column);
             let expression = format!("{col} IS NOT NULL AND MOD({col}, {}) <> 0", show(&n));
             checks.push(named(
                 item(
@@ -413,10 +481,7 @@ impl Builder {
         name: String,
         threshold: Node,
     ) -> Node {
-        let quoted: Vec<String> = columns
-            .iter()
-            .map(|c| self.dialect.quote_ident(c))
-            .collect();
+        let quoted: Vec<String> = columns.iter().map(|c| self.col_sql(c)).collect();
         let not_null: Vec<String> = quoted.iter().map(|c| format!("{c} IS NOT NULL")).collect();
         let query = format!(
             "SELECT COUNT(*) FROM (SELECT {cols} FROM {table} WHERE {nn} GROUP BY {cols} HAVING COUNT(*) > 1) AS duplicated",
@@ -720,7 +785,7 @@ impl Builder {
         .collect();
         names.push(("schema", Some(self.schema_sql.clone())));
         for n in ["field", "column", "property"] {
-            names.push((n, column.map(|c| self.dialect.quote_ident(c))));
+            names.push((n, column.map(|c| self.col_sql(c))));
         }
         names
     }
@@ -778,6 +843,48 @@ impl Builder {
         let check = with_defaults(check, &qualifier, label);
         self.checks.push(check);
     }
+}
+
+/// A property's column name (`physicalName`, else `name`) and the span of its name.
+fn property_name(r: &mut Reader, prop: &Node) -> Option<(String, Span)> {
+    let name_node = r.required(prop, "name", "a property")?;
+    let column = prop
+        .get("physicalName")
+        .or(Some(name_node))
+        .and_then(|n| r.name(n, "the property's name"))?;
+    Some((column, name_node.span))
+}
+
+/// A check of a nested field, on the column that holds it: its qualifier prefixed by
+/// the field's path, and the field's expression as the column's where the check type
+/// reads a column (the SQL of metric and failed_rows checks names the field already).
+/// Missing values are counted where the objects around the field are present.
+fn on_field(mut check: Node, path: &str, expr: &str, present: &str) -> Node {
+    let NodeValue::Map(entries) = &mut check.value else {
+        return check;
+    };
+    let Some((type_key, body)) = entries.first_mut() else {
+        return check;
+    };
+    let reads_column = crate::checks::type_named(&type_key.name).is_some_and(|t| {
+        t.keys(crate::checks::Scope::Column)
+            .contains(&crate::checks::COLUMN_EXPRESSION)
+    });
+    let span = body.span;
+    if let NodeValue::Map(fields) = &mut body.value {
+        for (k, v) in fields.iter_mut() {
+            if let (true, NodeValue::Str(q)) = (k.name == "qualifier", &mut v.value) {
+                *q = format!("{path}/{q}");
+            }
+        }
+        if reads_column {
+            fields.push((key("column_expression", span), text(expr.to_string(), span)));
+        }
+        if type_key.name == "missing" && !fields.iter().any(|(k, _)| k.name == "filter") {
+            fields.push((key("filter", span), text(present.to_string(), span)));
+        }
+    }
+    check
 }
 
 /// The columns of a `duplicateValues` rule: its property, or on an object the

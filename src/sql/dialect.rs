@@ -41,6 +41,12 @@ pub trait Dialect: Send + Sync {
         format!("\"{}\"", ident.replace('"', "\"\""))
     }
 
+    /// A field of a struct value, for ODCS properties nested in an object column; None
+    /// where the engine has no struct columns.
+    fn struct_field(&self, _expr: &str, _field: &str) -> Option<String> {
+        None
+    }
+
     fn string_literal(&self, s: &str) -> String {
         format!("'{}'", s.replace('\'', "''"))
     }

@@ -7,6 +7,14 @@ use super::lexer::Lexicon;
 pub struct DuckDbDialect;
 
 impl Dialect for DuckDbDialect {
+    /// struct_extract, not `a.b`, which DuckDB may read as column b of a table a
+    fn struct_field(&self, expr: &str, field: &str) -> Option<String> {
+        Some(format!(
+            "struct_extract({expr}, {})",
+            self.string_literal(field)
+        ))
+    }
+
     fn name(&self) -> &'static str {
         "duckdb"
     }

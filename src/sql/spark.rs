@@ -29,6 +29,10 @@ const FILE_SOURCES: &[&str] = &[
 ];
 
 impl Dialect for SparkDialect {
+    fn struct_field(&self, expr: &str, field: &str) -> Option<String> {
+        Some(format!("{expr}.{}", self.quote_ident(field)))
+    }
+
     fn name(&self) -> &'static str {
         "spark"
     }
