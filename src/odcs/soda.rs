@@ -244,7 +244,15 @@ impl Builder {
                 Some(o) => format!("{o} AND {expr} IS NOT NULL"),
                 None => format!("{expr} IS NOT NULL"),
             };
-            for sub in r.list(inner, "properties").unwrap_or(&[]) {
+            let subs = r.list(inner, "properties").unwrap_or(&[]);
+            if let Some(t) = subs.iter().find_map(|p| p.get("logicalType")) {
+                r.warn(
+                    t.span,
+                    format!("the logicalTypes of the fields of '{shown}' are not compared with the catalog; their values are checked"),
+                    Some("the column's own logicalType is compared".into()),
+                );
+            }
+            for sub in subs {
                 let Some((field, _)) = property_name(r, sub) else {
                     continue;
                 };
