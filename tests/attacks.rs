@@ -987,6 +987,8 @@ fn odcs_rules_are_untrusted_sql_too_on_every_engine() {
                 format!("    physicalName: {name}\n    properties:\n      - {{name: id, unique: true, required: true}}\n"),
                 format!("    properties:\n      - {{name: {name}, unique: true}}\n      - {{name: id, primaryKey: true}}\n      - {{name: note, primaryKey: true}}\n    quality:\n      - {{type: sql, query: 'SELECT COUNT(*) FROM {{object}}', mustBe: 3}}\n"),
                 format!("    properties:\n      - name: id\n        quality:\n          - {{type: sql, query: 'SELECT COUNT({{property}}) FROM {{object}}', mustBe: 3}}\n      - {{name: {name}, logicalTypeOptions: {{multipleOf: 2}}}}\n"),
+                // names and values inside nested fields and array items
+                format!("    properties:\n      - name: note\n        properties:\n          - {{name: {name}, required: true, enum: [{{value: {name}}}]}}\n      - name: id\n        logicalType: array\n        items:\n          enum: [{{value: {name}}}]\n          logicalTypeOptions: {{pattern: {name}}}\n          properties:\n            - {{name: {name}, required: true}}\n"),
             ] {
                 let run = run_contract(&sb, &format!("{head}{body}"), &["--no-failed-rows"]);
                 assert!(

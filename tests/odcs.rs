@@ -108,6 +108,9 @@ fn outcomes(results: &Value) -> BTreeMap<String, String> {
             };
             // a nested field's check is on its column, its qualifier led by its path
             let (column, what) = match (check["column"].as_str(), what.rsplit_once('/')) {
+                (Some(c), Some((path, w))) if path.starts_with('[') => {
+                    (format!("{c}{path}"), w.to_string())
+                }
                 (Some(c), Some((path, w))) => (format!("{c}.{path}"), w.to_string()),
                 (c, _) => (c.unwrap_or("").to_string(), what),
             };
@@ -448,6 +451,23 @@ fn nested_properties_answer_the_same_on_spark() {
             (2, named_struct('street', CAST(NULL AS STRING), 'zip', 99999, 'geo', named_struct('lat', 91.0D, 'lon', 0.0D))), \
             (3, NULL), \
             (4, named_struct('street', 'x', 'zip', 10115, 'geo', CAST(NULL AS STRUCT<lat: DOUBLE, lon: DOUBLE>)))"),
+    ]);
+    let b = sandbox.qualified("baskets");
+    let line = |sku: &str, qty: i32| format!("named_struct('sku', {sku}, 'qty', {qty})");
+    sandbox.run(&[
+        format!("CREATE TABLE {b} (id INT, tags ARRAY<STRING>, lines ARRAY<STRUCT<sku: STRING, qty: INT>>) USING parquet"),
+        format!(
+            "INSERT INTO {b} VALUES \
+            (1, array('a', 'b'), array({})), \
+            (2, array('a', 'a'), array({}, {})), \
+            (3, array(CAST(NULL AS STRING), 'c'), CAST(array() AS ARRAY<STRUCT<sku: STRING, qty: INT>>)), \
+            (4, NULL, NULL), \
+            (5, array('toolongvalue'), array({}, NULL))",
+            line("'A1'", 1),
+            line("'bad'", 0),
+            line("'B2'", 5),
+            line("CAST(NULL AS STRING)", 3)
+        ),
     ]);
     let fixture = "nested-v3.2.odcs.yaml";
     let server = format!(

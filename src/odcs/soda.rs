@@ -225,10 +225,15 @@ impl Builder {
             let Some(inner) = prop.get(key).filter(|n| !n.is_null()) else {
                 continue;
             };
+            let array = key == "items" && logical.as_deref().is_none_or(|t| t == "array");
+            if array && self.dialect.any_element(expr, "x", "TRUE").is_some() {
+                out.extend(self.items(r, inner, column, expr, path));
+                continue;
+            }
             let object = key == "properties" && logical.as_deref().is_none_or(|t| t == "object");
             if !object || self.dialect.struct_field(expr, "x").is_none() {
-                let why = if object {
-                    format!("{} has no struct columns", self.dialect.name())
+                let why = if object || array {
+                    format!("{} has no {key} in its columns", self.dialect.name())
                 } else {
                     format!("assay checks the {key} of a column not yet")
                 };
@@ -275,6 +280,315 @@ impl Builder {
             }
         }
         out
+    }
+
+    /// The items of an array column, on engines with arrays: each constraint and rule of
+    /// the items (or of their fields, for objects) counts the rows whose array holds an
+    /// item that breaks it (an empty array breaks nothing), as datacontract-cli reads
+    /// them; a `failed_rows` expression of the column. Qualifiers are led by the items'
+    /// path (`tags[]/required`, `lines[].sku/pattern`).
+    fn items(
+        &mut self,
+        r: &mut Reader,
+        items: &Node,
+        column: &str,
+        array: &str,
+        path: &str,
+    ) -> Vec<Node> {
+        const VAR: &str = "item";
+        let items_path = format!("{path}[]");
+        let shown = format!(
+            "{column}{}[]",
+            if path.is_empty() {
+                String::new()
+            } else {
+                format!(".{path}")
+            }
+        );
+        let fields: Vec<(Option<String>, Node)> = match items.get("properties") {
+            Some(props) if !props.is_null() => r
+                .list(props, "properties")
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|p| property_name(r, p).map(|(f, _)| (Some(f), p.clone())))
+                .collect(),
+            _ => vec![(None, items.clone())],
+        };
+        let mut out = Vec::new();
+        for (field, node) in fields {
+            let (value, present, sub, label) = match &field {
+                None => (VAR.to_string(), None, items_path.clone(), shown.clone()),
+                Some(f) => {
+                    let Some(v) = self.dialect.struct_field(VAR, f) else {
+                        continue;
+                    };
+                    (
+                        v,
+                        Some(format!("{VAR} IS NOT NULL")),
+                        format!("{items_path}.{f}"),
+                        format!("{shown}.{f}"),
+                    )
+                }
+            };
+            for (qualifier, name, predicate, threshold) in
+                self.element_rules(r, &node, &value, &label, column, &sub)
+            {
+                let expression = match (&predicate, &present) {
+                    (Element::Repeats, _) => self.dialect.array_repeats(array),
+                    (Element::Any(p), Some(present)) => {
+                        self.dialect
+                            .any_element(array, VAR, &format!("{present} AND ({p})"))
+                    }
+                    (Element::Any(p), None) => self.dialect.any_element(array, VAR, p),
+                };
+                let Some(expression) = expression else {
+                    continue;
+                };
+                let span = threshold.span;
+                let check = item(
+                    "failed_rows",
+                    span,
+                    vec![
+                        ("expression", text(expression, span)),
+                        ("threshold", threshold),
+                    ],
+                );
+                out.push(named(check, &format!("{sub}/{qualifier}"), name));
+            }
+        }
+        out
+    }
+
+    /// What the items (or one field of them) must be, each as a predicate over the item
+    /// `v` that marks one breaking it: (qualifier, name, predicate, threshold).
+    fn element_rules(
+        &mut self,
+        r: &mut Reader,
+        node: &Node,
+        v: &str,
+        label: &str,
+        column: &str,
+        sub: &str,
+    ) -> Vec<ItemRule> {
+        let mut out = Vec::new();
+        if let Some(n) = node.get("required").filter(|n| !n.is_null()) {
+            if r.bool(n, "required") == Some(true) {
+                let at = key_span(node, "required");
+                out.push((
+                    "required".into(),
+                    format!("{label} is required"),
+                    Element::Any(format!("{v} IS NULL")),
+                    must_be_zero(at),
+                ));
+            }
+        }
+        if let Some(n) = node.get("unique").filter(|n| !n.is_null()) {
+            if r.bool(n, "unique") == Some(true) && !v.contains('(') && v == "item" {
+                let at = key_span(node, "unique");
+                out.push((
+                    "unique".into(),
+                    format!("{label} is unique in its array"),
+                    Element::Repeats,
+                    must_be_zero(at),
+                ));
+            }
+        }
+        if let Some(opts) = node.get("logicalTypeOptions").filter(|n| !n.is_null()) {
+            out.extend(self.element_options(r, opts, v, label));
+        }
+        if let Some(values) = node.get("enum").filter(|n| !n.is_null()) {
+            let at = key_span(node, "enum");
+            let list: Vec<Node> = r
+                .list(values, "enum")
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|e| r.required(e, "value", "an enum value").cloned())
+                .collect();
+            if let Some(lits) = self.literals(&list) {
+                out.push((
+                    "enum".into(),
+                    format!("{label} is one of its enum values"),
+                    Element::Any(format!("{v} IS NOT NULL AND {v} NOT IN ({lits})")),
+                    must_be_zero(at),
+                ));
+            }
+        }
+        if let Some(rules) = node.get("quality").filter(|n| !n.is_null()) {
+            for (i, rule) in r.list(rules, "quality").unwrap_or(&[]).iter().enumerate() {
+                if let Some(rule) = self.element_rule(r, rule, i, v, (label, column, sub)) {
+                    out.push(rule);
+                }
+            }
+        }
+        out
+    }
+
+    /// `logicalTypeOptions` of array items: bounds, lengths and a pattern, as
+    /// predicates over the item `v`.
+    fn element_options(&self, r: &mut Reader, opts: &Node, v: &str, label: &str) -> Vec<ItemRule> {
+        let d = self.dialect;
+        let text_of = |v: &str| d.char_length(&d.cast_text(v));
+        let mut out = Vec::new();
+        let strict_min = !self.version.exclusive_bounds_are_numbers()
+            && opts
+                .get("exclusiveMinimum")
+                .and_then(|n| match n.value {
+                    NodeValue::Bool(b) => Some(b),
+                    _ => None,
+                })
+                .unwrap_or(false);
+        let strict_max = !self.version.exclusive_bounds_are_numbers()
+            && opts
+                .get("exclusiveMaximum")
+                .and_then(|n| match n.value {
+                    NodeValue::Bool(b) => Some(b),
+                    _ => None,
+                })
+                .unwrap_or(false);
+        let mut bounds: Vec<(&str, &str)> = vec![
+            ("minLength", "<"),
+            ("maxLength", ">"),
+            ("minimum", if strict_min { "<=" } else { "<" }),
+            ("maximum", if strict_max { ">=" } else { ">" }),
+        ];
+        if self.version.exclusive_bounds_are_numbers() {
+            bounds.extend([("exclusiveMinimum", "<="), ("exclusiveMaximum", ">=")]);
+        }
+        for (key, op) in bounds {
+            let Some(n) = opts.get(key).filter(|n| !n.is_null()) else {
+                continue;
+            };
+            if r.number(n, key).is_none() {
+                continue;
+            }
+            let at = key_span(opts, key);
+            let subject = if key.ends_with("Length") {
+                text_of(v)
+            } else {
+                v.to_string()
+            };
+            out.push((
+                key.into(),
+                format!("{label} {key} {}", show(n)),
+                Element::Any(format!("{v} IS NOT NULL AND {subject} {op} {}", show(n))),
+                must_be_zero(at),
+            ));
+        }
+        if let Some(p) = opts
+            .get("pattern")
+            .filter(|n| !n.is_null())
+            .and_then(|n| r.raw_text(n, "pattern"))
+        {
+            let at = key_span(opts, "pattern");
+            let matches = d.regex_match(&d.cast_text(v), &d.string_literal(&p));
+            out.push((
+                "pattern".into(),
+                format!("{label} matches {p}"),
+                Element::Any(format!("{v} IS NOT NULL AND NOT {matches}")),
+                must_be_zero(at),
+            ));
+        }
+        out
+    }
+
+    /// One `quality` rule of array items: a library metric as a predicate over the item;
+    /// a `sql` or `custom` rule is reported as not evaluated (an item is not a column).
+    fn element_rule(
+        &mut self,
+        r: &mut Reader,
+        rule: &Node,
+        i: usize,
+        v: &str,
+        (label, column, sub): (&str, &str, &str),
+    ) -> Option<ItemRule> {
+        rule.as_map()?;
+        let (qualifier, name) = rule_identity(r, rule, i);
+        let kind = rule
+            .get("type")
+            .and_then(Node::scalar_text)
+            .unwrap_or_else(|| "library".into());
+        if kind != "library" {
+            self.not_run.push((
+                Some(column.to_string()),
+                NotRun {
+                    rule: kind.clone(),
+                    reason: format!("a {kind} rule of array items: an item is not a column a query can name; write the rule on the array's column"),
+                    name: name.unwrap_or_else(|| format!("{kind} rule of {label}")),
+                    qualifier: format!("{sub}/{qualifier}"),
+                    span: rule.span,
+                },
+            ));
+            return None;
+        }
+        let (metric_node, metric_key) = self.metric_of(r, rule)?;
+        let metric = r.string(metric_node, metric_key)?;
+        let at = key_span(rule, metric_key);
+        let percent = self.unit_is_percent(r, rule, &metric);
+        let threshold = threshold(r, rule, percent)?;
+        let arg = |key: &str| {
+            rule.get("arguments")
+                .and_then(|a| a.get(key))
+                .filter(|n| !n.is_null())
+        };
+        let values = |key: &str| {
+            arg(key).map(|l| {
+                seq_items_of(l)
+                    .into_iter()
+                    .filter(|n| !n.is_null())
+                    .collect::<Vec<Node>>()
+            })
+        };
+        let name = name.unwrap_or_else(|| format!("{metric} of {label}"));
+        let predicate = match metric.as_str() {
+            "nullValues" => Element::Any(format!("{v} IS NULL")),
+            "missingValues" => match values("missingValues")
+                .filter(|l| !l.is_empty())
+                .and_then(|l| self.literals(&l))
+            {
+                Some(lits) => Element::Any(format!("{v} IS NULL OR {v} IN ({lits})")),
+                None => Element::Any(format!("{v} IS NULL")),
+            },
+            "invalidValues" => {
+                let mut valid = Vec::new();
+                if let Some(lits) = values("validValues").and_then(|l| self.literals(&l)) {
+                    valid.push(format!("{v} IN ({lits})"));
+                }
+                if let Some(p) = arg("pattern").and_then(Node::scalar_text) {
+                    let d = self.dialect;
+                    valid.push(d.regex_match(&d.cast_text(v), &d.string_literal(&p)));
+                }
+                if valid.is_empty() {
+                    r.error(
+                        at,
+                        "invalidValues needs `arguments.validValues` or `arguments.pattern`",
+                        None,
+                    );
+                    return None;
+                }
+                Element::Any(format!("{v} IS NOT NULL AND NOT ({})", valid.join(" AND ")))
+            }
+            "duplicateValues" if v == "item" => Element::Repeats,
+            other => {
+                r.error(at, format!("{other} cannot be written on the items of an array"), Some("nullValues, missingValues, invalidValues, and duplicateValues on items that are values".into()));
+                return None;
+            }
+        };
+        Some((qualifier, name, predicate, threshold))
+    }
+
+    /// YAML scalars as SQL literals of this engine, comma-separated; None for an empty
+    /// list or a value that is no scalar.
+    fn literals(&self, values: &[Node]) -> Option<String> {
+        let lits: Option<Vec<String>> = values
+            .iter()
+            .map(|n| match &n.value {
+                NodeValue::Str(s) => Some(self.dialect.string_literal(s)),
+                NodeValue::Int(_) | NodeValue::Float(_) => n.scalar_text(),
+                NodeValue::Bool(b) => Some(if *b { "TRUE".into() } else { "FALSE".into() }),
+                _ => None,
+            })
+            .collect();
+        lits.filter(|l| !l.is_empty()).map(|l| l.join(", "))
     }
 
     /// A property's `quality` rules, as checks of its column.
@@ -517,17 +831,7 @@ impl Builder {
             Some(t) => r.string(t, "type").unwrap_or_default(),
             None => "library".to_string(),
         };
-        let id = rule.get("id").and_then(|n| r.string(n, "id"));
-        let qualifier = id.clone().unwrap_or_else(|| format!("quality-{i}"));
-        // every report shows the name; with the id beside it, a reader finds the rule
-        let written = rule
-            .get("name")
-            .or(rule.get("description"))
-            .and_then(|n| r.string(n, "name"));
-        let label = match (written, &id) {
-            (Some(n), Some(id)) if n != *id => Some(format!("{n} ({id})")),
-            (n, id) => n.or(id.clone()),
-        };
+        let (qualifier, label) = rule_identity(r, rule, i);
         let at = rule
             .get("type")
             .map_or(rule.span, |_| key_span(rule, "type"));
@@ -851,6 +1155,40 @@ impl Builder {
         let check = with_defaults(check, &qualifier, label);
         self.checks.push(check);
     }
+}
+
+/// An items rule: (qualifier, name, what marks a row breaking it, threshold).
+type ItemRule = (String, String, Element, Node);
+
+/// What marks a row whose array breaks an items rule.
+enum Element {
+    /// some item for which this predicate holds
+    Any(String),
+    /// a value the array holds twice
+    Repeats,
+}
+
+fn seq_items_of(node: &Node) -> Vec<Node> {
+    match &node.value {
+        NodeValue::Seq(items) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// A rule's qualifier (its `id`, else its place `quality-N`) and the name reports show:
+/// its name (or description) with the id beside it, so a reader finds the rule.
+fn rule_identity(r: &mut Reader, rule: &Node, i: usize) -> (String, Option<String>) {
+    let id = rule.get("id").and_then(|n| r.string(n, "id"));
+    let qualifier = id.clone().unwrap_or_else(|| format!("quality-{i}"));
+    let written = rule
+        .get("name")
+        .or(rule.get("description"))
+        .and_then(|n| r.string(n, "name"));
+    let label = match (written, &id) {
+        (Some(n), Some(id)) if n != *id => Some(format!("{n} ({id})")),
+        (n, id) => n.or(id.clone()),
+    };
+    (qualifier, label)
 }
 
 /// A property's column name (`physicalName`, else `name`) and the span of its name.

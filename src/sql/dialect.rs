@@ -47,6 +47,18 @@ pub trait Dialect: Send + Sync {
         None
     }
 
+    /// True for a row whose array holds an element `var` for which `predicate` holds
+    /// (false for an empty or NULL array); None where the engine has no arrays.
+    fn any_element(&self, _array: &str, _var: &str, _predicate: &str) -> Option<String> {
+        None
+    }
+
+    /// True for a row whose array repeats a value, as the engine's own distinct of an
+    /// array sees it; None where the engine has no arrays.
+    fn array_repeats(&self, _array: &str) -> Option<String> {
+        None
+    }
+
     fn string_literal(&self, s: &str) -> String {
         format!("'{}'", s.replace('\'', "''"))
     }

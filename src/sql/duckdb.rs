@@ -7,6 +7,21 @@ use super::lexer::Lexicon;
 pub struct DuckDbDialect;
 
 impl Dialect for DuckDbDialect {
+    /// a correlated unnest: DuckDB's arrow lambdas are deprecated, and its new ones are
+    /// not SQL the user-SQL walls read
+    fn any_element(&self, array: &str, var: &str, predicate: &str) -> Option<String> {
+        Some(format!(
+            "(SELECT count(*) FROM unnest({array}) AS u({var}) WHERE {predicate}) > 0"
+        ))
+    }
+
+    /// values only: NULL items repeat nothing (as datacontract-cli counts them)
+    fn array_repeats(&self, array: &str) -> Option<String> {
+        Some(format!(
+            "(SELECT count(x) - count(DISTINCT x) FROM unnest({array}) AS u(x)) > 0"
+        ))
+    }
+
     /// struct_extract, not `a.b`, which DuckDB may read as column b of a table a
     fn struct_field(&self, expr: &str, field: &str) -> Option<String> {
         Some(format!(

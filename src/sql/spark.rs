@@ -29,6 +29,16 @@ const FILE_SOURCES: &[&str] = &[
 ];
 
 impl Dialect for SparkDialect {
+    fn any_element(&self, array: &str, var: &str, predicate: &str) -> Option<String> {
+        Some(format!("exists({array}, {var} -> {predicate})"))
+    }
+
+    /// values only: NULL items repeat nothing
+    fn array_repeats(&self, array: &str) -> Option<String> {
+        let values = format!("filter({array}, x -> x IS NOT NULL)");
+        Some(format!("size(array_distinct({values})) < size({values})"))
+    }
+
     fn struct_field(&self, expr: &str, field: &str) -> Option<String> {
         Some(format!("{expr}.{}", self.quote_ident(field)))
     }
