@@ -371,39 +371,27 @@ impl Builder {
         sub: &str,
     ) -> Vec<ItemRule> {
         let mut out = Vec::new();
-        if let Some(n) = node.get("required").filter(|n| !n.is_null()) {
-            if r.bool(n, "required") == Some(true) {
-                let at = key_span(node, "required");
-                out.push((
-                    "required".into(),
-                    format!("{label} is required"),
-                    Element::Any(format!("{v} IS NULL")),
-                    must_be_zero(at),
-                ));
-            }
+        if let Some(at) = flag(r, node, "required") {
+            out.push((
+                "required".into(),
+                format!("{label} is required"),
+                Element::Any(format!("{v} IS NULL")),
+                must_be_zero(at),
+            ));
         }
-        if let Some(n) = node.get("unique").filter(|n| !n.is_null()) {
-            if r.bool(n, "unique") == Some(true) && !v.contains('(') && v == "item" {
-                let at = key_span(node, "unique");
-                out.push((
-                    "unique".into(),
-                    format!("{label} is unique in its array"),
-                    Element::Repeats,
-                    must_be_zero(at),
-                ));
-            }
+        // repeats of values: of items that are values, not of a field of object items
+        if let (Some(at), true) = (flag(r, node, "unique"), v == "item") {
+            out.push((
+                "unique".into(),
+                format!("{label} is unique in its array"),
+                Element::Repeats,
+                must_be_zero(at),
+            ));
         }
         if let Some(opts) = node.get("logicalTypeOptions").filter(|n| !n.is_null()) {
             out.extend(self.element_options(r, opts, v, label));
         }
-        if let Some(values) = node.get("enum").filter(|n| !n.is_null()) {
-            let at = key_span(node, "enum");
-            let list: Vec<Node> = r
-                .list(values, "enum")
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(|e| r.required(e, "value", "an enum value").cloned())
-                .collect();
+        if let Some((at, list)) = enum_values(r, node) {
             if let Some(lits) = self.literals(&list) {
                 out.push((
                     "enum".into(),
@@ -613,11 +601,7 @@ impl Builder {
     ) -> Vec<Node> {
         let column = column.to_string();
         let mut checks = Vec::new();
-        let flag = |r: &mut Reader, key: &str| -> Option<Span> {
-            let n = prop.get(key).filter(|n| !n.is_null())?;
-            r.bool(n, key)?.then(|| key_span(prop, key))
-        };
-        let required = flag(r, "required");
+        let required = flag(r, prop, "required");
         if let Some(at) = required {
             checks.push(named(
                 item("missing", at, vec![]),
@@ -625,7 +609,7 @@ impl Builder {
                 format!("{column} is required"),
             ));
         }
-        if let Some(at) = flag(r, "unique") {
+        if let Some(at) = flag(r, prop, "unique") {
             checks.push(self.duplicates(
                 std::slice::from_ref(&column),
                 at,
@@ -634,7 +618,7 @@ impl Builder {
                 must_be_zero(at),
             ));
         }
-        if let (Some(at), Some(primary_key)) = (flag(r, "primaryKey"), primary_key) {
+        if let (Some(at), Some(primary_key)) = (flag(r, prop, "primaryKey"), primary_key) {
             let position = prop
                 .get("primaryKeyPosition")
                 .filter(|n| !n.is_null())
@@ -650,15 +634,8 @@ impl Builder {
             }
         }
         self.type_options(r, prop, &column, &mut checks);
-        if let Some(values) = prop.get("enum").filter(|n| !n.is_null()) {
-            let at = key_span(prop, "enum");
-            // each value is an object with its `value` (and label, description, ...)
-            let list: Vec<Node> = r
-                .list(values, "enum")
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(|v| r.required(v, "value", "an enum value").cloned())
-                .collect();
+        // each value is an object with its `value` (and label, description, ...)
+        if let Some((at, list)) = enum_values(r, prop) {
             checks.push(named(
                 item("invalid", at, vec![("valid_values", seq(at, list))]),
                 "enum",
@@ -1155,6 +1132,24 @@ impl Builder {
         let check = with_defaults(check, &qualifier, label);
         self.checks.push(check);
     }
+}
+
+/// A boolean key that is true: its key's span.
+fn flag(r: &mut Reader, node: &Node, key: &str) -> Option<Span> {
+    let n = node.get(key).filter(|n| !n.is_null())?;
+    r.bool(n, key)?.then(|| key_span(node, key))
+}
+
+/// `enum`: its key's span and each entry's `value`.
+fn enum_values(r: &mut Reader, node: &Node) -> Option<(Span, Vec<Node>)> {
+    let values = node.get("enum").filter(|n| !n.is_null())?;
+    let list = r
+        .list(values, "enum")
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|v| r.required(v, "value", "an enum value").cloned())
+        .collect();
+    Some((key_span(node, "enum"), list))
 }
 
 /// An items rule: (qualifier, name, what marks a row breaking it, threshold).
