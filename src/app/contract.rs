@@ -29,19 +29,9 @@ fn convert_file(
     config: Option<&PathBuf>,
     quiet: bool,
 ) -> Result<Exit, AppError> {
-    let (files, names): (Vec<&String>, Vec<&String>) = args
-        .data_sources
-        .iter()
-        .partition(|d| Path::new(d.as_str()).is_file());
-    let files: Vec<PathBuf> = files.into_iter().map(PathBuf::from).collect();
+    let (files, names) = super::run_config::data_source_args(&args.data_sources);
     let config = config::load(config_path(config)?.as_deref(), &files, &Vars::default())?;
-    let text = std::fs::read_to_string(&args.file).map_err(|e| {
-        Diag::plain(format!(
-            "cannot read contract '{}': {e}",
-            args.file.display()
-        ))
-    })?;
-    let source = Source::new(&args.file, text);
+    let source = contract::read_source(&args.file)?;
     let root = crate::yaml::parse(&source)?;
     let is_odcs = odcs::is_odcs(&root);
     let converted = match (is_odcs, args.to) {
@@ -100,13 +90,9 @@ fn odcs_to_soda(
 ) -> Result<convert::Converted, AppError> {
     let trees = odcs::trees(source, root, target)?;
     // the trees are what verify runs: they must read as contracts
+    let now = now_text(chrono::Utc::now());
     for d in &trees.datasets {
-        contract::parse_root(
-            source.clone(),
-            &d.tree,
-            &HashMap::new(),
-            &now_text(chrono::Utc::now()),
-        )?;
+        contract::parse_root(source.clone(), &d.tree, &HashMap::new(), &now)?;
     }
     let mut dropped: Vec<String> = trees.warnings.items.iter().map(|w| w.to_string()).collect();
     let mut files = Vec::new();

@@ -76,11 +76,7 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
     }
 
     // -d takes files to add and names to select; a value that is an existing file is a file
-    let (files, names): (Vec<&String>, Vec<&String>) = args
-        .data_sources
-        .iter()
-        .partition(|d| Path::new(d.as_str()).is_file());
-    let files: Vec<PathBuf> = files.into_iter().map(PathBuf::from).collect();
+    let (files, names) = data_source_args(&args.data_sources);
     let config_path = config_path(args.common.config.as_ref())?;
     let config_vars = Vars {
         set: set.clone(),
@@ -146,6 +142,14 @@ pub(super) fn prepare(args: &VerifyArgs) -> Result<Run, AppError> {
         plan_only: args.plan,
         push,
     })
+}
+
+/// `-d` takes files to add and names to select: a value that is an existing file is a
+/// file.
+pub(super) fn data_source_args(values: &[String]) -> (Vec<PathBuf>, Vec<&String>) {
+    let (files, names): (Vec<&String>, Vec<&String>) =
+        values.iter().partition(|d| Path::new(d.as_str()).is_file());
+    (files.into_iter().map(PathBuf::from).collect(), names)
 }
 
 /// `--channel` verifies one contract, and connects (so never with `--plan`).
@@ -363,13 +367,7 @@ pub(super) fn read_contract_file(
     set: &HashMap<String, String>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Contract>, Diags> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Diags::from(Diag::plain(format!(
-            "cannot read contract '{}': {e}",
-            path.display()
-        )))
-    })?;
-    let source = crate::source::Source::new(path, text);
+    let source = contract::read_source(path)?;
     let root = crate::yaml::parse(&source)?;
     if odcs::is_odcs(&root) {
         odcs::parse(&source, &root, target, set, &now_text(now))

@@ -95,10 +95,14 @@ pub fn load(
     set: &HashMap<String, String>,
     now: &str,
 ) -> Result<Contract, Diags> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        crate::diag::Diag::plain(format!("cannot read contract '{}': {e}", path.display()))
-    })?;
-    parse(Source::new(path, text), set, now)
+    parse(read_source(path)?, set, now)
+}
+
+/// A contract file's text, Soda or ODCS.
+pub fn read_source(path: &std::path::Path) -> Result<Source, Diag> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diag::plain(format!("cannot read contract '{}': {e}", path.display())))?;
+    Ok(Source::new(path, text))
 }
 
 pub fn parse(source: Source, set: &HashMap<String, String>, now: &str) -> Result<Contract, Diags> {

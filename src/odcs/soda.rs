@@ -417,22 +417,8 @@ impl Builder {
         let d = self.dialect;
         let text_of = |v: &str| d.char_length(&d.cast_text(v));
         let mut out = Vec::new();
-        let strict_min = !self.version.exclusive_bounds_are_numbers()
-            && opts
-                .get("exclusiveMinimum")
-                .and_then(|n| match n.value {
-                    NodeValue::Bool(b) => Some(b),
-                    _ => None,
-                })
-                .unwrap_or(false);
-        let strict_max = !self.version.exclusive_bounds_are_numbers()
-            && opts
-                .get("exclusiveMaximum")
-                .and_then(|n| match n.value {
-                    NodeValue::Bool(b) => Some(b),
-                    _ => None,
-                })
-                .unwrap_or(false);
+        let strict_min = self.strict(r, opts, "exclusiveMinimum");
+        let strict_max = self.strict(r, opts, "exclusiveMaximum");
         let mut bounds: Vec<(&str, &str)> = vec![
             ("minLength", "<"),
             ("maxLength", ">"),
@@ -653,6 +639,17 @@ impl Builder {
             .unwrap_or_else(|| self.dialect.quote_ident(column))
     }
 
+    /// Before v3.1 the exclusive keys were booleans that made `minimum`/`maximum`
+    /// strict: is this one (`exclusiveMinimum` or `exclusiveMaximum`) such a true?
+    fn strict(&self, r: &mut Reader, opts: &Node, key: &str) -> bool {
+        !self.version.exclusive_bounds_are_numbers()
+            && opts
+                .get(key)
+                .filter(|n| !n.is_null())
+                .and_then(|n| r.bool(n, key))
+                .unwrap_or(false)
+    }
+
     /// `logicalTypeOptions`: bounds, lengths, a pattern, a multiple.
     fn type_options(&mut self, r: &mut Reader, prop: &Node, column: &str, checks: &mut Vec<Node>) {
         let Some(opts) = prop.get("logicalTypeOptions").filter(|n| !n.is_null()) else {
@@ -663,12 +660,6 @@ impl Builder {
             r.number(n, key)?;
             Some((n.clone(), key_span(opts, key)))
         };
-        let boolean_opt = |r: &mut Reader, key: &str| -> bool {
-            opts.get(key)
-                .filter(|n| !n.is_null())
-                .and_then(|n| r.bool(n, key))
-                .unwrap_or(false)
-        };
         for (key, soda, most) in [
             ("minLength", "valid_min_length", "least"),
             ("maxLength", "valid_max_length", "most"),
@@ -678,10 +669,9 @@ impl Builder {
                 checks.push(named(item("invalid", at, vec![(soda, n)]), key, label));
             }
         }
-        // before v3.1 the exclusive keys were booleans that made minimum/maximum strict
         let old_exclusive = !self.version.exclusive_bounds_are_numbers();
-        let strict_min = old_exclusive && boolean_opt(r, "exclusiveMinimum");
-        let strict_max = old_exclusive && boolean_opt(r, "exclusiveMaximum");
+        let strict_min = self.strict(r, opts, "exclusiveMinimum");
+        let strict_max = self.strict(r, opts, "exclusiveMaximum");
         if let Some((n, at)) = num(r, "minimum") {
             checks.push(bound(column, "minimum", "valid_min", n, at, strict_min));
         }
