@@ -371,6 +371,26 @@ fn converting_says_what_the_other_language_cannot_hold_and_refuses_what_it_canno
         );
     }
     assert!(run.stdout.contains("name: t"), "{}", run.stdout);
+    // a data source -d names that is not configured is an error, not another's tables
+    project.write(
+        "t.odcs.yaml",
+        "apiVersion: v3.2.0\nkind: DataContract\nid: t\nversion: 1.0.0\nschema:\n  - name: t\n",
+    );
+    let run = project.assay(&[
+        "contract",
+        "convert",
+        "t.odcs.yaml",
+        "--to",
+        "soda",
+        "-d",
+        "nosuch",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("-d nosuch: no such data source"),
+        "{}",
+        run.stderr
+    );
     // the wrong direction, and a broken contract, are input errors
     let run = project.assay(&["contract", "convert", "t.yml", "--to", "soda"]);
     assert_eq!(run.code, 2);

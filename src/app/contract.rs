@@ -31,6 +31,11 @@ fn convert_file(
 ) -> Result<Exit, AppError> {
     let (files, names) = super::run_config::data_source_args(&args.data_sources);
     let config = config::load(config_path(config)?.as_deref(), &files, &Vars::default())?;
+    let mut diags = crate::diag::Diags::default();
+    super::run_config::check_named_sources(&config, &names, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags.into());
+    }
     let source = contract::read_source(&args.file)?;
     let root = crate::yaml::parse(&source)?;
     let is_odcs = odcs::is_odcs(&root);

@@ -171,7 +171,7 @@ fn check_channel_args(args: &VerifyArgs, contracts: usize, diags: &mut Diags) {
 }
 
 /// Each name `-d` selects must be a data source of the config.
-fn check_named_sources(config: &Config, names: &[&String], diags: &mut Diags) {
+pub(super) fn check_named_sources(config: &Config, names: &[&String], diags: &mut Diags) {
     for name in names {
         if config.data_source(name).is_none() {
             let help = config.unknown_name_help(name);
