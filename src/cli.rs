@@ -19,6 +19,7 @@ Examples:
                                                 gate only on what this change broke
   assay verify contracts/orders.yml --channel orders --timeout 10m
                                                 verify the next result set of a source channel
+  assay verify orders.odcs.yaml --server prod   an ODCS v3 contract, on the data source prod
 
 Exit codes: 0 all checks passed, 1 a check failed (or warned with --fail-on warn),
 2 bad input (usage, config or contract error; nothing ran), 3 runtime error
@@ -73,7 +74,7 @@ pub enum Command {
 }
 
 const CONTRACT_EXAMPLES: &str = "Examples:
-  assay contract convert orders.odcs.yaml --to soda            each schema object as a Soda contract, on stdout
+  assay contract convert orders.odcs.yaml --to soda    a Soda contract per schema object
   assay contract convert orders.odcs.yaml --to soda -o contracts/orders/
   assay contract convert contracts/orders.yml --to odcs -o orders.odcs.yaml
 
@@ -93,6 +94,7 @@ pub struct ContractArgs {
 #[derive(Debug, Subcommand)]
 pub enum ContractCommand {
     /// Convert a contract: ODCS v3 to Soda v4 contracts, or Soda v4 to ODCS v3.2.0
+    #[command(after_help = CONTRACT_EXAMPLES)]
     Convert(ConvertArgs),
 }
 
@@ -429,6 +431,7 @@ const SCAN_EXAMPLES: &str = "Examples:
   assay scan                          scan every configured data source
   assay scan shop --now 2025-06-01T00:00:00Z     one source, at a set time (backfills)
   assay scan -o html=quality.html     and a page of data quality over time (assay report)
+  assay scan --contracts odcs/ --server prod     ODCS contracts, their server entry prod
 
 Exit codes: 0 nothing failed, 1 a check or a monitor at level fail failed, 2 bad input,
 3 a source could not be scanned or the history not written (the rest still runs).";
