@@ -47,11 +47,17 @@
 //!    against `soda contract verify` with the same contract, and 100 contracts in one
 //!    assay run against 100 Soda runs.
 //!
+//! 11. Reconciliation (`ASSAY_BENCH_ONLY=reconcile`): `rows_diff` of a PostgreSQL
+//!     source against a DuckDB target at 1M and 10M rows with 0, 10 and 10,000 rows
+//!     changed: time against one checksum scan of each side, queries, bytes read from the
+//!     engines, peak memory, and data-diff from PyPI on the same tables (scripts/bench
+//!     installs it once, into a cache outside the checkout).
+//!
 //! Prints tables; the targets are assay / hand-written <= 1.05 on every engine, 10k rows
 //! end to end at least 20x faster than Soda Core, start-up plus parse and plan under 50 ms, assay's peak memory flat as
 //! the table grows, a 10,000-point backtest under 1 s and under 1 ms of monitoring per
 //! series. ASSAY_BENCH_ONLY=duckdb|plan|capture|scan|scan_postgres|postgres|mysql|anomaly|
-//! channel|report|soda|spark runs one part; Spark runs only when asked for by name.
+//! channel|report|soda|reconcile|spark runs one part; Spark runs only when asked for by name.
 
 use std::path::Path;
 use std::process::Command;
@@ -170,6 +176,10 @@ fn main() {
     if part("mysql") {
         println!();
         mysql_part(assay, dir.path());
+    }
+    if part("reconcile") {
+        println!();
+        reconcile_part(assay, dir.path());
     }
     if part("anomaly") {
         println!();
@@ -2062,4 +2072,177 @@ fn report_command(assay: &str, dir: &Path) {
         peak as f64 / 1024.0,
         size as f64 / 1e6
     );
+}
+
+/// The reconciliation rows' source: `orders` of `rows` rows in a Postgres schema.
+fn pg_recon_orders(schema: &str, rows: u64) -> String {
+    format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
+         CREATE TABLE {schema}.orders AS
+         SELECT g::bigint AS id, (g % 100000)::bigint AS customer_id,
+                (ARRAY['placed', 'shipped', 'delivered', 'returned'])[(g % 4) + 1]::varchar(20) AS status,
+                ((g % 10000) / 100.0)::numeric(10, 2) AS amount,
+                TIMESTAMP '2025-01-01' + g * INTERVAL '1 second' AS updated
+         FROM generate_series(0, {rows} - 1) g;
+         ALTER TABLE {schema}.orders ADD PRIMARY KEY (id);"
+    )
+}
+
+/// The target: the same rows in DuckDB, as `orders_N` with N rows changed (spread over
+/// the table: every (rows / N)th row's amount).
+fn duckdb_recon_orders(db: &Path, rows: u64, changes: &[u64]) {
+    let conn = duckdb::Connection::open(db).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TABLE base AS
+         SELECT range::BIGINT AS id, (range % 100000)::BIGINT AS customer_id,
+                CAST(['placed', 'shipped', 'delivered', 'returned'][(range % 4) + 1] AS VARCHAR) AS status,
+                CAST((range % 10000) / 100.0 AS DECIMAL(10, 2)) AS amount,
+                TIMESTAMP '2025-01-01' + INTERVAL (range) SECOND AS updated
+         FROM range({rows})"
+    ))
+    .unwrap();
+    for n in changes {
+        let mut sql = format!("CREATE OR REPLACE TABLE orders_{n} AS SELECT * FROM base;");
+        if *n > 0 {
+            sql.push_str(&format!(
+                "UPDATE orders_{n} SET amount = amount + 1 WHERE id % {} = 7;",
+                rows / n
+            ));
+        }
+        conn.execute_batch(&sql).unwrap();
+    }
+    conn.execute_batch("DROP TABLE base; CHECKPOINT").unwrap();
+}
+
+/// `rows_diff` of a PostgreSQL source against a DuckDB target at 1M and 10M rows with 0,
+/// 10 and 10,000 rows changed: wall time (against the run with none changed, which is
+/// one checksum scan of each side at once), queries, bytes read from the engines, peak
+/// memory; and data-diff (PyPI) on the same tables where it is installed
+/// (ASSAY_DATA_DIFF names its executable; scripts/bench installs it once).
+fn reconcile_part(assay: &str, dir: &Path) {
+    let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let sizes: Vec<u64> = std::env::var("ASSAY_BENCH_RECON_ROWS")
+        .ok()
+        .map_or(vec![1_000_000, 10_000_000], |r| {
+            r.split(',').map(|n| n.parse().expect("ASSAY_BENCH_RECON_ROWS: numbers")).collect()
+        });
+    let changes = [0u64, 10, 10_000];
+    let psql = |sql: &str| -> Command {
+        let mut c = Command::new("psql");
+        c.arg(&url)
+            .args(PSQL_ARGS)
+            .args(["-c", sql])
+            .stdout(std::process::Stdio::null());
+        c
+    };
+    let db = dir.join("recon.duckdb");
+    std::fs::write(
+        dir.join("assay.yml"),
+        format!(
+            "data_sources:\n  - {{name: src, type: postgres, connection: {{url: '{url}'}}}}\n  - {{name: tgt, type: duckdb, connection: {{database: recon.duckdb}}}}\n"
+        ),
+    )
+    .unwrap();
+    let data_diff = std::env::var("ASSAY_DATA_DIFF").ok();
+    let dd_url = data_diff_url(&url);
+    for rows in sizes {
+        let built = Instant::now();
+        let (_, _, code) = run_measured(&mut psql(&pg_recon_orders("assay_recon", rows)));
+        assert_eq!(code, 0, "could not build the Postgres table ({url})");
+        let _ = run_measured(&mut psql("VACUUM ANALYZE assay_recon.orders"));
+        duckdb_recon_orders(&db, rows, &changes);
+        println!(
+            "rows_diff, PostgreSQL source -> DuckDB target, {rows} rows (built in {:.1} s), median of 3",
+            built.elapsed().as_secs_f64()
+        );
+        println!(
+            "{:>9} {:>10} {:>8} {:>8} {:>12} {:>10} {:>9} {:>12}",
+            "changed", "assay ms", "x none", "queries", "bytes read", "found", "peak MiB", "data-diff ms"
+        );
+        let mut none_ms = 0.0;
+        for n in changes {
+            let contract = format!(
+                "dataset: tgt/main/orders_{n}\nreconciliation:\n  source: {{dataset: src/assay_recon/orders}}\n  checks:\n    - rows_diff:\n        source_key_columns: [id]\n        target_key_columns: [id]\n"
+            );
+            std::fs::write(dir.join("recon.yml"), contract).unwrap();
+            let mut times = Vec::new();
+            let mut peak = 0;
+            let mut out = String::new();
+            for _ in 0..3 {
+                let file = std::fs::File::create(dir.join("recon.json")).unwrap();
+                let (took, rss, _) = run_measured(
+                    Command::new(assay)
+                        .current_dir(dir)
+                        .args(["verify", "recon.yml", "-o", "json", "--no-failed-rows"])
+                        .stdout(file),
+                );
+                times.push(took);
+                peak = peak.max(rss);
+                out = std::fs::read_to_string(dir.join("recon.json")).unwrap();
+            }
+            let t = ms(median(&mut times));
+            if n == 0 {
+                none_ms = t;
+            }
+            let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let check = &results["datasets"][0]["checks"][0];
+            let d = &check["diagnostics"];
+            assert_eq!(check["value"].as_f64(), Some(n as f64), "{check:#}");
+            let dd = data_diff.as_deref().map_or("-".to_string(), |exe| {
+                let started = Instant::now();
+                let status = Command::new(exe)
+                    .args([
+                        &dd_url,
+                        "assay_recon.orders",
+                        &format!("duckdb://{}", db.display()),
+                        &format!("orders_{n}"),
+                        "-k",
+                        "id",
+                        "-c",
+                        "customer_id",
+                        "-c",
+                        "status",
+                        "-c",
+                        "amount",
+                        "-c",
+                        "updated",
+                        "--stats",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status();
+                match status {
+                    Ok(s) if s.success() => format!("{:.0}", ms(started.elapsed())),
+                    Ok(s) => format!("exit {}", s.code().unwrap_or(-1)),
+                    Err(e) => format!("({e})"),
+                }
+            });
+            println!(
+                "{n:>9} {t:>10.0} {:>8.2} {:>8} {:>12} {:>10} {:>9.1} {:>12}",
+                t / none_ms,
+                d["queries_per_side"],
+                d["bytes_fetched"],
+                check["value"],
+                peak as f64 / 1024.0,
+                dd
+            );
+        }
+    }
+    if std::env::var_os("ASSAY_BENCH_KEEP").is_none() {
+        let _ = run_measured(&mut psql("DROP SCHEMA assay_recon CASCADE"));
+    }
+}
+
+/// The Postgres URL as data-diff takes it: scheme `postgresql`, and a password even where
+/// the server asks for none (its connector fails without one; trust auth ignores it).
+fn data_diff_url(url: &str) -> String {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .unwrap_or(url);
+    match rest.split_once('@') {
+        Some((user, host)) if !user.contains(':') => format!("postgresql://{user}:unused@{host}"),
+        _ => format!("postgresql://{rest}"),
+    }
 }

@@ -4,26 +4,42 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::checks::{Handles, Inputs, NoValue};
+use crate::checks::{Handles, Inputs, NoValue, RowDiffOutcome};
 use crate::contract::Check;
 use crate::exec::{ColumnInfo, Value};
 use crate::model::threshold::{Level, MetricKind};
 use crate::results::{CheckResult, Outcome};
 use crate::sql::dialect::Dialect;
 
+/// One side's values of a check: the aggregates in the order it asked for them, its own
+/// queries' rows, and whether it compares the catalog's columns.
+#[derive(Debug, Clone, Default)]
+pub struct SideValues {
+    pub aggregates: Vec<Value>,
+    pub own_rows: Vec<Option<Vec<Value>>>,
+    pub schema: bool,
+}
+
 /// What the run measured for one check.
 #[derive(Debug, Clone)]
 pub enum Measured {
-    /// its values: the aggregates in the order it asked for them, its own query's row,
-    /// and whether it compares the catalog's columns; read through its handles
+    /// its values on the contract's dataset and (a reconciliation check) on its source,
+    /// with the source's index; read through its handles
     Values {
         handles: Handles,
-        aggregates: Vec<Value>,
-        own_rows: Vec<Option<Vec<Value>>>,
-        schema: bool,
+        target: SideValues,
+        source: Option<(usize, SideValues)>,
+        /// a `rows_diff`'s comparison
+        row_diff: Option<Box<RowDiffOutcome>>,
     },
     /// it could not be measured (its query failed, a column it needs is missing)
     Failed(String),
+}
+
+/// A reconciliation source as its values are read: its columns and its engine's dialect.
+pub struct SourceCatalog<'a> {
+    pub columns: &'a [ColumnInfo],
+    pub dialect: &'a dyn Dialect,
 }
 
 /// Every check of a dataset, in contract order.
@@ -31,6 +47,7 @@ pub fn evaluate_dataset(
     checks: &[Check],
     measured: &[Measured],
     columns: &[ColumnInfo],
+    sources: &[SourceCatalog],
     now: DateTime<Utc>,
     dialect: &dyn Dialect,
 ) -> Vec<CheckResult> {
@@ -41,22 +58,40 @@ pub fn evaluate_dataset(
             Measured::Failed(error) => not_evaluated(check, error.clone()),
             Measured::Values {
                 handles,
-                aggregates,
-                own_rows,
-                schema,
-            } => evaluate(
-                check,
-                handles,
-                &Inputs::new(
-                    aggregates,
-                    own_rows,
-                    schema.then_some(columns),
-                    now,
-                    dialect,
-                ),
-            ),
+                target,
+                source,
+                row_diff,
+            } => {
+                let mut inputs = side_inputs(target, columns, now, dialect)
+                    .with_row_diff(row_diff.as_deref());
+                if let Some((i, values)) = source {
+                    match sources.get(*i) {
+                        Some(s) => {
+                            inputs =
+                                inputs.with_source(side_inputs(values, s.columns, now, s.dialect))
+                        }
+                        None => return not_evaluated(check, "its source was not read".into()),
+                    }
+                }
+                evaluate(check, handles, &inputs)
+            }
         })
         .collect()
+}
+
+fn side_inputs<'a>(
+    v: &'a SideValues,
+    columns: &'a [ColumnInfo],
+    now: DateTime<Utc>,
+    dialect: &'a dyn Dialect,
+) -> Inputs<'a> {
+    Inputs::new(
+        &v.aggregates,
+        &v.own_rows,
+        v.schema.then_some(columns),
+        now,
+        dialect,
+    )
 }
 
 pub fn default_name(check: &Check) -> String {
@@ -167,13 +202,18 @@ mod tests {
             column: check.column.as_deref(),
             filter: None,
             reference_table: None,
+            source: None,
         };
         let (_, handles) = check.kind.needs(&ctx);
         Measured::Values {
             handles,
-            aggregates: aggregates.to_vec(),
-            own_rows,
-            schema: false,
+            target: SideValues {
+                aggregates: aggregates.to_vec(),
+                own_rows,
+                schema: false,
+            },
+            source: None,
+            row_diff: None,
         }
     }
 
@@ -183,7 +223,7 @@ mod tests {
 
     fn run(checks: &[Check], measured: &[Measured]) -> Vec<CheckResult> {
         let now = "2025-01-01T10:00:00Z".parse().unwrap();
-        evaluate_dataset(checks, measured, &[], now, &DuckDbDialect)
+        evaluate_dataset(checks, measured, &[], &[], now, &DuckDbDialect)
     }
 
     #[test]

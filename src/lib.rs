@@ -29,6 +29,7 @@ pub mod plan;
 pub mod push;
 pub mod report;
 pub mod results;
+pub mod rowdiff;
 pub mod scan;
 pub mod secrets;
 pub mod source;

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::checks::{Handles, NeedCtx, Needs, OwnQuery, SqlRole};
+use crate::checks::{Handles, NeedCtx, Needs, OwnQuery, RowDiffSpec, Side, SqlRole};
 use crate::contract::Contract;
 use crate::diag::{Diag, Diags};
 use crate::engine::DataSourceConfig;
@@ -31,6 +31,25 @@ pub struct Resolved {
     pub reference_tables: HashMap<usize, TableRef>,
     /// files data source: (view name, file) for the dataset and its reference data
     pub files: Vec<(String, PathBuf)>,
+    /// the reconciliation's source datasets, in the contract's order
+    pub sources: Vec<ResolvedSource>,
+}
+
+/// A reconciliation's source dataset, resolved in its own data source.
+#[derive(Debug, Clone)]
+pub struct ResolvedSource {
+    pub data_source: DataSourceConfig,
+    pub table: TableRef,
+    /// as the contract names it
+    pub dataset: String,
+    /// files data source: (view name, file)
+    pub files: Vec<(String, PathBuf)>,
+}
+
+impl ResolvedSource {
+    pub fn dialect(&self) -> &'static dyn Dialect {
+        self.data_source.dialect()
+    }
 }
 
 impl Resolved {
@@ -39,9 +58,15 @@ impl Resolved {
     }
 }
 
-/// Resolve a contract's dataset and validate every piece of SQL it holds, before
-/// anything runs. Errors point at the YAML.
-pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolved, Diags> {
+/// Resolve a contract's dataset (and its reconciliation's sources, in `sources`, one
+/// data source per source in the contract's order) and validate every piece of SQL it
+/// holds, each for the engine that runs it, before anything runs. Errors point at the
+/// YAML.
+pub fn resolve(
+    contract: Arc<Contract>,
+    ds: &DataSourceConfig,
+    sources: &[DataSourceConfig],
+) -> Result<Resolved, Diags> {
     let mut contract = (*contract).clone();
     let mut diags = Diags::default();
     let mut files = Vec::new();
@@ -62,16 +87,20 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
             None
         }
     };
-    let sql = PendingSql {
+    let resolved_sources = resolve_sources(&mut contract, sources, &mut diags);
+    let pending = |dialect| PendingSql {
         source: contract.source.clone(),
         vars: contract.vars.clone(),
-        dialect: ds.dialect(),
+        dialect,
     };
+    let sql = pending(ds.dialect());
+    let source_sql: Vec<PendingSql> = sources.iter().map(|s| pending(s.dialect())).collect();
     if let Some(f) = &mut contract.filter {
         sql.fill(f, "the dataset filter", SqlRole::Expression, &mut diags);
     }
     for check in contract.checks.iter_mut() {
         let id = check.id.clone();
+        let on_source = check.source.as_ref().and_then(|s| source_sql.get(s.index));
         if let Some(f) = &mut check.filter {
             sql.fill(
                 f,
@@ -80,9 +109,19 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
                 &mut diags,
             );
         }
+        if let (Some(src), Some(f)) = (
+            on_source,
+            check.source.as_mut().and_then(|s| s.filter.as_mut()),
+        ) {
+            let what = format!("the filter of {id} on its source");
+            src.fill(f, &what, SqlRole::Expression, &mut diags);
+        }
         for u in check.kind.user_sql() {
             let what = format!("the {} of {id}", u.key);
-            sql.fill(u.text, &what, u.role, &mut diags);
+            match (u.side, on_source) {
+                (Side::Source, Some(src)) => src.fill(u.text, &what, u.role, &mut diags),
+                _ => sql.fill(u.text, &what, u.role, &mut diags),
+            }
         }
     }
     let reference_tables = reference_tables(&contract, ds, &mut files, &mut diags);
@@ -93,9 +132,53 @@ pub fn resolve(contract: Arc<Contract>, ds: &DataSourceConfig) -> Result<Resolve
             table,
             reference_tables,
             files,
+            sources: resolved_sources,
         }),
         _ => Err(diags),
     }
+}
+
+/// Each reconciliation source's table in its data source, its filter filled in and
+/// validated for that engine.
+fn resolve_sources(
+    contract: &mut Contract,
+    sources: &[DataSourceConfig],
+    diags: &mut Diags,
+) -> Vec<ResolvedSource> {
+    let mut out = Vec::new();
+    for (source, ds) in contract.sources.iter_mut().zip(sources) {
+        let pending = PendingSql {
+            source: contract.source.clone(),
+            vars: contract.vars.clone(),
+            dialect: ds.dialect(),
+        };
+        if let Some(f) = &mut source.filter {
+            let what = format!("the filter of source {}", source.dataset.text);
+            pending.fill(f, &what, SqlRole::Expression, diags);
+        }
+        match ds.table_ref(&source.dataset.path) {
+            Ok(table) => {
+                let files = ds
+                    .file_path(&source.dataset.path)
+                    .map(|p| (table.name().to_string(), p))
+                    .into_iter()
+                    .collect();
+                out.push(ResolvedSource {
+                    data_source: ds.clone(),
+                    table,
+                    dataset: source.dataset.text.clone(),
+                    files,
+                });
+            }
+            Err(e) => diags.push(Diag::at(
+                &contract.source,
+                source.dataset.span,
+                format!("source dataset '{}': {e}", source.dataset.text),
+                "here",
+            )),
+        }
+    }
+    out
 }
 
 /// What user SQL is filled in and validated with.
@@ -204,16 +287,27 @@ pub struct PlannedQuery {
     pub user_sql: bool,
 }
 
+/// Where one side's values of a check come from: its aggregates' (query, items), its
+/// own queries, and whether it reads the catalog's columns.
+#[derive(Debug, Clone, Default)]
+pub struct SidePlan {
+    /// (query index, item indexes) of the check's aggregates; item 0 of every aggregate
+    /// query is COUNT(*), the rows tested
+    pub aggregates: Option<(usize, Vec<usize>)>,
+    pub own_queries: Vec<usize>,
+    pub schema: bool,
+}
+
 #[derive(Debug, Clone)]
 pub enum CheckPlan {
     Run {
         /// what the check's `needs` returned, for its `measure`
         handles: Handles,
-        /// (query index, item indexes) of the check's aggregates; item 0 of every
-        /// aggregate query is COUNT(*), the rows tested
-        aggregates: Option<(usize, Vec<usize>)>,
-        own_queries: Vec<usize>,
-        schema: bool,
+        target: SidePlan,
+        /// a reconciliation check's: (source index, its plan in that source's queries)
+        source: Option<(usize, SidePlan)>,
+        /// `rows_diff`: the row-level comparison it runs across the two sides
+        row_diff: Option<Box<RowDiffSpec>>,
     },
     /// cannot run, with the reason (a column it needs does not exist)
     Skip(String),
@@ -223,6 +317,8 @@ pub enum CheckPlan {
 pub struct DatasetPlan {
     pub queries: Vec<PlannedQuery>,
     pub checks: Vec<CheckPlan>,
+    /// per reconciliation source (in the contract's order), the queries its engine runs
+    pub sources: Vec<Vec<PlannedQuery>>,
 }
 
 struct QueryGroup {
@@ -287,53 +383,84 @@ pub fn and_filters(a: Option<&SqlText>, b: Option<&SqlText>) -> Option<Expr> {
     (!parts.is_empty()).then(|| Expr::and(parts))
 }
 
-/// Plan a resolved contract. With `known_columns` (read from the catalog), checks on
-/// columns that do not exist are skipped with a reason instead of breaking the shared
-/// query for every other check.
-pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> DatasetPlan {
-    let d = resolved.dialect();
-    let contract = &resolved.contract;
-    let mut groups: Vec<QueryGroup> = vec![QueryGroup::new(
-        and_filters(contract.filter.as_ref(), None),
-        "metrics".to_string(),
-    )];
-    let mut group_of_filter: HashMap<String, usize> = HashMap::new();
-    let mut own: Vec<PlannedQuery> = Vec::new();
-    let mut check_plans = Vec::with_capacity(contract.checks.len());
+/// The queries of one side of a dataset (the contract's dataset, or one reconciliation
+/// source), built check by check: aggregates share one query per distinct check filter.
+struct SidePlanner<'a> {
+    dialect: &'a dyn Dialect,
+    table: &'a TableRef,
+    /// the dataset's own filter (the contract's, or the source's)
+    dataset_filter: Option<&'a SqlText>,
+    groups: Vec<QueryGroup>,
+    /// the group of checks without a filter of their own
+    unfiltered: Option<usize>,
+    group_of_filter: HashMap<String, usize>,
+    own: Vec<PlannedQuery>,
+}
 
-    for (i, check) in contract.checks.iter().enumerate() {
-        let filter = and_filters(contract.filter.as_ref(), check.filter.as_ref());
-        let ctx = NeedCtx {
-            table: &resolved.table,
-            column: check.column.as_deref(),
-            filter: filter.as_ref(),
-            reference_table: resolved.reference_tables.get(&i),
+impl<'a> SidePlanner<'a> {
+    /// `always`: the dataset's metrics query runs even when no check needs it (the
+    /// contract's dataset: its rows tested are in every result); a source's runs only
+    /// when a check asks for one of its aggregates.
+    fn new(
+        dialect: &'a dyn Dialect,
+        table: &'a TableRef,
+        dataset_filter: Option<&'a SqlText>,
+        always: bool,
+    ) -> SidePlanner<'a> {
+        let mut planner = SidePlanner {
+            dialect,
+            table,
+            dataset_filter,
+            groups: Vec::new(),
+            unfiltered: None,
+            group_of_filter: HashMap::new(),
+            own: Vec::new(),
         };
-        let (mut needs, handles): (Needs, Handles) = check.kind.needs(&ctx);
-        if let Some(cols) = known_columns {
-            respell(&mut needs, cols, d);
-            if let Some(reason) = absent_columns(&needs, cols, d, &contract.dataset.text) {
-                check_plans.push(CheckPlan::Skip(reason));
-                continue;
-            }
+        if always {
+            planner.unfiltered_group();
         }
+        planner
+    }
+
+    fn unfiltered_group(&mut self) -> usize {
+        let (groups, filter) = (&mut self.groups, self.dataset_filter);
+        *self.unfiltered.get_or_insert_with(|| {
+            groups.push(QueryGroup::new(
+                and_filters(filter, None),
+                "metrics".to_string(),
+            ));
+            groups.len() - 1
+        })
+    }
+
+    /// Place one check's needs on this side; own query indexes count from the first
+    /// own query (`finish` moves them past the aggregate queries).
+    fn add(&mut self, label: &str, check_filter: Option<&SqlText>, needs: Needs) -> SidePlan {
+        let d = self.dialect;
         let aggregates = if needs.aggregates.is_empty() {
             None
         } else {
-            let g = match &check.filter {
-                None => 0,
-                Some(f) => *group_of_filter.entry(f.sql.clone()).or_insert_with(|| {
-                    groups.push(QueryGroup::new(
-                        filter.clone(),
-                        format!("metrics where {}", f.sql.trim()),
-                    ));
-                    groups.len() - 1
-                }),
+            let g = match check_filter {
+                None => self.unfiltered_group(),
+                Some(f) => {
+                    let filter = and_filters(self.dataset_filter, Some(f));
+                    let groups = &mut self.groups;
+                    *self
+                        .group_of_filter
+                        .entry(f.sql.clone())
+                        .or_insert_with(|| {
+                            groups.push(QueryGroup::new(
+                                filter,
+                                format!("metrics where {}", f.sql.trim()),
+                            ));
+                            groups.len() - 1
+                        })
+                }
             };
             let items = needs
                 .aggregates
                 .iter()
-                .map(|m| groups[g].add(d, &m.name, &m.expr))
+                .map(|m| self.groups[g].add(d, &m.name, &m.expr))
                 .collect();
             Some((g, items))
         };
@@ -341,8 +468,8 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
             .own_queries
             .into_iter()
             .map(|q| {
-                own.push(PlannedQuery {
-                    label: check.id.clone(),
+                self.own.push(PlannedQuery {
+                    label: label.to_string(),
                     user_sql: match &q {
                         OwnQuery::Select(s) => s.holds_user_sql(),
                         OwnQuery::CountRowsOf(_) | OwnQuery::Value(_) => true,
@@ -350,41 +477,146 @@ pub fn plan(resolved: &Resolved, known_columns: Option<&[ColumnInfo]>) -> Datase
                     sql: own_query_sql(d, q),
                     select: None,
                 });
-                own.len() - 1
+                self.own.len() - 1
             })
             .collect();
-        check_plans.push(CheckPlan::Run {
-            handles,
+        SidePlan {
             aggregates,
             own_queries,
             schema: needs.schema,
+        }
+    }
+
+    /// The side's queries: its aggregate queries, then the checks' own; and how far own
+    /// query indexes move.
+    fn finish(self) -> (Vec<PlannedQuery>, usize) {
+        let d = self.dialect;
+        let group_count = self.groups.len();
+        let mut queries: Vec<PlannedQuery> = self
+            .groups
+            .into_iter()
+            .map(|g| {
+                let select = Select::new(g.items, self.table.clone(), g.filter);
+                PlannedQuery {
+                    label: g.label,
+                    sql: print_select(d, &select),
+                    user_sql: select.holds_user_sql(),
+                    select: Some(select),
+                }
+            })
+            .collect();
+        queries.extend(self.own);
+        (queries, group_count)
+    }
+}
+
+/// Plan a resolved contract. With `known_columns` (read from the catalog), checks on
+/// columns that do not exist are skipped with a reason instead of breaking the shared
+/// query for every other check; `source_columns` are each reconciliation source's.
+pub fn plan(
+    resolved: &Resolved,
+    known_columns: Option<&[ColumnInfo]>,
+    source_columns: &[Option<&[ColumnInfo]>],
+) -> DatasetPlan {
+    let d = resolved.dialect();
+    let contract = &resolved.contract;
+    let mut target = SidePlanner::new(d, &resolved.table, contract.filter.as_ref(), true);
+    let mut sources: Vec<SidePlanner> = resolved
+        .sources
+        .iter()
+        .zip(&contract.sources)
+        .map(|(r, c)| SidePlanner::new(r.dialect(), &r.table, c.filter.as_ref(), false))
+        .collect();
+    let mut check_plans = Vec::with_capacity(contract.checks.len());
+
+    for (i, check) in contract.checks.iter().enumerate() {
+        let filter = and_filters(contract.filter.as_ref(), check.filter.as_ref());
+        let on_source = check
+            .source
+            .as_ref()
+            .and_then(|s| Some((s, resolved.sources.get(s.index)?)));
+        let source_filter = on_source.and_then(|(s, _)| {
+            and_filters(
+                contract.sources[s.index].filter.as_ref(),
+                s.filter.as_ref(),
+            )
+        });
+        let source_ctx = on_source.map(|(_, r)| NeedCtx {
+            table: &r.table,
+            column: None,
+            filter: source_filter.as_ref(),
+            reference_table: None,
+            source: None,
+        });
+        let ctx = NeedCtx {
+            table: &resolved.table,
+            column: check.column.as_deref(),
+            filter: filter.as_ref(),
+            reference_table: resolved.reference_tables.get(&i),
+            source: source_ctx.as_ref(),
+        };
+        let (mut needs, handles): (Needs, Handles) = check.kind.needs(&ctx);
+        let mut source_needs = needs.source.take();
+        let row_diff = needs.row_diff.take();
+        if let Some(reason) = fit_to_columns(&mut needs, known_columns, d, &contract.dataset.text)
+        {
+            check_plans.push(CheckPlan::Skip(reason));
+            continue;
+        }
+        if let (Some(sn), Some((s, r))) = (source_needs.as_deref_mut(), on_source) {
+            let cols = source_columns.get(s.index).copied().flatten();
+            if let Some(reason) = fit_to_columns(sn, cols, r.dialect(), &r.dataset) {
+                check_plans.push(CheckPlan::Skip(reason));
+                continue;
+            }
+        }
+        let target_plan = target.add(&check.id, check.filter.as_ref(), needs);
+        let source_plan = match (source_needs, on_source) {
+            (Some(sn), Some((s, _))) => Some((
+                s.index,
+                sources[s.index].add(&check.id, s.filter.as_ref(), *sn),
+            )),
+            _ => None,
+        };
+        check_plans.push(CheckPlan::Run {
+            handles,
+            target: target_plan,
+            source: source_plan,
+            row_diff,
         });
     }
 
-    let group_count = groups.len();
-    let mut queries: Vec<PlannedQuery> = groups
-        .into_iter()
-        .map(|g| {
-            let select = Select::new(g.items, resolved.table.clone(), g.filter);
-            PlannedQuery {
-                label: g.label,
-                sql: print_select(d, &select),
-                user_sql: select.holds_user_sql(),
-                select: Some(select),
-            }
-        })
-        .collect();
-    queries.extend(own);
-    // own queries were numbered from 0; shift them past the aggregate queries
+    let (queries, target_shift) = target.finish();
+    let (source_queries, source_shifts): (Vec<_>, Vec<_>) =
+        sources.into_iter().map(SidePlanner::finish).unzip();
+    // own queries were numbered from 0; move them past the aggregate queries
     for plan in &mut check_plans {
-        if let CheckPlan::Run { own_queries, .. } = plan {
-            own_queries.iter_mut().for_each(|q| *q += group_count);
+        if let CheckPlan::Run { target, source, .. } = plan {
+            target.own_queries.iter_mut().for_each(|q| *q += target_shift);
+            if let Some((i, s)) = source {
+                let shift = source_shifts[*i];
+                s.own_queries.iter_mut().for_each(|q| *q += shift);
+            }
         }
     }
     DatasetPlan {
         queries,
         checks: check_plans,
+        sources: source_queries,
     }
+}
+
+/// With the catalog's columns: names respelled as the catalog has them, and the reason
+/// the check cannot run when a column it needs is absent.
+fn fit_to_columns(
+    needs: &mut Needs,
+    columns: Option<&[ColumnInfo]>,
+    d: &dyn Dialect,
+    dataset: &str,
+) -> Option<String> {
+    let cols = columns?;
+    respell(needs, cols, d);
+    absent_columns(needs, cols, d, dataset)
 }
 
 /// Why a check cannot run: columns it needs that the catalog does not have.
@@ -485,61 +717,26 @@ pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String
     (print_select(d, &sub), positions)
 }
 
-/// The tables a run reads, each once, by data source in the order the datasets name
-/// them; with each data source, its first dataset (for its name and dialect). A run
-/// reads their columns with one catalog statement per data source.
-pub fn tables_by_source(resolved: &[Resolved]) -> Vec<(&Resolved, Vec<TableRef>)> {
-    let mut sources: Vec<(&Resolved, Vec<TableRef>)> = Vec::new();
-    for r in resolved {
-        let table = TableRef::new(r.table.parts.clone());
-        match sources
-            .iter_mut()
-            .find(|(s, _)| s.data_source.name == r.data_source.name)
-        {
+/// The tables a run reads, each once, by data source in the order the datasets (and
+/// then their reconciliation sources) name them. A run reads their columns with one
+/// catalog statement per data source.
+pub fn tables_by_source(resolved: &[Resolved]) -> Vec<(&DataSourceConfig, Vec<TableRef>)> {
+    let mut sources: Vec<(&DataSourceConfig, Vec<TableRef>)> = Vec::new();
+    let every = resolved
+        .iter()
+        .map(|r| (&r.data_source, &r.table))
+        .chain(
+            resolved
+                .iter()
+                .flat_map(|r| r.sources.iter().map(|s| (&s.data_source, &s.table))),
+        );
+    for (ds, table) in every {
+        let table = TableRef::new(table.parts.clone());
+        match sources.iter_mut().find(|(s, _)| s.name == ds.name) {
             Some((_, tables)) if tables.contains(&table) => {}
             Some((_, tables)) => tables.push(table),
-            None => sources.push((r, vec![table])),
+            None => sources.push((ds, vec![table])),
         }
     }
     sources
-}
-
-/// `--plan`: the SQL in the order it would run: each data source's catalog statement
-/// (every dataset's columns at once), then the queries of each dataset.
-pub fn plan_text(resolved: &[Resolved]) -> String {
-    let mut out = String::new();
-    for (r, tables) in &tables_by_source(resolved) {
-        out.push_str(&format!(
-            "-- columns of {} dataset(s) in data source '{}' ({}), from the catalog\n",
-            tables.len(),
-            r.data_source.name,
-            r.data_source.type_name()
-        ));
-        match r.dialect().columns_query(tables) {
-            Some(sql) => out.push_str(&format!("{sql};\n\n")),
-            None => out.push_str("-- (each table's schema, from the engine's client)\n\n"),
-        }
-    }
-    for r in resolved {
-        let plan = plan(r, None);
-        out.push_str(&format!(
-            "-- dataset {} (data source '{}', {}), contract {}\n",
-            r.contract.dataset.text,
-            r.data_source.name,
-            r.data_source.type_name(),
-            r.contract.source.name
-        ));
-        for (view, file) in &r.files {
-            out.push_str(&format!(
-                "-- view {} reads {}\n",
-                r.dialect().quote_ident(view),
-                crate::exec::duckdb::reader_sql(file)
-            ));
-        }
-        for q in &plan.queries {
-            out.push_str(&format!("-- {}\n{};\n", q.label, q.sql));
-        }
-        out.push('\n');
-    }
-    out
 }

@@ -6,6 +6,7 @@
 //! check so one bad expression does not take its neighbours down with it.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use crate::capture;
 use crate::checks::{Capture, NeedCtx};
 use crate::contract::Check;
 use crate::error::RunError;
-use crate::evaluate::{self, not_evaluated, Measured};
+use crate::evaluate::{self, not_evaluated, Measured, SideValues, SourceCatalog};
 use crate::exec::{
     ColumnInfo, ExecError, Executor, Limits, Rows, RunControl, Session, TableColumns, Value,
 };
@@ -108,6 +109,16 @@ pub async fn run(
         let columns = catalogs
             .get(&(r.data_source.name.clone(), r.table.parts.clone()))
             .cloned();
+        let sources: Vec<SourceInput> = r
+            .sources
+            .iter()
+            .map(|s| SourceInput {
+                executor: executors.get(&s.data_source.name).cloned(),
+                columns: catalogs
+                    .get(&(s.data_source.name.clone(), s.table.parts.clone()))
+                    .cloned(),
+            })
+            .collect();
         let semaphore = semaphore.clone();
         let control = control.clone();
         let now = opts.now;
@@ -117,8 +128,12 @@ pub async fn run(
             let started = Instant::now();
             let mut result = match executor {
                 Some(Ok(exec)) => {
-                    verify_dataset(exec.as_ref(), &r, now, columns, capture.as_ref(), &control)
-                        .await
+                    let ctx = DatasetRun {
+                        now,
+                        capture: capture.as_ref(),
+                        control: &control,
+                    };
+                    verify_dataset(exec.as_ref(), &r, columns, sources, &ctx).await
                 }
                 Some(Err(e)) => dataset_error(&r, e.to_string()),
                 None => dataset_error(&r, "data source was not opened".into()),
@@ -180,12 +195,17 @@ async fn open_executors(
         ),
     > = HashMap::new();
     let mut datasets: HashMap<&str, usize> = HashMap::new();
-    for r in resolved {
-        *datasets.entry(r.data_source.name.as_str()).or_default() += 1;
+    let every = resolved.iter().map(|r| (&r.data_source, &r.files)).chain(
+        resolved
+            .iter()
+            .flat_map(|r| r.sources.iter().map(|s| (&s.data_source, &s.files))),
+    );
+    for (ds, files) in every {
+        *datasets.entry(ds.name.as_str()).or_default() += 1;
         let entry = by_source
-            .entry(r.data_source.name.clone())
-            .or_insert_with(|| (r.data_source.clone(), Vec::new()));
-        for f in &r.files {
+            .entry(ds.name.clone())
+            .or_insert_with(|| (ds.clone(), Vec::new()));
+        for f in files {
             if !entry.1.contains(f) {
                 entry.1.push(f.clone());
             }
@@ -222,8 +242,8 @@ async fn read_catalogs(
 ) -> Catalogs {
     let reads = plan::tables_by_source(resolved)
         .into_iter()
-        .filter_map(|(r, tables)| {
-            let name = r.data_source.name.as_str();
+        .filter_map(|(ds, tables)| {
+            let name = ds.name.as_str();
             let Some(Ok(exec)) = executors.get(name) else {
                 return None;
             };
@@ -329,23 +349,86 @@ async fn logged<T>(
     })
 }
 
+/// What every dataset of a run shares.
+struct DatasetRun<'a> {
+    now: DateTime<Utc>,
+    capture: Option<&'a CaptureOptions>,
+    control: &'a RunControl,
+}
+
+/// A reconciliation source's executor and, when the run's catalog read found them, its
+/// columns.
+struct SourceInput {
+    executor: Option<SharedExecutor>,
+    columns: Option<TableColumns>,
+}
+
+/// A reconciliation source as a dataset runs it: its session and columns, or why it
+/// could not be read.
+type SourceSession = Result<(Box<dyn Session>, Vec<ColumnInfo>), String>;
+
 /// `columns`: the dataset's columns when the run's catalog read found them (else its
 /// session reads them).
 async fn verify_dataset(
     exec: &dyn Executor,
     r: &Resolved,
-    now: DateTime<Utc>,
     columns: Option<TableColumns>,
-    capture: Option<&CaptureOptions>,
-    control: &RunControl,
+    sources: Vec<SourceInput>,
+    run: &DatasetRun<'_>,
 ) -> DatasetResult {
-    let mut session = match exec.session(control).await {
+    let mut session = match exec.session(run.control).await {
         Ok(s) => s,
         Err(e) => return dataset_error(r, e.to_string()),
     };
-    let result = verify_in_session(session.as_mut(), r, now, columns, capture, control).await;
+    let mut source_sessions = Vec::with_capacity(sources.len());
+    for (source, input) in r.sources.iter().zip(sources) {
+        source_sessions.push(open_source(source, input, run.control).await);
+    }
+    let result = verify_in_session(session.as_mut(), &mut source_sessions, r, columns, run).await;
     session.finish().await;
+    for (s, _) in source_sessions.iter_mut().flatten() {
+        s.finish().await;
+    }
     result
+}
+
+/// A source's session with its columns read, or why the source cannot be compared.
+async fn open_source(
+    source: &plan::ResolvedSource,
+    input: SourceInput,
+    control: &RunControl,
+) -> SourceSession {
+    let where_ = format!(
+        "source dataset {} (data source '{}')",
+        source.dataset, source.data_source.name
+    );
+    let exec = match input.executor {
+        Some(Ok(exec)) => exec,
+        Some(Err(e)) => return Err(format!("{where_}: {e}")),
+        None => return Err(format!("{where_}: its data source was not opened")),
+    };
+    let mut session = exec
+        .session(control)
+        .await
+        .map_err(|e| format!("{where_}: {e}"))?;
+    let read = match input.columns {
+        Some(read) => read,
+        None => session.columns(&source.table).await,
+    };
+    match read {
+        Ok(Some(cols)) => Ok((session, cols)),
+        Ok(None) => {
+            session.finish().await;
+            Err(format!(
+                "source dataset {} not found in data source '{}'",
+                source.dataset, source.data_source.name
+            ))
+        }
+        Err(e) => {
+            session.finish().await;
+            Err(format!("could not read the columns of {where_}: {e}"))
+        }
+    }
 }
 
 /// " (did you mean 'shop/main/orders'?)" for a dataset the data source does not have,
@@ -364,14 +447,13 @@ async fn closest_dataset(r: &Resolved, control: &RunControl) -> String {
         .unwrap_or_default()
 }
 
-async fn verify_in_session(
+/// The dataset's columns, or the result that says why they could not be read.
+async fn dataset_columns(
     session: &mut dyn Session,
     r: &Resolved,
-    now: DateTime<Utc>,
     columns: Option<TableColumns>,
-    capture: Option<&CaptureOptions>,
     control: &RunControl,
-) -> DatasetResult {
+) -> Result<Vec<ColumnInfo>, DatasetResult> {
     let contract = &r.contract;
     let read = match columns {
         Some(read) => read,
@@ -386,58 +468,124 @@ async fn verify_in_session(
             read
         }
     };
-    let columns: Vec<ColumnInfo> = match read {
-        Ok(Some(cols)) => cols,
+    match read {
+        Ok(Some(cols)) => Ok(cols),
         Ok(None) => {
             let closest = closest_dataset(r, control).await;
-            return dataset_error(
+            Err(dataset_error(
                 r,
                 format!(
                     "dataset {} not found in data source '{}'{closest}",
                     contract.dataset.text, r.data_source.name
                 ),
-            );
+            ))
         }
-        Err(e) => {
-            return dataset_error(
-                r,
-                format!(
-                    "could not read the columns of {}: {e}",
-                    contract.dataset.text
-                ),
-            )
-        }
-    };
-    let plan = plan::plan(r, Some(&columns));
-    let mut rows: Vec<Result<Option<Vec<Value>>, RunError>> =
-        Vec::with_capacity(plan.queries.len());
-    for q in &plan.queries {
-        rows.push(
-            timed(
-                &mut *session,
-                control,
-                &format!("{}: {}", contract.dataset.text, q.label),
-                &q.sql,
-                q.user_sql,
-            )
-            .await,
-        );
+        Err(e) => Err(dataset_error(
+            r,
+            format!(
+                "could not read the columns of {}: {e}",
+                contract.dataset.text
+            ),
+        )),
     }
+}
+
+/// One side's planned queries, run in order in its session.
+async fn run_queries(
+    session: &mut dyn Session,
+    control: &RunControl,
+    dataset: &str,
+    queries: &[plan::PlannedQuery],
+) -> Vec<QueryRow> {
+    let mut rows = Vec::with_capacity(queries.len());
+    for q in queries {
+        let label = format!("{dataset}: {}", q.label);
+        rows.push(timed(&mut *session, control, &label, &q.sql, q.user_sql).await);
+    }
+    rows
+}
+
+type QueryRow = Result<Option<Vec<Value>>, RunError>;
+
+async fn verify_in_session(
+    session: &mut dyn Session,
+    sources: &mut [SourceSession],
+    r: &Resolved,
+    columns: Option<TableColumns>,
+    run: &DatasetRun<'_>,
+) -> DatasetResult {
+    let control = run.control;
+    let contract = &r.contract;
+    let columns = match dataset_columns(session, r, columns, control).await {
+        Ok(c) => c,
+        Err(result) => return result,
+    };
+    let source_columns: Vec<Option<&[ColumnInfo]>> = sources
+        .iter()
+        .map(|s| s.as_ref().ok().map(|(_, c)| c.as_slice()))
+        .collect();
+    let plan = plan::plan(r, Some(&columns), &source_columns);
+    // the target's queries in its engine while each source's run in its own
+    let target_rows = run_queries(&mut *session, control, &contract.dataset.text, &plan.queries);
+    let source_runs = sources
+        .iter_mut()
+        .zip(&r.sources)
+        .zip(&plan.sources)
+        .map(|((s, source), queries)| async move {
+            match s {
+                Ok((session, _)) => {
+                    run_queries(session.as_mut(), control, &source.dataset, queries).await
+                }
+                Err(_) => Vec::new(),
+            }
+        });
+    let (rows, source_rows) =
+        futures_util::future::join(target_rows, futures_util::future::join_all(source_runs)).await;
 
     // I/O: each check's measured values (a failed shared query is split per check)
     let mut measured = Vec::with_capacity(contract.checks.len());
     for (check, check_plan) in contract.checks.iter().zip(&plan.checks) {
-        measured
-            .push(measure_check(&mut *session, r, &plan, &rows, check, check_plan, control).await);
+        let mut target = SideRun {
+            session: &mut *session,
+            dialect: r.dialect(),
+            dataset: &contract.dataset.text,
+            queries: &plan.queries,
+            rows: &rows,
+            columns: &columns,
+        };
+        let samples = run.capture.map_or(0, |c| c.max_rows as usize);
+        let sides = SourceRuns {
+            sources: &mut *sources,
+            source_rows: &source_rows,
+            samples,
+        };
+        measured.push(measure_check(&mut target, sides, r, &plan, check, check_plan, control).await);
     }
+    let catalogs: Vec<SourceCatalog> = sources
+        .iter()
+        .zip(&r.sources)
+        .map(|(s, source)| SourceCatalog {
+            columns: s.as_ref().map(|(_, c)| c.as_slice()).unwrap_or(&[]),
+            dialect: source.dialect(),
+        })
+        .collect();
     // no I/O: values -> outcomes
-    let checks =
-        evaluate::evaluate_dataset(&contract.checks, &measured, &columns, now, r.dialect());
+    let checks = evaluate::evaluate_dataset(
+        &contract.checks,
+        &measured,
+        &columns,
+        &catalogs,
+        run.now,
+        r.dialect(),
+    );
 
-    let captured = match capture {
+    let mut captured = match run.capture {
         Some(opts) => capture_failing(session, r, &columns, &checks, opts, control).await,
         None => Vec::new(),
     };
+    if run.capture.is_some() {
+        captured.extend(row_diff_samples(&contract.checks, &measured, &checks));
+    }
     let dataset_rows_tested = match &rows.first() {
         Some(Ok(Some(row))) => row.first().and_then(Value::as_f64).map(|f| f as u64),
         _ => None,
@@ -455,69 +603,187 @@ async fn verify_in_session(
     }
 }
 
-/// What one check's queries gave: its aggregate values (re-running its part of a shared
-/// query on its own if that failed, to pin the failure on the check that caused it) and
-/// its own query's row.
+/// The samples of failing `rows_diff` checks, for the diagnostics store (never the
+/// results, push or logs).
+fn row_diff_samples(
+    checks: &[Check],
+    measured: &[Measured],
+    results: &[CheckResult],
+) -> Vec<CapturedRows> {
+    checks
+        .iter()
+        .zip(measured)
+        .zip(results)
+        .filter(|(_, result)| matches!(result.outcome, Outcome::Fail | Outcome::Warn))
+        .filter_map(|((check, m), _)| match m {
+            Measured::Values {
+                row_diff: Some(o), ..
+            } if !o.samples.is_empty() => Some(CapturedRows {
+                check_id: check.id.clone(),
+                rows: o.samples.clone(),
+                error: None,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One side of a dataset as its checks' values are read: its session (to run a check's
+/// part of a failed shared query alone), its queries and what they returned.
+struct SideRun<'a> {
+    session: &'a mut dyn Session,
+    dialect: &'a dyn Dialect,
+    dataset: &'a str,
+    queries: &'a [plan::PlannedQuery],
+    rows: &'a [QueryRow],
+    columns: &'a [ColumnInfo],
+}
+
+/// A dataset's reconciliation sources as its checks' values are read.
+struct SourceRuns<'a> {
+    sources: &'a mut [SourceSession],
+    source_rows: &'a [Vec<QueryRow>],
+    /// samples a row-level comparison keeps for the diagnostics store
+    samples: usize,
+}
+
+/// What one check's queries gave on both its sides, and its row-level comparison.
 async fn measure_check(
-    session: &mut dyn Session,
+    target: &mut SideRun<'_>,
+    sides: SourceRuns<'_>,
     r: &Resolved,
     plan: &plan::DatasetPlan,
-    rows: &[Result<Option<Vec<Value>>, RunError>],
     check: &Check,
     check_plan: &CheckPlan,
     control: &RunControl,
 ) -> Measured {
-    let (handles, aggregates, own_queries, schema) = match check_plan {
+    let (handles, target_plan, source_plan, row_diff) = match check_plan {
         CheckPlan::Skip(reason) => return Measured::Failed(reason.clone()),
         CheckPlan::Run {
             handles,
-            aggregates,
-            own_queries,
-            schema,
-        } => (handles, aggregates, own_queries, *schema),
+            target,
+            source,
+            row_diff,
+        } => (handles, target, source, row_diff),
     };
+    let target_values = match side_values(target, check, target_plan, control).await {
+        Ok(v) => v,
+        Err(e) => return Measured::Failed(e),
+    };
+    let Some((i, sp)) = source_plan else {
+        return Measured::Values {
+            handles: handles.clone(),
+            target: target_values,
+            source: None,
+            row_diff: None,
+        };
+    };
+    let source = &r.sources[*i];
+    let (session, columns) = match &mut sides.sources[*i] {
+        Ok(s) => s,
+        Err(e) => return Measured::Failed(e.clone()),
+    };
+    let mut side = SideRun {
+        session: session.as_mut(),
+        dialect: source.dialect(),
+        dataset: &source.dataset,
+        queries: &plan.sources[*i],
+        rows: &sides.source_rows[*i],
+        columns,
+    };
+    let source_values = match side_values(&mut side, check, sp, control).await {
+        Ok(v) => v,
+        Err(e) => return Measured::Failed(format!("source {}: {e}", source.dataset)),
+    };
+    let row_diff = match row_diff {
+        Some(spec) => {
+            match compare_rows(spec, &mut side, target, sides.samples, control).await {
+                Ok(o) => Some(Box::new(o)),
+                Err(e) => return Measured::Failed(e.to_string()),
+            }
+        }
+        None => None,
+    };
+    Measured::Values {
+        handles: handles.clone(),
+        target: target_values,
+        source: Some((*i, source_values)),
+        row_diff,
+    }
+}
+
+/// A `rows_diff`'s comparison, in the two sides' sessions.
+async fn compare_rows(
+    spec: &crate::checks::RowDiffSpec,
+    source: &mut SideRun<'_>,
+    target: &mut SideRun<'_>,
+    samples: usize,
+    control: &RunControl,
+) -> Result<crate::checks::RowDiffOutcome, crate::rowdiff::RowDiffError> {
+    let s = crate::rowdiff::DiffSide {
+        session: &mut *source.session,
+        dialect: source.dialect,
+        columns: source.columns,
+        label: source.dataset,
+        which: "source",
+    };
+    let t = crate::rowdiff::DiffSide {
+        session: &mut *target.session,
+        dialect: target.dialect,
+        columns: target.columns,
+        label: target.dataset,
+        which: "target",
+    };
+    crate::rowdiff::run(spec, s, t, samples, control).await
+}
+
+/// One side's values of a check: its aggregate values (re-running its part of a shared
+/// query on its own if that failed, to pin the failure on the check that caused it) and
+/// its own queries' rows.
+async fn side_values(
+    side: &mut SideRun<'_>,
+    check: &Check,
+    plan: &plan::SidePlan,
+    control: &RunControl,
+) -> Result<SideValues, String> {
     // values of this check's aggregates (each check asks for COUNT(*) first, so its rows
     // tested come with them)
-    let mut agg_values = Vec::new();
-    if let Some((q, items)) = aggregates {
-        let picked = match &rows[*q] {
-            Ok(Some(row)) => Ok(items.iter().map(|i| row[*i].clone()).collect::<Vec<_>>()),
-            Ok(None) => Err("the aggregate query returned no row".to_string()),
+    let mut aggregates = Vec::new();
+    if let Some((q, items)) = &plan.aggregates {
+        aggregates = match &side.rows[*q] {
+            Ok(Some(row)) => items.iter().map(|i| row[*i].clone()).collect::<Vec<_>>(),
+            Ok(None) => return Err("the aggregate query returned no row".to_string()),
             Err(failed) => {
-                let select = plan.queries[*q]
+                let select = side.queries[*q]
                     .select
                     .as_ref()
                     .expect("aggregate queries keep their tree");
-                let (sql, positions) = plan::split_query(r.dialect(), select, items);
+                let (sql, positions) = plan::split_query(side.dialect, select, items);
                 let label = format!(
                     "{}: {} (alone, after the shared query failed: {failed})",
-                    r.contract.dataset.text, check.id
+                    side.dataset, check.id
                 );
-                match timed(session, control, &label, &sql, plan.queries[*q].user_sql).await {
-                    Ok(Some(row)) => Ok(positions.iter().map(|p| row[*p].clone()).collect()),
-                    Ok(None) => Err("the aggregate query returned no row".to_string()),
-                    Err(e) => Err(e.to_string()),
+                let user_sql = side.queries[*q].user_sql;
+                match timed(&mut *side.session, control, &label, &sql, user_sql).await {
+                    Ok(Some(row)) => positions.iter().map(|p| row[*p].clone()).collect(),
+                    Ok(None) => return Err("the aggregate query returned no row".to_string()),
+                    Err(e) => return Err(e.to_string()),
                 }
             }
         };
-        match picked {
-            Ok(values) => agg_values = values,
-            Err(e) => return Measured::Failed(e),
-        }
     }
-    let mut own_rows = Vec::with_capacity(own_queries.len());
-    for q in own_queries {
-        match &rows[*q] {
+    let mut own_rows = Vec::with_capacity(plan.own_queries.len());
+    for q in &plan.own_queries {
+        match &side.rows[*q] {
             Ok(row) => own_rows.push(row.clone()),
-            Err(e) => return Measured::Failed(e.to_string()),
+            Err(e) => return Err(e.to_string()),
         }
     }
-    Measured::Values {
-        handles: handles.clone(),
-        aggregates: agg_values,
+    Ok(SideValues {
+        aggregates,
         own_rows,
-        schema,
-    }
+        schema: plan.schema,
+    })
 }
 
 /// A capture's expressions, their column names as the catalog spells them.
@@ -595,6 +861,7 @@ async fn capture_failing(
             column: check.column.as_deref(),
             filter: filter.as_ref(),
             reference_table: r.reference_tables.get(&i),
+            source: None,
         };
         let Some(mut spec) = check.kind.capture(&ctx) else {
             continue;
@@ -636,4 +903,84 @@ async fn capture_failing(
         });
     }
     out
+}
+
+/// `--plan`: the SQL in the order it would run: each data source's catalog statement
+/// (every dataset's columns at once), then the queries of each dataset and of each of
+/// its reconciliation sources (which run in the source's engine, at the same time).
+pub fn plan_text(resolved: &[Resolved]) -> String {
+    let mut out = String::new();
+    for (ds, tables) in &plan::tables_by_source(resolved) {
+        out.push_str(&format!(
+            "-- columns of {} dataset(s) in data source '{}' ({}), from the catalog\n",
+            tables.len(),
+            ds.name,
+            ds.type_name()
+        ));
+        match ds.dialect().columns_query(tables) {
+            Some(sql) => out.push_str(&format!("{sql};\n\n")),
+            None => out.push_str("-- (each table's schema, from the engine's client)\n\n"),
+        }
+    }
+    for r in resolved {
+        let plan = plan::plan(r, None, &[]);
+        out.push_str(&format!(
+            "-- dataset {} (data source '{}', {}), contract {}\n",
+            r.contract.dataset.text,
+            r.data_source.name,
+            r.data_source.type_name(),
+            r.contract.source.name
+        ));
+        plan_queries(&mut out, r.dialect(), &r.files, &plan.queries);
+        for (source, queries) in r.sources.iter().zip(&plan.sources) {
+            out.push_str(&format!(
+                "-- source dataset {} (data source '{}', {}) of {}\n",
+                source.dataset,
+                source.data_source.name,
+                source.data_source.type_name(),
+                r.contract.dataset.text,
+            ));
+            plan_queries(&mut out, source.dialect(), &source.files, queries);
+        }
+        for (check, check_plan) in r.contract.checks.iter().zip(&plan.checks) {
+            let Some((i, spec)) = (match check_plan {
+                CheckPlan::Run {
+                    source: Some((i, _)),
+                    row_diff: Some(spec),
+                    ..
+                } => Some((*i, spec)),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let source = &r.sources[i];
+            let [s, t] = crate::rowdiff::first_level(spec, source.dialect(), r.dialect());
+            out.push_str(&format!(
+                "-- {}: segment checksums by key hash in both engines at once, then the \
+                 segments that differ split again (each column rendered by its type)\n\
+                 -- source {}\n{s};\n-- target {}\n{t};\n\n",
+                check.id, source.dataset, r.contract.dataset.text
+            ));
+        }
+    }
+    out
+}
+
+fn plan_queries(
+    out: &mut String,
+    d: &dyn Dialect,
+    files: &[(String, PathBuf)],
+    queries: &[plan::PlannedQuery],
+) {
+    for (view, file) in files {
+        out.push_str(&format!(
+            "-- view {} reads {}\n",
+            d.quote_ident(view),
+            crate::exec::duckdb::reader_sql(file)
+        ));
+    }
+    for q in queries {
+        out.push_str(&format!("-- {}\n{};\n", q.label, q.sql));
+    }
+    out.push('\n');
 }

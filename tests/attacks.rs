@@ -25,21 +25,32 @@ enum Place {
     CheckColumnExpression,
     RowsTestedQuery,
     KeysQuery,
+    /// a reconciliation's source filter: user SQL the source's engine runs
+    SourceFilter,
+    /// a reconciliation check's filter, which both sides run
+    ReconCheckFilter,
+    /// a metric_diff's source_expression and source_query
+    SourceExpression,
+    SourceQuery,
 }
 
-const EXPRESSION_PLACES: [Place; 6] = [
+const EXPRESSION_PLACES: [Place; 9] = [
     Place::DatasetFilter,
     Place::CheckFilter,
     Place::FailedRowsExpression,
     Place::MetricExpression,
     Place::ColumnExpression,
     Place::CheckColumnExpression,
+    Place::SourceFilter,
+    Place::ReconCheckFilter,
+    Place::SourceExpression,
 ];
-const QUERY_PLACES: [Place; 4] = [
+const QUERY_PLACES: [Place; 5] = [
     Place::MetricQuery,
     Place::FailedRowsQuery,
     Place::RowsTestedQuery,
     Place::KeysQuery,
+    Place::SourceQuery,
 ];
 
 pub(crate) fn yaml_string(s: &str) -> String {
@@ -49,6 +60,8 @@ pub(crate) fn yaml_string(s: &str) -> String {
 
 fn contract(sb: &Sandbox, place: Place, sql: &str) -> String {
     let dataset = format!("dataset: {}/victim\n", sb.dataset_prefix());
+    // a reconciliation's source: the same table, read as another dataset would be
+    let source = format!("{}/victim", sb.dataset_prefix());
     let sql = yaml_string(sql);
     match place {
         Place::DatasetFilter => format!("{dataset}filter: {sql}\nchecks:\n  - row_count:\n"),
@@ -73,6 +86,18 @@ fn contract(sb: &Sandbox, place: Place, sql: &str) -> String {
             "{dataset}checks:\n  - failed_rows: {{query: 'SELECT 1', rows_tested_query: {sql}}}\n"
         ),
         Place::KeysQuery => format!("{dataset}checks:\n  - failed_rows: {{keys_query: {sql}}}\n"),
+        Place::SourceFilter => format!(
+            "{dataset}reconciliation:\n  source: {{dataset: {source}, filter: {sql}}}\n  checks:\n    - row_count_diff:\n"
+        ),
+        Place::ReconCheckFilter => format!(
+            "{dataset}reconciliation:\n  source: {{dataset: {source}}}\n  checks:\n    - row_count_diff: {{filter: {sql}}}\n"
+        ),
+        Place::SourceExpression => format!(
+            "{dataset}reconciliation:\n  source: {{dataset: {source}}}\n  checks:\n    - metric_diff: {{source_expression: {sql}, target_expression: COUNT(*)}}\n"
+        ),
+        Place::SourceQuery => format!(
+            "{dataset}reconciliation:\n  source: {{dataset: {source}}}\n  checks:\n    - metric_diff: {{source_query: {sql}, target_expression: COUNT(*)}}\n"
+        ),
     }
 }
 
@@ -424,6 +449,7 @@ fn contract_sql_that_escapes_is_refused_on_every_engine() {
         for sql in functions {
             cases.push((Place::FailedRowsExpression, sql, REFUSED_FUNCTION));
             cases.push((Place::DatasetFilter, sql, REFUSED_FUNCTION));
+            cases.push((Place::SourceFilter, sql, REFUSED_FUNCTION));
         }
         match engine {
             Engine::DuckDb => {

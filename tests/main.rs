@@ -17,6 +17,7 @@ mod hardening;
 mod layers;
 mod odcs;
 mod push;
+mod reconcile;
 mod report;
 mod scan;
 mod servers;

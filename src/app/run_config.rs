@@ -401,7 +401,27 @@ fn resolve(
         );
         return None;
     };
-    match plan::resolve(Arc::new(c), ds) {
+    // each reconciliation source's data source, any engine of assay.yml
+    let mut sources = Vec::new();
+    for source in &c.sources {
+        let name = &source.dataset.data_source;
+        match config.data_source(name) {
+            Some(ds) => sources.push(ds.clone()),
+            None => diags.push(
+                Diag::at(
+                    &c.source,
+                    source.dataset.span,
+                    format!("unknown data source '{name}' in the reconciliation's source"),
+                    "data source name",
+                )
+                .with_help(config.unknown_name_help(name)),
+            ),
+        }
+    }
+    if sources.len() < c.sources.len() {
+        return None;
+    }
+    match plan::resolve(Arc::new(c), ds, &sources) {
         Ok(r) => Some(r),
         Err(d) => {
             diags.extend(d);

@@ -6,7 +6,6 @@ use super::{run_config, runtime, AppError};
 use crate::cli::VerifyArgs;
 use crate::exec::RunControl;
 use crate::exit::Exit;
-use crate::plan;
 use crate::verify;
 
 /// `assay verify`: run the checks, write the reports, push when asked; the exit code.
@@ -15,7 +14,7 @@ pub fn run(args: &VerifyArgs) -> Result<Exit, AppError> {
     if run.plan_only {
         print!(
             "{}",
-            crate::secrets::for_terminal(&crate::secrets::mask(&plan::plan_text(&run.resolved)))
+            crate::secrets::for_terminal(&crate::secrets::mask(&verify::plan_text(&run.resolved)))
         );
         return Ok(Exit::Ok);
     }

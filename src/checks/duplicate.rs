@@ -224,7 +224,7 @@ impl CheckType for Type {
                 k.push(COLUMN_EXPRESSION);
                 sorted(k)
             }
-            Scope::Dataset => vec!["columns"],
+            Scope::Dataset | Scope::Reconciliation => vec!["columns"],
         }
     }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value as Json};
 use super::rules::ReferenceData;
 use super::{
     count_value, percent, Agg, Capture, CheckKind, CheckType, Inputs, MeasureError, Measurement,
-    NeedCtx, Needs, NoValue, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, SqlRole, UserSql,
+    NeedCtx, Needs, NoValue, OwnQuery, OwnRow, ParseCtx, Parsed, Scope, Side, SqlRole, UserSql,
 };
 use crate::decode::Reader;
 use crate::exec::Value;
@@ -202,12 +202,18 @@ impl CheckKind for FailedRows {
             RowsFrom::Query(s) => ("query", SqlRole::Query, s),
             RowsFrom::KeysQuery(s) => ("keys_query", SqlRole::Query, s),
         };
-        let mut out = vec![UserSql { key, role, text }];
+        let mut out = vec![UserSql {
+            key,
+            role,
+            text,
+            side: Side::Target,
+        }];
         if let Some(text) = &mut self.rows_tested {
             out.push(UserSql {
                 key: "rows_tested_query",
                 role: SqlRole::Query,
                 text,
+                side: Side::Target,
             });
         }
         out

@@ -35,6 +35,12 @@ pub enum MeasureError {
     },
     #[error("the dataset's columns could not be read")]
     NoColumns,
+    /// a reconciliation check's side (source or target) could not be measured
+    #[error("{side}: {error}")]
+    OnSide {
+        side: &'static str,
+        error: Box<MeasureError>,
+    },
     /// a plan's handles given to another check: a bug, never the user's input
     #[error("internal error: measured with another check's plan")]
     WrongPlan,

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value as Json};
 use super::rules::ReferenceData;
 use super::{
     Agg, Capture, CheckKind, CheckType, Inputs, MeasureError, Measurement, NeedCtx, Needs,
-    OwnQuery, OwnRow, ParseCtx, Parsed, Scope, SqlRole, UserSql,
+    OwnQuery, OwnRow, ParseCtx, Parsed, Scope, Side, SqlRole, UserSql,
 };
 use crate::decode::Reader;
 use crate::model::threshold::ThresholdRules;
@@ -145,11 +145,13 @@ impl CheckKind for Metric {
                 key: "expression",
                 role: SqlRole::Expression,
                 text,
+                side: Side::Target,
             }],
             Metric::Query(text) => vec![UserSql {
                 key: "query",
                 role: SqlRole::Query,
                 text,
+                side: Side::Target,
             }],
         }
     }

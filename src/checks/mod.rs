@@ -15,6 +15,7 @@ mod measure_error;
 pub mod metric;
 pub mod missing;
 mod needs;
+pub mod reconcile;
 pub mod row_count;
 pub mod rules;
 pub mod schema;
@@ -34,7 +35,9 @@ use crate::sql::ast::{Expr, Select, TableRef};
 use crate::yaml::Node;
 
 pub use measure_error::MeasureError;
-pub use needs::{Agg, CatalogColumns, Inputs, NeededAggregate, Needs, OwnRow};
+pub use needs::{
+    Agg, CatalogColumns, Inputs, NeededAggregate, Needs, OwnRow, RowDiff, RowDiffOutcome, RowDiffSpec,
+};
 use rules::{MissingRules, ReferenceData, ValidityRules};
 
 /// Where a check is written.
@@ -42,6 +45,8 @@ use rules::{MissingRules, ReferenceData, ValidityRules};
 pub enum Scope {
     Dataset,
     Column,
+    /// under `reconciliation: {checks: [...]}`: the contract's dataset against a source
+    Reconciliation,
 }
 
 /// Column defaults a column-level check may inherit.
@@ -93,6 +98,7 @@ fn expression_sql(expression: &mut Option<SqlText>) -> Vec<UserSql<'_>> {
             key: COLUMN_EXPRESSION,
             role: SqlRole::Expression,
             text,
+            side: Side::Target,
         })
         .collect()
 }
@@ -111,6 +117,8 @@ pub struct ParseCtx<'a> {
     pub columns: &'a [ColumnSpec],
     /// the type's key (`- missing:`), for errors about a check with no body
     pub key_span: Span,
+    /// a reconciliation check's source dataset, as the contract names it
+    pub source_dataset: Option<&'a str>,
 }
 
 pub struct Parsed {
@@ -147,6 +155,14 @@ pub static TYPES: &[&dyn CheckType] = &[
     &aggregate::TYPE,
     &metric::TYPE,
     &failed_rows::TYPE,
+    &reconcile::ROW_COUNT_DIFF,
+    &reconcile::AGGREGATE_DIFF,
+    &reconcile::DUPLICATE_DIFF,
+    &reconcile::MISSING_DIFF,
+    &reconcile::FRESHNESS_DIFF,
+    &reconcile::METRIC_DIFF,
+    &reconcile::ROWS_DIFF,
+    &reconcile::SCHEMA_DIFF,
 ];
 
 pub fn type_named(name: &str) -> Option<&'static dyn CheckType> {
@@ -160,6 +176,7 @@ pub fn type_names() -> Vec<&'static str> {
 const DATASET: &[Scope] = &[Scope::Dataset];
 const COLUMN: &[Scope] = &[Scope::Column];
 const ANYWHERE: &[Scope] = &[Scope::Dataset, Scope::Column];
+const RECONCILIATION: &[Scope] = &[Scope::Reconciliation];
 
 /// Thresholds of the counting types: `must_be: 0` unless given, percent allowed.
 fn must_be_zero() -> ThresholdRules {
@@ -194,11 +211,21 @@ impl SqlRole {
     }
 }
 
-/// A piece of the user's SQL in a check: its key (for messages), what it is, its text.
+/// Which dataset a piece of a check runs on: the contract's, or (in a reconciliation
+/// check) its source's, in the source's engine and dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Target,
+    Source,
+}
+
+/// A piece of the user's SQL in a check: its key (for messages), what it is, its text,
+/// and the side whose engine runs it (it is filled in and validated for that dialect).
 pub struct UserSql<'a> {
     pub key: &'static str,
     pub role: SqlRole,
     pub text: &'a mut SqlText,
+    pub side: Side,
 }
 
 /// A query a check runs on its own; its first row is handed to `measure`.
@@ -241,6 +268,8 @@ pub struct NeedCtx<'a> {
     pub filter: Option<&'a Expr>,
     /// resolved table of `valid_reference_data`, when the check has one
     pub reference_table: Option<&'a TableRef>,
+    /// a reconciliation check's source dataset: its table and its filters
+    pub source: Option<&'a NeedCtx<'a>>,
 }
 
 /// What happens when the measured value is NULL.
@@ -318,6 +347,14 @@ pub trait CheckKind: fmt::Debug + Clone + Send + Sync + 'static {
 /// What `needs` returned, kept by the plan until `measure` reads it back.
 #[derive(Clone)]
 pub struct Handles(Arc<dyn Any + Send + Sync>);
+
+impl Handles {
+    /// No handles: what a check planned without the side it needs holds (it measures
+    /// nothing with them: `WrongPlan`).
+    pub fn none() -> Handles {
+        Handles(Arc::new(()))
+    }
+}
 
 impl fmt::Debug for Handles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,6 +1,7 @@
 //! Contract files: YAML -> a validated, typed model where every part knows its place in
 //! the file. The language is Soda Core v4's, so existing contracts run unchanged.
 
+mod reconciliation;
 pub mod threshold;
 
 use std::collections::HashMap;
@@ -42,6 +43,30 @@ pub struct Check {
     pub span: Span,
     /// the line of the check's type key in its contract file, for annotations in CI
     pub line: usize,
+    /// a reconciliation check's source: which one, and its own filter as the source's
+    /// engine runs it
+    pub source: Option<CheckSource>,
+}
+
+/// The source side of a reconciliation check.
+#[derive(Debug, Clone)]
+pub struct CheckSource {
+    /// index into `Contract::sources`
+    pub index: usize,
+    /// the check's `filter:`, filled in and validated for the source's dialect (the
+    /// check's own `filter` is for the contract's dataset)
+    pub filter: Option<SqlText>,
+}
+
+/// A dataset a reconciliation compares the contract's dataset against: the one
+/// `reconciliation.source`, or an entry of `reconciliation.sources`.
+#[derive(Debug, Clone)]
+pub struct ReconSource {
+    /// the entry's `name` (None for the single `source:` form)
+    pub name: Option<String>,
+    pub dataset: DatasetName,
+    /// applied to the source dataset only
+    pub filter: Option<SqlText>,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +76,8 @@ pub struct Contract {
     pub filter: Option<SqlText>,
     pub columns: Vec<ColumnSpec>,
     pub checks: Vec<Check>,
+    /// `reconciliation:` sources; its checks are among `checks`, each naming its source
+    pub sources: Vec<ReconSource>,
     /// `diagnostics: {exclude_columns: [...]}`: kept out of the failed rows store
     pub exclude_columns: Vec<String>,
     /// `--set`, the contract's defaults and the run's now, for placeholders in SQL
@@ -69,6 +96,7 @@ const CONTRACT_KEYS: &[&str] = &[
     "columns",
     "checks",
     "diagnostics",
+    "reconciliation",
 ];
 const COLUMN_KEYS: &[&str] = &[
     "name",
@@ -132,11 +160,14 @@ pub fn parse_root(
         .map(|n| (n, "filter"))
         .or_else(|| root.get("checks_filter").map(|n| (n, "checks_filter")))
         .and_then(|(n, key)| sql_text(&mut r, n, key));
-    if root.get("columns").is_none() && root.get("checks").is_none() {
+    if ["columns", "checks", "reconciliation"]
+        .iter()
+        .all(|k| root.get(k).is_none())
+    {
         r.error(
             root.span,
             "the contract has neither `columns:` nor `checks:`",
-            Some("add dataset-level `checks:` or a `columns:` list".into()),
+            Some("add dataset-level `checks:`, a `columns:` list or `reconciliation:`".into()),
         );
     }
 
@@ -162,12 +193,22 @@ pub fn parse_root(
     if let Some(list) = root.get("checks").filter(|n| !n.is_null()) {
         if let Some(items) = r.list(list, "checks") {
             for item in items {
-                if let Some(check) = read_check(&mut r, item, Scope::Dataset, None, &columns) {
+                let place = CheckPlace::Dataset;
+                if let Some(check) = read_check(&mut r, item, &place, &columns) {
                     push_check(&mut r, &mut checks_out, &mut ids, check);
                 }
             }
         }
     }
+    let sources = match root.get("reconciliation").filter(|n| !n.is_null()) {
+        Some(n) => crate::contract::reconciliation::read(
+            &mut r,
+            n,
+            &columns,
+            &mut |r, check| push_check(r, &mut checks_out, &mut ids, check),
+        ),
+        None => Vec::new(),
+    };
     // every check gets the contract's check_attributes; its own win on the same key
     let check_attributes = read_attributes(&mut r, root, "check_attributes");
     for check in &mut checks_out {
@@ -184,6 +225,7 @@ pub fn parse_root(
             filter,
             columns,
             checks: checks_out,
+            sources,
             exclude_columns,
             vars,
             warnings,
@@ -312,7 +354,7 @@ fn check_variable(r: &mut Reader, name: &str, span: Span, decl: &Node, vars: &Va
     }
 }
 
-fn dataset_name(r: &mut Reader, node: &Node) -> Option<DatasetName> {
+pub(crate) fn dataset_name(r: &mut Reader, node: &Node) -> Option<DatasetName> {
     let text = r.string(node, "dataset")?;
     let parts = dataset_parts(&text);
     if parts.len() < 2 || parts.iter().any(String::is_empty) {
@@ -341,7 +383,7 @@ pub fn dataset_parts(text: &str) -> Vec<String> {
     }
 }
 
-fn sql_text(r: &mut Reader, node: &Node, what: &str) -> Option<SqlText> {
+pub(crate) fn sql_text(r: &mut Reader, node: &Node, what: &str) -> Option<SqlText> {
     if node.is_null() {
         return None;
     }
@@ -403,10 +445,33 @@ fn read_column(
     if let Some(list) = item.get("checks").filter(|n| !n.is_null()) {
         if let Some(items) = r.list(list, "checks") {
             for c in items {
-                if let Some(check) = read_check(r, c, Scope::Column, Some(&defaults), columns) {
+                if let Some(check) = read_check(r, c, &CheckPlace::Column(&defaults), columns) {
                     push_check(r, checks_out, ids, check);
                 }
             }
+        }
+    }
+}
+
+/// Where a check is read: the dataset's `checks:`, a column's, or a reconciliation's
+/// (with the source it compares against).
+pub(crate) enum CheckPlace<'a> {
+    Dataset,
+    Column(&'a ColumnDefaults<'a>),
+    Reconciliation {
+        /// index into the contract's sources, its name, its dataset
+        source: usize,
+        source_name: Option<&'a str>,
+        source_dataset: &'a str,
+    },
+}
+
+impl CheckPlace<'_> {
+    fn scope(&self) -> Scope {
+        match self {
+            CheckPlace::Dataset => Scope::Dataset,
+            CheckPlace::Column(_) => Scope::Column,
+            CheckPlace::Reconciliation { .. } => Scope::Reconciliation,
         }
     }
 }
@@ -478,9 +543,15 @@ fn check_type_of<'n>(
         return None;
     };
     if !check_type.scopes().contains(&scope) {
-        let (here, there) = match scope {
-            Scope::Dataset => ("the dataset's `checks:`", "under a column's `checks:`"),
-            Scope::Column => ("a column's `checks:`", "in the dataset-level `checks:`"),
+        let here = match scope {
+            Scope::Dataset => "the dataset's `checks:`",
+            Scope::Column => "a column's `checks:`",
+            Scope::Reconciliation => "`reconciliation.checks`",
+        };
+        let there = match check_type.scopes() {
+            [Scope::Reconciliation] => "under `reconciliation: {checks: [...]}`",
+            [Scope::Column] => "under a column's `checks:`",
+            _ => "in the dataset-level `checks:`",
         };
         r.error(
             type_key.span,
@@ -495,13 +566,17 @@ fn check_type_of<'n>(
     Some((type_key, body, check_type))
 }
 
-fn read_check(
+pub(crate) fn read_check(
     r: &mut Reader,
     item: &Node,
-    scope: Scope,
-    column: Option<&ColumnDefaults>,
+    place: &CheckPlace,
     columns: &[ColumnSpec],
 ) -> Option<Check> {
+    let scope = place.scope();
+    let column = match place {
+        CheckPlace::Column(defaults) => Some(*defaults),
+        _ => None,
+    };
     let (type_key, body, check_type) = check_type_of(r, item, scope)?;
     let type_name = check_type.name();
     // `- missing:` with nothing after it is a check with every default
@@ -511,6 +586,9 @@ fn read_check(
     };
     let body_map = if body.is_null() { &empty } else { body };
     let mut allowed: Vec<&str> = COMMON_CHECK_KEYS.to_vec();
+    if scope == Scope::Reconciliation {
+        allowed.push("source");
+    }
     allowed.extend(check_type.keys(scope));
     if !r.keys(
         body_map,
@@ -520,10 +598,15 @@ fn read_check(
         return None;
     }
     let errors_before = r.diags.items.len();
+    let source_dataset = match place {
+        CheckPlace::Reconciliation { source_dataset, .. } => Some(*source_dataset),
+        _ => None,
+    };
     let ctx = ParseCtx {
         column,
         columns,
         key_span: type_key.span,
+        source_dataset,
     };
     let parsed = check_type.parse(r, body_map, &ctx);
     let name = body_map.get("name").and_then(|n| r.string(n, "name"));
@@ -572,9 +655,26 @@ fn read_check(
         return None;
     }
     let column_name = column.map(|c| c.spec.name.clone());
-    let base = match &column_name {
-        Some(c) => format!("columns/{c}/{type_name}"),
-        None => format!("checks/{type_name}"),
+    let (base, source) = match (place, &column_name) {
+        (
+            CheckPlace::Reconciliation {
+                source,
+                source_name,
+                ..
+            },
+            _,
+        ) => (
+            match source_name {
+                Some(s) => format!("reconciliation/{type_name}/{s}"),
+                None => format!("reconciliation/{type_name}"),
+            },
+            Some(CheckSource {
+                index: *source,
+                filter: filter.clone(),
+            }),
+        ),
+        (_, Some(c)) => (format!("columns/{c}/{type_name}"), None),
+        (_, None) => (format!("checks/{type_name}"), None),
     };
     let id = match &qualifier {
         Some(q) => format!("{base}/{q}"),
@@ -591,6 +691,7 @@ fn read_check(
         attributes,
         span: type_key.span,
         line: r.source.line_col(type_key.span.offset).0,
+        source,
     })
 }
 

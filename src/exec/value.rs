@@ -124,7 +124,7 @@ impl fmt::Display for Value {
 }
 
 /// A column as the catalog describes it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ColumnInfo {
     pub name: String,
     pub data_type: String,

@@ -57,6 +57,7 @@ pub(super) fn built_check(
         span,
         line: r.source.line_col(span.offset).0,
         kind,
+        source: None,
     }
 }
 

@@ -84,6 +84,52 @@ pub trait Dialect: Send + Sync {
         b.contains("char") || b.contains("text") || b == "enum" || b == "set" || b == "string"
     }
 
+    /// Whether a column of this base type (`base_type`'s form) holds instants: a
+    /// timestamp with a time zone.
+    fn zoned_timestamp(&self, base: &str) -> bool {
+        base == "timestamptz" || base.contains("with time zone")
+    }
+
+    /// The lower-case hex MD5 of a text expression's UTF-8 bytes (reconciliation's row
+    /// hashes: the one hash every engine has).
+    fn md5(&self, text_expr: &str) -> String {
+        format!("md5({text_expr})")
+    }
+
+    /// An integer from 15 hex digits (60 bits, so a sum of them fits every engine's
+    /// exact sum).
+    fn hex_to_int(&self, hex_expr: &str) -> String;
+
+    /// Texts joined, none of them NULL.
+    fn concat(&self, parts: &[String]) -> String {
+        format!("CONCAT({})", parts.join(", "))
+    }
+
+    /// A text with every trailing `ch` removed.
+    fn trim_trailing(&self, text_expr: &str, ch: char) -> String {
+        format!("rtrim({text_expr}, '{ch}')")
+    }
+
+    /// A date as YYYY-MM-DD.
+    fn format_date(&self, expr: &str) -> String;
+
+    /// A timestamp (a zoned one in UTC: sessions run in UTC) as
+    /// YYYY-MM-DD HH:MM:SS.ffffff, to the microsecond.
+    fn format_timestamp(&self, expr: &str) -> String;
+
+    /// A time of day as HH:MM:SS.ffffff.
+    fn format_time(&self, expr: &str) -> String;
+
+    /// Bytes as lower-case hex.
+    fn hex_bytes(&self, expr: &str) -> String {
+        format!("lower(hex({expr}))")
+    }
+
+    /// The numeric type a float is rounded into for comparison: DECIMAL(38,6).
+    fn decimal_38_6(&self) -> &'static str {
+        "DECIMAL(38,6)"
+    }
+
     /// A query taking the named lock for the connection without waiting, answering 1 or
     /// true when it got it; None where the engine has no such lock (DuckDB: one writer
     /// per file is its own rule).

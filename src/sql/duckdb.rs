@@ -7,6 +7,23 @@ use super::lexer::Lexicon;
 pub struct DuckDbDialect;
 
 impl Dialect for DuckDbDialect {
+    fn hex_to_int(&self, hex_expr: &str) -> String {
+        format!("CAST('0x' || {hex_expr} AS BIGINT)")
+    }
+
+    fn format_date(&self, expr: &str) -> String {
+        format!("strftime(CAST({expr} AS DATE), '%Y-%m-%d')")
+    }
+
+    fn format_timestamp(&self, expr: &str) -> String {
+        // a zoned or nanosecond timestamp cast to TIMESTAMP is its UTC time in micros
+        format!("strftime(CAST({expr} AS TIMESTAMP), '%Y-%m-%d %H:%M:%S.%f')")
+    }
+
+    fn format_time(&self, expr: &str) -> String {
+        format!("strftime(CAST('1970-01-01' AS DATE) + CAST({expr} AS TIME), '%H:%M:%S.%f')")
+    }
+
     /// a correlated unnest: DuckDB's arrow lambdas are deprecated, and its new ones are
     /// not SQL the user-SQL walls read
     fn any_element(&self, array: &str, var: &str, predicate: &str) -> Option<String> {

@@ -5,4 +5,6 @@ pub mod lexer;
 pub mod mysql;
 pub mod postgres;
 pub mod spark;
+pub mod canonical;
 pub mod user_sql;
+pub mod value_class;

@@ -11,6 +11,30 @@ use super::lexer::Lexicon;
 pub struct MySqlDialect;
 
 impl Dialect for MySqlDialect {
+    fn md5(&self, text_expr: &str) -> String {
+        format!("MD5(CONVERT({text_expr} USING utf8mb4))")
+    }
+
+    fn hex_to_int(&self, hex_expr: &str) -> String {
+        format!("CAST(CONV({hex_expr}, 16, 10) AS UNSIGNED)")
+    }
+
+    fn trim_trailing(&self, text_expr: &str, ch: char) -> String {
+        format!("TRIM(TRAILING '{ch}' FROM {text_expr})")
+    }
+
+    fn format_date(&self, expr: &str) -> String {
+        format!("DATE_FORMAT({expr}, '%Y-%m-%d')")
+    }
+
+    fn format_timestamp(&self, expr: &str) -> String {
+        format!("DATE_FORMAT({expr}, '%Y-%m-%d %H:%i:%s.%f')")
+    }
+
+    fn format_time(&self, expr: &str) -> String {
+        format!("TIME_FORMAT({expr}, '%H:%i:%s.%f')")
+    }
+
     fn name(&self) -> &'static str {
         "mysql"
     }
@@ -134,6 +158,14 @@ impl Dialect for MySqlDialect {
     fn same_ident(&self, a: &str, b: &str) -> bool {
         // column names are case-insensitive in MySQL
         a.eq_ignore_ascii_case(b)
+    }
+
+    fn zoned_timestamp(&self, base: &str) -> bool {
+        // TIMESTAMP is stored as an instant and shown in the session's zone
+        matches!(
+            base,
+            "timestamp" | "timestamptz" | "timestamp with time zone"
+        )
     }
 
     fn normalize_type(&self, data_type: &str) -> String {

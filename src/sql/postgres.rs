@@ -7,6 +7,30 @@ use super::lexer::Lexicon;
 pub struct PostgresDialect;
 
 impl Dialect for PostgresDialect {
+    fn hex_to_int(&self, hex_expr: &str) -> String {
+        format!("CAST(CAST('x' || {hex_expr} AS BIT(60)) AS BIGINT)")
+    }
+
+    fn format_date(&self, expr: &str) -> String {
+        format!("to_char({expr}, 'YYYY-MM-DD')")
+    }
+
+    fn format_timestamp(&self, expr: &str) -> String {
+        format!("to_char({expr}, 'YYYY-MM-DD HH24:MI:SS.US')")
+    }
+
+    fn format_time(&self, expr: &str) -> String {
+        format!("to_char({expr}, 'HH24:MI:SS.US')")
+    }
+
+    fn hex_bytes(&self, expr: &str) -> String {
+        format!("encode({expr}, 'hex')")
+    }
+
+    fn decimal_38_6(&self) -> &'static str {
+        "NUMERIC(38,6)"
+    }
+
     fn name(&self) -> &'static str {
         "postgres"
     }

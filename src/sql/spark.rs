@@ -29,6 +29,27 @@ const FILE_SOURCES: &[&str] = &[
 ];
 
 impl Dialect for SparkDialect {
+    fn hex_to_int(&self, hex_expr: &str) -> String {
+        // a sum of BIGINTs wraps on Spark: DECIMAL(38,0) sums exactly
+        format!("CAST(conv({hex_expr}, 16, 10) AS DECIMAL(38,0))")
+    }
+
+    fn trim_trailing(&self, text_expr: &str, ch: char) -> String {
+        format!("TRIM(TRAILING '{ch}' FROM {text_expr})")
+    }
+
+    fn format_date(&self, expr: &str) -> String {
+        format!("date_format({expr}, 'yyyy-MM-dd')")
+    }
+
+    fn format_timestamp(&self, expr: &str) -> String {
+        format!("date_format({expr}, 'yyyy-MM-dd HH:mm:ss.SSSSSS')")
+    }
+
+    fn format_time(&self, expr: &str) -> String {
+        format!("date_format({expr}, 'HH:mm:ss.SSSSSS')")
+    }
+
     fn any_element(&self, array: &str, var: &str, predicate: &str) -> Option<String> {
         Some(format!("exists({array}, {var} -> {predicate})"))
     }
@@ -141,6 +162,14 @@ impl Dialect for SparkDialect {
         // (namespace, tableName, isTemporary) of the current namespace; the executor
         // asks each namespace in turn
         "SHOW TABLES".to_string()
+    }
+
+    fn zoned_timestamp(&self, base: &str) -> bool {
+        // TIMESTAMP is TIMESTAMP_LTZ unless the session says otherwise
+        matches!(
+            base,
+            "timestamp" | "timestamp_ltz" | "timestamptz" | "timestamp with time zone"
+        )
     }
 
     fn normalize_type(&self, data_type: &str) -> String {

@@ -110,6 +110,8 @@ impl Engine {
             (Engine::Spark, "timestamp") => "TIMESTAMP_NTZ".into(),
             #[cfg(feature = "spark")]
             (Engine::Spark, "timestamptz") => "TIMESTAMP".into(),
+            #[cfg(feature = "spark")]
+            (Engine::Spark, "text") => "STRING".into(),
             (_, "timestamptz") => "TIMESTAMPTZ".into(),
             (_, other) => other.to_uppercase(),
         }
@@ -295,6 +297,25 @@ impl Sandbox {
             }
         }
         sandbox
+    }
+
+    /// This sandbox as an entry of another project's `data_sources:`, named `name` (a
+    /// DuckDB sandbox's file by its full path).
+    pub fn data_source_entry(&self, name: &str) -> String {
+        let connection = match self.engine {
+            Engine::DuckDb => format!(
+                "{{database: '{}'}}",
+                self.project.path().join("db.duckdb").display()
+            ),
+            Engine::Postgres => format!("{{connection_string: '{}'}}", postgres_url()),
+            Engine::MySql => format!("{{connection_string: '{}'}}", mysql_url()),
+            #[cfg(feature = "spark")]
+            Engine::Spark => format!("{{url: '{}'}}", spark_url()),
+        };
+        format!(
+            "  - {{name: {name}, type: {}, connection: {connection}}}\n",
+            self.engine.name()
+        )
     }
 
     /// Run statements in the sandbox (DuckDB: in its file, closed again afterwards so the

@@ -1,0 +1,465 @@
+//! Row-level reconciliation across two engines without moving the tables (`rows_diff`).
+//!
+//! Each side renders every row canonically (`sql::canonical`: the same value gives the
+//! same text on every engine), hashes it with MD5, and places it in a segment by the
+//! first hex digits of its key's hash. Both engines return, per segment, the row count
+//! and the sum of the rows' hashes, at the same time. Segments that differ are split by
+//! more digits of the key hash and compared again, until the rows in the differing
+//! segments are few; only their hashes (and the values the samples show) are read.
+//!
+//! Segments are by key hash, not key range: two engines order text by different
+//! collations, but an MD5 is the same everywhere. What is read grows with the number of
+//! differences, never with the tables: at most `MAX_SEGMENTS` segments per level, and the
+//! rows of differing segments of about `LEAF_ROWS` rows each.
+
+mod compare;
+mod sql;
+
+use std::time::Instant;
+
+use thiserror::Error;
+use tracing::debug;
+
+use crate::checks::{RowDiffOutcome, RowDiffSpec};
+use crate::exec::{ColumnInfo, ExecError, Limits, RunControl, Session, Value};
+use crate::sql::canonical::rule_for;
+use crate::sql::dialect::Dialect;
+use crate::sql::value_class::value_class;
+use compare::{CountedRow, LeafRow, Names, Segments};
+use sql::{Rendered, RowExprs, SideSql};
+
+/// Hex digits of the first level: 4,096 segments.
+const FIRST_DIGITS: usize = 3;
+/// Rows per segment at which a segment's rows are read rather than split again.
+const LEAF_ROWS: i128 = 16;
+/// At most this many segments are asked for in one level.
+const MAX_SEGMENTS: usize = 1 << 17;
+/// An MD5 has 32 hex digits.
+const MAX_DIGITS: usize = 32;
+
+#[derive(Debug, Error)]
+pub enum RowDiffError {
+    #[error("column '{column}' not found in the {side} dataset")]
+    NoColumn { side: &'static str, column: String },
+    #[error("the source has {source_columns} columns to compare and the target {target}: name them with source_columns and target_columns")]
+    ColumnCounts {
+        source_columns: usize,
+        target: usize,
+    },
+    #[error("there are no columns to compare")]
+    NoColumns,
+    #[error("{side}: {error}")]
+    Query {
+        side: &'static str,
+        error: ExecError,
+    },
+    #[error("{side}: the engine returned '{value}' where a segment's hash digits belong")]
+    BadSegment { side: &'static str, value: String },
+}
+
+/// One side of the comparison as it runs.
+pub struct DiffSide<'a> {
+    pub session: &'a mut dyn Session,
+    pub dialect: &'a dyn Dialect,
+    pub columns: &'a [ColumnInfo],
+    /// the dataset, for logs
+    pub label: &'a str,
+    /// "source" or "target", for errors
+    pub which: &'static str,
+}
+
+/// Compare the two sides' rows.
+pub async fn run(
+    spec: &RowDiffSpec,
+    mut source: DiffSide<'_>,
+    mut target: DiffSide<'_>,
+    max_samples: usize,
+    control: &RunControl,
+) -> Result<RowDiffOutcome, RowDiffError> {
+    let pairs = Pairs::resolve(
+        spec,
+        Catalog {
+            columns: source.columns,
+            dialect: source.dialect,
+        },
+        Catalog {
+            columns: target.columns,
+            dialect: target.dialect,
+        },
+    )?;
+    let (se, te) = (pairs.exprs(source.dialect, true), pairs.exprs(target.dialect, false));
+    let ss = SideSql {
+        dialect: source.dialect,
+        table: &spec.source_table,
+        filter: spec.source_filter.as_ref(),
+    };
+    let ts = SideSql {
+        dialect: target.dialect,
+        table: &spec.target_table,
+        filter: spec.target_filter.as_ref(),
+    };
+    let mut out = RowDiffOutcome {
+        rules: pairs.rules(),
+        ..Default::default()
+    };
+    let mut digits = FIRST_DIGITS;
+    let mut within: Option<(usize, Vec<String>)> = None;
+    let differing = loop {
+        let scope = within.as_ref().map(|(d, p)| (*d, p.as_slice()));
+        let (s, t) = futures_util::future::join(
+            segments(&mut source, &ss.segments(&se, digits, scope), digits, control),
+            segments(&mut target, &ts.segments(&te, digits, scope), digits, control),
+        )
+        .await;
+        let ((s, s_bytes), (t, t_bytes)) = (s?, t?);
+        out.queries += 1;
+        out.bytes_fetched += (s_bytes + t_bytes) as u64;
+        if within.is_none() {
+            out.source_rows = s.values().map(|v| v.0).sum::<i128>() as u64;
+            out.target_rows = t.values().map(|v| v.0).sum::<i128>() as u64;
+        }
+        let differing = compare::differing(&s, &t);
+        drop((s, t));
+        let rows: i128 = differing.iter().map(|(_, n)| n).sum();
+        let per_segment = rows / (differing.len().max(1) as i128);
+        debug!(
+            "rows_diff: {} segment(s) of {digits} digit(s) differ, {rows} row(s) in them",
+            differing.len()
+        );
+        if differing.is_empty() || per_segment <= 2 * LEAF_ROWS || digits >= MAX_DIGITS {
+            break differing;
+        }
+        let next = more_digits(per_segment, differing.len()).min(MAX_DIGITS - digits);
+        within = Some((digits, differing.into_iter().map(|(p, _)| p).collect()));
+        digits += next;
+    };
+    if differing.is_empty() {
+        return Ok(out);
+    }
+    let prefixes: Vec<String> = differing.into_iter().map(|(p, _)| p).collect();
+    let names = pairs.names();
+    let names = Names {
+        keys: &names.0,
+        columns: &names.1,
+    };
+    out.queries += 1;
+    if pairs.keys.is_empty() {
+        let (s, t) = futures_util::future::join(
+            counted_rows(&mut source, &ss.row_counts(&se, (digits, &prefixes)), control),
+            counted_rows(&mut target, &ts.row_counts(&te, (digits, &prefixes)), control),
+        )
+        .await;
+        let ((s, sb), (t, tb)) = (s?, t?);
+        out.bytes_fetched += (sb + tb) as u64;
+        compare::multiset(s, t, &names, max_samples, &mut out);
+    } else {
+        let width = (pairs.keys.len(), se.values());
+        let (s, t) = futures_util::future::join(
+            leaf_rows(&mut source, &ss.rows(&se, (digits, &prefixes)), width, control),
+            leaf_rows(&mut target, &ts.rows(&te, (digits, &prefixes)), width, control),
+        )
+        .await;
+        let ((s, sb), (t, tb)) = (s?, t?);
+        out.bytes_fetched += (sb + tb) as u64;
+        compare::keyed(s, t, &names, max_samples, &mut out);
+    }
+    Ok(out)
+}
+
+/// `--plan`: each side's first-level query, before the catalogs are read: each column
+/// is shown rendered as text (at run time its pair's types choose its rendering), and
+/// without `source_columns`, only the keys.
+pub fn first_level(spec: &RowDiffSpec, source: &dyn Dialect, target: &dyn Dialect) -> [String; 2] {
+    let info = |name: &str| ColumnInfo {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    let pairs = spec.keys.iter().chain(spec.columns.iter().flatten());
+    let (s_cols, t_cols): (Vec<ColumnInfo>, Vec<ColumnInfo>) =
+        pairs.map(|(s, t)| (info(s), info(t))).unzip();
+    let keys = spec.keys.len();
+    let side = |d: &dyn Dialect, cols: &[ColumnInfo], table, filter: Option<&crate::sql::ast::Expr>| {
+        let rendered: Vec<Rendered> = cols
+            .iter()
+            .map(|c| Rendered {
+                column: c,
+                rule: crate::sql::canonical::Rule::Other,
+            })
+            .collect();
+        let (k, v) = rendered.split_at(keys);
+        let exprs = RowExprs::new(d, k, v);
+        SideSql {
+            dialect: d,
+            table,
+            filter,
+        }
+        .segments(&exprs, FIRST_DIGITS, None)
+    };
+    [
+        side(source, &s_cols, &spec.source_table, spec.source_filter.as_ref()),
+        side(target, &t_cols, &spec.target_table, spec.target_filter.as_ref()),
+    ]
+}
+
+/// How many more hex digits split segments of `rows` rows into segments of about
+/// `LEAF_ROWS`, within `MAX_SEGMENTS` for the `count` segments that differ.
+fn more_digits(rows: i128, count: usize) -> usize {
+    let mut add = 1;
+    while rows >> (4 * add) > LEAF_ROWS && count << (4 * (add + 1)) <= MAX_SEGMENTS {
+        add += 1;
+    }
+    add
+}
+
+/// The key and compared columns of both sides, from the catalogs, each pair with the
+/// rule both sides render it by.
+struct Pairs<'a> {
+    keys: Vec<(&'a ColumnInfo, &'a ColumnInfo, crate::sql::canonical::Rule)>,
+    columns: Vec<(&'a ColumnInfo, &'a ColumnInfo, crate::sql::canonical::Rule)>,
+}
+
+/// One side's columns as its catalog has them.
+#[derive(Clone, Copy)]
+struct Catalog<'a> {
+    columns: &'a [ColumnInfo],
+    dialect: &'a dyn Dialect,
+}
+
+impl<'a> Pairs<'a> {
+    fn resolve(
+        spec: &RowDiffSpec,
+        source: Catalog<'a>,
+        target: Catalog<'a>,
+    ) -> Result<Pairs<'a>, RowDiffError> {
+        let find = |side: Catalog<'a>, which: &'static str, name: &str| {
+            side.columns
+                .iter()
+                .find(|c| c.name == name)
+                .or_else(|| side.columns.iter().find(|c| side.dialect.same_ident(&c.name, name)))
+                .ok_or_else(|| RowDiffError::NoColumn {
+                    side: which,
+                    column: name.to_string(),
+                })
+        };
+        let pair = |(s, t): &(String, String)| -> Result<_, RowDiffError> {
+            let (s, t) = (find(source, "source", s)?, find(target, "target", t)?);
+            let rule = rule_for(
+                value_class(source.dialect, &s.data_type),
+                value_class(target.dialect, &t.data_type),
+            );
+            Ok((s, t, rule))
+        };
+        let keys = spec.keys.iter().map(pair).collect::<Result<Vec<_>, _>>()?;
+        let columns = match &spec.columns {
+            Some(c) => c.iter().map(pair).collect::<Result<Vec<_>, _>>()?,
+            None => {
+                // every column by its place, keys aside
+                let rest = |cols: &'a [ColumnInfo], keys: Vec<&'a ColumnInfo>| -> Vec<&'a ColumnInfo> {
+                    cols.iter().filter(|c| !keys.iter().any(|k| k.name == c.name)).collect()
+                };
+                let s = rest(source.columns, keys.iter().map(|k| k.0).collect());
+                let t = rest(target.columns, keys.iter().map(|k| k.1).collect());
+                if s.len() != t.len() {
+                    return Err(RowDiffError::ColumnCounts {
+                        source_columns: s.len(),
+                        target: t.len(),
+                    });
+                }
+                s.into_iter()
+                    .zip(t)
+                    .map(|(s, t)| {
+                        let rule = rule_for(
+                            value_class(source.dialect, &s.data_type),
+                            value_class(target.dialect, &t.data_type),
+                        );
+                        (s, t, rule)
+                    })
+                    .collect()
+            }
+        };
+        if keys.is_empty() && columns.is_empty() {
+            return Err(RowDiffError::NoColumns);
+        }
+        Ok(Pairs { keys, columns })
+    }
+
+    fn exprs(&self, d: &dyn Dialect, source: bool) -> RowExprs {
+        let side = |pairs: &[(&'a ColumnInfo, &'a ColumnInfo, crate::sql::canonical::Rule)]| {
+            pairs
+                .iter()
+                .map(|&(s, t, rule)| Rendered {
+                    column: if source { s } else { t },
+                    rule,
+                })
+                .collect::<Vec<_>>()
+        };
+        RowExprs::new(d, &side(&self.keys), &side(&self.columns))
+    }
+
+    fn rules(&self) -> Vec<(String, &'static str)> {
+        self.keys
+            .iter()
+            .chain(&self.columns)
+            .map(|(_, t, r)| (t.name.clone(), r.as_str()))
+            .collect()
+    }
+
+    /// The target's names of the keys and the compared columns.
+    fn names(&self) -> (Vec<String>, Vec<String>) {
+        let n = |p: &[(&ColumnInfo, &ColumnInfo, crate::sql::canonical::Rule)]| -> Vec<String> {
+            p.iter().map(|(_, t, _)| t.name.clone()).collect()
+        };
+        (n(&self.keys), n(&self.columns))
+    }
+}
+
+async fn read(
+    side: &mut DiffSide<'_>,
+    which: &'static str,
+    sql: &str,
+    control: &RunControl,
+) -> Result<crate::exec::Rows, RowDiffError> {
+    let query_error = |error| RowDiffError::Query { side: which, error };
+    control.check().map_err(query_error)?;
+    let started = Instant::now();
+    let rows = side
+        .session
+        .rows(sql, Limits::rows(usize::MAX))
+        .await
+        .map_err(query_error)?;
+    debug!(
+        "{}: rows_diff, {} row(s), {} byte(s) ({:.1} ms)\n{sql}",
+        side.label,
+        rows.rows.len(),
+        rows.bytes,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(rows)
+}
+
+/// An exact integer from a count or a sum, whichever way the engine returns it.
+fn integer(v: &Value) -> Option<i128> {
+    match v {
+        Value::Null => Some(0),
+        Value::Int(i) => Some(*i),
+        Value::Decimal(t) | Value::Text(t) | Value::Other(t) => {
+            let t = t.trim();
+            let whole = t.split_once('.').map_or(t, |(w, f)| {
+                if f.chars().all(|c| c == '0') {
+                    w
+                } else {
+                    t
+                }
+            });
+            whole.parse().ok()
+        }
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => Some(*f as i128),
+        _ => None,
+    }
+}
+
+fn segment_name(v: &Value, digits: usize, side: &'static str) -> Result<String, RowDiffError> {
+    match v {
+        Value::Text(t) | Value::Other(t)
+            if t.len() == digits && t.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(t.to_ascii_lowercase())
+        }
+        other => Err(RowDiffError::BadSegment {
+            side,
+            value: other.to_string(),
+        }),
+    }
+}
+
+async fn segments(
+    side: &mut DiffSide<'_>,
+    sql: &str,
+    digits: usize,
+    control: &RunControl,
+) -> Result<(Segments, usize), RowDiffError> {
+    let w = side.which;
+    let rows = read(side, w, sql, control).await?;
+    let mut out = Segments::with_capacity(rows.rows.len());
+    for r in &rows.rows {
+        let bad = || RowDiffError::BadSegment {
+            side: w,
+            value: format!("{r:?}"),
+        };
+        let name = segment_name(r.first().ok_or_else(bad)?, digits, w)?;
+        let count = r.get(1).and_then(integer).ok_or_else(bad)?;
+        let sum = r.get(2).and_then(integer).ok_or_else(bad)?;
+        out.insert(name, (count, sum));
+    }
+    Ok((out, rows.bytes))
+}
+
+async fn leaf_rows(
+    side: &mut DiffSide<'_>,
+    sql: &str,
+    (keys, columns): (usize, usize),
+    control: &RunControl,
+) -> Result<(Vec<LeafRow>, usize), RowDiffError> {
+    let w = side.which;
+    let rows = read(side, w, sql, control).await?;
+    let bytes = rows.bytes;
+    let text = |v: &Value| v.to_text().unwrap_or_default();
+    let out = rows
+        .rows
+        .into_iter()
+        .map(|r| LeafRow {
+            key_hash: text(&r[0]),
+            row_hash: text(&r[1]),
+            column_hashes: r[2..2 + columns].iter().map(text).collect(),
+            key: r[2 + columns..2 + columns + keys].to_vec(),
+            values: r[2 + columns + keys..].to_vec(),
+        })
+        .collect();
+    Ok((out, bytes))
+}
+
+async fn counted_rows(
+    side: &mut DiffSide<'_>,
+    sql: &str,
+    control: &RunControl,
+) -> Result<(Vec<CountedRow>, usize), RowDiffError> {
+    let w = side.which;
+    let rows = read(side, w, sql, control).await?;
+    let bytes = rows.bytes;
+    let out = rows
+        .rows
+        .into_iter()
+        .map(|r| CountedRow {
+            row_hash: r[0].to_text().unwrap_or_default(),
+            count: integer(&r[1]).unwrap_or(0).max(0) as u64,
+            values: r[2..].to_vec(),
+        })
+        .collect();
+    Ok((out, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_split_to_about_sixteen_rows_within_the_cap() {
+        // 2,441 rows per segment (10M rows in 4,096): two more digits, 256 ways
+        assert_eq!(more_digits(2441, 10), 2);
+        // 3,700 of 4,096 segments differ: 256 ways would ask for 947k segments
+        assert_eq!(more_digits(2441, 3700), 1);
+        assert_eq!(more_digits(40, 5), 1);
+    }
+
+    #[test]
+    fn counts_and_sums_read_exactly_whatever_their_type() {
+        assert_eq!(integer(&Value::Int(12)), Some(12));
+        assert_eq!(
+            integer(&Value::Decimal("43980465111040000000".into())),
+            Some(43980465111040000000)
+        );
+        assert_eq!(integer(&Value::Decimal("7.000".into())), Some(7));
+        assert_eq!(integer(&Value::Decimal("7.5".into())), None);
+        assert_eq!(integer(&Value::Null), Some(0));
+    }
+}
