@@ -861,8 +861,8 @@ fn startup(assay: &str, dir: &Path) {
         let c = assay::contract::load(&path, &Default::default(), "2025-01-01T00:00:00Z").unwrap();
         checks = c.checks.len();
         let ds = config.data_source("bench").unwrap().clone();
-        let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds).unwrap();
-        let plan = assay::plan::plan(&resolved, None);
+        let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds, &[]).unwrap();
+        let plan = assay::plan::plan(&resolved, None, &[]);
         assert!(!plan.queries.is_empty());
         times.push(start.elapsed());
     }
@@ -918,8 +918,8 @@ fn odcs_part(assay: &str, dir: &Path) {
     };
     let now = "2025-01-01T00:00:00Z";
     let plan_of = |c: assay::contract::Contract| {
-        let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds).unwrap();
-        let plan = assay::plan::plan(&resolved, None);
+        let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds, &[]).unwrap();
+        let plan = assay::plan::plan(&resolved, None, &[]);
         (plan.checks.len(), plan.queries.len())
     };
     let mut odcs_times = Vec::new();
@@ -978,8 +978,8 @@ fn plan_scaling(dir: &Path) {
             let start = Instant::now();
             let c =
                 assay::contract::load(&path, &Default::default(), "2025-01-01T00:00:00Z").unwrap();
-            let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds).unwrap();
-            let plan = assay::plan::plan(&resolved, None);
+            let resolved = assay::plan::resolve(std::sync::Arc::new(c), &ds, &[]).unwrap();
+            let plan = assay::plan::plan(&resolved, None, &[]);
             assert_eq!(plan.checks.len(), n);
             times.push(start.elapsed());
         }
@@ -2122,11 +2122,14 @@ fn duckdb_recon_orders(db: &Path, rows: u64, changes: &[u64]) {
 fn reconcile_part(assay: &str, dir: &Path) {
     let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let sizes: Vec<u64> = std::env::var("ASSAY_BENCH_RECON_ROWS")
-        .ok()
-        .map_or(vec![1_000_000, 10_000_000], |r| {
-            r.split(',').map(|n| n.parse().expect("ASSAY_BENCH_RECON_ROWS: numbers")).collect()
-        });
+    let sizes: Vec<u64> =
+        std::env::var("ASSAY_BENCH_RECON_ROWS")
+            .ok()
+            .map_or(vec![1_000_000, 10_000_000], |r| {
+                r.split(',')
+                    .map(|n| n.parse().expect("ASSAY_BENCH_RECON_ROWS: numbers"))
+                    .collect()
+            });
     let changes = [0u64, 10, 10_000];
     let psql = |sql: &str| -> Command {
         let mut c = Command::new("psql");
@@ -2158,7 +2161,14 @@ fn reconcile_part(assay: &str, dir: &Path) {
         );
         println!(
             "{:>9} {:>10} {:>8} {:>8} {:>12} {:>10} {:>9} {:>12}",
-            "changed", "assay ms", "x none", "queries", "bytes read", "found", "peak MiB", "data-diff ms"
+            "changed",
+            "assay ms",
+            "x none",
+            "queries",
+            "bytes read",
+            "found",
+            "peak MiB",
+            "data-diff ms"
         );
         let mut none_ms = 0.0;
         for n in changes {

@@ -62,8 +62,8 @@ pub fn evaluate_dataset(
                 source,
                 row_diff,
             } => {
-                let mut inputs = side_inputs(target, columns, now, dialect)
-                    .with_row_diff(row_diff.as_deref());
+                let mut inputs =
+                    side_inputs(target, columns, now, dialect).with_row_diff(row_diff.as_deref());
                 if let Some((i, values)) = source {
                     match sources.get(*i) {
                         Some(s) => {

@@ -536,10 +536,7 @@ pub fn plan(
             .as_ref()
             .and_then(|s| Some((s, resolved.sources.get(s.index)?)));
         let source_filter = on_source.and_then(|(s, _)| {
-            and_filters(
-                contract.sources[s.index].filter.as_ref(),
-                s.filter.as_ref(),
-            )
+            and_filters(contract.sources[s.index].filter.as_ref(), s.filter.as_ref())
         });
         let source_ctx = on_source.map(|(_, r)| NeedCtx {
             table: &r.table,
@@ -558,8 +555,7 @@ pub fn plan(
         let (mut needs, handles): (Needs, Handles) = check.kind.needs(&ctx);
         let mut source_needs = needs.source.take();
         let row_diff = needs.row_diff.take();
-        if let Some(reason) = fit_to_columns(&mut needs, known_columns, d, &contract.dataset.text)
-        {
+        if let Some(reason) = fit_to_columns(&mut needs, known_columns, d, &contract.dataset.text) {
             check_plans.push(CheckPlan::Skip(reason));
             continue;
         }
@@ -592,7 +588,10 @@ pub fn plan(
     // own queries were numbered from 0; move them past the aggregate queries
     for plan in &mut check_plans {
         if let CheckPlan::Run { target, source, .. } = plan {
-            target.own_queries.iter_mut().for_each(|q| *q += target_shift);
+            target
+                .own_queries
+                .iter_mut()
+                .for_each(|q| *q += target_shift);
             if let Some((i, s)) = source {
                 let shift = source_shifts[*i];
                 s.own_queries.iter_mut().for_each(|q| *q += shift);
@@ -722,14 +721,11 @@ pub fn split_query(d: &dyn Dialect, select: &Select, items: &[usize]) -> (String
 /// catalog statement per data source.
 pub fn tables_by_source(resolved: &[Resolved]) -> Vec<(&DataSourceConfig, Vec<TableRef>)> {
     let mut sources: Vec<(&DataSourceConfig, Vec<TableRef>)> = Vec::new();
-    let every = resolved
-        .iter()
-        .map(|r| (&r.data_source, &r.table))
-        .chain(
-            resolved
-                .iter()
-                .flat_map(|r| r.sources.iter().map(|s| (&s.data_source, &s.table))),
-        );
+    let every = resolved.iter().map(|r| (&r.data_source, &r.table)).chain(
+        resolved
+            .iter()
+            .flat_map(|r| r.sources.iter().map(|s| (&s.data_source, &s.table))),
+    );
     for (ds, table) in every {
         let table = TableRef::new(table.parts.clone());
         match sources.iter_mut().find(|(s, _)| s.name == ds.name) {

@@ -365,7 +365,45 @@ struct SourceInput {
 
 /// A reconciliation source as a dataset runs it: its session and columns, or why it
 /// could not be read.
-type SourceSession = Result<(Box<dyn Session>, Vec<ColumnInfo>), String>;
+type SourceSession = Result<(Box<dyn Session>, Vec<ColumnInfo>), SourceError>;
+
+/// Why a reconciliation source cannot be compared; its checks are not evaluated.
+#[derive(Debug, Clone, thiserror::Error)]
+enum SourceError {
+    #[error("source dataset {dataset} (data source '{data_source}'): {error}")]
+    Open {
+        dataset: String,
+        data_source: String,
+        error: ExecError,
+    },
+    #[error(
+        "source dataset {dataset} (data source '{data_source}'): its data source was not opened"
+    )]
+    NotOpened {
+        dataset: String,
+        data_source: String,
+    },
+    #[error("source dataset {dataset} not found in data source '{data_source}'")]
+    NotFound {
+        dataset: String,
+        data_source: String,
+    },
+    #[error("could not read the columns of source dataset {dataset} (data source '{data_source}'): {error}")]
+    Columns {
+        dataset: String,
+        data_source: String,
+        error: ExecError,
+    },
+}
+
+/// Why a check's values on one side could not be read.
+#[derive(Debug, Clone, thiserror::Error)]
+enum SideError {
+    #[error("the aggregate query returned no row")]
+    NoRow,
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
 
 /// `columns`: the dataset's columns when the run's catalog read found them (else its
 /// session reads them).
@@ -398,19 +436,33 @@ async fn open_source(
     input: SourceInput,
     control: &RunControl,
 ) -> SourceSession {
-    let where_ = format!(
-        "source dataset {} (data source '{}')",
-        source.dataset, source.data_source.name
-    );
+    let (dataset, data_source) = (source.dataset.clone(), source.data_source.name.clone());
     let exec = match input.executor {
         Some(Ok(exec)) => exec,
-        Some(Err(e)) => return Err(format!("{where_}: {e}")),
-        None => return Err(format!("{where_}: its data source was not opened")),
+        Some(Err(error)) => {
+            return Err(SourceError::Open {
+                dataset,
+                data_source,
+                error,
+            })
+        }
+        None => {
+            return Err(SourceError::NotOpened {
+                dataset,
+                data_source,
+            })
+        }
     };
-    let mut session = exec
-        .session(control)
-        .await
-        .map_err(|e| format!("{where_}: {e}"))?;
+    let mut session = match exec.session(control).await {
+        Ok(s) => s,
+        Err(error) => {
+            return Err(SourceError::Open {
+                dataset,
+                data_source,
+                error,
+            })
+        }
+    };
     let read = match input.columns {
         Some(read) => read,
         None => session.columns(&source.table).await,
@@ -419,14 +471,18 @@ async fn open_source(
         Ok(Some(cols)) => Ok((session, cols)),
         Ok(None) => {
             session.finish().await;
-            Err(format!(
-                "source dataset {} not found in data source '{}'",
-                source.dataset, source.data_source.name
-            ))
+            Err(SourceError::NotFound {
+                dataset,
+                data_source,
+            })
         }
-        Err(e) => {
+        Err(error) => {
             session.finish().await;
-            Err(format!("could not read the columns of {where_}: {e}"))
+            Err(SourceError::Columns {
+                dataset,
+                data_source,
+                error,
+            })
         }
     }
 }
@@ -526,19 +582,22 @@ async fn verify_in_session(
         .collect();
     let plan = plan::plan(r, Some(&columns), &source_columns);
     // the target's queries in its engine while each source's run in its own
-    let target_rows = run_queries(&mut *session, control, &contract.dataset.text, &plan.queries);
-    let source_runs = sources
-        .iter_mut()
-        .zip(&r.sources)
-        .zip(&plan.sources)
-        .map(|((s, source), queries)| async move {
+    let target_rows = run_queries(
+        &mut *session,
+        control,
+        &contract.dataset.text,
+        &plan.queries,
+    );
+    let source_runs = sources.iter_mut().zip(&r.sources).zip(&plan.sources).map(
+        |((s, source), queries)| async move {
             match s {
                 Ok((session, _)) => {
                     run_queries(session.as_mut(), control, &source.dataset, queries).await
                 }
                 Err(_) => Vec::new(),
             }
-        });
+        },
+    );
     let (rows, source_rows) =
         futures_util::future::join(target_rows, futures_util::future::join_all(source_runs)).await;
 
@@ -559,7 +618,8 @@ async fn verify_in_session(
             source_rows: &source_rows,
             samples,
         };
-        measured.push(measure_check(&mut target, sides, r, &plan, check, check_plan, control).await);
+        measured
+            .push(measure_check(&mut target, sides, r, &plan, check, check_plan, control).await);
     }
     let catalogs: Vec<SourceCatalog> = sources
         .iter()
@@ -668,7 +728,7 @@ async fn measure_check(
     };
     let target_values = match side_values(target, check, target_plan, control).await {
         Ok(v) => v,
-        Err(e) => return Measured::Failed(e),
+        Err(e) => return Measured::Failed(e.to_string()),
     };
     let Some((i, sp)) = source_plan else {
         return Measured::Values {
@@ -681,7 +741,7 @@ async fn measure_check(
     let source = &r.sources[*i];
     let (session, columns) = match &mut sides.sources[*i] {
         Ok(s) => s,
-        Err(e) => return Measured::Failed(e.clone()),
+        Err(e) => return Measured::Failed(e.to_string()),
     };
     let mut side = SideRun {
         session: session.as_mut(),
@@ -696,12 +756,10 @@ async fn measure_check(
         Err(e) => return Measured::Failed(format!("source {}: {e}", source.dataset)),
     };
     let row_diff = match row_diff {
-        Some(spec) => {
-            match compare_rows(spec, &mut side, target, sides.samples, control).await {
-                Ok(o) => Some(Box::new(o)),
-                Err(e) => return Measured::Failed(e.to_string()),
-            }
-        }
+        Some(spec) => match compare_rows(spec, &mut side, target, sides.samples, control).await {
+            Ok(o) => Some(Box::new(o)),
+            Err(e) => return Measured::Failed(e.to_string()),
+        },
         None => None,
     };
     Measured::Values {
@@ -745,14 +803,14 @@ async fn side_values(
     check: &Check,
     plan: &plan::SidePlan,
     control: &RunControl,
-) -> Result<SideValues, String> {
+) -> Result<SideValues, SideError> {
     // values of this check's aggregates (each check asks for COUNT(*) first, so its rows
     // tested come with them)
     let mut aggregates = Vec::new();
     if let Some((q, items)) = &plan.aggregates {
         aggregates = match &side.rows[*q] {
             Ok(Some(row)) => items.iter().map(|i| row[*i].clone()).collect::<Vec<_>>(),
-            Ok(None) => return Err("the aggregate query returned no row".to_string()),
+            Ok(None) => return Err(SideError::NoRow),
             Err(failed) => {
                 let select = side.queries[*q]
                     .select
@@ -766,8 +824,8 @@ async fn side_values(
                 let user_sql = side.queries[*q].user_sql;
                 match timed(&mut *side.session, control, &label, &sql, user_sql).await {
                     Ok(Some(row)) => positions.iter().map(|p| row[*p].clone()).collect(),
-                    Ok(None) => return Err("the aggregate query returned no row".to_string()),
-                    Err(e) => return Err(e.to_string()),
+                    Ok(None) => return Err(SideError::NoRow),
+                    Err(e) => return Err(e.clone().into()),
                 }
             }
         };
@@ -776,7 +834,7 @@ async fn side_values(
     for q in &plan.own_queries {
         match &side.rows[*q] {
             Ok(row) => own_rows.push(row.clone()),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e.clone().into()),
         }
     }
     Ok(SideValues {

@@ -142,7 +142,11 @@ fn every_metric_check_on_every_pair_of_engines() {
                 ("reconciliation/row_count_diff/lenient", "pass", 1.0),
                 ("reconciliation/aggregate_diff", "fail", 45.25),
                 // avg: 25.1875 in the source, 29.2 in the target
-                ("reconciliation/aggregate_diff/pct", "pass", 15.930521091811414),
+                (
+                    "reconciliation/aggregate_diff/pct",
+                    "pass",
+                    15.930521091811414,
+                ),
                 ("reconciliation/duplicate_diff", "fail", 1.0),
                 // 0% of the source's rows repeat an id, 20% of the target's
                 ("reconciliation/duplicate_diff/pct", "pass", 20.0),
@@ -362,7 +366,11 @@ fn plan_shows_the_queries_of_both_sides() {
     p.write("contract.yml", &every_check_contract(&pg, &duck));
     let run = p.assay(&["verify", "contract.yml", "--plan"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("-- source dataset src/"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("-- source dataset src/"),
+        "{}",
+        run.stdout
+    );
     // the source's aggregates are in the source's one metrics query, quoted as Postgres
     // quotes, and the target's in its own
     let source_part = &run.stdout[run.stdout.find("-- source dataset").unwrap()..];
@@ -415,19 +423,99 @@ mod canonical {
 
     fn rows_a() -> Vec<Vec<Cell>> {
         vec![
-            vec![num("1"), num("42"), num("1.500"), num("0.1"), text("aé"), num("true"), text("2025-01-02"), text("2025-01-02 03:04:05.123456"), text("2025-01-02T03:04:05.123456Z")],
-            vec![num("2"), num("-7"), num("0.000"), num("-2.5"), text(""), num("false"), text("1999-12-31"), text("2000-01-01 00:00:00"), text("1999-12-31T22:00:00Z")],
-            vec![num("3"), Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null],
-            vec![num("4"), num("123456789"), num("123456789.125"), num("10000000000"), text("x  "), num("true"), text("2024-02-29"), text("2024-02-29 23:59:59.999999"), text("2024-02-29T23:59:59.999999Z")],
+            vec![
+                num("1"),
+                num("42"),
+                num("1.500"),
+                num("0.1"),
+                text("aé"),
+                num("true"),
+                text("2025-01-02"),
+                text("2025-01-02 03:04:05.123456"),
+                text("2025-01-02T03:04:05.123456Z"),
+            ],
+            vec![
+                num("2"),
+                num("-7"),
+                num("0.000"),
+                num("-2.5"),
+                text(""),
+                num("false"),
+                text("1999-12-31"),
+                text("2000-01-01 00:00:00"),
+                text("1999-12-31T22:00:00Z"),
+            ],
+            vec![
+                num("3"),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+            ],
+            vec![
+                num("4"),
+                num("123456789"),
+                num("123456789.125"),
+                num("10000000000"),
+                text("x  "),
+                num("true"),
+                text("2024-02-29"),
+                text("2024-02-29 23:59:59.999999"),
+                text("2024-02-29T23:59:59.999999Z"),
+            ],
         ]
     }
 
     fn rows_b() -> Vec<Vec<Cell>> {
         vec![
-            vec![num("1"), num("42"), num("1.5"), num("0.1"), text("aé"), num("true"), text("2025-01-02 00:00:00"), text("2025-01-02T03:04:05.123456Z"), text("2025-01-02T03:04:05.123456Z")],
-            vec![num("2"), num("-7"), num("0"), num("-2.5"), text(""), num("false"), text("1999-12-31 00:00:00"), text("2000-01-01T00:00:00Z"), text("1999-12-31T22:00:00Z")],
-            vec![num("3"), Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null, Cell::Null],
-            vec![num("4"), num("123456789.00"), num("123456789.1250"), num("10000000000"), text("x  "), num("true"), text("2024-02-29 00:00:00"), text("2024-02-29T23:59:59.999999Z"), text("2024-02-29T23:59:59.999999Z")],
+            vec![
+                num("1"),
+                num("42"),
+                num("1.5"),
+                num("0.1"),
+                text("aé"),
+                num("true"),
+                text("2025-01-02 00:00:00"),
+                text("2025-01-02T03:04:05.123456Z"),
+                text("2025-01-02T03:04:05.123456Z"),
+            ],
+            vec![
+                num("2"),
+                num("-7"),
+                num("0"),
+                num("-2.5"),
+                text(""),
+                num("false"),
+                text("1999-12-31 00:00:00"),
+                text("2000-01-01T00:00:00Z"),
+                text("1999-12-31T22:00:00Z"),
+            ],
+            vec![
+                num("3"),
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+                Cell::Null,
+            ],
+            vec![
+                num("4"),
+                num("123456789.00"),
+                num("123456789.1250"),
+                num("10000000000"),
+                text("x  "),
+                num("true"),
+                text("2024-02-29 00:00:00"),
+                text("2024-02-29T23:59:59.999999Z"),
+                text("2024-02-29T23:59:59.999999Z"),
+            ],
         ]
     }
 
@@ -448,13 +536,25 @@ mod canonical {
         rows[3][7] = text("2024-02-29 23:59:59.999998");
         rows.remove(2);
         for _ in 0..2 {
-            rows.push(vec![num("5"), num("5"), num("5"), num("5"), text("new"), num("false"), text("2025-05-05"), text("2025-05-05 05:05:05"), text("2025-05-05T05:05:05Z")]);
+            rows.push(vec![
+                num("5"),
+                num("5"),
+                num("5"),
+                num("5"),
+                text("new"),
+                num("false"),
+                text("2025-05-05"),
+                text("2025-05-05 05:05:05"),
+                text("2025-05-05T05:05:05Z"),
+            ]);
         }
         rows
     }
 
     fn table_columns(spec: &[(&str, &str)]) -> Vec<(String, String)> {
-        spec.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect()
+        spec.iter()
+            .map(|(c, t)| (c.to_string(), t.to_string()))
+            .collect()
     }
 
     #[test]
@@ -470,7 +570,11 @@ mod canonical {
             })
             .collect();
         let names = |spec: &[(&str, &str)]| {
-            spec[1..].iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>().join(", ")
+            spec[1..]
+                .iter()
+                .map(|(c, _)| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         for source in &sandboxes {
             for target in &sandboxes {
@@ -503,13 +607,30 @@ mod canonical {
                 let d = &changed["diagnostics"];
                 assert_eq!(changed["outcome"], "fail", "{pair_name}: {changed:#}");
                 assert_eq!(
-                    (d["only_in_source"].as_u64(), d["only_in_target"].as_u64(), d["differing"].as_u64()),
+                    (
+                        d["only_in_source"].as_u64(),
+                        d["only_in_target"].as_u64(),
+                        d["differing"].as_u64()
+                    ),
                     (Some(1), Some(2), Some(3)),
                     "{pair_name}: {changed:#}"
                 );
                 let cols = &d["column_differences"];
-                for (column, n) in [("n_int", 1), ("n_dec", 1), ("n_flt", 1), ("txt", 2), ("flag", 1), ("day", 1), ("at", 1), ("atz", 1)] {
-                    assert_eq!(cols[column].as_u64(), Some(n), "{pair_name} {column}: {changed:#}");
+                for (column, n) in [
+                    ("n_int", 1),
+                    ("n_dec", 1),
+                    ("n_flt", 1),
+                    ("txt", 2),
+                    ("flag", 1),
+                    ("day", 1),
+                    ("at", 1),
+                    ("atz", 1),
+                ] {
+                    assert_eq!(
+                        cols[column].as_u64(),
+                        Some(n),
+                        "{pair_name} {column}: {changed:#}"
+                    );
                 }
                 assert_eq!(d["target_duplicate_keys"].as_u64(), Some(2), "{pair_name}");
                 assert_eq!(changed["value"].as_f64(), Some(6.0), "{pair_name}");
@@ -517,7 +638,10 @@ mod canonical {
                 assert_eq!(d["source_rows"].as_u64(), Some(4));
                 let whole = &results["datasets"][1]["checks"][1];
                 assert_eq!(
-                    (whole["diagnostics"]["only_in_source"].as_u64(), whole["diagnostics"]["only_in_target"].as_u64()),
+                    (
+                        whole["diagnostics"]["only_in_source"].as_u64(),
+                        whole["diagnostics"]["only_in_target"].as_u64()
+                    ),
                     (Some(4), Some(5)),
                     "{pair_name}: {whole:#}"
                 );
@@ -547,7 +671,11 @@ fn rows_diff_samples_go_to_the_diagnostics_store_and_nowhere_else() {
     assert!(!run.stdout.contains("secret-ish"), "{}", run.stdout);
     assert!(!run.stderr.contains("secret-ish"), "{}", run.stderr);
     let check = common::check(&run.json(), "reconciliation/rows_diff").clone();
-    assert_eq!(check["failed_rows"]["captured"].as_u64(), Some(4), "{check:#}");
+    assert_eq!(
+        check["failed_rows"]["captured"].as_u64(),
+        Some(4),
+        "{check:#}"
+    );
     let rows = p.assay(&["rows", "reconciliation/rows_diff", "-o", "json"]);
     assert_eq!(rows.code, 0, "{}", rows.stderr);
     let stored = rows.json();

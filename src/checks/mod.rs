@@ -36,7 +36,8 @@ use crate::yaml::Node;
 
 pub use measure_error::MeasureError;
 pub use needs::{
-    Agg, CatalogColumns, Inputs, NeededAggregate, Needs, OwnRow, RowDiff, RowDiffOutcome, RowDiffSpec,
+    Agg, CatalogColumns, Inputs, NeededAggregate, Needs, OwnRow, RowDiff, RowDiffOutcome,
+    RowDiffSpec,
 };
 use rules::{MissingRules, ReferenceData, ValidityRules};
 

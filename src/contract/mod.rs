@@ -201,12 +201,9 @@ pub fn parse_root(
         }
     }
     let sources = match root.get("reconciliation").filter(|n| !n.is_null()) {
-        Some(n) => crate::contract::reconciliation::read(
-            &mut r,
-            n,
-            &columns,
-            &mut |r, check| push_check(r, &mut checks_out, &mut ids, check),
-        ),
+        Some(n) => crate::contract::reconciliation::read(&mut r, n, &columns, &mut |r, check| {
+            push_check(r, &mut checks_out, &mut ids, check)
+        }),
         None => Vec::new(),
     };
     // every check gets the contract's check_attributes; its own win on the same key
@@ -474,6 +471,20 @@ impl CheckPlace<'_> {
             CheckPlace::Reconciliation { .. } => Scope::Reconciliation,
         }
     }
+
+    fn column(&self) -> Option<&ColumnDefaults<'_>> {
+        match self {
+            CheckPlace::Column(defaults) => Some(*defaults),
+            _ => None,
+        }
+    }
+
+    fn source_dataset(&self) -> Option<&str> {
+        match self {
+            CheckPlace::Reconciliation { source_dataset, .. } => Some(*source_dataset),
+            _ => None,
+        }
+    }
 }
 
 fn push_check(r: &mut Reader, out: &mut Vec<Check>, ids: &mut HashMap<String, Span>, check: Check) {
@@ -573,10 +584,7 @@ pub(crate) fn read_check(
     columns: &[ColumnSpec],
 ) -> Option<Check> {
     let scope = place.scope();
-    let column = match place {
-        CheckPlace::Column(defaults) => Some(*defaults),
-        _ => None,
-    };
+    let column = place.column();
     let (type_key, body, check_type) = check_type_of(r, item, scope)?;
     let type_name = check_type.name();
     // `- missing:` with nothing after it is a check with every default
@@ -598,15 +606,11 @@ pub(crate) fn read_check(
         return None;
     }
     let errors_before = r.diags.items.len();
-    let source_dataset = match place {
-        CheckPlace::Reconciliation { source_dataset, .. } => Some(*source_dataset),
-        _ => None,
-    };
     let ctx = ParseCtx {
         column,
         columns,
         key_span: type_key.span,
-        source_dataset,
+        source_dataset: place.source_dataset(),
     };
     let parsed = check_type.parse(r, body_map, &ctx);
     let name = body_map.get("name").and_then(|n| r.string(n, "name"));
@@ -655,7 +659,33 @@ pub(crate) fn read_check(
         return None;
     }
     let column_name = column.map(|c| c.spec.name.clone());
-    let (base, source) = match (place, &column_name) {
+    let (id, source) = identity(place, type_name, &column_name, &qualifier, &filter);
+    Some(Check {
+        id,
+        kind,
+        column: column_name,
+        name,
+        qualifier,
+        filter,
+        threshold,
+        attributes,
+        span: type_key.span,
+        line: r.source.line_col(type_key.span.offset).0,
+        source,
+    })
+}
+
+/// A check's identity (`columns/id/missing`, `checks/row_count`, `reconciliation/
+/// row_count_diff/SOURCE`, then `/qualifier`), and a reconciliation check's source with
+/// its own copy of the check's filter (filled in for the source's engine).
+fn identity(
+    place: &CheckPlace,
+    type_name: &str,
+    column: &Option<String>,
+    qualifier: &Option<String>,
+    filter: &Option<SqlText>,
+) -> (String, Option<CheckSource>) {
+    let (base, source) = match (place, column) {
         (
             CheckPlace::Reconciliation {
                 source,
@@ -676,23 +706,11 @@ pub(crate) fn read_check(
         (_, Some(c)) => (format!("columns/{c}/{type_name}"), None),
         (_, None) => (format!("checks/{type_name}"), None),
     };
-    let id = match &qualifier {
+    let id = match qualifier {
         Some(q) => format!("{base}/{q}"),
         None => base,
     };
-    Some(Check {
-        id,
-        kind,
-        column: column_name,
-        name,
-        qualifier,
-        filter,
-        threshold,
-        attributes,
-        span: type_key.span,
-        line: r.source.line_col(type_key.span.offset).0,
-        source,
-    })
+    (id, source)
 }
 
 /// `attributes:` of a check (or `check_attributes:` of the contract): a mapping, copied

@@ -41,7 +41,10 @@ pub(super) fn read(
             r.error(
                 node.span,
                 "reconciliation needs the dataset to compare against",
-                Some("reconciliation: {source: {dataset: data_source/schema/table}, checks: [...]}".into()),
+                Some(
+                    "reconciliation: {source: {dataset: data_source/schema/table}, checks: [...]}"
+                        .into(),
+                ),
             );
             return Vec::new();
         }
@@ -156,7 +159,10 @@ fn source_of(r: &mut Reader, item: &Node, sources: &[ReconSource], named: bool) 
         return None;
     }
     let name = r.string(given, "source")?;
-    match sources.iter().position(|s| s.name.as_deref() == Some(&name)) {
+    match sources
+        .iter()
+        .position(|s| s.name.as_deref() == Some(&name))
+    {
         Some(i) => Some(i),
         None => {
             let names: Vec<&str> = sources.iter().filter_map(|s| s.name.as_deref()).collect();

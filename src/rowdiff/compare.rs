@@ -70,13 +70,15 @@ pub fn keyed(
             out.duplicate_keys.1 += t.len() as u64;
         }
         // equal rows of the key match each other
-        s.retain(|row| match t.iter().position(|o| o.row_hash == row.row_hash) {
-            Some(i) => {
-                t.remove(i);
-                false
-            }
-            None => true,
-        });
+        s.retain(
+            |row| match t.iter().position(|o| o.row_hash == row.row_hash) {
+                Some(i) => {
+                    t.remove(i);
+                    false
+                }
+                None => true,
+            },
+        );
         let paired = s.len().min(t.len());
         for (a, b) in s.iter().zip(&t) {
             out.differing += 1;
@@ -98,7 +100,10 @@ pub fn keyed(
                 }));
             }
         }
-        for (side, rows) in [("only_in_source", &s[paired..]), ("only_in_target", &t[paired..])] {
+        for (side, rows) in [
+            ("only_in_source", &s[paired..]),
+            ("only_in_target", &t[paired..]),
+        ] {
             for row in rows {
                 match side {
                     "only_in_source" => out.only_in_source += 1,
@@ -200,15 +205,27 @@ mod tests {
 
     #[test]
     fn segments_that_differ_or_are_on_one_side_only() {
-        let s: Segments = [("a".into(), (2, 10)), ("b".into(), (1, 5)), ("c".into(), (1, 1))]
-            .into_iter()
-            .collect();
-        let t: Segments = [("a".into(), (2, 10)), ("b".into(), (1, 6)), ("d".into(), (3, 1))]
-            .into_iter()
-            .collect();
+        let s: Segments = [
+            ("a".into(), (2, 10)),
+            ("b".into(), (1, 5)),
+            ("c".into(), (1, 1)),
+        ]
+        .into_iter()
+        .collect();
+        let t: Segments = [
+            ("a".into(), (2, 10)),
+            ("b".into(), (1, 6)),
+            ("d".into(), (3, 1)),
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(
             differing(&s, &t),
-            [("b".to_string(), 1), ("c".to_string(), 1), ("d".to_string(), 3)]
+            [
+                ("b".to_string(), 1),
+                ("c".to_string(), 1),
+                ("d".to_string(), 3)
+            ]
         );
     }
 
@@ -232,10 +249,17 @@ mod tests {
         ];
         let mut out = RowDiffOutcome::default();
         keyed(source, target, &names, 10, &mut out);
-        assert_eq!((out.only_in_source, out.only_in_target, out.differing), (1, 2, 1));
+        assert_eq!(
+            (out.only_in_source, out.only_in_target, out.differing),
+            (1, 2, 1)
+        );
         assert_eq!(out.columns, [("amount".into(), 0), ("note".into(), 1)]);
         assert_eq!(out.duplicate_keys, (0, 2));
-        let differs = out.samples.iter().find(|s| s["difference"] == "differs").unwrap();
+        let differs = out
+            .samples
+            .iter()
+            .find(|s| s["difference"] == "differs")
+            .unwrap();
         assert_eq!(differs["columns"]["note"]["target"], "B");
         assert!(differs["columns"].get("amount").is_none());
     }

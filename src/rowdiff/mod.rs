@@ -87,7 +87,10 @@ pub async fn run(
             dialect: target.dialect,
         },
     )?;
-    let (se, te) = (pairs.exprs(source.dialect, true), pairs.exprs(target.dialect, false));
+    let (se, te) = (
+        pairs.exprs(source.dialect, true),
+        pairs.exprs(target.dialect, false),
+    );
     let ss = SideSql {
         dialect: source.dialect,
         table: &spec.source_table,
@@ -107,8 +110,18 @@ pub async fn run(
     let differing = loop {
         let scope = within.as_ref().map(|(d, p)| (*d, p.as_slice()));
         let (s, t) = futures_util::future::join(
-            segments(&mut source, &ss.segments(&se, digits, scope), digits, control),
-            segments(&mut target, &ts.segments(&te, digits, scope), digits, control),
+            segments(
+                &mut source,
+                &ss.segments(&se, digits, scope),
+                digits,
+                control,
+            ),
+            segments(
+                &mut target,
+                &ts.segments(&te, digits, scope),
+                digits,
+                control,
+            ),
         )
         .await;
         let ((s, s_bytes), (t, t_bytes)) = (s?, t?);
@@ -145,8 +158,16 @@ pub async fn run(
     out.queries += 1;
     if pairs.keys.is_empty() {
         let (s, t) = futures_util::future::join(
-            counted_rows(&mut source, &ss.row_counts(&se, (digits, &prefixes)), control),
-            counted_rows(&mut target, &ts.row_counts(&te, (digits, &prefixes)), control),
+            counted_rows(
+                &mut source,
+                &ss.row_counts(&se, (digits, &prefixes)),
+                control,
+            ),
+            counted_rows(
+                &mut target,
+                &ts.row_counts(&te, (digits, &prefixes)),
+                control,
+            ),
         )
         .await;
         let ((s, sb), (t, tb)) = (s?, t?);
@@ -155,8 +176,18 @@ pub async fn run(
     } else {
         let width = (pairs.keys.len(), se.values());
         let (s, t) = futures_util::future::join(
-            leaf_rows(&mut source, &ss.rows(&se, (digits, &prefixes)), width, control),
-            leaf_rows(&mut target, &ts.rows(&te, (digits, &prefixes)), width, control),
+            leaf_rows(
+                &mut source,
+                &ss.rows(&se, (digits, &prefixes)),
+                width,
+                control,
+            ),
+            leaf_rows(
+                &mut target,
+                &ts.rows(&te, (digits, &prefixes)),
+                width,
+                control,
+            ),
         )
         .await;
         let ((s, sb), (t, tb)) = (s?, t?);
@@ -178,26 +209,37 @@ pub fn first_level(spec: &RowDiffSpec, source: &dyn Dialect, target: &dyn Dialec
     let (s_cols, t_cols): (Vec<ColumnInfo>, Vec<ColumnInfo>) =
         pairs.map(|(s, t)| (info(s), info(t))).unzip();
     let keys = spec.keys.len();
-    let side = |d: &dyn Dialect, cols: &[ColumnInfo], table, filter: Option<&crate::sql::ast::Expr>| {
-        let rendered: Vec<Rendered> = cols
-            .iter()
-            .map(|c| Rendered {
-                column: c,
-                rule: crate::sql::canonical::Rule::Other,
-            })
-            .collect();
-        let (k, v) = rendered.split_at(keys);
-        let exprs = RowExprs::new(d, k, v);
-        SideSql {
-            dialect: d,
-            table,
-            filter,
-        }
-        .segments(&exprs, FIRST_DIGITS, None)
-    };
+    let side =
+        |d: &dyn Dialect, cols: &[ColumnInfo], table, filter: Option<&crate::sql::ast::Expr>| {
+            let rendered: Vec<Rendered> = cols
+                .iter()
+                .map(|c| Rendered {
+                    column: c,
+                    rule: crate::sql::canonical::Rule::Other,
+                })
+                .collect();
+            let (k, v) = rendered.split_at(keys);
+            let exprs = RowExprs::new(d, k, v);
+            SideSql {
+                dialect: d,
+                table,
+                filter,
+            }
+            .segments(&exprs, FIRST_DIGITS, None)
+        };
     [
-        side(source, &s_cols, &spec.source_table, spec.source_filter.as_ref()),
-        side(target, &t_cols, &spec.target_table, spec.target_filter.as_ref()),
+        side(
+            source,
+            &s_cols,
+            &spec.source_table,
+            spec.source_filter.as_ref(),
+        ),
+        side(
+            target,
+            &t_cols,
+            &spec.target_table,
+            spec.target_filter.as_ref(),
+        ),
     ]
 }
 
@@ -235,7 +277,11 @@ impl<'a> Pairs<'a> {
             side.columns
                 .iter()
                 .find(|c| c.name == name)
-                .or_else(|| side.columns.iter().find(|c| side.dialect.same_ident(&c.name, name)))
+                .or_else(|| {
+                    side.columns
+                        .iter()
+                        .find(|c| side.dialect.same_ident(&c.name, name))
+                })
                 .ok_or_else(|| RowDiffError::NoColumn {
                     side: which,
                     column: name.to_string(),
@@ -254,9 +300,12 @@ impl<'a> Pairs<'a> {
             Some(c) => c.iter().map(pair).collect::<Result<Vec<_>, _>>()?,
             None => {
                 // every column by its place, keys aside
-                let rest = |cols: &'a [ColumnInfo], keys: Vec<&'a ColumnInfo>| -> Vec<&'a ColumnInfo> {
-                    cols.iter().filter(|c| !keys.iter().any(|k| k.name == c.name)).collect()
-                };
+                let rest =
+                    |cols: &'a [ColumnInfo], keys: Vec<&'a ColumnInfo>| -> Vec<&'a ColumnInfo> {
+                        cols.iter()
+                            .filter(|c| !keys.iter().any(|k| k.name == c.name))
+                            .collect()
+                    };
                 let s = rest(source.columns, keys.iter().map(|k| k.0).collect());
                 let t = rest(target.columns, keys.iter().map(|k| k.1).collect());
                 if s.len() != t.len() {
@@ -344,13 +393,17 @@ fn integer(v: &Value) -> Option<i128> {
         Value::Int(i) => Some(*i),
         Value::Decimal(t) | Value::Text(t) | Value::Other(t) => {
             let t = t.trim();
-            let whole = t.split_once('.').map_or(t, |(w, f)| {
-                if f.chars().all(|c| c == '0') {
-                    w
-                } else {
-                    t
-                }
-            });
+            let whole =
+                t.split_once('.').map_or(
+                    t,
+                    |(w, f)| {
+                        if f.chars().all(|c| c == '0') {
+                            w
+                        } else {
+                            t
+                        }
+                    },
+                );
             whole.parse().ok()
         }
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => Some(*f as i128),

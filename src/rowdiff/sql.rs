@@ -50,7 +50,9 @@ impl RowExprs {
         let keys_rendered: Vec<(String, Rule)> = keys.iter().map(rendered).collect();
         let values_rendered: Vec<(String, Rule)> = columns.iter().map(rendered).collect();
         let framed = |v: &[(String, Rule)]| -> Vec<String> {
-            v.iter().map(|(r, rule)| canonical::framed(r, *rule)).collect()
+            v.iter()
+                .map(|(r, rule)| canonical::framed(r, *rule))
+                .collect()
         };
         let key_framed = framed(&keys_rendered);
         let value_framed = framed(&values_rendered);
@@ -86,7 +88,7 @@ impl SideSql<'_> {
 
     /// FROM and WHERE: the side's filter and, past the first level, the segments to look
     /// into.
-    fn from_where(&self, e: &RowExprs, within: Option<(usize, &[String])>) -> String {
+    fn table_and_rows(&self, e: &RowExprs, within: Option<(usize, &[String])>) -> String {
         let d = self.dialect;
         let mut conditions = Vec::new();
         if let Some(f) = self.filter {
@@ -94,7 +96,11 @@ impl SideSql<'_> {
         }
         if let Some((digits, prefixes)) = within {
             let list: Vec<String> = prefixes.iter().map(|p| format!("'{p}'")).collect();
-            conditions.push(format!("{} IN ({})", self.bucket(e, digits), list.join(", ")));
+            conditions.push(format!(
+                "{} IN ({})",
+                self.bucket(e, digits),
+                list.join(", ")
+            ));
         }
         let mut out = format!("FROM {}", d.table(self.table));
         if !conditions.is_empty() {
@@ -105,12 +111,17 @@ impl SideSql<'_> {
 
     /// Each segment (rows whose key hash starts with the same `digits` hex digits) with
     /// its row count and the sum of its rows' hashes.
-    pub fn segments(&self, e: &RowExprs, digits: usize, within: Option<(usize, &[String])>) -> String {
+    pub fn segments(
+        &self,
+        e: &RowExprs,
+        digits: usize,
+        within: Option<(usize, &[String])>,
+    ) -> String {
         format!(
             "SELECT {} AS segment, COUNT(*) AS row_count, SUM({}) AS checksum {} GROUP BY 1",
             self.bucket(e, digits),
             canonical::hash_int(self.dialect, &e.row_text),
-            self.from_where(e, within)
+            self.table_and_rows(e, within)
         )
     }
 
@@ -125,7 +136,11 @@ impl SideSql<'_> {
         items.extend(e.column_hashes.iter().cloned());
         items.extend(e.key_shown.iter().cloned());
         items.extend(e.values_shown.iter().cloned());
-        format!("SELECT {} {}", items.join(", "), self.from_where(e, Some(within)))
+        format!(
+            "SELECT {} {}",
+            items.join(", "),
+            self.table_and_rows(e, Some(within))
+        )
     }
 
     /// Without keys: each distinct row of the segments that differ, with how many times
@@ -140,7 +155,7 @@ impl SideSql<'_> {
         format!(
             "SELECT {} {} GROUP BY 1",
             items.join(", "),
-            self.from_where(e, Some(within))
+            self.table_and_rows(e, Some(within))
         )
     }
 }

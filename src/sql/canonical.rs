@@ -67,10 +67,9 @@ pub fn rule_for(source: ValueClass, target: ValueClass) -> Rule {
         }
         (C::Boolean, C::Boolean | C::Integer) | (C::Integer, C::Boolean) => Rule::Boolean,
         (C::Date, C::Date) => Rule::Date,
-        (
-            C::Date | C::Timestamp | C::TimestampTz,
-            C::Date | C::Timestamp | C::TimestampTz,
-        ) => Rule::Timestamp,
+        (C::Date | C::Timestamp | C::TimestampTz, C::Date | C::Timestamp | C::TimestampTz) => {
+            Rule::Timestamp
+        }
         (C::Time, C::Time) => Rule::Time,
         (C::Binary, C::Binary) => Rule::Binary,
         (C::Text, _) | (_, C::Text) => Rule::Text,
@@ -113,9 +112,11 @@ pub fn render(d: &dyn Dialect, c: &Column, rule: Rule) -> String {
         }
         Rule::Text if c.class == ValueClass::Text => d.cast_text(column),
         Rule::Date => d.format_date(column),
-        Rule::Timestamp if c.class == ValueClass::Date => {
+        // CONCAT of a NULL is not NULL on every engine: a NULL date stays NULL
+        Rule::Timestamp if c.class == ValueClass::Date => format!(
+            "CASE WHEN {column} IS NOT NULL THEN {} END",
             d.concat(&[d.format_date(column), "' 00:00:00.000000'".into()])
-        }
+        ),
         Rule::Timestamp => d.format_timestamp(column),
         Rule::Time => d.format_time(column),
         Rule::Binary => d.hex_bytes(column),

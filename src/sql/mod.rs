@@ -1,10 +1,10 @@
 pub mod ast;
+pub mod canonical;
 pub mod dialect;
 pub mod duckdb;
 pub mod lexer;
 pub mod mysql;
 pub mod postgres;
 pub mod spark;
-pub mod canonical;
 pub mod user_sql;
 pub mod value_class;

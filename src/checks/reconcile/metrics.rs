@@ -47,7 +47,13 @@ pub struct DiffType {
 pub static ROW_COUNT_DIFF: DiffType = DiffType {
     name: "row_count_diff",
     keys: &[],
-    read: |_, _, _| Some(SideChecks::same("row count".into(), None, Box::new(RowCount))),
+    read: |_, _, _| {
+        Some(SideChecks::same(
+            "row count".into(),
+            None,
+            Box::new(RowCount),
+        ))
+    },
 };
 
 pub static AGGREGATE_DIFF: DiffType = DiffType {
@@ -120,8 +126,15 @@ pub static METRIC_DIFF: DiffType = DiffType {
 fn column(r: &mut Reader, node: &Node, ctx: &ParseCtx, check: &str) -> Option<String> {
     let Some(n) = node.get("column").filter(|n| !n.is_null()) else {
         r.error(
-            if node.is_null() { ctx.key_span } else { node.span },
-            format!("{} {check} check needs `column:`", crate::words::article(check)),
+            if node.is_null() {
+                ctx.key_span
+            } else {
+                node.span
+            },
+            format!(
+                "{} {check} check needs `column:`",
+                crate::words::article(check)
+            ),
             None,
         );
         return None;
@@ -171,7 +184,11 @@ fn metric_side(r: &mut Reader, node: &Node, ctx: &ParseCtx, side: &str) -> Optio
         }
         (None, None) => {
             r.error(
-                if node.is_null() { ctx.key_span } else { node.span },
+                if node.is_null() {
+                    ctx.key_span
+                } else {
+                    node.span
+                },
                 format!("a metric_diff check needs `{expression_key}` or `{query_key}`"),
                 Some(
                     "metric_diff: {source_expression: SUM(amount), target_expression: SUM(amount)}"

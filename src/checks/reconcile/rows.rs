@@ -62,7 +62,12 @@ impl CheckKind for RowsDiff {
             .diag("differing", o.differing)
             .diag(
                 "column_differences",
-                Json::Object(o.columns.iter().map(|(c, n)| (c.clone(), json!(n))).collect()),
+                Json::Object(
+                    o.columns
+                        .iter()
+                        .map(|(c, n)| (c.clone(), json!(n)))
+                        .collect(),
+                ),
             )
             .diag(
                 "rendering",
