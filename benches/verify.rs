@@ -2184,7 +2184,7 @@ fn reconcile_part(assay: &str, dir: &Path) {
                 let (took, rss, _) = run_measured(
                     Command::new(assay)
                         .current_dir(dir)
-                        .args(["verify", "recon.yml", "-o", "json", "--no-failed-rows"])
+                        .args(["verify", "recon.yml", "-o", "json"])
                         .stdout(file),
                 );
                 times.push(took);

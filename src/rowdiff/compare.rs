@@ -28,14 +28,32 @@ pub fn differing(source: &Segments, target: &Segments) -> Vec<(String, i128)> {
     out
 }
 
-/// One row of a segment that differs, as read.
-#[derive(Debug, Clone)]
-pub struct LeafRow {
-    pub key_hash: String,
-    pub row_hash: String,
-    pub column_hashes: Vec<String>,
+/// A row's key and values as samples show them.
+#[derive(Debug, Clone, Default)]
+pub struct Shown {
     pub key: Vec<Value>,
     pub values: Vec<Value>,
+}
+
+/// One row of a segment that differs, as read: 64 bits of its key hash, its row hash and
+/// each compared column's hash, and what samples show of it when that was read too.
+#[derive(Debug, Clone)]
+pub struct LeafRow {
+    pub key_hash: u64,
+    pub row_hash: u64,
+    pub column_hashes: Vec<u64>,
+    pub shown: Option<Shown>,
+}
+
+/// A difference kept as a sample: what differs, the key, the columns that differ, and
+/// each side's row as shown (read with the rows, or afterwards by key).
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub difference: &'static str,
+    pub key_hash: u64,
+    pub columns: Vec<usize>,
+    pub source: Option<Shown>,
+    pub target: Option<Shown>,
 }
 
 /// Names the samples use: the target's key and compared columns.
@@ -45,24 +63,31 @@ pub struct Names<'a> {
 }
 
 /// Keyed rows of both sides -> rows only in one side, rows that differ (per column), and
-/// samples. Rows of one key whose hashes are equal on both sides match first; of what is
-/// left, rows pair up in order as differing, and the rest are only in their side.
+/// up to `max_samples` samples. Rows of one key whose hashes are equal on both sides
+/// match first; of what is left, rows pair up in order as differing, and the rest are
+/// only in their side.
 pub fn keyed(
     source: Vec<LeafRow>,
     target: Vec<LeafRow>,
-    names: &Names,
+    columns: usize,
     max_samples: usize,
     out: &mut RowDiffOutcome,
-) {
-    let mut by_key: BTreeMap<String, (Vec<LeafRow>, Vec<LeafRow>)> = BTreeMap::new();
+) -> Vec<Sample> {
+    let mut by_key: HashMap<u64, (Vec<LeafRow>, Vec<LeafRow>)> = HashMap::new();
     for r in source {
-        by_key.entry(r.key_hash.clone()).or_default().0.push(r);
+        by_key.entry(r.key_hash).or_default().0.push(r);
     }
     for r in target {
-        by_key.entry(r.key_hash.clone()).or_default().1.push(r);
+        by_key.entry(r.key_hash).or_default().1.push(r);
     }
-    let mut per_column = vec![0u64; names.columns.len()];
-    for (_, (mut s, mut t)) in by_key {
+    let mut per_column = vec![0u64; columns];
+    let mut samples = Vec::new();
+    let mut keys: Vec<u64> = by_key.keys().copied().collect();
+    keys.sort_unstable();
+    for key in keys {
+        let Some((mut s, mut t)) = by_key.remove(&key) else {
+            continue;
+        };
         if s.len() > 1 {
             out.duplicate_keys.0 += s.len() as u64;
         }
@@ -82,44 +107,85 @@ pub fn keyed(
         let paired = s.len().min(t.len());
         for (a, b) in s.iter().zip(&t) {
             out.differing += 1;
-            let mut shown = Map::new();
-            for (i, name) in names.columns.iter().enumerate() {
-                if a.column_hashes.get(i) != b.column_hashes.get(i) {
-                    per_column[i] += 1;
-                    shown.insert(
-                        name.clone(),
-                        json!({"source": a.values[i].to_row_json(), "target": b.values[i].to_row_json()}),
-                    );
-                }
-            }
-            if out.samples.len() < max_samples {
-                out.samples.push(json!({
-                    "difference": "differs",
-                    "key": key_json(names, &a.key),
-                    "columns": shown,
-                }));
+            let differ: Vec<usize> = (0..columns)
+                .filter(|i| a.column_hashes.get(*i) != b.column_hashes.get(*i))
+                .collect();
+            differ.iter().for_each(|i| per_column[*i] += 1);
+            if samples.len() < max_samples {
+                samples.push(Sample {
+                    difference: "differs",
+                    key_hash: key,
+                    columns: differ,
+                    source: a.shown.clone(),
+                    target: b.shown.clone(),
+                });
             }
         }
-        for (side, rows) in [
-            ("only_in_source", &s[paired..]),
-            ("only_in_target", &t[paired..]),
-        ] {
-            for row in rows {
-                match side {
-                    "only_in_source" => out.only_in_source += 1,
-                    _ => out.only_in_target += 1,
-                }
-                if out.samples.len() < max_samples {
-                    out.samples.push(json!({
-                        "difference": side,
-                        "key": key_json(names, &row.key),
-                        "values": values_json(names, &row.values),
-                    }));
-                }
+        for row in &s[paired..] {
+            out.only_in_source += 1;
+            if samples.len() < max_samples {
+                samples.push(Sample {
+                    difference: "only_in_source",
+                    key_hash: key,
+                    columns: Vec::new(),
+                    source: row.shown.clone(),
+                    target: None,
+                });
+            }
+        }
+        for row in &t[paired..] {
+            out.only_in_target += 1;
+            if samples.len() < max_samples {
+                samples.push(Sample {
+                    difference: "only_in_target",
+                    key_hash: key,
+                    columns: Vec::new(),
+                    source: None,
+                    target: row.shown.clone(),
+                });
             }
         }
     }
-    out.columns = names.columns.iter().cloned().zip(per_column).collect();
+    out.columns = per_column
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (i.to_string(), n))
+        .collect();
+    samples
+}
+
+/// A sample as the diagnostics store keeps it.
+pub fn sample_json(s: &Sample, names: &Names) -> Json {
+    let key = s
+        .source
+        .as_ref()
+        .or(s.target.as_ref())
+        .map_or(Json::Null, |shown| key_json(names, &shown.key));
+    match s.difference {
+        "differs" => {
+            let value = |side: &Option<Shown>, i: usize| {
+                side.as_ref()
+                    .and_then(|x| x.values.get(i))
+                    .map_or(Json::Null, Value::to_row_json)
+            };
+            let columns: Map<String, Json> = s
+                .columns
+                .iter()
+                .map(|i| {
+                    (
+                        names.columns[*i].clone(),
+                        json!({"source": value(&s.source, *i), "target": value(&s.target, *i)}),
+                    )
+                })
+                .collect();
+            json!({"difference": "differs", "key": key, "columns": columns})
+        }
+        side => {
+            let shown = s.source.as_ref().or(s.target.as_ref());
+            let values = shown.map_or(Json::Null, |x| values_json(names, &x.values));
+            json!({"difference": side, "key": key, "values": values})
+        }
+    }
 }
 
 /// A distinct row of one side (no keys) and how many times it is there.
@@ -193,13 +259,15 @@ fn values_json(names: &Names, values: &[Value]) -> Json {
 mod tests {
     use super::*;
 
-    fn row(key: &str, hash: &str, cols: &[&str]) -> LeafRow {
+    fn row(key: u64, hash: u64, cols: &[u64]) -> LeafRow {
         LeafRow {
-            key_hash: key.into(),
-            row_hash: hash.into(),
-            column_hashes: cols.iter().map(|c| c.to_string()).collect(),
-            key: vec![Value::Text(key.into())],
-            values: cols.iter().map(|c| Value::Text(c.to_string())).collect(),
+            key_hash: key,
+            row_hash: hash,
+            column_hashes: cols.to_vec(),
+            shown: Some(Shown {
+                key: vec![Value::Int(key as i128)],
+                values: cols.iter().map(|c| Value::Int(*c as i128)).collect(),
+            }),
         }
     }
 
@@ -236,32 +304,39 @@ mod tests {
             columns: &["amount".into(), "note".into()],
         };
         let source = vec![
-            row("k1", "h1", &["1", "a"]),
-            row("k2", "h2", &["2", "b"]),
-            row("k3", "h3", &["3", "c"]),
+            row(1, 11, &[1, 10]),
+            row(2, 22, &[2, 20]),
+            row(3, 33, &[3, 30]),
         ];
         let target = vec![
-            row("k1", "h1", &["1", "a"]),
-            row("k2", "h2x", &["2", "B"]),
-            row("k4", "h4", &["4", "d"]),
+            row(1, 11, &[1, 10]),
+            row(2, 23, &[2, 21]),
+            row(4, 44, &[4, 40]),
             // a duplicated key: one copy matches, the other is only in the target
-            row("k1", "h1", &["1", "a"]),
+            row(1, 11, &[1, 10]),
         ];
         let mut out = RowDiffOutcome::default();
-        keyed(source, target, &names, 10, &mut out);
+        let samples = keyed(source, target, 2, 10, &mut out);
         assert_eq!(
             (out.only_in_source, out.only_in_target, out.differing),
             (1, 2, 1)
         );
-        assert_eq!(out.columns, [("amount".into(), 0), ("note".into(), 1)]);
+        assert_eq!(out.columns, [("0".into(), 0), ("1".into(), 1)]);
         assert_eq!(out.duplicate_keys, (0, 2));
-        let differs = out
-            .samples
-            .iter()
-            .find(|s| s["difference"] == "differs")
-            .unwrap();
-        assert_eq!(differs["columns"]["note"]["target"], "B");
-        assert!(differs["columns"].get("amount").is_none());
+        let differs = samples.iter().find(|s| s.difference == "differs").unwrap();
+        let json = sample_json(differs, &names);
+        assert_eq!(json["key"]["id"], 2);
+        assert_eq!(json["columns"]["note"]["target"], 21);
+        assert!(json["columns"].get("amount").is_none());
+        assert_eq!(samples.len(), 4);
+        let samples = keyed(
+            vec![row(5, 1, &[1, 1])],
+            vec![row(5, 2, &[1, 2])],
+            2,
+            0,
+            &mut RowDiffOutcome::default(),
+        );
+        assert!(samples.is_empty(), "no samples asked for");
     }
 
     #[test]

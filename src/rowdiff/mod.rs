@@ -21,11 +21,13 @@ use thiserror::Error;
 use tracing::debug;
 
 use crate::checks::{RowDiffOutcome, RowDiffSpec};
-use crate::exec::{ColumnInfo, ExecError, Limits, RunControl, Session, Value};
+use std::collections::HashMap;
+
+use crate::exec::{ColumnInfo, ExecError, Limits, RowSink, RunControl, Session, Value};
 use crate::sql::canonical::rule_for;
 use crate::sql::dialect::Dialect;
 use crate::sql::value_class::value_class;
-use compare::{CountedRow, LeafRow, Names, Segments};
+use compare::{CountedRow, LeafRow, Names, Segments, Shown};
 use sql::{Rendered, RowExprs, SideSql};
 
 /// Hex digits of the first level: 4,096 segments.
@@ -34,6 +36,9 @@ const FIRST_DIGITS: usize = 3;
 const LEAF_ROWS: i128 = 16;
 /// At most this many segments are asked for in one level.
 const MAX_SEGMENTS: usize = 1 << 17;
+/// Up to this many rows in the segments that differ, their rows are read with what
+/// samples show of them; beyond, only their hashes, and the samples' rows by key after.
+const SHOWN_WITH_ROWS: i128 = 4096;
 /// An MD5 has 32 hex digits.
 const MAX_DIGITS: usize = 32;
 
@@ -105,47 +110,13 @@ pub async fn run(
         rules: pairs.rules(),
         ..Default::default()
     };
-    let mut digits = FIRST_DIGITS;
-    let mut within: Option<(usize, Vec<String>)> = None;
-    let differing = loop {
-        let scope = within.as_ref().map(|(d, p)| (*d, p.as_slice()));
-        let (s, t) = futures_util::future::join(
-            segments(
-                &mut source,
-                &ss.segments(&se, digits, scope),
-                digits,
-                control,
-            ),
-            segments(
-                &mut target,
-                &ts.segments(&te, digits, scope),
-                digits,
-                control,
-            ),
-        )
-        .await;
-        let ((s, s_bytes), (t, t_bytes)) = (s?, t?);
-        out.queries += 1;
-        out.bytes_fetched += (s_bytes + t_bytes) as u64;
-        if within.is_none() {
-            out.source_rows = s.values().map(|v| v.0).sum::<i128>() as u64;
-            out.target_rows = t.values().map(|v| v.0).sum::<i128>() as u64;
-        }
-        let differing = compare::differing(&s, &t);
-        drop((s, t));
-        let rows: i128 = differing.iter().map(|(_, n)| n).sum();
-        let per_segment = rows / (differing.len().max(1) as i128);
-        debug!(
-            "rows_diff: {} segment(s) of {digits} digit(s) differ, {rows} row(s) in them",
-            differing.len()
-        );
-        if differing.is_empty() || per_segment <= 2 * LEAF_ROWS || digits >= MAX_DIGITS {
-            break differing;
-        }
-        let next = more_digits(per_segment, differing.len()).min(MAX_DIGITS - digits);
-        within = Some((digits, differing.into_iter().map(|(p, _)| p).collect()));
-        digits += next;
-    };
+    let (digits, differing, leaf_rows_expected) = bisect(
+        (&mut source, &ss, &se),
+        (&mut target, &ts, &te),
+        control,
+        &mut out,
+    )
+    .await?;
     if differing.is_empty() {
         return Ok(out);
     }
@@ -174,27 +145,74 @@ pub async fn run(
         out.bytes_fetched += (sb + tb) as u64;
         compare::multiset(s, t, &names, max_samples, &mut out);
     } else {
-        let width = (pairs.keys.len(), se.values());
+        keyed_leaf(
+            (&mut source, &ss, &se),
+            (&mut target, &ts, &te),
+            (digits, &prefixes),
+            leaf_rows_expected <= SHOWN_WITH_ROWS,
+            (&names, max_samples),
+            control,
+            &mut out,
+        )
+        .await?;
+    }
+    Ok(out)
+}
+
+/// Segment checksums of both sides, level after level, each level splitting the
+/// segments that differ, until those hold few rows: the digits of the last level, its
+/// segments that differ (with their rows), and how many rows they hold.
+async fn bisect(
+    (source, ss, se): (&mut DiffSide<'_>, &SideSql<'_>, &RowExprs),
+    (target, ts, te): (&mut DiffSide<'_>, &SideSql<'_>, &RowExprs),
+    control: &RunControl,
+    out: &mut RowDiffOutcome,
+) -> Result<(usize, Vec<(String, i128)>, i128), RowDiffError> {
+    let mut digits = FIRST_DIGITS;
+    let mut within: Option<(usize, Vec<String>)> = None;
+    loop {
+        let scope = within.as_ref().map(|(d, p)| (*d, p.as_slice()));
         let (s, t) = futures_util::future::join(
-            leaf_rows(
-                &mut source,
-                &ss.rows(&se, (digits, &prefixes)),
-                width,
+            segments(
+                &mut *source,
+                &ss.segments(se, digits, scope),
+                digits,
                 control,
             ),
-            leaf_rows(
-                &mut target,
-                &ts.rows(&te, (digits, &prefixes)),
-                width,
+            segments(
+                &mut *target,
+                &ts.segments(te, digits, scope),
+                digits,
                 control,
             ),
         )
         .await;
-        let ((s, sb), (t, tb)) = (s?, t?);
-        out.bytes_fetched += (sb + tb) as u64;
-        compare::keyed(s, t, &names, max_samples, &mut out);
+        let ((s, s_bytes), (t, t_bytes)) = (s?, t?);
+        out.queries += 1;
+        out.bytes_fetched += (s_bytes + t_bytes) as u64;
+        if out.queries == 1 {
+            out.source_rows = s.values().map(|v| v.0).sum::<i128>() as u64;
+            out.target_rows = t.values().map(|v| v.0).sum::<i128>() as u64;
+        }
+        let differing = compare::differing(&s, &t);
+        drop((s, t));
+        let rows: i128 = differing.iter().map(|(_, n)| n).sum();
+        let per_segment = rows / (differing.len().max(1) as i128);
+        debug!(
+            "rows_diff: {} segment(s) of {digits} digit(s) differ, {rows} row(s) in them",
+            differing.len()
+        );
+        if differing.is_empty() || per_segment <= 2 * LEAF_ROWS || digits >= MAX_DIGITS {
+            return Ok((digits, differing, rows));
+        }
+        let next = more_digits(per_segment, differing.len()).min(MAX_DIGITS - digits);
+        // when the segments that differ hold most rows, the next level reads every row
+        // anyway: testing each row's segment against a long list would only cost more
+        let total = out.source_rows.max(out.target_rows) as i128;
+        within =
+            (rows * 2 <= total).then(|| (digits, differing.into_iter().map(|(p, _)| p).collect()));
+        digits += next;
     }
-    Ok(out)
 }
 
 /// `--plan`: each side's first-level query, before the catalogs are read: each column
@@ -447,28 +465,189 @@ async fn segments(
     Ok((out, rows.bytes))
 }
 
+/// The keyed rows of the segments that differ, from both sides at once, compared; then
+/// the samples' rows by key where they were not read with them.
+#[allow(clippy::too_many_arguments)]
+async fn keyed_leaf(
+    (source, ss, se): (&mut DiffSide<'_>, &SideSql<'_>, &RowExprs),
+    (target, ts, te): (&mut DiffSide<'_>, &SideSql<'_>, &RowExprs),
+    within: (usize, &[String]),
+    shown: bool,
+    (names, max_samples): (&Names<'_>, usize),
+    control: &RunControl,
+    out: &mut RowDiffOutcome,
+) -> Result<(), RowDiffError> {
+    let width = (names.keys.len(), se.values());
+    let (s, t) = futures_util::future::join(
+        leaf_rows(source, &ss.rows(se, within, shown), width, shown, control),
+        leaf_rows(target, &ts.rows(te, within, shown), width, shown, control),
+    )
+    .await;
+    let ((s, sb), (t, tb)) = (s?, t?);
+    out.bytes_fetched += (sb + tb) as u64;
+    let mut samples = compare::keyed(s, t, width.1, max_samples, out);
+    out.columns = names
+        .columns
+        .iter()
+        .cloned()
+        .zip(out.columns.iter().map(|(_, n)| *n))
+        .collect();
+    if !shown && !samples.is_empty() {
+        let keys: Vec<String> = samples
+            .iter()
+            .map(|s| format!("{:016x}", s.key_hash))
+            .collect();
+        let (s, t) = futures_util::future::join(
+            shown_rows(source, &ss.shown(se, &keys), width.0, control),
+            shown_rows(target, &ts.shown(te, &keys), width.0, control),
+        )
+        .await;
+        let ((mut s, sb), (mut t, tb)) = (s?, t?);
+        out.queries += 1;
+        out.bytes_fetched += (sb + tb) as u64;
+        for sample in &mut samples {
+            if sample.difference != "only_in_target" {
+                sample.source = s.remove(&sample.key_hash);
+            }
+            if sample.difference != "only_in_source" {
+                sample.target = t.remove(&sample.key_hash);
+            }
+        }
+    }
+    out.samples = samples
+        .iter()
+        .map(|s| compare::sample_json(s, names))
+        .collect();
+    Ok(())
+}
+
+/// Reads rows into what a comparison keeps of them, as they come: 64-bit hashes, not
+/// text, so what is held grows with the differences, not with the values' width.
+struct LeafSink {
+    keys: usize,
+    columns: usize,
+    shown: bool,
+    rows: Vec<LeafRow>,
+    bytes: usize,
+    bad: Option<String>,
+}
+
+fn hash64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Text(t) | Value::Other(t) => u64::from_str_radix(t, 16).ok(),
+        _ => None,
+    }
+}
+
+impl RowSink for LeafSink {
+    fn columns(&mut self, _names: Vec<String>) {}
+
+    fn wants_more(&self) -> bool {
+        self.bad.is_none()
+    }
+
+    fn row(&mut self, values: &mut Vec<Value>) {
+        self.bytes += values.iter().map(value_bytes).sum::<usize>();
+        let hashes: Option<Vec<u64>> = values.iter().take(2 + self.columns).map(hash64).collect();
+        let Some(hashes) = hashes.filter(|h| h.len() == 2 + self.columns) else {
+            self.bad = Some(format!("{values:?}"));
+            return;
+        };
+        let shown = self.shown.then(|| {
+            let rest = values.split_off(2 + self.columns);
+            let (key, values) = rest.split_at(self.keys.min(rest.len()));
+            Shown {
+                key: key.to_vec(),
+                values: values.to_vec(),
+            }
+        });
+        self.rows.push(LeafRow {
+            key_hash: hashes[0],
+            row_hash: hashes[1],
+            column_hashes: hashes[2..].to_vec(),
+            shown,
+        });
+    }
+}
+
+/// About how many bytes a value took to read.
+fn value_bytes(v: &Value) -> usize {
+    match v {
+        Value::Text(t) | Value::Other(t) | Value::Decimal(t) => t.len(),
+        _ => 8,
+    }
+}
+
 async fn leaf_rows(
     side: &mut DiffSide<'_>,
     sql: &str,
     (keys, columns): (usize, usize),
+    shown: bool,
     control: &RunControl,
 ) -> Result<(Vec<LeafRow>, usize), RowDiffError> {
     let w = side.which;
+    let mut sink = LeafSink {
+        keys,
+        columns,
+        shown,
+        rows: Vec::new(),
+        bytes: 0,
+        bad: None,
+    };
+    stream(side, sql, &mut sink, control).await?;
+    if let Some(value) = sink.bad {
+        return Err(RowDiffError::BadSegment { side: w, value });
+    }
+    Ok((sink.rows, sink.bytes))
+}
+
+/// The samples' rows of one side, by key hash.
+async fn shown_rows(
+    side: &mut DiffSide<'_>,
+    sql: &str,
+    keys: usize,
+    control: &RunControl,
+) -> Result<(HashMap<u64, Shown>, usize), RowDiffError> {
+    let w = side.which;
     let rows = read(side, w, sql, control).await?;
-    let bytes = rows.bytes;
-    let text = |v: &Value| v.to_text().unwrap_or_default();
-    let out = rows
-        .rows
-        .into_iter()
-        .map(|r| LeafRow {
-            key_hash: text(&r[0]),
-            row_hash: text(&r[1]),
-            column_hashes: r[2..2 + columns].iter().map(text).collect(),
-            key: r[2 + columns..2 + columns + keys].to_vec(),
-            values: r[2 + columns + keys..].to_vec(),
-        })
-        .collect();
-    Ok((out, bytes))
+    let mut out = HashMap::new();
+    for mut r in rows.rows {
+        let Some(key) = r.first().and_then(hash64) else {
+            continue;
+        };
+        let rest = r.split_off(1);
+        let (k, v) = rest.split_at(keys.min(rest.len()));
+        out.entry(key).or_insert(Shown {
+            key: k.to_vec(),
+            values: v.to_vec(),
+        });
+    }
+    Ok((out, rows.bytes))
+}
+
+/// Run a query whose rows go to `sink` as they are read, with `-vv` logging.
+async fn stream(
+    side: &mut DiffSide<'_>,
+    sql: &str,
+    sink: &mut dyn RowSink,
+    control: &RunControl,
+) -> Result<(), RowDiffError> {
+    let query_error = |error| RowDiffError::Query {
+        side: side.which,
+        error,
+    };
+    control.check().map_err(query_error)?;
+    let started = Instant::now();
+    side.session
+        .each_row(sql, sink)
+        .await
+        .map_err(query_error)?;
+    debug!(
+        "{}: rows_diff ({:.1} ms)\n{sql}",
+        side.label,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
 }
 
 async fn counted_rows(

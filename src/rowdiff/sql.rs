@@ -88,9 +88,14 @@ impl SideSql<'_> {
 
     /// FROM and WHERE: the side's filter and, past the first level, the segments to look
     /// into.
-    fn table_and_rows(&self, e: &RowExprs, within: Option<(usize, &[String])>) -> String {
+    fn table_and_rows(
+        &self,
+        e: &RowExprs,
+        within: Option<(usize, &[String])>,
+        also: Option<String>,
+    ) -> String {
         let d = self.dialect;
-        let mut conditions = Vec::new();
+        let mut conditions: Vec<String> = also.into_iter().collect();
         if let Some(f) = self.filter {
             conditions.push(format!("({})", print_expr(d, f)));
         }
@@ -121,26 +126,44 @@ impl SideSql<'_> {
             "SELECT {} AS segment, COUNT(*) AS row_count, SUM({}) AS checksum {} GROUP BY 1",
             self.bucket(e, digits),
             canonical::hash_int(self.dialect, &e.row_text),
-            self.table_and_rows(e, within)
+            self.table_and_rows(e, within, None)
         )
     }
 
-    /// The rows of the segments that differ: key hash, row hash, each compared column's
-    /// hash, and the key and values as the samples show them.
-    pub fn rows(&self, e: &RowExprs, within: (usize, &[String])) -> String {
+    /// The rows of the segments that differ: the first 16 hex digits of their key hash,
+    /// row hash and each compared column's hash, and with `shown`, the key and values as
+    /// the samples show them.
+    pub fn rows(&self, e: &RowExprs, within: (usize, &[String]), shown: bool) -> String {
         let d = self.dialect;
-        let mut items = vec![
-            format!("{} AS key_hash", d.md5(&e.bucket_text)),
-            format!("{} AS row_hash", d.md5(&e.row_text)),
-        ];
-        items.extend(e.column_hashes.iter().cloned());
-        items.extend(e.key_shown.iter().cloned());
-        items.extend(e.values_shown.iter().cloned());
+        let hash16 = |text: &str| format!("substr({}, 1, 16)", d.md5(text));
+        let mut items = vec![hash16(&e.bucket_text), hash16(&e.row_text)];
+        items.extend(
+            e.column_hashes
+                .iter()
+                .map(|h| format!("substr({h}, 1, 16)")),
+        );
+        if shown {
+            items.extend(e.key_shown.iter().cloned());
+            items.extend(e.values_shown.iter().cloned());
+        }
         format!(
             "SELECT {} {}",
             items.join(", "),
-            self.table_and_rows(e, Some(within))
+            self.table_and_rows(e, Some(within), None)
         )
+    }
+
+    /// The key and values of the rows whose key hashes begin with `keys` (16 hex digits
+    /// each), as the samples show them.
+    pub fn shown(&self, e: &RowExprs, keys: &[String]) -> String {
+        let d = self.dialect;
+        let key = format!("substr({}, 1, 16)", d.md5(&e.bucket_text));
+        let list: Vec<String> = keys.iter().map(|k| format!("'{k}'")).collect();
+        let mut items = vec![key.clone()];
+        items.extend(e.key_shown.iter().cloned());
+        items.extend(e.values_shown.iter().cloned());
+        let from = self.table_and_rows(e, None, Some(format!("{key} IN ({})", list.join(", "))));
+        format!("SELECT {} {from}", items.join(", "))
     }
 
     /// Without keys: each distinct row of the segments that differ, with how many times
@@ -155,7 +178,7 @@ impl SideSql<'_> {
         format!(
             "SELECT {} {} GROUP BY 1",
             items.join(", "),
-            self.table_and_rows(e, Some(within))
+            self.table_and_rows(e, Some(within), None)
         )
     }
 }
