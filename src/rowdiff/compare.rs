@@ -69,7 +69,7 @@ pub struct Names<'a> {
 pub fn keyed(
     source: Vec<LeafRow>,
     target: Vec<LeafRow>,
-    columns: usize,
+    columns: &[String],
     max_samples: usize,
     out: &mut RowDiffOutcome,
 ) -> Vec<Sample> {
@@ -80,7 +80,7 @@ pub fn keyed(
     for r in target {
         by_key.entry(r.key_hash).or_default().1.push(r);
     }
-    let mut per_column = vec![0u64; columns];
+    let mut per_column = vec![0u64; columns.len()];
     let mut samples = Vec::new();
     let mut keys: Vec<u64> = by_key.keys().copied().collect();
     keys.sort_unstable();
@@ -107,7 +107,7 @@ pub fn keyed(
         let paired = s.len().min(t.len());
         for (a, b) in s.iter().zip(&t) {
             out.differing += 1;
-            let differ: Vec<usize> = (0..columns)
+            let differ: Vec<usize> = (0..columns.len())
                 .filter(|i| a.column_hashes.get(*i) != b.column_hashes.get(*i))
                 .collect();
             differ.iter().for_each(|i| per_column[*i] += 1);
@@ -146,11 +146,7 @@ pub fn keyed(
             }
         }
     }
-    out.columns = per_column
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| (i.to_string(), n))
-        .collect();
+    out.columns = columns.iter().cloned().zip(per_column).collect();
     samples
 }
 
@@ -316,12 +312,12 @@ mod tests {
             row(1, 11, &[1, 10]),
         ];
         let mut out = RowDiffOutcome::default();
-        let samples = keyed(source, target, 2, 10, &mut out);
+        let samples = keyed(source, target, names.columns, 10, &mut out);
         assert_eq!(
             (out.only_in_source, out.only_in_target, out.differing),
             (1, 2, 1)
         );
-        assert_eq!(out.columns, [("0".into(), 0), ("1".into(), 1)]);
+        assert_eq!(out.columns, [("amount".into(), 0), ("note".into(), 1)]);
         assert_eq!(out.duplicate_keys, (0, 2));
         let differs = samples.iter().find(|s| s.difference == "differs").unwrap();
         let json = sample_json(differs, &names);
@@ -332,7 +328,7 @@ mod tests {
         let samples = keyed(
             vec![row(5, 1, &[1, 1])],
             vec![row(5, 2, &[1, 2])],
-            2,
+            names.columns,
             0,
             &mut RowDiffOutcome::default(),
         );

@@ -485,13 +485,7 @@ async fn keyed_leaf(
     .await;
     let ((s, sb), (t, tb)) = (s?, t?);
     out.bytes_fetched += (sb + tb) as u64;
-    let mut samples = compare::keyed(s, t, width.1, max_samples, out);
-    out.columns = names
-        .columns
-        .iter()
-        .cloned()
-        .zip(out.columns.iter().map(|(_, n)| *n))
-        .collect();
+    let mut samples = compare::keyed(s, t, names.columns, max_samples, out);
     if !shown && !samples.is_empty() {
         let keys: Vec<String> = samples
             .iter()
