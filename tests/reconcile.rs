@@ -700,3 +700,234 @@ fn rows_diff_samples_go_to_the_diagnostics_store_and_nowhere_else() {
         2
     );
 }
+
+/// The example of Soda's contract language reference for reconciliation, as an outsider
+/// would adapt it from the page alone: a dataset-level filter on the target, a source
+/// filter in the same SQL, the checks in the page's order with its keys. PostgreSQL is
+/// the "on premises" source, DuckDB the "cloud" target.
+#[test]
+fn the_reference_example_of_sodas_documentation_runs_as_written() {
+    let pg = Sandbox::new(Engine::Postgres);
+    let duck = Sandbox::new(Engine::DuckDb);
+    // 110 employees created today, 10 created three days ago (outside both filters)
+    let now = chrono::Utc::now();
+    let today = now.format("%Y-%m-%d %H:%M:%S");
+    let old = (now - chrono::Duration::days(3)).format("%Y-%m-%d %H:%M:%S");
+    let create = |s: &Sandbox, missing: i64, renamed: i64| {
+        let t = s.qualified("dim_employee");
+        let series = match s.engine {
+            Engine::Postgres => "generate_series(1, 120) AS g(k)",
+            _ => "range(1, 121) AS g(k)",
+        };
+        s.run(&[
+            format!("CREATE TABLE {t} (employee_key INTEGER, parent_employee_key INTEGER, first_name VARCHAR(40), hire_date DATE, created_at TIMESTAMP)"),
+            format!(
+                "INSERT INTO {t} SELECT k, CAST(FLOOR(k / 10.0) AS INTEGER), CASE WHEN k = {renamed} THEN 'Renamed' ELSE 'Name ' || k END, \
+                 DATE '2020-01-01' + CAST(k AS INTEGER), \
+                 CASE WHEN k > 110 THEN TIMESTAMP '{old}' ELSE TIMESTAMP '{today}' END \
+                 FROM {series} WHERE k <> {missing}"
+            ),
+        ]);
+    };
+    create(&pg, 0, 0);
+    // the target lost employee 7 and renamed employee 5
+    create(&duck, 7, 5);
+    let p = pair(&pg, &duck);
+    let contract = format!(
+        "dataset: {target}
+filter: created_at >= CURRENT_DATE - INTERVAL '1 day'
+
+reconciliation:
+  source:
+    dataset: {source}
+    filter: created_at >= CURRENT_DATE - INTERVAL '1 day'
+  checks:
+    - row_count_diff:
+        threshold:
+          must_be_less_than: 1
+    - aggregate_diff:
+        function: avg
+        column: employee_key
+        filter: employee_key < 100
+    - duplicate_diff:
+        columns: [employee_key]
+        threshold:
+          must_be_less_than: 1
+          metric: percent
+    - freshness_diff:
+        column: hire_date
+        threshold:
+          must_be: 0
+          unit: hour
+    - metric_diff:
+        source_expression: SUM(employee_key + parent_employee_key)
+        target_expression: SUM(employee_key + parent_employee_key)
+        threshold:
+          must_be: 0
+    - rows_diff:
+        source_key_columns: [employee_key]
+        target_key_columns: [employee_key]
+        source_columns: [first_name, hire_date]
+        target_columns: [first_name, hire_date]
+    - schema_diff:
+",
+        target = dataset("tgt", &duck, "dim_employee"),
+        source = dataset("src", &pg, "dim_employee"),
+    );
+    let (code, results) = p.verify_json(&contract, &[]);
+    assert_eq!(code, 1, "{results:#}");
+    // employee 7 (parent 0) is the only one missing; 5 differs in its name only
+    let avg_source = (1..100).sum::<i64>() as f64 / 99.0;
+    let avg_target = ((1..100).sum::<i64>() - 7) as f64 / 98.0;
+    let expect: &[(&str, &str, f64)] = &[
+        ("reconciliation/row_count_diff", "fail", 1.0),
+        (
+            "reconciliation/aggregate_diff",
+            "fail",
+            avg_target - avg_source,
+        ),
+        ("reconciliation/duplicate_diff", "pass", 0.0),
+        ("reconciliation/freshness_diff", "pass", 0.0),
+        ("reconciliation/metric_diff", "fail", 7.0),
+        ("reconciliation/rows_diff", "fail", 2.0),
+        ("reconciliation/schema_diff", "pass", 0.0),
+    ];
+    for (id, outcome, v) in expect {
+        let c = common::check(&results, id);
+        assert_eq!(common::outcome(&results, id), *outcome, "{id}: {c:#}");
+        let got = value(&results, id);
+        assert!((got - v).abs() < 1e-9, "{id}: {got} != {v}: {c:#}");
+    }
+    let rows = common::check(&results, "reconciliation/rows_diff");
+    assert_eq!(
+        rows["diagnostics"]["only_in_source"].as_f64(),
+        Some(1.0),
+        "{rows:#}"
+    );
+    assert_eq!(
+        rows["diagnostics"]["differing"].as_f64(),
+        Some(1.0),
+        "{rows:#}"
+    );
+    assert_eq!(
+        rows["diagnostics"]["only_in_target"].as_f64(),
+        Some(0.0),
+        "{rows:#}"
+    );
+}
+
+/// The source's server ends its sessions while rows_diff runs (every backend that runs a
+/// query of the source's schema is terminated until assay exits): the run ends, the
+/// rows_diff is not evaluated and says which side failed, the target's own checks stand.
+#[test]
+fn a_source_server_that_drops_its_sessions_mid_diff_leaves_rows_diff_not_evaluated() {
+    let pg = Sandbox::new(Engine::Postgres);
+    let duck = Sandbox::new(Engine::DuckDb);
+    let src = pg.qualified("big");
+    pg.run(&[format!(
+        "CREATE TABLE {src} AS SELECT k AS id, md5(k::text) AS v FROM generate_series(1, 300000) AS g(k)"
+    )]);
+    let tgt = duck.qualified("big");
+    duck.run(&[format!(
+        "CREATE TABLE {tgt} AS SELECT k AS id, CASE WHEN k = 5 THEN 'x' ELSE md5(CAST(k AS VARCHAR)) END AS v FROM range(1, 300001) AS g(k)"
+    )]);
+    let p = pair(&pg, &duck);
+    p.write(
+        "contract.yml",
+        &format!(
+            "dataset: {}\nchecks:\n  - row_count:\nreconciliation:\n  source: {{dataset: {}}}\n  checks:\n    - rows_diff: {{source_key_columns: [id], target_key_columns: [id]}}\n",
+            dataset("tgt", &duck, "big"),
+            dataset("src", &pg, "big"),
+        ),
+    );
+    let child = p.spawn_assay(&["verify", "contract.yml", "-o", "json"]);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = {
+        let done = done.clone();
+        let schema = pg.schema.clone();
+        std::thread::spawn(move || {
+            let mut killed = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                killed += common::engines::admin_number(
+                    Engine::Postgres,
+                    &format!(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                         WHERE pid <> pg_backend_pid() AND query LIKE '%{schema}%' AND query ILIKE '%md5(%'"
+                    ),
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            killed
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let killed = killer.join().unwrap();
+    assert!(killed >= 1, "no source query was caught running");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let results: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        common::outcome(&results, "checks/row_count"),
+        "pass",
+        "{results:#}"
+    );
+    let c = common::check(&results, "reconciliation/rows_diff");
+    assert_eq!(c["outcome"], "not_evaluated", "{c:#}");
+    let error = c["error"].as_str().unwrap();
+    assert!(error.contains("source"), "{error}");
+    assert!(error.contains("terminat"), "{error}");
+}
+
+/// Many differences (the rows of the segments that differ are too many to read with
+/// their values): the samples' values come with the rows of the first segments that
+/// differ, in the same query, so no pass is spent on them; every sample shows both
+/// sides' values.
+#[test]
+fn dense_differences_show_their_samples_without_a_pass_of_their_own() {
+    let pg = Sandbox::new(Engine::Postgres);
+    let duck = Sandbox::new(Engine::DuckDb);
+    pg.run(&[format!(
+        "CREATE TABLE {} AS SELECT k AS id, 'v' || k AS v FROM generate_series(1, 50000) AS g(k)",
+        pg.qualified("wide")
+    )]);
+    // every 8th row differs: 6,250 differences spread over nearly every segment
+    duck.run(&[format!(
+        "CREATE TABLE {} AS SELECT k AS id, CASE WHEN k % 8 = 0 THEN 'w' ELSE 'v' END || k AS v FROM range(1, 50001) AS g(k)",
+        duck.qualified("wide")
+    )]);
+    let p = pair(&pg, &duck);
+    let contract = format!(
+        "dataset: {}\nreconciliation:\n  source: {{dataset: {}}}\n  checks:\n    - rows_diff: {{source_key_columns: [id], target_key_columns: [id]}}\n",
+        dataset("tgt", &duck, "wide"),
+        dataset("src", &pg, "wide"),
+    );
+    let (code, results) = p.verify_json(&contract, &[]);
+    assert_eq!(code, 1, "{results:#}");
+    let c = common::check(&results, "reconciliation/rows_diff");
+    assert_eq!(value(&results, "reconciliation/rows_diff"), 6250.0, "{c:#}");
+    assert_eq!(
+        c["diagnostics"]["differing"].as_f64(),
+        Some(6250.0),
+        "{c:#}"
+    );
+    // one level of segments, then the rows: two queries a side, none for the samples
+    assert_eq!(
+        c["diagnostics"]["queries_per_side"].as_f64(),
+        Some(2.0),
+        "{c:#}"
+    );
+    let rows = p.assay(&["rows", "reconciliation/rows_diff", "-o", "json"]);
+    assert_eq!(rows.code, 0, "{}", rows.stderr);
+    let stored = rows.json();
+    let stored = stored.as_array().unwrap();
+    assert_eq!(stored.len(), 100, "max_rows_per_check samples");
+    for s in stored {
+        let row = &s["row"];
+        assert_eq!(row["difference"], "differs", "{row:#}");
+        let id: i64 = row["key"]["id"].as_str().unwrap().parse().unwrap();
+        assert_eq!(id % 8, 0, "{row:#}");
+        assert_eq!(row["columns"]["v"]["source"], format!("v{id}"), "{row:#}");
+        assert_eq!(row["columns"]["v"]["target"], format!("w{id}"), "{row:#}");
+    }
+}

@@ -155,6 +155,13 @@ pub fn valid_memory_limit(text: &str) -> bool {
     super::parse_size(text).is_some_and(|b| b >= 1_000_000)
 }
 
+/// `CURRENT_DATE` (and `today()`), which DuckDB keeps in its ICU extension, left out of
+/// the bundled build: the UTC date, like the server sessions' (filters such as
+/// `created_at >= CURRENT_DATE - INTERVAL '1 day'`, in Soda's own examples, run on every
+/// engine). Temporary, so each session defines it in memory, read-only files included.
+const CURRENT_DATE_MACRO: &str = "CREATE OR REPLACE TEMP MACRO current_date() AS CAST(CAST(get_current_timestamp() AS TIMESTAMP) AS DATE); \
+     CREATE OR REPLACE TEMP MACRO today() AS CAST(CAST(get_current_timestamp() AS TIMESTAMP) AS DATE)";
+
 /// Lock the database down once its views exist: no file outside `allowed` (no ATTACH,
 /// COPY, file function or extension download), no more memory than `memory_limit`, and
 /// no setting can be changed back.
@@ -322,6 +329,8 @@ impl Executor for DuckDbExecutor {
         // No `SET TimeZone`: the bundled DuckDB has no ICU, so zoned timestamps already
         // compare in UTC like the server sessions, and the setting would make DuckDB try
         // to download the ICU extension.
+        conn.execute_batch(CURRENT_DATE_MACRO)
+            .map_err(|e| connect_error(&self.data_source, e))?;
         let handle: Arc<dyn Interrupt> = Arc::new(DuckInterrupt(conn.interrupt_handle()));
         control.register(&handle);
         Ok(Box::new(DuckDbSession {

@@ -28,7 +28,7 @@ use crate::sql::canonical::rule_for;
 use crate::sql::dialect::Dialect;
 use crate::sql::value_class::value_class;
 use compare::{CountedRow, LeafRow, Names, Segments, Shown};
-use sql::{Rendered, RowExprs, SideSql};
+use sql::{Rendered, RowExprs, ShownIn, SideSql};
 
 /// Hex digits of the first level: 4,096 segments.
 const FIRST_DIGITS: usize = 3;
@@ -465,45 +465,72 @@ async fn segments(
     Ok((out, rows.bytes))
 }
 
-/// The keyed rows of the segments that differ, from both sides at once, compared; then
-/// the samples' rows by key where they were not read with them.
+/// The keyed rows of the segments that differ, from both sides at once, compared; the
+/// values samples show are read with the rows of the first segments that differ, and
+/// by key afterwards for any sample left without them.
 #[allow(clippy::too_many_arguments)]
 async fn keyed_leaf(
     (source, ss, se): (&mut DiffSide<'_>, &SideSql<'_>, &RowExprs),
     (target, ts, te): (&mut DiffSide<'_>, &SideSql<'_>, &RowExprs),
     within: (usize, &[String]),
-    shown: bool,
+    every_shown: bool,
     (names, max_samples): (&Names<'_>, usize),
     control: &RunControl,
     out: &mut RowDiffOutcome,
 ) -> Result<(), RowDiffError> {
     let width = (names.keys.len(), se.values());
+    // the samples are the first differences in key-hash order: each segment that differs
+    // holds one at least, so the first `max_samples` segments hold every sample
+    let shown = if max_samples == 0 {
+        ShownIn::None
+    } else if every_shown {
+        ShownIn::Every
+    } else {
+        ShownIn::Segments(&within.1[..max_samples.min(within.1.len())])
+    };
+    let reads_shown = !matches!(shown, ShownIn::None);
     let (s, t) = futures_util::future::join(
-        leaf_rows(source, &ss.rows(se, within, shown), width, shown, control),
-        leaf_rows(target, &ts.rows(te, within, shown), width, shown, control),
+        leaf_rows(
+            source,
+            &ss.rows(se, within, shown),
+            width,
+            reads_shown,
+            control,
+        ),
+        leaf_rows(
+            target,
+            &ts.rows(te, within, shown),
+            width,
+            reads_shown,
+            control,
+        ),
     )
     .await;
     let ((s, sb), (t, tb)) = (s?, t?);
     out.bytes_fetched += (sb + tb) as u64;
     let mut samples = compare::keyed(s, t, names.columns, max_samples, out);
-    if !shown && !samples.is_empty() {
-        let keys: Vec<String> = samples
-            .iter()
-            .map(|s| format!("{:016x}", s.key_hash))
-            .collect();
+    let unshown: Vec<String> = samples
+        .iter()
+        .filter(|s| {
+            (s.difference != "only_in_target" && s.source.is_none())
+                || (s.difference != "only_in_source" && s.target.is_none())
+        })
+        .map(|s| format!("{:016x}", s.key_hash))
+        .collect();
+    if !unshown.is_empty() {
         let (s, t) = futures_util::future::join(
-            shown_rows(source, &ss.shown(se, &keys), width.0, control),
-            shown_rows(target, &ts.shown(te, &keys), width.0, control),
+            shown_rows(source, &ss.shown(se, &unshown), width.0, control),
+            shown_rows(target, &ts.shown(te, &unshown), width.0, control),
         )
         .await;
         let ((mut s, sb), (mut t, tb)) = (s?, t?);
         out.queries += 1;
         out.bytes_fetched += (sb + tb) as u64;
         for sample in &mut samples {
-            if sample.difference != "only_in_target" {
+            if sample.difference != "only_in_target" && sample.source.is_none() {
                 sample.source = s.remove(&sample.key_hash);
             }
-            if sample.difference != "only_in_source" {
+            if sample.difference != "only_in_source" && sample.target.is_none() {
                 sample.target = t.remove(&sample.key_hash);
             }
         }
@@ -547,8 +574,11 @@ impl RowSink for LeafSink {
             self.bad = Some(format!("{values:?}"));
             return;
         };
-        let shown = self.shown.then(|| {
-            let rest = values.split_off(2 + self.columns);
+        // after the hashes, a flag: are this row's values shown (read)?
+        let shown = (self.shown
+            && matches!(values.get(2 + self.columns).and_then(|f| f.as_f64()), Some(f) if f == 1.0))
+        .then(|| {
+            let rest = values.split_off(3 + self.columns);
             let (key, values) = rest.split_at(self.keys.min(rest.len()));
             Shown {
                 key: key.to_vec(),

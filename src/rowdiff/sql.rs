@@ -17,6 +17,16 @@ pub struct SideSql<'a> {
     pub filter: Option<&'a Expr>,
 }
 
+/// Which rows of the segments that differ a leaf query reads with the values samples
+/// show: every one, none, or those of the given segments (the first that differ, which
+/// hold the first differences in key-hash order, the ones kept as samples).
+#[derive(Clone, Copy)]
+pub enum ShownIn<'a> {
+    Every,
+    None,
+    Segments(&'a [String]),
+}
+
 /// A column of this side with the rule its pair is rendered by.
 pub struct Rendered<'a> {
     pub column: &'a ColumnInfo,
@@ -131,9 +141,10 @@ impl SideSql<'_> {
     }
 
     /// The rows of the segments that differ: the first 16 hex digits of their key hash,
-    /// row hash and each compared column's hash, and with `shown`, the key and values as
-    /// the samples show them.
-    pub fn rows(&self, e: &RowExprs, within: (usize, &[String]), shown: bool) -> String {
+    /// row hash and each compared column's hash; unless `shown` is `ShownIn::None`, a
+    /// flag (1 where the row's values are shown) and the key and values as the samples
+    /// show them.
+    pub fn rows(&self, e: &RowExprs, within: (usize, &[String]), shown: ShownIn<'_>) -> String {
         let d = self.dialect;
         let hash16 = |text: &str| format!("substr({}, 1, 16)", d.md5(text));
         let mut items = vec![hash16(&e.bucket_text), hash16(&e.row_text)];
@@ -142,9 +153,19 @@ impl SideSql<'_> {
                 .iter()
                 .map(|h| format!("substr({h}, 1, 16)")),
         );
-        if shown {
-            items.extend(e.key_shown.iter().cloned());
-            items.extend(e.values_shown.iter().cloned());
+        let shown_items = e.key_shown.iter().chain(&e.values_shown);
+        match shown {
+            ShownIn::None => {}
+            ShownIn::Every => {
+                items.push("1".into());
+                items.extend(shown_items.cloned());
+            }
+            ShownIn::Segments(prefixes) => {
+                let list: Vec<String> = prefixes.iter().map(|p| format!("'{p}'")).collect();
+                let condition = format!("{} IN ({})", self.bucket(e, within.0), list.join(", "));
+                items.push(format!("CASE WHEN {condition} THEN 1 ELSE 0 END"));
+                items.extend(shown_items.map(|v| format!("CASE WHEN {condition} THEN {v} END")));
+            }
         }
         format!(
             "SELECT {} {}",

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use crate::config::{ProfileConfig, ProfileMetric};
 use crate::exec::{ColumnInfo, Value};
 use crate::sql::ast::{AggFn, Expr, Select, SelectItem, TableRef};
-use crate::sql::dialect::{base_type, Dialect};
+use crate::sql::dialect::Dialect;
+use crate::sql::value_class::{value_class, ValueClass};
 use crate::timestamp::parse_timestamp;
 
 /// What kind of values a column holds, for what its profile measures.
@@ -18,51 +19,16 @@ pub enum TypeClass {
     Other,
 }
 
-const NUMBER_TYPES: &[&str] = &[
-    "tinyint",
-    "smallint",
-    "mediumint",
-    "int",
-    "integer",
-    "bigint",
-    "hugeint",
-    "utinyint",
-    "usmallint",
-    "uinteger",
-    "ubigint",
-    "uhugeint",
-    "int1",
-    "int2",
-    "int4",
-    "int8",
-    "decimal",
-    "numeric",
-    "real",
-    "float",
-    "float4",
-    "float8",
-    "double",
-    "double precision",
-];
-
-/// A column's class by its catalog type, on any engine.
+/// A column's class by its catalog type, on any engine: the shared value classes that
+/// reconciliation compares by, folded into what a profile measures of them.
 pub fn type_class(d: &dyn Dialect, data_type: &str) -> TypeClass {
-    let base = base_type(data_type);
-    let base = base.trim_end_matches(" unsigned");
-    if NUMBER_TYPES.contains(&base) {
-        TypeClass::Number
-    } else if base == "date"
-        || base == "datetime"
-        || base.starts_with("timestamp")
-        || base.starts_with("time ")
-        || base == "time"
-        || base == "timestamptz"
-    {
-        TypeClass::Temporal
-    } else if d.is_text_type(data_type) {
-        TypeClass::Text
-    } else {
-        TypeClass::Other
+    match value_class(d, data_type) {
+        ValueClass::Integer | ValueClass::Decimal | ValueClass::Float => TypeClass::Number,
+        ValueClass::Date | ValueClass::Timestamp | ValueClass::TimestampTz | ValueClass::Time => {
+            TypeClass::Temporal
+        }
+        ValueClass::Text => TypeClass::Text,
+        ValueClass::Boolean | ValueClass::Binary | ValueClass::Other => TypeClass::Other,
     }
 }
 
@@ -267,6 +233,14 @@ mod tests {
         assert_eq!(type_class(d, "datetime(6)"), TypeClass::Temporal);
         assert_eq!(type_class(d, "date"), TypeClass::Temporal);
         assert_eq!(type_class(d, "boolean"), TypeClass::Other);
+        assert_eq!(type_class(d, "bytea"), TypeClass::Other);
+        // Spark's own names of its integer types are numbers too
+        let spark = &crate::sql::spark::SparkDialect;
+        for t in ["long", "short", "byte", "bigint", "decimal(38,6)"] {
+            assert_eq!(type_class(spark, t), TypeClass::Number, "{t}");
+        }
+        assert_eq!(type_class(spark, "timestamp_ntz"), TypeClass::Temporal);
+        assert_eq!(type_class(spark, "string"), TypeClass::Text);
     }
 
     #[test]
