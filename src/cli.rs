@@ -71,6 +71,90 @@ pub enum Command {
     /// Work on contract files: convert between ODCS v3 and Soda v4
     #[command(after_help = CONTRACT_EXAMPLES)]
     Contract(ContractArgs),
+    /// Receive pushed results into a history store, for every runner of a team
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+}
+
+const SERVE_EXAMPLES: &str = "Examples:
+  assay serve token create ci --scope push          prints the token once; keep it
+  assay serve                                       http://127.0.0.1:8484, history of assay.yml
+  assay serve --listen 0.0.0.0:8484 --tls-certificate cert.pem --tls-key key.pem
+  assay serve token list
+  assay serve token revoke ci
+
+Runners push to it with `cloud: {endpoint: URL, token: ${env.X}}` in their assay.yml
+(`assay verify --push`, `assay push`); `assay history` and `assay report` on the server's
+history store show what every runner pushed. Tokens live hashed in
+.assay/server/tokens.json. The API is docs/ingestion-api.md.";
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+
+    /// The address to listen on
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8484")]
+    pub listen: String,
+
+    /// TLS: the certificate chain (PEM); with --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_certificate: Option<PathBuf>,
+
+    /// TLS: the private key (PEM); with --tls-certificate
+    #[arg(long, value_name = "FILE", requires = "tls_certificate")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The largest document accepted (after gzip is unpacked), like 16MiB
+    #[arg(long, value_name = "SIZE", default_value = "16MiB")]
+    pub max_body: String,
+
+    /// Requests per minute one token may make (then 429 with Retry-After)
+    #[arg(long, value_name = "N", default_value_t = 6000)]
+    pub rate_limit: u32,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// The server's tokens: create, list, revoke
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token for a client; it is printed once and kept only hashed
+    Create(TokenCreateArgs),
+    /// Every token: id, name, scopes, state (never the token)
+    List,
+    /// Revoke a token by its id, or every active token of a name
+    Revoke {
+        /// The token's id or name
+        #[arg(value_name = "ID|NAME")]
+        which: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Who the token is for (a runner, a CI, an agent)
+    pub name: String,
+
+    /// What it may do: push, agent, read, admin (repeat or comma-separate)
+    #[arg(long, value_name = "SCOPE", required = true, value_delimiter = ',')]
+    pub scope: Vec<String>,
+
+    /// It stops working after this long, like 90d
+    #[arg(long, value_name = "DURATION")]
+    pub expires: Option<String>,
 }
 
 const CONTRACT_EXAMPLES: &str = "Examples:

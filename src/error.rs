@@ -35,6 +35,10 @@ pub enum RunError {
     /// lives above this layer)
     #[error("{0}")]
     Channel(std::sync::Arc<dyn std::error::Error + Send + Sync>),
+    /// the server (`assay serve`) or its tokens failed (their own error types, which
+    /// live above this layer)
+    #[error("{0}")]
+    Serve(std::sync::Arc<dyn std::error::Error + Send + Sync>),
     /// a file that is not what it should be (an outbox entry that is not JSON, say)
     #[error("'{}' {message}", path.display())]
     Content { path: PathBuf, message: String },
@@ -98,6 +102,10 @@ impl StoreError {
 impl RunError {
     pub fn channel(e: impl std::error::Error + Send + Sync + 'static) -> RunError {
         RunError::Channel(std::sync::Arc::new(e))
+    }
+
+    pub fn serve(e: impl std::error::Error + Send + Sync + 'static) -> RunError {
+        RunError::Serve(std::sync::Arc::new(e))
     }
 
     pub fn io(action: &'static str, path: &Path, e: impl std::fmt::Display) -> RunError {

@@ -32,6 +32,7 @@ pub mod results;
 pub mod rowdiff;
 pub mod scan;
 pub mod secrets;
+pub mod serve;
 pub mod source;
 pub mod sql;
 pub mod store;

@@ -70,6 +70,13 @@ fn main() -> ExitCode {
                 Err(e) => report_error(e),
             }
         }
+        Command::Serve(args) => {
+            init_logging(args.common.verbose, args.common.quiet);
+            match app::serve::run(args) {
+                Ok(code) => code,
+                Err(e) => report_error(e),
+            }
+        }
         Command::Contract(args) => {
             init_logging(args.common.verbose, args.common.quiet);
             match app::contract::run(args) {

@@ -88,6 +88,15 @@ impl StoreLocation {
         self.dialect
     }
 
+    /// An embedded DuckDB file (the default or a configured duckdb data source): one
+    /// connection at a time may open it.
+    pub fn is_embedded(&self) -> bool {
+        self.settings
+            .as_any()
+            .downcast_ref::<DuckDbSettings>()
+            .is_some()
+    }
+
     /// The store as a data source, to read it back through the engine's read-only
     /// sessions; None for an embedded file not made yet (nothing to read).
     pub fn reader(&self) -> Option<DataSourceConfig> {

@@ -966,7 +966,7 @@ fn sources_read_queries_on_every_engine_and_refuse_queries_that_write() {
 }
 
 /// A private CA and a certificate it signed for 127.0.0.1, made with the openssl tool.
-fn certificates(dir: &std::path::Path) {
+pub(crate) fn certificates(dir: &std::path::Path) {
     let sh = |args: &[&str]| {
         let out = Command::new("openssl")
             .current_dir(dir)

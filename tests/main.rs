@@ -20,6 +20,7 @@ mod push;
 mod reconcile;
 mod report;
 mod scan;
+mod serve;
 mod servers;
 #[cfg(feature = "spark")]
 mod spark;

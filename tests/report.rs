@@ -147,7 +147,7 @@ fn report_arguments_are_checked() {
 }
 
 /// Headless Chromium, driven over the DevTools protocol on a loopback WebSocket.
-mod browser {
+pub(crate) mod browser {
     use std::io::{BufRead, BufReader};
     use std::process::{Child, Command, Stdio};
     use std::time::Duration;

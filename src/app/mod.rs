@@ -14,6 +14,7 @@ pub mod report;
 pub mod rows;
 mod run_config;
 pub mod scan;
+pub mod serve;
 mod stream;
 pub mod verify;
 

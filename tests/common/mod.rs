@@ -153,3 +153,9 @@ pub fn interrupt(child: &std::process::Child) {
     // SAFETY: signalling our own child process
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
 }
+
+/// SIGTERM, as a service manager stops a process.
+pub fn interrupt_term(child: &std::process::Child) {
+    // SAFETY: signalling our own child process
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+}

@@ -21,12 +21,14 @@ use crate::timestamp::parse_timestamp;
 
 mod lock;
 mod page;
+mod pushed;
 mod read;
 mod tables;
 mod write;
 
 pub use lock::ServerLock;
 pub use page::history_page;
+pub use pushed::{PushedError, Recorded};
 pub use read::{EventRow, PointQuery, ReportHistory};
 
 /// The earliest moment a store is asked about: the first day of year 1, a date every
@@ -228,6 +230,11 @@ impl HistoryStore {
 
     pub fn label(&self) -> &str {
         &self.location.label
+    }
+
+    /// Kept in an embedded file, which one connection at a time may open.
+    pub fn is_embedded(&self) -> bool {
+        self.location.is_embedded()
     }
 }
 

@@ -1,0 +1,155 @@
+//! `assay serve`: the self-hosted receiver of results. Runners push their results
+//! documents to it (docs/ingestion-api.md, as `assay push` speaks it); each is checked
+//! against the published schema and written into a history store of the kind `assay
+//! scan` writes, once per scan id, and acknowledged only after its transaction commits.
+//! Every endpoint asks for a token with a scope (`tokens.rs`); what no route names is
+//! 404 to anybody.
+
+mod ingest;
+mod read;
+pub mod schema;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::channel::guard::{Guard, Guarded, Peer};
+use crate::channel::spec::Tls;
+use crate::scan::history::HistoryStore;
+
+pub use tokens::{TokenScope, Tokens};
+
+/// How a server runs.
+pub struct ServeOptions {
+    pub history: HistoryStore,
+    pub tokens: Tokens,
+    pub max_body: usize,
+    pub rate_per_minute: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {listen}: {message}")]
+    Listen { listen: String, message: String },
+    #[error(transparent)]
+    Tls(#[from] crate::channel::error::ChannelError),
+}
+
+/// The shared state of every request.
+pub(crate) struct ServeState {
+    pub history: HistoryStore,
+    pub tokens: Tokens,
+    pub max_body: usize,
+    pub limits: ingest::RateLimits,
+    pub guard: Arc<Guard>,
+    pub validator: schema::Validator,
+    /// the page last built
+    pub page: read::PageCache,
+    pub tls: bool,
+    /// an embedded store is one file that one connection at a time may open: requests
+    /// take turns on it (a server store takes them at once)
+    pub one_at_a_time: Option<tokio::sync::Mutex<()>>,
+}
+
+pub async fn bind(listen: &str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|e| ServeError::Listen {
+            listen: listen.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// Serve until `stop` resolves; requests in flight then finish (their documents are
+/// written or not acknowledged), new connections are refused.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<Tls>,
+    options: ServeOptions,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let guard = Guard::new();
+    let one_at_a_time = options
+        .history
+        .is_embedded()
+        .then(|| tokio::sync::Mutex::new(()));
+    let app = Arc::new(ServeState {
+        history: options.history,
+        tokens: options.tokens,
+        max_body: options.max_body,
+        limits: ingest::RateLimits::new(options.rate_per_minute),
+        guard: guard.clone(),
+        validator: schema::Validator::results(),
+        page: read::PageCache::default(),
+        tls: tls.is_some(),
+        one_at_a_time,
+    });
+    let router = Router::new()
+        .route("/api/v1/results", post(ingest::results))
+        .route("/", get(read::page))
+        .route("/api/v1/datasets", get(read::datasets))
+        .route("/api/v1/series", get(read::series))
+        .route("/api/v1/checks", get(read::checks))
+        .route("/api/v1/incidents", get(read::incidents))
+        .route("/api/v1/schema_changes", get(read::schema_changes))
+        .route("/api/v1/openapi.json", get(read::openapi))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::extract::DefaultBodyLimit::max(options.max_body))
+        .layer(axum::middleware::from_fn(request_read))
+        .with_state(app);
+    let stopped = |e: std::io::Error| ServeError::Listen {
+        listen: "the server's address".into(),
+        message: e.to_string(),
+    };
+    let service = router.into_make_service_with_connect_info::<Peer>();
+    match tls {
+        None => axum::serve(Guarded::new(listener, guard), service)
+            .with_graceful_shutdown(stop)
+            .await
+            .map_err(stopped),
+        Some(tls) => {
+            let listener = crate::channel::tls::TlsListener::new(listener, &tls)?;
+            axum::serve(Guarded::new(listener, guard), service)
+                .with_graceful_shutdown(stop)
+                .await
+                .map_err(stopped)
+        }
+    }
+}
+
+/// Every request read whole gives its connection a new deadline for the next one; each
+/// is logged with its status and time (never its body).
+async fn request_read(
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    peer.request_read();
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(
+        "{} {method} {} -> {} ({:.1} ms)",
+        peer.addr,
+        crate::secrets::for_terminal(&path.chars().take(200).collect::<String>()),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// The address a bound listener really has (a chosen free port), as a URL.
+pub fn url_of(addr: SocketAddr, tls: bool) -> String {
+    format!("{}://{addr}", if tls { "https" } else { "http" })
+}
+
+/// How long a client should wait before it tries again after a 503.
+pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(5);
