@@ -34,6 +34,8 @@ pub const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 /// The channel's shared counts: open connections and recent failed logins.
 #[derive(Default)]
 pub struct Guard {
+    /// connections at once, overall and per address, when not the channel's
+    caps: Option<(usize, usize)>,
     open: Mutex<HashMap<IpAddr, usize>>,
     failed_by_peer: Failures<IpAddr>,
     failed_by_user: Failures<String>,
@@ -76,12 +78,24 @@ impl Guard {
         Arc::new(Guard::default())
     }
 
+    /// Other caps on open connections (a results server takes many runners, some
+    /// behind one address).
+    pub fn with_caps(total: usize, per_peer: usize) -> Arc<Guard> {
+        Arc::new(Guard {
+            caps: Some((total, per_peer)),
+            ..Guard::default()
+        })
+    }
+
     /// Take a connection slot for `ip`, or None when the caps are reached.
     fn open(self: &Arc<Guard>, ip: IpAddr) -> Option<Slot> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let total: usize = open.values().sum();
         let mine = open.get(&ip).copied().unwrap_or(0);
-        if total >= MAX_CONNECTIONS || mine >= MAX_CONNECTIONS_PER_PEER {
+        let (max, per_peer) = self
+            .caps
+            .unwrap_or((MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER));
+        if total >= max || mine >= per_peer {
             return None;
         }
         open.insert(ip, mine + 1);

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use super::error::ChannelError;
-use super::guard::{Guard, Guarded, Peer};
+use super::guard::{Guard, Peer};
 use super::hub::Payload;
 use super::hub::{same_secret, Hub, Next, SESSION_TTL};
 use super::protocol::{Encoding, Frame, Kind};
@@ -83,20 +83,9 @@ pub async fn serve(
         // the sockets' own tasks send `closing` and close; give them a moment
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let app = app.into_make_service_with_connect_info::<Peer>();
-    match tls {
-        None => axum::serve(Guarded::new(listener, guard), app)
-            .with_graceful_shutdown(stop)
-            .await
-            .map_err(stopped),
-        Some(tls) => {
-            let listener = super::tls::TlsListener::new(listener, &tls)?;
-            axum::serve(Guarded::new(listener, guard), app)
-                .with_graceful_shutdown(stop)
-                .await
-                .map_err(stopped)
-        }
-    }
+    super::tls::serve_guarded(listener, tls.as_ref(), guard, app, stop)
+        .await?
+        .map_err(stopped)
 }
 
 /// Every request read whole gives its connection a new deadline for the next one.

@@ -104,3 +104,30 @@ impl axum::serve::Listener for TlsListener {
         Ok(self.local)
     }
 }
+
+/// Serve `router` on `listener` (through TLS when given), each connection under `guard`'s
+/// caps and deadlines, until `stop`; requests in flight then finish. Channels and the
+/// results server both serve so.
+pub async fn serve_guarded(
+    listener: TcpListener,
+    tls: Option<&Tls>,
+    guard: Arc<super::guard::Guard>,
+    router: axum::Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Result<(), std::io::Error>, ChannelError> {
+    use super::guard::{Guarded, Peer};
+    let service = router.into_make_service_with_connect_info::<Peer>();
+    Ok(match tls {
+        None => {
+            axum::serve(Guarded::new(listener, guard), service)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        Some(tls) => {
+            let listener = TlsListener::new(listener, tls)?;
+            axum::serve(Guarded::new(listener, guard), service)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    })
+}

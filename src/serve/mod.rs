@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::channel::guard::{Guard, Guarded, Peer};
+use crate::channel::guard::{Guard, Peer};
 use crate::channel::spec::Tls;
 use crate::scan::history::HistoryStore;
 
@@ -76,7 +76,8 @@ pub async fn serve(
     options: ServeOptions,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let guard = Guard::new();
+    // runners behind one address (a CI's NAT) each keep a connection
+    let guard = Guard::with_caps(MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER);
     let one_at_a_time = options
         .history
         .is_embedded()
@@ -109,20 +110,9 @@ pub async fn serve(
         listen: "the server's address".into(),
         message: e.to_string(),
     };
-    let service = router.into_make_service_with_connect_info::<Peer>();
-    match tls {
-        None => axum::serve(Guarded::new(listener, guard), service)
-            .with_graceful_shutdown(stop)
-            .await
-            .map_err(stopped),
-        Some(tls) => {
-            let listener = crate::channel::tls::TlsListener::new(listener, &tls)?;
-            axum::serve(Guarded::new(listener, guard), service)
-                .with_graceful_shutdown(stop)
-                .await
-                .map_err(stopped)
-        }
-    }
+    crate::channel::tls::serve_guarded(listener, tls.as_ref(), guard, router, stop)
+        .await?
+        .map_err(stopped)
 }
 
 /// Every request read whole gives its connection a new deadline for the next one; each
@@ -150,6 +140,10 @@ async fn request_read(
 pub fn url_of(addr: SocketAddr, tls: bool) -> String {
     format!("{}://{addr}", if tls { "https" } else { "http" })
 }
+
+/// Connections open at once, overall and from one address.
+const MAX_CONNECTIONS: usize = 2048;
+const MAX_CONNECTIONS_PER_PEER: usize = 512;
 
 /// How long a client should wait before it tries again after a 503.
 pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(5);

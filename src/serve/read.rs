@@ -90,6 +90,17 @@ impl Filter {
     }
 }
 
+/// A request of the read API, let in: the time it reads from.
+fn reader(
+    app: &ServeState,
+    peer: &Peer,
+    headers: &HeaderMap,
+    filter: &Filter,
+) -> Result<DateTime<Utc>, Response> {
+    authorize(app, peer, &with_cookie(headers), TokenScope::Read)?;
+    filter.since()
+}
+
 /// The store could not be read: 503, the reason in the log only.
 fn unavailable(e: crate::error::RunError) -> Response {
     tracing::error!(
@@ -216,12 +227,9 @@ pub(super) async fn checks(
     Query(filter): Query<Filter>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(&app, &peer, &with_cookie(&headers), TokenScope::Read) {
-        return refused;
-    }
-    let since = match filter.since() {
+    let since = match reader(&app, &peer, &headers, &filter) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(refused) => return refused,
     };
     match reading(
         &app,
@@ -241,12 +249,9 @@ pub(super) async fn datasets(
     Query(filter): Query<Filter>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(&app, &peer, &with_cookie(&headers), TokenScope::Read) {
-        return refused;
-    }
-    let since = match filter.since() {
+    let since = match reader(&app, &peer, &headers, &filter) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(refused) => return refused,
     };
     let read = async {
         let checks = app.history.checks(None, Some(since)).await?;
@@ -376,12 +381,9 @@ pub(super) async fn incidents(
     Query(filter): Query<Filter>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(&app, &peer, &with_cookie(&headers), TokenScope::Read) {
-        return refused;
-    }
-    let since = match filter.since() {
+    let since = match reader(&app, &peer, &headers, &filter) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(refused) => return refused,
     };
     let read = async {
         let points = app
@@ -442,12 +444,9 @@ pub(super) async fn schema_changes(
     Query(filter): Query<Filter>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(&app, &peer, &with_cookie(&headers), TokenScope::Read) {
-        return refused;
-    }
-    let since = match filter.since() {
+    let since = match reader(&app, &peer, &headers, &filter) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(refused) => return refused,
     };
     let events = match reading(
         &app,

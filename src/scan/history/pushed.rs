@@ -99,6 +99,7 @@ impl HistoryStore {
         client: &str,
         received_at: DateTime<Utc>,
     ) -> Result<Recorded, RunError> {
+        // a scan that `assay scan` wrote into this store has no receipt: look first
         self.upgrade().await?;
         if self.holds_scan(&scan.scan_id).await? {
             return Ok(Recorded::Already);
@@ -126,7 +127,7 @@ impl HistoryStore {
         statements.extend(self.statements(scan));
         match self.location.execute(statements).await {
             Ok(()) => Ok(Recorded::New),
-            // the same scan, delivered at the same moment by another request, won
+            // the same scan was recorded before, or by a request at the same moment
             Err(e) => match self.holds_scan(&scan.scan_id).await {
                 Ok(true) => Ok(Recorded::Already),
                 _ => Err(e),
