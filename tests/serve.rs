@@ -754,3 +754,64 @@ fn waiting(dir: &Path) -> usize {
         })
         .count()
 }
+
+/// A pushed result that fails notifies the server's `notify:` targets once: a
+/// re-delivery of the same scan is not news, and a passing one says nothing.
+#[test]
+fn a_failing_pushed_result_notifies_once() {
+    let hook = crate::push::Server::start(
+        0,
+        Vec::new(),
+        crate::push::Reply::Status(200, &[]),
+        Duration::ZERO,
+    );
+    let server = Project::empty();
+    server.write(
+        "assay.yml",
+        &format!(
+            "notify:\n  webhook: {{url: '{}/hook', on: [fail]}}\n",
+            hook.url()
+        ),
+    );
+    let push = token(server.path(), "ci", "push", &[]);
+    let served = Served::start(server.path(), &["--listen", "127.0.0.1:0"]);
+    let r = runner(&served.url);
+    let run = r.assay_with(
+        &[(CLOUD_SECRET_ENV, &push)],
+        &[
+            "verify",
+            "contract.yml",
+            "--push",
+            "-o",
+            "json=results.json",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let again = r.assay_with(&[(CLOUD_SECRET_ENV, &push)], &["push", "results.json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    // a passing run of another contract: nothing to say
+    r.write(
+        "passing.yml",
+        "dataset: db/main/t\nchecks:\n  - row_count:\n",
+    );
+    let quiet = r.assay_with(
+        &[(CLOUD_SECRET_ENV, &push)],
+        &["verify", "passing.yml", "--push"],
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    let started = Instant::now();
+    while hook.requests().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let requests = hook.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let body = &requests[0].body;
+    assert!(body.contains("db/main/t"), "{body}");
+    for secret in ROW_VALUES.iter().copied().chain([push.as_str()]) {
+        assert!(
+            !body.contains(secret),
+            "'{secret}' in the notification: {body}"
+        );
+    }
+}

@@ -119,52 +119,6 @@ pub(super) fn stop_signal() -> impl std::future::Future<Output = &'static str> {
     }
 }
 
-/// A scan's notifications, each target with what it listens for; one that cannot be
-/// delivered is a warning and waits in the outbox for `assay push`. True when none waits.
-pub(super) async fn notify(
-    results: &Results,
-    config: &NotifyConfig,
-    project_dir: &std::path::Path,
-    quiet: bool,
-) -> bool {
-    let outbox = outbox::Outbox::in_project(project_dir);
-    let mut all = true;
-    for target in &config.targets {
-        let items = push::notify::notices(results, &target.on);
-        if items.is_empty() {
-            continue;
-        }
-        let payload = push::notify::payload(target, results, &items);
-        match push::notify::send(config, target, &payload).await {
-            Ok(how) if !quiet => eprintln!("notified {how}"),
-            Ok(_) => {}
-            Err(f) => {
-                all = false;
-                let waiting = outbox::Notification {
-                    target: target.name.to_string(),
-                    scan_id: results.scan_id.clone(),
-                    payload,
-                    last_error: crate::secrets::mask(&f.message),
-                };
-                match outbox.put_notification(&waiting) {
-                    Ok(path) => tracing::warn!(
-                        "the {} notification was not delivered ({}); it waits in {} for `assay push`",
-                        target.name,
-                        waiting.last_error,
-                        path.display()
-                    ),
-                    Err(e) => tracing::warn!(
-                        "the {} notification was not delivered ({}) and could not be kept: {e}",
-                        target.name,
-                        waiting.last_error
-                    ),
-                }
-            }
-        }
-    }
-    all
-}
-
 /// Waiting notifications delivered to their targets as the config names them now.
 async fn drain_notifications(
     outbox: &outbox::Outbox,

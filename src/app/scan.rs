@@ -202,7 +202,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit, AppError> {
         .map(|plan| runtime.block_on(super::push::push_results(&results, plan, args.common.quiet)));
     // a notification that cannot be delivered waits in the outbox: a warning, not an exit
     if let Some(notify) = &config.notify {
-        runtime.block_on(super::push::notify(
+        runtime.block_on(crate::push::notify::deliver(
             &results,
             notify,
             &config.project_dir,

@@ -37,7 +37,7 @@ pub fn run(args: &ServeArgs) -> Result<Exit, AppError> {
                 Ok(Exit::Ok)
             }
         },
-        None => run_server(args, HistoryStore::from_config(&config), token_file),
+        None => run_server(args, &config, token_file),
     }
 }
 
@@ -135,9 +135,10 @@ fn list_tokens(file: &Path) -> Result<Exit, AppError> {
 
 fn run_server(
     args: &ServeArgs,
-    history: HistoryStore,
+    config: &config::Config,
     token_file: PathBuf,
 ) -> Result<Exit, AppError> {
+    let history = HistoryStore::from_config(config);
     let max_body = crate::exec::parse_size(&args.max_body)
         .filter(|n| *n > 0)
         .ok_or_else(|| {
@@ -179,6 +180,8 @@ fn run_server(
         );
         let options = ServeOptions {
             history,
+            notify: config.notify.clone(),
+            project_dir: config.project_dir.clone(),
             tokens: Tokens::new(token_file),
             max_body: max_body as usize,
             rate_per_minute: args.rate_limit,

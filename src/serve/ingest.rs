@@ -232,6 +232,13 @@ pub(super) async fn results(
     drop(turn);
     match written {
         Ok(Recorded::New) => {
+            if let Some(notify) = app.notify.clone() {
+                // after the acknowledgement: a slow webhook never holds a runner up
+                let (doc, dir) = (doc.clone(), app.project_dir.clone());
+                tokio::spawn(async move {
+                    crate::push::notify::deliver(&doc, &notify, &dir, true).await;
+                });
+            }
             tracing::info!(
                 "recorded scan {} from '{}' ({} dataset(s))",
                 doc.scan_id,

@@ -30,6 +30,11 @@ pub use tokens::{TokenScope, Tokens};
 /// How a server runs.
 pub struct ServeOptions {
     pub history: HistoryStore,
+    /// `notify:` of the server's assay.yml: told of every pushed result that fails,
+    /// warns or changes a schema, once (a re-delivery is not news)
+    pub notify: Option<crate::config::NotifyConfig>,
+    /// the server's project folder (its outbox keeps notifications not delivered)
+    pub project_dir: std::path::PathBuf,
     pub tokens: Tokens,
     pub max_body: usize,
     pub rate_per_minute: u32,
@@ -46,6 +51,8 @@ pub enum ServeError {
 /// The shared state of every request.
 pub(crate) struct ServeState {
     pub history: HistoryStore,
+    pub notify: Option<crate::config::NotifyConfig>,
+    pub project_dir: std::path::PathBuf,
     pub tokens: Tokens,
     pub max_body: usize,
     pub limits: ingest::RateLimits,
@@ -84,6 +91,8 @@ pub async fn serve(
         .then(|| tokio::sync::Mutex::new(()));
     let app = Arc::new(ServeState {
         history: options.history,
+        notify: options.notify,
+        project_dir: options.project_dir,
         tokens: options.tokens,
         max_body: options.max_body,
         limits: ingest::RateLimits::new(options.rate_per_minute),
