@@ -815,3 +815,73 @@ fn a_failing_pushed_result_notifies_once() {
         );
     }
 }
+
+/// SIGTERM while requests are in flight: the server stops taking connections, finishes
+/// what it was given (answers that come after the signal are acknowledgements of
+/// stored documents), and exits 0; the store holds exactly what was acknowledged.
+#[test]
+fn sigterm_drains_the_requests_in_flight() {
+    let server = Project::empty();
+    let push = token(server.path(), "ci", "push", &[]);
+    let served = Served::start(server.path(), &["--listen", "127.0.0.1:0"]);
+    let r = runner(&served.url);
+    let template = document(&r);
+    let url = served.url.clone();
+    let pid = served.child.id();
+    let answers = rt().block_on(async {
+        let client = reqwest::Client::new();
+        let sends: Vec<_> = (0..24)
+            .map(|_| {
+                let mut d = template.clone();
+                d["scan_id"] = json!(uuid_v4());
+                let request = client
+                    .post(format!("{url}/api/v1/results"))
+                    .bearer_auth(&push)
+                    .body(serde_json::to_vec(&d).unwrap())
+                    .send();
+                tokio::spawn(async move {
+                    let answer = request.await.map(|r| r.status().as_u16()).ok();
+                    (answer, Instant::now())
+                })
+            })
+            .collect();
+        // the signal while they are in flight, queued on the store (one file: one at a time)
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let signalled = Instant::now();
+        // SAFETY: signalling our own child process
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        let mut out = Vec::new();
+        for s in sends {
+            out.push(s.await.unwrap());
+        }
+        (out, signalled)
+    });
+    let (answers, signalled) = answers;
+    let code = {
+        let mut served = served;
+        let status = served.child.wait().unwrap();
+        std::mem::forget(served);
+        status.code()
+    };
+    assert_eq!(code, Some(0));
+    let acknowledged = answers.iter().filter(|(a, _)| *a == Some(201)).count();
+    assert!(
+        answers.iter().all(|(a, _)| matches!(a, Some(201) | None)),
+        "only acknowledgements or no answer: {answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|(a, at)| *a == Some(201) && *at > signalled),
+        "some requests in flight at the signal were finished: {answers:?}"
+    );
+    let store = server.path().join(".assay/history.duckdb");
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM assay_scans") as usize,
+        acknowledged
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM assay_check_results") as usize,
+        3 * acknowledged
+    );
+}
