@@ -187,6 +187,7 @@ pub async fn send(
     })
     .await
 }
+
 /// A scan's notifications, each target with what it listens for; one that cannot be
 /// delivered is a warning and waits in the outbox for `assay push`. True when none waits.
 pub async fn deliver(

@@ -36,8 +36,9 @@ const FIRST_DIGITS: usize = 3;
 const LEAF_ROWS: i128 = 16;
 /// At most this many segments are asked for in one level.
 const MAX_SEGMENTS: usize = 1 << 17;
-/// Up to this many rows in the segments that differ, their rows are read with what
-/// samples show of them; beyond, only their hashes, and the samples' rows by key after.
+/// Up to this many rows in the segments that differ, every row is read with what samples
+/// show of it; beyond, only the rows of the first segments that differ (which hold the
+/// samples) are.
 const SHOWN_WITH_ROWS: i128 = 4096;
 /// An MD5 has 32 hex digits.
 const MAX_DIGITS: usize = 32;

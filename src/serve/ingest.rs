@@ -221,10 +221,7 @@ pub(super) async fn results(
         Ok(r) => r,
         Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };
-    let turn = match &app.one_at_a_time {
-        Some(m) => Some(m.lock().await),
-        None => None,
-    };
+    let turn = app.turn().await;
     let written = app
         .history
         .record_pushed(&record, &client.name, Utc::now())

@@ -66,6 +66,17 @@ pub(crate) struct ServeState {
     pub one_at_a_time: Option<tokio::sync::Mutex<()>>,
 }
 
+impl ServeState {
+    /// The store to oneself while the guard lives, where it is one file; at once on a
+    /// server store.
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.one_at_a_time {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
+    }
+}
+
 pub async fn bind(listen: &str) -> Result<TcpListener, ServeError> {
     TcpListener::bind(listen)
         .await

@@ -123,10 +123,7 @@ async fn reading<T>(
     app: &ServeState,
     read: impl std::future::Future<Output = Result<T, crate::error::RunError>>,
 ) -> Result<T, Response> {
-    let turn = match &app.one_at_a_time {
-        Some(m) => Some(m.lock().await),
-        None => None,
-    };
+    let turn = app.turn().await;
     let out = read.await.map_err(unavailable);
     drop(turn);
     out
@@ -280,11 +277,10 @@ pub(super) async fn datasets(
     }
     for c in &checks {
         let name = format!("{}/{}", c.data_source, c.dataset);
-        let entry = out.entry(name.clone()).or_insert_with(|| {
-            json!({"dataset": name, "last_scan_at": last.get(&name),
-                   "checks": {"pass": 0, "warn": 0, "fail": 0, "not_evaluated": 0},
-                   "series": []})
-        });
+        let entry = out
+            .entry(name.clone())
+            .or_insert_with(|| dataset_entry(&name));
+        entry["last_scan_at"] = json!(last.get(&name));
         if last.get(&name) == Some(&c.measured_at) {
             let n = &mut entry["checks"][c.check.outcome.as_str()];
             *n = json!(n.as_u64().unwrap_or(0) + 1);
@@ -292,11 +288,9 @@ pub(super) async fn datasets(
     }
     for p in &points {
         let name = format!("{}/{}", p.data_source, p.dataset);
-        let entry = out.entry(name.clone()).or_insert_with(|| {
-            json!({"dataset": name, "last_scan_at": p.measured_at,
-                   "checks": {"pass": 0, "warn": 0, "fail": 0, "not_evaluated": 0},
-                   "series": []})
-        });
+        let entry = out
+            .entry(name.clone())
+            .or_insert_with(|| dataset_entry(&name));
         if entry["last_scan_at"]
             .as_str()
             .is_none_or(|t| p.measured_at.as_str() > t)
@@ -310,6 +304,13 @@ pub(super) async fn datasets(
         }
     }
     axum::Json(json!({"datasets": out.into_values().collect::<Vec<_>>()})).into_response()
+}
+
+/// A dataset of `GET /api/v1/datasets` before its scans are counted.
+fn dataset_entry(name: &str) -> Value {
+    json!({"dataset": name, "last_scan_at": null,
+           "checks": {"pass": 0, "warn": 0, "fail": 0, "not_evaluated": 0},
+           "series": []})
 }
 
 pub(super) async fn series(

@@ -92,7 +92,6 @@ pub const PUSHED: &str = "assay_pushed_scans";
 impl HistoryStore {
     /// Record a scan that arrived pushed, once: a scan id the store already holds
     /// (pushed, or written by a scan into the same store) is `Already` and writes nothing.
-    /// `scan_id` must be a UUID (the caller checked): it is read back as a literal.
     pub async fn record_pushed(
         &self,
         scan: &ScanRecord,
@@ -135,44 +134,14 @@ impl HistoryStore {
         }
     }
 
-    /// Whether the store holds a scan of this id (a UUID).
+    /// Whether the store holds a scan of this id (none when it has no scans yet).
     async fn holds_scan(&self, scan_id: &str) -> Result<bool, RunError> {
-        let Some(ds) = self.location.reader() else {
-            return Ok(false);
-        };
-        debug_assert!(uuid::Uuid::parse_str(scan_id).is_ok());
-        let literal = scan_id.replace('\'', "");
-        let (_exec, mut session) = crate::store::open_session(&ds).await?;
         let sql = format!(
-            "SELECT 1 FROM {} WHERE scan_id = '{literal}'",
-            self.location.table(SCANS)
+            "SELECT 1 FROM {} WHERE scan_id = {}",
+            self.location.table(SCANS),
+            self.location.dialect().string_literal(scan_id)
         );
-        let rows = session.rows(&sql, Limits::rows(1)).await;
-        session.finish().await;
-        match rows {
-            Ok(r) => Ok(!r.rows.is_empty()),
-            // no scan table yet: nothing recorded
-            Err(_) if !self.tables_exist().await => Ok(false),
-            Err(e) => Err(RunError::Store(e.into())),
-        }
-    }
-
-    /// Whether the scans' table is there at all.
-    async fn tables_exist(&self) -> bool {
-        let Some(ds) = self.location.reader() else {
-            return false;
-        };
-        let Ok((_exec, mut session)) = crate::store::open_session(&ds).await else {
-            return false;
-        };
-        let found = session
-            .columns(&self.location.table_ref(SCANS))
-            .await
-            .ok()
-            .flatten()
-            .is_some();
-        session.finish().await;
-        found
+        Ok(!self.rows(&sql).await?.is_empty())
     }
 }
 
