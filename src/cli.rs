@@ -78,15 +78,18 @@ pub enum Command {
 
 const SERVE_EXAMPLES: &str = "Examples:
   assay serve token create ci --scope push          prints the token once; keep it
+  assay serve token create dashboards --scope read --expires 90d
   assay serve                                       http://127.0.0.1:8484, history of assay.yml
   assay serve --listen 0.0.0.0:8484 --tls-certificate cert.pem --tls-key key.pem
+  assay serve --max-body 4MiB --rate-limit 600
   assay serve token list
   assay serve token revoke ci
 
 Runners push to it with `cloud: {endpoint: URL, token: ${env.X}}` in their assay.yml
 (`assay verify --push`, `assay push`); `assay history` and `assay report` on the server's
 history store show what every runner pushed. Tokens live hashed in
-.assay/server/tokens.json. The API is docs/ingestion-api.md.";
+.assay/server/tokens.json. The API is docs/ingestion-api.md (pushing) and
+docs/server-api.md (the page at / and the read API).";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -145,10 +148,10 @@ pub enum TokenCommand {
 
 #[derive(Debug, Args)]
 pub struct TokenCreateArgs {
-    /// Who the token is for (a runner, a CI, an agent)
+    /// Who the token is for (a runner, a CI, a dashboard)
     pub name: String,
 
-    /// What it may do: push, agent, read, admin (repeat or comma-separate)
+    /// What it may do: push, read, admin (repeat or comma-separate)
     #[arg(long, value_name = "SCOPE", required = true, value_delimiter = ',')]
     pub scope: Vec<String>,
 

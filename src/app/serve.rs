@@ -60,7 +60,7 @@ fn create_token(file: &Path, args: &TokenCreateArgs) -> Result<Exit, AppError> {
             Some(scope) => scopes.push(scope),
             None => diags.push(
                 Diag::plain(format!("--scope '{s}' is not a scope"))
-                    .with_help("push, agent, read or admin"),
+                    .with_help("push, read or admin"),
             ),
         }
     }

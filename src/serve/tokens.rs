@@ -19,26 +19,19 @@ use serde::{Deserialize, Serialize};
 pub enum TokenScope {
     /// deliver results (`assay push`, `verify --push`)
     Push,
-    /// claim and run instructions
-    Agent,
     /// the report and the read API
     Read,
-    /// everything, tokens and projects included
+    /// every endpoint
     Admin,
 }
 
 impl TokenScope {
-    pub const ALL: [TokenScope; 4] = [
-        TokenScope::Push,
-        TokenScope::Agent,
-        TokenScope::Read,
-        TokenScope::Admin,
-    ];
+    // the agents' scope comes with the agents' API: none of it is served yet
+    pub const ALL: [TokenScope; 3] = [TokenScope::Push, TokenScope::Read, TokenScope::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TokenScope::Push => "push",
-            TokenScope::Agent => "agent",
             TokenScope::Read => "read",
             TokenScope::Admin => "admin",
         }
