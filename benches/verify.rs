@@ -57,12 +57,16 @@
 //!     for 60 s (ASSAY_BENCH_SERVE_SECONDS): documents per second, p50/p99 time to the
 //!     acknowledgement, the store counted afterwards (none lost, none twice), and the
 //!     server's resident memory over the run.
+//! 13. The server's instruction queue (`ASSAY_BENCH_ONLY=queue`): 1,000 runs queued
+//!     through the API on a PostgreSQL store and drained by 4 agents: runs per second,
+//!     claim-to-completion latency, each run claimed and completed exactly once (counted
+//!     in the store), the server's resident memory.
 //!
 //! Prints tables; the targets are assay / hand-written <= 1.05 on every engine, 10k rows
 //! end to end at least 20x faster than Soda Core, start-up plus parse and plan under 50 ms, assay's peak memory flat as
 //! the table grows, a 10,000-point backtest under 1 s and under 1 ms of monitoring per
 //! series. ASSAY_BENCH_ONLY=duckdb|plan|capture|scan|scan_postgres|postgres|mysql|anomaly|
-//! channel|report|soda|reconcile|serve|spark runs one part; Spark runs only when asked for by name.
+//! channel|report|soda|reconcile|serve|queue|spark runs one part; Spark runs only when asked for by name.
 
 use std::path::Path;
 use std::process::Command;
@@ -193,6 +197,10 @@ fn main() {
     if part("serve") {
         println!();
         serve_part(assay, dir.path());
+    }
+    if part("queue") {
+        println!();
+        queue_part(assay, dir.path());
     }
     if part("channel") {
         println!();
@@ -2313,8 +2321,253 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-fn serve_part(assay: &str, dir: &Path) {
+/// A token of the server project in `project`.
+fn server_token(assay: &str, project: &Path, scope: &str) -> String {
+    let out = Command::new(assay)
+        .current_dir(project)
+        .args([
+            "serve",
+            "token",
+            "create",
+            &format!("bench-{scope}"),
+            "--scope",
+            scope,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `assay serve` in `project` on a free port, and its URL.
+fn start_server(assay: &str, project: &Path, extra: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
+    let mut server = Command::new(assay)
+        .current_dir(project)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "100000000",
+        ])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap()
+        .to_string();
+    (server, base)
+}
+
+/// The server's instruction queue: 1,000 runs queued through the API on a PostgreSQL
+/// store, drained by 4 agents (clients of docs/agent-api.md) claiming up to 4 at a time;
+/// every run must be claimed and completed exactly once, counted in the store.
+fn queue_part(assay: &str, dir: &Path) {
+    use std::sync::{Arc, Mutex};
+    const RUNS: usize = 1000;
+    let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("assay_bench_queue_{}", std::process::id());
+    let project = dir.join("queue_project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("assay.yml"),
+        format!(
+            "data_sources:\n  - {{name: hub, type: postgres, connection: {{url: '{url}'}}}}\nhistory: {{data_source: hub, schema: {schema}}}\n"
+        ),
+    )
+    .unwrap();
+    let admin = server_token(assay, &project, "admin");
+    let agent_token = server_token(assay, &project, "agent");
+    let (mut server, base) = start_server(assay, &project, &[]);
+    let pid = server.id();
+    let rss = Arc::new(Mutex::new(Vec::new()));
+    let done_sampling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (rss, done) = (rss.clone(), done_sampling.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                rss.lock().unwrap().push(rss_mib(pid));
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let files = serde_json::json!({"files": {
+        "assay.yml": "data_sources:\n  - name: w\n    type: postgres\n    connection: {host: db, password: ${env.PG_PASSWORD}}\n",
+        "contracts/orders.yml": "dataset: w/public/orders\nchecks:\n  - row_count:\n"}});
+    let queued_in = runtime.block_on(async {
+        let started = Instant::now();
+        loop {
+            let put = client
+                .put(format!("{base}/api/v1/project"))
+                .bearer_auth(&admin)
+                .header("content-type", "application/json")
+                .body(files.to_string())
+                .send()
+                .await;
+            if put.is_ok_and(|r| r.status().as_u16() == 200) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no project");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let started = Instant::now();
+        for _ in 0..RUNS {
+            let r = client
+                .post(format!("{base}/api/v1/runs"))
+                .bearer_auth(&admin)
+                .header("content-type", "application/json")
+                .body(serde_json::json!({"contracts": ["contracts/orders.yml"]}).to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201);
+        }
+        started.elapsed()
+    });
+    let completed = Arc::new(Mutex::new(Vec::<(String, usize, Duration)>::new()));
+    let started = Instant::now();
+    runtime.block_on(async {
+        let agents: Vec<_> = (0..4)
+            .map(|n| {
+                let (client, base, token) = (client.clone(), base.clone(), agent_token.clone());
+                let completed = completed.clone();
+                tokio::spawn(async move {
+                    let me = serde_json::json!({"id": format!("bench-{n}"), "version": "bench", "host": "loopback"});
+                    loop {
+                        let claimed = Instant::now();
+                        let answer = client
+                            .post(format!("{base}/api/v1/agent/claim"))
+                            .bearer_auth(&token)
+                            .header("content-type", "application/json")
+                            .body(serde_json::json!({"agent": me, "max": 4, "wait_seconds": 1}).to_string())
+                            .send()
+                            .await
+                            .unwrap()
+                            .text()
+                            .await
+                            .unwrap();
+                        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                        let list = answer["instructions"].as_array().cloned().unwrap_or_default();
+                        if list.is_empty() {
+                            break;
+                        }
+                        for i in list {
+                            let body = serde_json::json!({"agent": me, "id": i["id"], "attempt": i["attempt"],
+                                "state": "done", "exit_code": 0, "verdict": "pass"});
+                            let r = client
+                                .post(format!("{base}/api/v1/agent/complete"))
+                                .bearer_auth(&token)
+                                .header("content-type", "application/json").body(body.to_string())
+                                .send()
+                                .await
+                                .unwrap();
+                            assert_eq!(r.status().as_u16(), 200);
+                            completed.lock().unwrap().push((
+                                i["id"].as_str().unwrap().to_string(),
+                                n,
+                                claimed.elapsed(),
+                            ));
+                        }
+                    }
+                })
+            })
+            .collect();
+        for a in agents {
+            a.await.unwrap();
+        }
+    });
+    let drained_in = started.elapsed();
+    done_sampling.store(true, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let completed = completed.lock().unwrap().clone();
+    let distinct: std::collections::HashSet<&String> =
+        completed.iter().map(|(id, _, _)| id).collect();
+    let mut per_agent = [0usize; 4];
+    for (_, n, _) in &completed {
+        per_agent[*n] += 1;
+    }
+    let mut latencies: Vec<Duration> = completed.iter().map(|(_, _, d)| *d).collect();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+    let count = |sql: &str| -> u64 {
+        let out = Command::new("psql")
+            .arg(&url)
+            .args(PSQL_ARGS)
+            .args(["-c", sql])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let events = format!("\"{schema}\".assay_instruction_events");
+    let claims = count(&format!(
+        "SELECT count(*) FROM {events} WHERE phase = 'claim'"
+    ));
+    let ends = count(&format!(
+        "SELECT count(*) FROM {events} WHERE phase = 'end' AND state = 'done'"
+    ));
+    let done = count(&format!(
+        "SELECT count(*) FROM \"{schema}\".assay_instructions WHERE state = 'done' AND attempt = 1"
+    ));
+    let rss = rss.lock().unwrap().clone();
+    let (low, high) = rss
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+    println!(
+        "assay serve's queue, PostgreSQL store, {RUNS} runs, 4 agents claiming up to 4 at a time"
+    );
+    println!(
+        "  queued in {:.1} s ({:.0}/s); drained in {:.1} s ({:.0}/s); claim to completion p50 {:.1} ms, p99 {:.1} ms",
+        queued_in.as_secs_f64(),
+        RUNS as f64 / queued_in.as_secs_f64(),
+        drained_in.as_secs_f64(),
+        RUNS as f64 / drained_in.as_secs_f64(),
+        ms(pct(0.5)),
+        ms(pct(0.99))
+    );
+    println!(
+        "  completed {} ({} distinct; per agent {:?}); the store: {claims} claims, {ends} ends done, {done} runs done at attempt 1",
+        completed.len(),
+        distinct.len(),
+        per_agent
+    );
+    println!(
+        "  server resident memory: {low:.1} to {high:.1} MiB ({} samples)",
+        rss.len()
+    );
+    assert_eq!(
+        (completed.len(), distinct.len()),
+        (RUNS, RUNS),
+        "each run exactly once"
+    );
+    assert_eq!(
+        (claims, ends, done),
+        (RUNS as u64, RUNS as u64, RUNS as u64)
+    );
+    let _ = Command::new("psql")
+        .arg(&url)
+        .args(PSQL_ARGS)
+        .args(["-c", &format!("DROP SCHEMA \"{schema}\" CASCADE")])
+        .output();
+}
+
+fn serve_part(assay: &str, dir: &Path) {
     use std::sync::{Arc, Mutex};
     let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -2333,34 +2586,8 @@ fn serve_part(assay: &str, dir: &Path) {
         ),
     )
     .unwrap();
-    let out = Command::new(assay)
-        .current_dir(&project)
-        .args(["serve", "token", "create", "bench", "--scope", "push"])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let mut server = Command::new(assay)
-        .current_dir(&project)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "100000000",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .unwrap()
-        .to_string();
+    let token = server_token(assay, &project, "push");
+    let (mut server, base) = start_server(assay, &project, &[]);
     let pid = server.id();
     let acknowledged = Arc::new(Mutex::new(Vec::<(String, Duration)>::new()));
     let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));

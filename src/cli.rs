@@ -71,9 +71,62 @@ pub enum Command {
     /// Work on contract files: convert between ODCS v3 and Soda v4
     #[command(after_help = CONTRACT_EXAMPLES)]
     Contract(ContractArgs),
-    /// Receive pushed results into a history store, for every runner of a team
+    /// Receive pushed results into a history store, for every runner of a team; hand
+    /// runs to agents
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
+    /// Ask an `assay serve` for a run of its project's contracts, done by an agent
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(ServerRunArgs),
+}
+
+const RUN_EXAMPLES: &str = "Examples:
+  assay run --server https://assay.internal:8484 contracts/orders.yml
+  assay run --server URL contracts/orders.yml contracts/customers.yml --wait
+  assay run --server URL contracts/orders.yml --set region=eu --timeout 10m --wait
+
+The contracts are paths inside the server's project (GET /api/v1/project lists them).
+The token (run scope) is read from $ASSAY_SERVER_TOKEN, or --token-file. With --wait
+the command follows the run and exits as the run did: 0 its checks passed, 1 a check
+failed, 2 bad input, 3 it could not run or expired without an agent; without --wait it
+prints the run's id and exits 0 once it is queued.";
+
+#[derive(Debug, Args)]
+pub struct ServerRunArgs {
+    /// Contract files of the server's project, relative to its folder
+    #[arg(value_name = "CONTRACT", required = true)]
+    pub contracts: Vec<String>,
+
+    /// The server, like https://assay.internal:8484
+    #[arg(long, value_name = "URL", required = true)]
+    pub server: String,
+
+    /// A file holding the token [default: $ASSAY_SERVER_TOKEN]
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// A private CA to verify the server's certificate with (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub ca_certificate: Option<PathBuf>,
+
+    /// Set a contract variable, used as ${var.NAME} (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+
+    /// Bound the run on the agent (e.g. 10m) [default: 30m]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Wait for the run to end and exit as it did
+    #[arg(long)]
+    pub wait: bool,
+
+    /// With --wait: give up waiting after this long (the run goes on)
+    #[arg(long, value_name = "DURATION", default_value = "2h")]
+    pub wait_timeout: String,
+
+    #[command(flatten)]
+    pub common: Common,
 }
 
 const SERVE_EXAMPLES: &str = "Examples:
@@ -82,14 +135,18 @@ const SERVE_EXAMPLES: &str = "Examples:
   assay serve                                       http://127.0.0.1:8484, history of assay.yml
   assay serve --listen 0.0.0.0:8484 --tls-certificate cert.pem --tls-key key.pem
   assay serve --max-body 4MiB --rate-limit 600
+  assay serve --project /srv/checkout          hand agents the contracts of this folder
   assay serve token list
   assay serve token revoke ci
 
 Runners push to it with `cloud: {endpoint: URL, token: ${env.X}}` in their assay.yml
 (`assay verify --push`, `assay push`); `assay history` and `assay report` on the server's
-history store show what every runner pushed. Tokens live hashed in
-.assay/server/tokens.json. The API is docs/ingestion-api.md (pushing) and
-docs/server-api.md (the page at / and the read API).";
+history store show what every runner pushed. Agents (`agent` scope) take runs of the
+project asked for with `assay run --server` (`run` scope) or due on its `schedules:`;
+the project's assay.yml holds secrets only as ${env.X}. Tokens live hashed in
+.assay/server/tokens.json. The API is docs/ingestion-api.md (pushing),
+docs/server-api.md (the pages at / and /runs, the read API, runs and the project) and
+docs/agent-api.md (agents).";
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -115,6 +172,16 @@ pub struct ServeArgs {
     /// Requests per minute one token may make (then 429 with Retry-After)
     #[arg(long, value_name = "N", default_value_t = 6000)]
     pub rate_limit: u32,
+
+    /// The project handed to agents: a folder read again whenever a file in it changes
+    /// (a git checkout) [default: the project uploaded with PUT /api/v1/project]
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+
+    /// How long an agent's claim holds without a heartbeat before its instruction goes
+    /// back to the queue
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub lease: String,
 
     #[command(flatten)]
     pub common: Common,
@@ -151,7 +218,7 @@ pub struct TokenCreateArgs {
     /// Who the token is for (a runner, a CI, a dashboard)
     pub name: String,
 
-    /// What it may do: push, read, admin (repeat or comma-separate)
+    /// What it may do: push, read, run, agent, admin (repeat or comma-separate)
     #[arg(long, value_name = "SCOPE", required = true, value_delimiter = ',')]
     pub scope: Vec<String>,
 

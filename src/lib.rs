@@ -12,6 +12,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod contract;
+pub mod cron;
 pub mod decode;
 pub mod diag;
 pub mod engine;

@@ -77,6 +77,13 @@ fn main() -> ExitCode {
                 Err(e) => report_error(e),
             }
         }
+        Command::Run(args) => {
+            init_logging(args.common.verbose, args.common.quiet);
+            match app::run::run(args) {
+                Ok(code) => code,
+                Err(e) => report_error(e),
+            }
+        }
         Command::Contract(args) => {
             init_logging(args.common.verbose, args.common.quiet);
             match app::contract::run(args) {

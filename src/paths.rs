@@ -148,6 +148,35 @@ pub fn state_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Write a file of assay's state whole or not at all: a temporary file beside it (owner
+/// only), synced, renamed over it, and the folder synced so the rename survives a
+/// crash. A reader sees the old file or the new one, never half of one.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    state_dir(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let write = || -> io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = no_follow(&mut options).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    write().inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 /// Options that do not follow a symbolic link at the file itself (O_NOFOLLOW).
 pub fn no_follow(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
     #[cfg(unix)]

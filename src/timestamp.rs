@@ -4,6 +4,12 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+/// A moment as assay writes it in documents and APIs: RFC 3339 in UTC, to the
+/// millisecond.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// RFC 3339, or a naive date-time or date taken as UTC.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();

@@ -21,6 +21,8 @@ mod reconcile;
 mod report;
 mod scan;
 mod serve;
+mod serve_monitors;
+mod serve_runs;
 mod servers;
 #[cfg(feature = "spark")]
 mod spark;

@@ -18,15 +18,15 @@ const ROW_VALUES: [&str; 2] = ["zanzibar-row-value", "quetzal-row-value"];
 const CLOUD_SECRET_ENV: &str = "ASSAY_TEST_SERVE_TOKEN";
 
 /// A running `assay serve`, killed when dropped.
-struct Served {
-    child: Child,
-    url: String,
+pub(crate) struct Served {
+    pub(crate) child: Child,
+    pub(crate) url: String,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Served {
     /// Start it in `dir` with `args`; its URL from the line it prints first.
-    fn start(dir: &Path, args: &[&str]) -> Served {
+    pub(crate) fn start(dir: &Path, args: &[&str]) -> Served {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("assay"))
             .current_dir(dir)
             .env("NO_COLOR", "1")
@@ -55,12 +55,12 @@ impl Served {
         Served { child, url, stderr }
     }
 
-    fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
     /// SIGTERM, and its exit code once it has drained.
-    fn stop(mut self) -> Option<i32> {
+    pub(crate) fn stop(mut self) -> Option<i32> {
         common::interrupt_term(&self.child);
         let code = self.child.wait().unwrap().code();
         std::mem::forget(self);
@@ -76,7 +76,7 @@ impl Drop for Served {
 }
 
 /// A token for the server project in `dir`.
-fn token(dir: &Path, name: &str, scopes: &str, extra: &[&str]) -> String {
+pub(crate) fn token(dir: &Path, name: &str, scopes: &str, extra: &[&str]) -> String {
     let out = Command::new(assert_cmd::cargo::cargo_bin("assay"))
         .current_dir(dir)
         .args(["serve", "token", "create", name, "--scope", scopes])
@@ -125,7 +125,7 @@ checks:
 }
 
 /// Every value of every table of a DuckDB file, as text.
-fn duckdb_text(path: &Path) -> String {
+pub(crate) fn duckdb_text(path: &Path) -> String {
     let conn = duckdb::Connection::open(path).unwrap();
     let tables: Vec<String> = conn
         .prepare("SELECT table_name FROM information_schema.tables")
@@ -154,7 +154,7 @@ fn count(path: &Path, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -729,7 +729,7 @@ fn a_headless_chromium_loads_the_served_page() {
     });
 }
 
-async fn get_json(url: String, path: String, token: String) -> (u16, Value) {
+pub(crate) async fn get_json(url: String, path: String, token: String) -> (u16, Value) {
     let response = reqwest::Client::new()
         .get(format!("{url}{path}"))
         .bearer_auth(token)

@@ -12,6 +12,7 @@ pub mod init;
 pub mod push;
 pub mod report;
 pub mod rows;
+pub mod run;
 mod run_config;
 pub mod scan;
 pub mod serve;

@@ -1,5 +1,5 @@
-//! `assay serve`: run the results receiver on the project's history store, and manage
-//! its tokens (`assay serve token create|list|revoke`).
+//! `assay serve`: run the results receiver and the agents' queue on the project's
+//! history store, and manage its tokens (`assay serve token create|list|revoke`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,7 +60,7 @@ fn create_token(file: &Path, args: &TokenCreateArgs) -> Result<Exit, AppError> {
             Some(scope) => scopes.push(scope),
             None => diags.push(
                 Diag::plain(format!("--scope '{s}' is not a scope"))
-                    .with_help("push, read or admin"),
+                    .with_help("push, read, run, agent or admin"),
             ),
         }
     }
@@ -145,6 +145,29 @@ fn run_server(
             Diag::plain(format!("--max-body '{}' is not a size", args.max_body))
                 .with_help("write it like 16MiB or 500KB")
         })?;
+    let lease = humantime::parse_duration(&args.lease)
+        .ok()
+        .filter(|d| d.as_secs() >= 5)
+        .ok_or_else(|| {
+            Diag::plain(format!(
+                "--lease '{}' is not a duration of 5s or more",
+                args.lease
+            ))
+            .with_help("like 60s: agents renew it every third of it")
+        })?;
+    let project =
+        match &args.project {
+            Some(dir) if dir.is_dir() => serve::project::ProjectSource::Watched(dir.clone()),
+            Some(dir) => return Err(Diag::plain(format!(
+                "--project '{}' is not a folder",
+                dir.display()
+            ))
+            .with_help("the folder holding the project's assay.yml and contracts (a git checkout)")
+            .into()),
+            None => serve::project::ProjectSource::Uploaded(serve::project::upload_file(
+                &config.project_dir,
+            )),
+        };
     if args.rate_limit == 0 {
         return Err(Diag::plain("--rate-limit 0 would refuse every request")
             .with_help("requests per minute per token, like 600")
@@ -185,6 +208,10 @@ fn run_server(
             tokens: Tokens::new(token_file),
             max_body: max_body as usize,
             rate_per_minute: args.rate_limit,
+            project,
+            lease,
+            anomalies: config.scan.anomalies.clone(),
+            keep: config.history.keep,
         };
         serve::serve(listener, tls, options, async move {
             let why = stop.await;

@@ -7,6 +7,7 @@ mod anomalies;
 pub mod channels;
 mod notify;
 mod scan;
+mod schedules;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::yaml::{self, Node};
 pub use anomalies::{AnomalyConfig, FRESHNESS_METRIC};
 pub use notify::{NotifyConfig, NotifyOn, NotifyTarget};
 pub use scan::{ChangeKind, Glob, HistoryConfig, ProfileConfig, ProfileMetric, ScanConfig};
+pub use schedules::{project_relative, ScheduleConfig, DEFAULT_RUN_TIMEOUT};
 
 #[derive(Debug, Default)]
 pub struct Config {
@@ -40,6 +42,8 @@ pub struct Config {
     pub environments: channels::Environments,
     /// how assay logs in to channels, by name
     pub channels: std::collections::BTreeMap<String, channels::Credentials>,
+    /// runs `assay serve` queues for its agents
+    pub schedules: Vec<ScheduleConfig>,
 }
 
 /// Where failing rows go (SPEC section 6).
@@ -221,6 +225,7 @@ pub fn load(
                 "notify",
                 "environments",
                 "channels",
+                "schedules",
             ],
             "the config file",
         ) {
@@ -295,10 +300,29 @@ fn read_sections(r: &mut Reader, node: &Node, path: &Path, config: &mut Config) 
     if let Some(n) = node.get("channels").filter(|n| !n.is_null()) {
         config.channels = channels::channels(r, n, base_dir(path)).unwrap_or_default();
     }
+    if let Some(n) = node.get("schedules").filter(|n| !n.is_null()) {
+        config.schedules = schedules::schedules(r, n).unwrap_or_default();
+    }
     if let Some(h) = node.get("history").filter(|n| !n.is_null()) {
         if let Some(h) = scan::history(r, h, &config.data_sources) {
             config.history = h;
         }
+    }
+}
+
+/// Only `schedules:` of a config file's text (`assay serve` reads its project's so,
+/// without the environment the placeholders elsewhere in it name).
+pub fn read_schedules(source: &Source) -> Result<Vec<ScheduleConfig>, Diags> {
+    let node = yaml::parse(source)?;
+    let mut r = Reader::new(source, None);
+    let out = match node.get("schedules").filter(|n| !n.is_null()) {
+        Some(n) => schedules::schedules(&mut r, n).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if r.diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(r.diags)
     }
 }
 

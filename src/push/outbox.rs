@@ -4,7 +4,6 @@
 //! lock while it works, so two of them never deliver the same scan twice.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -114,24 +113,8 @@ fn write_atomic(dir: &Path, path: &Path, value: &impl Serialize) -> Result<PathB
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| RunError::io("encode the outbox entry", &path, e))?;
     let text = crate::secrets::mask(&text);
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f =
-            crate::paths::no_follow(File::options().write(true).create_new(true)).open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        // the rename itself survives a crash only once the folder is synced
-        File::open(dir)?.sync_all()
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        RunError::io("write the outbox entry", &path, e)
-    })?;
+    crate::paths::write_whole(&path, text.as_bytes())
+        .map_err(|e| RunError::io("write the outbox entry", &path, e))?;
     Ok(path)
 }
 

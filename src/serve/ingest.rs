@@ -63,7 +63,7 @@ pub(super) fn problem(status: StatusCode, message: impl Into<String>) -> Respons
     (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -217,10 +217,14 @@ pub(super) async fn results(
         Err(refused) => return refused,
     };
     drop(text);
-    let record = match ScanRecord::of_results(&doc) {
+    let mut record = match ScanRecord::of_results(&doc) {
         Ok(r) => r,
         Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };
+    let mut doc = doc;
+    if let Err(e) = super::monitors::judge_arrival(&app, &mut doc, &mut record).await {
+        return super::read::unavailable(e);
+    }
     let turn = app.turn().await;
     let written = app
         .history

@@ -2,11 +2,18 @@
 //! documents to it (docs/ingestion-api.md, as `assay push` speaks it); each is checked
 //! against the published schema and written into a history store of the kind `assay
 //! scan` writes, once per scan id, and acknowledged only after its transaction commits.
-//! Every endpoint asks for a token with a scope (`tokens.rs`); what no route names is
-//! 404 to anybody.
+//! It also hands instructions to agents: runs of its project's contracts asked for
+//! through the API or due on the project's schedules (`runs.rs`, `project.rs`), claimed
+//! with a lease that heartbeats renew (`queue.rs`, `agents.rs`). Every endpoint asks
+//! for a token with a scope (`tokens.rs`); what no route names is 404 to anybody.
 
+mod agents;
 mod ingest;
+mod monitors;
+pub mod project;
+pub mod queue;
 mod read;
+pub mod runs;
 pub mod schema;
 pub mod tokens;
 
@@ -38,6 +45,14 @@ pub struct ServeOptions {
     pub tokens: Tokens,
     pub max_body: usize,
     pub rate_per_minute: u32,
+    /// the project the server hands its agents
+    pub project: project::ProjectSource,
+    /// how long a claim holds without a heartbeat
+    pub lease: Duration,
+    /// `scan.anomalies` of the server's assay.yml: pushed points are judged by it
+    pub anomalies: crate::config::AnomalyConfig,
+    /// how long the history keeps points (how far back a monitor may read)
+    pub keep: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +62,9 @@ pub enum ServeError {
     #[error(transparent)]
     Tls(#[from] crate::channel::error::ChannelError),
 }
+
+/// When an agent's row was last written, and when the agent was first seen.
+pub(crate) type SeenAt = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
 
 /// The shared state of every request.
 pub(crate) struct ServeState {
@@ -64,6 +82,12 @@ pub(crate) struct ServeState {
     /// an embedded store is one file that one connection at a time may open: requests
     /// take turns on it (a server store takes them at once)
     pub one_at_a_time: Option<tokio::sync::Mutex<()>>,
+    pub project: project::ProjectWatch,
+    pub queue: queue::Queue,
+    pub anomalies: crate::config::AnomalyConfig,
+    pub keep: Duration,
+    /// agents heard from: when their row was last written, and when first seen
+    pub agents_seen: std::sync::Mutex<std::collections::HashMap<String, SeenAt>>,
 }
 
 impl ServeState {
@@ -112,7 +136,13 @@ pub async fn serve(
         page: read::PageCache::default(),
         tls: tls.is_some(),
         one_at_a_time,
+        project: project::ProjectWatch::new(options.project),
+        queue: queue::Queue::new(options.lease),
+        anomalies: options.anomalies,
+        keep: options.keep,
+        agents_seen: Default::default(),
     });
+    let ticking = tokio::spawn(tick(app.clone()));
     let router = Router::new()
         .route("/api/v1/results", post(ingest::results))
         .route("/", get(read::page))
@@ -122,6 +152,14 @@ pub async fn serve(
         .route("/api/v1/incidents", get(read::incidents))
         .route("/api/v1/schema_changes", get(read::schema_changes))
         .route("/api/v1/openapi.json", get(read::openapi))
+        .route("/api/v1/runs", post(runs::create).get(runs::list))
+        .route("/api/v1/runs/{id}", get(runs::one))
+        .route("/api/v1/project", get(runs::project).put(runs::upload))
+        .route("/api/v1/agents", get(agents::list))
+        .route("/api/v1/agent/claim", post(agents::claim))
+        .route("/api/v1/agent/heartbeat", post(agents::heartbeat))
+        .route("/api/v1/agent/complete", post(agents::complete))
+        .route("/runs", get(agents::page))
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(axum::extract::DefaultBodyLimit::max(options.max_body))
         .layer(axum::middleware::from_fn(request_read))
@@ -130,9 +168,26 @@ pub async fn serve(
         listen: "the server's address".into(),
         message: e.to_string(),
     };
-    crate::channel::tls::serve_guarded(listener, tls.as_ref(), guard, router, stop)
+    let served = crate::channel::tls::serve_guarded(listener, tls.as_ref(), guard, router, stop)
         .await?
-        .map_err(stopped)
+        .map_err(stopped);
+    ticking.abort();
+    served
+}
+
+/// Every second: lapsed leases, unclaimed instructions past their time, due schedules.
+async fn tick(app: Arc<ServeState>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = app.queue.tick(&app, chrono::Utc::now()).await {
+            tracing::error!(
+                "the queue could not be looked after: {}",
+                crate::secrets::mask(&e.to_string())
+            );
+        }
+    }
 }
 
 /// Every request read whole gives its connection a new deadline for the next one; each

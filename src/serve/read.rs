@@ -40,7 +40,7 @@ const DEFAULT_SINCE: Duration = Duration::from_secs(90 * 86_400);
 pub struct PageCache(tokio::sync::Mutex<Option<(Instant, Arc<String>)>>);
 
 /// The token of a request: the Authorization header, else the cookie.
-fn with_cookie(headers: &HeaderMap) -> HeaderMap {
+pub(super) fn with_cookie(headers: &HeaderMap) -> HeaderMap {
     if headers.contains_key(header::AUTHORIZATION) {
         return headers.clone();
     }
@@ -102,7 +102,7 @@ fn reader(
 }
 
 /// The store could not be read: 503, the reason in the log only.
-fn unavailable(e: crate::error::RunError) -> Response {
+pub(super) fn unavailable(e: crate::error::RunError) -> Response {
     tracing::error!(
         "the history store could not be read: {}",
         crate::secrets::mask(&e.to_string())
@@ -119,7 +119,7 @@ fn unavailable(e: crate::error::RunError) -> Response {
 }
 
 /// Read the store, taking turns where it is one file.
-async fn reading<T>(
+pub(super) async fn reading<T>(
     app: &ServeState,
     read: impl std::future::Future<Output = Result<T, crate::error::RunError>>,
 ) -> Result<T, Response> {

@@ -4,7 +4,6 @@
 //! its next request on.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -19,20 +18,32 @@ use serde::{Deserialize, Serialize};
 pub enum TokenScope {
     /// deliver results (`assay push`, `verify --push`)
     Push,
-    /// the report and the read API
+    /// the report and the read API, the runs and the agents included
     Read,
-    /// every endpoint
+    /// ask for runs of the project's contracts (`POST /api/v1/runs`, `assay run
+    /// --server`) and follow them
+    Run,
+    /// claim instructions, renew their leases, report their completion (`assay agent`)
+    Agent,
+    /// every endpoint, the project's upload included
     Admin,
 }
 
 impl TokenScope {
-    // the agents' scope comes with the agents' API: none of it is served yet
-    pub const ALL: [TokenScope; 3] = [TokenScope::Push, TokenScope::Read, TokenScope::Admin];
+    pub const ALL: [TokenScope; 5] = [
+        TokenScope::Push,
+        TokenScope::Read,
+        TokenScope::Run,
+        TokenScope::Agent,
+        TokenScope::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TokenScope::Push => "push",
             TokenScope::Read => "read",
+            TokenScope::Run => "run",
+            TokenScope::Agent => "agent",
             TokenScope::Admin => "admin",
         }
     }
@@ -158,19 +169,7 @@ fn update<T>(
         path: path.to_path_buf(),
         error: e.to_string(),
     })?;
-    let temp = path.with_extension("json.tmp");
-    {
-        let mut options = File::options();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = crate::paths::no_follow(&mut options)
-            .open(&temp)
-            .map_err(io("write", &temp))?;
-        f.write_all(&text).map_err(io("write", &temp))?;
-        f.sync_all().map_err(io("sync", &temp))?;
-    }
-    std::fs::rename(&temp, path).map_err(io("rename", path))?;
+    crate::paths::write_whole(path, &text).map_err(io("write", path))?;
     drop(lock);
     Ok(out)
 }

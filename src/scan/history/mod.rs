@@ -22,6 +22,7 @@ use crate::timestamp::parse_timestamp;
 mod lock;
 mod page;
 mod pushed;
+pub mod queue;
 mod read;
 mod tables;
 mod write;
