@@ -2321,6 +2321,17 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// A number a query on PostgreSQL answers.
+fn psql_number(url: &str, sql: &str) -> u64 {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(PSQL_ARGS)
+        .args(["-c", sql])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
 /// A token of the server project in `project`.
 fn server_token(assay: &str, project: &Path, scope: &str) -> String {
     let out = Command::new(assay)
@@ -2407,7 +2418,7 @@ fn queue_part(assay: &str, dir: &Path) {
         .unwrap();
     let client = reqwest::Client::new();
     let files = serde_json::json!({"files": {
-        "assay.yml": "data_sources:\n  - name: w\n    type: postgres\n    connection: {host: db, password: ${env.PG_PASSWORD}}\n",
+        "assay.yml": "data_sources:\n  - name: w\n    type: postgres\n    connection:\n      host: db\n      password: ${env.PG_PASSWORD}\n",
         "contracts/orders.yml": "dataset: w/public/orders\nchecks:\n  - row_count:\n"}});
     let queued_in = runtime.block_on(async {
         let started = Instant::now();
@@ -2419,10 +2430,14 @@ fn queue_part(assay: &str, dir: &Path) {
                 .body(files.to_string())
                 .send()
                 .await;
-            if put.is_ok_and(|r| r.status().as_u16() == 200) {
+            let answer = match put {
+                Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                Err(e) => (0, e.to_string()),
+            };
+            if answer.0 == 200 {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "no project");
+            assert!(started.elapsed() < Duration::from_secs(30), "no project: {answer:?}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let started = Instant::now();
@@ -2506,15 +2521,7 @@ fn queue_part(assay: &str, dir: &Path) {
     let mut latencies: Vec<Duration> = completed.iter().map(|(_, _, d)| *d).collect();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
-    let count = |sql: &str| -> u64 {
-        let out = Command::new("psql")
-            .arg(&url)
-            .args(PSQL_ARGS)
-            .args(["-c", sql])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let count = |sql: &str| psql_number(&url, sql);
     let events = format!("\"{schema}\".assay_instruction_events");
     let claims = count(&format!(
         "SELECT count(*) FROM {events} WHERE phase = 'claim'"
@@ -2652,15 +2659,7 @@ fn serve_part(assay: &str, dir: &Path) {
     let mut latencies: Vec<Duration> = acknowledged.iter().map(|(_, d)| *d).collect();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
-    let count = |sql: &str| -> u64 {
-        let out = Command::new("psql")
-            .arg(&url)
-            .args(PSQL_ARGS)
-            .args(["-c", sql])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
+    let count = |sql: &str| psql_number(&url, sql);
     let stored = count(&format!("SELECT count(*) FROM \"{schema}\".assay_scans"));
     let distinct = count(&format!(
         "SELECT count(DISTINCT scan_id) FROM \"{schema}\".assay_scans"

@@ -603,6 +603,19 @@ fn with_tls_the_server_speaks_https_to_clients_that_trust_its_ca() {
     });
 }
 
+/// docs/server-openapi.json, and a validator of answers against its schemas.
+pub(crate) fn openapi() -> (Value, assay::serve::schema::Validator) {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/server-openapi.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    (doc.clone(), assay::serve::schema::Validator::of(doc))
+}
+
 fn uuid_v4() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -622,15 +635,7 @@ fn the_read_api_answers_as_its_openapi_description_says() {
         &["verify", "contract.yml", "--push"],
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let openapi: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/server-openapi.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = assay::serve::schema::Validator::of(openapi.clone());
+    let (openapi, validator) = openapi();
     rt().block_on(async {
         let url = served.url.clone();
         let get = |path: String, token: String| get_json(url.clone(), path, token);

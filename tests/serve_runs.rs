@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::common::engines::{admin, admin_number, mysql_url, postgres_url, unique, Engine};
 use crate::common::Project;
-use crate::serve::{duckdb_text, get_json, rt, token, Served};
+use crate::serve::{duckdb_text, get_json, openapi, rt, token, Served};
 
 const SECRET: &str = "hunter2-literal-secret";
 
@@ -53,18 +53,13 @@ impl Agent {
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = reqwest::Client::new()
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-            .timeout(Duration::from_secs(60))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        send(
+            reqwest::Method::POST,
+            format!("{}{path}", self.url),
+            &self.token,
+            body,
+        )
+        .await
     }
 
     async fn claim(&self, max: usize, wait: u64) -> Vec<Value> {
@@ -111,9 +106,11 @@ fn project_files(config: &str) -> Value {
                      "contracts/customers.yml": "dataset: warehouse/public/customers\n"}})
 }
 
-async fn put(url: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
+/// A JSON request with a token, as docs/server-api.md describes them: the status and
+/// the answer's JSON (null when it is none).
+async fn send(method: reqwest::Method, url: String, token: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
-        .put(format!("{url}{path}"))
+        .request(method, url)
         .bearer_auth(token)
         .header("content-type", "application/json")
         .body(body.to_string())
@@ -123,32 +120,20 @@ async fn put(url: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn put(url: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
+    send(reqwest::Method::PUT, format!("{url}{path}"), token, body).await
 }
 
 async fn post_run(url: &str, token: &str, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{url}/api/v1/runs"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn openapi() -> (Value, assay::serve::schema::Validator) {
-    let doc: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/docs/server-openapi.json"
-        ))
-        .unwrap(),
+    send(
+        reqwest::Method::POST,
+        format!("{url}/api/v1/runs"),
+        token,
+        body,
     )
-    .unwrap();
-    (doc.clone(), assay::serve::schema::Validator::of(doc))
+    .await
 }
 
 fn valid(validator: &assay::serve::schema::Validator, schema: &str, body: &Value) {

@@ -81,26 +81,47 @@ impl<'de> Deserialize<'de> for CompleteRequest {
     }
 }
 
-/// An agent's request, let in and read: else the response that refuses it.
-fn agent_request<T: DeserializeOwned>(
+/// Every request of the agent API names its agent.
+trait FromAgent {
+    fn agent(&self) -> &AgentIdentity;
+}
+
+impl FromAgent for ClaimRequest {
+    fn agent(&self) -> &AgentIdentity {
+        &self.agent
+    }
+}
+
+impl FromAgent for HeartbeatRequest {
+    fn agent(&self) -> &AgentIdentity {
+        &self.agent
+    }
+}
+
+impl FromAgent for CompleteRequest {
+    fn agent(&self) -> &AgentIdentity {
+        &self.agent
+    }
+}
+
+/// An agent's request, let in and read, its agent named as the API says: else the
+/// response that refuses it.
+fn agent_request<T: DeserializeOwned + FromAgent>(
     app: &ServeState,
     peer: &Peer,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<T, Response> {
     authorize(app, peer, headers, TokenScope::Agent)?;
-    serde_json::from_slice(body).map_err(|e| {
+    let request: T = serde_json::from_slice(body).map_err(|e| {
         problem(
             StatusCode::BAD_REQUEST,
             format!("not a request of the agent API: {e}"),
         )
-    })
-}
-
-fn known_agent(agent: &AgentIdentity) -> Result<(), Response> {
-    match agent.problem() {
+    })?;
+    match request.agent().problem() {
         Some(p) => Err(problem(StatusCode::UNPROCESSABLE_ENTITY, p)),
-        None => Ok(()),
+        None => Ok(request),
     }
 }
 
@@ -114,9 +135,6 @@ pub(super) async fn claim(
         Ok(r) => r,
         Err(refused) => return refused,
     };
-    if let Err(refused) = known_agent(&request.agent) {
-        return refused;
-    }
     let deadline =
         tokio::time::Instant::now() + Duration::from_secs(request.wait_seconds).min(MAX_WAIT);
     loop {
@@ -153,9 +171,6 @@ pub(super) async fn heartbeat(
         Ok(r) => r,
         Err(refused) => return refused,
     };
-    if let Err(refused) = known_agent(&request.agent) {
-        return refused;
-    }
     match app
         .queue
         .heartbeat(&app, &request.agent, &request.jobs, Utc::now())
@@ -180,9 +195,6 @@ pub(super) async fn complete(
         Ok(r) => r,
         Err(refused) => return refused,
     };
-    if let Err(refused) = known_agent(&request.agent) {
-        return refused;
-    }
     let c = &request.completion;
     if !["done", "failed", "interrupted"].contains(&c.state.as_str()) {
         return problem(
@@ -272,12 +284,7 @@ pub(super) async fn list(
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(
-        &app,
-        &peer,
-        &super::read::with_cookie(&headers),
-        TokenScope::Read,
-    ) {
+    if let Err(refused) = super::read::read_scope(&app, &peer, &headers) {
         return refused;
     }
     match agents_and_jobs(&app).await {
@@ -298,12 +305,7 @@ pub(super) async fn page(
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(
-        &app,
-        &peer,
-        &super::read::with_cookie(&headers),
-        TokenScope::Read,
-    ) {
+    if let Err(refused) = super::read::read_scope(&app, &peer, &headers) {
         return refused;
     }
     let (agents, jobs, recent) = match agents_and_jobs(&app).await {

@@ -33,6 +33,12 @@ pub struct Queue {
     pub arrived: tokio::sync::Notify,
 }
 
+/// The queue's turn and, where the store is one file, the store's.
+type Held<'a> = (
+    tokio::sync::MutexGuard<'a, ()>,
+    Option<tokio::sync::MutexGuard<'a, ()>>,
+);
+
 /// How an agent names itself in every request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +130,14 @@ impl Queue {
         Ok(())
     }
 
+    /// The queue to oneself (and the store, where it is one file), its tables made.
+    async fn hold<'a>(&'a self, app: &'a ServeState) -> Result<Held<'a>, RunError> {
+        let queue = self.turn.lock().await;
+        let store = app.turn().await;
+        self.ready(app).await?;
+        Ok((queue, store))
+    }
+
     fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now + chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60))
     }
@@ -135,9 +149,7 @@ impl Queue {
         list: &[NewInstruction],
         mark: Option<(&str, DateTime<Utc>)>,
     ) -> Result<(), RunError> {
-        let _turn = self.turn.lock().await;
-        let _store = app.turn().await;
-        self.ready(app).await?;
+        let _held = self.hold(app).await?;
         app.history.enqueue(list, mark).await?;
         self.arrived.notify_waiters();
         Ok(())
@@ -152,9 +164,7 @@ impl Queue {
         max: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<Value>, RunError> {
-        let _turn = self.turn.lock().await;
-        let _store = app.turn().await;
-        self.ready(app).await?;
+        let _held = self.hold(app).await?;
         self.seen(app, agent, now).await?;
         let q = InstructionQuery {
             states: &[QUEUED],
@@ -204,9 +214,7 @@ impl Queue {
         jobs: &[HeldJob],
         now: DateTime<Utc>,
     ) -> Result<Vec<Value>, RunError> {
-        let _turn = self.turn.lock().await;
-        let _store = app.turn().await;
-        self.ready(app).await?;
+        let _held = self.hold(app).await?;
         self.seen(app, agent, now).await?;
         let q = InstructionQuery {
             states: &[CLAIMED, RUNNING],
@@ -251,9 +259,7 @@ impl Queue {
         c: &Completion,
         now: DateTime<Utc>,
     ) -> Result<Completed, RunError> {
-        let _turn = self.turn.lock().await;
-        let _store = app.turn().await;
-        self.ready(app).await?;
+        let _held = self.hold(app).await?;
         self.seen(app, agent, now).await?;
         let q = InstructionQuery {
             id: Some(&c.id),
@@ -346,9 +352,7 @@ impl Queue {
     /// past their time, and due schedules.
     pub(crate) async fn tick(&self, app: &ServeState, now: DateTime<Utc>) -> Result<(), RunError> {
         {
-            let _turn = self.turn.lock().await;
-            let _store = app.turn().await;
-            self.ready(app).await?;
+            let _held = self.hold(app).await?;
             let q = InstructionQuery {
                 states: &[QUEUED, CLAIMED, RUNNING],
                 ..Default::default()

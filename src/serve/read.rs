@@ -90,6 +90,15 @@ impl Filter {
     }
 }
 
+/// A request with the read scope (the header, or a browser's cookie), let in.
+pub(super) fn read_scope(
+    app: &ServeState,
+    peer: &Peer,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    authorize(app, peer, &with_cookie(headers), TokenScope::Read).map(|_| ())
+}
+
 /// A request of the read API, let in: the time it reads from.
 fn reader(
     app: &ServeState,
@@ -97,7 +106,7 @@ fn reader(
     headers: &HeaderMap,
     filter: &Filter,
 ) -> Result<DateTime<Utc>, Response> {
-    authorize(app, peer, &with_cookie(headers), TokenScope::Read)?;
+    read_scope(app, peer, headers)?;
     filter.since()
 }
 
@@ -157,7 +166,7 @@ pub(super) async fn page(
         )
             .into_response();
     }
-    if let Err(refused) = authorize(&app, &peer, &with_cookie(&headers), TokenScope::Read) {
+    if let Err(refused) = read_scope(&app, &peer, &headers) {
         return refused;
     }
     let mut cached = app.page.0.lock().await;
@@ -319,7 +328,7 @@ pub(super) async fn series(
     Query(filter): Query<Filter>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(&app, &peer, &with_cookie(&headers), TokenScope::Read) {
+    if let Err(refused) = read_scope(&app, &peer, &headers) {
         return refused;
     }
     let (Some(dataset), Some(metric)) = (&filter.dataset, &filter.metric) else {
@@ -480,7 +489,7 @@ pub(super) async fn openapi(
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(&app, &peer, &with_cookie(&headers), TokenScope::Read) {
+    if let Err(refused) = read_scope(&app, &peer, &headers) {
         return refused;
     }
     (

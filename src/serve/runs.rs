@@ -353,12 +353,7 @@ pub(super) async fn project(
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = authorize(
-        &app,
-        &peer,
-        &super::read::with_cookie(&headers),
-        TokenScope::Read,
-    ) {
+    if let Err(refused) = super::read::read_scope(&app, &peer, &headers) {
         return refused;
     }
     let (project, refused) = app.project.current();
