@@ -2437,7 +2437,10 @@ fn queue_part(assay: &str, dir: &Path) {
             if answer.0 == 200 {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "no project: {answer:?}");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no project: {answer:?}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let started = Instant::now();

@@ -78,6 +78,73 @@ pub enum Command {
     /// Ask an `assay serve` for a run of its project's contracts, done by an agent
     #[command(after_help = RUN_EXAMPLES)]
     Run(ServerRunArgs),
+    /// Take runs from an `assay serve` and do each as an isolated job in this network
+    #[command(after_help = AGENT_EXAMPLES)]
+    Agent(AgentArgs),
+}
+
+const AGENT_EXAMPLES: &str = "Examples:
+  assay agent --server https://assay.internal:8484 --allow-data-source warehouse --allow-env 'PG_*'
+  assay agent --server URL --jobs 4 --allow-data-source '*' --allow-env PG_PASSWORD --memory-limit 2GiB
+  assay agent --server URL --token-file /run/secrets/assay-agent --ca-certificate ca.pem --grace 2m
+
+The token (scopes agent and push) is read from $ASSAY_AGENT_TOKEN, or --token-file. Each
+run is a child `assay verify` in a private folder, with an environment holding only the
+variables its config's ${env.X} placeholders name that --allow-env allows; a config with a
+literal secret, a path out of its folder or a data source --allow-data-source does not
+name is refused without running. Results go to the server (metrics, never rows), failing
+rows to the diagnostics store the run's config names. SIGTERM: no more claims, running
+jobs get --grace, then are stopped and go back to the queue. docs/agent-api.md.";
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server, like https://assay.internal:8484
+    #[arg(long, value_name = "URL", required = true)]
+    pub server: String,
+
+    /// A file holding the token [default: $ASSAY_AGENT_TOKEN]
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// A private CA to verify the server's certificate with (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub ca_certificate: Option<PathBuf>,
+
+    /// Jobs at once
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub jobs: usize,
+
+    /// An environment variable a job may be given for a ${env.X} placeholder (a glob
+    /// like 'PG_*'; repeatable). Nothing else of the agent's environment reaches a job
+    #[arg(long, value_name = "NAME|GLOB")]
+    pub allow_env: Vec<String>,
+
+    /// A data source a job's config may define (a name or glob; repeatable)
+    #[arg(long, value_name = "NAME|GLOB", required = true)]
+    pub allow_data_source: Vec<String>,
+
+    /// After SIGTERM, how long running jobs may go on before they are stopped
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub grace: String,
+
+    /// The agent's name on the server [default: HOST-PID]
+    #[arg(long, value_name = "NAME")]
+    pub id: Option<String>,
+
+    /// A job's address space, like 2GiB (over it, the job ends with that reason)
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+
+    /// A job's CPU time, like 10m
+    #[arg(long, value_name = "DURATION")]
+    pub cpu_limit: Option<String>,
+
+    /// Where jobs' private folders are made [default: the system's temporary folder]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: Common,
 }
 
 const RUN_EXAMPLES: &str = "Examples:

@@ -3,6 +3,7 @@
 //! The flow, one way down: contract YAML + config -> contract model -> plan -> SQL ->
 //! executor -> metric values -> check outcomes -> results -> reporters.
 
+pub mod agent;
 pub mod anomaly;
 pub mod app;
 pub mod baseline;

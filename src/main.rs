@@ -21,85 +21,26 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let code = match &cli.command {
-        Command::Verify(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::verify::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Push(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::push::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::History(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::history::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Report(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::report::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Channel(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::channel::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Init(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::init::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Rows(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::rows::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Serve(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::serve::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Run(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::run::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Contract(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::contract::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
-        Command::Scan(args) => {
-            init_logging(args.common.verbose, args.common.quiet);
-            match app::scan::run(args) {
-                Ok(code) => code,
-                Err(e) => report_error(e),
-            }
-        }
+        Command::Verify(args) => command(&args.common, || app::verify::run(args)),
+        Command::Push(args) => command(&args.common, || app::push::run(args)),
+        Command::History(args) => command(&args.common, || app::history::run(args)),
+        Command::Report(args) => command(&args.common, || app::report::run(args)),
+        Command::Channel(args) => command(&args.common, || app::channel::run(args)),
+        Command::Init(args) => command(&args.common, || app::init::run(args)),
+        Command::Rows(args) => command(&args.common, || app::rows::run(args)),
+        Command::Serve(args) => command(&args.common, || app::serve::run(args)),
+        Command::Agent(args) => command(&args.common, || app::agent::run(args)),
+        Command::Run(args) => command(&args.common, || app::run::run(args)),
+        Command::Contract(args) => command(&args.common, || app::contract::run(args)),
+        Command::Scan(args) => command(&args.common, || app::scan::run(args)),
     };
     ExitCode::from(code.code())
+}
+
+/// A command with its logging set up; its error reported as the exit codes say.
+fn command(common: &assay::cli::Common, run: impl FnOnce() -> Result<Exit, AppError>) -> Exit {
+    init_logging(common.verbose, common.quiet);
+    run().unwrap_or_else(report_error)
 }
 
 fn report_error(e: AppError) -> Exit {

@@ -178,12 +178,26 @@ impl StoreLocation {
         out
     }
 
-    /// Run the statements in one transaction: all of them are written, or none.
+    /// Run the statements in one transaction: all of them are written, or none. Two runs
+    /// that make the same table at once (`CREATE ... IF NOT EXISTS` is not atomic on
+    /// PostgreSQL: the loser fails on a catalog key) are both written: the loser's
+    /// transaction, rolled back whole, is run once more and finds the table there.
     pub async fn execute(&self, statements: Vec<Statement>) -> Result<(), RunError> {
-        self.store
+        let again = statements.clone();
+        match self
+            .store
             .write(&self.name, self.settings.as_ref(), statements)
             .await
-            .map_err(RunError::Store)
+        {
+            Err(e) if e.to_string().contains("violates unique constraint \"pg_") => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                self.store
+                    .write(&self.name, self.settings.as_ref(), again)
+                    .await
+            }
+            written => written,
+        }
+        .map_err(RunError::Store)
     }
 }
 

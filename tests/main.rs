@@ -3,6 +3,7 @@
 
 mod common;
 
+mod agent;
 mod anomaly;
 mod attacks;
 mod channel_values;

@@ -108,7 +108,12 @@ fn project_files(config: &str) -> Value {
 
 /// A JSON request with a token, as docs/server-api.md describes them: the status and
 /// the answer's JSON (null when it is none).
-async fn send(method: reqwest::Method, url: String, token: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn send(
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
     let response = reqwest::Client::new()
         .request(method, url)
         .bearer_auth(token)

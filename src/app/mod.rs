@@ -4,6 +4,7 @@
 //! Everything that can be wrong with the input (arguments, config, contracts, SQL) is
 //! found before anything connects, and reported together with exit code 2.
 
+pub mod agent;
 mod backtest;
 pub mod channel;
 pub mod contract;

@@ -126,6 +126,10 @@ impl Queue {
             return Ok(());
         }
         app.history.ensure_queue().await?;
+        // the agents could not reach a server that was down: one lease to come back
+        app.history
+            .extend_held_leases(self.lease_until(Utc::now()))
+            .await?;
         self.ready.store(true, Ordering::Release);
         Ok(())
     }

@@ -451,6 +451,20 @@ impl HistoryStore {
             .await
     }
 
+    /// Every held attempt's lease from now: a server that starts gives the agents that
+    /// held work while it was down one lease to report back.
+    pub async fn extend_held_leases(&self, until: DateTime<Utc>) -> Result<(), RunError> {
+        let held = format!("state IN ('{CLAIMED}', '{RUNNING}')");
+        self.location
+            .execute(vec![self.update(
+                INSTRUCTIONS,
+                vec![("lease_until", Param::time(until))],
+                Vec::new(),
+                &held,
+            )])
+            .await
+    }
+
     /// End an attempt: done or failed as its agent reported (`outcome`), or expired when
     /// its lease lapsed (back to the queue, or expired for good when `requeue` is false).
     /// The end event's key makes it once per attempt.
