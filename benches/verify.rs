@@ -61,12 +61,16 @@
 //!     through the API on a PostgreSQL store and drained by 4 agents: runs per second,
 //!     claim-to-completion latency, each run claimed and completed exactly once (counted
 //!     in the store), the server's resident memory.
+//! 14. Agents (`ASSAY_BENCH_ONLY=agent`): a job's time from claim to completion against a
+//!     plain `assay verify` of the same contract (the overhead: target under 100 ms), and
+//!     1,000 runs drained by 4 `assay agent` processes, each exactly once, with their
+//!     resident memory.
 //!
 //! Prints tables; the targets are assay / hand-written <= 1.05 on every engine, 10k rows
 //! end to end at least 20x faster than Soda Core, start-up plus parse and plan under 50 ms, assay's peak memory flat as
 //! the table grows, a 10,000-point backtest under 1 s and under 1 ms of monitoring per
 //! series. ASSAY_BENCH_ONLY=duckdb|plan|capture|scan|scan_postgres|postgres|mysql|anomaly|
-//! channel|report|soda|reconcile|serve|queue|spark runs one part; Spark runs only when asked for by name.
+//! channel|report|soda|reconcile|serve|queue|agent|spark runs one part; Spark runs only when asked for by name.
 
 use std::path::Path;
 use std::process::Command;
@@ -201,6 +205,10 @@ fn main() {
     if part("queue") {
         println!();
         queue_part(assay, dir.path());
+    }
+    if part("agent") {
+        println!();
+        agent_part(assay, dir.path());
     }
     if part("channel") {
         println!();
@@ -2319,6 +2327,233 @@ fn rss_mib(pid: u32) -> f64 {
                 .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Runs queued through the API on a PostgreSQL store and done by real `assay agent`
+/// processes on a PostgreSQL data source: first one agent, one job at a time, to time a
+/// job against a plain `assay verify` of the same contract (the store's claim and end
+/// times of each run); then 1,000 runs drained by 4 agents (2 jobs each), each run done
+/// exactly once (counted in the store), the agents' resident memory sampled.
+fn agent_part(assay: &str, dir: &Path) {
+    use std::sync::{Arc, Mutex};
+    let url = std::env::var("ASSAY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("assay_bench_agent_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = Command::new("psql")
+            .arg(&url)
+            .args(PSQL_ARGS)
+            .args(["-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&format!(
+        "CREATE SCHEMA \"{schema}\"; CREATE TABLE \"{schema}\".orders AS SELECT g AS id, 'c' || (g % 97) AS customer, g * 1.5 AS amount FROM generate_series(1, 1000) g"
+    ));
+    let project = dir.join("agent_project");
+    std::fs::create_dir_all(project.join("contracts")).unwrap();
+    let config = "data_sources:\n  - name: pg\n    type: postgres\n    connection:\n      connection_string: ${env.BENCH_PG_URL}\n";
+    let contract = format!(
+        "dataset: pg/{schema}/orders\ncolumns:\n  - name: id\n    checks:\n      - missing:\n      - duplicate:\n  - name: amount\n    checks:\n      - invalid:\n          valid_min: 0\nchecks:\n  - row_count:\n"
+    );
+    std::fs::write(project.join("assay.yml"), config).unwrap();
+    std::fs::write(project.join("contracts/orders.yml"), &contract).unwrap();
+    // plain verify of the same contract, same config and environment, no failed rows
+    let mut plain = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let out = Command::new(assay)
+            .current_dir(&project)
+            .env("BENCH_PG_URL", &url)
+            .args(["verify", "contracts/orders.yml", "-o", "json=plain.json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code() == Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        plain.push(started.elapsed());
+    }
+    let plain = median(&mut plain);
+    // the server
+    let hub = dir.join("agent_hub");
+    std::fs::create_dir_all(&hub).unwrap();
+    let store = format!("{schema}_store");
+    std::fs::write(
+        hub.join("assay.yml"),
+        format!("data_sources:\n  - {{name: hub, type: postgres, connection: {{url: '{url}'}}}}\nhistory: {{data_source: hub, schema: {store}}}\n"),
+    )
+    .unwrap();
+    let admin = server_token(assay, &hub, "admin");
+    let agent_token = server_token(assay, &hub, "agent,push");
+    let (mut server, base) = start_server(assay, &hub, &[]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        let request = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let files =
+        serde_json::json!({"files": {"assay.yml": config, "contracts/orders.yml": contract}});
+    runtime.block_on(async {
+        let started = Instant::now();
+        loop {
+            let (status, _) = send(reqwest::Method::PUT, "/api/v1/project", files.clone()).await;
+            if status == 200 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let queue = |n: usize| {
+        runtime.block_on(async {
+            for _ in 0..n {
+                let (status, body) = send(
+                    reqwest::Method::POST,
+                    "/api/v1/runs",
+                    serde_json::json!({"contracts": ["contracts/orders.yml"]}),
+                )
+                .await;
+                assert_eq!(status, 201, "{body}");
+            }
+        })
+    };
+    let agent = |id: &str, jobs: &str| {
+        let work = dir.join(format!("agent_{id}"));
+        std::fs::create_dir_all(&work).unwrap();
+        Command::new(assay)
+            .current_dir(&work)
+            .env("ASSAY_AGENT_TOKEN", &agent_token)
+            .env("BENCH_PG_URL", &url)
+            .args([
+                "agent",
+                "--server",
+                &base,
+                "--id",
+                id,
+                "--jobs",
+                jobs,
+                "--allow-data-source",
+                "pg",
+                "--allow-env",
+                "BENCH_PG_URL",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let count = |sql: &str| psql_number(&url, &sql.replace("$S", &format!("\"{store}\"")));
+    let wait_done = |n: u64, within: Duration| {
+        let started = Instant::now();
+        while count("SELECT count(*) FROM $S.assay_instructions WHERE state = 'done'") < n {
+            assert!(started.elapsed() < within, "not all runs done");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        started.elapsed()
+    };
+    // one agent, one job at a time: a job's time from its claim to its end
+    let mut single = agent("single", "1");
+    queue(20);
+    wait_done(20, Duration::from_secs(300));
+    let _ = single.kill();
+    let _ = single.wait();
+    let out = Command::new("psql")
+        .arg(&url)
+        .args(PSQL_ARGS)
+        .args(["-c", &format!(
+            "SELECT round(EXTRACT(EPOCH FROM (e.occurred_at - c.occurred_at)) * 1000) FROM \"{store}\".assay_instruction_events c JOIN \"{store}\".assay_instruction_events e ON e.instruction_id = c.instruction_id AND e.attempt = c.attempt AND e.phase = 'end' WHERE c.phase = 'claim'"
+        )])
+        .output()
+        .unwrap();
+    let mut job: Vec<Duration> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse::<f64>().ok())
+        .map(|ms| Duration::from_millis(ms as u64))
+        .collect();
+    let job = median(&mut job);
+    println!("assay agent, a PostgreSQL data source (1,000 rows, 5 checks), a PostgreSQL store");
+    println!(
+        "  plain `assay verify` {:.0} ms; a job from its claim to its completion {:.0} ms (median of 20): overhead {:.0} ms",
+        ms(plain),
+        ms(job),
+        ms(job) - ms(plain)
+    );
+    // 4 agents, 1,000 runs
+    const RUNS: u64 = 1000;
+    queue(RUNS as usize);
+    let mut agents: Vec<std::process::Child> =
+        (0..4).map(|n| agent(&format!("drain-{n}"), "2")).collect();
+    let pids: Vec<u32> = agents.iter().map(|a| a.id()).collect();
+    let rss = Arc::new(Mutex::new(Vec::<f64>::new()));
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (rss, sampling) = (rss.clone(), sampling.clone());
+        std::thread::spawn(move || {
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                for pid in &pids {
+                    rss.lock().unwrap().push(rss_mib(*pid));
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    let drained = wait_done(20 + RUNS, Duration::from_secs(1800));
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    sampler.join().unwrap();
+    for a in &mut agents {
+        let _ = a.kill();
+        let _ = a.wait();
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let claims = count("SELECT count(*) FROM $S.assay_instruction_events WHERE phase = 'claim'");
+    let ends = count(
+        "SELECT count(*) FROM $S.assay_instruction_events WHERE phase = 'end' AND state = 'done'",
+    );
+    let pushed = count("SELECT count(DISTINCT scan_id) FROM $S.assay_pushed_scans");
+    let first_attempt =
+        count("SELECT count(*) FROM $S.assay_instructions WHERE state = 'done' AND attempt = 1");
+    let rss = rss.lock().unwrap().clone();
+    let warm = &rss[rss.len().min(20)..];
+    let (low, high) = warm
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(l, h), v| (l.min(*v), h.max(*v)));
+    println!(
+        "  {RUNS} runs by 4 agents (2 jobs each): {:.1} s ({:.1} runs/s); claims {claims}, done {ends}, done at attempt 1 {first_attempt}, results pushed {pushed} (of {})",
+        drained.as_secs_f64(),
+        RUNS as f64 / drained.as_secs_f64(),
+        RUNS + 20
+    );
+    println!(
+        "  agents' resident memory after the first 5 s: {low:.1} to {high:.1} MiB ({} samples)",
+        warm.len()
+    );
+    assert_eq!(
+        (claims, ends, pushed, first_attempt),
+        (RUNS + 20, RUNS + 20, RUNS + 20, RUNS + 20)
+    );
+    psql(&format!(
+        "DROP SCHEMA \"{schema}\" CASCADE; DROP SCHEMA \"{store}\" CASCADE"
+    ));
 }
 
 /// A number a query on PostgreSQL answers.

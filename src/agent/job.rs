@@ -426,3 +426,115 @@ fn signal_group(pid: Option<i32>, signal: i32) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instruction(config: &str, path: &str) -> Instruction {
+        serde_json::from_value(serde_json::json!({
+            "id": "i", "attempt": 1, "timeout_seconds": 10,
+            "config": {"path": "assay.yml", "text": config},
+            "contracts": [{"path": path, "text": "dataset: pg/public/t\n"}],
+        }))
+        .unwrap()
+    }
+
+    fn policy(env: &[&str], sources: &[&str]) -> JobPolicy {
+        JobPolicy {
+            allow_env: env.iter().map(|g| Glob::parse(g).unwrap()).collect(),
+            allow_data_source: sources.iter().map(|g| Glob::parse(g).unwrap()).collect(),
+            work_dir: std::env::temp_dir(),
+            ..JobPolicy::default()
+        }
+    }
+
+    const CONFIG: &str = "data_sources:\n  - name: pg\n    type: postgres\n    connection:\n      connection_string: ${env.ASSAY_JOB_TEST_URL}\n";
+
+    /// A job gets exactly the placeholders' values, and only when allowed and set.
+    #[test]
+    fn a_job_gets_only_the_allowed_placeholders() {
+        std::env::set_var("ASSAY_JOB_TEST_URL", "postgres://u:job-secret-1@h/d");
+        let i = instruction(CONFIG, "contracts/a.yml");
+        let env = i.check(&policy(&["ASSAY_JOB_*"], &["pg"])).unwrap();
+        assert_eq!(
+            env,
+            [(
+                "ASSAY_JOB_TEST_URL".to_string(),
+                "postgres://u:job-secret-1@h/d".to_string()
+            )]
+        );
+        assert_eq!(
+            i.check(&policy(&["PG_*"], &["pg"])),
+            Err(Refusal::EnvNotAllowed("ASSAY_JOB_TEST_URL".into()))
+        );
+        assert_eq!(
+            i.check(&policy(&["*"], &["other"])),
+            Err(Refusal::DataSource("pg".into()))
+        );
+        let missing = instruction(
+            &CONFIG.replace("ASSAY_JOB_TEST_URL", "ASSAY_JOB_UNSET_X"),
+            "contracts/a.yml",
+        );
+        assert_eq!(
+            missing.check(&policy(&["*"], &["*"])),
+            Err(Refusal::EnvMissing("ASSAY_JOB_UNSET_X".into()))
+        );
+    }
+
+    #[test]
+    fn literal_secrets_and_paths_out_of_the_folder_are_refused() {
+        let p = policy(&["*"], &["*"]);
+        let literal = instruction(
+            &CONFIG.replace("${env.ASSAY_JOB_TEST_URL}", "postgres://u:pw-literal@h/d"),
+            "contracts/a.yml",
+        );
+        assert!(
+            matches!(literal.check(&p), Err(Refusal::Project(m)) if m.contains("literal") && !m.contains("pw-literal"))
+        );
+        for path in ["../a.yml", "/etc/a.yml", "contracts/../../a.yml", "a.sh"] {
+            assert!(
+                matches!(
+                    instruction(CONFIG, path).check(&p),
+                    Err(Refusal::Project(_))
+                ),
+                "{path}"
+            );
+        }
+    }
+
+    /// The folder is the owner's only, and holds the files at their paths.
+    #[test]
+    fn a_job_s_folder_is_private_and_goes_with_it() {
+        let i = instruction(CONFIG, "contracts/deep/a.yml");
+        let dir = prepare(&i, &std::env::temp_dir()).unwrap();
+        let path = dir.0.clone();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        assert_eq!(
+            std::fs::read_to_string(path.join("contracts/deep/a.yml")).unwrap(),
+            "dataset: pg/public/t\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(path.join("assay.yml")).unwrap(),
+            CONFIG
+        );
+        drop(dir);
+        assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn long_output_keeps_its_head_and_tail() {
+        let text: Vec<u8> = (0..MAX_OUTPUT * 3).map(|i| b'a' + (i % 26) as u8).collect();
+        let kept = kept(&text[..]).await;
+        assert!(kept.len() < MAX_OUTPUT + 100);
+        assert!(kept.starts_with("abcdef"));
+        assert!(kept.contains(&format!("[... {} bytes left out ...]", MAX_OUTPUT * 2)));
+        let tail = String::from_utf8_lossy(&text[text.len() - 10..]).into_owned();
+        assert!(kept.ends_with(&tail));
+    }
+}
