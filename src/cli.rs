@@ -96,19 +96,27 @@ name is refused without running. Results go to the server (metrics, never rows),
 rows to the diagnostics store the run's config names. SIGTERM: no more claims, running
 jobs get --grace, then are stopped and go back to the queue. docs/agent-api.md.";
 
+/// How a client reaches `assay serve`.
 #[derive(Debug, Args)]
-pub struct AgentArgs {
+pub struct ServerConnection {
     /// The server, like https://assay.internal:8484
     #[arg(long, value_name = "URL", required = true)]
     pub server: String,
 
-    /// A file holding the token [default: $ASSAY_AGENT_TOKEN]
+    /// A file holding the token [default: $ASSAY_SERVER_TOKEN for run, $ASSAY_AGENT_TOKEN
+    /// for agent]
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
 
     /// A private CA to verify the server's certificate with (PEM)
     #[arg(long, value_name = "FILE")]
     pub ca_certificate: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub server: ServerConnection,
 
     /// Jobs at once
     #[arg(long, value_name = "N", default_value_t = 2)]
@@ -164,17 +172,8 @@ pub struct ServerRunArgs {
     #[arg(value_name = "CONTRACT", required = true)]
     pub contracts: Vec<String>,
 
-    /// The server, like https://assay.internal:8484
-    #[arg(long, value_name = "URL", required = true)]
-    pub server: String,
-
-    /// A file holding the token [default: $ASSAY_SERVER_TOKEN]
-    #[arg(long, value_name = "FILE")]
-    pub token_file: Option<PathBuf>,
-
-    /// A private CA to verify the server's certificate with (PEM)
-    #[arg(long, value_name = "FILE")]
-    pub ca_certificate: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerConnection,
 
     /// Set a contract variable, used as ${var.NAME} (repeatable)
     #[arg(long = "set", value_name = "NAME=VALUE")]

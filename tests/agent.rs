@@ -151,6 +151,17 @@ impl Hub {
         }
     }
 
+    /// The project the server hands out, uploaded.
+    fn upload(&self, url: &str, files: Value) {
+        let (status, body) = rt().block_on(send(
+            reqwest::Method::PUT,
+            format!("{url}/api/v1/project"),
+            &self.admin,
+            files,
+        ));
+        assert_eq!(status, 200, "{body}");
+    }
+
     fn count(&self, sql: &str) -> i64 {
         admin_number(
             Engine::Postgres,
@@ -227,13 +238,7 @@ fn two_agents_run_200_runs_once_each_on_postgres_and_mysql() {
             ("contracts/my.yml", &contract("my", &my.schema, "t")),
         ],
     );
-    let (status, body) = rt().block_on(send(
-        reqwest::Method::PUT,
-        format!("{url}/api/v1/project"),
-        &hub.admin,
-        files,
-    ));
-    assert_eq!(status, 200, "{body}");
+    hub.upload(&url, files);
     let mut ids = queue(&url, &hub.admin, "contracts/pg.yml", 100);
     ids.extend(queue(&url, &hub.admin, "contracts/my.yml", 100));
     let env = agent_env();
@@ -344,16 +349,7 @@ fn a_killed_agent_s_run_goes_to_the_other_and_a_restarted_server_loses_nothing()
         &pg,
         &[("contracts/slow.yml", &contract("pg", &pg.schema, "slow"))],
     );
-    assert_eq!(
-        rt().block_on(send(
-            reqwest::Method::PUT,
-            format!("{url}/api/v1/project"),
-            &hub.admin,
-            files
-        ))
-        .0,
-        200
-    );
+    hub.upload(&url, files);
     let env = agent_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let agent_dir = Project::empty();
@@ -554,16 +550,7 @@ fn a_job_over_its_limits_ends_with_the_reason_and_no_query_left_running() {
             ("contracts/none.yml", big),
         ],
     );
-    assert_eq!(
-        rt().block_on(send(
-            reqwest::Method::PUT,
-            format!("{url}/api/v1/project"),
-            &hub.admin,
-            files
-        ))
-        .0,
-        200
-    );
+    hub.upload(&url, files);
     let env = agent_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let agent_dir = Project::empty();

@@ -1,6 +1,6 @@
 //! The agent's side of docs/agent-api.md: claim, heartbeat, complete, and results
-//! through `POST /api/v1/results` (the push path, with its retries). One HTTP client,
-//! TLS verified (a private CA when given), no redirect (it would carry the token away).
+//! through `POST /api/v1/results` (the push path, with its retries), over one client of
+//! the server's API (`ServerClient`, which `assay run --server` uses too).
 
 use std::time::Duration;
 
@@ -40,22 +40,22 @@ impl ApiError {
     }
 }
 
-/// The server as the agent talks to it.
+/// A client of the server's JSON API with a token: TLS verified (a private CA when
+/// given), no redirect (it would carry the token away). `assay run --server` and the
+/// agent both speak through it.
 #[derive(Clone)]
-pub struct ServerApi {
+pub struct ServerClient {
     pub server: String,
     token: String,
     client: reqwest::Client,
-    pub identity: AgentIdentity,
 }
 
-impl ServerApi {
+impl ServerClient {
     pub fn new(
         server: &str,
         token: &str,
         ca_certificate: Option<&[u8]>,
-        identity: AgentIdentity,
-    ) -> Result<ServerApi, ApiError> {
+    ) -> Result<ServerClient, ApiError> {
         let setup = |message: String| ApiError::NotAnswering {
             server: server.to_string(),
             message,
@@ -63,35 +63,41 @@ impl ServerApi {
         let mut http = reqwest::Client::builder()
             // a claim waits up to 30 s on the server
             .timeout(Duration::from_secs(60))
-            .user_agent(format!("assay-agent/{}", env!("CARGO_PKG_VERSION")))
+            .user_agent(format!("assay/{}", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none());
         if let Some(pem) = ca_certificate {
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| setup(format!("the CA certificate: {e}")))?;
             http = http.add_root_certificate(cert);
         }
-        Ok(ServerApi {
+        Ok(ServerClient {
             server: server.trim_end_matches('/').to_string(),
             token: token.to_string(),
             client: http.build().map_err(|e| setup(e.to_string()))?,
-            identity,
         })
     }
 
-    async fn post(&self, path: &str, body: Value) -> Result<Value, ApiError> {
+    /// A request with a JSON body (or none): the answer's JSON, or why not.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
         let not_answering = |e: reqwest::Error| ApiError::NotAnswering {
             server: self.server.clone(),
             message: crate::secrets::mask(&e.without_url().to_string()),
         };
-        let response = self
+        let mut request = self
             .client
-            .post(format!("{}{path}", self.server))
-            .bearer_auth(&self.token)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(not_answering)?;
+            .request(method, format!("{}{path}", self.server))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b.to_string());
+        }
+        let response = request.send().await.map_err(not_answering)?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(not_answering)?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -116,6 +122,21 @@ impl ServerApi {
                 message,
             },
         })
+    }
+}
+
+/// The server as the agent talks to it: every request names the agent.
+#[derive(Clone)]
+pub struct ServerApi {
+    pub http: ServerClient,
+    pub identity: AgentIdentity,
+}
+
+impl ServerApi {
+    async fn post(&self, path: &str, body: Value) -> Result<Value, ApiError> {
+        self.http
+            .request(reqwest::Method::POST, path, Some(&body))
+            .await
     }
 
     /// Up to `max` instructions, waiting up to `wait` for work.
@@ -174,7 +195,7 @@ impl ServerApi {
     /// retries): delivered, or why not.
     pub async fn push_results(&self, results: &Results) -> Result<(), ApiError> {
         let cloud = crate::config::CloudConfig {
-            endpoint: Some((self.server.clone(), self.token.clone())),
+            endpoint: Some((self.http.server.clone(), self.http.token.clone())),
             timeout: Duration::from_secs(30),
             max_attempts: 3,
             backoff: Duration::from_millis(500),
@@ -182,17 +203,17 @@ impl ServerApi {
             unresolved: None,
         };
         crate::push::endpoint::push(
-            &self.client,
+            &self.http.client,
             &cloud,
-            &self.server,
-            &self.token,
+            &self.http.server,
+            &self.http.token,
             "the agent's token",
             results,
         )
         .await
         .map(|_| ())
         .map_err(|f| ApiError::Answer {
-            server: self.server.clone(),
+            server: self.http.server.clone(),
             status: if f.permanent { 400 } else { 503 },
             message: crate::secrets::mask(&f.message),
         })

@@ -10,7 +10,6 @@ use crate::agent::{self, AgentOptions};
 use crate::cli::AgentArgs;
 use crate::config::Glob;
 use crate::diag::{Diag, Diags};
-use crate::error::RunError;
 use crate::exit::Exit;
 use crate::serve::queue::AgentIdentity;
 
@@ -19,7 +18,7 @@ pub const TOKEN_ENV: &str = "ASSAY_AGENT_TOKEN";
 
 pub fn run(args: &AgentArgs) -> Result<Exit, AppError> {
     let mut diags = Diags::default();
-    let token = token(args, &mut diags);
+    let http = super::run::connect(&args.server, TOKEN_ENV, "agent,push", &mut diags);
     let policy = policy(args, &mut diags);
     let grace = humantime::parse_duration(&args.grace).unwrap_or_else(|_| {
         diags.push(
@@ -31,22 +30,9 @@ pub fn run(args: &AgentArgs) -> Result<Exit, AppError> {
     if args.jobs == 0 || args.jobs > 256 {
         diags.push(Diag::plain("--jobs is 1 to 256"));
     }
-    let ca = args
-        .ca_certificate
-        .as_ref()
-        .and_then(|p| match std::fs::read(p) {
-            Ok(pem) => Some(pem),
-            Err(e) => {
-                diags.push(Diag::plain(format!(
-                    "--ca-certificate '{}': {e}",
-                    p.display()
-                )));
-                None
-            }
-        });
-    if !diags.is_empty() {
+    let Some(http) = http.filter(|_| diags.is_empty()) else {
         return Err(diags.into());
-    }
+    };
     let host = agent::host_name();
     let identity = AgentIdentity {
         id: args
@@ -59,8 +45,10 @@ pub fn run(args: &AgentArgs) -> Result<Exit, AppError> {
     if let Some(p) = identity.problem() {
         return Err(Diag::plain(format!("--id: {p}")).into());
     }
-    let api = ServerApi::new(&args.server, &token, ca.as_deref(), identity.clone())
-        .map_err(|e| AppError::Runtime(RunError::serve(e)))?;
+    let api = ServerApi {
+        http,
+        identity: identity.clone(),
+    };
     let project_dir = config_path(args.common.config.as_ref())?
         .and_then(|p| p.parent().map(|d| d.to_path_buf()))
         .unwrap_or_else(|| std::path::PathBuf::from("."));
@@ -74,7 +62,7 @@ pub fn run(args: &AgentArgs) -> Result<Exit, AppError> {
     let runtime = runtime()?;
     println!(
         "agent {} polling {} ({} job(s) at once)",
-        identity.id, args.server, args.jobs
+        identity.id, args.server.server, args.jobs
     );
     runtime.block_on(async {
         let stop = super::push::stop_signal();
@@ -139,24 +127,4 @@ fn policy(args: &AgentArgs, diags: &mut Diags) -> JobPolicy {
         cpu_limit,
         work_dir,
     }
-}
-
-fn token(args: &AgentArgs, diags: &mut Diags) -> String {
-    let token = match &args.token_file {
-        Some(path) => std::fs::read_to_string(path).unwrap_or_else(|e| {
-            diags.push(Diag::plain(format!("cannot read --token-file '{}': {e}", path.display())));
-            String::new()
-        }),
-        None => std::env::var(TOKEN_ENV).unwrap_or_else(|_| {
-            diags.push(
-                Diag::plain(format!("no token: ${TOKEN_ENV} is not set")).with_help(
-                    "a token with the agent and push scopes (`assay serve token create agent-1 --scope agent,push`), in $ASSAY_AGENT_TOKEN or --token-file",
-                ),
-            );
-            String::new()
-        }),
-    };
-    let token = token.trim().to_string();
-    crate::secrets::register(&token);
-    token
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::{runtime, AppError};
-use crate::cli::ServerRunArgs;
+use crate::agent::api::{ApiError, ServerClient};
+use crate::cli::{ServerConnection, ServerRunArgs};
 use crate::diag::{Diag, Diags};
 use crate::error::RunError;
 use crate::exit::Exit;
@@ -16,34 +17,17 @@ use crate::exit::Exit;
 /// The environment variable that holds the token when no file is given.
 pub const TOKEN_ENV: &str = "ASSAY_SERVER_TOKEN";
 
-/// What went wrong talking to the server.
+/// A run followed for longer than `--wait-timeout`.
 #[derive(Debug, thiserror::Error)]
-pub enum ServerRunError {
-    #[error("the server at {server} does not answer: {message}")]
-    NotAnswering { server: String, message: String },
-    #[error("the server at {server} refused the token ({status}): {message}")]
-    Token {
-        server: String,
-        status: u16,
-        message: String,
-    },
-    #[error("the server at {server} answered {status}: {message}")]
-    Answer {
-        server: String,
-        status: u16,
-        message: String,
-    },
-    #[error("run {id} did not end within --wait-timeout; it goes on (follow it at {server}/api/v1/runs/{id})")]
-    Waited { server: String, id: String },
+#[error("run {id} did not end within --wait-timeout; it goes on (follow it at {server}/api/v1/runs/{id})")]
+pub struct WaitedTooLong {
+    server: String,
+    id: String,
 }
 
 pub fn run(args: &ServerRunArgs) -> Result<Exit, AppError> {
     let mut diags = Diags::default();
-    let token = token(args).map_err(|d| {
-        let mut all = Diags::default();
-        all.push(d);
-        all
-    })?;
+    let client = connect(&args.server, TOKEN_ENV, "run", &mut diags);
     let variables: BTreeMap<String, String> = super::run_config::parse_set(&args.set, &mut diags)
         .into_iter()
         .collect();
@@ -64,37 +48,22 @@ pub fn run(args: &ServerRunArgs) -> Result<Exit, AppError> {
             );
         }
     }
-    let server = args.server.trim_end_matches('/').to_string();
-    if reqwest::Url::parse(&server).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
-        diags.push(
-            Diag::plain(format!("--server '{server}' is not an http(s) URL"))
-                .with_help("like https://assay.internal:8484"),
-        );
-    }
-    if !diags.is_empty() {
+    let Some(client) = client.filter(|_| diags.is_empty()) else {
         return Err(diags.into());
-    }
-    let client = http_client(args)?;
-    let runtime = runtime()?;
+    };
     let body = json!({
         "contracts": args.contracts,
         "variables": variables,
         "timeout": args.timeout,
     });
-    runtime.block_on(async {
-        let created = send(
-            &client,
-            &server,
-            &token,
-            reqwest::Method::POST,
-            "/api/v1/runs",
-            Some(&body),
-        )
-        .await;
-        let created = match created {
+    runtime()?.block_on(async {
+        let created = match client
+            .request(reqwest::Method::POST, "/api/v1/runs", Some(&body))
+            .await
+        {
             Ok(v) => v,
             // the server says the request is wrong (a contract it does not hold): bad input
-            Err(ServerRunError::Answer {
+            Err(ApiError::Answer {
                 status: 422,
                 message,
                 ..
@@ -109,133 +78,86 @@ pub fn run(args: &ServerRunArgs) -> Result<Exit, AppError> {
         let id = created["id"].as_str().unwrap_or_default().to_string();
         println!("{id}");
         if !args.wait {
-            eprintln!("queued run {id}; follow it with GET {server}/api/v1/runs/{id}");
+            eprintln!(
+                "queued run {id}; follow it with GET {}/api/v1/runs/{id}",
+                client.server
+            );
             return Ok(Exit::Ok);
         }
-        follow(
-            &client,
-            &server,
-            &token,
-            &id,
-            wait_timeout.unwrap_or_default(),
-        )
-        .await
-        .map_err(|e| AppError::Runtime(RunError::serve(e)))
+        follow(&client, &id, wait_timeout.unwrap_or_default()).await
     })
 }
 
-fn token(args: &ServerRunArgs) -> Result<String, Diag> {
-    let token = match &args.token_file {
+/// A client of the server `--server` names, with the token of `--token-file` or of the
+/// environment variable `env`; None (and why, in `diags`) when one cannot be made.
+pub(crate) fn connect(
+    conn: &ServerConnection,
+    env: &str,
+    scopes: &str,
+    diags: &mut Diags,
+) -> Option<ServerClient> {
+    let token = match &conn.token_file {
         Some(path) => std::fs::read_to_string(path).map_err(|e| {
             Diag::plain(format!("cannot read --token-file '{}': {e}", path.display()))
-        })?,
-        None => std::env::var(TOKEN_ENV).map_err(|_| {
-            Diag::plain(format!("no token: ${TOKEN_ENV} is not set"))
-                .with_help("a token with the run scope (`assay serve token create ci --scope run`), in $ASSAY_SERVER_TOKEN or --token-file")
-        })?,
+        }),
+        None => std::env::var(env).map_err(|_| {
+            Diag::plain(format!("no token: ${env} is not set")).with_help(format!(
+                "a token with the {scopes} scope (`assay serve token create NAME --scope {scopes}`), in ${env} or --token-file"
+            ))
+        }),
     };
-    let token = token.trim().to_string();
+    let token = match token {
+        Ok(t) => t.trim().to_string(),
+        Err(d) => {
+            diags.push(d);
+            return None;
+        }
+    };
     crate::secrets::register(&token);
-    Ok(token)
-}
-
-fn http_client(args: &ServerRunArgs) -> Result<reqwest::Client, AppError> {
-    let mut http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        // a redirect would carry the token somewhere not asked for
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(ca) = &args.ca_certificate {
-        let cert = std::fs::read(ca)
-            .ok()
-            .and_then(|pem| reqwest::Certificate::from_pem(&pem).ok())
-            .ok_or_else(|| {
-                Diag::plain(format!(
-                    "--ca-certificate '{}' is not a PEM certificate",
-                    ca.display()
-                ))
-            })?;
-        http = http.add_root_certificate(cert);
+    let url_ok =
+        reqwest::Url::parse(&conn.server).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if !url_ok {
+        diags.push(
+            Diag::plain(format!("--server '{}' is not an http(s) URL", conn.server))
+                .with_help("like https://assay.internal:8484"),
+        );
+        return None;
     }
-    http.build().map_err(|e| {
-        AppError::Runtime(RunError::serve(ServerRunError::NotAnswering {
-            server: args.server.clone(),
-            message: e.to_string(),
-        }))
-    })
-}
-
-async fn send(
-    client: &reqwest::Client,
-    server: &str,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<&Value>,
-) -> Result<Value, ServerRunError> {
-    let mut request = client
-        .request(method, format!("{server}{path}"))
-        .bearer_auth(token);
-    if let Some(b) = body {
-        request = request
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(b.to_string());
-    }
-    let not_answering = |e: reqwest::Error| ServerRunError::NotAnswering {
-        server: server.to_string(),
-        message: crate::secrets::mask(&e.without_url().to_string()),
+    let ca = match &conn.ca_certificate {
+        None => None,
+        Some(p) => match std::fs::read(p) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                diags.push(Diag::plain(format!(
+                    "--ca-certificate '{}': {e}",
+                    p.display()
+                )));
+                return None;
+            }
+        },
     };
-    let response = request.send().await.map_err(not_answering)?;
-    let status = response.status().as_u16();
-    let text = response.text().await.map_err(not_answering)?;
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if (200..300).contains(&status) {
-        return Ok(value);
+    match ServerClient::new(&conn.server, &token, ca.as_deref()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            diags.push(Diag::plain(e.to_string()));
+            None
+        }
     }
-    let message = value["error"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| text.chars().take(300).collect());
-    let message = crate::secrets::mask(&message);
-    Err(match status {
-        401 | 403 => ServerRunError::Token {
-            server: server.to_string(),
-            status,
-            message,
-        },
-        _ => ServerRunError::Answer {
-            server: server.to_string(),
-            status,
-            message,
-        },
-    })
 }
 
 /// Follow a run until it ends: its exit code, as the job on the agent exited.
-async fn follow(
-    client: &reqwest::Client,
-    server: &str,
-    token: &str,
-    id: &str,
-    wait: Duration,
-) -> Result<Exit, ServerRunError> {
+async fn follow(client: &ServerClient, id: &str, wait: Duration) -> Result<Exit, AppError> {
     let started = Instant::now();
     let mut last_state = String::new();
     loop {
-        let run = match send(
-            client,
-            server,
-            token,
-            reqwest::Method::GET,
-            &format!("/api/v1/runs/{id}"),
-            None,
-        )
-        .await
+        let run = match client
+            .request(reqwest::Method::GET, &format!("/api/v1/runs/{id}"), None)
+            .await
         {
             Ok(r) => r,
             // a server restarting: keep following
-            Err(ServerRunError::NotAnswering { .. })
-            | Err(ServerRunError::Answer { status: 503, .. }) => Value::Null,
-            Err(e) => return Err(e),
+            Err(e) if e.transient() => Value::Null,
+            Err(e) => return Err(AppError::Runtime(RunError::serve(e))),
         };
         let state = run["state"].as_str().unwrap_or_default().to_string();
         if !state.is_empty() && state != last_state {
@@ -246,15 +168,14 @@ async fn follow(
             eprintln!("run {id}: {state}{agent}");
             last_state = state.clone();
         }
-        match state.as_str() {
-            "done" | "failed" | "expired" => return Ok(ended(&run)),
-            _ => {}
+        if matches!(state.as_str(), "done" | "failed" | "expired") {
+            return Ok(ended(&run));
         }
         if started.elapsed() >= wait {
-            return Err(ServerRunError::Waited {
-                server: server.to_string(),
+            return Err(AppError::Runtime(RunError::serve(WaitedTooLong {
+                server: client.server.clone(),
                 id: id.to_string(),
-            });
+            })));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
