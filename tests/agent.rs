@@ -622,3 +622,109 @@ fn a_job_over_its_limits_ends_with_the_reason_and_no_query_left_running() {
     let sleeping = admin_number(Engine::Postgres, "SELECT count(*)::bigint FROM pg_stat_activity WHERE query LIKE '%endless%' AND query NOT LIKE '%pg_stat_activity%' AND state = 'active'");
     assert_eq!(sleeping, 0);
 }
+
+/// Over TLS with a private CA: an agent that does not trust it takes nothing (and says
+/// why); one given the CA with --ca-certificate runs the run, on an embedded store.
+#[test]
+fn agents_speak_tls_to_a_server_with_a_private_ca() {
+    let server = Project::empty();
+    let certs = server.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    crate::channels::certificates(&certs);
+    let admin_token = token(server.path(), "ops", "admin", &[]);
+    let agent_token = token(server.path(), "agents", "agent,push", &[]);
+    let served = Served::start(
+        server.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-certificate",
+            "certs/leaf.pem",
+            "--tls-key",
+            "certs/leaf.key",
+        ],
+    );
+    assert!(served.url.starts_with("https://"));
+    let data = Project::duckdb("CREATE TABLE t AS SELECT range AS id FROM range(5);");
+    let config = format!(
+        "data_sources:\n  - name: db\n    type: duckdb\n    connection:\n      database: '{}'\n",
+        data.path().join("db.duckdb").display()
+    );
+    let ca = std::fs::read(certs.join("ca.pem")).unwrap();
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        let request = trusting
+            .request(method, format!("{}{path}", served.url))
+            .bearer_auth(&admin_token)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        rt().block_on(async move {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or(Value::Null),
+            )
+        })
+    };
+    let files = json!({"files": {"assay.yml": config, "contracts/t.yml": "dataset: db/main/t\nchecks:\n  - row_count:\n"}});
+    assert_eq!(call(reqwest::Method::PUT, "/api/v1/project", files).0, 200);
+    let (status, queued) = call(
+        reqwest::Method::POST,
+        "/api/v1/runs",
+        json!({"contracts": ["contracts/t.yml"]}),
+    );
+    assert_eq!(status, 201, "{queued}");
+    let agent_dir = Project::empty();
+    let untrusting = AgentProc::start(
+        agent_dir.path(),
+        &served.url,
+        &agent_token,
+        &["--allow-data-source", "db"],
+        &[],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let id = queued["id"].as_str().unwrap();
+    let (_, run) = call(
+        reqwest::Method::GET,
+        &format!("/api/v1/runs/{id}"),
+        Value::Null,
+    );
+    assert_eq!(run["state"], "queued", "{run}");
+    assert!(
+        untrusting.logs().contains("does not answer"),
+        "{}",
+        untrusting.logs()
+    );
+    drop(untrusting);
+    let ca_path = certs.join("ca.pem");
+    let trusting_agent = AgentProc::start(
+        agent_dir.path(),
+        &served.url,
+        &agent_token,
+        &[
+            "--allow-data-source",
+            "db",
+            "--ca-certificate",
+            ca_path.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let started = Instant::now();
+    let run = loop {
+        let (_, run) = call(
+            reqwest::Method::GET,
+            &format!("/api/v1/runs/{id}"),
+            Value::Null,
+        );
+        if run["state"] == "done" || started.elapsed() > Duration::from_secs(30) {
+            break run;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(run["state"], "done", "{run}\n{}", trusting_agent.logs());
+    assert_eq!(run["outcome"]["exit_code"], 0, "{run}");
+}
