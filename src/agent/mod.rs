@@ -280,9 +280,12 @@ async fn heartbeats(options: Arc<AgentOptions>, held: JobSlots, lease: Arc<Mutex
             continue;
         }
         last = tokio::time::Instant::now();
-        match options.api.heartbeat(&jobs).await {
+        let answered = options.api.heartbeat(&jobs).await;
+        // said once, or tried: the next is a third of the lease away (no storm of
+        // heartbeats at a server that does not answer)
+        reported = jobs;
+        match answered {
             Ok(answers) => {
-                reported = jobs;
                 let held = held.lock().unwrap_or_else(|e| e.into_inner());
                 for (id, keep) in answers {
                     if let (false, Some(h)) = (keep, held.get(&id)) {

@@ -140,6 +140,8 @@ pub(super) async fn claim(
     loop {
         // registered before looking, so work queued while we look wakes us
         let arrived = app.queue.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
         match app
             .queue
             .claim(&app, &request.agent, request.max, Utc::now())
