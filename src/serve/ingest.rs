@@ -63,7 +63,7 @@ pub(super) fn problem(status: StatusCode, message: impl Into<String>) -> Respons
     (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
-pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -77,6 +77,16 @@ pub(super) fn authorize(
     headers: &HeaderMap,
     scope: TokenScope,
 ) -> Result<StoredToken, Response> {
+    authorize_any(app, peer, headers, &[scope])
+}
+
+/// `authorize` for a request that any of `scopes` lets in.
+pub(super) fn authorize_any(
+    app: &ServeState,
+    peer: &Peer,
+    headers: &HeaderMap,
+    scopes: &[TokenScope],
+) -> Result<StoredToken, Response> {
     let ip = peer.addr.ip();
     // failed tokens count per peer, like failed logins of a channel
     if !app.guard.login_allowed(ip, "token") {
@@ -87,7 +97,7 @@ pub(super) fn authorize(
         )
             .into_response());
     }
-    match app.tokens.check(bearer(headers), scope) {
+    match app.tokens.check_any(bearer(headers), scopes) {
         Ok(t) => {
             if let Err(wait) = app.limits.take(&t.id) {
                 return Err((
@@ -110,10 +120,13 @@ pub(super) fn authorize(
             )
                 .into_response())
         }
-        Err(Denied::Forbidden) => Err(problem(
-            StatusCode::FORBIDDEN,
-            format!("this token lacks the '{}' scope", scope.as_str()),
-        )),
+        Err(Denied::Forbidden) => {
+            let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+            Err(problem(
+                StatusCode::FORBIDDEN,
+                format!("this token lacks the '{}' scope", names.join("' or '")),
+            ))
+        }
     }
 }
 

@@ -67,10 +67,11 @@ pub fn instruction(
             .ok_or_else(|| RunRefused::UnknownContract(c.clone()))?;
         files.push(json!({"path": c, "text": text}));
     }
+    let created_at = Utc::now();
     let payload = json!({
         "api_version": 1,
         "origin": origin,
-        "created_at": rfc3339(Utc::now()),
+        "created_at": rfc3339(created_at),
         "now": rfc3339(now),
         "timeout_seconds": timeout.as_secs().max(1),
         "project_revision": project.revision,
@@ -81,7 +82,7 @@ pub fn instruction(
     });
     Ok(NewInstruction {
         id: uuid::Uuid::new_v4().to_string(),
-        created_at: Utc::now(),
+        created_at,
         origin: origin.to_string(),
         payload: payload.to_string(),
         expires_at,
@@ -269,13 +270,8 @@ pub struct RunFilter {
 /// Read or run scope: a CI that asked for a run may follow it.
 fn follower(app: &ServeState, peer: &Peer, headers: &HeaderMap) -> Result<(), Response> {
     let headers = super::read::with_cookie(headers);
-    match app
-        .tokens
-        .check(super::ingest::bearer(&headers), TokenScope::Run)
-    {
-        Ok(_) => authorize(app, peer, &headers, TokenScope::Run).map(|_| ()),
-        Err(_) => authorize(app, peer, &headers, TokenScope::Read).map(|_| ()),
-    }
+    super::ingest::authorize_any(app, peer, &headers, &[TokenScope::Run, TokenScope::Read])
+        .map(|_| ())
 }
 
 pub(super) async fn list(

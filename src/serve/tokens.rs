@@ -300,6 +300,15 @@ impl Tokens {
 
     /// The client a presented token is, when it may do `scope` now.
     pub fn check(&self, presented: Option<&str>, scope: TokenScope) -> Result<StoredToken, Denied> {
+        self.check_any(presented, &[scope])
+    }
+
+    /// The client a presented token is, when it may do one of `scopes` now.
+    pub fn check_any(
+        &self,
+        presented: Option<&str>,
+        scopes: &[TokenScope],
+    ) -> Result<StoredToken, Denied> {
         let presented = presented.ok_or(Denied::Unauthorized)?;
         let id = presented
             .strip_prefix("assay_")
@@ -316,7 +325,7 @@ impl Tokens {
         if token.state(now) != "active" {
             return Err(Denied::Unauthorized);
         }
-        if !token.allows(scope) {
+        if !scopes.iter().any(|s| token.allows(*s)) {
             return Err(Denied::Forbidden);
         }
         Ok(token)
