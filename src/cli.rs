@@ -87,6 +87,7 @@ const AGENT_EXAMPLES: &str = "Examples:
   assay agent --server https://assay.internal:8484 --allow-data-source warehouse --allow-env 'PG_*'
   assay agent --server URL --jobs 4 --allow-data-source '*' --allow-env PG_PASSWORD --memory-limit 2GiB
   assay agent --server URL --token-file /run/secrets/assay-agent --ca-certificate ca.pem --grace 2m
+  assay agent --server URL --allow-data-source warehouse --id etl-07 --cpu-limit 20m --work-dir /var/tmp/assay
 
 The token (scopes agent and push) is read from $ASSAY_AGENT_TOKEN, or --token-file. Each
 run is a child `assay verify` in a private folder, with an environment holding only the
@@ -159,6 +160,7 @@ const RUN_EXAMPLES: &str = "Examples:
   assay run --server https://assay.internal:8484 contracts/orders.yml
   assay run --server URL contracts/orders.yml contracts/customers.yml --wait
   assay run --server URL contracts/orders.yml --set region=eu --timeout 10m --wait
+  assay run --server URL contracts/orders.yml --wait --wait-timeout 30m --token-file ci.token
 
 The contracts are paths inside the server's project (GET /api/v1/project lists them).
 The token (run scope) is read from $ASSAY_SERVER_TOKEN, or --token-file. With --wait
@@ -202,6 +204,7 @@ const SERVE_EXAMPLES: &str = "Examples:
   assay serve --listen 0.0.0.0:8484 --tls-certificate cert.pem --tls-key key.pem
   assay serve --max-body 4MiB --rate-limit 600
   assay serve --project /srv/checkout          hand agents the contracts of this folder
+  assay serve --project /srv/checkout --lease 30s
   assay serve token list
   assay serve token revoke ci
 
